@@ -1,0 +1,148 @@
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+)
+
+// secretWords mark environment variables that must not reach model commands.
+var secretWords = []string{"KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL"}
+
+// ScrubEnv drops variables whose name contains a secret-looking word
+// (case-insensitive), SSH_AUTH_SOCK (access to the user's keys), and any
+// named in extraDrop.
+func ScrubEnv(env []string, extraDrop []string) []string {
+	out := make([]string, 0, len(env))
+next:
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		upper := strings.ToUpper(name)
+		for _, w := range secretWords {
+			if strings.Contains(upper, w) {
+				continue next
+			}
+		}
+		if upper == "SSH_AUTH_SOCK" {
+			continue
+		}
+		for _, d := range extraDrop {
+			if strings.EqualFold(name, d) {
+				continue next
+			}
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max   int
+	buf   []byte
+	total int64
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.total += int64(len(p))
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 2*t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	b := t.buf
+	if len(b) > t.max {
+		b = b[len(b)-t.max:]
+	}
+	if int64(len(b)) < t.total {
+		// Do not start in the middle of a character.
+		for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.RuneStart(b[0]); i++ {
+			b = b[1:]
+		}
+	}
+	s := strings.ToValidUTF8(string(b), "\uFFFD")
+	if int64(len(b)) < t.total {
+		s = fmt.Sprintf("[output truncated: showing the last %d of %d bytes]\n", len(b), t.total) + s
+	}
+	return s
+}
+
+func (b *Box) commandEnv() []string {
+	env := ScrubEnv(os.Environ(), b.opts.ExtraEnvDrop)
+	kept := env[:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "TMPDIR=") {
+			kept = append(kept, kv)
+		}
+	}
+	return append(kept, "TMPDIR="+b.tmpDir)
+}
+
+func (b *Box) runCommand(ctx context.Context, a args) (string, error) {
+	command, err := a.str("command")
+	if err != nil {
+		return "", err
+	}
+	if strings.TrimSpace(command) == "" {
+		return "", errors.New("command is empty")
+	}
+	tctx, cancel := context.WithTimeout(ctx, b.opts.CommandTimeout)
+	defer cancel()
+	argv := b.commandArgv(command)
+	cmd := exec.CommandContext(tctx, argv[0], argv[1:]...)
+	cmd.Dir = b.rootDir
+	cmd.Env = b.commandEnv()
+	out := &tailBuffer{max: b.opts.OutputCap}
+	cmd.Stdout, cmd.Stderr = out, out
+	// A new session: the process group can be killed as a whole, and the
+	// command has no controlling terminal to read from or inject into.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// Background children holding the output pipe must not hold us forever.
+	cmd.WaitDelay = 2 * time.Second
+
+	start := time.Now()
+	err = cmd.Run()
+	if cmd.Process != nil {
+		// Nothing the command started outlives it.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	switch {
+	case ctx.Err() != nil:
+		return "", fmt.Errorf("command cancelled after %s", time.Since(start).Round(time.Millisecond))
+	case tctx.Err() != nil:
+		return "", &worded{fmt.Sprintf("error: command timed out after %s; it and its child processes were killed\n%s", b.opts.CommandTimeout, out.String())}
+	}
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case err == nil, errors.Is(err, exec.ErrWaitDelay):
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+	default:
+		return "", fmt.Errorf("cannot run command: %v", err)
+	}
+	text := out.String()
+	if text == "" {
+		text = "(no output)"
+	}
+	return fmt.Sprintf("exit code %d\n%s", code, text), nil
+}
+
+// worded is a failure whose result text is complete and may span lines
+// (e.g. a timeout followed by the output so far).
+type worded struct{ text string }
+
+func (w *worded) Error() string { return w.text }

@@ -1,0 +1,345 @@
+package tools
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+const (
+	readCap        = 64 << 10 // bytes of file text returned by read_file
+	maxFileBytes   = 32 << 20 // larger files are not loaded at all
+	maxSearchBytes = 4 << 20  // larger files are skipped by search
+	maxMatches     = 200
+	maxListEntries = 2000
+	maxMatchLine   = 300
+)
+
+// fileErr words a file-system error for the model without exposing
+// absolute paths outside the worktree.
+func fileErr(p string, err error) error {
+	var pe *fs.PathError
+	inner := err
+	if errors.As(err, &pe) {
+		inner = pe.Err
+	}
+	switch {
+	case strings.Contains(inner.Error(), "escapes"):
+		return fmt.Errorf("%s leads outside the worktree (through .. or a symlink); refused", p)
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s does not exist", p)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("%s: permission denied", p)
+	}
+	return fmt.Errorf("%s: %v", p, inner)
+}
+
+// isGitPath protects the worktree's .git link: breaking it would detach the
+// worktree from its repository.
+func isGitPath(rel string) bool {
+	first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+	return first == ".git"
+}
+
+func looksBinary(data []byte) bool {
+	if len(data) > 8000 {
+		data = data[:8000]
+	}
+	return bytes.IndexByte(data, 0) >= 0
+}
+
+func (b *Box) pathArg(a args, key string, def string) (string, error) {
+	p, err := a.str(key)
+	if err != nil {
+		return "", err
+	}
+	if p == "" {
+		if def == "" {
+			return "", fmt.Errorf("argument %q is empty", key)
+		}
+		p = def
+	}
+	return b.rel(p)
+}
+
+func (b *Box) readAll(rel string) ([]byte, error) {
+	f, err := b.root.Open(rel)
+	if err != nil {
+		return nil, fileErr(rel, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fileErr(rel, err)
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s is a directory; use list_dir", rel)
+	}
+	if st.Size() > maxFileBytes {
+		return nil, fmt.Errorf("%s is too large (%d bytes)", rel, st.Size())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, fileErr(rel, err)
+	}
+	return data, nil
+}
+
+func (b *Box) readFile(_ context.Context, a args) (string, error) {
+	rel, err := b.pathArg(a, "path", "")
+	if err != nil {
+		return "", err
+	}
+	offset, err := a.int("offset", 1)
+	if err != nil {
+		return "", err
+	}
+	limit, err := a.int("limit", 0)
+	if err != nil {
+		return "", err
+	}
+	if offset < 1 {
+		offset = 1
+	}
+	if limit < 0 {
+		return "", errors.New("limit must not be negative")
+	}
+	data, err := b.readAll(rel)
+	if err != nil {
+		return "", err
+	}
+	if looksBinary(data) {
+		return "", fmt.Errorf("%s looks like a binary file (%d bytes); not shown", rel, len(data))
+	}
+	if len(data) == 0 {
+		return "(empty file)", nil
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	total := len(lines)
+	if offset > total {
+		return "", fmt.Errorf("offset %d is past the end of %s (%d lines)", offset, rel, total)
+	}
+	end := total
+	if limit > 0 && offset-1+limit < total {
+		end = offset - 1 + limit
+	}
+	var sb strings.Builder
+	last := offset - 1
+	cut := false
+	for i := offset - 1; i < end; i++ {
+		if sb.Len()+len(lines[i]) > readCap {
+			if rest := readCap - sb.Len(); rest > 0 && sb.Len() == 0 {
+				sb.WriteString(clip(lines[i], rest))
+				last = i + 1
+			}
+			cut = true
+			break
+		}
+		sb.WriteString(lines[i])
+		last = i + 1
+	}
+	if cut || end < total {
+		if !strings.HasSuffix(sb.String(), "\n") {
+			sb.WriteByte('\n')
+		}
+		why := ""
+		if cut {
+			why = "truncated at 64 KiB; "
+		}
+		fmt.Fprintf(&sb, "[%sshowed lines %d-%d of %d; continue with offset=%d]", why, offset, last, total, last+1)
+	}
+	return sb.String(), nil
+}
+
+func (b *Box) writeFile(_ context.Context, a args) (string, error) {
+	rel, err := b.pathArg(a, "path", "")
+	if err != nil {
+		return "", err
+	}
+	content, err := a.str("content")
+	if err != nil {
+		return "", err
+	}
+	if err := b.write(rel, []byte(content)); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("ok: wrote %d bytes to %s", len(content), filepath.ToSlash(rel)), nil
+}
+
+func (b *Box) write(rel string, data []byte) error {
+	if rel == "." {
+		return errors.New("path names the worktree itself, not a file")
+	}
+	if isGitPath(rel) {
+		return errors.New(".git belongs to git and cannot be written")
+	}
+	if dir := filepath.Dir(rel); dir != "." {
+		if err := b.root.MkdirAll(dir, 0o755); err != nil {
+			return fileErr(dir, err)
+		}
+	}
+	if st, err := b.root.Stat(rel); err == nil && st.IsDir() {
+		return fmt.Errorf("%s is a directory", rel)
+	}
+	if err := b.root.WriteFile(rel, data, 0o644); err != nil {
+		return fileErr(rel, err)
+	}
+	return nil
+}
+
+func (b *Box) editFile(_ context.Context, a args) (string, error) {
+	rel, err := b.pathArg(a, "path", "")
+	if err != nil {
+		return "", err
+	}
+	oldS, err := a.str("old_string")
+	if err != nil {
+		return "", err
+	}
+	newS, err := a.str("new_string")
+	if err != nil {
+		return "", err
+	}
+	if oldS == "" {
+		return "", errors.New("old_string is empty; use write_file to create a file")
+	}
+	if oldS == newS {
+		return "", errors.New("old_string and new_string are the same; nothing to change")
+	}
+	data, err := b.readAll(rel)
+	if err != nil {
+		return "", err
+	}
+	switch n := strings.Count(string(data), oldS); n {
+	case 1:
+	case 0:
+		return "", fmt.Errorf("old_string occurs 0 times in %s; read the file and copy the text exactly", rel)
+	default:
+		return "", fmt.Errorf("old_string occurs %d times in %s; include more surrounding text so it occurs once", n, rel)
+	}
+	if err := b.write(rel, []byte(strings.Replace(string(data), oldS, newS, 1))); err != nil {
+		return "", err
+	}
+	return "ok: edited " + filepath.ToSlash(rel), nil
+}
+
+func (b *Box) listDir(_ context.Context, a args) (string, error) {
+	rel, err := b.pathArg(a, "path", ".")
+	if err != nil {
+		return "", err
+	}
+	f, err := b.root.Open(rel)
+	if err != nil {
+		return "", fileErr(rel, err)
+	}
+	defer f.Close()
+	entries, err := f.ReadDir(-1)
+	if err != nil {
+		return "", fileErr(rel, err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	var sb strings.Builder
+	n := 0
+	for _, e := range entries {
+		if e.Name() == ".git" {
+			continue
+		}
+		if n == maxListEntries {
+			fmt.Fprintf(&sb, "[stopped after %d entries]\n", maxListEntries)
+			break
+		}
+		n++
+		sb.WriteString(e.Name())
+		switch {
+		case e.IsDir():
+			sb.WriteByte('/')
+		case e.Type()&fs.ModeSymlink != 0:
+			sb.WriteByte('@')
+		}
+		sb.WriteByte('\n')
+	}
+	if n == 0 {
+		return "(empty directory)", nil
+	}
+	return strings.TrimSuffix(sb.String(), "\n"), nil
+}
+
+func (b *Box) search(ctx context.Context, a args) (string, error) {
+	pat, err := a.str("pattern")
+	if err != nil {
+		return "", err
+	}
+	re, err := regexp.Compile(pat)
+	if err != nil {
+		return "", fmt.Errorf("bad pattern: %v", err)
+	}
+	rel, err := b.pathArg(a, "path", ".")
+	if err != nil {
+		return "", err
+	}
+	start := filepath.ToSlash(rel)
+	if _, err := b.root.Stat(rel); err != nil {
+		return "", fileErr(rel, err)
+	}
+	fsys := b.root.FS()
+	var sb strings.Builder
+	matches := 0
+	errStop := errors.New("stop")
+	err = fs.WalkDir(fsys, start, func(p string, d fs.DirEntry, err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			return nil // unreadable entries are skipped, not fatal
+		}
+		if d.Name() == ".git" {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		if info, err := d.Info(); err != nil || info.Size() > maxSearchBytes {
+			return nil
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil || len(data) > maxSearchBytes || looksBinary(data) {
+			return nil
+		}
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(make([]byte, 0, 64<<10), maxSearchBytes+1)
+		for line := 1; sc.Scan(); line++ {
+			if !re.Match(sc.Bytes()) {
+				continue
+			}
+			if matches == maxMatches {
+				fmt.Fprintf(&sb, "[stopped after %d matches; narrow the pattern or path]\n", maxMatches)
+				return errStop
+			}
+			matches++
+			fmt.Fprintf(&sb, "%s:%d:%s\n", path.Clean(p), line, clip(strings.TrimRight(sc.Text(), "\r"), maxMatchLine))
+		}
+		return nil
+	})
+	if err != nil && err != errStop {
+		return "", fmt.Errorf("search stopped: %v", err)
+	}
+	if matches == 0 {
+		return "no matches", nil
+	}
+	return strings.TrimSuffix(sb.String(), "\n"), nil
+}

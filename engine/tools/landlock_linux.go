@@ -1,0 +1,91 @@
+package tools
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// landlockABI is the kernel's Landlock ABI version, 0 when unavailable.
+func landlockABI() int {
+	v, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	if errno != 0 {
+		return 0
+	}
+	return int(v)
+}
+
+// writeAccess is every write-like right this ABI knows; rights we do not
+// handle (reading, executing) stay allowed everywhere.
+func writeAccess(abi int) uint64 {
+	a := uint64(unix.LANDLOCK_ACCESS_FS_WRITE_FILE |
+		unix.LANDLOCK_ACCESS_FS_REMOVE_DIR |
+		unix.LANDLOCK_ACCESS_FS_REMOVE_FILE |
+		unix.LANDLOCK_ACCESS_FS_MAKE_CHAR |
+		unix.LANDLOCK_ACCESS_FS_MAKE_DIR |
+		unix.LANDLOCK_ACCESS_FS_MAKE_REG |
+		unix.LANDLOCK_ACCESS_FS_MAKE_SOCK |
+		unix.LANDLOCK_ACCESS_FS_MAKE_FIFO |
+		unix.LANDLOCK_ACCESS_FS_MAKE_BLOCK |
+		unix.LANDLOCK_ACCESS_FS_MAKE_SYM)
+	if abi >= 2 {
+		a |= unix.LANDLOCK_ACCESS_FS_REFER
+	}
+	if abi >= 3 {
+		a |= unix.LANDLOCK_ACCESS_FS_TRUNCATE
+	}
+	return a
+}
+
+// fileRights are the rights that apply to a non-directory (e.g. /dev/null).
+const fileRights = unix.LANDLOCK_ACCESS_FS_WRITE_FILE | unix.LANDLOCK_ACCESS_FS_TRUNCATE
+
+func runHelper(args []string) error {
+	writable, command, err := parseHelperArgs(args)
+	if err != nil {
+		return err
+	}
+	// Landlock and no_new_privs apply to the calling thread, which must be
+	// the one that execs.
+	runtime.LockOSThread()
+	abi := landlockABI()
+	if abi < 1 {
+		return errors.New("landlock is not available")
+	}
+	handled := writeAccess(abi)
+	attr := unix.LandlockRulesetAttr{Access_fs: handled}
+	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), 8, 0)
+	if errno != 0 {
+		return fmt.Errorf("landlock_create_ruleset: %v", errno)
+	}
+	for _, p := range writable {
+		pfd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue // a missing dir simply stays unwritable
+		}
+		var st unix.Stat_t
+		rights := handled
+		if unix.Fstat(pfd, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			rights &= fileRights
+		}
+		rule := unix.LandlockPathBeneathAttr{Allowed_access: rights, Parent_fd: int32(pfd)}
+		_, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, fd, unix.LANDLOCK_RULE_PATH_BENEATH, uintptr(unsafe.Pointer(&rule)), 0, 0, 0)
+		unix.Close(pfd)
+		if errno != 0 {
+			return fmt.Errorf("landlock_add_rule %s: %v", p, errno)
+		}
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(no_new_privs): %v", err)
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, fd, 0, 0); errno != 0 {
+		return fmt.Errorf("landlock_restrict_self: %v", errno)
+	}
+	unix.Close(int(fd))
+	return syscall.Exec("/bin/sh", []string{"sh", "-c", command}, os.Environ())
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package tools
+
+import "errors"
+
+func landlockABI() int { return 0 }
+
+func runHelper([]string) error { return errors.New("landlock is only available on Linux") }

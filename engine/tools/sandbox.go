@@ -1,0 +1,218 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// HelperArg as the first program argument makes MaybeRunHelper confine
+// itself with Landlock and exec the shell command.
+const HelperArg = "__agent_tui_sandbox"
+
+type sandboxMode int
+
+const (
+	sandboxNone sandboxMode = iota
+	sandboxBwrap
+	sandboxLandlock
+)
+
+// helperInstalled is set when the program called MaybeRunHelper, i.e. when
+// re-executing ourselves as the Landlock helper will work.
+var helperInstalled atomic.Bool
+
+// MaybeRunHelper must be the first thing main (and TestMain in tests that run
+// commands) calls. In the helper process it confines itself and execs the
+// command, never returning; otherwise it returns at once.
+func MaybeRunHelper() {
+	if len(os.Args) < 2 || os.Args[1] != HelperArg {
+		helperInstalled.Store(true)
+		return
+	}
+	err := runHelper(os.Args[2:])
+	fmt.Fprintf(os.Stderr, "agent-tui sandbox: %v\n", err)
+	os.Exit(126)
+}
+
+// parseHelperArgs splits "DIR... -- COMMAND".
+func parseHelperArgs(args []string) (writable []string, command string, err error) {
+	for i, a := range args {
+		if a == "--" {
+			if i+2 != len(args) {
+				break
+			}
+			return args[:i], args[i+1], nil
+		}
+	}
+	return nil, "", fmt.Errorf("usage: %s DIR... -- COMMAND", HelperArg)
+}
+
+var (
+	bwrapOnce sync.Once
+	bwrapPath string // "" when bubblewrap is missing or does not work here
+
+	landlockOnce sync.Once
+	landlockOK   bool
+
+	goDirsOnce sync.Once
+	goDirs     []string
+)
+
+func detectSandbox() sandboxMode {
+	if bwrapWorks() {
+		return sandboxBwrap
+	}
+	if landlockWorks() {
+		return sandboxLandlock
+	}
+	return sandboxNone
+}
+
+func probeTimeout() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 10*time.Second)
+}
+
+// bwrapWorks runs bubblewrap once with the flags real commands use: it is
+// often installed but unusable (no user namespaces in a container).
+func bwrapWorks() bool {
+	bwrapOnce.Do(func() {
+		p, err := exec.LookPath("bwrap")
+		if err != nil {
+			return
+		}
+		dir, err := os.MkdirTemp("", "agent-tui-probe-")
+		if err != nil {
+			return
+		}
+		defer os.RemoveAll(dir)
+		dir, _ = filepath.EvalSymlinks(dir)
+		ctx, cancel := probeTimeout()
+		defer cancel()
+		argv := bwrapArgv(p, dir, []string{dir}, ": > probe")
+		if exec.CommandContext(ctx, argv[0], argv[1:]...).Run() == nil {
+			if _, err := os.Stat(filepath.Join(dir, "probe")); err == nil {
+				bwrapPath = p
+			}
+		}
+	})
+	return bwrapPath != ""
+}
+
+// landlockWorks checks the kernel and then runs the helper once for real.
+func landlockWorks() bool {
+	landlockOnce.Do(func() {
+		if !helperInstalled.Load() || landlockABI() < 1 {
+			return
+		}
+		self, err := os.Executable()
+		if err != nil {
+			return
+		}
+		dir, err := os.MkdirTemp("", "agent-tui-probe-")
+		if err != nil {
+			return
+		}
+		defer os.RemoveAll(dir)
+		ctx, cancel := probeTimeout()
+		defer cancel()
+		cmd := exec.CommandContext(ctx, self, HelperArg, dir, "--", ": > probe")
+		cmd.Dir = dir
+		if cmd.Run() == nil {
+			_, err := os.Stat(filepath.Join(dir, "probe"))
+			landlockOK = err == nil
+		}
+	})
+	return landlockOK
+}
+
+func bwrapArgv(bwrap, dir string, writable []string, command string) []string {
+	argv := []string{bwrap, "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"}
+	for _, w := range writable {
+		argv = append(argv, "--bind", w, w)
+	}
+	return append(argv, "--chdir", dir, "/bin/sh", "-c", command)
+}
+
+// goCacheDirs are the Go build and module caches: writable so that `go
+// build` and `go test` work inside the sandbox.
+func goCacheDirs() []string {
+	goDirsOnce.Do(func() {
+		var cands []string
+		if _, err := exec.LookPath("go"); err == nil {
+			ctx, cancel := probeTimeout()
+			out, err := exec.CommandContext(ctx, "go", "env", "GOCACHE", "GOMODCACHE").Output()
+			cancel()
+			if err == nil {
+				cands = strings.Fields(string(out))
+			}
+		}
+		if len(cands) == 0 {
+			if c, err := os.UserCacheDir(); err == nil {
+				cands = append(cands, filepath.Join(c, "go-build"))
+			}
+			if home, err := os.UserHomeDir(); err == nil {
+				cands = append(cands, filepath.Join(home, "go", "pkg", "mod"))
+			}
+			cands = append(cands, os.Getenv("GOCACHE"), os.Getenv("GOMODCACHE"))
+		}
+		for _, c := range cands {
+			if !filepath.IsAbs(c) {
+				continue
+			}
+			if real, err := filepath.EvalSymlinks(c); err == nil {
+				if st, err := os.Stat(real); err == nil && st.IsDir() {
+					goDirs = append(goDirs, real)
+				}
+			}
+		}
+	})
+	return goDirs
+}
+
+func (b *Box) writable() []string {
+	w := []string{b.rootDir, b.tmpDir}
+	for _, d := range goCacheDirs() {
+		dup := false
+		for _, x := range w {
+			dup = dup || x == d
+		}
+		if !dup {
+			w = append(w, d)
+		}
+	}
+	return w
+}
+
+func (b *Box) commandArgv(command string) []string {
+	switch b.mode {
+	case sandboxBwrap:
+		return bwrapArgv(bwrapPath, b.rootDir, b.writable(), command)
+	case sandboxLandlock:
+		if self, err := os.Executable(); err == nil {
+			argv := append([]string{self, HelperArg}, b.writable()...)
+			return append(argv, "/dev/null", "--", command)
+		}
+	}
+	return []string{"/bin/sh", "-c", command}
+}
+
+// Confinement says, for people, what commands run by the model can write.
+func (b *Box) Confinement() string {
+	switch b.mode {
+	case sandboxBwrap:
+		return "bubblewrap: commands can write only to the worktree, the ticket temp dir and the Go caches"
+	case sandboxLandlock:
+		return "landlock: writes limited to the worktree, the ticket temp dir and the Go caches"
+	}
+	if b.opts.Sandbox == "off" {
+		return "unconfined (sandbox = \"off\"): commands can write anywhere the user can"
+	}
+	return "unconfined (neither bubblewrap nor Landlock is usable here): commands can write anywhere the user can"
+}

@@ -1,0 +1,549 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	MaybeRunHelper()
+	os.Exit(m.Run())
+}
+
+// setup makes dir/wt (the worktree) next to dir/outside, which holds a
+// secret the tools must never reveal or touch.
+func setup(t *testing.T, opts Options) (*Box, string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	wt := filepath.Join(dir, "wt")
+	outside := filepath.Join(dir, "outside")
+	for _, d := range []string{wt, outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustWrite(t, filepath.Join(outside, "secret.txt"), "TOPSECRET\n")
+	mustWrite(t, filepath.Join(wt, "hello.txt"), "line1\nline2\nline3\n")
+	opts.Root = wt
+	if opts.TempDir == "" {
+		opts.TempDir = filepath.Join(dir, "tmp")
+	}
+	b, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b, wt, outside
+}
+
+func mustWrite(t *testing.T, p, s string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func call(t *testing.T, b *Box, name string, args any) (string, bool) {
+	t.Helper()
+	var js string
+	if s, ok := args.(string); ok {
+		js = s
+	} else {
+		data, err := json.Marshal(args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js = string(data)
+	}
+	return b.Call(context.Background(), name, js)
+}
+
+// wantErr checks for a one-line error result containing want.
+func wantErr(t *testing.T, res string, isErr bool, want string) {
+	t.Helper()
+	if !isErr || !strings.HasPrefix(res, "error: ") {
+		t.Errorf("want an error result, got isErr=%v %q", isErr, res)
+		return
+	}
+	if strings.Contains(res, "\n") {
+		t.Errorf("error result spans lines: %q", res)
+	}
+	if !strings.Contains(res, want) {
+		t.Errorf("error %q does not mention %q", res, want)
+	}
+}
+
+func wantOK(t *testing.T, res string, isErr bool) {
+	t.Helper()
+	if isErr {
+		t.Fatalf("unexpected error result: %q", res)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	for _, tc := range []struct{ p, want string }{
+		{"a.txt", "/r/a.txt"},
+		{"./a/../b", "/r/b"},
+		{".", "/r"},
+		{"a/b/../../c", "/r/c"},
+		{"..a", "/r/..a"},
+	} {
+		got, err := Resolve("/r", tc.p)
+		if err != nil || got != tc.want {
+			t.Errorf("Resolve(%q) = %q, %v; want %q", tc.p, got, err, tc.want)
+		}
+	}
+	for _, p := range []string{"", "..", "../x", "a/../../x", "/etc/passwd", "/r/a", "a\x00b"} {
+		if got, err := Resolve("/r", p); err == nil {
+			t.Errorf("Resolve(%q) = %q, want an error", p, got)
+		}
+	}
+	if _, err := Resolve("/r", "/etc/passwd"); err == nil || !strings.Contains(err.Error(), "path must be relative to the worktree") {
+		t.Errorf("absolute path error = %v", err)
+	}
+}
+
+func FuzzResolve(f *testing.F) {
+	f.Add("/work/root", "a/b.go")
+	f.Fuzz(func(t *testing.T, root, p string) {
+		if root == "" || !filepath.IsAbs(root) {
+			root = "/work/root"
+		}
+		got, err := Resolve(root, p)
+		if err != nil {
+			return
+		}
+		root = filepath.Clean(root)
+		prefix := root + string(filepath.Separator)
+		if root == string(filepath.Separator) {
+			prefix = root
+		}
+		if got != root && !strings.HasPrefix(got, prefix) {
+			t.Fatalf("Resolve(%q, %q) = %q, outside the root", root, p, got)
+		}
+		if got != filepath.Clean(got) {
+			t.Fatalf("Resolve(%q, %q) = %q, not clean", root, p, got)
+		}
+	})
+}
+
+func TestPathEscapes(t *testing.T) {
+	b, wt, outside := setup(t, Options{Sandbox: "off"})
+	secretPath := filepath.Join(outside, "secret.txt")
+
+	for _, p := range []string{"../outside/secret.txt", secretPath, "sub/../../outside/secret.txt"} {
+		res, isErr := call(t, b, "read_file", map[string]any{"path": p})
+		wantErr(t, res, isErr, "")
+		if strings.Contains(res, "TOPSECRET") {
+			t.Errorf("read_file(%q) revealed the secret", p)
+		}
+	}
+	res, isErr := call(t, b, "read_file", map[string]any{"path": secretPath})
+	wantErr(t, res, isErr, "path must be relative to the worktree")
+
+	for _, p := range []string{"../outside/new.txt", filepath.Join(outside, "new.txt"), "a/../../outside/new.txt"} {
+		res, isErr := call(t, b, "write_file", map[string]any{"path": p, "content": "x"})
+		wantErr(t, res, isErr, "")
+	}
+
+	// Symlinks made by a command: one to the outside dir, one to the secret
+	// file, one dangling into the outside dir.
+	res, isErr = call(t, b, "run_command", map[string]any{"command": "ln -s ../outside dirlink && ln -s ../outside/secret.txt filelink && ln -s ../outside/dangling.txt dangling"})
+	wantOK(t, res, isErr)
+	for _, p := range []string{"dirlink/secret.txt", "filelink"} {
+		res, isErr := call(t, b, "read_file", map[string]any{"path": p})
+		wantErr(t, res, isErr, "outside the worktree")
+		if strings.Contains(res, "TOPSECRET") {
+			t.Errorf("read_file(%q) revealed the secret", p)
+		}
+		res, isErr = call(t, b, "edit_file", map[string]any{"path": p, "old_string": "TOPSECRET", "new_string": "changed"})
+		wantErr(t, res, isErr, "outside the worktree")
+	}
+	for _, p := range []string{"dirlink/new.txt", "filelink", "dangling", "dirlink/sub/new.txt"} {
+		res, isErr := call(t, b, "write_file", map[string]any{"path": p, "content": "pwned"})
+		wantErr(t, res, isErr, "outside the worktree")
+	}
+	res, isErr = call(t, b, "list_dir", map[string]any{"path": "dirlink"})
+	wantErr(t, res, isErr, "outside the worktree")
+	res, isErr = call(t, b, "search", map[string]any{"pattern": "TOPSECRET", "path": "dirlink"})
+	wantErr(t, res, isErr, "outside the worktree")
+	res, isErr = call(t, b, "search", map[string]any{"pattern": "TOPSECRET"})
+	wantOK(t, res, isErr)
+	if res != "no matches" {
+		t.Errorf("search through symlinks found %q", res)
+	}
+
+	// Nothing outside changed.
+	entries, _ := os.ReadDir(outside)
+	if len(entries) != 1 {
+		t.Errorf("outside dir now has %d entries, want only secret.txt", len(entries))
+	}
+	if data, _ := os.ReadFile(secretPath); string(data) != "TOPSECRET\n" {
+		t.Errorf("secret changed: %q", data)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(wt), "new.txt")); err == nil {
+		t.Error("a file appeared next to the worktree")
+	}
+}
+
+func TestReadFile(t *testing.T) {
+	b, wt, _ := setup(t, Options{})
+	res, isErr := call(t, b, "read_file", map[string]any{"path": "hello.txt"})
+	wantOK(t, res, isErr)
+	if res != "line1\nline2\nline3\n" {
+		t.Errorf("whole file = %q", res)
+	}
+	res, _ = call(t, b, "read_file", map[string]any{"path": "hello.txt", "offset": 2, "limit": 1})
+	if res != "line2\n[showed lines 2-2 of 3; continue with offset=3]" {
+		t.Errorf("offset/limit = %q", res)
+	}
+	res, _ = call(t, b, "read_file", `{"path":"hello.txt","offset":"3"}`)
+	if res != "line3\n" {
+		t.Errorf("offset as string = %q", res)
+	}
+	res, isErr = call(t, b, "read_file", map[string]any{"path": "hello.txt", "offset": 9})
+	wantErr(t, res, isErr, "past the end")
+
+	big := strings.Repeat(strings.Repeat("x", 99)+"\n", 2000) // 200 KB
+	mustWrite(t, filepath.Join(wt, "big.txt"), big)
+	res, isErr = call(t, b, "read_file", map[string]any{"path": "big.txt"})
+	wantOK(t, res, isErr)
+	if len(res) > readCap+200 || !strings.Contains(res, "[truncated at 64 KiB; showed lines 1-655 of 2000; continue with offset=656]") {
+		t.Errorf("big file: %d bytes, ends %q", len(res), res[len(res)-100:])
+	}
+
+	mustWrite(t, filepath.Join(wt, "bin.dat"), "ab\x00cd")
+	res, isErr = call(t, b, "read_file", map[string]any{"path": "bin.dat"})
+	wantErr(t, res, isErr, "binary")
+	res, isErr = call(t, b, "read_file", map[string]any{"path": "nope.txt"})
+	wantErr(t, res, isErr, "nope.txt does not exist")
+	res, isErr = call(t, b, "read_file", map[string]any{"path": "."})
+	wantErr(t, res, isErr, "is a directory")
+}
+
+func TestWriteAndEdit(t *testing.T) {
+	b, wt, _ := setup(t, Options{})
+	res, isErr := call(t, b, "write_file", map[string]any{"path": "a/b/c.go", "content": "package c\n"})
+	wantOK(t, res, isErr)
+	if res != "ok: wrote 10 bytes to a/b/c.go" {
+		t.Errorf("write result = %q", res)
+	}
+	if data, _ := os.ReadFile(filepath.Join(wt, "a/b/c.go")); string(data) != "package c\n" {
+		t.Errorf("written content = %q", data)
+	}
+	res, isErr = call(t, b, "write_file", map[string]any{"path": ".git/config", "content": "x"})
+	wantErr(t, res, isErr, ".git")
+	res, isErr = call(t, b, "write_file", map[string]any{"path": "a", "content": "x"})
+	wantErr(t, res, isErr, "is a directory")
+
+	mustWrite(t, filepath.Join(wt, "e.txt"), "foo bar foo\n")
+	res, isErr = call(t, b, "edit_file", map[string]any{"path": "e.txt", "old_string": "baz", "new_string": "x"})
+	wantErr(t, res, isErr, "occurs 0 times")
+	res, isErr = call(t, b, "edit_file", map[string]any{"path": "e.txt", "old_string": "foo", "new_string": "x"})
+	wantErr(t, res, isErr, "occurs 2 times")
+	res, isErr = call(t, b, "edit_file", map[string]any{"path": "e.txt", "old_string": "bar", "new_string": "BAR"})
+	wantOK(t, res, isErr)
+	if data, _ := os.ReadFile(filepath.Join(wt, "e.txt")); string(data) != "foo BAR foo\n" {
+		t.Errorf("edited content = %q", data)
+	}
+	res, isErr = call(t, b, "edit_file", map[string]any{"path": "e.txt", "old_string": "", "new_string": "x"})
+	wantErr(t, res, isErr, "old_string is empty")
+}
+
+func TestListDir(t *testing.T) {
+	b, wt, _ := setup(t, Options{ReadOnly: true})
+	mustWrite(t, filepath.Join(wt, "sub/x.go"), "")
+	mustWrite(t, filepath.Join(wt, ".git"), "gitdir: elsewhere\n")
+	res, isErr := call(t, b, "list_dir", "")
+	wantOK(t, res, isErr)
+	if res != "hello.txt\nsub/" {
+		t.Errorf("list_dir = %q", res)
+	}
+	res, _ = call(t, b, "list_dir", map[string]any{"path": "sub"})
+	if res != "x.go" {
+		t.Errorf("list_dir sub = %q", res)
+	}
+	res, isErr = call(t, b, "list_dir", map[string]any{"path": "missing"})
+	wantErr(t, res, isErr, "does not exist")
+}
+
+func TestSearch(t *testing.T) {
+	b, wt, _ := setup(t, Options{ReadOnly: true})
+	mustWrite(t, filepath.Join(wt, "src/a.go"), "package a\nfunc Foo() {}\n")
+	mustWrite(t, filepath.Join(wt, "src/b.bin"), "Foo\x00")
+	mustWrite(t, filepath.Join(wt, ".git/HEAD"), "Foo\n")
+	res, isErr := call(t, b, "search", map[string]any{"pattern": `func \w+\(`})
+	wantOK(t, res, isErr)
+	if res != "src/a.go:2:func Foo() {}" {
+		t.Errorf("search = %q", res)
+	}
+	res, _ = call(t, b, "search", map[string]any{"pattern": "line[23]", "path": "hello.txt"})
+	if res != "hello.txt:2:line2\nhello.txt:3:line3" {
+		t.Errorf("search in file = %q", res)
+	}
+	mustWrite(t, filepath.Join(wt, "many.txt"), strings.Repeat("hit\n", 300))
+	res, _ = call(t, b, "search", map[string]any{"pattern": "hit"})
+	if n := strings.Count(res, "many.txt:"); n != maxMatches || !strings.Contains(res, "stopped after 200 matches") {
+		t.Errorf("capped search: %d matches, tail %q", n, res[len(res)-80:])
+	}
+	res, isErr = call(t, b, "search", map[string]any{"pattern": "("})
+	wantErr(t, res, isErr, "bad pattern")
+}
+
+func TestBadCalls(t *testing.T) {
+	b, _, _ := setup(t, Options{ReadOnly: true})
+	long := `{"path": "` + strings.Repeat("y", 500)
+	res, isErr := b.Call(context.Background(), "read_file", long)
+	wantErr(t, res, isErr, "not a JSON object")
+	if len(res) > 300 {
+		t.Errorf("bad JSON echoed %d bytes", len(res))
+	}
+	for _, bad := range []string{"null", "[1]", `"str"`, "{,}"} {
+		res, isErr := b.Call(context.Background(), "read_file", bad)
+		wantErr(t, res, isErr, "not a JSON object")
+	}
+	res, isErr = call(t, b, "read_file", `{}`)
+	wantErr(t, res, isErr, `missing required argument "path"`)
+	res, isErr = call(t, b, "read_file", `{"path": 3}`)
+	wantErr(t, res, isErr, `"path" must be a string`)
+	res, isErr = call(t, b, "read_file", `{"path": "hello.txt", "offset": 1.5}`)
+	wantErr(t, res, isErr, `"offset" must be an integer`)
+	res, isErr = call(t, b, "delete_everything", `{}`)
+	wantErr(t, res, isErr, "unknown tool")
+	for _, name := range []string{"write_file", "edit_file", "run_command"} {
+		res, isErr := call(t, b, name, `{"path":"x","content":"y","old_string":"a","new_string":"b","command":"true"}`)
+		wantErr(t, res, isErr, "read-only")
+	}
+}
+
+func TestDefinitions(t *testing.T) {
+	names := func(b *Box) string {
+		var n []string
+		for _, d := range b.Definitions() {
+			var schema map[string]any
+			if err := json.Unmarshal(d.Function.Parameters.(json.RawMessage), &schema); err != nil {
+				t.Errorf("%s: schema is not JSON: %v", d.Function.Name, err)
+			}
+			n = append(n, d.Function.Name)
+		}
+		return strings.Join(n, ",")
+	}
+	ro, _, _ := setup(t, Options{ReadOnly: true})
+	if got := names(ro); got != "read_file,list_dir,search" {
+		t.Errorf("read-only tools = %s", got)
+	}
+	rw, _, _ := setup(t, Options{})
+	if got := names(rw); got != "read_file,write_file,edit_file,list_dir,search,run_command" {
+		t.Errorf("tools = %s", got)
+	}
+}
+
+func TestNew(t *testing.T) {
+	if _, err := New(Options{Root: t.TempDir(), Sandbox: "maybe"}); err == nil {
+		t.Error("New accepted sandbox \"maybe\"")
+	}
+	if _, err := New(Options{Root: filepath.Join(t.TempDir(), "missing")}); err == nil {
+		t.Error("New accepted a missing root")
+	}
+	b, err := New(Options{Root: t.TempDir(), Sandbox: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := b.tmpDir
+	if !strings.Contains(b.Confinement(), "unconfined") {
+		t.Errorf("sandbox off: Confinement() = %q", b.Confinement())
+	}
+	b.Close()
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Errorf("private temp dir left behind: %v", err)
+	}
+}
+
+func TestScrubEnv(t *testing.T) {
+	env := []string{"PATH=/bin", "OPENAI_API_KEY=sk", "github_token=x", "DB_PASSWORD=p", "AWS_SECRET_ACCESS_KEY=s",
+		"GOOGLE_APPLICATION_CREDENTIALS=/f", "MY_VAR=1", "HOME=/root", "SSH_AUTH_SOCK=/s"}
+	got := strings.Join(ScrubEnv(env, []string{"my_var"}), " ")
+	if got != "PATH=/bin HOME=/root" {
+		t.Errorf("ScrubEnv = %q", got)
+	}
+}
+
+func TestRunCommand(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "sk-must-not-leak")
+	t.Setenv("HARMLESS_SETTING", "visible")
+	b, wt, _ := setup(t, Options{ExtraEnvDrop: []string{"HARMLESS_SETTING"}})
+	res, isErr := call(t, b, "run_command", map[string]any{"command": "pwd; echo out; echo err >&2; exit 3"})
+	wantOK(t, res, isErr)
+	if res != "exit code 3\n"+wt+"\nout\nerr\n" {
+		t.Errorf("result = %q", res)
+	}
+	res, _ = call(t, b, "run_command", map[string]any{"command": "env"})
+	if strings.Contains(res, "sk-must-not-leak") || strings.Contains(res, "OPENAI_API_KEY") || strings.Contains(res, "HARMLESS_SETTING") {
+		t.Errorf("secrets visible to the command:\n%s", res)
+	}
+	if !strings.Contains(res, "TMPDIR="+b.tmpDir+"\n") || !strings.Contains(res, "PATH=") {
+		t.Errorf("env lacks TMPDIR or PATH:\n%s", res)
+	}
+	res, _ = call(t, b, "run_command", map[string]any{"command": "true"})
+	if res != "exit code 0\n(no output)" {
+		t.Errorf("silent command = %q", res)
+	}
+	res, _ = call(t, b, "run_command", map[string]any{"command": "kill -9 $$"})
+	if !strings.HasPrefix(res, "exit code 137") {
+		t.Errorf("killed command = %q", res)
+	}
+	res, isErr = call(t, b, "run_command", map[string]any{"command": "  "})
+	wantErr(t, res, isErr, "command is empty")
+}
+
+func TestRunCommandOutputCap(t *testing.T) {
+	b, _, _ := setup(t, Options{OutputCap: 1000})
+	res, isErr := call(t, b, "run_command", map[string]any{"command": "i=0; while [ $i -lt 500 ]; do echo line$i; i=$((i+1)); done"})
+	wantOK(t, res, isErr)
+	if !strings.HasSuffix(res, "line498\nline499\n") || strings.Contains(res, "line1\n") {
+		t.Errorf("output does not keep the tail: %q", res)
+	}
+	if !strings.Contains(res, "[output truncated: showing the last 1000 of 3890 bytes]") {
+		t.Errorf("no truncation note: %q", res[:120])
+	}
+	if len(res) > 1100 {
+		t.Errorf("result is %d bytes, cap 1000", len(res))
+	}
+}
+
+func TestRunCommandTimeoutKillsChildren(t *testing.T) {
+	b, wt, _ := setup(t, Options{CommandTimeout: 500 * time.Millisecond})
+	start := time.Now()
+	res, isErr := call(t, b, "run_command", map[string]any{"command": "echo started; (sleep 1.5; echo leaked > marker) & sleep 30"})
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("timed-out command took %s", elapsed)
+	}
+	if !isErr || !strings.HasPrefix(res, "error: command timed out after 500ms") || !strings.Contains(res, "started") {
+		t.Errorf("timeout result = %v %q", isErr, res)
+	}
+	time.Sleep(2 * time.Second)
+	if _, err := os.Stat(filepath.Join(wt, "marker")); err == nil {
+		t.Error("a child of the timed-out command survived and wrote marker")
+	}
+}
+
+func TestRunCommandKillsBackgroundOnExit(t *testing.T) {
+	b, wt, _ := setup(t, Options{})
+	res, isErr := call(t, b, "run_command", map[string]any{"command": "(sleep 1; echo leaked > marker) >/dev/null 2>&1 & echo done"})
+	wantOK(t, res, isErr)
+	time.Sleep(1500 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(wt, "marker")); err == nil {
+		t.Error("a background process outlived its command")
+	}
+}
+
+func TestRunCommandCancelled(t *testing.T) {
+	b, _, _ := setup(t, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	res, isErr := b.Call(ctx, "run_command", `{"command":"sleep 30"}`)
+	wantErr(t, res, isErr, "cancelled")
+}
+
+// modes lists the confinements usable on this machine.
+func modes() map[string]sandboxMode {
+	m := map[string]sandboxMode{}
+	if bwrapWorks() {
+		m["bubblewrap"] = sandboxBwrap
+	}
+	if landlockWorks() {
+		m["landlock"] = sandboxLandlock
+	}
+	return m
+}
+
+func TestConfinedCommands(t *testing.T) {
+	ms := modes()
+	if len(ms) == 0 {
+		t.Skip("no confinement on this machine (bwrap missing or unusable, Landlock unsupported): cannot test that writes outside are refused")
+	}
+	for name, mode := range ms {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			wt, outside, tmp := filepath.Join(dir, "wt"), filepath.Join(dir, "outside"), filepath.Join(dir, "tmp")
+			for _, d := range []string{wt, outside} {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mustWrite(t, filepath.Join(outside, "keep.txt"), "keep\n")
+			b, err := newWithMode(Options{Root: wt, TempDir: tmp}, mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			if !strings.HasPrefix(b.Confinement(), name) {
+				t.Errorf("Confinement() = %q", b.Confinement())
+			}
+			cmd := fmt.Sprintf("echo in > inside.txt && echo t > \"$TMPDIR/t.txt\" && cat %s/keep.txt && echo x > /dev/null && echo ok; "+
+				"echo bad > %s/new.txt; rm -f %s/keep.txt; echo bad >> %s/keep.txt; mkdir %s/d; echo bad > /tmp/agent-tui-escape-$$; true",
+				outside, outside, outside, outside, outside)
+			res, isErr := call(t, b, "run_command", map[string]any{"command": cmd})
+			wantOK(t, res, isErr)
+			if !strings.Contains(res, "keep\nok\n") {
+				t.Errorf("allowed actions failed:\n%s", res)
+			}
+			if _, err := os.Stat(filepath.Join(wt, "inside.txt")); err != nil {
+				t.Error("could not write inside the worktree")
+			}
+			if _, err := os.Stat(filepath.Join(tmp, "t.txt")); err != nil {
+				t.Error("could not write in the ticket temp dir")
+			}
+			entries, _ := os.ReadDir(outside)
+			if len(entries) != 1 {
+				t.Errorf("outside dir changed: %d entries", len(entries))
+			}
+			if data, _ := os.ReadFile(filepath.Join(outside, "keep.txt")); string(data) != "keep\n" {
+				t.Errorf("outside file changed: %q", data)
+			}
+			matches, _ := filepath.Glob("/tmp/agent-tui-escape-*")
+			if len(matches) > 0 {
+				t.Errorf("wrote to /tmp: %v", matches)
+				for _, m := range matches {
+					os.Remove(m)
+				}
+			}
+		})
+	}
+}
+
+func TestConfinedGoBuild(t *testing.T) {
+	ms := modes()
+	if len(ms) == 0 {
+		t.Skip("no confinement on this machine")
+	}
+	if testing.Short() {
+		t.Skip("builds Go code")
+	}
+	for name, mode := range ms {
+		t.Run(name, func(t *testing.T) {
+			wt := t.TempDir()
+			mustWrite(t, filepath.Join(wt, "go.mod"), "module m\n\ngo 1.22\n")
+			mustWrite(t, filepath.Join(wt, "m.go"), "package m\n\nfunc F() int { return 1 }\n")
+			mustWrite(t, filepath.Join(wt, "m_test.go"), "package m\n\nimport \"testing\"\n\nfunc TestF(t *testing.T) { if F() != 1 { t.Fatal() } }\n")
+			b, err := newWithMode(Options{Root: wt, CommandTimeout: 2 * time.Minute}, mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			res, _ := call(t, b, "run_command", map[string]any{"command": "go test ./... 2>&1"})
+			if !strings.HasPrefix(res, "exit code 0\n") {
+				t.Errorf("go test inside the sandbox failed:\n%s", res)
+			}
+		})
+	}
+}

@@ -1,0 +1,141 @@
+// Package workspace manages the user's git checkout and the per-ticket
+// worktrees, always through the real git command.
+package workspace
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// agentIdentity is passed on every commit the engine makes so that commits
+// work even where no git identity is configured.
+var agentIdentity = []string{"-c", "user.name=agent-tui", "-c", "user.email=agent-tui@localhost"}
+
+// gitError is a failed git invocation: the subcommand and git's own words.
+type gitError struct {
+	sub    string
+	stderr string
+	err    error
+}
+
+func (e *gitError) Error() string {
+	if e.stderr != "" {
+		return "git " + e.sub + ": " + e.stderr
+	}
+	return "git " + e.sub + ": " + e.err.Error()
+}
+
+func (e *gitError) Unwrap() error { return e.err }
+
+// exitCode reports git's exit status, or -1 when git did not run to completion.
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// gitEnv is the environment for git: no prompts, stable messages, and none of
+// the variables that would point git at another repository (e.g. when we run
+// inside a hook).
+func gitEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
+			"GIT_OBJECT_DIRECTORY", "GIT_PREFIX", "GIT_TERMINAL_PROMPT", "LC_ALL":
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env, "GIT_TERMINAL_PROMPT=0", "LC_ALL=C")
+	return append(env, extra...)
+}
+
+// subcommand names the git subcommand in args, skipping global options.
+func subcommand(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "-c" || a == "-C" {
+			i++
+			continue
+		}
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		if a == "worktree" && i+1 < len(args) {
+			return a + " " + args[i+1]
+		}
+		return a
+	}
+	return "?"
+}
+
+// oneLine squeezes git's multi-line stderr into one line.
+func oneLine(s string) string {
+	var parts []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// git runs git in dir and returns its stdout.
+func git(ctx context.Context, dir string, env []string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	cmd.Env = gitEnv(env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return stdout.String(), &gitError{sub: subcommand(args), stderr: oneLine(stderr.String()), err: err}
+	}
+	return stdout.String(), nil
+}
+
+// InitRepo creates a repository in dir (created if missing) on branch, writes
+// files (slash-separated relative paths) and commits them as "initial". Tests
+// and the demo use it to get a real repository.
+func InitRepo(dir string, files map[string]string, branch string) error {
+	ctx := context.Background()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if _, err := git(ctx, dir, nil, "init", "-q", "-b", branch); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for name, content := range files {
+		if i := strings.LastIndex(name, "/"); i > 0 {
+			if err := root.MkdirAll(name[:i], 0o755); err != nil {
+				return fmt.Errorf("init repo: %w", err)
+			}
+		}
+		if err := root.WriteFile(name, []byte(content), 0o644); err != nil {
+			return fmt.Errorf("init repo: %w", err)
+		}
+	}
+	if _, err := git(ctx, dir, nil, "add", "-A"); err != nil {
+		return err
+	}
+	args := append(append([]string{}, agentIdentity...), "commit", "-q", "--allow-empty", "--no-verify", "--no-gpg-sign", "-m", "initial")
+	_, err = git(ctx, dir, nil, args...)
+	return err
+}

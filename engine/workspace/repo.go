@@ -1,0 +1,503 @@
+package workspace
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Repo is the user's repository. Use it through a pointer: it serializes the
+// git operations that would otherwise fight over git's locks.
+type Repo struct {
+	Dir    string // toplevel of the user's checkout
+	GitDir string // git common dir, absolute
+
+	wtMu    sync.Mutex // git worktree add/remove/prune share .git/worktrees
+	mergeMu sync.Mutex // merges into the user's checkout happen one at a time
+}
+
+// MergeBlocked says why a merge into the user's checkout did not happen; the
+// checkout is left as it was.
+type MergeBlocked struct {
+	Reason string
+}
+
+func (e *MergeBlocked) Error() string { return "merge blocked: " + e.Reason }
+
+// Report is what Reconcile found.
+type Report struct {
+	Recreated []string // ticket IDs whose missing worktree was recreated from its branch
+	Orphans   []string // worktree paths nobody knows about; left in place
+	Errors    []string
+}
+
+// Open finds the repository containing dir.
+func Open(dir string) (*Repo, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("not a git repository: %s", dir)
+	}
+	out, err := git(context.Background(), abs, nil, "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir")
+	if err != nil {
+		return nil, fmt.Errorf("not a git repository: %s", dir)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || lines[0] == "" {
+		// A bare repository has no toplevel: there is no checkout to work with.
+		return nil, fmt.Errorf("not a git repository: %s", dir)
+	}
+	return &Repo{Dir: filepath.Clean(lines[0]), GitDir: filepath.Clean(lines[1])}, nil
+}
+
+// ErrDetached is returned by CurrentBranch when no branch is checked out.
+var ErrDetached = errors.New("the checkout is in detached HEAD state, not on a branch")
+
+// CurrentBranch is the branch checked out in the user's checkout.
+func (r *Repo) CurrentBranch(ctx context.Context) (string, error) {
+	out, err := git(ctx, r.Dir, nil, "symbolic-ref", "--short", "-q", "HEAD")
+	if err != nil {
+		if exitCode(err) == 1 {
+			return "", ErrDetached
+		}
+		return "", err
+	}
+	return strings.TrimSpace(out), nil
+}
+
+// IsClean reports whether the user's checkout has no changes to tracked files
+// and no untracked files.
+func (r *Repo) IsClean(ctx context.Context) (bool, error) {
+	out, err := git(ctx, r.Dir, nil, "status", "--porcelain", "--untracked-files=all")
+	if err != nil {
+		return false, err
+	}
+	return strings.TrimSpace(out) == "", nil
+}
+
+// WorktreeRoot holds the ticket worktrees; it is inside the git dir so it is
+// never part of the user's working tree.
+func (r *Repo) WorktreeRoot() string {
+	return filepath.Join(r.GitDir, "agent-tui", "worktrees")
+}
+
+// WorktreePath is where the worktree of ticketID lives.
+func (r *Repo) WorktreePath(ticketID string) string {
+	return filepath.Join(r.WorktreeRoot(), ticketID)
+}
+
+// BranchName is the branch of ticketID.
+func BranchName(ticketID string) string { return "agent/" + ticketID }
+
+var ticketIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+
+// checkTicketID keeps ticket IDs usable as one path element and a branch name.
+func checkTicketID(id string) error {
+	if !ticketIDRe.MatchString(id) {
+		return fmt.Errorf("invalid ticket id %q", id)
+	}
+	return nil
+}
+
+type worktreeEntry struct {
+	path     string
+	branch   string // short name, "" when detached
+	prunable bool
+}
+
+func (r *Repo) listWorktrees(ctx context.Context) ([]worktreeEntry, error) {
+	out, err := git(ctx, r.Dir, nil, "worktree", "list", "--porcelain")
+	if err != nil {
+		return nil, err
+	}
+	var list []worktreeEntry
+	var cur *worktreeEntry
+	for _, line := range strings.Split(out, "\n") {
+		key, val, _ := strings.Cut(line, " ")
+		switch key {
+		case "worktree":
+			list = append(list, worktreeEntry{path: filepath.Clean(val)})
+			cur = &list[len(list)-1]
+		case "branch":
+			if cur != nil {
+				cur.branch = strings.TrimPrefix(val, "refs/heads/")
+			}
+		case "prunable":
+			if cur != nil {
+				cur.prunable = true
+			}
+		}
+	}
+	return list, nil
+}
+
+// samePath compares paths after resolving symlinks where possible, since git
+// may record a path spelled differently from ours (e.g. /tmp vs /private/tmp).
+func samePath(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	ra, err1 := filepath.EvalSymlinks(a)
+	rb, err2 := filepath.EvalSymlinks(b)
+	return err1 == nil && err2 == nil && ra == rb
+}
+
+func (r *Repo) branchExists(ctx context.Context, branch string) (bool, error) {
+	_, err := git(ctx, r.Dir, nil, "rev-parse", "--verify", "-q", "refs/heads/"+branch)
+	if err == nil {
+		return true, nil
+	}
+	if exitCode(err) == 1 {
+		return false, nil
+	}
+	return false, err
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// EnsureWorktree returns the worktree of ticketID, creating it when needed:
+// from the existing branch agent/ticketID, or as a new branch from base.
+func (r *Repo) EnsureWorktree(ctx context.Context, ticketID, base string) (path, branch string, err error) {
+	if err := checkTicketID(ticketID); err != nil {
+		return "", "", err
+	}
+	r.wtMu.Lock()
+	defer r.wtMu.Unlock()
+	return r.ensureLocked(ctx, ticketID, base)
+}
+
+func (r *Repo) ensureLocked(ctx context.Context, ticketID, base string) (string, string, error) {
+	path, branch := r.WorktreePath(ticketID), BranchName(ticketID)
+	list, err := r.listWorktrees(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	for _, w := range list {
+		if !samePath(w.path, path) {
+			continue
+		}
+		if dirExists(path) && !w.prunable {
+			if w.branch != branch {
+				return "", "", fmt.Errorf("worktree %s is on branch %q, expected %s", path, w.branch, branch)
+			}
+			return path, branch, nil
+		}
+		// Registered but its directory is gone: drop the stale entry first.
+		if _, err := git(ctx, r.Dir, nil, "worktree", "prune"); err != nil {
+			return "", "", err
+		}
+		break
+	}
+	if dirExists(path) {
+		// A leftover directory that git does not know; an empty one is harmless.
+		if err := os.Remove(path); err != nil {
+			return "", "", fmt.Errorf("directory %s exists but is not a registered worktree", path)
+		}
+	}
+	if err := os.MkdirAll(r.WorktreeRoot(), 0o755); err != nil {
+		return "", "", err
+	}
+	exists, err := r.branchExists(ctx, branch)
+	if err != nil {
+		return "", "", err
+	}
+	if exists {
+		_, err = git(ctx, r.Dir, nil, "worktree", "add", "-q", path, branch)
+	} else {
+		_, err = git(ctx, r.Dir, nil, "worktree", "add", "-q", "-b", branch, path, base)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return path, branch, nil
+}
+
+// CommitAll stages everything in the worktree wt and commits it. When nothing
+// changed it returns the current HEAD and committed=false.
+func (r *Repo) CommitAll(ctx context.Context, wt, message string) (sha string, committed bool, err error) {
+	if _, err := git(ctx, wt, nil, "add", "-A"); err != nil {
+		return "", false, err
+	}
+	_, err = git(ctx, wt, nil, "diff", "--cached", "--quiet")
+	switch {
+	case err == nil:
+		// Nothing staged.
+	case exitCode(err) == 1:
+		args := append(append([]string{}, agentIdentity...), "commit", "-q", "--no-verify", "--no-gpg-sign", "-m", message)
+		if _, err := git(ctx, wt, nil, args...); err != nil {
+			return "", false, err
+		}
+		committed = true
+	default:
+		return "", false, err
+	}
+	out, err := git(ctx, wt, nil, "rev-parse", "HEAD")
+	if err != nil {
+		return "", false, err
+	}
+	return strings.TrimSpace(out), committed, nil
+}
+
+// withFullIndex runs fn with GIT_INDEX_FILE pointing at a throwaway copy of
+// the worktree's index that has every change staged, so untracked files show
+// up in diffs without touching the real index.
+func withFullIndex(ctx context.Context, wt, base string, fn func(env []string, mergeBase string) error) error {
+	mb, err := git(ctx, wt, nil, "merge-base", base, "HEAD")
+	if err != nil {
+		return err
+	}
+	idxPath, err := git(ctx, wt, nil, "rev-parse", "--path-format=absolute", "--git-path", "index")
+	if err != nil {
+		return err
+	}
+	tmpDir, err := os.MkdirTemp("", "agent-tui-index-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmpDir)
+	tmpIndex := filepath.Join(tmpDir, "index")
+	data, err := os.ReadFile(strings.TrimSpace(idxPath))
+	switch {
+	case err == nil:
+		if err := os.WriteFile(tmpIndex, data, 0o600); err != nil {
+			return err
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	env := []string{"GIT_INDEX_FILE=" + tmpIndex}
+	if _, err := git(ctx, wt, env, "add", "-A"); err != nil {
+		return err
+	}
+	return fn(env, strings.TrimSpace(mb))
+}
+
+// Diff is the unified diff of the worktree (committed and uncommitted work,
+// untracked files included) against its merge-base with base.
+func (r *Repo) Diff(ctx context.Context, wt, base string) (string, error) {
+	var out string
+	err := withFullIndex(ctx, wt, base, func(env []string, mb string) error {
+		var err error
+		out, err = git(ctx, wt, env, "-c", "core.quotepath=false", "diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", mb)
+		return err
+	})
+	return out, err
+}
+
+// ChangedFiles lists the paths changed in the worktree against its
+// merge-base with base, untracked files included; renames list both names.
+func (r *Repo) ChangedFiles(ctx context.Context, wt, base string) ([]string, error) {
+	var files []string
+	err := withFullIndex(ctx, wt, base, func(env []string, mb string) error {
+		out, err := git(ctx, wt, env, "diff", "--cached", "--name-only", "--no-renames", "-z", mb)
+		if err != nil {
+			return err
+		}
+		for _, f := range strings.Split(out, "\x00") {
+			if f != "" {
+				files = append(files, f)
+			}
+		}
+		return nil
+	})
+	sort.Strings(files)
+	return files, err
+}
+
+// HashFiles returns the sha256 of each file's content (hex), or "" for a file
+// that does not exist. Paths are relative to wt and may not leave it.
+func (r *Repo) HashFiles(wt string, paths []string) (map[string]string, error) {
+	root, err := os.OpenRoot(wt)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	sums := make(map[string]string, len(paths))
+	for _, p := range paths {
+		data, err := root.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			sums[p] = ""
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("hash %s: %w", p, err)
+		}
+		sum := sha256.Sum256(data)
+		sums[p] = hex.EncodeToString(sum[:])
+	}
+	return sums, nil
+}
+
+// Merge merges branch into base in the user's checkout. It refuses, with a
+// *MergeBlocked, when the checkout is not on base, is not clean, or the
+// merge conflicts; in every refusal the checkout is left unchanged.
+func (r *Repo) Merge(ctx context.Context, branch, base, message string) error {
+	r.mergeMu.Lock()
+	defer r.mergeMu.Unlock()
+
+	cur, err := r.CurrentBranch(ctx)
+	if err != nil {
+		if errors.Is(err, ErrDetached) {
+			return &MergeBlocked{Reason: fmt.Sprintf("your checkout is in detached HEAD state, not on the base branch %s", base)}
+		}
+		return err
+	}
+	if cur != base {
+		return &MergeBlocked{Reason: fmt.Sprintf("your checkout is on branch %s, not the base branch %s", cur, base)}
+	}
+	clean, err := r.IsClean(ctx)
+	if err != nil {
+		return err
+	}
+	if !clean {
+		return &MergeBlocked{Reason: "your checkout has uncommitted changes"}
+	}
+	args := append(r.identityArgs(ctx), "merge", "--no-ff", "--no-edit", "-m", message, branch)
+	_, mergeErr := git(ctx, r.Dir, nil, args...)
+	if mergeErr == nil {
+		return nil
+	}
+	// Inspect and undo even if ctx is done: the checkout must not stay mid-merge.
+	bg := context.WithoutCancel(ctx)
+	out, _ := git(bg, r.Dir, nil, "diff", "--name-only", "--diff-filter=U", "-z")
+	var conflicts []string
+	for _, f := range strings.Split(out, "\x00") {
+		if f != "" {
+			conflicts = append(conflicts, f)
+		}
+	}
+	_, noMergeHead := git(bg, r.Dir, nil, "rev-parse", "-q", "--verify", "MERGE_HEAD")
+	if noMergeHead == nil || len(conflicts) > 0 {
+		if _, err := git(bg, r.Dir, nil, "merge", "--abort"); err != nil {
+			return fmt.Errorf("%v; and undoing it failed: %v", mergeErr, err)
+		}
+	}
+	if len(conflicts) > 0 {
+		return &MergeBlocked{Reason: fmt.Sprintf("merging %s into %s conflicts in: %s", branch, base, strings.Join(conflicts, ", "))}
+	}
+	return mergeErr
+}
+
+// identityArgs supplies an identity for the merge commit only when the user
+// has none, so the user's own name is used where configured.
+func (r *Repo) identityArgs(ctx context.Context) []string {
+	_, errName := git(ctx, r.Dir, nil, "config", "user.name")
+	_, errEmail := git(ctx, r.Dir, nil, "config", "user.email")
+	if errName == nil && errEmail == nil {
+		return nil
+	}
+	return append([]string{}, agentIdentity...)
+}
+
+// RemoveWorktree deletes the worktree of ticketID; its branch stays.
+func (r *Repo) RemoveWorktree(ctx context.Context, ticketID string) error {
+	if err := checkTicketID(ticketID); err != nil {
+		return err
+	}
+	r.wtMu.Lock()
+	defer r.wtMu.Unlock()
+	path := r.WorktreePath(ticketID)
+	list, err := r.listWorktrees(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range list {
+		if samePath(w.path, path) && dirExists(path) {
+			if _, err := git(ctx, r.Dir, nil, "worktree", "remove", "--force", "--force", path); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	if err := os.RemoveAll(path); err != nil {
+		return err
+	}
+	_, err = git(ctx, r.Dir, nil, "worktree", "prune")
+	return err
+}
+
+// Reconcile compares the worktrees the store believes in (ticket ID to path)
+// with what exists: missing ones are recreated from their branch, unknown
+// ones are reported as orphans and left alone.
+func (r *Repo) Reconcile(ctx context.Context, known map[string]string) (Report, error) {
+	var rep Report
+	r.wtMu.Lock()
+	defer r.wtMu.Unlock()
+
+	ids := make([]string, 0, len(known))
+	for id := range known {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		p := known[id]
+		if dirExists(p) {
+			continue
+		}
+		if err := checkTicketID(id); err != nil {
+			rep.Errors = append(rep.Errors, err.Error())
+			continue
+		}
+		exists, err := r.branchExists(ctx, BranchName(id))
+		if err != nil {
+			return rep, err
+		}
+		if !exists {
+			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: worktree %s is missing and branch %s does not exist", id, p, BranchName(id)))
+			continue
+		}
+		if _, _, err := r.ensureLocked(ctx, id, ""); err != nil {
+			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: recreating worktree: %v", id, err))
+			continue
+		}
+		rep.Recreated = append(rep.Recreated, id)
+	}
+
+	isKnown := func(p string) bool {
+		for id, kp := range known {
+			if samePath(kp, p) || samePath(r.WorktreePath(id), p) {
+				return true
+			}
+		}
+		return false
+	}
+	seen := map[string]bool{}
+	addOrphan := func(p string) {
+		p = filepath.Clean(p)
+		if !seen[p] && !isKnown(p) {
+			seen[p] = true
+			rep.Orphans = append(rep.Orphans, p)
+		}
+	}
+	entries, err := os.ReadDir(r.WorktreeRoot())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return rep, err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			addOrphan(filepath.Join(r.WorktreeRoot(), e.Name()))
+		}
+	}
+	list, err := r.listWorktrees(ctx)
+	if err != nil {
+		return rep, err
+	}
+	for _, w := range list {
+		if strings.HasPrefix(w.branch, "agent/") && !w.prunable && !samePath(w.path, r.Dir) {
+			addOrphan(w.path)
+		}
+	}
+	sort.Strings(rep.Orphans)
+	return rep, nil
+}

@@ -1,0 +1,420 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func newRepo(t *testing.T) *Repo {
+	t.Helper()
+	dir := t.TempDir()
+	if err := InitRepo(dir, map[string]string{
+		"main.go":     "package main\n\nfunc main() {}\n",
+		"lib/util.go": "package lib\n\nconst X = 1\n",
+	}, "main"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func run(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append(append([]string{}, agentIdentity...), args...)...)
+	cmd.Dir = dir
+	cmd.Env = gitEnv()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpen(t *testing.T) {
+	r := newRepo(t)
+	sub := filepath.Join(r.Dir, "lib")
+	r2, err := Open(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Dir != r.Dir {
+		t.Errorf("Dir from subdir = %q, want %q", r2.Dir, r.Dir)
+	}
+	if want := filepath.Join(r.Dir, ".git"); r.GitDir != want {
+		t.Errorf("GitDir = %q, want %q", r.GitDir, want)
+	}
+	if !strings.HasPrefix(r.WorktreeRoot(), r.GitDir+string(filepath.Separator)) {
+		t.Errorf("WorktreeRoot %q not under GitDir", r.WorktreeRoot())
+	}
+
+	plain := t.TempDir()
+	_, err = Open(plain)
+	if err == nil || err.Error() != "not a git repository: "+plain {
+		t.Errorf("Open(non-repo) error = %v", err)
+	}
+}
+
+func TestBranchAndClean(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	b, err := r.CurrentBranch(ctx)
+	if err != nil || b != "main" {
+		t.Fatalf("CurrentBranch = %q, %v", b, err)
+	}
+	clean, err := r.IsClean(ctx)
+	if err != nil || !clean {
+		t.Fatalf("IsClean on fresh repo = %v, %v", clean, err)
+	}
+	write(t, filepath.Join(r.Dir, "new.txt"), "x")
+	if clean, _ := r.IsClean(ctx); clean {
+		t.Error("untracked file not reported as unclean")
+	}
+	os.Remove(filepath.Join(r.Dir, "new.txt"))
+	write(t, filepath.Join(r.Dir, "main.go"), "changed")
+	if clean, _ := r.IsClean(ctx); clean {
+		t.Error("modified file not reported as unclean")
+	}
+	run(t, r.Dir, "checkout", "-q", "--", "main.go")
+	run(t, r.Dir, "checkout", "-q", "--detach")
+	b, err = r.CurrentBranch(ctx)
+	if b != "" || !errors.Is(err, ErrDetached) {
+		t.Errorf("detached CurrentBranch = %q, %v", b, err)
+	}
+}
+
+func TestWorktreeLifecycle(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+
+	path, branch, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path != filepath.Join(r.WorktreeRoot(), "T-1") || branch != "agent/T-1" {
+		t.Fatalf("EnsureWorktree = %q, %q", path, branch)
+	}
+	if _, err := os.Stat(filepath.Join(path, "main.go")); err != nil {
+		t.Fatalf("worktree not checked out: %v", err)
+	}
+	if clean, _ := r.IsClean(ctx); !clean {
+		t.Error("creating a worktree dirtied the user's checkout")
+	}
+
+	// Idempotent: work in progress survives a second call.
+	write(t, filepath.Join(path, "wip.txt"), "wip")
+	p2, b2, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil || p2 != path || b2 != branch {
+		t.Fatalf("second EnsureWorktree = %q, %q, %v", p2, b2, err)
+	}
+	if _, err := os.Stat(filepath.Join(path, "wip.txt")); err != nil {
+		t.Fatal("second EnsureWorktree lost uncommitted work")
+	}
+
+	sha, committed, err := r.CommitAll(ctx, path, "T-1 code: wip")
+	if err != nil || !committed || len(sha) != 40 {
+		t.Fatalf("CommitAll = %q, %v, %v", sha, committed, err)
+	}
+	sha2, committed, err := r.CommitAll(ctx, path, "nothing")
+	if err != nil || committed || sha2 != sha {
+		t.Fatalf("CommitAll with no changes = %q, %v, %v (want %q, false)", sha2, committed, err, sha)
+	}
+	if msg := run(t, path, "log", "-1", "--format=%s"); msg != "T-1 code: wip" {
+		t.Errorf("commit message = %q", msg)
+	}
+
+	// The directory disappears (e.g. deleted by hand): recreated from the branch.
+	if err := os.RemoveAll(path); err != nil {
+		t.Fatal(err)
+	}
+	p3, _, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil || p3 != path {
+		t.Fatalf("EnsureWorktree after rm = %q, %v", p3, err)
+	}
+	if data, err := os.ReadFile(filepath.Join(path, "wip.txt")); err != nil || string(data) != "wip" {
+		t.Fatalf("recreated worktree lacks the committed file: %q, %v", data, err)
+	}
+
+	if err := r.RemoveWorktree(ctx, "T-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("worktree dir still there after RemoveWorktree: %v", err)
+	}
+	if list := run(t, r.Dir, "worktree", "list", "--porcelain"); strings.Contains(list, "T-1") {
+		t.Errorf("worktree still registered:\n%s", list)
+	}
+	if ok, _ := r.branchExists(ctx, "agent/T-1"); !ok {
+		t.Error("RemoveWorktree deleted the branch")
+	}
+}
+
+func TestEnsureWorktreeRejectsBadID(t *testing.T) {
+	r := newRepo(t)
+	for _, id := range []string{"", "../x", "a/b", ".hidden", "T 1"} {
+		if _, _, err := r.EnsureWorktree(context.Background(), id, "main"); err == nil {
+			t.Errorf("EnsureWorktree(%q) succeeded", id)
+		}
+	}
+}
+
+func TestEnsureWorktreeParallel(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, errs[i] = r.EnsureWorktree(ctx, fmt.Sprintf("T-%d", i+1), "main")
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("T-%d: %v", i+1, err)
+		}
+	}
+	list, err := r.listWorktrees(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 9 {
+		t.Errorf("got %d worktrees, want 9 (checkout + 8)", len(list))
+	}
+}
+
+func TestDiffAndChangedFiles(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, _, err := r.EnsureWorktree(ctx, "T-2", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "committed.go"), "package main\n// committed\n")
+	if _, _, err := r.CommitAll(ctx, wt, "step"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "main.go"), "package main\n\nfunc main() { println(1) }\n")
+	write(t, filepath.Join(wt, "brand/new.go"), "package brand\n// untracked marker\n")
+	if err := os.Remove(filepath.Join(wt, "lib/util.go")); err != nil {
+		t.Fatal(err)
+	}
+	// The base moves on after the branch was made; its changes are not ours.
+	write(t, filepath.Join(r.Dir, "base_only.txt"), "base")
+	run(t, r.Dir, "add", "-A")
+	run(t, r.Dir, "commit", "-q", "-m", "base moves")
+
+	diff, err := r.Diff(ctx, wt, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"+// committed", "+// untracked marker", "println(1)", "deleted file mode", "diff --git a/brand/new.go b/brand/new.go"} {
+		if !strings.Contains(diff, want) {
+			t.Errorf("diff lacks %q:\n%s", want, diff)
+		}
+	}
+	if strings.Contains(diff, "base_only") || strings.Contains(diff, "\x1b[") {
+		t.Errorf("diff has base changes or color:\n%s", diff)
+	}
+
+	files, err := r.ChangedFiles(ctx, wt, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"brand/new.go", "committed.go", "lib/util.go", "main.go"}
+	if !reflect.DeepEqual(files, want) {
+		t.Errorf("ChangedFiles = %v, want %v", files, want)
+	}
+	// The real index is untouched: the untracked file is still untracked.
+	if st := run(t, wt, "status", "--porcelain", "brand"); st != "?? brand/" {
+		t.Errorf("status of untracked dir after Diff = %q", st)
+	}
+}
+
+func TestHashFiles(t *testing.T) {
+	r := newRepo(t)
+	sums, err := r.HashFiles(r.Dir, []string{"main.go", "missing.go"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sums["main.go"]) != 64 || sums["missing.go"] != "" {
+		t.Fatalf("HashFiles = %v", sums)
+	}
+	before := sums["main.go"]
+	write(t, filepath.Join(r.Dir, "main.go"), "changed")
+	sums, _ = r.HashFiles(r.Dir, []string{"main.go"})
+	if sums["main.go"] == before {
+		t.Error("hash did not change with content")
+	}
+	if _, err := r.HashFiles(r.Dir, []string{"../outside"}); err == nil {
+		t.Error("HashFiles accepted a path outside the worktree")
+	}
+}
+
+func TestMerge(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, branch, err := r.EnsureWorktree(ctx, "T-3", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "feature.go"), "package main\n")
+	if _, _, err := r.CommitAll(ctx, wt, "T-3 code"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Merge(ctx, branch, "main", "Merge T-3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(r.Dir, "feature.go")); err != nil {
+		t.Error("merged file not in the checkout")
+	}
+	if parents := run(t, r.Dir, "log", "-1", "--format=%p %s"); len(strings.Fields(parents)) != 4 || !strings.HasSuffix(parents, "Merge T-3") {
+		t.Errorf("want a --no-ff merge commit, got %q", parents)
+	}
+}
+
+func TestMergeBlocked(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, branch, err := r.EnsureWorktree(ctx, "T-4", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "main.go"), "package main\n// from the agent\n")
+	if _, _, err := r.CommitAll(ctx, wt, "T-4 code"); err != nil {
+		t.Fatal(err)
+	}
+	head := run(t, r.Dir, "rev-parse", "HEAD")
+
+	checkBlocked := func(name, wantReason string) {
+		t.Helper()
+		err := r.Merge(ctx, branch, "main", "Merge T-4")
+		var mb *MergeBlocked
+		if !errors.As(err, &mb) {
+			t.Fatalf("%s: Merge error = %v, want *MergeBlocked", name, err)
+		}
+		if mb.Reason != wantReason {
+			t.Errorf("%s: reason = %q, want %q", name, mb.Reason, wantReason)
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error is not one line: %q", name, err)
+		}
+	}
+
+	// Dirty checkout: the user's edit stays exactly as it was.
+	write(t, filepath.Join(r.Dir, "main.go"), "user edit\n")
+	checkBlocked("dirty", "your checkout has uncommitted changes")
+	if data, _ := os.ReadFile(filepath.Join(r.Dir, "main.go")); string(data) != "user edit\n" {
+		t.Errorf("user's edit changed: %q", data)
+	}
+	run(t, r.Dir, "checkout", "-q", "--", "main.go")
+
+	// Wrong branch.
+	run(t, r.Dir, "checkout", "-q", "-b", "other")
+	checkBlocked("wrong branch", "your checkout is on branch other, not the base branch main")
+	run(t, r.Dir, "checkout", "-q", "main")
+
+	// Conflict: base changed the same lines.
+	write(t, filepath.Join(r.Dir, "main.go"), "package main\n// from the user\n")
+	run(t, r.Dir, "commit", "-q", "-am", "user change")
+	head = run(t, r.Dir, "rev-parse", "HEAD")
+	checkBlocked("conflict", "merging agent/T-4 into main conflicts in: main.go")
+	if got := run(t, r.Dir, "rev-parse", "HEAD"); got != head {
+		t.Errorf("HEAD moved: %s -> %s", head, got)
+	}
+	if clean, _ := r.IsClean(ctx); !clean {
+		t.Error("checkout not clean after a conflicting merge was refused")
+	}
+	if _, err := os.Stat(filepath.Join(r.GitDir, "MERGE_HEAD")); err == nil {
+		t.Error("merge left in progress")
+	}
+}
+
+func TestReconcile(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	p1, _, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, _, err := r.EnsureWorktree(ctx, "T-2", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan, _, err := r.EnsureWorktree(ctx, "T-9", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stray := filepath.Join(r.WorktreeRoot(), "stray")
+	if err := os.MkdirAll(stray, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A worktree on an agent/ branch somewhere else entirely.
+	elsewhere := filepath.Join(t.TempDir(), "wt")
+	run(t, r.Dir, "worktree", "add", "-q", "-b", "agent/T-8", elsewhere, "main")
+
+	if err := os.RemoveAll(p1); err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]string{"T-1": p1, "T-2": p2, "T-5": filepath.Join(r.WorktreeRoot(), "T-5")}
+	rep, err := r.Reconcile(ctx, known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(rep.Recreated, []string{"T-1"}) {
+		t.Errorf("Recreated = %v", rep.Recreated)
+	}
+	if _, err := os.Stat(filepath.Join(p1, "main.go")); err != nil {
+		t.Errorf("T-1 not recreated: %v", err)
+	}
+	wantOrphans := []string{elsewhere, orphan, stray}
+	for i := range wantOrphans {
+		wantOrphans[i] = filepath.Clean(wantOrphans[i])
+	}
+	slices.Sort(wantOrphans)
+	if !reflect.DeepEqual(rep.Orphans, wantOrphans) {
+		t.Errorf("Orphans = %v, want %v", rep.Orphans, wantOrphans)
+	}
+	if len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0], "T-5") {
+		t.Errorf("Errors = %v, want one about T-5", rep.Errors)
+	}
+	for _, p := range wantOrphans {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("orphan %s was deleted", p)
+		}
+	}
+}
+
+func TestGitErrorIsOneLine(t *testing.T) {
+	r := newRepo(t)
+	_, _, err := r.EnsureWorktree(context.Background(), "T-1", "no-such-base")
+	if err == nil {
+		t.Fatal("EnsureWorktree from a missing base succeeded")
+	}
+	if !strings.HasPrefix(err.Error(), "git worktree add: ") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("error = %q", err)
+	}
+}

@@ -1,0 +1,13 @@
+package workspace
+
+import "context"
+
+// ResetHard drops every uncommitted change in a worktree, so a new attempt
+// starts from the branch's last accepted commit.
+func (r *Repo) ResetHard(ctx context.Context, wt string) error {
+	if _, err := git(ctx, wt, nil, "reset", "--hard", "-q"); err != nil {
+		return err
+	}
+	_, err := git(ctx, wt, nil, "clean", "-fdq")
+	return err
+}
