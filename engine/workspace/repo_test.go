@@ -418,3 +418,30 @@ func TestGitErrorIsOneLine(t *testing.T) {
 		t.Errorf("error = %q", err)
 	}
 }
+
+func TestResetHard(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, _, err := r.EnsureWorktree(ctx, "T-6", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "kept.go"), "package main\n")
+	if _, _, err := r.CommitAll(ctx, wt, "accepted"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "main.go"), "broken\n")
+	write(t, filepath.Join(wt, "junk/x.txt"), "junk")
+	if err := r.ResetHard(ctx, wt); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(wt, "main.go")); string(data) != "package main\n\nfunc main() {}\n" {
+		t.Errorf("main.go not restored: %q", data)
+	}
+	if _, err := os.Stat(filepath.Join(wt, "junk")); err == nil {
+		t.Error("untracked dir survived ResetHard")
+	}
+	if _, err := os.Stat(filepath.Join(wt, "kept.go")); err != nil {
+		t.Error("ResetHard lost committed work")
+	}
+}
