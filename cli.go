@@ -1,0 +1,577 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"agent-tui/engine"
+	"agent-tui/engine/config"
+	"agent-tui/engine/llm"
+	"agent-tui/engine/workspace"
+	"agent-tui/prompts"
+	"agent-tui/store"
+)
+
+// usageError is bad input: exit code 2.
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+func exitCode(err error) int {
+	var u usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+const usageText = `usage: agent-tui [--repo DIR] [--config FILE] [--db FILE] [command]
+
+  (no command)        open the TUI in this repository
+  --demo              open the TUI on a throwaway demo repository with the simulated model
+  add [--kind feature|hotfix|epic] [--sensitive] [--body TEXT | --body-file FILE] TITLE
+  run [--until-idle]  run the engine without a UI
+  list [--json]
+  show ID [--json]
+  approve ID
+  reject ID --reason TEXT
+  retry ID [--guidance TEXT] [--model NAME]
+  cancel ID
+  stats [--json]
+  compact             rewrite the database file without its free pages
+`
+
+// globals are the flags every command takes.
+type globals struct {
+	repo, config, db string
+	demo             bool
+}
+
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.repo, "repo", ".", "repository `DIR`")
+	fs.StringVar(&g.config, "config", "", "config `FILE` (default .agent-tui.toml, then the user config)")
+	fs.StringVar(&g.db, "db", "", "database `FILE` (default inside the repository's git directory)")
+}
+
+func newFlagSet(name string, g *globals, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	g.register(fs)
+	return fs
+}
+
+// parse parses flags and positional args in any order.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, usagef("%s", strings.TrimSpace(usageText))
+			}
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	var g globals
+	top := newFlagSet("agent-tui", &g, stderr)
+	top.BoolVar(&g.demo, "demo", false, "")
+	// global flags come before the command
+	if err := top.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usageText)
+			return nil
+		}
+		return usagef("%v", err)
+	}
+	rest := top.Args()
+	if g.demo {
+		if len(rest) > 0 {
+			return usagef("--demo takes no command")
+		}
+		return runDemo(stderr)
+	}
+	if len(rest) == 0 {
+		return runTUI(g, stderr)
+	}
+	cmd, rest := rest[0], rest[1:]
+	switch cmd {
+	case "add":
+		return cmdAdd(g, rest, stdout, stderr)
+	case "run":
+		return cmdRun(g, rest, stdout, stderr)
+	case "list":
+		return cmdList(g, rest, stdout, stderr)
+	case "show":
+		return cmdShow(g, rest, stdout, stderr)
+	case "approve", "cancel":
+		return cmdSimpleDecision(g, cmd, rest, stdout, stderr)
+	case "reject":
+		return cmdReject(g, rest, stdout, stderr)
+	case "retry":
+		return cmdRetry(g, rest, stdout, stderr)
+	case "stats":
+		return cmdStats(g, rest, stdout, stderr)
+	case "compact":
+		return cmdCompact(g, rest, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usageText)
+		return nil
+	}
+	return usagef("unknown command %q (see agent-tui --help)", cmd)
+}
+
+// env is what a command works on: the repository, its config and store.
+type env struct {
+	repo   *workspace.Repo
+	cfg    *config.Config
+	st     *store.Store
+	dbPath string
+	cfgErr error // no usable model config (only fatal to commands that call models)
+}
+
+// openEnv opens the repository, loads the config and opens the store, in
+// that order, so bad input fails before anything is written.
+func openEnv(g globals) (*env, error) {
+	repo, err := workspace.Open(g.repo)
+	if err != nil {
+		return nil, err
+	}
+	en := &env{repo: repo}
+	path, err := config.Find(repo.Dir, g.config, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		if en.cfg, err = config.Load(path); err != nil {
+			return nil, err
+		}
+	} else if en.cfg, err = config.FromEnv(os.Getenv); err != nil {
+		en.cfgErr = err
+		en.cfg = &config.Config{}
+		en.cfg.ApplyDefaults()
+	}
+	en.dbPath = g.db
+	if en.dbPath == "" {
+		en.dbPath = filepath.Join(repo.GitDir, "agent-tui.db")
+	}
+	if en.st, err = store.Open(en.dbPath, time.Second); err != nil {
+		return nil, err
+	}
+	return en, nil
+}
+
+func (en *env) close() {
+	if en.st != nil {
+		en.st.Close()
+	}
+}
+
+func (en *env) engine(log io.Writer) (*engine.Engine, error) {
+	if en.cfgErr != nil {
+		return nil, en.cfgErr
+	}
+	return engine.New(engine.Options{
+		Store: en.st, Config: en.cfg, Repo: en.repo,
+		Router:  llm.NewRouter(en.cfg, llm.Options{}),
+		Prompts: prompts.New(prompts.OverrideDir(en.repo.Dir)),
+		Log:     log,
+	}), nil
+}
+
+func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("add", &g, stderr)
+	kind := fs.String("kind", "feature", "")
+	sensitive := fs.Bool("sensitive", false, "")
+	body := fs.String("body", "", "")
+	bodyFile := fs.String("body-file", "", "")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("add: empty title")
+	}
+	title := strings.Join(pos, " ")
+	if *body != "" && *bodyFile != "" {
+		return usagef("add: give --body or --body-file, not both")
+	}
+	if *bodyFile != "" {
+		data, err := os.ReadFile(*bodyFile)
+		if err != nil {
+			return usagef("add: --body-file: %v", err)
+		}
+		*body = string(data)
+	}
+	nt := engine.NewTicket{Kind: *kind, Title: title, Body: *body, Sensitive: *sensitive}
+	if err := nt.Validate(); err != nil {
+		return usagef("add: %v", err)
+	}
+	en, err := openEnv(g)
+	if err != nil {
+		return err
+	}
+	defer en.close()
+	base := en.cfg.BaseBranch
+	if base == "" {
+		if base, err = en.repo.CurrentBranch(context.Background()); err != nil {
+			return fmt.Errorf("add: no base branch: %v (set base_branch in the config)", err)
+		}
+	}
+	t, err := engine.AddTicket(en.st, nt, base)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, t.ID)
+	return nil
+}
+
+func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", &g, stderr)
+	untilIdle := fs.Bool("until-idle", false, "")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("run takes no arguments")
+	}
+	en, err := openEnv(g)
+	if err != nil {
+		return err
+	}
+	defer en.close()
+	eng, err := en.engine(stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err = eng.Run(ctx, *untilIdle)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// resolveTicket parses an id and loads the ticket, with a one-line error.
+func resolveTicket(st *store.Store, id string) (*store.Ticket, error) {
+	if _, err := store.ParseID(id); err != nil {
+		return nil, usagef("%v", err)
+	}
+	t, err := st.Ticket(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("unknown ticket %s", strings.ToUpper(id))
+	}
+	return t, err
+}
+
+func oneID(cmd string, pos []string) (string, error) {
+	if len(pos) != 1 {
+		return "", usagef("%s: want exactly one ticket id", cmd)
+	}
+	return pos[0], nil
+}
+
+func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer) error {
+	en, err := openEnv(g)
+	if err != nil {
+		return err
+	}
+	defer en.close()
+	if _, err := resolveTicket(en.st, id); err != nil {
+		return err
+	}
+	t, err := engine.Decide(en.st, en.cfg, id, d)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %s recorded; the engine carries it out on its next run\n", t.ID, cmd)
+	return nil
+}
+
+func cmdSimpleDecision(g globals, cmd string, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet(cmd, &g, stderr)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := oneID(cmd, pos)
+	if err != nil {
+		return err
+	}
+	kind := store.DecisionApprove
+	if cmd == "cancel" {
+		kind = store.DecisionCancel
+	}
+	return decide(g, cmd, id, store.Decision{Kind: kind}, stdout)
+}
+
+func cmdReject(g globals, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("reject", &g, stderr)
+	reason := fs.String("reason", "", "")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := oneID("reject", pos)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(*reason) == "" {
+		return usagef("reject: --reason TEXT is required")
+	}
+	return decide(g, "reject", id, store.Decision{Kind: store.DecisionReject, Reason: *reason}, stdout)
+}
+
+func cmdRetry(g globals, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("retry", &g, stderr)
+	guidance := fs.String("guidance", "", "")
+	model := fs.String("model", "", "")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := oneID("retry", pos)
+	if err != nil {
+		return err
+	}
+	return decide(g, "retry", id, store.Decision{Kind: store.DecisionRetry, Guidance: *guidance, Model: *model}, stdout)
+}
+
+func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("list", &g, stderr)
+	asJSON := fs.Bool("json", false, "")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("list takes no arguments")
+	}
+	en, err := openEnv(g)
+	if err != nil {
+		return err
+	}
+	defer en.close()
+	tickets, err := en.st.Tickets()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := make([]listItem, 0, len(tickets))
+		for _, t := range tickets {
+			out = append(out, toListItem(t))
+		}
+		return writeJSON(stdout, out)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tSTATUS\tPHASE\tCOST\tTITLE")
+	for _, t := range tickets {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t$%.4f\t%s\n", t.ID, t.Kind, strings.ReplaceAll(t.Status, "_", " "), t.Phase, t.CostUSD, t.Title)
+	}
+	return tw.Flush()
+}
+
+type listItem struct {
+	ID        string   `json:"id"`
+	Kind      string   `json:"kind"`
+	Title     string   `json:"title"`
+	Status    string   `json:"status"`
+	Phase     string   `json:"phase"`
+	Reason    string   `json:"reason"`
+	Sensitive bool     `json:"sensitive"`
+	Parent    string   `json:"parent"`
+	Children  []string `json:"children"`
+	CostUSD   float64  `json:"cost_usd"`
+}
+
+func toListItem(t *store.Ticket) listItem {
+	return listItem{ID: t.ID, Kind: t.Kind, Title: t.Title, Status: t.Status, Phase: t.Phase, Reason: t.Reason,
+		Sensitive: t.Sensitive, Parent: t.Parent, Children: nonNil(t.Children), CostUSD: t.CostUSD}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("show", &g, stderr)
+	asJSON := fs.Bool("json", false, "")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := oneID("show", pos)
+	if err != nil {
+		return err
+	}
+	en, err := openEnv(g)
+	if err != nil {
+		return err
+	}
+	defer en.close()
+	t, err := resolveTicket(en.st, id)
+	if err != nil {
+		return err
+	}
+	attempts, err := en.st.Attempts(t.ID)
+	if err != nil {
+		return err
+	}
+	view := engine.Describe(t, attempts)
+	if *asJSON {
+		return writeJSON(stdout, view)
+	}
+	printShow(stdout, view)
+	return nil
+}
+
+func printShow(w io.Writer, v engine.TicketView) {
+	fmt.Fprintf(w, "%s  %s  %s\n", v.ID, v.Kind, v.Title)
+	fmt.Fprintf(w, "status:  %s", strings.ReplaceAll(v.Status, "_", " "))
+	if v.Reason != "" {
+		fmt.Fprintf(w, " — %s", v.Reason)
+	}
+	fmt.Fprintln(w)
+	if v.Parent != "" {
+		fmt.Fprintf(w, "parent:  %s\n", v.Parent)
+	}
+	if len(v.Children) > 0 {
+		fmt.Fprintf(w, "children: %s\n", strings.Join(v.Children, ", "))
+	}
+	if v.Branch != "" {
+		fmt.Fprintf(w, "branch:  %s  %s\n", v.Branch, v.Worktree)
+	}
+	fmt.Fprintf(w, "cost:    $%.4f\n", v.CostUSD)
+	for _, p := range v.Phases {
+		fmt.Fprintf(w, "\n%-10s %s\n", p.Name, strings.ReplaceAll(p.Status, "_", " "))
+		for _, a := range p.Attempts {
+			verdict := "—"
+			if a.Verdict != nil {
+				verdict = "fail"
+				if a.Verdict.Pass {
+					verdict = "pass"
+				}
+			}
+			model := a.Model
+			if model == "" {
+				model = "(command)"
+			}
+			fmt.Fprintf(w, "  #%d %-8s %-12s in %d out %d $%.4f", a.N, verdict, model, a.TokensIn, a.TokensOut, a.CostUSD)
+			if a.Interrupted {
+				fmt.Fprint(w, " interrupted")
+			}
+			fmt.Fprintln(w)
+			if a.Verdict != nil {
+				for _, o := range a.Verdict.Objections {
+					fmt.Fprintf(w, "      - %s\n", o)
+				}
+			}
+			if a.Error != "" && !a.Interrupted {
+				fmt.Fprintf(w, "      error: %s\n", a.Error)
+			}
+		}
+	}
+}
+
+func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("stats", &g, stderr)
+	asJSON := fs.Bool("json", false, "")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("stats takes no arguments")
+	}
+	en, err := openEnv(g)
+	if err != nil {
+		return err
+	}
+	defer en.close()
+	s, err := engine.ComputeStats(en.st, en.cfg)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, s)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintf(tw, "total spend\t$%.4f\n", s.TotalUSD)
+	if s.TopTierModel != "" {
+		fmt.Fprintf(tw, "same tokens on %s\t$%.4f\n", s.TopTierModel, s.TopTierUSD)
+	}
+	fmt.Fprintln(tw, "\nPHASE\tMODEL\tCALLS\tTOKENS IN\tTOKENS OUT\tSPEND")
+	for _, r := range s.Spend {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t$%.4f\n", r.Phase, r.Model, r.Calls, r.TokensIn, r.TokensOut, r.CostUSD)
+	}
+	fmt.Fprintln(tw, "\nPHASE\tATTEMPT\tPASSED\tJUDGED\tPASS RATE")
+	phases := make([]string, 0, len(s.PassRate))
+	for p := range s.PassRate {
+		phases = append(phases, p)
+	}
+	sort.Strings(phases)
+	for _, p := range phases {
+		for _, r := range s.PassRate[p] {
+			fmt.Fprintf(tw, "%s\t#%d\t%d\t%d\t%.0f%%\n", p, r.Attempt, r.Passed, r.Judged, 100*r.Rate)
+		}
+	}
+	return tw.Flush()
+}
+
+func cmdCompact(g globals, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("compact", &g, stderr)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("compact takes no arguments")
+	}
+	en, err := openEnv(g)
+	if err != nil {
+		return err
+	}
+	path := en.dbPath
+	en.close()
+	before, after, err := store.Compact(path, time.Second)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "compacted %s: %d → %d bytes\n", path, before, after)
+	return nil
+}

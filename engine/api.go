@@ -1,0 +1,53 @@
+package engine
+
+import (
+	"context"
+	"errors"
+
+	"agent-tui/engine/tools"
+	"agent-tui/store"
+)
+
+// The methods below are what a UI needs beside Subscribe, Add and Decide.
+// Each does I/O: call them from a tea.Cmd, never from Update or View.
+
+// Tickets reads every ticket (small records; attempts are read on demand).
+func (e *Engine) Tickets() ([]*store.Ticket, error) { return e.st.Tickets() }
+
+// Attempts reads a ticket's full history.
+func (e *Engine) Attempts(id string) ([]*store.Attempt, error) { return e.st.Attempts(id) }
+
+// Diff is the ticket branch's diff against its base, or "" before the
+// ticket has a worktree.
+func (e *Engine) Diff(ctx context.Context, id string) (string, error) {
+	t, err := e.st.Ticket(id)
+	if err != nil {
+		return "", err
+	}
+	if t.Worktree == "" {
+		return "", nil
+	}
+	return e.repo.Diff(ctx, t.Worktree, t.BaseBranch)
+}
+
+// Models lists the configured model names (for "retry on another model").
+func (e *Engine) Models() []string {
+	var out []string
+	for _, m := range e.cfg.Models {
+		out = append(out, m.Name)
+	}
+	return out
+}
+
+// Confinement says how run_command is confined on this machine.
+func (e *Engine) Confinement() string {
+	b, err := tools.New(tools.Options{Root: e.repo.Dir, ReadOnly: true, Sandbox: e.cfg.Sandbox})
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	defer b.Close()
+	return b.Confinement()
+}
+
+// ErrNotRunning is returned by actions that need the engine's loop.
+var ErrNotRunning = errors.New("the engine is not running")

@@ -1,0 +1,144 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"agent-tui/engine/llm"
+)
+
+// section is one piece of a session's input. Higher prio survives trimming
+// longer; tail keeps the end of the text (logs) instead of the start.
+type section struct {
+	title string
+	body  string
+	prio  int
+	tail  bool
+}
+
+// Priorities: feedback is never trimmed before the rest; file bodies and
+// older deliverables go first.
+const (
+	prioFeedback = 100
+	prioTicket   = 90
+	prioPrimary  = 80
+	prioOutput   = 70
+	prioCriteria = 60
+	prioFiles    = 40
+	prioPrevious = 30
+	prioOverview = 20
+)
+
+// assemble joins sections into one user message within budget tokens and
+// says what it trimmed.
+func assemble(header string, secs []section, budget int) (string, int, []string) {
+	total := llm.EstimateTokens(header)
+	for _, s := range secs {
+		total += llm.EstimateTokens(s.title) + llm.EstimateTokens(s.body) + 2
+	}
+	var trimmed []string
+	if budget > 0 && total > budget {
+		order := make([]int, len(secs))
+		for i := range order {
+			order[i] = i
+		}
+		sort.SliceStable(order, func(a, b int) bool { return secs[order[a]].prio < secs[order[b]].prio })
+		for _, i := range order {
+			if total <= budget {
+				break
+			}
+			s := &secs[i]
+			have := llm.EstimateTokens(s.body)
+			over := total - budget
+			keep := have - over
+			if keep < 0 {
+				keep = 0
+			}
+			s.body = cut(s.body, keep*4, s.tail)
+			now := llm.EstimateTokens(s.body)
+			total -= have - now
+			trimmed = append(trimmed, fmt.Sprintf("%s: %d → %d tokens", s.title, have, now))
+		}
+	}
+	var b strings.Builder
+	b.WriteString(header)
+	for _, s := range secs {
+		if s.body == "" {
+			continue
+		}
+		b.WriteString("\n\n## ")
+		b.WriteString(s.title)
+		b.WriteString("\n\n")
+		b.WriteString(s.body)
+	}
+	return b.String(), total, trimmed
+}
+
+// cut keeps about n bytes of s, from the start or the end, on a line
+// boundary where one is near.
+func cut(s string, n int, tail bool) string {
+	if n <= 0 {
+		return ""
+	}
+	if len(s) <= n {
+		return s
+	}
+	const mark = "\n[… trimmed to fit the context budget …]\n"
+	if tail {
+		part := s[len(s)-n:]
+		if i := strings.IndexByte(part, '\n'); i >= 0 && i < n/4 {
+			part = part[i+1:]
+		}
+		return mark + part
+	}
+	part := s[:n]
+	if i := strings.LastIndexByte(part, '\n'); i > n*3/4 {
+		part = part[:i]
+	}
+	return part + mark
+}
+
+// tailLines keeps at most n bytes from the end of s.
+func tailBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
+
+// dedupe keeps the first of equal strings, in order.
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		k := strings.TrimSpace(s)
+		if k == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, k)
+	}
+	return out
+}
+
+// acceptanceCriteria pulls the "Acceptance criteria" section out of a
+// functional spec, or returns "" when there is none.
+func acceptanceCriteria(spec string) string {
+	lines := strings.Split(spec, "\n")
+	start := -1
+	for i, l := range lines {
+		h := strings.ToLower(strings.TrimSpace(strings.TrimLeft(l, "#")))
+		if strings.HasPrefix(l, "#") && strings.HasPrefix(h, "acceptance criteria") {
+			start = i + 1
+			continue
+		}
+		if start >= 0 && strings.HasPrefix(l, "#") {
+			return strings.TrimSpace(strings.Join(lines[start:i], "\n"))
+		}
+	}
+	if start >= 0 {
+		return strings.TrimSpace(strings.Join(lines[start:], "\n"))
+	}
+	return ""
+}

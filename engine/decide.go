@@ -1,0 +1,265 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"agent-tui/engine/config"
+	"agent-tui/store"
+)
+
+// NewTicket is what a user gives to create a ticket.
+type NewTicket struct {
+	Kind      string
+	Title     string
+	Body      string
+	Sensitive bool
+	Parent    string
+}
+
+// Validate checks a new ticket before anything is written.
+func (n NewTicket) Validate() error {
+	if !ValidKind(n.Kind) {
+		return fmt.Errorf("unknown kind %q (want feature, hotfix or epic)", n.Kind)
+	}
+	if strings.TrimSpace(n.Title) == "" {
+		return errors.New("empty title")
+	}
+	return nil
+}
+
+// newTicketRecord builds the stored ticket with its route's phases.
+func newTicketRecord(n NewTicket, base string) *store.Ticket {
+	t := &store.Ticket{
+		Kind: n.Kind, Title: strings.TrimSpace(n.Title), Body: n.Body, Sensitive: n.Sensitive,
+		Parent: n.Parent, Status: store.StatusQueued, BaseBranch: base,
+	}
+	for _, p := range Route(n.Kind) {
+		t.Phases = append(t.Phases, store.PhaseState{Name: p, Status: store.PhasePending})
+	}
+	t.Phase = t.Phases[0].Name
+	return t
+}
+
+// AddTicket validates and stores a ticket; base is the branch its work
+// starts from and merges into.
+func AddTicket(st *store.Store, n NewTicket, base string) (*store.Ticket, error) {
+	if err := n.Validate(); err != nil {
+		return nil, err
+	}
+	t := newTicketRecord(n, base)
+	if err := st.CreateTicket(t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Add creates a ticket while the engine runs and starts it.
+func (e *Engine) Add(ctx context.Context, n NewTicket) (*store.Ticket, error) {
+	base := e.cfg.BaseBranch
+	if base == "" {
+		b, err := e.repo.CurrentBranch(ctx)
+		if err != nil {
+			return nil, err
+		}
+		base = b
+	}
+	t, err := AddTicket(e.st, n, base)
+	if err != nil {
+		return nil, err
+	}
+	e.publishTicket(t)
+	e.startRunner(t.ID)
+	return t, nil
+}
+
+// Decide validates a human decision, stores it, and wakes the ticket. The
+// same function serves the command line (carried out by the next run).
+func Decide(st *store.Store, cfg *config.Config, id string, d store.Decision) (*store.Ticket, error) {
+	d.At = now()
+	return st.UpdateTicket(id, func(t *store.Ticket) error {
+		if err := checkDecision(cfg, t, d); err != nil {
+			return err
+		}
+		t.Decisions = append(t.Decisions, d)
+		return nil
+	})
+}
+
+func checkDecision(cfg *config.Config, t *store.Ticket, d store.Decision) error {
+	waiting := t.Status == store.StatusAwaiting || t.Status == store.StatusNeedsHuman
+	status := strings.ReplaceAll(t.Status, "_", " ")
+	switch d.Kind {
+	case store.DecisionApprove, store.DecisionEditApprove:
+		if !waiting {
+			return fmt.Errorf("%s is %s: only a ticket awaiting approval or needing a human can be approved", t.ID, status)
+		}
+		if d.Kind == store.DecisionEditApprove && strings.TrimSpace(d.Text) == "" {
+			return errors.New("the edited deliverable is empty")
+		}
+	case store.DecisionReject:
+		if !waiting {
+			return fmt.Errorf("%s is %s: only a ticket awaiting approval or needing a human can be rejected", t.ID, status)
+		}
+		if strings.TrimSpace(d.Reason) == "" {
+			return errors.New("reject needs a reason")
+		}
+	case store.DecisionRetry:
+		if !waiting && t.Status != store.StatusFailed {
+			return fmt.Errorf("%s is %s: only a ticket needing a human can be retried", t.ID, status)
+		}
+		if d.Model != "" {
+			if _, _, ok := cfg.Model(d.Model); !ok {
+				return fmt.Errorf("unknown model %q", d.Model)
+			}
+		}
+	case store.DecisionCancel:
+		if finished(t.Status) {
+			return fmt.Errorf("%s is already %s", t.ID, status)
+		}
+	case store.DecisionPause, store.DecisionResume:
+		if finished(t.Status) {
+			return fmt.Errorf("%s is already %s", t.ID, status)
+		}
+	default:
+		return fmt.Errorf("unknown decision %q", d.Kind)
+	}
+	return nil
+}
+
+// Decide records a decision while the engine runs and wakes the ticket.
+func (e *Engine) Decide(id string, d store.Decision) error {
+	t, err := Decide(e.st, e.cfg, id, d)
+	if err != nil {
+		return err
+	}
+	e.publishTicket(t)
+	e.wake(t.ID)
+	return nil
+}
+
+// applyDecisions carries out pending human decisions, each in the same
+// commit as the state change it causes.
+func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, error) {
+	var t *store.Ticket
+	var wakeParent, wakeChildren []string
+	var removeWorktree bool
+	err := e.st.Update(func(tx *store.Tx) error {
+		var err error
+		if t, err = tx.Ticket(id); err != nil {
+			return err
+		}
+		changed := false
+		for i := range t.Decisions {
+			d := &t.Decisions[i]
+			if d.Applied {
+				continue
+			}
+			d.Applied = true
+			changed = true
+			if d.Phase == "" {
+				d.Phase = t.Phase
+			}
+			ps := phaseState(t, t.Phase)
+			switch d.Kind {
+			case store.DecisionPause:
+				t.Paused = true
+			case store.DecisionResume:
+				t.Paused = false
+			case store.DecisionCancel:
+				t.Status = store.StatusCancelled
+				t.Reason = "cancelled by a human"
+				if ps != nil && ps.Status != store.PhasePassed {
+					ps.Status = store.PhaseCancelled
+				}
+				removeWorktree = t.Worktree != ""
+				wakeChildren = append(wakeChildren, t.Children...)
+				if t.Parent != "" {
+					wakeParent = append(wakeParent, t.Parent)
+				}
+			case store.DecisionApprove, store.DecisionEditApprove:
+				if t.Status != store.StatusAwaiting && t.Status != store.StatusNeedsHuman {
+					continue
+				}
+				if err := e.approveLocked(tx, t, ps, d); err != nil {
+					return err
+				}
+			case store.DecisionReject, store.DecisionRetry:
+				if t.Status != store.StatusAwaiting && t.Status != store.StatusNeedsHuman && t.Status != store.StatusFailed {
+					continue
+				}
+				if ps != nil {
+					ps.Status = store.PhasePending
+					ps.BudgetFrom = ps.Attempts
+					if d.Model != "" {
+						ps.Model = d.Model
+					}
+				}
+				t.CostBase = t.CostUSD
+				t.Status = store.StatusRunning
+				t.Reason = ""
+			}
+		}
+		if !changed {
+			return nil
+		}
+		return tx.PutTicket(t)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range wakeChildren {
+		_ = e.Decide(c, store.Decision{Kind: store.DecisionCancel})
+	}
+	for _, p := range wakeParent {
+		e.wake(p)
+	}
+	if removeWorktree {
+		if err := e.repo.RemoveWorktree(ctx, t.ID); err != nil {
+			e.log.Warn("remove worktree", "ticket", t.ID, "err", err)
+		}
+	}
+	return t, nil
+}
+
+// approveLocked accepts the current phase: the last deliverable, or the
+// human's edited one, and moves on.
+func (e *Engine) approveLocked(tx *store.Tx, t *store.Ticket, ps *store.PhaseState, d *store.Decision) error {
+	t.Status = store.StatusRunning
+	t.Reason = ""
+	if ps == nil {
+		return nil
+	}
+	if ps.Name == Merge {
+		// a human cleared what blocked the merge: try again
+		ps.Status = store.PhasePending
+		return nil
+	}
+	if d.Kind == store.DecisionEditApprove {
+		a := &store.Attempt{
+			Phase: ps.Name, N: ps.Attempts + 1, Model: "human", Provider: "human",
+			Deliverable: d.Text, Started: now(), Ended: now(),
+			Verdict: &store.Verdict{Pass: true, By: "human"},
+		}
+		if err := tx.PutAttempt(t.ID, a); err != nil {
+			return err
+		}
+		ps.Attempts++
+		ps.Accepted = a.Seq
+	} else if ps.Accepted == 0 {
+		attempts, err := tx.Attempts(t.ID)
+		if err != nil {
+			return err
+		}
+		for i := len(attempts) - 1; i >= 0; i-- {
+			if a := attempts[i]; a.Phase == ps.Name && !a.Interrupted && (a.Deliverable != "" || ps.Name == config.CI || writesFiles(ps.Name)) {
+				ps.Accepted = a.Seq
+				break
+			}
+		}
+	}
+	ps.Status = store.PhaseAccepted
+	return nil
+}

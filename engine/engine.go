@@ -1,0 +1,384 @@
+// Package engine carries tickets through their routes: one goroutine per
+// ticket runs its own loop (produce, validate, advance or resume with every
+// earlier objection), with the store as the only memory.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"agent-tui/engine/config"
+	"agent-tui/engine/llm"
+	"agent-tui/engine/workspace"
+	"agent-tui/prompts"
+	"agent-tui/store"
+)
+
+type Options struct {
+	Store   *store.Store
+	Config  *config.Config
+	Repo    *workspace.Repo
+	Router  *llm.Router
+	Prompts *prompts.Set
+	// Log receives one line per notable engine event; nil discards.
+	Log io.Writer
+}
+
+type Engine struct {
+	st      *store.Store
+	cfg     *config.Config
+	repo    *workspace.Repo
+	router  *llm.Router
+	prompts *prompts.Set
+	log     *slog.Logger
+	broker  *broker
+	sem     chan struct{}
+
+	mu      sync.Mutex
+	runners map[string]*runner
+	busy    int
+	idle    chan struct{} // closed-and-replaced each time busy drops to zero
+	runCtx  context.Context
+	wg      sync.WaitGroup
+}
+
+type runner struct {
+	id   string
+	wake chan struct{}
+	idle bool
+}
+
+func New(o Options) *Engine {
+	w := o.Log
+	if w == nil {
+		w = io.Discard
+	}
+	n := o.Config.MaxParallel
+	if n < 1 {
+		n = 1
+	}
+	return &Engine{
+		st: o.Store, cfg: o.Config, repo: o.Repo, router: o.Router, prompts: o.Prompts,
+		log:     slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		broker:  newBroker(),
+		sem:     make(chan struct{}, n),
+		runners: map[string]*runner{},
+		idle:    make(chan struct{}),
+	}
+}
+
+// Config returns the engine's configuration.
+func (e *Engine) Config() *config.Config { return e.cfg }
+
+// Store returns the engine's store (read access for the UI's commands).
+func (e *Engine) Store() *store.Store { return e.st }
+
+// Health reports provider health.
+func (e *Engine) Health() []llm.ProviderHealth { return e.router.Health() }
+
+// Subscribe returns engine events; call cancel when done.
+func (e *Engine) Subscribe(buf int) (<-chan Event, func()) { return e.broker.subscribe(buf) }
+
+// Run resumes every ticket and runs until ctx ends or, with untilIdle, until
+// no ticket can move without a human.
+func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
+	if err := e.recover(); err != nil {
+		return err
+	}
+	if rep, err := e.reconcile(ctx); err != nil {
+		e.log.Warn("worktree reconcile", "err", err)
+	} else {
+		for _, o := range rep.Orphans {
+			e.log.Warn("orphan worktree (not deleted)", "path", o)
+		}
+		for _, r := range rep.Recreated {
+			e.log.Info("worktree recreated", "ticket", r)
+		}
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	e.mu.Lock()
+	e.runCtx = runCtx
+	e.mu.Unlock()
+
+	tickets, err := e.st.Tickets()
+	if err != nil {
+		return err
+	}
+	for _, t := range tickets {
+		if !finished(t.Status) {
+			e.startRunner(t.ID)
+		}
+	}
+	if untilIdle {
+		for {
+			e.mu.Lock()
+			busy, idle := e.busy, e.idle
+			e.mu.Unlock()
+			if busy == 0 {
+				break
+			}
+			select {
+			case <-idle:
+			case <-ctx.Done():
+			}
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	} else {
+		<-ctx.Done()
+	}
+	cancel()
+	e.wg.Wait()
+	e.mu.Lock()
+	e.runCtx = nil
+	e.runners = map[string]*runner{}
+	e.busy = 0
+	e.mu.Unlock()
+	return ctx.Err()
+}
+
+func finished(status string) bool {
+	return status == store.StatusDone || status == store.StatusCancelled || status == store.StatusFailed
+}
+
+// startRunner starts the goroutine of a ticket if the engine is running.
+func (e *Engine) startRunner(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.runCtx == nil {
+		return
+	}
+	if _, ok := e.runners[id]; ok {
+		return
+	}
+	r := &runner{id: id, wake: make(chan struct{}, 1)}
+	e.runners[id] = r
+	e.busy++
+	e.wg.Add(1)
+	go e.loop(e.runCtx, r)
+}
+
+// wake nudges a ticket's goroutine: a decision, a child that finished.
+func (e *Engine) wake(id string) {
+	e.mu.Lock()
+	r, ok := e.runners[id]
+	if ok && r.idle {
+		r.idle = false
+		e.busy++
+	}
+	e.mu.Unlock()
+	if !ok {
+		e.startRunner(id)
+		return
+	}
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// park marks the runner idle unless a wake is already pending.
+func (e *Engine) park(r *runner) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(r.wake) > 0 {
+		return false
+	}
+	r.idle = true
+	e.busy--
+	if e.busy == 0 {
+		close(e.idle)
+		e.idle = make(chan struct{})
+	}
+	return true
+}
+
+func (e *Engine) unpark(r *runner) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r.idle {
+		r.idle = false
+		e.busy++
+	}
+}
+
+func (e *Engine) loop(ctx context.Context, r *runner) {
+	defer e.wg.Done()
+	defer func() {
+		e.mu.Lock()
+		if !r.idle {
+			e.busy--
+			if e.busy == 0 {
+				close(e.idle)
+				e.idle = make(chan struct{})
+			}
+		}
+		delete(e.runners, r.id)
+		e.mu.Unlock()
+	}()
+	for ctx.Err() == nil {
+		// drain a pending wake: we are about to look at the ticket anyway
+		select {
+		case <-r.wake:
+		default:
+		}
+		moved, err := e.advance(ctx, r.id)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.log.Error("ticket step", "ticket", r.id, "err", err)
+			e.stopTicket(r.id, store.StatusNeedsHuman, "engine error: "+err.Error())
+			moved = false
+		}
+		if moved {
+			continue
+		}
+		if !e.park(r) {
+			continue
+		}
+		t, err := e.st.Ticket(r.id)
+		if err == nil && finished(t.Status) {
+			return
+		}
+		select {
+		case <-r.wake:
+			e.unpark(r)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// advance applies pending decisions and runs one step of the ticket if it
+// can move. It reports whether the ticket may move again without a human.
+func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
+	t, err := e.applyDecisions(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if t.Paused {
+		return false, nil
+	}
+	switch t.Status {
+	case store.StatusQueued, store.StatusRunning:
+	case store.StatusWaitingChildren:
+		return e.checkChildren(t)
+	default:
+		return false, nil
+	}
+	select {
+	case e.sem <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-e.sem }()
+	err = e.step(ctx, t)
+	switch {
+	case errors.Is(err, errParked):
+		return false, nil
+	case err != nil && ctx.Err() != nil:
+		return false, ctx.Err()
+	}
+	return err == nil, err
+}
+
+// stopTicket moves a ticket to a status that needs a human, with a reason.
+func (e *Engine) stopTicket(id, status, reason string) {
+	t, err := e.st.UpdateTicket(id, func(t *store.Ticket) error {
+		t.Status = status
+		t.Reason = reason
+		if ps := phaseState(t, t.Phase); ps != nil && status == store.StatusNeedsHuman {
+			ps.Status = store.PhaseNeedsHuman
+		}
+		return nil
+	})
+	if err == nil {
+		e.publishTicket(t)
+		e.log.Info("ticket stopped", "ticket", id, "status", status, "reason", reason)
+	}
+}
+
+func (e *Engine) publishTicket(t *store.Ticket) {
+	e.broker.publish(Event{Type: EvTicket, TicketID: t.ID, Ticket: t})
+}
+
+func (e *Engine) publishAttempt(id string, a *store.Attempt) {
+	cp := *a
+	e.broker.publish(Event{Type: EvAttempt, TicketID: id, Attempt: &cp})
+}
+
+// recover marks attempts cut off by a crash as interrupted.
+func (e *Engine) recover() error {
+	return e.st.Update(func(tx *store.Tx) error {
+		tickets, err := tx.Tickets()
+		if err != nil {
+			return err
+		}
+		for _, t := range tickets {
+			if finished(t.Status) {
+				continue
+			}
+			attempts, err := tx.Attempts(t.ID)
+			if err != nil {
+				return err
+			}
+			for _, a := range attempts {
+				if a.Done() {
+					continue
+				}
+				a.Interrupted = true
+				a.Error = "interrupted: the process stopped during this attempt"
+				if err := tx.PutAttempt(t.ID, a); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func (e *Engine) reconcile(ctx context.Context) (workspace.Report, error) {
+	tickets, err := e.st.Tickets()
+	if err != nil {
+		return workspace.Report{}, err
+	}
+	known := map[string]string{}
+	for _, t := range tickets {
+		if t.Worktree != "" && !finished(t.Status) {
+			known[t.ID] = t.Worktree
+		}
+	}
+	return e.repo.Reconcile(ctx, known)
+}
+
+// phaseState finds a phase in the ticket's route.
+func phaseState(t *store.Ticket, name string) *store.PhaseState {
+	for i := range t.Phases {
+		if t.Phases[i].Name == name {
+			return &t.Phases[i]
+		}
+	}
+	return nil
+}
+
+// nextPhase is the phase after name in the ticket's route.
+func nextPhase(t *store.Ticket, name string) string {
+	for i := range t.Phases {
+		if t.Phases[i].Name == name && i+1 < len(t.Phases) {
+			return t.Phases[i+1].Name
+		}
+	}
+	return ""
+}
+
+func now() time.Time { return time.Now().UTC() }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

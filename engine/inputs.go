@@ -1,0 +1,281 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"agent-tui/engine/config"
+	"agent-tui/engine/tools"
+	"agent-tui/prompts"
+	"agent-tui/store"
+)
+
+// phaseInput is everything a session gets (SPEC section 5), already trimmed
+// to the phase's context budget.
+type phaseInput struct {
+	system   string
+	user     string
+	tokens   int
+	trimmed  []string
+	feedback []string
+	box      *tools.Box
+}
+
+func (e *Engine) promptData(t *store.Ticket, phase string, box *tools.Box) prompts.Data {
+	dir := t.Worktree
+	if dir == "" {
+		dir = e.repo.Dir
+	}
+	d := prompts.Data{
+		Phase: phase, TicketID: t.ID, Kind: t.Kind, Title: t.Title,
+		TestCommand: e.cfg.TestCmd(dir), CICommand: e.cfg.CICmd(dir),
+	}
+	if box != nil {
+		for _, def := range box.Definitions() {
+			d.Tools = append(d.Tools, def.Function.Name)
+		}
+		d.CanWrite = writesFiles(phase)
+		d.CanRun = writesFiles(phase)
+	}
+	return d
+}
+
+// accepted returns the accepted deliverable of a phase, or "".
+func accepted(t *store.Ticket, attempts []*store.Attempt, phase string) string {
+	ps := phaseState(t, phase)
+	if ps == nil || ps.Accepted == 0 {
+		return ""
+	}
+	for _, a := range attempts {
+		if a.Seq == ps.Accepted {
+			return a.Deliverable
+		}
+	}
+	return ""
+}
+
+// acceptedAttempt returns the accepted attempt of a phase, or nil.
+func acceptedAttempt(t *store.Ticket, attempts []*store.Attempt, phase string) *store.Attempt {
+	ps := phaseState(t, phase)
+	if ps == nil || ps.Accepted == 0 {
+		return nil
+	}
+	for _, a := range attempts {
+		if a.Seq == ps.Accepted {
+			return a
+		}
+	}
+	return nil
+}
+
+// feedbackFor gathers what a new attempt must address: the objections of
+// every earlier attempt of the phase (review's for code), and human words.
+func feedbackFor(t *store.Ticket, phase string, attempts []*store.Attempt) []string {
+	var out []string
+	for _, a := range attempts {
+		from := a.Phase == phase || (phase == config.Code && a.Phase == config.Review)
+		if !from || a.Verdict == nil || a.Verdict.Pass {
+			continue
+		}
+		out = append(out, a.Verdict.Objections...)
+	}
+	for _, d := range t.Decisions {
+		if d.Phase != phase && !(phase == config.Code && d.Phase == config.Review) {
+			continue
+		}
+		if d.Kind == store.DecisionReject && d.Reason != "" {
+			out = append(out, "A human rejected an earlier attempt: "+d.Reason)
+		}
+		if d.Kind == store.DecisionRetry && d.Guidance != "" {
+			out = append(out, "Guidance from a human: "+d.Guidance)
+		}
+	}
+	return dedupe(out)
+}
+
+// lastDeliverable is the most recent finished attempt's deliverable.
+func lastDeliverable(attempts []*store.Attempt, phase string) string {
+	for i := len(attempts) - 1; i >= 0; i-- {
+		a := attempts[i]
+		if a.Phase == phase && !a.Interrupted && a.Deliverable != "" {
+			return a.Deliverable
+		}
+	}
+	return ""
+}
+
+// buildInput assembles the phase's context within its budget.
+func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.PhaseState, attempts []*store.Attempt) (*phaseInput, error) {
+	in := &phaseInput{feedback: feedbackFor(t, ps.Name, attempts)}
+	if writesFiles(ps.Name) || readsFiles(ps.Name) {
+		root := t.Worktree
+		if root == "" {
+			root = e.repo.Dir
+		}
+		box, err := tools.New(tools.Options{
+			Root: root, ReadOnly: !writesFiles(ps.Name), CommandTimeout: e.cfg.CommandTimeout.Duration,
+			Sandbox: e.cfg.Sandbox, TempDir: e.ticketTemp(t),
+		})
+		if err != nil {
+			return nil, err
+		}
+		in.box = box
+	}
+	name := ps.Name
+	sys, err := e.prompts.Render(name, e.promptData(t, name, in.box))
+	if err != nil {
+		if in.box != nil {
+			in.box.Close()
+		}
+		return nil, err
+	}
+	in.system = sys
+
+	spec := accepted(t, attempts, config.Discovery)
+	plan := accepted(t, attempts, config.Planning)
+	design := accepted(t, attempts, config.Techspec)
+	diagnosis := accepted(t, attempts, config.Diagnosis)
+	ticket := fmt.Sprintf("# %s\n\n%s", t.Title, strings.TrimSpace(t.Body))
+	var secs []section
+	switch name {
+	case config.Discovery, config.Diagnosis:
+		secs = append(secs, section{title: "Ticket", body: ticket, prio: prioTicket},
+			section{title: "Repository overview", body: e.overview(t), prio: prioOverview})
+	case config.Techspec:
+		secs = append(secs, section{title: "Functional spec", body: spec, prio: prioPrimary})
+	case config.Planning:
+		secs = append(secs, section{title: "Tech spec", body: design, prio: prioPrimary},
+			section{title: "Acceptance criteria (functional spec)", body: acceptanceCriteria(spec), prio: prioCriteria})
+	case config.Tests:
+		if t.Kind == KindHotfix {
+			secs = append(secs, section{title: "Diagnosis", body: diagnosis, prio: prioPrimary})
+		} else {
+			secs = append(secs, section{title: "Plan", body: plan, prio: prioPrimary},
+				section{title: "Acceptance criteria (functional spec)", body: acceptanceCriteria(spec), prio: prioCriteria})
+		}
+	case config.Code:
+		if t.Kind == KindHotfix {
+			secs = append(secs, section{title: "Diagnosis", body: diagnosis, prio: prioPrimary})
+		} else {
+			secs = append(secs, section{title: "Plan", body: plan, prio: prioPrimary})
+		}
+		secs = append(secs,
+			section{title: "Test files (frozen: do not change them)", body: e.testFileBodies(t), prio: prioFiles},
+			section{title: "Failing test output", body: e.failingOutput(t, attempts), prio: prioOutput, tail: true})
+	case config.CIFix:
+		secs = append(secs, section{title: "Failing CI log", body: e.ciLog(attempts), prio: prioPrimary, tail: true})
+	case config.Review:
+		diff, err := e.repo.Diff(ctx, t.Worktree, t.BaseBranch)
+		if err != nil {
+			in.box.Close()
+			return nil, err
+		}
+		if t.Kind == KindHotfix {
+			secs = append(secs, section{title: "Diagnosis", body: diagnosis, prio: prioOutput})
+		} else {
+			secs = append(secs, section{title: "Tech spec", body: design, prio: prioCriteria},
+				section{title: "Plan", body: plan, prio: prioOutput})
+		}
+		secs = append(secs, section{title: "Diff of the branch against " + t.BaseBranch, body: "```diff\n" + diff + "\n```", prio: prioFiles})
+	case config.Split:
+		secs = append(secs, section{title: "Tech spec", body: design, prio: prioPrimary})
+	}
+	if len(in.feedback) > 0 {
+		var b strings.Builder
+		b.WriteString("Earlier attempts of this phase were rejected. Address EVERY point below; do not undo an earlier fix while fixing a later one.\n\n")
+		for i, f := range in.feedback {
+			fmt.Fprintf(&b, "%d. %s\n", i+1, f)
+		}
+		secs = append(secs, section{title: "Objections to address", body: b.String(), prio: prioFeedback})
+		if prev := lastDeliverable(attempts, name); prev != "" && !writesFiles(name) {
+			secs = append(secs, section{title: "Your previous deliverable (revise it)", body: prev, prio: prioPrevious})
+		}
+	}
+	header := fmt.Sprintf("Phase: %s · Ticket %s (%s): %s", name, t.ID, t.Kind, t.Title)
+	budget := e.cfg.Phase(name).ContextTokens
+	in.user, in.tokens, in.trimmed = assemble(header, secs, budget)
+	return in, nil
+}
+
+func (e *Engine) ticketTemp(t *store.Ticket) string {
+	return filepath.Join(e.repo.GitDir, "agent-tui", "tmp", t.ID)
+}
+
+// overview is a short map of the repository: top-level entries and the
+// start of the README.
+func (e *Engine) overview(t *store.Ticket) string {
+	dir := t.Worktree
+	if dir == "" {
+		dir = e.repo.Dir
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return ""
+	}
+	var names []string
+	for _, en := range entries {
+		n := en.Name()
+		if n == ".git" {
+			continue
+		}
+		if en.IsDir() {
+			n += "/"
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("Top-level entries: " + strings.Join(names, ", ") + "\n")
+	for _, readme := range []string{"README.md", "README", "readme.md"} {
+		if data, err := os.ReadFile(filepath.Join(dir, readme)); err == nil {
+			b.WriteString("\n" + readme + " (start):\n" + cut(string(data), 2000, false))
+			break
+		}
+	}
+	return b.String()
+}
+
+func (e *Engine) testFileBodies(t *store.Ticket) string {
+	var names []string
+	for n := range t.TestFiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		data, err := os.ReadFile(filepath.Join(t.Worktree, n))
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(&b, "### %s\n\n```\n%s\n```\n\n", n, data)
+	}
+	return b.String()
+}
+
+// failingOutput is the red run of the accepted tests attempt.
+func (e *Engine) failingOutput(t *store.Ticket, attempts []*store.Attempt) string {
+	if a := acceptedAttempt(t, attempts, config.Tests); a != nil {
+		for _, c := range a.Checks {
+			if c.Name == "tests red" {
+				return "$ " + c.Command + "\n" + c.Output
+			}
+		}
+	}
+	return ""
+}
+
+// ciLog is the latest failing CI output (from ci or an earlier cifix).
+func (e *Engine) ciLog(attempts []*store.Attempt) string {
+	for i := len(attempts) - 1; i >= 0; i-- {
+		for _, c := range attempts[i].Checks {
+			if c.Name == "ci" && !c.Pass {
+				return "$ " + c.Command + "\n" + c.Output
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,265 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"agent-tui/engine/config"
+	"agent-tui/engine/tools"
+	"agent-tui/store"
+)
+
+// checkOutputKept is the tail of a command's output stored with a check.
+const checkOutputKept = 16 << 10
+
+// judge decides an attempt: objective checks where the truth is mechanical,
+// then the validator or the parsed review.
+func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseState, a *store.Attempt, s *session) error {
+	fail := func(by string, objections ...string) error {
+		a.Verdict = &store.Verdict{Pass: false, Objections: objections, By: by}
+		return nil
+	}
+	attempts, err := e.st.Attempts(t.ID)
+	if err != nil {
+		return err
+	}
+	source := func() (string, string) {
+		switch ps.Name {
+		case config.Discovery, config.Diagnosis:
+			return "the ticket", fmt.Sprintf("# %s\n\n%s", t.Title, t.Body)
+		case config.Techspec:
+			return "functional spec", accepted(t, attempts, config.Discovery)
+		case config.Planning, config.Split:
+			return "tech spec", accepted(t, attempts, config.Techspec)
+		case config.Tests:
+			if t.Kind == KindHotfix {
+				return "diagnosis", accepted(t, attempts, config.Diagnosis)
+			}
+			return "plan", accepted(t, attempts, config.Planning)
+		}
+		return "", ""
+	}
+	deliverable := a.Deliverable
+	switch ps.Name {
+	case config.Tests:
+		files, err := e.testFiles(ctx, t)
+		if err != nil {
+			return err
+		}
+		if len(files) == 0 {
+			return fail("check", "no test files were written: write the failing tests the plan asks for with write_file")
+		}
+		c := e.runCheck(ctx, t.Worktree, "tests red", e.cfg.TestCmd(t.Worktree), 0)
+		a.Checks = append(a.Checks, c)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if c.ExitCode == 0 {
+			return fail("check", "the test command passes: the new tests must fail before the code exists")
+		}
+		deliverable += "\n\n" + e.fileBodies(t.Worktree, files)
+	case config.Code, config.CIFix:
+		if changed := e.changedTestFiles(t); len(changed) > 0 {
+			return fail("check", "the test files written in the tests phase were changed ("+strings.Join(changed, ", ")+"): change the code, not the tests")
+		}
+		name, cmd := "code green", e.cfg.TestCmd(t.Worktree)
+		if ps.Name == config.CIFix {
+			name, cmd = "ci", e.cfg.CICmd(t.Worktree)
+		}
+		c := e.runCheck(ctx, t.Worktree, name, cmd, 0)
+		a.Checks = append(a.Checks, c)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !c.Pass {
+			return fail("check", fmt.Sprintf("`%s` still fails (exit code %d): %s", cmd, c.ExitCode, oneLine(tailBytes(c.Output, 600), 600)))
+		}
+		a.Verdict = &store.Verdict{Pass: true, By: "check"}
+		return nil
+	case config.Review:
+		v, err := e.readVerdict(ctx, s, ps.Name)
+		if err != nil {
+			return err
+		}
+		a.Verdict = &store.Verdict{Pass: v.Pass, Objections: v.Objections, By: "review"}
+		return nil
+	case config.Split:
+		if _, err := ParseSplit(a.Deliverable); err != nil {
+			if _, err = ParseSplit(mustAsk(ctx, s, ps.Name, err)); err != nil {
+				return fail("check", "the split could not be read: "+err.Error())
+			}
+			deliverable = a.Deliverable
+		}
+	}
+	if !validated(ps.Name) {
+		a.Verdict = &store.Verdict{Pass: true}
+		return nil
+	}
+	if strings.TrimSpace(a.Deliverable) == "" {
+		return fail("check", "the deliverable is empty: answer with the document the phase asks for")
+	}
+	name, src := source()
+	v, err := e.validate(ctx, t, a, ps.Name, deliverable, name, src)
+	if err != nil {
+		return err
+	}
+	a.Verdict = &store.Verdict{Pass: v.Pass, Objections: v.Objections, By: "validator"}
+	return nil
+}
+
+// mustAsk asks once more for a readable answer; it returns "" on error.
+func mustAsk(ctx context.Context, s *session, phase string, perr error) string {
+	text, err := s.ask(ctx, phase, "Your answer could not be read ("+perr.Error()+"). Answer with ONLY the JSON object the instructions describe.")
+	if err != nil {
+		return ""
+	}
+	return text
+}
+
+// readVerdict parses the review's answer, asking again (in the same
+// session) up to three times in all.
+func (e *Engine) readVerdict(ctx context.Context, s *session, phase string) (Verdict, error) {
+	text := s.a.Deliverable
+	for try := 1; ; try++ {
+		v, err := ParseVerdict(text)
+		if err == nil {
+			return v, nil
+		}
+		if try >= 3 {
+			return Verdict{}, fmt.Errorf("the %s answer could not be read %d times: %v", phase, try, err)
+		}
+		text, err = s.ask(ctx, phase, "Your answer could not be read ("+err.Error()+`). Answer with ONLY the JSON object {"pass": true|false, "objections": ["..."]}.`)
+		if err != nil {
+			return Verdict{}, err
+		}
+	}
+}
+
+// isTestFile says whether a path looks like a test in common ecosystems.
+func isTestFile(p string) bool {
+	base := strings.ToLower(path.Base(p))
+	dir := "/" + strings.ToLower(path.Dir(p)) + "/"
+	return strings.HasSuffix(base, "_test.go") || strings.Contains(base, ".test.") || strings.Contains(base, ".spec.") ||
+		strings.HasPrefix(base, "test_") || strings.HasSuffix(base, "_test.py") || strings.HasSuffix(base, "_spec.rb") ||
+		strings.Contains(dir, "/tests/") || strings.Contains(dir, "/test/") || strings.Contains(dir, "/__tests__/")
+}
+
+// testFiles are the test files on the branch that differ from the base,
+// with their hashes.
+func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (map[string]string, error) {
+	changed, err := e.repo.ChangedFiles(ctx, t.Worktree, t.BaseBranch)
+	if err != nil {
+		return nil, err
+	}
+	var tests []string
+	for _, f := range changed {
+		if isTestFile(f) {
+			tests = append(tests, f)
+		}
+	}
+	if len(tests) == 0 {
+		return nil, nil
+	}
+	return e.repo.HashFiles(t.Worktree, tests)
+}
+
+// changedTestFiles lists frozen test files whose content differs now.
+func (e *Engine) changedTestFiles(t *store.Ticket) []string {
+	if len(t.TestFiles) == 0 {
+		return nil
+	}
+	var names []string
+	for n := range t.TestFiles {
+		names = append(names, n)
+	}
+	now, err := e.repo.HashFiles(t.Worktree, names)
+	if err != nil {
+		return names
+	}
+	var changed []string
+	for _, n := range names {
+		if now[n] != t.TestFiles[n] {
+			changed = append(changed, n)
+		}
+	}
+	sort.Strings(changed)
+	return changed
+}
+
+func (e *Engine) fileBodies(dir string, files map[string]string) string {
+	var names []string
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		data, _ := os.ReadFile(dir + "/" + n)
+		fmt.Fprintf(&b, "### %s\n\n```\n%s\n```\n\n", n, cut(string(data), 8000, false))
+	}
+	return b.String()
+}
+
+// runCheck runs a project command (tests, CI) in dir with the command
+// timeout and a scrubbed environment; it never returns an error, a command
+// that cannot start is a failed check.
+func (e *Engine) runCheck(ctx context.Context, dir, name, command string, timeout time.Duration) store.Check {
+	c := store.Check{Name: name, Command: command}
+	if strings.TrimSpace(command) == "" {
+		c.ExitCode = -1
+		c.Output = "no test command: set test_command in the config (none could be detected)"
+		return c
+	}
+	if timeout <= 0 {
+		timeout = e.cfg.CommandTimeout.Duration
+	}
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, "sh", "-c", command)
+	cmd.Dir = dir
+	cmd.Env = tools.ScrubEnv(os.Environ(), e.secretEnvNames())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	c.Output = tailBytes(out.String(), checkOutputKept)
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		c.Pass = true
+	case cctx.Err() != nil && ctx.Err() == nil:
+		c.ExitCode = -1
+		c.Output += fmt.Sprintf("\n[timed out after %s]", timeout)
+	case errors.As(err, &exit):
+		c.ExitCode = exit.ExitCode()
+	default:
+		c.ExitCode = -1
+		c.Output += "\n" + err.Error()
+	}
+	return c
+}
+
+// secretEnvNames are the variables the config names for API keys.
+func (e *Engine) secretEnvNames() []string {
+	var names []string
+	for _, p := range e.cfg.Providers {
+		if p.APIKeyEnv != "" {
+			names = append(names, p.APIKeyEnv)
+		}
+	}
+	return names
+}

@@ -1,0 +1,230 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+
+	"agent-tui/engine/oaitest"
+	"agent-tui/store"
+)
+
+func attemptsOf(p PhaseView) int { return len(p.Attempts) }
+
+// A feature whose discovery is rejected once and planning twice: each retry
+// carries every earlier objection, each phase runs on its chain's model.
+func TestFeatureValidatorLoopCarriesAllObjections(t *testing.T) {
+	var c counter
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		switch phase {
+		case "validator of discovery":
+			if c.inc(phase) == 1 {
+				return fail("DISC-OBJ-1: acceptance criteria are vague")
+			}
+		case "validator of planning":
+			switch c.inc(phase) {
+			case 1:
+				return fail("PLAN-OBJ-1: step 2 names no file")
+			case 2:
+				return fail("PLAN-OBJ-2: tests are not listed first")
+			}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("feature", "add a greeting", false)
+	h.runIdle()
+
+	tk := h.ticket(id)
+	if tk.Status != store.StatusDone {
+		t.Fatalf("status %s (%s)", tk.Status, tk.Reason)
+	}
+	disc := h.requests("discovery")
+	if len(disc) != 2 || strings.Contains(userText(disc[0]), "DISC-OBJ-1") || !strings.Contains(userText(disc[1]), "DISC-OBJ-1") {
+		t.Fatalf("discovery retry must carry the first objection; %d requests", len(disc))
+	}
+	plan := h.requests("planning")
+	if len(plan) != 3 {
+		t.Fatalf("planning requests: %d", len(plan))
+	}
+	if third := userText(plan[2]); !strings.Contains(third, "PLAN-OBJ-1") || !strings.Contains(third, "PLAN-OBJ-2") {
+		t.Fatalf("third planning attempt must carry both objections:\n%s", third)
+	}
+	if second := userText(plan[1]); !strings.Contains(second, "PLAN-OBJ-1") || strings.Contains(second, "PLAN-OBJ-2") {
+		t.Fatalf("second planning attempt carries exactly the first objection:\n%s", second)
+	}
+	wantModel := map[string]string{"discovery": "mid-1", "techspec": "big-1", "planning": "big-1", "tests": "mid-1", "code": "mid-1", "review": "mid-1"}
+	for _, r := range h.srv.Requests() {
+		p := phaseOf(r)
+		if !r.Stream || !r.IncludeUsage {
+			t.Fatalf("%s request not streamed with usage", p)
+		}
+		if strings.HasPrefix(p, "validator of ") {
+			if r.Model != "tiny-1" {
+				t.Fatalf("validator ran on %s", r.Model)
+			}
+		} else if r.Model != wantModel[p] {
+			t.Fatalf("%s ran on %s, want %s", p, r.Model, wantModel[p])
+		}
+	}
+	pv := h.phase(id, "planning")
+	if attemptsOf(pv) != 3 {
+		t.Fatalf("planning attempts %d", attemptsOf(pv))
+	}
+	for i, a := range pv.Attempts {
+		if a.Verdict == nil || a.Verdict.Pass != (i == 2) {
+			t.Fatalf("attempt %d verdict %+v", a.N, a.Verdict)
+		}
+		if a.TokensIn == 0 || a.TokensOut == 0 || a.CostUSD <= 0 || a.Model != "large" || a.Provider != "cloud" {
+			t.Fatalf("attempt %d: %+v", a.N, a)
+		}
+	}
+	if got := pv.Attempts[1].Verdict.Objections; len(got) != 1 || !strings.Contains(got[0], "PLAN-OBJ-2") {
+		t.Fatalf("objections recorded: %v", got)
+	}
+	if tk.CostUSD <= 0 {
+		t.Fatal("ticket cost is zero")
+	}
+}
+
+// A hotfix goes straight to diagnosis: no techspec, no planning.
+func TestHotfixSkipsDesignDocuments(t *testing.T) {
+	h := newHarness(t, "", developer)
+	id := h.add("hotfix", "crash on empty input", false)
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("status %s", s)
+	}
+	reqs := h.srv.Requests()
+	if phaseOf(reqs[0]) != "diagnosis" {
+		t.Fatalf("first request is %s", phaseOf(reqs[0]))
+	}
+	sys := reqs[0].Messages[0].Content
+	for _, w := range []string{"Symptom", "Reproduction", "Root cause", "Regression test"} {
+		if !strings.Contains(sys, w) {
+			t.Fatalf("diagnosis prompt lacks %q", w)
+		}
+	}
+	for _, r := range reqs {
+		if p := phaseOf(r); p == "techspec" || p == "planning" || p == "discovery" {
+			t.Fatalf("hotfix sent a %s request", p)
+		}
+	}
+}
+
+// max_attempts stops the loop on purpose; a retry with guidance gets a
+// fresh budget and carries the guidance and every objection.
+func TestGiveUpThenRetryWithGuidance(t *testing.T) {
+	var c counter
+	h := newHarness(t, "\n[phases.techspec]\nmax_attempts = 2\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "validator of techspec" {
+			n := c.inc(phase)
+			if n <= 2 {
+				return fail([]string{"", "TS-OBJ-1: no error cases", "TS-OBJ-2: no data section"}[n])
+			}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("feature", "export csv", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "techspec") {
+		t.Fatalf("status %s reason %q", tk.Status, tk.Reason)
+	}
+	if n := len(h.requests("techspec")); n != 2 {
+		t.Fatalf("techspec attempts %d", n)
+	}
+	if n := len(h.requests("planning")); n != 0 {
+		t.Fatalf("planning ran %d times after the stop", n)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry, Guidance: "GUIDE: add an Errors section"}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	ts := h.requests("techspec")
+	if len(ts) != 3 {
+		t.Fatalf("techspec attempts after retry %d", len(ts))
+	}
+	third := userText(ts[2])
+	for _, w := range []string{"GUIDE: add an Errors section", "TS-OBJ-1", "TS-OBJ-2"} {
+		if !strings.Contains(third, w) {
+			t.Fatalf("third attempt lacks %q:\n%s", w, third)
+		}
+	}
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("after retry: %s", s)
+	}
+}
+
+// A 500 on the primary falls back to the next model (recorded); a 429 with
+// Retry-After is retried on the same model.
+func TestFallbackOn500AndRetryAfter429(t *testing.T) {
+	var c counter
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "discovery" && r.Model == "mid-1" {
+			return oaitest.Reply{Status: 500}
+		}
+		if phase == "techspec" && c.inc("ts") == 1 {
+			return oaitest.Reply{Status: 429, RetryAfter: "1"}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("epic", "reporting", false)
+	h.runIdle()
+	d := h.phase(id, "discovery").Attempts[0]
+	if d.Model != "spare" || len(d.Fallbacks) == 0 || d.Fallbacks[0].Model != "medium" || !strings.Contains(d.Fallbacks[0].Reason, "500") {
+		t.Fatalf("discovery: model %s fallbacks %+v", d.Model, d.Fallbacks)
+	}
+	var ts []*oaitest.Request
+	for _, r := range h.requests("techspec") {
+		if ticketOf(r) == id {
+			ts = append(ts, r)
+		}
+	}
+	if len(ts) != 2 || ts[0].Model != "big-1" || ts[1].Model != "big-1" {
+		t.Fatalf("techspec requests %d", len(ts))
+	}
+	if a := h.phase(id, "techspec").Attempts[0]; a.Model != "large" || len(a.Fallbacks) != 0 {
+		t.Fatalf("techspec served by %s with fallbacks %+v", a.Model, a.Fallbacks)
+	}
+}
+
+// A sensitive ticket sends nothing to a non-local provider.
+func TestSensitiveTicketNeverLeavesLocalProviders(t *testing.T) {
+	h := newHarness(t, "", developer)
+	id := h.add("feature", "secret thing", true)
+	h.runIdle()
+	if n := len(h.srv.Requests()); n != 0 {
+		t.Fatalf("%d requests sent for a sensitive ticket", n)
+	}
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "no local model") || !strings.Contains(tk.Reason, "discovery") {
+		t.Fatalf("status %s reason %q", tk.Status, tk.Reason)
+	}
+}
+
+// An epic runs discovery, techspec and split; its children run their own
+// routes and the epic is done when they are.
+func TestEpicSplitsIntoChildren(t *testing.T) {
+	h := newHarness(t, "", developer)
+	id := h.add("epic", "billing", false)
+	h.runIdle()
+	ep := h.ticket(id)
+	if ep.Status != store.StatusDone || len(ep.Children) != 2 {
+		t.Fatalf("epic %s children %v (%s)", ep.Status, ep.Children, ep.Reason)
+	}
+	for _, p := range h.view(id).Phases {
+		if p.Name != "discovery" && p.Name != "techspec" && p.Name != "split" {
+			t.Fatalf("epic ran %s", p.Name)
+		}
+	}
+	kinds := map[string]bool{}
+	for _, cid := range ep.Children {
+		c := h.ticket(cid)
+		if c.Parent != id || c.Status != store.StatusDone {
+			t.Fatalf("child %s parent %q status %s (%s)", cid, c.Parent, c.Status, c.Reason)
+		}
+		kinds[c.Kind] = true
+	}
+	if !kinds["feature"] || !kinds["hotfix"] {
+		t.Fatalf("children kinds %v", kinds)
+	}
+}

@@ -1,0 +1,511 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"agent-tui/engine/config"
+	"agent-tui/engine/llm"
+	"agent-tui/engine/workspace"
+	"agent-tui/store"
+)
+
+// step runs one unit of work of a running ticket: an attempt, a CI run, the
+// merge, or carrying out an accepted phase.
+func (e *Engine) step(ctx context.Context, t *store.Ticket) error {
+	ps := phaseState(t, t.Phase)
+	if ps == nil {
+		return fmt.Errorf("ticket %s is at unknown phase %q", t.ID, t.Phase)
+	}
+	switch ps.Status {
+	case store.PhaseAccepted:
+		return e.finishPhase(ctx, t, ps)
+	case store.PhasePassed, store.PhaseSkipped:
+		return e.moveOn(t, ps)
+	}
+	if e.cfg.MaxCostUSD > 0 && t.CostUSD-t.CostBase >= e.cfg.MaxCostUSD {
+		e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("spent $%.4f, over max_cost_usd $%.2f", t.CostUSD-t.CostBase, e.cfg.MaxCostUSD))
+		return errParked
+	}
+	switch ps.Name {
+	case config.CI:
+		return e.runCI(ctx, t, ps)
+	case Merge:
+		return e.runMerge(ctx, t, ps)
+	}
+	return e.runAttempt(ctx, t, ps)
+}
+
+// errParked ends a step that left the ticket waiting for a human.
+var errParked = errors.New("parked")
+
+// failuresSinceBudget counts the failed attempts of a phase that count
+// against max_attempts: not interrupted, made after the last human retry.
+func failuresSinceBudget(attempts []*store.Attempt, ps *store.PhaseState) (n int, last []string) {
+	for _, a := range attempts {
+		if a.Phase != ps.Name || a.N <= ps.BudgetFrom || a.Interrupted || !a.Done() {
+			continue
+		}
+		if a.Error != "" || (a.Verdict != nil && !a.Verdict.Pass) {
+			n++
+			last = nil
+			if a.Verdict != nil {
+				last = a.Verdict.Objections
+			}
+			if a.Error != "" {
+				last = append(last, a.Error)
+			}
+		}
+	}
+	return n, last
+}
+
+func (e *Engine) maxAttempts(phase string) int {
+	if m := e.cfg.Phase(phase).MaxAttempts; m > 0 {
+		return m
+	}
+	return 3
+}
+
+// gaveUp stops a ticket whose phase used its attempt budget, naming what
+// kept failing.
+func gaveUpReason(phase string, n int, last []string) string {
+	r := fmt.Sprintf("%s failed %d attempt(s)", phase, n)
+	if len(last) > 0 {
+		r += "; last objections: " + strings.Join(last, "; ")
+	}
+	return oneLine(r, 600)
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
+}
+
+// ensureWorktree creates the ticket's worktree the first time it needs files.
+func (e *Engine) ensureWorktree(ctx context.Context, t *store.Ticket) error {
+	path, branch, err := e.repo.EnsureWorktree(ctx, t.ID, t.BaseBranch)
+	if err != nil {
+		return err
+	}
+	if t.Worktree == path && t.Branch == branch {
+		return nil
+	}
+	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
+		x.Worktree, x.Branch = path, branch
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	*t = *nt
+	return nil
+}
+
+// runAttempt runs one attempt of a model phase, judges it, and records the
+// outcome in one commit.
+func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.PhaseState) error {
+	attempts, err := e.st.Attempts(t.ID)
+	if err != nil {
+		return err
+	}
+	if n, last := failuresSinceBudget(attempts, ps); n >= e.maxAttempts(ps.Name) {
+		e.stopTicket(t.ID, store.StatusNeedsHuman, gaveUpReason(ps.Name, n, last))
+		return errParked
+	}
+	needsTree := writesFiles(ps.Name) || ps.Name == config.Review
+	if needsTree {
+		if err := e.ensureWorktree(ctx, t); err != nil {
+			return err
+		}
+	}
+	if writesFiles(ps.Name) {
+		// every attempt starts from the last accepted state of the branch
+		if err := e.repo.ResetHard(ctx, t.Worktree); err != nil {
+			return err
+		}
+	}
+	in, err := e.buildInput(ctx, t, ps, attempts)
+	if err != nil {
+		return err
+	}
+	a := &store.Attempt{
+		Phase: ps.Name, N: ps.Attempts + 1, Started: now(),
+		Feedback: in.feedback, ContextTokens: in.tokens, Trimmed: in.trimmed,
+	}
+	err = e.st.Update(func(tx *store.Tx) error {
+		cur, err := tx.Ticket(t.ID)
+		if err != nil {
+			return err
+		}
+		cps := phaseState(cur, ps.Name)
+		cps.Attempts++
+		cps.Status = store.PhaseRunning
+		cur.Status = store.StatusRunning
+		cur.Reason = ""
+		if err := tx.PutAttempt(t.ID, a); err != nil {
+			return err
+		}
+		if err := tx.PutTicket(cur); err != nil {
+			return err
+		}
+		*t = *cur
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	e.publishTicket(t)
+	e.publishAttempt(t.ID, a)
+	e.log.Info("attempt", "ticket", t.ID, "phase", ps.Name, "n", a.N)
+
+	sess := e.newSession(t, a)
+	err = sess.run(ctx, ps, in)
+	if err == nil {
+		err = e.judge(ctx, t, ps, a, sess)
+	}
+	return e.endAttempt(ctx, t, ps.Name, a, err)
+}
+
+// endAttempt records the attempt's outcome and the ticket's next state.
+func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, a *store.Attempt, runErr error) error {
+	if runErr != nil && ctx.Err() != nil {
+		// shutdown: keep what was recorded, run it again next time
+		a.Interrupted = true
+		a.Error = "interrupted: agent-tui stopped during this attempt"
+		_ = e.st.PutAttempt(t.ID, a)
+		return ctx.Err()
+	}
+	a.Ended = now()
+	var stopReason string
+	if runErr != nil {
+		a.Error = oneLine(runErr.Error(), 2000)
+		var nl *llm.NoLocalModelError
+		var af *llm.AllFailedError
+		switch {
+		case errors.As(runErr, &nl):
+			stopReason = fmt.Sprintf("sensitive ticket: phase %s has no local model (provider with local = true); nothing was sent", phase)
+		case errors.As(runErr, &af):
+			stopReason = "every model of " + phase + " failed: " + oneLine(runErr.Error(), 400)
+		}
+	}
+	var wake []string
+	err := e.st.Update(func(tx *store.Tx) error {
+		cur, err := tx.Ticket(t.ID)
+		if err != nil {
+			return err
+		}
+		ps := phaseState(cur, phase)
+		cur.CostUSD += a.CostUSD
+		if a.Validator != nil {
+			cur.CostUSD += a.Validator.CostUSD
+		}
+		if err := tx.PutAttempt(t.ID, a); err != nil {
+			return err
+		}
+		pass := runErr == nil && a.Verdict != nil && a.Verdict.Pass
+		switch {
+		case cur.Status != store.StatusRunning:
+			// a human acted (cancel) while the attempt ran: keep their state
+		case stopReason != "":
+			cur.Status, cur.Reason = store.StatusNeedsHuman, stopReason
+			ps.Status = store.PhaseNeedsHuman
+		case pass:
+			ps.Accepted = a.Seq
+			if e.cfg.Gated(phase) {
+				cur.Status = store.StatusAwaiting
+				ps.Status = store.PhaseAwaiting
+			} else {
+				ps.Status = store.PhaseAccepted
+			}
+		case phase == config.Review:
+			e.sendBackToCode(tx, cur, ps)
+		default:
+			attempts, err := tx.Attempts(t.ID)
+			if err != nil {
+				return err
+			}
+			if n, last := failuresSinceBudget(attempts, ps); n >= e.maxAttempts(phase) {
+				cur.Status, cur.Reason = store.StatusNeedsHuman, gaveUpReason(phase, n, last)
+				ps.Status = store.PhaseNeedsHuman
+			} else {
+				ps.Status = store.PhasePending
+			}
+		}
+		if cur.Status == store.StatusRunning && e.cfg.MaxCostUSD > 0 && cur.CostUSD-cur.CostBase >= e.cfg.MaxCostUSD {
+			cur.Status = store.StatusNeedsHuman
+			cur.Reason = fmt.Sprintf("spent $%.4f, over max_cost_usd $%.2f", cur.CostUSD-cur.CostBase, e.cfg.MaxCostUSD)
+		}
+		if cur.Parent != "" && cur.Status != store.StatusRunning {
+			wake = append(wake, cur.Parent)
+		}
+		*t = *cur
+		return tx.PutTicket(cur)
+	})
+	if err != nil {
+		return err
+	}
+	e.publishAttempt(t.ID, a)
+	e.publishTicket(t)
+	for _, p := range wake {
+		e.wake(p)
+	}
+	if t.Status != store.StatusRunning {
+		return errParked
+	}
+	return nil
+}
+
+// sendBackToCode handles review objections: code gets a fresh budget and the
+// objections as feedback, bounded by review's own max_attempts.
+func (e *Engine) sendBackToCode(tx *store.Tx, t *store.Ticket, review *store.PhaseState) {
+	attempts, err := tx.Attempts(t.ID)
+	if err == nil {
+		if n, last := failuresSinceBudget(attempts, review); n >= e.maxAttempts(config.Review) {
+			t.Status, t.Reason = store.StatusNeedsHuman, gaveUpReason(config.Review, n, last)
+			review.Status = store.PhaseNeedsHuman
+			return
+		}
+	}
+	review.Status = store.PhasePending
+	for _, name := range []string{config.Code, config.CI, config.CIFix} {
+		if p := phaseState(t, name); p != nil {
+			p.Status = store.PhasePending
+			p.BudgetFrom = p.Attempts
+		}
+	}
+	t.Phase = config.Code
+}
+
+// finishPhase carries out what passing means for the phase, then moves on.
+func (e *Engine) finishPhase(ctx context.Context, t *store.Ticket, ps *store.PhaseState) error {
+	msg := fmt.Sprintf("%s %s: %s", t.ID, ps.Name, t.Title)
+	switch ps.Name {
+	case config.Tests:
+		files, err := e.testFiles(ctx, t)
+		if err != nil {
+			return err
+		}
+		if _, _, err := e.repo.CommitAll(ctx, t.Worktree, msg); err != nil {
+			return err
+		}
+		nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error { x.TestFiles = files; return nil })
+		if err != nil {
+			return err
+		}
+		*t = *nt
+	case config.Code, config.CIFix:
+		if _, _, err := e.repo.CommitAll(ctx, t.Worktree, msg); err != nil {
+			return err
+		}
+	case config.Split:
+		return e.createChildren(t, ps)
+	}
+	return e.moveOn(t, ps)
+}
+
+// moveOn marks the phase passed and points the ticket at the next one.
+func (e *Engine) moveOn(t *store.Ticket, ps *store.PhaseState) error {
+	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
+		p := phaseState(x, ps.Name)
+		p.Status = store.PhasePassed
+		next := nextPhase(x, ps.Name)
+		switch ps.Name {
+		case config.CI:
+			if c := phaseState(x, config.CIFix); c != nil {
+				c.Status = store.PhaseSkipped
+			}
+			next = config.Review
+		case config.CIFix:
+			if c := phaseState(x, config.CI); c != nil {
+				c.Status = store.PhasePassed
+			}
+		}
+		if next == "" {
+			x.Status = store.StatusDone
+			return nil
+		}
+		x.Phase = next
+		x.Status = store.StatusRunning
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	*t = *nt
+	e.publishTicket(t)
+	return nil
+}
+
+// createChildren turns an accepted split into child tickets, atomically with
+// the epic's move to waiting_children.
+func (e *Engine) createChildren(t *store.Ticket, ps *store.PhaseState) error {
+	a, err := e.st.Attempt(t.ID, ps.Accepted)
+	if err != nil {
+		return err
+	}
+	split, err := ParseSplit(a.Deliverable)
+	if err != nil {
+		e.stopTicket(t.ID, store.StatusNeedsHuman, "the accepted split cannot be read: "+err.Error())
+		return errParked
+	}
+	var children []*store.Ticket
+	err = e.st.Update(func(tx *store.Tx) error {
+		cur, err := tx.Ticket(t.ID)
+		if err != nil {
+			return err
+		}
+		cur.Children = nil
+		for _, s := range split {
+			c := newTicketRecord(NewTicket{Kind: s.Kind, Title: s.Title, Body: s.Body, Sensitive: cur.Sensitive, Parent: cur.ID}, cur.BaseBranch)
+			if err := tx.CreateTicket(c); err != nil {
+				return err
+			}
+			cur.Children = append(cur.Children, c.ID)
+			children = append(children, c)
+		}
+		phaseState(cur, config.Split).Status = store.PhasePassed
+		cur.Status = store.StatusWaitingChildren
+		*t = *cur
+		return tx.PutTicket(cur)
+	})
+	if err != nil {
+		return err
+	}
+	e.publishTicket(t)
+	for _, c := range children {
+		e.publishTicket(c)
+		e.startRunner(c.ID)
+	}
+	return errParked
+}
+
+// checkChildren finishes an epic whose children are all done.
+func (e *Engine) checkChildren(t *store.Ticket) (bool, error) {
+	for _, id := range t.Children {
+		c, err := e.st.Ticket(id)
+		if err != nil {
+			return false, err
+		}
+		if c.Status != store.StatusDone && c.Status != store.StatusCancelled {
+			return false, nil
+		}
+	}
+	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
+		if x.Status == store.StatusWaitingChildren {
+			x.Status = store.StatusDone
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	e.publishTicket(nt)
+	return false, nil
+}
+
+// runCI runs the CI command in the worktree: green goes to review, red to
+// cifix with the log.
+func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseState) error {
+	if err := e.ensureWorktree(ctx, t); err != nil {
+		return err
+	}
+	a := &store.Attempt{Phase: config.CI, N: ps.Attempts + 1, Model: "", Started: now()}
+	if err := e.st.Update(func(tx *store.Tx) error {
+		cur, err := tx.Ticket(t.ID)
+		if err != nil {
+			return err
+		}
+		p := phaseState(cur, config.CI)
+		p.Attempts++
+		p.Status = store.PhaseRunning
+		*t = *cur
+		if err := tx.PutAttempt(t.ID, a); err != nil {
+			return err
+		}
+		return tx.PutTicket(cur)
+	}); err != nil {
+		return err
+	}
+	e.publishAttempt(t.ID, a)
+	e.publishTicket(t)
+	check := e.runCheck(ctx, t.Worktree, "ci", e.cfg.CICmd(t.Worktree), 0)
+	if ctx.Err() != nil {
+		return e.endAttempt(ctx, t, config.CI, a, ctx.Err())
+	}
+	a.Checks = append(a.Checks, check)
+	a.Stream = "$ " + check.Command + "\n" + check.Output
+	a.Ended = now()
+	a.Verdict = &store.Verdict{Pass: check.Pass, By: "check"}
+	if !check.Pass {
+		a.Verdict.Objections = []string{fmt.Sprintf("CI command failed with exit code %d", check.ExitCode)}
+	}
+	err := e.st.Update(func(tx *store.Tx) error {
+		cur, err := tx.Ticket(t.ID)
+		if err != nil {
+			return err
+		}
+		if err := tx.PutAttempt(t.ID, a); err != nil {
+			return err
+		}
+		p := phaseState(cur, config.CI)
+		if check.Pass {
+			p.Status = store.PhaseAccepted
+			p.Accepted = a.Seq
+		} else {
+			p.Status = store.PhaseFailed
+			fix := phaseState(cur, config.CIFix)
+			fix.Status = store.PhasePending
+			fix.BudgetFrom = fix.Attempts
+			cur.Phase = config.CIFix
+		}
+		*t = *cur
+		return tx.PutTicket(cur)
+	})
+	if err != nil {
+		return err
+	}
+	e.publishAttempt(t.ID, a)
+	e.publishTicket(t)
+	return nil
+}
+
+// runMerge merges the ticket's branch into the base branch in the user's
+// checkout; anything that blocks it hands the ticket to a human.
+func (e *Engine) runMerge(ctx context.Context, t *store.Ticket, ps *store.PhaseState) error {
+	msg := fmt.Sprintf("%s: %s (agent-tui)", t.ID, t.Title)
+	err := e.repo.Merge(ctx, t.Branch, t.BaseBranch, msg)
+	var blocked *workspace.MergeBlocked
+	if errors.As(err, &blocked) {
+		e.stopTicket(t.ID, store.StatusNeedsHuman, "merge blocked: "+blocked.Reason)
+		return errParked
+	}
+	if err != nil {
+		return err
+	}
+	if err := e.repo.RemoveWorktree(ctx, t.ID); err != nil {
+		e.log.Warn("remove worktree", "ticket", t.ID, "err", err)
+	}
+	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
+		phaseState(x, Merge).Status = store.PhasePassed
+		x.Status = store.StatusDone
+		x.Reason = ""
+		x.Worktree = ""
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	*t = *nt
+	e.publishTicket(t)
+	e.log.Info("merged", "ticket", t.ID, "branch", t.Branch, "into", t.BaseBranch)
+	if t.Parent != "" {
+		e.wake(t.Parent)
+	}
+	return errParked
+}

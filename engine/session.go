@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/sashabaranov/go-openai"
+
+	"agent-tui/engine/config"
+	"agent-tui/engine/llm"
+	"agent-tui/engine/tools"
+	"agent-tui/store"
+)
+
+// maxToolRounds bounds a session that never stops calling tools.
+const maxToolRounds = 60
+
+// toolResultKept caps a tool result in the stored history; the model saw it whole.
+const toolResultKept = 8 << 10
+
+// session is one phase attempt's conversation with its model.
+type session struct {
+	e      *Engine
+	t      *store.Ticket
+	a      *store.Attempt
+	stream strings.Builder
+	msgs   []openai.ChatCompletionMessage
+	box    *tools.Box
+}
+
+func (e *Engine) newSession(t *store.Ticket, a *store.Attempt) *session {
+	return &session{e: e, t: t, a: a}
+}
+
+// chain is the phase's model chain, with a human's override first.
+func (e *Engine) chain(phase, override string) []string {
+	models := e.cfg.Phase(phase).Models
+	if override == "" {
+		return models
+	}
+	out := []string{override}
+	for _, m := range models {
+		if m != override {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (s *session) emit(text string) {
+	s.stream.WriteString(text)
+	s.e.broker.delta(s.t.ID, s.a.Seq, text)
+}
+
+// checkpoint commits what the attempt has so far: a meaningful state
+// change (a tool call), never a token.
+func (s *session) checkpoint() {
+	s.a.Stream = s.stream.String()
+	if err := s.e.st.PutAttempt(s.t.ID, s.a); err != nil {
+		s.e.log.Warn("checkpoint", "ticket", s.t.ID, "err", err)
+	}
+	s.e.publishAttempt(s.t.ID, s.a)
+}
+
+func (s *session) record(resp *llm.Response) {
+	s.a.Model, s.a.Provider = resp.Model, resp.Provider
+	for _, f := range resp.Fallbacks {
+		s.a.Fallbacks = append(s.a.Fallbacks, store.Fallback(f))
+	}
+	s.a.TokensIn += resp.TokensIn
+	s.a.TokensOut += resp.TokensOut
+	s.a.TokensEstimated = s.a.TokensEstimated || resp.Estimated
+	s.a.CostUSD += resp.CostUSD
+}
+
+// run holds the conversation until the model answers without tool calls.
+func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput) error {
+	defer func() { s.a.Stream = s.stream.String() }()
+	var defs []openai.Tool
+	if in.box != nil {
+		s.box = in.box
+		defer in.box.Close()
+		defs = in.box.Definitions()
+	}
+	s.msgs = []openai.ChatCompletionMessage{
+		{Role: openai.ChatMessageRoleSystem, Content: in.system},
+		{Role: openai.ChatMessageRoleUser, Content: in.user},
+	}
+	models := s.e.chain(ps.Name, ps.Model)
+	for round := 0; round < maxToolRounds; round++ {
+		resp, err := s.complete(ctx, ps.Name, models, defs)
+		if err != nil {
+			return err
+		}
+		if len(resp.ToolCalls) == 0 {
+			s.a.Deliverable = strings.TrimSpace(resp.Content)
+			return nil
+		}
+		s.msgs = append(s.msgs, openai.ChatCompletionMessage{
+			Role: openai.ChatMessageRoleAssistant, Content: resp.Content, ToolCalls: resp.ToolCalls,
+		})
+		for _, tc := range resp.ToolCalls {
+			var result string
+			var isErr bool
+			if s.box == nil {
+				result, isErr = "error: this phase has no tools", true
+			} else {
+				result, isErr = s.box.Call(ctx, tc.Function.Name, tc.Function.Arguments)
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.emit(fmt.Sprintf("\n→ %s %s\n← %s\n", tc.Function.Name, oneLine(tc.Function.Arguments, 200), oneLine(result, 200)))
+			s.a.ToolCalls = append(s.a.ToolCalls, store.ToolCall{
+				ID: tc.ID, Name: tc.Function.Name, Args: tailBytes(tc.Function.Arguments, toolResultKept),
+				Result: tailBytes(result, toolResultKept), IsErr: isErr,
+			})
+			s.msgs = append(s.msgs, openai.ChatCompletionMessage{
+				Role: openai.ChatMessageRoleTool, ToolCallID: tc.ID, Name: tc.Function.Name, Content: result,
+			})
+		}
+		s.checkpoint()
+	}
+	return fmt.Errorf("no final answer after %d rounds of tool calls", maxToolRounds)
+}
+
+func (s *session) complete(ctx context.Context, phase string, models []string, defs []openai.Tool) (*llm.Response, error) {
+	resp, err := s.e.router.Complete(ctx, llm.Request{
+		Phase: phase, Models: models, Sensitive: s.t.Sensitive, Messages: s.msgs, Tools: defs,
+		OnDelta: func(d llm.Delta) {
+			switch {
+			case d.Restart:
+				s.emit("\n[stream restarted: " + d.Reason + "]\n")
+			case d.ToolCall != "":
+			default:
+				s.emit(d.Text)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.record(resp)
+	if len(resp.ToolCalls) > 0 && resp.Content != "" && !strings.HasSuffix(resp.Content, "\n") {
+		s.emit("\n")
+	}
+	return resp, nil
+}
+
+// ask continues the conversation with one more user message and no tools
+// (an unreadable verdict asked again).
+func (s *session) ask(ctx context.Context, phase string, text string) (string, error) {
+	s.msgs = append(s.msgs,
+		openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: s.a.Deliverable},
+		openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: text})
+	s.emit("\n")
+	resp, err := s.complete(ctx, phase, s.e.chain(phase, phaseState(s.t, phase).Model), nil)
+	if err != nil {
+		return "", err
+	}
+	s.a.Deliverable = strings.TrimSpace(resp.Content)
+	return s.a.Deliverable, nil
+}
+
+// validate runs the validator session on the deliverable against its
+// source of truth. An unreadable answer is asked again, up to three times.
+func (e *Engine) validate(ctx context.Context, t *store.Ticket, a *store.Attempt, phase, deliverable, sourceName, source string) (Verdict, error) {
+	sys, err := e.prompts.Render("validator", e.promptData(t, phase, nil))
+	if err != nil {
+		return Verdict{}, err
+	}
+	budget := e.cfg.Phase(config.Validator).ContextTokens
+	user, _, _ := assemble(fmt.Sprintf("Phase: validator of %s · Ticket %s (%s): %s", phase, t.ID, t.Kind, t.Title), []section{
+		{title: "Deliverable of phase " + phase, body: deliverable, prio: prioPrimary},
+		{title: "Source of truth: " + sourceName, body: source, prio: prioCriteria},
+	}, budget)
+	msgs := []openai.ChatCompletionMessage{
+		{Role: openai.ChatMessageRoleSystem, Content: sys},
+		{Role: openai.ChatMessageRoleUser, Content: user},
+	}
+	v := &store.Validator{}
+	a.Validator = v
+	e.broker.delta(t.ID, a.Seq, "\n── validator ──\n")
+	for try := 1; ; try++ {
+		resp, err := e.router.Complete(ctx, llm.Request{
+			Phase: config.Validator, Models: e.cfg.Phase(config.Validator).Models, Sensitive: t.Sensitive, Messages: msgs,
+			OnDelta: func(d llm.Delta) {
+				if d.Text != "" {
+					e.broker.delta(t.ID, a.Seq, d.Text)
+				}
+			},
+		})
+		if err != nil {
+			return Verdict{}, err
+		}
+		v.Model, v.Provider = resp.Model, resp.Provider
+		for _, f := range resp.Fallbacks {
+			v.Fallbacks = append(v.Fallbacks, store.Fallback(f))
+		}
+		v.TokensIn += resp.TokensIn
+		v.TokensOut += resp.TokensOut
+		v.CostUSD += resp.CostUSD
+		v.Raw = resp.Content
+		verdict, perr := ParseVerdict(resp.Content)
+		if perr == nil {
+			return verdict, nil
+		}
+		v.Unreadable++
+		if try >= 3 {
+			return Verdict{}, fmt.Errorf("the validator's answer could not be read %d times: %v", try, perr)
+		}
+		msgs = append(msgs,
+			openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: resp.Content},
+			openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: "Your answer could not be read (" + perr.Error() + `). Answer with ONLY the JSON object {"pass": true|false, "objections": ["..."]}.`})
+	}
+}

@@ -1,0 +1,128 @@
+package engine
+
+import (
+	"sort"
+
+	"agent-tui/engine/config"
+	"agent-tui/store"
+)
+
+// Stats is what `agent-tui stats` reports.
+type Stats struct {
+	TotalUSD     float64               `json:"total_usd"`
+	TopTierModel string                `json:"top_tier_model"`
+	TopTierUSD   float64               `json:"top_tier_usd"`
+	Spend        []SpendRow            `json:"spend"`
+	PassRate     map[string][]PassRate `json:"pass_rate"`
+}
+
+type SpendRow struct {
+	Phase     string  `json:"phase"`
+	Model     string  `json:"model"`
+	Calls     int     `json:"calls"`
+	TokensIn  int     `json:"tokens_in"`
+	TokensOut int     `json:"tokens_out"`
+	CostUSD   float64 `json:"cost_usd"`
+}
+
+// PassRate is the share of judged attempts number N of a phase that passed:
+// the data to tune max_attempts on.
+type PassRate struct {
+	Attempt int     `json:"attempt"`
+	Passed  int     `json:"passed"`
+	Judged  int     `json:"judged"`
+	Rate    float64 `json:"rate"`
+}
+
+// ComputeStats reads every attempt once.
+func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
+	s := &Stats{PassRate: map[string][]PassRate{}}
+	top, hasTop := cfg.TopTier()
+	if hasTop {
+		s.TopTierModel = top.Name
+	}
+	spend := map[[2]string]*SpendRow{}
+	add := func(phase, model string, in, out int, cost float64) {
+		if model == "" {
+			return
+		}
+		k := [2]string{phase, model}
+		r := spend[k]
+		if r == nil {
+			r = &SpendRow{Phase: phase, Model: model}
+			spend[k] = r
+		}
+		r.Calls++
+		r.TokensIn += in
+		r.TokensOut += out
+		r.CostUSD += cost
+		s.TotalUSD += cost
+		if hasTop {
+			s.TopTierUSD += float64(in)/1e6*top.InputPerMTok + float64(out)/1e6*top.OutputPerMTok
+		}
+	}
+	rates := map[string]map[int]*PassRate{}
+	err := st.View(func(tx *store.Tx) error {
+		tickets, err := tx.Tickets()
+		if err != nil {
+			return err
+		}
+		for _, t := range tickets {
+			attempts, err := tx.Attempts(t.ID)
+			if err != nil {
+				return err
+			}
+			for _, a := range attempts {
+				if a.Model != "human" {
+					add(a.Phase, a.Model, a.TokensIn, a.TokensOut, a.CostUSD)
+				}
+				if v := a.Validator; v != nil {
+					add(config.Validator, v.Model, v.TokensIn, v.TokensOut, v.CostUSD)
+				}
+				if a.Verdict == nil || a.Interrupted || a.Verdict.By == "human" {
+					continue
+				}
+				m := rates[a.Phase]
+				if m == nil {
+					m = map[int]*PassRate{}
+					rates[a.Phase] = m
+				}
+				r := m[a.N]
+				if r == nil {
+					r = &PassRate{Attempt: a.N}
+					m[a.N] = r
+				}
+				r.Judged++
+				if a.Verdict.Pass {
+					r.Passed++
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range spend {
+		s.Spend = append(s.Spend, *r)
+	}
+	sort.Slice(s.Spend, func(i, j int) bool {
+		if s.Spend[i].Phase != s.Spend[j].Phase {
+			return s.Spend[i].Phase < s.Spend[j].Phase
+		}
+		return s.Spend[i].Model < s.Spend[j].Model
+	})
+	for phase, m := range rates {
+		var list []PassRate
+		for _, r := range m {
+			r.Rate = float64(r.Passed) / float64(r.Judged)
+			list = append(list, *r)
+		}
+		sort.Slice(list, func(i, j int) bool { return list[i].Attempt < list[j].Attempt })
+		s.PassRate[phase] = list
+	}
+	if s.Spend == nil {
+		s.Spend = []SpendRow{}
+	}
+	return s, nil
+}

@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Verdict is the validator's or reviewer's answer.
+type Verdict struct {
+	Pass       bool     `json:"pass"`
+	Objections []string `json:"objections"`
+}
+
+// ParseVerdict reads {"pass", "objections"} from a model answer, accepting
+// code fences and surrounding prose.
+func ParseVerdict(text string) (Verdict, error) {
+	var raw struct {
+		Pass       *bool           `json:"pass"`
+		Objections json.RawMessage `json:"objections"`
+	}
+	if err := decodeObject(text, "pass", &raw); err != nil {
+		return Verdict{}, err
+	}
+	if raw.Pass == nil {
+		return Verdict{}, errors.New(`no "pass" field`)
+	}
+	v := Verdict{Pass: *raw.Pass}
+	if len(raw.Objections) > 0 && string(raw.Objections) != "null" {
+		var list []string
+		if err := json.Unmarshal(raw.Objections, &list); err != nil {
+			var one string
+			if json.Unmarshal(raw.Objections, &one) != nil {
+				return Verdict{}, errors.New(`"objections" is not a list of strings`)
+			}
+			list = []string{one}
+		}
+		for _, o := range list {
+			if o = strings.TrimSpace(o); o != "" {
+				v.Objections = append(v.Objections, o)
+			}
+		}
+	}
+	if !v.Pass && len(v.Objections) == 0 {
+		v.Objections = []string{"the validator failed the deliverable without saying why"}
+	}
+	return v, nil
+}
+
+// SplitTicket is one child of an epic.
+type SplitTicket struct {
+	Kind  string `json:"kind"`
+	Title string `json:"title"`
+	Body  string `json:"body"`
+}
+
+// ParseSplit reads {"tickets": [...]} from a model answer.
+func ParseSplit(text string) ([]SplitTicket, error) {
+	var raw struct {
+		Tickets []SplitTicket `json:"tickets"`
+	}
+	if err := decodeObject(text, "tickets", &raw); err != nil {
+		return nil, err
+	}
+	if len(raw.Tickets) == 0 {
+		return nil, errors.New("the split has no tickets")
+	}
+	for i, t := range raw.Tickets {
+		t.Kind = strings.TrimSpace(strings.ToLower(t.Kind))
+		t.Title = strings.TrimSpace(t.Title)
+		if t.Kind != KindFeature && t.Kind != KindHotfix {
+			return nil, fmt.Errorf("ticket %d: kind %q (want feature or hotfix)", i+1, t.Kind)
+		}
+		if t.Title == "" {
+			return nil, fmt.Errorf("ticket %d: empty title", i+1)
+		}
+		raw.Tickets[i] = t
+	}
+	return raw.Tickets, nil
+}
+
+// decodeObject finds the first JSON object in text that has the wanted key
+// and decodes it into v.
+func decodeObject(text, wantKey string, v any) error {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return errors.New("empty answer")
+	}
+	for start := strings.IndexByte(text, '{'); start >= 0; {
+		dec := json.NewDecoder(strings.NewReader(text[start:]))
+		var probe map[string]json.RawMessage
+		if err := dec.Decode(&probe); err == nil {
+			if _, ok := probe[wantKey]; ok {
+				obj, _ := json.Marshal(probe)
+				if err := json.Unmarshal(obj, v); err != nil {
+					return fmt.Errorf("the JSON object does not fit: %v", err)
+				}
+				return nil
+			}
+		}
+		next := strings.IndexByte(text[start+1:], '{')
+		if next < 0 {
+			break
+		}
+		start += 1 + next
+	}
+	return fmt.Errorf("no JSON object with %q found", wantKey)
+}

@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"time"
+
+	"agent-tui/store"
+)
+
+// TicketView is the stable shape of `show --json` (SPEC section 8).
+type TicketView struct {
+	ID         string           `json:"id"`
+	Kind       string           `json:"kind"`
+	Title      string           `json:"title"`
+	Body       string           `json:"body"`
+	Status     string           `json:"status"`
+	Reason     string           `json:"reason"`
+	Sensitive  bool             `json:"sensitive"`
+	Paused     bool             `json:"paused"`
+	Parent     string           `json:"parent"`
+	Children   []string         `json:"children"`
+	Branch     string           `json:"branch"`
+	Worktree   string           `json:"worktree"`
+	BaseBranch string           `json:"base_branch"`
+	Phase      string           `json:"phase"`
+	CostUSD    float64          `json:"cost_usd"`
+	Phases     []PhaseView      `json:"phases"`
+	Decisions  []store.Decision `json:"decisions"`
+	Created    time.Time        `json:"created"`
+	Updated    time.Time        `json:"updated"`
+}
+
+type PhaseView struct {
+	Name     string        `json:"name"`
+	Status   string        `json:"status"`
+	Attempts []AttemptView `json:"attempts"`
+}
+
+type AttemptView struct {
+	N               int              `json:"n"`
+	Model           string           `json:"model"`
+	Provider        string           `json:"provider"`
+	Fallbacks       []store.Fallback `json:"fallbacks"`
+	Deliverable     string           `json:"deliverable"`
+	Verdict         *VerdictView     `json:"verdict"`
+	TokensIn        int              `json:"tokens_in"`
+	TokensOut       int              `json:"tokens_out"`
+	TokensEstimated bool             `json:"tokens_estimated"`
+	CostUSD         float64          `json:"cost_usd"`
+	Error           string           `json:"error"`
+	Interrupted     bool             `json:"interrupted"`
+	Feedback        []string         `json:"feedback"`
+	ContextTokens   int              `json:"context_tokens"`
+	Trimmed         []string         `json:"trimmed"`
+	ToolCalls       []store.ToolCall `json:"tool_calls"`
+	Checks          []store.Check    `json:"checks"`
+	Validator       *store.Validator `json:"validator"`
+	Started         time.Time        `json:"started"`
+	Ended           time.Time        `json:"ended,omitzero"`
+}
+
+type VerdictView struct {
+	Pass       bool     `json:"pass"`
+	Objections []string `json:"objections"`
+	By         string   `json:"by"`
+}
+
+// Describe joins a ticket and its attempts into the show view.
+func Describe(t *store.Ticket, attempts []*store.Attempt) TicketView {
+	v := TicketView{
+		ID: t.ID, Kind: t.Kind, Title: t.Title, Body: t.Body, Status: t.Status, Reason: t.Reason,
+		Sensitive: t.Sensitive, Paused: t.Paused, Parent: t.Parent, Children: nonNil(t.Children),
+		Branch: t.Branch, Worktree: t.Worktree, BaseBranch: t.BaseBranch, Phase: t.Phase,
+		CostUSD: t.CostUSD, Decisions: t.Decisions, Created: t.Created, Updated: t.Updated,
+	}
+	if v.Decisions == nil {
+		v.Decisions = []store.Decision{}
+	}
+	for _, ps := range t.Phases {
+		pv := PhaseView{Name: ps.Name, Status: ps.Status, Attempts: []AttemptView{}}
+		for _, a := range attempts {
+			if a.Phase == ps.Name {
+				pv.Attempts = append(pv.Attempts, attemptView(a))
+			}
+		}
+		v.Phases = append(v.Phases, pv)
+	}
+	return v
+}
+
+func attemptView(a *store.Attempt) AttemptView {
+	av := AttemptView{
+		N: a.N, Model: a.Model, Provider: a.Provider, Fallbacks: a.Fallbacks, Deliverable: a.Deliverable,
+		TokensIn: a.TokensIn, TokensOut: a.TokensOut, TokensEstimated: a.TokensEstimated,
+		CostUSD: a.CostUSD, Error: a.Error, Interrupted: a.Interrupted, Feedback: nonNil(a.Feedback),
+		ContextTokens: a.ContextTokens, Trimmed: nonNil(a.Trimmed), ToolCalls: a.ToolCalls,
+		Checks: a.Checks, Validator: a.Validator, Started: a.Started, Ended: a.Ended,
+	}
+	if av.Fallbacks == nil {
+		av.Fallbacks = []store.Fallback{}
+	}
+	if av.ToolCalls == nil {
+		av.ToolCalls = []store.ToolCall{}
+	}
+	if av.Checks == nil {
+		av.Checks = []store.Check{}
+	}
+	if a.Validator != nil {
+		av.CostUSD += a.Validator.CostUSD
+	}
+	if a.Verdict != nil {
+		av.Verdict = &VerdictView{Pass: a.Verdict.Pass, Objections: nonNil(a.Verdict.Objections), By: a.Verdict.By}
+	}
+	return av
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

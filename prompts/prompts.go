@@ -1,0 +1,102 @@
+// Package prompts holds the system prompt of every phase as an embedded
+// text/template. A repository overrides any of them with a file of the same
+// name in .agent-tui/prompts/.
+package prompts
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"text/template"
+)
+
+//go:embed *.md
+var builtin embed.FS
+
+// Names lists every prompt: one per phase plus the validator and the
+// diagnosis variant of discovery.
+var Names = []string{"discovery", "diagnosis", "techspec", "planning", "tests", "code", "cifix", "review", "split", "validator"}
+
+// Data is what a template can use.
+type Data struct {
+	Phase       string
+	TicketID    string
+	Kind        string
+	Title       string
+	TestCommand string
+	CICommand   string
+	Tools       []string // names of the tools the session has
+	CanWrite    bool
+	CanRun      bool
+}
+
+// Set renders prompts, preferring overrides from a directory.
+type Set struct {
+	overrideDir string
+	mu          sync.Mutex
+	cache       map[string]*template.Template
+}
+
+// New returns a Set; overrideDir may be "" or missing.
+func New(overrideDir string) *Set {
+	return &Set{overrideDir: overrideDir, cache: map[string]*template.Template{}}
+}
+
+// OverrideDir is where a repository's own prompts live.
+func OverrideDir(repoDir string) string { return filepath.Join(repoDir, ".agent-tui", "prompts") }
+
+func (s *Set) template(name string) (*template.Template, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.cache[name]; ok {
+		return t, nil
+	}
+	file := name + ".md"
+	var src []byte
+	var err error
+	origin := "built-in prompt " + file
+	if s.overrideDir != "" {
+		p := filepath.Join(s.overrideDir, file)
+		src, err = os.ReadFile(p)
+		if err == nil {
+			origin = p
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("prompt %s: %w", p, err)
+		}
+	}
+	if src == nil {
+		if src, err = builtin.ReadFile(file); err != nil {
+			return nil, fmt.Errorf("no prompt named %q", name)
+		}
+	}
+	t, err := template.New(name).Option("missingkey=error").Parse(string(src))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", origin, err)
+	}
+	s.cache[name] = t
+	return t, nil
+}
+
+// Render produces the system prompt of a phase.
+func (s *Set) Render(name string, d Data) (string, error) {
+	t, err := s.template(name)
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, d); err != nil {
+		return "", fmt.Errorf("prompt %s: %w", name, err)
+	}
+	return buf.String(), nil
+}
+
+// Builtin returns the embedded text of a prompt (for docs and tests).
+func Builtin(name string) (string, error) {
+	b, err := builtin.ReadFile(name + ".md")
+	return string(b), err
+}

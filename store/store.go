@@ -1,0 +1,303 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+var (
+	bucketTickets  = []byte("tickets")
+	bucketAttempts = []byte("attempts")
+	bucketMeta     = []byte("meta")
+)
+
+// ErrNotFound is returned for an unknown ticket id.
+var ErrNotFound = errors.New("not found")
+
+// ErrInUse means another process holds the database.
+var ErrInUse = errors.New("in use by another agent-tui process")
+
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+// Open opens (creating if needed) the database at path. If another process
+// holds it, Open fails after timeout with ErrInUse.
+func Open(path string, timeout time.Duration) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoFreelistSync: false})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("database %s is %w", path, ErrInUse)
+		}
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketTickets, bucketAttempts, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Path() string { return s.path }
+
+// ParseID turns "T-12" (or "12") into 12.
+func ParseID(id string) (uint64, error) {
+	n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(id)), "T-"), 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("bad ticket id %q (want T-N)", id)
+	}
+	return n, nil
+}
+
+// FormatID is the inverse of ParseID.
+func FormatID(n uint64) string { return "T-" + strconv.FormatUint(n, 10) }
+
+func key(n uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, n)
+	return b
+}
+
+// Tx gives typed access inside one bbolt transaction.
+type Tx struct{ tx *bolt.Tx }
+
+// Update runs fn in one write transaction: one commit per state change.
+func (s *Store) Update(fn func(*Tx) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
+}
+
+// View runs fn in a read transaction.
+func (s *Store) View(fn func(*Tx) error) error {
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
+}
+
+// CreateTicket allocates the next id, fills timestamps and stores t.
+func (tx *Tx) CreateTicket(t *Ticket) error {
+	b := tx.tx.Bucket(bucketTickets)
+	n, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	t.ID = FormatID(n)
+	now := time.Now().UTC()
+	t.Created, t.Updated = now, now
+	return tx.put(n, t)
+}
+
+func (tx *Tx) put(n uint64, t *Ticket) error {
+	data, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	return tx.tx.Bucket(bucketTickets).Put(key(n), data)
+}
+
+// PutTicket stores an existing ticket.
+func (tx *Tx) PutTicket(t *Ticket) error {
+	n, err := ParseID(t.ID)
+	if err != nil {
+		return err
+	}
+	t.Updated = time.Now().UTC()
+	return tx.put(n, t)
+}
+
+// Ticket reads one ticket.
+func (tx *Tx) Ticket(id string) (*Ticket, error) {
+	n, err := ParseID(id)
+	if err != nil {
+		return nil, err
+	}
+	data := tx.tx.Bucket(bucketTickets).Get(key(n))
+	if data == nil {
+		return nil, fmt.Errorf("ticket %s: %w", FormatID(n), ErrNotFound)
+	}
+	t := new(Ticket)
+	if err := json.Unmarshal(data, t); err != nil {
+		return nil, fmt.Errorf("ticket %s: corrupt record: %w", FormatID(n), err)
+	}
+	return t, nil
+}
+
+// Tickets reads all tickets in id order.
+func (tx *Tx) Tickets() ([]*Ticket, error) {
+	var out []*Ticket
+	err := tx.tx.Bucket(bucketTickets).ForEach(func(k, v []byte) error {
+		t := new(Ticket)
+		if err := json.Unmarshal(v, t); err != nil {
+			return fmt.Errorf("ticket %s: corrupt record: %w", FormatID(binary.BigEndian.Uint64(k)), err)
+		}
+		out = append(out, t)
+		return nil
+	})
+	return out, err
+}
+
+func (tx *Tx) attemptBucket(id string, create bool) (*bolt.Bucket, error) {
+	n, err := ParseID(id)
+	if err != nil {
+		return nil, err
+	}
+	root := tx.tx.Bucket(bucketAttempts)
+	if create {
+		return root.CreateBucketIfNotExists(key(n))
+	}
+	return root.Bucket(key(n)), nil
+}
+
+// PutAttempt stores a, allocating its Seq when zero.
+func (tx *Tx) PutAttempt(ticketID string, a *Attempt) error {
+	b, err := tx.attemptBucket(ticketID, true)
+	if err != nil {
+		return err
+	}
+	if a.Seq == 0 {
+		n, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		a.Seq = int(n)
+	}
+	data, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return b.Put(key(uint64(a.Seq)), data)
+}
+
+// Attempts reads every attempt of a ticket in order.
+func (tx *Tx) Attempts(ticketID string) ([]*Attempt, error) {
+	b, err := tx.attemptBucket(ticketID, false)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var out []*Attempt
+	err = b.ForEach(func(k, v []byte) error {
+		a := new(Attempt)
+		if err := json.Unmarshal(v, a); err != nil {
+			return fmt.Errorf("%s attempt %d: corrupt record: %w", ticketID, binary.BigEndian.Uint64(k), err)
+		}
+		out = append(out, a)
+		return nil
+	})
+	return out, err
+}
+
+// Attempt reads one attempt by sequence.
+func (tx *Tx) Attempt(ticketID string, seq int) (*Attempt, error) {
+	b, err := tx.attemptBucket(ticketID, false)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, fmt.Errorf("%s attempt %d: %w", ticketID, seq, ErrNotFound)
+	}
+	data := b.Get(key(uint64(seq)))
+	if data == nil {
+		return nil, fmt.Errorf("%s attempt %d: %w", ticketID, seq, ErrNotFound)
+	}
+	a := new(Attempt)
+	return a, json.Unmarshal(data, a)
+}
+
+// Convenience wrappers, each its own transaction.
+
+func (s *Store) CreateTicket(t *Ticket) error {
+	return s.Update(func(tx *Tx) error { return tx.CreateTicket(t) })
+}
+
+func (s *Store) PutTicket(t *Ticket) error {
+	return s.Update(func(tx *Tx) error { return tx.PutTicket(t) })
+}
+
+func (s *Store) Ticket(id string) (t *Ticket, err error) {
+	err = s.View(func(tx *Tx) error { t, err = tx.Ticket(id); return err })
+	return t, err
+}
+
+func (s *Store) Tickets() (ts []*Ticket, err error) {
+	err = s.View(func(tx *Tx) error { ts, err = tx.Tickets(); return err })
+	return ts, err
+}
+
+// UpdateTicket reads, modifies and writes a ticket in one transaction.
+func (s *Store) UpdateTicket(id string, fn func(*Ticket) error) (t *Ticket, err error) {
+	err = s.Update(func(tx *Tx) error {
+		if t, err = tx.Ticket(id); err != nil {
+			return err
+		}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return tx.PutTicket(t)
+	})
+	return t, err
+}
+
+func (s *Store) PutAttempt(ticketID string, a *Attempt) error {
+	return s.Update(func(tx *Tx) error { return tx.PutAttempt(ticketID, a) })
+}
+
+func (s *Store) Attempts(ticketID string) (as []*Attempt, err error) {
+	err = s.View(func(tx *Tx) error { as, err = tx.Attempts(ticketID); return err })
+	return as, err
+}
+
+func (s *Store) Attempt(ticketID string, seq int) (a *Attempt, err error) {
+	err = s.View(func(tx *Tx) error { a, err = tx.Attempt(ticketID, seq); return err })
+	return a, err
+}
+
+// Check runs bbolt's consistency check.
+func (s *Store) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		var errs []string
+		for err := range tx.Check() {
+			errs = append(errs, err.Error())
+		}
+		if len(errs) > 0 {
+			sort.Strings(errs)
+			return fmt.Errorf("database check: %s", strings.Join(errs, "; "))
+		}
+		return nil
+	})
+}
+
+// Size reports the file size and the bytes holding live data.
+func (s *Store) Size() (file int64, live int64, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		file = tx.Size()
+		st := s.db.Stats()
+		_ = st
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			bs := b.Stats()
+			live += int64(bs.LeafInuse + bs.BranchInuse)
+			return nil
+		})
+	})
+	return file, live, err
+}

@@ -1,0 +1,173 @@
+// Package store keeps every ticket, attempt and human decision in one bbolt
+// file. It knows nothing of the engine or the UI.
+package store
+
+import "time"
+
+// Ticket statuses (SPEC section 2).
+const (
+	StatusQueued          = "queued"
+	StatusRunning         = "running"
+	StatusAwaiting        = "awaiting_approval"
+	StatusNeedsHuman      = "needs_human"
+	StatusWaitingChildren = "waiting_children"
+	StatusDone            = "done"
+	StatusFailed          = "failed"
+	StatusCancelled       = "cancelled"
+)
+
+// Phase statuses.
+const (
+	PhasePending    = "pending"
+	PhaseRunning    = "running"
+	PhasePassed     = "passed"
+	PhaseFailed     = "failed" // gave up: the ticket needs a human
+	PhaseAwaiting   = "awaiting_approval"
+	PhaseSkipped    = "skipped"
+	PhaseCancelled  = "cancelled"
+	PhaseNeedsHuman = "needs_human"
+	// PhaseAccepted: the checks (or a human) accepted the deliverable; the
+	// engine still has to carry out what passing means (commit, children).
+	PhaseAccepted = "accepted"
+)
+
+// Decision kinds.
+const (
+	DecisionApprove     = "approve"
+	DecisionReject      = "reject"
+	DecisionRetry       = "retry"
+	DecisionCancel      = "cancel"
+	DecisionEditApprove = "edit_approve"
+	DecisionPause       = "pause"
+	DecisionResume      = "resume"
+)
+
+// Ticket is the small, always-loaded record of a ticket. Large data (attempt
+// streams, deliverables, tool calls) lives in the attempts bucket.
+type Ticket struct {
+	ID         string   `json:"id"`
+	Kind       string   `json:"kind"`
+	Title      string   `json:"title"`
+	Body       string   `json:"body"`
+	Sensitive  bool     `json:"sensitive"`
+	Parent     string   `json:"parent"`
+	Children   []string `json:"children"`
+	Status     string   `json:"status"`
+	Phase      string   `json:"phase"`
+	Reason     string   `json:"reason,omitempty"`
+	Paused     bool     `json:"paused,omitempty"`
+	Branch     string   `json:"branch"`
+	Worktree   string   `json:"worktree"`
+	BaseBranch string   `json:"base_branch,omitempty"`
+	CostUSD    float64  `json:"cost_usd"`
+	// CostBase is the spend when a human last retried: max_cost_usd counts from it.
+	CostBase  float64      `json:"cost_base,omitempty"`
+	Phases    []PhaseState `json:"phase_states"`
+	Decisions []Decision   `json:"decisions,omitempty"`
+	// TestFiles are the files written by the tests phase with their hashes;
+	// code must leave them unchanged.
+	TestFiles map[string]string `json:"test_files,omitempty"`
+	Created   time.Time         `json:"created"`
+	Updated   time.Time         `json:"updated"`
+}
+
+// PhaseState summarises one phase of a ticket's route.
+type PhaseState struct {
+	Name     string `json:"name"`
+	Status   string `json:"status"`
+	Attempts int    `json:"attempts"` // attempts made, interrupted ones included
+	// BudgetFrom is the attempt number after which max_attempts counts again
+	// (a human retry gives a fresh budget).
+	BudgetFrom int `json:"budget_from,omitempty"`
+	// Accepted is the store sequence of the attempt whose deliverable passed.
+	Accepted int `json:"accepted,omitempty"`
+	// Model overrides the chain's first model (retry on another model).
+	Model string `json:"model,omitempty"`
+}
+
+// Decision is a human act on a ticket. Pending ones are carried out by the
+// next engine run.
+type Decision struct {
+	Kind     string    `json:"kind"`
+	Phase    string    `json:"phase,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	Guidance string    `json:"guidance,omitempty"`
+	Model    string    `json:"model,omitempty"`
+	Text     string    `json:"text,omitempty"` // edited deliverable
+	At       time.Time `json:"at"`
+	Applied  bool      `json:"applied"`
+}
+
+// Attempt is one run of a phase (SPEC section 2).
+type Attempt struct {
+	Seq             int        `json:"seq"`
+	Phase           string     `json:"phase"`
+	N               int        `json:"n"`
+	Model           string     `json:"model"`
+	Provider        string     `json:"provider"`
+	Fallbacks       []Fallback `json:"fallbacks,omitempty"`
+	Stream          string     `json:"stream,omitempty"`
+	ToolCalls       []ToolCall `json:"tool_calls,omitempty"`
+	Deliverable     string     `json:"deliverable"`
+	TokensIn        int        `json:"tokens_in"`
+	TokensOut       int        `json:"tokens_out"`
+	TokensEstimated bool       `json:"tokens_estimated,omitempty"`
+	CostUSD         float64    `json:"cost_usd"`
+	Started         time.Time  `json:"started"`
+	Ended           time.Time  `json:"ended,omitzero"`
+	Verdict         *Verdict   `json:"verdict"`
+	Error           string     `json:"error"`
+	Interrupted     bool       `json:"interrupted"`
+	// Feedback is what this attempt was told to address: every earlier
+	// objection of the phase, human reasons and guidance.
+	Feedback      []string   `json:"feedback,omitempty"`
+	ContextTokens int        `json:"context_tokens,omitempty"`
+	Trimmed       []string   `json:"trimmed,omitempty"`
+	Checks        []Check    `json:"checks,omitempty"`
+	Validator     *Validator `json:"validator,omitempty"`
+}
+
+// Done reports whether the attempt has finished (well or not).
+func (a *Attempt) Done() bool { return !a.Ended.IsZero() || a.Interrupted }
+
+type Fallback struct {
+	Model    string `json:"model"`
+	Provider string `json:"provider"`
+	Reason   string `json:"reason"`
+}
+
+type ToolCall struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Args   string `json:"args"`
+	Result string `json:"result"`
+	IsErr  bool   `json:"is_error,omitempty"`
+}
+
+type Verdict struct {
+	Pass       bool     `json:"pass"`
+	Objections []string `json:"objections"`
+	// By says who judged: validator, check, review, human.
+	By string `json:"by,omitempty"`
+}
+
+// Check is an objective check the engine ran (tests red, code green, ci).
+type Check struct {
+	Name     string `json:"name"`
+	Command  string `json:"command"`
+	ExitCode int    `json:"exit_code"`
+	Output   string `json:"output"` // tail
+	Pass     bool   `json:"pass"`
+}
+
+// Validator records the validator session that judged an attempt.
+type Validator struct {
+	Model      string     `json:"model"`
+	Provider   string     `json:"provider"`
+	Fallbacks  []Fallback `json:"fallbacks,omitempty"`
+	TokensIn   int        `json:"tokens_in"`
+	TokensOut  int        `json:"tokens_out"`
+	CostUSD    float64    `json:"cost_usd"`
+	Raw        string     `json:"raw"`
+	Unreadable int        `json:"unreadable,omitempty"`
+}
