@@ -1,0 +1,84 @@
+package config
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// DetectTestCommand guesses the test command of the project in dir from its
+// build files; "" when nothing is recognised.
+func DetectTestCommand(dir string) string {
+	exists := func(name string) bool {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		return err == nil && !fi.IsDir()
+	}
+	switch {
+	case exists("go.mod"):
+		return "go test ./..."
+	case exists("Cargo.toml"):
+		return "cargo test"
+	case npmHasTest(filepath.Join(dir, "package.json")):
+		return "npm test"
+	case makeHasTest(dir):
+		return "make test"
+	case exists("pyproject.toml"), exists("pytest.ini"), exists("setup.py"):
+		return "python -m pytest"
+	}
+	return ""
+}
+
+// npmHasTest reports a real scripts.test; the placeholder "npm init" writes
+// only fails, so it does not count.
+func npmHasTest(path string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var pkg struct {
+		Scripts map[string]string `json:"scripts"`
+	}
+	if json.Unmarshal(data, &pkg) != nil {
+		return false
+	}
+	t := strings.TrimSpace(pkg.Scripts["test"])
+	return t != "" && !strings.Contains(t, "no test specified")
+}
+
+func makeHasTest(dir string) bool {
+	for _, name := range []string{"GNUmakefile", "makefile", "Makefile"} {
+		if makefileHasTest(filepath.Join(dir, name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// makefileHasTest looks for a rule line naming a "test" target, e.g.
+// "test:" or "test lint: deps", but not a variable like "test := x".
+func makefileHasTest(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '\t' || line[0] == '#' {
+			continue // recipes and comments
+		}
+		i := strings.IndexByte(line, ':')
+		if i < 0 || strings.ContainsAny(line[:i], "=$") || strings.HasPrefix(line[i:], ":=") || strings.HasPrefix(line[i:], "::=") {
+			continue
+		}
+		for _, target := range strings.Fields(line[:i]) {
+			if target == "test" {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,59 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestDetectTestCommand(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"empty", nil, ""},
+		{"go", map[string]string{"go.mod": "module x\n", "Makefile": "test:\n\tgo test\n"}, "go test ./..."},
+		{"cargo", map[string]string{"Cargo.toml": "[package]\n"}, "cargo test"},
+		{"npm", map[string]string{"package.json": `{"scripts": {"test": "jest"}}`}, "npm test"},
+		{"npm placeholder", map[string]string{"package.json": `{"scripts": {"test": "echo \"Error: no test specified\" && exit 1"}}`}, ""},
+		{"npm without test", map[string]string{"package.json": `{"scripts": {"build": "tsc"}}`}, ""},
+		{"npm broken json falls through", map[string]string{"package.json": `{`, "Makefile": "test:\n"}, "make test"},
+		{"make", map[string]string{"Makefile": "all: build\n\ntest: build\n\tgo test\n"}, "make test"},
+		{"make multi-target", map[string]string{"Makefile": "lint test: deps\n"}, "make test"},
+		{"make variable only", map[string]string{"Makefile": "test := 1\nTESTS = a:b\n\ttest:\n"}, ""},
+		{"make testing target only", map[string]string{"Makefile": "testing:\n"}, ""},
+		{"python pyproject", map[string]string{"pyproject.toml": ""}, "python -m pytest"},
+		{"python pytest.ini", map[string]string{"pytest.ini": ""}, "python -m pytest"},
+		{"python setup.py", map[string]string{"setup.py": ""}, "python -m pytest"},
+		{"make before python", map[string]string{"setup.py": "", "Makefile": "test:\n"}, "make test"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, body := range tt.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := DetectTestCommand(dir); got != tt.want {
+				t.Errorf("DetectTestCommand = %q, want %q", got, tt.want)
+			}
+			c := &Config{}
+			if got := c.TestCmd(dir); got != tt.want {
+				t.Errorf("TestCmd = %q, want %q", got, tt.want)
+			}
+			if got := c.CICmd(dir); got != tt.want {
+				t.Errorf("CICmd = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	// A go.mod directory is not a go.mod file.
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "go.mod"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := DetectTestCommand(dir); got != "" {
+		t.Errorf("directory go.mod detected as %q", got)
+	}
+}

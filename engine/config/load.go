@@ -1,0 +1,204 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Error is a configuration error. Its message is always one line:
+// "FILE:LINE: key "K": MSG", with the line or key left out when unknown.
+type Error struct {
+	File string // path as given to Load; empty for configs not read from a file
+	Line int    // 1-based; 0 when unknown
+	Key  string // dotted key, e.g. "phases.techspec.models"; may be empty
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+	} else {
+		b.WriteString("config")
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		fmt.Fprintf(&b, "key %q: ", e.Key)
+	}
+	b.WriteString(oneLine(e.Msg))
+	return b.String()
+}
+
+// oneLine keeps messages from the TOML library or the OS to a single line, as
+// the CLI prints them verbatim.
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\r", " ")), " ")
+}
+
+// durationKeys are the top-level keys decoded into Duration.
+var durationKeys = []string{
+	"stream_idle_timeout", "request_timeout", "retry_backoff",
+	"provider_cooldown", "command_timeout",
+}
+
+// Load reads, defaults and validates the TOML config at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, &Error{File: path, Msg: "no such file"}
+		}
+		return nil, &Error{File: path, Msg: readErrMsg(err)}
+	}
+	c, err := parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func readErrMsg(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// parse decodes data in three passes so every failure gets a line and a key:
+// a generic decode catches syntax errors, a look at the generic tree catches
+// non-string durations (go-toml reports those without a position), and the
+// strict struct decode catches unknown keys and wrong types.
+func parse(path string, data []byte) (*Config, error) {
+	src := scanSource(data)
+
+	var raw map[string]any
+	if err := toml.Unmarshal(data, &raw); err != nil {
+		e := fromDecodeError(path, src, err)
+		if e.Key == "" {
+			e.Key = src.keyAt(e.Line)
+		}
+		e.Msg = "syntax error: " + e.Msg
+		return nil, e
+	}
+	for _, k := range durationKeys {
+		if v, ok := raw[k]; ok {
+			if _, isString := v.(string); !isString {
+				return nil, &Error{File: path, Line: src.line(k), Key: k, Msg: `expected a duration string like "30s"`}
+			}
+		}
+	}
+
+	c := &Config{}
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		var strict *toml.StrictMissingError
+		if errors.As(err, &strict) && len(strict.Errors) > 0 {
+			// Report the first unknown key; fixing one at a time is fine for a
+			// hand-edited file, and keeps the error to one line.
+			de := &strict.Errors[0]
+			line, _ := de.Position()
+			return nil, &Error{File: path, Line: line, Msg: fmt.Sprintf("unknown key %q", strings.Join(de.Key(), "."))}
+		}
+		e := fromDecodeError(path, src, err)
+		e.Msg = typeMessage(e.Key, e.Msg)
+		return nil, e
+	}
+	c.Path = path
+	c.src = src
+	c.present = presentKeys(raw)
+	return c, nil
+}
+
+func fromDecodeError(path string, src *source, err error) *Error {
+	var de *toml.DecodeError
+	if !errors.As(err, &de) {
+		return &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
+	}
+	line, _ := de.Position()
+	return &Error{
+		File: path,
+		Line: line,
+		Key:  strings.Join(de.Key(), "."),
+		Msg:  strings.TrimPrefix(de.Error(), "toml: "),
+	}
+}
+
+var cannotDecode = regexp.MustCompile(`^cannot decode TOML (.+?) into (?:struct field \S+ of type )?(\S+)$`)
+
+// typeMessage rewrites go-toml's Go-flavoured type errors into the words of
+// the config file ("expected an integer").
+func typeMessage(key, msg string) string {
+	if m := cannotDecode.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("expected %s, got %s", describeType(m[2]), withArticle(m[1]))
+	}
+	for _, k := range durationKeys {
+		if key == k {
+			return fmt.Sprintf(`invalid duration (%s); use e.g. "30s" or "10m"`, strings.TrimPrefix(msg, "time: "))
+		}
+	}
+	return msg
+}
+
+func describeType(goType string) string {
+	switch goType {
+	case "int", "int64":
+		return "an integer"
+	case "float64":
+		return "a number"
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "[]string":
+		return "an array of strings"
+	case "config.Duration":
+		return `a duration string like "30s"`
+	case "[]config.Provider", "[]config.Model":
+		return "an array of tables"
+	case "config.PhaseConfig", "config.Provider", "config.Model", "map[string]config.PhaseConfig", "config.Config":
+		return "a table"
+	}
+	return goType
+}
+
+// presentKeys lists the keys actually written in the file, top level and
+// per phase, so defaults never overwrite an explicit value such as
+// retries = 0, and an explicit max_parallel = 0 is reported, not replaced.
+func presentKeys(raw map[string]any) map[string]bool {
+	p := map[string]bool{}
+	for k := range raw {
+		p[k] = true
+	}
+	if phases, ok := raw["phases"].(map[string]any); ok {
+		for name, v := range phases {
+			if t, ok := v.(map[string]any); ok {
+				for k := range t {
+					p["phases."+name+"."+k] = true
+				}
+			}
+		}
+	}
+	return p
+}
+
+func withArticle(noun string) string {
+	if noun != "" && strings.ContainsRune("aeiou", rune(noun[0])) {
+		return "an " + noun
+	}
+	return "a " + noun
+}

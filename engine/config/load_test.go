@@ -1,0 +1,441 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// base declares one provider and the three tiers; tests append to it.
+const base = `[[provider]]
+name = "openai"
+base_url = "https://api.openai.com/v1"
+api_key_env = "OPENAI_API_KEY"
+
+[[model]]
+name = "large"
+id = "gpt-5"
+provider = "openai"
+input_per_mtok = 1.25
+output_per_mtok = 10.0
+
+[[model]]
+name = "medium"
+provider = "openai"
+
+[[model]]
+name = "small"
+provider = "openai"
+`
+
+// baseLines is the number of lines in base, so tests can name absolute lines.
+var baseLines = strings.Count(base, "\n")
+
+func writeConfig(t *testing.T, name, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadGood(t *testing.T) {
+	body := `base_branch = "main"
+test_command = "go test ./..."
+ci_command = "go vet ./... && go test -race ./..."
+max_parallel = 2
+max_cost_usd = 5.0
+retries = 0
+request_timeout = "2m"
+sandbox = "off"
+
+[phases.techspec]
+models = ["large", "medium"]
+max_attempts = 5
+context_tokens = 60000
+
+[phases.validator]
+models = ["small"]
+
+` + base + `
+[[provider]]
+name = "local"
+base_url = "http://localhost:11434/v1"
+local = true
+
+[[model]]
+name = "llama"
+provider = "local"
+`
+	c, err := Load(writeConfig(t, ".agent-tui.toml", body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"Path base", filepath.Base(c.Path), ".agent-tui.toml"},
+		{"BaseBranch", c.BaseBranch, "main"},
+		{"MaxParallel", c.MaxParallel, 2},
+		{"MaxCostUSD", c.MaxCostUSD, 5.0},
+		{"explicit retries = 0 means none", c.Retries, -1},
+		{"RequestTimeout", c.RequestTimeout.Duration, 2 * time.Minute},
+		{"StreamIdleTimeout default", c.StreamIdleTimeout.Duration, 90 * time.Second},
+		{"RetryBackoff default", c.RetryBackoff.Duration, time.Second},
+		{"CommandTimeout default", c.CommandTimeout.Duration, 10 * time.Minute},
+		{"ProviderCooldown default", c.ProviderCooldown.Duration, 30 * time.Second},
+		{"Sandbox", c.Sandbox, "off"},
+		{"Approve default", fmt.Sprint(c.Approve), "[review]"},
+		{"medium ID defaults to name", c.Models[1].ID, "medium"},
+		{"large ID", c.Models[0].ID, "gpt-5"},
+		{"techspec chain", fmt.Sprint(c.Phase(Techspec).Models), "[large medium]"},
+		{"techspec attempts", c.Phase(Techspec).MaxAttempts, 5},
+		{"techspec context", c.Phase(Techspec).ContextTokens, 60000},
+		{"code default chain", fmt.Sprint(c.Phase(Code).Models), "[medium]"},
+		{"code default attempts", c.Phase(Code).MaxAttempts, 3},
+		{"code default context", c.Phase(Code).ContextTokens, 32000},
+		{"validator chain", fmt.Sprint(c.Phase(Validator).Models), "[small]"},
+		{"validator context", c.Phase(Validator).ContextTokens, 16000},
+		{"gated review", c.Gated(Review), true},
+		{"gated code", c.Gated(Code), false},
+		{"simulated", c.Simulated(), false},
+		{"test cmd", c.TestCmd(t.TempDir()), "go test ./..."},
+		{"ci cmd", c.CICmd(t.TempDir()), "go vet ./... && go test -race ./..."},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+	m, p, ok := c.Model("llama")
+	if !ok || !p.Local || p.Name != "local" || m.ID != "llama" {
+		t.Errorf("Model(llama) = %+v, %+v, %v", m, p, ok)
+	}
+	if _, _, ok := c.Model("nope"); ok {
+		t.Error("Model(nope) found")
+	}
+	if top, ok := c.TopTier(); !ok || top.Name != "large" {
+		t.Errorf("TopTier = %+v, %v", top, ok)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		line int // 0: the message must carry no line
+		want []string
+	}{
+		{"syntax error", "max_parallel = 2\nbase_branch = \"main\n", 2, []string{"syntax error"}},
+		{"syntax error in header", base + "\n[phases.code\n", baseLines + 2, []string{"syntax error"}},
+		{"duplicate key", "retries = 1\nretries = 2\n", 2, []string{"syntax error", `"retries"`}},
+		{"wrong type int", "\n\nmax_parallel = \"four\"\n" + base, 3, []string{`key "max_parallel"`, "expected an integer, got a string"}},
+		{"wrong type float for int", "max_parallel = 1.5\n" + base, 1, []string{`key "max_parallel"`, "expected an integer"}},
+		{"table where phase expected", "[phases]\ncode = 3\n" + base, 2, []string{`key "phases.code"`, "expected a table, got an integer"}},
+		{"wrong type array", base + "[phases.code]\nmodels = \"medium\"\n", baseLines + 2, []string{`key "phases.code.models"`, "expected an array of strings"}},
+		{"wrong type in provider", base + "[[provider]]\nname = \"x\"\nlocal = \"yes\"\n", baseLines + 3, []string{`key "provider.local"`, "true or false"}},
+		{"unknown key", "modles = [\"x\"]\n" + base, 1, []string{`unknown key "modles"`}},
+		{"unknown key in phase", base + "\n[phases.code]\nmodels = [\"medium\"]\nmax_attempt = 2\n", baseLines + 4, []string{`unknown key "phases.code.max_attempt"`}},
+		{"unknown key in model", base + "\n[[model]]\nname = \"x\"\nprovder = \"openai\"\n", baseLines + 4, []string{`unknown key "model.provder"`}},
+		{"unknown phase", base + "\n[phases.foo]\nmodels = [\"small\"]\n", baseLines + 2, []string{`unknown phase "foo"`}},
+		{"unknown model in chain", base + "\n[phases.techspec]\nmax_attempts = 2\nmodels = [\"large\", \"large-backup\"]\n", baseLines + 4, []string{`key "phases.techspec.models"`, `unknown model "large-backup"`}},
+		{"unknown model in dotted chain", base + "\n[phases]\nreview.models = [\"huge\"]\n", baseLines + 3, []string{`unknown model "huge"`}},
+		{"unknown model in multi-line chain", base + "\n[phases.code]\nmodels = [\n  \"medium\",\n  \"nope\",\n]\n", baseLines + 3, []string{`unknown model "nope"`}},
+		{"empty chain", base + "\n[phases.code]\nmodels = []\n", baseLines + 3, []string{"at least one model"}},
+		{"bad provider ref", base + "\n[[model]]\nname = \"x\"\nprovider = \"anthropic\"\n", baseLines + 4, []string{`key "model.provider"`, `unknown provider "anthropic"`}},
+		{"missing provider ref", base + "\n[[model]]\nname = \"x\"\n", baseLines + 2, []string{`key "model.provider"`, "no provider"}},
+		{"bad duration", "retry_backoff = \"1s\"\n\nrequest_timeout = \"5 minutes\"\n" + base, 3, []string{`key "request_timeout"`, "invalid duration"}},
+		{"duration as number", "\ncommand_timeout = 600\n" + base, 2, []string{`key "command_timeout"`, "duration string"}},
+		{"zero duration", "\nprovider_cooldown = \"0s\"\n" + base, 2, []string{`key "provider_cooldown"`, "greater than zero"}},
+		{"duplicate provider", base + "\n[[provider]]\nname = \"openai\"\nbase_url = \"x\"\n", baseLines + 3, []string{`duplicate provider "openai"`}},
+		{"provider without name", base + "\n[[provider]]\nbase_url = \"x\"\n", baseLines + 2, []string{`key "provider.name"`}},
+		{"provider without base_url", base + "\n[[provider]]\nname = \"local\"\n", baseLines + 2, []string{`key "provider.base_url"`}},
+		{"duplicate model", base + "\n[[model]]\nname = \"small\"\nprovider = \"openai\"\n", baseLines + 3, []string{`duplicate model "small"`}},
+		{"negative price", base + "\n[[model]]\nname = \"x\"\nprovider = \"openai\"\noutput_per_mtok = -1.0\n", baseLines + 5, []string{`key "model.output_per_mtok"`}},
+		{"approve unknown phase", "approve = [\"review\", \"deploy\"]\n" + base, 1, []string{`key "approve"`, `unknown phase "deploy"`}},
+		{"max_parallel zero", "max_parallel = 0\n" + base, 1, []string{`key "max_parallel"`, "at least 1"}},
+		{"max_attempts zero", base + "[phases.code]\n\nmax_attempts = 0\n", baseLines + 3, []string{`key "phases.code.max_attempts"`, "at least 1"}},
+		{"max_attempts negative", base + "[phases.code]\nmax_attempts = -1\n", baseLines + 2, []string{"at least 1"}},
+		{"negative cost", "max_cost_usd = -1.0\n" + base, 1, []string{`key "max_cost_usd"`}},
+		{"bad sandbox", base + "\nsandbox = \"docker\"\n", 0, nil}, // after a table: it is a provider key
+		{"bad sandbox top level", "sandbox = \"docker\"\n" + base, 1, []string{`key "sandbox"`, `"docker"`}},
+		{"no models", "[[provider]]\nname = \"p\"\nbase_url = \"u\"\n", 0, []string{"no [[model]] declared"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeConfig(t, "config.toml", tt.body)
+			_, err := Load(path)
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error spans lines: %q", msg)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %T is not *Error", err)
+			}
+			if tt.want == nil { // only asserting that it fails
+				return
+			}
+			prefix := path + ":"
+			if tt.line > 0 {
+				prefix = fmt.Sprintf("%s:%d: ", path, tt.line)
+			}
+			if !strings.HasPrefix(msg, prefix) || (tt.line == 0 && ce.Line != 0) {
+				t.Errorf("error %q: want prefix %q", msg, prefix)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q lacks %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nope.toml")
+	_, err := Load(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestApproveAbsentVsEmpty(t *testing.T) {
+	tests := []struct {
+		name, approve string
+		wantNil       bool
+		want          string
+		gatedReview   bool
+	}{
+		{"absent", "", false, "[review]", true},
+		{"empty", "approve = []\n", false, "[]", false},
+		{"explicit", "approve = [\"techspec\", \"review\"]\n", false, "[techspec review]", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(writeConfig(t, "c.toml", tt.approve+base))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Approve == nil {
+				t.Fatal("Approve is nil after ApplyDefaults")
+			}
+			if got := fmt.Sprint(c.Approve); got != tt.want {
+				t.Errorf("Approve = %s, want %s", got, tt.want)
+			}
+			if c.Gated(Review) != tt.gatedReview {
+				t.Errorf("Gated(review) = %v", c.Gated(Review))
+			}
+			// Defaults must be idempotent: a second pass keeps "no gates".
+			c.ApplyDefaults()
+			if got := fmt.Sprint(c.Approve); got != tt.want {
+				t.Errorf("after second ApplyDefaults Approve = %s", got)
+			}
+		})
+	}
+}
+
+func TestTierFallbacks(t *testing.T) {
+	model := func(names ...string) *Config {
+		c := &Config{Providers: []Provider{{Name: "p", BaseURL: "u"}}}
+		for _, n := range names {
+			c.Models = append(c.Models, Model{Name: n, Provider: "p"})
+		}
+		return c
+	}
+	tests := []struct {
+		name                  string
+		c                     *Config
+		techspec, code, valid string
+	}{
+		{"all tiers", model("small", "medium", "large"), "large", "medium", "small"},
+		{"no large", model("small", "medium"), "medium", "medium", "small"},
+		{"no medium", model("small", "large"), "large", "large", "small"},
+		{"no small", model("large", "medium"), "large", "medium", "medium"},
+		{"only small", model("small"), "small", "small", "small"},
+		{"only large", model("large"), "large", "large", "large"},
+		{"no tier names", model("qwen", "llama"), "qwen", "qwen", "qwen"},
+		{"configured wins", func() *Config {
+			c := model("a", "b", "large")
+			c.Phases = map[string]PhaseConfig{Code: {Models: []string{"b", "a"}}}
+			return c
+		}(), "large", "b", "large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.c.ApplyDefaults()
+			if err := tt.c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			for _, ph := range []struct{ phase, want string }{{Techspec, tt.techspec}, {Code, tt.code}, {Validator, tt.valid}} {
+				if got := tt.c.Phase(ph.phase).Models; len(got) == 0 || got[0] != ph.want {
+					t.Errorf("Phase(%s).Models = %v, want first %s", ph.phase, got, ph.want)
+				}
+			}
+			if top, ok := tt.c.TopTier(); !ok || top.Name != tt.techspec {
+				t.Errorf("TopTier = %v, %v", top.Name, ok)
+			}
+		})
+	}
+}
+
+func TestPhaseReturnsCopy(t *testing.T) {
+	c := &Config{Phases: map[string]PhaseConfig{Code: {Models: []string{"a"}}}}
+	c.Phase(Code).Models[0] = "changed"
+	if c.Phases[Code].Models[0] != "a" {
+		t.Error("Phase returned the config's own slice")
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	const secret = "sk-test-SECRET-value-123"
+	env := func(m map[string]string) func(string) string {
+		return func(k string) string { return m[k] }
+	}
+
+	_, err := FromEnv(env(nil))
+	if err == nil || err.Error() != "no config file found and OPENAI_API_KEY is not set (see README: configuration)" {
+		t.Fatalf("without key: %v", err)
+	}
+
+	c, err := FromEnv(env(map[string]string{"OPENAI_API_KEY": secret}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Path != "" || len(c.Providers) != 1 || c.Providers[0].BaseURL != "https://api.openai.com/v1" || c.Providers[0].APIKeyEnv != "OPENAI_API_KEY" {
+		t.Errorf("config = %+v", c)
+	}
+	for _, w := range []struct {
+		name, id string
+		in, out  float64
+	}{{"large", "gpt-5", 1.25, 10}, {"medium", "gpt-5-mini", 0.25, 2}, {"small", "gpt-5-nano", 0.05, 0.40}} {
+		m, p, ok := c.Model(w.name)
+		if !ok || m.ID != w.id || m.InputPerMTok != w.in || m.OutputPerMTok != w.out || p.Name != "openai" {
+			t.Errorf("Model(%s) = %+v %v", w.name, m, ok)
+		}
+	}
+	if got := c.Phase(Planning).Models; fmt.Sprint(got) != "[large]" {
+		t.Errorf("planning chain %v", got)
+	}
+	for _, form := range []string{fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", *c), fmt.Sprint(c.Providers)} {
+		if strings.Contains(form, secret) {
+			t.Fatalf("config printed form contains the key: %s", form)
+		}
+	}
+
+	c, err = FromEnv(env(map[string]string{"OPENAI_API_KEY": secret, "OPENAI_BASE_URL": "http://localhost:4000/v1"}))
+	if err != nil || c.Providers[0].BaseURL != "http://localhost:4000/v1" {
+		t.Errorf("base url: %v %v", c, err)
+	}
+}
+
+// A key in the environment must never reach a load error either.
+func TestLoadErrorsNeverShowKeys(t *testing.T) {
+	const secret = "sk-live-DO-NOT-PRINT"
+	t.Setenv("OPENAI_API_KEY", secret)
+	bodies := []string{
+		base + "\n[[model]]\nname = \"x\"\nprovider = \"nope\"\n",
+		strings.Replace(base, `base_url = "https://api.openai.com/v1"`, "", 1),
+		"max_parallel = \"" + "x" + "\"\n" + base,
+	}
+	for _, b := range bodies {
+		_, err := Load(writeConfig(t, "c.toml", b))
+		if err == nil || strings.Contains(err.Error(), secret) {
+			t.Errorf("err = %v", err)
+		}
+	}
+	// A set api_key_env whose variable is empty is not a load error.
+	if _, err := Load(writeConfig(t, "c.toml", strings.Replace(base, "OPENAI_API_KEY", "UNSET_VAR_FOR_TEST", 1))); err != nil {
+		t.Errorf("empty key env var: %v", err)
+	}
+}
+
+func TestFind(t *testing.T) {
+	repo := t.TempDir()
+	xdg := t.TempDir()
+	home := t.TempDir()
+	repoCfg := filepath.Join(repo, ".agent-tui.toml")
+	xdgCfg := filepath.Join(xdg, "agent-tui", "config.toml")
+	homeCfg := filepath.Join(home, ".config", "agent-tui", "config.toml")
+	explicit := filepath.Join(t.TempDir(), "mine.toml")
+	for _, p := range []string{repoCfg, xdgCfg, homeCfg, explicit} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(base), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := func(xdgHome string) func(string) string {
+		return func(k string) string {
+			return map[string]string{"XDG_CONFIG_HOME": xdgHome, "HOME": home}[k]
+		}
+	}
+	rm := func(p string) {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(name, explicitArg string, getenv func(string) string, want string) {
+		t.Helper()
+		got, err := Find(repo, explicitArg, getenv)
+		if err != nil || got != want {
+			t.Errorf("%s: Find = %q, %v; want %q", name, got, err, want)
+		}
+	}
+
+	check("explicit first", explicit, env(xdg), explicit)
+	check("repo before user", "", env(xdg), repoCfg)
+	rm(repoCfg)
+	check("xdg", "", env(xdg), xdgCfg)
+	check("relative XDG ignored", "", env("relative/dir"), homeCfg)
+	check("home when XDG unset", "", env(""), homeCfg)
+	rm(xdgCfg)
+	check("xdg set but empty falls to nothing", "", env(xdg), "")
+	rm(homeCfg)
+	check("none", "", env(""), "")
+
+	missing := filepath.Join(repo, "missing.toml")
+	_, err := Find(repo, missing, env(""))
+	if err == nil || err.Error() != "config file "+missing+": no such file" {
+		t.Errorf("missing explicit: %v", err)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	repo := t.TempDir()
+	noEnv := func(string) string { return "" }
+	if _, err := Resolve(repo, "", noEnv); err == nil || !strings.Contains(err.Error(), "OPENAI_API_KEY") {
+		t.Errorf("no file, no key: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, ".agent-tui.toml"), []byte("max_parallel = 7\n"+base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Resolve(repo, "", noEnv)
+	if err != nil || c.MaxParallel != 7 || c.Retries != DefaultRetries {
+		t.Errorf("repo file: %+v, %v", c, err)
+	}
+}
+
+func TestSimulatedProviderNeedsNoURL(t *testing.T) {
+	c := &Config{
+		Providers: []Provider{{Name: "demo", Simulated: true}},
+		Models:    []Model{{Name: "demo", Provider: "demo"}},
+	}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Simulated() {
+		t.Error("Simulated() = false")
+	}
+}

@@ -1,0 +1,124 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// Validate checks the config after ApplyDefaults and returns the first
+// problem as a one-line *Error. API keys are not checked here: a missing key
+// is a request error later, so the config stays usable for local models.
+func (c *Config) Validate() error {
+	// fail builds an error located at path (falling back to its table).
+	fail := func(key string, path []string, format string, args ...any) error {
+		return &Error{File: c.Path, Line: c.src.line(path...), Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+
+	providers := map[string]bool{}
+	for i, p := range c.Providers {
+		at := func(k string) []string { return []string{"provider", strconv.Itoa(i), k} }
+		switch {
+		case p.Name == "":
+			return fail("provider.name", at("name"), "provider #%d has no name", i+1)
+		case providers[p.Name]:
+			return fail("provider.name", at("name"), "duplicate provider %q", p.Name)
+		case p.BaseURL == "" && !p.Simulated:
+			return fail("provider.base_url", at("base_url"), "provider %q has no base_url", p.Name)
+		}
+		providers[p.Name] = true
+	}
+
+	if len(c.Models) == 0 {
+		return &Error{File: c.Path, Msg: "no [[model]] declared"}
+	}
+	models := map[string]bool{}
+	for i, m := range c.Models {
+		at := func(k string) []string { return []string{"model", strconv.Itoa(i), k} }
+		switch {
+		case m.Name == "":
+			return fail("model.name", at("name"), "model #%d has no name", i+1)
+		case models[m.Name]:
+			return fail("model.name", at("name"), "duplicate model %q", m.Name)
+		case m.Provider == "":
+			return fail("model.provider", at("provider"), "model %q has no provider", m.Name)
+		case !providers[m.Provider]:
+			return fail("model.provider", at("provider"), "model %q uses unknown provider %q", m.Name, m.Provider)
+		case m.InputPerMTok < 0:
+			return fail("model.input_per_mtok", at("input_per_mtok"), "model %q: price must not be negative", m.Name)
+		case m.OutputPerMTok < 0:
+			return fail("model.output_per_mtok", at("output_per_mtok"), "model %q: price must not be negative", m.Name)
+		}
+		models[m.Name] = true
+	}
+
+	names := make([]string, 0, len(c.Phases))
+	for name := range c.Phases {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the same file always reports the same first error
+	for _, name := range names {
+		p := c.Phases[name]
+		at := func(k string) []string { return []string{"phases", name, k} }
+		key := func(k string) string { return "phases." + name + "." + k }
+		if !slices.Contains(AllPhases, name) {
+			return fail("", []string{"phases", name}, "unknown phase %q", name)
+		}
+		if p.Models != nil && len(p.Models) == 0 {
+			return fail(key("models"), at("models"), "must name at least one model")
+		}
+		for _, m := range p.Models {
+			if !models[m] {
+				return fail(key("models"), at("models"), "unknown model %q", m)
+			}
+		}
+		if p.MaxAttempts < 0 || (p.MaxAttempts == 0 && c.present[key("max_attempts")]) {
+			return fail(key("max_attempts"), at("max_attempts"), "must be at least 1")
+		}
+		if p.ContextTokens < 0 || (p.ContextTokens == 0 && c.present[key("context_tokens")]) {
+			return fail(key("context_tokens"), at("context_tokens"), "must be at least 1")
+		}
+	}
+	for _, name := range AllPhases {
+		if len(c.Phase(name).Models) == 0 {
+			return &Error{File: c.Path, Msg: fmt.Sprintf("phase %q has no model", name)}
+		}
+	}
+
+	for _, a := range c.Approve {
+		// The validator judges other phases; it has no deliverable to approve.
+		if !slices.Contains(AllPhases, a) || a == Validator {
+			return fail("approve", []string{"approve"}, "unknown phase %q", a)
+		}
+	}
+	if c.MaxParallel < 1 {
+		return fail("max_parallel", []string{"max_parallel"}, "must be at least 1")
+	}
+	if c.MaxCostUSD < 0 {
+		return fail("max_cost_usd", []string{"max_cost_usd"}, "must not be negative")
+	}
+	if c.RetryBackoff.Duration < 0 {
+		return fail("retry_backoff", []string{"retry_backoff"}, "must not be negative")
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"stream_idle_timeout", c.StreamIdleTimeout.Duration},
+		{"request_timeout", c.RequestTimeout.Duration},
+		{"provider_cooldown", c.ProviderCooldown.Duration},
+		{"command_timeout", c.CommandTimeout.Duration},
+	} {
+		if d.v <= 0 {
+			return fail(d.key, []string{d.key}, "must be greater than zero")
+		}
+	}
+	switch c.Sandbox {
+	case "", "auto", "off":
+	default:
+		return fail("sandbox", []string{"sandbox"}, `must be "auto" or "off", not %q`, c.Sandbox)
+	}
+	return nil
+}
