@@ -1,0 +1,129 @@
+package llm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+)
+
+// classify turns an attempt's error into a short, key-free reason.
+// midStream: the response had started when err happened.
+func (r *Router) classify(actx context.Context, err error, info *callInfo, midStream bool) *failure {
+	if actx.Err() != nil {
+		switch context.Cause(actx) {
+		case errStreamIdle:
+			return &failure{reason: "stream idle for " + r.idleTimeout.String()}
+		case errRequestTimeout:
+			return &failure{reason: "request timed out after " + r.reqTimeout.String()}
+		}
+		return &failure{reason: "canceled"}
+	}
+	var apiErr *openai.APIError
+	var reqErr *openai.RequestError
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &apiErr) && apiErr.HTTPStatusCode > 0:
+		return r.statusFailure(apiErr.HTTPStatusCode, apiErr.Message, info)
+	case errors.As(err, &apiErr):
+		// An error event inside a 200 stream.
+		return &failure{reason: "stream error: " + r.short(apiErr.Message)}
+	case errors.As(err, &reqErr):
+		return r.statusFailure(reqErr.HTTPStatusCode, string(reqErr.Body), info)
+	case errors.As(err, &syntaxErr), errors.As(err, &typeErr),
+		errors.Is(err, openai.ErrTooManyEmptyStreamMessages):
+		return &failure{reason: "malformed stream"}
+	case midStream && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EPIPE)):
+		return &failure{reason: "connection reset mid-stream"}
+	case midStream:
+		return &failure{reason: "stream failed: " + r.short(err.Error())}
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return &failure{reason: "timeout"}
+	}
+	// url.Error repeats the whole URL; the cause alone says enough.
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		err = urlErr.Err
+	}
+	return &failure{reason: "connection failed: " + r.short(err.Error())}
+}
+
+func (r *Router) statusFailure(status int, msg string, info *callInfo) *failure {
+	f := &failure{reason: fmt.Sprintf("HTTP %d", status), status: status, retryAfter: info.retryAfter}
+	// A 4xx is about this request or this key: say what the server said,
+	// since the same request may need fixing rather than another model.
+	if status >= 400 && status < 500 && status != http.StatusTooManyRequests {
+		if m := r.short(msg); m != "" {
+			f.reason += ": " + m
+		}
+	}
+	return f
+}
+
+// short scrubs secrets and keeps one line of bounded length.
+func (r *Router) short(s string) string {
+	s = r.scrub(strings.Join(strings.Fields(s), " "))
+	const limit = 160
+	if len(s) > limit {
+		s = s[:limit] + "…"
+	}
+	return s
+}
+
+// parseRetryAfter reads a Retry-After value: seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		return time.Duration(max(secs, 0)) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+type callInfoKey struct{}
+
+// callInfo carries what go-openai drops from an error response (the
+// Retry-After header) from the transport back to the retry loop. One per
+// attempt, written by the transport in the attempt's own goroutine.
+type callInfo struct {
+	retryAfter string
+}
+
+// captureTransport records error responses' Retry-After into the request's
+// callInfo, and buffers error bodies: go-openai reads them but never closes
+// them.
+type captureTransport struct{ base http.RoundTripper }
+
+func (t *captureTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil || resp.StatusCode < 400 {
+		return resp, err
+	}
+	if info, ok := req.Context().Value(callInfoKey{}).(*callInfo); ok {
+		info.retryAfter = resp.Header.Get("Retry-After")
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}

@@ -1,0 +1,365 @@
+// Package llm routes chat completions to the configured models: each phase
+// names a chain of models, the first serves and the rest are fallbacks. The
+// router is the only retry loop (go-openai does not retry), it streams
+// always, keeps an idle watchdog on every stream, cools down failing
+// providers, and never sends a sensitive request to a non-local provider.
+package llm
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+
+	"agent-tui/engine/config"
+)
+
+const (
+	// maxRetryAfter bounds a server's Retry-After: a ticket should rather
+	// fall back than sleep for an hour.
+	maxRetryAfter = 60 * time.Second
+	// failuresBeforeCooldown failures in a row put a provider in cooldown.
+	failuresBeforeCooldown = 3
+)
+
+// Options are the router's dependencies; zero values mean the real thing.
+type Options struct {
+	Getenv     func(string) string // default os.Getenv; API keys are read through it
+	HTTPClient *http.Client        // base client; its Transport is wrapped, not modified
+	Now        func() time.Time    // default time.Now
+}
+
+// Router sends completions to the configured models. It is safe for
+// concurrent use.
+type Router struct {
+	cfg     *config.Config
+	now     func() time.Time
+	clients map[string]*openai.Client // by provider name
+	secrets []string                  // API key values, scrubbed from every error text
+
+	retries     int
+	backoff     time.Duration
+	idleTimeout time.Duration
+	reqTimeout  time.Duration
+	cooldown    time.Duration
+
+	mu     sync.Mutex
+	health map[string]*providerState
+}
+
+type providerState struct {
+	failures     int
+	coolingUntil time.Time
+	lastError    string
+}
+
+// NewRouter builds one client per provider of cfg. API keys are read now;
+// cfg must not change afterwards.
+func NewRouter(cfg *config.Config, opts Options) *Router {
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	base := opts.HTTPClient
+	if base == nil {
+		base = &http.Client{}
+	}
+	hc := *base
+	rt := hc.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	hc.Transport = &captureTransport{base: rt}
+
+	r := &Router{
+		cfg:         cfg,
+		now:         opts.Now,
+		clients:     make(map[string]*openai.Client),
+		health:      make(map[string]*providerState),
+		retries:     cfg.Retries,
+		backoff:     cfg.RetryBackoff.Duration,
+		idleTimeout: cfg.StreamIdleTimeout.Duration,
+		reqTimeout:  cfg.RequestTimeout.Duration,
+		cooldown:    cfg.ProviderCooldown.Duration,
+	}
+	// Zero means unset, as for a Config built in code; a negative Retries
+	// means no retries.
+	if r.retries == 0 {
+		r.retries = config.DefaultRetries
+	}
+	r.retries = max(r.retries, 0)
+	if r.backoff <= 0 {
+		r.backoff = config.DefaultRetryBackoff
+	}
+	if r.idleTimeout <= 0 {
+		r.idleTimeout = config.DefaultStreamIdleTimeout
+	}
+	if r.reqTimeout <= 0 {
+		r.reqTimeout = config.DefaultRequestTimeout
+	}
+	if r.cooldown <= 0 {
+		r.cooldown = config.DefaultProviderCooldown
+	}
+	for _, p := range cfg.Providers {
+		key := ""
+		if p.APIKeyEnv != "" {
+			key = opts.Getenv(p.APIKeyEnv)
+		}
+		if key != "" {
+			r.secrets = append(r.secrets, key)
+		}
+		cc := openai.DefaultConfig(key)
+		if p.BaseURL != "" {
+			cc.BaseURL = p.BaseURL
+		}
+		cc.HTTPClient = &hc
+		r.clients[p.Name] = openai.NewClientWithConfig(cc)
+		r.health[p.Name] = &providerState{}
+	}
+	return r
+}
+
+// Request is one completion: the model chain and the conversation.
+type Request struct {
+	Phase     string
+	Models    []string // config model names, first serves; empty: cfg.Phase(Phase).Models
+	Sensitive bool     // only providers with Local=true may be used
+	Messages  []openai.ChatCompletionMessage
+	Tools     []openai.Tool
+	OnDelta   func(Delta) // streamed pieces, called from the goroutine that called Complete
+}
+
+// Delta is a streamed piece of the answer.
+type Delta struct {
+	Text     string // content piece
+	ToolCall string // name of a tool call that just started
+	// Restart: the stream failed mid-way, everything streamed before is void.
+	Restart bool
+	Reason  string
+}
+
+// Fallback is a model that was tried (or skipped) and why it was left.
+type Fallback struct{ Model, Provider, Reason string }
+
+// Response is the assembled answer.
+type Response struct {
+	Content      string
+	ToolCalls    []openai.ToolCall
+	FinishReason string
+
+	Model, Provider string // config names of what served
+	Fallbacks       []Fallback
+
+	TokensIn, TokensOut int
+	Estimated           bool // the provider sent no usage; tokens are estimates
+	CostUSD             float64
+}
+
+// NoLocalModelError: a sensitive request whose chain has no local model.
+// Nothing was sent anywhere.
+type NoLocalModelError struct{ Phase string }
+
+func (e *NoLocalModelError) Error() string {
+	return fmt.Sprintf("phase %q has no local model for a sensitive ticket; nothing was sent", e.Phase)
+}
+
+// AllFailedError: every model of the chain failed.
+type AllFailedError struct{ Tried []Fallback }
+
+func (e *AllFailedError) Error() string {
+	parts := make([]string, len(e.Tried))
+	for i, f := range e.Tried {
+		parts[i] = f.Model + ": " + f.Reason
+	}
+	return "all models failed: " + strings.Join(parts, "; ")
+}
+
+// ProviderHealth is a provider's recent record, for the UI.
+type ProviderHealth struct {
+	Name         string
+	Failures     int       // failures in a row
+	CoolingUntil time.Time // zero unless cooling down now
+	LastError    string
+	Local        bool
+	Simulated    bool
+}
+
+// Health reports every configured provider, in config order.
+func (r *Router) Health() []ProviderHealth {
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]ProviderHealth, 0, len(r.cfg.Providers))
+	for _, p := range r.cfg.Providers {
+		h := ProviderHealth{Name: p.Name, Local: p.Local, Simulated: p.Simulated}
+		if s := r.health[p.Name]; s != nil {
+			h.Failures, h.LastError = s.failures, s.lastError
+			if now.Before(s.coolingUntil) {
+				h.CoolingUntil = s.coolingUntil
+			}
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+type candidate struct {
+	model    config.Model
+	provider config.Provider
+	missing  string // why the model cannot be used, when it is not configured
+}
+
+// Complete sends req to the first model of its chain that answers. On
+// cancellation of ctx it returns ctx.Err() at once.
+func (r *Router) Complete(ctx context.Context, req Request) (*Response, error) {
+	names := req.Models
+	if len(names) == 0 {
+		names = r.cfg.Phase(req.Phase).Models
+	}
+	var chain []candidate
+	usable := 0
+	for _, name := range names {
+		m, p, ok := r.cfg.Model(name)
+		switch {
+		case req.Sensitive && (!ok || !p.Local):
+			// Left out silently: a sensitive ticket never considers them.
+		case !ok && m.Name != "":
+			chain = append(chain, candidate{model: m, missing: fmt.Sprintf("provider %q not in config", m.Provider)})
+		case !ok:
+			chain = append(chain, candidate{model: config.Model{Name: name}, missing: "model not in config"})
+		default:
+			chain = append(chain, candidate{model: m, provider: p})
+			usable++
+		}
+	}
+	if req.Sensitive && usable == 0 {
+		return nil, &NoLocalModelError{Phase: req.Phase}
+	}
+	if len(chain) == 0 {
+		return nil, fmt.Errorf("no models configured for phase %q", req.Phase)
+	}
+
+	var tried []Fallback
+	for i, c := range chain {
+		if c.missing != "" {
+			tried = append(tried, Fallback{c.model.Name, c.model.Provider, c.missing})
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if r.cooling(c.provider.Name) && r.anyAvailable(chain[i+1:]) {
+			tried = append(tried, Fallback{c.model.Name, c.provider.Name, "provider cooling down"})
+			continue
+		}
+		resp, reason, err := r.tryModel(ctx, c, &req)
+		if err != nil {
+			return nil, err
+		}
+		if resp != nil {
+			r.succeeded(c.provider.Name)
+			resp.Fallbacks = tried
+			return resp, nil
+		}
+		r.failed(c.provider.Name, reason)
+		tried = append(tried, Fallback{c.model.Name, c.provider.Name, reason})
+	}
+	return nil, &AllFailedError{Tried: tried}
+}
+
+// tryModel runs one model with its 429 retries. It returns a response, or
+// the reason to fall back, or ctx's error.
+func (r *Router) tryModel(ctx context.Context, c candidate, req *Request) (*Response, string, error) {
+	for n := 0; ; n++ {
+		resp, f := r.attempt(ctx, c, req)
+		if err := ctx.Err(); err != nil {
+			return nil, "", err
+		}
+		if f == nil {
+			return resp, "", nil
+		}
+		if f.status != http.StatusTooManyRequests {
+			return nil, f.reason, nil
+		}
+		if n >= r.retries {
+			return nil, fmt.Sprintf("%s after %d retries", f.reason, n), nil
+		}
+		wait := r.backoff << n
+		if d, ok := parseRetryAfter(f.retryAfter, r.now()); ok {
+			wait = d
+		}
+		wait = min(wait, maxRetryAfter)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, "", ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Router) cooling(provider string) bool {
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.health[provider]
+	return s != nil && now.Before(s.coolingUntil)
+}
+
+// anyAvailable reports whether some candidate is not cooling down, so that
+// a cooling provider is tried anyway when it is all that is left.
+func (r *Router) anyAvailable(cs []candidate) bool {
+	for _, c := range cs {
+		if c.missing == "" && !r.cooling(c.provider.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Router) failed(provider, reason string) {
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.state(provider)
+	s.failures++
+	s.lastError = reason
+	if s.failures >= failuresBeforeCooldown {
+		s.coolingUntil = now.Add(r.cooldown)
+	}
+}
+
+func (r *Router) succeeded(provider string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.state(provider)
+	s.failures = 0
+	s.coolingUntil = time.Time{}
+}
+
+// state returns a provider's record; r.mu must be held.
+func (r *Router) state(provider string) *providerState {
+	s := r.health[provider]
+	if s == nil {
+		s = &providerState{}
+		r.health[provider] = s
+	}
+	return s
+}
+
+// scrub removes API key values from text that may reach logs or the UI:
+// some providers echo the key they rejected.
+func (r *Router) scrub(s string) string {
+	for _, k := range r.secrets {
+		s = strings.ReplaceAll(s, k, "***")
+	}
+	return s
+}

@@ -1,0 +1,791 @@
+package llm
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+	"go.uber.org/goleak"
+
+	"agent-tui/engine/config"
+	"agent-tui/engine/oaitest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// model is one test model, served by its own provider "p-<name>".
+type model struct {
+	name   string
+	url    string
+	local  bool
+	keyEnv string
+}
+
+func testConfig(models ...model) *config.Config {
+	cfg := &config.Config{
+		StreamIdleTimeout: config.Duration{Duration: 5 * time.Second},
+		RetryBackoff:      config.Duration{Duration: 10 * time.Millisecond},
+	}
+	for _, m := range models {
+		cfg.Providers = append(cfg.Providers, config.Provider{
+			Name: "p-" + m.name, BaseURL: m.url, Local: m.local, APIKeyEnv: m.keyEnv,
+		})
+		cfg.Models = append(cfg.Models, config.Model{
+			Name: m.name, ID: m.name + "-id", Provider: "p-" + m.name,
+			InputPerMTok: 1, OutputPerMTok: 2,
+		})
+	}
+	return cfg
+}
+
+func serve(t *testing.T, fn func(*oaitest.Request) oaitest.Reply) *oaitest.Server {
+	t.Helper()
+	s := oaitest.New(fn)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func reply(rep oaitest.Reply) func(*oaitest.Request) oaitest.Reply {
+	return func(*oaitest.Request) oaitest.Reply { return rep }
+}
+
+var hello = []openai.ChatCompletionMessage{
+	{Role: openai.ChatMessageRoleSystem, Content: "You write Go."},
+	{Role: openai.ChatMessageRoleUser, Content: "Say hello."},
+}
+
+func envOf(kv ...string) func(string) string {
+	return func(k string) string {
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i] == k {
+				return kv[i+1]
+			}
+		}
+		return ""
+	}
+}
+
+// recorder collects deltas; OnDelta is called from Complete's goroutine,
+// but a recorder shared across goroutines would need the lock anyway.
+type recorder struct {
+	mu     sync.Mutex
+	deltas []Delta
+}
+
+func (r *recorder) on(d Delta) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deltas = append(r.deltas, d)
+}
+
+// text joins the text streamed since the last restart.
+func (r *recorder) text() string {
+	var b strings.Builder
+	for _, d := range r.deltas {
+		if d.Restart {
+			b.Reset()
+		}
+		b.WriteString(d.Text)
+	}
+	return b.String()
+}
+
+func (r *recorder) restarts() []Delta {
+	var out []Delta
+	for _, d := range r.deltas {
+		if d.Restart {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func TestStreamedTextAndUsage(t *testing.T) {
+	const answer = "Hello there, this answer arrives in several pieces."
+	s := serve(t, reply(oaitest.Reply{Text: answer, PromptTokens: 100, CompletionTokens: 20}))
+	cfg := testConfig(model{name: "mid", url: s.URL, keyEnv: "TEST_KEY"})
+	r := NewRouter(cfg, Options{Getenv: envOf("TEST_KEY", "k-123")})
+
+	var rec recorder
+	resp, err := r.Complete(context.Background(), Request{Phase: config.Code, Models: []string{"mid"}, Messages: hello, OnDelta: rec.on})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Content != answer || rec.text() != answer {
+		t.Errorf("content %q, streamed %q, want %q", resp.Content, rec.text(), answer)
+	}
+	if len(rec.deltas) < 3 {
+		t.Errorf("got %d deltas, want the answer in several pieces", len(rec.deltas))
+	}
+	if resp.TokensIn != 100 || resp.TokensOut != 20 || resp.Estimated {
+		t.Errorf("tokens %d/%d estimated=%v, want 100/20 from usage", resp.TokensIn, resp.TokensOut, resp.Estimated)
+	}
+	if want := 100.0/1e6*1 + 20.0/1e6*2; math.Abs(resp.CostUSD-want) > 1e-12 {
+		t.Errorf("cost %v, want %v", resp.CostUSD, want)
+	}
+	if resp.Model != "mid" || resp.Provider != "p-mid" || resp.FinishReason != "stop" || len(resp.Fallbacks) != 0 {
+		t.Errorf("got model %q provider %q finish %q fallbacks %v", resp.Model, resp.Provider, resp.FinishReason, resp.Fallbacks)
+	}
+
+	reqs := s.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("server got %d requests, want 1", len(reqs))
+	}
+	got := reqs[0]
+	if !got.Stream || !got.IncludeUsage {
+		t.Errorf("stream=%v include_usage=%v, want both", got.Stream, got.IncludeUsage)
+	}
+	if got.Model != "mid-id" {
+		t.Errorf("model id sent %q, want mid-id", got.Model)
+	}
+	if auth := got.Header.Get("Authorization"); auth != "Bearer k-123" {
+		t.Errorf("Authorization %q", auth)
+	}
+	if strings.Contains(string(got.Raw), "temperature") {
+		t.Errorf("temperature was sent: %s", got.Raw)
+	}
+	if len(got.Messages) != 2 || got.Messages[1].Content != "Say hello." {
+		t.Errorf("messages sent: %+v", got.Messages)
+	}
+}
+
+func TestToolCallsAssembled(t *testing.T) {
+	calls := []oaitest.ToolCall{
+		{ID: "call_a", Name: "read_file", Args: `{"path":"main.go","offset":10}`},
+		{ID: "call_b", Name: "search", Args: `{"pattern":"func main"}`},
+	}
+	for _, omit := range []bool{false, true} {
+		name := "with index"
+		if omit {
+			name = "without index"
+		}
+		t.Run(name, func(t *testing.T) {
+			s := serve(t, reply(oaitest.Reply{Text: "Looking.", ToolCalls: calls, OmitIndex: omit}))
+			r := NewRouter(testConfig(model{name: "m", url: s.URL}), Options{})
+			var rec recorder
+			tools := []openai.Tool{{Type: openai.ToolTypeFunction, Function: &openai.FunctionDefinition{Name: "read_file"}}}
+			resp, err := r.Complete(context.Background(), Request{Models: []string{"m"}, Messages: hello, Tools: tools, OnDelta: rec.on})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(resp.ToolCalls) != len(calls) {
+				t.Fatalf("got %d tool calls %+v, want %d", len(resp.ToolCalls), resp.ToolCalls, len(calls))
+			}
+			for i, want := range calls {
+				got := resp.ToolCalls[i]
+				if got.ID != want.ID || got.Function.Name != want.Name || got.Function.Arguments != want.Args ||
+					got.Type != openai.ToolTypeFunction {
+					t.Errorf("call %d = %+v, want %+v", i, got, want)
+				}
+			}
+			if resp.FinishReason != "tool_calls" || resp.Content != "Looking." {
+				t.Errorf("finish %q content %q", resp.FinishReason, resp.Content)
+			}
+			var started []string
+			for _, d := range rec.deltas {
+				if d.ToolCall != "" {
+					started = append(started, d.ToolCall)
+				}
+			}
+			if strings.Join(started, ",") != "read_file,search" {
+				t.Errorf("tool call deltas %v", started)
+			}
+			if reqs := s.Requests(); len(reqs[0].Tools) != 1 || reqs[0].Tools[0].Function.Name != "read_file" {
+				t.Errorf("tools not sent: %+v", reqs[0].Tools)
+			}
+		})
+	}
+}
+
+func TestFallbackOn500(t *testing.T) {
+	bad := serve(t, reply(oaitest.Reply{Status: 500}))
+	good := serve(t, reply(oaitest.Reply{Text: "from the backup"}))
+	r := NewRouter(testConfig(model{name: "a", url: bad.URL}, model{name: "b", url: good.URL}), Options{})
+
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Model != "b" || resp.Content != "from the backup" {
+		t.Errorf("served by %q: %q", resp.Model, resp.Content)
+	}
+	want := []Fallback{{Model: "a", Provider: "p-a", Reason: "HTTP 500"}}
+	if len(resp.Fallbacks) != 1 || resp.Fallbacks[0] != want[0] {
+		t.Errorf("fallbacks %+v, want %+v", resp.Fallbacks, want)
+	}
+	if n := len(bad.Requests()); n != 1 {
+		t.Errorf("a 500 was retried: %d requests", n)
+	}
+}
+
+func TestClientErrorFallsBackWithMessage(t *testing.T) {
+	bad := serve(t, reply(oaitest.Reply{Status: 404, Error: "The model `a-id` does not exist"}))
+	good := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	r := NewRouter(testConfig(model{name: "a", url: bad.URL}, model{name: "b", url: good.URL}), Options{})
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Fallbacks) != 1 || resp.Fallbacks[0].Reason != "HTTP 404: The model `a-id` does not exist" {
+		t.Errorf("fallbacks %+v", resp.Fallbacks)
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	var mu sync.Mutex
+	var times []time.Time
+	s := serve(t, func(*oaitest.Request) oaitest.Reply {
+		mu.Lock()
+		defer mu.Unlock()
+		times = append(times, time.Now())
+		if len(times) == 1 {
+			return oaitest.Reply{Status: http.StatusTooManyRequests, RetryAfter: "1"}
+		}
+		return oaitest.Reply{Text: "after the wait"}
+	})
+	fallback := serve(t, reply(oaitest.Reply{Text: "wrong"}))
+	r := NewRouter(testConfig(model{name: "a", url: s.URL}, model{name: "b", url: fallback.URL}), Options{})
+
+	start := time.Now()
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Model != "a" || resp.Content != "after the wait" || len(resp.Fallbacks) != 0 {
+		t.Errorf("served by %q: %q, fallbacks %v", resp.Model, resp.Content, resp.Fallbacks)
+	}
+	if el := time.Since(start); el < 900*time.Millisecond {
+		t.Errorf("retried after %v, want Retry-After's 1s", el)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(times) != 2 || times[1].Sub(times[0]) < 900*time.Millisecond {
+		t.Errorf("requests at %v", times)
+	}
+	if n := len(fallback.Requests()); n != 0 {
+		t.Errorf("fallback got %d requests", n)
+	}
+}
+
+func TestRateLimitExhaustedFallsBack(t *testing.T) {
+	limited := serve(t, reply(oaitest.Reply{Status: http.StatusTooManyRequests}))
+	good := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	cfg := testConfig(model{name: "a", url: limited.URL}, model{name: "b", url: good.URL})
+	cfg.Retries = 2
+	r := NewRouter(cfg, Options{})
+
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(limited.Requests()); n != 3 {
+		t.Errorf("rate-limited model got %d requests, want 1 + 2 retries", n)
+	}
+	if resp.Model != "b" || len(resp.Fallbacks) != 1 || !strings.Contains(resp.Fallbacks[0].Reason, "HTTP 429") {
+		t.Errorf("served by %q, fallbacks %+v", resp.Model, resp.Fallbacks)
+	}
+}
+
+func TestResetMidStreamRestarts(t *testing.T) {
+	broken := serve(t, reply(oaitest.Reply{Text: "one two three four five six seven eight nine ten", ResetAfterChunks: 2}))
+	good := serve(t, reply(oaitest.Reply{Text: "the whole answer"}))
+	r := NewRouter(testConfig(model{name: "a", url: broken.URL}, model{name: "b", url: good.URL}), Options{})
+
+	var rec recorder
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello, OnDelta: rec.on})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Model != "b" || len(resp.Fallbacks) != 1 || resp.Fallbacks[0].Reason != "connection reset mid-stream" {
+		t.Fatalf("served by %q, fallbacks %+v", resp.Model, resp.Fallbacks)
+	}
+	restarts := rec.restarts()
+	if len(restarts) != 1 || restarts[0].Reason != "connection reset mid-stream" {
+		t.Errorf("restarts %+v", restarts)
+	}
+	if rec.deltas[0].Restart || rec.deltas[0].Text == "" {
+		t.Errorf("first delta %+v, want text from the broken stream before the restart", rec.deltas[0])
+	}
+	if rec.text() != "the whole answer" {
+		t.Errorf("text after restart %q", rec.text())
+	}
+}
+
+func TestIdleWatchdog(t *testing.T) {
+	stalled := serve(t, reply(oaitest.Reply{Text: "one two three four five", StallAfterChunks: 1}))
+	good := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	cfg := testConfig(model{name: "a", url: stalled.URL}, model{name: "b", url: good.URL})
+	cfg.StreamIdleTimeout.Duration = 200 * time.Millisecond
+	r := NewRouter(cfg, Options{})
+
+	start := time.Now()
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Errorf("took %v", el)
+	}
+	if resp.Model != "b" || len(resp.Fallbacks) != 1 || resp.Fallbacks[0].Reason != "stream idle for 200ms" {
+		t.Errorf("served by %q, fallbacks %+v", resp.Model, resp.Fallbacks)
+	}
+}
+
+func TestIdleWatchdogBeforeHeaders(t *testing.T) {
+	slow := serve(t, reply(oaitest.Reply{Text: "late", Delay: 10 * time.Second}))
+	good := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	cfg := testConfig(model{name: "a", url: slow.URL}, model{name: "b", url: good.URL})
+	cfg.StreamIdleTimeout.Duration = 200 * time.Millisecond
+	r := NewRouter(cfg, Options{})
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Model != "b" || resp.Fallbacks[0].Reason != "stream idle for 200ms" {
+		t.Errorf("served by %q, fallbacks %+v", resp.Model, resp.Fallbacks)
+	}
+}
+
+func TestSlowConsumerIsNotIdle(t *testing.T) {
+	// The server is never idle for 150ms, but the consumer takes 250ms
+	// over the first piece while the next ones are on their way.
+	s := serve(t, reply(oaitest.Reply{Text: "one two three", ChunkDelay: 80 * time.Millisecond}))
+	cfg := testConfig(model{name: "a", url: s.URL})
+	cfg.StreamIdleTimeout.Duration = 150 * time.Millisecond
+	r := NewRouter(cfg, Options{})
+	first := true
+	slow := func(Delta) {
+		if first {
+			first = false
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello, OnDelta: slow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Content != "one two three" {
+		t.Errorf("content %q", resp.Content)
+	}
+}
+
+func TestRequestTimeout(t *testing.T) {
+	// Chunks keep arriving, so only the whole-request bound can end it.
+	slow := serve(t, reply(oaitest.Reply{Chunks: strings.Split(strings.Repeat("x", 40), ""), ChunkDelay: 50 * time.Millisecond}))
+	good := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	cfg := testConfig(model{name: "a", url: slow.URL}, model{name: "b", url: good.URL})
+	cfg.RequestTimeout.Duration = 300 * time.Millisecond
+	r := NewRouter(cfg, Options{})
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Model != "b" || resp.Fallbacks[0].Reason != "request timed out after 300ms" {
+		t.Errorf("served by %q, fallbacks %+v", resp.Model, resp.Fallbacks)
+	}
+}
+
+func TestMalformedStreamFallsBack(t *testing.T) {
+	bad := serve(t, reply(oaitest.Reply{Text: "a b c d e", MalformedSSE: true}))
+	good := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	r := NewRouter(testConfig(model{name: "a", url: bad.URL}, model{name: "b", url: good.URL}), Options{})
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Model != "b" || resp.Fallbacks[0].Reason != "malformed stream" {
+		t.Errorf("served by %q, fallbacks %+v", resp.Model, resp.Fallbacks)
+	}
+}
+
+func TestConnectionRefusedFallsBack(t *testing.T) {
+	gone := oaitest.New(reply(oaitest.Reply{}))
+	gone.Close()
+	good := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	r := NewRouter(testConfig(model{name: "a", url: gone.URL}, model{name: "b", url: good.URL}), Options{})
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Model != "b" || !strings.HasPrefix(resp.Fallbacks[0].Reason, "connection failed: ") {
+		t.Errorf("served by %q, fallbacks %+v", resp.Model, resp.Fallbacks)
+	}
+}
+
+func TestAllFailed(t *testing.T) {
+	a := serve(t, reply(oaitest.Reply{Status: 500}))
+	b := serve(t, reply(oaitest.Reply{Status: 503}))
+	r := NewRouter(testConfig(model{name: "a", url: a.URL}, model{name: "b", url: b.URL}), Options{})
+	_, err := r.Complete(context.Background(), Request{Models: []string{"a", "b", "ghost"}, Messages: hello})
+	var all *AllFailedError
+	if !errors.As(err, &all) {
+		t.Fatalf("err %v, want AllFailedError", err)
+	}
+	want := []Fallback{{"a", "p-a", "HTTP 500"}, {"b", "p-b", "HTTP 503"}, {"ghost", "", "model not in config"}}
+	if len(all.Tried) != len(want) {
+		t.Fatalf("tried %+v", all.Tried)
+	}
+	for i := range want {
+		if all.Tried[i] != want[i] {
+			t.Errorf("tried[%d] = %+v, want %+v", i, all.Tried[i], want[i])
+		}
+	}
+	if msg := err.Error(); !strings.Contains(msg, "a: HTTP 500") || !strings.Contains(msg, "b: HTTP 503") {
+		t.Errorf("error %q does not name each model", msg)
+	}
+}
+
+func TestSensitiveWithoutLocalModelSendsNothing(t *testing.T) {
+	s := serve(t, reply(oaitest.Reply{Text: "should never be asked"}))
+	r := NewRouter(testConfig(model{name: "a", url: s.URL}, model{name: "b", url: s.URL}), Options{})
+	_, err := r.Complete(context.Background(), Request{Phase: config.Code, Models: []string{"a", "b"}, Sensitive: true, Messages: hello})
+	var nl *NoLocalModelError
+	if !errors.As(err, &nl) || nl.Phase != config.Code {
+		t.Fatalf("err %v, want NoLocalModelError for code", err)
+	}
+	if n := len(s.Requests()); n != 0 {
+		t.Errorf("server got %d requests", n)
+	}
+}
+
+func TestSensitiveUsesOnlyLocal(t *testing.T) {
+	remote := serve(t, reply(oaitest.Reply{Text: "remote"}))
+	local := serve(t, reply(oaitest.Reply{Text: "local"}))
+	cfg := testConfig(model{name: "remote", url: remote.URL}, model{name: "local", url: local.URL, local: true})
+	r := NewRouter(cfg, Options{})
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"remote", "local"}, Sensitive: true, Messages: hello})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Model != "local" || resp.Content != "local" {
+		t.Errorf("served by %q", resp.Model)
+	}
+	if n := len(remote.Requests()); n != 0 {
+		t.Errorf("remote got %d requests", n)
+	}
+}
+
+func TestSensitiveLocalFailureDoesNotLeak(t *testing.T) {
+	remote := serve(t, reply(oaitest.Reply{Text: "remote"}))
+	local := serve(t, reply(oaitest.Reply{Status: 500}))
+	cfg := testConfig(model{name: "local", url: local.URL, local: true}, model{name: "remote", url: remote.URL})
+	r := NewRouter(cfg, Options{})
+	_, err := r.Complete(context.Background(), Request{Models: []string{"local", "remote"}, Sensitive: true, Messages: hello})
+	var all *AllFailedError
+	if !errors.As(err, &all) {
+		t.Fatalf("err %v", err)
+	}
+	if n := len(remote.Requests()); n != 0 {
+		t.Errorf("remote got %d requests after the local model failed", n)
+	}
+}
+
+func TestNoUsageIsEstimated(t *testing.T) {
+	const answer = "An answer without any usage numbers."
+	s := serve(t, reply(oaitest.Reply{Text: answer, NoUsage: true}))
+	r := NewRouter(testConfig(model{name: "a", url: s.URL}), Options{})
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !resp.Estimated || resp.TokensIn != EstimateMessages(hello) || resp.TokensOut != EstimateTokens(answer) {
+		t.Errorf("estimated=%v tokens %d/%d", resp.Estimated, resp.TokensIn, resp.TokensOut)
+	}
+	if resp.TokensIn == 0 || resp.TokensOut == 0 || resp.CostUSD == 0 {
+		t.Errorf("tokens %d/%d cost %v", resp.TokensIn, resp.TokensOut, resp.CostUSD)
+	}
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func TestCooldown(t *testing.T) {
+	bad := serve(t, reply(oaitest.Reply{Status: 500}))
+	good := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	cfg := testConfig(model{name: "a", url: bad.URL}, model{name: "b", url: good.URL})
+	cfg.ProviderCooldown.Duration = time.Minute
+	clk := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	r := NewRouter(cfg, Options{Now: clk.now})
+	ask := func(models ...string) (*Response, error) {
+		return r.Complete(context.Background(), Request{Models: models, Messages: hello})
+	}
+
+	for range 3 {
+		if _, err := ask("a", "b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(bad.Requests()); n != 3 {
+		t.Fatalf("a got %d requests before cooling", n)
+	}
+	h := r.Health()
+	if h[0].Name != "p-a" || h[0].Failures != 3 || !h[0].CoolingUntil.Equal(clk.now().Add(time.Minute)) || h[0].LastError != "HTTP 500" {
+		t.Errorf("health %+v", h[0])
+	}
+	if h[1].Failures != 0 || !h[1].CoolingUntil.IsZero() {
+		t.Errorf("health %+v", h[1])
+	}
+
+	resp, err := ask("a", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(bad.Requests()); n != 3 {
+		t.Errorf("cooling provider was asked: %d requests", n)
+	}
+	if resp.Fallbacks[0].Reason != "provider cooling down" {
+		t.Errorf("fallbacks %+v", resp.Fallbacks)
+	}
+
+	// When the cooling provider is all that is left it is tried anyway.
+	if _, err := ask("a"); err == nil {
+		t.Error("a alone succeeded")
+	}
+	if n := len(bad.Requests()); n != 4 {
+		t.Errorf("last candidate not tried: %d requests", n)
+	}
+
+	clk.advance(time.Minute + time.Second)
+	if h := r.Health(); !h[0].CoolingUntil.IsZero() {
+		t.Errorf("still cooling after the cooldown: %+v", h[0])
+	}
+	if _, err := ask("a", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(bad.Requests()); n != 5 {
+		t.Errorf("a not tried again after the cooldown: %d requests", n)
+	}
+}
+
+func TestSuccessEndsCooldown(t *testing.T) {
+	var n int
+	s := serve(t, func(*oaitest.Request) oaitest.Reply {
+		n++
+		if n <= 3 {
+			return oaitest.Reply{Status: 502}
+		}
+		return oaitest.Reply{Text: "ok"}
+	})
+	r := NewRouter(testConfig(model{name: "a", url: s.URL}), Options{})
+	for range 3 {
+		_, _ = r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello})
+	}
+	if h := r.Health()[0]; h.CoolingUntil.IsZero() {
+		t.Fatalf("not cooling after 3 failures: %+v", h)
+	}
+	// The only candidate is tried although cooling, and its success counts.
+	if _, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello}); err != nil {
+		t.Fatal(err)
+	}
+	if h := r.Health()[0]; h.Failures != 0 || !h.CoolingUntil.IsZero() {
+		t.Errorf("health %+v after a success", h)
+	}
+}
+
+func TestWatchdogRestartsOnEveryChunk(t *testing.T) {
+	// 8 chunks 80ms apart take longer than the idle timeout in total.
+	s := serve(t, reply(oaitest.Reply{Chunks: strings.Split("abcdefgh", ""), ChunkDelay: 80 * time.Millisecond}))
+	cfg := testConfig(model{name: "a", url: s.URL})
+	cfg.StreamIdleTimeout.Duration = 250 * time.Millisecond
+	r := NewRouter(cfg, Options{})
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Content != "abcdefgh" {
+		t.Errorf("content %q", resp.Content)
+	}
+}
+
+func TestKeyNeverInErrors(t *testing.T) {
+	const key = "sk-very-secret-0xC0FFEE-4242"
+	echo := func(r *oaitest.Request) oaitest.Reply {
+		// Like providers that quote the rejected key back.
+		return oaitest.Reply{Status: 401, Error: "Incorrect API key provided: " + r.Header.Get("Authorization")}
+	}
+	a := serve(t, echo)
+	b := serve(t, func(r *oaitest.Request) oaitest.Reply {
+		return oaitest.Reply{Status: 500, Error: "upstream said " + key}
+	})
+	cfg := testConfig(model{name: "a", url: a.URL, keyEnv: "K"}, model{name: "b", url: b.URL, keyEnv: "K"})
+	r := NewRouter(cfg, Options{Getenv: envOf("K", key)})
+	_, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+	var all *AllFailedError
+	if !errors.As(err, &all) {
+		t.Fatalf("err %v", err)
+	}
+	if got := a.Requests()[0].Header.Get("Authorization"); got != "Bearer "+key {
+		t.Fatalf("key not sent (%q): the test would prove nothing", got)
+	}
+	if strings.Contains(err.Error(), key) {
+		t.Errorf("key in error: %s", err)
+	}
+	for _, f := range all.Tried {
+		if strings.Contains(f.Reason, key) {
+			t.Errorf("key in reason: %s", f.Reason)
+		}
+	}
+	if !strings.Contains(all.Tried[0].Reason, "HTTP 401: Incorrect API key provided: Bearer ***") {
+		t.Errorf("reason %q", all.Tried[0].Reason)
+	}
+	for _, h := range r.Health() {
+		if strings.Contains(h.LastError, key) {
+			t.Errorf("key in health: %s", h.LastError)
+		}
+	}
+}
+
+func TestEmptyKeySendsNoAuthorization(t *testing.T) {
+	s := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	r := NewRouter(testConfig(model{name: "a", url: s.URL, keyEnv: "UNSET_KEY", local: true}), Options{Getenv: envOf()})
+	if _, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello}); err != nil {
+		t.Fatal(err)
+	}
+	if auth := s.Requests()[0].Header.Get("Authorization"); auth != "" {
+		t.Errorf("Authorization %q", auth)
+	}
+}
+
+func TestCancelReturnsAtOnce(t *testing.T) {
+	stalled := serve(t, reply(oaitest.Reply{Text: "a b c d e", StallAfterChunks: 1}))
+	other := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	r := NewRouter(testConfig(model{name: "a", url: stalled.URL}, model{name: "b", url: other.URL}), Options{})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var rec recorder
+	onDelta := func(d Delta) {
+		rec.on(d)
+		if d.Text != "" {
+			cancel() // the stream has started: cancel mid-stream
+		}
+	}
+	start := time.Now()
+	_, err := r.Complete(ctx, Request{Models: []string{"a", "b"}, Messages: hello, OnDelta: onDelta})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("took %v", el)
+	}
+	if n := len(other.Requests()); n != 0 {
+		t.Errorf("fell back after cancellation: %d requests", n)
+	}
+	if len(rec.restarts()) != 0 {
+		t.Errorf("restart reported for a cancellation: %+v", rec.deltas)
+	}
+	if h := r.Health()[0]; h.Failures != 0 {
+		t.Errorf("cancellation counted as a failure: %+v", h)
+	}
+}
+
+func TestCancelDuringRetryWait(t *testing.T) {
+	s := serve(t, reply(oaitest.Reply{Status: 429, RetryAfter: "30"}))
+	r := NewRouter(testConfig(model{name: "a", url: s.URL}), Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := r.Complete(ctx, Request{Models: []string{"a"}, Messages: hello})
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Errorf("err %v after %v", err, time.Since(start))
+	}
+}
+
+func TestPhaseChainFromConfig(t *testing.T) {
+	s := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	cfg := testConfig(model{name: "a", url: s.URL})
+	cfg.Phases = map[string]config.PhaseConfig{config.Review: {Models: []string{"a"}}}
+	r := NewRouter(cfg, Options{})
+	resp, err := r.Complete(context.Background(), Request{Phase: config.Review, Messages: hello})
+	if err != nil || resp.Model != "a" {
+		t.Fatalf("resp %+v err %v", resp, err)
+	}
+	if len(s.Requests()) != 1 || s.Requests()[0].Model != "a-id" {
+		t.Errorf("requests %+v", s.Requests())
+	}
+	empty := NewRouter(&config.Config{}, Options{})
+	if _, err := empty.Complete(context.Background(), Request{Phase: config.Split, Messages: hello}); err == nil {
+		t.Error("a config without models succeeded")
+	}
+}
+
+func TestConcurrentCompletes(t *testing.T) {
+	var n int
+	s := serve(t, func(*oaitest.Request) oaitest.Reply {
+		n++ // calls are serialized by oaitest
+		if n%4 == 0 {
+			return oaitest.Reply{Status: 500}
+		}
+		return oaitest.Reply{Text: "ok", ChunkDelay: time.Millisecond}
+	})
+	good := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	r := NewRouter(testConfig(model{name: "a", url: s.URL}, model{name: "b", url: good.URL}), Options{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for range 20 {
+		wg.Go(func() {
+			_, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello, OnDelta: func(Delta) {}})
+			errs <- err
+			_ = r.Health()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"1", time.Second, true},
+		{" 7 ", 7 * time.Second, true},
+		{now.Add(5 * time.Second).Format(http.TimeFormat), 5 * time.Second, true},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+		{"", 0, false},
+		{"soon", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := parseRetryAfter(tt.in, now)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestEstimateTokens(t *testing.T) {
+	for in, want := range map[string]int{"": 0, "a": 1, "abcd": 1, "abcde": 2, strings.Repeat("x", 400): 100} {
+		if got := EstimateTokens(in); got != want {
+			t.Errorf("EstimateTokens(%d bytes) = %d, want %d", len(in), got, want)
+		}
+	}
+	if got := EstimateMessages(hello); got != 2*perMessageTokens+EstimateTokens("You write Go.")+EstimateTokens("Say hello.") {
+		t.Errorf("EstimateMessages = %d", got)
+	}
+}

@@ -1,0 +1,219 @@
+package llm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+)
+
+var (
+	errStreamIdle     = errors.New("stream idle")
+	errRequestTimeout = errors.New("request timeout")
+)
+
+// failure says why an attempt failed.
+type failure struct {
+	reason     string
+	status     int    // HTTP status, when the server answered with one
+	retryAfter string // Retry-After of that answer
+}
+
+// attempt streams one completion from one model. It returns the response,
+// or why it failed; when the caller's ctx ends, the failure is meaningless
+// and the caller checks ctx itself.
+func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Response, *failure) {
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	actx, stop := context.WithTimeoutCause(actx, r.reqTimeout, errRequestTimeout)
+	defer stop()
+	info := &callInfo{}
+	actx = context.WithValue(actx, callInfoKey{}, info)
+
+	// The watchdog times each wait for the server, the response headers
+	// included: a server that accepts the request and says nothing is as
+	// stuck as a silent stream. Recv does not return for keep-alive
+	// comments, so only a timer outside it can end such a stream.
+	watchdog := time.AfterFunc(r.idleTimeout, func() { cancel(errStreamIdle) })
+	defer watchdog.Stop()
+
+	id := c.model.ID
+	if id == "" {
+		id = c.model.Name
+	}
+	client := r.clients[c.provider.Name]
+	if client == nil {
+		return nil, &failure{reason: "provider added after the router was built"}
+	}
+	stream, err := client.CreateChatCompletionStream(actx, openai.ChatCompletionRequest{
+		Model:         id,
+		Messages:      req.Messages,
+		Tools:         req.Tools,
+		Stream:        true,
+		StreamOptions: &openai.StreamOptions{IncludeUsage: true},
+	})
+	if err != nil {
+		// go-openai returns a stream with no response on error: never Close it.
+		return nil, r.classify(actx, err, info, false)
+	}
+	defer stream.Close()
+
+	var (
+		content  strings.Builder
+		tools    toolAssembler
+		finish   string
+		usage    *openai.Usage
+		emitted  bool
+		received bool
+	)
+	emit := func(d Delta) {
+		emitted = true
+		if req.OnDelta != nil {
+			req.OnDelta(d)
+		}
+	}
+	fail := func(f *failure) (*Response, *failure) {
+		// The caller's cancellation is no mid-stream failure to report.
+		if emitted && ctx.Err() == nil {
+			if req.OnDelta != nil {
+				req.OnDelta(Delta{Restart: true, Reason: f.reason})
+			}
+		}
+		return nil, f
+	}
+	for {
+		chunk, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fail(r.classify(actx, err, info, true))
+		}
+		// A slow OnDelta consumer is not an idle server.
+		watchdog.Stop()
+		if chunk.Usage != nil && (chunk.Usage.PromptTokens > 0 || chunk.Usage.CompletionTokens > 0) {
+			usage = chunk.Usage
+		}
+		for _, ch := range chunk.Choices {
+			if ch.Index != 0 {
+				continue // n is always 1; ignore anything else
+			}
+			received = true
+			if ch.Delta.Content != "" {
+				content.WriteString(ch.Delta.Content)
+				emit(Delta{Text: ch.Delta.Content})
+			}
+			for _, tc := range ch.Delta.ToolCalls {
+				if name := tools.add(tc); name != "" {
+					emit(Delta{ToolCall: name})
+				}
+			}
+			if ch.FinishReason != "" {
+				finish = string(ch.FinishReason)
+			}
+		}
+		watchdog.Reset(r.idleTimeout)
+	}
+	// go-openai reports a clean end of body as io.EOF even without [DONE];
+	// an answer with no choice at all is a broken stream, not an empty reply.
+	if !received {
+		return fail(&failure{reason: "stream ended without an answer"})
+	}
+
+	resp := &Response{
+		Content:      content.String(),
+		ToolCalls:    tools.calls(),
+		FinishReason: finish,
+		Model:        c.model.Name,
+		Provider:     c.provider.Name,
+	}
+	if usage != nil {
+		resp.TokensIn, resp.TokensOut = usage.PromptTokens, usage.CompletionTokens
+	} else {
+		out := resp.Content
+		for _, tc := range resp.ToolCalls {
+			out += tc.Function.Name + tc.Function.Arguments
+		}
+		resp.TokensIn, resp.TokensOut = EstimateMessages(req.Messages), EstimateTokens(out)
+		resp.Estimated = true
+	}
+	resp.CostUSD = float64(resp.TokensIn)/1e6*c.model.InputPerMTok +
+		float64(resp.TokensOut)/1e6*c.model.OutputPerMTok
+	return resp, nil
+}
+
+// toolAssembler joins streamed tool-call deltas. OpenAI numbers them with
+// Index; servers that omit it (Ollama, some proxies) are followed by order:
+// a new ID starts a call, anything else continues the last one.
+type toolAssembler struct {
+	list    []openai.ToolCall
+	byIndex map[int]int // stream index -> position in list
+}
+
+// add merges one delta and returns the call's name if it just started.
+func (a *toolAssembler) add(d openai.ToolCall) string {
+	pos := -1
+	switch {
+	case d.Index != nil:
+		if p, ok := a.byIndex[*d.Index]; ok {
+			pos = p
+		}
+	case len(a.list) > 0 && (d.ID == "" || d.ID == a.list[len(a.list)-1].ID):
+		pos = len(a.list) - 1
+	}
+	if pos < 0 {
+		pos = len(a.list)
+		a.list = append(a.list, openai.ToolCall{Index: d.Index})
+		if d.Index != nil {
+			if a.byIndex == nil {
+				a.byIndex = make(map[int]int)
+			}
+			a.byIndex[*d.Index] = pos
+		}
+	}
+	tc := &a.list[pos]
+	if d.ID != "" {
+		tc.ID = d.ID
+	}
+	if d.Type != "" {
+		tc.Type = d.Type
+	}
+	tc.Function.Arguments += d.Function.Arguments
+	if d.Function.Name != "" && tc.Function.Name == "" {
+		tc.Function.Name = d.Function.Name
+		return d.Function.Name
+	}
+	return ""
+}
+
+// calls returns the assembled calls in index order (stream order where
+// there is none), each with a type and an ID so tool results can refer to
+// them.
+func (a *toolAssembler) calls() []openai.ToolCall {
+	if len(a.list) == 0 {
+		return nil
+	}
+	out := append([]openai.ToolCall(nil), a.list...)
+	indexed := true
+	for _, tc := range out {
+		indexed = indexed && tc.Index != nil
+	}
+	if indexed {
+		sort.SliceStable(out, func(i, j int) bool { return *out[i].Index < *out[j].Index })
+	}
+	for i := range out {
+		out[i].Index = nil // an index only means something inside a stream
+		if out[i].Type == "" {
+			out[i].Type = openai.ToolTypeFunction
+		}
+		if out[i].ID == "" {
+			out[i].ID = fmt.Sprintf("call_%d", i)
+		}
+	}
+	return out
+}

@@ -1,0 +1,30 @@
+package llm
+
+import openai "github.com/sashabaranov/go-openai"
+
+// EstimateTokens guesses a token count at about four bytes a token, at
+// least one for non-empty text. Used only where a provider reports no usage.
+func EstimateTokens(s string) int {
+	if s == "" {
+		return 0
+	}
+	return (len(s) + 3) / 4
+}
+
+// perMessageTokens approximates the role and framing tokens of a message.
+const perMessageTokens = 4
+
+// EstimateMessages guesses the prompt tokens of a conversation.
+func EstimateMessages(msgs []openai.ChatCompletionMessage) int {
+	n := 0
+	for _, m := range msgs {
+		n += perMessageTokens + EstimateTokens(m.Content) + EstimateTokens(m.Name)
+		for _, p := range m.MultiContent {
+			n += EstimateTokens(p.Text)
+		}
+		for _, tc := range m.ToolCalls {
+			n += EstimateTokens(tc.Function.Name) + EstimateTokens(tc.Function.Arguments)
+		}
+	}
+	return n
+}
