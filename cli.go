@@ -62,9 +62,13 @@ type globals struct {
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.repo, "repo", ".", "repository `DIR`")
-	fs.StringVar(&g.config, "config", "", "config `FILE` (default .agent-tui.toml, then the user config)")
-	fs.StringVar(&g.db, "db", "", "database `FILE` (default inside the repository's git directory)")
+	// defaults are the current values: flags given before the command stay
+	if g.repo == "" {
+		g.repo = "."
+	}
+	fs.StringVar(&g.repo, "repo", g.repo, "repository `DIR`")
+	fs.StringVar(&g.config, "config", g.config, "config `FILE` (default .agent-tui.toml, then the user config)")
+	fs.StringVar(&g.db, "db", g.db, "database `FILE` (default inside the repository's git directory)")
 }
 
 func newFlagSet(name string, g *globals, stderr io.Writer) *flag.FlagSet {
@@ -156,7 +160,15 @@ type env struct {
 
 // openEnv opens the repository, loads the config and opens the store, in
 // that order, so bad input fails before anything is written.
-func openEnv(g globals) (*env, error) {
+func openEnv(g globals) (*env, error) { return openEnvMode(g, true) }
+
+// errNoDatabase: a read-only command found no database; nothing was created.
+var errNoDatabase = errors.New("no database yet")
+
+// openExisting opens the environment without creating a database.
+func openExisting(g globals) (*env, error) { return openEnvMode(g, false) }
+
+func openEnvMode(g globals, create bool) (*env, error) {
 	repo, err := workspace.Open(g.repo)
 	if err != nil {
 		return nil, err
@@ -178,6 +190,11 @@ func openEnv(g globals) (*env, error) {
 	en.dbPath = g.db
 	if en.dbPath == "" {
 		en.dbPath = filepath.Join(repo.GitDir, "agent-tui.db")
+	}
+	if !create {
+		if _, err := os.Stat(en.dbPath); errors.Is(err, os.ErrNotExist) {
+			return en, errNoDatabase
+		}
 	}
 	if en.st, err = store.Open(en.dbPath, time.Second); err != nil {
 		return nil, err
@@ -298,7 +315,13 @@ func oneID(cmd string, pos []string) (string, error) {
 }
 
 func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer) error {
-	en, err := openEnv(g)
+	if _, err := store.ParseID(id); err != nil {
+		return usagef("%v", err)
+	}
+	en, err := openExisting(g)
+	if errors.Is(err, errNoDatabase) {
+		return fmt.Errorf("unknown ticket %s", strings.ToUpper(id))
+	}
 	if err != nil {
 		return err
 	}
@@ -373,14 +396,16 @@ func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return usagef("list takes no arguments")
 	}
-	en, err := openEnv(g)
-	if err != nil {
+	var tickets []*store.Ticket
+	en, err := openExisting(g)
+	if err != nil && !errors.Is(err, errNoDatabase) {
 		return err
 	}
 	defer en.close()
-	tickets, err := en.st.Tickets()
-	if err != nil {
-		return err
+	if en.st != nil {
+		if tickets, err = en.st.Tickets(); err != nil {
+			return err
+		}
 	}
 	if *asJSON {
 		out := make([]listItem, 0, len(tickets))
@@ -439,7 +464,10 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	en, err := openEnv(g)
+	en, err := openExisting(g)
+	if errors.Is(err, errNoDatabase) {
+		return fmt.Errorf("unknown ticket %s", strings.ToUpper(id))
+	}
 	if err != nil {
 		return err
 	}
@@ -518,8 +546,8 @@ func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return usagef("stats takes no arguments")
 	}
-	en, err := openEnv(g)
-	if err != nil {
+	en, err := openExisting(g)
+	if err != nil && !errors.Is(err, errNoDatabase) {
 		return err
 	}
 	defer en.close()

@@ -34,7 +34,7 @@ type PassRate struct {
 	Rate    float64 `json:"rate"`
 }
 
-// ComputeStats reads every attempt once.
+// ComputeStats reads every attempt once; a nil store has none.
 func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 	s := &Stats{PassRate: map[string][]PassRate{}}
 	top, hasTop := cfg.TopTier()
@@ -62,7 +62,7 @@ func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 		}
 	}
 	rates := map[string]map[int]*PassRate{}
-	err := st.View(func(tx *store.Tx) error {
+	err := viewOrNothing(st, func(tx *store.Tx) error {
 		tickets, err := tx.Tickets()
 		if err != nil {
 			return err
@@ -125,4 +125,11 @@ func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 		s.Spend = []SpendRow{}
 	}
 	return s, nil
+}
+
+func viewOrNothing(st *store.Store, fn func(*store.Tx) error) error {
+	if st == nil {
+		return nil
+	}
+	return st.View(fn)
 }

@@ -1,0 +1,338 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"agent-tui/engine/oaitest"
+	"agent-tui/engine/workspace"
+	"agent-tui/store"
+)
+
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "agent-tui-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binPath = filepath.Join(dir, "agent-tui")
+	out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const secretKey = "sk-live-VERY-SECRET-KEY-4242"
+
+// cliEnv is a real repository with a config pointing at a scripted server.
+type cliEnv struct {
+	t   *testing.T
+	dir string
+	srv *oaitest.Server
+}
+
+func phaseLine(r *oaitest.Request) string {
+	for _, m := range r.Messages {
+		if m.Role == "user" {
+			l, _, _ := strings.Cut(m.Content, "\n")
+			p, _, _ := strings.Cut(strings.TrimPrefix(l, "Phase: "), " · ")
+			return p
+		}
+	}
+	return ""
+}
+
+func simpleModel(r *oaitest.Request) oaitest.Reply {
+	p := phaseLine(r)
+	if strings.HasPrefix(p, "validator of ") || p == "review" {
+		return oaitest.Reply{Text: `{"pass": true, "objections": []}`}
+	}
+	if p == "split" {
+		return oaitest.Reply{Text: `{"tickets": [{"kind": "feature", "title": "part a", "body": "x"}]}`}
+	}
+	return oaitest.Reply{Text: "## " + p + "\n\nA document.\n", PromptTokens: 500, CompletionTokens: 100}
+}
+
+func newCLIEnv(t *testing.T, handler func(*oaitest.Request) oaitest.Reply, extra string) *cliEnv {
+	t.Helper()
+	e := &cliEnv{t: t, dir: t.TempDir()}
+	if err := workspace.InitRepo(e.dir, map[string]string{"README.md": "# x\n", "run_tests.sh": "exit 0\n"}, "main"); err != nil {
+		t.Fatal(err)
+	}
+	e.srv = oaitest.New(handler)
+	t.Cleanup(e.srv.Close)
+	cfg := fmt.Sprintf(`test_command = "sh run_tests.sh"
+approve = []
+stream_idle_timeout = "60s"
+
+[[provider]]
+name = "p"
+base_url = %q
+api_key_env = "AGENT_TUI_CLI_KEY"
+
+[[model]]
+name = "m"
+provider = "p"
+input_per_mtok = 1
+output_per_mtok = 2
+%s`, e.srv.URL, extra)
+	// committed config keeps the checkout clean for the merge
+	if err := os.WriteFile(filepath.Join(e.dir, ".git", "info", "exclude"), []byte(".agent-tui.toml\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, ".agent-tui.toml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *cliEnv) cmd(args ...string) *exec.Cmd {
+	c := exec.Command(binPath, append([]string{"--repo", e.dir}, args...)...)
+	c.Env = append(os.Environ(), "AGENT_TUI_CLI_KEY="+secretKey)
+	return c
+}
+
+// run runs the binary and returns stdout, stderr and the exit code.
+func (e *cliEnv) run(args ...string) (string, string, int) {
+	e.t.Helper()
+	c := e.cmd(args...)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	err := c.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func (e *cliEnv) mustRun(args ...string) string {
+	e.t.Helper()
+	out, errOut, code := e.run(args...)
+	if code != 0 {
+		e.t.Fatalf("%v: exit %d: %s", args, code, errOut)
+	}
+	return out
+}
+
+func (e *cliEnv) show(id string) map[string]any {
+	e.t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal([]byte(e.mustRun("show", id, "--json")), &v); err != nil {
+		e.t.Fatal(err)
+	}
+	return v
+}
+
+func TestCLIAddRunShow(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	id := strings.TrimSpace(e.mustRun("add", "--kind", "epic", "--body", "all of it", "Big plan"))
+	if id != "T-1" {
+		t.Fatalf("id %q", id)
+	}
+	e.mustRun("run", "--until-idle")
+	v := e.show(id)
+	for _, k := range []string{"id", "kind", "title", "status", "sensitive", "parent", "children", "branch", "worktree", "cost_usd", "phases"} {
+		if _, ok := v[k]; !ok {
+			t.Fatalf("show --json lacks %q", k)
+		}
+	}
+	phases := v["phases"].([]any)
+	first := phases[0].(map[string]any)
+	att := first["attempts"].([]any)[0].(map[string]any)
+	for _, k := range []string{"n", "model", "provider", "deliverable", "verdict", "tokens_in", "tokens_out", "cost_usd", "error", "interrupted"} {
+		if _, ok := att[k]; !ok {
+			t.Fatalf("attempt lacks %q", k)
+		}
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(e.mustRun("list", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[1]["parent"] != "T-1" {
+		t.Fatalf("list: %v", list)
+	}
+	stats := e.mustRun("stats")
+	if !strings.Contains(stats, "validator") || !strings.Contains(stats, "total spend") {
+		t.Fatalf("stats:\n%s", stats)
+	}
+}
+
+func TestCLIBadInputGetsOneLineErrorAndLeavesNothing(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	db := filepath.Join(e.dir, ".git", "agent-tui.db")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"add", "--kind", "chore", "x"}, `unknown kind "chore"`},
+		{[]string{"add", "   "}, "empty title"},
+		{[]string{"add"}, "empty title"},
+		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"reject", "T-1"}, "--reason"},
+	}
+	for _, c := range cases {
+		_, errOut, code := e.run(c.args...)
+		if code == 0 || !strings.Contains(errOut, c.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Fatalf("%v: exit %d, stderr %q, want one line with %q", c.args, code, errOut, c.want)
+		}
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Fatal("bad input created the database")
+	}
+	_, errOut, code := e.run("show", "T-7")
+	if code == 0 || !strings.Contains(errOut, "unknown ticket T-7") {
+		t.Fatalf("unknown id: %d %q", code, errOut)
+	}
+	// not a git repository
+	c := exec.Command(binPath, "--repo", t.TempDir(), "list")
+	out, err := c.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "not a git repository") {
+		t.Fatalf("not a repo: %v %q", err, out)
+	}
+	// a broken config names the file and line
+	os.WriteFile(filepath.Join(e.dir, ".agent-tui.toml"), []byte("max_parallel = 2\napprove = [\"review\"\nfoo = 1\n"), 0o644)
+	before, _ := e.srv.Requests(), 0
+	_, errOut, code = e.run("add", "ok title")
+	if code == 0 || !strings.Contains(errOut, ".agent-tui.toml:") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Fatalf("broken config: %d %q", code, errOut)
+	}
+	os.WriteFile(filepath.Join(e.dir, ".agent-tui.toml"), []byte("max_parallel = \"four\"\n"), 0o644)
+	_, errOut, _ = e.run("list")
+	if !strings.Contains(errOut, ".agent-tui.toml:1") || !strings.Contains(errOut, "max_parallel") {
+		t.Fatalf("type error must name file, line and key: %q", errOut)
+	}
+	if len(before) != 0 {
+		t.Fatal("requests sent")
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Fatal("bad input left a database behind")
+	}
+}
+
+// kill -9 in the middle of a phase: on the next run no passed phase is
+// asked again and the cut-off attempt is marked interrupted and re-run.
+func TestCLICrashResume(t *testing.T) {
+	var mu sync.Mutex
+	hang := true
+	arrived := make(chan struct{}, 8)
+	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
+		mu.Lock()
+		defer mu.Unlock()
+		if phaseLine(r) == "techspec" && hang {
+			arrived <- struct{}{}
+			return oaitest.Reply{Text: "never finished", Delay: time.Hour}
+		}
+		return simpleModel(r)
+	}, "")
+	id := strings.TrimSpace(e.mustRun("add", "--kind", "epic", "Crashy"))
+	child := e.cmd("run", "--until-idle")
+	var childErr bytes.Buffer
+	child.Stderr = &childErr
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(30 * time.Second):
+		child.Process.Kill()
+		t.Fatalf("techspec never requested: %s", childErr.String())
+	}
+	// while it runs, a second process fails fast and says why
+	start := time.Now()
+	_, errOut, code := e.run("list")
+	if code == 0 || !strings.Contains(errOut, "in use by another agent-tui process") || time.Since(start) > 2*time.Second {
+		t.Fatalf("second process: exit %d after %v: %q", code, time.Since(start), errOut)
+	}
+	child.Process.Signal(syscall.SIGKILL)
+	child.Wait()
+
+	mu.Lock()
+	hang = false
+	mu.Unlock()
+	discBefore := count(e.srv.Requests(), "discovery")
+	e.mustRun("run", "--until-idle")
+	if n := count(e.srv.Requests(), "discovery"); n != discBefore {
+		t.Fatalf("discovery asked again after the crash: %d → %d", discBefore, n)
+	}
+	v := e.show(id)
+	if v["status"] != "waiting_children" && v["status"] != "done" {
+		t.Fatalf("status %v", v["status"])
+	}
+	ts := v["phases"].([]any)[1].(map[string]any)
+	atts := ts["attempts"].([]any)
+	if len(atts) != 2 || atts[0].(map[string]any)["interrupted"] != true || atts[1].(map[string]any)["interrupted"] != false {
+		t.Fatalf("techspec attempts after crash: %v", atts)
+	}
+	s, err := store.Open(filepath.Join(e.dir, ".git", "agent-tui.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// count counts the requests of one phase of T-1.
+func count(reqs []*oaitest.Request, phase string) int {
+	n := 0
+	for _, r := range reqs {
+		if phaseLine(r) == phase && strings.Contains(r.Messages[1].Content, "Ticket T-1 ") {
+			n++
+		}
+	}
+	return n
+}
+
+// The API key is sent to the provider but stored and printed nowhere.
+func TestCLIKeyNeverStoredOrShown(t *testing.T) {
+	var sawKey bool
+	var mu sync.Mutex
+	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
+		mu.Lock()
+		sawKey = sawKey || strings.Contains(r.Header.Get("Authorization"), secretKey)
+		mu.Unlock()
+		if phaseLine(r) == "techspec" {
+			return oaitest.Reply{Status: 401, Error: "bad key " + secretKey}
+		}
+		return simpleModel(r)
+	}, "")
+	var all strings.Builder
+	for _, args := range [][]string{{"add", "--kind", "epic", "Keyed"}, {"run", "--until-idle"}, {"list"}, {"show", "T-1"}, {"show", "T-1", "--json"}, {"stats", "--json"}} {
+		out, errOut, _ := e.run(args...)
+		all.WriteString(out + errOut)
+	}
+	if !sawKey {
+		t.Fatal("the provider never received the key")
+	}
+	if strings.Contains(all.String(), secretKey) {
+		t.Fatalf("key in output:\n%s", all.String())
+	}
+	if !strings.Contains(all.String(), "needs_human") && !strings.Contains(all.String(), "needs human") {
+		t.Fatalf("a 401 on the only model should stop the ticket:\n%s", all.String())
+	}
+	data, err := os.ReadFile(filepath.Join(e.dir, ".git", "agent-tui.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(data, []byte(secretKey)) {
+		t.Fatal("key in the database file")
+	}
+}
