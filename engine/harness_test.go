@@ -164,6 +164,17 @@ func (h *harness) phase(id, name string) PhaseView {
 	return PhaseView{}
 }
 
+// firstTurns returns the first request of each attempt of a phase.
+func (h *harness) firstTurns(phase string) []*oaitest.Request {
+	var out []*oaitest.Request
+	for _, r := range h.requests(phase) {
+		if toolTurns(r) == 0 {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // requests returns the recorded requests of a phase ("validator of X" too).
 func (h *harness) requests(phase string) []*oaitest.Request {
 	var out []*oaitest.Request

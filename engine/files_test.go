@@ -1,0 +1,309 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"agent-tui/engine/oaitest"
+	"agent-tui/store"
+)
+
+func gitOut(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func (h *harness) baseTestsPass() {
+	h.t.Helper()
+	out, err := exec.Command("sh", "-c", "cd "+h.dir+" && sh run_tests.sh").CombinedOutput()
+	if err != nil {
+		h.t.Fatalf("the project's tests fail on the base branch: %v\n%s", err, out)
+	}
+}
+
+// The full feature route on a real repository: red, green, CI, review,
+// merge; the base branch gets a commit naming the ticket.
+func TestFeatureLandsOnBaseBranch(t *testing.T) {
+	h := newHarness(t, "", developer)
+	id := h.add("feature", "write the feature file", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusDone {
+		t.Fatalf("status %s (%s)", tk.Status, tk.Reason)
+	}
+	var order []string
+	for _, r := range h.srv.Requests() {
+		p := phaseOf(r)
+		if !strings.HasPrefix(p, "validator") && (len(order) == 0 || order[len(order)-1] != p) {
+			order = append(order, p)
+		}
+	}
+	if got := strings.Join(order, ","); got != "discovery,techspec,planning,tests,code,review" {
+		t.Fatalf("phase order %s", got)
+	}
+	code := h.firstTurns("code")[0]
+	if u := userText(code); !strings.Contains(u, "Failing test output") || !strings.Contains(u, "tests/"+id+"_test.sh") {
+		t.Fatalf("code's first request lacks the failing output:\n%s", u)
+	}
+	log := gitOut(t, h.dir, "log", "--format=%s", "main")
+	if !strings.Contains(log, id+":") {
+		t.Fatalf("no merge commit naming %s:\n%s", id, log)
+	}
+	for _, f := range []string{"src/" + id + ".txt", "tests/" + id + "_test.sh"} {
+		if _, err := os.Stat(filepath.Join(h.dir, f)); err != nil {
+			t.Fatalf("%s not on the base branch", f)
+		}
+	}
+	h.baseTestsPass()
+	if _, err := os.Stat(h.repo.WorktreePath(id)); !os.IsNotExist(err) {
+		t.Fatalf("worktree still there: %v", err)
+	}
+	ci := h.phase(id, "ci")
+	if len(ci.Attempts) != 1 || !ci.Attempts[0].Checks[0].Pass {
+		t.Fatalf("ci: %+v", ci)
+	}
+	if cs := h.phase(id, "cifix").Status; cs != store.PhaseSkipped {
+		t.Fatalf("cifix %s", cs)
+	}
+	red := h.phase(id, "tests").Attempts[0].Checks[0]
+	if red.Pass || red.ExitCode == 0 {
+		t.Fatalf("tests check not red: %+v", red)
+	}
+}
+
+// A code attempt that rewrites the test to get green is failed; the test
+// that lands is the red one.
+func TestCodeMayNotChangeTests(t *testing.T) {
+	var c counter
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "code" && toolTurns(r) == 0 && c.inc("code") == 1 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("x", "tests/"+ticketOf(r)+"_test.sh", "exit 0\n")}}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "cheat", false)
+	h.runIdle()
+	code := h.phase(id, "code")
+	if len(code.Attempts) != 2 || code.Attempts[0].Verdict.Pass || !strings.Contains(strings.Join(code.Attempts[0].Verdict.Objections, " "), "test files") {
+		t.Fatalf("code attempts: %+v", code.Attempts)
+	}
+	if u := userText(h.firstTurns("code")[1]); !strings.Contains(u, "test files written in the tests phase were changed") {
+		t.Fatalf("second code attempt lacks the objection:\n%s", u)
+	}
+	data, err := os.ReadFile(filepath.Join(h.dir, "tests", id+"_test.sh"))
+	if err != nil || !strings.Contains(string(data), "grep -q") {
+		t.Fatalf("landed test is not the red one: %q %v", data, err)
+	}
+	h.baseTestsPass()
+}
+
+// Tool calls that try to leave the worktree write and read nothing outside
+// it; the session goes on.
+func TestToolsStayInsideWorktree(t *testing.T) {
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret.txt")
+	os.WriteFile(secret, []byte("TOP-SECRET"), 0o644)
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "tests" && toolTurns(r) == 0 {
+			link, _ := json.Marshal(map[string]string{"command": "ln -s " + outside + " escape"})
+			read, _ := json.Marshal(map[string]string{"path": "escape/secret.txt"})
+			readAbs, _ := json.Marshal(map[string]string{"path": secret})
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
+				writeCall("a", "../../../../../../../"+filepath.Join(outside, "up.txt"), "x"),
+				writeCall("b", filepath.Join(outside, "abs.txt"), "x"),
+				{ID: "c", Name: "run_command", Args: string(link)},
+				writeCall("d", "escape/link.txt", "x"),
+				{ID: "e", Name: "read_file", Args: string(read)},
+				{ID: "f", Name: "read_file", Args: string(readAbs)},
+			}}
+		}
+		if phase == "tests" && toolTurns(r) == 1 {
+			for _, m := range r.Messages {
+				if m.Role == "tool" && strings.Contains(m.Content, "TOP-SECRET") {
+					return oaitest.Reply{Text: "LEAKED"}
+				}
+			}
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "g", Name: "run_command", Args: `{"command": "rm -f escape"}`}, writeCall("h", "tests/"+ticketOf(r)+"_test.sh", "grep -q 'done "+ticketOf(r)+"' src/"+ticketOf(r)+".txt\n")}}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "escape attempts", false)
+	h.runIdle()
+	entries, _ := os.ReadDir(outside)
+	if len(entries) != 1 {
+		t.Fatalf("files written outside the worktree: %v", entries)
+	}
+	for _, a := range h.phase(id, "tests").Attempts {
+		if strings.Contains(a.Deliverable, "LEAKED") {
+			t.Fatal("a file outside the worktree was read")
+		}
+	}
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("status %s (%s)", s, h.ticket(id).Reason)
+	}
+	calls := h.phase(id, "tests").Attempts[0].ToolCalls
+	refused := 0
+	for _, c := range calls {
+		if c.IsErr {
+			refused++
+		}
+	}
+	if refused < 4 {
+		t.Fatalf("expected the escapes to be refused: %+v", calls)
+	}
+}
+
+// A red CI run sends its log to cifix, whose fix lands.
+func TestCIFailureFixedByCIFix(t *testing.T) {
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		switch {
+		case phase == "code" && toolTurns(r) == 0:
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("a", "src/"+id+".txt", "done "+id+"\n"), writeCall("b", "src/lint.bad", "x")}}
+		case phase == "cifix" && toolTurns(r) == 0:
+			if !strings.Contains(userText(r), "Failing CI log") || !strings.Contains(userText(r), "lint.bad") {
+				return oaitest.Reply{Text: "no log given"}
+			}
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "c", Name: "run_command", Args: `{"command": "rm src/lint.bad"}`}}}
+		}
+		return developer(r, phase)
+	})
+	// make the CI log mention the culprit
+	h.cfg.CICommand = "sh run_tests.sh && if [ -e src/lint.bad ]; then echo 'lint: src/lint.bad is not allowed'; exit 1; fi"
+	id := h.add("hotfix", "ci breaker", false)
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("status %s (%s)", s, h.ticket(id).Reason)
+	}
+	ci := h.phase(id, "ci")
+	if len(ci.Attempts) != 1 || ci.Attempts[0].Checks[0].Pass {
+		t.Fatalf("ci should have been red once: %+v", ci.Attempts)
+	}
+	if fix := h.phase(id, "cifix"); fix.Status != store.PhasePassed || len(fix.Attempts) != 1 {
+		t.Fatalf("cifix %+v", fix)
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "src", "lint.bad")); !os.IsNotExist(err) {
+		t.Fatal("the fix did not land on the base branch")
+	}
+	h.baseTestsPass()
+}
+
+// Review objections reach code; a gated review waits; reject sends the
+// reason; approve merges.
+func TestReviewLoopAndApprovalGate(t *testing.T) {
+	var c counter
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "review" && c.inc("review") == 1 {
+			return fail("REV-1: src file lacks a trailing note")
+		}
+		return developer(r, phase)
+	})
+	h.cfg.Approve = []string{"review"}
+	id := h.add("hotfix", "gated", false)
+	before := gitOut(t, h.dir, "rev-parse", "main")
+	h.runIdle()
+	if u := userText(h.firstTurns("code")[1]); !strings.Contains(u, "REV-1") {
+		t.Fatalf("code's second attempt lacks the review objection:\n%s", u)
+	}
+	tk := h.ticket(id)
+	if tk.Status != store.StatusAwaiting {
+		t.Fatalf("status %s (%s)", tk.Status, tk.Reason)
+	}
+	if after := gitOut(t, h.dir, "rev-parse", "main"); after != before {
+		t.Fatal("the base branch moved before approval")
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionReject, Reason: "REJ: name the ticket in the file"}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	rev := h.requests("review")
+	if len(rev) != 3 || !strings.Contains(userText(rev[2]), "REJ: name the ticket in the file") {
+		t.Fatalf("the reject reason did not reach the model (%d review requests)", len(rev))
+	}
+	if s := h.ticket(id).Status; s != store.StatusAwaiting {
+		t.Fatalf("after reject: %s", s)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("after approve: %s (%s)", s, h.ticket(id).Reason)
+	}
+	if after := gitOut(t, h.dir, "rev-parse", "main"); after == before {
+		t.Fatal("approve did not merge")
+	}
+}
+
+// A dirty checkout blocks the merge with a reason; approve after cleaning
+// merges.
+func TestMergeWaitsForCleanCheckout(t *testing.T) {
+	h := newHarness(t, "", developer)
+	os.WriteFile(filepath.Join(h.dir, "README.md"), []byte("local edit\n"), 0o644)
+	id := h.add("hotfix", "blocked merge", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "uncommitted") {
+		t.Fatalf("status %s reason %q", tk.Status, tk.Reason)
+	}
+	gitOut(t, h.dir, "checkout", "README.md")
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("status %s (%s)", s, h.ticket(id).Reason)
+	}
+}
+
+// Three hotfixes and an epic with two children run at once in separate
+// worktrees and all land.
+func TestParallelTicketsAllLand(t *testing.T) {
+	h := newHarness(t, "", developer)
+	var ids []string
+	for _, title := range []string{"one", "two", "three"} {
+		ids = append(ids, h.add("hotfix", title, false))
+	}
+	epic := h.add("epic", "two parts", false)
+	h.runIdle()
+	ep := h.ticket(epic)
+	if ep.Status != store.StatusDone {
+		t.Fatalf("epic %s (%s)", ep.Status, ep.Reason)
+	}
+	ids = append(ids, ep.Children...)
+	worktrees := map[string]bool{}
+	for _, id := range ids {
+		tk := h.ticket(id)
+		if tk.Status != store.StatusDone {
+			t.Fatalf("%s %s (%s)", id, tk.Status, tk.Reason)
+		}
+		if _, err := os.Stat(filepath.Join(h.dir, "src", id+".txt")); err != nil {
+			t.Fatalf("%s's change is not on the base branch", id)
+		}
+		worktrees[tk.Branch] = true
+	}
+	if len(worktrees) != 5 {
+		t.Fatalf("branches: %v", worktrees)
+	}
+	h.baseTestsPass()
+	// the attempts overlapped in time: the tickets ran concurrently
+	var spans [][2]int64
+	for _, id := range ids[:3] {
+		as, _ := h.st.Attempts(id)
+		spans = append(spans, [2]int64{as[0].Started.UnixNano(), as[len(as)-1].Ended.UnixNano()})
+	}
+	overlap := spans[0][0] < spans[1][1] && spans[1][0] < spans[0][1]
+	if !overlap {
+		t.Fatalf("hotfixes did not overlap: %v", spans)
+	}
+	_ = context.Background
+}
