@@ -2,11 +2,9 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,13 +17,7 @@ import (
 	"agent-tui/store"
 )
 
-// The test project: "tests" are shell scripts under tests/, run by
-// run_tests.sh, so red/green checks take milliseconds.
-var shellProject = map[string]string{
-	"README.md":    "# demo project\n",
-	"run_tests.sh": "set -e\nfor f in tests/*.sh; do [ -e \"$f\" ] || continue; sh \"$f\"; done\necho all tests passed\n",
-	"src/app.txt":  "app v1\n",
-}
+var shellProject = oaitest.ShellProject
 
 // baseConfig is a three-tier config on one provider at URL, plus a backup.
 const baseConfig = `
@@ -186,88 +178,18 @@ func (h *harness) requests(phase string) []*oaitest.Request {
 	return out
 }
 
-func firstUserLine(r *oaitest.Request) string {
-	for _, m := range r.Messages {
-		if m.Role == "user" {
-			line, _, _ := strings.Cut(m.Content, "\n")
-			return line
-		}
-	}
-	return ""
-}
-
-func userText(r *oaitest.Request) string {
-	for _, m := range r.Messages {
-		if m.Role == "user" {
-			return m.Content
-		}
-	}
-	return ""
-}
-
-// phaseOf reads "Phase: X · ..." or "Phase: validator of X · ...".
-func phaseOf(r *oaitest.Request) string {
-	line := strings.TrimPrefix(firstUserLine(r), "Phase: ")
-	name, _, _ := strings.Cut(line, " · ")
-	return name
-}
-
-func toolTurns(r *oaitest.Request) int {
-	n := 0
-	for _, m := range r.Messages {
-		if m.Role == "assistant" && len(m.ToolCalls) > 0 {
-			n++
-		}
-	}
-	return n
-}
-
-func pass() oaitest.Reply { return oaitest.Reply{Text: `{"pass": true, "objections": []}`} }
-
+func userText(r *oaitest.Request) string { return oaitest.UserText(r) }
+func phaseOf(r *oaitest.Request) string  { return oaitest.PhaseOf(r) }
+func ticketOf(r *oaitest.Request) string { return oaitest.TicketOf(r) }
+func toolTurns(r *oaitest.Request) int   { return oaitest.ToolTurns(r) }
+func pass() oaitest.Reply                { return oaitest.Pass() }
 func fail(objections ...string) oaitest.Reply {
-	b, _ := json.Marshal(map[string]any{"pass": false, "objections": objections})
-	return oaitest.Reply{Text: "Here is my verdict:\n```json\n" + string(b) + "\n```"}
+	return oaitest.Fail(objections...)
 }
-
 func writeCall(id, path, content string) oaitest.ToolCall {
-	b, _ := json.Marshal(map[string]string{"path": path, "content": content})
-	return oaitest.ToolCall{ID: id, Name: "write_file", Args: string(b)}
+	return oaitest.WriteCall(id, path, content)
 }
-
-// developer is a scripted model that carries a ticket through every phase
-// of the shell project correctly.
-func developer(r *oaitest.Request, phase string) oaitest.Reply {
-	id := ticketOf(r)
-	switch phase {
-	case "tests":
-		if toolTurns(r) == 0 {
-			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("c1", "tests/"+id+"_test.sh",
-				"grep -q 'done "+id+"' src/"+id+".txt\n")}}
-		}
-		return oaitest.Reply{Text: "Wrote tests/" + id + "_test.sh: fails until src/" + id + ".txt says done."}
-	case "code", "cifix":
-		if toolTurns(r) == 0 {
-			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("c2", "src/"+id+".txt", "done "+id+"\n")}}
-		}
-		return oaitest.Reply{Text: "Wrote src/" + id + ".txt."}
-	case "review":
-		return pass()
-	case "split":
-		return oaitest.Reply{Text: `{"tickets": [{"kind": "feature", "title": "child one", "body": "b1"}, {"kind": "hotfix", "title": "child two", "body": "b2"}]}`}
-	}
-	if strings.HasPrefix(phase, "validator of ") {
-		return pass()
-	}
-	return oaitest.Reply{Text: "## " + phase + " of " + id + "\n\nA document for " + phase + ".\n\n## Acceptance criteria\n1. it works\n", PromptTokens: 1000, CompletionTokens: 200}
-}
-
-// ticketOf reads the ticket id from the first user line.
-func ticketOf(r *oaitest.Request) string {
-	line := firstUserLine(r)
-	_, rest, _ := strings.Cut(line, "Ticket ")
-	id, _, _ := strings.Cut(rest, " ")
-	return id
-}
+func developer(r *oaitest.Request, _ string) oaitest.Reply { return oaitest.Developer(r) }
 
 // counter counts calls per key, safely.
 type counter struct {

@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"agent-tui/engine/oaitest"
+	"agent-tui/engine/tools"
+	"agent-tui/store"
+)
+
+func TestMain(m *testing.M) {
+	// commands confined by Landlock re-execute the test binary as helper
+	tools.MaybeRunHelper()
+	goleak.VerifyTestMain(m)
+}
+
+// Each provider fault ends in its documented behaviour and the history
+// keeps every attempt.
+func TestProviderFaults(t *testing.T) {
+	cases := []struct {
+		name  string
+		fault func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool)
+		check func(t *testing.T, h *harness, id string)
+	}{
+		{"reset mid-stream falls back", func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool) {
+			if phase == "discovery" && r.Model == "mid-1" {
+				return oaitest.Reply{Text: "partial answer that will be cut", ResetAfterChunks: 2}, true
+			}
+			return oaitest.Reply{}, false
+		}, func(t *testing.T, h *harness, id string) {
+			a := h.phase(id, "discovery").Attempts[0]
+			if a.Model != "spare" || !strings.Contains(a.Fallbacks[0].Reason, "reset") {
+				t.Fatalf("%s %+v", a.Model, a.Fallbacks)
+			}
+		}},
+		{"stalled stream ends by the idle watchdog", func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool) {
+			if phase == "discovery" && r.Model == "mid-1" {
+				return oaitest.Reply{Text: "a b c d e f", StallAfterChunks: 1}, true
+			}
+			return oaitest.Reply{}, false
+		}, func(t *testing.T, h *harness, id string) {
+			a := h.phase(id, "discovery").Attempts[0]
+			if a.Model != "spare" || !strings.Contains(a.Fallbacks[0].Reason, "idle") {
+				t.Fatalf("%s %+v", a.Model, a.Fallbacks)
+			}
+		}},
+		{"malformed SSE falls back", func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool) {
+			if phase == "discovery" && r.Model == "mid-1" {
+				return oaitest.Reply{Text: "x y z", MalformedSSE: true}, true
+			}
+			return oaitest.Reply{}, false
+		}, func(t *testing.T, h *harness, id string) {
+			if a := h.phase(id, "discovery").Attempts[0]; a.Model != "spare" {
+				t.Fatalf("%s %+v", a.Model, a.Fallbacks)
+			}
+		}},
+		{"5xx on every model hands over", func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool) {
+			if phase == "discovery" {
+				return oaitest.Reply{Status: 503}, true
+			}
+			return oaitest.Reply{}, false
+		}, func(t *testing.T, h *harness, id string) {
+			tk := h.ticket(id)
+			if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "503") {
+				t.Fatalf("%s %q", tk.Status, tk.Reason)
+			}
+			if a := h.phase(id, "discovery").Attempts[0]; a.Error == "" {
+				t.Fatal("the failed attempt is not recorded")
+			}
+		}},
+		{"tool-call deltas without index", func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool) {
+			if phase == "tests" && toolTurns(r) == 0 {
+				rep := developer(r, phase)
+				rep.OmitIndex = true
+				rep.ToolCalls = append(rep.ToolCalls, oaitest.ToolCall{ID: "z", Name: "list_dir", Args: `{"path": "."}`})
+				return rep, true
+			}
+			return oaitest.Reply{}, false
+		}, func(t *testing.T, h *harness, id string) {
+			calls := h.phase(id, "tests").Attempts[0].ToolCalls
+			if len(calls) != 2 || calls[0].Name != "write_file" || calls[1].Name != "list_dir" || calls[0].IsErr {
+				t.Fatalf("%+v", calls)
+			}
+		}},
+		{"no usage is estimated", func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool) {
+			if phase == "diagnosis" || phase == "discovery" {
+				rep := developer(r, phase)
+				rep.NoUsage = true
+				return rep, true
+			}
+			return oaitest.Reply{}, false
+		}, func(t *testing.T, h *harness, id string) {
+			a := h.view(id).Phases[0].Attempts[0]
+			if !a.TokensEstimated || a.TokensIn == 0 || a.TokensOut == 0 || a.CostUSD <= 0 {
+				t.Fatalf("%+v", a)
+			}
+		}},
+		{"tool arguments that are not JSON", func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool) {
+			if phase == "tests" && toolTurns(r) == 0 {
+				return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "bad", Name: "write_file", Args: `{"path": "x", "content": `}}}, true
+			}
+			return oaitest.Reply{}, false
+		}, func(t *testing.T, h *harness, id string) {
+			a := h.phase(id, "tests").Attempts[0]
+			if len(a.ToolCalls) == 0 || !a.ToolCalls[0].IsErr || !strings.Contains(a.ToolCalls[0].Result, "JSON") {
+				t.Fatalf("%+v", a.ToolCalls)
+			}
+		}},
+		{"unreadable verdicts are asked again, then fail the attempt", func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool) {
+			if strings.HasPrefix(phase, "validator of discovery") {
+				return oaitest.Reply{Text: "I think it is mostly fine."}, true
+			}
+			return oaitest.Reply{}, false
+		}, func(t *testing.T, h *harness, id string) {
+			if n := len(h.requests("validator of discovery")); n != 9 {
+				t.Fatalf("validator requests %d, want 3 attempts × 3 asks", n)
+			}
+			d := h.phase(id, "discovery")
+			if len(d.Attempts) != 3 || !strings.Contains(d.Attempts[0].Error, "could not be read") {
+				t.Fatalf("%+v", d.Attempts[0])
+			}
+			if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman {
+				t.Fatalf("%s", tk.Status)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var cnt counter
+			h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+				if rep, ok := c.fault(r, phase, cnt.inc(phase)); ok {
+					return rep
+				}
+				return developer(r, phase)
+			})
+			kind := "epic"
+			if strings.Contains(c.name, "tool") {
+				kind = "hotfix"
+			}
+			id := h.add(kind, "fault", false)
+			h.runIdle()
+			c.check(t, h, id)
+			if err := h.st.Check(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestParseVerdict(t *testing.T) {
+	cases := []struct {
+		in   string
+		pass bool
+		objs int
+		err  bool
+	}{
+		{`{"pass": true, "objections": []}`, true, 0, false},
+		{"Sure.\n```json\n{\"pass\": false, \"objections\": [\"a\", \"b\"]}\n```\nThanks", false, 2, false},
+		{`{"pass": false}`, false, 1, false},
+		{`{"pass": "yes"}`, false, 0, true},
+		{`{"objections": []}`, false, 0, true},
+		{`no json here`, false, 0, true},
+		{`{"note": {"x": 1}} then {"pass": true}`, true, 0, false},
+		{`{"pass": false, "objections": "one thing"}`, false, 1, false},
+		{``, false, 0, true},
+	}
+	for _, c := range cases {
+		v, err := ParseVerdict(c.in)
+		if (err != nil) != c.err || (err == nil && (v.Pass != c.pass || len(v.Objections) != c.objs)) {
+			t.Errorf("%q: %+v %v", c.in, v, err)
+		}
+	}
+}
+
+func TestParseSplit(t *testing.T) {
+	got, err := ParseSplit("Here:\n```json\n{\"tickets\": [{\"kind\": \"Feature\", \"title\": \" a \", \"body\": \"b\"}]}\n```")
+	if err != nil || len(got) != 1 || got[0].Kind != "feature" || got[0].Title != "a" {
+		t.Fatalf("%+v %v", got, err)
+	}
+	for _, bad := range []string{`{"tickets": []}`, `{"tickets": [{"kind": "epic", "title": "x"}]}`, `{"tickets": [{"kind": "hotfix", "title": ""}]}`, `nothing`} {
+		if _, err := ParseSplit(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func FuzzParseVerdict(f *testing.F) {
+	for _, s := range []string{`{"pass": true, "objections": []}`, "```json\n{\"pass\": false, \"objections\": [\"x\"]}\n```", `{{{`, `{"pass": null}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseVerdict(s)
+		if err == nil && !v.Pass && len(v.Objections) == 0 {
+			t.Fatalf("a failing verdict without objections from %q", s)
+		}
+	})
+}
+
+func FuzzParseSplit(f *testing.F) {
+	for _, s := range []string{`{"tickets": [{"kind": "feature", "title": "a", "body": "b"}]}`, `{"tickets": 3}`, `[`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseSplit(s)
+		if err != nil {
+			return
+		}
+		for _, c := range got {
+			if (c.Kind != KindFeature && c.Kind != KindHotfix) || c.Title == "" {
+				t.Fatalf("invalid child accepted from %q: %+v", s, c)
+			}
+		}
+	})
+}
