@@ -144,6 +144,12 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 	return ctx.Err()
 }
 
+// stepTries and stepRetryDelay bound retries of a step that failed in the
+// engine itself (not in the model or a check).
+const stepTries = 3
+
+var stepRetryDelay = time.Second
+
 func finished(status string) bool {
 	return status == store.StatusDone || status == store.StatusCancelled || status == store.StatusFailed
 }
@@ -223,6 +229,7 @@ func (e *Engine) loop(ctx context.Context, r *runner) {
 		delete(e.runners, r.id)
 		e.mu.Unlock()
 	}()
+	failures := 0
 	for ctx.Err() == nil {
 		// drain a pending wake: we are about to look at the ticket anyway
 		select {
@@ -234,10 +241,22 @@ func (e *Engine) loop(ctx context.Context, r *runner) {
 			if ctx.Err() != nil {
 				return
 			}
-			e.log.Error("ticket step", "ticket", r.id, "err", err)
+			// a transient failure (a git lock, a busy disk) gets two more
+			// tries before the ticket is handed to a human
+			failures++
+			e.log.Error("ticket step", "ticket", r.id, "try", failures, "err", err)
+			if failures < stepTries {
+				select {
+				case <-time.After(time.Duration(failures) * stepRetryDelay):
+				case <-ctx.Done():
+					return
+				}
+				continue
+			}
 			e.stopTicket(r.id, store.StatusNeedsHuman, "engine error: "+err.Error())
 			moved = false
 		}
+		failures = 0
 		if moved {
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Repo is the user's repository. Use it through a pointer: it serializes the
@@ -346,6 +347,12 @@ func (r *Repo) Merge(ctx context.Context, branch, base, message string) error {
 	r.mergeMu.Lock()
 	defer r.mergeMu.Unlock()
 
+	// Another git process (a previous agent-tui killed mid-merge leaves its
+	// git child running) may still be finishing in the checkout: give it a
+	// moment, and never abort a merge that is not ours.
+	if busy := r.waitCheckoutIdle(ctx, 5*time.Second); busy != "" {
+		return &MergeBlocked{Reason: busy}
+	}
 	cur, err := r.CurrentBranch(ctx)
 	if err != nil {
 		if errors.Is(err, ErrDetached) {
@@ -387,6 +394,29 @@ func (r *Repo) Merge(ctx context.Context, branch, base, message string) error {
 		return &MergeBlocked{Reason: fmt.Sprintf("merging %s into %s conflicts in: %s", branch, base, strings.Join(conflicts, ", "))}
 	}
 	return mergeErr
+}
+
+// waitCheckoutIdle waits until the checkout has no merge in progress and
+// no index lock, returning a reason when it stays busy.
+func (r *Repo) waitCheckoutIdle(ctx context.Context, wait time.Duration) string {
+	gitDir, err := git(ctx, r.Dir, nil, "rev-parse", "--absolute-git-dir")
+	if err != nil {
+		return ""
+	}
+	gitDir = strings.TrimSpace(gitDir)
+	deadline := time.Now().Add(wait)
+	for {
+		reason := ""
+		if _, err := os.Stat(filepath.Join(gitDir, "MERGE_HEAD")); err == nil {
+			reason = "your checkout has a merge in progress (MERGE_HEAD exists): finish it or run `git merge --abort`"
+		} else if _, err := os.Stat(filepath.Join(gitDir, "index.lock")); err == nil {
+			reason = "another git process holds your checkout's index (.git/index.lock); if none runs, remove the lock"
+		}
+		if reason == "" || time.Now().After(deadline) || ctx.Err() != nil {
+			return reason
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // identityArgs supplies an identity for the merge commit only when the user

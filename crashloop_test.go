@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"agent-tui/engine/oaitest"
+	"agent-tui/engine/workspace"
+	"agent-tui/store"
+)
+
+// snapshot is what a finished attempt must keep across crashes.
+type snapshot map[string]string
+
+func takeSnapshot(t *testing.T, db string) (snapshot, int) {
+	t.Helper()
+	s, err := store.Open(db, 2*time.Second)
+	if err != nil {
+		t.Fatalf("store does not open after a crash: %v", err)
+	}
+	defer s.Close()
+	if err := s.Check(); err != nil {
+		t.Fatalf("consistency check after a crash: %v", err)
+	}
+	snap := snapshot{}
+	tickets, err := s.Tickets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, tk := range tickets {
+		as, err := s.Attempts(tk.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(as)
+		for _, a := range as {
+			if a.Ended.IsZero() {
+				continue
+			}
+			v := ""
+			if a.Verdict != nil {
+				v = fmt.Sprint(a.Verdict.Pass, a.Verdict.Objections)
+			}
+			snap[fmt.Sprintf("%s/%d", tk.ID, a.Seq)] = a.Phase + "|" + a.Deliverable + "|" + v
+		}
+	}
+	return snap, total
+}
+
+// Kill a real `agent-tui run` at random moments, many times: the store
+// always opens and checks clean, history only grows, and in the end every
+// ticket completes.
+func TestCrashLoop(t *testing.T) {
+	kills := 100
+	if testing.Short() {
+		kills = 15
+	}
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+
+	e := &cliEnv{t: t, dir: t.TempDir()}
+	if err := workspace.InitRepo(e.dir, oaitest.ShellProject, "main"); err != nil {
+		t.Fatal(err)
+	}
+	e.srv = oaitest.New(func(r *oaitest.Request) oaitest.Reply {
+		rep := oaitest.Developer(r)
+		// slow enough that most runs die mid-work
+		rep.Chunks = strings.SplitAfter(strings.Repeat("word ", 8)+rep.Text, " ")
+		rep.ChunkDelay = 8 * time.Millisecond
+		return rep
+	})
+	t.Cleanup(e.srv.Close)
+	os.WriteFile(filepath.Join(e.dir, ".git", "info", "exclude"), []byte(".agent-tui.toml\n"), 0o644)
+	os.WriteFile(filepath.Join(e.dir, ".agent-tui.toml"), []byte(fmt.Sprintf(`test_command = "sh run_tests.sh"
+approve = []
+max_parallel = 4
+
+[[provider]]
+name = "p"
+base_url = %q
+
+[[model]]
+name = "m"
+provider = "p"
+input_per_mtok = 1
+output_per_mtok = 2
+`, e.srv.URL)), 0o644)
+	e.mustRun("add", "--kind", "epic", "an epic")
+	e.mustRun("add", "--kind", "feature", "a feature")
+	e.mustRun("add", "--kind", "hotfix", "a hotfix")
+	e.mustRun("add", "--kind", "hotfix", "another hotfix")
+	db := filepath.Join(e.dir, ".git", "agent-tui.db")
+
+	prev, prevTotal := takeSnapshot(t, db)
+	finishedEarly := 0
+	for i := 0; i < kills; i++ {
+		c := e.cmd("run", "--until-idle")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		select {
+		case <-time.After(time.Duration(rng.Intn(250)) * time.Millisecond):
+			c.Process.Signal(syscall.SIGKILL)
+			<-done
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run failed on its own: %v", err)
+			}
+			finishedEarly++
+		}
+		snap, total := takeSnapshot(t, db)
+		if total < prevTotal {
+			t.Fatalf("kill %d: attempts went from %d to %d", i, prevTotal, total)
+		}
+		for k, v := range prev {
+			if snap[k] != v {
+				t.Fatalf("kill %d: finished attempt %s changed or vanished:\nwas %q\nnow %q", i, k, v, snap[k])
+			}
+		}
+		prev, prevTotal = snap, total
+	}
+	e.mustRun("run", "--until-idle")
+	out := e.mustRun("list")
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		if !strings.Contains(line, " done ") {
+			t.Fatalf("not every ticket completed:\n%s\n%s", out, e.mustRun("list", "--json"))
+		}
+	}
+	t.Logf("%d kills, %d runs finished before their kill, %d attempts in the end", kills, finishedEarly, prevTotal)
+	takeSnapshot(t, db)
+}
