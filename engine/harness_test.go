@@ -70,7 +70,7 @@ models = ["medium", "spare"]
 `
 
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	st   *store.Store
 	cfg  *config.Config
@@ -82,7 +82,7 @@ type harness struct {
 // script answers one request; phase is parsed from the first user line.
 type script func(r *oaitest.Request, phase string) oaitest.Reply
 
-func newHarness(t *testing.T, extraConfig string, s script) *harness {
+func newHarness(t testing.TB, extraConfig string, s script) *harness {
 	t.Helper()
 	t.Setenv("AGENT_TUI_TEST_KEY", "sk-test-SECRET-0123456789")
 	h := &harness{t: t, dir: t.TempDir()}

@@ -134,18 +134,35 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 	if err != nil {
 		return err
 	}
-	a := &store.Attempt{
-		Phase: ps.Name, N: ps.Attempts + 1, Started: now(),
-		Feedback: in.feedback, ContextTokens: in.tokens, Trimmed: in.trimmed,
+	a, err := e.beginAttempt(t, ps.Name, in)
+	if err != nil {
+		return err
 	}
-	err = e.st.Update(func(tx *store.Tx) error {
+	e.log.Info("attempt", "ticket", t.ID, "phase", ps.Name, "n", a.N)
+
+	sess := e.newSession(t, a)
+	err = sess.run(ctx, ps, in)
+	if err == nil {
+		err = e.judge(ctx, t, ps, a, sess)
+	}
+	return e.endAttempt(ctx, t, ps.Name, a, err)
+}
+
+// beginAttempt records a new running attempt of phase in one commit.
+func (e *Engine) beginAttempt(t *store.Ticket, phase string, in *phaseInput) (*store.Attempt, error) {
+	a := &store.Attempt{Phase: phase, Started: now()}
+	if in != nil {
+		a.Feedback, a.ContextTokens, a.Trimmed = in.feedback, in.tokens, in.trimmed
+	}
+	err := e.st.Update(func(tx *store.Tx) error {
 		cur, err := tx.Ticket(t.ID)
 		if err != nil {
 			return err
 		}
-		cps := phaseState(cur, ps.Name)
+		cps := phaseState(cur, phase)
 		cps.Attempts++
 		cps.Status = store.PhaseRunning
+		a.N = cps.Attempts
 		cur.Status = store.StatusRunning
 		cur.Reason = ""
 		if err := tx.PutAttempt(t.ID, a); err != nil {
@@ -158,18 +175,11 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	e.publishTicket(t)
 	e.publishAttempt(t.ID, a)
-	e.log.Info("attempt", "ticket", t.ID, "phase", ps.Name, "n", a.N)
-
-	sess := e.newSession(t, a)
-	err = sess.run(ctx, ps, in)
-	if err == nil {
-		err = e.judge(ctx, t, ps, a, sess)
-	}
-	return e.endAttempt(ctx, t, ps.Name, a, err)
+	return a, nil
 }
 
 // endAttempt records the attempt's outcome and the ticket's next state.
@@ -415,25 +425,10 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	if err := e.ensureWorktree(ctx, t); err != nil {
 		return err
 	}
-	a := &store.Attempt{Phase: config.CI, N: ps.Attempts + 1, Model: "", Started: now()}
-	if err := e.st.Update(func(tx *store.Tx) error {
-		cur, err := tx.Ticket(t.ID)
-		if err != nil {
-			return err
-		}
-		p := phaseState(cur, config.CI)
-		p.Attempts++
-		p.Status = store.PhaseRunning
-		*t = *cur
-		if err := tx.PutAttempt(t.ID, a); err != nil {
-			return err
-		}
-		return tx.PutTicket(cur)
-	}); err != nil {
+	a, err := e.beginAttempt(t, config.CI, nil)
+	if err != nil {
 		return err
 	}
-	e.publishAttempt(t.ID, a)
-	e.publishTicket(t)
 	check := e.runCheck(ctx, t.Worktree, "ci", e.cfg.CICmd(t.Worktree), 0)
 	if ctx.Err() != nil {
 		return e.endAttempt(ctx, t, config.CI, a, ctx.Err())
@@ -445,7 +440,7 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	if !check.Pass {
 		a.Verdict.Objections = []string{fmt.Sprintf("CI command failed with exit code %d", check.ExitCode)}
 	}
-	err := e.st.Update(func(tx *store.Tx) error {
+	err = e.st.Update(func(tx *store.Tx) error {
 		cur, err := tx.Ticket(t.ID)
 		if err != nil {
 			return err

@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"testing"
+	"time"
+
+	"agent-tui/engine/config"
+	"agent-tui/engine/oaitest"
+	"agent-tui/store"
+)
+
+// The engine's own work per phase transition: the attempt's end, the
+// phase's acceptance and the next attempt's start, store commits included.
+func BenchmarkPhaseTransition(b *testing.B) {
+	h := newHarness(b, "", developer)
+	ctx := context.Background()
+	var samples []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		id := h.add("epic", fmt.Sprintf("e%d", i), false)
+		t := h.ticket(id)
+		a, err := h.eng.beginAttempt(t, config.Discovery, &phaseInput{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		a.Deliverable = "spec"
+		a.Verdict = &store.Verdict{Pass: true, By: "validator"}
+		b.StartTimer()
+		start := time.Now()
+		if err := h.eng.endAttempt(ctx, t, config.Discovery, a, nil); err != nil {
+			b.Fatal(err)
+		}
+		if err := h.eng.step(ctx, t); err != nil { // accepted → passed, next phase
+			b.Fatal(err)
+		}
+		if _, err := h.eng.beginAttempt(t, t.Phase, &phaseInput{}); err != nil {
+			b.Fatal(err)
+		}
+		samples = append(samples, time.Since(start))
+	}
+	b.StopTimer()
+	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+	b.ReportMetric(float64(samples[len(samples)/2].Microseconds())/1000, "ms-median")
+}
+
+// 50 hotfixes at once on a model that takes 200 ms per call: the wall time
+// against the model time of one ticket's critical path.
+func BenchmarkFiftyHotfixes(b *testing.B) {
+	latency := 200 * time.Millisecond
+	if v, err := time.ParseDuration(os.Getenv("BENCH_LATENCY")); err == nil {
+		latency = v
+	}
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		h := newHarness(b, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+			rep := developer(r, phase)
+			rep.Delay = latency
+			return rep
+		})
+		h.cfg.MaxParallel = 50
+		h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: h.eng.router, Prompts: h.eng.prompts})
+		for j := 0; j < 50; j++ {
+			h.add("hotfix", fmt.Sprintf("bench %d", j), false)
+		}
+		b.StartTimer()
+		start := time.Now()
+		h.runIdle()
+		wall := time.Since(start)
+		b.StopTimer()
+		calls := 0
+		for _, r := range h.srv.Requests() {
+			if ticketOf(r) == "T-1" {
+				calls++
+			}
+		}
+		critical := time.Duration(calls) * latency
+		for j := 1; j <= 50; j++ {
+			if s := h.ticket(fmt.Sprintf("T-%d", j)).Status; s != store.StatusDone {
+				b.Fatalf("T-%d %s", j, s)
+			}
+		}
+		b.ReportMetric(wall.Seconds(), "s-wall")
+		b.ReportMetric(critical.Seconds(), "s-critical-path")
+		b.ReportMetric(wall.Seconds()/critical.Seconds(), "x-of-critical-path")
+	}
+}
