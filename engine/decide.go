@@ -56,6 +56,15 @@ func AddTicket(st *store.Store, n NewTicket, base string) (*store.Ticket, error)
 	return t, nil
 }
 
+// AddTicketTx is AddTicket inside a caller's transaction.
+func AddTicketTx(tx *store.Tx, n NewTicket, base string) (*store.Ticket, error) {
+	if err := n.Validate(); err != nil {
+		return nil, err
+	}
+	t := newTicketRecord(n, base)
+	return t, tx.CreateTicket(t)
+}
+
 // Add creates a ticket while the engine runs and starts it.
 func (e *Engine) Add(ctx context.Context, n NewTicket) (*store.Ticket, error) {
 	base := e.cfg.BaseBranch

@@ -108,12 +108,18 @@ func (tx *Tx) CreateTicket(t *Ticket) error {
 	return tx.put(n, t)
 }
 
+// appendFill packs pages tightly: keys are sequence numbers, so inserts
+// append and half-empty pages (bbolt's default split) would double the file.
+const appendFill = 0.9
+
 func (tx *Tx) put(n uint64, t *Ticket) error {
 	data, err := json.Marshal(t)
 	if err != nil {
 		return err
 	}
-	return tx.tx.Bucket(bucketTickets).Put(key(n), data)
+	b := tx.tx.Bucket(bucketTickets)
+	b.FillPercent = appendFill
+	return b.Put(key(n), data)
 }
 
 // PutTicket stores an existing ticket.
@@ -186,6 +192,8 @@ func (tx *Tx) PutAttempt(ticketID string, a *Attempt) error {
 	if err != nil {
 		return err
 	}
+	b.FillPercent = appendFill
+	tx.tx.Bucket(bucketAttempts).FillPercent = appendFill
 	return b.Put(key(uint64(a.Seq)), data)
 }
 

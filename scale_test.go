@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"agent-tui/engine"
+	"agent-tui/engine/workspace"
+	"agent-tui/store"
+)
+
+// fillStore writes tickets×perTicket finished attempts, in batches.
+func fillStore(tb testing.TB, db string, tickets, perTicket int) {
+	tb.Helper()
+	s, err := store.Open(db, time.Second)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer s.Close()
+	stream := strings.Repeat("streamed text of an attempt, with a tool call or two\n", 10)
+	for done := 0; done < tickets; {
+		err := s.Update(func(tx *store.Tx) error {
+			for i := 0; i < 250 && done < tickets; i++ {
+				t, err := engine.AddTicketTx(tx, engine.NewTicket{Kind: "feature", Title: fmt.Sprintf("ticket number %d with a title", done)}, "main")
+				if err != nil {
+					return err
+				}
+				for n := 1; n <= perTicket; n++ {
+					a := &store.Attempt{Phase: "discovery", N: n, Model: "medium", Provider: "p", Stream: stream,
+						Deliverable: "## Problem\n" + stream[:300], TokensIn: 1000, TokensOut: 300, CostUSD: 0.001,
+						Started: time.Now(), Ended: time.Now(), Verdict: &store.Verdict{Pass: n == perTicket, Objections: []string{"an objection"}}}
+					if err := tx.PutAttempt(t.ID, a); err != nil {
+						return err
+					}
+				}
+				t.Status = store.StatusDone
+				if err := tx.PutTicket(t); err != nil {
+					return err
+				}
+				done++
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// With 10,000 tickets and 200,000 attempts, `agent-tui list` stays fast and
+// small: history is read when shown, not at start. Slow to set up, so it
+// runs when AGENT_TUI_SCALE=1.
+func TestScaleList(t *testing.T) {
+	if os.Getenv("AGENT_TUI_SCALE") == "" {
+		t.Skip("set AGENT_TUI_SCALE=1 to build a 10,000-ticket store and measure list")
+	}
+	dir := t.TempDir()
+	if keep := os.Getenv("AGENT_TUI_SCALE_DIR"); keep != "" {
+		dir = keep // kept for poking at by hand
+	}
+	if err := workspace.InitRepo(dir, map[string]string{"a": "a"}, "main"); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, ".git", "agent-tui.db")
+	start := time.Now()
+	fillStore(t, db, 10000, 20)
+	fi, _ := os.Stat(db)
+	t.Logf("filled 10,000 tickets / 200,000 attempts in %v; file %d MB", time.Since(start).Round(time.Millisecond), fi.Size()>>20)
+	for i := 0; i < 3; i++ {
+		c := exec.Command(binPath, "--repo", dir, "list")
+		c.Env = append(os.Environ(), "OPENAI_API_KEY=")
+		start := time.Now()
+		out, err := c.Output()
+		took := time.Since(start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rss := c.ProcessState.SysUsage().(*syscall.Rusage).Maxrss / 1024
+		lines := strings.Count(string(out), "\n")
+		t.Logf("list: %v, max RSS %d MB, %d lines", took.Round(time.Millisecond), rss, lines)
+		if lines != 10001 {
+			t.Fatalf("lines %d", lines)
+		}
+	}
+}
