@@ -19,6 +19,7 @@ import (
 	"agent-tui/engine"
 	"agent-tui/engine/config"
 	"agent-tui/engine/llm"
+	"agent-tui/engine/tools"
 	"agent-tui/engine/workspace"
 	"agent-tui/prompts"
 	"agent-tui/store"
@@ -481,6 +482,7 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	view := engine.Describe(t, attempts)
+	view.Confinement = confinement(en)
 	if *asJSON {
 		return writeJSON(stdout, view)
 	}
@@ -505,6 +507,9 @@ func printShow(w io.Writer, v engine.TicketView) {
 		fmt.Fprintf(w, "branch:  %s  %s\n", v.Branch, v.Worktree)
 	}
 	fmt.Fprintf(w, "cost:    $%.4f\n", v.CostUSD)
+	if v.Confinement != "" {
+		fmt.Fprintf(w, "commands: %s\n", v.Confinement)
+	}
 	for _, p := range v.Phases {
 		fmt.Fprintf(w, "\n%-10s %s\n", p.Name, strings.ReplaceAll(p.Status, "_", " "))
 		for _, a := range p.Attempts {
@@ -602,4 +607,14 @@ func cmdCompact(g globals, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "compacted %s: %d → %d bytes\n", path, before, after)
 	return nil
+}
+
+// confinement says how model-issued commands are confined on this machine.
+func confinement(en *env) string {
+	b, err := tools.New(tools.Options{Root: en.repo.Dir, ReadOnly: true, Sandbox: en.cfg.Sandbox})
+	if err != nil {
+		return ""
+	}
+	defer b.Close()
+	return b.Confinement()
 }

@@ -124,8 +124,9 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 			return err
 		}
 	}
-	if writesFiles(ps.Name) {
-		// every attempt starts from the last accepted state of the branch
+	if writesFiles(ps.Name) && ps.Attempts > 0 {
+		// a retry starts from the last accepted state of the branch, not
+		// from what the failed or interrupted attempt left behind
 		if err := e.repo.ResetHard(ctx, t.Worktree); err != nil {
 			return err
 		}

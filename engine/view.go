@@ -25,8 +25,10 @@ type TicketView struct {
 	CostUSD    float64          `json:"cost_usd"`
 	Phases     []PhaseView      `json:"phases"`
 	Decisions  []store.Decision `json:"decisions"`
-	Created    time.Time        `json:"created"`
-	Updated    time.Time        `json:"updated"`
+	// Confinement says how run_command is confined (or that it is not).
+	Confinement string    `json:"confinement,omitempty"`
+	Created     time.Time `json:"created"`
+	Updated     time.Time `json:"updated"`
 }
 
 type PhaseView struct {

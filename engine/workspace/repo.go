@@ -422,9 +422,9 @@ func (r *Repo) waitCheckoutIdle(ctx context.Context, wait time.Duration) string 
 // identityArgs supplies an identity for the merge commit only when the user
 // has none, so the user's own name is used where configured.
 func (r *Repo) identityArgs(ctx context.Context) []string {
-	_, errName := git(ctx, r.Dir, nil, "config", "user.name")
-	_, errEmail := git(ctx, r.Dir, nil, "config", "user.email")
-	if errName == nil && errEmail == nil {
+	// one `git config` call instead of two per merge
+	out, _ := git(ctx, r.Dir, nil, "config", "--get-regexp", `^user\.(name|email)$`)
+	if strings.Contains(out, "user.name ") && strings.Contains(out, "user.email ") {
 		return nil
 	}
 	return append([]string{}, agentIdentity...)
