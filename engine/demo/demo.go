@@ -83,11 +83,13 @@ func Start(ctx context.Context) (*Demo, func(), error) {
 	}
 	url, stop, err := sim.Serve(ctx, sim.Options{ChunkDelay: ChunkDelay})
 	if err != nil {
+		os.RemoveAll(dir)
 		return nil, nil, err
 	}
 	d, err := Setup(dir, url)
 	if err != nil {
 		stop()
+		os.RemoveAll(dir) // half-built: nothing worth keeping
 		return nil, nil, err
 	}
 	return d, stop, nil

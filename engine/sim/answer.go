@@ -175,8 +175,6 @@ func (c *convo) feature(f *fspec) Turn {
 				"## Fix\n\nRemoved the dead `return strings.Trim(...)` line. Behaviour is unchanged (the slug never "+
 				"has leading or trailing dashes by construction). `"+ciCmd+"` passes.\n"),
 		)
-	case "split":
-		return Turn{Text: genericDoc("split", c.title, c.section("Tech spec"))}
 	}
 	return c.generic()
 }

@@ -8,16 +8,14 @@ import (
 
 // convo is what the simulated model reads from one request.
 type convo struct {
-	phase       string // discovery, ..., split; for a validator, the judged phase
-	validator   bool
-	id          string // T-N
-	kind        string
-	title       string
-	user        string // the first user message, whole
-	results     []toolResult
-	tools       map[string]bool
-	lastUser    string // the latest user message (a re-ask after an unreadable answer)
-	unreadables int
+	phase     string // discovery, ..., split; for a validator, the judged phase
+	validator bool
+	id        string // T-N
+	kind      string
+	title     string
+	user      string // the first user message, whole
+	results   []toolResult
+	tools     map[string]bool
 }
 
 type toolResult struct{ name, content string }
@@ -28,11 +26,10 @@ func newConvo(msgs []openai.ChatCompletionMessage, tools map[string]bool) *convo
 	for _, m := range msgs {
 		switch m.Role {
 		case openai.ChatMessageRoleUser:
+			// later user messages only re-ask for a readable answer, and
+			// every answer here is readable: the first one decides
 			if c.user == "" {
 				c.user = m.Content
-			} else {
-				c.lastUser = m.Content
-				c.unreadables++
 			}
 		case openai.ChatMessageRoleAssistant:
 			for _, tc := range m.ToolCalls {
