@@ -1,10 +1,62 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"agent-tui/engine/demo"
+	"agent-tui/ui"
 )
 
-// replaced when the ui and demo packages land
-func runTUI(g globals, stderr io.Writer) error { return errors.New("the TUI is not built yet") }
-func runDemo(stderr io.Writer) error           { return errors.New("demo mode is not built yet") }
+// runTUI runs the engine and the UI in one process until the user quits.
+func runTUI(g globals, stderr io.Writer) error {
+	en, err := openEnv(g)
+	if err != nil {
+		return err
+	}
+	defer en.close()
+	// the screen belongs to the UI: the engine logs to a file
+	logPath := filepath.Join(en.repo.GitDir, "agent-tui.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	eng, err := en.engine(logFile)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- eng.Run(ctx, false) }()
+
+	uiErr := ui.Run(ctx, eng, ui.Options{Simulated: en.cfg.Simulated(), Repo: en.repo.Dir})
+	// quitting stops model calls; cut-off attempts are marked interrupted
+	// and run again on the next start
+	cancel()
+	if err := <-engineDone; err != nil && err != context.Canceled {
+		return err
+	}
+	return uiErr
+}
+
+// runDemo opens the TUI on a throwaway repository with the simulated model.
+func runDemo(stderr io.Writer) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d, stopModel, err := demo.Start(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopModel()
+	err = runTUI(globals{repo: d.Dir, config: d.ConfigPath, db: d.DBPath}, stderr)
+	fmt.Fprintf(stderr, "demo repository kept at %s\n", d.Dir)
+	return err
+}

@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"agent-tui/store"
+)
+
+func heapAfterGC() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// Many tickets through the scripted model: afterwards goroutines and heap
+// are back where they started. AGENT_TUI_SOAK sets the count (CI: 500).
+func TestSoak(t *testing.T) {
+	n := 60
+	if v, err := strconv.Atoi(os.Getenv("AGENT_TUI_SOAK")); err == nil {
+		n = v
+	}
+	if testing.Short() {
+		n = 20
+	}
+	h := newHarness(t, "", developer)
+	h.cfg.MaxParallel = 8
+	// a first ticket warms caches (http connections, templates) into the baseline
+	h.add("hotfix", "warm-up", false)
+	h.runIdle()
+	h.srv.Close() // drop idle keep-alive connections of the warm-up
+	h.srv = nil
+	goroutines := runtime.NumGoroutine()
+	heap := heapAfterGC()
+
+	h2 := newHarness(t, "", developer)
+	h2.cfg.MaxParallel = 8
+	h2.eng = New(Options{Store: h.st, Config: h2.cfg, Repo: h.repo, Router: h2.eng.router, Prompts: h2.eng.prompts})
+	for i := 0; i < n; i++ {
+		h2.st = h.st
+		if _, err := AddTicket(h.st, NewTicket{Kind: "hotfix", Title: fmt.Sprintf("soak %d", i)}, "main"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	h2.runIdle()
+	took := time.Since(start)
+	tickets, _ := h.st.Tickets()
+	for _, tk := range tickets {
+		if tk.Status != store.StatusDone {
+			t.Fatalf("%s %s (%s)", tk.ID, tk.Status, tk.Reason)
+		}
+	}
+	h2.srv.Close()
+	var g int
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		g = runtime.NumGoroutine()
+		if g <= goroutines || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	after := heapAfterGC()
+	t.Logf("%d tickets in %v; goroutines %d → %d; heap %.1f → %.1f MB", n, took.Round(time.Millisecond), goroutines, g, float64(heap)/1e6, float64(after)/1e6)
+	if g > goroutines {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("goroutines did not return to baseline (%d > %d):\n%s", g, goroutines, buf[:runtime.Stack(buf, true)])
+	}
+	if after > heap+8<<20 {
+		t.Fatalf("heap grew from %d to %d bytes", heap, after)
+	}
+}
