@@ -1,0 +1,217 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"agent-tui/engine/config"
+	"agent-tui/store"
+)
+
+// contentKey is what a built tab content depends on; a snapshot of the
+// ticket is a new pointer, so a changed ticket is a new key.
+type contentKey struct {
+	ticket  *store.Ticket
+	version int // ticketData.version
+	width   int
+	docs    int // docCache.version, for the documents tab
+}
+
+// contentCache keeps the last built lines of each text tab; finished
+// content is built once, not per frame.
+type contentCache struct {
+	keys  [tabCount]contentKey
+	lines [tabCount][]string
+}
+
+// docItem is one document of the Documents tab.
+type docItem struct {
+	title string
+	key   docKey
+	md    string
+}
+
+// docItems lists the ticket body and each phase's accepted deliverable.
+func docItems(t *store.Ticket, td *ticketData, width int) []docItem {
+	items := []docItem{{
+		title: "ticket",
+		key:   docKey{t.ID, 0, width},
+		md:    "# " + t.ID + " · " + t.Title + "\n\n" + t.Body,
+	}}
+	if td == nil {
+		return items
+	}
+	for _, ps := range t.Phases {
+		a := td.accepted(ps)
+		if a == nil || strings.TrimSpace(a.Deliverable) == "" {
+			continue
+		}
+		title := fmt.Sprintf("%s · attempt %d · %s", ps.Name, a.N, a.Model)
+		if a.Verdict != nil && a.Verdict.By != "" {
+			title += " · accepted by " + a.Verdict.By
+		}
+		items = append(items, docItem{title: title, key: docKey{t.ID, a.Seq, width}, md: a.Deliverable})
+	}
+	return items
+}
+
+func docsLines(st *styles, items []docItem, dc *docCache, w int) []string {
+	var out []string
+	for i, it := range items {
+		if i > 0 {
+			out = append(out, "")
+		}
+		out = append(out, st.header.Render(ansi.Truncate("── "+it.title+" "+strings.Repeat("─", w), w, "")))
+		if r, ok := dc.done[it.key]; ok {
+			out = append(out, r...)
+		} else {
+			out = append(out, st.dim.Render("rendering…"))
+		}
+	}
+	return out
+}
+
+// historyLines lists every attempt with its verdict, then the human
+// decisions.
+func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w int) []string {
+	var out []string
+	add := func(indent, s string, style func(...string) string) {
+		for _, r := range wrapRows(sanitize(s), max(w-len(indent), 10)) {
+			if style != nil {
+				r = style(r)
+			}
+			out = append(out, indent+r)
+		}
+	}
+	if td == nil || !td.loaded {
+		return []string{st.dim.Render("loading attempts…")}
+	}
+	if len(td.attempts) == 0 {
+		out = append(out, st.dim.Render("No attempt yet."))
+	}
+	passS, failS, dimS := st.pass.Render, st.fail.Render, st.dim.Render
+	for _, a := range td.attempts {
+		model := a.Model
+		if model == "" {
+			model = "…"
+		}
+		if a.Provider != "" && a.Provider != a.Model {
+			model += " via " + a.Provider
+		}
+		if simulated && a.Provider != "human" {
+			model += " (simulated)"
+		}
+		out = append(out, st.bold.Render(ansi.Truncate(fmt.Sprintf("%s · attempt %d · %s", a.Phase, a.N, model), w, "…")))
+		add("  ", fmt.Sprintf("%s in / %s out · %s · context %s", tokens(a.TokensIn), tokens(a.TokensOut), money(a.CostUSD), tokens(a.ContextTokens)), dimS)
+		for _, f := range a.Fallbacks {
+			add("  ", fmt.Sprintf("fallback from %s (%s): %s", f.Model, f.Provider, f.Reason), nil)
+		}
+		if len(a.Trimmed) > 0 {
+			add("  ", "trimmed: "+strings.Join(a.Trimmed, ", "), dimS)
+		}
+		switch v := a.Verdict; {
+		case v == nil && !a.Done():
+			add("  ", "running…", nil)
+		case v == nil:
+		case v.Pass:
+			add("  ", "✓ pass"+by(v.By), passS)
+		default:
+			add("  ", "✗ objections"+by(v.By)+":", failS)
+			for _, o := range v.Objections {
+				add("    - ", o, nil)
+			}
+		}
+		if a.Validator != nil && a.Validator.Model != "" {
+			add("  ", fmt.Sprintf("validator %s · %s", a.Validator.Model, money(a.Validator.CostUSD)), dimS)
+		}
+		for _, c := range a.Checks {
+			mark, s := "✓", passS
+			if !c.Pass {
+				mark, s = "✗", failS
+			}
+			add("  ", fmt.Sprintf("%s check %s: exit %d · %s", mark, c.Name, c.ExitCode, c.Command), s)
+		}
+		if a.Error != "" {
+			add("  ", "error: "+a.Error, failS)
+		}
+		if a.Interrupted {
+			add("  ", "interrupted", failS)
+		}
+		out = append(out, "")
+	}
+	if len(t.Decisions) > 0 {
+		out = append(out, st.bold.Render("Decisions"))
+		for _, d := range t.Decisions {
+			s := d.Kind
+			if d.Phase != "" {
+				s += " (" + d.Phase + ")"
+			}
+			for _, extra := range []string{d.Reason, d.Guidance, d.Model} {
+				if extra != "" {
+					s += ": " + extra
+				}
+			}
+			if !d.Applied {
+				s += " · pending"
+			}
+			add("  ", s, nil)
+		}
+	}
+	return out
+}
+
+func by(who string) string {
+	if who == "" {
+		return ""
+	}
+	return " (" + who + ")"
+}
+
+// ciPhases are the phases whose checks the CI tab shows, in that order.
+var ciPhases = []string{config.CI, config.CIFix, config.Code, config.Tests}
+
+// ciLines shows the checks of the latest attempt of each CI-ish phase.
+func ciLines(st *styles, td *ticketData, w int) []string {
+	if td == nil || !td.loaded {
+		return []string{st.dim.Render("loading attempts…")}
+	}
+	var out []string
+	for _, phase := range ciPhases {
+		var last *store.Attempt
+		for i := len(td.attempts) - 1; i >= 0; i-- {
+			if a := td.attempts[i]; a.Phase == phase && len(a.Checks) > 0 {
+				last = a
+				break
+			}
+		}
+		if last == nil {
+			continue
+		}
+		for _, c := range last.Checks {
+			mark, s := "✓", st.pass
+			if !c.Pass {
+				mark, s = "✗", st.fail
+			}
+			head := fmt.Sprintf("%s %s · %s attempt %d · exit %d", mark, c.Name, phase, last.N, c.ExitCode)
+			out = append(out, s.Bold(true).Render(ansi.Truncate(head, w, "…")))
+			for _, r := range wrapRows(sanitize("$ "+c.Command), w) {
+				out = append(out, st.dim.Render(r))
+			}
+			lines := strings.Split(strings.TrimRight(sanitize(c.Output), "\n"), "\n")
+			if len(lines) > 200 {
+				out = append(out, st.dim.Render(fmt.Sprintf("… %d earlier lines", len(lines)-200)))
+				lines = lines[len(lines)-200:]
+			}
+			for _, l := range lines {
+				out = append(out, wrapRows(l, w)...)
+			}
+			out = append(out, "")
+		}
+	}
+	if len(out) == 0 {
+		return []string{st.dim.Render("No checks have run yet.")}
+	}
+	return out
+}

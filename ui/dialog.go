@@ -1,0 +1,163 @@
+package ui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// dialog is a modal on the dialog stack. The top one gets every message
+// first; it returns itself updated, a command (its action), and whether
+// it is finished and should be popped.
+type dialog interface {
+	Update(msg tea.Msg) (d dialog, cmd tea.Cmd, closed bool)
+	View(st *styles, width int) string
+}
+
+func frame(st *styles, title, body string, width int) string {
+	return st.dialog.Width(width).Render(st.dialogTitle.Render(title) + "\n\n" + body)
+}
+
+// confirmDialog asks y/N; anything but y is no.
+type confirmDialog struct {
+	title, prompt string
+	onYes         tea.Cmd
+}
+
+func (d confirmDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return d, nil, false
+	}
+	switch k.String() {
+	case "y", "Y":
+		return d, d.onYes, true
+	case "n", "N", "esc", "enter", "q", "ctrl+c":
+		return d, nil, true
+	}
+	return d, nil, false
+}
+
+func (d confirmDialog) View(st *styles, width int) string {
+	return frame(st, d.title, d.prompt+"\n\n"+st.dim.Render("y yes · n/esc no"), width)
+}
+
+// inputDialog asks for one line of text (a reason, guidance).
+type inputDialog struct {
+	title, prompt string
+	input         textinput.Model
+	onSubmit      func(string) tea.Cmd
+	err           string
+}
+
+func newInputDialog(title, prompt, placeholder string, onSubmit func(string) tea.Cmd) (inputDialog, tea.Cmd) {
+	ti := steadyInput(textinput.New())
+	ti.Placeholder = placeholder
+	ti.Prompt = "> "
+	ti.CharLimit = 2000
+	cmd := ti.Focus()
+	return inputDialog{title: title, prompt: prompt, input: ti, onSubmit: onSubmit}, cmd
+}
+
+func (d inputDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		switch k.String() {
+		case "esc", "ctrl+c":
+			return d, nil, true
+		case "enter":
+			v := strings.TrimSpace(d.input.Value())
+			if v == "" {
+				d.err = "this cannot be empty (esc cancels)"
+				return d, nil, false
+			}
+			return d, d.onSubmit(v), true
+		}
+	}
+	var cmd tea.Cmd
+	d.input, cmd = d.input.Update(msg)
+	return d, cmd, false
+}
+
+func (d inputDialog) View(st *styles, width int) string {
+	d.input.SetWidth(max(width-8, 10))
+	body := d.prompt + "\n" + d.input.View()
+	if d.err != "" {
+		body += "\n" + st.flashErr.Render(d.err)
+	}
+	return frame(st, d.title, body+"\n\n"+st.dim.Render("enter submit · esc cancel"), width)
+}
+
+// pickerDialog picks one item of a list (a model).
+type pickerDialog struct {
+	title  string
+	items  []string
+	cursor int
+	onPick func(string) tea.Cmd
+}
+
+func (d pickerDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return d, nil, false
+	}
+	switch k.String() {
+	case "esc", "q", "ctrl+c":
+		return d, nil, true
+	case "up", "k":
+		d.cursor = max(d.cursor-1, 0)
+	case "down", "j":
+		d.cursor = min(d.cursor+1, len(d.items)-1)
+	case "enter":
+		if len(d.items) == 0 {
+			return d, nil, true
+		}
+		return d, d.onPick(d.items[d.cursor]), true
+	}
+	return d, nil, false
+}
+
+func (d pickerDialog) View(st *styles, width int) string {
+	var b strings.Builder
+	if len(d.items) == 0 {
+		b.WriteString(st.dim.Render("no models configured"))
+	}
+	// a window of at most 10 items around the cursor
+	top := clamp(d.cursor-4, 0, max(len(d.items)-10, 0))
+	for i := top; i < len(d.items) && i < top+10; i++ {
+		line := "  " + d.items[i]
+		if i == d.cursor {
+			line = st.fieldOn.Render("› " + d.items[i])
+		}
+		b.WriteString(ansi.Truncate(line, width-4, "…") + "\n")
+	}
+	return frame(st, d.title, b.String()+"\n"+st.dim.Render("↑/↓ choose · enter retry · esc cancel"), width)
+}
+
+// overlay draws box centred over the background lines bg of width w.
+func overlay(bg []string, box string, w int) []string {
+	lines := strings.Split(box, "\n")
+	bw := lipgloss.Width(box)
+	x := max((w-bw)/2, 0)
+	y := max((len(bg)-len(lines))/2, 0)
+	out := append([]string(nil), bg...)
+	for i, l := range lines {
+		if y+i >= len(out) {
+			break
+		}
+		row := out[y+i]
+		out[y+i] = ansi.Cut(row, 0, x) + l + ansi.Cut(row, x+bw, w)
+	}
+	return out
+}
+
+// A steady cursor: blinking would re-render the whole screen twice a
+// second for nothing.
+func steadyInput(ti textinput.Model) textinput.Model {
+	s := ti.Styles()
+	s.Cursor.Blink = false
+	ti.SetStyles(s)
+	return ti
+}

@@ -1,0 +1,139 @@
+package ui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/textarea"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"agent-tui/engine"
+)
+
+var kinds = []string{engine.KindFeature, engine.KindHotfix, engine.KindEpic}
+
+const (
+	fieldKind = iota
+	fieldTitle
+	fieldBody
+	fieldSensitive
+	fieldCount
+)
+
+// newTicketForm is the `n` dialog: kind, title, body, sensitive.
+type newTicketForm struct {
+	kind      int
+	title     textinput.Model
+	body      textarea.Model
+	sensitive bool
+	field     int
+	err       string
+	submit    func(engine.NewTicket) tea.Cmd
+}
+
+func newTicketDialog(submit func(engine.NewTicket) tea.Cmd) (newTicketForm, tea.Cmd) {
+	ti := steadyInput(textinput.New())
+	ti.Prompt = ""
+	ti.Placeholder = "what should change"
+	ti.CharLimit = 300
+	ta := textarea.New()
+	ta.Placeholder = "details, acceptance criteria, reproduction…"
+	ta.ShowLineNumbers = false
+	ta.SetHeight(5)
+	ts := ta.Styles()
+	ts.Cursor.Blink = false
+	ta.SetStyles(ts)
+	f := newTicketForm{title: ti, body: ta, field: fieldTitle, submit: submit}
+	return f, f.title.Focus()
+}
+
+func (f newTicketForm) focus() (newTicketForm, tea.Cmd) {
+	f.title.Blur()
+	f.body.Blur()
+	switch f.field {
+	case fieldTitle:
+		return f, f.title.Focus()
+	case fieldBody:
+		return f, f.body.Focus()
+	}
+	return f, nil
+}
+
+func (f newTicketForm) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		switch s := k.String(); {
+		case s == "esc" || s == "ctrl+c":
+			return f, nil, true
+		case s == "ctrl+s" || (s == "enter" && f.field == fieldSensitive):
+			title := strings.TrimSpace(f.title.Value())
+			if title == "" {
+				f.err = "a ticket needs a title"
+				f.field = fieldTitle
+				f, cmd := f.focus()
+				return f, cmd, false
+			}
+			return f, f.submit(engine.NewTicket{
+				Kind: kinds[f.kind], Title: title, Body: strings.TrimSpace(f.body.Value()), Sensitive: f.sensitive,
+			}), true
+		case s == "tab" || (s == "enter" && (f.field == fieldKind || f.field == fieldTitle)):
+			f.field = (f.field + 1) % fieldCount
+			f, cmd := f.focus()
+			return f, cmd, false
+		case s == "shift+tab":
+			f.field = (f.field + fieldCount - 1) % fieldCount
+			f, cmd := f.focus()
+			return f, cmd, false
+		case f.field == fieldKind && (s == "space" || s == "right" || s == "l"):
+			f.kind = (f.kind + 1) % len(kinds)
+			return f, nil, false
+		case f.field == fieldKind && (s == "left" || s == "h"):
+			f.kind = (f.kind + len(kinds) - 1) % len(kinds)
+			return f, nil, false
+		case f.field == fieldSensitive && (s == "space" || s == "y" || s == "n"):
+			f.sensitive = s == "y" || (s == "space" && !f.sensitive)
+			return f, nil, false
+		}
+	}
+	var cmd tea.Cmd
+	switch f.field {
+	case fieldTitle:
+		f.title, cmd = f.title.Update(msg)
+	case fieldBody:
+		f.body, cmd = f.body.Update(msg)
+	}
+	return f, cmd, false
+}
+
+func (f newTicketForm) View(st *styles, width int) string {
+	inner := max(width-4, 10)
+	f.title.SetWidth(inner - 2)
+	f.body.SetWidth(inner)
+	label := func(i int, s string) string {
+		if f.field == i {
+			return st.fieldOn.Render("› " + s)
+		}
+		return st.dim.Render("  " + s)
+	}
+	var kindRow []string
+	for i, k := range kinds {
+		if i == f.kind {
+			kindRow = append(kindRow, st.fieldOn.Render("["+k+"]"))
+		} else {
+			kindRow = append(kindRow, " "+k+" ")
+		}
+	}
+	sens := "[ ] no"
+	if f.sensitive {
+		sens = "[x] yes: local models only"
+	}
+	var b strings.Builder
+	b.WriteString(label(fieldKind, "Kind") + "  " + strings.Join(kindRow, " ") + "\n\n")
+	b.WriteString(label(fieldTitle, "Title") + "\n  " + f.title.View() + "\n\n")
+	b.WriteString(label(fieldBody, "Body") + "\n" + f.body.View() + "\n\n")
+	b.WriteString(label(fieldSensitive, "Sensitive") + "  " + sens + "\n")
+	if f.err != "" {
+		b.WriteString(st.flashErr.Render(f.err) + "\n")
+	}
+	b.WriteString("\n" + st.dim.Render("tab next field · space toggle · ctrl+s create · esc cancel"))
+	return frame(st, "New ticket", b.String(), width)
+}

@@ -1,0 +1,61 @@
+package ui
+
+import "charm.land/bubbles/v2/key"
+
+// keyMap is the one place keys are defined; the help bar reads it.
+type keyMap struct {
+	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
+	Focus, Tabs, NextWaiting                key.Binding
+	Filter, Preset                          key.Binding
+	PrevFile, NextFile                      key.Binding
+
+	New, Approve, Reject, Edit, Guidance, Model, Cancel, Pause key.Binding
+
+	Help, Quit key.Binding
+}
+
+func newKeyMap() keyMap {
+	b := func(keys []string, k, desc string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, desc))
+	}
+	return keyMap{
+		Up:          b([]string{"k", "up"}, "↑/k", "up"),
+		Down:        b([]string{"j", "down"}, "↓/j", "down"),
+		PageUp:      b([]string{"pgup", "ctrl+u"}, "pgup", "page up"),
+		PageDown:    b([]string{"pgdown", "ctrl+d"}, "pgdn", "page down"),
+		Top:         b([]string{"home"}, "home", "top"),
+		Bottom:      b([]string{"end"}, "end", "bottom / follow"),
+		Focus:       b([]string{"tab"}, "tab", "switch pane"),
+		Tabs:        b([]string{"1", "2", "3", "4", "5"}, "1-5", "stream/docs/history/diff/ci"),
+		NextWaiting: b([]string{"w"}, "w", "next waiting for you"),
+		Filter:      b([]string{"/"}, "/", "filter"),
+		Preset:      b([]string{"f"}, "f", "cycle status filter"),
+		PrevFile:    b([]string{"["}, "[", "previous file (diff)"),
+		NextFile:    b([]string{"]"}, "]", "next file (diff)"),
+		New:         b([]string{"n"}, "n", "new ticket"),
+		Approve:     b([]string{"a"}, "a", "approve"),
+		Reject:      b([]string{"r"}, "r", "reject"),
+		Edit:        b([]string{"e"}, "e", "edit & approve"),
+		Guidance:    b([]string{"g"}, "g", "retry with guidance"),
+		Model:       b([]string{"m"}, "m", "retry on model"),
+		Cancel:      b([]string{"x"}, "x", "cancel"),
+		Pause:       b([]string{"p"}, "p", "pause/resume"),
+		Help:        b([]string{"?"}, "?", "help"),
+		Quit:        b([]string{"q", "ctrl+c"}, "q", "quit"),
+	}
+}
+
+// ShortHelp is the one-line help bar.
+func (k keyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.New, k.Approve, k.Reject, k.Edit, k.Guidance, k.Model, k.Cancel, k.Pause, k.NextWaiting, k.Filter, k.Focus, k.Help, k.Quit}
+}
+
+// FullHelp is the `?` view, one column per group.
+func (k keyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		{k.Focus, k.Tabs, k.NextWaiting, k.Filter, k.Preset, k.PrevFile, k.NextFile},
+		{k.New, k.Approve, k.Reject, k.Edit, k.Guidance, k.Model},
+		{k.Cancel, k.Pause, k.Help, k.Quit},
+	}
+}

@@ -1,0 +1,540 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"agent-tui/engine"
+	"agent-tui/engine/llm"
+	"agent-tui/store"
+)
+
+// Tabs of the detail pane.
+const (
+	tabStream = iota
+	tabDocs
+	tabHistory
+	tabDiff
+	tabCI
+	tabCount
+)
+
+var tabNames = [tabCount]string{"Stream", "Documents", "History", "Diff", "CI"}
+
+const (
+	focusQueue = iota
+	focusDetail
+)
+
+// Model is the root model: it owns focus, layout and message routing. The
+// panes are plain data with render functions.
+type Model struct {
+	b    Backend
+	opts Options
+	ctx  context.Context
+	keys keyMap
+	help help.Model
+	st   *styles
+
+	width, height int
+	focus, tab    int
+
+	q       queue
+	data    map[string]*ticketData
+	diffs   map[string]*diffData
+	diffReq map[string]string // ticket → state key of the diff being fetched
+	docs    *docCache
+	content *contentCache
+
+	// scroll of the detail pane for the selected ticket
+	shown        string // ticket the scroll positions belong to
+	streamTop    int
+	streamFollow bool
+	textTop      [tabCount]int
+
+	dialogs     []dialog
+	filtering   bool
+	filterInput textinput.Model
+
+	flash    string
+	flashErr bool
+	flashID  int
+
+	loaded      bool
+	health      []llm.ProviderHealth
+	models      []string
+	confinement string
+}
+
+// NewModel builds the root model; Init loads the tickets.
+func NewModel(b Backend, opts Options) Model {
+	st := newStyles()
+	h := help.New()
+	h.Styles = st.help
+	fi := steadyInput(textinput.New())
+	fi.Prompt = "/"
+	fi.Placeholder = "status words, title, id"
+	return Model{
+		b: b, opts: opts, ctx: context.Background(),
+		keys: newKeyMap(), help: h, st: &st,
+		width: 100, height: 30,
+		q:    newQueue(),
+		data: map[string]*ticketData{}, diffs: map[string]*diffData{}, diffReq: map[string]string{},
+		docs: newDocCache(), content: &contentCache{},
+		streamFollow: true,
+		filterInput:  fi,
+		confinement:  opts.Confinement,
+	}
+}
+
+// Init loads what the first frame needs, each in a command.
+func (m Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{loadTickets(m.b), loadHealth(m.b), loadModels(m.b, ""), tick(1)}
+	if m.confinement == "" {
+		cmds = append(cmds, loadConfinement(m.b))
+	}
+	return tea.Batch(cmds...)
+}
+
+// Update routes a message, then makes sure what the next frame shows is
+// loaded (by commands) or cached.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := m.update(msg)
+	return m, tea.Batch(cmd, m.prepare())
+}
+
+func (m *Model) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		return nil
+	case tea.KeyPressMsg:
+		return m.key(msg)
+	case engine.Event:
+		return m.event(msg)
+	case eventsMsg:
+		var cmds []tea.Cmd
+		for _, ev := range msg {
+			cmds = append(cmds, m.event(ev))
+		}
+		return tea.Batch(cmds...)
+	case ticketsMsg:
+		if msg.err != nil {
+			return m.setFlash("loading tickets: "+msg.err.Error(), true)
+		}
+		m.loaded = true
+		m.q.setAll(msg.tickets)
+		return nil
+	case attemptsMsg:
+		td := m.ticketData(msg.id)
+		if msg.err != nil {
+			td.loading = false
+			return m.setFlash("loading "+msg.id+": "+msg.err.Error(), true)
+		}
+		td.setLoaded(msg.attempts)
+		return nil
+	case diffMsg:
+		if m.diffReq[msg.id] == msg.key {
+			delete(m.diffReq, msg.id)
+		}
+		if old := m.diffs[msg.id]; old != nil && len(old.lines) == len(msg.d.lines) {
+			msg.d.top = old.top // a refresh of the same size keeps the place
+		}
+		m.diffs[msg.id] = msg.d
+		return nil
+	case docRenderedMsg:
+		delete(m.docs.pending, msg.key)
+		m.docs.done[msg.key] = msg.lines
+		m.docs.version++
+		return nil
+	case healthMsg:
+		m.health = msg
+		return nil
+	case confinementMsg:
+		m.confinement = string(msg)
+		return nil
+	case modelsMsg:
+		m.models = msg.models
+		if msg.pickFor != "" {
+			m.pushModelPicker(msg.pickFor)
+		}
+		return nil
+	case actionMsg:
+		if msg.err != nil {
+			return m.setFlash(msg.err.Error(), true)
+		}
+		return m.setFlash(msg.text, false)
+	case ticketAddedMsg:
+		if msg.err != nil {
+			return m.setFlash("new ticket: "+msg.err.Error(), true)
+		}
+		m.q.put(msg.t)
+		m.selectID(msg.t.ID)
+		return m.setFlash("created "+msg.t.ID, false)
+	case editorReadyMsg:
+		if msg.err != nil {
+			return m.setFlash("editor: "+msg.err.Error(), true)
+		}
+		return tea.ExecProcess(editorCommand(msg.path), func(err error) tea.Msg {
+			return editorDoneMsg{id: msg.id, path: msg.path, orig: msg.orig, err: err}
+		})
+	case editorDoneMsg:
+		return finishEdit(m.b, msg)
+	case flashExpiredMsg:
+		if msg.id == m.flashID {
+			m.flash = ""
+		}
+		return nil
+	case tickMsg:
+		cmds := []tea.Cmd{tick(msg.n + 1), loadHealth(m.b)}
+		if msg.n%resyncTicks == 0 {
+			cmds = append(cmds, loadTickets(m.b))
+		}
+		return tea.Batch(cmds...)
+	}
+	// anything else (cursor blinks) belongs to whatever has the input
+	if n := len(m.dialogs); n > 0 {
+		d, cmd, closed := m.dialogs[n-1].Update(msg)
+		if !closed {
+			m.dialogs[n-1] = d
+		}
+		return cmd
+	}
+	if m.filtering {
+		var cmd tea.Cmd
+		m.filterInput, cmd = m.filterInput.Update(msg)
+		return cmd
+	}
+	return nil
+}
+
+func (m *Model) ticketData(id string) *ticketData {
+	td, ok := m.data[id]
+	if !ok {
+		td = newTicketData()
+		m.data[id] = td
+	}
+	return td
+}
+
+// event applies one engine event.
+func (m *Model) event(ev engine.Event) tea.Cmd {
+	switch ev.Type {
+	case engine.EvTicket:
+		if ev.Ticket != nil {
+			m.q.put(ev.Ticket)
+		}
+	case engine.EvAttempt:
+		if ev.Attempt != nil {
+			m.ticketData(ev.TicketID).upsert(ev.Attempt)
+		}
+	case engine.EvDelta:
+		m.ticketData(ev.TicketID).delta(ev.Seq, ev.Text)
+	case engine.EvHealth:
+		return loadHealth(m.b)
+	}
+	return nil
+}
+
+func (m *Model) setFlash(text string, isErr bool) tea.Cmd {
+	m.flashID++
+	m.flash, m.flashErr = text, isErr
+	id := m.flashID
+	return after(flashFor, func(time.Time) tea.Msg { return flashExpiredMsg{id} })
+}
+
+func (m *Model) selectID(id string) {
+	for i, r := range m.q.rows {
+		if r == id {
+			m.q.sel = i
+			return
+		}
+	}
+}
+
+// prepare runs after every message: it resets scroll on a new selection,
+// and starts the loads and renders the visible tab needs. Cheap when there
+// is nothing to do: a few map lookups.
+func (m *Model) prepare() tea.Cmd {
+	l := m.layout()
+	m.q.scrollTo(l.queueInnerW, l.queueRows)
+	t := m.q.selected()
+	if t == nil {
+		return nil
+	}
+	if t.ID != m.shown {
+		m.shown = t.ID
+		m.streamTop, m.streamFollow = 0, true
+		m.textTop = [tabCount]int{}
+	}
+	var cmds []tea.Cmd
+	td := m.ticketData(t.ID)
+	if !td.loaded && !td.loading {
+		td.loading = true
+		cmds = append(cmds, loadAttempts(m.b, t.ID))
+	}
+	switch m.tab {
+	case tabStream:
+		if td.latest > 0 {
+			td.stream(td.latest)
+		}
+	case tabDocs:
+		for _, it := range docItems(t, td, l.contentW) {
+			if _, ok := m.docs.done[it.key]; !ok && !m.docs.pending[it.key] {
+				m.docs.pending[it.key] = true
+				cmds = append(cmds, m.docs.renderCmd(it.key, it.md))
+			}
+		}
+	case tabDiff:
+		k := diffStateKey(t)
+		if d := m.diffs[t.ID]; (d == nil || d.key != k) && m.diffReq[t.ID] != k {
+			m.diffReq[t.ID] = k
+			cmds = append(cmds, loadDiff(m.ctx, m.b, t.ID, k))
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+// diffStateKey changes whenever the branch may have changed.
+func diffStateKey(t *store.Ticket) string {
+	return fmt.Sprintf("%s|%s|%s|%d", t.Status, t.Phase, t.Worktree, len(t.Decisions))
+}
+
+// key handles a key press: dialogs first, then the filter bar, then the
+// key map.
+func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
+	if n := len(m.dialogs); n > 0 {
+		d, cmd, closed := m.dialogs[n-1].Update(k)
+		if closed {
+			m.dialogs = m.dialogs[:n-1]
+		} else {
+			m.dialogs[n-1] = d
+		}
+		return cmd
+	}
+	if m.filtering {
+		return m.filterKey(k)
+	}
+	if k.String() == "ctrl+c" {
+		return tea.Quit
+	}
+	km := m.keys
+	switch {
+	case key.Matches(k, km.Quit):
+		return tea.Quit
+	case key.Matches(k, km.Help):
+		m.help.ShowAll = !m.help.ShowAll
+	case key.Matches(k, km.Focus):
+		m.focus = 1 - m.focus
+	case key.Matches(k, km.Tabs):
+		m.tab = int(k.String()[0] - '1')
+	case key.Matches(k, km.Up):
+		return m.move(-1)
+	case key.Matches(k, km.Down):
+		return m.move(1)
+	case key.Matches(k, km.PageUp):
+		return m.move(-m.layout().contentH)
+	case key.Matches(k, km.PageDown):
+		return m.move(m.layout().contentH)
+	case key.Matches(k, km.Top):
+		return m.move(-1 << 30)
+	case key.Matches(k, km.Bottom):
+		return m.move(1 << 30)
+	case key.Matches(k, km.NextWaiting):
+		if !m.q.nextWaiting() {
+			return m.setFlash("nothing is waiting for you", false)
+		}
+	case key.Matches(k, km.Filter):
+		m.filtering = true
+		m.filterInput.SetValue(m.q.filter)
+		m.filterInput.CursorEnd()
+		return m.filterInput.Focus()
+	case key.Matches(k, km.Preset):
+		m.q.preset = (m.q.preset + 1) % len(presets)
+		m.q.refilter(m.q.selectedID())
+	case key.Matches(k, km.PrevFile, km.NextFile):
+		if d := m.selectedDiff(); d != nil && m.tab == tabDiff {
+			if key.Matches(k, km.NextFile) {
+				d.jump(1)
+			} else {
+				d.jump(-1)
+			}
+		}
+	default:
+		return m.action(k)
+	}
+	return nil
+}
+
+// filterKey edits the filter bar; the queue narrows as you type.
+func (m *Model) filterKey(k tea.KeyPressMsg) tea.Cmd {
+	switch k.String() {
+	case "esc":
+		m.filtering = false
+		m.filterInput.Blur()
+		m.q.filter = ""
+		m.q.refilter(m.q.selectedID())
+		return nil
+	case "enter":
+		m.filtering = false
+		m.filterInput.Blur()
+		return nil
+	case "ctrl+c":
+		return tea.Quit
+	}
+	var cmd tea.Cmd
+	m.filterInput, cmd = m.filterInput.Update(k)
+	m.q.filter = m.filterInput.Value()
+	m.q.refilter(m.q.selectedID())
+	return cmd
+}
+
+func (m *Model) selectedDiff() *diffData {
+	if t := m.q.selected(); t != nil {
+		return m.diffs[t.ID]
+	}
+	return nil
+}
+
+// move moves the selection (queue focus) or scrolls the open tab.
+func (m *Model) move(d int) tea.Cmd {
+	if m.focus == focusQueue {
+		m.q.move(d)
+		return nil
+	}
+	t := m.q.selected()
+	if t == nil {
+		return nil
+	}
+	l := m.layout()
+	switch m.tab {
+	case tabStream:
+		td := m.ticketData(t.ID)
+		s := td.stream(td.latest)
+		if s == nil {
+			return nil
+		}
+		tail := s.tailTop(l.contentW, l.contentH)
+		if m.streamFollow {
+			m.streamTop = tail
+		}
+		m.streamTop = clamp(m.streamTop+d, 0, tail)
+		// back at the bottom: follow the tail again
+		m.streamFollow = m.streamTop >= tail
+	case tabDiff:
+		if dd := m.diffs[t.ID]; dd != nil {
+			dd.top = clamp(dd.top+d, 0, max(len(dd.lines)-l.contentH, 0))
+		}
+	default:
+		n := len(m.tabLines(m.tab, t, l.contentW))
+		m.textTop[m.tab] = clamp(m.textTop[m.tab]+d, 0, max(n-l.contentH, 0))
+	}
+	return nil
+}
+
+// action handles the keys that act on the selected ticket.
+func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
+	km := m.keys
+	if key.Matches(k, km.New) {
+		ctx, b := m.ctx, m.b
+		f, cmd := newTicketDialog(func(n engine.NewTicket) tea.Cmd { return addTicket(ctx, b, n) })
+		m.dialogs = append(m.dialogs, f)
+		return cmd
+	}
+	t := m.q.selected()
+	if t == nil {
+		if key.Matches(k, km.Approve, km.Reject, km.Edit, km.Guidance, km.Model, km.Cancel, km.Pause) {
+			return m.setFlash("no ticket selected", true)
+		}
+		return nil
+	}
+	id, b := t.ID, m.b
+	needWaiting := func(what string) tea.Cmd {
+		return m.setFlash(fmt.Sprintf("%s is %s: only a ticket awaiting approval or needing a human can be %s", id, statusWord(t), what), true)
+	}
+	switch {
+	case key.Matches(k, km.Approve):
+		if !waiting(t) {
+			return needWaiting("approved")
+		}
+		m.dialogs = append(m.dialogs, confirmDialog{
+			title:  "Approve " + id,
+			prompt: fmt.Sprintf("Approve %s of %s %q?", t.Phase, id, t.Title),
+			onYes:  decide(m.b, id, store.Decision{Kind: store.DecisionApprove}, "approved "+id),
+		})
+	case key.Matches(k, km.Reject):
+		if !waiting(t) {
+			return needWaiting("rejected")
+		}
+		d, cmd := newInputDialog("Reject "+id, "Why? The reason goes to a new attempt of "+t.Phase+".", "reason", func(s string) tea.Cmd {
+			return decide(b, id, store.Decision{Kind: store.DecisionReject, Reason: s}, "rejected "+id)
+		})
+		m.dialogs = append(m.dialogs, d)
+		return cmd
+	case key.Matches(k, km.Edit):
+		if !waiting(t) {
+			return needWaiting("edited and approved")
+		}
+		td := m.ticketData(id)
+		if !td.loaded {
+			return m.setFlash("attempts of "+id+" are still loading", true)
+		}
+		text := td.lastDeliverable(t.Phase)
+		if text == "" {
+			return m.setFlash(t.Phase+" of "+id+" has no deliverable to edit", true)
+		}
+		return prepareEdit(id, text)
+	case key.Matches(k, km.Guidance):
+		if !waiting(t) && t.Status != store.StatusFailed {
+			return needWaiting("retried")
+		}
+		d, cmd := newInputDialog("Retry "+id+" with guidance", "What should the next attempt of "+t.Phase+" do differently?", "guidance", func(s string) tea.Cmd {
+			return decide(b, id, store.Decision{Kind: store.DecisionRetry, Guidance: s}, "retrying "+id+" with guidance")
+		})
+		m.dialogs = append(m.dialogs, d)
+		return cmd
+	case key.Matches(k, km.Model):
+		if !waiting(t) && t.Status != store.StatusFailed {
+			return needWaiting("retried")
+		}
+		if m.models == nil {
+			return loadModels(m.b, id)
+		}
+		m.pushModelPicker(id)
+	case key.Matches(k, km.Cancel):
+		if finished(t.Status) {
+			return m.setFlash(id+" is already "+statusWord(t), true)
+		}
+		m.dialogs = append(m.dialogs, confirmDialog{
+			title:  "Cancel " + id,
+			prompt: fmt.Sprintf("Cancel %s %q? Its worktree is removed.", id, t.Title),
+			onYes:  decide(m.b, id, store.Decision{Kind: store.DecisionCancel}, "cancelled "+id),
+		})
+	case key.Matches(k, km.Pause):
+		if finished(t.Status) {
+			return m.setFlash(id+" is already "+statusWord(t), true)
+		}
+		if t.Paused {
+			return decide(m.b, id, store.Decision{Kind: store.DecisionResume}, "resumed "+id)
+		}
+		return decide(m.b, id, store.Decision{Kind: store.DecisionPause}, "paused "+id)
+	}
+	return nil
+}
+
+func (m *Model) pushModelPicker(id string) {
+	b := m.b
+	m.dialogs = append(m.dialogs, pickerDialog{
+		title: "Retry " + id + " on model",
+		items: m.models,
+		onPick: func(model string) tea.Cmd {
+			return decide(b, id, store.Decision{Kind: store.DecisionRetry, Model: model}, "retrying "+id+" on "+model)
+		},
+	})
+}

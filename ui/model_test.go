@@ -1,0 +1,393 @@
+package ui
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+
+	"agent-tui/engine"
+	"agent-tui/store"
+)
+
+func TestQueueOrderAndSelection(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	// children sit under their epic
+	if got, want := rowIDs(m), "T-1 T-2 T-3 T-4 T-5 T-6 T-7"; got != want {
+		t.Fatalf("rows = %q, want %q", got, want)
+	}
+	if m.q.depth["T-4"] != 1 || m.q.depth["T-3"] != 0 {
+		t.Fatalf("depth T-3=%d T-4=%d", m.q.depth["T-3"], m.q.depth["T-4"])
+	}
+	m = press(t, m, "j", "j")
+	if id := m.q.selectedID(); id != "T-3" {
+		t.Fatalf("after j j selected %s, want T-3", id)
+	}
+	m = press(t, m, "k", "up")
+	if id := m.q.selectedID(); id != "T-1" {
+		t.Fatalf("after k up selected %s, want T-1", id)
+	}
+	m = press(t, m, "up")
+	if id := m.q.selectedID(); id != "T-1" {
+		t.Fatalf("up at the top moved to %s", id)
+	}
+	// w jumps to tickets waiting for the user: T-1 → T-4 → T-1
+	m = press(t, m, "w")
+	if id := m.q.selectedID(); id != "T-4" {
+		t.Fatalf("w selected %s, want T-4", id)
+	}
+	m = press(t, m, "w")
+	if id := m.q.selectedID(); id != "T-1" {
+		t.Fatalf("second w selected %s, want T-1", id)
+	}
+}
+
+func TestTabsAndFocus(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	for i, k := range []string{"1", "2", "3", "4", "5"} {
+		m = press(t, m, k)
+		if m.tab != i {
+			t.Fatalf("key %s: tab %d, want %d", k, m.tab, i)
+		}
+	}
+	m = press(t, m, "3")
+	if v := plain(m); !strings.Contains(v, "discovery · attempt 1 · mid via sim (simulated)") {
+		t.Fatalf("history tab does not list the review attempt:\n%s", v)
+	}
+	m = press(t, m, "tab")
+	if m.focus != focusDetail {
+		t.Fatal("tab did not move focus to the detail pane")
+	}
+	// with the detail focused, j scrolls instead of moving the selection
+	m = press(t, m, "j")
+	if id := m.q.selectedID(); id != "T-1" {
+		t.Fatalf("j in the detail pane changed the selection to %s", id)
+	}
+}
+
+func TestHelpToggle(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	if strings.Contains(plain(m), "page down") {
+		t.Fatal("full help shown before ?")
+	}
+	m = press(t, m, "?")
+	if !m.help.ShowAll || !strings.Contains(plain(m), "page down") {
+		t.Fatal("? did not show the full help")
+	}
+	m = press(t, m, "?")
+	if m.help.ShowAll {
+		t.Fatal("second ? did not hide the full help")
+	}
+}
+
+func TestApproveAsksThenDecides(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "a")
+	if len(m.dialogs) != 1 || !strings.Contains(plain(m), "Approve T-1") {
+		t.Fatalf("a did not open the confirmation:\n%s", plain(m))
+	}
+	if len(f.decisions) != 0 {
+		t.Fatal("decided before confirmation")
+	}
+	m = press(t, m, "y")
+	if len(m.dialogs) != 0 {
+		t.Fatal("dialog still open after y")
+	}
+	if len(f.decisions) != 1 || f.decisions[0].id != "T-1" || f.decisions[0].d.Kind != store.DecisionApprove {
+		t.Fatalf("decisions = %+v, want approve of T-1", f.decisions)
+	}
+	if !strings.Contains(plain(m), "approved T-1") {
+		t.Fatal("status line does not confirm the approval")
+	}
+}
+
+func TestCancelNoDoesNothing(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "j", "x")
+	if len(m.dialogs) != 1 {
+		t.Fatal("x did not ask")
+	}
+	m = press(t, m, "n")
+	if len(m.dialogs) != 0 || len(f.decisions) != 0 {
+		t.Fatalf("x n: dialogs %d, decisions %+v", len(m.dialogs), f.decisions)
+	}
+	// and y does cancel
+	m = press(t, m, "x", "y")
+	if len(f.decisions) != 1 || f.decisions[0].d.Kind != store.DecisionCancel || f.decisions[0].id != "T-2" {
+		t.Fatalf("x y: decisions %+v", f.decisions)
+	}
+}
+
+func TestRejectSendsReason(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "r")
+	m = press(t, m, "enter") // empty: refused, stays open
+	if len(m.dialogs) != 1 || len(f.decisions) != 0 {
+		t.Fatal("an empty reason was accepted")
+	}
+	m = typeText(t, m, "no rate limit")
+	m = press(t, m, "enter")
+	if len(f.decisions) != 1 {
+		t.Fatalf("decisions = %+v", f.decisions)
+	}
+	d := f.decisions[0]
+	if d.id != "T-1" || d.d.Kind != store.DecisionReject || d.d.Reason != "no rate limit" {
+		t.Fatalf("decision = %+v", d)
+	}
+}
+
+func TestGuidanceAndModelRetry(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "j", "j", "j") // T-4 needs a human
+	m = press(t, m, "g")
+	m = typeText(t, m, "use table tests")
+	m = press(t, m, "enter", "m", "j", "j", "enter")
+	want := []store.Decision{
+		{Kind: store.DecisionRetry, Guidance: "use table tests"},
+		{Kind: store.DecisionRetry, Model: "large"},
+	}
+	if len(f.decisions) != 2 {
+		t.Fatalf("decisions = %+v", f.decisions)
+	}
+	for i, w := range want {
+		if d := f.decisions[i]; d.id != "T-4" || d.d != w {
+			t.Fatalf("decision %d = %+v, want %+v", i, d, w)
+		}
+	}
+}
+
+func TestPauseAndResume(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "j", "p")
+	paused := *f.tickets[1]
+	paused.Paused = true
+	m, _ = update(m, engine.Event{Type: engine.EvTicket, TicketID: "T-2", Ticket: &paused})
+	m = press(t, m, "p")
+	if len(f.decisions) != 2 || f.decisions[0].d.Kind != store.DecisionPause || f.decisions[1].d.Kind != store.DecisionResume {
+		t.Fatalf("decisions = %+v", f.decisions)
+	}
+}
+
+func TestActionErrorShowsInStatusLine(t *testing.T) {
+	f := fixture()
+	f.decideErr = errors.New("T-1 is running: nope")
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "a", "y")
+	if !strings.Contains(plain(m), "T-1 is running: nope") {
+		t.Fatalf("error not shown:\n%s", plain(m))
+	}
+	// a ticket that is not waiting is refused before any dialog
+	m = press(t, m, "j", "a")
+	if len(m.dialogs) != 0 || !strings.Contains(m.flash, "only a ticket awaiting approval") {
+		t.Fatalf("approve on a running ticket: dialogs %d, flash %q", len(m.dialogs), m.flash)
+	}
+}
+
+func TestFilterNarrowsQueue(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "/")
+	m = typeText(t, m, "needs")
+	if got := rowIDs(m); got != "T-4" {
+		t.Fatalf("filter needs: rows %q", got)
+	}
+	m = press(t, m, "enter")
+	if m.filtering || rowIDs(m) != "T-4" || m.q.selectedID() != "T-4" {
+		t.Fatalf("enter did not keep the filter: %q", rowIDs(m))
+	}
+	// q in the filter bar is text, not quit
+	m = press(t, m, "/")
+	m = press(t, m, "esc")
+	if got := rowIDs(m); got != "T-1 T-2 T-3 T-4 T-5 T-6 T-7" {
+		t.Fatalf("esc did not clear the filter: %q", got)
+	}
+	m = press(t, m, "/")
+	m = typeText(t, m, "login")
+	if got := rowIDs(m); got != "T-1" {
+		t.Fatalf("filter by title: %q", got)
+	}
+	m = press(t, m, "esc", "f")
+	if got := rowIDs(m); got != "T-1 T-4" {
+		t.Fatalf("preset waiting: %q", got)
+	}
+}
+
+func TestDeltaAppendsToStream(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "j", "1")
+	if v := plain(m); !strings.Contains(v, "The map is nil") || !strings.Contains(v, "code · attempt 1 · mid (simulated)") {
+		t.Fatalf("stored stream not shown:\n%s", v)
+	}
+	m, _ = update(m, engine.Event{Type: engine.EvDelta, TicketID: "T-2", Seq: 11, Text: "Running the tests"})
+	m, _ = update(m, eventsMsg{{Type: engine.EvDelta, TicketID: "T-2", Seq: 11, Text: " now.\nAll green."}})
+	v := plain(m)
+	if !strings.Contains(v, "Running the tests now.") || !strings.Contains(v, "All green.") {
+		t.Fatalf("deltas not shown:\n%s", v)
+	}
+	if s := m.data["T-2"].streams[11]; s.Len() != 6 || s.line(4) != "Running the tests now." {
+		t.Fatalf("stream lines = %d, line 4 = %q", s.Len(), s.line(4))
+	}
+	// a delta of another ticket does not show here
+	m, _ = update(m, engine.Event{Type: engine.EvDelta, TicketID: "T-1", Seq: 8, Text: "elsewhere"})
+	if strings.Contains(plain(m), "elsewhere") {
+		t.Fatal("another ticket's delta shows in this stream")
+	}
+}
+
+func TestStreamScrollStopsFollowing(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "j", "tab")
+	for i := range 100 {
+		m, _ = update(m, engine.Event{Type: engine.EvDelta, TicketID: "T-2", Seq: 11, Text: "line " + itoa(i) + "\n"})
+	}
+	if !strings.Contains(plain(m), "line 99") {
+		t.Fatal("tail not followed")
+	}
+	m = press(t, m, "k", "k", "k")
+	if m.streamFollow || strings.Contains(plain(m), "line 99") {
+		t.Fatal("scrolling up still follows the tail")
+	}
+	m, _ = update(m, engine.Event{Type: engine.EvDelta, TicketID: "T-2", Seq: 11, Text: "line 100\n"})
+	if strings.Contains(plain(m), "line 100") {
+		t.Fatal("a delta moved a scrolled-up view")
+	}
+	m = press(t, m, "end")
+	if !m.streamFollow || !strings.Contains(plain(m), "line 100") {
+		t.Fatal("end did not follow again")
+	}
+}
+
+func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i/10)) + string(rune('0'+i%10))) }
+
+func TestQuit(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	for _, k := range []string{"q", "ctrl+c"} {
+		_, cmd := update(m, keyMsg(k))
+		if cmd == nil {
+			t.Fatalf("%s returned no command", k)
+		}
+		if _, ok := cmd().(tea.QuitMsg); !ok {
+			t.Fatalf("%s did not quit", k)
+		}
+	}
+}
+
+func TestNewTicketForm(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "n", "esc")
+	if len(m.dialogs) != 0 {
+		t.Fatal("esc did not close the form")
+	}
+	m = press(t, m, "n")
+	m = press(t, m, "ctrl+s") // no title: stays open
+	if len(m.dialogs) != 1 || len(f.added) != 0 {
+		t.Fatal("a ticket without a title was submitted")
+	}
+	m = typeText(t, m, "Rate limit login")
+	m = press(t, m, "shift+tab") // back to kind
+	m = press(t, m, "space")     // hotfix
+	m = press(t, m, "tab", "tab")
+	m = typeText(t, m, "after 5 tries")
+	m = press(t, m, "tab", "space", "enter")
+	if len(f.added) != 1 {
+		t.Fatalf("added = %+v", f.added)
+	}
+	want := engine.NewTicket{Kind: "hotfix", Title: "Rate limit login", Body: "after 5 tries", Sensitive: true}
+	if f.added[0] != want {
+		t.Fatalf("added %+v, want %+v", f.added[0], want)
+	}
+	if m.q.selectedID() != "T-8" {
+		t.Fatalf("new ticket not selected: %s", m.q.selectedID())
+	}
+}
+
+func TestEditApprovesChangedText(t *testing.T) {
+	f := fixture()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "d.md")
+	for _, tc := range []struct {
+		text string
+		want int
+	}{{"Looks good.", 0}, {"   ", 0}, {"Rewritten by a human.", 1}} {
+		if err := os.WriteFile(path, []byte(tc.text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		msg := finishEdit(f, editorDoneMsg{id: "T-1", path: path, orig: "Looks good."})()
+		if len(f.decisions) != tc.want {
+			t.Fatalf("%q: decisions %+v (%v)", tc.text, f.decisions, msg)
+		}
+	}
+	if d := f.decisions[0].d; d.Kind != store.DecisionEditApprove || d.Text != "Rewritten by a human." {
+		t.Fatalf("decision %+v", d)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatal("temp file not removed")
+	}
+}
+
+// Update and View never call the Backend: only the commands they return do.
+func TestNoBackendCallsInUpdateOrView(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 120, 40)
+	m = press(t, m, "2", "3", "4", "5", "1", "j") // load everything once
+	before := f.Calls()
+	msgs := []tea.Msg{
+		keyMsg("k"), keyMsg("j"), keyMsg("tab"), keyMsg("j"), keyMsg("2"), keyMsg("3"), keyMsg("4"), keyMsg("]"), keyMsg("5"), keyMsg("1"),
+		engine.Event{Type: engine.EvDelta, TicketID: "T-2", Seq: 11, Text: "x\n"},
+		engine.Event{Type: engine.EvAttempt, TicketID: "T-2", Attempt: f.attempts["T-2"][2]},
+		tea.WindowSizeMsg{Width: 90, Height: 28},
+	}
+	for _, msg := range msgs {
+		m, _ = update(m, msg) // commands deliberately not run
+		_ = m.View()
+	}
+	if got := f.Calls(); got != before {
+		t.Fatalf("Update/View made %d Backend calls", got-before)
+	}
+}
+
+func TestDiffTab(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "4")
+	d := m.diffs["T-1"]
+	if d == nil || len(d.files) != 2 || d.names[1] != "README.md" {
+		t.Fatalf("diff = %+v", d)
+	}
+	if v := plain(m); !strings.Contains(v, "file 1/2 login.go") || !strings.Contains(v, "+func Login() {}") {
+		t.Fatalf("diff not shown:\n%s", v)
+	}
+	m = press(t, m, "]")
+	if d.top != d.files[1] || !strings.Contains(plain(m), "file 2/2 README.md") {
+		t.Fatalf("] did not jump to the next file: top %d", d.top)
+	}
+	m = press(t, m, "[")
+	if d.top != 0 {
+		t.Fatalf("[ did not jump back: top %d", d.top)
+	}
+}
+
+func TestDocumentsRenderMarkdown(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "2")
+	v := plain(m)
+	for _, want := range []string{"── discovery · attempt 1 · mid", "Functional spec", "three failures lock the account", "── planning · attempt 2"} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("documents miss %q:\n%s", want, v)
+		}
+	}
+	// the rejected planning attempt is not the accepted document
+	if strings.Contains(v, "1. Add a form.") {
+		t.Fatal("a rejected deliverable is shown as the document")
+	}
+	if strings.Contains(v, "**") {
+		t.Fatal("markdown not rendered")
+	}
+}

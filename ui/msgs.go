@@ -1,0 +1,182 @@
+package ui
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"agent-tui/engine"
+	"agent-tui/engine/llm"
+	"agent-tui/store"
+)
+
+// Messages that carry Backend results into Update. Every Backend call
+// happens in one of the commands below, never in Update or View.
+type (
+	ticketsMsg struct {
+		tickets []*store.Ticket
+		err     error
+	}
+	attemptsMsg struct {
+		id       string
+		attempts []*store.Attempt
+		err      error
+	}
+	diffMsg struct {
+		id, key string
+		d       *diffData
+	}
+	healthMsg      []llm.ProviderHealth
+	confinementMsg string
+	modelsMsg      struct {
+		models  []string
+		pickFor string // open the picker for this ticket when set
+	}
+	// actionMsg reports how a user action went.
+	actionMsg struct {
+		text string
+		err  error
+	}
+	ticketAddedMsg struct {
+		t   *store.Ticket
+		err error
+	}
+	editorReadyMsg struct {
+		id, path, orig string
+		err            error
+	}
+	editorDoneMsg struct {
+		id, path, orig string
+		err            error
+	}
+	flashExpiredMsg struct{ id int }
+	tickMsg         struct{ n int }
+	// eventsMsg is a batch of engine events, drained together so a burst
+	// of deltas costs one render.
+	eventsMsg []engine.Event
+)
+
+const (
+	flashFor     = 5 * time.Second
+	tickEvery    = 5 * time.Second
+	resyncTicks  = 6 // reload tickets every 30 s, in case events were dropped
+	backendLimit = 30 * time.Second
+)
+
+func loadTickets(b Backend) tea.Cmd {
+	return func() tea.Msg {
+		ts, err := b.Tickets()
+		return ticketsMsg{ts, err}
+	}
+}
+
+func loadAttempts(b Backend, id string) tea.Cmd {
+	return func() tea.Msg {
+		as, err := b.Attempts(id)
+		return attemptsMsg{id, as, err}
+	}
+}
+
+// loadDiff fetches and splits the diff off the UI loop.
+func loadDiff(ctx context.Context, b Backend, id, key string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, backendLimit)
+		defer cancel()
+		s, err := b.Diff(ctx, id)
+		d := parseDiff(s)
+		d.key, d.err = key, err
+		return diffMsg{id, key, d}
+	}
+}
+
+func loadHealth(b Backend) tea.Cmd {
+	return func() tea.Msg { return healthMsg(b.Health()) }
+}
+
+func loadModels(b Backend, pickFor string) tea.Cmd {
+	return func() tea.Msg { return modelsMsg{b.Models(), pickFor} }
+}
+
+func loadConfinement(b Backend) tea.Cmd {
+	return func() tea.Msg { return confinementMsg(b.Confinement()) }
+}
+
+// after is tea.Tick; tests replace it so timers do not hold them up.
+var after = tea.Tick
+
+func tick(n int) tea.Cmd {
+	return after(tickEvery, func(time.Time) tea.Msg { return tickMsg{n} })
+}
+
+// decide sends a decision; done is the text shown when it worked.
+func decide(b Backend, id string, d store.Decision, done string) tea.Cmd {
+	return func() tea.Msg {
+		if err := b.Decide(id, d); err != nil {
+			return actionMsg{err: err}
+		}
+		return actionMsg{text: done}
+	}
+}
+
+func addTicket(ctx context.Context, b Backend, n engine.NewTicket) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, backendLimit)
+		defer cancel()
+		t, err := b.Add(ctx, n)
+		return ticketAddedMsg{t, err}
+	}
+}
+
+// prepareEdit writes the deliverable to a temp file for $EDITOR.
+func prepareEdit(id, text string) tea.Cmd {
+	return func() tea.Msg {
+		f, err := os.CreateTemp("", "agent-tui-"+id+"-*.md")
+		if err != nil {
+			return editorReadyMsg{err: err}
+		}
+		_, err = f.WriteString(text)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return editorReadyMsg{id: id, path: f.Name(), orig: text, err: err}
+	}
+}
+
+// editorCommand is $VISUAL or $EDITOR (which may carry arguments), else vi.
+func editorCommand(path string) *exec.Cmd {
+	ed := os.Getenv("VISUAL")
+	if ed == "" {
+		ed = os.Getenv("EDITOR")
+	}
+	parts := strings.Fields(ed)
+	if len(parts) == 0 {
+		parts = []string{"vi"}
+	}
+	return exec.Command(parts[0], append(parts[1:], path)...)
+}
+
+// finishEdit reads the edited file and approves it when it changed.
+func finishEdit(b Backend, m editorDoneMsg) tea.Cmd {
+	return func() tea.Msg {
+		defer os.Remove(m.path)
+		if m.err != nil {
+			return actionMsg{err: m.err}
+		}
+		data, err := os.ReadFile(m.path)
+		if err != nil {
+			return actionMsg{err: err}
+		}
+		text := strings.TrimSpace(string(data))
+		if text == "" || text == strings.TrimSpace(m.orig) {
+			return actionMsg{text: "deliverable unchanged: nothing approved"}
+		}
+		if err := b.Decide(m.id, store.Decision{Kind: store.DecisionEditApprove, Text: text}); err != nil {
+			return actionMsg{err: err}
+		}
+		return actionMsg{text: "edited deliverable approved for " + m.id}
+	}
+}

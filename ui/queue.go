@@ -1,0 +1,308 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"agent-tui/store"
+)
+
+// presets are the status filters `f` cycles through.
+var presets = []struct {
+	name  string
+	match func(*store.Ticket) bool
+}{
+	{"all", func(*store.Ticket) bool { return true }},
+	{"waiting for you", waiting},
+	{"active", func(t *store.Ticket) bool { return !finished(t.Status) }},
+	{"running", func(t *store.Ticket) bool { return t.Status == store.StatusRunning }},
+	{"finished", func(t *store.Ticket) bool { return finished(t.Status) }},
+}
+
+// queue is the left pane: every ticket in tree order (children under their
+// epic), the filtered rows, the selection and the scroll window.
+type queue struct {
+	tickets map[string]*store.Ticket
+	order   []string       // every id, tree order
+	depth   map[string]int // nesting under epics
+	rows    []string       // ids passing the filter
+	sel     int
+	top     int
+	filter  string
+	preset  int
+
+	// totals for the status line, kept in Update so View stays cheap
+	running, waiting int
+	spend            float64
+}
+
+func newQueue() queue {
+	return queue{tickets: map[string]*store.Ticket{}, depth: map[string]int{}}
+}
+
+func (q *queue) selected() *store.Ticket {
+	if q.sel < 0 || q.sel >= len(q.rows) {
+		return nil
+	}
+	return q.tickets[q.rows[q.sel]]
+}
+
+func (q *queue) selectedID() string {
+	if t := q.selected(); t != nil {
+		return t.ID
+	}
+	return ""
+}
+
+// setAll replaces every ticket (initial load, resync).
+func (q *queue) setAll(ts []*store.Ticket) {
+	keep := q.selectedID()
+	q.tickets = make(map[string]*store.Ticket, len(ts))
+	for _, t := range ts {
+		q.tickets[t.ID] = t
+	}
+	q.reorder()
+	q.refilter(keep)
+}
+
+// put records a ticket snapshot.
+func (q *queue) put(t *store.Ticket) {
+	keep := q.selectedID()
+	old, ok := q.tickets[t.ID]
+	q.tickets[t.ID] = t
+	if !ok || old.Parent != t.Parent || len(old.Children) != len(t.Children) {
+		q.reorder()
+	}
+	q.refilter(keep)
+}
+
+// idNum orders "T-9" before "T-10".
+func idNum(id string) int {
+	n, err := strconv.Atoi(id[strings.LastIndexByte(id, '-')+1:])
+	if err != nil {
+		return 1 << 30
+	}
+	return n
+}
+
+func (q *queue) reorder() {
+	children := map[string][]string{}
+	var roots []string
+	for id, t := range q.tickets {
+		if _, ok := q.tickets[t.Parent]; t.Parent != "" && ok && t.Parent != id {
+			children[t.Parent] = append(children[t.Parent], id)
+		} else {
+			roots = append(roots, id)
+		}
+	}
+	byID := func(a, b string) int {
+		if d := idNum(a) - idNum(b); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	}
+	slices.SortFunc(roots, byID)
+	q.order = q.order[:0]
+	clear(q.depth)
+	var walk func(id string, d int)
+	walk = func(id string, d int) {
+		if _, seen := q.depth[id]; seen {
+			return
+		}
+		q.depth[id] = d
+		q.order = append(q.order, id)
+		kids := children[id]
+		slices.SortFunc(kids, byID)
+		for _, c := range kids {
+			walk(c, d+1)
+		}
+	}
+	for _, id := range roots {
+		walk(id, 0)
+	}
+}
+
+// refilter recomputes the rows and totals, keeping the selected ticket.
+func (q *queue) refilter(keep string) {
+	q.rows = q.rows[:0]
+	q.running, q.waiting, q.spend = 0, 0, 0
+	terms := strings.Fields(strings.ToLower(q.filter))
+	match := presets[q.preset].match
+	for _, id := range q.order {
+		t := q.tickets[id]
+		switch {
+		case t.Status == store.StatusRunning:
+			q.running++
+		case waiting(t):
+			q.waiting++
+		}
+		q.spend += t.CostUSD
+		if match(t) && matchTerms(t, terms) {
+			q.rows = append(q.rows, id)
+		}
+	}
+	q.sel = clamp(q.sel, 0, max(len(q.rows)-1, 0))
+	if keep != "" {
+		if i := slices.Index(q.rows, keep); i >= 0 {
+			q.sel = i
+		}
+	}
+}
+
+func matchTerms(t *store.Ticket, terms []string) bool {
+	if len(terms) == 0 {
+		return true
+	}
+	hay := strings.ToLower(t.ID + " " + t.Kind + " " + t.Title + " " + statusWord(t) + " " + t.Phase)
+	for _, term := range terms {
+		if !strings.Contains(hay, term) {
+			return false
+		}
+	}
+	return true
+}
+
+func (q *queue) move(d int) {
+	q.sel = clamp(q.sel+d, 0, max(len(q.rows)-1, 0))
+}
+
+// nextWaiting selects the next ticket waiting for the user, wrapping.
+func (q *queue) nextWaiting() bool {
+	n := len(q.rows)
+	for i := 1; i <= n; i++ {
+		j := (q.sel + i) % n
+		if waiting(q.tickets[q.rows[j]]) {
+			q.sel = j
+			return true
+		}
+	}
+	return false
+}
+
+// rowHeight is 1 when a row fits on one line at width w, else 2.
+func rowHeight(w int) int {
+	if w >= 70 {
+		return 1
+	}
+	return 2
+}
+
+// scrollTo keeps the selection inside a window of h lines.
+func (q *queue) scrollTo(w, h int) {
+	n := max(h/rowHeight(w), 1)
+	if q.sel < q.top {
+		q.top = q.sel
+	}
+	if q.sel >= q.top+n {
+		q.top = q.sel - n + 1
+	}
+	q.top = clamp(q.top, 0, max(len(q.rows)-n, 0))
+}
+
+func (q *queue) title() string {
+	s := fmt.Sprintf("Queue %d/%d", len(q.rows), len(q.tickets))
+	if q.preset != 0 {
+		s += " · " + presets[q.preset].name
+	}
+	if q.filter != "" {
+		s += " · /" + q.filter
+	}
+	return s
+}
+
+// render draws only the visible rows.
+func (q *queue) render(st *styles, w, h int) []string {
+	if len(q.rows) == 0 {
+		if len(q.tickets) == 0 {
+			return []string{st.dim.Render("No tickets yet: n creates one.")}
+		}
+		return []string{st.dim.Render("No ticket matches the filter.")}
+	}
+	rh := rowHeight(w)
+	n := max(h/rh, 1)
+	top := clamp(q.top, 0, max(len(q.rows)-1, 0))
+	out := make([]string, 0, h)
+	for i := top; i < len(q.rows) && i < top+n; i++ {
+		out = append(out, q.row(st, q.tickets[q.rows[i]], w, i == q.sel)...)
+	}
+	return out
+}
+
+func (q *queue) row(st *styles, t *store.Ticket, w int, sel bool) []string {
+	mark, ms := marker(st, t)
+	indent := strings.Repeat("  ", q.depth[t.ID])
+	if indent != "" {
+		indent = indent[2:] + "└ "
+	}
+	status := statusWord(t)
+	prog := progress(t)
+	cost := money(t.CostUSD)
+	if rowHeight(w) == 1 {
+		right := fmt.Sprintf(" %-19s %-14s %8s", ansi.Truncate(status, 19, "…"), ansi.Truncate(prog, 14, "…"), cost)
+		left := fmt.Sprintf("%s %-5s %-4s %s", mark, t.ID, kindShort(t.Kind), indent)
+		titleW := max(w-ansi.StringWidth(left)-ansi.StringWidth(right), 1)
+		title := ansi.Truncate(t.Title, titleW, "…")
+		title += strings.Repeat(" ", titleW-ansi.StringWidth(title))
+		if sel {
+			return []string{st.selected.Render(ansi.Truncate(left+title+right, w, ""))}
+		}
+		return []string{ms.Render(mark) + left[len(mark):] + title + statusStyle(st, t).Render(right)}
+	}
+	l1 := fmt.Sprintf("%s %s %s %s", mark, t.ID, kindShort(t.Kind), indent+t.Title)
+	l2 := fmt.Sprintf("  %s · %s · %s", status, prog, cost)
+	l1, l2 = ansi.Truncate(l1, w, "…"), ansi.Truncate(l2, w, "…")
+	if sel {
+		return []string{st.selected.Render(pad(l1, w)), st.selected.Render(pad(l2, w))}
+	}
+	return []string{ms.Render(mark) + l1[len(mark):], statusStyle(st, t).Render(l2)}
+}
+
+// marker makes tickets that wait for the user stand out.
+func marker(st *styles, t *store.Ticket) (string, lipgloss.Style) {
+	switch {
+	case t.Status == store.StatusNeedsHuman:
+		return "!", st.needsHuman
+	case t.Status == store.StatusAwaiting:
+		return "?", st.awaiting
+	case t.Paused && !finished(t.Status):
+		return "‖", st.paused
+	case t.Status == store.StatusRunning:
+		return "›", st.running
+	case t.Status == store.StatusDone:
+		return "✓", st.done
+	case t.Status == store.StatusFailed || t.Status == store.StatusCancelled:
+		return "✗", st.failed
+	}
+	return "·", st.dim
+}
+
+func statusStyle(st *styles, t *store.Ticket) lipgloss.Style {
+	switch {
+	case t.Status == store.StatusNeedsHuman:
+		return st.needsHuman
+	case t.Status == store.StatusAwaiting:
+		return st.awaiting
+	case t.Paused && !finished(t.Status):
+		return st.paused
+	case t.Status == store.StatusRunning:
+		return st.running
+	case t.Status == store.StatusDone:
+		return st.done
+	case t.Status == store.StatusFailed || t.Status == store.StatusCancelled:
+		return st.failed
+	}
+	return st.dim
+}
+
+// pad fills s with spaces to width w.
+func pad(s string, w int) string {
+	if d := w - ansi.StringWidth(s); d > 0 {
+		return s + strings.Repeat(" ", d)
+	}
+	return s
+}

@@ -1,0 +1,52 @@
+package ui
+
+import (
+	"context"
+	"errors"
+
+	tea "charm.land/bubbletea/v2"
+
+	"agent-tui/engine"
+)
+
+// eventBuffer is how many engine events may queue before the engine drops
+// some for this subscriber (the periodic reload then catches up).
+const eventBuffer = 4096
+
+// Run shows the UI until the user quits or ctx ends. Engine events reach
+// the program from a goroutine; the caller stops the engine afterwards.
+func Run(ctx context.Context, b Backend, opts Options) error {
+	m := NewModel(b, opts)
+	m.ctx = ctx
+	events, unsubscribe := b.Subscribe(eventBuffer)
+	defer unsubscribe()
+	p := tea.NewProgram(m, tea.WithContext(ctx))
+	go forward(events, p)
+	_, err := p.Run()
+	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+		return nil // the caller cancelled: a normal way to stop
+	}
+	return err
+}
+
+// forward sends events in batches: whatever queued while the program was
+// busy goes in one message, so a burst of deltas costs one render.
+func forward(events <-chan engine.Event, p *tea.Program) {
+	for ev := range events {
+		batch := eventsMsg{ev}
+	drain:
+		for len(batch) < 512 {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, ev)
+			default:
+				break drain
+			}
+		}
+		// Send returns at once once the program has ended
+		p.Send(batch)
+	}
+}
