@@ -310,3 +310,5 @@ func plain(m Model) string {
 func rowIDs(m Model) string { return strings.Join(m.q.rows, " ") }
 
 func stripANSI(s string) string { return ansi.Strip(s) }
+
+func stringWidth(s string) int { return ansi.StringWidth(s) }

@@ -264,7 +264,9 @@ func TestStreamScrollStopsFollowing(t *testing.T) {
 	}
 }
 
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i/10)) + string(rune('0'+i%10))) }
+func itoa(i int) string {
+	return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i/10)) + string(rune('0'+i%10)))
+}
 
 func TestQuit(t *testing.T) {
 	m := newTestModel(t, fixture(), 100, 30)

@@ -186,7 +186,7 @@ func (q *queue) nextWaiting() bool {
 
 // rowHeight is 1 when a row fits on one line at width w, else 2.
 func rowHeight(w int) int {
-	if w >= 70 {
+	if w >= 76 {
 		return 1
 	}
 	return 2

@@ -35,7 +35,7 @@ func (m *Model) layout() layout {
 	if l.single {
 		l.queueW, l.detailW = m.width, m.width
 	} else {
-		l.queueW = clamp(m.width/2-3, 28, 74)
+		l.queueW = clamp(m.width*2/5, 28, 90)
 		l.detailW = m.width - l.queueW
 	}
 	l.queueInnerW = max(l.queueW-2, 1)
@@ -82,7 +82,10 @@ func (m *Model) render() string {
 	rows = append(rows, m.statusLine())
 	h := m.help
 	h.SetWidth(m.width)
-	rows = append(rows, strings.Split(h.View(m.keys), "\n")...)
+	// help does not always cut to its width (when the ellipsis does not fit)
+	for _, l := range strings.Split(h.View(m.keys), "\n") {
+		rows = append(rows, ansi.Truncate(l, m.width, ""))
+	}
 	if n := len(m.dialogs); n > 0 {
 		w := min(64, m.width-4)
 		rows = overlay(rows, m.dialogs[n-1].View(m.st, w), m.width)
