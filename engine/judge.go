@@ -66,6 +66,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if c.ExitCode == 0 {
 			return fail("check", "the test command passes: the new tests must fail before the code exists")
 		}
+		a.TestFiles = files
 		deliverable += "\n\n" + e.fileBodies(t.Worktree, files)
 	case config.Code, config.CIFix:
 		if changed := e.changedTestFiles(t); len(changed) > 0 {
@@ -170,6 +171,17 @@ func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (map[string]str
 		return nil, nil
 	}
 	return e.repo.HashFiles(t.Worktree, tests)
+}
+
+// acceptedTestFiles are the test files the accepted tests attempt wrote,
+// computed again only when a human accepted an attempt the checks did not.
+func (e *Engine) acceptedTestFiles(ctx context.Context, t *store.Ticket, ps *store.PhaseState) (map[string]string, error) {
+	if ps.Accepted != 0 {
+		if a, err := e.st.Attempt(t.ID, ps.Accepted); err == nil && len(a.TestFiles) > 0 {
+			return a.TestFiles, nil
+		}
+	}
+	return e.testFiles(ctx, t)
 }
 
 // changedTestFiles lists frozen test files whose content differs now.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"agent-tui/engine/config"
@@ -89,6 +91,11 @@ func oneLine(s string, max int) string {
 
 // ensureWorktree creates the ticket's worktree the first time it needs files.
 func (e *Engine) ensureWorktree(ctx context.Context, t *store.Ticket) error {
+	if t.Worktree != "" {
+		if fi, err := os.Stat(filepath.Join(t.Worktree, ".git")); err == nil && !fi.IsDir() {
+			return nil // still there: skip asking git on every phase
+		}
+	}
 	path, branch, err := e.repo.EnsureWorktree(ctx, t.ID, t.BaseBranch)
 	if err != nil {
 		return err
@@ -298,7 +305,7 @@ func (e *Engine) finishPhase(ctx context.Context, t *store.Ticket, ps *store.Pha
 	msg := fmt.Sprintf("%s %s: %s", t.ID, ps.Name, t.Title)
 	switch ps.Name {
 	case config.Tests:
-		files, err := e.testFiles(ctx, t)
+		files, err := e.acceptedTestFiles(ctx, t, ps)
 		if err != nil {
 			return err
 		}

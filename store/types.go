@@ -125,6 +125,8 @@ type Attempt struct {
 	Trimmed       []string   `json:"trimmed,omitempty"`
 	Checks        []Check    `json:"checks,omitempty"`
 	Validator     *Validator `json:"validator,omitempty"`
+	// TestFiles: the tests a tests attempt wrote, with their hashes.
+	TestFiles map[string]string `json:"test_files,omitempty"`
 }
 
 // Done reports whether the attempt has finished (well or not).

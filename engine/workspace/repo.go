@@ -299,21 +299,29 @@ func (r *Repo) Diff(ctx context.Context, wt, base string) (string, error) {
 // ChangedFiles lists the paths changed in the worktree against its
 // merge-base with base, untracked files included; renames list both names.
 func (r *Repo) ChangedFiles(ctx context.Context, wt, base string) ([]string, error) {
+	mb, err := git(ctx, wt, nil, "merge-base", base, "HEAD")
+	if err != nil {
+		return nil, err
+	}
+	// tracked changes, committed or not, without staging anything
+	tracked, err := git(ctx, wt, nil, "diff", "--name-only", "--no-renames", "-z", strings.TrimSpace(mb))
+	if err != nil {
+		return nil, err
+	}
+	untracked, err := git(ctx, wt, nil, "ls-files", "--others", "--exclude-standard", "-z")
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
 	var files []string
-	err := withFullIndex(ctx, wt, base, func(env []string, mb string) error {
-		out, err := git(ctx, wt, env, "diff", "--cached", "--name-only", "--no-renames", "-z", mb)
-		if err != nil {
-			return err
+	for _, f := range strings.Split(tracked+"\x00"+untracked, "\x00") {
+		if f != "" && !seen[f] {
+			seen[f] = true
+			files = append(files, f)
 		}
-		for _, f := range strings.Split(out, "\x00") {
-			if f != "" {
-				files = append(files, f)
-			}
-		}
-		return nil
-	})
+	}
 	sort.Strings(files)
-	return files, err
+	return files, nil
 }
 
 // HashFiles returns the sha256 of each file's content (hex), or "" for a file
