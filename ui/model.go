@@ -45,12 +45,13 @@ type Model struct {
 	width, height int
 	focus, tab    int
 
-	q       queue
-	data    map[string]*ticketData
-	diffs   map[string]*diffData
-	diffReq map[string]string // ticket → state key of the diff being fetched
-	docs    *docCache
-	content *contentCache
+	q         queue
+	data      map[string]*ticketData
+	diffs     map[string]*diffData
+	diffReq   map[string]string // ticket → state key of the diff being fetched
+	docs      *docCache
+	content   *contentCache
+	helpCache *helpCache
 
 	// scroll of the detail pane for the selected ticket
 	shown        string // ticket the scroll positions belong to
@@ -72,6 +73,12 @@ type Model struct {
 	confinement string
 }
 
+type helpCache struct {
+	width int
+	all   bool
+	lines []string
+}
+
 // NewModel builds the root model; Init loads the tickets.
 func NewModel(b Backend, opts Options) Model {
 	st := newStyles()
@@ -86,7 +93,7 @@ func NewModel(b Backend, opts Options) Model {
 		width: 100, height: 30,
 		q:    newQueue(),
 		data: map[string]*ticketData{}, diffs: map[string]*diffData{}, diffReq: map[string]string{},
-		docs: newDocCache(), content: &contentCache{},
+		docs: newDocCache(), content: &contentCache{}, helpCache: &helpCache{},
 		streamFollow: true,
 		filterInput:  fi,
 		confinement:  opts.Confinement,

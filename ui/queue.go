@@ -39,10 +39,21 @@ type queue struct {
 	// totals for the status line, kept in Update so View stays cheap
 	running, waiting int
 	spend            float64
+
+	// rendered rows by ticket id; a changed ticket is a new snapshot
+	// pointer, so a stale entry never matches
+	cache map[string]cachedRow
+}
+
+type cachedRow struct {
+	t     *store.Ticket
+	width int
+	sel   bool
+	lines []string
 }
 
 func newQueue() queue {
-	return queue{tickets: map[string]*store.Ticket{}, depth: map[string]int{}}
+	return queue{tickets: map[string]*store.Ticket{}, depth: map[string]int{}, cache: map[string]cachedRow{}}
 }
 
 func (q *queue) selected() *store.Ticket {
@@ -109,6 +120,7 @@ func (q *queue) reorder() {
 	slices.SortFunc(roots, byID)
 	q.order = q.order[:0]
 	clear(q.depth)
+	clear(q.cache) // depths may have changed
 	var walk func(id string, d int)
 	walk = func(id string, d int) {
 		if _, seen := q.depth[id]; seen {
@@ -228,13 +240,24 @@ func (q *queue) render(st *styles, w, h int) []string {
 	top := clamp(q.top, 0, max(len(q.rows)-1, 0))
 	out := make([]string, 0, h)
 	for i := top; i < len(q.rows) && i < top+n; i++ {
-		out = append(out, q.row(st, q.tickets[q.rows[i]], w, i == q.sel)...)
+		t, sel := q.tickets[q.rows[i]], i == q.sel
+		c, ok := q.cache[t.ID]
+		if !ok || c.t != t || c.width != w || c.sel != sel {
+			c = cachedRow{t: t, width: w, sel: sel, lines: q.row(st, t, w, sel)}
+			q.cache[t.ID] = c
+		}
+		out = append(out, c.lines...)
 	}
 	return out
 }
 
 func (q *queue) row(st *styles, t *store.Ticket, w int, sel bool) []string {
 	mark, ms := marker(st, t)
+	// the cursor column shows the selection without colour too
+	cur := " "
+	if sel {
+		cur = "▌"
+	}
 	indent := strings.Repeat("  ", q.depth[t.ID])
 	if indent != "" {
 		indent = indent[2:] + "└ "
@@ -245,21 +268,21 @@ func (q *queue) row(st *styles, t *store.Ticket, w int, sel bool) []string {
 	if rowHeight(w) == 1 {
 		right := fmt.Sprintf(" %-19s %-14s %8s", ansi.Truncate(status, 19, "…"), ansi.Truncate(prog, 14, "…"), cost)
 		left := fmt.Sprintf("%s %-5s %-4s %s", mark, t.ID, kindShort(t.Kind), indent)
-		titleW := max(w-ansi.StringWidth(left)-ansi.StringWidth(right), 1)
-		title := ansi.Truncate(t.Title, titleW, "…")
+		titleW := max(w-1-ansi.StringWidth(left)-ansi.StringWidth(right), 1)
+		title := ansi.Truncate(sanitize(t.Title), titleW, "…")
 		title += strings.Repeat(" ", titleW-ansi.StringWidth(title))
 		if sel {
-			return []string{st.selected.Render(ansi.Truncate(left+title+right, w, ""))}
+			return []string{cur + st.selected.Render(ansi.Truncate(left+title+right, w-1, ""))}
 		}
-		return []string{ms.Render(mark) + left[len(mark):] + title + statusStyle(st, t).Render(right)}
+		return []string{cur + ms.Render(mark) + left[len(mark):] + title + statusStyle(st, t).Render(right)}
 	}
-	l1 := fmt.Sprintf("%s %s %s %s", mark, t.ID, kindShort(t.Kind), indent+t.Title)
+	l1 := fmt.Sprintf("%s %s %s %s", mark, t.ID, kindShort(t.Kind), indent+sanitize(t.Title))
 	l2 := fmt.Sprintf("  %s · %s · %s", status, prog, cost)
-	l1, l2 = ansi.Truncate(l1, w, "…"), ansi.Truncate(l2, w, "…")
+	l1, l2 = ansi.Truncate(l1, w-1, "…"), ansi.Truncate(l2, w-1, "…")
 	if sel {
-		return []string{st.selected.Render(pad(l1, w)), st.selected.Render(pad(l2, w))}
+		return []string{cur + st.selected.Render(pad(l1, w-1)), cur + st.selected.Render(pad(l2, w-1))}
 	}
-	return []string{ms.Render(mark) + l1[len(mark):], statusStyle(st, t).Render(l2)}
+	return []string{cur + ms.Render(mark) + l1[len(mark):], cur + statusStyle(st, t).Render(l2)}
 }
 
 // marker makes tickets that wait for the user stand out.

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"slices"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -33,7 +34,7 @@ func Run(ctx context.Context, b Backend, opts Options) error {
 // busy goes in one message, so a burst of deltas costs one render.
 func forward(events <-chan engine.Event, p *tea.Program) {
 	for ev := range events {
-		batch := eventsMsg{ev}
+		batch := eventsMsg{own(ev)}
 	drain:
 		for len(batch) < 512 {
 			select {
@@ -41,7 +42,7 @@ func forward(events <-chan engine.Event, p *tea.Program) {
 				if !ok {
 					break drain
 				}
-				batch = append(batch, ev)
+				batch = append(batch, own(ev))
 			default:
 				break drain
 			}
@@ -49,4 +50,17 @@ func forward(events <-chan engine.Event, p *tea.Program) {
 		// Send returns at once once the program has ended
 		p.Send(batch)
 	}
+}
+
+// own copies a ticket snapshot as soon as it arrives: the engine may keep
+// using the record it published, and the UI caches rows by snapshot.
+func own(ev engine.Event) engine.Event {
+	if ev.Ticket != nil {
+		t := *ev.Ticket
+		t.Children = slices.Clone(t.Children)
+		t.Phases = slices.Clone(t.Phases)
+		t.Decisions = slices.Clone(t.Decisions)
+		ev.Ticket = &t
+	}
+	return ev
 }

@@ -80,17 +80,28 @@ func (m *Model) render() string {
 		rows = append(rows, s)
 	}
 	rows = append(rows, m.statusLine())
-	h := m.help
-	h.SetWidth(m.width)
-	// help does not always cut to its width (when the ellipsis does not fit)
-	for _, l := range strings.Split(h.View(m.keys), "\n") {
-		rows = append(rows, ansi.Truncate(l, m.width, ""))
-	}
+	rows = append(rows, m.helpLines()...)
 	if n := len(m.dialogs); n > 0 {
 		w := min(64, m.width-4)
 		rows = overlay(rows, m.dialogs[n-1].View(m.st, w), m.width)
 	}
 	return strings.Join(rows, "\n")
+}
+
+// helpLines renders the help bar, once per width and mode.
+func (m *Model) helpLines() []string {
+	c := m.helpCache
+	if c.lines != nil && c.width == m.width && c.all == m.help.ShowAll {
+		return c.lines
+	}
+	h := m.help
+	h.SetWidth(m.width)
+	c.width, c.all, c.lines = m.width, m.help.ShowAll, nil
+	// help does not always cut to its width (when the ellipsis does not fit)
+	for _, l := range strings.Split(h.View(m.keys), "\n") {
+		c.lines = append(c.lines, ansi.Truncate(l, m.width, ""))
+	}
+	return c.lines
 }
 
 // box frames lines in a rounded border with the title in the top edge.
@@ -145,7 +156,7 @@ func (m *Model) detailTitle() string {
 	if t == nil {
 		return "Ticket"
 	}
-	return t.ID + " · " + t.Kind
+	return t.ID + " · " + t.Kind + " · " + sanitize(t.Title)
 }
 
 func (m *Model) detailLines(l layout) []string {
@@ -164,9 +175,14 @@ func (m *Model) detailLines(l layout) []string {
 	if t == nil {
 		return append(out, "", m.st.dim.Render("Select a ticket, or press n to create one."))
 	}
-	info := t.Title + " · " + statusWord(t) + " · " + progress(t) + " · " + money(t.CostUSD)
+	// why it stopped matters most when it waits for the user
+	info := statusWord(t)
 	if t.Reason != "" {
-		info += " · " + t.Reason
+		info += ": " + t.Reason
+	}
+	info += " · " + progress(t) + " · " + money(t.CostUSD)
+	if t.Branch != "" {
+		info += " · " + t.Branch
 	}
 	out = append(out, statusStyle(m.st, t).Render(ansi.Truncate(sanitize(info), w, "…")))
 	header, body := m.tabContent(t, w, l.contentH)
