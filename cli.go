@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -415,7 +416,9 @@ func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
 		}
 		return writeJSON(stdout, out)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
+	buf := bufio.NewWriterSize(stdout, 64<<10)
+	defer buf.Flush()
+	tw := tabwriter.NewWriter(buf, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tSTATUS\tPHASE\tCOST\tTITLE")
 	for _, t := range tickets {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t$%.4f\t%s\n", t.ID, t.Kind, strings.ReplaceAll(t.Status, "_", " "), t.Phase, t.CostUSD, t.Title)

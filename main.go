@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"agent-tui/engine/tools"
 )
@@ -12,8 +13,17 @@ import (
 func main() {
 	// a sandboxed run_command re-executes this binary as its helper
 	tools.MaybeRunHelper()
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if path := os.Getenv("AGENT_TUI_CPUPROFILE"); path != "" {
+		// for measuring start-up and commands, not a user feature
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "agent-tui: "+err.Error())
+		pprof.StopCPUProfile()
 		os.Exit(exitCode(err))
 	}
 }

@@ -88,4 +88,47 @@ func TestScaleList(t *testing.T) {
 			t.Fatalf("lines %d", lines)
 		}
 	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Log("no tmux: the TUI's first frame is not measured")
+		return
+	}
+	for i := 0; i < 3; i++ {
+		took, rss := firstFrame(t, dir)
+		t.Logf("TUI first frame: %v, peak RSS %d MB", took.Round(time.Millisecond), rss)
+	}
+}
+
+// firstFrame starts the TUI in tmux and waits until the queue shows T-1.
+func firstFrame(t *testing.T, dir string) (time.Duration, int) {
+	session := fmt.Sprintf("scale%d", os.Getpid())
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	// every ticket is done, so the key is never used
+	cmd := fmt.Sprintf("echo $$ > %s; OPENAI_API_KEY=unused exec %s --repo %s", pidFile, binPath, dir)
+	start := time.Now()
+	if out, err := exec.Command("tmux", "new-session", "-d", "-s", session, "-x", "150", "-y", "42", cmd).CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v %s", err, out)
+	}
+	defer exec.Command("tmux", "kill-session", "-t", session).Run()
+	var took time.Duration
+	for {
+		out, _ := exec.Command("tmux", "capture-pane", "-p", "-t", session).Output()
+		if strings.Contains(string(out), "T-1 ") {
+			took = time.Since(start)
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("no first frame after 10s:\n%s", out)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // let it settle, then read the peak
+	data, _ := os.ReadFile(pidFile)
+	status, _ := os.ReadFile("/proc/" + strings.TrimSpace(string(data)) + "/status")
+	rss := 0
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")), "%d", &rss)
+		}
+	}
+	return took, rss / 1024
 }

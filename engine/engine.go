@@ -87,10 +87,15 @@ func (e *Engine) Subscribe(buf int) (<-chan Event, func()) { return e.broker.sub
 // Run resumes every ticket and runs until ctx ends or, with untilIdle, until
 // no ticket can move without a human.
 func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
-	if err := e.recover(); err != nil {
+	// one read of every ticket serves recovery, reconciliation and start-up
+	tickets, err := e.st.Tickets()
+	if err != nil {
 		return err
 	}
-	if rep, err := e.reconcile(ctx); err != nil {
+	if err := e.recover(tickets); err != nil {
+		return err
+	}
+	if rep, err := e.reconcile(ctx, tickets); err != nil {
 		e.log.Warn("worktree reconcile", "err", err)
 	} else {
 		for _, o := range rep.Orphans {
@@ -106,10 +111,6 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 	e.runCtx = runCtx
 	e.mu.Unlock()
 
-	tickets, err := e.st.Tickets()
-	if err != nil {
-		return err
-	}
 	for _, t := range tickets {
 		if !finished(t.Status) {
 			e.startRunner(t.ID)
@@ -335,12 +336,8 @@ func (e *Engine) publishAttempt(id string, a *store.Attempt) {
 }
 
 // recover marks attempts cut off by a crash as interrupted.
-func (e *Engine) recover() error {
+func (e *Engine) recover(tickets []*store.Ticket) error {
 	return e.st.Update(func(tx *store.Tx) error {
-		tickets, err := tx.Tickets()
-		if err != nil {
-			return err
-		}
 		for _, t := range tickets {
 			if finished(t.Status) {
 				continue
@@ -364,11 +361,7 @@ func (e *Engine) recover() error {
 	})
 }
 
-func (e *Engine) reconcile(ctx context.Context) (workspace.Report, error) {
-	tickets, err := e.st.Tickets()
-	if err != nil {
-		return workspace.Report{}, err
-	}
+func (e *Engine) reconcile(ctx context.Context, tickets []*store.Ticket) (workspace.Report, error) {
 	known := map[string]string{}
 	for _, t := range tickets {
 		if t.Worktree != "" && !finished(t.Status) {
