@@ -1,15 +1,18 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -149,18 +152,39 @@ func (tx *Tx) Ticket(id string) (*Ticket, error) {
 	return t, nil
 }
 
-// Tickets reads all tickets in id order.
+// Tickets reads all tickets in id order. Decoding is spread over the CPUs:
+// with ten thousand tickets JSON decoding is most of the start-up time.
 func (tx *Tx) Tickets() ([]*Ticket, error) {
-	var out []*Ticket
+	var raw [][]byte
 	err := tx.tx.Bucket(bucketTickets).ForEach(func(k, v []byte) error {
-		t := new(Ticket)
-		if err := json.Unmarshal(v, t); err != nil {
-			return fmt.Errorf("ticket %s: corrupt record: %w", FormatID(binary.BigEndian.Uint64(k)), err)
-		}
-		out = append(out, t)
+		raw = append(raw, bytes.Clone(v)) // v is only valid inside the transaction
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Ticket, len(raw))
+	errs := make([]error, len(raw))
+	workers := min(runtime.GOMAXPROCS(0), 1+len(raw)/512)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(raw); i += workers {
+				t := new(Ticket)
+				if err := json.Unmarshal(raw[i], t); err != nil {
+					errs[i] = fmt.Errorf("ticket #%d: corrupt record: %w", i+1, err)
+				}
+				out[i] = t
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (tx *Tx) attemptBucket(id string, create bool) (*bolt.Bucket, error) {
