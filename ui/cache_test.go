@@ -46,8 +46,8 @@ func TestStreamWrapCacheMatchesFresh(t *testing.T) {
 	for _, w := range []int{20, 33, 80, 20} {
 		for _, follow := range []bool{true, false} {
 			for pass := range 2 { // second pass reads the cache
-				got := cached.window(3, w, 15, follow)
-				want := newStreamBuf(text).window(3, w, 15, follow)
+				got, _ := cached.window(3, w, 15, follow)
+				want, _ := newStreamBuf(text).window(3, w, 15, follow)
 				if strings.Join(got, "\n") != strings.Join(want, "\n") {
 					t.Fatalf("w=%d follow=%v pass %d: cached\n%s\nfresh\n%s", w, follow, pass, strings.Join(got, "\n"), strings.Join(want, "\n"))
 				}
@@ -59,7 +59,7 @@ func TestStreamWrapCacheMatchesFresh(t *testing.T) {
 	for _, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
 		all = append(all, wrapRows(l, 20)...)
 	}
-	if got := newStreamBuf(text).window(0, 20, len(all), false); strings.Join(got, "\n") != strings.Join(all, "\n") {
+	if got, _ := newStreamBuf(text).window(0, 20, len(all), false); strings.Join(got, "\n") != strings.Join(all, "\n") {
 		t.Fatal("window differs from wrapping the whole text")
 	}
 }

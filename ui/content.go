@@ -77,12 +77,18 @@ func docsLines(st *styles, items []docItem, dc *docCache, w int) []string {
 // decisions.
 func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w int) []string {
 	var out []string
+	// add wraps s under indent; continuation rows hang under the text
 	add := func(indent, s string, style func(...string) string) {
-		for _, r := range wrapRows(sanitize(s), max(w-len(indent), 10)) {
+		hang := strings.Repeat(" ", ansi.StringWidth(indent))
+		for i, r := range wrapRows(sanitize(s), max(w-len(hang), 10)) {
 			if style != nil {
 				r = style(r)
 			}
-			out = append(out, indent+r)
+			if i == 0 {
+				out = append(out, indent+r)
+			} else {
+				out = append(out, hang+r)
+			}
 		}
 	}
 	if td == nil || !td.loaded {

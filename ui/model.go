@@ -55,6 +55,7 @@ type Model struct {
 
 	// scroll of the detail pane for the selected ticket
 	shown        string // ticket the scroll positions belong to
+	shownSeq     int    // and the attempt the stream scroll belongs to
 	streamTop    int
 	streamFollow bool
 	textTop      [tabCount]int
@@ -290,6 +291,10 @@ func (m *Model) prepare() tea.Cmd {
 	case tabStream:
 		if td.latest > 0 {
 			td.stream(td.latest)
+		}
+		if td.latest != m.shownSeq {
+			// a new attempt started: show it from its tail
+			m.shownSeq, m.streamTop, m.streamFollow = td.latest, 0, true
 		}
 	case tabDocs:
 		for _, it := range docItems(t, td, l.contentW) {

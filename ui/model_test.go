@@ -393,3 +393,61 @@ func TestDocumentsRenderMarkdown(t *testing.T) {
 		t.Fatal("markdown not rendered")
 	}
 }
+
+func TestEditOpensEditorOnDeliverable(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	_, cmd := update(m, keyMsg("e"))
+	var ready editorReadyMsg
+	for _, msg := range collect(cmd) {
+		if r, ok := msg.(editorReadyMsg); ok {
+			ready = r
+		}
+	}
+	if ready.err != nil || ready.path == "" {
+		t.Fatalf("no temp file: %+v", ready)
+	}
+	defer os.Remove(ready.path)
+	data, err := os.ReadFile(ready.path)
+	if err != nil || string(data) != "Looks good: the diff matches the plan." {
+		t.Fatalf("temp file holds %q (%v), want the review deliverable", data, err)
+	}
+	if _, cmd := update(m, ready); cmd == nil {
+		t.Fatal("no editor process started")
+	}
+}
+
+func TestNewAttemptResetsStreamScroll(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "j", "tab")
+	m, _ = update(m, engine.Event{Type: engine.EvDelta, TicketID: "T-2", Seq: 11, Text: strings.Repeat("more\n", 100)})
+	m = press(t, m, "k")
+	if m.streamFollow {
+		t.Fatal("k did not scroll up")
+	}
+	next := &store.Attempt{Seq: 13, Phase: "code", N: 2, Model: "mid", Started: t0}
+	m, _ = update(m, engine.Event{Type: engine.EvAttempt, TicketID: "T-2", Attempt: next})
+	m, _ = update(m, engine.Event{Type: engine.EvDelta, TicketID: "T-2", Seq: 13, Text: "second try\n"})
+	if !m.streamFollow || !strings.Contains(plain(m), "second try") || !strings.Contains(plain(m), "code · attempt 2") {
+		t.Fatalf("new attempt not followed:\n%s", plain(m))
+	}
+}
+
+// A snapshot longer than the deltas received (the UI started mid-attempt)
+// replaces the stream; a shorter one (validator text is live only) does not.
+func TestAttemptSnapshotHealsStream(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "j")
+	m, _ = update(m, engine.Event{Type: engine.EvDelta, TicketID: "T-2", Seq: 11, Text: "tail only\n"})
+	full := *m.data["T-2"].attempt(11)
+	full.Stream = strings.Repeat("x\n", 200) + "complete record\n"
+	m, _ = update(m, engine.Event{Type: engine.EvAttempt, TicketID: "T-2", Attempt: &full})
+	if !strings.Contains(plain(m), "complete record") {
+		t.Fatal("longer snapshot did not replace the stream")
+	}
+	m, _ = update(m, engine.Event{Type: engine.EvDelta, TicketID: "T-2", Seq: 11, Text: "── validator ──\n"})
+	m, _ = update(m, engine.Event{Type: engine.EvAttempt, TicketID: "T-2", Attempt: &full})
+	if !strings.Contains(plain(m), "── validator ──") {
+		t.Fatal("a shorter snapshot dropped live text")
+	}
+}

@@ -100,37 +100,44 @@ func (s *streamBuf) tailTop(w, h int) int {
 }
 
 // window renders h rows at width w. With follow it shows the tail; else it
-// starts at line top.
-func (s *streamBuf) window(top, w, h int, follow bool) []string {
+// starts at line top. kinds says per row whether it belongs to a tool call
+// ('>'), a tool result ('<') or text (0), so the view can style it.
+func (s *streamBuf) window(top, w, h int, follow bool) (rows []string, kinds []byte) {
 	n := s.Len()
 	if n == 0 || h <= 0 {
-		return nil
+		return nil, nil
 	}
 	if follow {
-		var chunks [][]string
-		total := 0
-		for i := n - 1; i >= 0 && total < h; i-- {
-			r := s.rows(i, w)
-			if need := h - total; len(r) > need {
-				r = r[len(r)-need:]
-			}
-			chunks = append(chunks, r)
-			total += len(r)
+		top = s.tailTop(w, h)
+	}
+	rows, kinds = make([]string, 0, h+8), make([]byte, 0, h+8)
+	for i := clamp(top, 0, n-1); i < n && len(rows) < h; i++ {
+		r := s.rows(i, w)
+		k := lineKind(s.line(i))
+		rows = append(rows, r...)
+		for range r {
+			kinds = append(kinds, k)
 		}
-		out := make([]string, 0, total)
-		for j := len(chunks) - 1; j >= 0; j-- {
-			out = append(out, chunks[j]...)
+	}
+	if len(rows) > h {
+		if follow {
+			return rows[len(rows)-h:], kinds[len(kinds)-h:]
 		}
-		return out
+		return rows[:h], kinds[:h]
 	}
-	out := make([]string, 0, h)
-	for i := clamp(top, 0, n-1); i < n && len(out) < h; i++ {
-		out = append(out, s.rows(i, w)...)
+	return rows, kinds
+}
+
+// lineKind tells the tool-call lines the engine streams ("→ name args",
+// "← result") from the model's text.
+func lineKind(line string) byte {
+	switch {
+	case strings.HasPrefix(line, "→ "):
+		return '>'
+	case strings.HasPrefix(line, "← "):
+		return '<'
 	}
-	if len(out) > h {
-		out = out[:h]
-	}
-	return out
+	return 0
 }
 
 // wrapRows wraps one line of plain text to width w.

@@ -268,16 +268,19 @@ func (m *Model) streamContent(td *ticketData, w, h int) (string, []string) {
 	if !m.streamFollow {
 		header = "↑ scrolled (end follows) · " + header
 	}
-	rows := s.window(m.streamTop, w, h, m.streamFollow)
+	rows, kinds := s.window(m.streamTop, w, h, m.streamFollow)
+	out := make([]string, len(rows))
 	for i, r := range rows {
-		switch {
-		case strings.HasPrefix(r, "→ "):
-			rows[i] = m.st.toolCall.Render(r)
-		case strings.HasPrefix(r, "← "):
-			rows[i] = m.st.toolResult.Render(r)
+		switch kinds[i] {
+		case '>':
+			out[i] = m.st.toolCall.Render(r)
+		case '<':
+			out[i] = m.st.toolResult.Render(r)
+		default:
+			out[i] = r
 		}
 	}
-	return header, rows
+	return header, out
 }
 
 func (m *Model) streamHeader(a *store.Attempt, seq int) string {
