@@ -87,8 +87,9 @@ func (e *Engine) Subscribe(buf int) (<-chan Event, func()) { return e.broker.sub
 // Run resumes every ticket and runs until ctx ends or, with untilIdle, until
 // no ticket can move without a human.
 func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
-	// one read of every ticket serves recovery, reconciliation and start-up
-	tickets, err := e.st.Tickets()
+	// one read of the unfinished tickets serves recovery, reconciliation
+	// and start-up; finished history is not read at all
+	tickets, err := e.st.ActiveTickets()
 	if err != nil {
 		return err
 	}
@@ -151,9 +152,7 @@ const stepTries = 3
 
 var stepRetryDelay = time.Second
 
-func finished(status string) bool {
-	return status == store.StatusDone || status == store.StatusCancelled || status == store.StatusFailed
-}
+func finished(status string) bool { return store.Finished(status) }
 
 // startRunner starts the goroutine of a ticket if the engine is running.
 func (e *Engine) startRunner(id string) {

@@ -23,6 +23,9 @@ var (
 	bucketTickets  = []byte("tickets")
 	bucketAttempts = []byte("attempts")
 	bucketMeta     = []byte("meta")
+	// bucketActive indexes the tickets that are not finished, so start-up
+	// reads only those, however long the history.
+	bucketActive = []byte("active")
 )
 
 // ErrNotFound is returned for an unknown ticket id.
@@ -55,7 +58,21 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		if tx.Bucket(bucketActive) != nil {
+			return nil
+		}
+		// a database from before the index: build it once
+		active, err := tx.CreateBucket(bucketActive)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketTickets).ForEach(func(k, v []byte) error {
+			var t struct{ Status string }
+			if json.Unmarshal(v, &t) == nil && !Finished(t.Status) {
+				return active.Put(k, nil)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		db.Close()
@@ -122,7 +139,13 @@ func (tx *Tx) put(n uint64, t *Ticket) error {
 	}
 	b := tx.tx.Bucket(bucketTickets)
 	b.FillPercent = appendFill
-	return b.Put(key(n), data)
+	if err := b.Put(key(n), data); err != nil {
+		return err
+	}
+	if Finished(t.Status) {
+		return tx.tx.Bucket(bucketActive).Delete(key(n))
+	}
+	return tx.tx.Bucket(bucketActive).Put(key(n), nil)
 }
 
 // PutTicket stores an existing ticket.
@@ -185,6 +208,25 @@ func (tx *Tx) Tickets() ([]*Ticket, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// ActiveTickets reads the tickets that are not finished, in id order.
+func (tx *Tx) ActiveTickets() ([]*Ticket, error) {
+	var out []*Ticket
+	err := tx.tx.Bucket(bucketActive).ForEach(func(k, _ []byte) error {
+		t, err := tx.Ticket(FormatID(binary.BigEndian.Uint64(k)))
+		if err != nil {
+			return err
+		}
+		out = append(out, t)
+		return nil
+	})
+	return out, err
+}
+
+// Finished reports whether a status is final.
+func Finished(status string) bool {
+	return status == StatusDone || status == StatusCancelled || status == StatusFailed
 }
 
 func (tx *Tx) attemptBucket(id string, create bool) (*bolt.Bucket, error) {
@@ -269,6 +311,11 @@ func (s *Store) PutTicket(t *Ticket) error {
 func (s *Store) Ticket(id string) (t *Ticket, err error) {
 	err = s.View(func(tx *Tx) error { t, err = tx.Ticket(id); return err })
 	return t, err
+}
+
+func (s *Store) ActiveTickets() (ts []*Ticket, err error) {
+	err = s.View(func(tx *Tx) error { ts, err = tx.ActiveTickets(); return err })
+	return ts, err
 }
 
 func (s *Store) Tickets() (ts []*Ticket, err error) {

@@ -133,3 +133,19 @@ func TestCompactShrinksAfterDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestActiveIndexFollowsStatus(t *testing.T) {
+	s, _ := openTemp(t)
+	for i := 0; i < 3; i++ {
+		if err := s.CreateTicket(&Ticket{Kind: "feature", Title: "t", Status: StatusQueued}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.UpdateTicket("T-2", func(x *Ticket) error { x.Status = StatusDone; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	act, err := s.ActiveTickets()
+	if err != nil || len(act) != 2 || act[0].ID != "T-1" || act[1].ID != "T-3" {
+		t.Fatalf("active %v %v", act, err)
+	}
+}
