@@ -41,12 +41,16 @@ func (e *Engine) Models() []string {
 
 // Confinement says how run_command is confined on this machine.
 func (e *Engine) Confinement() string {
-	b, err := tools.New(tools.Options{Root: e.repo.Dir, ReadOnly: true, Sandbox: e.cfg.Sandbox})
-	if err != nil {
-		return "unknown: " + err.Error()
-	}
-	defer b.Close()
-	return b.Confinement()
+	e.confinementOnce.Do(func() {
+		b, err := tools.New(tools.Options{Root: e.repo.Dir, ReadOnly: true, Sandbox: e.cfg.Sandbox})
+		if err != nil {
+			e.confinement = "unknown: " + err.Error()
+			return
+		}
+		defer b.Close()
+		e.confinement = b.Confinement()
+	})
+	return e.confinement
 }
 
 // ErrNotRunning is returned by actions that need the engine's loop.

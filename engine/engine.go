@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,6 +40,9 @@ type Engine struct {
 	log     *slog.Logger
 	broker  *broker
 	sem     chan struct{}
+
+	confinement     string
+	confinementOnce sync.Once
 
 	mu      sync.Mutex
 	runners map[string]*runner
@@ -325,8 +330,14 @@ func (e *Engine) stopTicket(id, status, reason string) {
 	}
 }
 
+// publishTicket sends a deep copy: the runner goes on changing its own.
 func (e *Engine) publishTicket(t *store.Ticket) {
-	e.broker.publish(Event{Type: EvTicket, TicketID: t.ID, Ticket: t})
+	cp := *t
+	cp.Children = slices.Clone(t.Children)
+	cp.Phases = slices.Clone(t.Phases)
+	cp.Decisions = slices.Clone(t.Decisions)
+	cp.TestFiles = maps.Clone(t.TestFiles)
+	e.broker.publish(Event{Type: EvTicket, TicketID: t.ID, Ticket: &cp})
 }
 
 func (e *Engine) publishAttempt(id string, a *store.Attempt) {

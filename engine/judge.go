@@ -109,7 +109,8 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		return fail("check", "the deliverable is empty: answer with the document the phase asks for")
 	}
 	name, src := source()
-	v, err := e.validate(ctx, t, a, ps.Name, deliverable, name, src)
+	v, err := e.validate(ctx, t, s, ps.Name, deliverable, name, src)
+	a.Stream = s.stream.String()
 	if err != nil {
 		return err
 	}

@@ -165,7 +165,8 @@ func (s *session) ask(ctx context.Context, phase string, text string) (string, e
 
 // validate runs the validator session on the deliverable against its
 // source of truth. An unreadable answer is asked again, up to three times.
-func (e *Engine) validate(ctx context.Context, t *store.Ticket, a *store.Attempt, phase, deliverable, sourceName, source string) (Verdict, error) {
+func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phase, deliverable, sourceName, source string) (Verdict, error) {
+	a := s.a
 	sys, err := e.prompts.Render("validator", e.promptData(t, phase, nil))
 	if err != nil {
 		return Verdict{}, err
@@ -181,13 +182,14 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, a *store.Attempt
 	}
 	v := &store.Validator{}
 	a.Validator = v
-	e.broker.delta(t.ID, a.Seq, "\n── validator ──\n")
+	// the validator's answer is part of the attempt's stream, live and stored
+	s.emit("\n── validator ──\n")
 	for try := 1; ; try++ {
 		resp, err := e.router.Complete(ctx, llm.Request{
 			Phase: config.Validator, Models: e.cfg.Phase(config.Validator).Models, Sensitive: t.Sensitive, Messages: msgs,
 			OnDelta: func(d llm.Delta) {
 				if d.Text != "" {
-					e.broker.delta(t.ID, a.Seq, d.Text)
+					s.emit(d.Text)
 				}
 			},
 		})

@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"agent-tui/engine/oaitest"
+	"agent-tui/prompts"
+	"agent-tui/store"
+)
+
+func TestMaxCostStopsTicket(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.MaxCostUSD = 0.01 // discovery alone costs ~0.0016 (medium), techspec ~0.016 (large)
+	id := h.add("epic", "pricey", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "max_cost_usd") {
+		t.Fatalf("%s %q", tk.Status, tk.Reason)
+	}
+	if n := len(h.requests("split")); n != 0 {
+		t.Fatalf("split ran after the cost stop")
+	}
+	// a human retry gives a fresh cost allowance
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry}); err != nil {
+		t.Fatal(err)
+	}
+	h.cfg.MaxCostUSD = 1
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("after retry: %s (%s)", s, h.ticket(id).Reason)
+	}
+}
+
+func TestContextBudgetTrimsAndRecords(t *testing.T) {
+	long := strings.Repeat("a very long line of the ticket body that goes on\n", 2000)
+	h := newHarness(t, "\n[phases.techspec]\ncontext_tokens = 500\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "discovery" {
+			return oaitest.Reply{Text: "## Spec\n" + long}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("epic", "big", false)
+	h.runIdle()
+	ts := h.phase(id, "techspec").Attempts[0]
+	if len(ts.Trimmed) == 0 || !strings.Contains(ts.Trimmed[0], "Functional spec") {
+		t.Fatalf("trimmed: %v", ts.Trimmed)
+	}
+	if ts.ContextTokens > 600 {
+		t.Fatalf("context %d tokens over a 500 budget", ts.ContextTokens)
+	}
+	if u := userText(h.requests("techspec")[0]); len(u) > 3000 {
+		t.Fatalf("request of %d bytes for a 500-token budget", len(u))
+	}
+}
+
+func TestRepositoryPromptOverride(t *testing.T) {
+	h := newHarness(t, "", developer)
+	dir := prompts.OverrideDir(h.dir)
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "diagnosis.md"), []byte("HOUSE RULES diagnosis for {{.TicketID}}"), 0o644)
+	h.eng.prompts = prompts.New(dir)
+	id := h.add("hotfix", "overridden", false)
+	h.runIdle()
+	if sys := h.requests("diagnosis")[0].Messages[0].Content; sys != "HOUSE RULES diagnosis for "+id {
+		t.Fatalf("system prompt %q", sys)
+	}
+}
+
+func TestRetryOnAnotherModelAndEditApprove(t *testing.T) {
+	h := newHarness(t, "\n[phases.planning]\nmax_attempts = 1\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "validator of planning" && !strings.Contains(userText(r), "HUMAN PLAN") {
+			return fail("never good enough")
+		}
+		return developer(r, phase)
+	})
+	id := h.add("feature", "takeover", false)
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusNeedsHuman {
+		t.Fatalf("%s", s)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry, Model: "nope"}); err == nil {
+		t.Fatal("an unknown model was accepted")
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry, Model: "small"}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	plans := h.requests("planning")
+	if last := plans[len(plans)-1]; last.Model != "tiny-1" {
+		t.Fatalf("retry ran on %s", last.Model)
+	}
+	// take over: write the plan yourself
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionEditApprove, Text: "HUMAN PLAN: do it"}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
+	}
+	if u := userText(h.firstTurns("tests")[0]); !strings.Contains(u, "HUMAN PLAN: do it") {
+		t.Fatalf("tests did not get the human's plan:\n%s", u)
+	}
+	pl := h.phase(id, "planning")
+	if last := pl.Attempts[len(pl.Attempts)-1]; last.Model != "human" || !last.Verdict.Pass {
+		t.Fatalf("the human's plan is not in the history: %+v", last)
+	}
+}
+
+func TestCancelStopsAndCancelsChildren(t *testing.T) {
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "review" {
+			return fail("hold")
+		}
+		return developer(r, phase)
+	})
+	h.cfg.Approve = []string{"split"}
+	id := h.add("epic", "to cancel", false)
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusAwaiting {
+		t.Fatalf("%s", s)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionCancel}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusCancelled {
+		t.Fatalf("%s", s)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err == nil {
+		t.Fatal("approving a cancelled ticket was accepted")
+	}
+}
+
+// A worktree deleted behind the engine's back is recreated from its branch.
+func TestMissingWorktreeIsRecreated(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"code"}
+	id := h.add("hotfix", "lost tree", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusAwaiting || tk.Worktree == "" {
+		t.Fatalf("%s %q", tk.Status, tk.Worktree)
+	}
+	os.RemoveAll(tk.Worktree)
+	gitOut(t, h.dir, "worktree", "prune")
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "tests", id+"_test.sh")); err != nil {
+		t.Fatal("the committed tests did not survive the lost worktree")
+	}
+}
