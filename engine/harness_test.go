@@ -77,6 +77,8 @@ type harness struct {
 	srv  *oaitest.Server
 	repo *workspace.Repo
 	eng  *Engine
+	// runLimit bounds runIdle (default a minute)
+	runLimit time.Duration
 }
 
 // script answers one request; phase is parsed from the first user line.
@@ -121,7 +123,11 @@ func (h *harness) add(kind, title string, sensitive bool) string {
 
 func (h *harness) runIdle() {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	limit := h.runLimit
+	if limit == 0 {
+		limit = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	if err := h.eng.Run(ctx, true); err != nil {
 		h.t.Fatalf("run: %v", err)

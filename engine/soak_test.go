@@ -41,6 +41,7 @@ func TestSoak(t *testing.T) {
 
 	h2 := newHarness(t, "", developer)
 	h2.cfg.MaxParallel = 8
+	h2.runLimit = 8 * time.Minute
 	h2.eng = New(Options{Store: h.st, Config: h2.cfg, Repo: h.repo, Router: h2.eng.router, Prompts: h2.eng.prompts})
 	for i := 0; i < n; i++ {
 		h2.st = h.st
@@ -58,6 +59,7 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	h2.srv.Close()
+	h2.srv.ClearRequests()
 	var g int
 	deadline := time.Now().Add(5 * time.Second)
 	for {

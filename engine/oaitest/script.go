@@ -103,3 +103,11 @@ func Developer(r *Request) Reply {
 	}
 	return Reply{Text: "## " + phase + " of " + id + "\n\nA document for " + phase + ".\n\n## Acceptance criteria\n1. it works\n", PromptTokens: 1000, CompletionTokens: 200}
 }
+
+// ClearRequests forgets the recorded requests (long soaks measure memory
+// without the recorder's share).
+func (s *Server) ClearRequests() {
+	s.h.mu.Lock()
+	defer s.h.mu.Unlock()
+	s.h.reqs = nil
+}
