@@ -366,17 +366,19 @@ func (s *Store) Check() error {
 	})
 }
 
-// Size reports the file size and the bytes holding live data.
+// Size reports the database file's size on disk and the bytes of pages
+// holding live data.
 func (s *Store) Size() (file int64, live int64, err error) {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return 0, 0, err
+	}
 	err = s.db.View(func(tx *bolt.Tx) error {
-		file = tx.Size()
-		st := s.db.Stats()
-		_ = st
 		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 			bs := b.Stats()
 			live += int64(bs.LeafInuse + bs.BranchInuse)
 			return nil
 		})
 	})
-	return file, live, err
+	return fi.Size(), live, err
 }

@@ -104,9 +104,15 @@ func TestCompactShrinksAfterDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	big := strings.Repeat("x", 64<<10)
+	// live data worth measuring: attempts of 0.5 to 3 KB, like real ones
+	for i := 0; i < 5000; i++ {
+		if err := s.PutAttempt(tk.ID, &Attempt{Phase: "tests", N: i, Stream: big[:500+(i*37)%2500]}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// rewriting the same attempt many times leaves free pages behind
 	a := &Attempt{Phase: "code", N: 1}
-	for i := 0; i < 200; i++ {
+	for i := 0; i < 400; i++ {
 		a.Stream = big[:len(big)-i]
 		if err := s.PutAttempt(tk.ID, a); err != nil {
 			t.Fatal(err)
@@ -132,6 +138,11 @@ func TestCompactShrinksAfterDeletes(t *testing.T) {
 	if err := s2.Check(); err != nil {
 		t.Fatal(err)
 	}
+	file, live, err := s2.Size()
+	t.Logf("before %d, after %d bytes; live data %d bytes", before, after, live)
+	if err != nil || live == 0 || file > 2*live {
+		t.Fatalf("after compaction the file is %d bytes for %d of live data (%v)", file, live, err)
+	}
 }
 
 func TestActiveIndexFollowsStatus(t *testing.T) {
@@ -149,3 +160,5 @@ func TestActiveIndexFollowsStatus(t *testing.T) {
 		t.Fatalf("active %v %v", act, err)
 	}
 }
+
+
