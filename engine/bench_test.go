@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +83,17 @@ func BenchmarkFiftyHotfixes(b *testing.B) {
 		for j := 1; j <= 50; j++ {
 			if s := h.ticket(fmt.Sprintf("T-%d", j)).Status; s != store.StatusDone {
 				b.Fatalf("T-%d %s", j, s)
+			}
+		}
+		if os.Getenv("BENCH_TRACE") != "" {
+			for j := 1; j <= 50; j += 7 {
+				id := fmt.Sprintf("T-%d", j)
+				as, _ := h.st.Attempts(id)
+				var line []string
+				for _, a := range as {
+					line = append(line, fmt.Sprintf("%s %.2f-%.2f", a.Phase, a.Started.Sub(start).Seconds(), a.Ended.Sub(start).Seconds()))
+				}
+				b.Logf("%s: %s; done %.2f", id, strings.Join(line, ", "), h.ticket(id).Updated.Sub(start).Seconds())
 			}
 		}
 		b.ReportMetric(wall.Seconds(), "s-wall")

@@ -24,6 +24,14 @@ type Repo struct {
 
 	wtMu    sync.Mutex // git worktree add/remove/prune share .git/worktrees
 	mergeMu sync.Mutex // merges into the user's checkout happen one at a time
+	queueMu sync.Mutex
+	queue   []*mergeReq
+
+	// looked up once per process: every merge needs them
+	identityOnce       sync.Once
+	identity           []string
+	checkoutGitDirOnce sync.Once
+	checkoutGitDir     string
 }
 
 // MergeBlocked says why a merge into the user's checkout did not happen; the
@@ -230,24 +238,21 @@ func (r *Repo) CommitAll(ctx context.Context, wt, message string) (sha string, c
 	if _, err := git(ctx, wt, nil, "add", "-A"); err != nil {
 		return "", false, err
 	}
-	_, err = git(ctx, wt, nil, "diff", "--cached", "--quiet")
+	args := append(append([]string{}, agentIdentity...), "commit", "-q", "--no-verify", "--no-gpg-sign", "-m", message)
+	out, err := git(ctx, wt, nil, args...)
 	switch {
 	case err == nil:
-		// Nothing staged.
-	case exitCode(err) == 1:
-		args := append(append([]string{}, agentIdentity...), "commit", "-q", "--no-verify", "--no-gpg-sign", "-m", message)
-		if _, err := git(ctx, wt, nil, args...); err != nil {
-			return "", false, err
-		}
 		committed = true
+	case exitCode(err) == 1 && strings.Contains(out, "nothing to commit"):
+		// nothing staged: not an error
 	default:
 		return "", false, err
 	}
-	out, err := git(ctx, wt, nil, "rev-parse", "HEAD")
+	head, err := git(ctx, wt, nil, "rev-parse", "HEAD")
 	if err != nil {
 		return "", false, err
 	}
-	return strings.TrimSpace(out), committed, nil
+	return strings.TrimSpace(head), committed, nil
 }
 
 // withFullIndex runs fn with GIT_INDEX_FILE pointing at a throwaway copy of
@@ -351,50 +356,89 @@ func (r *Repo) HashFiles(wt string, paths []string) (map[string]string, error) {
 // Merge merges branch into base in the user's checkout. It refuses, with a
 // *MergeBlocked, when the checkout is not on base, is not clean, or the
 // merge conflicts; in every refusal the checkout is left unchanged.
+//
+// Merges happen one after another. Tickets that finish together queue up,
+// and whoever holds the checkout merges the whole queue after one check of
+// the checkout's state: each ticket still gets its own merge commit.
 func (r *Repo) Merge(ctx context.Context, branch, base, message string) error {
-	r.mergeMu.Lock()
-	defer r.mergeMu.Unlock()
+	req := &mergeReq{branch: branch, base: base, message: message, done: make(chan error, 1)}
+	r.queueMu.Lock()
+	r.queue = append(r.queue, req)
+	r.queueMu.Unlock()
 
+	r.mergeMu.Lock()
+	r.queueMu.Lock()
+	batch := r.queue
+	r.queue = nil
+	r.queueMu.Unlock()
+	if len(batch) > 0 {
+		// a merge once started is finished, whoever asked for it
+		r.mergeBatch(context.WithoutCancel(ctx), batch)
+	}
+	r.mergeMu.Unlock()
+	return <-req.done
+}
+
+type mergeReq struct {
+	branch, base, message string
+	done                  chan error
+}
+
+func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
+	fail := func(err error) {
+		for _, q := range batch {
+			q.done <- err
+		}
+	}
 	// Another git process (a previous agent-tui killed mid-merge leaves its
 	// git child running) may still be finishing in the checkout: give it a
 	// moment, and never abort a merge that is not ours.
 	if busy := r.waitCheckoutIdle(ctx, 5*time.Second); busy != "" {
-		return &MergeBlocked{Reason: busy}
+		fail(&MergeBlocked{Reason: busy})
+		return
 	}
 	cur, err := r.CurrentBranch(ctx)
-	if err != nil {
-		if errors.Is(err, ErrDetached) {
-			return &MergeBlocked{Reason: fmt.Sprintf("your checkout is in detached HEAD state, not on the base branch %s", base)}
-		}
-		return err
-	}
-	if cur != base {
-		return &MergeBlocked{Reason: fmt.Sprintf("your checkout is on branch %s, not the base branch %s", cur, base)}
+	if err != nil && !errors.Is(err, ErrDetached) {
+		fail(err)
+		return
 	}
 	clean, err := r.IsClean(ctx)
 	if err != nil {
-		return err
+		fail(err)
+		return
 	}
-	if !clean {
-		return &MergeBlocked{Reason: "your checkout has uncommitted changes"}
+	for _, q := range batch {
+		switch {
+		case cur == "":
+			q.done <- &MergeBlocked{Reason: fmt.Sprintf("your checkout is in detached HEAD state, not on the base branch %s", q.base)}
+		case cur != q.base:
+			q.done <- &MergeBlocked{Reason: fmt.Sprintf("your checkout is on branch %s, not the base branch %s", cur, q.base)}
+		case !clean:
+			q.done <- &MergeBlocked{Reason: "your checkout has uncommitted changes"}
+		default:
+			// a merge that succeeds or is undone leaves the checkout clean
+			q.done <- r.mergeOne(ctx, q.branch, q.base, q.message)
+		}
 	}
+}
+
+// mergeOne runs one merge; a conflict is undone and reported.
+func (r *Repo) mergeOne(ctx context.Context, branch, base, message string) error {
 	args := append(r.identityArgs(ctx), "merge", "--no-ff", "--no-edit", "-m", message, branch)
 	_, mergeErr := git(ctx, r.Dir, nil, args...)
 	if mergeErr == nil {
 		return nil
 	}
-	// Inspect and undo even if ctx is done: the checkout must not stay mid-merge.
-	bg := context.WithoutCancel(ctx)
-	out, _ := git(bg, r.Dir, nil, "diff", "--name-only", "--diff-filter=U", "-z")
+	out, _ := git(ctx, r.Dir, nil, "diff", "--name-only", "--diff-filter=U", "-z")
 	var conflicts []string
 	for _, f := range strings.Split(out, "\x00") {
 		if f != "" {
 			conflicts = append(conflicts, f)
 		}
 	}
-	_, noMergeHead := git(bg, r.Dir, nil, "rev-parse", "-q", "--verify", "MERGE_HEAD")
+	_, noMergeHead := git(ctx, r.Dir, nil, "rev-parse", "-q", "--verify", "MERGE_HEAD")
 	if noMergeHead == nil || len(conflicts) > 0 {
-		if _, err := git(bg, r.Dir, nil, "merge", "--abort"); err != nil {
+		if _, err := git(ctx, r.Dir, nil, "merge", "--abort"); err != nil {
 			return fmt.Errorf("%v; and undoing it failed: %v", mergeErr, err)
 		}
 	}
@@ -407,11 +451,16 @@ func (r *Repo) Merge(ctx context.Context, branch, base, message string) error {
 // waitCheckoutIdle waits until the checkout has no merge in progress and
 // no index lock, returning a reason when it stays busy.
 func (r *Repo) waitCheckoutIdle(ctx context.Context, wait time.Duration) string {
-	gitDir, err := git(ctx, r.Dir, nil, "rev-parse", "--absolute-git-dir")
-	if err != nil {
+	r.checkoutGitDirOnce.Do(func() {
+		out, err := git(ctx, r.Dir, nil, "rev-parse", "--absolute-git-dir")
+		if err == nil {
+			r.checkoutGitDir = strings.TrimSpace(out)
+		}
+	})
+	gitDir := r.checkoutGitDir
+	if gitDir == "" {
 		return ""
 	}
-	gitDir = strings.TrimSpace(gitDir)
 	deadline := time.Now().Add(wait)
 	for {
 		reason := ""
@@ -431,11 +480,13 @@ func (r *Repo) waitCheckoutIdle(ctx context.Context, wait time.Duration) string 
 // has none, so the user's own name is used where configured.
 func (r *Repo) identityArgs(ctx context.Context) []string {
 	// one `git config` call instead of two per merge
-	out, _ := git(ctx, r.Dir, nil, "config", "--get-regexp", `^user\.(name|email)$`)
-	if strings.Contains(out, "user.name ") && strings.Contains(out, "user.email ") {
-		return nil
-	}
-	return append([]string{}, agentIdentity...)
+	r.identityOnce.Do(func() {
+		out, _ := git(ctx, r.Dir, nil, "config", "--get-regexp", `^user\.(name|email)$`)
+		if !strings.Contains(out, "user.name ") || !strings.Contains(out, "user.email ") {
+			r.identity = append([]string{}, agentIdentity...)
+		}
+	})
+	return r.identity
 }
 
 // RemoveWorktree deletes the worktree of ticketID; its branch stays.
@@ -446,22 +497,16 @@ func (r *Repo) RemoveWorktree(ctx context.Context, ticketID string) error {
 	r.wtMu.Lock()
 	defer r.wtMu.Unlock()
 	path := r.WorktreePath(ticketID)
-	list, err := r.listWorktrees(ctx)
-	if err != nil {
-		return err
-	}
-	for _, w := range list {
-		if samePath(w.path, path) && dirExists(path) {
-			if _, err := git(ctx, r.Dir, nil, "worktree", "remove", "--force", "--force", path); err != nil {
-				return err
-			}
-			break
+	if dirExists(path) {
+		// one git call in the common case; prune cleans up after anything else
+		if _, err := git(ctx, r.Dir, nil, "worktree", "remove", "--force", "--force", path); err == nil {
+			return nil
 		}
 	}
 	if err := os.RemoveAll(path); err != nil {
 		return err
 	}
-	_, err = git(ctx, r.Dir, nil, "worktree", "prune")
+	_, err := git(ctx, r.Dir, nil, "worktree", "prune")
 	return err
 }
 
