@@ -114,6 +114,20 @@ func (e *Engine) ensureWorktree(ctx context.Context, t *store.Ticket) error {
 	return nil
 }
 
+// prefetchWorktree creates the worktree of a ticket that will need files
+// while its first phase waits for the model: git serializes worktree
+// creation, and this takes it off the ticket's critical path.
+func (e *Engine) prefetchWorktree(ctx context.Context, t *store.Ticket) {
+	id, base := t.ID, t.BaseBranch
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		if _, _, err := e.repo.EnsureWorktree(ctx, id, base); err != nil && ctx.Err() == nil {
+			e.log.Warn("prefetch worktree", "ticket", id, "err", err)
+		}
+	}()
+}
+
 // runAttempt runs one attempt of a model phase, judges it, and records the
 // outcome in one commit.
 func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.PhaseState) error {
@@ -124,6 +138,9 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 	if n, last := failuresSinceBudget(attempts, ps); n >= e.maxAttempts(ps.Name) {
 		e.stopTicket(t.ID, store.StatusNeedsHuman, gaveUpReason(ps.Name, n, last))
 		return errParked
+	}
+	if t.Worktree == "" && t.Kind != KindEpic && (ps.Name == config.Discovery || ps.Name == config.Diagnosis) {
+		e.prefetchWorktree(ctx, t)
 	}
 	needsTree := writesFiles(ps.Name) || ps.Name == config.Review
 	if needsTree {
