@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"agent-tui/engine/oaitest"
+	"agent-tui/engine/workspace"
+)
+
+// tmuxScreen drives the real binary in a tmux session, as a person would.
+type tmuxScreen struct {
+	t       *testing.T
+	session string
+}
+
+func (s *tmuxScreen) capture() string {
+	out, _ := exec.Command("tmux", "capture-pane", "-p", "-t", s.session).Output()
+	return string(out)
+}
+
+func (s *tmuxScreen) keys(k ...string) {
+	if out, err := exec.Command("tmux", append([]string{"send-keys", "-t", s.session}, k...)...).CombinedOutput(); err != nil {
+		s.t.Fatalf("send-keys: %v %s", err, out)
+	}
+}
+
+// waitFor polls the screen until it contains want.
+func (s *tmuxScreen) waitFor(want string, limit time.Duration) string {
+	s.t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		screen := s.capture()
+		if strings.Contains(screen, want) {
+			return screen
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("screen never showed %q:\n%s", want, screen)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// On a real repository with a configured provider: the ticket waits for
+// approval, ? lists the keys, a + y approves and merges, q quits, and
+// show --json says done.
+func TestTUIApproveMergesAndQuits(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("no tmux")
+	}
+	srv := oaitest.New(oaitest.Developer)
+	defer srv.Close()
+	dir := t.TempDir()
+	if err := workspace.InitRepo(dir, oaitest.ShellProject, "main"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, ".git", "info", "exclude"), []byte(".agent-tui.toml\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".agent-tui.toml"), []byte(fmt.Sprintf(`test_command = "sh run_tests.sh"
+approve = ["review"]
+
+[[provider]]
+name = "p"
+base_url = %q
+
+[[model]]
+name = "m"
+provider = "p"
+input_per_mtok = 1
+output_per_mtok = 2
+`, srv.URL)), 0o644)
+	out, err := exec.Command(binPath, "--repo", dir, "add", "--kind", "hotfix", "fix the widget").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(string(out))
+
+	s := &tmuxScreen{t: t, session: fmt.Sprintf("tui%d", os.Getpid())}
+	exitFile := filepath.Join(t.TempDir(), "exit")
+	cmd := fmt.Sprintf("%s --repo %s; echo $? > %s; sleep 30", binPath, dir, exitFile)
+	if out, err := exec.Command("tmux", "new-session", "-d", "-s", s.session, "-x", "150", "-y", "42", cmd).CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v %s", err, out)
+	}
+	defer exec.Command("tmux", "kill-session", "-t", s.session).Run()
+
+	s.waitFor("fix the widget", 10*time.Second)
+	s.waitFor("awaiting approval · ", 30*time.Second)
+	s.keys("?")
+	help := s.waitFor("approve", 5*time.Second)
+	if !strings.Contains(help, "reject") {
+		t.Fatalf("full help lacks reject:\n%s", help)
+	}
+	s.keys("?")
+	s.keys("a")
+	s.waitFor("Approve", 5*time.Second)
+	s.keys("y")
+	s.waitFor("done · ", 20*time.Second)
+	s.keys("q")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if data, err := os.ReadFile(exitFile); err == nil {
+			if code := strings.TrimSpace(string(data)); code != "0" {
+				t.Fatalf("agent-tui exited with %s", code)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("q did not quit:\n%s", s.capture())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var v struct{ Status string }
+	data, err := exec.Command(binPath, "--repo", dir, "show", id, "--json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if json.Unmarshal(data, &v); v.Status != "done" {
+		t.Fatalf("show --json says %q", v.Status)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "src", id+".txt")); err != nil {
+		t.Fatal("the approved branch is not merged into the checkout")
+	}
+}
