@@ -126,3 +126,30 @@ output_per_mtok = 2
 		t.Fatal("the approved branch is not merged into the checkout")
 	}
 }
+
+// `agent-tui --demo` with no key: within 90 seconds the demo's tickets show,
+// one awaiting approval and one needing a human, the model is labelled
+// simulated, and no error shows.
+func TestDemoInTmux(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("no tmux")
+	}
+	if testing.Short() {
+		t.Skip("the demo takes about 40 seconds")
+	}
+	s := &tmuxScreen{t: t, session: fmt.Sprintf("demo%d", os.Getpid())}
+	cmd := fmt.Sprintf("env -u OPENAI_API_KEY %s --demo 2>%s", binPath, filepath.Join(t.TempDir(), "stderr"))
+	if out, err := exec.Command("tmux", "new-session", "-d", "-s", s.session, "-x", "150", "-y", "42", cmd).CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v %s", err, out)
+	}
+	defer exec.Command("tmux", "kill-session", "-t", s.session).Run()
+	s.waitFor("simulated", 15*time.Second)
+	s.waitFor("needs human · ", 90*time.Second)
+	screen := s.waitFor("awaiting approval · ", 90*time.Second)
+	for _, bad := range []string{"error", "Error", "panic"} {
+		if strings.Contains(screen, bad) {
+			t.Fatalf("the demo shows %q:\n%s", bad, screen)
+		}
+	}
+	s.keys("q")
+}
