@@ -160,5 +160,3 @@ func TestActiveIndexFollowsStatus(t *testing.T) {
 		t.Fatalf("active %v %v", act, err)
 	}
 }
-
-
