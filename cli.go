@@ -102,6 +102,15 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseNoArgs parses flags of a command that takes no positional arguments.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := parse(fs, args)
+	if err == nil && len(pos) > 0 {
+		err = usagef("%s takes no arguments", fs.Name())
+	}
+	return err
+}
+
 func run(args []string, stdout, stderr io.Writer) error {
 	var g globals
 	top := newFlagSet("agent-tui", &g, stderr)
@@ -272,12 +281,8 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("run", &g, stderr)
 	untilIdle := fs.Bool("until-idle", false, "")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef("run takes no arguments")
 	}
 	en, err := openEnv(g)
 	if err != nil {
@@ -391,12 +396,8 @@ func cmdRetry(g globals, args []string, stdout, stderr io.Writer) error {
 func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("list", &g, stderr)
 	asJSON := fs.Bool("json", false, "")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef("list takes no arguments")
 	}
 	var tickets []*store.Ticket
 	en, err := openExisting(g)
@@ -547,12 +548,8 @@ func printShow(w io.Writer, v engine.TicketView) {
 func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("stats", &g, stderr)
 	asJSON := fs.Bool("json", false, "")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef("stats takes no arguments")
 	}
 	en, err := openExisting(g)
 	if err != nil && !errors.Is(err, errNoDatabase) {
@@ -591,12 +588,8 @@ func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {
 
 func cmdCompact(g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("compact", &g, stderr)
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef("compact takes no arguments")
 	}
 	en, err := openEnv(g)
 	if err != nil {

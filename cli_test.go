@@ -67,18 +67,15 @@ func simpleModel(r *oaitest.Request) oaitest.Reply {
 	return oaitest.Reply{Text: "## " + p + "\n\nA document.\n", PromptTokens: 500, CompletionTokens: 100}
 }
 
-func newCLIEnv(t *testing.T, handler func(*oaitest.Request) oaitest.Reply, extra string) *cliEnv {
+// newRepo makes a repository of files whose .agent-tui.toml is top plus
+// one provider at url (its key in AGENT_TUI_CLI_KEY) with one model "m".
+func newRepo(t *testing.T, files map[string]string, url, top string) string {
 	t.Helper()
-	e := &cliEnv{t: t, dir: t.TempDir()}
-	if err := workspace.InitRepo(e.dir, map[string]string{"README.md": "# x\n", "run_tests.sh": "exit 0\n"}, "main"); err != nil {
+	dir := t.TempDir()
+	if err := workspace.InitRepo(dir, files, "main"); err != nil {
 		t.Fatal(err)
 	}
-	e.srv = oaitest.New(handler)
-	t.Cleanup(e.srv.Close)
-	cfg := fmt.Sprintf(`test_command = "sh run_tests.sh"
-approve = []
-stream_idle_timeout = "60s"
-
+	cfg := top + fmt.Sprintf(`
 [[provider]]
 name = "p"
 base_url = %q
@@ -89,14 +86,24 @@ name = "m"
 provider = "p"
 input_per_mtok = 1
 output_per_mtok = 2
-%s`, e.srv.URL, extra)
-	// committed config keeps the checkout clean for the merge
-	if err := os.WriteFile(filepath.Join(e.dir, ".git", "info", "exclude"), []byte(".agent-tui.toml\n"), 0o644); err != nil {
+`, url)
+	// ignored, so the checkout stays clean for the merge
+	if err := os.WriteFile(filepath.Join(dir, ".git", "info", "exclude"), []byte(".agent-tui.toml\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(e.dir, ".agent-tui.toml"), []byte(cfg), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, ".agent-tui.toml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+func newCLIEnv(t *testing.T, handler func(*oaitest.Request) oaitest.Reply, extra string) *cliEnv {
+	t.Helper()
+	e := &cliEnv{t: t}
+	e.srv = oaitest.New(handler)
+	t.Cleanup(e.srv.Close)
+	e.dir = newRepo(t, map[string]string{"README.md": "# x\n", "run_tests.sh": "exit 0\n"}, e.srv.URL,
+		"test_command = \"sh run_tests.sh\"\napprove = []\nstream_idle_timeout = \"60s\"\n"+extra)
 	return e
 }
 

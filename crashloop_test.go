@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"math/rand"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"agent-tui/engine/oaitest"
-	"agent-tui/engine/workspace"
 	"agent-tui/store"
 )
 
@@ -66,10 +64,7 @@ func TestCrashLoop(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewSource(seed))
 
-	e := &cliEnv{t: t, dir: t.TempDir()}
-	if err := workspace.InitRepo(e.dir, oaitest.ShellProject, "main"); err != nil {
-		t.Fatal(err)
-	}
+	e := &cliEnv{t: t}
 	e.srv = oaitest.New(func(r *oaitest.Request) oaitest.Reply {
 		rep := oaitest.Developer(r)
 		// slow enough that most runs die mid-work
@@ -78,21 +73,7 @@ func TestCrashLoop(t *testing.T) {
 		return rep
 	})
 	t.Cleanup(e.srv.Close)
-	os.WriteFile(filepath.Join(e.dir, ".git", "info", "exclude"), []byte(".agent-tui.toml\n"), 0o644)
-	os.WriteFile(filepath.Join(e.dir, ".agent-tui.toml"), []byte(fmt.Sprintf(`test_command = "sh run_tests.sh"
-approve = []
-max_parallel = 4
-
-[[provider]]
-name = "p"
-base_url = %q
-
-[[model]]
-name = "m"
-provider = "p"
-input_per_mtok = 1
-output_per_mtok = 2
-`, e.srv.URL)), 0o644)
+	e.dir = newRepo(t, oaitest.ShellProject, e.srv.URL, "test_command = \"sh run_tests.sh\"\napprove = []\nmax_parallel = 4\n")
 	e.mustRun("add", "--kind", "epic", "an epic")
 	e.mustRun("add", "--kind", "feature", "a feature")
 	e.mustRun("add", "--kind", "hotfix", "a hotfix")

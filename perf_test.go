@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"agent-tui/engine/oaitest"
-	"agent-tui/engine/workspace"
 )
 
 // cpuTicks reads utime+stime of a process in clock ticks.
@@ -46,20 +45,7 @@ func TestTUIStreamingCPU(t *testing.T) {
 		return oaitest.Reply{Chunks: chunks, ChunkDelay: time.Second / perSecond}
 	})
 	defer srv.Close()
-	dir := t.TempDir()
-	if err := workspace.InitRepo(dir, map[string]string{"README.md": "x\n"}, "main"); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, ".git", "info", "exclude"), []byte(".agent-tui.toml\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, ".agent-tui.toml"), []byte(fmt.Sprintf(`max_parallel = %d
-approve = []
-[[provider]]
-name = "p"
-base_url = %q
-[[model]]
-name = "m"
-provider = "p"
-`, tickets, srv.URL)), 0o644)
+	dir := newRepo(t, map[string]string{"README.md": "x\n"}, srv.URL, fmt.Sprintf("max_parallel = %d\napprove = []\n", tickets))
 	for i := 0; i < tickets; i++ {
 		if out, err := exec.Command(binPath, "--repo", dir, "add", "--kind", "epic", fmt.Sprintf("stream %d", i)).CombinedOutput(); err != nil {
 			t.Fatalf("%v %s", err, out)

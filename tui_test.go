@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"agent-tui/engine/oaitest"
-	"agent-tui/engine/workspace"
 )
 
 // tmuxScreen drives the real binary in a tmux session, as a person would.
@@ -56,24 +55,7 @@ func TestTUIApproveMergesAndQuits(t *testing.T) {
 	}
 	srv := oaitest.New(oaitest.Developer)
 	defer srv.Close()
-	dir := t.TempDir()
-	if err := workspace.InitRepo(dir, oaitest.ShellProject, "main"); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, ".git", "info", "exclude"), []byte(".agent-tui.toml\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, ".agent-tui.toml"), []byte(fmt.Sprintf(`test_command = "sh run_tests.sh"
-approve = ["review"]
-
-[[provider]]
-name = "p"
-base_url = %q
-
-[[model]]
-name = "m"
-provider = "p"
-input_per_mtok = 1
-output_per_mtok = 2
-`, srv.URL)), 0o644)
+	dir := newRepo(t, oaitest.ShellProject, srv.URL, "test_command = \"sh run_tests.sh\"\napprove = [\"review\"]\n")
 	out, err := exec.Command(binPath, "--repo", dir, "add", "--kind", "hotfix", "fix the widget").Output()
 	if err != nil {
 		t.Fatal(err)
