@@ -212,3 +212,7 @@ func (c *counter) inc(k string) int {
 	c.n[k]++
 	return c.n[k]
 }
+
+func configPhase(models ...string) config.PhaseConfig { return config.PhaseConfig{Models: models} }
+
+func newRouter(cfg *config.Config) *llm.Router { return llm.NewRouter(cfg, llm.Options{}) }

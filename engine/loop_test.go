@@ -228,3 +228,26 @@ func TestEpicSplitsIntoChildren(t *testing.T) {
 		t.Fatalf("children kinds %v", kinds)
 	}
 }
+
+// A sensitive ticket whose chains include a local model runs on it alone.
+func TestSensitiveTicketRunsOnLocalModelOnly(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Providers = append(h.cfg.Providers, h.cfg.Providers[0])
+	h.cfg.Providers[2].Name, h.cfg.Providers[2].Local, h.cfg.Providers[2].APIKeyEnv = "inhouse", true, ""
+	h.cfg.Models = append(h.cfg.Models, h.cfg.Models[0])
+	h.cfg.Models[4].Name, h.cfg.Models[4].ID, h.cfg.Models[4].Provider = "local", "local-1", "inhouse"
+	for _, p := range []string{"diagnosis", "tests", "code", "cifix", "review", "validator"} {
+		h.cfg.Phases[p] = configPhase("medium", "local")
+	}
+	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: newRouter(h.cfg), Prompts: h.eng.prompts})
+	id := h.add("hotfix", "private fix", true)
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
+	}
+	for _, r := range h.srv.Requests() {
+		if r.Model != "local-1" {
+			t.Fatalf("a sensitive ticket sent %s to %s", phaseOf(r), r.Model)
+		}
+	}
+}
