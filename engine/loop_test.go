@@ -150,7 +150,7 @@ func TestGiveUpThenRetryWithGuidance(t *testing.T) {
 		}
 	}
 	if s := h.ticket(id).Status; s != store.StatusDone {
-		t.Fatalf("after retry: %s", s)
+		t.Fatalf("after retry: %s (%s)", s, h.ticket(id).Reason)
 	}
 }
 

@@ -122,7 +122,10 @@ func (e *Engine) prefetchWorktree(ctx context.Context, t *store.Ticket) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		if _, _, err := e.repo.EnsureWorktree(ctx, id, base); err != nil && ctx.Err() == nil {
+		if ctx.Err() != nil {
+			return
+		}
+		if _, _, err := e.repo.EnsureWorktree(ctx, id, base); err != nil {
 			e.log.Warn("prefetch worktree", "ticket", id, "err", err)
 		}
 	}()

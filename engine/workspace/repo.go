@@ -178,6 +178,9 @@ func dirExists(p string) bool {
 // EnsureWorktree returns the worktree of ticketID, creating it when needed:
 // from the existing branch agent/ticketID, or as a new branch from base.
 func (r *Repo) EnsureWorktree(ctx context.Context, ticketID, base string) (path, branch string, err error) {
+	// a git command killed half-way leaves a half-registered worktree or a
+	// stale index lock behind: once started, it finishes
+	ctx = context.WithoutCancel(ctx)
 	if err := checkTicketID(ticketID); err != nil {
 		return "", "", err
 	}
@@ -235,6 +238,9 @@ func (r *Repo) ensureLocked(ctx context.Context, ticketID, base string) (string,
 // CommitAll stages everything in the worktree wt and commits it. When nothing
 // changed it returns the current HEAD and committed=false.
 func (r *Repo) CommitAll(ctx context.Context, wt, message string) (sha string, committed bool, err error) {
+	// a git command killed half-way leaves a half-registered worktree or a
+	// stale index lock behind: once started, it finishes
+	ctx = context.WithoutCancel(ctx)
 	if _, err := git(ctx, wt, nil, "add", "-A"); err != nil {
 		return "", false, err
 	}
@@ -491,6 +497,9 @@ func (r *Repo) identityArgs(ctx context.Context) []string {
 
 // RemoveWorktree deletes the worktree of ticketID; its branch stays.
 func (r *Repo) RemoveWorktree(ctx context.Context, ticketID string) error {
+	// a git command killed half-way leaves a half-registered worktree or a
+	// stale index lock behind: once started, it finishes
+	ctx = context.WithoutCancel(ctx)
 	if err := checkTicketID(ticketID); err != nil {
 		return err
 	}
