@@ -120,7 +120,14 @@ func TestDemoInTmux(t *testing.T) {
 		t.Skip("the demo takes about 40 seconds")
 	}
 	s := &tmuxScreen{t: t, session: fmt.Sprintf("demo%d", os.Getpid())}
-	cmd := fmt.Sprintf("env -u OPENAI_API_KEY %s --demo 2>%s", binPath, filepath.Join(t.TempDir(), "stderr"))
+	stderr := filepath.Join(t.TempDir(), "stderr")
+	cmd := fmt.Sprintf("env -u OPENAI_API_KEY %s --demo 2>%s; echo exited $?; sleep 60", binPath, stderr)
+	defer func() {
+		if t.Failed() {
+			data, _ := os.ReadFile(stderr)
+			t.Logf("stderr:\n%s", data)
+		}
+	}()
 	if out, err := exec.Command("tmux", "new-session", "-d", "-s", s.session, "-x", "150", "-y", "42", cmd).CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v %s", err, out)
 	}

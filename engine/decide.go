@@ -238,6 +238,7 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 func (e *Engine) approveLocked(tx *store.Tx, t *store.Ticket, ps *store.PhaseState, d *store.Decision) error {
 	t.Status = store.StatusRunning
 	t.Reason = ""
+	t.CostBase = t.CostUSD // a human said go on: max_cost_usd counts from here
 	if ps == nil {
 		return nil
 	}
