@@ -179,6 +179,23 @@ func TestCLIAddRunShow(t *testing.T) {
 	if !strings.Contains(stats, "validator") || !strings.Contains(stats, "total spend") {
 		t.Fatalf("stats:\n%s", stats)
 	}
+	var sj struct {
+		TotalUSD   float64                     `json:"total_usd"`
+		TopTierUSD float64                     `json:"top_tier_usd"`
+		PassRate   map[string][]map[string]any `json:"pass_rate"`
+	}
+	if err := json.Unmarshal([]byte(e.mustRun("stats", "--json")), &sj); err != nil {
+		t.Fatal(err)
+	}
+	if sj.TotalUSD <= 0 || sj.TopTierUSD <= 0 || len(sj.PassRate["discovery"]) == 0 {
+		t.Fatalf("stats --json: %+v", sj)
+	}
+	if out := e.mustRun("compact"); !strings.Contains(out, "compacted") {
+		t.Fatalf("compact: %q", out)
+	}
+	if again := e.show(id); again["status"] != v["status"] {
+		t.Fatal("compaction changed the ticket")
+	}
 }
 
 func TestCLIBadInputGetsOneLineErrorAndLeavesNothing(t *testing.T) {
