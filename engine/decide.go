@@ -183,7 +183,8 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 				if ps != nil && ps.Status != store.PhasePassed {
 					ps.Status = store.PhaseCancelled
 				}
-				removeWorktree = t.Worktree != ""
+				// also a worktree made ahead of time that the ticket never recorded
+				removeWorktree = t.Kind != KindEpic
 				wakeChildren = append(wakeChildren, t.Children...)
 				if t.Parent != "" {
 					wakeParent = append(wakeParent, t.Parent)
