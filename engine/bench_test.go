@@ -6,6 +6,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,9 +70,20 @@ func BenchmarkFiftyHotfixes(b *testing.B) {
 			h.add("hotfix", fmt.Sprintf("bench %d", j), false)
 		}
 		b.StartTimer()
+		var self0, kids0 syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
+		syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids0)
 		start := time.Now()
 		h.runIdle()
 		wall := time.Since(start)
+		var self1, kids1 syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
+		syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids1)
+		cpu := func(a, b syscall.Rusage) float64 {
+			return time.Duration(b.Utime.Nano() + b.Stime.Nano() - a.Utime.Nano() - a.Stime.Nano()).Seconds()
+		}
+		b.ReportMetric(cpu(self0, self1), "s-cpu-engine+model")
+		b.ReportMetric(cpu(kids0, kids1), "s-cpu-git+scripts")
 		b.StopTimer()
 		calls := 0
 		for _, r := range h.srv.Requests() {
