@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 
 	"agent-tui/engine/tools"
 	"agent-tui/store"
@@ -52,6 +51,3 @@ func (e *Engine) Confinement() string {
 	})
 	return e.confinement
 }
-
-// ErrNotRunning is returned by actions that need the engine's loop.
-var ErrNotRunning = errors.New("the engine is not running")

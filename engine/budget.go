@@ -99,7 +99,7 @@ func cut(s string, n int, tail bool) string {
 	return part + mark
 }
 
-// tailLines keeps at most n bytes from the end of s.
+// tailBytes keeps at most n bytes from the end of s.
 func tailBytes(s string, n int) string {
 	if len(s) <= n {
 		return s

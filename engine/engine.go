@@ -6,7 +6,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -76,12 +75,6 @@ func New(o Options) *Engine {
 		idle:    make(chan struct{}),
 	}
 }
-
-// Config returns the engine's configuration.
-func (e *Engine) Config() *config.Config { return e.cfg }
-
-// Store returns the engine's store (read access for the UI's commands).
-func (e *Engine) Store() *store.Store { return e.st }
 
 // Health reports provider health.
 func (e *Engine) Health() []llm.ProviderHealth { return e.router.Health() }
@@ -402,5 +395,3 @@ func nextPhase(t *store.Ticket, name string) string {
 }
 
 func now() time.Time { return time.Now().UTC() }
-
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -72,12 +72,6 @@ func (b *broker) subscribe(buf int) (<-chan Event, func()) {
 	}
 }
 
-func (b *broker) hasSubscribers() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.subs) > 0
-}
-
 // delta queues streamed text; it reaches subscribers within FlushInterval.
 func (b *broker) delta(ticket string, seq int, text string) {
 	b.mu.Lock()
