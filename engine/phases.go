@@ -164,6 +164,9 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 	}
 	a, err := e.beginAttempt(t, ps.Name, in)
 	if err != nil {
+		if in.box != nil {
+			in.box.Close()
+		}
 		return err
 	}
 	e.log.Info("attempt", "ticket", t.ID, "phase", ps.Name, "n", a.N)
