@@ -45,7 +45,7 @@ const usageText = `usage: agent-tui [--repo DIR] [--config FILE] [--db FILE] [co
 
   (no command)        open the TUI in this repository
   --demo              open the TUI on a throwaway demo repository with the simulated model
-  add [--kind feature|hotfix|epic] [--sensitive] [--body TEXT | --body-file FILE] TITLE
+  add [--kind feature|hotfix|epic] [--sensitive] [--body TEXT | --body-file FILE|-] TITLE
   run [--until-idle]  run the engine without a UI
   list [--json]
   show ID [--json]
@@ -86,7 +86,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, usagef("%s", strings.TrimSpace(usageText))
+				return nil, errHelp
 			}
 			return nil, usagef("%s: %v", fs.Name(), err)
 		}
@@ -101,6 +101,9 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// errHelp: the user asked for help; the usage goes to stdout, exit 0.
+var errHelp = errors.New("help")
 
 // parseNoArgs parses flags of a command that takes no positional arguments.
 func parseNoArgs(fs *flag.FlagSet, args []string) error {
@@ -134,6 +137,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runTUI(g, stderr)
 	}
 	cmd, rest := rest[0], rest[1:]
+	err := runCommand(g, cmd, rest, stdout, stderr)
+	if errors.Is(err, errHelp) {
+		fmt.Fprint(stdout, usageText)
+		return nil
+	}
+	return err
+}
+
+func runCommand(g globals, cmd string, rest []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "add":
 		return cmdAdd(g, rest, stdout, stderr)
@@ -249,7 +261,11 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 		return usagef("add: give --body or --body-file, not both")
 	}
 	if *bodyFile != "" {
-		data, err := os.ReadFile(*bodyFile)
+		read := os.ReadFile
+		if *bodyFile == "-" {
+			read = func(string) ([]byte, error) { return io.ReadAll(os.Stdin) }
+		}
+		data, err := read(*bodyFile)
 		if err != nil {
 			return usagef("add: --body-file: %v", err)
 		}
