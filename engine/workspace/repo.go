@@ -191,6 +191,18 @@ func (r *Repo) EnsureWorktree(ctx context.Context, ticketID, base string) (path,
 
 func (r *Repo) ensureLocked(ctx context.Context, ticketID, base string) (string, string, error) {
 	path, branch := r.WorktreePath(ticketID), BranchName(ticketID)
+	if !dirExists(path) {
+		// the common case, a new ticket, in one git call: creation is
+		// serialized, so every call here delays every other ticket
+		if err := os.MkdirAll(r.WorktreeRoot(), 0o755); err != nil {
+			return "", "", err
+		}
+		if _, err := git(ctx, r.Dir, nil, "worktree", "add", "-q", "-b", branch, path, base); err == nil {
+			return path, branch, nil
+		}
+		// the branch or a stale registration exists: the careful way below
+		os.Remove(path)
+	}
 	list, err := r.listWorktrees(ctx)
 	if err != nil {
 		return "", "", err
