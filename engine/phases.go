@@ -332,7 +332,7 @@ func (e *Engine) finishPhase(ctx context.Context, t *store.Ticket, ps *store.Pha
 		if err != nil {
 			return err
 		}
-		if _, _, err := e.repo.CommitAll(ctx, t.Worktree, msg); err != nil {
+		if _, err := e.repo.CommitAll(ctx, t.Worktree, msg); err != nil {
 			return err
 		}
 		nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error { x.TestFiles = files; return nil })
@@ -341,7 +341,7 @@ func (e *Engine) finishPhase(ctx context.Context, t *store.Ticket, ps *store.Pha
 		}
 		*t = *nt
 	case config.Code, config.CIFix:
-		if _, _, err := e.repo.CommitAll(ctx, t.Worktree, msg); err != nil {
+		if _, err := e.repo.CommitAll(ctx, t.Worktree, msg); err != nil {
 			return err
 		}
 	case config.Split:

@@ -191,6 +191,9 @@ func (r *Repo) EnsureWorktree(ctx context.Context, ticketID, base string) (path,
 
 func (r *Repo) ensureLocked(ctx context.Context, ticketID, base string) (string, string, error) {
 	path, branch := r.WorktreePath(ticketID), BranchName(ticketID)
+	if fi, err := os.Stat(filepath.Join(path, ".git")); err == nil && !fi.IsDir() {
+		return path, branch, nil // git wrote that file: the worktree is there
+	}
 	if !dirExists(path) {
 		// the common case, a new ticket, in one git call: creation is
 		// serialized, so every call here delays every other ticket
@@ -247,14 +250,14 @@ func (r *Repo) ensureLocked(ctx context.Context, ticketID, base string) (string,
 	return path, branch, nil
 }
 
-// CommitAll stages everything in the worktree wt and commits it. When nothing
-// changed it returns the current HEAD and committed=false.
-func (r *Repo) CommitAll(ctx context.Context, wt, message string) (sha string, committed bool, err error) {
+// CommitAll stages everything in the worktree wt and commits it; committed
+// is false when nothing changed.
+func (r *Repo) CommitAll(ctx context.Context, wt, message string) (committed bool, err error) {
 	// a git command killed half-way leaves a half-registered worktree or a
 	// stale index lock behind: once started, it finishes
 	ctx = context.WithoutCancel(ctx)
 	if _, err := git(ctx, wt, nil, "add", "-A"); err != nil {
-		return "", false, err
+		return false, err
 	}
 	args := append(append([]string{}, agentIdentity...), "commit", "-q", "--no-verify", "--no-gpg-sign", "-m", message)
 	out, err := git(ctx, wt, nil, args...)
@@ -264,24 +267,16 @@ func (r *Repo) CommitAll(ctx context.Context, wt, message string) (sha string, c
 	case exitCode(err) == 1 && strings.Contains(out, "nothing to commit"):
 		// nothing staged: not an error
 	default:
-		return "", false, err
+		return false, err
 	}
-	head, err := git(ctx, wt, nil, "rev-parse", "HEAD")
-	if err != nil {
-		return "", false, err
-	}
-	return strings.TrimSpace(head), committed, nil
+	return committed, nil
 }
 
 // withFullIndex runs fn with GIT_INDEX_FILE pointing at a throwaway copy of
 // the worktree's index that has every change staged, so untracked files show
 // up in diffs without touching the real index.
-func withFullIndex(ctx context.Context, wt, base string, fn func(env []string, mergeBase string) error) error {
-	mb, err := git(ctx, wt, nil, "merge-base", base, "HEAD")
-	if err != nil {
-		return err
-	}
-	idxPath, err := git(ctx, wt, nil, "rev-parse", "--path-format=absolute", "--git-path", "index")
+func withFullIndex(ctx context.Context, wt string, fn func(env []string) error) error {
+	idxPath, err := indexPath(ctx, wt)
 	if err != nil {
 		return err
 	}
@@ -291,7 +286,7 @@ func withFullIndex(ctx context.Context, wt, base string, fn func(env []string, m
 	}
 	defer os.RemoveAll(tmpDir)
 	tmpIndex := filepath.Join(tmpDir, "index")
-	data, err := os.ReadFile(strings.TrimSpace(idxPath))
+	data, err := os.ReadFile(idxPath)
 	switch {
 	case err == nil:
 		if err := os.WriteFile(tmpIndex, data, 0o600); err != nil {
@@ -304,16 +299,35 @@ func withFullIndex(ctx context.Context, wt, base string, fn func(env []string, m
 	if _, err := git(ctx, wt, env, "add", "-A"); err != nil {
 		return err
 	}
-	return fn(env, strings.TrimSpace(mb))
+	return fn(env)
+}
+
+// indexPath finds a worktree's index file, reading the worktree's .git file
+// itself rather than asking git (one process fewer per diff).
+func indexPath(ctx context.Context, wt string) (string, error) {
+	dotGit := filepath.Join(wt, ".git")
+	if fi, err := os.Stat(dotGit); err == nil && fi.IsDir() {
+		return filepath.Join(dotGit, "index"), nil
+	}
+	if data, err := os.ReadFile(dotGit); err == nil {
+		if dir, ok := strings.CutPrefix(strings.TrimSpace(string(data)), "gitdir: "); ok {
+			if !filepath.IsAbs(dir) {
+				dir = filepath.Join(wt, dir)
+			}
+			return filepath.Join(dir, "index"), nil
+		}
+	}
+	out, err := git(ctx, wt, nil, "rev-parse", "--path-format=absolute", "--git-path", "index")
+	return strings.TrimSpace(out), err
 }
 
 // Diff is the unified diff of the worktree (committed and uncommitted work,
 // untracked files included) against its merge-base with base.
 func (r *Repo) Diff(ctx context.Context, wt, base string) (string, error) {
 	var out string
-	err := withFullIndex(ctx, wt, base, func(env []string, mb string) error {
+	err := withFullIndex(ctx, wt, func(env []string) error {
 		var err error
-		out, err = git(ctx, wt, env, "-c", "core.quotepath=false", "diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", mb)
+		out, err = git(ctx, wt, env, "-c", "core.quotepath=false", "diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base)
 		return err
 	})
 	return out, err
@@ -322,12 +336,8 @@ func (r *Repo) Diff(ctx context.Context, wt, base string) (string, error) {
 // ChangedFiles lists the paths changed in the worktree against its
 // merge-base with base, untracked files included; renames list both names.
 func (r *Repo) ChangedFiles(ctx context.Context, wt, base string) ([]string, error) {
-	mb, err := git(ctx, wt, nil, "merge-base", base, "HEAD")
-	if err != nil {
-		return nil, err
-	}
 	// tracked changes, committed or not, without staging anything
-	tracked, err := git(ctx, wt, nil, "diff", "--name-only", "--no-renames", "-z", strings.TrimSpace(mb))
+	tracked, err := git(ctx, wt, nil, "diff", "--name-only", "--no-renames", "-z", "--merge-base", base)
 	if err != nil {
 		return nil, err
 	}

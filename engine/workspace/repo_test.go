@@ -132,12 +132,13 @@ func TestWorktreeLifecycle(t *testing.T) {
 		t.Fatal("second EnsureWorktree lost uncommitted work")
 	}
 
-	sha, committed, err := r.CommitAll(ctx, path, "T-1 code: wip")
-	if err != nil || !committed || len(sha) != 40 {
-		t.Fatalf("CommitAll = %q, %v, %v", sha, committed, err)
+	committed, err := r.CommitAll(ctx, path, "T-1 code: wip")
+	sha := run(t, path, "rev-parse", "HEAD")
+	if err != nil || !committed {
+		t.Fatalf("CommitAll = %v, %v", committed, err)
 	}
-	sha2, committed, err := r.CommitAll(ctx, path, "nothing")
-	if err != nil || committed || sha2 != sha {
+	committed, err = r.CommitAll(ctx, path, "nothing")
+	if sha2 := run(t, path, "rev-parse", "HEAD"); err != nil || committed || sha2 != sha {
 		t.Fatalf("CommitAll with no changes = %q, %v, %v (want %q, false)", sha2, committed, err, sha)
 	}
 	if msg := run(t, path, "log", "-1", "--format=%s"); msg != "T-1 code: wip" {
@@ -214,7 +215,7 @@ func TestDiffAndChangedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(wt, "committed.go"), "package main\n// committed\n")
-	if _, _, err := r.CommitAll(ctx, wt, "step"); err != nil {
+	if _, err := r.CommitAll(ctx, wt, "step"); err != nil {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(wt, "main.go"), "package main\n\nfunc main() { println(1) }\n")
@@ -282,7 +283,7 @@ func TestMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(wt, "feature.go"), "package main\n")
-	if _, _, err := r.CommitAll(ctx, wt, "T-3 code"); err != nil {
+	if _, err := r.CommitAll(ctx, wt, "T-3 code"); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Merge(ctx, branch, "main", "Merge T-3"); err != nil {
@@ -304,7 +305,7 @@ func TestMergeBlocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(wt, "main.go"), "package main\n// from the agent\n")
-	if _, _, err := r.CommitAll(ctx, wt, "T-4 code"); err != nil {
+	if _, err := r.CommitAll(ctx, wt, "T-4 code"); err != nil {
 		t.Fatal(err)
 	}
 	head := run(t, r.Dir, "rev-parse", "HEAD")
@@ -427,7 +428,7 @@ func TestResetHard(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(wt, "kept.go"), "package main\n")
-	if _, _, err := r.CommitAll(ctx, wt, "accepted"); err != nil {
+	if _, err := r.CommitAll(ctx, wt, "accepted"); err != nil {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(wt, "main.go"), "broken\n")
