@@ -125,7 +125,19 @@ func (e *Engine) prefetchWorktree(ctx context.Context, t *store.Ticket) {
 		if ctx.Err() != nil {
 			return
 		}
-		if _, _, err := e.repo.EnsureWorktree(ctx, id, base); err != nil {
+		path, branch, err := e.repo.EnsureWorktree(ctx, id, base)
+		if err != nil {
+			e.log.Warn("prefetch worktree", "ticket", id, "err", err)
+			return
+		}
+		// recorded, so the phase that needs it skips git's queue entirely
+		_, err = e.st.UpdateTicket(id, func(x *store.Ticket) error {
+			if x.Worktree == "" && !finished(x.Status) {
+				x.Worktree, x.Branch = path, branch
+			}
+			return nil
+		})
+		if err != nil {
 			e.log.Warn("prefetch worktree", "ticket", id, "err", err)
 		}
 	}()
