@@ -98,6 +98,15 @@ func Decide(st *store.Store, cfg *config.Config, id string, d store.Decision) (*
 }
 
 func checkDecision(cfg *config.Config, t *store.Ticket, d store.Decision) error {
+	// two acts on the same wait would race: the first carried out wins and
+	// the second would be dropped without a word
+	if d.Kind != store.DecisionCancel && d.Kind != store.DecisionPause && d.Kind != store.DecisionResume {
+		for _, p := range t.Decisions {
+			if !p.Applied && p.Kind != store.DecisionPause && p.Kind != store.DecisionResume {
+				return fmt.Errorf("%s already has a %s waiting to be carried out by the next run", t.ID, strings.ReplaceAll(p.Kind, "_", "-"))
+			}
+		}
+	}
 	waiting := t.Status == store.StatusAwaiting || t.Status == store.StatusNeedsHuman
 	status := strings.ReplaceAll(t.Status, "_", " ")
 	switch d.Kind {

@@ -157,3 +157,24 @@ func TestMissingWorktreeIsRecreated(t *testing.T) {
 		t.Fatal("the committed tests did not survive the lost worktree")
 	}
 }
+
+func TestSecondPendingDecisionIsRefused(t *testing.T) {
+	h := newHarness(t, "\n[phases.techspec]\nmax_attempts = 1\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "validator of techspec" {
+			return fail("no")
+		}
+		return developer(r, phase)
+	})
+	id := h.add("epic", "twice", false)
+	h.runIdle()
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry, Guidance: "g"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove})
+	if err == nil || !strings.Contains(err.Error(), "already has a retry waiting") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionCancel}); err != nil {
+		t.Fatalf("cancel must always be possible: %v", err)
+	}
+}
