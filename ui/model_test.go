@@ -451,3 +451,11 @@ func TestAttemptSnapshotHealsStream(t *testing.T) {
 		t.Fatal("a shorter snapshot dropped live text")
 	}
 }
+
+func TestUnconfinedCommandsStandOut(t *testing.T) {
+	m := newTestModel(t, fixture(), 150, 42)
+	m, _ = update(m, confinementMsg("unconfined: commands can write anywhere the user can"))
+	if s := plain(m); !strings.Contains(s, "commands run unconfined") || strings.Contains(s, "sandbox: unconfined") {
+		t.Fatalf("status line:\n%s", s)
+	}
+}

@@ -349,7 +349,13 @@ func (m *Model) statusLine() string {
 		parts = append(parts, "model: simulated")
 	}
 	if m.confinement != "" {
-		parts = append(parts, st.dim.Render("sandbox: "+ansi.Truncate(m.confinement, 28, "…")))
+		// the mechanism's name is enough here; an unconfined run must stand out
+		label, _, _ := strings.Cut(m.confinement, ":")
+		if label == "unconfined" {
+			parts = append(parts, st.cooling.Render("commands run unconfined"))
+		} else {
+			parts = append(parts, st.dim.Render("sandbox: "+ansi.Truncate(label, 16, "…")))
+		}
 	}
 	return ansi.Truncate(" "+strings.Join(parts, st.dim.Render(" │ ")), m.width, "…")
 }
