@@ -531,7 +531,11 @@ func printShow(w io.Writer, v engine.TicketView) {
 		fmt.Fprintf(w, "commands: %s\n", v.Confinement)
 	}
 	for _, p := range v.Phases {
-		fmt.Fprintf(w, "\n%-10s %s\n", p.Name, strings.ReplaceAll(p.Status, "_", " "))
+		fmt.Fprintf(w, "\n%-10s %s", p.Name, strings.ReplaceAll(p.Status, "_", " "))
+		if p.CostUSD > 0 {
+			fmt.Fprintf(w, "  $%.4f", p.CostUSD)
+		}
+		fmt.Fprintln(w)
 		for _, a := range p.Attempts {
 			verdict := "—"
 			if a.Verdict != nil {

@@ -162,6 +162,9 @@ func TestCLIAddRunShow(t *testing.T) {
 	}
 	phases := v["phases"].([]any)
 	first := phases[0].(map[string]any)
+	if c, _ := first["cost_usd"].(float64); c <= 0 {
+		t.Fatalf("phase cost missing: %v", first)
+	}
 	att := first["attempts"].([]any)[0].(map[string]any)
 	for _, k := range []string{"n", "model", "provider", "deliverable", "verdict", "tokens_in", "tokens_out", "cost_usd", "error", "interrupted"} {
 		if _, ok := att[k]; !ok {

@@ -34,6 +34,7 @@ type TicketView struct {
 type PhaseView struct {
 	Name     string        `json:"name"`
 	Status   string        `json:"status"`
+	CostUSD  float64       `json:"cost_usd"` // its attempts and their validators
 	Attempts []AttemptView `json:"attempts"`
 }
 
@@ -81,7 +82,9 @@ func Describe(t *store.Ticket, attempts []*store.Attempt) TicketView {
 		pv := PhaseView{Name: ps.Name, Status: ps.Status, Attempts: []AttemptView{}}
 		for _, a := range attempts {
 			if a.Phase == ps.Name {
-				pv.Attempts = append(pv.Attempts, attemptView(a))
+				av := attemptView(a)
+				pv.Attempts = append(pv.Attempts, av)
+				pv.CostUSD += av.CostUSD
 			}
 		}
 		v.Phases = append(v.Phases, pv)
