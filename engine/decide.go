@@ -97,10 +97,12 @@ func Decide(st *store.Store, cfg *config.Config, id string, d store.Decision) (*
 	})
 }
 
-func checkDecision(cfg *config.Config, t *store.Ticket, d store.Decision) error {
+// Allowed says whether a human can take a decision of this kind on t now.
+// The UI asks it before opening a dialog; Decide asks it again.
+func Allowed(t *store.Ticket, kind string) error {
 	// two acts on the same wait would race: the first carried out wins and
 	// the second would be dropped without a word
-	if d.Kind != store.DecisionCancel && d.Kind != store.DecisionPause && d.Kind != store.DecisionResume {
+	if kind != store.DecisionCancel && kind != store.DecisionPause && kind != store.DecisionResume {
 		for _, p := range t.Decisions {
 			if !p.Applied && p.Kind != store.DecisionPause && p.Kind != store.DecisionResume {
 				return fmt.Errorf("%s already has a %s waiting to be carried out by the next run", t.ID, strings.ReplaceAll(p.Kind, "_", "-"))
@@ -109,40 +111,43 @@ func checkDecision(cfg *config.Config, t *store.Ticket, d store.Decision) error 
 	}
 	waiting := t.Status == store.StatusAwaiting || t.Status == store.StatusNeedsHuman
 	status := strings.ReplaceAll(t.Status, "_", " ")
-	switch d.Kind {
+	switch kind {
 	case store.DecisionApprove, store.DecisionEditApprove:
 		if !waiting {
 			return fmt.Errorf("%s is %s: only a ticket awaiting approval or needing a human can be approved", t.ID, status)
-		}
-		if d.Kind == store.DecisionEditApprove && strings.TrimSpace(d.Text) == "" {
-			return errors.New("the edited deliverable is empty")
 		}
 	case store.DecisionReject:
 		if !waiting {
 			return fmt.Errorf("%s is %s: only a ticket awaiting approval or needing a human can be rejected", t.ID, status)
 		}
-		if strings.TrimSpace(d.Reason) == "" {
-			return errors.New("reject needs a reason")
-		}
 	case store.DecisionRetry:
 		if !waiting && t.Status != store.StatusFailed {
-			return fmt.Errorf("%s is %s: only a ticket needing a human can be retried", t.ID, status)
+			return fmt.Errorf("%s is %s: only a ticket awaiting approval or needing a human can be retried", t.ID, status)
 		}
-		if d.Model != "" {
-			if _, _, ok := cfg.Model(d.Model); !ok {
-				return fmt.Errorf("unknown model %q", d.Model)
-			}
-		}
-	case store.DecisionCancel:
-		if finished(t.Status) {
-			return fmt.Errorf("%s is already %s", t.ID, status)
-		}
-	case store.DecisionPause, store.DecisionResume:
+	case store.DecisionCancel, store.DecisionPause, store.DecisionResume:
 		if finished(t.Status) {
 			return fmt.Errorf("%s is already %s", t.ID, status)
 		}
 	default:
-		return fmt.Errorf("unknown decision %q", d.Kind)
+		return fmt.Errorf("unknown decision %q", kind)
+	}
+	return nil
+}
+
+// checkDecision adds the checks on what the decision carries.
+func checkDecision(cfg *config.Config, t *store.Ticket, d store.Decision) error {
+	if err := Allowed(t, d.Kind); err != nil {
+		return err
+	}
+	switch {
+	case d.Kind == store.DecisionEditApprove && strings.TrimSpace(d.Text) == "":
+		return errors.New("the edited deliverable is empty")
+	case d.Kind == store.DecisionReject && strings.TrimSpace(d.Reason) == "":
+		return errors.New("reject needs a reason")
+	case d.Kind == store.DecisionRetry && d.Model != "":
+		if _, _, ok := cfg.Model(d.Model); !ok {
+			return fmt.Errorf("unknown model %q", d.Model)
+		}
 	}
 	return nil
 }

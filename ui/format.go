@@ -17,9 +17,7 @@ func statusWord(t *store.Ticket) string {
 	return w
 }
 
-func finished(status string) bool {
-	return status == store.StatusDone || status == store.StatusFailed || status == store.StatusCancelled
-}
+func finished(status string) bool { return store.Finished(status) }
 
 // waiting reports whether the ticket waits for the user.
 func waiting(t *store.Ticket) bool {

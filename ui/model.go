@@ -467,13 +467,17 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	id, b := t.ID, m.b
-	needWaiting := func(what string) tea.Cmd {
-		return m.setFlash(fmt.Sprintf("%s is %s: only a ticket awaiting approval or needing a human can be %s", id, statusWord(t), what), true)
+	// the engine's own rules, asked before any dialog opens
+	refused := func(kind string) (tea.Cmd, bool) {
+		if err := engine.Allowed(t, kind); err != nil {
+			return m.setFlash(err.Error(), true), true
+		}
+		return nil, false
 	}
 	switch {
 	case key.Matches(k, km.Approve):
-		if !waiting(t) {
-			return needWaiting("approved")
+		if cmd, no := refused(store.DecisionApprove); no {
+			return cmd
 		}
 		m.dialogs = append(m.dialogs, confirmDialog{
 			title:  "Approve " + id,
@@ -481,8 +485,8 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 			onYes:  decide(m.b, id, store.Decision{Kind: store.DecisionApprove}, "approved "+id),
 		})
 	case key.Matches(k, km.Reject):
-		if !waiting(t) {
-			return needWaiting("rejected")
+		if cmd, no := refused(store.DecisionReject); no {
+			return cmd
 		}
 		d, cmd := newInputDialog("Reject "+id, "Why? The reason goes to a new attempt of "+t.Phase+".", "reason", func(s string) tea.Cmd {
 			return decide(b, id, store.Decision{Kind: store.DecisionReject, Reason: s}, "rejected "+id)
@@ -490,8 +494,8 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		m.dialogs = append(m.dialogs, d)
 		return cmd
 	case key.Matches(k, km.Edit):
-		if !waiting(t) {
-			return needWaiting("edited and approved")
+		if cmd, no := refused(store.DecisionEditApprove); no {
+			return cmd
 		}
 		td := m.ticketData(id)
 		if !td.loaded {
@@ -503,8 +507,8 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		}
 		return prepareEdit(id, text)
 	case key.Matches(k, km.Guidance):
-		if !waiting(t) && t.Status != store.StatusFailed {
-			return needWaiting("retried")
+		if cmd, no := refused(store.DecisionRetry); no {
+			return cmd
 		}
 		d, cmd := newInputDialog("Retry "+id+" with guidance", "What should the next attempt of "+t.Phase+" do differently?", "guidance", func(s string) tea.Cmd {
 			return decide(b, id, store.Decision{Kind: store.DecisionRetry, Guidance: s}, "retrying "+id+" with guidance")
@@ -512,16 +516,16 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		m.dialogs = append(m.dialogs, d)
 		return cmd
 	case key.Matches(k, km.Model):
-		if !waiting(t) && t.Status != store.StatusFailed {
-			return needWaiting("retried")
+		if cmd, no := refused(store.DecisionRetry); no {
+			return cmd
 		}
 		if m.models == nil {
 			return loadModels(m.b, id)
 		}
 		m.pushModelPicker(id)
 	case key.Matches(k, km.Cancel):
-		if finished(t.Status) {
-			return m.setFlash(id+" is already "+statusWord(t), true)
+		if cmd, no := refused(store.DecisionCancel); no {
+			return cmd
 		}
 		m.dialogs = append(m.dialogs, confirmDialog{
 			title:  "Cancel " + id,
@@ -529,8 +533,8 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 			onYes:  decide(m.b, id, store.Decision{Kind: store.DecisionCancel}, "cancelled "+id),
 		})
 	case key.Matches(k, km.Pause):
-		if finished(t.Status) {
-			return m.setFlash(id+" is already "+statusWord(t), true)
+		if cmd, no := refused(store.DecisionPause); no {
+			return cmd
 		}
 		if t.Paused {
 			return decide(m.b, id, store.Decision{Kind: store.DecisionResume}, "resumed "+id)
