@@ -145,8 +145,12 @@ func checkDecision(cfg *config.Config, t *store.Ticket, d store.Decision) error 
 	case d.Kind == store.DecisionReject && strings.TrimSpace(d.Reason) == "":
 		return errors.New("reject needs a reason")
 	case d.Kind == store.DecisionRetry && d.Model != "":
-		if _, _, ok := cfg.Model(d.Model); !ok {
+		_, p, ok := cfg.Model(d.Model)
+		if !ok {
 			return fmt.Errorf("unknown model %q", d.Model)
+		}
+		if t.Sensitive && !p.Local {
+			return fmt.Errorf("%s is sensitive: model %q runs on %s, which is not local", t.ID, d.Model, p.Name)
 		}
 	}
 	return nil

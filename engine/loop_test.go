@@ -199,6 +199,10 @@ func TestSensitiveTicketNeverLeavesLocalProviders(t *testing.T) {
 	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "no local model") || !strings.Contains(tk.Reason, "discovery") {
 		t.Fatalf("status %s reason %q", tk.Status, tk.Reason)
 	}
+	// nor can a human point it at a cloud model
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry, Model: "large"}); err == nil || !strings.Contains(err.Error(), "not local") {
+		t.Fatalf("retry of a sensitive ticket on a cloud model: %v", err)
+	}
 }
 
 // An epic runs discovery, techspec and split; its children run their own
