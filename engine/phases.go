@@ -245,6 +245,7 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 			stopReason = fmt.Sprintf("sensitive ticket: phase %s has no local model (provider with local = true); nothing was sent", phase)
 		case errors.As(runErr, &af):
 			stopReason = "every model of " + phase + " failed: " + oneLine(runErr.Error(), 400)
+			e.broker.publish(Event{Type: EvHealth, TicketID: t.ID})
 		}
 	}
 	var wake []string

@@ -68,6 +68,9 @@ func (s *session) record(resp *llm.Response) {
 	for _, f := range resp.Fallbacks {
 		s.a.Fallbacks = append(s.a.Fallbacks, store.Fallback(f))
 	}
+	if len(resp.Fallbacks) > 0 {
+		s.e.broker.publish(Event{Type: EvHealth, TicketID: s.t.ID}) // a provider failed
+	}
 	s.a.TokensIn += resp.TokensIn
 	s.a.TokensOut += resp.TokensOut
 	s.a.TokensEstimated = s.a.TokensEstimated || resp.Estimated
