@@ -118,7 +118,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		}
 		box, err := tools.New(tools.Options{
 			Root: root, ReadOnly: !writesFiles(ps.Name), CommandTimeout: e.cfg.CommandTimeout.Duration,
-			Sandbox: e.cfg.Sandbox, TempDir: e.ticketTemp(t),
+			Sandbox: e.cfg.Sandbox, TempDir: e.ticketTemp(t), ExtraEnvDrop: e.secretEnvNames(),
 		})
 		if err != nil {
 			return nil, err
@@ -164,7 +164,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 			secs = append(secs, section{title: "Plan", body: plan, prio: prioPrimary})
 		}
 		secs = append(secs,
-			section{title: "Test files (frozen: do not change them)", body: e.testFileBodies(t), prio: prioFiles},
+			section{title: "Test files (frozen: do not change them)", body: fileBodies(t.Worktree, t.TestFiles, 0), prio: prioFiles},
 			section{title: "Failing test output", body: e.failingOutput(t, attempts), prio: prioOutput, tail: true})
 	case config.CIFix:
 		secs = append(secs, section{title: "Failing CI log", body: e.ciLog(attempts), prio: prioPrimary, tail: true})
@@ -235,23 +235,6 @@ func (e *Engine) overview(t *store.Ticket) string {
 			b.WriteString("\n" + readme + " (start):\n" + cut(string(data), 2000, false))
 			break
 		}
-	}
-	return b.String()
-}
-
-func (e *Engine) testFileBodies(t *store.Ticket) string {
-	var names []string
-	for n := range t.TestFiles {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for _, n := range names {
-		data, err := os.ReadFile(filepath.Join(t.Worktree, n))
-		if err != nil {
-			continue
-		}
-		fmt.Fprintf(&b, "### %s\n\n```\n%s\n```\n\n", n, data)
 	}
 	return b.String()
 }

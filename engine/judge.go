@@ -1,16 +1,13 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"agent-tui/engine/config"
@@ -67,7 +64,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			return fail("check", "the test command passes: the new tests must fail before the code exists")
 		}
 		a.TestFiles = files
-		deliverable += "\n\n" + e.fileBodies(t.Worktree, files)
+		deliverable += "\n\n" + fileBodies(t.Worktree, files, 8000)
 	case config.Code, config.CIFix:
 		if changed := e.changedTestFiles(t); len(changed) > 0 {
 			return fail("check", "the test files written in the tests phase were changed ("+strings.Join(changed, ", ")+"): change the code, not the tests")
@@ -208,7 +205,9 @@ func (e *Engine) changedTestFiles(t *store.Ticket) []string {
 	return changed
 }
 
-func (e *Engine) fileBodies(dir string, files map[string]string) string {
+// fileBodies shows files of a worktree as markdown code blocks, each cut to
+// limit bytes (0: whole).
+func fileBodies(dir string, files map[string]string, limit int) string {
 	var names []string
 	for n := range files {
 		names = append(names, n)
@@ -216,8 +215,15 @@ func (e *Engine) fileBodies(dir string, files map[string]string) string {
 	sort.Strings(names)
 	var b strings.Builder
 	for _, n := range names {
-		data, _ := os.ReadFile(dir + "/" + n)
-		fmt.Fprintf(&b, "### %s\n\n```\n%s\n```\n\n", n, cut(string(data), 8000, false))
+		data, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			continue
+		}
+		text := string(data)
+		if limit > 0 {
+			text = cut(text, limit, false)
+		}
+		fmt.Fprintf(&b, "### %s\n\n```\n%s\n```\n\n", n, text)
 	}
 	return b.String()
 }
@@ -238,30 +244,15 @@ func (e *Engine) runCheck(ctx context.Context, dir, name, command string, timeou
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
 	}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(cctx, "sh", "-c", command)
-	cmd.Dir = dir
-	cmd.Env = tools.ScrubEnv(os.Environ(), e.secretEnvNames())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 2 * time.Second
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	c.Output = tailBytes(out.String(), checkOutputKept)
-	var exit *exec.ExitError
+	env := tools.ScrubEnv(os.Environ(), e.secretEnvNames())
+	res, err := tools.Exec(ctx, []string{"sh", "-c", command}, dir, env, timeout, checkOutputKept)
+	c.ExitCode, c.Output, c.Pass = res.ExitCode, res.Output, err == nil && !res.TimedOut && res.ExitCode == 0
 	switch {
-	case err == nil:
-		c.Pass = true
-	case cctx.Err() != nil && ctx.Err() == nil:
-		c.ExitCode = -1
-		c.Output += fmt.Sprintf("\n[timed out after %s]", timeout)
-	case errors.As(err, &exit):
-		c.ExitCode = exit.ExitCode()
-	default:
+	case err != nil:
 		c.ExitCode = -1
 		c.Output += "\n" + err.Error()
+	case res.TimedOut:
+		c.Output += fmt.Sprintf("\n[timed out after %s]", timeout)
 	}
 	return c
 }

@@ -87,21 +87,24 @@ func (b *Box) commandEnv() []string {
 	return append(kept, "TMPDIR="+b.tmpDir)
 }
 
-func (b *Box) runCommand(ctx context.Context, a args) (string, error) {
-	command, err := a.str("command")
-	if err != nil {
-		return "", err
-	}
-	if strings.TrimSpace(command) == "" {
-		return "", errors.New("command is empty")
-	}
-	tctx, cancel := context.WithTimeout(ctx, b.opts.CommandTimeout)
+// Result is how a command ended.
+type Result struct {
+	ExitCode int    // 128+N when killed by signal N
+	Output   string // the tail of stdout and stderr together
+	TimedOut bool
+}
+
+// Exec runs argv in dir in a session of its own: on timeout, and when it
+// ends, the whole process group is killed, so nothing it started outlives
+// it. Only the last outputCap bytes of output are kept. An error means the
+// command could not run or ctx was cancelled; a failing command is not one.
+func Exec(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int) (Result, error) {
+	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	argv := b.commandArgv(command)
 	cmd := exec.CommandContext(tctx, argv[0], argv[1:]...)
-	cmd.Dir = b.rootDir
-	cmd.Env = b.commandEnv()
-	out := &tailBuffer{max: b.opts.OutputCap}
+	cmd.Dir = dir
+	cmd.Env = env
+	out := &tailBuffer{max: outputCap}
 	cmd.Stdout, cmd.Stderr = out, out
 	// A new session: the process group can be killed as a whole, and the
 	// command has no controlling terminal to read from or inject into.
@@ -111,34 +114,53 @@ func (b *Box) runCommand(ctx context.Context, a args) (string, error) {
 	cmd.WaitDelay = 2 * time.Second
 
 	start := time.Now()
-	err = cmd.Run()
+	err := cmd.Run()
 	if cmd.Process != nil {
 		// Nothing the command started outlives it.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 	switch {
 	case ctx.Err() != nil:
-		return "", fmt.Errorf("command cancelled after %s", time.Since(start).Round(time.Millisecond))
+		return Result{}, fmt.Errorf("command cancelled after %s", time.Since(start).Round(time.Millisecond))
 	case tctx.Err() != nil:
-		return "", &worded{fmt.Sprintf("error: command timed out after %s; it and its child processes were killed\n%s", b.opts.CommandTimeout, out.String())}
+		return Result{ExitCode: -1, Output: out.String(), TimedOut: true}, nil
 	}
-	code := 0
+	res := Result{}
 	var ee *exec.ExitError
 	switch {
 	case err == nil, errors.Is(err, exec.ErrWaitDelay):
 	case errors.As(err, &ee):
-		code = ee.ExitCode()
+		res.ExitCode = ee.ExitCode()
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			code = 128 + int(ws.Signal())
+			res.ExitCode = 128 + int(ws.Signal())
 		}
 	default:
-		return "", fmt.Errorf("cannot run command: %v", err)
+		return Result{}, fmt.Errorf("cannot run command: %v", err)
 	}
-	text := out.String()
+	res.Output = out.String()
+	return res, nil
+}
+
+func (b *Box) runCommand(ctx context.Context, a args) (string, error) {
+	command, err := a.str("command")
+	if err != nil {
+		return "", err
+	}
+	if strings.TrimSpace(command) == "" {
+		return "", errors.New("command is empty")
+	}
+	res, err := Exec(ctx, b.commandArgv(command), b.rootDir, b.commandEnv(), b.opts.CommandTimeout, b.opts.OutputCap)
+	if err != nil {
+		return "", err
+	}
+	if res.TimedOut {
+		return "", &worded{fmt.Sprintf("error: command timed out after %s; it and its child processes were killed\n%s", b.opts.CommandTimeout, res.Output)}
+	}
+	text := res.Output
 	if text == "" {
 		text = "(no output)"
 	}
-	return fmt.Sprintf("exit code %d\n%s", code, text), nil
+	return fmt.Sprintf("exit code %d\n%s", res.ExitCode, text), nil
 }
 
 // worded is a failure whose result text is complete and may span lines
