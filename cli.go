@@ -502,7 +502,7 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	view := engine.Describe(t, attempts)
-	view.Confinement = confinement(en)
+	view.Confinement = tools.Confinement(en.cfg.Sandbox)
 	if *asJSON {
 		return writeJSON(stdout, view)
 	}
@@ -625,12 +625,3 @@ func cmdCompact(g globals, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// confinement says how model-issued commands are confined on this machine.
-func confinement(en *env) string {
-	b, err := tools.New(tools.Options{Root: en.repo.Dir, ReadOnly: true, Sandbox: en.cfg.Sandbox})
-	if err != nil {
-		return ""
-	}
-	defer b.Close()
-	return b.Confinement()
-}

@@ -39,15 +39,4 @@ func (e *Engine) Models() []string {
 }
 
 // Confinement says how run_command is confined on this machine.
-func (e *Engine) Confinement() string {
-	e.confinementOnce.Do(func() {
-		b, err := tools.New(tools.Options{Root: e.repo.Dir, ReadOnly: true, Sandbox: e.cfg.Sandbox})
-		if err != nil {
-			e.confinement = "unknown: " + err.Error()
-			return
-		}
-		defer b.Close()
-		e.confinement = b.Confinement()
-	})
-	return e.confinement
-}
+func (e *Engine) Confinement() string { return tools.Confinement(e.cfg.Sandbox) }

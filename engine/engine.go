@@ -40,9 +40,6 @@ type Engine struct {
 	broker  *broker
 	sem     chan struct{}
 
-	confinement     string
-	confinementOnce sync.Once
-
 	mu      sync.Mutex
 	runners map[string]*runner
 	busy    int

@@ -204,14 +204,26 @@ func (b *Box) commandArgv(command string) []string {
 }
 
 // Confinement says, for people, what commands run by the model can write.
-func (b *Box) Confinement() string {
-	switch b.mode {
+func (b *Box) Confinement() string { return describe(b.mode, b.opts.Sandbox) }
+
+// Confinement says how run_command would be confined on this machine with
+// the sandbox setting ("auto" or "off"), without making a Box.
+func Confinement(sandbox string) string {
+	mode := sandboxNone
+	if sandbox == "" || sandbox == "auto" {
+		mode = detectSandbox()
+	}
+	return describe(mode, sandbox)
+}
+
+func describe(mode sandboxMode, sandbox string) string {
+	switch mode {
 	case sandboxBwrap:
 		return "bubblewrap: commands can write only to the worktree, the ticket temp dir and the Go caches"
 	case sandboxLandlock:
 		return "landlock: writes limited to the worktree, the ticket temp dir and the Go caches"
 	}
-	if b.opts.Sandbox == "off" {
+	if sandbox == "off" {
 		return "unconfined (sandbox = \"off\"): commands can write anywhere the user can"
 	}
 	return "unconfined (neither bubblewrap nor Landlock is usable here): commands can write anywhere the user can"
