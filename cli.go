@@ -427,9 +427,9 @@ func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if *asJSON {
-		out := make([]listItem, 0, len(tickets))
+		out := make([]engine.TicketSummary, 0, len(tickets))
 		for _, t := range tickets {
-			out = append(out, toListItem(t))
+			out = append(out, engine.Summarize(t))
 		}
 		return writeJSON(stdout, out)
 	}
@@ -441,31 +441,6 @@ func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t$%.4f\t%s\n", t.ID, t.Kind, strings.ReplaceAll(t.Status, "_", " "), t.Phase, t.CostUSD, t.Title)
 	}
 	return tw.Flush()
-}
-
-type listItem struct {
-	ID        string   `json:"id"`
-	Kind      string   `json:"kind"`
-	Title     string   `json:"title"`
-	Status    string   `json:"status"`
-	Phase     string   `json:"phase"`
-	Reason    string   `json:"reason"`
-	Sensitive bool     `json:"sensitive"`
-	Parent    string   `json:"parent"`
-	Children  []string `json:"children"`
-	CostUSD   float64  `json:"cost_usd"`
-}
-
-func toListItem(t *store.Ticket) listItem {
-	return listItem{ID: t.ID, Kind: t.Kind, Title: t.Title, Status: t.Status, Phase: t.Phase, Reason: t.Reason,
-		Sensitive: t.Sensitive, Parent: t.Parent, Children: nonNil(t.Children), CostUSD: t.CostUSD}
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -67,6 +67,26 @@ type VerdictView struct {
 	By         string   `json:"by"`
 }
 
+// TicketSummary is the stable shape of one row of `list --json`.
+type TicketSummary struct {
+	ID        string   `json:"id"`
+	Kind      string   `json:"kind"`
+	Title     string   `json:"title"`
+	Status    string   `json:"status"`
+	Phase     string   `json:"phase"`
+	Reason    string   `json:"reason"`
+	Sensitive bool     `json:"sensitive"`
+	Parent    string   `json:"parent"`
+	Children  []string `json:"children"`
+	CostUSD   float64  `json:"cost_usd"`
+}
+
+// Summarize is a ticket as `list --json` shows it.
+func Summarize(t *store.Ticket) TicketSummary {
+	return TicketSummary{ID: t.ID, Kind: t.Kind, Title: t.Title, Status: t.Status, Phase: t.Phase, Reason: t.Reason,
+		Sensitive: t.Sensitive, Parent: t.Parent, Children: nonNil(t.Children), CostUSD: t.CostUSD}
+}
+
 // Describe joins a ticket and its attempts into the show view.
 func Describe(t *store.Ticket, attempts []*store.Attempt) TicketView {
 	v := TicketView{
