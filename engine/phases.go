@@ -27,8 +27,8 @@ func (e *Engine) step(ctx context.Context, t *store.Ticket) error {
 	case store.PhasePassed, store.PhaseSkipped:
 		return e.moveOn(t, ps)
 	}
-	if e.cfg.MaxCostUSD > 0 && t.CostUSD-t.CostBase >= e.cfg.MaxCostUSD {
-		e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("spent $%.4f, over max_cost_usd $%.2f", t.CostUSD-t.CostBase, e.cfg.MaxCostUSD))
+	if reason := e.overBudget(t); reason != "" {
+		e.stopTicket(t.ID, store.StatusNeedsHuman, reason)
 		return errParked
 	}
 	switch ps.Name {
@@ -38,6 +38,15 @@ func (e *Engine) step(ctx context.Context, t *store.Ticket) error {
 		return e.runMerge(ctx, t, ps)
 	}
 	return e.runAttempt(ctx, t, ps)
+}
+
+// overBudget says why a ticket has spent its max_cost_usd, or "".
+func (e *Engine) overBudget(t *store.Ticket) string {
+	spent := t.CostUSD - t.CostBase
+	if e.cfg.MaxCostUSD <= 0 || spent < e.cfg.MaxCostUSD {
+		return ""
+	}
+	return fmt.Sprintf("spent $%.4f, over max_cost_usd $%.2f", spent, e.cfg.MaxCostUSD)
 }
 
 // errParked ends a step that left the ticket waiting for a human.
@@ -291,9 +300,8 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 				ps.Status = store.PhasePending
 			}
 		}
-		if cur.Status == store.StatusRunning && e.cfg.MaxCostUSD > 0 && cur.CostUSD-cur.CostBase >= e.cfg.MaxCostUSD {
-			cur.Status = store.StatusNeedsHuman
-			cur.Reason = fmt.Sprintf("spent $%.4f, over max_cost_usd $%.2f", cur.CostUSD-cur.CostBase, e.cfg.MaxCostUSD)
+		if reason := e.overBudget(cur); cur.Status == store.StatusRunning && reason != "" {
+			cur.Status, cur.Reason = store.StatusNeedsHuman, reason
 		}
 		if cur.Parent != "" && cur.Status != store.StatusRunning {
 			wake = append(wake, cur.Parent)
