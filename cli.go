@@ -599,4 +599,3 @@ func cmdCompact(g globals, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "compacted %s: %d → %d bytes\n", path, before, after)
 	return nil
 }
-
