@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"agent-tui/engine/config"
@@ -170,10 +171,17 @@ func (e *Engine) Decide(id string, d store.Decision) error {
 // applyDecisions carries out pending human decisions, each in the same
 // commit as the state change it causes.
 func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, error) {
-	var t *store.Ticket
+	t, err := e.st.Ticket(id)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(t.Decisions, func(d store.Decision) bool { return !d.Applied }) {
+		return t, nil // the common case, without a write transaction
+	}
 	var wakeParent, wakeChildren []string
 	var removeWorktree bool
-	err := e.st.Update(func(tx *store.Tx) error {
+	err = e.st.Update(func(tx *store.Tx) error {
+		wakeParent, wakeChildren, removeWorktree = nil, nil, false // fn may run again
 		var err error
 		if t, err = tx.Ticket(id); err != nil {
 			return err

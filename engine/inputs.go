@@ -169,7 +169,8 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 	case config.CIFix:
 		secs = append(secs, section{title: "Failing CI log", body: e.ciLog(attempts), prio: prioPrimary, tail: true})
 	case config.Review:
-		diff, err := e.repo.Diff(ctx, t.Worktree, t.BaseBranch)
+		// review judges what would be merged: the branch's commits
+		diff, err := e.repo.BranchDiff(ctx, t.Worktree, t.BaseBranch)
 		if err != nil {
 			in.box.Close()
 			return nil, err

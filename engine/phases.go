@@ -259,6 +259,7 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 	}
 	var wake []string
 	err := e.st.Update(func(tx *store.Tx) error {
+		wake = nil // fn may run again
 		cur, err := tx.Ticket(t.ID)
 		if err != nil {
 			return err
@@ -418,6 +419,7 @@ func (e *Engine) createChildren(t *store.Ticket, ps *store.PhaseState) error {
 	}
 	var children []*store.Ticket
 	err = e.st.Update(func(tx *store.Tx) error {
+		children = nil // fn may run again
 		cur, err := tx.Ticket(t.ID)
 		if err != nil {
 			return err

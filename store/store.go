@@ -37,6 +37,19 @@ var ErrInUse = errors.New("in use by another agent-tui process")
 type Store struct {
 	db   *bolt.DB
 	path string
+
+	// group commit: updates that arrive while one commits are committed
+	// together, with one fsync
+	commitMu sync.Mutex
+	queueMu  sync.Mutex
+	queue    []*pendingUpdate
+}
+
+type pendingUpdate struct {
+	fn       func(*Tx) error
+	err      error
+	panicked any
+	done     chan struct{}
 }
 
 // Open opens (creating if needed) the database at path. If another process
@@ -105,9 +118,74 @@ func key(n uint64) []byte {
 // Tx gives typed access inside one bbolt transaction.
 type Tx struct{ tx *bolt.Tx }
 
-// Update runs fn in one write transaction: one commit per state change.
+// Update runs fn in a write transaction and returns once it is on disk.
+//
+// Updates that arrive while another commits wait and are then committed
+// together in one transaction, one fsync for all: under load the writers
+// share the disk's latency instead of queueing for it one by one. A lone
+// update commits at once. When fn fails, its changes are rolled back and
+// the other updates of its group run again in a new transaction; so fn may
+// run more than once and must derive everything it reports from the
+// transaction it is given.
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
+	u := &pendingUpdate{fn: fn, done: make(chan struct{})}
+	s.queueMu.Lock()
+	s.queue = append(s.queue, u)
+	s.queueMu.Unlock()
+
+	s.commitMu.Lock()
+	s.queueMu.Lock()
+	group := s.queue
+	s.queue = nil
+	s.queueMu.Unlock()
+	if len(group) > 0 { // else an earlier committer took ours
+		s.commitGroup(group)
+	}
+	s.commitMu.Unlock()
+
+	<-u.done
+	if u.panicked != nil {
+		panic(u.panicked)
+	}
+	return u.err
+}
+
+func (s *Store) commitGroup(group []*pendingUpdate) {
+	for len(group) > 0 {
+		failed := -1
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for i, u := range group {
+				if err := u.run(&Tx{tx}); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 { // committed, or the commit failed for all
+			for _, u := range group {
+				u.err = err
+				close(u.done)
+			}
+			return
+		}
+		f := group[failed]
+		f.err = err
+		close(f.done)
+		group = append(group[:failed:failed], group[failed+1:]...)
+	}
+}
+
+// run calls fn, turning a panic into an error so the group is rolled back;
+// the panic is raised again in the caller's goroutine.
+func (u *pendingUpdate) run(tx *Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			u.panicked = r
+			err = fmt.Errorf("store update panicked: %v", r)
+		}
+	}()
+	return u.fn(tx)
 }
 
 // View runs fn in a read transaction.
@@ -247,12 +325,19 @@ func (tx *Tx) PutAttempt(ticketID string, a *Attempt) error {
 	if err != nil {
 		return err
 	}
-	if a.Seq == 0 {
+	switch {
+	case a.Seq == 0:
 		n, err := b.NextSequence()
 		if err != nil {
 			return err
 		}
 		a.Seq = int(n)
+	case uint64(a.Seq) > b.Sequence():
+		// Seq came from a transaction that was rolled back (see Update):
+		// keep the sequence ahead of every stored attempt
+		if err := b.SetSequence(uint64(a.Seq)); err != nil {
+			return err
+		}
 	}
 	data, err := json.Marshal(a)
 	if err != nil {

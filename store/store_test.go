@@ -160,3 +160,135 @@ func TestActiveIndexFollowsStatus(t *testing.T) {
 		t.Fatalf("active %v %v", act, err)
 	}
 }
+
+// queueUpdate starts s.Update(fn) in a goroutine and waits until it is
+// queued behind the update that holds the commit.
+func queueUpdate(t *testing.T, s *Store, fn func(*Tx) error) chan error {
+	t.Helper()
+	s.queueMu.Lock()
+	before := len(s.queue)
+	s.queueMu.Unlock()
+	res := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				res <- fmt.Errorf("panic: %v", r)
+			}
+		}()
+		res <- s.Update(fn)
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.queueMu.Lock()
+		n := len(s.queue)
+		s.queueMu.Unlock()
+		if n > before {
+			return res
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("update never queued")
+		}
+	}
+}
+
+// Updates queued behind a running commit go in together; one that fails or
+// panics is rolled back alone and the rest of its group still commits.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	s, _ := openTemp(t)
+	for i := 0; i < 4; i++ {
+		if err := s.CreateTicket(&Ticket{Kind: "feature", Title: "t", Status: StatusQueued}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setTitle := func(id, title string) func(*Tx) error {
+		return func(tx *Tx) error {
+			tk, err := tx.Ticket(id)
+			if err != nil {
+				return err
+			}
+			tk.Title = title
+			if err := tx.PutTicket(tk); err != nil {
+				return err
+			}
+			return tx.PutAttempt(id, &Attempt{Phase: "discovery", N: 1})
+		}
+	}
+	release := make(chan struct{})
+	holding := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- s.Update(func(tx *Tx) error {
+			close(holding)
+			<-release
+			return setTitle("T-1", "one")(tx)
+		})
+	}()
+	<-holding
+
+	runsOfGood := 0
+	attempt := &Attempt{Phase: "discovery", N: 1}
+	good := queueUpdate(t, s, func(tx *Tx) error {
+		runsOfGood++
+		if err := setTitle("T-2", "two")(tx); err != nil {
+			return err
+		}
+		return tx.PutAttempt("T-2", attempt) // Seq given in the first run
+	})
+	failing := queueUpdate(t, s, func(tx *Tx) error {
+		if err := setTitle("T-3", "three")(tx); err != nil {
+			return err
+		}
+		return errors.New("refused")
+	})
+	panicking := queueUpdate(t, s, func(tx *Tx) error {
+		if err := setTitle("T-4", "four")(tx); err != nil {
+			return err
+		}
+		panic("boom")
+	})
+	later := queueUpdate(t, s, setTitle("T-1", "one again"))
+	close(release)
+
+	for name, ch := range map[string]chan error{"first": first, "good": good, "later": later} {
+		if err := <-ch; err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := <-failing; err == nil || err.Error() != "refused" {
+		t.Errorf("failing update returned %v", err)
+	}
+	if err := <-panicking; err == nil || !strings.Contains(err.Error(), "panic: boom") {
+		t.Errorf("panicking update: %v, want its panic raised in its own goroutine", err)
+	}
+	if runsOfGood < 2 {
+		t.Errorf("the good update ran %d times; its group was rolled back, so it must run again", runsOfGood)
+	}
+	want := map[string]string{"T-1": "one again", "T-2": "two", "T-3": "t", "T-4": "t"}
+	for id, title := range want {
+		tk, err := s.Ticket(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tk.Title != title {
+			t.Errorf("%s title %q, want %q", id, tk.Title, title)
+		}
+	}
+	for id, n := range map[string]int{"T-1": 2, "T-2": 2, "T-3": 0, "T-4": 0} {
+		as, err := s.Attempts(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(as) != n {
+			t.Errorf("%s has %d attempts, want %d", id, len(as), n)
+		}
+	}
+	// an attempt numbered in a rolled-back run keeps its number, and the
+	// next one does not overwrite it
+	next := &Attempt{Phase: "tests", N: 1}
+	if err := s.PutAttempt("T-2", next); err != nil {
+		t.Fatal(err)
+	}
+	as, _ := s.Attempts("T-2")
+	if len(as) != 3 || next.Seq != attempt.Seq+1 {
+		t.Errorf("after a rolled-back run: %d attempts, seqs %d then %d", len(as), attempt.Seq, next.Seq)
+	}
+}

@@ -16,6 +16,20 @@ import (
 // work even where no git identity is configured.
 var agentIdentity = []string{"-c", "user.name=agent-tui", "-c", "user.email=agent-tui@localhost"}
 
+// noAutoMaintenance keeps commit and merge from starting `git maintenance
+// run --auto` after each of the engine's many small commits: a process per
+// commit, and the user's own git commands still run it.
+var noAutoMaintenance = []string{"-c", "maintenance.auto=false"}
+
+// gitArgs joins global options and a command into one new slice.
+func gitArgs(parts ...[]string) []string {
+	var args []string
+	for _, p := range parts {
+		args = append(args, p...)
+	}
+	return args
+}
+
 // gitError is a failed git invocation: the subcommand and git's own words.
 type gitError struct {
 	sub    string
@@ -135,7 +149,7 @@ func InitRepo(dir string, files map[string]string, branch string) error {
 	if _, err := git(ctx, dir, nil, "add", "-A"); err != nil {
 		return err
 	}
-	args := append(append([]string{}, agentIdentity...), "commit", "-q", "--allow-empty", "--no-verify", "--no-gpg-sign", "-m", "initial")
+	args := gitArgs(agentIdentity, noAutoMaintenance, []string{"commit", "-q", "--allow-empty", "--no-verify", "--no-gpg-sign", "-m", "initial"})
 	_, err = git(ctx, dir, nil, args...)
 	return err
 }

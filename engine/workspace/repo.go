@@ -259,7 +259,7 @@ func (r *Repo) CommitAll(ctx context.Context, wt, message string) (committed boo
 	if _, err := git(ctx, wt, nil, "add", "-A"); err != nil {
 		return false, err
 	}
-	args := append(append([]string{}, agentIdentity...), "commit", "-q", "--no-verify", "--no-gpg-sign", "-m", message)
+	args := gitArgs(agentIdentity, noAutoMaintenance, []string{"commit", "-q", "--no-verify", "--no-gpg-sign", "-m", message})
 	out, err := git(ctx, wt, nil, args...)
 	switch {
 	case err == nil:
@@ -331,6 +331,13 @@ func (r *Repo) Diff(ctx context.Context, wt, base string) (string, error) {
 		return err
 	})
 	return out, err
+}
+
+// BranchDiff is the unified diff of what the worktree's branch has
+// committed against its merge-base with base: what a merge would bring in,
+// without the uncommitted files a build or test run leaves behind.
+func (r *Repo) BranchDiff(ctx context.Context, wt, base string) (string, error) {
+	return git(ctx, wt, nil, "-c", "core.quotepath=false", "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base, "HEAD")
 }
 
 // ChangedFiles lists the paths changed in the worktree against its
@@ -452,7 +459,7 @@ func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 
 // mergeOne runs one merge; a conflict is undone and reported.
 func (r *Repo) mergeOne(ctx context.Context, branch, base, message string) error {
-	args := append(r.identityArgs(ctx), "merge", "--no-ff", "--no-edit", "-m", message, branch)
+	args := gitArgs(r.identityArgs(ctx), noAutoMaintenance, []string{"merge", "--no-ff", "--no-edit", "-m", message, branch})
 	_, mergeErr := git(ctx, r.Dir, nil, args...)
 	if mergeErr == nil {
 		return nil

@@ -241,6 +241,16 @@ func TestDiffAndChangedFiles(t *testing.T) {
 		t.Errorf("diff has base changes or color:\n%s", diff)
 	}
 
+	// what a merge brings: the committed change only
+	branch, err := r.BranchDiff(ctx, wt, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(branch, "+// committed") || strings.Contains(branch, "untracked marker") ||
+		strings.Contains(branch, "println(1)") || strings.Contains(branch, "base_only") {
+		t.Errorf("BranchDiff is not the committed change alone:\n%s", branch)
+	}
+
 	files, err := r.ChangedFiles(ctx, wt, "main")
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,50 @@
+package tools
+
+import (
+	"os/exec"
+	"strings"
+)
+
+// shellOnly are words that mean something only to a shell: keywords and
+// builtins without a program of the same name.
+var shellOnly = map[string]bool{
+	".": true, ":": true, "alias": true, "bg": true, "break": true, "case": true, "cd": true,
+	"command": true, "continue": true, "do": true, "done": true, "elif": true, "else": true,
+	"esac": true, "eval": true, "exec": true, "exit": true, "export": true, "fg": true, "fi": true,
+	"for": true, "getopts": true, "hash": true, "if": true, "jobs": true, "local": true,
+	"read": true, "readonly": true, "return": true, "set": true, "shift": true, "source": true,
+	"then": true, "times": true, "trap": true, "type": true, "ulimit": true, "umask": true,
+	"unalias": true, "unset": true, "until": true, "wait": true, "while": true,
+}
+
+// plainWord holds no character a shell would interpret.
+func plainWord(w string) bool {
+	for _, r := range w {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("_./:,+@%=-", r):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// CommandArgv is how a configured command line runs: a plain
+// "program arg arg" is started directly, anything a shell must read
+// (quotes, pipes, variables, globs, builtins) through `sh -c`. Every check
+// of every ticket runs a command, and the shell in between is one process
+// more each time.
+func CommandArgv(command string) []string {
+	words := strings.Fields(command)
+	direct := len(words) > 0 && !strings.Contains(words[0], "=") && !shellOnly[words[0]]
+	for _, w := range words {
+		direct = direct && plainWord(w)
+	}
+	if direct {
+		if _, err := exec.LookPath(words[0]); err == nil {
+			return words
+		}
+	}
+	return []string{"sh", "-c", command}
+}

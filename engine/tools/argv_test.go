@@ -1,0 +1,33 @@
+package tools
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestCommandArgv(t *testing.T) {
+	sh := func(c string) []string { return []string{"sh", "-c", c} }
+	cases := map[string][]string{
+		"sh run_tests.sh":               {"sh", "run_tests.sh"},
+		"go test -count=1 ./...":        {"go", "test", "-count=1", "./..."},
+		"  go   vet  ":                  {"go", "vet"},
+		"go test ./... && go vet ./...": sh("go test ./... && go vet ./..."),
+		"go test $PKGS":                 sh("go test $PKGS"),
+		"go test 'a b'":                 sh("go test 'a b'"),
+		"go test *.go":                  sh("go test *.go"),
+		"CGO_ENABLED=0 go test":         sh("CGO_ENABLED=0 go test"),
+		"cd sub":                        sh("cd sub"),
+		". ./env.sh":                    sh(". ./env.sh"),
+		"exit 1":                        sh("exit 1"),
+		"make test # all":               sh("make test # all"),
+		"no-such-program-agent-tui --x": sh("no-such-program-agent-tui --x"),
+		"go test ~/x":                   sh("go test ~/x"),
+		"go test ./... > out.txt":       sh("go test ./... > out.txt"),
+		"":                              sh(""),
+	}
+	for in, want := range cases {
+		if got := CommandArgv(in); !slices.Equal(got, want) {
+			t.Errorf("CommandArgv(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
