@@ -32,6 +32,8 @@ type Repo struct {
 	identity           []string
 	checkoutGitDirOnce sync.Once
 	checkoutGitDir     string
+	gitVersionOnce     sync.Once
+	mergeTree          bool // git merge-tree --write-tree exists
 }
 
 // MergeBlocked says why a merge into the user's checkout did not happen; the
@@ -442,6 +444,7 @@ func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 		fail(err)
 		return
 	}
+	var ready []*mergeReq
 	for _, q := range batch {
 		switch {
 		case cur == "":
@@ -451,10 +454,85 @@ func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 		case !clean:
 			q.done <- &MergeBlocked{Reason: "your checkout has uncommitted changes"}
 		default:
+			ready = append(ready, q)
+		}
+	}
+	if len(ready) == 0 {
+		return
+	}
+	if !r.hasMergeTree(ctx) {
+		for _, q := range ready {
 			// a merge that succeeds or is undone leaves the checkout clean
 			q.done <- r.mergeOne(ctx, q.branch, q.base, q.message)
 		}
+		return
 	}
+	r.mergeChain(ctx, ready)
+}
+
+// mergeChain makes the batch's merge commits, one per branch on top of the
+// one before, without touching the checkout (git merge-tree and
+// commit-tree), then moves the checkout to the last of them in one
+// fast-forward. A branch that conflicts is left out and reported; the
+// checkout is touched once, only by the fast-forward.
+func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
+	headOut, err := git(ctx, r.Dir, nil, "rev-parse", "-q", "--verify", "HEAD^{commit}")
+	if err != nil {
+		for _, q := range batch {
+			q.done <- err
+		}
+		return
+	}
+	head := strings.TrimSpace(headOut)
+	tip := head
+	var merged []*mergeReq
+	for _, q := range batch {
+		out, err := git(ctx, r.Dir, nil, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", tip, q.branch)
+		fields := strings.Split(strings.TrimRight(out, "\x00"), "\x00")
+		switch {
+		case err != nil && exitCode(err) == 1 && len(fields) > 1:
+			q.done <- &MergeBlocked{Reason: fmt.Sprintf("merging %s into %s conflicts in: %s", q.branch, q.base, strings.Join(fields[1:], ", "))}
+			continue
+		case err != nil:
+			q.done <- err
+			continue
+		}
+		args := gitArgs(r.identityArgs(ctx), []string{"commit-tree", fields[0], "-p", tip, "-p", q.branch, "-m", q.message})
+		commit, err := git(ctx, r.Dir, nil, args...)
+		if err != nil {
+			q.done <- err
+			continue
+		}
+		tip = strings.TrimSpace(commit)
+		merged = append(merged, q)
+	}
+	if len(merged) == 0 {
+		return
+	}
+	if _, err := git(ctx, r.Dir, nil, gitArgs(noAutoMaintenance, []string{"merge", "-q", "--ff-only", tip})...); err != nil {
+		// the checkout changed under us, or a file in the way: merge one by
+		// one, so each branch gets its own answer
+		for _, q := range merged {
+			q.done <- r.mergeOne(ctx, q.branch, q.base, q.message)
+		}
+		return
+	}
+	for _, q := range merged {
+		q.done <- nil
+	}
+}
+
+// hasMergeTree reports whether git can merge without a checkout
+// (merge-tree --write-tree, git 2.38 and later).
+func (r *Repo) hasMergeTree(ctx context.Context) bool {
+	r.gitVersionOnce.Do(func() {
+		out, _ := git(ctx, r.Dir, nil, "version")
+		var major, minor int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(strings.TrimSpace(out), "git version "), "%d.%d", &major, &minor); err == nil {
+			r.mergeTree = major > 2 || major == 2 && minor >= 38
+		}
+	})
+	return r.mergeTree
 }
 
 // mergeOne runs one merge; a conflict is undone and reported.

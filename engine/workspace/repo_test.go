@@ -307,6 +307,68 @@ func TestMerge(t *testing.T) {
 	}
 }
 
+// A batch of merges: each branch gets its own merge commit on top of the one
+// before, a conflicting branch is left out, and the checkout ends clean with
+// every other branch in it. The same with the one-by-one fallback for git
+// without merge-tree --write-tree.
+func TestMergeBatch(t *testing.T) {
+	for _, chain := range []bool{true, false} {
+		t.Run(fmt.Sprintf("merge-tree=%v", chain), func(t *testing.T) {
+			ctx := context.Background()
+			r := newRepo(t)
+			if chain && !r.hasMergeTree(ctx) {
+				t.Skip("git without merge-tree --write-tree")
+			}
+			r.gitVersionOnce.Do(func() {})
+			r.mergeTree = chain
+			var batch []*mergeReq
+			for _, id := range []string{"T-1", "T-2", "T-3"} {
+				wt, branch, err := r.EnsureWorktree(ctx, id, "main")
+				if err != nil {
+					t.Fatal(err)
+				}
+				write(t, filepath.Join(wt, id+".txt"), id+"\n")
+				if id == "T-2" {
+					write(t, filepath.Join(wt, "main.go"), "package main\n// T-2\n")
+				}
+				if _, err := r.CommitAll(ctx, wt, id); err != nil {
+					t.Fatal(err)
+				}
+				batch = append(batch, &mergeReq{branch: branch, base: "main", message: "Merge " + id, done: make(chan error, 1)})
+			}
+			write(t, filepath.Join(r.Dir, "main.go"), "package main\n// the user's\n")
+			run(t, r.Dir, "commit", "-q", "-am", "user change")
+
+			r.mergeBatch(ctx, batch)
+			for i, q := range batch {
+				err := <-q.done
+				var mb *MergeBlocked
+				if i == 1 {
+					if !errors.As(err, &mb) || mb.Reason != "merging agent/T-2 into main conflicts in: main.go" {
+						t.Errorf("T-2: %v, want its conflict", err)
+					}
+				} else if err != nil {
+					t.Errorf("%s: %v", q.branch, err)
+				}
+			}
+			if got := run(t, r.Dir, "log", "--first-parent", "--format=%s", "-3"); got != "Merge T-3\nMerge T-1\nuser change" {
+				t.Errorf("first-parent history:\n%s", got)
+			}
+			for _, f := range []string{"T-1.txt", "T-3.txt"} {
+				if _, err := os.Stat(filepath.Join(r.Dir, f)); err != nil {
+					t.Errorf("%s not in the checkout", f)
+				}
+			}
+			if clean, _ := r.IsClean(ctx); !clean {
+				t.Error("checkout not clean after the batch")
+			}
+			if data, _ := os.ReadFile(filepath.Join(r.Dir, "main.go")); string(data) != "package main\n// the user's\n" {
+				t.Errorf("main.go = %q", data)
+			}
+		})
+	}
+}
+
 func TestMergeBlocked(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
