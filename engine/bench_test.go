@@ -65,7 +65,11 @@ func BenchmarkFiftyHotfixes(b *testing.B) {
 			return rep
 		})
 		h.cfg.MaxParallel = 50
-		h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: h.eng.router, Prompts: h.eng.prompts})
+		opts := Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: h.eng.router, Prompts: h.eng.prompts}
+		if os.Getenv("BENCH_TRACE") != "" {
+			opts.Log = os.Stderr
+		}
+		h.eng = New(opts)
 		for j := 0; j < 50; j++ {
 			h.add("hotfix", fmt.Sprintf("bench %d", j), false)
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"agent-tui/engine/config"
@@ -100,11 +98,6 @@ func oneLine(s string, max int) string {
 
 // ensureWorktree creates the ticket's worktree the first time it needs files.
 func (e *Engine) ensureWorktree(ctx context.Context, t *store.Ticket) error {
-	if t.Worktree != "" {
-		if fi, err := os.Stat(filepath.Join(t.Worktree, ".git")); err == nil && !fi.IsDir() {
-			return nil // still there: skip asking git on every phase
-		}
-	}
 	path, branch, err := e.repo.EnsureWorktree(ctx, t.ID, t.BaseBranch)
 	if err != nil {
 		return err

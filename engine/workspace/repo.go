@@ -22,10 +22,13 @@ type Repo struct {
 	Dir    string // toplevel of the user's checkout
 	GitDir string // git common dir, absolute
 
-	wtMu    sync.Mutex // git worktree add/remove/prune share .git/worktrees
-	mergeMu sync.Mutex // merges into the user's checkout happen one at a time
-	queueMu sync.Mutex
-	queue   []*mergeReq
+	wtMu sync.Mutex // git worktree add/remove/prune share .git/worktrees
+	// worktree creations under way, by ticket
+	flightMu sync.Mutex
+	inflight map[string]*worktreeCall
+	mergeMu  sync.Mutex // merges into the user's checkout happen one at a time
+	queueMu  sync.Mutex
+	queue    []*mergeReq
 
 	// looked up once per process: every merge needs them
 	identityOnce       sync.Once
@@ -186,15 +189,70 @@ func (r *Repo) EnsureWorktree(ctx context.Context, ticketID, base string) (path,
 	if err := checkTicketID(ticketID); err != nil {
 		return "", "", err
 	}
+	if path, branch := r.WorktreePath(ticketID), BranchName(ticketID); worktreeReady(path) {
+		return path, branch, nil
+	}
+	// Creation is serialized (git cannot register two worktrees at once).
+	// A second caller for the same ticket waits for the first one's result
+	// rather than queueing again behind every other ticket's creation.
+	r.flightMu.Lock()
+	c, ok := r.inflight[ticketID]
+	if ok {
+		r.flightMu.Unlock()
+		<-c.done
+		return c.path, c.branch, c.err
+	}
+	c = &worktreeCall{done: make(chan struct{})}
+	if r.inflight == nil {
+		r.inflight = map[string]*worktreeCall{}
+	}
+	r.inflight[ticketID] = c
+	r.flightMu.Unlock()
+
 	r.wtMu.Lock()
-	defer r.wtMu.Unlock()
-	return r.ensureLocked(ctx, ticketID, base)
+	c.path, c.branch, c.err = r.ensureLocked(ctx, ticketID, base)
+	r.wtMu.Unlock()
+	r.flightMu.Lock()
+	delete(r.inflight, ticketID)
+	r.flightMu.Unlock()
+	close(c.done)
+	return c.path, c.branch, c.err
+}
+
+type worktreeCall struct {
+	path, branch string
+	err          error
+	done         chan struct{}
+}
+
+// worktreeReady says git finished making the worktree at path: its .git
+// file points at an entry whose index the checkout wrote last.
+func worktreeReady(path string) bool {
+	fi, err := os.Stat(filepath.Join(path, ".git"))
+	if err != nil || fi.IsDir() {
+		return false
+	}
+	idx, err := indexPath(context.Background(), path)
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(idx)
+	return err == nil
 }
 
 func (r *Repo) ensureLocked(ctx context.Context, ticketID, base string) (string, string, error) {
 	path, branch := r.WorktreePath(ticketID), BranchName(ticketID)
+	if worktreeReady(path) {
+		return path, branch, nil
+	}
 	if fi, err := os.Stat(filepath.Join(path, ".git")); err == nil && !fi.IsDir() {
-		return path, branch, nil // git wrote that file: the worktree is there
+		// registered but never checked out: an add killed half-way. Its
+		// branch (if made) stays and the careful way below reuses it.
+		if _, err := git(ctx, r.Dir, nil, "worktree", "remove", "--force", "--force", path); err != nil {
+			if err := os.RemoveAll(path); err != nil {
+				return "", "", err
+			}
+		}
 	}
 	if !dirExists(path) {
 		// the common case, a new ticket, in one git call: creation is

@@ -171,6 +171,31 @@ func TestWorktreeLifecycle(t *testing.T) {
 	}
 }
 
+// A worktree whose add was killed before its checkout (registered, .git
+// file written, nothing checked out) is made again, keeping its branch.
+func TestEnsureWorktreeRedoesHalfMadeOne(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	path := r.WorktreePath("T-7")
+	run(t, r.Dir, "worktree", "add", "-q", "--no-checkout", "-b", "agent/T-7", path, "main")
+	if worktreeReady(path) {
+		t.Fatal("a worktree without a checkout counts as ready")
+	}
+	got, branch, err := r.EnsureWorktree(ctx, "T-7", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != path || branch != "agent/T-7" || !worktreeReady(path) {
+		t.Fatalf("EnsureWorktree = %s %s, ready %v", got, branch, worktreeReady(path))
+	}
+	if _, err := os.Stat(filepath.Join(path, "main.go")); err != nil {
+		t.Errorf("files not checked out: %v", err)
+	}
+	if st := run(t, path, "status", "--porcelain"); st != "" {
+		t.Errorf("worktree not clean: %q", st)
+	}
+}
+
 func TestEnsureWorktreeRejectsBadID(t *testing.T) {
 	r := newRepo(t)
 	for _, id := range []string{"", "../x", "a/b", ".hidden", "T 1"} {
@@ -184,18 +209,19 @@ func TestEnsureWorktreeParallel(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
 	var wg sync.WaitGroup
-	errs := make([]error, 8)
+	// each ticket asked for twice at once, as a prefetch and its phase do
+	errs := make([]error, 16)
 	for i := range errs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, errs[i] = r.EnsureWorktree(ctx, fmt.Sprintf("T-%d", i+1), "main")
+			_, _, errs[i] = r.EnsureWorktree(ctx, fmt.Sprintf("T-%d", i/2+1), "main")
 		}()
 	}
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Errorf("T-%d: %v", i+1, err)
+			t.Errorf("T-%d: %v", i/2+1, err)
 		}
 	}
 	list, err := r.listWorktrees(ctx)
