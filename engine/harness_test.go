@@ -86,9 +86,15 @@ type script func(r *oaitest.Request, phase string) oaitest.Reply
 
 func newHarness(t testing.TB, extraConfig string, s script) *harness {
 	t.Helper()
+	return newHarnessOn(t, shellProject, extraConfig, s)
+}
+
+// newHarnessOn is newHarness on a repository holding project.
+func newHarnessOn(t testing.TB, project map[string]string, extraConfig string, s script) *harness {
+	t.Helper()
 	t.Setenv("AGENT_TUI_TEST_KEY", "sk-test-SECRET-0123456789")
 	h := &harness{t: t, dir: t.TempDir()}
-	if err := workspace.InitRepo(h.dir, shellProject, "main"); err != nil {
+	if err := workspace.InitRepo(h.dir, project, "main"); err != nil {
 		t.Fatal(err)
 	}
 	h.srv = oaitest.New(func(r *oaitest.Request) oaitest.Reply { return s(r, phaseOf(r)) })
