@@ -22,7 +22,12 @@ type Repo struct {
 	Dir    string // toplevel of the user's checkout
 	GitDir string // git common dir, absolute
 
-	wtMu sync.Mutex // git worktree add/remove/prune share .git/worktrees
+	// git worktree add/remove/prune share .git/worktrees: new worktrees are
+	// added two at a time (read lock and addSlots); anything else that
+	// changes the registrations holds the write lock
+	wtMu         sync.RWMutex
+	addSlots     chan struct{}
+	addSlotsOnce sync.Once
 	// worktree creations under way, by ticket
 	flightMu sync.Mutex
 	inflight map[string]*worktreeCall
@@ -209,14 +214,42 @@ func (r *Repo) EnsureWorktree(ctx context.Context, ticketID, base string) (path,
 	r.inflight[ticketID] = c
 	r.flightMu.Unlock()
 
-	r.wtMu.Lock()
-	c.path, c.branch, c.err = r.ensureLocked(ctx, ticketID, base)
-	r.wtMu.Unlock()
+	if !r.addConcurrently(ctx, ticketID, base) {
+		r.wtMu.Lock()
+		c.path, c.branch, c.err = r.ensureLocked(ctx, ticketID, base)
+		r.wtMu.Unlock()
+	} else {
+		c.path, c.branch = r.WorktreePath(ticketID), BranchName(ticketID)
+	}
 	r.flightMu.Lock()
 	delete(r.inflight, ticketID)
 	r.flightMu.Unlock()
 	close(c.done)
 	return c.path, c.branch, c.err
+}
+
+// addConcurrently makes a new ticket's worktree in the common case, one
+// `git worktree add` beside at most one other. Each add reads every
+// registered worktree, so a burst of tickets makes creation the slowest
+// queue in the engine; two at a time use both cores of a small machine.
+// git can trip over another add's half-written registration: such an add
+// fails cleanly (keeping the branch it made), reports false, and the
+// caller does it again alone.
+func (r *Repo) addConcurrently(ctx context.Context, ticketID, base string) bool {
+	path, branch := r.WorktreePath(ticketID), BranchName(ticketID)
+	r.wtMu.RLock()
+	defer r.wtMu.RUnlock()
+	if dirExists(path) {
+		return false // something is there: the careful way
+	}
+	r.addSlotsOnce.Do(func() { r.addSlots = make(chan struct{}, 2) })
+	r.addSlots <- struct{}{}
+	defer func() { <-r.addSlots }()
+	if err := os.MkdirAll(r.WorktreeRoot(), 0o755); err != nil {
+		return false
+	}
+	_, err := git(ctx, r.Dir, nil, "worktree", "add", "-q", "-b", branch, path, base)
+	return err == nil
 }
 
 type worktreeCall struct {
