@@ -235,12 +235,18 @@ func (en *env) engine(log io.Writer) (*engine.Engine, error) {
 	if en.cfgErr != nil {
 		return nil, en.cfgErr
 	}
+	return en.newEngine(log), nil
+}
+
+// newEngine builds the engine even without a usable model config (the
+// TUI's browsing mode); only Run needs models.
+func (en *env) newEngine(log io.Writer) *engine.Engine {
 	return engine.New(engine.Options{
 		Store: en.st, Config: en.cfg, Repo: en.repo,
 		Router:  llm.NewRouter(en.cfg, llm.Options{}),
 		Prompts: prompts.New(prompts.OverrideDir(en.repo.Dir)),
 		Log:     log,
-	}), nil
+	})
 }
 
 func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {

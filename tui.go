@@ -27,17 +27,24 @@ func runTUI(g globals, stderr io.Writer) error {
 		return err
 	}
 	defer logFile.Close()
-	eng, err := en.engine(logFile)
-	if err != nil {
-		return err
+	// without a model the TUI still opens: history, diffs, new tickets and
+	// decisions need none, and are carried out by a later run
+	noModel := ""
+	if en.cfgErr != nil {
+		noModel = en.cfgErr.Error()
 	}
+	eng := en.newEngine(logFile)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithCancel(ctx)
 	engineDone := make(chan error, 1)
-	go func() { engineDone <- eng.Run(ctx, false) }()
+	if noModel == "" {
+		go func() { engineDone <- eng.Run(ctx, false) }()
+	} else {
+		engineDone <- nil
+	}
 
-	uiErr := ui.Run(ctx, eng, ui.Options{Simulated: en.cfg.Simulated(), Repo: en.repo.Dir})
+	uiErr := ui.Run(ctx, eng, ui.Options{Simulated: en.cfg.Simulated(), Repo: en.repo.Dir, NoModel: noModel})
 	// quitting stops model calls; cut-off attempts are marked interrupted
 	// and run again on the next start
 	cancel()

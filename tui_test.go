@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"agent-tui/engine/oaitest"
+	"agent-tui/engine/workspace"
 )
 
 // tmuxScreen drives the real binary in a tmux session, as a person would.
@@ -43,6 +44,62 @@ func (s *tmuxScreen) waitFor(want string, limit time.Duration) string {
 			s.t.Fatalf("screen never showed %q:\n%s", want, screen)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitExit waits for the command's exit status in exitFile and wants 0.
+func (s *tmuxScreen) waitExit(exitFile string) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if data, err := os.ReadFile(exitFile); err == nil {
+			if code := strings.TrimSpace(string(data)); code != "0" {
+				s.t.Fatalf("agent-tui exited with %s", code)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("q did not quit:\n%s", s.capture())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// With no config and no OPENAI_API_KEY the TUI still opens to browse: it
+// says no model runs, a new ticket is stored and waits, q quits with 0.
+func TestTUIWithoutModelBrowses(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("no tmux")
+	}
+	dir := t.TempDir()
+	if err := workspace.InitRepo(dir, oaitest.ShellProject, "main"); err != nil {
+		t.Fatal(err)
+	}
+	s := &tmuxScreen{t: t, session: fmt.Sprintf("nomodel%d", os.Getpid())}
+	exitFile := filepath.Join(t.TempDir(), "exit")
+	cmd := fmt.Sprintf("env -u OPENAI_API_KEY -u OPENAI_BASE_URL %s --repo %s; echo $? > %s; sleep 30", binPath, dir, exitFile)
+	if out, err := exec.Command("tmux", "new-session", "-d", "-s", s.session, "-x", "150", "-y", "42", cmd).CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v %s", err, out)
+	}
+	defer exec.Command("tmux", "kill-session", "-t", s.session).Run()
+
+	s.waitFor("OPENAI_API_KEY is not set", 10*time.Second)
+	s.keys("n")
+	s.waitFor("Title", 5*time.Second)
+	s.keys("-l", "read the history")
+	s.keys("C-s")
+	s.waitFor("no model: tickets wait", 5*time.Second)
+	s.waitFor("read the history", 5*time.Second)
+	s.keys("q")
+	s.waitExit(exitFile)
+
+	var v struct{ Status string }
+	data, err := exec.Command(binPath, "--repo", dir, "show", "T-1", "--json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if json.Unmarshal(data, &v); v.Status != "queued" {
+		t.Fatalf("the new ticket is %q, want it queued for a run with a model", v.Status)
 	}
 }
 
@@ -83,19 +140,7 @@ func TestTUIApproveMergesAndQuits(t *testing.T) {
 	s.keys("y")
 	s.waitFor("done · ", 20*time.Second)
 	s.keys("q")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if data, err := os.ReadFile(exitFile); err == nil {
-			if code := strings.TrimSpace(string(data)); code != "0" {
-				t.Fatalf("agent-tui exited with %s", code)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("q did not quit:\n%s", s.capture())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	s.waitExit(exitFile)
 	var v struct{ Status string }
 	data, err := exec.Command(binPath, "--repo", dir, "show", id, "--json").Output()
 	if err != nil {

@@ -37,4 +37,7 @@ type Options struct {
 	// Confinement describes how run_command is confined; when empty the UI
 	// asks the Backend once.
 	Confinement string
+	// NoModel, when set, says why no model can run: the engine is not
+	// running, tickets wait, and the UI is for browsing and deciding.
+	NoModel string
 }

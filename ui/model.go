@@ -98,7 +98,16 @@ func NewModel(b Backend, opts Options) Model {
 		streamFollow: true,
 		filterInput:  fi,
 		confinement:  opts.Confinement,
+		flash:        noModelFlash(opts.NoModel),
+		flashErr:     opts.NoModel != "",
 	}
+}
+
+func noModelFlash(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	return reason + ": browsing only; tickets and decisions are kept for a run with a model"
 }
 
 // Init loads what the first frame needs, each in a command.

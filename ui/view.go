@@ -348,6 +348,9 @@ func (m *Model) statusLine() string {
 	if m.opts.Simulated {
 		parts = append(parts, "model: simulated")
 	}
+	if m.opts.NoModel != "" {
+		parts = append(parts, st.cooling.Render("no model: tickets wait"))
+	}
 	if m.confinement != "" {
 		// the mechanism's name is enough here; an unconfined run must stand out
 		label, _, _ := strings.Cut(m.confinement, ":")
