@@ -567,15 +567,18 @@ func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 // fast-forward. A branch that conflicts is left out and reported; the
 // checkout is touched once, only by the fast-forward.
 func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
-	headOut, err := git(ctx, r.Dir, nil, "rev-parse", "-q", "--verify", "HEAD^{commit}")
+	headOut, err := git(ctx, r.Dir, nil, "rev-parse", "HEAD^{commit}", "HEAD^{tree}")
+	lines := strings.Fields(headOut)
+	if err == nil && len(lines) != 2 {
+		err = fmt.Errorf("git rev-parse HEAD: unexpected output %q", headOut)
+	}
 	if err != nil {
 		for _, q := range batch {
 			q.done <- err
 		}
 		return
 	}
-	head := strings.TrimSpace(headOut)
-	tip := head
+	tip, tipTree := lines[0], lines[1]
 	var merged []*mergeReq
 	for _, q := range batch {
 		out, err := git(ctx, r.Dir, nil, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", tip, q.branch)
@@ -587,6 +590,11 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 		case err != nil:
 			q.done <- err
 			continue
+		case fields[0] == tipTree:
+			// nothing to bring in: merged before (a run cut off between its
+			// merge and recording it) or no change; like git merge, no commit
+			q.done <- nil
+			continue
 		}
 		args := gitArgs(r.identityArgs(ctx), []string{"commit-tree", fields[0], "-p", tip, "-p", q.branch, "-m", q.message})
 		commit, err := git(ctx, r.Dir, nil, args...)
@@ -594,7 +602,7 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 			q.done <- err
 			continue
 		}
-		tip = strings.TrimSpace(commit)
+		tip, tipTree = strings.TrimSpace(commit), fields[0]
 		merged = append(merged, q)
 	}
 	if len(merged) == 0 {

@@ -331,6 +331,14 @@ func TestMerge(t *testing.T) {
 	if parents := run(t, r.Dir, "log", "-1", "--format=%p %s"); len(strings.Fields(parents)) != 4 || !strings.HasSuffix(parents, "Merge T-3") {
 		t.Errorf("want a --no-ff merge commit, got %q", parents)
 	}
+	// merged again (a run cut off before it recorded the merge): no new commit
+	head := run(t, r.Dir, "rev-parse", "HEAD")
+	if err := r.Merge(ctx, branch, "main", "Merge T-3"); err != nil {
+		t.Fatal(err)
+	}
+	if again := run(t, r.Dir, "rev-parse", "HEAD"); again != head {
+		t.Errorf("merging a merged branch made commit %s", again)
+	}
 }
 
 // A batch of merges: each branch gets its own merge commit on top of the one
