@@ -178,3 +178,36 @@ func TestSecondPendingDecisionIsRefused(t *testing.T) {
 		t.Fatalf("cancel must always be possible: %v", err)
 	}
 }
+
+// On start, a worktree left behind by a finished ticket is removed (its
+// branch stays); one that no ticket owns is only reported.
+func TestFinishedTicketsWorktreeIsRemovedOnStart(t *testing.T) {
+	h := newHarness(t, "", developer)
+	id := h.add("hotfix", "leaves a tree", false)
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("%s", s)
+	}
+	leftover := h.repo.WorktreePath(id)
+	gitOut(t, h.dir, "worktree", "add", "-q", leftover, "agent/"+id)
+	stranger := h.repo.WorktreePath("T-99")
+	if err := os.MkdirAll(stranger, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stranger, "keep.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+		t.Errorf("worktree of done %s still there (%v)", id, err)
+	}
+	if list := gitOut(t, h.dir, "worktree", "list"); strings.Contains(list, id) {
+		t.Errorf("git still lists it:\n%s", list)
+	}
+	if gitOut(t, h.dir, "branch", "--list", "agent/"+id) == "" {
+		t.Error("its branch was deleted")
+	}
+	if _, err := os.Stat(filepath.Join(stranger, "keep.txt")); err != nil {
+		t.Error("a directory no ticket owns was touched")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -95,6 +96,14 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 		e.log.Warn("worktree reconcile", "err", err)
 	} else {
 		for _, o := range rep.Orphans {
+			if id := e.finishedTicketOf(o); id != "" {
+				// its ticket is done or cancelled (the removal after the
+				// merge failed): nothing needs it, its branch stays
+				if err := e.repo.RemoveWorktree(ctx, id); err == nil {
+					e.log.Info("removed worktree of finished ticket", "ticket", id, "path", o)
+					continue
+				}
+			}
 			e.log.Warn("orphan worktree (not deleted)", "path", o)
 		}
 		for _, r := range rep.Recreated {
@@ -359,6 +368,19 @@ func (e *Engine) recover(tickets []*store.Ticket) error {
 		}
 		return nil
 	})
+}
+
+// finishedTicketOf names the finished ticket whose worktree path is p, or "".
+func (e *Engine) finishedTicketOf(p string) string {
+	id := filepath.Base(p)
+	if filepath.Clean(p) != filepath.Clean(e.repo.WorktreePath(id)) {
+		return ""
+	}
+	t, err := e.st.Ticket(id)
+	if err != nil || !finished(t.Status) {
+		return ""
+	}
+	return id
 }
 
 func (e *Engine) reconcile(ctx context.Context, tickets []*store.Ticket) (workspace.Report, error) {
