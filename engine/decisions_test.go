@@ -3,7 +3,9 @@ package engine
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"agent-tui/engine/oaitest"
@@ -209,5 +211,45 @@ func TestFinishedTicketsWorktreeIsRemovedOnStart(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(stranger, "keep.txt")); err != nil {
 		t.Error("a directory no ticket owns was touched")
+	}
+}
+
+// stats numbers attempts within max_attempts' budget: the first attempt
+// after a human retry is attempt 1 again.
+func TestStatsCountAttemptsPerBudget(t *testing.T) {
+	var mu sync.Mutex
+	rejections := 0
+	h := newHarness(t, "\n[phases.techspec]\nmax_attempts = 2\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "validator of techspec" {
+			mu.Lock()
+			defer mu.Unlock()
+			if rejections < 2 {
+				rejections++
+				return fail("not yet")
+			}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("epic", "budgeted", false)
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusNeedsHuman {
+		t.Fatalf("%s", s)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	s, err := ComputeStats(h.st, h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int][2]int{}
+	for _, r := range s.PassRate["techspec"] {
+		got[r.Attempt] = [2]int{r.Passed, r.Judged}
+	}
+	// the epic: fail, fail, (retry) pass; its feature child: pass
+	want := map[int][2]int{1: {2, 3}, 2: {0, 1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("techspec pass rate by attempt (passed, judged) = %v, want %v", got, want)
 	}
 }

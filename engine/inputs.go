@@ -17,6 +17,7 @@ import (
 // phaseInput is everything a session gets (SPEC section 5), already trimmed
 // to the phase's context budget.
 type phaseInput struct {
+	try      int // the attempt's number within the phase's budget
 	system   string
 	user     string
 	tokens   int

@@ -52,6 +52,18 @@ var errParked = errors.New("parked")
 
 // failuresSinceBudget counts the failed attempts of a phase that count
 // against max_attempts: not interrupted, made after the last human retry.
+// attemptsSinceBudget counts the judged attempts of a phase in its current
+// budget, failed or not.
+func attemptsSinceBudget(attempts []*store.Attempt, ps *store.PhaseState) int {
+	n := 0
+	for _, a := range attempts {
+		if a.Phase == ps.Name && a.N > ps.BudgetFrom && !a.Interrupted && a.Done() {
+			n++
+		}
+	}
+	return n
+}
+
 func failuresSinceBudget(attempts []*store.Attempt, ps *store.PhaseState) (n int, last []string) {
 	for _, a := range attempts {
 		if a.Phase != ps.Name || a.N <= ps.BudgetFrom || a.Interrupted || !a.Done() {
@@ -176,6 +188,7 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 	if err != nil {
 		return err
 	}
+	in.try = 1 + attemptsSinceBudget(attempts, ps)
 	a, err := e.beginAttempt(t, ps.Name, in)
 	if err != nil {
 		if in.box != nil {
@@ -197,7 +210,7 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 func (e *Engine) beginAttempt(t *store.Ticket, phase string, in *phaseInput) (*store.Attempt, error) {
 	a := &store.Attempt{Phase: phase, Started: now()}
 	if in != nil {
-		a.Feedback, a.ContextTokens, a.Trimmed = in.feedback, in.tokens, in.trimmed
+		a.Feedback, a.ContextTokens, a.Trimmed, a.Try = in.feedback, in.tokens, in.trimmed, in.try
 	}
 	err := e.st.Update(func(tx *store.Tx) error {
 		cur, err := tx.Ticket(t.ID)

@@ -87,10 +87,14 @@ func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 					m = map[int]*PassRate{}
 					rates[a.Phase] = m
 				}
-				r := m[a.N]
+				n := a.Try // the number max_attempts counts
+				if n == 0 {
+					n = a.N
+				}
+				r := m[n]
 				if r == nil {
-					r = &PassRate{Attempt: a.N}
-					m[a.N] = r
+					r = &PassRate{Attempt: n}
+					m[n] = r
 				}
 				r.Judged++
 				if a.Verdict.Pass {

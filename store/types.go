@@ -100,9 +100,13 @@ type Decision struct {
 
 // Attempt is one run of a phase (SPEC section 2).
 type Attempt struct {
-	Seq             int        `json:"seq"`
-	Phase           string     `json:"phase"`
-	N               int        `json:"n"`
+	Seq   int    `json:"seq"`
+	Phase string `json:"phase"`
+	N     int    `json:"n"`
+	// Try numbers the attempt within its phase's current max_attempts
+	// budget (a human retry or a send-back starts a new one); 0 in records
+	// from before it was kept.
+	Try             int        `json:"try,omitempty"`
 	Model           string     `json:"model"`
 	Provider        string     `json:"provider"`
 	Fallbacks       []Fallback `json:"fallbacks,omitempty"`
