@@ -20,6 +20,9 @@ const (
 	EvDelta
 	// EvHealth says provider health may have changed.
 	EvHealth
+	// EvResync says this subscriber missed events (it did not keep up):
+	// what it shows may be stale, reload it from the store.
+	EvResync
 )
 
 type Event struct {
@@ -43,15 +46,20 @@ type streamKey struct {
 // broker fans events out to subscribers, coalescing deltas.
 type broker struct {
 	mu      sync.Mutex
-	subs    map[int]chan Event
+	subs    map[int]*subscriber
 	nextID  int
 	pending map[streamKey]*strings.Builder
 	order   []streamKey
 	timer   *time.Timer
 }
 
+type subscriber struct {
+	ch   chan Event
+	lost bool // an event was dropped; EvResync goes first next time
+}
+
 func newBroker() *broker {
-	return &broker{subs: map[int]chan Event{}, pending: map[streamKey]*strings.Builder{}}
+	return &broker{subs: map[int]*subscriber{}, pending: map[streamKey]*strings.Builder{}}
 }
 
 // subscribe returns a channel of events and a cancel function.
@@ -60,14 +68,14 @@ func (b *broker) subscribe(buf int) (<-chan Event, func()) {
 	defer b.mu.Unlock()
 	id := b.nextID
 	b.nextID++
-	ch := make(chan Event, buf)
-	b.subs[id] = ch
-	return ch, func() {
+	sub := &subscriber{ch: make(chan Event, buf)}
+	b.subs[id] = sub
+	return sub.ch, func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		if c, ok := b.subs[id]; ok {
+		if s, ok := b.subs[id]; ok {
 			delete(b.subs, id)
-			close(c)
+			close(s.ch)
 		}
 	}
 }
@@ -125,13 +133,23 @@ func (b *broker) publish(ev Event) {
 }
 
 // sendLocked delivers to every subscriber. A subscriber that does not keep
-// up loses events rather than stalling every ticket; the store keeps the
-// full record and the UI reloads from it.
+// up loses events rather than stalling every ticket; once it has room
+// again it first gets EvResync, and reloads from the store, which keeps
+// the full record.
 func (b *broker) sendLocked(ev Event) {
-	for _, ch := range b.subs {
+	for _, s := range b.subs {
+		if s.lost {
+			select {
+			case s.ch <- Event{Type: EvResync}:
+				s.lost = false
+			default:
+				continue
+			}
+		}
 		select {
-		case ch <- ev:
+		case s.ch <- ev:
 		default:
+			s.lost = true
 		}
 	}
 }

@@ -209,11 +209,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case tickMsg:
-		cmds := []tea.Cmd{tick(msg.n + 1), loadHealth(m.b)}
-		if msg.n%resyncTicks == 0 {
-			cmds = append(cmds, loadTickets(m.b))
-		}
-		return tea.Batch(cmds...)
+		return tea.Batch(tick(msg.n+1), loadHealth(m.b))
 	}
 	// anything else (cursor blinks) belongs to whatever has the input
 	if n := len(m.dialogs); n > 0 {
@@ -255,6 +251,10 @@ func (m *Model) event(ev engine.Event) tea.Cmd {
 		m.ticketData(ev.TicketID).delta(ev.Seq, ev.Text)
 	case engine.EvHealth:
 		return loadHealth(m.b)
+	case engine.EvResync:
+		// events were dropped while the UI was busy: reload what is shown
+		clear(m.data)
+		return loadTickets(m.b)
 	}
 	return nil
 }

@@ -459,3 +459,28 @@ func TestUnconfinedCommandsStandOut(t *testing.T) {
 		t.Fatalf("status line:\n%s", s)
 	}
 }
+
+// EvResync (the engine dropped events for a slow UI) reloads the tickets
+// and the shown attempts from the backend.
+func TestResyncReloadsFromBackend(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 120, 30)
+	if strings.Contains(plain(m), "Add login flow, renamed") {
+		t.Fatal("fixture already renamed")
+	}
+	f.mu.Lock()
+	renamed := *f.tickets[0]
+	renamed.Title = "Add login flow, renamed"
+	f.tickets[0] = &renamed
+	f.mu.Unlock()
+	// a tick alone reloads nothing: no periodic full reload
+	m = settle(t, m, func() tea.Msg { return tickMsg{n: 6} })
+	if strings.Contains(plain(m), "renamed") {
+		t.Fatal("a tick reloaded the tickets")
+	}
+	m, cmd := update(m, eventsMsg{{Type: engine.EvResync}})
+	m = settle(t, m, cmd)
+	if !strings.Contains(plain(m), "Add login flow, renamed") {
+		t.Fatalf("EvResync did not reload the tickets:\n%s", plain(m))
+	}
+}

@@ -63,7 +63,6 @@ type (
 const (
 	flashFor     = 5 * time.Second
 	tickEvery    = 5 * time.Second
-	resyncTicks  = 6 // reload tickets every 30 s, in case events were dropped
 	backendLimit = 30 * time.Second
 )
 

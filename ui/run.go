@@ -11,7 +11,7 @@ import (
 )
 
 // eventBuffer is how many engine events may queue before the engine drops
-// some for this subscriber (the periodic reload then catches up).
+// some for this subscriber (it then sends EvResync and the UI reloads).
 const eventBuffer = 4096
 
 // Run shows the UI until the user quits or ctx ends. Engine events reach

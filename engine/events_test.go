@@ -1,0 +1,39 @@
+package engine
+
+import (
+	"testing"
+
+	"agent-tui/store"
+)
+
+// A subscriber that falls behind loses events, and the first thing it gets
+// once it has room again is EvResync, so it knows to reload.
+func TestSlowSubscriberGetsResync(t *testing.T) {
+	b := newBroker()
+	ch, cancel := b.subscribe(2)
+	defer cancel()
+	ticket := func(id string) Event {
+		return Event{Type: EvTicket, TicketID: id, Ticket: &store.Ticket{ID: id}}
+	}
+	for _, id := range []string{"T-1", "T-2", "T-3", "T-4"} { // room for two
+		b.publish(ticket(id))
+	}
+	var got []string
+	for len(ch) > 0 {
+		got = append(got, (<-ch).TicketID)
+	}
+	if len(got) != 2 || got[0] != "T-1" || got[1] != "T-2" {
+		t.Fatalf("delivered %v before the buffer filled", got)
+	}
+	b.publish(ticket("T-5"))
+	if ev := <-ch; ev.Type != EvResync {
+		t.Fatalf("after dropped events got %v first, want EvResync", ev.Type)
+	}
+	if ev := <-ch; ev.TicketID != "T-5" {
+		t.Fatalf("then %q, want T-5", ev.TicketID)
+	}
+	b.publish(ticket("T-6"))
+	if ev := <-ch; ev.Type != EvTicket || ev.TicketID != "T-6" {
+		t.Fatalf("a subscriber that kept up got %v %q, want the event alone", ev.Type, ev.TicketID)
+	}
+}
