@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -105,11 +106,38 @@ func oneLine(s string) string {
 
 // git runs git in dir and returns its stdout.
 func git(ctx context.Context, dir string, env []string, args ...string) (string, error) {
+	var stdout bytes.Buffer
+	return gitTo(ctx, dir, env, &stdout, &stdout, args...)
+}
+
+// cappedBuffer keeps the first max bytes written and counts the rest.
+type cappedBuffer struct {
+	buf     bytes.Buffer
+	max     int
+	dropped int64
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	keep := min(len(p), max(c.max-c.buf.Len(), 0))
+	c.buf.Write(p[:keep])
+	c.dropped += int64(len(p) - keep)
+	return len(p), nil // the rest is counted, not an error
+}
+
+// gitCapped is git keeping at most limit bytes of stdout; dropped says how
+// many more there were.
+func gitCapped(ctx context.Context, dir string, env []string, limit int, args ...string) (out string, dropped int64, err error) {
+	c := &cappedBuffer{max: limit}
+	out, err = gitTo(ctx, dir, env, c, &c.buf, args...)
+	return out, c.dropped, err
+}
+
+func gitTo(ctx context.Context, dir string, env []string, w io.Writer, stdout *bytes.Buffer, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = dir
 	cmd.Env = gitEnv(env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
+	var stderr bytes.Buffer
+	cmd.Stdout = w
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {

@@ -420,9 +420,24 @@ func (r *Repo) Diff(ctx context.Context, wt, base string) (string, error) {
 	var out string
 	err := withFullIndex(ctx, wt, func(env []string) error {
 		var err error
-		out, err = git(ctx, wt, env, "-c", "core.quotepath=false", "diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base)
+		out, err = diffCapped(ctx, wt, env, "diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base)
 		return err
 	})
+	return out, err
+}
+
+// DiffLimit caps a diff held in memory: a model that writes a huge file
+// must not take the UI or the review prompt down with it.
+var DiffLimit = 64 << 20
+
+func diffCapped(ctx context.Context, wt string, env []string, args ...string) (string, error) {
+	out, dropped, err := gitCapped(ctx, wt, env, DiffLimit, append([]string{"-c", "core.quotepath=false"}, args...)...)
+	if err == nil && dropped > 0 {
+		if i := strings.LastIndexByte(out, '\n'); i >= 0 {
+			out = out[:i+1] // end on a whole line
+		}
+		out += fmt.Sprintf("[diff cut at %d MiB: %d more bytes not shown; see it with git diff in the worktree]\n", DiffLimit>>20, dropped)
+	}
 	return out, err
 }
 
@@ -430,7 +445,7 @@ func (r *Repo) Diff(ctx context.Context, wt, base string) (string, error) {
 // committed against its merge-base with base: what a merge would bring in,
 // without the uncommitted files a build or test run leaves behind.
 func (r *Repo) BranchDiff(ctx context.Context, wt, base string) (string, error) {
-	return git(ctx, wt, nil, "-c", "core.quotepath=false", "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base, "HEAD")
+	return diffCapped(ctx, wt, nil, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base, "HEAD")
 }
 
 // ChangedFiles lists the paths changed in the worktree against its

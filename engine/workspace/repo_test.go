@@ -552,3 +552,32 @@ func TestResetHard(t *testing.T) {
 		t.Error("ResetHard lost committed work")
 	}
 }
+
+// A diff larger than DiffLimit is cut on a line boundary and says so.
+func TestDiffIsCapped(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, _, err := r.EnsureWorktree(ctx, "T-5", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "big.txt"), strings.Repeat("a generated line of text\n", 4000))
+	if _, err := r.CommitAll(ctx, wt, "big"); err != nil {
+		t.Fatal(err)
+	}
+	defer func(old int) { DiffLimit = old }(DiffLimit)
+	DiffLimit = 10 << 10
+	for name, diff := range map[string]func() (string, error){
+		"Diff":       func() (string, error) { return r.Diff(ctx, wt, "main") },
+		"BranchDiff": func() (string, error) { return r.BranchDiff(ctx, wt, "main") },
+	} {
+		out, err := diff()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		body, marker, ok := strings.Cut(out, "[diff cut at ")
+		if !ok || len(body) > DiffLimit || !strings.HasSuffix(body, "\n") || !strings.Contains(marker, "more bytes not shown") {
+			t.Errorf("%s: %d bytes, marker %v:\n%s", name, len(out), ok, out[max(0, len(out)-200):])
+		}
+	}
+}
