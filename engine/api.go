@@ -29,11 +29,18 @@ func (e *Engine) Diff(ctx context.Context, id string) (string, error) {
 	return e.repo.Diff(ctx, t.Worktree, t.BaseBranch)
 }
 
-// Models lists the configured model names (for "retry on another model").
-func (e *Engine) Models() []string {
-	var out []string
+// ModelChoice is a configured model as a human picks one.
+type ModelChoice struct {
+	Name  string
+	Local bool // on a provider with local = true: allowed for sensitive tickets
+}
+
+// Models lists the configured models (for "retry on another model").
+func (e *Engine) Models() []ModelChoice {
+	var out []ModelChoice
 	for _, m := range e.cfg.Models {
-		out = append(out, m.Name)
+		_, p, _ := e.cfg.Model(m.Name)
+		out = append(out, ModelChoice{Name: m.Name, Local: p.Local})
 	}
 	return out
 }

@@ -22,7 +22,7 @@ type Backend interface {
 	Add(ctx context.Context, n engine.NewTicket) (*store.Ticket, error)
 	Decide(id string, d store.Decision) error
 	Health() []llm.ProviderHealth
-	Models() []string
+	Models() []engine.ModelChoice
 	Confinement() string
 }
 

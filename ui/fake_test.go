@@ -22,7 +22,7 @@ type fakeBackend struct {
 	tickets   []*store.Ticket
 	attempts  map[string][]*store.Attempt
 	diffs     map[string]string
-	models    []string
+	models    []engine.ModelChoice
 	health    []llm.ProviderHealth
 	decisions []decision
 	added     []engine.NewTicket
@@ -92,7 +92,7 @@ func (f *fakeBackend) Decide(id string, d store.Decision) error {
 }
 
 func (f *fakeBackend) Health() []llm.ProviderHealth { f.count(); return f.health }
-func (f *fakeBackend) Models() []string             { f.count(); return f.models }
+func (f *fakeBackend) Models() []engine.ModelChoice { f.count(); return f.models }
 func (f *fakeBackend) Confinement() string          { f.count(); return "bwrap: read-only root, no network" }
 
 var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -132,7 +132,7 @@ func fixture() *fakeBackend {
 	f := &fakeBackend{
 		attempts: map[string][]*store.Attempt{},
 		diffs:    map[string]string{},
-		models:   []string{"small", "mid", "large"},
+		models:   []engine.ModelChoice{{Name: "small", Local: true}, {Name: "mid"}, {Name: "large"}},
 		health: []llm.ProviderHealth{
 			{Name: "sim", Simulated: true},
 			{Name: "backup", Failures: 3, CoolingUntil: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)},

@@ -70,7 +70,7 @@ type Model struct {
 
 	loaded      bool
 	health      []llm.ProviderHealth
-	models      []string
+	models      []engine.ModelChoice
 	confinement string
 }
 
@@ -179,7 +179,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case modelsMsg:
 		m.models = msg.models
 		if msg.pickFor != "" {
-			m.pushModelPicker(msg.pickFor)
+			return m.pushModelPicker(msg.pickFor)
 		}
 		return nil
 	case actionMsg:
@@ -531,7 +531,7 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		if m.models == nil {
 			return loadModels(m.b, id)
 		}
-		m.pushModelPicker(id)
+		return m.pushModelPicker(id)
 	case key.Matches(k, km.Cancel):
 		if cmd, no := refused(store.DecisionCancel); no {
 			return cmd
@@ -553,13 +553,34 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (m *Model) pushModelPicker(id string) {
+func (m *Model) pushModelPicker(id string) tea.Cmd {
 	b := m.b
+	sensitive := false
+	if t := m.q.tickets[id]; t != nil {
+		sensitive = t.Sensitive
+	}
+	var names []string
+	for _, c := range m.models {
+		if c.Local || !sensitive { // a sensitive ticket may only use local models
+			names = append(names, c.Name)
+		}
+	}
+	if len(names) == 0 {
+		if sensitive {
+			return m.setFlash(id+" is sensitive and no model is local (a provider with local = true)", true)
+		}
+		return m.setFlash("no models configured", true)
+	}
+	title := "Retry " + id + " on model"
+	if sensitive {
+		title += " (local models only: sensitive)"
+	}
 	m.dialogs = append(m.dialogs, pickerDialog{
-		title: "Retry " + id + " on model",
-		items: m.models,
+		title: title,
+		items: names,
 		onPick: func(model string) tea.Cmd {
 			return decide(b, id, store.Decision{Kind: store.DecisionRetry, Model: model}, "retrying "+id+" on "+model)
 		},
 	})
+	return nil
 }

@@ -484,3 +484,27 @@ func TestResyncReloadsFromBackend(t *testing.T) {
 		t.Fatalf("EvResync did not reload the tickets:\n%s", plain(m))
 	}
 }
+
+// For a sensitive ticket the model picker offers local models only, and
+// says so; with none it explains instead of opening.
+func TestModelPickerKeepsSensitiveTicketsLocal(t *testing.T) {
+	f := fixture()
+	f.tickets[3].Sensitive = true // T-4 needs a human
+	m := newTestModel(t, f, 120, 30)
+	m = press(t, m, "j", "j", "j", "m")
+	v := plain(m)
+	if !strings.Contains(v, "local models only") || !strings.Contains(v, "small") || strings.Contains(v, "large") {
+		t.Fatalf("picker for a sensitive ticket:\n%s", v)
+	}
+	m = press(t, m, "enter")
+	if len(f.decisions) != 1 || f.decisions[0].d.Model != "small" {
+		t.Fatalf("decisions = %+v", f.decisions)
+	}
+
+	f.models = []engine.ModelChoice{{Name: "mid"}, {Name: "large"}}
+	m = newTestModel(t, f, 120, 30)
+	m = press(t, m, "j", "j", "j", "m")
+	if v := plain(m); !strings.Contains(v, "no model is local") || len(m.dialogs) != 0 {
+		t.Fatalf("with no local model:\n%s", v)
+	}
+}

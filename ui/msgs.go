@@ -33,7 +33,7 @@ type (
 	healthMsg      []llm.ProviderHealth
 	confinementMsg string
 	modelsMsg      struct {
-		models  []string
+		models  []engine.ModelChoice
 		pickFor string // open the picker for this ticket when set
 	}
 	// actionMsg reports how a user action went.
