@@ -121,6 +121,18 @@ func BenchmarkFiftyHotfixes(b *testing.B) {
 			}
 			sort.Float64s(dones)
 			b.Logf("done: first %.2f, median %.2f, last %.2f; run returned %.2f", dones[0], dones[25], dones[49], wall.Seconds())
+			var lateStarts []float64
+			for j := 1; j <= 50; j++ {
+				as, _ := h.st.Attempts(fmt.Sprintf("T-%d", j))
+				for _, a := range as {
+					if a.Phase == "tests" {
+						lateStarts = append(lateStarts, a.Started.Sub(start).Seconds())
+						break
+					}
+				}
+			}
+			sort.Float64s(lateStarts)
+			b.Logf("tests phase starts: first %.2f, median %.2f, last %.2f", lateStarts[0], lateStarts[25], lateStarts[49])
 			for j := 1; j <= 50; j += 7 {
 				id := fmt.Sprintf("T-%d", j)
 				as, _ := h.st.Attempts(id)
