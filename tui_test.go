@@ -47,6 +47,20 @@ func (s *tmuxScreen) waitFor(want string, limit time.Duration) string {
 	}
 }
 
+// startTUI runs command in a new 150x42 tmux session (killed when the test
+// ends); its exit status is written to exitFile.
+func startTUI(t *testing.T, name, command string) (s *tmuxScreen, exitFile string) {
+	t.Helper()
+	s = &tmuxScreen{t: t, session: fmt.Sprintf("%s%d", name, os.Getpid())}
+	exitFile = filepath.Join(t.TempDir(), "exit")
+	cmd := fmt.Sprintf("%s; echo $? > %s; sleep 30", command, exitFile)
+	if out, err := exec.Command("tmux", "new-session", "-d", "-s", s.session, "-x", "150", "-y", "42", cmd).CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("tmux", "kill-session", "-t", s.session).Run() })
+	return s, exitFile
+}
+
 // waitExit waits for the command's exit status in exitFile and wants 0.
 func (s *tmuxScreen) waitExit(exitFile string) {
 	s.t.Helper()
@@ -75,13 +89,7 @@ func TestTUIWithoutModelBrowses(t *testing.T) {
 	if err := workspace.InitRepo(dir, oaitest.ShellProject, "main"); err != nil {
 		t.Fatal(err)
 	}
-	s := &tmuxScreen{t: t, session: fmt.Sprintf("nomodel%d", os.Getpid())}
-	exitFile := filepath.Join(t.TempDir(), "exit")
-	cmd := fmt.Sprintf("env -u OPENAI_API_KEY -u OPENAI_BASE_URL %s --repo %s; echo $? > %s; sleep 30", binPath, dir, exitFile)
-	if out, err := exec.Command("tmux", "new-session", "-d", "-s", s.session, "-x", "150", "-y", "42", cmd).CombinedOutput(); err != nil {
-		t.Fatalf("tmux: %v %s", err, out)
-	}
-	defer exec.Command("tmux", "kill-session", "-t", s.session).Run()
+	s, exitFile := startTUI(t, "nomodel", "env -u OPENAI_API_KEY -u OPENAI_BASE_URL "+binPath+" --repo "+dir)
 
 	s.waitFor("OPENAI_API_KEY is not set", 10*time.Second)
 	s.keys("n")
@@ -119,13 +127,7 @@ func TestTUIApproveMergesAndQuits(t *testing.T) {
 	}
 	id := strings.TrimSpace(string(out))
 
-	s := &tmuxScreen{t: t, session: fmt.Sprintf("tui%d", os.Getpid())}
-	exitFile := filepath.Join(t.TempDir(), "exit")
-	cmd := fmt.Sprintf("%s --repo %s; echo $? > %s; sleep 30", binPath, dir, exitFile)
-	if out, err := exec.Command("tmux", "new-session", "-d", "-s", s.session, "-x", "150", "-y", "42", cmd).CombinedOutput(); err != nil {
-		t.Fatalf("tmux: %v %s", err, out)
-	}
-	defer exec.Command("tmux", "kill-session", "-t", s.session).Run()
+	s, exitFile := startTUI(t, "tui", binPath+" --repo "+dir)
 
 	s.waitFor("fix the widget", 10*time.Second)
 	s.waitFor("awaiting approval · ", 30*time.Second)
