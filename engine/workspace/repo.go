@@ -197,9 +197,9 @@ func (r *Repo) EnsureWorktree(ctx context.Context, ticketID, base string) (path,
 	if path, branch := r.WorktreePath(ticketID), BranchName(ticketID); worktreeReady(path) {
 		return path, branch, nil
 	}
-	// Creation is serialized (git cannot register two worktrees at once).
-	// A second caller for the same ticket waits for the first one's result
-	// rather than queueing again behind every other ticket's creation.
+	// Creations queue (see addConcurrently). A second caller for the same
+	// ticket waits for the first one's result rather than queueing again
+	// behind every other ticket's creation.
 	r.flightMu.Lock()
 	c, ok := r.inflight[ticketID]
 	if ok {
