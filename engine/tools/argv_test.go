@@ -1,8 +1,12 @@
 package tools
 
 import (
+	"context"
+	"os"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestCommandArgv(t *testing.T) {
@@ -28,6 +32,22 @@ func TestCommandArgv(t *testing.T) {
 	for in, want := range cases {
 		if got := CommandArgv(in); !slices.Equal(got, want) {
 			t.Errorf("CommandArgv(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A command sees PWD as its own directory, not agent-tui's, whether it runs
+// directly or through sh.
+func TestExecSetsPWD(t *testing.T) {
+	dir := t.TempDir()
+	env := append(os.Environ(), "PWD=/somewhere/else")
+	for _, argv := range [][]string{CommandArgv("printenv PWD"), {"sh", "-c", "printenv PWD"}} {
+		res, err := Exec(context.Background(), argv, dir, env, 10*time.Second, 1<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(res.Output); got != dir {
+			t.Errorf("%q sees PWD=%q, want %q", argv, got, dir)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -103,7 +104,7 @@ func Exec(ctx context.Context, argv []string, dir string, env []string, timeout 
 	defer cancel()
 	cmd := exec.CommandContext(tctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
-	cmd.Env = env
+	cmd.Env = withPWD(env, dir)
 	out := &tailBuffer{max: outputCap}
 	cmd.Stdout, cmd.Stderr = out, out
 	// A new session: the process group can be killed as a whole, and the
@@ -168,3 +169,19 @@ func (b *Box) runCommand(ctx context.Context, a args) (string, error) {
 type worded struct{ text string }
 
 func (w *worded) Error() string { return w.text }
+
+// withPWD points PWD at dir: os/exec only does so when Env is nil, and a
+// program that trusts PWD would otherwise look at agent-tui's own directory.
+func withPWD(env []string, dir string) []string {
+	abs, err := filepath.Abs(dir)
+	if err != nil || dir == "" {
+		return env
+	}
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "PWD=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "PWD="+abs)
+}
