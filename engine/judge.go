@@ -245,7 +245,7 @@ func (e *Engine) runCheck(ctx context.Context, dir, name, command string, timeou
 		timeout = 10 * time.Minute
 	}
 	env := tools.ScrubEnv(os.Environ(), e.secretEnvNames())
-	res, err := tools.Exec(ctx, tools.CommandArgv(command), dir, env, timeout, checkOutputKept)
+	res, err := tools.Exec(ctx, tools.CommandArgv(command, dir), dir, env, timeout, checkOutputKept)
 	c.ExitCode, c.Output, c.Pass = res.ExitCode, res.Output, err == nil && !res.TimedOut && res.ExitCode == 0
 	switch {
 	case err != nil:

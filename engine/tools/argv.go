@@ -2,6 +2,7 @@ package tools
 
 import (
 	"os/exec"
+	"path/filepath"
 	"strings"
 )
 
@@ -30,19 +31,23 @@ func plainWord(w string) bool {
 	return true
 }
 
-// CommandArgv is how a configured command line runs: a plain
+// CommandArgv is how a configured command line runs in dir: a plain
 // "program arg arg" is started directly, anything a shell must read
 // (quotes, pipes, variables, globs, builtins) through `sh -c`. Every check
 // of every ticket runs a command, and the shell in between is one process
 // more each time.
-func CommandArgv(command string) []string {
+func CommandArgv(command, dir string) []string {
 	words := strings.Fields(command)
 	direct := len(words) > 0 && !strings.Contains(words[0], "=") && !shellOnly[words[0]]
 	for _, w := range words {
 		direct = direct && plainWord(w)
 	}
 	if direct {
-		if _, err := exec.LookPath(words[0]); err == nil {
+		prog := words[0]
+		if strings.Contains(prog, "/") && !filepath.IsAbs(prog) {
+			prog = filepath.Join(dir, prog) // ./run_tests.sh is the one in dir
+		}
+		if _, err := exec.LookPath(prog); err == nil {
 			return words
 		}
 	}

@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -29,8 +30,19 @@ func TestCommandArgv(t *testing.T) {
 		"go test ./... > out.txt":       sh("go test ./... > out.txt"),
 		"":                              sh(""),
 	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "check.sh"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plain.txt"), []byte("not a program\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// relative programs are looked up in the command's directory
+	cases["./check.sh --fast"] = []string{"./check.sh", "--fast"}
+	cases["./plain.txt"] = sh("./plain.txt")
+	cases["./missing.sh"] = sh("./missing.sh")
 	for in, want := range cases {
-		if got := CommandArgv(in); !slices.Equal(got, want) {
+		if got := CommandArgv(in, dir); !slices.Equal(got, want) {
 			t.Errorf("CommandArgv(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -41,7 +53,7 @@ func TestCommandArgv(t *testing.T) {
 func TestExecSetsPWD(t *testing.T) {
 	dir := t.TempDir()
 	env := append(os.Environ(), "PWD=/somewhere/else")
-	for _, argv := range [][]string{CommandArgv("printenv PWD"), {"sh", "-c", "printenv PWD"}} {
+	for _, argv := range [][]string{CommandArgv("printenv PWD", dir), {"sh", "-c", "printenv PWD"}} {
 		res, err := Exec(context.Background(), argv, dir, env, 10*time.Second, 1<<10)
 		if err != nil {
 			t.Fatal(err)
