@@ -109,6 +109,15 @@ func lastDeliverable(attempts []*store.Attempt, phase string) string {
 	return ""
 }
 
+// groundwork is what tests and code build on: a hotfix's diagnosis, else
+// the plan.
+func groundwork(t *store.Ticket, attempts []*store.Attempt) (title, body string) {
+	if t.Kind == KindHotfix {
+		return "Diagnosis", accepted(t, attempts, config.Diagnosis)
+	}
+	return "Plan", accepted(t, attempts, config.Planning)
+}
+
 // buildInput assembles the phase's context within its budget.
 func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.PhaseState, attempts []*store.Attempt) (*phaseInput, error) {
 	in := &phaseInput{feedback: feedbackFor(t, ps.Name, attempts)}
@@ -152,19 +161,14 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		secs = append(secs, section{title: "Tech spec", body: design, prio: prioPrimary},
 			section{title: "Acceptance criteria (functional spec)", body: acceptanceCriteria(spec), prio: prioCriteria})
 	case config.Tests:
-		if t.Kind == KindHotfix {
-			secs = append(secs, section{title: "Diagnosis", body: diagnosis, prio: prioPrimary})
-		} else {
-			secs = append(secs, section{title: "Plan", body: plan, prio: prioPrimary},
-				section{title: "Acceptance criteria (functional spec)", body: acceptanceCriteria(spec), prio: prioCriteria})
+		title, body := groundwork(t, attempts)
+		secs = append(secs, section{title: title, body: body, prio: prioPrimary})
+		if t.Kind != KindHotfix {
+			secs = append(secs, section{title: "Acceptance criteria (functional spec)", body: acceptanceCriteria(spec), prio: prioCriteria})
 		}
 	case config.Code:
-		if t.Kind == KindHotfix {
-			secs = append(secs, section{title: "Diagnosis", body: diagnosis, prio: prioPrimary})
-		} else {
-			secs = append(secs, section{title: "Plan", body: plan, prio: prioPrimary})
-		}
-		secs = append(secs,
+		title, body := groundwork(t, attempts)
+		secs = append(secs, section{title: title, body: body, prio: prioPrimary},
 			section{title: "Test files (frozen: do not change them)", body: fileBodies(t.Worktree, t.TestFiles, 0), prio: prioFiles},
 			section{title: "Failing test output", body: e.failingOutput(t, attempts), prio: prioOutput, tail: true})
 	case config.CIFix:

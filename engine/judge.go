@@ -38,10 +38,8 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		case config.Planning, config.Split:
 			return "tech spec", accepted(t, attempts, config.Techspec)
 		case config.Tests:
-			if t.Kind == KindHotfix {
-				return "diagnosis", accepted(t, attempts, config.Diagnosis)
-			}
-			return "plan", accepted(t, attempts, config.Planning)
+			title, body := groundwork(t, attempts)
+			return strings.ToLower(title), body
 		}
 		return "", ""
 	}

@@ -52,23 +52,20 @@ var errParked = errors.New("parked")
 
 // failuresSinceBudget counts the failed attempts of a phase that count
 // against max_attempts: not interrupted, made after the last human retry.
-// attemptsSinceBudget counts the judged attempts of a phase in its current
-// budget, failed or not.
-func attemptsSinceBudget(attempts []*store.Attempt, ps *store.PhaseState) int {
-	n := 0
+// inBudget lists the finished, not interrupted attempts of a phase made
+// since its max_attempts budget last started (a human retry, a send-back).
+func inBudget(attempts []*store.Attempt, ps *store.PhaseState) []*store.Attempt {
+	var out []*store.Attempt
 	for _, a := range attempts {
 		if a.Phase == ps.Name && a.N > ps.BudgetFrom && !a.Interrupted && a.Done() {
-			n++
+			out = append(out, a)
 		}
 	}
-	return n
+	return out
 }
 
 func failuresSinceBudget(attempts []*store.Attempt, ps *store.PhaseState) (n int, last []string) {
-	for _, a := range attempts {
-		if a.Phase != ps.Name || a.N <= ps.BudgetFrom || a.Interrupted || !a.Done() {
-			continue
-		}
+	for _, a := range inBudget(attempts, ps) {
 		if a.Error != "" || (a.Verdict != nil && !a.Verdict.Pass) {
 			n++
 			last = nil
@@ -188,7 +185,7 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 	if err != nil {
 		return err
 	}
-	in.try = 1 + attemptsSinceBudget(attempts, ps)
+	in.try = 1 + len(inBudget(attempts, ps))
 	a, err := e.beginAttempt(t, ps.Name, in)
 	if err != nil {
 		if in.box != nil {

@@ -17,9 +17,10 @@ import (
 // work even where no git identity is configured.
 var agentIdentity = []string{"-c", "user.name=agent-tui", "-c", "user.email=agent-tui@localhost"}
 
-// noAutoMaintenance keeps commit and merge from starting `git maintenance
-// run --auto` after each of the engine's many small commits: a process per
-// commit, and the user's own git commands still run it.
+// noAutoMaintenance goes on every git command the engine runs: commit and
+// merge would otherwise start `git maintenance run --auto` after each of
+// the engine's many small commits (a process each); the user's own git
+// commands still run it.
 var noAutoMaintenance = []string{"-c", "maintenance.auto=false"}
 
 // gitArgs joins global options and a command into one new slice.
@@ -107,7 +108,8 @@ func oneLine(s string) string {
 // git runs git in dir and returns its stdout.
 func git(ctx context.Context, dir string, env []string, args ...string) (string, error) {
 	var stdout bytes.Buffer
-	return gitTo(ctx, dir, env, &stdout, &stdout, args...)
+	err := gitTo(ctx, dir, env, &stdout, args...)
+	return stdout.String(), err
 }
 
 // cappedBuffer keeps the first max bytes written and counts the rest.
@@ -128,12 +130,13 @@ func (c *cappedBuffer) Write(p []byte) (int, error) {
 // many more there were.
 func gitCapped(ctx context.Context, dir string, env []string, limit int, args ...string) (out string, dropped int64, err error) {
 	c := &cappedBuffer{max: limit}
-	out, err = gitTo(ctx, dir, env, c, &c.buf, args...)
-	return out, c.dropped, err
+	err = gitTo(ctx, dir, env, c, args...)
+	return c.buf.String(), c.dropped, err
 }
 
-func gitTo(ctx context.Context, dir string, env []string, w io.Writer, stdout *bytes.Buffer, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
+// gitTo runs git in dir with its stdout going to w.
+func gitTo(ctx context.Context, dir string, env []string, w io.Writer, args ...string) error {
+	cmd := exec.CommandContext(ctx, "git", gitArgs(noAutoMaintenance, args)...)
 	cmd.Dir = dir
 	cmd.Env = gitEnv(env...)
 	var stderr bytes.Buffer
@@ -143,9 +146,9 @@ func gitTo(ctx context.Context, dir string, env []string, w io.Writer, stdout *b
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return stdout.String(), &gitError{sub: subcommand(args), stderr: oneLine(stderr.String()), err: err}
+		return &gitError{sub: subcommand(args), stderr: oneLine(stderr.String()), err: err}
 	}
-	return stdout.String(), nil
+	return nil
 }
 
 // InitRepo creates a repository in dir (created if missing) on branch, writes
@@ -177,7 +180,7 @@ func InitRepo(dir string, files map[string]string, branch string) error {
 	if _, err := git(ctx, dir, nil, "add", "-A"); err != nil {
 		return err
 	}
-	args := gitArgs(agentIdentity, noAutoMaintenance, []string{"commit", "-q", "--allow-empty", "--no-verify", "--no-gpg-sign", "-m", "initial"})
+	args := gitArgs(agentIdentity, []string{"commit", "-q", "--allow-empty", "--no-verify", "--no-gpg-sign", "-m", "initial"})
 	_, err = git(ctx, dir, nil, args...)
 	return err
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Repo is the user's repository. Use it through a pointer: it serializes the
@@ -25,13 +27,10 @@ type Repo struct {
 	// git worktree add/remove/prune share .git/worktrees: new worktrees are
 	// added two at a time (read lock and addSlots); anything else that
 	// changes the registrations holds the write lock
-	wtMu         sync.RWMutex
-	addSlots     chan struct{}
-	addSlotsOnce sync.Once
-	// worktree creations under way, by ticket
-	flightMu sync.Mutex
-	inflight map[string]*worktreeCall
-	mergeMu  sync.Mutex // merges into the user's checkout happen one at a time
+	wtMu     sync.RWMutex
+	addSlots chan struct{}
+	creating singleflight.Group // worktree creations under way, by ticket
+	mergeMu  sync.Mutex         // merges into the user's checkout happen one at a time
 	queueMu  sync.Mutex
 	queue    []*mergeReq
 
@@ -74,7 +73,7 @@ func Open(dir string) (*Repo, error) {
 		// A bare repository has no toplevel: there is no checkout to work with.
 		return nil, fmt.Errorf("not a git repository: %s", dir)
 	}
-	return &Repo{Dir: filepath.Clean(lines[0]), GitDir: filepath.Clean(lines[1])}, nil
+	return &Repo{Dir: filepath.Clean(lines[0]), GitDir: filepath.Clean(lines[1]), addSlots: make(chan struct{}, 2)}, nil
 }
 
 // ErrDetached is returned by CurrentBranch when no branch is checked out.
@@ -200,32 +199,19 @@ func (r *Repo) EnsureWorktree(ctx context.Context, ticketID, base string) (path,
 	// Creations queue (see addConcurrently). A second caller for the same
 	// ticket waits for the first one's result rather than queueing again
 	// behind every other ticket's creation.
-	r.flightMu.Lock()
-	c, ok := r.inflight[ticketID]
-	if ok {
-		r.flightMu.Unlock()
-		<-c.done
-		return c.path, c.branch, c.err
-	}
-	c = &worktreeCall{done: make(chan struct{})}
-	if r.inflight == nil {
-		r.inflight = map[string]*worktreeCall{}
-	}
-	r.inflight[ticketID] = c
-	r.flightMu.Unlock()
-
-	if !r.addConcurrently(ctx, ticketID, base) {
+	_, err, _ = r.creating.Do(ticketID, func() (any, error) {
+		if r.addConcurrently(ctx, ticketID, base) {
+			return nil, nil
+		}
 		r.wtMu.Lock()
-		c.path, c.branch, c.err = r.ensureLocked(ctx, ticketID, base)
-		r.wtMu.Unlock()
-	} else {
-		c.path, c.branch = r.WorktreePath(ticketID), BranchName(ticketID)
+		defer r.wtMu.Unlock()
+		_, _, err := r.ensureLocked(ctx, ticketID, base)
+		return nil, err
+	})
+	if err != nil {
+		return "", "", err
 	}
-	r.flightMu.Lock()
-	delete(r.inflight, ticketID)
-	r.flightMu.Unlock()
-	close(c.done)
-	return c.path, c.branch, c.err
+	return r.WorktreePath(ticketID), BranchName(ticketID), nil
 }
 
 // addConcurrently makes a new ticket's worktree in the common case, one
@@ -242,7 +228,6 @@ func (r *Repo) addConcurrently(ctx context.Context, ticketID, base string) bool 
 	if dirExists(path) {
 		return false // something is there: the careful way
 	}
-	r.addSlotsOnce.Do(func() { r.addSlots = make(chan struct{}, 2) })
 	r.addSlots <- struct{}{}
 	defer func() { <-r.addSlots }()
 	if err := os.MkdirAll(r.WorktreeRoot(), 0o755); err != nil {
@@ -250,12 +235,6 @@ func (r *Repo) addConcurrently(ctx context.Context, ticketID, base string) bool 
 	}
 	_, err := git(ctx, r.Dir, nil, "worktree", "add", "-q", "-b", branch, path, base)
 	return err == nil
-}
-
-type worktreeCall struct {
-	path, branch string
-	err          error
-	done         chan struct{}
 }
 
 // worktreeReady says git finished making the worktree at path: its .git
@@ -352,7 +331,7 @@ func (r *Repo) CommitAll(ctx context.Context, wt, message string) (committed boo
 	if _, err := git(ctx, wt, nil, "add", "-A"); err != nil {
 		return false, err
 	}
-	args := gitArgs(agentIdentity, noAutoMaintenance, []string{"commit", "-q", "--no-verify", "--no-gpg-sign", "-m", message})
+	args := gitArgs(agentIdentity, []string{"commit", "-q", "--no-verify", "--no-gpg-sign", "-m", message})
 	out, err := git(ctx, wt, nil, args...)
 	switch {
 	case err == nil:
@@ -623,7 +602,7 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 	if len(merged) == 0 {
 		return
 	}
-	if _, err := git(ctx, r.Dir, nil, gitArgs(noAutoMaintenance, []string{"merge", "-q", "--ff-only", tip})...); err != nil {
+	if _, err := git(ctx, r.Dir, nil, "merge", "-q", "--ff-only", tip); err != nil {
 		// the checkout changed under us, or a file in the way: merge one by
 		// one, so each branch gets its own answer
 		for _, q := range merged {
@@ -651,7 +630,7 @@ func (r *Repo) hasMergeTree(ctx context.Context) bool {
 
 // mergeOne runs one merge; a conflict is undone and reported.
 func (r *Repo) mergeOne(ctx context.Context, branch, base, message string) error {
-	args := gitArgs(r.identityArgs(ctx), noAutoMaintenance, []string{"merge", "--no-ff", "--no-edit", "-m", message, branch})
+	args := gitArgs(r.identityArgs(ctx), []string{"merge", "--no-ff", "--no-edit", "-m", message, branch})
 	_, mergeErr := git(ctx, r.Dir, nil, args...)
 	if mergeErr == nil {
 		return nil
