@@ -64,6 +64,19 @@ func TestFeatureLandsOnBaseBranch(t *testing.T) {
 		}
 	}
 	h.baseTestsPass()
+	// tests first: the branch's tests commit holds the test, what was checked red
+	var testsCommit string
+	for _, l := range strings.Split(gitOut(t, h.dir, "log", "--format=%H %s", "agent/"+id), "\n") {
+		if sha, subject, _ := strings.Cut(l, " "); strings.HasPrefix(subject, id+" tests:") {
+			testsCommit = sha
+		}
+	}
+	if testsCommit == "" {
+		t.Fatalf("no tests commit on agent/%s", id)
+	}
+	if files := gitOut(t, h.dir, "show", "--name-only", "--format=", testsCommit); files != "tests/"+id+"_test.sh\n" {
+		t.Fatalf("the tests commit holds %q", files)
+	}
 	if _, err := os.Stat(h.repo.WorktreePath(id)); !os.IsNotExist(err) {
 		t.Fatalf("worktree still there: %v", err)
 	}

@@ -151,9 +151,10 @@ func isTestFile(p string) bool {
 }
 
 // testFiles are the test files on the branch that differ from the base,
-// with their hashes.
+// with their hashes. It stages the worktree: the tests commit is what was
+// checked, without what the red test run leaves behind.
 func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (map[string]string, error) {
-	changed, err := e.repo.ChangedFiles(ctx, t.Worktree, t.BaseBranch)
+	changed, err := e.repo.StageAll(ctx, t.Worktree, t.BaseBranch)
 	if err != nil {
 		return nil, err
 	}

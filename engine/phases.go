@@ -353,11 +353,11 @@ func (e *Engine) finishPhase(ctx context.Context, t *store.Ticket, ps *store.Pha
 	msg := fmt.Sprintf("%s %s: %s", t.ID, ps.Name, t.Title)
 	switch ps.Name {
 	case config.Tests:
-		files, err := e.acceptedTestFiles(ctx, t, ps)
+		files, err := e.acceptedTestFiles(ctx, t, ps) // staged by the check, or now
 		if err != nil {
 			return err
 		}
-		if _, err := e.repo.CommitAll(ctx, t.Worktree, msg); err != nil {
+		if _, err := e.repo.CommitStaged(ctx, t.Worktree, msg); err != nil {
 			return err
 		}
 		nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error { x.TestFiles = files; return nil })

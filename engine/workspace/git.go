@@ -108,7 +108,14 @@ func oneLine(s string) string {
 // git runs git in dir and returns its stdout.
 func git(ctx context.Context, dir string, env []string, args ...string) (string, error) {
 	var stdout bytes.Buffer
-	err := gitTo(ctx, dir, env, &stdout, args...)
+	err := gitTo(ctx, dir, env, nil, &stdout, args...)
+	return stdout.String(), err
+}
+
+// gitWithInput is git reading stdin from in.
+func gitWithInput(ctx context.Context, dir, in string, args ...string) (string, error) {
+	var stdout bytes.Buffer
+	err := gitTo(ctx, dir, nil, strings.NewReader(in), &stdout, args...)
 	return stdout.String(), err
 }
 
@@ -130,15 +137,16 @@ func (c *cappedBuffer) Write(p []byte) (int, error) {
 // many more there were.
 func gitCapped(ctx context.Context, dir string, env []string, limit int, args ...string) (out string, dropped int64, err error) {
 	c := &cappedBuffer{max: limit}
-	err = gitTo(ctx, dir, env, c, args...)
+	err = gitTo(ctx, dir, env, nil, c, args...)
 	return c.buf.String(), c.dropped, err
 }
 
-// gitTo runs git in dir with its stdout going to w.
-func gitTo(ctx context.Context, dir string, env []string, w io.Writer, args ...string) error {
+// gitTo runs git in dir with its stdout going to w (stdin from in, if any).
+func gitTo(ctx context.Context, dir string, env []string, in io.Reader, w io.Writer, args ...string) error {
 	cmd := exec.CommandContext(ctx, "git", gitArgs(noAutoMaintenance, args)...)
 	cmd.Dir = dir
 	cmd.Env = gitEnv(env...)
+	cmd.Stdin = in
 	var stderr bytes.Buffer
 	cmd.Stdout = w
 	cmd.Stderr = &stderr

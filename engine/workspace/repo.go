@@ -30,9 +30,8 @@ type Repo struct {
 	wtMu     sync.RWMutex
 	addSlots chan struct{}
 	creating singleflight.Group // worktree creations under way, by ticket
-	mergeMu  sync.Mutex         // merges into the user's checkout happen one at a time
-	queueMu  sync.Mutex
-	queue    []*mergeReq
+	branches batcher[*branchReq]
+	merges   batcher[*mergeReq] // merges into the user's checkout happen one batch at a time
 
 	// looked up once per process: every merge needs them
 	identityOnce       sync.Once
@@ -228,13 +227,42 @@ func (r *Repo) addConcurrently(ctx context.Context, ticketID, base string) bool 
 	if dirExists(path) {
 		return false // something is there: the careful way
 	}
+	// made apart from the add: `worktree add -b` would start a `git branch`
+	// for each ticket, where one update-ref makes a whole burst's branches
+	if err := r.createBranch(ctx, branch, base); err != nil {
+		return false
+	}
 	r.addSlots <- struct{}{}
 	defer func() { <-r.addSlots }()
 	if err := os.MkdirAll(r.WorktreeRoot(), 0o755); err != nil {
 		return false
 	}
-	_, err := git(ctx, r.Dir, nil, "worktree", "add", "-q", "-b", branch, path, base)
+	_, err := git(ctx, r.Dir, nil, "worktree", "add", "-q", path, branch)
 	return err == nil
+}
+
+type branchReq struct {
+	branch, base string
+	done         chan error
+}
+
+// createBranch makes the new branch `branch` at base. Branches asked for
+// while another batch is being made are made together, in one transaction:
+// if any of them cannot be made (it exists, say), none is, and each caller
+// gets the error.
+func (r *Repo) createBranch(ctx context.Context, branch, base string) error {
+	req := &branchReq{branch: branch, base: base, done: make(chan error, 1)}
+	r.branches.add(req, func(batch []*branchReq) {
+		var in strings.Builder
+		for _, q := range batch {
+			in.WriteString("create refs/heads/" + q.branch + "\x00" + q.base + "\x00")
+		}
+		_, err := gitWithInput(ctx, r.Dir, in.String(), "update-ref", "-z", "--stdin", "-m", "agent-tui: new ticket branch")
+		for _, q := range batch {
+			q.done <- err
+		}
+	})
+	return <-req.done
 }
 
 // worktreeReady says git finished making the worktree at path: its .git
@@ -331,7 +359,15 @@ func (r *Repo) CommitAll(ctx context.Context, wt, message string) (committed boo
 	if _, err := git(ctx, wt, nil, "add", "-A"); err != nil {
 		return false, err
 	}
-	args := gitArgs(agentIdentity, []string{"commit", "-q", "--no-verify", "--no-gpg-sign", "-m", message})
+	return r.CommitStaged(ctx, wt, message)
+}
+
+// CommitStaged commits what is staged in the worktree wt, leaving anything
+// else as it is; committed is false when nothing was staged.
+func (r *Repo) CommitStaged(ctx context.Context, wt, message string) (committed bool, err error) {
+	ctx = context.WithoutCancel(ctx) // see CommitAll
+	// -uno: untracked files are not committed, so git need not look for them
+	args := gitArgs(agentIdentity, []string{"commit", "-q", "-uno", "--no-verify", "--no-gpg-sign", "-m", message})
 	out, err := git(ctx, wt, nil, args...)
 	switch {
 	case err == nil:
@@ -427,23 +463,21 @@ func (r *Repo) BranchDiff(ctx context.Context, wt, base string) (string, error) 
 	return diffCapped(ctx, wt, nil, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base, "HEAD")
 }
 
-// ChangedFiles lists the paths changed in the worktree against its
-// merge-base with base, untracked files included; renames list both names.
-func (r *Repo) ChangedFiles(ctx context.Context, wt, base string) ([]string, error) {
-	// tracked changes, committed or not, without staging anything
-	tracked, err := git(ctx, wt, nil, "diff", "--name-only", "--no-renames", "-z", "--merge-base", base)
+// StageAll stages every change in the worktree, untracked files included,
+// and lists the paths that differ from its merge-base with base (renames
+// list both names). A CommitStaged after it commits what was staged here.
+func (r *Repo) StageAll(ctx context.Context, wt, base string) ([]string, error) {
+	ctx = context.WithoutCancel(ctx) // see CommitAll
+	if _, err := git(ctx, wt, nil, "add", "-A"); err != nil {
+		return nil, err
+	}
+	out, err := git(ctx, wt, nil, "diff", "--cached", "--name-only", "--no-renames", "-z", "--merge-base", base)
 	if err != nil {
 		return nil, err
 	}
-	untracked, err := git(ctx, wt, nil, "ls-files", "--others", "--exclude-standard", "-z")
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
 	var files []string
-	for _, f := range strings.Split(tracked+"\x00"+untracked, "\x00") {
-		if f != "" && !seen[f] {
-			seen[f] = true
+	for _, f := range strings.Split(out, "\x00") {
+		if f != "" {
 			files = append(files, f)
 		}
 	}
@@ -484,20 +518,10 @@ func (r *Repo) HashFiles(wt string, paths []string) (map[string]string, error) {
 // the checkout's state: each ticket still gets its own merge commit.
 func (r *Repo) Merge(ctx context.Context, branch, base, message string) error {
 	req := &mergeReq{branch: branch, base: base, message: message, done: make(chan error, 1)}
-	r.queueMu.Lock()
-	r.queue = append(r.queue, req)
-	r.queueMu.Unlock()
-
-	r.mergeMu.Lock()
-	r.queueMu.Lock()
-	batch := r.queue
-	r.queue = nil
-	r.queueMu.Unlock()
-	if len(batch) > 0 {
+	r.merges.add(req, func(batch []*mergeReq) {
 		// a merge once started is finished, whoever asked for it
 		r.mergeBatch(context.WithoutCancel(ctx), batch)
-	}
-	r.mergeMu.Unlock()
+	})
 	return <-req.done
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func newRepo(t *testing.T) *Repo {
@@ -208,6 +209,16 @@ func TestEnsureWorktreeRejectsBadID(t *testing.T) {
 func TestEnsureWorktreeParallel(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
+	// T-3's branch is left from an earlier run, one commit ahead: the batch
+	// of new branches that includes it fails, and every ticket in that
+	// batch is made the careful way, T-3 on its own branch
+	run(t, r.Dir, "branch", "agent/T-3", "main")
+	wt3 := filepath.Join(t.TempDir(), "wt3")
+	run(t, r.Dir, "worktree", "add", "-q", wt3, "agent/T-3")
+	write(t, filepath.Join(wt3, "t3.txt"), "earlier work\n")
+	run(t, wt3, "add", "-A")
+	run(t, wt3, "commit", "-q", "-m", "T-3 earlier work")
+	run(t, r.Dir, "worktree", "remove", wt3)
 	var wg sync.WaitGroup
 	// each ticket asked for twice at once, as a prefetch and its phase do
 	errs := make([]error, 16)
@@ -231,9 +242,69 @@ func TestEnsureWorktreeParallel(t *testing.T) {
 	if len(list) != 9 {
 		t.Errorf("got %d worktrees, want 9 (checkout + 8)", len(list))
 	}
+	if _, err := os.Stat(filepath.Join(r.WorktreePath("T-3"), "t3.txt")); err != nil {
+		t.Errorf("T-3's worktree is not on its earlier branch: %v", err)
+	}
 }
 
-func TestDiffAndChangedFiles(t *testing.T) {
+func TestCreateBranchBatches(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	// a batch held open while five more requests queue behind it
+	release := make(chan struct{})
+	held := make(chan struct{})
+	go r.branches.add(&branchReq{done: make(chan error, 1)}, func([]*branchReq) { close(held); <-release })
+	<-held
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = r.createBranch(ctx, fmt.Sprintf("agent/B-%d", i), "main")
+		}()
+	}
+	for { // all five queued
+		r.branches.mu.Lock()
+		n := len(r.branches.pending)
+		r.branches.mu.Unlock()
+		if n == 5 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// one of them names a branch that exists: the whole batch is refused
+	run(t, r.Dir, "branch", "agent/B-2", "main")
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("B-%d was made although its batch held an existing branch", i)
+		}
+	}
+	if out := run(t, r.Dir, "branch", "--list", "agent/B-*"); strings.Count(out, "agent/B-") != 1 {
+		t.Errorf("branches after a refused batch:\n%s", out)
+	}
+	// the same requests without the existing branch: all made
+	for i := range 5 {
+		if i == 2 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.createBranch(ctx, fmt.Sprintf("agent/B-%d", i), "main"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if out := run(t, r.Dir, "branch", "--list", "agent/B-*"); strings.Count(out, "agent/B-") != 5 {
+		t.Errorf("branches:\n%s", out)
+	}
+}
+
+func TestDiffAndStageAll(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
 	wt, _, err := r.EnsureWorktree(ctx, "T-2", "main")
@@ -267,6 +338,11 @@ func TestDiffAndChangedFiles(t *testing.T) {
 		t.Errorf("diff has base changes or color:\n%s", diff)
 	}
 
+	// Diff leaves the real index alone: the untracked file is still untracked.
+	if st := run(t, wt, "status", "--porcelain", "brand"); st != "?? brand/" {
+		t.Errorf("status of untracked dir after Diff = %q", st)
+	}
+
 	// what a merge brings: the committed change only
 	branch, err := r.BranchDiff(ctx, wt, "main")
 	if err != nil {
@@ -277,17 +353,27 @@ func TestDiffAndChangedFiles(t *testing.T) {
 		t.Errorf("BranchDiff is not the committed change alone:\n%s", branch)
 	}
 
-	files, err := r.ChangedFiles(ctx, wt, "main")
+	files, err := r.StageAll(ctx, wt, "main")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"brand/new.go", "committed.go", "lib/util.go", "main.go"}
 	if !reflect.DeepEqual(files, want) {
-		t.Errorf("ChangedFiles = %v, want %v", files, want)
+		t.Errorf("StageAll = %v, want %v", files, want)
 	}
-	// The real index is untouched: the untracked file is still untracked.
-	if st := run(t, wt, "status", "--porcelain", "brand"); st != "?? brand/" {
-		t.Errorf("status of untracked dir after Diff = %q", st)
+	// what was staged is what gets committed; a file made afterwards is not
+	write(t, filepath.Join(wt, "later.txt"), "after the check\n")
+	if ok, err := r.CommitStaged(ctx, wt, "T-2 tests"); err != nil || !ok {
+		t.Fatalf("CommitStaged = %v, %v", ok, err)
+	}
+	if got := run(t, wt, "show", "--name-only", "--format=", "HEAD"); got != "brand/new.go\nlib/util.go\nmain.go" {
+		t.Errorf("the commit holds %q", got)
+	}
+	if st := run(t, wt, "status", "--porcelain"); st != "?? later.txt" {
+		t.Errorf("status after CommitStaged = %q", st)
+	}
+	if ok, err := r.CommitStaged(ctx, wt, "nothing staged"); err != nil || ok {
+		t.Errorf("CommitStaged with nothing staged = %v, %v", ok, err)
 	}
 }
 
