@@ -112,11 +112,9 @@ func noModelFlash(reason string) string {
 
 // Init loads what the first frame needs, each in a command.
 func (m Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{loadTickets(m.b), loadHealth(m.b), loadModels(m.b, ""), tick(1)}
-	if m.confinement == "" {
-		cmds = append(cmds, loadConfinement(m.b))
-	}
-	return tea.Batch(cmds...)
+	// the sandbox probe starts a process: it waits for the tickets rather
+	// than compete with them for the first frame
+	return tea.Batch(loadTickets(m.b), loadHealth(m.b), loadModels(m.b, ""), tick(1))
 }
 
 // Update routes a message, then makes sure what the next frame shows is
@@ -145,9 +143,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		if msg.err != nil {
 			return m.setFlash("loading tickets: "+msg.err.Error(), true)
 		}
+		var probe tea.Cmd
+		if !m.loaded && m.confinement == "" {
+			probe = loadConfinement(m.b)
+		}
 		m.loaded = true
 		m.q.setAll(msg.tickets)
-		return nil
+		return probe
 	case attemptsMsg:
 		td := m.ticketData(msg.id)
 		if msg.err != nil {

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"agent-tui/engine"
 )
@@ -21,7 +22,9 @@ func Run(ctx context.Context, b Backend, opts Options) error {
 	m.ctx = ctx
 	events, unsubscribe := b.Subscribe(eventBuffer)
 	defer unsubscribe()
-	p := tea.NewProgram(m, tea.WithContext(ctx))
+	// Lip Gloss detected the terminal's colours when it loaded; detecting
+	// again costs a `tmux info` under tmux before the first frame
+	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithColorProfile(lipgloss.Writer.Profile))
 	go forward(events, p)
 	_, err := p.Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
