@@ -507,6 +507,9 @@ func printShow(w io.Writer, v engine.TicketView) {
 	if v.Branch != "" {
 		fmt.Fprintf(w, "branch:  %s  %s\n", v.Branch, v.Worktree)
 	}
+	if v.Merged != "" {
+		fmt.Fprintf(w, "merged:  %s into %s\n", v.Merged, v.BaseBranch)
+	}
 	fmt.Fprintf(w, "cost:    $%.4f\n", v.CostUSD)
 	if v.Confinement != "" {
 		fmt.Fprintf(w, "commands: %s\n", v.Confinement)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -115,6 +117,25 @@ func TestCrashLoop(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
 		if !strings.Contains(line, " done ") {
 			t.Fatalf("not every ticket completed:\n%s\n%s", out, e.mustRun("list", "--json"))
+		}
+	}
+	// every merge is on record, even one whose run was killed before it
+	// could record it
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(e.mustRun("list", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range list {
+		if tk["kind"] == "epic" {
+			continue
+		}
+		id := tk["id"].(string)
+		merged, _ := e.show(id)["merged"].(string)
+		if merged == "" {
+			t.Fatalf("%s: no merge commit on record", id)
+		}
+		if out, err := exec.Command("git", "-C", e.dir, "merge-base", "--is-ancestor", merged, "main").CombinedOutput(); err != nil {
+			t.Fatalf("%s: merge %s is not on main: %v %s", id, merged, err, out)
 		}
 	}
 	t.Logf("%d kills, %d runs finished before their kill, %d attempts in the end", kills, finishedEarly, prevTotal)

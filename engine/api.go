@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"os"
 
 	"agent-tui/engine/tools"
 	"agent-tui/store"
@@ -16,17 +17,25 @@ func (e *Engine) Tickets() ([]*store.Ticket, error) { return e.st.Tickets() }
 // Attempts reads a ticket's full history.
 func (e *Engine) Attempts(id string) ([]*store.Attempt, error) { return e.st.Attempts(id) }
 
-// Diff is the ticket branch's diff against its base, or "" before the
-// ticket has a worktree.
+// Diff is the ticket's change against its base: the worktree's while it
+// has one, then what its merge brought, or its kept branch's when it ended
+// unmerged; "" before it has any.
 func (e *Engine) Diff(ctx context.Context, id string) (string, error) {
 	t, err := e.st.Ticket(id)
 	if err != nil {
 		return "", err
 	}
-	if t.Worktree == "" {
-		return "", nil
+	switch {
+	case t.Worktree != "" && isDir(t.Worktree):
+		return e.repo.Diff(ctx, t.Worktree, t.BaseBranch)
+	case t.Merged != "":
+		return e.repo.MergedDiff(ctx, t.Merged)
+	case t.Branch != "" && t.Status != store.StatusDone:
+		// cancelled (its worktree removed) or the worktree lost: the
+		// branch is kept
+		return e.repo.RefDiff(ctx, t.Branch, t.BaseBranch)
 	}
-	return e.repo.Diff(ctx, t.Worktree, t.BaseBranch)
+	return "", nil
 }
 
 // ModelChoice is a configured model as a human picks one.
@@ -47,3 +56,8 @@ func (e *Engine) Models() []ModelChoice {
 
 // Confinement says how run_command is confined on this machine.
 func (e *Engine) Confinement() string { return tools.Confinement(e.cfg.Sandbox) }
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
+}

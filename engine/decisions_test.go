@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -133,6 +134,32 @@ func TestCancelStopsAndCancelsChildren(t *testing.T) {
 	}
 	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err == nil {
 		t.Fatal("approving a cancelled ticket was accepted")
+	}
+}
+
+// A cancelled ticket's worktree goes, its branch stays, and its diff is
+// still read from the branch.
+func TestCancelledTicketKeepsItsDiff(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"code"}
+	id := h.add("hotfix", "to cancel late", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusAwaiting || tk.Worktree == "" {
+		t.Fatalf("%s %q", tk.Status, tk.Worktree)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionCancel}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusCancelled {
+		t.Fatalf("%s", s)
+	}
+	if _, err := os.Stat(h.repo.WorktreePath(id)); !os.IsNotExist(err) {
+		t.Fatalf("worktree still there: %v", err)
+	}
+	d, err := h.eng.Diff(context.Background(), id)
+	if err != nil || !strings.Contains(d, "+++ b/tests/"+id+"_test.sh") {
+		t.Fatalf("diff of a cancelled ticket: %v\n%s", err, d)
 	}
 }
 

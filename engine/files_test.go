@@ -80,6 +80,14 @@ func TestFeatureLandsOnBaseBranch(t *testing.T) {
 	if _, err := os.Stat(h.repo.WorktreePath(id)); !os.IsNotExist(err) {
 		t.Fatalf("worktree still there: %v", err)
 	}
+	// done, its worktree gone: the Diff tab still shows what it brought
+	if tk.Merged == "" {
+		t.Fatal("no merge commit recorded")
+	}
+	d, err := h.eng.Diff(context.Background(), id)
+	if err != nil || !strings.Contains(d, "+++ b/src/"+id+".txt") || !strings.Contains(d, "+++ b/tests/"+id+"_test.sh") {
+		t.Fatalf("diff of a merged ticket: %v\n%s", err, d)
+	}
 	ci := h.phase(id, "ci")
 	if len(ci.Attempts) != 1 || !ci.Attempts[0].Checks[0].Pass {
 		t.Fatalf("ci: %+v", ci)

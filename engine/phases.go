@@ -531,7 +531,7 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 // checkout; anything that blocks it hands the ticket to a human.
 func (e *Engine) runMerge(ctx context.Context, t *store.Ticket, ps *store.PhaseState) error {
 	msg := fmt.Sprintf("%s: %s (agent-tui)", t.ID, t.Title)
-	err := e.repo.Merge(ctx, t.Branch, t.BaseBranch, msg)
+	commit, err := e.repo.Merge(ctx, t.Branch, t.BaseBranch, msg)
 	var blocked *workspace.MergeBlocked
 	if errors.As(err, &blocked) {
 		e.stopTicket(t.ID, store.StatusNeedsHuman, "merge blocked: "+blocked.Reason)
@@ -539,6 +539,12 @@ func (e *Engine) runMerge(ctx context.Context, t *store.Ticket, ps *store.PhaseS
 	}
 	if err != nil {
 		return err
+	}
+	if commit == "" {
+		// merged by a run cut off before it recorded the merge
+		if commit, err = e.repo.MergeOf(ctx, t.Branch, t.BaseBranch); err != nil {
+			e.log.Warn("find merge commit", "ticket", t.ID, "err", err)
+		}
 	}
 	if err := e.repo.RemoveWorktree(ctx, t.ID); err != nil {
 		e.log.Warn("remove worktree", "ticket", t.ID, "err", err)
@@ -548,6 +554,7 @@ func (e *Engine) runMerge(ctx context.Context, t *store.Ticket, ps *store.PhaseS
 		x.Status = store.StatusDone
 		x.Reason = ""
 		x.Worktree = ""
+		x.Merged = commit
 		return nil
 	})
 	if err != nil {

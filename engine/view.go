@@ -8,23 +8,25 @@ import (
 
 // TicketView is the stable shape of `show --json` (SPEC section 8).
 type TicketView struct {
-	ID         string           `json:"id"`
-	Kind       string           `json:"kind"`
-	Title      string           `json:"title"`
-	Body       string           `json:"body"`
-	Status     string           `json:"status"`
-	Reason     string           `json:"reason"`
-	Sensitive  bool             `json:"sensitive"`
-	Paused     bool             `json:"paused"`
-	Parent     string           `json:"parent"`
-	Children   []string         `json:"children"`
-	Branch     string           `json:"branch"`
-	Worktree   string           `json:"worktree"`
-	BaseBranch string           `json:"base_branch"`
-	Phase      string           `json:"phase"`
-	CostUSD    float64          `json:"cost_usd"`
-	Phases     []PhaseView      `json:"phases"`
-	Decisions  []store.Decision `json:"decisions"`
+	ID         string   `json:"id"`
+	Kind       string   `json:"kind"`
+	Title      string   `json:"title"`
+	Body       string   `json:"body"`
+	Status     string   `json:"status"`
+	Reason     string   `json:"reason"`
+	Sensitive  bool     `json:"sensitive"`
+	Paused     bool     `json:"paused"`
+	Parent     string   `json:"parent"`
+	Children   []string `json:"children"`
+	Branch     string   `json:"branch"`
+	Worktree   string   `json:"worktree"`
+	BaseBranch string   `json:"base_branch"`
+	// Merged is the merge commit that brought the ticket into base_branch.
+	Merged    string           `json:"merged,omitempty"`
+	Phase     string           `json:"phase"`
+	CostUSD   float64          `json:"cost_usd"`
+	Phases    []PhaseView      `json:"phases"`
+	Decisions []store.Decision `json:"decisions"`
 	// Confinement says how run_command is confined (or that it is not).
 	Confinement string    `json:"confinement,omitempty"`
 	Created     time.Time `json:"created"`
@@ -92,7 +94,7 @@ func Describe(t *store.Ticket, attempts []*store.Attempt) TicketView {
 	v := TicketView{
 		ID: t.ID, Kind: t.Kind, Title: t.Title, Body: t.Body, Status: t.Status, Reason: t.Reason,
 		Sensitive: t.Sensitive, Paused: t.Paused, Parent: t.Parent, Children: nonNil(t.Children),
-		Branch: t.Branch, Worktree: t.Worktree, BaseBranch: t.BaseBranch, Phase: t.Phase,
+		Branch: t.Branch, Worktree: t.Worktree, BaseBranch: t.BaseBranch, Merged: t.Merged, Phase: t.Phase,
 		CostUSD: t.CostUSD, Decisions: t.Decisions, Created: t.Created, Updated: t.Updated,
 	}
 	if v.Decisions == nil {

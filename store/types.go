@@ -59,7 +59,9 @@ type Ticket struct {
 	Branch     string   `json:"branch"`
 	Worktree   string   `json:"worktree"`
 	BaseBranch string   `json:"base_branch,omitempty"`
-	CostUSD    float64  `json:"cost_usd"`
+	// Merged is the merge commit that brought the ticket into BaseBranch.
+	Merged  string  `json:"merged,omitempty"`
+	CostUSD float64 `json:"cost_usd"`
 	// CostBase is the spend when a human last retried: max_cost_usd counts from it.
 	CostBase  float64      `json:"cost_base,omitempty"`
 	Phases    []PhaseState `json:"phase_states"`

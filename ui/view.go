@@ -203,6 +203,8 @@ func (m *Model) tabContent(t *store.Ticket, w, h int) (string, []string) {
 			return "", []string{m.st.dim.Render("loading diff…")}
 		case d.err != nil:
 			return "", []string{m.st.fail.Render("diff: " + d.err.Error())}
+		case len(d.lines) == 0 && store.Finished(t.Status):
+			return "", []string{m.st.dim.Render("No changes from this ticket.")}
 		case len(d.lines) == 0:
 			return "", []string{m.st.dim.Render("No changes on the branch yet.")}
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -463,6 +464,46 @@ func (r *Repo) BranchDiff(ctx context.Context, wt, base string) (string, error) 
 	return diffCapped(ctx, wt, nil, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base, "HEAD")
 }
 
+// MergedDiff is what a merge commit brought to its first parent: a finished
+// ticket's change, after its worktree is gone.
+func (r *Repo) MergedDiff(ctx context.Context, commit string) (string, error) {
+	return diffCapped(ctx, r.Dir, nil, "diff", "--no-color", "--no-ext-diff", "--no-textconv", commit+"^1", commit, "--")
+}
+
+// MergeOf finds the merge commit that brought branch's tip into base,
+// looking back along base's first parents over its last thousand merges;
+// "" when there is none.
+func (r *Repo) MergeOf(ctx context.Context, branch, base string) (string, error) {
+	tip, err := git(ctx, r.Dir, nil, "rev-parse", "--verify", "-q", "refs/heads/"+branch+"^{commit}")
+	if err != nil {
+		if exitCode(err) == 1 {
+			return "", nil
+		}
+		return "", err
+	}
+	tip = strings.TrimSpace(tip)
+	out, err := git(ctx, r.Dir, nil, "rev-list", "--first-parent", "--merges", "--parents", "--max-count=1000", "refs/heads/"+base, "--")
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.Lines(out) {
+		if f := strings.Fields(line); len(f) >= 3 && slices.Contains(f[2:], tip) {
+			return f[0], nil
+		}
+	}
+	return "", nil
+}
+
+// RefDiff is what branch has committed against its merge-base with base,
+// read from the repository: for a ticket whose worktree is gone. A branch
+// that does not exist has no diff.
+func (r *Repo) RefDiff(ctx context.Context, branch, base string) (string, error) {
+	if ok, err := r.branchExists(ctx, branch); !ok || err != nil {
+		return "", err
+	}
+	return diffCapped(ctx, r.Dir, nil, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base, branch, "--")
+}
+
 // StageAll stages every change in the worktree, untracked files included,
 // and lists the paths that differ from its merge-base with base (renames
 // list both names). A CommitStaged after it commits what was staged here.
@@ -516,24 +557,34 @@ func (r *Repo) HashFiles(wt string, paths []string) (map[string]string, error) {
 // Merges happen one after another. Tickets that finish together queue up,
 // and whoever holds the checkout merges the whole queue after one check of
 // the checkout's state: each ticket still gets its own merge commit.
-func (r *Repo) Merge(ctx context.Context, branch, base, message string) error {
-	req := &mergeReq{branch: branch, base: base, message: message, done: make(chan error, 1)}
+//
+// It returns the merge commit, or "" when the branch brought nothing new.
+func (r *Repo) Merge(ctx context.Context, branch, base, message string) (string, error) {
+	req := &mergeReq{branch: branch, base: base, message: message, done: make(chan mergeResult, 1)}
 	r.merges.add(req, func(batch []*mergeReq) {
 		// a merge once started is finished, whoever asked for it
 		r.mergeBatch(context.WithoutCancel(ctx), batch)
 	})
-	return <-req.done
+	res := <-req.done
+	return res.commit, res.err
 }
 
 type mergeReq struct {
 	branch, base, message string
-	done                  chan error
+	done                  chan mergeResult
 }
+
+type mergeResult struct {
+	commit string
+	err    error
+}
+
+func (q *mergeReq) fail(err error) { q.done <- mergeResult{err: err} }
 
 func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 	fail := func(err error) {
 		for _, q := range batch {
-			q.done <- err
+			q.fail(err)
 		}
 	}
 	// Another git process (a previous agent-tui killed mid-merge leaves its
@@ -557,11 +608,11 @@ func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 	for _, q := range batch {
 		switch {
 		case cur == "":
-			q.done <- &MergeBlocked{Reason: fmt.Sprintf("your checkout is in detached HEAD state, not on the base branch %s", q.base)}
+			q.fail(&MergeBlocked{Reason: fmt.Sprintf("your checkout is in detached HEAD state, not on the base branch %s", q.base)})
 		case cur != q.base:
-			q.done <- &MergeBlocked{Reason: fmt.Sprintf("your checkout is on branch %s, not the base branch %s", cur, q.base)}
+			q.fail(&MergeBlocked{Reason: fmt.Sprintf("your checkout is on branch %s, not the base branch %s", cur, q.base)})
 		case !clean:
-			q.done <- &MergeBlocked{Reason: "your checkout has uncommitted changes"}
+			q.fail(&MergeBlocked{Reason: "your checkout has uncommitted changes"})
 		default:
 			ready = append(ready, q)
 		}
@@ -572,7 +623,7 @@ func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 	if !r.hasMergeTree(ctx) {
 		for _, q := range ready {
 			// a merge that succeeds or is undone leaves the checkout clean
-			q.done <- r.mergeOne(ctx, q.branch, q.base, q.message)
+			q.done <- r.mergeOne(ctx, q)
 		}
 		return
 	}
@@ -592,36 +643,38 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 	}
 	if err != nil {
 		for _, q := range batch {
-			q.done <- err
+			q.fail(err)
 		}
 		return
 	}
 	tip, tipTree := lines[0], lines[1]
 	var merged []*mergeReq
+	var commits []string
 	for _, q := range batch {
 		out, err := git(ctx, r.Dir, nil, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", tip, q.branch)
 		fields := strings.Split(strings.TrimRight(out, "\x00"), "\x00")
 		switch {
 		case err != nil && exitCode(err) == 1 && len(fields) > 1:
-			q.done <- &MergeBlocked{Reason: fmt.Sprintf("merging %s into %s conflicts in: %s", q.branch, q.base, strings.Join(fields[1:], ", "))}
+			q.fail(&MergeBlocked{Reason: fmt.Sprintf("merging %s into %s conflicts in: %s", q.branch, q.base, strings.Join(fields[1:], ", "))})
 			continue
 		case err != nil:
-			q.done <- err
+			q.fail(err)
 			continue
 		case fields[0] == tipTree:
 			// nothing to bring in: merged before (a run cut off between its
 			// merge and recording it) or no change; like git merge, no commit
-			q.done <- nil
+			q.done <- mergeResult{}
 			continue
 		}
 		args := gitArgs(r.identityArgs(ctx), []string{"commit-tree", fields[0], "-p", tip, "-p", q.branch, "-m", q.message})
 		commit, err := git(ctx, r.Dir, nil, args...)
 		if err != nil {
-			q.done <- err
+			q.fail(err)
 			continue
 		}
 		tip, tipTree = strings.TrimSpace(commit), fields[0]
 		merged = append(merged, q)
+		commits = append(commits, tip)
 	}
 	if len(merged) == 0 {
 		return
@@ -630,12 +683,12 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 		// the checkout changed under us, or a file in the way: merge one by
 		// one, so each branch gets its own answer
 		for _, q := range merged {
-			q.done <- r.mergeOne(ctx, q.branch, q.base, q.message)
+			q.done <- r.mergeOne(ctx, q)
 		}
 		return
 	}
-	for _, q := range merged {
-		q.done <- nil
+	for i, q := range merged {
+		q.done <- mergeResult{commit: commits[i]}
 	}
 }
 
@@ -653,7 +706,24 @@ func (r *Repo) hasMergeTree(ctx context.Context) bool {
 }
 
 // mergeOne runs one merge; a conflict is undone and reported.
-func (r *Repo) mergeOne(ctx context.Context, branch, base, message string) error {
+func (r *Repo) mergeOne(ctx context.Context, q *mergeReq) mergeResult {
+	before, err := git(ctx, r.Dir, nil, "rev-parse", "HEAD")
+	if err != nil {
+		return mergeResult{err: err}
+	}
+	err = r.mergeOneChecked(ctx, q.branch, q.base, q.message)
+	if err != nil {
+		return mergeResult{err: err}
+	}
+	after, err := git(ctx, r.Dir, nil, "rev-parse", "HEAD")
+	if err != nil || after == before {
+		// an "already up to date" merge makes no commit
+		return mergeResult{err: err}
+	}
+	return mergeResult{commit: strings.TrimSpace(after)}
+}
+
+func (r *Repo) mergeOneChecked(ctx context.Context, branch, base, message string) error {
 	args := gitArgs(r.identityArgs(ctx), []string{"merge", "--no-ff", "--no-edit", "-m", message, branch})
 	_, mergeErr := git(ctx, r.Dir, nil, args...)
 	if mergeErr == nil {

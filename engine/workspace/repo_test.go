@@ -408,8 +408,19 @@ func TestMerge(t *testing.T) {
 	if _, err := r.CommitAll(ctx, wt, "T-3 code"); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Merge(ctx, branch, "main", "Merge T-3"); err != nil {
+	commit, err := r.Merge(ctx, branch, "main", "Merge T-3")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if head := run(t, r.Dir, "rev-parse", "HEAD"); commit != head {
+		t.Errorf("Merge returned %q, HEAD is %q", commit, head)
+	}
+	// the worktree gone, the merge commit still shows what the ticket brought
+	if err := r.RemoveWorktree(ctx, "T-3"); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := r.MergedDiff(ctx, commit); err != nil || !strings.Contains(d, "+++ b/feature.go") || strings.Count(d, "diff --git") != 1 {
+		t.Errorf("MergedDiff = %q, %v", d, err)
 	}
 	if _, err := os.Stat(filepath.Join(r.Dir, "feature.go")); err != nil {
 		t.Error("merged file not in the checkout")
@@ -419,8 +430,15 @@ func TestMerge(t *testing.T) {
 	}
 	// merged again (a run cut off before it recorded the merge): no new commit
 	head := run(t, r.Dir, "rev-parse", "HEAD")
-	if err := r.Merge(ctx, branch, "main", "Merge T-3"); err != nil {
-		t.Fatal(err)
+	if again, err := r.Merge(ctx, branch, "main", "Merge T-3"); err != nil || again != "" {
+		t.Fatalf("merging again: commit %q, %v", again, err)
+	}
+	// the run that merged it was cut off: the merge is found again
+	if found, err := r.MergeOf(ctx, branch, "main"); err != nil || found != commit {
+		t.Errorf("MergeOf = %q, %v; want %s", found, err, commit)
+	}
+	if found, err := r.MergeOf(ctx, "agent/T-404", "main"); err != nil || found != "" {
+		t.Errorf("MergeOf a missing branch = %q, %v", found, err)
 	}
 	if again := run(t, r.Dir, "rev-parse", "HEAD"); again != head {
 		t.Errorf("merging a merged branch made commit %s", again)
@@ -454,14 +472,21 @@ func TestMergeBatch(t *testing.T) {
 				if _, err := r.CommitAll(ctx, wt, id); err != nil {
 					t.Fatal(err)
 				}
-				batch = append(batch, &mergeReq{branch: branch, base: "main", message: "Merge " + id, done: make(chan error, 1)})
+				batch = append(batch, &mergeReq{branch: branch, base: "main", message: "Merge " + id, done: make(chan mergeResult, 1)})
 			}
 			write(t, filepath.Join(r.Dir, "main.go"), "package main\n// the user's\n")
 			run(t, r.Dir, "commit", "-q", "-am", "user change")
 
 			r.mergeBatch(ctx, batch)
 			for i, q := range batch {
-				err := <-q.done
+				res := <-q.done
+				err := res.err
+				if (err == nil) != (res.commit != "") {
+					t.Errorf("%s: commit %q with error %v", q.branch, res.commit, err)
+				}
+				if err == nil && !strings.Contains(run(t, r.Dir, "log", "-1", "--format=%s", res.commit), q.message) {
+					t.Errorf("%s: commit %s is not its merge", q.branch, res.commit)
+				}
 				var mb *MergeBlocked
 				if i == 1 {
 					if !errors.As(err, &mb) || mb.Reason != "merging agent/T-2 into main conflicts in: main.go" {
@@ -504,7 +529,7 @@ func TestMergeBlocked(t *testing.T) {
 
 	checkBlocked := func(name, wantReason string) {
 		t.Helper()
-		err := r.Merge(ctx, branch, "main", "Merge T-4")
+		_, err := r.Merge(ctx, branch, "main", "Merge T-4")
 		var mb *MergeBlocked
 		if !errors.As(err, &mb) {
 			t.Fatalf("%s: Merge error = %v, want *MergeBlocked", name, err)
