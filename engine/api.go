@@ -34,6 +34,13 @@ func (e *Engine) Diff(ctx context.Context, id string) (string, error) {
 		// cancelled (its worktree removed) or the worktree lost: the
 		// branch is kept
 		return e.repo.RefDiff(ctx, t.Branch, t.BaseBranch)
+	case t.Branch != "":
+		// done before merges were recorded: look for it
+		commit, err := e.repo.MergeOf(ctx, t.Branch, t.BaseBranch)
+		if commit == "" || err != nil {
+			return "", err
+		}
+		return e.repo.MergedDiff(ctx, commit)
 	}
 	return "", nil
 }

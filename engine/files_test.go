@@ -88,6 +88,13 @@ func TestFeatureLandsOnBaseBranch(t *testing.T) {
 	if err != nil || !strings.Contains(d, "+++ b/src/"+id+".txt") || !strings.Contains(d, "+++ b/tests/"+id+"_test.sh") {
 		t.Fatalf("diff of a merged ticket: %v\n%s", err, d)
 	}
+	// a record from before merges were recorded: the merge is looked up
+	if _, err := h.st.UpdateTicket(id, func(x *store.Ticket) error { x.Merged = ""; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := h.eng.Diff(context.Background(), id); err != nil || again != d {
+		t.Fatalf("diff without a recorded merge: %v\n%s", err, again)
+	}
 	ci := h.phase(id, "ci")
 	if len(ci.Attempts) != 1 || !ci.Attempts[0].Checks[0].Pass {
 		t.Fatalf("ci: %+v", ci)
