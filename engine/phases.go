@@ -87,10 +87,13 @@ func (e *Engine) maxAttempts(phase string) int {
 	return 3
 }
 
-// gaveUp stops a ticket whose phase used its attempt budget, naming what
-// kept failing.
+// gaveUpReason says why a phase that used its attempt budget stopped, naming
+// what kept failing.
 func gaveUpReason(phase string, n int, last []string) string {
-	r := fmt.Sprintf("%s failed %d attempt(s)", phase, n)
+	r := fmt.Sprintf("%s failed %d attempts", phase, n)
+	if n == 1 {
+		r = phase + " failed its only attempt"
+	}
 	if len(last) > 0 {
 		r += "; last objections: " + strings.Join(last, "; ")
 	}
