@@ -33,6 +33,7 @@ type Repo struct {
 	creating singleflight.Group // worktree creations under way, by ticket
 	branches batcher[*branchReq]
 	merges   batcher[*mergeReq] // merges into the user's checkout happen one batch at a time
+	prunes   batcher[chan error]
 
 	// looked up once per process: every merge needs them
 	identityOnce       sync.Once
@@ -418,13 +419,8 @@ func indexPath(ctx context.Context, wt string) (string, error) {
 	if fi, err := os.Stat(dotGit); err == nil && fi.IsDir() {
 		return filepath.Join(dotGit, "index"), nil
 	}
-	if data, err := os.ReadFile(dotGit); err == nil {
-		if dir, ok := strings.CutPrefix(strings.TrimSpace(string(data)), "gitdir: "); ok {
-			if !filepath.IsAbs(dir) {
-				dir = filepath.Join(wt, dir)
-			}
-			return filepath.Join(dir, "index"), nil
-		}
+	if dir := registrationDir(wt); dir != "" {
+		return filepath.Join(dir, "index"), nil
 	}
 	out, err := git(ctx, wt, nil, "rev-parse", "--path-format=absolute", "--git-path", "index")
 	return strings.TrimSpace(out), err
@@ -797,20 +793,51 @@ func (r *Repo) RemoveWorktree(ctx context.Context, ticketID string) error {
 	if err := checkTicketID(ticketID); err != nil {
 		return err
 	}
-	r.wtMu.Lock()
-	defer r.wtMu.Unlock()
 	path := r.WorktreePath(ticketID)
-	if dirExists(path) {
-		// one git call in the common case; prune cleans up after anything else
-		if _, err := git(ctx, r.Dir, nil, "worktree", "remove", "--force", "--force", path); err == nil {
-			return nil
+	if entry := registrationDir(path); entry != "" {
+		if _, err := os.Stat(filepath.Join(entry, "locked")); err == nil {
+			// prune keeps a locked entry (an add killed half-way): git
+			// removes it when asked by name
+			r.wtMu.Lock()
+			defer r.wtMu.Unlock()
+			if _, err := git(ctx, r.Dir, nil, "worktree", "remove", "--force", "--force", path); err == nil {
+				return nil
+			}
 		}
 	}
+	// The files go here; the registration goes with every other one
+	// removed meanwhile, in one git process (starting processes is most of
+	// what a finished ticket costs).
 	if err := os.RemoveAll(path); err != nil {
 		return err
 	}
-	_, err := git(ctx, r.Dir, nil, "worktree", "prune")
-	return err
+	done := make(chan error, 1)
+	r.prunes.add(done, func(batch []chan error) {
+		r.wtMu.Lock()
+		_, err := git(ctx, r.Dir, nil, "worktree", "prune")
+		r.wtMu.Unlock()
+		for _, q := range batch {
+			q <- err
+		}
+	})
+	return <-done
+}
+
+// registrationDir is a linked worktree's directory under .git, read from
+// its .git file; "" when there is none.
+func registrationDir(path string) string {
+	data, err := os.ReadFile(filepath.Join(path, ".git"))
+	if err != nil {
+		return ""
+	}
+	dir, ok := strings.CutPrefix(strings.TrimSpace(string(data)), "gitdir: ")
+	if !ok {
+		return ""
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(path, dir)
+	}
+	return dir
 }
 
 // Reconcile compares the worktrees the store believes in (ticket ID to path)

@@ -692,3 +692,59 @@ func TestDiffIsCapped(t *testing.T) {
 		}
 	}
 }
+
+// Worktrees removed together, while others are being added, all go (files
+// and registrations) and keep their branches; a locked registration (an add
+// killed half-way) goes too.
+func TestRemoveWorktreesTogether(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	var gone []string
+	for i := 1; i <= 6; i++ {
+		id := fmt.Sprintf("T-%d", i)
+		if _, _, err := r.EnsureWorktree(ctx, id, "main"); err != nil {
+			t.Fatal(err)
+		}
+		gone = append(gone, id)
+	}
+	locked := registrationDir(r.WorktreePath("T-6"))
+	if locked == "" {
+		t.Fatal("no registration for T-6")
+	}
+	write(t, filepath.Join(locked, "locked"), "initializing")
+	var wg sync.WaitGroup
+	errs := make(chan error, 12)
+	for _, id := range gone {
+		wg.Go(func() { errs <- r.RemoveWorktree(ctx, id) })
+	}
+	for i := 7; i <= 10; i++ {
+		wg.Go(func() {
+			_, _, err := r.EnsureWorktree(ctx, fmt.Sprintf("T-%d", i), "main")
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := run(t, r.Dir, "worktree", "list", "--porcelain")
+	for _, id := range gone {
+		if _, err := os.Stat(r.WorktreePath(id)); !os.IsNotExist(err) {
+			t.Errorf("%s: directory still there: %v", id, err)
+		}
+		if strings.Contains(list, r.WorktreePath(id)+"\n") {
+			t.Errorf("%s still registered:\n%s", id, list)
+		}
+		if ok, _ := r.branchExists(ctx, BranchName(id)); !ok {
+			t.Errorf("%s: branch deleted", id)
+		}
+	}
+	for i := 7; i <= 10; i++ {
+		if p := r.WorktreePath(fmt.Sprintf("T-%d", i)); !worktreeReady(p) || !strings.Contains(list, p+"\n") {
+			t.Errorf("T-%d: not added while others were removed:\n%s", i, list)
+		}
+	}
+}
