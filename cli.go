@@ -505,7 +505,7 @@ func printShow(w io.Writer, v engine.TicketView) {
 		fmt.Fprintf(w, "children: %s\n", strings.Join(v.Children, ", "))
 	}
 	if v.Branch != "" {
-		fmt.Fprintf(w, "branch:  %s  %s\n", v.Branch, v.Worktree)
+		fmt.Fprintf(w, "branch:  %s\n", strings.TrimSpace(v.Branch+"  "+v.Worktree))
 	}
 	if v.Merged != "" {
 		fmt.Fprintf(w, "merged:  %s into %s\n", v.Merged, v.BaseBranch)
