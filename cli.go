@@ -528,11 +528,15 @@ func printShow(w io.Writer, v engine.TicketView) {
 					verdict = "pass"
 				}
 			}
-			model := a.Model
-			if model == "" {
-				model = "(command)"
+			if a.Model == "" {
+				// a command's run (ci): no model, no tokens
+				fmt.Fprintf(w, "  #%d %-8s (command)", a.N, verdict)
+				for _, c := range a.Checks {
+					fmt.Fprintf(w, " %s: exit %d", c.Command, c.ExitCode)
+				}
+			} else {
+				fmt.Fprintf(w, "  #%d %-8s %-12s in %d out %d $%.4f", a.N, verdict, a.Model, a.TokensIn, a.TokensOut, a.CostUSD)
 			}
-			fmt.Fprintf(w, "  #%d %-8s %-12s in %d out %d $%.4f", a.N, verdict, model, a.TokensIn, a.TokensOut, a.CostUSD)
 			if a.Interrupted {
 				fmt.Fprint(w, " interrupted")
 			}
