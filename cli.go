@@ -541,6 +541,11 @@ func printShow(w io.Writer, v engine.TicketView) {
 				fmt.Fprint(w, " interrupted")
 			}
 			fmt.Fprintln(w)
+			if a.Model != "" {
+				for _, c := range a.Checks {
+					fmt.Fprintf(w, "      check %s: %s: exit %d\n", c.Name, c.Command, c.ExitCode)
+				}
+			}
 			if a.Verdict != nil {
 				for _, o := range a.Verdict.Objections {
 					fmt.Fprintf(w, "      - %s\n", o)
