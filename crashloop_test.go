@@ -137,6 +137,10 @@ func TestCrashLoop(t *testing.T) {
 		if out, err := exec.Command("git", "-C", e.dir, "merge-base", "--is-ancestor", merged, "main").CombinedOutput(); err != nil {
 			t.Fatalf("%s: merge %s is not on main: %v %s", id, merged, err, out)
 		}
+		// the text view names the checks that judged the ticket
+		if text := e.mustRun("show", id); !strings.Contains(text, "check tests red: ") || !strings.Contains(text, "check code green: ") || !strings.Contains(text, "merged:  "+merged) {
+			t.Fatalf("%s: show lacks its checks or merge:\n%s", id, text)
+		}
 	}
 	t.Logf("%d kills, %d runs finished before their kill, %d attempts in the end", kills, finishedEarly, prevTotal)
 	takeSnapshot(t, db)
