@@ -543,7 +543,11 @@ func printShow(w io.Writer, v engine.TicketView) {
 			fmt.Fprintln(w)
 			if a.Model != "" {
 				for _, c := range a.Checks {
-					fmt.Fprintf(w, "      check %s: %s: exit %d\n", c.Name, c.Command, c.ExitCode)
+					mark := "✓"
+					if !engine.CheckHeld(c) {
+						mark = "✗"
+					}
+					fmt.Fprintf(w, "      %s check %s: %s: exit %d\n", mark, c.Name, c.Command, c.ExitCode)
 				}
 			}
 			if a.Verdict != nil {

@@ -138,7 +138,7 @@ func TestCrashLoop(t *testing.T) {
 			t.Fatalf("%s: merge %s is not on main: %v %s", id, merged, err, out)
 		}
 		// the text view names the checks that judged the ticket
-		if text := e.mustRun("show", id); !strings.Contains(text, "check tests red: ") || !strings.Contains(text, "check code green: ") || !strings.Contains(text, "merged:  "+merged) {
+		if text := e.mustRun("show", id); !strings.Contains(text, "✓ check tests red: ") || !strings.Contains(text, "✓ check code green: ") || !strings.Contains(text, "merged:  "+merged) {
 			t.Fatalf("%s: show lacks its checks or merge:\n%s", id, text)
 		}
 	}

@@ -249,7 +249,7 @@ func (e *Engine) overview(t *store.Ticket) string {
 func (e *Engine) failingOutput(t *store.Ticket, attempts []*store.Attempt) string {
 	if a := acceptedAttempt(t, attempts, config.Tests); a != nil {
 		for _, c := range a.Checks {
-			if c.Name == "tests red" {
+			if c.Name == CheckTestsRed {
 				return "$ " + c.Command + "\n" + c.Output
 			}
 		}

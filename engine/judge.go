@@ -53,7 +53,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if len(files) == 0 {
 			return fail("check", "no test files were written: write the failing tests the plan asks for with write_file")
 		}
-		c := e.runCheck(ctx, t.Worktree, "tests red", e.cfg.TestCmd(t.Worktree), 0)
+		c := e.runCheck(ctx, t.Worktree, CheckTestsRed, e.cfg.TestCmd(t.Worktree), 0)
 		a.Checks = append(a.Checks, c)
 		if ctx.Err() != nil {
 			return ctx.Err()

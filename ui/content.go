@@ -6,6 +6,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"agent-tui/engine"
 	"agent-tui/engine/config"
 	"agent-tui/store"
 )
@@ -134,7 +135,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		}
 		for _, c := range a.Checks {
 			mark, s := "✓", passS
-			if !c.Pass {
+			if !engine.CheckHeld(c) {
 				mark, s = "✗", failS
 			}
 			add("  ", fmt.Sprintf("%s check %s: exit %d · %s", mark, c.Name, c.ExitCode, c.Command), s)
@@ -197,7 +198,7 @@ func ciLines(st *styles, td *ticketData, w int) []string {
 		}
 		for _, c := range last.Checks {
 			mark, s := "✓", st.pass
-			if !c.Pass {
+			if !engine.CheckHeld(c) {
 				mark, s = "✗", st.fail
 			}
 			head := fmt.Sprintf("%s %s · %s attempt %d · exit %d", mark, c.Name, phase, last.N, c.ExitCode)
