@@ -100,18 +100,25 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 	}
 	passS, failS, dimS := st.pass.Render, st.fail.Render, st.dim.Render
 	for _, a := range td.attempts {
+		// ci runs a command and no model: nothing to count but its checks
+		command := a.Model == "" && a.Provider == "" && len(a.Checks) > 0
 		model := a.Model
-		if model == "" {
+		switch {
+		case command:
+			model = "command"
+		case model == "":
 			model = "…"
 		}
 		if a.Provider != "" && a.Provider != a.Model {
 			model += " via " + a.Provider
 		}
-		if simulated && a.Provider != "human" {
+		if simulated && a.Provider != "human" && !command {
 			model += " (simulated)"
 		}
 		out = append(out, st.bold.Render(ansi.Truncate(fmt.Sprintf("%s · attempt %d · %s", a.Phase, a.N, model), w, "…")))
-		add("  ", fmt.Sprintf("%s in / %s out · %s · context %s", tokens(a.TokensIn), tokens(a.TokensOut), money(a.CostUSD), tokens(a.ContextTokens)), dimS)
+		if !command {
+			add("  ", fmt.Sprintf("%s in / %s out · %s · context %s", tokens(a.TokensIn), tokens(a.TokensOut), money(a.CostUSD), tokens(a.ContextTokens)), dimS)
+		}
 		for _, f := range a.Fallbacks {
 			add("  ", fmt.Sprintf("fallback from %s (%s): %s", f.Model, f.Provider, f.Reason), nil)
 		}
