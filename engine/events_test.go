@@ -37,3 +37,24 @@ func TestSlowSubscriberGetsResync(t *testing.T) {
 		t.Fatalf("a subscriber that kept up got %v %q, want the event alone", ev.Type, ev.TicketID)
 	}
 }
+
+// While an attempt streams, its snapshot already names the model serving
+// it: the UI shows who is talking before the answer ends.
+func TestStreamingAttemptNamesItsModel(t *testing.T) {
+	h := newHarness(t, "", developer)
+	events, cancel := h.eng.Subscribe(1 << 16)
+	defer cancel()
+	h.add("hotfix", "named while streaming", false)
+	h.runIdle()
+	named := false
+	for len(events) > 0 {
+		ev := <-events
+		if a := ev.Attempt; ev.Type == EvAttempt && a != nil && a.Model != "" && a.TokensIn == 0 && !a.Done() {
+			// before the call's end, which brings the token counts
+			named = true
+		}
+	}
+	if !named {
+		t.Fatal("no snapshot named the model before the call ended")
+	}
+}

@@ -132,6 +132,11 @@ func (s *session) complete(ctx context.Context, phase string, models []string, d
 	resp, err := s.e.router.Complete(ctx, llm.Request{
 		Phase: phase, Models: models, Sensitive: s.t.Sensitive, Messages: s.msgs, Tools: defs,
 		OnDelta: func(d llm.Delta) {
+			if d.Model != "" && (d.Model != s.a.Model || d.Provider != s.a.Provider) {
+				// the UI names the model while it streams, not only after
+				s.a.Model, s.a.Provider = d.Model, d.Provider
+				s.e.publishAttempt(s.t.ID, s.a)
+			}
 			switch {
 			case d.Restart:
 				s.emit("\n[stream restarted: " + d.Reason + "]\n")

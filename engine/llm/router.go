@@ -143,6 +143,8 @@ type Delta struct {
 	// Restart: the stream failed mid-way, everything streamed before is void.
 	Restart bool
 	Reason  string
+	// the model streaming it (a fallback may take over from the first)
+	Model, Provider string
 }
 
 // Fallback is a model that was tried (or skipped) and why it was left.

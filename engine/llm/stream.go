@@ -73,6 +73,7 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 	)
 	emit := func(d Delta) {
 		emitted = true
+		d.Model, d.Provider = c.model.Name, c.provider.Name
 		if req.OnDelta != nil {
 			req.OnDelta(d)
 		}
