@@ -794,21 +794,28 @@ func (r *Repo) RemoveWorktree(ctx context.Context, ticketID string) error {
 		return err
 	}
 	path := r.WorktreePath(ticketID)
-	if entry := registrationDir(path); entry != "" {
+	// the write lock: no add of this (or any) worktree is half-way while
+	// its files go
+	r.wtMu.Lock()
+	// the .git file is in the worktree, which the model writes: only an
+	// entry under .git/worktrees is touched
+	if entry := registrationDir(path); strings.HasPrefix(entry, filepath.Join(r.GitDir, "worktrees")+string(filepath.Separator)) {
 		if _, err := os.Stat(filepath.Join(entry, "locked")); err == nil {
 			// prune keeps a locked entry (an add killed half-way): git
-			// removes it when asked by name
-			r.wtMu.Lock()
-			defer r.wtMu.Unlock()
+			// removes it when asked by name, else it is unlocked for prune
 			if _, err := git(ctx, r.Dir, nil, "worktree", "remove", "--force", "--force", path); err == nil {
+				r.wtMu.Unlock()
 				return nil
 			}
+			os.Remove(filepath.Join(entry, "locked"))
 		}
 	}
 	// The files go here; the registration goes with every other one
 	// removed meanwhile, in one git process (starting processes is most of
 	// what a finished ticket costs).
-	if err := os.RemoveAll(path); err != nil {
+	err := os.RemoveAll(path)
+	r.wtMu.Unlock()
+	if err != nil {
 		return err
 	}
 	done := make(chan error, 1)

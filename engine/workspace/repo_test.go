@@ -748,3 +748,34 @@ func TestRemoveWorktreesTogether(t *testing.T) {
 		}
 	}
 }
+
+// A locked registration that git cannot remove by name (its gitdir file
+// emptied by a crash) is unlocked and pruned; nothing waits forever.
+func TestRemoveBrokenLockedWorktree(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	path, _, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := registrationDir(path)
+	write(t, filepath.Join(entry, "locked"), "initializing")
+	write(t, filepath.Join(entry, "gitdir"), "")
+	done := make(chan error, 1)
+	go func() { done <- r.RemoveWorktree(ctx, "T-1") }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("RemoveWorktree hangs")
+	}
+	if _, err := os.Stat(entry); !os.IsNotExist(err) {
+		t.Errorf("registration still there: %v", err)
+	}
+	// and the lock is free: another worktree can be made
+	if _, _, err := r.EnsureWorktree(ctx, "T-2", "main"); err != nil {
+		t.Fatal(err)
+	}
+}
