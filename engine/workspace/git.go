@@ -141,8 +141,14 @@ func gitCapped(ctx context.Context, dir string, env []string, limit int, args ..
 	return c.buf.String(), c.dropped, err
 }
 
+var errNoDir = errors.New("git: no directory to run in (a ticket without a worktree)")
+
 // gitTo runs git in dir with its stdout going to w (stdin from in, if any).
 func gitTo(ctx context.Context, dir string, env []string, in io.Reader, w io.Writer, args ...string) error {
+	if dir == "" {
+		// never the process's directory, which is the user's checkout
+		return errNoDir
+	}
 	cmd := exec.CommandContext(ctx, "git", gitArgs(noAutoMaintenance, args)...)
 	cmd.Dir = dir
 	cmd.Env = gitEnv(env...)

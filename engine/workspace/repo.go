@@ -374,8 +374,9 @@ func (r *Repo) CommitStaged(ctx context.Context, wt, message string) (committed 
 	switch {
 	case err == nil:
 		committed = true
-	case exitCode(err) == 1 && strings.Contains(out, "nothing to commit"):
-		// nothing staged: not an error
+	case exitCode(err) == 1 && (strings.Contains(out, "nothing to commit") || strings.Contains(out, "no changes added to commit")):
+		// nothing staged (a tracked file changed after staging is left
+		// out): not an error
 	default:
 		return false, err
 	}

@@ -779,3 +779,26 @@ func TestRemoveBrokenLockedWorktree(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Committing again what was already committed, with a tracked file changed
+// since (a run cut off after its commit, then a red test run that touched
+// a file), commits nothing and is no error.
+func TestCommitStagedNothingStaged(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "new_test.go"), "package main\n")
+	if _, err := r.StageAll(ctx, wt, "main"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := r.CommitStaged(ctx, wt, "T-1 tests"); !ok || err != nil {
+		t.Fatalf("first commit: %v %v", ok, err)
+	}
+	write(t, filepath.Join(wt, "main.go"), "package main\n// touched by a test run\n")
+	if ok, err := r.CommitStaged(ctx, wt, "T-1 tests"); ok || err != nil {
+		t.Fatalf("commit with nothing staged: committed %v, %v", ok, err)
+	}
+}
