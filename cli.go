@@ -532,7 +532,7 @@ func printShow(w io.Writer, v engine.TicketView) {
 				// a command's run (ci): no model, no tokens
 				fmt.Fprintf(w, "  #%d %-8s (command)", a.N, verdict)
 				for _, c := range a.Checks {
-					fmt.Fprintf(w, " %s: exit %d", c.Command, c.ExitCode)
+					fmt.Fprintf(w, " %s: %s", c.Command, engine.CheckOutcome(c))
 				}
 			} else {
 				fmt.Fprintf(w, "  #%d %-8s %-12s in %d out %d $%.4f", a.N, verdict, a.Model, a.TokensIn, a.TokensOut, a.CostUSD)
@@ -547,7 +547,7 @@ func printShow(w io.Writer, v engine.TicketView) {
 					if !engine.CheckHeld(c) {
 						mark = "✗"
 					}
-					fmt.Fprintf(w, "      %s check %s: %s: exit %d\n", mark, c.Name, c.Command, c.ExitCode)
+					fmt.Fprintf(w, "      %s check %s: %s: %s\n", mark, c.Name, c.Command, engine.CheckOutcome(c))
 				}
 			}
 			if a.Verdict != nil {

@@ -89,13 +89,61 @@ func (e *Engine) Add(ctx context.Context, n NewTicket) (*store.Ticket, error) {
 // same function serves the command line (carried out by the next run).
 func Decide(st *store.Store, cfg *config.Config, id string, d store.Decision) (*store.Ticket, error) {
 	d.At = now()
-	return st.UpdateTicket(id, func(t *store.Ticket) error {
+	var out *store.Ticket
+	err := st.Update(func(tx *store.Tx) error {
+		t, err := tx.Ticket(id)
+		if err != nil {
+			return err
+		}
 		if err := checkDecision(cfg, t, d); err != nil {
 			return err
 		}
+		if d.Kind == store.DecisionApprove {
+			if err := checkApprovable(tx, t); err != nil {
+				return err
+			}
+		}
 		t.Decisions = append(t.Decisions, d)
-		return nil
+		out = t
+		return tx.PutTicket(t)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// checkApprovable refuses an approve that would accept nothing: a phase
+// whose attempts left no deliverable (or none at all) can only be
+// retried, or written by the human with edit-approve.
+func checkApprovable(tx *store.Tx, t *store.Ticket) error {
+	ps := phaseState(t, t.Phase)
+	if ps == nil || ps.Name == Merge || ps.Accepted != 0 {
+		return nil
+	}
+	attempts, err := tx.Attempts(t.ID)
+	if err != nil {
+		return err
+	}
+	if approvable(attempts, ps) != nil {
+		return nil
+	}
+	return fmt.Errorf("%s: phase %s has nothing to approve (no attempt left a deliverable): retry it, or edit-approve with your own", t.ID, ps.Name)
+}
+
+// approvable is the attempt an approve accepts: the latest one that
+// finished with something to keep.
+func approvable(attempts []*store.Attempt, ps *store.PhaseState) *store.Attempt {
+	for i := len(attempts) - 1; i >= 0; i-- {
+		a := attempts[i]
+		if a.Phase != ps.Name || a.Interrupted {
+			continue
+		}
+		if a.Deliverable != "" || (a.Error == "" && (ps.Name == config.CI || writesFiles(ps.Name))) {
+			return a
+		}
+	}
+	return nil
 }
 
 // Allowed says whether a human can take a decision of this kind on t now.
@@ -178,10 +226,11 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 	if !slices.ContainsFunc(t.Decisions, func(d store.Decision) bool { return !d.Applied }) {
 		return t, nil // the common case, without a write transaction
 	}
-	var wakeParent, wakeChildren []string
+	var wakeParent []string
+	var cancelled []*store.Ticket
 	var removeWorktree bool
 	err = e.st.Update(func(tx *store.Tx) error {
-		wakeParent, wakeChildren, removeWorktree = nil, nil, false // fn may run again
+		wakeParent, cancelled, removeWorktree = nil, nil, false // fn may run again
 		var err error
 		if t, err = tx.Ticket(id); err != nil {
 			return err
@@ -211,7 +260,20 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 				}
 				// also a worktree made ahead of time that the ticket never recorded
 				removeWorktree = t.Kind != KindEpic
-				wakeChildren = append(wakeChildren, t.Children...)
+				for _, cid := range t.Children {
+					c, err := tx.Ticket(cid)
+					if err != nil {
+						return err
+					}
+					if Allowed(c, store.DecisionCancel) != nil {
+						continue // finished already
+					}
+					c.Decisions = append(c.Decisions, store.Decision{Kind: store.DecisionCancel, At: now(), Reason: "its epic " + t.ID + " was cancelled"})
+					if err := tx.PutTicket(c); err != nil {
+						return err
+					}
+					cancelled = append(cancelled, c)
+				}
 				if t.Parent != "" {
 					wakeParent = append(wakeParent, t.Parent)
 				}
@@ -228,6 +290,7 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 				}
 				if ps != nil {
 					ps.Status = store.PhasePending
+					ps.Accepted = 0
 					ps.BudgetFrom = ps.Attempts
 					if d.Model != "" {
 						ps.Model = d.Model
@@ -246,8 +309,9 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range wakeChildren {
-		_ = e.Decide(c, store.Decision{Kind: store.DecisionCancel})
+	for _, c := range cancelled {
+		e.publishTicket(c)
+		e.wake(c.ID)
 	}
 	for _, p := range wakeParent {
 		e.wake(p)
@@ -290,11 +354,8 @@ func (e *Engine) approveLocked(tx *store.Tx, t *store.Ticket, ps *store.PhaseSta
 		if err != nil {
 			return err
 		}
-		for i := len(attempts) - 1; i >= 0; i-- {
-			if a := attempts[i]; a.Phase == ps.Name && !a.Interrupted && (a.Deliverable != "" || ps.Name == config.CI || writesFiles(ps.Name)) {
-				ps.Accepted = a.Seq
-				break
-			}
+		if a := approvable(attempts, ps); a != nil {
+			ps.Accepted = a.Seq
 		}
 	}
 	ps.Status = store.PhaseAccepted

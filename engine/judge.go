@@ -61,6 +61,9 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if c.ExitCode == 0 {
 			return fail("check", "the test command passes: the new tests must fail before the code exists")
 		}
+		if c.NotRun != "" {
+			return fail("check", fmt.Sprintf("the test command `%s` %s: the tests must run and fail, not fail to run: %s", c.Command, c.NotRun, oneLine(tailBytes(c.Output, 400), 400)))
+		}
 		a.TestFiles = files
 		deliverable += "\n\n" + fileBodies(t.Worktree, files, 8000)
 	case config.Code, config.CIFix:
@@ -90,7 +93,11 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		return nil
 	case config.Split:
 		if _, err := ParseSplit(a.Deliverable); err != nil {
-			if _, err = ParseSplit(mustAsk(ctx, s, ps.Name, err)); err != nil {
+			text, aerr := s.ask(ctx, ps.Name, "Your answer could not be read ("+err.Error()+"). Answer with ONLY the JSON object the instructions describe.")
+			if aerr != nil {
+				return aerr // cancelled, or no model answered: not the split's fault
+			}
+			if _, err = ParseSplit(text); err != nil {
 				return fail("check", "the split could not be read: "+err.Error())
 			}
 			deliverable = a.Deliverable
@@ -111,15 +118,6 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	}
 	a.Verdict = &store.Verdict{Pass: v.Pass, Objections: v.Objections, By: "validator"}
 	return nil
-}
-
-// mustAsk asks once more for a readable answer; it returns "" on error.
-func mustAsk(ctx context.Context, s *session, phase string, perr error) string {
-	text, err := s.ask(ctx, phase, "Your answer could not be read ("+perr.Error()+"). Answer with ONLY the JSON object the instructions describe.")
-	if err != nil {
-		return ""
-	}
-	return text
 }
 
 // readVerdict parses the review's answer, asking again (in the same
@@ -234,6 +232,7 @@ func (e *Engine) runCheck(ctx context.Context, dir, name, command string, timeou
 	c := store.Check{Name: name, Command: command}
 	if strings.TrimSpace(command) == "" {
 		c.ExitCode = -1
+		c.NotRun = "is not set"
 		c.Output = "no test command: set test_command in the config (none could be detected)"
 		return c
 	}
@@ -244,14 +243,20 @@ func (e *Engine) runCheck(ctx context.Context, dir, name, command string, timeou
 		timeout = 10 * time.Minute
 	}
 	env := tools.ScrubEnv(os.Environ(), e.secretEnvNames())
-	res, err := tools.Exec(ctx, tools.CommandArgv(command, dir), dir, env, timeout, checkOutputKept)
+	argv := tools.CommandArgv(command, dir)
+	res, err := tools.Exec(ctx, argv, dir, env, timeout, checkOutputKept)
 	c.ExitCode, c.Output, c.Pass = res.ExitCode, res.Output, err == nil && !res.TimedOut && res.ExitCode == 0
 	switch {
 	case err != nil:
 		c.ExitCode = -1
+		c.NotRun = "could not be started"
 		c.Output += "\n" + err.Error()
 	case res.TimedOut:
+		c.NotRun = "timed out after " + timeout.String()
 		c.Output += fmt.Sprintf("\n[timed out after %s]", timeout)
+	case res.ExitCode == 127 && argv[0] == "sh" && !tools.Resolves(command, dir):
+		// the shell's "not found", not a test's own exit status
+		c.NotRun = "was not found"
 	}
 	return c
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"agent-tui/engine/config"
 	"agent-tui/engine/llm"
@@ -50,8 +51,6 @@ func (e *Engine) overBudget(t *store.Ticket) string {
 // errParked ends a step that left the ticket waiting for a human.
 var errParked = errors.New("parked")
 
-// failuresSinceBudget counts the failed attempts of a phase that count
-// against max_attempts: not interrupted, made after the last human retry.
 // inBudget lists the finished, not interrupted attempts of a phase made
 // since its max_attempts budget last started (a human retry, a send-back).
 func inBudget(attempts []*store.Attempt, ps *store.PhaseState) []*store.Attempt {
@@ -64,6 +63,8 @@ func inBudget(attempts []*store.Attempt, ps *store.PhaseState) []*store.Attempt 
 	return out
 }
 
+// failuresSinceBudget counts the failed attempts of a phase that count
+// against max_attempts, and the objections of the last one.
 func failuresSinceBudget(attempts []*store.Attempt, ps *store.PhaseState) (n int, last []string) {
 	for _, a := range inBudget(attempts, ps) {
 		if a.Error != "" || (a.Verdict != nil && !a.Verdict.Pass) {
@@ -103,9 +104,32 @@ func gaveUpReason(phase string, n int, last []string) string {
 func oneLine(s string, max int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > max {
-		s = s[:max] + "…"
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut-- // not inside a character
+		}
+		s = s[:cut] + "…"
 	}
 	return s
+}
+
+// noCheckCommand says why a phase judged by a command cannot be judged:
+// no command configured and none detected. Attempts would only spend the
+// model's budget on a question no one can answer.
+func (e *Engine) noCheckCommand(t *store.Ticket, phase string) string {
+	var cmd string
+	switch phase {
+	case config.Tests, config.Code:
+		cmd = e.cfg.TestCmd(t.Worktree)
+	case config.CI, config.CIFix:
+		cmd = e.cfg.CICmd(t.Worktree)
+	default:
+		return ""
+	}
+	if strings.TrimSpace(cmd) != "" {
+		return ""
+	}
+	return "no test command: set test_command in " + config.RepoConfigName + " (none could be detected from go.mod, Cargo.toml, package.json, a Makefile or pyproject.toml)"
 }
 
 // ensureWorktree creates the ticket's worktree the first time it needs files.
@@ -177,6 +201,10 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 			return err
 		}
 	}
+	if reason := e.noCheckCommand(t, ps.Name); reason != "" {
+		e.stopTicket(t.ID, store.StatusNeedsHuman, reason)
+		return errParked
+	}
 	if writesFiles(ps.Name) && ps.Attempts > 0 {
 		// a retry starts from the last accepted state of the branch, not
 		// from what the failed or interrupted attempt left behind
@@ -220,6 +248,7 @@ func (e *Engine) beginAttempt(t *store.Ticket, phase string, in *phaseInput) (*s
 		cps := phaseState(cur, phase)
 		cps.Attempts++
 		cps.Status = store.PhaseRunning
+		cps.Accepted = 0 // a new attempt supersedes what was accepted before
 		a.N = cps.Attempts
 		cur.Status = store.StatusRunning
 		cur.Reason = ""
@@ -293,7 +322,9 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 			} else {
 				ps.Status = store.PhaseAccepted
 			}
-		case phase == config.Review:
+		case phase == config.Review && runErr == nil && a.Verdict != nil:
+			// objections: the code changes; a review that failed to
+			// answer is tried again below, within its own budget
 			e.sendBackToCode(tx, cur, ps)
 		default:
 			attempts, err := tx.Attempts(t.ID)
@@ -354,6 +385,12 @@ func (e *Engine) sendBackToCode(tx *store.Tx, t *store.Ticket, review *store.Pha
 // finishPhase carries out what passing means for the phase, then moves on.
 func (e *Engine) finishPhase(ctx context.Context, t *store.Ticket, ps *store.PhaseState) error {
 	msg := fmt.Sprintf("%s %s: %s", t.ID, ps.Name, t.Title)
+	if writesFiles(ps.Name) {
+		// the commit goes in the ticket's worktree, made again if lost
+		if err := e.ensureWorktree(ctx, t); err != nil {
+			return err
+		}
+	}
 	switch ps.Name {
 	case config.Tests:
 		files, err := e.acceptedTestFiles(ctx, t, ps) // staged by the check, or now
@@ -485,6 +522,10 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	if err := e.ensureWorktree(ctx, t); err != nil {
 		return err
 	}
+	if reason := e.noCheckCommand(t, config.CI); reason != "" {
+		e.stopTicket(t.ID, store.StatusNeedsHuman, reason)
+		return errParked
+	}
 	a, err := e.beginAttempt(t, config.CI, nil)
 	if err != nil {
 		return err
@@ -549,9 +590,8 @@ func (e *Engine) runMerge(ctx context.Context, t *store.Ticket, ps *store.PhaseS
 			e.log.Warn("find merge commit", "ticket", t.ID, "err", err)
 		}
 	}
-	if err := e.repo.RemoveWorktree(ctx, t.ID); err != nil {
-		e.log.Warn("remove worktree", "ticket", t.ID, "err", err)
-	}
+	// done is recorded first: a run cut off before the worktree is gone
+	// leaves a finished ticket's worktree, which the next start removes
 	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
 		phaseState(x, Merge).Status = store.PhasePassed
 		x.Status = store.StatusDone
@@ -562,6 +602,9 @@ func (e *Engine) runMerge(ctx context.Context, t *store.Ticket, ps *store.PhaseS
 	})
 	if err != nil {
 		return err
+	}
+	if err := e.repo.RemoveWorktree(ctx, t.ID); err != nil {
+		e.log.Warn("remove worktree", "ticket", t.ID, "err", err)
 	}
 	*t = *nt
 	e.publishTicket(t)

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"agent-tui/store"
@@ -150,12 +152,24 @@ func nonNil(s []string) []string {
 // CheckTestsRed is the run after the tests phase, which must fail.
 const CheckTestsRed = "tests red"
 
+// CheckOutcome is how a check's command ended, for people: "exit 1", or
+// why it did not run to an end.
+func CheckOutcome(c store.Check) string {
+	switch {
+	case c.NotRun == "":
+		return fmt.Sprintf("exit %d", c.ExitCode)
+	case c.ExitCode >= 0 && !strings.HasPrefix(c.NotRun, "timed out"):
+		return fmt.Sprintf("exit %d, %s", c.ExitCode, c.NotRun)
+	}
+	return c.NotRun
+}
+
 // CheckHeld says whether a check came out as the route wants: a command
 // that succeeds, except the red run, whose tests must fail. (Check.Pass is
 // the command's own success.)
 func CheckHeld(c store.Check) bool {
 	if c.Name == CheckTestsRed {
-		return c.ExitCode != 0
+		return c.ExitCode != 0 && c.NotRun == ""
 	}
 	return c.Pass
 }

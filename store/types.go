@@ -166,6 +166,9 @@ type Check struct {
 	ExitCode int    `json:"exit_code"`
 	Output   string `json:"output"` // tail
 	Pass     bool   `json:"pass"`
+	// NotRun says why the command did not run to an end of its own (timed
+	// out, could not start, not found); a failed run is not a red one then
+	NotRun string `json:"not_run,omitempty"`
 }
 
 // Validator records the validator session that judged an attempt.

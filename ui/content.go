@@ -145,7 +145,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 			if !engine.CheckHeld(c) {
 				mark, s = "✗", failS
 			}
-			add("  ", fmt.Sprintf("%s check %s: exit %d · %s", mark, c.Name, c.ExitCode, c.Command), s)
+			add("  ", fmt.Sprintf("%s check %s: %s · %s", mark, c.Name, engine.CheckOutcome(c), c.Command), s)
 		}
 		if a.Error != "" {
 			add("  ", "error: "+a.Error, failS)
@@ -208,7 +208,7 @@ func ciLines(st *styles, td *ticketData, w int) []string {
 			if !engine.CheckHeld(c) {
 				mark, s = "✗", st.fail
 			}
-			head := fmt.Sprintf("%s %s · %s attempt %d · exit %d", mark, c.Name, phase, last.N, c.ExitCode)
+			head := fmt.Sprintf("%s %s · %s attempt %d · %s", mark, c.Name, phase, last.N, engine.CheckOutcome(c))
 			out = append(out, s.Bold(true).Render(ansi.Truncate(head, w, "…")))
 			for _, r := range wrapRows(sanitize("$ "+c.Command), w) {
 				out = append(out, st.dim.Render(r))

@@ -53,3 +53,21 @@ func CommandArgv(command, dir string) []string {
 	}
 	return []string{"sh", "-c", command}
 }
+
+// Resolves says whether the command's program can be found (a shell
+// builtin or construct counts), from dir for a relative path.
+func Resolves(command, dir string) bool {
+	words := strings.Fields(command)
+	if len(words) == 0 {
+		return false
+	}
+	prog := words[0]
+	if strings.Contains(prog, "=") || shellOnly[prog] || !plainWord(prog) {
+		return true // the shell decides; no way to tell from here
+	}
+	if strings.Contains(prog, "/") && !filepath.IsAbs(prog) {
+		prog = filepath.Join(dir, prog)
+	}
+	_, err := exec.LookPath(prog)
+	return err == nil
+}

@@ -1,0 +1,207 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"agent-tui/engine/oaitest"
+	"agent-tui/store"
+)
+
+// A review whose answer cannot be read is asked again within its own
+// budget; the code it was judging is not thrown away and rewritten.
+func TestUnreadableReviewDoesNotRerunCode(t *testing.T) {
+	var c counter
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "review" && c.inc("review") <= 3 {
+			return oaitest.Reply{Text: "Looks mostly fine to me."}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "review stutters", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("status %s (%s)", tk.Status, tk.Reason)
+	}
+	if n := len(h.firstTurns("code")); n != 1 {
+		t.Fatalf("code ran %d times for one unreadable review", n)
+	}
+	rev := h.phase(id, "review").Attempts
+	if len(rev) != 2 || !strings.Contains(rev[0].Error, "could not be read") || rev[1].Verdict == nil || !rev[1].Verdict.Pass {
+		t.Fatalf("review attempts: %+v", rev)
+	}
+}
+
+// After a reject and attempts that failed, approve accepts the latest
+// deliverable, not the one the human rejected.
+func TestApproveAfterRejectAcceptsTheLatestAttempt(t *testing.T) {
+	var c counter
+	h := newHarness(t, "\n[phases.planning]\nmax_attempts = 2\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		switch phase {
+		case "planning":
+			return oaitest.Reply{Text: fmt.Sprintf("PLAN-V%d: write the file", c.inc("planning"))}
+		case "validator of planning":
+			if strings.Contains(userText(r), "PLAN-V1") {
+				return pass()
+			}
+			return fail("not what was asked")
+		}
+		return developer(r, phase)
+	})
+	h.cfg.Approve = []string{"planning"}
+	id := h.add("feature", "plans", false)
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusAwaiting {
+		t.Fatalf("%s", s)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionReject, Reason: "too vague"}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "planning failed 2 attempts") {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	u := userText(h.firstTurns("tests")[0])
+	if !strings.Contains(u, "PLAN-V3") || strings.Contains(u, "PLAN-V1") {
+		t.Fatalf("tests was not given the approved (latest) plan:\n%s", u)
+	}
+}
+
+// A phase that left nothing behind cannot be approved: the refusal says
+// what to do instead, and edit-approve still works.
+func TestApproveOfNothingIsRefused(t *testing.T) {
+	h := newHarness(t, "", developer)
+	id := h.add("feature", "secret thing", true) // no local model: the attempt sends nothing
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusNeedsHuman {
+		t.Fatalf("%s", s)
+	}
+	_, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove})
+	if err == nil || !strings.Contains(err.Error(), "nothing to approve") || !strings.Contains(err.Error(), "edit-approve") {
+		t.Fatalf("approve of an empty phase: %v", err)
+	}
+	if tk := h.ticket(id); len(tk.Decisions) != 0 {
+		t.Fatalf("the refused decision was stored: %+v", tk.Decisions)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionEditApprove, Text: "HUMAN DISCOVERY"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The red run must be a test run that fails, not a command that never ran.
+func TestRedCheckNeedsTestsThatRan(t *testing.T) {
+	cases := []struct {
+		name, command, want string
+		timeout             time.Duration
+	}{
+		{"not found", "no-such-test-runner-xyz --all", "was not found", 0},
+		{"timed out", "sleep 5", "timed out", 300 * time.Millisecond},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, "\n[phases.tests]\nmax_attempts = 2\n", developer)
+			h.cfg.TestCommand = c.command
+			if c.timeout > 0 {
+				h.cfg.CommandTimeout.Duration = c.timeout
+			}
+			id := h.add("hotfix", "no runner", false)
+			h.runIdle()
+			tk := h.ticket(id)
+			if tk.Status != store.StatusNeedsHuman || tk.Phase != "tests" {
+				t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+			}
+			for _, a := range h.phase(id, "tests").Attempts {
+				if a.Verdict == nil || a.Verdict.Pass || !strings.Contains(strings.Join(a.Verdict.Objections, " "), c.want) {
+					t.Fatalf("attempt %d: %+v", a.N, a.Verdict)
+				}
+				if out := CheckOutcome(a.Checks[0]); !strings.Contains(out, c.want) {
+					t.Fatalf("the check reads %q", out)
+				}
+				if CheckHeld(a.Checks[0]) {
+					t.Fatalf("a run that %s shows as red: %+v", c.want, a.Checks[0])
+				}
+			}
+			if n := len(h.requests("code")); n != 0 {
+				t.Fatalf("code ran %d times without a red test run", n)
+			}
+		})
+	}
+}
+
+// With no test command at all the ticket stops before the tests phase
+// spends a token, saying what to set.
+func TestNoTestCommandStopsForAHuman(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.TestCommand = ""
+	id := h.add("hotfix", "no command", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || tk.Phase != "tests" || !strings.Contains(tk.Reason, "test_command") {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	if n := len(h.requests("tests")); n != 0 {
+		t.Fatalf("tests was asked %d times with nothing to judge it", n)
+	}
+}
+
+// A split answer that cannot be read is asked again; when that ask finds
+// no model at all, the ticket says so instead of blaming the split.
+func TestSplitReaskFailureIsAModelFailure(t *testing.T) {
+	var c counter
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "split" {
+			if c.inc("split") == 1 {
+				return oaitest.Reply{Text: "two tickets, I think"}
+			}
+			return oaitest.Reply{Status: 503}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("epic", "unsplittable", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "every model of split failed") {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	if as := h.phase(id, "split").Attempts; len(as) != 1 || as[0].Verdict != nil {
+		t.Fatalf("split attempts: %+v", as)
+	}
+}
+
+// Cancelling an epic cancels its children in the same commit: each child
+// carries a cancel decision naming the epic.
+func TestCancelledEpicCancelsItsChildren(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"review"}
+	id := h.add("epic", "to cancel with children", false)
+	h.runIdle()
+	ep := h.ticket(id)
+	if ep.Status != store.StatusWaitingChildren || len(ep.Children) != 2 {
+		t.Fatalf("epic %s children %v", ep.Status, ep.Children)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionCancel}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusCancelled {
+		t.Fatalf("epic %s", s)
+	}
+	for _, cid := range ep.Children {
+		c := h.ticket(cid)
+		if c.Status != store.StatusCancelled {
+			t.Fatalf("child %s is %s", cid, c.Status)
+		}
+		if n := len(c.Decisions); n != 1 || !strings.Contains(c.Decisions[0].Reason, id) {
+			t.Fatalf("child %s decisions %+v", cid, c.Decisions)
+		}
+	}
+}
