@@ -183,15 +183,17 @@ type env struct {
 
 // openEnv opens the repository, loads the config and opens the store, in
 // that order, so bad input fails before anything is written.
-func openEnv(g globals) (*env, error) { return openEnvMode(g, true) }
+func openEnv(g globals) (*env, error) { return openEnvMode(g, true, nil) }
 
 // errNoDatabase: a read-only command found no database; nothing was created.
 var errNoDatabase = errors.New("no database yet")
 
 // openExisting opens the environment without creating a database.
-func openExisting(g globals) (*env, error) { return openEnvMode(g, false) }
+func openExisting(g globals) (*env, error) { return openEnvMode(g, false, nil) }
 
-func openEnvMode(g globals, create bool) (*env, error) {
+// openEnvMode opens the repository, config and store; check refuses what
+// cannot go on before a store is created.
+func openEnvMode(g globals, create bool, check func(*env) error) (*env, error) {
 	repo, err := workspace.Open(g.repo)
 	if err != nil {
 		return nil, err
@@ -209,6 +211,11 @@ func openEnvMode(g globals, create bool) (*env, error) {
 		en.cfgErr = err
 		en.cfg = &config.Config{}
 		en.cfg.ApplyDefaults()
+	}
+	if check != nil {
+		if err := check(en); err != nil {
+			return nil, err
+		}
 	}
 	en.dbPath = g.db
 	if en.dbPath == "" {
@@ -281,17 +288,25 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 	if err := nt.Validate(); err != nil {
 		return usagef("add: %v", err)
 	}
-	en, err := openEnv(g)
+	var base string
+	en, err := openEnvMode(g, true, func(en *env) error {
+		base = en.cfg.BaseBranch
+		if base == "" {
+			b, err := en.repo.CurrentBranch(context.Background())
+			if err != nil {
+				return fmt.Errorf("add: no base branch: %v (set base_branch in the config)", err)
+			}
+			base = b
+		}
+		if err := en.repo.CheckBase(context.Background(), base); err != nil {
+			return fmt.Errorf("add: %v", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	defer en.close()
-	base := en.cfg.BaseBranch
-	if base == "" {
-		if base, err = en.repo.CurrentBranch(context.Background()); err != nil {
-			return fmt.Errorf("add: no base branch: %v (set base_branch in the config)", err)
-		}
-	}
 	t, err := engine.AddTicket(en.st, nt, base)
 	if err != nil {
 		return err
@@ -306,7 +321,7 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	en, err := openEnv(g)
+	en, err := openEnvMode(g, true, func(en *env) error { return en.cfgErr })
 	if err != nil {
 		return err
 	}
@@ -326,14 +341,23 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 
 // resolveTicket parses an id and loads the ticket, with a one-line error.
 func resolveTicket(st *store.Store, id string) (*store.Ticket, error) {
-	if _, err := store.ParseID(id); err != nil {
+	n, err := store.ParseID(id)
+	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	t, err := st.Ticket(id)
+	t, err := st.Ticket(store.FormatID(n))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("unknown ticket %s", strings.ToUpper(id))
+		return nil, unknownTicket(id)
 	}
 	return t, err
+}
+
+// unknownTicket names the ticket as the user would find it in `list`.
+func unknownTicket(id string) error {
+	if n, err := store.ParseID(id); err == nil {
+		id = store.FormatID(n)
+	}
+	return fmt.Errorf("unknown ticket %s", id)
 }
 
 func oneID(cmd string, pos []string) (string, error) {
@@ -349,7 +373,7 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 	}
 	en, err := openExisting(g)
 	if errors.Is(err, errNoDatabase) {
-		return fmt.Errorf("unknown ticket %s", strings.ToUpper(id))
+		return unknownTicket(id)
 	}
 	if err != nil {
 		return err
@@ -466,9 +490,12 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if _, err := store.ParseID(id); err != nil {
+		return usagef("%v", err)
+	}
 	en, err := openExisting(g)
 	if errors.Is(err, errNoDatabase) {
-		return fmt.Errorf("unknown ticket %s", strings.ToUpper(id))
+		return unknownTicket(id)
 	}
 	if err != nil {
 		return err
@@ -528,13 +555,17 @@ func printShow(w io.Writer, v engine.TicketView) {
 					verdict = "pass"
 				}
 			}
-			if a.Model == "" {
+			switch {
+			case a.Model == "" && len(a.Checks) == 0:
+				// stopped before any model answered
+				fmt.Fprintf(w, "  #%d %-8s (no model answered)", a.N, verdict)
+			case a.Model == "":
 				// a command's run (ci): no model, no tokens
 				fmt.Fprintf(w, "  #%d %-8s (command)", a.N, verdict)
 				for _, c := range a.Checks {
 					fmt.Fprintf(w, " %s: %s", c.Command, engine.CheckOutcome(c))
 				}
-			} else {
+			default:
 				fmt.Fprintf(w, "  #%d %-8s %-12s in %d out %d $%.4f", a.N, verdict, a.Model, a.TokensIn, a.TokensOut, a.CostUSD)
 			}
 			if a.Interrupted {
@@ -560,6 +591,33 @@ func printShow(w io.Writer, v engine.TicketView) {
 			}
 		}
 	}
+	if len(v.Decisions) > 0 {
+		fmt.Fprintf(w, "\ndecisions\n")
+	}
+	for _, d := range v.Decisions {
+		fmt.Fprintf(w, "  %s  %s", d.At.Local().Format("2006-01-02 15:04"), strings.ReplaceAll(d.Kind, "_", "-"))
+		if d.Phase != "" {
+			fmt.Fprintf(w, " at %s", d.Phase)
+		}
+		for _, kv := range [][2]string{{"model", d.Model}, {"reason", d.Reason}, {"guidance", d.Guidance}} {
+			if kv[1] != "" {
+				fmt.Fprintf(w, "  %s: %s", kv[0], oneLineText(kv[1], 200))
+			}
+		}
+		if !d.Applied {
+			fmt.Fprint(w, "  (waiting for the next run)")
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// oneLineText folds text onto one line of at most max characters.
+func oneLineText(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max]) + "…"
+	}
+	return s
 }
 
 func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {

@@ -213,6 +213,9 @@ func TestCLIBadInputGetsOneLineErrorAndLeavesNothing(t *testing.T) {
 		{[]string{"add"}, "empty title"},
 		{[]string{"frobnicate"}, "unknown command"},
 		{[]string{"reject", "T-1"}, "--reason"},
+		{[]string{"add", "two\nlines"}, "control character"},
+		{[]string{"add", "--body", "a \x1b[31mred\x1b[0m body", "title"}, "control character"},
+		{[]string{"show", "X-1"}, "bad ticket id"},
 	}
 	for _, c := range cases {
 		_, errOut, code := e.run(c.args...)
@@ -226,6 +229,26 @@ func TestCLIBadInputGetsOneLineErrorAndLeavesNothing(t *testing.T) {
 	_, errOut, code := e.run("show", "T-7")
 	if code == 0 || !strings.Contains(errOut, "unknown ticket T-7") {
 		t.Fatalf("unknown id: %d %q", code, errOut)
+	}
+	if _, errOut, code := e.run("show", "7"); code == 0 || !strings.Contains(errOut, "unknown ticket T-7") {
+		t.Fatalf("unknown id without prefix: %d %q", code, errOut)
+	}
+	// a repository without a commit, and a run without any model: refused
+	// before anything is written
+	fresh := t.TempDir()
+	if out, err := exec.Command("git", "init", "-q", "-b", "main", fresh).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	for _, args := range [][]string{{"add", "first"}, {"run", "--until-idle"}} {
+		c := exec.Command(binPath, append([]string{"--repo", fresh}, args...)...)
+		c.Env = append(os.Environ(), "OPENAI_API_KEY=")
+		out, err := c.CombinedOutput()
+		if err == nil || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+			t.Fatalf("%v in a new repository: %v %q", args, err, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(fresh, ".git", "agent-tui.db")); err == nil {
+		t.Fatal("a refused add or run created the database")
 	}
 	// not a git repository
 	c := exec.Command(binPath, "--repo", t.TempDir(), "list")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	"agent-tui/engine/config"
 	"agent-tui/store"
@@ -27,6 +28,12 @@ func (n NewTicket) Validate() error {
 	}
 	if strings.TrimSpace(n.Title) == "" {
 		return errors.New("empty title")
+	}
+	if i := strings.IndexFunc(n.Title, unicode.IsControl); i >= 0 {
+		return fmt.Errorf("the title has a control character (%U): a title is one line of text", []rune(n.Title[i:])[0])
+	}
+	if i := strings.IndexFunc(n.Body, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' }); i >= 0 {
+		return fmt.Errorf("the body has a control character (%U) that is not a line break or tab", []rune(n.Body[i:])[0])
 	}
 	return nil
 }
@@ -68,6 +75,9 @@ func AddTicketTx(tx *store.Tx, n NewTicket, base string) (*store.Ticket, error) 
 
 // Add creates a ticket while the engine runs and starts it.
 func (e *Engine) Add(ctx context.Context, n NewTicket) (*store.Ticket, error) {
+	if err := n.Validate(); err != nil {
+		return nil, err
+	}
 	base := e.cfg.BaseBranch
 	if base == "" {
 		b, err := e.repo.CurrentBranch(ctx)
@@ -75,6 +85,9 @@ func (e *Engine) Add(ctx context.Context, n NewTicket) (*store.Ticket, error) {
 			return nil, err
 		}
 		base = b
+	}
+	if err := e.repo.CheckBase(ctx, base); err != nil {
+		return nil, err
 	}
 	t, err := AddTicket(e.st, n, base)
 	if err != nil {
@@ -113,9 +126,7 @@ func Decide(st *store.Store, cfg *config.Config, id string, d store.Decision) (*
 	return out, nil
 }
 
-// checkApprovable refuses an approve that would accept nothing: a phase
-// whose attempts left no deliverable (or none at all) can only be
-// retried, or written by the human with edit-approve.
+// checkApprovable refuses an approve that would accept nothing.
 func checkApprovable(tx *store.Tx, t *store.Ticket) error {
 	ps := phaseState(t, t.Phase)
 	if ps == nil || ps.Name == Merge || ps.Accepted != 0 {
@@ -125,7 +136,19 @@ func checkApprovable(tx *store.Tx, t *store.Ticket) error {
 	if err != nil {
 		return err
 	}
-	if approvable(attempts, ps) != nil {
+	return Approvable(t, attempts)
+}
+
+// Approvable says why approve cannot be taken on t now that its attempts
+// are known: a phase whose attempts left no deliverable (or none at all)
+// can only be retried, or written by the human with edit-approve. The UI
+// asks it before opening its dialog; Decide asks it again.
+func Approvable(t *store.Ticket, attempts []*store.Attempt) error {
+	if err := Allowed(t, store.DecisionApprove); err != nil {
+		return err
+	}
+	ps := phaseState(t, t.Phase)
+	if ps == nil || ps.Name == Merge || ps.Accepted != 0 || approvable(attempts, ps) != nil {
 		return nil
 	}
 	return fmt.Errorf("%s: phase %s has nothing to approve (no attempt left a deliverable): retry it, or edit-approve with your own", t.ID, ps.Name)
@@ -154,7 +177,7 @@ func Allowed(t *store.Ticket, kind string) error {
 	if kind != store.DecisionCancel && kind != store.DecisionPause && kind != store.DecisionResume {
 		for _, p := range t.Decisions {
 			if !p.Applied && p.Kind != store.DecisionPause && p.Kind != store.DecisionResume {
-				return fmt.Errorf("%s already has a %s waiting to be carried out by the next run", t.ID, strings.ReplaceAll(p.Kind, "_", "-"))
+				return fmt.Errorf("%s already has a decision (%s) waiting to be carried out by the next run", t.ID, strings.ReplaceAll(p.Kind, "_", "-"))
 			}
 		}
 	}
@@ -171,7 +194,7 @@ func Allowed(t *store.Ticket, kind string) error {
 		}
 	case store.DecisionRetry:
 		if !waiting && t.Status != store.StatusFailed {
-			return fmt.Errorf("%s is %s: only a ticket awaiting approval or needing a human can be retried", t.ID, status)
+			return fmt.Errorf("%s is %s: only a ticket awaiting approval, needing a human or failed can be retried", t.ID, status)
 		}
 	case store.DecisionCancel, store.DecisionPause, store.DecisionResume:
 		if finished(t.Status) {
@@ -179,6 +202,10 @@ func Allowed(t *store.Ticket, kind string) error {
 		}
 	default:
 		return fmt.Errorf("unknown decision %q", kind)
+	}
+	if t.Phase == Merge && (kind == store.DecisionRetry || kind == store.DecisionEditApprove) {
+		// the merge has no model and no deliverable
+		return fmt.Errorf("%s is at merge: approve tries the merge again; reject sends the work back to code with your reason", t.ID)
 	}
 	return nil
 }
@@ -228,14 +255,14 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 	}
 	var wakeParent []string
 	var cancelled []*store.Ticket
-	var removeWorktree bool
+	var removeWorktree, changed bool
 	err = e.st.Update(func(tx *store.Tx) error {
 		wakeParent, cancelled, removeWorktree = nil, nil, false // fn may run again
 		var err error
 		if t, err = tx.Ticket(id); err != nil {
 			return err
 		}
-		changed := false
+		changed = false
 		for i := range t.Decisions {
 			d := &t.Decisions[i]
 			if d.Applied {
@@ -288,7 +315,18 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 				if t.Status != store.StatusAwaiting && t.Status != store.StatusNeedsHuman && t.Status != store.StatusFailed {
 					continue
 				}
-				if ps != nil {
+				if ps != nil && ps.Name == Merge {
+					// "do not merge this": the work goes back to code
+					// with the reason, and through CI and review again
+					d.Phase = config.Code
+					ps.Status = store.PhasePending
+					for _, name := range []string{config.Code, config.CI, config.CIFix, config.Review} {
+						if p := phaseState(t, name); p != nil {
+							p.Status, p.Accepted, p.BudgetFrom = store.PhasePending, 0, p.Attempts
+						}
+					}
+					t.Phase = config.Code
+				} else if ps != nil {
 					ps.Status = store.PhasePending
 					ps.Accepted = 0
 					ps.BudgetFrom = ps.Attempts
@@ -308,6 +346,9 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 	})
 	if err != nil {
 		return nil, err
+	}
+	if changed {
+		e.publishTicket(t) // paused, resumed, running again: seen at once
 	}
 	for _, c := range cancelled {
 		e.publishTicket(c)

@@ -200,7 +200,7 @@ func TestSecondPendingDecisionIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove})
-	if err == nil || !strings.Contains(err.Error(), "already has a retry waiting") {
+	if err == nil || !strings.Contains(err.Error(), "already has a decision (retry) waiting") {
 		t.Fatalf("got %v", err)
 	}
 	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionCancel}); err != nil {

@@ -58,3 +58,28 @@ func TestStreamingAttemptNamesItsModel(t *testing.T) {
 		t.Fatal("no snapshot named the model before the call ended")
 	}
 }
+
+// A decision carried out is published at once: a paused ticket shows as
+// paused, though it takes no step.
+func TestAppliedPauseIsPublished(t *testing.T) {
+	h := newHarness(t, "", developer)
+	events, cancel := h.eng.Subscribe(1 << 16)
+	defer cancel()
+	id := h.add("hotfix", "paused before it starts", false)
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionPause}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	seen := false
+	for len(events) > 0 {
+		if ev := <-events; ev.Type == EvTicket && ev.TicketID == id && ev.Ticket.Paused {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Fatal("no ticket event said the ticket is paused")
+	}
+	if n := len(h.srv.Requests()); n != 0 {
+		t.Fatalf("a paused ticket sent %d requests", n)
+	}
+}

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +205,64 @@ func TestCancelledEpicCancelsItsChildren(t *testing.T) {
 		if n := len(c.Decisions); n != 1 || !strings.Contains(c.Decisions[0].Reason, id) {
 			t.Fatalf("child %s decisions %+v", cid, c.Decisions)
 		}
+	}
+}
+
+// Reject at a blocked merge never merges what was rejected: the work goes
+// back to code with the reason, through CI and review again. Retry has no
+// meaning at merge and is refused.
+func TestRejectAtMergeSendsTheWorkBack(t *testing.T) {
+	h := newHarness(t, "", developer)
+	os.WriteFile(filepath.Join(h.dir, "README.md"), []byte("local edit\n"), 0o644)
+	id := h.add("hotfix", "blocked merge", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || tk.Phase != Merge {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	gitOut(t, h.dir, "checkout", "README.md")
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry}); err == nil || !strings.Contains(err.Error(), "at merge") {
+		t.Fatalf("retry at merge: %v", err)
+	}
+	before := gitOut(t, h.dir, "rev-parse", "main")
+	h.cfg.Approve = []string{"review"} // hold it before the second merge
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionReject, Reason: "REJ-MERGE: wrong approach"}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if after := gitOut(t, h.dir, "rev-parse", "main"); after != before {
+		t.Fatal("a rejected ticket was merged")
+	}
+	code := h.firstTurns("code")
+	if len(code) != 2 || !strings.Contains(userText(code[1]), "REJ-MERGE: wrong approach") {
+		t.Fatalf("code attempts %d; the reason did not reach code", len(code))
+	}
+	tk := h.ticket(id)
+	if tk.Status != store.StatusAwaiting || tk.Phase != "review" {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	if n := len(h.phase(id, "ci").Attempts); n != 2 {
+		t.Fatalf("CI ran %d times", n)
+	}
+}
+
+// An epic whose children were all cancelled brought nothing: it is
+// cancelled, not done.
+func TestEpicWithEveryChildCancelledIsNotDone(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"review"}
+	id := h.add("epic", "abandoned", false)
+	h.runIdle()
+	ep := h.ticket(id)
+	if ep.Status != store.StatusWaitingChildren {
+		t.Fatalf("%s", ep.Status)
+	}
+	for _, c := range ep.Children {
+		if _, err := Decide(h.st, h.cfg, c, store.Decision{Kind: store.DecisionCancel}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusCancelled || !strings.Contains(tk.Reason, "every child") {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
 	}
 }

@@ -494,18 +494,32 @@ func (e *Engine) createChildren(t *store.Ticket, ps *store.PhaseState) error {
 
 // checkChildren finishes an epic whose children are all done.
 func (e *Engine) checkChildren(t *store.Ticket) (bool, error) {
+	var cancelled []string
 	for _, id := range t.Children {
 		c, err := e.st.Ticket(id)
 		if err != nil {
 			return false, err
 		}
-		if c.Status != store.StatusDone && c.Status != store.StatusCancelled {
+		switch c.Status {
+		case store.StatusDone:
+		case store.StatusCancelled:
+			cancelled = append(cancelled, id)
+		default:
 			return false, nil
 		}
 	}
 	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
-		if x.Status == store.StatusWaitingChildren {
-			x.Status = store.StatusDone
+		if x.Status != store.StatusWaitingChildren {
+			return nil
+		}
+		switch {
+		case len(cancelled) == len(x.Children):
+			// nothing of it was merged: not done
+			x.Status, x.Reason = store.StatusCancelled, "every child was cancelled"
+		case len(cancelled) > 0:
+			x.Status, x.Reason = store.StatusDone, "done without its cancelled children "+strings.Join(cancelled, ", ")
+		default:
+			x.Status, x.Reason = store.StatusDone, ""
 		}
 		return nil
 	})

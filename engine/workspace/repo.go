@@ -169,6 +169,19 @@ func samePath(a, b string) bool {
 	return err1 == nil && err2 == nil && ra == rb
 }
 
+// CheckBase says, in a user's words, why branch cannot be a ticket's base:
+// it does not exist, or has no commit yet (a new repository).
+func (r *Repo) CheckBase(ctx context.Context, branch string) error {
+	if strings.TrimSpace(branch) == "" {
+		return errors.New("no base branch: set base_branch in the config")
+	}
+	_, err := git(ctx, r.Dir, nil, "rev-parse", "--verify", "-q", "refs/heads/"+branch+"^{commit}")
+	if exitCode(err) == 1 {
+		return fmt.Errorf("base branch %q has no commit (a new repository, or no such branch): commit something first, or set base_branch", branch)
+	}
+	return err
+}
+
 func (r *Repo) branchExists(ctx context.Context, branch string) (bool, error) {
 	_, err := git(ctx, r.Dir, nil, "rev-parse", "--verify", "-q", "refs/heads/"+branch)
 	if err == nil {
