@@ -100,8 +100,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 	}
 	passS, failS, dimS := st.pass.Render, st.fail.Render, st.dim.Render
 	for _, a := range td.attempts {
-		// ci runs a command and no model: nothing to count but its checks
-		command := a.Model == "" && a.Provider == "" && len(a.Checks) > 0
+		command := commandRun(a) // nothing to count but its checks
 		model := a.Model
 		switch {
 		case command:

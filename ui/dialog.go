@@ -11,14 +11,34 @@ import (
 
 // dialog is a modal on the dialog stack. The top one gets every message
 // first; it returns itself updated, a command (its action), and whether
-// it is finished and should be popped.
+// it is finished and should be popped. View fits in width × height.
 type dialog interface {
 	Update(msg tea.Msg) (d dialog, cmd tea.Cmd, closed bool)
-	View(st *styles, width int) string
+	View(st *styles, width, height int) string
 }
 
-func frame(st *styles, title, body string, width int) string {
-	return st.dialog.Width(width).Render(st.dialogTitle.Render(title) + "\n\n" + body)
+// frame boxes a dialog; body separates its parts with blank lines, which
+// go first when the rows are short.
+func frame(st *styles, title, body string, width, height int) string {
+	out := st.dialog.Width(width).Render(st.dialogTitle.Render(title) + "\n\n" + body)
+	if lipgloss.Height(out) > height {
+		out = st.dialog.Width(width).Render(st.dialogTitle.Render(title) + "\n" + strings.ReplaceAll(body, "\n\n", "\n"))
+	}
+	return out
+}
+
+// unbounded is the height to render at when measuring what a dialog needs.
+const unbounded = 1 << 20
+
+// fitHint is the first key hint that fits w cells, else the last: a hint
+// on one row keeps how to close the dialog in sight.
+func fitHint(w int, hints ...string) string {
+	for _, h := range hints {
+		if ansi.StringWidth(h) <= w {
+			return h
+		}
+	}
+	return hints[len(hints)-1]
 }
 
 // confirmDialog asks y/N; anything but y is no.
@@ -41,8 +61,8 @@ func (d confirmDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 	return d, nil, false
 }
 
-func (d confirmDialog) View(st *styles, width int) string {
-	return frame(st, d.title, d.prompt+"\n\n"+st.dim.Render("y yes · n/esc no"), width)
+func (d confirmDialog) View(st *styles, width, height int) string {
+	return frame(st, d.title, d.prompt+"\n\n"+st.dim.Render("y yes · n/esc no"), width, height)
 }
 
 // inputDialog asks for one line of text (a reason, guidance).
@@ -81,13 +101,13 @@ func (d inputDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 	return d, cmd, false
 }
 
-func (d inputDialog) View(st *styles, width int) string {
+func (d inputDialog) View(st *styles, width, height int) string {
 	d.input.SetWidth(max(width-8, 10))
 	body := d.prompt + "\n" + d.input.View()
 	if d.err != "" {
 		body += "\n" + st.flashErr.Render(d.err)
 	}
-	return frame(st, d.title, body+"\n\n"+st.dim.Render("enter submit · esc cancel"), width)
+	return frame(st, d.title, body+"\n\n"+st.dim.Render(fitHint(width-4, "enter submit · esc cancel", "esc cancel")), width, height)
 }
 
 // pickerDialog picks one item of a list (a model).
@@ -119,26 +139,39 @@ func (d pickerDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 	return d, nil, false
 }
 
-func (d pickerDialog) View(st *styles, width int) string {
+func (d pickerDialog) View(st *styles, width, height int) string {
+	// a window of at most 10 items around the cursor, fewer when short
+	n := min(len(d.items), 10)
+	if over := lipgloss.Height(d.render(st, width, unbounded, n)) - height; over > 0 {
+		n = max(n-over, 1)
+	}
+	return d.render(st, width, height, n)
+}
+
+func (d pickerDialog) render(st *styles, width, height, n int) string {
 	var b strings.Builder
 	if len(d.items) == 0 {
 		b.WriteString(st.dim.Render("no models configured"))
 	}
-	// a window of at most 10 items around the cursor
-	top := clamp(d.cursor-4, 0, max(len(d.items)-10, 0))
-	for i := top; i < len(d.items) && i < top+10; i++ {
+	top := clamp(d.cursor-(n-1)/2, 0, max(len(d.items)-n, 0))
+	for i := top; i < len(d.items) && i < top+n; i++ {
 		line := "  " + d.items[i]
 		if i == d.cursor {
 			line = st.fieldOn.Render("› " + d.items[i])
 		}
 		b.WriteString(ansi.Truncate(line, width-4, "…") + "\n")
 	}
-	return frame(st, d.title, b.String()+"\n"+st.dim.Render("↑/↓ choose · enter retry · esc cancel"), width)
+	return frame(st, d.title, b.String()+"\n"+st.dim.Render(fitHint(width-4, "↑/↓ choose · enter retry · esc cancel", "enter retry · esc cancel", "esc cancel")), width, height)
 }
 
-// overlay draws box centred over the background lines bg of width w.
+// overlay draws box centred over the background lines bg of width w. A
+// box taller than bg loses rows from its middle: its key hint and bottom
+// edge stay on screen.
 func overlay(bg []string, box string, w int) []string {
 	lines := strings.Split(box, "\n")
+	if len(lines) > len(bg) && len(bg) > 2 {
+		lines = append(lines[:len(bg)-2:len(bg)-2], lines[len(lines)-2:]...)
+	}
 	bw := lipgloss.Width(box)
 	x := max((w-bw)/2, 0)
 	y := max((len(bg)-len(lines))/2, 0)

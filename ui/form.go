@@ -6,6 +6,7 @@ import (
 	"charm.land/bubbles/v2/textarea"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"agent-tui/engine"
 )
@@ -39,7 +40,7 @@ func newTicketDialog(submit func(engine.NewTicket) tea.Cmd) (newTicketForm, tea.
 	ta := textarea.New()
 	ta.Placeholder = "details, acceptance criteria, reproduction…"
 	ta.ShowLineNumbers = false
-	ta.SetHeight(5)
+	ta.SetHeight(bodyRows)
 	ts := ta.Styles()
 	ts.Cursor.Blink = false
 	ta.SetStyles(ts)
@@ -104,10 +105,23 @@ func (f newTicketForm) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 	return f, cmd, false
 }
 
-func (f newTicketForm) View(st *styles, width int) string {
+// bodyRows is the body's height when the screen has room for it.
+const bodyRows = 5
+
+func (f newTicketForm) View(st *styles, width, height int) string {
+	// the body gives up rows first, so the fields and the hint stay on screen
+	rows := bodyRows
+	if over := lipgloss.Height(f.render(st, width, unbounded, rows)) - height; over > 0 {
+		rows = max(rows-over, 1)
+	}
+	return f.render(st, width, height, rows)
+}
+
+func (f newTicketForm) render(st *styles, width, height, rows int) string {
 	inner := max(width-4, 10)
 	f.title.SetWidth(inner - 2)
 	f.body.SetWidth(inner)
+	f.body.SetHeight(rows)
 	label := func(i int, s string) string {
 		if f.field == i {
 			return st.fieldOn.Render("› " + s)
@@ -134,6 +148,9 @@ func (f newTicketForm) View(st *styles, width int) string {
 	if f.err != "" {
 		b.WriteString(st.flashErr.Render(f.err) + "\n")
 	}
-	b.WriteString("\n" + st.dim.Render("tab next field · space toggle · ctrl+s create · esc cancel"))
-	return frame(st, "New ticket", b.String(), width)
+	b.WriteString("\n" + st.dim.Render(fitHint(inner,
+		"tab next field · space toggle · ctrl+s create · esc cancel",
+		"tab field · ctrl+s create · esc cancel",
+		"ctrl+s create · esc cancel")))
+	return frame(st, "New ticket", b.String(), width, height)
 }

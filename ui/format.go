@@ -5,16 +5,60 @@ import (
 	"strings"
 
 	"agent-tui/engine"
+	"agent-tui/engine/config"
 	"agent-tui/store"
 )
 
-// statusWord is a status as the user reads it.
+// statusWord is a status as the user reads it. A pause or resume the
+// engine has not carried out yet shows as pending: in browsing mode it
+// waits for the next run.
 func statusWord(t *store.Ticket) string {
 	w := strings.ReplaceAll(t.Status, "_", " ")
-	if t.Paused && !finished(t.Status) {
+	if finished(t.Status) {
+		return w
+	}
+	switch pending := pendingPause(t); {
+	case pending != nil && *pending && !t.Paused:
+		w += " (pause pending)"
+	case pending != nil && !*pending && t.Paused:
+		w += " (paused, resume pending)"
+	case t.Paused:
 		w += " (paused)"
 	}
 	return w
+}
+
+// pendingPause is the latest pause (true) or resume (false) decision not
+// yet carried out, nil when there is none.
+func pendingPause(t *store.Ticket) *bool {
+	for i := len(t.Decisions) - 1; i >= 0; i-- {
+		d := t.Decisions[i]
+		if d.Applied || (d.Kind != store.DecisionPause && d.Kind != store.DecisionResume) {
+			continue
+		}
+		p := d.Kind == store.DecisionPause
+		return &p
+	}
+	return nil
+}
+
+// pausedNow is whether the ticket is, or is about to be, paused: t.Paused
+// lags a decision until the engine carries it out.
+func pausedNow(t *store.Ticket) bool {
+	if p := pendingPause(t); p != nil {
+		return *p
+	}
+	return t.Paused
+}
+
+// paused is whether a ticket is held by a pause (and so not running).
+func paused(t *store.Ticket) bool { return t.Paused && !finished(t.Status) }
+
+// commandRun is an attempt that ran a command (ci), not a model: it has
+// no tokens or cost to show. Attempts start without a model, so the phase
+// tells while a ci run is still going.
+func commandRun(a *store.Attempt) bool {
+	return a.Model == "" && a.Provider == "" && (a.Phase == config.CI || len(a.Checks) > 0)
 }
 
 func finished(status string) bool { return store.Finished(status) }

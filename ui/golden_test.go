@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/charmbracelet/x/exp/golden"
@@ -31,21 +30,37 @@ func TestGolden(t *testing.T) {
 	for _, size := range [][2]int{{100, 30}, {150, 42}, {80, 24}} {
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("%dx%d_%s", size[0], size[1], c.name), func(t *testing.T) {
-				m := newTestModel(t, fixture(), size[0], size[1])
-				m = press(t, m, c.keys...)
-				out := plain(m)
-				if h := strings.Count(out, "\n") + 1; h != size[1] {
-					t.Errorf("frame is %d lines, want %d", h, size[1])
-				}
-				for i, l := range strings.Split(out, "\n") {
-					if w := stringWidth(l); w > size[0] {
-						t.Errorf("line %d is %d cells wide, more than %d", i, w, size[0])
-					}
-				}
-				golden.RequireEqual(t, out)
+				goldenFrame(t, size[0], size[1], c.keys...)
 			})
 		}
 	}
+	// small terminals: dialogs and help shrink to fit, tabs get short
+	// labels, an error takes the status line
+	for _, c := range []struct {
+		w, h int
+		name string
+		keys []string
+	}{
+		{60, 15, "stream_running", []string{"j", "1"}},
+		{60, 15, "new_ticket", []string{"n"}},
+		{60, 15, "error_flash", []string{"j", "j", "a"}},
+		{60, 15, "full_help", []string{"?"}},
+		{60, 12, "full_help", []string{"?"}},
+		{50, 12, "history", []string{"tab", "3"}},
+	} {
+		t.Run(fmt.Sprintf("%dx%d_%s", c.w, c.h, c.name), func(t *testing.T) {
+			goldenFrame(t, c.w, c.h, c.keys...)
+		})
+	}
+}
+
+// goldenFrame checks the frame after keys fills w×h exactly, then
+// compares it with its golden file.
+func goldenFrame(t *testing.T, w, h int, keys ...string) {
+	t.Helper()
+	m := newTestModel(t, fixture(), w, h)
+	m = press(t, m, keys...)
+	golden.RequireEqual(t, checkFrame(t, m, w, h))
 }
 
 // A frame with a live delta matches its golden too: the stream tail

@@ -45,10 +45,23 @@ func newKeyMap() keyMap {
 	}
 }
 
-// ShortHelp is the one-line help bar.
+// ShortHelp is the one-line help bar, with shorter words than the full
+// help so that more keys fit.
 func (k keyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.New, k.Approve, k.Reject, k.Edit, k.Guidance, k.Model, k.Cancel, k.Pause, k.NextWaiting, k.Filter, k.Focus, k.Help, k.Quit}
+	short := func(b key.Binding, desc string) key.Binding {
+		b.SetHelp(b.Help().Key, desc)
+		return b
+	}
+	return []key.Binding{
+		short(k.New, "new"), k.Approve, k.Reject, short(k.Edit, "edit"), short(k.Guidance, "guidance"),
+		short(k.Model, "model"), k.Cancel, short(k.Pause, "pause"), short(k.NextWaiting, "waiting"),
+		k.Filter, short(k.Focus, "pane"), k.Help, k.Quit,
+	}
 }
+
+// shortHelpDrop is the order in which a narrow help bar leaves keys out:
+// navigation first, the decisions last. ? and q are never left out.
+var shortHelpDrop = []string{"tab", "/", "w", "m", "g", "n", "p", "x", "e", "r", "a"}
 
 // FullHelp is the `?` view, one column per group.
 func (k keyMap) FullHelp() [][]key.Binding {

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -75,9 +76,10 @@ type Model struct {
 }
 
 type helpCache struct {
-	width int
-	all   bool
-	lines []string
+	width, height int
+	all           bool
+	lines         []string
+	screen        bool
 }
 
 // NewModel builds the root model; Init loads the tickets.
@@ -85,6 +87,7 @@ func NewModel(b Backend, opts Options) Model {
 	st := newStyles()
 	h := help.New()
 	h.Styles = st.help
+	h.FullSeparator = "   " // four groups fit in 80 columns
 	fi := steadyInput(textinput.New())
 	fi.Prompt = "/"
 	fi.Placeholder = "status words, title, id"
@@ -114,7 +117,14 @@ func noModelFlash(reason string) string {
 func (m Model) Init() tea.Cmd {
 	// the sandbox probe starts a process: it waits for the tickets rather
 	// than compete with them for the first frame
-	return tea.Batch(loadTickets(m.b), loadHealth(m.b), loadModels(m.b, ""), tick(1))
+	cmds := []tea.Cmd{loadTickets(m.b), loadHealth(m.b), loadModels(m.b, ""), tick(1)}
+	if m.flash != "" {
+		// the no-model notice takes the status line: it gives the counters
+		// back once read (the line keeps "no model: tickets wait")
+		id := m.flashID
+		cmds = append(cmds, after(3*flashFor, func(time.Time) tea.Msg { return flashExpiredMsg{id} }))
+	}
+	return tea.Batch(cmds...)
 }
 
 // Update routes a message, then makes sure what the next frame shows is
@@ -204,7 +214,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			return editorDoneMsg{id: msg.id, path: msg.path, orig: msg.orig, err: err}
 		})
 	case editorDoneMsg:
-		return finishEdit(m.b, msg)
+		return finishEdit(m.b, msg, doneText(m.opts.NoModel != "", store.DecisionEditApprove, msg.id, "edited deliverable approved for "+msg.id))
 	case flashExpiredMsg:
 		if msg.id == m.flashID {
 			m.flash = ""
@@ -362,9 +372,9 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, km.Down):
 		return m.move(1)
 	case key.Matches(k, km.PageUp):
-		return m.move(-m.layout().contentH)
+		return m.move(-m.pageSize())
 	case key.Matches(k, km.PageDown):
-		return m.move(m.layout().contentH)
+		return m.move(m.pageSize())
 	case key.Matches(k, km.Top):
 		return m.move(-1 << 30)
 	case key.Matches(k, km.Bottom):
@@ -425,6 +435,16 @@ func (m *Model) selectedDiff() *diffData {
 	return nil
 }
 
+// pageSize is what PgUp/PgDn move: the tickets the queue shows, or the
+// lines of the open tab.
+func (m *Model) pageSize() int {
+	l := m.layout()
+	if m.focus == focusQueue {
+		return max(l.queueRows/rowHeight(l.queueInnerW), 1)
+	}
+	return max(l.contentH, 1)
+}
+
 // move moves the selection (queue focus) or scrolls the open tab.
 func (m *Model) move(d int) tea.Cmd {
 	if m.focus == focusQueue {
@@ -477,7 +497,10 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
-	id, b := t.ID, m.b
+	id, b, browsing := t.ID, m.b, m.opts.NoModel != ""
+	decideCmd := func(d store.Decision, done string) tea.Cmd {
+		return decide(b, id, d, doneText(browsing, d.Kind, id, done))
+	}
 	// the engine's own rules, asked before any dialog opens
 	refused := func(kind string) (tea.Cmd, bool) {
 		if err := engine.Allowed(t, kind); err != nil {
@@ -490,17 +513,24 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		if cmd, no := refused(store.DecisionApprove); no {
 			return cmd
 		}
+		// with the attempts known, a phase with nothing to approve is
+		// refused here; before they load the engine refuses it
+		if td := m.data[id]; td != nil && td.loaded {
+			if err := engine.Approvable(t, td.attempts); err != nil {
+				return m.setFlash(err.Error(), true)
+			}
+		}
 		m.dialogs = append(m.dialogs, confirmDialog{
 			title:  "Approve " + id,
 			prompt: fmt.Sprintf("Approve %s of %s %q?", t.Phase, id, t.Title),
-			onYes:  decide(m.b, id, store.Decision{Kind: store.DecisionApprove}, "approved "+id),
+			onYes:  decideCmd(store.Decision{Kind: store.DecisionApprove}, "approved "+id),
 		})
 	case key.Matches(k, km.Reject):
 		if cmd, no := refused(store.DecisionReject); no {
 			return cmd
 		}
 		d, cmd := newInputDialog("Reject "+id, "Why? The reason goes to a new attempt of "+t.Phase+".", "reason", func(s string) tea.Cmd {
-			return decide(b, id, store.Decision{Kind: store.DecisionReject, Reason: s}, "rejected "+id)
+			return decideCmd(store.Decision{Kind: store.DecisionReject, Reason: s}, "rejected "+id)
 		})
 		m.dialogs = append(m.dialogs, d)
 		return cmd
@@ -512,17 +542,15 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		if !td.loaded {
 			return m.setFlash("attempts of "+id+" are still loading", true)
 		}
-		text := td.lastDeliverable(t.Phase)
-		if text == "" {
-			return m.setFlash(t.Phase+" of "+id+" has no deliverable to edit", true)
-		}
-		return prepareEdit(id, text)
+		// a phase that left nothing opens an empty file: the human writes
+		// the deliverable (the engine refuses an empty one)
+		return prepareEdit(id, td.lastDeliverable(t.Phase))
 	case key.Matches(k, km.Guidance):
 		if cmd, no := refused(store.DecisionRetry); no {
 			return cmd
 		}
 		d, cmd := newInputDialog("Retry "+id+" with guidance", "What should the next attempt of "+t.Phase+" do differently?", "guidance", func(s string) tea.Cmd {
-			return decide(b, id, store.Decision{Kind: store.DecisionRetry, Guidance: s}, "retrying "+id+" with guidance")
+			return decideCmd(store.Decision{Kind: store.DecisionRetry, Guidance: s}, "retrying "+id+" with guidance")
 		})
 		m.dialogs = append(m.dialogs, d)
 		return cmd
@@ -541,22 +569,32 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		m.dialogs = append(m.dialogs, confirmDialog{
 			title:  "Cancel " + id,
 			prompt: fmt.Sprintf("Cancel %s %q? Its worktree is removed.", id, t.Title),
-			onYes:  decide(m.b, id, store.Decision{Kind: store.DecisionCancel}, "cancelled "+id),
+			onYes:  decideCmd(store.Decision{Kind: store.DecisionCancel}, "cancelled "+id),
 		})
 	case key.Matches(k, km.Pause):
 		if cmd, no := refused(store.DecisionPause); no {
 			return cmd
 		}
-		if t.Paused {
-			return decide(m.b, id, store.Decision{Kind: store.DecisionResume}, "resumed "+id)
+		if pausedNow(t) {
+			return decideCmd(store.Decision{Kind: store.DecisionResume}, "resumed "+id)
 		}
-		return decide(m.b, id, store.Decision{Kind: store.DecisionPause}, "paused "+id)
+		return decideCmd(store.Decision{Kind: store.DecisionPause}, "paused "+id)
 	}
 	return nil
 }
 
+// doneText is what the status line says once a decision is recorded.
+// Without an engine (browsing) nothing happens until a run carries it out,
+// so it must not read as done.
+func doneText(browsing bool, kind, id, done string) string {
+	if !browsing {
+		return done
+	}
+	return strings.ReplaceAll(kind, "_", "-") + " of " + id + " recorded; carried out when the engine runs"
+}
+
 func (m *Model) pushModelPicker(id string) tea.Cmd {
-	b := m.b
+	b, browsing := m.b, m.opts.NoModel != ""
 	sensitive := false
 	if t := m.q.tickets[id]; t != nil {
 		sensitive = t.Sensitive
@@ -581,7 +619,7 @@ func (m *Model) pushModelPicker(id string) tea.Cmd {
 		title: title,
 		items: names,
 		onPick: func(model string) tea.Cmd {
-			return decide(b, id, store.Decision{Kind: store.DecisionRetry, Model: model}, "retrying "+id+" on "+model)
+			return decide(b, id, store.Decision{Kind: store.DecisionRetry, Model: model}, doneText(browsing, store.DecisionRetry, id, "retrying "+id+" on "+model))
 		},
 	})
 	return nil

@@ -322,7 +322,7 @@ func TestEditApprovesChangedText(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tc.text), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		msg := finishEdit(f, editorDoneMsg{id: "T-1", path: path, orig: "Looks good."})()
+		msg := finishEdit(f, editorDoneMsg{id: "T-1", path: path, orig: "Looks good."}, "approved")()
 		if len(f.decisions) != tc.want {
 			t.Fatalf("%q: decisions %+v (%v)", tc.text, f.decisions, msg)
 		}

@@ -158,8 +158,9 @@ func editorCommand(path string) *exec.Cmd {
 	return exec.Command(parts[0], append(parts[1:], path)...)
 }
 
-// finishEdit reads the edited file and approves it when it changed.
-func finishEdit(b Backend, m editorDoneMsg) tea.Cmd {
+// finishEdit reads the edited file and approves it when it changed; done
+// is the text shown when it was.
+func finishEdit(b Backend, m editorDoneMsg, done string) tea.Cmd {
 	return func() tea.Msg {
 		defer os.Remove(m.path)
 		if m.err != nil {
@@ -170,12 +171,15 @@ func finishEdit(b Backend, m editorDoneMsg) tea.Cmd {
 			return actionMsg{err: err}
 		}
 		text := strings.TrimSpace(string(data))
-		if text == "" || text == strings.TrimSpace(m.orig) {
+		switch {
+		case text == "" && strings.TrimSpace(m.orig) == "":
+			return actionMsg{text: "nothing written: nothing approved"}
+		case text == "" || text == strings.TrimSpace(m.orig):
 			return actionMsg{text: "deliverable unchanged: nothing approved"}
 		}
 		if err := b.Decide(m.id, store.Decision{Kind: store.DecisionEditApprove, Text: text}); err != nil {
 			return actionMsg{err: err}
 		}
-		return actionMsg{text: "edited deliverable approved for " + m.id}
+		return actionMsg{text: done}
 	}
 }

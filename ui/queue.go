@@ -20,7 +20,7 @@ var presets = []struct {
 	{"all", func(*store.Ticket) bool { return true }},
 	{"waiting for you", waiting},
 	{"active", func(t *store.Ticket) bool { return !finished(t.Status) }},
-	{"running", func(t *store.Ticket) bool { return t.Status == store.StatusRunning }},
+	{"running", func(t *store.Ticket) bool { return t.Status == store.StatusRunning && !paused(t) }},
 	{"finished", func(t *store.Ticket) bool { return finished(t.Status) }},
 }
 
@@ -37,8 +37,8 @@ type queue struct {
 	preset  int
 
 	// totals for the status line, kept in Update so View stays cheap
-	running, waiting int
-	spend            float64
+	running, paused, waiting int
+	spend                    float64
 
 	// rendered rows by ticket id; a changed ticket is a new snapshot
 	// pointer, so a stale entry never matches
@@ -142,16 +142,19 @@ func (q *queue) reorder() {
 // refilter recomputes the rows and totals, keeping the selected ticket.
 func (q *queue) refilter(keep string) {
 	q.rows = q.rows[:0]
-	q.running, q.waiting, q.spend = 0, 0, 0
+	q.running, q.paused, q.waiting, q.spend = 0, 0, 0, 0
 	terms := strings.Fields(strings.ToLower(q.filter))
 	match := presets[q.preset].match
 	for _, id := range q.order {
 		t := q.tickets[id]
+		// a paused ticket keeps its status (running, queued) but runs nothing
 		switch {
-		case t.Status == store.StatusRunning:
-			q.running++
 		case waiting(t):
 			q.waiting++
+		case paused(t):
+			q.paused++
+		case t.Status == store.StatusRunning:
+			q.running++
 		}
 		q.spend += t.CostUSD
 		if match(t) && matchTerms(t, terms) {
@@ -292,7 +295,7 @@ func marker(st *styles, t *store.Ticket) (string, lipgloss.Style) {
 		return "!", st.needsHuman
 	case t.Status == store.StatusAwaiting:
 		return "?", st.awaiting
-	case t.Paused && !finished(t.Status):
+	case paused(t):
 		return "‖", st.paused
 	case t.Status == store.StatusRunning:
 		return "›", st.running
@@ -310,7 +313,7 @@ func statusStyle(st *styles, t *store.Ticket) lipgloss.Style {
 		return st.needsHuman
 	case t.Status == store.StatusAwaiting:
 		return st.awaiting
-	case t.Paused && !finished(t.Status):
+	case paused(t):
 		return st.paused
 	case t.Status == store.StatusRunning:
 		return st.running

@@ -2,10 +2,15 @@ package ui
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"agent-tui/store"
@@ -15,22 +20,30 @@ import (
 type layout struct {
 	single             bool // too narrow for two panes: show the focused one
 	queueW, detailW    int  // outer widths
-	panesH             int  // outer height of both panes
+	panesH             int  // outer height of both panes, 0 when the help takes the screen
 	queueInnerW        int
 	queueRows          int
 	contentW, contentH int // the detail pane's tab content
 	helpH              int
+	helpScreen         bool // the full help has no room beside the panes
+	statusH            int  // a long flash wraps onto more rows
 }
+
+// minPanesH is the least height of the panes: borders, tabs and a line.
+const minPanesH = 5
 
 func (m *Model) layout() layout {
 	var l layout
-	l.helpH = 1
-	if m.help.ShowAll {
-		for _, g := range m.keys.FullHelp() {
-			l.helpH = max(l.helpH, len(g))
-		}
+	help, screen := m.helpLines()
+	l.helpH, l.helpScreen = len(help), screen
+	room := m.height - l.helpH - minPanesH
+	if screen {
+		room = m.height - l.helpH
 	}
-	l.panesH = max(m.height-l.helpH-1, 5)
+	l.statusH = clamp(len(m.flashRows()), 1, max(room, 1))
+	if !screen {
+		l.panesH = max(m.height-l.helpH-l.statusH, minPanesH)
+	}
 	l.single = m.width < 60
 	if l.single {
 		l.queueW, l.detailW = m.width, m.width
@@ -56,19 +69,30 @@ func (m Model) View() tea.View {
 	return v
 }
 
+// The least terminal the frame is drawn in; below it a notice says so.
+const minWidth, minHeight = 24, 8
+
 func (m *Model) render() string {
-	if m.width < 24 || m.height < 8 {
-		return "agent-tui: the terminal is too small"
+	if m.width < minWidth || m.height < minHeight {
+		return tooSmall(m.width, m.height)
 	}
 	l := m.layout()
+	help, _ := m.helpLines()
+	rows := make([]string, 0, m.height)
+	if l.helpScreen {
+		rows = append(rows, help[:min(len(help), m.height-l.statusH)]...)
+		for len(rows) < m.height-l.statusH {
+			rows = append(rows, "")
+		}
+		help = nil
+	}
 	var left, right []string
-	if !l.single || m.focus == focusQueue {
+	if l.panesH > 0 && (!l.single || m.focus == focusQueue) {
 		left = m.box(m.q.title(), m.queueLines(l), l.queueW, l.panesH, m.focus == focusQueue)
 	}
-	if !l.single || m.focus == focusDetail {
+	if l.panesH > 0 && (!l.single || m.focus == focusDetail) {
 		right = m.box(m.detailTitle(), m.detailLines(l), l.detailW, l.panesH, m.focus == focusDetail)
 	}
-	rows := make([]string, 0, m.height)
 	for i := 0; i < l.panesH; i++ {
 		var s string
 		if i < len(left) {
@@ -79,29 +103,113 @@ func (m *Model) render() string {
 		}
 		rows = append(rows, s)
 	}
-	rows = append(rows, m.statusLine())
-	rows = append(rows, m.helpLines()...)
+	rows = append(rows, m.statusLines(l.statusH)...)
+	rows = append(rows, help...)
 	if n := len(m.dialogs); n > 0 {
 		w := min(64, m.width-4)
-		rows = overlay(rows, m.dialogs[n-1].View(m.st, w), m.width)
+		rows = overlay(rows, m.dialogs[n-1].View(m.st, w, m.height), m.width)
 	}
-	return strings.Join(rows, "\n")
+	// never more rows than the terminal: the top would scroll away
+	return strings.Join(rows[:min(len(rows), m.height)], "\n")
 }
 
-// helpLines renders the help bar, once per width and mode.
-func (m *Model) helpLines() []string {
+// tooSmall is the notice shown instead of the frame, wrapped to fit.
+func tooSmall(w, h int) string {
+	msg := fmt.Sprintf("terminal too small: agent-tui needs %d×%d", minWidth, minHeight)
+	lines := strings.Split(ansi.Wrap(msg, max(w, 1), ""), "\n")
+	return strings.Join(lines[:min(len(lines), max(h, 1))], "\n")
+}
+
+// helpLines renders the help bar, or with ? every key, once per size and
+// mode. screen says the full help has no room beside the panes and takes
+// their place.
+func (m *Model) helpLines() (lines []string, screen bool) {
 	c := m.helpCache
-	if c.lines != nil && c.width == m.width && c.all == m.help.ShowAll {
-		return c.lines
+	if c.lines != nil && c.width == m.width && c.height == m.height && c.all == m.help.ShowAll {
+		return c.lines, c.screen
 	}
+	c.width, c.height, c.all = m.width, m.height, m.help.ShowAll
 	h := m.help
-	h.SetWidth(m.width)
-	c.width, c.all, c.lines = m.width, m.help.ShowAll, nil
-	// help does not always cut to its width (when the ellipsis does not fit)
-	for _, l := range strings.Split(h.View(m.keys), "\n") {
-		c.lines = append(c.lines, ansi.Truncate(l, m.width, ""))
+	h.SetWidth(0) // measured here: help would cut with an ellipsis
+	if m.help.ShowAll {
+		c.lines, c.screen = fullHelp(h, m.keys.FullHelp(), m.width, m.height)
+	} else {
+		c.lines, c.screen = []string{shortHelp(h, m.keys.ShortHelp(), m.width)}, false
 	}
-	return c.lines
+	return c.lines, c.screen
+}
+
+// shortHelp is the one-line help bar: as many keys as fit, dropped in
+// shortHelpDrop order; ? (which lists the rest) and q always stay.
+func shortHelp(h help.Model, keys []key.Binding, w int) string {
+	for _, drop := range shortHelpDrop {
+		if lipgloss.Width(h.ShortHelpView(keys)) <= w {
+			break
+		}
+		keys = slices.DeleteFunc(keys, func(b key.Binding) bool { return b.Help().Key == drop })
+	}
+	return ansi.Truncate(h.ShortHelpView(keys), w, "")
+}
+
+// fullHelp lays out every key in w columns: the groups side by side,
+// wrapping onto more bands when narrow; when that is too tall, the keys
+// flow through as many columns as fit. With no room left for the panes
+// beside it, the help takes the screen (screen).
+func fullHelp(h help.Model, groups [][]key.Binding, w, height int) (lines []string, screen bool) {
+	grouped := helpBands(h, groups, w)
+	room := height - 1 - minPanesH // the status line and the panes
+	if len(grouped) <= room {
+		return grouped, false
+	}
+	flat := helpColumns(h, slices.Concat(groups...), w)
+	if len(flat) <= room {
+		return flat, false
+	}
+	if len(grouped) <= height-1 {
+		return grouped, true
+	}
+	return flat, true
+}
+
+// helpBands puts groups side by side, starting a new band of rows when
+// the next group does not fit in w.
+func helpBands(h help.Model, groups [][]key.Binding, w int) []string {
+	var out []string
+	var band [][]key.Binding
+	flush := func() {
+		if len(band) > 0 {
+			out = append(out, cutLines(h.FullHelpView(band), w)...)
+		}
+	}
+	for _, g := range groups {
+		if len(band) > 0 && lipgloss.Width(h.FullHelpView(append(slices.Clip(band), g))) > w {
+			flush()
+			band = nil
+		}
+		band = append(band, g)
+	}
+	flush()
+	return out
+}
+
+// helpColumns flows keys down columns, with the fewest rows that fit w.
+func helpColumns(h help.Model, keys []key.Binding, w int) []string {
+	var view string
+	for rows := 1; rows <= len(keys); rows++ {
+		view = h.FullHelpView(slices.Collect(slices.Chunk(keys, rows)))
+		if lipgloss.Width(view) <= w {
+			break
+		}
+	}
+	return cutLines(view, w)
+}
+
+func cutLines(s string, w int) []string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = ansi.Truncate(l, w, "")
+	}
+	return lines
 }
 
 // box frames lines in a rounded border with the title in the top edge.
@@ -161,16 +269,7 @@ func (m *Model) detailTitle() string {
 
 func (m *Model) detailLines(l layout) []string {
 	w := l.contentW
-	var tabs []string
-	for i, n := range tabNames {
-		s := fmt.Sprintf("%d %s", i+1, n)
-		if i == m.tab {
-			tabs = append(tabs, m.st.tabOn.Render(s))
-		} else {
-			tabs = append(tabs, m.st.tab.Render(s))
-		}
-	}
-	out := []string{strings.Join(tabs, "  ")}
+	out := []string{m.tabRow(w)}
 	t := m.q.selected()
 	if t == nil {
 		return append(out, "", m.st.dim.Render("Select a ticket, or press n to create one."))
@@ -188,6 +287,42 @@ func (m *Model) detailLines(l layout) []string {
 	header, body := m.tabContent(t, w, l.contentH)
 	out = append(out, m.st.header.Render(ansi.Truncate(header, w, "…")))
 	return append(out, body...)
+}
+
+// tabShort are the tab names when the full ones do not fit.
+var tabShort = [tabCount]string{"Stream", "Docs", "History", "Diff", "CI"}
+
+// tabRow is the tab bar in the first form that fits w: full names, short
+// names, then the open tab's name among the others' numbers.
+func (m *Model) tabRow(w int) string {
+	forms := []struct {
+		names  *[tabCount]string
+		others bool // name the tabs that are not open
+		sep    string
+	}{{&tabNames, true, "  "}, {&tabShort, true, " "}, {&tabShort, false, "  "}}
+	for k, f := range forms {
+		labels := make([]string, tabCount)
+		width := len(f.sep) * (tabCount - 1)
+		for i, n := range f.names {
+			labels[i] = strconv.Itoa(i + 1)
+			if f.others || i == m.tab {
+				labels[i] += " " + n
+			}
+			width += len(labels[i])
+		}
+		if width > w && k < len(forms)-1 {
+			continue
+		}
+		for i := range labels {
+			if i == m.tab {
+				labels[i] = m.st.tabOn.Render(labels[i])
+			} else {
+				labels[i] = m.st.tab.Render(labels[i])
+			}
+		}
+		return ansi.Truncate(strings.Join(labels, f.sep), w, "")
+	}
+	return ""
 }
 
 // tabContent is the open tab's header line and visible lines.
@@ -289,18 +424,24 @@ func (m *Model) streamHeader(a *store.Attempt, seq int) string {
 	if a == nil {
 		return fmt.Sprintf("attempt #%d", seq)
 	}
-	model := a.Model
-	if model == "" {
-		model = "…"
+	var parts []string
+	if commandRun(a) {
+		// no model, so no tokens or cost: as History shows it
+		parts = []string{fmt.Sprintf("%s · attempt %d · command", a.Phase, a.N)}
+	} else {
+		model := a.Model
+		if model == "" {
+			model = "…"
+		}
+		if m.opts.Simulated && a.Provider != "human" {
+			model += " (simulated)"
+		}
+		parts = []string{fmt.Sprintf("%s · attempt %d · %s", a.Phase, a.N, model)}
+		if a.ContextTokens > 0 {
+			parts = append(parts, "ctx "+tokens(a.ContextTokens))
+		}
+		parts = append(parts, tokens(a.TokensIn)+" in / "+tokens(a.TokensOut)+" out", money(a.CostUSD))
 	}
-	if m.opts.Simulated {
-		model += " (simulated)"
-	}
-	parts := []string{fmt.Sprintf("%s · attempt %d · %s", a.Phase, a.N, model)}
-	if a.ContextTokens > 0 {
-		parts = append(parts, "ctx "+tokens(a.ContextTokens))
-	}
-	parts = append(parts, tokens(a.TokensIn)+" in / "+tokens(a.TokensOut)+" out", money(a.CostUSD))
 	switch {
 	case a.Interrupted:
 		parts = append(parts, "interrupted")
@@ -316,22 +457,65 @@ func (m *Model) streamHeader(a *store.Attempt, seq int) string {
 	return strings.Join(parts, " · ")
 }
 
-// statusLine: counts, the last action's outcome, provider health, the
+// maxFlashRows bounds how far a long flash pushes the panes up.
+const maxFlashRows = 3
+
+// flashRows is the flash wrapped to the width when it takes the status
+// line alone: an error always (it is what the user must read), other news
+// when it is too long to share the line. Nil otherwise.
+func (m *Model) flashRows() []string {
+	if m.flash == "" {
+		return nil
+	}
+	text := strings.ReplaceAll(sanitize(m.flash), "\n", " ")
+	w := max(m.width-1, 1)
+	if !m.flashErr && ansi.StringWidth(text) <= w {
+		return nil
+	}
+	rows := strings.Split(ansi.Wrap(text, w, ""), "\n")
+	if len(rows) > maxFlashRows {
+		rows = append(rows[:maxFlashRows-1], strings.Join(rows[maxFlashRows-1:], " "))
+	}
+	return rows
+}
+
+// statusLines is the status line, or the flash alone on up to n rows.
+func (m *Model) statusLines(n int) []string {
+	rows := m.flashRows()
+	if rows == nil {
+		return []string{m.statusLine()}
+	}
+	if len(rows) > n {
+		rows = append(rows[:n-1:n-1], strings.Join(rows[n-1:], " "))
+	}
+	style := m.st.flashInfo
+	if m.flashErr {
+		style = m.st.flashErr
+	}
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = " " + style.Render(ansi.Truncate(r, max(m.width-1, 1), "…"))
+	}
+	return out
+}
+
+// statusLine: the last action's outcome, counts, provider health, the
 // model label and the run_command confinement.
 func (m *Model) statusLine() string {
 	st := m.st
-	parts := []string{
-		st.running.Render(fmt.Sprintf("› %d running", m.q.running)),
-		st.awaiting.Render(fmt.Sprintf("! %d waiting for you", m.q.waiting)),
-		money(m.q.spend) + " spent",
-	}
+	var parts []string
 	if m.flash != "" {
-		if m.flashErr {
-			parts = append(parts, st.flashErr.Render(sanitize(m.flash)))
-		} else {
-			parts = append(parts, st.flashInfo.Render(sanitize(m.flash)))
-		}
+		// news first: what is cut at the right edge is what changes least
+		parts = append(parts, st.flashInfo.Render(strings.ReplaceAll(sanitize(m.flash), "\n", " ")))
 	}
+	parts = append(parts, st.running.Render(fmt.Sprintf("› %d running", m.q.running)))
+	if m.q.paused > 0 {
+		parts = append(parts, st.paused.Render(fmt.Sprintf("‖ %d paused", m.q.paused)))
+	}
+	parts = append(parts,
+		st.awaiting.Render(fmt.Sprintf("! %d waiting for you", m.q.waiting)),
+		money(m.q.spend)+" spent",
+	)
 	if len(m.health) > 0 {
 		var hs []string
 		now := time.Now()

@@ -1,0 +1,393 @@
+package ui
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"agent-tui/engine"
+	"agent-tui/store"
+)
+
+// checkFrame fails when the frame is not exactly h rows of at most w cells.
+func checkFrame(t *testing.T, m Model, w, h int) string {
+	t.Helper()
+	out := plain(m)
+	lines := strings.Split(out, "\n")
+	if len(lines) != h {
+		t.Errorf("frame is %d lines, want %d:\n%s", len(lines), h, out)
+	}
+	for i, l := range lines {
+		if sw := stringWidth(l); sw > w {
+			t.Errorf("line %d is %d cells wide, more than %d", i, sw, w)
+		}
+	}
+	return out
+}
+
+// The full help lists every key, whatever the size; the frame stays inside
+// the terminal.
+func TestFullHelpListsEveryKey(t *testing.T) {
+	for _, size := range [][2]int{{150, 42}, {100, 30}, {80, 24}, {60, 15}, {60, 12}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			m := newTestModel(t, fixture(), size[0], size[1])
+			m = press(t, m, "?")
+			out := checkFrame(t, m, size[0], size[1])
+			for _, g := range m.keys.FullHelp() {
+				for _, b := range g {
+					if !strings.Contains(out, b.Help().Key) || !strings.Contains(out, b.Help().Desc) {
+						t.Errorf("full help misses %q %q:\n%s", b.Help().Key, b.Help().Desc, out)
+					}
+				}
+			}
+		})
+	}
+}
+
+// The help bar always ends with ? and q, and never runs past the width.
+func TestShortHelpKeepsHelpAndQuit(t *testing.T) {
+	for w := minWidth; w <= 160; w++ {
+		m := newTestModel(t, fixture(), w, 20)
+		lines := strings.Split(plain(m), "\n")
+		bar := lines[len(lines)-1]
+		if !strings.Contains(bar, "? help") || !strings.Contains(bar, "q quit") || strings.Contains(bar, "…") {
+			t.Fatalf("width %d: help bar %q", w, bar)
+		}
+		if stringWidth(bar) > w {
+			t.Fatalf("width %d: help bar is %d cells", w, stringWidth(bar))
+		}
+	}
+	// at 80 the decisions are all there but guidance and model
+	m := newTestModel(t, fixture(), 80, 24)
+	lines := strings.Split(plain(m), "\n")
+	for _, want := range []string{"a approve", "r reject", "e edit", "x cancel", "p pause"} {
+		if !strings.Contains(lines[len(lines)-1], want) {
+			t.Errorf("80 columns: help bar %q misses %q", lines[len(lines)-1], want)
+		}
+	}
+}
+
+// An error takes the status line alone and is shown whole, wrapped.
+func TestErrorFlashShowsWhole(t *testing.T) {
+	for _, size := range [][2]int{{60, 15}, {80, 24}} {
+		m := newTestModel(t, fixture(), size[0], size[1])
+		m = press(t, m, "j", "j", "a") // T-3 waits for its children
+		want := "T-3 is waiting children: only a ticket awaiting approval or needing a human can be approved"
+		if m.flash != want {
+			t.Fatalf("flash %q", m.flash)
+		}
+		out := checkFrame(t, m, size[0], size[1])
+		lines := strings.Split(out, "\n")
+		// the status rows sit between the panes' bottom edge and the help bar
+		var status []string
+		for i := len(lines) - 2; i >= 0 && !strings.HasPrefix(lines[i], "╰"); i-- {
+			status = append([]string{strings.TrimSpace(lines[i])}, status...)
+		}
+		if got := strings.Join(status, " "); got != want {
+			t.Errorf("%dx%d: status rows %q, want the whole error alone", size[0], size[1], got)
+		}
+	}
+	// news that fits comes first, the counters after it
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "a", "y")
+	if s := statusRow(m); !strings.HasPrefix(strings.TrimSpace(s), "approved T-1 │ › 1 running") {
+		t.Fatalf("status line %q", s)
+	}
+}
+
+func statusRow(m Model) string {
+	lines := strings.Split(plain(m), "\n")
+	return lines[len(lines)-2]
+}
+
+// Dialogs keep their fields and key hint on screen in small terminals.
+func TestDialogsFitSmallTerminals(t *testing.T) {
+	for _, size := range [][2]int{{60, 15}, {60, 12}, {80, 10}, {100, 30}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			m := newTestModel(t, fixture(), size[0], size[1])
+			m = press(t, m, "n")
+			out := checkFrame(t, m, size[0], size[1])
+			for _, want := range []string{"New ticket", "Kind", "Title", "Body", "Sensitive", "ctrl+s create · esc cancel"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("new ticket form misses %q:\n%s", want, out)
+				}
+			}
+			m = press(t, m, "esc", "j", "j", "j", "m") // T-4: pick a model
+			out = checkFrame(t, m, size[0], size[1])
+			for _, want := range []string{"Retry T-4 on model", "› small", "enter retry · esc cancel"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("model picker misses %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+	// with room, nothing shrinks
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "n")
+	if got, full := m.dialogs[0].View(m.st, 64, 30), m.dialogs[0].View(m.st, 64, unbounded); got != full {
+		t.Fatalf("the form shrank in a large terminal:\n%s", got)
+	}
+}
+
+// Narrow detail panes get shorter tab labels instead of a cut one.
+func TestTabRowFitsNarrowPane(t *testing.T) {
+	for _, c := range []struct {
+		w    int
+		keys []string
+		want string
+	}{
+		{100, []string{"3"}, "1 Stream  2 Documents  3 History  4 Diff  5 CI"},
+		{72, []string{"3"}, "1 Stream 2 Docs 3 History 4 Diff 5 CI"},
+		{60, []string{"3"}, "1  2  3 History  4  5"},
+		{60, []string{"2"}, "1  2 Docs  3  4  5"},
+	} {
+		m := newTestModel(t, fixture(), c.w, 20)
+		m = press(t, m, c.keys...)
+		if row := strings.Split(plain(m), "\n")[1]; !strings.Contains(row, "│"+c.want+" ") {
+			t.Errorf("width %d: tab row %q, want %q", c.w, row, c.want)
+		}
+	}
+}
+
+// Below the least size the notice fits the terminal, wrapped.
+func TestTooSmallNoticeFits(t *testing.T) {
+	for _, size := range [][2]int{{23, 20}, {16, 8}, {10, 8}, {80, 3}} {
+		m := newTestModel(t, fixture(), size[0], size[1])
+		out := plain(m)
+		lines := strings.Split(out, "\n")
+		if len(lines) > size[1] {
+			t.Errorf("%dx%d: %d lines", size[0], size[1], len(lines))
+		}
+		for _, l := range lines {
+			if stringWidth(l) > size[0] {
+				t.Errorf("%dx%d: line %q is too wide", size[0], size[1], l)
+			}
+		}
+		if joined := strings.Join(strings.Fields(out), " "); size[1] >= 3 && joined != "terminal too small: agent-tui needs 24×8" {
+			t.Errorf("%dx%d: notice %q", size[0], size[1], joined)
+		}
+	}
+}
+
+// PgDn/PgUp in the queue move by the tickets it shows, not by the detail
+// pane's height.
+func TestQueuePageMovesByVisibleRows(t *testing.T) {
+	f := fixture()
+	for i := 8; i <= 60; i++ {
+		f.tickets = append(f.tickets, &store.Ticket{ID: fmt.Sprintf("T-%d", i), Kind: "feature", Title: "more", Status: store.StatusQueued,
+			Phase: "discovery", Phases: phases("feature", "discovery", store.PhasePending)})
+	}
+	m := newTestModel(t, f, 100, 30)
+	l := m.layout()
+	page := l.queueRows / rowHeight(l.queueInnerW)
+	if page == l.contentH {
+		t.Fatalf("the sizes do not tell queue rows (%d) from the detail height", page)
+	}
+	m = press(t, m, "pgdown")
+	if m.q.sel != page {
+		t.Fatalf("pgdown selected row %d, want %d", m.q.sel, page)
+	}
+	// the last visible row before is now the first one shown
+	if out := plain(m); !strings.Contains(out, "▌· "+m.q.rows[page]+" ") {
+		t.Fatalf("selection not on screen:\n%s", out)
+	}
+	m = press(t, m, "pgdown", "pgup")
+	if m.q.sel != page {
+		t.Fatalf("pgdown pgup selected row %d, want %d", m.q.sel, page)
+	}
+}
+
+// With its attempts loaded, approving a phase that left nothing is refused
+// before the dialog; before they load, the dialog opens (the engine refuses).
+func TestApproveRefusedWhenNothingToApprove(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "j", "j", "j", "a") // T-4: its tests attempt failed with an error
+	if len(m.dialogs) != 0 || !strings.Contains(m.flash, "T-4: phase tests has nothing to approve") || !m.flashErr {
+		t.Fatalf("dialogs %d, flash %q", len(m.dialogs), m.flash)
+	}
+	m = newTestModel(t, f, 100, 30)
+	for range 3 {
+		m, _ = update(m, keyMsg("j")) // the attempts' load is never run
+	}
+	m, _ = update(m, keyMsg("a"))
+	if len(m.dialogs) != 1 {
+		t.Fatalf("approve before the attempts loaded: dialogs %d, flash %q", len(m.dialogs), m.flash)
+	}
+}
+
+// Edit-approve of a phase that left no deliverable opens an empty file.
+func TestEditOpensEmptyFileWhenNothingLeft(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "j", "j", "j")
+	m, cmd := update(m, keyMsg("e"))
+	var ready *editorReadyMsg
+	for _, msg := range collect(cmd) {
+		if r, ok := msg.(editorReadyMsg); ok {
+			ready = &r
+		}
+	}
+	if ready == nil || ready.err != nil || m.flashErr {
+		t.Fatalf("no editor for T-4: %+v, flash %q", ready, m.flash)
+	}
+	defer os.Remove(ready.path)
+	if data, err := os.ReadFile(ready.path); err != nil || len(data) != 0 || ready.id != "T-4" {
+		t.Fatalf("temp file holds %q (%v) for %s", data, err, ready.id)
+	}
+	// left empty, nothing is decided
+	f := fixture()
+	msg := finishEdit(f, editorDoneMsg{id: "T-4", path: ready.path, orig: ""}, "approved")()
+	if len(f.decisions) != 0 || msg.(actionMsg).text != "nothing written: nothing approved" {
+		t.Fatalf("empty edit: %+v, decisions %+v", msg, f.decisions)
+	}
+}
+
+// p follows the latest pause/resume not yet carried out: t.Paused lags it.
+func TestPauseFollowsPendingDecision(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "j") // T-2 runs
+	pending := *f.tickets[1]
+	pending.Decisions = []store.Decision{{Kind: store.DecisionPause}}
+	m, _ = update(m, engine.Event{Type: engine.EvTicket, TicketID: "T-2", Ticket: &pending})
+	if out := plain(m); !strings.Contains(out, "running (pause pending)") {
+		t.Fatalf("pending pause not shown:\n%s", out)
+	}
+	m = press(t, m, "p")
+	if len(f.decisions) != 1 || f.decisions[0].d.Kind != store.DecisionResume {
+		t.Fatalf("p with a pending pause: decisions %+v, want resume", f.decisions)
+	}
+	// applied pause, then a pending resume: p pauses again
+	resuming := pending
+	resuming.Paused = true
+	resuming.Decisions = []store.Decision{{Kind: store.DecisionPause, Applied: true}, {Kind: store.DecisionResume}}
+	m, _ = update(m, engine.Event{Type: engine.EvTicket, TicketID: "T-2", Ticket: &resuming})
+	m = press(t, m, "p")
+	if len(f.decisions) != 2 || f.decisions[1].d.Kind != store.DecisionPause {
+		t.Fatalf("p with a pending resume: decisions %+v, want pause", f.decisions)
+	}
+}
+
+// A paused ticket is counted as paused, not running, and shown so.
+func TestPausedTicketIsNotCountedRunning(t *testing.T) {
+	f := fixture()
+	f.tickets[1].Paused = true // T-2, status running
+	m := newTestModel(t, f, 150, 42)
+	s := statusRow(m)
+	if !strings.Contains(s, "› 0 running") || !strings.Contains(s, "‖ 1 paused") {
+		t.Fatalf("status line %q", s)
+	}
+	if out := plain(m); !strings.Contains(out, "‖ T-2") || !strings.Contains(out, "running (paused)") {
+		t.Fatalf("queue row does not show T-2 paused:\n%s", out)
+	}
+	m = press(t, m, "f", "f", "f") // the running preset
+	if strings.Contains(rowIDs(m), "T-2") {
+		t.Fatalf("running filter lists paused T-2: %q", rowIDs(m))
+	}
+}
+
+// A CI attempt ran a command: its stream header has no model, tokens or cost.
+func TestCommandAttemptStreamHeader(t *testing.T) {
+	m := newTestModel(t, fixture(), 150, 42)
+	ci := &store.Attempt{Seq: 20, Phase: "ci", N: 2, Started: t0}
+	m, _ = update(m, engine.Event{Type: engine.EvAttempt, TicketID: "T-1", Attempt: ci})
+	out := plain(m)
+	if !strings.Contains(out, "ci · attempt 2 · command · running") {
+		t.Fatalf("stream header of a ci run:\n%s", out)
+	}
+	for _, bad := range []string{"(simulated) · 0 in", "0 in / 0 out", "… (simulated)"} {
+		if strings.Contains(out, bad) {
+			t.Fatalf("stream header of a ci run shows %q", bad)
+		}
+	}
+	// a model attempt that has not got its model yet is not a command
+	code := &store.Attempt{Seq: 21, Phase: "code", N: 2, Started: t0}
+	m, _ = update(m, engine.Event{Type: engine.EvAttempt, TicketID: "T-1", Attempt: code})
+	if out := plain(m); !strings.Contains(out, "code · attempt 2 · … (simulated) · 0 in / 0 out") {
+		t.Fatalf("stream header of a starting model attempt:\n%s", out)
+	}
+}
+
+// Without an engine a decision is only recorded: the flash says so.
+func TestBrowsingDecisionSaysRecorded(t *testing.T) {
+	f := fixture()
+	m := NewModel(f, Options{NoModel: "no model configured", Confinement: "none"})
+	m, _ = update(m, tea.WindowSizeMsg{Width: 120, Height: 30})
+	// the notice stands alone on the status line, then expires
+	var expiry []tea.Msg
+	stub := after
+	defer func() { after = stub }()
+	after = func(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd {
+		if msg, ok := fn(time.Time{}).(flashExpiredMsg); ok && d >= flashFor {
+			expiry = append(expiry, msg)
+		}
+		return nil
+	}
+	m = settle(t, m, m.Init())
+	after = stub
+	if s := statusRow(m); !strings.Contains(s, "browsing only") || strings.Contains(s, "running") {
+		t.Fatalf("status line %q", s)
+	}
+	if len(expiry) != 1 {
+		t.Fatalf("the no-model notice never expires: %v", expiry)
+	}
+	m, _ = update(m, expiry[0])
+	if s := statusRow(m); !strings.Contains(s, "› 1 running") || !strings.Contains(s, "no model: tickets wait") {
+		t.Fatalf("status line after the notice %q", s)
+	}
+	m = press(t, m, "j", "x", "y")
+	if len(f.decisions) != 1 || m.flash != "cancel of T-2 recorded; carried out when the engine runs" {
+		t.Fatalf("decisions %+v, flash %q", f.decisions, m.flash)
+	}
+	m = press(t, m, "p")
+	if m.flash != "pause of T-2 recorded; carried out when the engine runs" {
+		t.Fatalf("flash %q", m.flash)
+	}
+	// with an engine the decision is news of its own
+	m = newTestModel(t, f, 120, 30)
+	m = press(t, m, "j", "x", "y")
+	if m.flash != "cancelled T-2" {
+		t.Fatalf("flash %q", m.flash)
+	}
+}
+
+// Whatever is open, the frame fills the terminal and never runs past it,
+// and an open dialog keeps on screen how to close it.
+func TestFrameFitsEverySize(t *testing.T) {
+	opens := []struct {
+		keys []string
+		hint string
+	}{
+		{nil, ""},
+		{[]string{"?"}, ""},
+		{[]string{"n"}, "esc cancel"},
+		{[]string{"a"}, "n/esc no"},
+		{[]string{"r"}, "esc cancel"},
+		{[]string{"j", "j", "j", "m"}, "esc cancel"},
+	}
+	for w := minWidth; w <= 160; w += 17 {
+		for h := minHeight; h <= 45; h += 4 {
+			base := newTestModel(t, fixture(), w, h)
+			for _, o := range opens {
+				m := press(t, base, o.keys...) // a copy: base stays as it was
+				out := plain(m)
+				lines := strings.Split(out, "\n")
+				if len(lines) != h {
+					t.Fatalf("%dx%d %v: %d lines:\n%s", w, h, o.keys, len(lines), out)
+				}
+				for i, l := range lines {
+					if stringWidth(l) > w {
+						t.Fatalf("%dx%d %v: line %d is %d cells", w, h, o.keys, i, stringWidth(l))
+					}
+				}
+				if o.hint != "" && !strings.Contains(strings.Join(strings.Fields(out), " "), o.hint) {
+					t.Fatalf("%dx%d %v: hint %q not on screen:\n%s", w, h, o.keys, o.hint, out)
+				}
+			}
+		}
+	}
+}
