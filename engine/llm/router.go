@@ -74,7 +74,13 @@ func NewRouter(cfg *config.Config, opts Options) *Router {
 	hc := *base
 	rt := hc.Transport
 	if rt == nil {
-		rt = http.DefaultTransport
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// every ticket running at once calls the same few hosts; the
+		// default keeps 2 idle connections per host, so the rest would
+		// dial (and shake hands over TLS) again for every call
+		t.MaxIdleConnsPerHost = max(32, 4*cfg.MaxParallel)
+		t.MaxIdleConns = max(t.MaxIdleConns, 2*t.MaxIdleConnsPerHost)
+		rt = t
 	}
 	hc.Transport = &captureTransport{base: rt}
 

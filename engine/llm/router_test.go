@@ -789,3 +789,30 @@ func TestEstimateTokens(t *testing.T) {
 		t.Errorf("EstimateMessages = %d", got)
 	}
 }
+
+// Tickets running at once call the same host; the connections of one
+// round of calls serve the next, instead of two kept and the rest dialled
+// (and, against a real provider, TLS-handshaken) again.
+func TestParallelCallsReuseConnections(t *testing.T) {
+	const parallel = 12
+	s := serve(t, reply(oaitest.Reply{Text: "ok", Delay: 50 * time.Millisecond}))
+	cfg := testConfig(model{name: "m", url: s.URL, keyEnv: "TEST_KEY"})
+	cfg.MaxParallel = parallel
+	r := NewRouter(cfg, Options{Getenv: envOf("TEST_KEY", "k")})
+	for round := 0; round < 3; round++ {
+		var wg sync.WaitGroup
+		for i := 0; i < parallel; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := r.Complete(context.Background(), Request{Models: []string{"m"}, Messages: hello}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	if n := s.Connections(); n > parallel {
+		t.Fatalf("%d connections for 3 rounds of %d calls at once, want at most %d", n, parallel, parallel)
+	}
+}

@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	openai "github.com/sashabaranov/go-openai"
@@ -62,8 +64,9 @@ type Reply struct {
 type Server struct {
 	URL string // base URL ending in /v1, for openai.ClientConfig.BaseURL
 
-	ts *httptest.Server
-	h  *handler
+	ts    *httptest.Server
+	h     *handler
+	conns atomic.Int64
 }
 
 // New starts a server that answers each chat-completions request with
@@ -71,9 +74,20 @@ type Server struct {
 // unguarded state such as a request counter.
 func New(handler func(r *Request) Reply) *Server {
 	h := newHandler(handler)
-	ts := httptest.NewServer(h)
-	return &Server{URL: ts.URL + "/v1", ts: ts, h: h}
+	ts := httptest.NewUnstartedServer(h)
+	srv := &Server{ts: ts, h: h}
+	ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			srv.conns.Add(1)
+		}
+	}
+	ts.Start()
+	srv.URL = ts.URL + "/v1"
+	return srv
 }
+
+// Connections is how many TCP connections clients have opened so far.
+func (s *Server) Connections() int { return int(s.conns.Load()) }
 
 // Close ends stalled and delayed replies, then shuts the server down.
 func (s *Server) Close() {
