@@ -49,7 +49,7 @@ const usageText = `usage: agent-tui [--repo DIR] [--config FILE] [--db FILE] [co
   run [--until-idle]  run the engine without a UI
   list [--json]
   show ID [--json]
-  approve ID
+  approve ID [--text TEXT | --text-file FILE|-]   (with text: approve your own deliverable)
   reject ID --reason TEXT
   retry ID [--guidance TEXT] [--model NAME]
   cancel ID
@@ -274,11 +274,7 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 		return usagef("add: give --body or --body-file, not both")
 	}
 	if *bodyFile != "" {
-		read := os.ReadFile
-		if *bodyFile == "-" {
-			read = func(string) ([]byte, error) { return io.ReadAll(os.Stdin) }
-		}
-		data, err := read(*bodyFile)
+		data, err := readArgFile(*bodyFile)
 		if err != nil {
 			return usagef("add: --body-file: %v", err)
 		}
@@ -392,6 +388,12 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 
 func cmdSimpleDecision(g globals, cmd string, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet(cmd, &g, stderr)
+	var text, textFile *string
+	if cmd == "approve" {
+		// approve with the deliverable written by the human (edit-approve)
+		text = fs.String("text", "", "")
+		textFile = fs.String("text-file", "", "")
+	}
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -400,11 +402,35 @@ func cmdSimpleDecision(g globals, cmd string, args []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	kind := store.DecisionApprove
+	d := store.Decision{Kind: store.DecisionApprove}
 	if cmd == "cancel" {
-		kind = store.DecisionCancel
+		d.Kind = store.DecisionCancel
 	}
-	return decide(g, cmd, id, store.Decision{Kind: kind}, stdout)
+	if text != nil && (*text != "" || *textFile != "") {
+		if *text != "" && *textFile != "" {
+			return usagef("approve: give --text or --text-file, not both")
+		}
+		d.Kind, d.Text = store.DecisionEditApprove, *text
+		if *textFile != "" {
+			data, err := readArgFile(*textFile)
+			if err != nil {
+				return usagef("approve: --text-file: %v", err)
+			}
+			d.Text = string(data)
+		}
+		if strings.TrimSpace(d.Text) == "" {
+			return usagef("approve: the text is empty")
+		}
+	}
+	return decide(g, cmd, id, d, stdout)
+}
+
+// readArgFile reads a file named on the command line, "-" for stdin.
+func readArgFile(name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return os.ReadFile(name)
 }
 
 func cmdReject(g globals, args []string, stdout, stderr io.Writer) error {

@@ -386,3 +386,38 @@ func TestCLIKeyNeverStoredOrShown(t *testing.T) {
 		t.Fatal("key in the database file")
 	}
 }
+
+// A phase that left nothing can be taken over from the command line: the
+// human's text is the deliverable, and the next run moves on with it.
+func TestCLIApproveWithText(t *testing.T) {
+	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
+		if strings.HasPrefix(phaseLine(r), "validator of discovery") {
+			return oaitest.Reply{Text: `{"pass": false, "objections": ["never"]}`}
+		}
+		return simpleModel(r)
+	}, "\n[phases.discovery]\nmax_attempts = 1\n")
+	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", "take over"))
+	e.mustRun("run", "--until-idle")
+	if _, errOut, code := e.run("approve", id, "--text", "  "); code == 0 || !strings.Contains(errOut, "empty") {
+		t.Fatalf("empty text: %d %q", code, errOut)
+	}
+	c := e.cmd("approve", id, "--text-file", "-")
+	c.Stdin = strings.NewReader("HUMAN DISCOVERY: the real need\n")
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	e.mustRun("run", "--until-idle")
+	v := e.show(id)
+	if p := v["phases"].([]any)[0].(map[string]any); p["status"] != "passed" {
+		t.Fatalf("discovery %v", p["status"])
+	}
+	found := false
+	for _, r := range e.srv.Requests() {
+		if phaseLine(r) == "techspec" && strings.Contains(oaitest.UserText(r), "HUMAN DISCOVERY: the real need") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("techspec did not get the human's discovery")
+	}
+}

@@ -151,7 +151,7 @@ func Approvable(t *store.Ticket, attempts []*store.Attempt) error {
 	if ps == nil || ps.Name == Merge || ps.Accepted != 0 || approvable(attempts, ps) != nil {
 		return nil
 	}
-	return fmt.Errorf("%s: phase %s has nothing to approve (no attempt left a deliverable): retry it, or edit-approve with your own", t.ID, ps.Name)
+	return fmt.Errorf("%s: phase %s has nothing to approve (no attempt left a deliverable): retry it, or approve your own deliverable (`e` in the TUI, `approve --text` on the command line)", t.ID, ps.Name)
 }
 
 // approvable is the attempt an approve accepts: the latest one that

@@ -88,7 +88,7 @@ func TestApproveOfNothingIsRefused(t *testing.T) {
 		t.Fatalf("%s", s)
 	}
 	_, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove})
-	if err == nil || !strings.Contains(err.Error(), "nothing to approve") || !strings.Contains(err.Error(), "edit-approve") {
+	if err == nil || !strings.Contains(err.Error(), "nothing to approve") || !strings.Contains(err.Error(), "approve --text") {
 		t.Fatalf("approve of an empty phase: %v", err)
 	}
 	if tk := h.ticket(id); len(tk.Decisions) != 0 {
