@@ -391,3 +391,22 @@ func TestFrameFitsEverySize(t *testing.T) {
 		}
 	}
 }
+
+// A decision recorded but not yet carried out shows on the ticket's row,
+// so a cancel taken while the engine is away is not mistaken for lost.
+func TestPendingDecisionShowsOnRow(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	waiting := *f.tickets[1]
+	waiting.Decisions = []store.Decision{{Kind: store.DecisionCancel}}
+	m, _ = update(m, engine.Event{Type: engine.EvTicket, TicketID: waiting.ID, Ticket: &waiting})
+	if out := plain(m); !strings.Contains(out, "(cancel pending)") {
+		t.Fatalf("pending cancel not shown:\n%s", out)
+	}
+	done := waiting
+	done.Decisions = []store.Decision{{Kind: store.DecisionCancel, Applied: true}}
+	m, _ = update(m, engine.Event{Type: engine.EvTicket, TicketID: waiting.ID, Ticket: &done})
+	if out := plain(m); strings.Contains(out, "pending)") {
+		t.Fatalf("an applied decision still shown as pending:\n%s", out)
+	}
+}

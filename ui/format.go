@@ -25,6 +25,14 @@ func statusWord(t *store.Ticket) string {
 	case t.Paused:
 		w += " (paused)"
 	}
+	// a decision taken but not yet carried out (the engine not running,
+	// or the ticket busy with its attempt)
+	for _, d := range t.Decisions {
+		if !d.Applied && d.Kind != store.DecisionPause && d.Kind != store.DecisionResume {
+			w += " (" + strings.ReplaceAll(d.Kind, "_", "-") + " pending)"
+			break
+		}
+	}
 	return w
 }
 
