@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"agent-tui/engine"
 	"agent-tui/engine/config"
@@ -406,8 +407,11 @@ func cmdSimpleDecision(g globals, cmd string, args []string, stdout, stderr io.W
 	if cmd == "cancel" {
 		d.Kind = store.DecisionCancel
 	}
-	if text != nil && (*text != "" || *textFile != "") {
-		if *text != "" && *textFile != "" {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["text"] || given["text-file"] {
+		// given at all, even empty: the human meant to replace the deliverable
+		if given["text"] && given["text-file"] {
 			return usagef("approve: give --text or --text-file, not both")
 		}
 		d.Kind, d.Text = store.DecisionEditApprove, *text
@@ -494,7 +498,7 @@ func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
 	tw := tabwriter.NewWriter(buf, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tSTATUS\tPHASE\tCOST\tTITLE")
 	for _, t := range tickets {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t$%.4f\t%s\n", t.ID, t.Kind, strings.ReplaceAll(t.Status, "_", " "), t.Phase, t.CostUSD, t.Title)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t$%.4f\t%s\n", t.ID, t.Kind, strings.ReplaceAll(t.Status, "_", " "), t.Phase, t.CostUSD, printable(t.Title))
 	}
 	return tw.Flush()
 }
@@ -545,7 +549,7 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 }
 
 func printShow(w io.Writer, v engine.TicketView) {
-	fmt.Fprintf(w, "%s  %s  %s\n", v.ID, v.Kind, v.Title)
+	fmt.Fprintf(w, "%s  %s  %s\n", v.ID, v.Kind, printable(v.Title))
 	fmt.Fprintf(w, "status:  %s", strings.ReplaceAll(v.Status, "_", " "))
 	if v.Reason != "" {
 		fmt.Fprintf(w, " — %s", v.Reason)
@@ -635,6 +639,17 @@ func printShow(w io.Writer, v engine.TicketView) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// printable keeps a stored title from steering the terminal: control
+// characters (from records older than the check on titles) become U+FFFD.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }
 
 // oneLineText folds text onto one line of at most max characters.

@@ -214,7 +214,6 @@ func TestCLIBadInputGetsOneLineErrorAndLeavesNothing(t *testing.T) {
 		{[]string{"frobnicate"}, "unknown command"},
 		{[]string{"reject", "T-1"}, "--reason"},
 		{[]string{"add", "two\nlines"}, "control character"},
-		{[]string{"add", "--body", "a \x1b[31mred\x1b[0m body", "title"}, "control character"},
 		{[]string{"show", "X-1"}, "bad ticket id"},
 	}
 	for _, c := range cases {
@@ -398,8 +397,11 @@ func TestCLIApproveWithText(t *testing.T) {
 	}, "\n[phases.discovery]\nmax_attempts = 1\n")
 	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", "take over"))
 	e.mustRun("run", "--until-idle")
-	if _, errOut, code := e.run("approve", id, "--text", "  "); code == 0 || !strings.Contains(errOut, "empty") {
-		t.Fatalf("empty text: %d %q", code, errOut)
+	for _, text := range []string{"  ", ""} {
+		// an empty variable in a script must not approve the model's text
+		if _, errOut, code := e.run("approve", id, "--text", text); code == 0 || !strings.Contains(errOut, "empty") {
+			t.Fatalf("text %q: %d %q", text, code, errOut)
+		}
 	}
 	c := e.cmd("approve", id, "--text-file", "-")
 	c.Stdin = strings.NewReader("HUMAN DISCOVERY: the real need\n")

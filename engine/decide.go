@@ -32,9 +32,8 @@ func (n NewTicket) Validate() error {
 	if i := strings.IndexFunc(n.Title, unicode.IsControl); i >= 0 {
 		return fmt.Errorf("the title has a control character (%U): a title is one line of text", []rune(n.Title[i:])[0])
 	}
-	if i := strings.IndexFunc(n.Body, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' }); i >= 0 {
-		return fmt.Errorf("the body has a control character (%U) that is not a line break or tab", []rune(n.Body[i:])[0])
-	}
+	// a body may be a pasted log with colours: it is kept as given and
+	// shown sanitized
 	return nil
 }
 
@@ -151,18 +150,36 @@ func Approvable(t *store.Ticket, attempts []*store.Attempt) error {
 	if ps == nil || ps.Name == Merge || ps.Accepted != 0 || approvable(attempts, ps) != nil {
 		return nil
 	}
+	if writesFiles(ps.Name) {
+		return fmt.Errorf("%s: phase %s has nothing to approve (its last attempt broke off): retry it, or finish the files in %s yourself and approve with a note (`e` in the TUI, `approve --text` on the command line)", t.ID, ps.Name, worktreeOr(t))
+	}
 	return fmt.Errorf("%s: phase %s has nothing to approve (no attempt left a deliverable): retry it, or approve your own deliverable (`e` in the TUI, `approve --text` on the command line)", t.ID, ps.Name)
 }
 
+func worktreeOr(t *store.Ticket) string {
+	if t.Worktree != "" {
+		return t.Worktree
+	}
+	return "its worktree"
+}
+
 // approvable is the attempt an approve accepts: the latest one that
-// finished with something to keep.
+// finished with something to keep. A phase that writes files keeps only
+// its latest attempt's work (each retry starts from a reset worktree), so
+// only that attempt can be approved, and not when it broke off.
 func approvable(attempts []*store.Attempt, ps *store.PhaseState) *store.Attempt {
 	for i := len(attempts) - 1; i >= 0; i-- {
 		a := attempts[i]
 		if a.Phase != ps.Name || a.Interrupted {
 			continue
 		}
-		if a.Deliverable != "" || (a.Error == "" && (ps.Name == config.CI || writesFiles(ps.Name))) {
+		switch {
+		case writesFiles(ps.Name):
+			if a.Error != "" {
+				return nil
+			}
+			return a
+		case a.Deliverable != "" || (a.Error == "" && ps.Name == config.CI):
 			return a
 		}
 	}

@@ -180,7 +180,8 @@ func TestParseSplit(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].Kind != "feature" || got[0].Title != "a" {
 		t.Fatalf("%+v %v", got, err)
 	}
-	for _, bad := range []string{`{"tickets": []}`, `{"tickets": [{"kind": "epic", "title": "x"}]}`, `{"tickets": [{"kind": "hotfix", "title": ""}]}`, `nothing`} {
+	for _, bad := range []string{`{"tickets": []}`, `{"tickets": [{"kind": "epic", "title": "x"}]}`, `{"tickets": [{"kind": "hotfix", "title": ""}]}`, `nothing`,
+		`{"tickets": [{"kind": "hotfix", "title": "a\u001b]0;x\u0007 title\nsecond line"}]}`} {
 		if _, err := ParseSplit(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}

@@ -172,11 +172,30 @@ func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (map[string]str
 // computed again only when a human accepted an attempt the checks did not.
 func (e *Engine) acceptedTestFiles(ctx context.Context, t *store.Ticket, ps *store.PhaseState) (map[string]string, error) {
 	if ps.Accepted != 0 {
-		if a, err := e.st.Attempt(t.ID, ps.Accepted); err == nil && len(a.TestFiles) > 0 {
+		if a, err := e.st.Attempt(t.ID, ps.Accepted); err == nil && len(a.TestFiles) > 0 && e.onDisk(t, a.TestFiles) {
 			return a.TestFiles, nil
 		}
 	}
+	// what is in the worktree is what gets committed
 	return e.testFiles(ctx, t)
+}
+
+// onDisk says whether the worktree holds exactly these file versions.
+func (e *Engine) onDisk(t *store.Ticket, files map[string]string) bool {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	now, err := e.repo.HashFiles(t.Worktree, names)
+	if err != nil {
+		return false
+	}
+	for n, h := range files {
+		if now[n] != h {
+			return false
+		}
+	}
+	return true
 }
 
 // changedTestFiles lists frozen test files whose content differs now.

@@ -266,3 +266,56 @@ func TestEpicWithEveryChildCancelledIsNotDone(t *testing.T) {
 		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
 	}
 }
+
+// A files phase keeps only its latest attempt's work: when that attempt
+// broke off, approve is refused rather than labelling the worktree with an
+// older attempt whose files a retry's reset removed.
+func TestApproveOfABrokenFilesAttemptIsRefused(t *testing.T) {
+	var c counter
+	h := newHarness(t, "\n[phases.tests]\nmax_attempts = 3\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		switch {
+		case phase == "validator of tests":
+			return fail("cover the empty input too")
+		case phase == "tests" && toolTurns(r) == 0 && c.inc("tests") == 2:
+			// writes a file, then the provider fails for good
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("w", "tests/"+ticketOf(r)+"_test.sh", "exit 1\n")}}
+		case phase == "tests" && toolTurns(r) > 0 && c.n["tests"] == 2:
+			return oaitest.Reply{Status: 503}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "broken tests attempt", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || tk.Phase != "tests" {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	_, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove})
+	if err == nil || !strings.Contains(err.Error(), "broke off") {
+		t.Fatalf("approve after a broken files attempt: %v", err)
+	}
+}
+
+// A CI command that cannot run is the human's setup, not code to fix:
+// the ticket stops at ci, and cifix is never asked.
+func TestCICommandNotFoundStopsForAHuman(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.CICommand = "no-such-ci-runner-xyz --all"
+	id := h.add("hotfix", "no ci runner", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || tk.Phase != "ci" || !strings.Contains(tk.Reason, "was not found") {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	if n := len(h.requests("cifix")); n != 0 {
+		t.Fatalf("cifix asked %d times to fix a missing command", n)
+	}
+	h.cfg.CICommand = "sh run_tests.sh"
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("after fixing ci_command and retrying: %s (%s)", s, h.ticket(id).Reason)
+	}
+}

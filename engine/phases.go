@@ -129,7 +129,7 @@ func (e *Engine) noCheckCommand(t *store.Ticket, phase string) string {
 	if strings.TrimSpace(cmd) != "" {
 		return ""
 	}
-	return "no test command: set test_command in " + config.RepoConfigName + " (none could be detected from go.mod, Cargo.toml, package.json, a Makefile or pyproject.toml)"
+	return "no test command: set test_command in the config (" + config.RepoConfigName + ", or the file given with --config; none could be detected from go.mod, Cargo.toml, package.json, a Makefile or pyproject.toml)"
 }
 
 // ensureWorktree creates the ticket's worktree the first time it needs files.
@@ -555,6 +555,12 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	if !check.Pass {
 		a.Verdict.Objections = []string{fmt.Sprintf("CI command failed with exit code %d", check.ExitCode)}
 	}
+	var stop string
+	if check.NotRun != "" && !strings.HasPrefix(check.NotRun, "timed out") {
+		// no change to the code makes a missing command run (a hang is
+		// the code's to fix): it is the human's setup
+		stop = fmt.Sprintf("the CI command `%s` %s: fix ci_command (or test_command) in the config, then retry", check.Command, check.NotRun)
+	}
 	err = e.st.Update(func(tx *store.Tx) error {
 		cur, err := tx.Ticket(t.ID)
 		if err != nil {
@@ -564,10 +570,16 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			return err
 		}
 		p := phaseState(cur, config.CI)
-		if check.Pass {
+		switch {
+		case cur.Status != store.StatusRunning:
+			// a human acted (cancel) while CI ran: keep their state
+		case stop != "":
+			p.Status = store.PhaseNeedsHuman
+			cur.Status, cur.Reason = store.StatusNeedsHuman, stop
+		case check.Pass:
 			p.Status = store.PhaseAccepted
 			p.Accepted = a.Seq
-		} else {
+		default:
 			p.Status = store.PhaseFailed
 			fix := phaseState(cur, config.CIFix)
 			fix.Status = store.PhasePending
@@ -582,6 +594,9 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	}
 	e.publishAttempt(t.ID, a)
 	e.publishTicket(t)
+	if t.Status != store.StatusRunning {
+		return errParked
+	}
 	return nil
 }
 

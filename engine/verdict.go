@@ -75,6 +75,9 @@ func ParseSplit(text string) ([]SplitTicket, error) {
 		if t.Title == "" {
 			return nil, fmt.Errorf("ticket %d: empty title", i+1)
 		}
+		if err := (NewTicket{Kind: t.Kind, Title: t.Title, Body: t.Body}).Validate(); err != nil {
+			return nil, fmt.Errorf("ticket %d: %v", i+1, err)
+		}
 		raw.Tickets[i] = t
 	}
 	return raw.Tickets, nil

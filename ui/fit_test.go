@@ -410,3 +410,19 @@ func TestPendingDecisionShowsOnRow(t *testing.T) {
 		t.Fatalf("an applied decision still shown as pending:\n%s", out)
 	}
 }
+
+// Two publishers can race: a snapshot older than the one shown is ignored,
+// so a cancelled ticket does not go back to "running" on screen.
+func TestOlderSnapshotDoesNotOverwrite(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	newer := *f.tickets[1]
+	newer.Status, newer.Updated = store.StatusCancelled, newer.Updated.Add(time.Second)
+	older := *f.tickets[1]
+	older.Decisions = []store.Decision{{Kind: store.DecisionCancel}}
+	m, _ = update(m, engine.Event{Type: engine.EvTicket, TicketID: newer.ID, Ticket: &newer})
+	m, _ = update(m, engine.Event{Type: engine.EvTicket, TicketID: older.ID, Ticket: &older})
+	if out := plain(m); !strings.Contains(out, "cancelled") || strings.Contains(out, "(cancel pending)") {
+		t.Fatalf("the older snapshot won:\n%s", out)
+	}
+}

@@ -529,7 +529,11 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		if cmd, no := refused(store.DecisionReject); no {
 			return cmd
 		}
-		d, cmd := newInputDialog("Reject "+id, "Why? The reason goes to a new attempt of "+t.Phase+".", "reason", func(s string) tea.Cmd {
+		where := "Why? The reason goes to a new attempt of " + t.Phase + "."
+		if t.Phase == engine.Merge {
+			where = "Why? Nothing is merged: the work goes back to code with the reason, then CI and review again."
+		}
+		d, cmd := newInputDialog("Reject "+id, where, "reason", func(s string) tea.Cmd {
 			return decideCmd(store.Decision{Kind: store.DecisionReject, Reason: s}, "rejected "+id)
 		})
 		m.dialogs = append(m.dialogs, d)

@@ -85,6 +85,9 @@ func (q *queue) setAll(ts []*store.Ticket) {
 func (q *queue) put(t *store.Ticket) {
 	keep := q.selectedID()
 	old, ok := q.tickets[t.ID]
+	if ok && !old.Updated.IsZero() && !t.Updated.IsZero() && t.Updated.Before(old.Updated) {
+		return // a snapshot overtaken by a newer one (two publishers raced)
+	}
 	q.tickets[t.ID] = t
 	if !ok || old.Parent != t.Parent || len(old.Children) != len(t.Children) {
 		q.reorder()
