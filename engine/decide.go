@@ -272,9 +272,10 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 	}
 	var wakeParent []string
 	var cancelled []*store.Ticket
+	var made []*store.Attempt // by edit-approve
 	var removeWorktree, changed bool
 	err = e.st.Update(func(tx *store.Tx) error {
-		wakeParent, cancelled, removeWorktree = nil, nil, false // fn may run again
+		wakeParent, cancelled, made, removeWorktree = nil, nil, nil, false // fn may run again
 		var err error
 		if t, err = tx.Ticket(id); err != nil {
 			return err
@@ -325,8 +326,12 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 				if t.Status != store.StatusAwaiting && t.Status != store.StatusNeedsHuman {
 					continue
 				}
-				if err := e.approveLocked(tx, t, ps, d); err != nil {
+				a, err := e.approveLocked(tx, t, ps, d)
+				if err != nil {
 					return err
+				}
+				if a != nil {
+					made = append(made, a)
 				}
 			case store.DecisionReject, store.DecisionRetry:
 				if t.Status != store.StatusAwaiting && t.Status != store.StatusNeedsHuman && t.Status != store.StatusFailed {
@@ -364,6 +369,9 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 	if err != nil {
 		return nil, err
 	}
+	for _, a := range made {
+		e.publishAttempt(t.ID, a)
+	}
 	if changed {
 		e.publishTicket(t) // paused, resumed, running again: seen at once
 	}
@@ -384,18 +392,20 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 
 // approveLocked accepts the current phase: the last deliverable, or the
 // human's edited one, and moves on.
-func (e *Engine) approveLocked(tx *store.Tx, t *store.Ticket, ps *store.PhaseState, d *store.Decision) error {
+// It returns the attempt an edit-approve wrote, if any.
+func (e *Engine) approveLocked(tx *store.Tx, t *store.Ticket, ps *store.PhaseState, d *store.Decision) (*store.Attempt, error) {
 	t.Status = store.StatusRunning
 	t.Reason = ""
 	t.CostBase = t.CostUSD // a human said go on: max_cost_usd counts from here
 	if ps == nil {
-		return nil
+		return nil, nil
 	}
 	if ps.Name == Merge {
 		// a human cleared what blocked the merge: try again
 		ps.Status = store.PhasePending
-		return nil
+		return nil, nil
 	}
+	var made *store.Attempt
 	if d.Kind == store.DecisionEditApprove {
 		a := &store.Attempt{
 			Phase: ps.Name, N: ps.Attempts + 1, Model: "human", Provider: "human",
@@ -403,19 +413,20 @@ func (e *Engine) approveLocked(tx *store.Tx, t *store.Ticket, ps *store.PhaseSta
 			Verdict: &store.Verdict{Pass: true, By: "human"},
 		}
 		if err := tx.PutAttempt(t.ID, a); err != nil {
-			return err
+			return nil, err
 		}
 		ps.Attempts++
 		ps.Accepted = a.Seq
+		made = a
 	} else if ps.Accepted == 0 {
 		attempts, err := tx.Attempts(t.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if a := approvable(attempts, ps); a != nil {
 			ps.Accepted = a.Seq
 		}
 	}
 	ps.Status = store.PhaseAccepted
-	return nil
+	return made, nil
 }

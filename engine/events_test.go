@@ -3,6 +3,7 @@ package engine
 import (
 	"testing"
 
+	"agent-tui/engine/oaitest"
 	"agent-tui/store"
 )
 
@@ -81,5 +82,33 @@ func TestAppliedPauseIsPublished(t *testing.T) {
 	}
 	if n := len(h.srv.Requests()); n != 0 {
 		t.Fatalf("a paused ticket sent %d requests", n)
+	}
+}
+
+// The attempt an edit-approve writes is published with the ticket, so the
+// UI's History and Documents show the human's text at once.
+func TestEditApproveAttemptIsPublished(t *testing.T) {
+	h := newHarness(t, "\n[phases.diagnosis]\nmax_attempts = 1\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "validator of diagnosis" {
+			return fail("not the root cause")
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "taken over", false)
+	h.runIdle()
+	events, cancel := h.eng.Subscribe(1 << 16)
+	defer cancel()
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionEditApprove, Text: "HUMAN DIAGNOSIS"}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	seen := false
+	for len(events) > 0 {
+		if ev := <-events; ev.Type == EvAttempt && ev.Attempt != nil && ev.Attempt.Provider == "human" && ev.Attempt.Deliverable == "HUMAN DIAGNOSIS" {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Fatal("no event carried the human's attempt")
 	}
 }

@@ -307,7 +307,7 @@ func TestCommandAttemptStreamHeader(t *testing.T) {
 	// a model attempt that has not got its model yet is not a command
 	code := &store.Attempt{Seq: 21, Phase: "code", N: 2, Started: t0}
 	m, _ = update(m, engine.Event{Type: engine.EvAttempt, TicketID: "T-1", Attempt: code})
-	if out := plain(m); !strings.Contains(out, "code · attempt 2 · … (simulated) · 0 in / 0 out") {
+	if out := plain(m); !strings.Contains(out, "code · attempt 2 · running · … (simulated) · 0 in / 0 out") {
 		t.Fatalf("stream header of a starting model attempt:\n%s", out)
 	}
 }
@@ -424,5 +424,36 @@ func TestOlderSnapshotDoesNotOverwrite(t *testing.T) {
 	m, _ = update(m, engine.Event{Type: engine.EvTicket, TicketID: older.ID, Ticket: &older})
 	if out := plain(m); !strings.Contains(out, "cancelled") || strings.Contains(out, "(cancel pending)") {
 		t.Fatalf("the older snapshot won:\n%s", out)
+	}
+}
+
+// `w` finds a waiting ticket a filter hides: the filter goes.
+func TestNextWaitingClearsAHidingFilter(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "/", "T", "y", "p", "o", "enter") // only T-6 "Typo in README"
+	if got := rowIDs(m); got != "T-6" {
+		t.Fatalf("filter rows %q", got)
+	}
+	m = press(t, m, "w")
+	if out := plain(m); strings.Contains(out, "nothing is waiting") || !strings.Contains(rowIDs(m), "T-1") {
+		t.Fatalf("w with the waiting tickets filtered out: rows %q\n%s", rowIDs(m), out)
+	}
+}
+
+// `/` from the detail pane of a narrow terminal shows the filter bar: the
+// queue pane comes forward. Esc closes the full help.
+func TestFilterFromDetailPaneWhenNarrow(t *testing.T) {
+	m := newTestModel(t, fixture(), 40, 12)
+	m = press(t, m, "tab", "/", "b", "i", "l", "l")
+	if out := plain(m); !strings.Contains(out, "bill") {
+		t.Fatalf("the filter being typed is not on screen:\n%s", out)
+	}
+	m = press(t, m, "esc", "?")
+	if !m.help.ShowAll {
+		t.Fatal("? did not open the full help")
+	}
+	m = press(t, m, "esc")
+	if m.help.ShowAll {
+		t.Fatal("esc did not close the full help")
 	}
 }

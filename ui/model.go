@@ -359,6 +359,8 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	}
 	km := m.keys
 	switch {
+	case m.help.ShowAll && k.String() == "esc":
+		m.help.ShowAll = false
 	case key.Matches(k, km.Quit):
 		return tea.Quit
 	case key.Matches(k, km.Help):
@@ -384,6 +386,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 			return m.setFlash("nothing is waiting for you", false)
 		}
 	case key.Matches(k, km.Filter):
+		m.focus = 0 // the filter bar is in the queue pane, the only one when narrow
 		m.filtering = true
 		m.filterInput.SetValue(m.q.filter)
 		m.filterInput.CursorEnd()

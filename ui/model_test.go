@@ -222,7 +222,7 @@ func TestFilterNarrowsQueue(t *testing.T) {
 func TestDeltaAppendsToStream(t *testing.T) {
 	m := newTestModel(t, fixture(), 100, 30)
 	m = press(t, m, "j", "1")
-	if v := plain(m); !strings.Contains(v, "The map is nil") || !strings.Contains(v, "code · attempt 1 · mid (simulated)") {
+	if v := plain(m); !strings.Contains(v, "The map is nil") || !strings.Contains(v, "code · attempt 1 · running · mid (simulated)") {
 		t.Fatalf("stored stream not shown:\n%s", v)
 	}
 	m, _ = update(m, engine.Event{Type: engine.EvDelta, TicketID: "T-2", Seq: 11, Text: "Running the tests"})

@@ -199,6 +199,14 @@ func (q *queue) nextWaiting() bool {
 			return true
 		}
 	}
+	// one the filter hides: the filter goes, the ticket is what was asked for
+	for _, id := range q.order {
+		if waiting(q.tickets[id]) {
+			q.filter, q.preset = "", 0
+			q.refilter(id)
+			return true
+		}
+	}
 	return false
 }
 

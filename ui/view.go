@@ -424,23 +424,12 @@ func (m *Model) streamHeader(a *store.Attempt, seq int) string {
 	if a == nil {
 		return fmt.Sprintf("attempt #%d", seq)
 	}
-	var parts []string
-	if commandRun(a) {
+	// the state comes before the counts, so a narrow pane cuts the counts
+	parts := []string{a.Phase, fmt.Sprintf("attempt %d", a.N)}
+	cmd := commandRun(a)
+	if cmd {
 		// no model, so no tokens or cost: as History shows it
-		parts = []string{fmt.Sprintf("%s · attempt %d · command", a.Phase, a.N)}
-	} else {
-		model := a.Model
-		if model == "" {
-			model = "…"
-		}
-		if m.opts.Simulated && a.Provider != "human" {
-			model += " (simulated)"
-		}
-		parts = []string{fmt.Sprintf("%s · attempt %d · %s", a.Phase, a.N, model)}
-		if a.ContextTokens > 0 {
-			parts = append(parts, "ctx "+tokens(a.ContextTokens))
-		}
-		parts = append(parts, tokens(a.TokensIn)+" in / "+tokens(a.TokensOut)+" out", money(a.CostUSD))
+		parts = append(parts, "command")
 	}
 	switch {
 	case a.Interrupted:
@@ -454,6 +443,21 @@ func (m *Model) streamHeader(a *store.Attempt, seq int) string {
 	case a.Verdict != nil:
 		parts = append(parts, "objections")
 	}
+	if cmd {
+		return strings.Join(parts, " · ")
+	}
+	model := a.Model
+	if model == "" {
+		model = "…"
+	}
+	if m.opts.Simulated && a.Provider != "human" {
+		model += " (simulated)"
+	}
+	parts = append(parts, model)
+	if a.ContextTokens > 0 {
+		parts = append(parts, "ctx "+tokens(a.ContextTokens))
+	}
+	parts = append(parts, tokens(a.TokensIn)+" in / "+tokens(a.TokensOut)+" out", money(a.CostUSD))
 	return strings.Join(parts, " · ")
 }
 
