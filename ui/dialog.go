@@ -17,6 +17,16 @@ type dialog interface {
 	View(st *styles, width, height int) string
 }
 
+// sizedDialog is a dialog with text inputs, told its width before a key
+// reaches it: an input scrolls its text sideways on Update, by the width
+// it holds then (View works on a copy).
+type sizedDialog interface {
+	sized(width int) dialog
+}
+
+// dialogWidth is the width a dialog is drawn at on a screen this wide.
+func dialogWidth(screen int) int { return min(64, screen-4) }
+
 // frame boxes a dialog; body separates its parts with blank lines, which
 // go first when the rows are short.
 func frame(st *styles, title, body string, width, height int) string {
@@ -99,6 +109,11 @@ func (d inputDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 	var cmd tea.Cmd
 	d.input, cmd = d.input.Update(msg)
 	return d, cmd, false
+}
+
+func (d inputDialog) sized(width int) dialog {
+	d.input.SetWidth(max(width-8, 10))
+	return d
 }
 
 func (d inputDialog) View(st *styles, width, height int) string {

@@ -457,3 +457,29 @@ func TestFilterFromDetailPaneWhenNarrow(t *testing.T) {
 		t.Fatal("esc did not close the full help")
 	}
 }
+
+// A long answer in an input scrolls sideways: the end being typed (and
+// the cursor) stays in the box, which stays one row high.
+func TestLongInputScrollsSideways(t *testing.T) {
+	m := newTestModel(t, fixture(), 80, 24)
+	m = press(t, m, "j", "j", "j", "g") // T-4 needs a human
+	if len(m.dialogs) != 1 {
+		t.Fatalf("g opened no dialog:\n%s", plain(m))
+	}
+	keys := make([]string, 0, 1010)
+	for i := 0; i < 1000; i++ {
+		keys = append(keys, string(rune('a'+i%26)))
+	}
+	keys = append(keys, "E", "N", "D")
+	m = press(t, m, keys...)
+	out := plain(m)
+	if !strings.Contains(out, "END") {
+		t.Fatalf("the end of the text is not in the box:\n%s", out)
+	}
+	if !strings.Contains(out, "enter submit") {
+		t.Fatalf("the hint was pushed out:\n%s", out)
+	}
+	if n := strings.Count(out, "klmnop"); n > 3 {
+		t.Fatalf("the text wraps over many rows (%d repeats shown):\n%s", n, out)
+	}
+}

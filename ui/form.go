@@ -108,6 +108,13 @@ func (f newTicketForm) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 // bodyRows is the body's height when the screen has room for it.
 const bodyRows = 5
 
+func (f newTicketForm) sized(width int) dialog {
+	inner := max(width-4, 10)
+	f.title.SetWidth(inner - 2)
+	f.body.SetWidth(inner)
+	return f
+}
+
 func (f newTicketForm) View(st *styles, width, height int) string {
 	// the body gives up rows first, so the fields and the hint stay on screen
 	rows := bodyRows

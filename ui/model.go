@@ -343,7 +343,11 @@ func diffStateKey(t *store.Ticket) string {
 // key map.
 func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	if n := len(m.dialogs); n > 0 {
-		d, cmd, closed := m.dialogs[n-1].Update(k)
+		top := m.dialogs[n-1]
+		if s, ok := top.(sizedDialog); ok {
+			top = s.sized(dialogWidth(m.width))
+		}
+		d, cmd, closed := top.Update(k)
 		if closed {
 			m.dialogs = m.dialogs[:n-1]
 		} else {

@@ -106,8 +106,7 @@ func (m *Model) render() string {
 	rows = append(rows, m.statusLines(l.statusH)...)
 	rows = append(rows, help...)
 	if n := len(m.dialogs); n > 0 {
-		w := min(64, m.width-4)
-		rows = overlay(rows, m.dialogs[n-1].View(m.st, w, m.height), m.width)
+		rows = overlay(rows, m.dialogs[n-1].View(m.st, dialogWidth(m.width), m.height), m.width)
 	}
 	// never more rows than the terminal: the top would scroll away
 	return strings.Join(rows[:min(len(rows), m.height)], "\n")
