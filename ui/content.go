@@ -115,7 +115,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 			model += " (simulated)"
 		}
 		out = append(out, st.bold.Render(ansi.Truncate(fmt.Sprintf("%s · attempt %d · %s", a.Phase, a.N, model), w, "…")))
-		if !command {
+		if !command && a.Provider != "human" { // a human's text costs no tokens
 			add("  ", fmt.Sprintf("%s in / %s out · %s · context %s", tokens(a.TokensIn), tokens(a.TokensOut), money(a.CostUSD), tokens(a.ContextTokens)), dimS)
 		}
 		for _, f := range a.Fallbacks {
