@@ -483,3 +483,18 @@ func TestLongInputScrollsSideways(t *testing.T) {
 		t.Fatalf("the text wraps over many rows (%d repeats shown):\n%s", n, out)
 	}
 }
+
+// A filter that matches nothing, then cleared, goes back to the ticket
+// that was selected, not to the first.
+func TestClearedFilterKeepsTheSelection(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "j", "j", "j") // T-4
+	m = press(t, m, "/", "z", "z", "z")
+	if got := rowIDs(m); got != "" {
+		t.Fatalf("rows %q", got)
+	}
+	m = press(t, m, "backspace", "backspace", "backspace", "enter")
+	if id := m.q.selectedID(); id != "T-4" {
+		t.Fatalf("selected %s after clearing the filter, want T-4", id)
+	}
+}

@@ -35,6 +35,9 @@ type queue struct {
 	top     int
 	filter  string
 	preset  int
+	// lastID is the ticket last selected, kept while a filter shows no
+	// rows, so clearing the filter goes back to it
+	lastID string
 
 	// totals for the status line, kept in Update so View stays cheap
 	running, paused, waiting int
@@ -144,6 +147,11 @@ func (q *queue) reorder() {
 
 // refilter recomputes the rows and totals, keeping the selected ticket.
 func (q *queue) refilter(keep string) {
+	if keep == "" {
+		keep = q.lastID
+	} else {
+		q.lastID = keep
+	}
 	q.rows = q.rows[:0]
 	q.running, q.paused, q.waiting, q.spend = 0, 0, 0, 0
 	terms := strings.Fields(strings.ToLower(q.filter))
