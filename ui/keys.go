@@ -59,6 +59,25 @@ func (k keyMap) ShortHelp() []key.Binding {
 	}
 }
 
+// briefDesc are the full help's words cut down for a tiny terminal, where
+// every key must still be listed.
+var briefDesc = map[string]string{
+	"pgup": "page up", "pgdn": "page dn", "end": "bottom", "tab": "pane", "w": "waiting",
+	"f": "presets", "[": "prev file", "]": "next file", "n": "new", "e": "edit", "g": "guidance",
+	"m": "model", "p": "pause",
+}
+
+func briefHelp(keys []key.Binding) []key.Binding {
+	out := make([]key.Binding, len(keys))
+	for i, b := range keys {
+		if d, ok := briefDesc[b.Help().Key]; ok {
+			b.SetHelp(b.Help().Key, d)
+		}
+		out[i] = b
+	}
+	return out
+}
+
 // shortHelpDrop is the order in which a narrow help bar leaves keys out:
 // navigation first, the decisions last. ? and q are never left out.
 var shortHelpDrop = []string{"tab", "/", "w", "m", "g", "n", "p", "x", "e", "r", "a"}

@@ -160,14 +160,21 @@ func fullHelp(h help.Model, groups [][]key.Binding, w, height int) (lines []stri
 	if len(grouped) <= room {
 		return grouped, false
 	}
-	flat := helpColumns(h, slices.Concat(groups...), w)
+	all := slices.Concat(groups...)
+	flat := helpColumns(h, all, w)
 	if len(flat) <= room {
 		return flat, false
 	}
-	if len(grouped) <= height-1 {
-		return grouped, true
+	brief := helpColumns(h, briefHelp(all), w)
+	if len(brief) <= room {
+		return brief, false
 	}
-	return flat, true
+	for _, lines := range [][]string{grouped, flat} {
+		if len(lines) <= height-1 {
+			return lines, true
+		}
+	}
+	return brief, true
 }
 
 // helpBands puts groups side by side, starting a new band of rows when
