@@ -121,9 +121,15 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		watchdog.Reset(r.idleTimeout)
 	}
 	// go-openai reports a clean end of body as io.EOF even without [DONE];
-	// an answer with no choice at all is a broken stream, not an empty reply.
-	if !received {
+	// an answer with no choice at all is a broken stream, not an empty reply,
+	// and one without a finish_reason was cut off (a proxy closing early).
+	switch {
+	case !received:
 		return fail(&failure{reason: "stream ended without an answer"})
+	case finish == "":
+		return fail(&failure{reason: "stream ended before the answer was finished (no finish_reason)"})
+	case finish == string(openai.FinishReasonLength):
+		return fail(&failure{reason: "the answer was cut at the model's length limit"})
 	}
 
 	resp := &Response{
@@ -150,10 +156,14 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 
 // toolAssembler joins streamed tool-call deltas. OpenAI numbers them with
 // Index; servers that omit it (Ollama, some proxies) are followed by order:
-// a new ID starts a call, anything else continues the last one.
+// a new ID starts a call, anything else continues the last one. A delta
+// whose ID differs from its call's, or that names a call that already has
+// a name, starts another call: some servers send every call at index 0,
+// or whole calls with neither index nor ID.
 type toolAssembler struct {
 	list    []openai.ToolCall
-	byIndex map[int]int // stream index -> position in list
+	args    []*strings.Builder // arguments by position: appending is not O(n) per delta
+	byIndex map[int]int        // stream index -> position in list
 }
 
 // add merges one delta and returns the call's name if it just started.
@@ -167,9 +177,16 @@ func (a *toolAssembler) add(d openai.ToolCall) string {
 	case len(a.list) > 0 && (d.ID == "" || d.ID == a.list[len(a.list)-1].ID):
 		pos = len(a.list) - 1
 	}
+	if pos >= 0 {
+		cur := a.list[pos]
+		if (d.ID != "" && cur.ID != "" && d.ID != cur.ID) || (d.Function.Name != "" && cur.Function.Name != "") {
+			pos = -1
+		}
+	}
 	if pos < 0 {
 		pos = len(a.list)
 		a.list = append(a.list, openai.ToolCall{Index: d.Index})
+		a.args = append(a.args, new(strings.Builder))
 		if d.Index != nil {
 			if a.byIndex == nil {
 				a.byIndex = make(map[int]int)
@@ -184,7 +201,7 @@ func (a *toolAssembler) add(d openai.ToolCall) string {
 	if d.Type != "" {
 		tc.Type = d.Type
 	}
-	tc.Function.Arguments += d.Function.Arguments
+	a.args[pos].WriteString(d.Function.Arguments)
 	if d.Function.Name != "" && tc.Function.Name == "" {
 		tc.Function.Name = d.Function.Name
 		return d.Function.Name
@@ -200,6 +217,9 @@ func (a *toolAssembler) calls() []openai.ToolCall {
 		return nil
 	}
 	out := append([]openai.ToolCall(nil), a.list...)
+	for i := range out {
+		out[i].Function.Arguments = a.args[i].String()
+	}
 	indexed := true
 	for _, tc := range out {
 		indexed = indexed && tc.Index != nil

@@ -47,6 +47,8 @@ type Reply struct {
 
 	ToolCalls []ToolCall // streamed as a start delta (index, id, name) then the arguments in 2+ pieces
 	OmitIndex bool       // tool-call deltas without "index", as some servers send them
+	IndexZero bool       // every tool call at index 0, told apart by its id only
+	WholeCall bool       // each tool call in one delta with neither index nor id
 
 	NoUsage          bool // no usage chunk even when include_usage was asked
 	PromptTokens     int  // usage to report; default a rough estimate
@@ -55,9 +57,11 @@ type Reply struct {
 	ChunkDelay time.Duration // between chunks
 	Delay      time.Duration // before the first byte
 
-	StallAfterChunks int  // after this many chunks stop sending but keep the connection open
-	ResetAfterChunks int  // after this many chunks close the TCP connection abruptly
-	MalformedSSE     bool // send a "data: {not json" line after the first chunk
+	StallAfterChunks int    // after this many chunks stop sending but keep the connection open
+	ResetAfterChunks int    // after this many chunks close the TCP connection abruptly
+	EndAfterChunks   int    // after this many chunks end the body cleanly: no finish_reason, no [DONE]
+	Finish           string // finish_reason to send instead of stop / tool_calls (e.g. "length")
+	MalformedSSE     bool   // send a "data: {not json" line after the first chunk
 }
 
 // Server is a running scripted server.
@@ -253,6 +257,9 @@ func writeReply(w http.ResponseWriter, req *Request, rep Reply, done <-chan stru
 			}
 			return
 		}
+		if rep.EndAfterChunks > 0 && i == rep.EndAfterChunks {
+			return // a complete HTTP body that ends mid-answer
+		}
 		if rep.ResetAfterChunks > 0 && i == rep.ResetAfterChunks {
 			// Closing the hijacked connection leaves the chunked body
 			// unterminated, which the client reads as an unexpected EOF.
@@ -333,14 +340,22 @@ func streamEvents(model string, rep Reply, u *usage, withUsage bool) [][]byte {
 	}
 	for i, tc := range rep.ToolCalls {
 		idx := func() *int {
-			if rep.OmitIndex {
+			switch {
+			case rep.OmitIndex || rep.WholeCall:
 				return nil
+			case rep.IndexZero:
+				zero := 0
+				return &zero
 			}
 			return &i
 		}
 		id := tc.ID
 		if id == "" {
 			id = fmt.Sprintf("call_%d", i)
+		}
+		if rep.WholeCall {
+			deltas = append(deltas, delta{ToolCalls: []toolDelta{{Type: "function", Function: fnDelta{Name: tc.Name, Arguments: tc.Args}}}})
+			continue
 		}
 		deltas = append(deltas, delta{ToolCalls: []toolDelta{{
 			Index: idx(), ID: id, Type: "function", Function: fnDelta{Name: tc.Name},
@@ -358,6 +373,9 @@ func streamEvents(model string, rep Reply, u *usage, withUsage bool) [][]byte {
 	finish := "stop"
 	if len(rep.ToolCalls) > 0 {
 		finish = "tool_calls"
+	}
+	if rep.Finish != "" {
+		finish = rep.Finish
 	}
 	var out [][]byte
 	add := func(c chunk) {
