@@ -13,6 +13,10 @@ import (
 func main() {
 	// a sandboxed run_command re-executes this binary as its helper
 	tools.MaybeRunHelper()
+	// the keys are in our environment: no command we start may read it
+	if err := tools.HideEnvironment(); err != nil {
+		fmt.Fprintln(os.Stderr, "agent-tui: cannot hide the environment from commands: "+err.Error())
+	}
 	if path := os.Getenv("AGENT_TUI_CPUPROFILE"); path != "" {
 		// for measuring start-up and commands, not a user feature
 		if f, err := os.Create(path); err == nil {

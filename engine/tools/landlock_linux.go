@@ -89,3 +89,12 @@ func runHelper(args []string) error {
 	unix.Close(int(fd))
 	return syscall.Exec("/bin/sh", []string{"sh", "-c", command}, os.Environ())
 }
+
+// HideEnvironment keeps this process's environment, which holds the API
+// keys, from other processes of the same user: the commands a model runs
+// are scrubbed of the keys, but could read them from
+// /proc/<agent-tui>/environ. A process that is not dumpable has its /proc
+// entries owned by root. (Root itself can still read them.)
+func HideEnvironment() error {
+	return unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+}

@@ -133,7 +133,9 @@ func landlockWorks() bool {
 }
 
 func bwrapArgv(bwrap, dir string, writable []string, command string) []string {
-	argv := []string{bwrap, "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"}
+	// its own pid namespace: the /proc it mounts shows no process of ours
+	// (agent-tui's environ holds the keys)
+	argv := []string{bwrap, "--die-with-parent", "--unshare-pid", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"}
 	for _, w := range writable {
 		argv = append(argv, "--bind", w, w)
 	}
