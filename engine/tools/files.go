@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 const (
@@ -72,7 +74,9 @@ func (b *Box) pathArg(a args, key string, def string) (string, error) {
 }
 
 func (b *Box) readAll(rel string) ([]byte, error) {
-	f, err := b.root.Open(rel)
+	// non-blocking: opening a FIFO (a test suite's, or one a command made)
+	// would otherwise wait for a writer that never comes
+	f, err := b.root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fileErr(rel, err)
 	}
@@ -83,6 +87,9 @@ func (b *Box) readAll(rel string) ([]byte, error) {
 	}
 	if st.IsDir() {
 		return nil, fmt.Errorf("%s is a directory; use list_dir", rel)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", rel, st.Mode().Type())
 	}
 	if st.Size() > maxFileBytes {
 		return nil, fmt.Errorf("%s is too large (%d bytes)", rel, st.Size())
@@ -192,6 +199,9 @@ func (b *Box) write(rel string, data []byte) error {
 	}
 	if st, err := b.root.Stat(rel); err == nil && st.IsDir() {
 		return fmt.Errorf("%s is a directory", rel)
+	} else if err == nil && !st.Mode().IsRegular() {
+		// opening a FIFO to write waits for a reader
+		return fmt.Errorf("%s is not a regular file (%s)", rel, st.Mode().Type())
 	}
 	if err := b.root.WriteFile(rel, data, 0o644); err != nil {
 		return fileErr(rel, err)
@@ -313,10 +323,14 @@ func (b *Box) search(ctx context.Context, a args) (string, error) {
 		if d.IsDir() {
 			return nil
 		}
-		if info, err := d.Info(); err != nil || info.Size() > maxSearchBytes {
-			return nil
+		info, err := d.Info()
+		if err == nil && d.Type()&fs.ModeSymlink != 0 {
+			info, err = fs.Stat(fsys, p) // what it points to, inside the worktree
 		}
-		data, err := fs.ReadFile(fsys, p)
+		if err != nil || !info.Mode().IsRegular() || info.Size() > maxSearchBytes {
+			return nil // FIFOs, devices, sockets and the too large are skipped
+		}
+		data, err := b.readAll(filepath.FromSlash(p))
 		if err != nil || len(data) > maxSearchBytes || looksBinary(data) {
 			return nil
 		}
