@@ -52,13 +52,36 @@ type pendingUpdate struct {
 	done     chan struct{}
 }
 
+// openCurrent opens path and takes its lock, making sure the file locked
+// is still the one at path: `compact` renames a new file over the old one
+// while a waiting Open holds the old one open, and whatever it then wrote
+// would go to a deleted file.
+func openCurrent(path string, timeout time.Duration) (*bolt.DB, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		before, statErr := os.Stat(path)
+		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: max(time.Until(deadline), time.Millisecond)})
+		if err != nil {
+			return nil, err
+		}
+		after, err := os.Stat(path)
+		if statErr != nil || (err == nil && os.SameFile(before, after)) {
+			return db, nil // new (nothing to replace it yet), or still the one at path
+		}
+		db.Close()
+		if time.Now().After(deadline) {
+			return nil, bolterrors.ErrTimeout
+		}
+	}
+}
+
 // Open opens (creating if needed) the database at path. If another process
 // holds it, Open fails after timeout with ErrInUse.
 func Open(path string, timeout time.Duration) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoFreelistSync: false})
+	db, err := openCurrent(path, timeout)
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("database %s is %w", path, ErrInUse)

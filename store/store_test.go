@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -290,5 +291,55 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	as, _ := s.Attempts("T-2")
 	if len(as) != 3 || next.Seq != attempt.Seq+1 {
 		t.Errorf("after a rolled-back run: %d attempts, seqs %d then %d", len(as), attempt.Seq, next.Seq)
+	}
+}
+
+// An Open that waits while `compact` swaps a new file in ends up on the
+// new file: what it writes is there for the next process, not in the
+// deleted old one.
+func TestOpenWaitingThroughACompactUsesTheNewFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	holder, err := Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan *Store, 1)
+	go func() {
+		s, err := Open(path, 5*time.Second)
+		if err != nil {
+			t.Error(err)
+		}
+		opened <- s
+	}()
+	time.Sleep(200 * time.Millisecond) // the second Open is waiting for the lock
+	// what compact does: a whole new file renamed over the path, then the
+	// old one closed
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".compact", data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".compact", path); err != nil {
+		t.Fatal(err)
+	}
+	holder.Close()
+	s := <-opened
+	if s == nil {
+		t.FailNow()
+	}
+	tk := &Ticket{Kind: "hotfix", Title: "written after the swap", Status: StatusQueued}
+	if err := s.CreateTicket(tk); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	again, err := Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if _, err := again.Ticket(tk.ID); err != nil {
+		t.Fatalf("the ticket written by the waiting process is lost: %v", err)
 	}
 }
