@@ -299,7 +299,7 @@ func (r *Router) tryModel(ctx context.Context, c candidate, req *Request) (*Resp
 		if n >= r.retries {
 			return nil, fmt.Sprintf("%s after %d retries", f.reason, n), nil
 		}
-		wait := r.backoff << n
+		wait := r.backoff << min(n, 16) // the shift cannot overflow
 		if d, ok := parseRetryAfter(f.retryAfter, r.now()); ok {
 			wait = d
 		}

@@ -777,6 +777,7 @@ func TestParseRetryAfter(t *testing.T) {
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
 		{"", 0, false},
 		{"soon", 0, false},
+		{"9999999999", maxRetryAfter, true}, // would overflow to a negative wait
 	}
 	for _, tt := range tests {
 		got, ok := parseRetryAfter(tt.in, now)
