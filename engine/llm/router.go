@@ -267,7 +267,7 @@ func (r *Router) Complete(ctx context.Context, req Request) (*Response, error) {
 			tried = append(tried, Fallback{c.model.Name, c.provider.Name, "provider cooling down"})
 			continue
 		}
-		resp, reason, err := r.tryModel(ctx, c, &req)
+		resp, reason, ofRequest, err := r.tryModel(ctx, c, &req)
 		if err != nil {
 			return nil, err
 		}
@@ -276,7 +276,11 @@ func (r *Router) Complete(ctx context.Context, req Request) (*Response, error) {
 			resp.Fallbacks = tried
 			return resp, nil
 		}
-		r.failed(c.provider.Name, reason)
+		if !ofRequest {
+			// one ticket's oversized request must not cool a provider
+			// down for every ticket
+			r.failed(c.provider.Name, reason)
+		}
 		tried = append(tried, Fallback{c.model.Name, c.provider.Name, reason})
 	}
 	return nil, &AllFailedError{Tried: tried}
@@ -284,20 +288,20 @@ func (r *Router) Complete(ctx context.Context, req Request) (*Response, error) {
 
 // tryModel runs one model with its 429 retries. It returns a response, or
 // the reason to fall back, or ctx's error.
-func (r *Router) tryModel(ctx context.Context, c candidate, req *Request) (*Response, string, error) {
+func (r *Router) tryModel(ctx context.Context, c candidate, req *Request) (*Response, string, bool, error) {
 	for n := 0; ; n++ {
 		resp, f := r.attempt(ctx, c, req)
 		if err := ctx.Err(); err != nil {
-			return nil, "", err
+			return nil, "", false, err
 		}
 		if f == nil {
-			return resp, "", nil
+			return resp, "", false, nil
 		}
 		if f.status != http.StatusTooManyRequests {
-			return nil, f.reason, nil
+			return nil, f.reason, f.ofRequest || requestFault(f.status), nil
 		}
 		if n >= r.retries {
-			return nil, fmt.Sprintf("%s after %d retries", f.reason, n), nil
+			return nil, fmt.Sprintf("%s after %d retries", f.reason, n), false, nil
 		}
 		wait := r.backoff << min(n, 16) // the shift cannot overflow
 		if d, ok := parseRetryAfter(f.retryAfter, r.now()); ok {
@@ -308,7 +312,7 @@ func (r *Router) tryModel(ctx context.Context, c candidate, req *Request) (*Resp
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, "", ctx.Err()
+			return nil, "", false, ctx.Err()
 		case <-t.C:
 		}
 	}

@@ -868,3 +868,25 @@ func BenchmarkToolArgumentsAssembly(b *testing.B) {
 		}
 	}
 }
+
+// A request the provider refuses as too long (400/413/422) is that
+// request's fault: it falls back, but does not cool the provider down for
+// every other ticket.
+func TestRequestFaultsDoNotCoolAProviderDown(t *testing.T) {
+	bad := serve(t, reply(oaitest.Reply{Status: 400, Error: "This model's maximum context length is 8192 tokens"}))
+	good := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	cfg := testConfig(model{name: "a", url: bad.URL}, model{name: "b", url: good.URL})
+	r := NewRouter(cfg, Options{})
+	for range 4 {
+		resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+		if err != nil || resp.Model != "b" {
+			t.Fatalf("%v %+v", err, resp)
+		}
+	}
+	if n := len(bad.Requests()); n != 4 {
+		t.Fatalf("a was asked %d times of 4: cooled down by requests too long for it", n)
+	}
+	if h := r.Health(); !h[0].CoolingUntil.IsZero() {
+		t.Fatalf("health %+v", h[0])
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -22,6 +23,19 @@ type failure struct {
 	reason     string
 	status     int    // HTTP status, when the server answered with one
 	retryAfter string // Retry-After of that answer
+	// ofRequest: this request's own fault (too long, refused as invalid,
+	// cut at the length limit), not a sign the provider is failing
+	ofRequest bool
+}
+
+// requestFault says whether an HTTP status blames the request, not the
+// provider: another ticket's request may well succeed there.
+func requestFault(status int) bool {
+	switch status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		return true
+	}
+	return false
 }
 
 // attempt streams one completion from one model. It returns the response,
@@ -129,7 +143,7 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 	case finish == "":
 		return fail(&failure{reason: "stream ended before the answer was finished (no finish_reason)"})
 	case finish == string(openai.FinishReasonLength):
-		return fail(&failure{reason: "the answer was cut at the model's length limit"})
+		return fail(&failure{reason: "the answer was cut at the model's length limit", ofRequest: true})
 	}
 
 	resp := &Response{
