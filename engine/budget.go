@@ -44,19 +44,32 @@ func assemble(header string, secs []section, budget int) (string, int, []string)
 			order[i] = i
 		}
 		sort.SliceStable(order, func(a, b int) bool { return secs[order[a]].prio < secs[order[b]].prio })
+		markTokens := llm.EstimateTokens(trimMark)
 		for _, i := range order {
 			if total <= budget {
 				break
 			}
 			s := &secs[i]
 			have := llm.EstimateTokens(s.body)
-			over := total - budget
-			keep := have - over
-			if keep < 0 {
-				keep = 0
+			if have == 0 {
+				continue
 			}
-			s.body = cut(s.body, keep*4, s.tail)
-			now := llm.EstimateTokens(s.body)
+			// the marker a cut adds is paid for here, not by the next,
+			// more important section
+			keep := have - (total - budget) - markTokens
+			body := ""
+			if keep > 0 {
+				body = cut(s.body, keep*4, s.tail)
+			}
+			if body == "" {
+				// gone, but not silently: the model knows it was there
+				body = fmt.Sprintf("[all %d tokens of this were trimmed to fit the context budget]", have)
+			}
+			now := llm.EstimateTokens(body)
+			if now >= have {
+				continue // nothing gained
+			}
+			s.body = body
 			total -= have - now
 			trimmed = append(trimmed, fmt.Sprintf("%s: %d → %d tokens", s.title, have, now))
 		}
@@ -75,6 +88,8 @@ func assemble(header string, secs []section, budget int) (string, int, []string)
 	return b.String(), total, trimmed
 }
 
+const trimMark = "\n[… trimmed to fit the context budget …]\n"
+
 // cut keeps about n bytes of s, from the start or the end, on a line
 // boundary where one is near.
 func cut(s string, n int, tail bool) string {
@@ -84,7 +99,7 @@ func cut(s string, n int, tail bool) string {
 	if len(s) <= n {
 		return s
 	}
-	const mark = "\n[… trimmed to fit the context budget …]\n"
+	const mark = trimMark
 	if tail {
 		part := s[len(s)-n:]
 		if i := strings.IndexByte(part, '\n'); i >= 0 && i < n/4 {

@@ -116,6 +116,11 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 	e.runCtx = runCtx
 	e.mu.Unlock()
 
+	// a ticket added while recovery ran found no engine to start it: read
+	// again now that Add starts runners itself (startRunner skips twins)
+	if again, err := e.st.ActiveTickets(); err == nil {
+		tickets = append(tickets, again...)
+	}
 	for _, t := range tickets {
 		if !finished(t.Status) {
 			e.startRunner(t.ID)

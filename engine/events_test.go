@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"agent-tui/engine/oaitest"
 	"agent-tui/store"
@@ -111,4 +113,42 @@ func TestEditApproveAttemptIsPublished(t *testing.T) {
 	if !seen {
 		t.Fatal("no event carried the human's attempt")
 	}
+}
+
+// A ticket added while Run is still starting (recovering the store,
+// reconciling worktrees) is run by that Run, not left queued until the
+// next start.
+func TestTicketAddedDuringStartupRuns(t *testing.T) {
+	h := newHarness(t, "", developer)
+	release := make(chan struct{})
+	go h.st.Update(func(*store.Tx) error { <-release; return nil }) // the writer is busy
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- h.eng.Run(ctx, false) }()
+	time.Sleep(100 * time.Millisecond) // Run waits to recover
+	added := make(chan *store.Ticket, 1)
+	go func() {
+		tk, err := h.eng.Add(ctx, NewTicket{Kind: "hotfix", Title: "added at start-up"})
+		if err != nil {
+			t.Error(err)
+		}
+		added <- tk
+	}()
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	tk := <-added
+	if tk == nil {
+		t.FailNow()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for h.ticket(tk.ID).Status != store.StatusDone {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is %s after 30 s", tk.ID, h.ticket(tk.ID).Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	<-ran
 }

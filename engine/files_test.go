@@ -242,6 +242,10 @@ func TestReviewLoopAndApprovalGate(t *testing.T) {
 	if u := userText(h.firstTurns("code")[1]); !strings.Contains(u, "REV-1") {
 		t.Fatalf("code's second attempt lacks the review objection:\n%s", u)
 	}
+	// the second review checks the old objection; it is not told to revise a verdict
+	if u := userText(h.requests("review")[1]); !strings.Contains(u, "Objections raised by earlier reviews") || !strings.Contains(u, "REV-1") || strings.Contains(u, "Your previous deliverable") {
+		t.Fatalf("the second review's input:\n%s", u)
+	}
 	tk := h.ticket(id)
 	if tk.Status != store.StatusAwaiting {
 		t.Fatalf("status %s (%s)", tk.Status, tk.Reason)

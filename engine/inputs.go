@@ -186,18 +186,28 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 			secs = append(secs, section{title: "Tech spec", body: design, prio: prioCriteria},
 				section{title: "Plan", body: plan, prio: prioOutput})
 		}
-		secs = append(secs, section{title: "Diff of the branch against " + t.BaseBranch, body: "```diff\n" + diff + "\n```", prio: prioFiles})
+		// what is judged goes last when trimming; the documents it is
+		// judged against give way first
+		secs = append(secs, section{title: "Diff of the branch against " + t.BaseBranch, body: "```diff\n" + diff + "\n```", prio: prioPrimary})
 	case config.Split:
 		secs = append(secs, section{title: "Tech spec", body: design, prio: prioPrimary})
 	}
 	if len(in.feedback) > 0 {
 		var b strings.Builder
-		b.WriteString("Earlier attempts of this phase were rejected. Address EVERY point below; do not undo an earlier fix while fixing a later one.\n\n")
+		title := "Objections to address"
+		if name == config.Review {
+			// a review is not revised: it checks the new code against
+			// what it objected to before
+			title = "Objections raised by earlier reviews"
+			b.WriteString("The code was changed to answer these. Check each one against the diff; object again only to what is still wrong.\n\n")
+		} else {
+			b.WriteString("Earlier attempts of this phase were rejected. Address EVERY point below; do not undo an earlier fix while fixing a later one.\n\n")
+		}
 		for i, f := range in.feedback {
 			fmt.Fprintf(&b, "%d. %s\n", i+1, f)
 		}
-		secs = append(secs, section{title: "Objections to address", body: b.String(), prio: prioFeedback})
-		if prev := lastDeliverable(attempts, name); prev != "" && !writesFiles(name) {
+		secs = append(secs, section{title: title, body: b.String(), prio: prioFeedback})
+		if prev := lastDeliverable(attempts, name); prev != "" && !writesFiles(name) && name != config.Review {
 			secs = append(secs, section{title: "Your previous deliverable (revise it)", body: prev, prio: prioPrevious})
 		}
 	}

@@ -319,3 +319,40 @@ func TestCICommandNotFoundStopsForAHuman(t *testing.T) {
 		t.Fatalf("after fixing ci_command and retrying: %s (%s)", s, h.ticket(id).Reason)
 	}
 }
+
+// Over its budget, the review keeps the diff it judges: the documents it
+// judges against give way first.
+func TestReviewOverBudgetKeepsTheDiff(t *testing.T) {
+	var big strings.Builder
+	big.WriteString("DIFF-MARKER: the first line of the change\n")
+	for i := 0; i < 300; i++ {
+		fmt.Fprintf(&big, "line %d of the change\n", i)
+	}
+	h := newHarness(t, "\n[phases.review]\ncontext_tokens = 3000\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		switch {
+		case phase == "planning" || phase == "techspec":
+			return oaitest.Reply{Text: "## " + phase + "\n" + strings.Repeat("a detail of the "+phase+"\n", 250)}
+		case phase == "code" && toolTurns(r) == 0:
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
+				writeCall("c1", "src/"+id+".txt", "done "+id+"\n"),
+				writeCall("c2", "src/big.txt", big.String()),
+			}}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("feature", "a big change", false)
+	h.runIdle()
+	rev := h.requests("review")
+	if len(rev) == 0 {
+		t.Fatalf("no review: %s (%s)", h.ticket(id).Status, h.ticket(id).Reason)
+	}
+	if u := userText(rev[0]); !strings.Contains(u, "DIFF-MARKER") {
+		t.Fatalf("the review did not get the diff:\n%.2000s", u)
+	}
+	for _, tr := range h.phase(id, "review").Attempts[0].Trimmed {
+		if strings.HasPrefix(tr, "Diff") {
+			t.Fatalf("the diff was trimmed while the documents fit: %v", h.phase(id, "review").Attempts[0].Trimmed)
+		}
+	}
+}
