@@ -152,3 +152,53 @@ func TestTicketAddedDuringStartupRuns(t *testing.T) {
 	cancel()
 	<-ran
 }
+
+// An attempt cut off by a shutdown still counts what its finished model
+// calls cost: repeated restarts cannot spend past max_cost_usd unseen.
+func TestInterruptedAttemptCostCounts(t *testing.T) {
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "code" && toolTurns(r) > 0 {
+			return oaitest.Reply{Text: "still thinking", Delay: time.Minute} // cut by the shutdown
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "stopped mid-code", false)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- h.eng.Run(ctx, false) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		waiting := false
+		for _, r := range h.requests("code") {
+			waiting = waiting || toolTurns(r) > 0
+		}
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("code never reached its second call")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-ran
+	as, err := h.st.Attempts(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	interrupted := false
+	for _, a := range as {
+		sum += a.CostUSD
+		if a.Validator != nil {
+			sum += a.Validator.CostUSD
+		}
+		interrupted = interrupted || (a.Phase == "code" && a.Interrupted && a.CostUSD > 0)
+	}
+	if !interrupted {
+		t.Fatalf("no interrupted code attempt with a cost: %+v", as)
+	}
+	if got := h.ticket(id).CostUSD; got < sum-1e-12 {
+		t.Fatalf("ticket cost %.6f, its attempts cost %.6f", got, sum)
+	}
+}

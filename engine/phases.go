@@ -275,7 +275,25 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 		// shutdown: keep what was recorded, run it again next time
 		a.Interrupted = true
 		a.Error = "interrupted: agent-tui stopped during this attempt"
-		_ = e.st.PutAttempt(t.ID, a)
+		// what its finished calls cost still counts toward max_cost_usd
+		_ = e.st.Update(func(tx *store.Tx) error {
+			if err := tx.PutAttempt(t.ID, a); err != nil {
+				return err
+			}
+			cost := a.CostUSD
+			if a.Validator != nil {
+				cost += a.Validator.CostUSD
+			}
+			if cost == 0 {
+				return nil
+			}
+			cur, err := tx.Ticket(t.ID)
+			if err != nil {
+				return err
+			}
+			cur.CostUSD += cost
+			return tx.PutTicket(cur)
+		})
 		return ctx.Err()
 	}
 	a.Ended = now()
