@@ -109,6 +109,9 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 		for _, r := range rep.Recreated {
 			e.log.Info("worktree recreated", "ticket", r)
 		}
+		for _, err := range rep.Errors {
+			e.log.Warn("worktree could not be put right", "err", err)
+		}
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
