@@ -132,6 +132,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if len(rest) > 0 {
 			return usagef("--demo takes no command")
 		}
+		var given []string
+		top.Visit(func(f *flag.Flag) {
+			if f.Name != "demo" {
+				given = append(given, "--"+f.Name)
+			}
+		})
+		if len(given) > 0 {
+			return usagef("--demo makes its own repository, config and database: drop %s", strings.Join(given, ", "))
+		}
 		return runDemo(stderr)
 	}
 	if len(rest) == 0 {

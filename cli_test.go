@@ -215,6 +215,7 @@ func TestCLIBadInputGetsOneLineErrorAndLeavesNothing(t *testing.T) {
 		{[]string{"reject", "T-1"}, "--reason"},
 		{[]string{"add", "two\nlines"}, "control character"},
 		{[]string{"show", "X-1"}, "bad ticket id"},
+		{[]string{"--demo", "--db", "x.db"}, "--demo makes its own"},
 	}
 	for _, c := range cases {
 		_, errOut, code := e.run(c.args...)

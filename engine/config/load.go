@@ -60,7 +60,8 @@ func Load(path string) (*Config, error) {
 		}
 		return nil, &Error{File: path, Msg: readErrMsg(err)}
 	}
-	c, err := parse(path, data)
+	// Windows editors may start the file with a byte-order mark
+	c, err := parse(path, bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))
 	if err != nil {
 		return nil, err
 	}

@@ -439,3 +439,15 @@ func TestSimulatedProviderNeedsNoURL(t *testing.T) {
 		t.Error("Simulated() = false")
 	}
 }
+
+// A file saved with a byte-order mark (Windows editors) loads as without.
+func TestLoadSkipsByteOrderMark(t *testing.T) {
+	path := writeConfig(t, "bom.toml", "\xef\xbb\xbfmax_parallel = 3\n"+base)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxParallel != 3 {
+		t.Fatalf("max_parallel %d", c.MaxParallel)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -77,6 +78,10 @@ func Setup(dir, baseURL string) (*Demo, error) {
 // model serving on loopback. stop shuts the model down; the directory is
 // left in place so the user can look at it afterwards.
 func Start(ctx context.Context) (*Demo, func(), error) {
+	if _, err := exec.LookPath("go"); err != nil {
+		// its tests, CI and the red/green checks all run `go`
+		return nil, nil, errors.New("demo: the demo project is a Go module and `go` is not on PATH")
+	}
 	dir, err := os.MkdirTemp("", "agent-tui-demo-*")
 	if err != nil {
 		return nil, nil, fmt.Errorf("demo: %w", err)
