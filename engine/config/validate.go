@@ -32,7 +32,9 @@ func (c *Config) Validate() error {
 	}
 
 	if len(c.Models) == 0 {
-		return &Error{File: c.Path, Msg: "no [[model]] declared"}
+		// a file is used whole: the user config and OPENAI_API_KEY serve
+		// only where there is no config file at all
+		return &Error{File: c.Path, Msg: "no [[model]] declared (a config file names its own providers and models; OPENAI_API_KEY alone serves only where there is no config file)"}
 	}
 	models := map[string]bool{}
 	for i, m := range c.Models {
