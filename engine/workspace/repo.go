@@ -74,7 +74,16 @@ func Open(dir string) (*Repo, error) {
 		// A bare repository has no toplevel: there is no checkout to work with.
 		return nil, fmt.Errorf("not a git repository: %s", dir)
 	}
-	return &Repo{Dir: filepath.Clean(lines[0]), GitDir: filepath.Clean(lines[1]), addSlots: make(chan struct{}, 2)}, nil
+	r := &Repo{Dir: filepath.Clean(lines[0]), GitDir: filepath.Clean(lines[1]), addSlots: make(chan struct{}, 2)}
+	if rel, err := filepath.Rel(r.WorktreeRoot(), r.Dir); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+		// inside a ticket's worktree (its path is in `show`): the
+		// checkout agent-tui works with is the repository's own
+		if filepath.Base(r.GitDir) != ".git" {
+			return nil, fmt.Errorf("%s is the worktree of ticket %s: run agent-tui in the repository itself", r.Dir, strings.Split(rel, string(filepath.Separator))[0])
+		}
+		r.Dir = filepath.Dir(r.GitDir)
+	}
+	return r, nil
 }
 
 // ErrDetached is returned by CurrentBranch when no branch is checked out.

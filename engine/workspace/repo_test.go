@@ -70,6 +70,19 @@ func TestOpen(t *testing.T) {
 		t.Errorf("WorktreeRoot %q not under GitDir", r.WorktreeRoot())
 	}
 
+	// from inside a ticket's worktree: still the repository's checkout
+	wt, _, err := r.EnsureWorktree(context.Background(), "T-4", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3, err := Open(filepath.Join(wt, "lib"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r3.Dir != r.Dir || r3.GitDir != r.GitDir {
+		t.Errorf("Open(inside a ticket's worktree): Dir %q GitDir %q, want %q %q", r3.Dir, r3.GitDir, r.Dir, r.GitDir)
+	}
+
 	plain := t.TempDir()
 	_, err = Open(plain)
 	if err == nil || err.Error() != "not a git repository: "+plain {
