@@ -28,6 +28,7 @@ type fakeBackend struct {
 	added     []engine.NewTicket
 	calls     int // every Backend call but Subscribe
 	decideErr error
+	addErr    error
 }
 
 type decision struct {
@@ -71,6 +72,9 @@ func (f *fakeBackend) Add(_ context.Context, n engine.NewTicket) (*store.Ticket,
 	f.count()
 	if err := n.Validate(); err != nil {
 		return nil, err
+	}
+	if f.addErr != nil {
+		return nil, f.addErr
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

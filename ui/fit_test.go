@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -499,5 +500,32 @@ func TestClearedFilterKeepsTheSelection(t *testing.T) {
 	m = press(t, m, "backspace", "backspace", "backspace", "enter")
 	if id := m.q.selectedID(); id != "T-4" {
 		t.Fatalf("selected %s after clearing the filter, want T-4", id)
+	}
+}
+
+// A ticket the engine refuses comes back in its form with the reason:
+// nothing typed is lost.
+func TestRefusedTicketKeepsTheForm(t *testing.T) {
+	f := fixture()
+	f.addErr = errors.New("the checkout is in detached HEAD state, not on a branch")
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "n")
+	m = typeText(t, m, "Keep what I typed")
+	m = press(t, m, "tab")
+	m = typeText(t, m, "a body too")
+	m = press(t, m, "ctrl+s")
+	if len(m.dialogs) != 1 {
+		t.Fatalf("the form is gone after the refusal:\n%s", plain(m))
+	}
+	out := plain(m)
+	for _, want := range []string{"Keep what I typed", "a body too", "detached HEAD"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("%q not in the form:\n%s", want, out)
+		}
+	}
+	f.addErr = nil
+	m = press(t, m, "ctrl+s")
+	if len(f.added) != 1 || f.added[0].Title != "Keep what I typed" || f.added[0].Body != "a body too" {
+		t.Fatalf("resubmitted %+v", f.added)
 	}
 }

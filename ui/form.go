@@ -48,6 +48,20 @@ func newTicketDialog(submit func(engine.NewTicket) tea.Cmd) (newTicketForm, tea.
 	return f, f.title.Focus()
 }
 
+// refill puts back a ticket the engine refused, with its reason.
+func (f newTicketForm) refill(n engine.NewTicket, reason string) newTicketForm {
+	for i, k := range kinds {
+		if k == n.Kind {
+			f.kind = i
+		}
+	}
+	f.title.SetValue(n.Title)
+	f.body.SetValue(n.Body)
+	f.sensitive = n.Sensitive
+	f.err = reason
+	return f
+}
+
 func (f newTicketForm) focus() (newTicketForm, tea.Cmd) {
 	f.title.Blur()
 	f.body.Blur()

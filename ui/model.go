@@ -201,7 +201,11 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.setFlash(msg.text, false)
 	case ticketAddedMsg:
 		if msg.err != nil {
-			return m.setFlash("new ticket: "+msg.err.Error(), true)
+			// the form comes back with what was typed and why it failed
+			f, cmd := m.newTicketForm()
+			f = f.refill(msg.n, msg.err.Error())
+			m.dialogs = append(m.dialogs, f)
+			return cmd
 		}
 		m.q.put(msg.t)
 		m.selectID(msg.t.ID)
@@ -489,11 +493,15 @@ func (m *Model) move(d int) tea.Cmd {
 }
 
 // action handles the keys that act on the selected ticket.
+func (m *Model) newTicketForm() (newTicketForm, tea.Cmd) {
+	ctx, b := m.ctx, m.b
+	return newTicketDialog(func(n engine.NewTicket) tea.Cmd { return addTicket(ctx, b, n) })
+}
+
 func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 	km := m.keys
 	if key.Matches(k, km.New) {
-		ctx, b := m.ctx, m.b
-		f, cmd := newTicketDialog(func(n engine.NewTicket) tea.Cmd { return addTicket(ctx, b, n) })
+		f, cmd := m.newTicketForm()
 		m.dialogs = append(m.dialogs, f)
 		return cmd
 	}

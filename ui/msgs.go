@@ -43,6 +43,7 @@ type (
 	}
 	ticketAddedMsg struct {
 		t   *store.Ticket
+		n   engine.NewTicket // what was asked, to give it back on error
 		err error
 	}
 	editorReadyMsg struct {
@@ -126,7 +127,7 @@ func addTicket(ctx context.Context, b Backend, n engine.NewTicket) tea.Cmd {
 		ctx, cancel := context.WithTimeout(ctx, backendLimit)
 		defer cancel()
 		t, err := b.Add(ctx, n)
-		return ticketAddedMsg{t, err}
+		return ticketAddedMsg{t, n, err}
 	}
 }
 
