@@ -81,7 +81,7 @@ func (e *Engine) Add(ctx context.Context, n NewTicket) (*store.Ticket, error) {
 	if base == "" {
 		b, err := e.repo.CurrentBranch(ctx)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("no base branch: %v (set base_branch in the config)", err)
 		}
 		base = b
 	}
