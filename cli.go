@@ -296,15 +296,8 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 	}
 	var base string
 	en, err := openEnvMode(g, true, func(en *env) error {
-		base = en.cfg.BaseBranch
-		if base == "" {
-			b, err := en.repo.CurrentBranch(context.Background())
-			if err != nil {
-				return fmt.Errorf("add: no base branch: %v (set base_branch in the config)", err)
-			}
-			base = b
-		}
-		if err := en.repo.CheckBase(context.Background(), base); err != nil {
+		var err error
+		if base, err = engine.BaseBranch(context.Background(), en.cfg, en.repo); err != nil {
 			return fmt.Errorf("add: %v", err)
 		}
 		return nil
@@ -640,7 +633,7 @@ func printShow(w io.Writer, v engine.TicketView) {
 		}
 		for _, kv := range [][2]string{{"model", d.Model}, {"reason", d.Reason}, {"guidance", d.Guidance}} {
 			if kv[1] != "" {
-				fmt.Fprintf(w, "  %s: %s", kv[0], oneLineText(kv[1], 200))
+				fmt.Fprintf(w, "  %s: %s", kv[0], engine.OneLine(kv[1], 200))
 			}
 		}
 		if !d.Applied {
@@ -659,15 +652,6 @@ func printable(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// oneLineText folds text onto one line of at most max characters.
-func oneLineText(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > max {
-		s = string(r[:max]) + "…"
-	}
-	return s
 }
 
 func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {

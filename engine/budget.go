@@ -99,19 +99,18 @@ func cut(s string, n int, tail bool) string {
 	if len(s) <= n {
 		return s
 	}
-	const mark = trimMark
 	if tail {
 		part := s[len(s)-n:]
 		if i := strings.IndexByte(part, '\n'); i >= 0 && i < n/4 {
 			part = part[i+1:]
 		}
-		return mark + part
+		return trimMark + part
 	}
 	part := s[:n]
 	if i := strings.LastIndexByte(part, '\n'); i > n*3/4 {
 		part = part[:i]
 	}
-	return part + mark
+	return part + trimMark
 }
 
 // tailBytes keeps at most n bytes from the end of s.

@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"agent-tui/engine/config"
+	"agent-tui/engine/workspace"
 	"agent-tui/store"
 )
 
@@ -72,20 +73,30 @@ func AddTicketTx(tx *store.Tx, n NewTicket, base string) (*store.Ticket, error) 
 	return t, tx.CreateTicket(t)
 }
 
+// BaseBranch is where a new ticket's work starts and merges: base_branch
+// from the config, else the branch checked out. It must have a commit.
+func BaseBranch(ctx context.Context, cfg *config.Config, repo *workspace.Repo) (string, error) {
+	base := cfg.BaseBranch
+	if base == "" {
+		b, err := repo.CurrentBranch(ctx)
+		if err != nil {
+			return "", fmt.Errorf("no base branch: %v (set base_branch in the config)", err)
+		}
+		base = b
+	}
+	if err := repo.CheckBase(ctx, base); err != nil {
+		return "", err
+	}
+	return base, nil
+}
+
 // Add creates a ticket while the engine runs and starts it.
 func (e *Engine) Add(ctx context.Context, n NewTicket) (*store.Ticket, error) {
 	if err := n.Validate(); err != nil {
 		return nil, err
 	}
-	base := e.cfg.BaseBranch
-	if base == "" {
-		b, err := e.repo.CurrentBranch(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("no base branch: %v (set base_branch in the config)", err)
-		}
-		base = b
-	}
-	if err := e.repo.CheckBase(ctx, base); err != nil {
+	base, err := BaseBranch(ctx, e.cfg, e.repo)
+	if err != nil {
 		return nil, err
 	}
 	t, err := AddTicket(e.st, n, base)
@@ -127,9 +138,8 @@ func Decide(st *store.Store, cfg *config.Config, id string, d store.Decision) (*
 
 // checkApprovable refuses an approve that would accept nothing.
 func checkApprovable(tx *store.Tx, t *store.Ticket) error {
-	ps := phaseState(t, t.Phase)
-	if ps == nil || ps.Name == Merge || ps.Accepted != 0 {
-		return nil
+	if acceptsWithoutAttempts(phaseState(t, t.Phase)) {
+		return nil // no attempts to read
 	}
 	attempts, err := tx.Attempts(t.ID)
 	if err != nil {
@@ -147,13 +157,19 @@ func Approvable(t *store.Ticket, attempts []*store.Attempt) error {
 		return err
 	}
 	ps := phaseState(t, t.Phase)
-	if ps == nil || ps.Name == Merge || ps.Accepted != 0 || approvable(attempts, ps) != nil {
+	if acceptsWithoutAttempts(ps) || approvable(attempts, ps) != nil {
 		return nil
 	}
 	if writesFiles(ps.Name) {
 		return fmt.Errorf("%s: phase %s has nothing to approve (its last attempt broke off): retry it, or finish the files in %s yourself and approve with a note (`e` in the TUI, `approve --text` on the command line)", t.ID, ps.Name, worktreeOr(t))
 	}
 	return fmt.Errorf("%s: phase %s has nothing to approve (no attempt left a deliverable): retry it, or approve your own deliverable (`e` in the TUI, `approve --text` on the command line)", t.ID, ps.Name)
+}
+
+// acceptsWithoutAttempts: approving this phase needs no attempt to accept
+// (the merge is tried again; one was accepted already).
+func acceptsWithoutAttempts(ps *store.PhaseState) bool {
+	return ps == nil || ps.Name == Merge || ps.Accepted != 0
 }
 
 func worktreeOr(t *store.Ticket) string {
@@ -186,16 +202,25 @@ func approvable(attempts []*store.Attempt, ps *store.PhaseState) *store.Attempt 
 	return nil
 }
 
+// PendingDecision is the first decision on t, other than a pause or a
+// resume, that no run has carried out yet; nil when there is none.
+func PendingDecision(t *store.Ticket) *store.Decision {
+	for i := range t.Decisions {
+		if d := &t.Decisions[i]; !d.Applied && d.Kind != store.DecisionPause && d.Kind != store.DecisionResume {
+			return d
+		}
+	}
+	return nil
+}
+
 // Allowed says whether a human can take a decision of this kind on t now.
 // The UI asks it before opening a dialog; Decide asks it again.
 func Allowed(t *store.Ticket, kind string) error {
 	// two acts on the same wait would race: the first carried out wins and
 	// the second would be dropped without a word
 	if kind != store.DecisionCancel && kind != store.DecisionPause && kind != store.DecisionResume {
-		for _, p := range t.Decisions {
-			if !p.Applied && p.Kind != store.DecisionPause && p.Kind != store.DecisionResume {
-				return fmt.Errorf("%s already has a decision (%s) waiting to be carried out by the next run", t.ID, strings.ReplaceAll(p.Kind, "_", "-"))
-			}
+		if p := PendingDecision(t); p != nil {
+			return fmt.Errorf("%s already has a decision (%s) waiting to be carried out by the next run", t.ID, strings.ReplaceAll(p.Kind, "_", "-"))
 		}
 	}
 	waiting := t.Status == store.StatusAwaiting || t.Status == store.StatusNeedsHuman
@@ -342,12 +367,7 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 					// with the reason, and through CI and review again
 					d.Phase = config.Code
 					ps.Status = store.PhasePending
-					for _, name := range []string{config.Code, config.CI, config.CIFix, config.Review} {
-						if p := phaseState(t, name); p != nil {
-							p.Status, p.Accepted, p.BudgetFrom = store.PhasePending, 0, p.Attempts
-						}
-					}
-					t.Phase = config.Code
+					reopenCode(t, config.Code, config.CI, config.CIFix, config.Review)
 				} else if ps != nil {
 					ps.Status = store.PhasePending
 					ps.Accepted = 0

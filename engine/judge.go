@@ -62,7 +62,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			return fail("check", "the test command passes: the new tests must fail before the code exists")
 		}
 		if c.NotRun != "" {
-			return fail("check", fmt.Sprintf("the test command `%s` %s: the tests must run and fail, not fail to run: %s", c.Command, c.NotRun, oneLine(tailBytes(c.Output, 400), 400)))
+			return fail("check", fmt.Sprintf("the test command `%s` %s: the tests must run and fail, not fail to run: %s", c.Command, c.NotRun, OneLine(tailBytes(c.Output, 400), 400)))
 		}
 		a.TestFiles = files
 		deliverable += "\n\n" + fileBodies(t.Worktree, files, 8000)
@@ -80,7 +80,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			return ctx.Err()
 		}
 		if !c.Pass {
-			return fail("check", fmt.Sprintf("`%s` still fails (exit code %d): %s", cmd, c.ExitCode, oneLine(tailBytes(c.Output, 600), 600)))
+			return fail("check", fmt.Sprintf("`%s` still fails (exit code %d): %s", cmd, c.ExitCode, OneLine(tailBytes(c.Output, 600), 600)))
 		}
 		a.Verdict = &store.Verdict{Pass: true, By: "check"}
 		return nil
@@ -182,42 +182,35 @@ func (e *Engine) acceptedTestFiles(ctx context.Context, t *store.Ticket, ps *sto
 
 // onDisk says whether the worktree holds exactly these file versions.
 func (e *Engine) onDisk(t *store.Ticket, files map[string]string) bool {
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	now, err := e.repo.HashFiles(t.Worktree, names)
-	if err != nil {
-		return false
-	}
-	for n, h := range files {
-		if now[n] != h {
-			return false
-		}
-	}
-	return true
+	return len(e.changedFiles(t.Worktree, files)) == 0
 }
 
 // changedTestFiles lists frozen test files whose content differs now.
 func (e *Engine) changedTestFiles(t *store.Ticket) []string {
-	if len(t.TestFiles) == 0 {
+	return e.changedFiles(t.Worktree, t.TestFiles)
+}
+
+// changedFiles lists, sorted, the files whose content in the worktree is
+// not the version hashed in files (all of them when they cannot be read).
+func (e *Engine) changedFiles(wt string, files map[string]string) []string {
+	if len(files) == 0 {
 		return nil
 	}
 	var names []string
-	for n := range t.TestFiles {
+	for n := range files {
 		names = append(names, n)
 	}
-	now, err := e.repo.HashFiles(t.Worktree, names)
+	sort.Strings(names)
+	now, err := e.repo.HashFiles(wt, names)
 	if err != nil {
 		return names
 	}
 	var changed []string
 	for _, n := range names {
-		if now[n] != t.TestFiles[n] {
+		if now[n] != files[n] {
 			changed = append(changed, n)
 		}
 	}
-	sort.Strings(changed)
 	return changed
 }
 
@@ -271,7 +264,7 @@ func (e *Engine) runCheck(ctx context.Context, dir, name, command string, timeou
 		c.NotRun = "could not be started"
 		c.Output += "\n" + err.Error()
 	case res.TimedOut:
-		c.NotRun = "timed out after " + timeout.String()
+		c.NotRun = store.NotRunTimedOut + " after " + timeout.String()
 		c.Output += fmt.Sprintf("\n[timed out after %s]", timeout)
 	case res.ExitCode == 127 && argv[0] == "sh" && !tools.Resolves(command, dir):
 		// the shell's "not found", not a test's own exit status

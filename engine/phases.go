@@ -98,10 +98,11 @@ func gaveUpReason(phase string, n int, last []string) string {
 	if len(last) > 0 {
 		r += "; last objections: " + strings.Join(last, "; ")
 	}
-	return oneLine(r, 600)
+	return OneLine(r, 600)
 }
 
-func oneLine(s string, max int) string {
+// OneLine folds s onto one line of at most max bytes (and a "…" when cut).
+func OneLine(s string, max int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > max {
 		cut := max
@@ -280,18 +281,14 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 			if err := tx.PutAttempt(t.ID, a); err != nil {
 				return err
 			}
-			cost := a.CostUSD
-			if a.Validator != nil {
-				cost += a.Validator.CostUSD
-			}
-			if cost == 0 {
+			if a.TotalCostUSD() == 0 {
 				return nil
 			}
 			cur, err := tx.Ticket(t.ID)
 			if err != nil {
 				return err
 			}
-			cur.CostUSD += cost
+			cur.CostUSD += a.TotalCostUSD()
 			return tx.PutTicket(cur)
 		})
 		return ctx.Err()
@@ -299,14 +296,14 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 	a.Ended = now()
 	var stopReason string
 	if runErr != nil {
-		a.Error = oneLine(runErr.Error(), 2000)
+		a.Error = OneLine(runErr.Error(), 2000)
 		var nl *llm.NoLocalModelError
 		var af *llm.AllFailedError
 		switch {
 		case errors.As(runErr, &nl):
 			stopReason = fmt.Sprintf("sensitive ticket: phase %s has no local model (provider with local = true); nothing was sent", phase)
 		case errors.As(runErr, &af):
-			stopReason = "every model of " + phase + " failed: " + oneLine(runErr.Error(), 400)
+			stopReason = "every model of " + phase + " failed: " + OneLine(runErr.Error(), 400)
 			e.broker.publish(Event{Type: EvHealth, TicketID: t.ID})
 		}
 	}
@@ -318,10 +315,7 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 			return err
 		}
 		ps := phaseState(cur, phase)
-		cur.CostUSD += a.CostUSD
-		if a.Validator != nil {
-			cur.CostUSD += a.Validator.CostUSD
-		}
+		cur.CostUSD += a.TotalCostUSD()
 		if err := tx.PutAttempt(t.ID, a); err != nil {
 			return err
 		}
@@ -391,7 +385,13 @@ func (e *Engine) sendBackToCode(tx *store.Tx, t *store.Ticket, review *store.Pha
 		}
 	}
 	review.Status = store.PhasePending
-	for _, name := range []string{config.Code, config.CI, config.CIFix} {
+	reopenCode(t, config.Code, config.CI, config.CIFix)
+}
+
+// reopenCode points the ticket back at code: the phases named run again,
+// each with a fresh max_attempts budget.
+func reopenCode(t *store.Ticket, phases ...string) {
+	for _, name := range phases {
 		if p := phaseState(t, name); p != nil {
 			p.Status = store.PhasePending
 			p.BudgetFrom = p.Attempts
@@ -574,7 +574,7 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		a.Verdict.Objections = []string{fmt.Sprintf("CI command failed with exit code %d", check.ExitCode)}
 	}
 	var stop string
-	if check.NotRun != "" && !strings.HasPrefix(check.NotRun, "timed out") {
+	if check.NotRun != "" && !check.TimedOut() {
 		// no change to the code makes a missing command run (a hang is
 		// the code's to fix): it is the human's setup
 		stop = fmt.Sprintf("the CI command `%s` %s: fix ci_command (or test_command) in the config, then retry", check.Command, check.NotRun)

@@ -114,7 +114,7 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			s.emit(fmt.Sprintf("\n→ %s %s\n← %s\n", tc.Function.Name, oneLine(tc.Function.Arguments, 200), oneLine(result, 200)))
+			s.emit(fmt.Sprintf("\n→ %s %s\n← %s\n", tc.Function.Name, OneLine(tc.Function.Arguments, 200), OneLine(result, 200)))
 			s.a.ToolCalls = append(s.a.ToolCalls, store.ToolCall{
 				ID: tc.ID, Name: tc.Function.Name, Args: tailBytes(tc.Function.Arguments, toolResultKept),
 				Result: tailBytes(result, toolResultKept), IsErr: isErr,

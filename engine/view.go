@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"agent-tui/store"
@@ -158,7 +157,7 @@ func CheckOutcome(c store.Check) string {
 	switch {
 	case c.NotRun == "":
 		return fmt.Sprintf("exit %d", c.ExitCode)
-	case c.ExitCode >= 0 && !strings.HasPrefix(c.NotRun, "timed out"):
+	case c.ExitCode >= 0 && !c.TimedOut():
 		return fmt.Sprintf("exit %d, %s", c.ExitCode, c.NotRun)
 	}
 	return c.NotRun

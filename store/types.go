@@ -2,7 +2,10 @@
 // file. It knows nothing of the engine or the UI.
 package store
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Ticket statuses (SPEC section 2).
 const (
@@ -137,6 +140,21 @@ type Attempt struct {
 
 // Done reports whether the attempt has finished (well or not).
 func (a *Attempt) Done() bool { return !a.Ended.IsZero() || a.Interrupted }
+
+// NotRunTimedOut starts Check.NotRun when the command ran out of time.
+const NotRunTimedOut = "timed out"
+
+// TimedOut says whether the command was stopped for taking too long: it
+// ran, unlike a command that was not found or could not start.
+func (c Check) TimedOut() bool { return strings.HasPrefix(c.NotRun, NotRunTimedOut) }
+
+// TotalCostUSD is what the attempt cost, its validator session included.
+func (a *Attempt) TotalCostUSD() float64 {
+	if a.Validator != nil {
+		return a.CostUSD + a.Validator.CostUSD
+	}
+	return a.CostUSD
+}
 
 type Fallback struct {
 	Model    string `json:"model"`

@@ -111,13 +111,15 @@ func (d inputDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 	return d, cmd, false
 }
 
-func (d inputDialog) sized(width int) dialog {
+func (d inputDialog) sized(width int) dialog { return d.withWidth(width) }
+
+func (d inputDialog) withWidth(width int) inputDialog {
 	d.input.SetWidth(max(width-8, 10))
 	return d
 }
 
 func (d inputDialog) View(st *styles, width, height int) string {
-	d.input.SetWidth(max(width-8, 10))
+	d = d.withWidth(width)
 	body := d.prompt + "\n" + d.input.View()
 	if d.err != "" {
 		body += "\n" + st.flashErr.Render(d.err)

@@ -122,7 +122,9 @@ func (f newTicketForm) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 // bodyRows is the body's height when the screen has room for it.
 const bodyRows = 5
 
-func (f newTicketForm) sized(width int) dialog {
+func (f newTicketForm) sized(width int) dialog { return f.withWidth(width) }
+
+func (f newTicketForm) withWidth(width int) newTicketForm {
 	inner := max(width-4, 10)
 	f.title.SetWidth(inner - 2)
 	f.body.SetWidth(inner)
@@ -140,8 +142,7 @@ func (f newTicketForm) View(st *styles, width, height int) string {
 
 func (f newTicketForm) render(st *styles, width, height, rows int) string {
 	inner := max(width-4, 10)
-	f.title.SetWidth(inner - 2)
-	f.body.SetWidth(inner)
+	f = f.withWidth(width)
 	f.body.SetHeight(rows)
 	label := func(i int, s string) string {
 		if f.field == i {

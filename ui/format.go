@@ -27,11 +27,8 @@ func statusWord(t *store.Ticket) string {
 	}
 	// a decision taken but not yet carried out (the engine not running,
 	// or the ticket busy with its attempt)
-	for _, d := range t.Decisions {
-		if !d.Applied && d.Kind != store.DecisionPause && d.Kind != store.DecisionResume {
-			w += " (" + strings.ReplaceAll(d.Kind, "_", "-") + " pending)"
-			break
-		}
+	if d := engine.PendingDecision(t); d != nil {
+		w += " (" + strings.ReplaceAll(d.Kind, "_", "-") + " pending)"
 	}
 	return w
 }

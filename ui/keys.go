@@ -48,15 +48,10 @@ func newKeyMap() keyMap {
 // ShortHelp is the one-line help bar, with shorter words than the full
 // help so that more keys fit.
 func (k keyMap) ShortHelp() []key.Binding {
-	short := func(b key.Binding, desc string) key.Binding {
-		b.SetHelp(b.Help().Key, desc)
-		return b
-	}
-	return []key.Binding{
-		short(k.New, "new"), k.Approve, k.Reject, short(k.Edit, "edit"), short(k.Guidance, "guidance"),
-		short(k.Model, "model"), k.Cancel, short(k.Pause, "pause"), short(k.NextWaiting, "waiting"),
-		k.Filter, short(k.Focus, "pane"), k.Help, k.Quit,
-	}
+	return briefHelp([]key.Binding{
+		k.New, k.Approve, k.Reject, k.Edit, k.Guidance, k.Model, k.Cancel, k.Pause, k.NextWaiting,
+		k.Filter, k.Focus, k.Help, k.Quit,
+	})
 }
 
 // briefDesc are the full help's words cut down for a tiny terminal, where

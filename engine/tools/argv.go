@@ -42,16 +42,20 @@ func CommandArgv(command, dir string) []string {
 	for _, w := range words {
 		direct = direct && plainWord(w)
 	}
-	if direct {
-		prog := words[0]
-		if strings.Contains(prog, "/") && !filepath.IsAbs(prog) {
-			prog = filepath.Join(dir, prog) // ./run_tests.sh is the one in dir
-		}
-		if _, err := exec.LookPath(prog); err == nil {
-			return words
-		}
+	if direct && findProgram(words[0], dir) {
+		return words
 	}
 	return []string{"sh", "-c", command}
+}
+
+// findProgram says whether prog runs from dir: on PATH, or a path,
+// relative ones from dir (./run_tests.sh is the one in dir).
+func findProgram(prog, dir string) bool {
+	if strings.Contains(prog, "/") && !filepath.IsAbs(prog) {
+		prog = filepath.Join(dir, prog)
+	}
+	_, err := exec.LookPath(prog)
+	return err == nil
 }
 
 // Resolves says whether the command's program can be found (a shell
@@ -65,9 +69,5 @@ func Resolves(command, dir string) bool {
 	if strings.Contains(prog, "=") || shellOnly[prog] || !plainWord(prog) {
 		return true // the shell decides; no way to tell from here
 	}
-	if strings.Contains(prog, "/") && !filepath.IsAbs(prog) {
-		prog = filepath.Join(dir, prog)
-	}
-	_, err := exec.LookPath(prog)
-	return err == nil
+	return findProgram(prog, dir)
 }
