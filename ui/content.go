@@ -186,7 +186,11 @@ func by(who string) string {
 var ciPhases = []string{config.CI, config.CIFix, config.Code, config.Tests}
 
 // ciLines shows the checks of the latest attempt of each CI-ish phase.
-func ciLines(st *styles, td *ticketData, w int) []string {
+func ciLines(st *styles, t *store.Ticket, td *ticketData, w int) []string {
+	if t.Kind == engine.KindEpic {
+		// an epic's work, and so its checks, are its children's
+		return []string{st.dim.Render("An epic runs no checks of its own: each child ticket has its own CI tab.")}
+	}
 	if td == nil || !td.loaded {
 		return []string{st.dim.Render("loading attempts…")}
 	}

@@ -529,3 +529,18 @@ func TestRefusedTicketKeepsTheForm(t *testing.T) {
 		t.Fatalf("resubmitted %+v", f.added)
 	}
 }
+
+// An epic's CI tab says where its checks are instead of waiting for some.
+func TestEpicCITabPointsAtChildren(t *testing.T) {
+	m := newTestModel(t, fixture(), 150, 42)
+	for i := 0; i < len(m.q.rows) && m.q.selectedID() != "T-3"; i++ {
+		m = press(t, m, "j")
+	}
+	if m.q.selectedID() != "T-3" {
+		t.Fatalf("could not select the epic T-3; rows %s", rowIDs(m))
+	}
+	out := plain(press(t, m, "5"))
+	if !strings.Contains(out, "each child ticket has its own CI tab") || strings.Contains(out, "No checks have run yet") {
+		t.Errorf("epic CI tab:\n%s", out)
+	}
+}

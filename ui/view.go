@@ -390,7 +390,7 @@ func (m *Model) tabLines(tab int, t *store.Ticket, w int) []string {
 	case tabHistory:
 		lines = historyLines(m.st, t, td, m.opts.Simulated, w)
 	case tabCI:
-		lines = ciLines(m.st, td, w)
+		lines = ciLines(m.st, t, td, w)
 	}
 	m.content.keys[tab], m.content.lines[tab] = k, lines
 	return lines
