@@ -35,6 +35,11 @@ func TestProviderFaults(t *testing.T) {
 			if a.Model != "spare" || !strings.Contains(a.Fallbacks[0].Reason, "reset") {
 				t.Fatalf("%s %+v", a.Model, a.Fallbacks)
 			}
+			// the cut call was billed: its tokens, estimated (it sent no
+			// usage), are in the attempt beside the spare's reported ones
+			if !a.TokensEstimated {
+				t.Errorf("the cut call's tokens are not counted: %d in, %d out, not estimated", a.TokensIn, a.TokensOut)
+			}
 		}},
 		{"stalled stream ends by the idle watchdog", func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool) {
 			if phase == "discovery" && r.Model == "mid-1" {

@@ -71,10 +71,16 @@ func (s *session) record(resp *llm.Response) {
 	if len(resp.Fallbacks) > 0 {
 		s.e.broker.publish(Event{Type: EvHealth, TicketID: s.t.ID}) // a provider failed
 	}
-	s.a.TokensIn += resp.TokensIn
-	s.a.TokensOut += resp.TokensOut
-	s.a.TokensEstimated = s.a.TokensEstimated || resp.Estimated
-	s.a.CostUSD += resp.CostUSD
+	s.spend(llm.Usage{TokensIn: resp.TokensIn, TokensOut: resp.TokensOut, Estimated: resp.Estimated, CostUSD: resp.CostUSD})
+}
+
+// spend adds a call's tokens and cost to the attempt, whether or not the
+// call gave a usable answer.
+func (s *session) spend(u llm.Usage) {
+	s.a.TokensIn += u.TokensIn
+	s.a.TokensOut += u.TokensOut
+	s.a.TokensEstimated = s.a.TokensEstimated || u.Estimated
+	s.a.CostUSD += u.CostUSD
 }
 
 // run holds the conversation until the model answers without tool calls.
@@ -145,6 +151,7 @@ func (s *session) complete(ctx context.Context, phase string, models []string, d
 				s.emit(d.Text)
 			}
 		},
+		OnWasted: s.spend,
 	})
 	if err != nil {
 		return nil, err
@@ -199,6 +206,11 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 				if d.Text != "" {
 					s.emit(d.Text)
 				}
+			},
+			OnWasted: func(u llm.Usage) {
+				v.TokensIn += u.TokensIn
+				v.TokensOut += u.TokensOut
+				v.CostUSD += u.CostUSD
 			},
 		})
 		if err != nil {

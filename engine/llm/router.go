@@ -140,6 +140,20 @@ type Request struct {
 	Messages  []openai.ChatCompletionMessage
 	Tools     []openai.Tool
 	OnDelta   func(Delta) // streamed pieces, called from the goroutine that called Complete
+	// OnWasted is told of each call a model answered in part but that gave
+	// no usable response (a stream cut off, an answer cut at the length
+	// limit, a cancellation mid-answer): providers bill those tokens too.
+	// Called from the goroutine that called Complete, before it returns.
+	OnWasted func(Usage)
+}
+
+// Usage is what one call consumed; Estimated when the provider sent no
+// usage and the tokens are guessed from the text.
+type Usage struct {
+	Model, Provider     string
+	TokensIn, TokensOut int
+	Estimated           bool
+	CostUSD             float64
 }
 
 // Delta is a streamed piece of the answer.

@@ -890,3 +890,76 @@ func TestRequestFaultsDoNotCoolAProviderDown(t *testing.T) {
 		t.Fatalf("health %+v", h[0])
 	}
 }
+
+// A call the model answered in part is billed by the provider: its tokens
+// reach OnWasted (reported, or estimated from what streamed); a call
+// refused before any answer costs nothing.
+func TestWastedCallsAreCounted(t *testing.T) {
+	for name, tc := range map[string]struct {
+		rep       oaitest.Reply
+		wasted    bool
+		estimated bool
+	}{
+		"reset mid-stream":      {rep: oaitest.Reply{Text: "one two three four five six", ResetAfterChunks: 2}, wasted: true, estimated: true},
+		"body ends early":       {rep: oaitest.Reply{Text: "one two three four five six", EndAfterChunks: 2}, wasted: true, estimated: true},
+		"length limit, usage":   {rep: oaitest.Reply{Text: "one two three", Finish: "length", PromptTokens: 700, CompletionTokens: 300}, wasted: true},
+		"server error":          {rep: oaitest.Reply{Status: 500}},
+		"no answer in the body": {rep: oaitest.Reply{Text: "never sent", EndAfterChunks: 1, NoUsage: true}, wasted: true, estimated: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cut := serve(t, reply(tc.rep))
+			good := serve(t, reply(oaitest.Reply{Text: "a whole answer", PromptTokens: 10, CompletionTokens: 5}))
+			r := NewRouter(testConfig(model{name: "a", url: cut.URL}, model{name: "b", url: good.URL}), Options{})
+			var wasted []Usage
+			resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello,
+				OnWasted: func(u Usage) { wasted = append(wasted, u) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Model != "b" || resp.TokensIn != 10 || resp.TokensOut != 5 {
+				t.Fatalf("response from %s with %d/%d tokens", resp.Model, resp.TokensIn, resp.TokensOut)
+			}
+			if !tc.wasted {
+				if len(wasted) != 0 {
+					t.Fatalf("a refused call counted: %+v", wasted)
+				}
+				return
+			}
+			if len(wasted) != 1 {
+				t.Fatalf("wasted calls %+v, want one", wasted)
+			}
+			u := wasted[0]
+			if u.Model != "a" || u.Provider != "p-a" || u.Estimated != tc.estimated {
+				t.Errorf("usage %+v", u)
+			}
+			if tc.estimated {
+				if u.TokensIn != EstimateMessages(hello) || u.TokensOut <= 0 {
+					t.Errorf("estimated %d in / %d out, want %d in and some out", u.TokensIn, u.TokensOut, EstimateMessages(hello))
+				}
+			} else if u.TokensIn != 700 || u.TokensOut != 300 {
+				t.Errorf("reported %d in / %d out, want 700 / 300", u.TokensIn, u.TokensOut)
+			}
+			if want := float64(u.TokensIn)/1e6*1 + float64(u.TokensOut)/1e6*2; u.CostUSD != want {
+				t.Errorf("cost %v, want %v", u.CostUSD, want)
+			}
+		})
+	}
+}
+
+// A cancellation in the middle of an answer still reports what was billed.
+func TestCancelledAnswerIsCounted(t *testing.T) {
+	slow := serve(t, reply(oaitest.Reply{Text: "one two three four five six", ChunkDelay: 50 * time.Millisecond}))
+	r := NewRouter(testConfig(model{name: "a", url: slow.URL}), Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wasted []Usage
+	_, err := r.Complete(ctx, Request{Models: []string{"a"}, Messages: hello,
+		OnDelta:  func(d Delta) { cancel() },
+		OnWasted: func(u Usage) { wasted = append(wasted, u) }})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if len(wasted) != 1 || wasted[0].TokensIn == 0 || !wasted[0].Estimated {
+		t.Fatalf("wasted %+v, want the cancelled call estimated", wasted)
+	}
+}

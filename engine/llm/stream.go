@@ -11,6 +11,8 @@ import (
 	"time"
 
 	openai "github.com/sashabaranov/go-openai"
+
+	"agent-tui/engine/config"
 )
 
 var (
@@ -93,6 +95,10 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		}
 	}
 	fail := func(f *failure) (*Response, *failure) {
+		if req.OnWasted != nil && (received || usage != nil) {
+			// the model ran: what it read and wrote so far is billed
+			req.OnWasted(usageOf(c.model, c.provider.Name, usage, req.Messages, answerText(content.String(), tools.calls())))
+		}
 		// The caller's cancellation is no mid-stream failure to report.
 		if emitted && ctx.Err() == nil {
 			if req.OnDelta != nil {
@@ -153,19 +159,33 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		Model:        c.model.Name,
 		Provider:     c.provider.Name,
 	}
-	if usage != nil {
-		resp.TokensIn, resp.TokensOut = usage.PromptTokens, usage.CompletionTokens
-	} else {
-		out := resp.Content
-		for _, tc := range resp.ToolCalls {
-			out += tc.Function.Name + tc.Function.Arguments
-		}
-		resp.TokensIn, resp.TokensOut = EstimateMessages(req.Messages), EstimateTokens(out)
-		resp.Estimated = true
-	}
-	resp.CostUSD = float64(resp.TokensIn)/1e6*c.model.InputPerMTok +
-		float64(resp.TokensOut)/1e6*c.model.OutputPerMTok
+	u := usageOf(c.model, c.provider.Name, usage, req.Messages, answerText(resp.Content, resp.ToolCalls))
+	resp.TokensIn, resp.TokensOut, resp.Estimated, resp.CostUSD = u.TokensIn, u.TokensOut, u.Estimated, u.CostUSD
 	return resp, nil
+}
+
+// usageOf is a call's usage as the provider reported it, or estimated from
+// the prompt and the answer's text when it reported none, priced.
+func usageOf(m config.Model, provider string, reported *openai.Usage, prompt []openai.ChatCompletionMessage, answer string) Usage {
+	u := Usage{Model: m.Name, Provider: provider}
+	if reported != nil {
+		u.TokensIn, u.TokensOut = reported.PromptTokens, reported.CompletionTokens
+	} else {
+		u.TokensIn, u.TokensOut, u.Estimated = EstimateMessages(prompt), EstimateTokens(answer), true
+	}
+	u.CostUSD = float64(u.TokensIn)/1e6*m.InputPerMTok + float64(u.TokensOut)/1e6*m.OutputPerMTok
+	return u
+}
+
+// answerText is an answer's text and tool calls, for estimating its tokens.
+func answerText(content string, calls []openai.ToolCall) string {
+	var b strings.Builder
+	b.WriteString(content)
+	for _, tc := range calls {
+		b.WriteString(tc.Function.Name)
+		b.WriteString(tc.Function.Arguments)
+	}
+	return b.String()
 }
 
 // toolAssembler joins streamed tool-call deltas. OpenAI numbers them with
