@@ -111,6 +111,62 @@ func (r *Repo) IsClean(ctx context.Context) (bool, error) {
 	return strings.TrimSpace(out) == "", nil
 }
 
+// Uncommitted lists the tracked files of the user's checkout that have
+// changes, staged or not. Untracked files are not listed: git never
+// overwrites one in a merge, it refuses (see untrackedInTheWay).
+func (r *Repo) Uncommitted(ctx context.Context) ([]string, error) {
+	out, err := git(ctx, r.Dir, nil, "status", "--porcelain", "-z", "--untracked-files=no")
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	fields := strings.Split(out, "\x00")
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		if len(f) < 4 {
+			continue
+		}
+		files = append(files, f[3:])
+		if f[0] == 'R' || f[0] == 'C' {
+			i++ // the name it was renamed or copied from
+		}
+	}
+	return files, nil
+}
+
+// someFiles names up to five files, and how many more there are.
+func someFiles(files []string) string {
+	if len(files) <= 5 {
+		return strings.Join(files, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(files[:5], ", "), len(files)-5)
+}
+
+// untrackedInTheWay reads, from a failed merge's error, the untracked files
+// of the checkout that the merge would have overwritten.
+func untrackedInTheWay(err error) []string {
+	var ge *gitError
+	if !errors.As(err, &ge) {
+		return nil
+	}
+	_, rest, ok := strings.Cut(ge.stderr, "untracked working tree files would be overwritten by merge:")
+	if !ok {
+		return nil
+	}
+	var files []string
+	for _, f := range strings.Split(rest, "; ") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if strings.HasPrefix(f, "Please move or remove") || f == "Aborting" {
+			break
+		}
+		files = append(files, f)
+	}
+	return files
+}
+
 // WorktreeRoot holds the ticket worktrees; it is inside the git dir so it is
 // never part of the user's working tree.
 func (r *Repo) WorktreeRoot() string {
@@ -618,7 +674,7 @@ func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 		fail(err)
 		return
 	}
-	clean, err := r.IsClean(ctx)
+	dirty, err := r.Uncommitted(ctx)
 	if err != nil {
 		fail(err)
 		return
@@ -630,8 +686,8 @@ func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 			q.fail(&MergeBlocked{Reason: fmt.Sprintf("your checkout is in detached HEAD state, not on the base branch %s", q.base)})
 		case cur != q.base:
 			q.fail(&MergeBlocked{Reason: fmt.Sprintf("your checkout is on branch %s, not the base branch %s", cur, q.base)})
-		case !clean:
-			q.fail(&MergeBlocked{Reason: "your checkout has uncommitted changes"})
+		case len(dirty) > 0:
+			q.fail(&MergeBlocked{Reason: "your checkout has uncommitted changes in " + someFiles(dirty) + ": commit or stash them, then approve again"})
 		default:
 			ready = append(ready, q)
 		}
@@ -747,6 +803,10 @@ func (r *Repo) mergeOneChecked(ctx context.Context, branch, base, message string
 	_, mergeErr := git(ctx, r.Dir, nil, args...)
 	if mergeErr == nil {
 		return nil
+	}
+	if files := untrackedInTheWay(mergeErr); len(files) > 0 {
+		// refused before it started: nothing to undo
+		return &MergeBlocked{Reason: fmt.Sprintf("untracked files in your checkout would be overwritten by merging %s: %s; move them away, then approve again", branch, someFiles(files))}
 	}
 	out, _ := git(ctx, r.Dir, nil, "diff", "--name-only", "--diff-filter=U", "-z")
 	var conflicts []string

@@ -557,7 +557,7 @@ func TestMergeBlocked(t *testing.T) {
 
 	// Dirty checkout: the user's edit stays exactly as it was.
 	write(t, filepath.Join(r.Dir, "main.go"), "user edit\n")
-	checkBlocked("dirty", "your checkout has uncommitted changes")
+	checkBlocked("dirty", "your checkout has uncommitted changes in main.go: commit or stash them, then approve again")
 	if data, _ := os.ReadFile(filepath.Join(r.Dir, "main.go")); string(data) != "user edit\n" {
 		t.Errorf("user's edit changed: %q", data)
 	}
@@ -813,5 +813,52 @@ func TestCommitStagedNothingStaged(t *testing.T) {
 	write(t, filepath.Join(wt, "main.go"), "package main\n// touched by a test run\n")
 	if ok, err := r.CommitStaged(ctx, wt, "T-1 tests"); ok || err != nil {
 		t.Fatalf("commit with nothing staged: committed %v, %v", ok, err)
+	}
+}
+
+// Untracked files never block a merge that leaves them alone; one the
+// merge would overwrite blocks it by name, and stays as it was.
+func TestMergeAroundUntrackedFiles(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, branch, err := r.EnsureWorktree(ctx, "T-5", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "added.txt"), "from the agent\n")
+	if _, err := r.CommitAll(ctx, wt, "T-5 code"); err != nil {
+		t.Fatal(err)
+	}
+	head := run(t, r.Dir, "rev-parse", "HEAD")
+
+	// in the way: refused by name, nothing touched
+	write(t, filepath.Join(r.Dir, "added.txt"), "the user's own\n")
+	_, err = r.Merge(ctx, branch, "main", "Merge T-5")
+	var mb *MergeBlocked
+	if !errors.As(err, &mb) || !strings.Contains(mb.Reason, "added.txt") || !strings.Contains(mb.Reason, "untracked") {
+		t.Fatalf("merge over an untracked file: %v", err)
+	}
+	if got := run(t, r.Dir, "rev-parse", "HEAD"); got != head {
+		t.Errorf("HEAD moved: %s -> %s", head, got)
+	}
+	if data, _ := os.ReadFile(filepath.Join(r.Dir, "added.txt")); string(data) != "the user's own\n" {
+		t.Errorf("the user's file changed: %q", data)
+	}
+	if _, err := os.Stat(filepath.Join(r.GitDir, "MERGE_HEAD")); err == nil {
+		t.Error("merge left in progress")
+	}
+
+	// out of the way: merged, the user's untracked files kept
+	os.Remove(filepath.Join(r.Dir, "added.txt"))
+	write(t, filepath.Join(r.Dir, ".agent-tui.toml"), "# the user's config\n")
+	commit, err := r.Merge(ctx, branch, "main", "Merge T-5")
+	if err != nil || commit == "" {
+		t.Fatalf("merge beside an untracked file: %q, %v", commit, err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(r.Dir, "added.txt")); string(data) != "from the agent\n" {
+		t.Errorf("added.txt = %q", data)
+	}
+	if _, err := os.Stat(filepath.Join(r.Dir, ".agent-tui.toml")); err != nil {
+		t.Error("the user's untracked file is gone")
 	}
 }
