@@ -249,6 +249,11 @@ func Allowed(t *store.Ticket, kind string) error {
 		// the merge has no model and no deliverable
 		return fmt.Errorf("%s is at merge: approve tries the merge again; reject sends the work back to code with your reason", t.ID)
 	}
+	if t.Phase == config.Review && kind == store.DecisionEditApprove {
+		// a review's deliverable is a verdict on the code, and approving
+		// it merges: a text of the human's own would be neither
+		return fmt.Errorf("%s is at review: approve merges the branch; reject sends the work back to code with your reason; retry reviews again", t.ID)
+	}
 	return nil
 }
 
@@ -362,10 +367,14 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 				if t.Status != store.StatusAwaiting && t.Status != store.StatusNeedsHuman && t.Status != store.StatusFailed {
 					continue
 				}
-				if ps != nil && ps.Name == Merge {
-					// "do not merge this": the work goes back to code
-					// with the reason, and through CI and review again
-					d.Phase = config.Code
+				if ps != nil && (ps.Name == Merge || ps.Name == config.Review && d.Kind == store.DecisionReject) {
+					// "do not merge this": review only reads, so the work
+					// goes back to code with the reason, and through CI
+					// and review again (a reject at review stays review's,
+					// so code and the next review both read it)
+					if ps.Name == Merge {
+						d.Phase = config.Code
+					}
 					ps.Status = store.PhasePending
 					reopenCode(t, config.Code, config.CI, config.CIFix, config.Review)
 				} else if ps != nil {

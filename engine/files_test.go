@@ -226,7 +226,7 @@ func TestCIFailureFixedByCIFix(t *testing.T) {
 }
 
 // Review objections reach code; a gated review waits; reject sends the
-// reason; approve merges.
+// reason to code and the next review; approve merges.
 func TestReviewLoopAndApprovalGate(t *testing.T) {
 	var c counter
 	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
@@ -257,9 +257,14 @@ func TestReviewLoopAndApprovalGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.runIdle()
+	// review only reads: the reason goes to code, and the next review
+	// checks it was handled
+	if code := h.firstTurns("code"); len(code) != 3 || !strings.Contains(userText(code[2]), "REJ: name the ticket in the file") {
+		t.Fatalf("the reject reason did not reach code (%d code attempts)", len(code))
+	}
 	rev := h.requests("review")
 	if len(rev) != 3 || !strings.Contains(userText(rev[2]), "REJ: name the ticket in the file") {
-		t.Fatalf("the reject reason did not reach the model (%d review requests)", len(rev))
+		t.Fatalf("the reject reason did not reach the next review (%d review requests)", len(rev))
 	}
 	if s := h.ticket(id).Status; s != store.StatusAwaiting {
 		t.Fatalf("after reject: %s", s)

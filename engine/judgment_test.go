@@ -356,3 +356,78 @@ func TestReviewOverBudgetKeepsTheDiff(t *testing.T) {
 		}
 	}
 }
+
+// Review only reads the code: a human's reject at the review gate sends
+// the work back to code with the reason (then CI and review again), and
+// edit-approve, which would put prose where a verdict goes and merge, is
+// refused there.
+func TestRejectAtReviewSendsTheWorkBackToCode(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"review"}
+	id := h.add("hotfix", "needs another look", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusAwaiting || tk.Phase != "review" {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionEditApprove, Text: "looks fine to me"}); err == nil || !strings.Contains(err.Error(), "at review") {
+		t.Fatalf("edit-approve at review: %v", err)
+	}
+	before := gitOut(t, h.dir, "rev-parse", "main")
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionReject, Reason: "REJ-REVIEW: handle the empty title"}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if after := gitOut(t, h.dir, "rev-parse", "main"); after != before {
+		t.Fatal("a rejected ticket was merged")
+	}
+	code := h.firstTurns("code")
+	if len(code) != 2 || !strings.Contains(userText(code[1]), "REJ-REVIEW: handle the empty title") {
+		t.Fatalf("code attempts %d; the reason did not reach code", len(code))
+	}
+	if n := len(h.phase(id, "ci").Attempts); n != 2 {
+		t.Fatalf("CI ran %d times", n)
+	}
+	tk := h.ticket(id)
+	if tk.Status != store.StatusAwaiting || tk.Phase != "review" || len(h.phase(id, "review").Attempts) != 2 {
+		t.Fatalf("%s at %s (%s), %d reviews", tk.Status, tk.Phase, tk.Reason, len(h.phase(id, "review").Attempts))
+	}
+}
+
+// Approving tests that wrote no test file would let code go green on
+// nothing and the ticket end done with nothing merged: the ticket stops
+// again until a test file is there, then goes on with it committed.
+func TestApprovedTestsNeedATestFile(t *testing.T) {
+	h := newHarness(t, "\n[phases.tests]\nmax_attempts = 1\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "tests" {
+			return oaitest.Reply{Text: "I would test it like this, but wrote nothing."}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "untested", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || tk.Phase != "tests" {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || tk.Phase != "tests" || !strings.Contains(tk.Reason, "no test file") {
+		t.Fatalf("approved with no test file: %s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	// the human writes the test, and approves again
+	test := filepath.Join(tk.Worktree, "tests", id+"_test.sh")
+	os.MkdirAll(filepath.Dir(test), 0o755)
+	os.WriteFile(test, []byte("grep -q 'done "+id+"' src/"+id+".txt\n"), 0o644)
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "tests", id+"_test.sh")); err != nil {
+		t.Fatal("the human's test was not merged")
+	}
+}

@@ -415,6 +415,12 @@ func (e *Engine) finishPhase(ctx context.Context, t *store.Ticket, ps *store.Pha
 		if err != nil {
 			return err
 		}
+		if len(files) == 0 {
+			// only a human's approve gets here: code would go green on
+			// nothing, and the ticket end done with nothing merged
+			e.stopTicket(t.ID, store.StatusNeedsHuman, "tests: no test file differs from "+t.BaseBranch+" in "+worktreeOr(t)+": write the tests there, then approve again; or retry with guidance")
+			return errParked
+		}
 		if _, err := e.repo.CommitStaged(ctx, t.Worktree, msg); err != nil {
 			return err
 		}
