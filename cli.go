@@ -222,6 +222,11 @@ func openEnvMode(g globals, create bool, check func(*env) error) (*env, error) {
 		en.cfg = &config.Config{}
 		en.cfg.ApplyDefaults()
 	}
+	if en.cfgErr == nil && en.cfg.Simulated() && !g.demo {
+		// its model was a server inside that demo's process, long gone:
+		// attempts would only fail against a dead port
+		en.cfgErr = fmt.Errorf("%s is the config of an `agent-tui --demo` run, whose simulated model ended with it: run `agent-tui --demo` for a new demo", path)
+	}
 	if check != nil {
 		if err := check(en); err != nil {
 			return nil, err

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"agent-tui/engine/demo"
 	"agent-tui/engine/oaitest"
 	"agent-tui/engine/workspace"
 	"agent-tui/store"
@@ -422,5 +423,23 @@ func TestCLIApproveWithText(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("techspec did not get the human's discovery")
+	}
+}
+
+// A demo repository's config names the simulated model that ran inside
+// that demo's process: outside --demo, run refuses it in one line instead
+// of failing every ticket's attempts against a dead port.
+func TestCLIDemoConfigOutsideTheDemo(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	if err := os.WriteFile(filepath.Join(e.dir, ".agent-tui.toml"), []byte(demo.Config("http://127.0.0.1:9/v1")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(e.mustRun("add", "a demo ticket"))
+	_, errOut, code := e.run("run", "--until-idle")
+	if code == 0 || !strings.Contains(errOut, "agent-tui --demo") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Fatalf("run on a demo config: exit %d, %q", code, errOut)
+	}
+	if st := e.show(id)["status"]; st != "queued" {
+		t.Fatalf("the ticket is %v, want it left queued", st)
 	}
 }

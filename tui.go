@@ -70,7 +70,7 @@ func runDemo(stderr io.Writer) error {
 		return err
 	}
 	defer stopModel()
-	err = runTUI(globals{repo: d.Dir, config: d.ConfigPath, db: d.DBPath}, stderr)
+	err = runTUI(globals{repo: d.Dir, config: d.ConfigPath, db: d.DBPath, demo: true}, stderr)
 	fmt.Fprintf(stderr, "demo repository kept at %s\n", d.Dir)
 	return err
 }
