@@ -301,7 +301,8 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 		var af *llm.AllFailedError
 		switch {
 		case errors.As(runErr, &nl):
-			stopReason = fmt.Sprintf("sensitive ticket: phase %s has no local model (provider with local = true); nothing was sent", phase)
+			// nl.Phase: the validator's chain may be the one without
+			stopReason = fmt.Sprintf("sensitive ticket: %s has no local model (a provider with local = true) in [phases.%s] models; nothing was sent", nl.Phase, nl.Phase)
 		case errors.As(runErr, &af):
 			stopReason = "every model of " + phase + " failed: " + OneLine(runErr.Error(), 400)
 			e.broker.publish(Event{Type: EvHealth, TicketID: t.ID})
