@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -34,10 +35,29 @@ func (u usageError) Error() string { return u.msg }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
+// stoppedError: `run --until-idle` stopped by a signal before idle; the
+// exit code is the shell's for that signal, so a script knows.
+type stoppedError struct{ sig syscall.Signal }
+
+func (e stoppedError) Error() string {
+	return fmt.Sprintf("stopped by %s before every ticket was idle; cut-off attempts run again on the next start", signalName(e.sig))
+}
+
+func signalName(s syscall.Signal) string {
+	if s == syscall.SIGINT {
+		return "SIGINT"
+	}
+	return "SIGTERM"
+}
+
 func exitCode(err error) int {
 	var u usageError
 	if errors.As(err, &u) {
 		return 2
+	}
+	var s stoppedError
+	if errors.As(err, &s) {
+		return 128 + int(s.sig)
 	}
 	return 1
 }
@@ -334,11 +354,29 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	for _, why := range eng.Unusable() {
+		fmt.Fprintf(stderr, "agent-tui: warning: %s; its models are skipped\n", why)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var got atomic.Value // the signal that stopped the run
+	go func() {
+		select {
+		case s := <-sigs:
+			got.Store(s)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	err = eng.Run(ctx, *untilIdle)
-	if ctx.Err() != nil {
-		return nil
+	if s, ok := got.Load().(syscall.Signal); ok {
+		if *untilIdle {
+			return stoppedError{s}
+		}
+		return nil // a plain run ends this way
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -441,5 +442,50 @@ func TestCLIDemoConfigOutsideTheDemo(t *testing.T) {
 	}
 	if st := e.show(id)["status"]; st != "queued" {
 		t.Fatalf("the ticket is %v, want it left queued", st)
+	}
+}
+
+// run --until-idle stopped by a signal exits with the shell's code for it,
+// so a script can tell it from reaching idle; a key variable named but not
+// set is warned about once, at start.
+func TestCLIRunStoppedBySignal(t *testing.T) {
+	started := make(chan struct{}, 1)
+	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		rep := simpleModel(r)
+		rep.Delay = 3 * time.Second
+		return rep
+	}, "")
+	cfg, _ := os.ReadFile(filepath.Join(e.dir, ".agent-tui.toml"))
+	cfg = append(cfg, []byte("\n[[provider]]\nname = \"spare\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key_env = \"AGENT_TUI_UNSET_KEY\"\n")...)
+	os.WriteFile(filepath.Join(e.dir, ".agent-tui.toml"), cfg, 0o644)
+	e.mustRun("add", "slow one")
+	c := e.cmd("run", "--until-idle")
+	var errb bytes.Buffer
+	c.Stderr = &errb
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		c.Process.Kill()
+		t.Fatal("no model call")
+	}
+	c.Process.Signal(os.Interrupt)
+	err := c.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("exit %v, want 130; stderr %s", err, errb.String())
+	}
+	out := errb.String()
+	if !strings.Contains(out, "stopped by SIGINT before every ticket was idle") {
+		t.Errorf("stderr %q", out)
+	}
+	if !strings.Contains(out, "provider spare: its key variable AGENT_TUI_UNSET_KEY is not set; its models are skipped") {
+		t.Errorf("no warning for the unset key variable: %q", out)
 	}
 }

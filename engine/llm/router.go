@@ -41,6 +41,9 @@ type Router struct {
 	now     func() time.Time
 	clients map[string]*openai.Client // by provider name
 	secrets []string                  // API key values, scrubbed from every error text
+	// unusable: providers that cannot be called, and why (a key variable
+	// named but not set would only earn a 401 per call)
+	unusable map[string]string
 
 	retries     int
 	backoff     time.Duration
@@ -88,6 +91,7 @@ func NewRouter(cfg *config.Config, opts Options) *Router {
 		cfg:         cfg,
 		now:         opts.Now,
 		clients:     make(map[string]*openai.Client),
+		unusable:    make(map[string]string),
 		health:      make(map[string]*providerState),
 		retries:     cfg.Retries,
 		backoff:     cfg.RetryBackoff.Duration,
@@ -120,6 +124,8 @@ func NewRouter(cfg *config.Config, opts Options) *Router {
 		}
 		if key != "" {
 			r.secrets = append(r.secrets, key)
+		} else if p.APIKeyEnv != "" {
+			r.unusable[p.Name] = "its key variable " + p.APIKeyEnv + " is not set"
 		}
 		cc := openai.DefaultConfig(key)
 		if p.BaseURL != "" {
@@ -130,6 +136,18 @@ func NewRouter(cfg *config.Config, opts Options) *Router {
 		r.health[p.Name] = &providerState{}
 	}
 	return r
+}
+
+// Unusable lists, in config order, the providers no call can go to and
+// why, e.g. "provider openai: its key variable OPENAI_API_KEY is not set".
+func (r *Router) Unusable() []string {
+	var out []string
+	for _, p := range r.cfg.Providers {
+		if why := r.unusable[p.Name]; why != "" {
+			out = append(out, "provider "+p.Name+": "+why)
+		}
+	}
+	return out
 }
 
 // Request is one completion: the model chain and the conversation.
@@ -209,6 +227,7 @@ type ProviderHealth struct {
 	Failures     int       // failures in a row
 	CoolingUntil time.Time // zero unless cooling down now
 	LastError    string
+	Unusable     string // why no call can go to it (a key variable not set)
 	Local        bool
 	Simulated    bool
 }
@@ -220,7 +239,7 @@ func (r *Router) Health() []ProviderHealth {
 	defer r.mu.Unlock()
 	out := make([]ProviderHealth, 0, len(r.cfg.Providers))
 	for _, p := range r.cfg.Providers {
-		h := ProviderHealth{Name: p.Name, Local: p.Local, Simulated: p.Simulated}
+		h := ProviderHealth{Name: p.Name, Local: p.Local, Simulated: p.Simulated, Unusable: r.unusable[p.Name]}
 		if s := r.health[p.Name]; s != nil {
 			h.Failures, h.LastError = s.failures, s.lastError
 			if now.Before(s.coolingUntil) {
@@ -256,6 +275,9 @@ func (r *Router) Complete(ctx context.Context, req Request) (*Response, error) {
 			chain = append(chain, candidate{model: m, missing: fmt.Sprintf("provider %q not in config", m.Provider)})
 		case !ok:
 			chain = append(chain, candidate{model: config.Model{Name: name}, missing: "model not in config"})
+		case r.unusable[p.Name] != "":
+			chain = append(chain, candidate{model: m, provider: p, missing: "provider " + p.Name + ": " + r.unusable[p.Name]})
+			usable++ // sensitive or not, the reason to give is the key
 		default:
 			chain = append(chain, candidate{model: m, provider: p})
 			usable++

@@ -662,9 +662,11 @@ func TestKeyNeverInErrors(t *testing.T) {
 	}
 }
 
-func TestEmptyKeySendsNoAuthorization(t *testing.T) {
+// A provider that names no key variable (a local server) is called without
+// an Authorization header.
+func TestNoKeySendsNoAuthorization(t *testing.T) {
 	s := serve(t, reply(oaitest.Reply{Text: "ok"}))
-	r := NewRouter(testConfig(model{name: "a", url: s.URL, keyEnv: "UNSET_KEY", local: true}), Options{Getenv: envOf()})
+	r := NewRouter(testConfig(model{name: "a", url: s.URL, local: true}), Options{Getenv: envOf()})
 	if _, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello}); err != nil {
 		t.Fatal(err)
 	}
@@ -961,5 +963,33 @@ func TestCancelledAnswerIsCounted(t *testing.T) {
 	}
 	if len(wasted) != 1 || wasted[0].TokensIn == 0 || !wasted[0].Estimated {
 		t.Fatalf("wasted %+v, want the cancelled call estimated", wasted)
+	}
+}
+
+// A provider whose key variable is named but not set is never called (each
+// call would only earn a 401 that does not name the variable): its models
+// are skipped with that reason, and Unusable lists it.
+func TestUnsetKeyVariableSkipsTheProvider(t *testing.T) {
+	keyless := serve(t, reply(oaitest.Reply{Text: "never"}))
+	good := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	cfg := testConfig(model{name: "a", url: keyless.URL, keyEnv: "UNSET_KEY"}, model{name: "b", url: good.URL, keyEnv: "SET_KEY"})
+	r := NewRouter(cfg, Options{Getenv: envOf("SET_KEY", "sk-set")})
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(keyless.Requests()); n != 0 {
+		t.Fatalf("%d requests went to the provider without its key", n)
+	}
+	if resp.Model != "b" || len(resp.Fallbacks) != 1 || !strings.Contains(resp.Fallbacks[0].Reason, "UNSET_KEY is not set") {
+		t.Fatalf("served by %s, fallbacks %+v", resp.Model, resp.Fallbacks)
+	}
+	if got := r.Unusable(); len(got) != 1 || got[0] != "provider p-a: its key variable UNSET_KEY is not set" {
+		t.Fatalf("Unusable() = %q", got)
+	}
+	// with no other model, the ticket's error says the same
+	_, err = r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello})
+	if err == nil || !strings.Contains(err.Error(), "UNSET_KEY is not set") {
+		t.Fatalf("only the keyless model: %v", err)
 	}
 }
