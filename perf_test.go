@@ -54,7 +54,7 @@ func TestTUIStreamingCPU(t *testing.T) {
 	session := fmt.Sprintf("perf%d", os.Getpid())
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	cmd := fmt.Sprintf("echo $$ > %s; exec %s --repo %s", pidFile, binPath, dir)
-	if out, err := exec.Command("tmux", "new-session", "-d", "-s", session, "-x", "150", "-y", "42", cmd).CombinedOutput(); err != nil {
+	if out, err := exec.Command("tmux", "new-session", "-d", "-s", session, "-x", "150", "-y", "42", "-e", "AGENT_TUI_CLI_KEY="+secretKey, cmd).CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v %s", err, out)
 	}
 	defer exec.Command("tmux", "kill-session", "-t", session).Run()

@@ -156,6 +156,8 @@ func TestLoadErrors(t *testing.T) {
 		{"duplicate provider", base + "\n[[provider]]\nname = \"openai\"\nbase_url = \"x\"\n", baseLines + 3, []string{`duplicate provider "openai"`}},
 		{"provider without name", base + "\n[[provider]]\nbase_url = \"x\"\n", baseLines + 2, []string{`key "provider.name"`}},
 		{"provider without base_url", base + "\n[[provider]]\nname = \"local\"\n", baseLines + 2, []string{`key "provider.base_url"`}},
+		{"base_url not a URL", base + "\n[[provider]]\nname = \"local\"\nbase_url = \"not a url\"\n", baseLines + 4, []string{`key "provider.base_url"`, `"not a url" is not an http:// or https:// URL`}},
+		{"base_url without scheme", base + "\n[[provider]]\nname = \"local\"\nbase_url = \"localhost:11434/v1\"\n", baseLines + 4, []string{`key "provider.base_url"`}},
 		{"duplicate model", base + "\n[[model]]\nname = \"small\"\nprovider = \"openai\"\n", baseLines + 3, []string{`duplicate model "small"`}},
 		{"negative price", base + "\n[[model]]\nname = \"x\"\nprovider = \"openai\"\noutput_per_mtok = -1.0\n", baseLines + 5, []string{`key "model.output_per_mtok"`}},
 		{"approve unknown phase", "approve = [\"review\", \"deploy\"]\n" + base, 1, []string{`key "approve"`, `unknown phase "deploy"`}},
@@ -165,7 +167,7 @@ func TestLoadErrors(t *testing.T) {
 		{"negative cost", "max_cost_usd = -1.0\n" + base, 1, []string{`key "max_cost_usd"`}},
 		{"bad sandbox", base + "\nsandbox = \"docker\"\n", 0, nil}, // after a table: it is a provider key
 		{"bad sandbox top level", "sandbox = \"docker\"\n" + base, 1, []string{`key "sandbox"`, `"docker"`}},
-		{"no models", "[[provider]]\nname = \"p\"\nbase_url = \"u\"\n", 0, []string{"no [[model]] declared"}},
+		{"no models", "[[provider]]\nname = \"p\"\nbase_url = \"http://u\"\n", 0, []string{"no [[model]] declared"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -246,7 +248,7 @@ func TestApproveAbsentVsEmpty(t *testing.T) {
 
 func TestTierFallbacks(t *testing.T) {
 	model := func(names ...string) *Config {
-		c := &Config{Providers: []Provider{{Name: "p", BaseURL: "u"}}}
+		c := &Config{Providers: []Provider{{Name: "p", BaseURL: "http://u"}}}
 		for _, n := range names {
 			c.Models = append(c.Models, Model{Name: n, Provider: "p"})
 		}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -9,8 +10,9 @@ import (
 )
 
 // Validate checks the config after ApplyDefaults and returns the first
-// problem as a one-line *Error. API keys are not checked here: a missing key
-// is a request error later, so the config stays usable for local models.
+// problem as a one-line *Error. API keys are not checked here: a provider
+// whose key variable is not set is skipped when called, so the config stays
+// usable for the other providers.
 func (c *Config) Validate() error {
 	// fail builds an error located at path (falling back to its table).
 	fail := func(key string, path []string, format string, args ...any) error {
@@ -27,6 +29,8 @@ func (c *Config) Validate() error {
 			return fail("provider.name", at("name"), "duplicate provider %q", p.Name)
 		case p.BaseURL == "" && !p.Simulated:
 			return fail("provider.base_url", at("base_url"), "provider %q has no base_url", p.Name)
+		case p.BaseURL != "" && !httpURL(p.BaseURL):
+			return fail("provider.base_url", at("base_url"), "provider %q: base_url %q is not an http:// or https:// URL", p.Name, p.BaseURL)
 		}
 		providers[p.Name] = true
 	}
@@ -123,4 +127,10 @@ func (c *Config) Validate() error {
 		return fail("sandbox", []string{"sandbox"}, `must be "auto" or "off", not %q`, c.Sandbox)
 	}
 	return nil
+}
+
+// httpURL: what an OpenAI client can call, e.g. https://host/v1.
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
