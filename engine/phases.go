@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -45,7 +46,12 @@ func (e *Engine) overBudget(t *store.Ticket) string {
 	if e.cfg.MaxCostUSD <= 0 || spent < e.cfg.MaxCostUSD {
 		return ""
 	}
-	return fmt.Sprintf("spent $%.4f, over max_cost_usd $%.2f", spent, e.cfg.MaxCostUSD)
+	limit := strconv.FormatFloat(e.cfg.MaxCostUSD, 'f', -1, 64)
+	if t.CostBase > 0 {
+		// a human's go-ahead starts the count again
+		return fmt.Sprintf("spent $%.4f since the last human decision (the ticket $%.4f in all), over max_cost_usd $%s: approve or retry to go on", spent, t.CostUSD, limit)
+	}
+	return fmt.Sprintf("spent $%.4f, over max_cost_usd $%s: approve or retry to go on", spent, limit)
 }
 
 // errParked ends a step that left the ticket waiting for a human.
