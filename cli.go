@@ -642,11 +642,17 @@ func printShow(w io.Writer, v engine.TicketView) {
 				}
 			default:
 				fmt.Fprintf(w, "  #%d %-8s %-12s in %d out %d $%.4f", a.N, verdict, a.Model, a.TokensIn, a.TokensOut, a.CostUSD)
+				if a.TokensEstimated {
+					fmt.Fprint(w, " (tokens estimated)")
+				}
 			}
 			if a.Interrupted {
 				fmt.Fprint(w, " interrupted")
 			}
 			fmt.Fprintln(w)
+			for _, f := range a.Fallbacks {
+				fmt.Fprintf(w, "      skipped %s (%s): %s\n", f.Model, f.Provider, engine.OneLine(f.Reason, 300))
+			}
 			if a.Model != "" {
 				for _, c := range a.Checks {
 					mark := "✓"

@@ -489,3 +489,19 @@ func TestCLIRunStoppedBySignal(t *testing.T) {
 		t.Errorf("no warning for the unset key variable: %q", out)
 	}
 }
+
+// show's text names the models an attempt skipped and why, as --json does.
+func TestCLIShowNamesFallbacks(t *testing.T) {
+	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
+		if r.Model == "m" && phaseLine(r) == "discovery" {
+			return oaitest.Reply{Status: 500, Error: "upstream exploded"}
+		}
+		return simpleModel(r)
+	}, "\n[[model]]\nname = \"m2\"\nprovider = \"p\"\n\n[phases.discovery]\nmodels = [\"m\", \"m2\"]\n")
+	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", "flaky provider"))
+	e.mustRun("run", "--until-idle")
+	out := e.mustRun("show", id)
+	if !strings.Contains(out, "skipped m (p): HTTP 500") {
+		t.Fatalf("show lacks the fallback:\n%s", out)
+	}
+}
