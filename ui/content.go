@@ -101,21 +101,23 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 	passS, failS, dimS := st.pass.Render, st.fail.Render, st.dim.Render
 	for _, a := range td.attempts {
 		command := commandRun(a) // nothing to count but its checks
-		model := a.Model
+		model, none := a.Model, noModelAnswered(a)
 		switch {
 		case command:
 			model = "command"
+		case none:
+			model = "no model answered"
 		case model == "":
 			model = "…"
 		}
 		if a.Provider != "" && a.Provider != a.Model {
 			model += " via " + a.Provider
 		}
-		if simulated && a.Provider != "human" && !command {
+		if simulated && a.Provider != "human" && !command && !none {
 			model += " (simulated)"
 		}
 		out = append(out, st.bold.Render(ansi.Truncate(fmt.Sprintf("%s · attempt %d · %s", a.Phase, a.N, model), w, "…")))
-		if !command && a.Provider != "human" { // a human's text costs no tokens
+		if !command && !none && a.Provider != "human" { // a human's text costs no tokens
 			add("  ", fmt.Sprintf("%s in / %s out · %s · context %s", tokens(a.TokensIn), tokens(a.TokensOut), money(a.CostUSD), tokens(a.ContextTokens)), dimS)
 		}
 		for _, f := range a.Fallbacks {
@@ -156,20 +158,25 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 	}
 	if len(t.Decisions) > 0 {
 		out = append(out, st.bold.Render("Decisions"))
+		// as `agent-tui show` lists them: when, what at which phase, then
+		// each detail named, so guidance is not taken for a model
 		for _, d := range t.Decisions {
-			s := d.Kind
-			if d.Phase != "" {
-				s += " (" + d.Phase + ")"
+			s := strings.ReplaceAll(d.Kind, "_", "-")
+			if !d.At.IsZero() {
+				s = d.At.Local().Format("2006-01-02 15:04") + "  " + s
 			}
-			for _, extra := range []string{d.Reason, d.Guidance, d.Model} {
-				if extra != "" {
-					s += ": " + extra
-				}
+			if d.Phase != "" {
+				s += " at " + d.Phase
 			}
 			if !d.Applied {
 				s += " · pending"
 			}
 			add("  ", s, nil)
+			for _, kv := range [][2]string{{"model", d.Model}, {"reason", d.Reason}, {"guidance", d.Guidance}} {
+				if kv[1] != "" {
+					add("    ", kv[0]+": "+engine.OneLine(kv[1], 600), nil)
+				}
+			}
 		}
 	}
 	return out

@@ -108,6 +108,9 @@ func (d inputDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 	}
 	var cmd tea.Cmd
 	d.input, cmd = d.input.Update(msg)
+	if strings.TrimSpace(d.input.Value()) != "" {
+		d.err = "" // answered: the complaint is stale
+	}
 	return d, cmd, false
 }
 
@@ -198,9 +201,33 @@ func overlay(bg []string, box string, w int) []string {
 			break
 		}
 		row := out[y+i]
-		out[y+i] = ansi.Cut(row, 0, x) + l + ansi.Cut(row, x+bw, w)
+		end := max(min(ansi.StringWidth(row), w), x+bw)
+		out[y+i] = cells(row, 0, x) + l + cells(row, x+bw, end)
 	}
 	return out
+}
+
+// cells is the part of s in the cells [from, to), exactly to-from wide. A
+// wide character cut in half becomes a space: ansi.Cut would keep or drop
+// it whole, shifting what follows by a cell (and a border off the edge).
+func cells(s string, from, to int) string {
+	w := to - from
+	if w <= 0 {
+		return ""
+	}
+	lead := 0
+	if rest := ansi.StringWidth(s) - from; rest <= 0 {
+		s = ""
+	} else if from > 0 {
+		cut := ansi.TruncateLeft(s, from, "")
+		if ansi.StringWidth(cut) > rest {
+			// a wide character straddles from: skip it, a space takes its half
+			cut, lead = ansi.TruncateLeft(s, from+1, ""), 1
+		}
+		s = cut
+	}
+	s = ansi.Truncate(s, w-lead, "")
+	return strings.Repeat(" ", lead) + s + strings.Repeat(" ", max(w-lead-ansi.StringWidth(s), 0))
 }
 
 // A steady cursor: blinking would re-render the whole screen twice a

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 )
@@ -12,12 +13,13 @@ import (
 // each file header. Only the lines on screen are styled per frame, so a
 // 50,000-line diff opens and scrolls as fast as a small one.
 type diffData struct {
-	key   string // the ticket state it was fetched in
-	lines []string
-	files []int    // line index of each "diff --git" header
-	names []string // file path per header
-	err   error
-	top   int
+	key     string    // the ticket state it was fetched in
+	fetched time.Time // when the fetch started: a human may edit the worktree since
+	lines   []string
+	files   []int    // line index of each "diff --git" header
+	names   []string // file path per header
+	err     error
+	top     int
 }
 
 // parseDiff runs in the command that fetched the diff, off the UI loop.

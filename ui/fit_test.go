@@ -78,9 +78,11 @@ func TestShortHelpKeepsHelpAndQuit(t *testing.T) {
 // An error takes the status line alone and is shown whole, wrapped.
 func TestErrorFlashShowsWhole(t *testing.T) {
 	for _, size := range [][2]int{{60, 15}, {80, 24}} {
-		m := newTestModel(t, fixture(), size[0], size[1])
+		f := fixture()
+		m := newTestModel(t, f, size[0], size[1])
 		m = press(t, m, "j", "j", "a") // T-3 waits for its children
-		want := "T-3 is waiting children: only a ticket awaiting approval or needing a human can be approved"
+		// the engine's words: the UI shows them as they are
+		want := engine.Allowed(f.tickets[2], store.DecisionApprove).Error()
 		if m.flash != want {
 			t.Fatalf("flash %q", m.flash)
 		}
@@ -542,5 +544,84 @@ func TestEpicCITabPointsAtChildren(t *testing.T) {
 	out := plain(press(t, m, "5"))
 	if !strings.Contains(out, "each child ticket has its own CI tab") || strings.Contains(out, "No checks have run yet") {
 		t.Errorf("epic CI tab:\n%s", out)
+	}
+}
+
+// A dialog over wide characters keeps every row exactly as wide as the
+// terminal: a character the dialog's edge cuts in half becomes a space,
+// and the detail pane keeps its right border.
+func TestDialogOverWideCharactersKeepsBorders(t *testing.T) {
+	f := fixture()
+	var diff strings.Builder
+	diff.WriteString("diff --git a/wide.txt b/wide.txt\n--- a/wide.txt\n+++ b/wide.txt\n@@ -1 +1,30 @@\n")
+	for k := range 30 {
+		// each line shifts the characters by a cell, so both edges of
+		// the dialog fall inside one on some row
+		diff.WriteString("+" + strings.Repeat("a", k%2) + strings.Repeat("漢字", 40) + " wide chars and more\n")
+	}
+	f.diffs["T-1"] = diff.String()
+	const w, h = 100, 30
+	m := newTestModel(t, f, w, h)
+	m = press(t, m, "4", "n")
+	out := checkFrame(t, m, w, h)
+	lines := strings.Split(out, "\n")
+	for i, l := range lines[:m.layout().panesH] {
+		if sw := stringWidth(l); sw != w {
+			t.Errorf("row %d is %d cells, want %d: %q", i, sw, w, l)
+		}
+		if end := []rune(l)[len([]rune(l))-1]; i > 0 && i < m.layout().panesH-1 && end != '│' {
+			t.Errorf("row %d lost the right border: %q", i, l)
+		}
+	}
+	if !strings.Contains(out, "New ticket") || !strings.Contains(out, "漢字") {
+		t.Fatalf("the dialog over the diff is not drawn:\n%s", out)
+	}
+}
+
+func TestCellsCutsWideCharactersInHalf(t *testing.T) {
+	row := "│ab漢字 wide│"
+	for _, c := range []struct {
+		from, to int
+		want     string
+	}{
+		{0, 4, "│ab "}, {4, 8, " 字 "}, {5, 9, "字 w"}, {3, 5, "漢"}, {10, 14, "de│ "},
+	} {
+		if got := cells(row, c.from, c.to); got != c.want {
+			t.Errorf("cells(%d, %d) = %q, want %q", c.from, c.to, got, c.want)
+		}
+	}
+}
+
+// One-line rows (a wide queue) give the title the room the status, phase
+// and cost columns do not need; two-line rows (a narrow one) cut the phase
+// before the cost. Every row shows its whole cost.
+func TestQueueRowsKeepTitleAndCost(t *testing.T) {
+	f := fixture()
+	f.tickets[0].Title = "Add Slugify to textutil"
+	for _, size := range [][2]int{{200, 30}, {80, 24}, {100, 30}} {
+		m := newTestModel(t, f, size[0], size[1])
+		out := checkFrame(t, m, size[0], size[1])
+		if !strings.Contains(out, "Add Slugify to textutil ") {
+			t.Errorf("%dx%d: the title is cut:\n%s", size[0], size[1], out)
+		}
+		for _, tk := range f.tickets {
+			if !strings.Contains(out, money(tk.CostUSD)+" ") && !strings.Contains(out, money(tk.CostUSD)+"│") {
+				t.Errorf("%dx%d: the cost of %s (%s) is cut:\n%s", size[0], size[1], tk.ID, money(tk.CostUSD), out)
+			}
+		}
+	}
+	// the phase gives way first, then goes; the status stays
+	for _, c := range []struct {
+		w    int
+		want string
+	}{
+		{41, "  awaiting approval · review 8/9 · $0.421"},
+		{36, "  awaiting approval · revi… · $0.421"},
+		{30, "  awaiting approval · $0.421"},
+		{20, "  awaiting… · $0.421"},
+	} {
+		if got := stateLine("awaiting approval", "review 8/9", "$0.421", c.w); got != c.want {
+			t.Errorf("stateLine at %d = %q, want %q", c.w, got, c.want)
+		}
 	}
 }

@@ -21,6 +21,8 @@ const (
 	fieldCount
 )
 
+const noTitle = "a ticket needs a title"
+
 // newTicketForm is the `n` dialog: kind, title, body, sensitive.
 type newTicketForm struct {
 	kind      int
@@ -82,7 +84,7 @@ func (f newTicketForm) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 		case s == "ctrl+s" || (s == "enter" && f.field == fieldSensitive):
 			title := strings.TrimSpace(f.title.Value())
 			if title == "" {
-				f.err = "a ticket needs a title"
+				f.err = noTitle
 				f.field = fieldTitle
 				f, cmd := f.focus()
 				return f, cmd, false
@@ -113,6 +115,9 @@ func (f newTicketForm) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 	switch f.field {
 	case fieldTitle:
 		f.title, cmd = f.title.Update(msg)
+		if f.err == noTitle && strings.TrimSpace(f.title.Value()) != "" {
+			f.err = "" // answered: the complaint is stale
+		}
 	case fieldBody:
 		f.body, cmd = f.body.Update(msg)
 	}

@@ -66,6 +66,12 @@ func commandRun(a *store.Attempt) bool {
 	return a.Model == "" && a.Provider == "" && (a.Phase == config.CI || len(a.Checks) > 0)
 }
 
+// noModelAnswered is a finished model attempt that stopped before any
+// model answered (every provider failed, or it was stopped first).
+func noModelAnswered(a *store.Attempt) bool {
+	return a.Model == "" && a.Done() && !commandRun(a) && a.TokensIn == 0 && a.TokensOut == 0 && a.CostUSD == 0
+}
+
 func finished(status string) bool { return store.Finished(status) }
 
 // waiting reports whether the ticket waits for the user.

@@ -50,6 +50,7 @@ type Model struct {
 	data      map[string]*ticketData
 	diffs     map[string]*diffData
 	diffReq   map[string]string // ticket → state key of the diff being fetched
+	diffSeen  string            // ticket whose diff the Diff tab showed last; "" when it is not open
 	docs      *docCache
 	content   *contentCache
 	helpCache *helpCache
@@ -68,6 +69,11 @@ type Model struct {
 	flash    string
 	flashErr bool
 	flashID  int
+	// a flash goes stale before it expires: one about ticket flashOn once
+	// that ticket leaves flashStatus for a state an action ends in, one
+	// asking for a selection once there is one
+	flashOn, flashStatus string
+	flashNoSel           bool
 
 	loaded      bool
 	health      []llm.ProviderHealth
@@ -195,10 +201,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case actionMsg:
-		if msg.err != nil {
-			return m.setFlash(msg.err.Error(), true)
+		text, isErr := msg.text, msg.err != nil
+		if isErr {
+			text = msg.err.Error()
 		}
-		return m.setFlash(msg.text, false)
+		cmd := m.setFlash(text, isErr)
+		m.flashAbout(msg.id)
+		return cmd
 	case ticketAddedMsg:
 		if msg.err != nil {
 			// the form comes back with what was typed and why it failed
@@ -218,7 +227,11 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			return editorDoneMsg{id: msg.id, path: msg.path, orig: msg.orig, err: err}
 		})
 	case editorDoneMsg:
-		return finishEdit(m.b, msg, doneText(m.opts.NoModel != "", store.DecisionEditApprove, msg.id, "edited deliverable approved for "+msg.id))
+		done := "edited deliverable approved for " + msg.id
+		if t := m.q.tickets[msg.id]; t != nil && pausedNow(t) {
+			done += "; it goes on when resumed"
+		}
+		return finishEdit(m.b, msg, doneText(m.opts.NoModel != "", store.DecisionEditApprove, msg.id, done))
 	case flashExpiredMsg:
 		if msg.id == m.flashID {
 			m.flash = ""
@@ -257,6 +270,7 @@ func (m *Model) event(ev engine.Event) tea.Cmd {
 	switch ev.Type {
 	case engine.EvTicket:
 		if ev.Ticket != nil {
+			m.ticketMoved(ev.Ticket)
 			m.q.put(ev.Ticket)
 		}
 	case engine.EvAttempt:
@@ -278,8 +292,30 @@ func (m *Model) event(ev engine.Event) tea.Cmd {
 func (m *Model) setFlash(text string, isErr bool) tea.Cmd {
 	m.flashID++
 	m.flash, m.flashErr = text, isErr
+	m.flashOn, m.flashStatus, m.flashNoSel = "", "", false
 	id := m.flashID
 	return after(flashFor, func(time.Time) tea.Msg { return flashExpiredMsg{id} })
+}
+
+// flashAbout ties the flash to ticket id as it is now.
+func (m *Model) flashAbout(id string) {
+	m.flashOn, m.flashStatus = id, ""
+	if t := m.q.tickets[id]; t != nil {
+		m.flashStatus = t.Status
+	}
+}
+
+// ticketMoved drops a flash about t once t settles in another state:
+// "retrying T-6 on large" is stale when that attempt has failed. Queued
+// and running are what an action starts, not how it ended.
+func (m *Model) ticketMoved(t *store.Ticket) {
+	switch {
+	case m.flash == "" || t.ID != m.flashOn || t.Status == m.flashStatus:
+	case t.Status == store.StatusQueued || t.Status == store.StatusRunning:
+		m.flashStatus = t.Status
+	default:
+		m.flash, m.flashOn = "", ""
+	}
 }
 
 func (m *Model) selectID(id string) {
@@ -299,7 +335,11 @@ func (m *Model) prepare() tea.Cmd {
 	m.q.scrollTo(l.queueInnerW, l.queueRows)
 	t := m.q.selected()
 	if t == nil {
+		m.diffSeen = ""
 		return nil
+	}
+	if m.flashNoSel {
+		m.flash, m.flashNoSel = "", false
 	}
 	if t.ID != m.shown {
 		m.shown = t.ID
@@ -330,10 +370,20 @@ func (m *Model) prepare() tea.Cmd {
 		}
 	case tabDiff:
 		k := diffStateKey(t)
-		if d := m.diffs[t.ID]; (d == nil || d.key != k) && m.diffReq[t.ID] != k {
+		d := m.diffs[t.ID]
+		// the worktree can change with no ticket event (a human editing
+		// it): coming to the diff refetches one that is not fresh
+		arrived := m.diffSeen != t.ID && d != nil && now().Sub(d.fetched) > diffFresh
+		_, busy := m.diffReq[t.ID]
+		if (d == nil || d.key != k) && m.diffReq[t.ID] != k || arrived && !busy {
 			m.diffReq[t.ID] = k
 			cmds = append(cmds, loadDiff(m.ctx, m.b, t.ID, k))
 		}
+	}
+	if m.tab == tabDiff {
+		m.diffSeen = t.ID
+	} else {
+		m.diffSeen = ""
 	}
 	return tea.Batch(cmds...)
 }
@@ -508,7 +558,9 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 	t := m.q.selected()
 	if t == nil {
 		if key.Matches(k, km.Approve, km.Reject, km.Edit, km.Guidance, km.Model, km.Cancel, km.Pause) {
-			return m.setFlash("no ticket selected", true)
+			cmd := m.setFlash("no ticket selected", true)
+			m.flashNoSel = true
+			return cmd
 		}
 		return nil
 	}
@@ -516,12 +568,24 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 	decideCmd := func(d store.Decision, done string) tea.Cmd {
 		return decide(b, id, d, doneText(browsing, d.Kind, id, done))
 	}
+	failed := func(text string) tea.Cmd {
+		cmd := m.setFlash(text, true)
+		m.flashAbout(id)
+		return cmd
+	}
 	// the engine's own rules, asked before any dialog opens
 	refused := func(kind string) (tea.Cmd, bool) {
 		if err := engine.Allowed(t, kind); err != nil {
-			return m.setFlash(err.Error(), true), true
+			return failed(err.Error()), true
 		}
 		return nil, false
+	}
+	// a paused ticket records the decision but runs nothing until resumed
+	onResume := func(done, later string) string {
+		if pausedNow(t) {
+			return later
+		}
+		return done
 	}
 	switch {
 	case key.Matches(k, km.Approve):
@@ -532,13 +596,13 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		// refused here; before they load the engine refuses it
 		if td := m.data[id]; td != nil && td.loaded {
 			if err := engine.Approvable(t, td.attempts); err != nil {
-				return m.setFlash(err.Error(), true)
+				return failed(err.Error())
 			}
 		}
 		m.dialogs = append(m.dialogs, confirmDialog{
 			title:  "Approve " + id,
 			prompt: fmt.Sprintf("Approve %s of %s %q?", t.Phase, id, t.Title),
-			onYes:  decideCmd(store.Decision{Kind: store.DecisionApprove}, "approved "+id),
+			onYes:  decideCmd(store.Decision{Kind: store.DecisionApprove}, onResume("approved "+id, "approved "+id+"; it goes on when resumed")),
 		})
 	case key.Matches(k, km.Reject):
 		if cmd, no := refused(store.DecisionReject); no {
@@ -549,7 +613,7 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 			where = "Why? Nothing is merged: the work goes back to code with the reason, then CI and review again."
 		}
 		d, cmd := newInputDialog("Reject "+id, where, "reason", func(s string) tea.Cmd {
-			return decideCmd(store.Decision{Kind: store.DecisionReject, Reason: s}, "rejected "+id)
+			return decideCmd(store.Decision{Kind: store.DecisionReject, Reason: s}, onResume("rejected "+id, "rejected "+id+"; it retries when resumed"))
 		})
 		m.dialogs = append(m.dialogs, d)
 		return cmd
@@ -559,7 +623,7 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		}
 		td := m.ticketData(id)
 		if !td.loaded {
-			return m.setFlash("attempts of "+id+" are still loading", true)
+			return failed("attempts of " + id + " are still loading")
 		}
 		// a phase that left nothing opens an empty file: the human writes
 		// the deliverable (the engine refuses an empty one)
@@ -569,7 +633,7 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 			return cmd
 		}
 		d, cmd := newInputDialog("Retry "+id+" with guidance", "What should the next attempt of "+t.Phase+" do differently?", "guidance", func(s string) tea.Cmd {
-			return decideCmd(store.Decision{Kind: store.DecisionRetry, Guidance: s}, "retrying "+id+" with guidance")
+			return decideCmd(store.Decision{Kind: store.DecisionRetry, Guidance: s}, onResume("retrying "+id+" with guidance", id+" will retry with guidance when resumed"))
 		})
 		m.dialogs = append(m.dialogs, d)
 		return cmd
@@ -614,9 +678,12 @@ func doneText(browsing bool, kind, id, done string) string {
 
 func (m *Model) pushModelPicker(id string) tea.Cmd {
 	b, browsing := m.b, m.opts.NoModel != ""
-	sensitive := false
+	sensitive, later := false, ""
 	if t := m.q.tickets[id]; t != nil {
 		sensitive = t.Sensitive
+		if pausedNow(t) {
+			later = " when resumed" // it records the retry but runs nothing
+		}
 	}
 	var names []string
 	for _, c := range m.models {
@@ -638,7 +705,11 @@ func (m *Model) pushModelPicker(id string) tea.Cmd {
 		title: title,
 		items: names,
 		onPick: func(model string) tea.Cmd {
-			return decide(b, id, store.Decision{Kind: store.DecisionRetry, Model: model}, doneText(browsing, store.DecisionRetry, id, "retrying "+id+" on "+model))
+			done := "retrying " + id + " on " + model
+			if later != "" {
+				done = id + " will retry on " + model + later
+			}
+			return decide(b, id, store.Decision{Kind: store.DecisionRetry, Model: model}, doneText(browsing, store.DecisionRetry, id, done))
 		},
 	})
 	return nil

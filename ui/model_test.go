@@ -3,9 +3,12 @@ package ui
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -395,7 +398,9 @@ func TestDocumentsRenderMarkdown(t *testing.T) {
 }
 
 func TestEditOpensEditorOnDeliverable(t *testing.T) {
-	m := newTestModel(t, fixture(), 100, 30)
+	f := fixture()
+	f.tickets[0].Phase = "planning" // the engine refuses edit-approve at review
+	m := newTestModel(t, f, 100, 30)
 	_, cmd := update(m, keyMsg("e"))
 	var ready editorReadyMsg
 	for _, msg := range collect(cmd) {
@@ -408,8 +413,8 @@ func TestEditOpensEditorOnDeliverable(t *testing.T) {
 	}
 	defer os.Remove(ready.path)
 	data, err := os.ReadFile(ready.path)
-	if err != nil || string(data) != "Looks good: the diff matches the plan." {
-		t.Fatalf("temp file holds %q (%v), want the review deliverable", data, err)
+	if err != nil || string(data) != "## Plan\n\n1. Migration\n2. Handler\n3. Tests" {
+		t.Fatalf("temp file holds %q (%v), want the planning deliverable", data, err)
 	}
 	if _, cmd := update(m, ready); cmd == nil {
 		t.Fatal("no editor process started")
@@ -506,5 +511,226 @@ func TestModelPickerKeepsSensitiveTicketsLocal(t *testing.T) {
 	m = press(t, m, "j", "j", "j", "m")
 	if v := plain(m); !strings.Contains(v, "no model is local") || len(m.dialogs) != 0 {
 		t.Fatalf("with no local model:\n%s", v)
+	}
+}
+
+// The worktree can change with no ticket event (a human editing it): a
+// diff older than diffFresh is fetched again when the user comes to it,
+// by opening the tab or selecting the ticket with the tab open, and not
+// on every frame. An unchanged diff keeps its scroll.
+func TestDiffRefetchedWhenComingBackToIt(t *testing.T) {
+	clock := t0
+	defer func(old func() time.Time) { now = old }(now)
+	now = func() time.Time { return clock }
+	f := fixture()
+	full := f.diffs["T-1"] + strings.Repeat("+more\n", 40) // long enough to scroll
+	f.diffs["T-1"] = full
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "4")
+	if !strings.Contains(plain(m), "file 1/2 login.go") {
+		t.Fatalf("diff not shown:\n%s", plain(m))
+	}
+	f.mu.Lock()
+	f.diffs["T-1"] = full[:strings.Index(full, "diff --git a/README.md")]
+	f.mu.Unlock()
+	m = press(t, m, "1", "4")
+	if !strings.Contains(plain(m), "file 1/2") {
+		t.Fatal("a diff fetched a moment ago was fetched again")
+	}
+	clock = clock.Add(3 * time.Second)
+	calls := f.Calls()
+	for _, k := range []string{"]", "[", "tab", "j", "k", "tab"} {
+		m = press(t, m, k) // staying on the diff fetches nothing
+	}
+	if got := f.Calls(); got != calls {
+		t.Fatalf("%d Backend calls while staying on the diff", got-calls)
+	}
+	m = press(t, m, "1", "4")
+	if v := plain(m); !strings.Contains(v, "file 1/1 login.go") || strings.Contains(v, "README.md") {
+		t.Fatalf("opening the Diff tab kept a stale diff:\n%s", v)
+	}
+	f.mu.Lock()
+	f.diffs["T-1"] = full
+	f.mu.Unlock()
+	clock = clock.Add(3 * time.Second)
+	m = press(t, m, "j", "k") // to T-2 and back, the Diff tab open
+	if v := plain(m); !strings.Contains(v, "file 1/2 login.go") {
+		t.Fatalf("selecting the ticket kept a stale diff:\n%s", v)
+	}
+	m = press(t, m, "tab", "j", "j", "j")
+	if top := m.diffs["T-1"].top; top != 3 {
+		t.Fatalf("scrolled to %d, want 3", top)
+	}
+	clock = clock.Add(3 * time.Second)
+	calls = f.Calls()
+	m = press(t, m, "1", "4")
+	if f.Calls() == calls {
+		t.Fatal("the stale diff was not fetched again")
+	}
+	if top := m.diffs["T-1"].top; top != 3 {
+		t.Fatalf("an unchanged diff lost its scroll: top %d, want 3", top)
+	}
+}
+
+// A complaint in a dialog goes once it is answered.
+func TestEmptyInputComplaintGoesWhenTyped(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "r", "enter")
+	if !strings.Contains(plain(m), "this cannot be empty") {
+		t.Fatalf("no complaint about the empty reason:\n%s", plain(m))
+	}
+	m = press(t, m, "space")
+	if !strings.Contains(plain(m), "this cannot be empty") {
+		t.Fatal("a space answered the complaint")
+	}
+	m = press(t, m, "x")
+	if strings.Contains(plain(m), "this cannot be empty") {
+		t.Fatalf("the complaint stays after typing:\n%s", plain(m))
+	}
+	m = press(t, m, "esc", "n", "ctrl+s")
+	if !strings.Contains(plain(m), noTitle) {
+		t.Fatalf("no complaint about the missing title:\n%s", plain(m))
+	}
+	m = press(t, m, "T")
+	if strings.Contains(plain(m), noTitle) {
+		t.Fatalf("the complaint stays after typing a title:\n%s", plain(m))
+	}
+}
+
+// "no ticket selected" goes once a ticket is selected again.
+func TestNoSelectionFlashGoesWithASelection(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "/", "z", "z", "z", "enter", "a")
+	if m.flash != "no ticket selected" {
+		t.Fatalf("flash %q", m.flash)
+	}
+	m = press(t, m, "/", "esc")
+	if m.q.selected() == nil || m.flash != "" {
+		t.Fatalf("selected %v, flash %q", m.q.selectedID(), m.flash)
+	}
+}
+
+// A flash about a ticket goes once the ticket settles in another state:
+// "retrying" is stale when the retry has failed. Starting to run is what
+// the retry does, so it does not end the flash.
+func TestTicketFlashGoesWhenTheTicketMovesOn(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "j", "j", "j", "m", "j", "j", "enter") // T-4 on large
+	if m.flash != "retrying T-4 on large" {
+		t.Fatalf("flash %q", m.flash)
+	}
+	moved := func(status string) {
+		t.Helper()
+		next := *m.q.tickets["T-4"]
+		next.Status = status
+		m, _ = update(m, eventsMsg{{Type: engine.EvTicket, TicketID: "T-4", Ticket: &next}})
+	}
+	moved(store.StatusRunning)
+	if m.flash != "retrying T-4 on large" {
+		t.Fatalf("running ended the flash: %q", m.flash)
+	}
+	// another ticket's news does not touch it
+	other := *m.q.tickets["T-2"]
+	other.Status = store.StatusFailed
+	m, _ = update(m, engine.Event{Type: engine.EvTicket, TicketID: "T-2", Ticket: &other})
+	if m.flash == "" {
+		t.Fatal("another ticket ended the flash")
+	}
+	moved(store.StatusNeedsHuman) // the retry failed: back where it was
+	if m.flash != "" {
+		t.Fatalf("the flash outlived the failed retry: %q", m.flash)
+	}
+}
+
+// On a paused ticket a retry is recorded but nothing runs until resumed:
+// the flash says so.
+func TestRetryOnPausedTicketSaysWhenResumed(t *testing.T) {
+	f := fixture()
+	f.tickets[3].Paused = true // T-4 needs a human
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "j", "j", "j", "g")
+	m = typeText(t, m, "use table tests")
+	m = press(t, m, "enter")
+	if m.flash != "T-4 will retry with guidance when resumed" {
+		t.Fatalf("flash %q", m.flash)
+	}
+	m = press(t, m, "m", "enter")
+	if m.flash != "T-4 will retry on small when resumed" {
+		t.Fatalf("flash %q", m.flash)
+	}
+	// and not when it runs
+	m = newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "j", "j", "j", "g")
+	m = typeText(t, m, "x")
+	if m = press(t, m, "enter"); m.flash != "retrying T-4 with guidance" {
+		t.Fatalf("flash %q", m.flash)
+	}
+}
+
+// An editor that fails says so in one line, and that nothing was approved.
+func TestEditorExitStatusIsExplained(t *testing.T) {
+	err := exec.Command("sh", "-c", "exit 3").Run()
+	if err == nil {
+		t.Skip("sh did not fail")
+	}
+	msg := finishEdit(fixture(), editorDoneMsg{id: "T-1", path: filepath.Join(t.TempDir(), "x.md"), err: err}, "approved")()
+	if got := msg.(actionMsg).err; got == nil || got.Error() != "editor exited with status 3: nothing approved" {
+		t.Fatalf("error %v", got)
+	}
+	m := newTestModel(t, fixture(), 100, 30)
+	m, _ = update(m, msg)
+	if s := strings.TrimSpace(statusRow(m)); s != "editor exited with status 3: nothing approved" {
+		t.Fatalf("status line %q", s)
+	}
+}
+
+// An attempt no model answered says so where the model would be, in the
+// stream header and in History, instead of "…".
+func TestAttemptNoModelAnswered(t *testing.T) {
+	f := fixture()
+	f.attempts["T-1"] = append(f.attempts["T-1"], &store.Attempt{Seq: 20, Phase: "review", N: 2, Started: t0, Ended: t0, Error: "every provider failed"})
+	m := newTestModel(t, f, 150, 42)
+	out := plain(m)
+	if !strings.Contains(out, "review · attempt 2 · error · no model answered") || strings.Contains(out, "… (simulated)") {
+		t.Fatalf("stream header:\n%s", out)
+	}
+	out = plain(press(t, m, "3", "tab", "end"))
+	if !strings.Contains(out, "review · attempt 2 · no model answered") || strings.Contains(out, "attempt 2 · …") {
+		t.Fatalf("history:\n%s", out)
+	}
+}
+
+// History lists decisions as `agent-tui show` does: time, the decision at
+// its phase, then each detail named.
+func TestHistoryDecisionsNameTheirDetails(t *testing.T) {
+	f := fixture()
+	at := time.Date(2025, 3, 1, 14, 5, 0, 0, time.UTC)
+	f.tickets[3].Decisions = []store.Decision{
+		{Kind: store.DecisionRetry, Phase: "tests", Guidance: "write a test file first", At: at, Applied: true},
+		{Kind: store.DecisionRetry, Phase: "tests", Model: "large", At: at},
+		{Kind: store.DecisionEditApprove, Phase: "tests", Reason: "done by hand", At: at, Applied: true},
+	}
+	m := newTestModel(t, f, 150, 42)
+	out := plain(press(t, m, "j", "j", "j", "3"))
+	when := at.Local().Format("2006-01-02 15:04")
+	// the detail pane's rows, without its borders
+	var rows []string
+	for _, l := range strings.Split(out, "\n") {
+		if i := strings.Index(l, "││"); i >= 0 {
+			rows = append(rows, strings.TrimSpace(strings.TrimSuffix(l[i+len("││"):], "│")))
+		}
+	}
+	for _, want := range []string{
+		when + "  retry at tests", "guidance: write a test file first",
+		when + "  retry at tests · pending", "model: large",
+		when + "  edit-approve at tests", "reason: done by hand",
+	} {
+		if !slices.Contains(rows, want) {
+			t.Errorf("history misses the row %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "retry (tests):") {
+		t.Errorf("history still runs details into the decision:\n%s", out)
 	}
 }

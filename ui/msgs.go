@@ -2,6 +2,8 @@ package ui
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -36,8 +38,9 @@ type (
 		models  []engine.ModelChoice
 		pickFor string // open the picker for this ticket when set
 	}
-	// actionMsg reports how a user action went.
+	// actionMsg reports how a user action went, on ticket id if any.
 	actionMsg struct {
+		id   string
 		text string
 		err  error
 	}
@@ -63,6 +66,7 @@ type (
 
 const (
 	flashFor     = 5 * time.Second
+	diffFresh    = 2 * time.Second // a diff older than this is fetched again when the user comes to it
 	tickEvery    = 5 * time.Second
 	backendLimit = 30 * time.Second
 )
@@ -86,9 +90,10 @@ func loadDiff(ctx context.Context, b Backend, id, key string) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, backendLimit)
 		defer cancel()
+		start := now()
 		s, err := b.Diff(ctx, id)
 		d := parseDiff(s)
-		d.key, d.err = key, err
+		d.key, d.err, d.fetched = key, err, start
 		return diffMsg{id, key, d}
 	}
 }
@@ -108,6 +113,9 @@ func loadConfinement(b Backend) tea.Cmd {
 // after is tea.Tick; tests replace it so timers do not hold them up.
 var after = tea.Tick
 
+// now is the clock; tests move it to age what the UI fetched.
+var now = time.Now
+
 func tick(n int) tea.Cmd {
 	return after(tickEvery, func(time.Time) tea.Msg { return tickMsg{n} })
 }
@@ -116,9 +124,9 @@ func tick(n int) tea.Cmd {
 func decide(b Backend, id string, d store.Decision, done string) tea.Cmd {
 	return func() tea.Msg {
 		if err := b.Decide(id, d); err != nil {
-			return actionMsg{err: err}
+			return actionMsg{id: id, err: err}
 		}
-		return actionMsg{text: done}
+		return actionMsg{id: id, text: done}
 	}
 }
 
@@ -165,22 +173,36 @@ func finishEdit(b Backend, m editorDoneMsg, done string) tea.Cmd {
 	return func() tea.Msg {
 		defer os.Remove(m.path)
 		if m.err != nil {
-			return actionMsg{err: m.err}
+			return actionMsg{id: m.id, err: editorFailed(m.err)}
 		}
 		data, err := os.ReadFile(m.path)
 		if err != nil {
-			return actionMsg{err: err}
+			return actionMsg{id: m.id, err: err}
 		}
 		text := strings.TrimSpace(string(data))
 		switch {
 		case text == "" && strings.TrimSpace(m.orig) == "":
-			return actionMsg{text: "nothing written: nothing approved"}
+			return actionMsg{id: m.id, text: "nothing written: nothing approved"}
 		case text == "" || text == strings.TrimSpace(m.orig):
-			return actionMsg{text: "deliverable unchanged: nothing approved"}
+			return actionMsg{id: m.id, text: "deliverable unchanged: nothing approved"}
 		}
 		if err := b.Decide(m.id, store.Decision{Kind: store.DecisionEditApprove, Text: text}); err != nil {
-			return actionMsg{err: err}
+			return actionMsg{id: m.id, err: err}
 		}
-		return actionMsg{text: done}
+		return actionMsg{id: m.id, text: done}
 	}
+}
+
+// editorFailed says what became of an editor that did not exit cleanly:
+// a bare "exit status 3" does not say whose status, or that nothing was
+// approved.
+func editorFailed(err error) error {
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee) && ee.ExitCode() >= 0:
+		return fmt.Errorf("editor exited with status %d: nothing approved", ee.ExitCode())
+	case errors.As(err, &ee):
+		return fmt.Errorf("editor ended by %s: nothing approved", ee)
+	}
+	return fmt.Errorf("editor: %v: nothing approved", err)
 }

@@ -42,6 +42,7 @@ type queue struct {
 	// totals for the status line, kept in Update so View stays cheap
 	running, paused, waiting int
 	spend                    float64
+	cols                     rowCols
 
 	// rendered rows by ticket id; a changed ticket is a new snapshot
 	// pointer, so a stale entry never matches
@@ -52,7 +53,22 @@ type cachedRow struct {
 	t     *store.Ticket
 	width int
 	sel   bool
+	cols  rowCols
 	lines []string
+}
+
+// rowCols are the widths of the one-line row's columns: as wide as the
+// widest of any ticket (status and phase up to a cap), so the title gets
+// the room they do not need and the columns line up.
+type rowCols struct{ id, status, prog, cost int }
+
+const maxStatusCol, maxProgCol = 19, 14
+
+func (c *rowCols) fit(t *store.Ticket) {
+	c.id = max(c.id, ansi.StringWidth(t.ID))
+	c.status = max(c.status, min(ansi.StringWidth(statusWord(t)), maxStatusCol))
+	c.prog = max(c.prog, min(ansi.StringWidth(progress(t)), maxProgCol))
+	c.cost = max(c.cost, len(money(t.CostUSD)))
 }
 
 func newQueue() queue {
@@ -154,10 +170,12 @@ func (q *queue) refilter(keep string) {
 	}
 	q.rows = q.rows[:0]
 	q.running, q.paused, q.waiting, q.spend = 0, 0, 0, 0
+	q.cols = rowCols{}
 	terms := strings.Fields(strings.ToLower(q.filter))
 	match := presets[q.preset].match
 	for _, id := range q.order {
 		t := q.tickets[id]
+		q.cols.fit(t) // of every ticket: a filter does not shift the columns
 		// a paused ticket keeps its status (running, queued) but runs nothing
 		switch {
 		case waiting(t):
@@ -264,8 +282,8 @@ func (q *queue) render(st *styles, w, h int) []string {
 	for i := top; i < len(q.rows) && i < top+n; i++ {
 		t, sel := q.tickets[q.rows[i]], i == q.sel
 		c, ok := q.cache[t.ID]
-		if !ok || c.t != t || c.width != w || c.sel != sel {
-			c = cachedRow{t: t, width: w, sel: sel, lines: q.row(st, t, w, sel)}
+		if !ok || c.t != t || c.width != w || c.sel != sel || c.cols != q.cols {
+			c = cachedRow{t: t, width: w, sel: sel, cols: q.cols, lines: q.row(st, t, w, sel)}
 			q.cache[t.ID] = c
 		}
 		out = append(out, c.lines...)
@@ -288,8 +306,14 @@ func (q *queue) row(st *styles, t *store.Ticket, w int, sel bool) []string {
 	prog := progress(t)
 	cost := money(t.CostUSD)
 	if rowHeight(w) == 1 {
-		right := fmt.Sprintf(" %-19s %-14s %8s", ansi.Truncate(status, 19, "…"), ansi.Truncate(prog, 14, "…"), cost)
-		left := fmt.Sprintf("%s %-5s %-4s %s", mark, t.ID, kindShort(t.Kind), indent)
+		c := q.cols
+		left := fmt.Sprintf("%s %-*s %-4s %s", mark, c.id, t.ID, kindShort(t.Kind), indent)
+		// the cost is never cut: a deep row narrows its phase, then its status
+		if over := ansi.StringWidth(left) + 3 + c.status + c.prog + c.cost + minTitleCol - (w - 1); over > 0 {
+			cut := min(over, c.prog)
+			c.prog, c.status = c.prog-cut, max(c.status-(over-cut), 0)
+		}
+		right := fmt.Sprintf(" %-*s %-*s %*s", c.status, ansi.Truncate(status, c.status, "…"), c.prog, ansi.Truncate(prog, c.prog, "…"), c.cost, cost)
 		titleW := max(w-1-ansi.StringWidth(left)-ansi.StringWidth(right), 1)
 		title := ansi.Truncate(sanitize(t.Title), titleW, "…")
 		title += strings.Repeat(" ", titleW-ansi.StringWidth(title))
@@ -299,12 +323,30 @@ func (q *queue) row(st *styles, t *store.Ticket, w int, sel bool) []string {
 		return []string{cur + ms.Render(mark) + left[len(mark):] + title + statusStyle(st, t).Render(right)}
 	}
 	l1 := fmt.Sprintf("%s %s %s %s", mark, t.ID, kindShort(t.Kind), indent+sanitize(t.Title))
-	l2 := fmt.Sprintf("  %s · %s · %s", status, prog, cost)
-	l1, l2 = ansi.Truncate(l1, w-1, "…"), ansi.Truncate(l2, w-1, "…")
+	l1, l2 := ansi.Truncate(l1, w-1, "…"), ansi.Truncate(stateLine(status, prog, cost, w-1), w-1, "…")
 	if sel {
 		return []string{cur + st.selected.Render(pad(l1, w-1)), cur + st.selected.Render(pad(l2, w-1))}
 	}
 	return []string{cur + ms.Render(mark) + l1[len(mark):], cur + statusStyle(st, t).Render(l2)}
+}
+
+// minTitleCol is the least title a one-line row keeps.
+const minTitleCol = 8
+
+// stateLine is the second line of a two-line row in w cells: the cost
+// always, then the status; the phase is cut first, then dropped.
+func stateLine(status, prog, cost string, w int) string {
+	const sep, sepW = " · ", 3
+	room := w - 2 - 2*sepW - ansi.StringWidth(cost) - ansi.StringWidth(status)
+	switch {
+	case room >= ansi.StringWidth(prog):
+	case room >= 4: // a few letters of the phase and "…" still tell it
+		prog = strings.TrimRight(ansi.Truncate(prog, room-1, ""), " ") + "…"
+	default:
+		status = ansi.Truncate(status, max(w-2-sepW-ansi.StringWidth(cost), 1), "…")
+		return "  " + status + sep + cost
+	}
+	return "  " + status + sep + prog + sep + cost
 }
 
 // marker makes tickets that wait for the user stand out.

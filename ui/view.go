@@ -452,9 +452,13 @@ func (m *Model) streamHeader(a *store.Attempt, seq int) string {
 	if cmd {
 		return strings.Join(parts, " · ")
 	}
+	if noModelAnswered(a) {
+		// nothing was called, so nothing to count: as `agent-tui show` says it
+		return strings.Join(append(parts, "no model answered"), " · ")
+	}
 	model := a.Model
 	if model == "" {
-		model = "…"
+		model = "…" // not picked yet
 	}
 	if m.opts.Simulated && a.Provider != "human" {
 		model += " (simulated)"
