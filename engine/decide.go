@@ -225,6 +225,9 @@ func Allowed(t *store.Ticket, kind string) error {
 	}
 	waiting := t.Status == store.StatusAwaiting || t.Status == store.StatusNeedsHuman
 	status := strings.ReplaceAll(t.Status, "_", " ")
+	if t.Status == store.StatusWaitingChildren {
+		status = "waiting for its children"
+	}
 	switch kind {
 	case store.DecisionApprove, store.DecisionEditApprove:
 		if !waiting {

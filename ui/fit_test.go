@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"agent-tui/engine"
+	"agent-tui/engine/llm"
 	"agent-tui/store"
 )
 
@@ -623,5 +624,16 @@ func TestQueueRowsKeepTitleAndCost(t *testing.T) {
 		if got := stateLine("awaiting approval", "review 8/9", "$0.421", c.w); got != c.want {
 			t.Errorf("stateLine at %d = %q, want %q", c.w, got, c.want)
 		}
+	}
+}
+
+// A provider no call can go to (its key variable is not set) is marked in
+// the status line, not shown healthy.
+func TestUnusableProviderMarked(t *testing.T) {
+	f := fixture()
+	f.health = append(f.health, llm.ProviderHealth{Name: "openai", Unusable: "its key variable OPENAI_API_KEY is not set"})
+	out := plain(newTestModel(t, f, 150, 42))
+	if !strings.Contains(out, "openai ✗ no key") || strings.Contains(out, "openai ✓") {
+		t.Errorf("status line:\n%s", out)
 	}
 }

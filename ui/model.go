@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"agent-tui/engine"
+	"agent-tui/engine/config"
 	"agent-tui/engine/llm"
 	"agent-tui/store"
 )
@@ -609,7 +610,7 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 			return cmd
 		}
 		where := "Why? The reason goes to a new attempt of " + t.Phase + "."
-		if t.Phase == engine.Merge {
+		if t.Phase == engine.Merge || t.Phase == config.Review {
 			where = "Why? Nothing is merged: the work goes back to code with the reason, then CI and review again."
 		}
 		d, cmd := newInputDialog("Reject "+id, where, "reason", func(s string) tea.Cmd {

@@ -535,6 +535,8 @@ func (m *Model) statusLine() string {
 		now := time.Now()
 		for _, h := range m.health {
 			switch {
+			case h.Unusable != "":
+				hs = append(hs, st.cooling.Render(h.Name+" ✗ no key"))
 			case h.CoolingUntil.After(now):
 				hs = append(hs, st.cooling.Render(h.Name+" cooling"))
 			case h.Failures > 0:
