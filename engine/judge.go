@@ -80,7 +80,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			return ctx.Err()
 		}
 		if !c.Pass {
-			return fail("check", fmt.Sprintf("`%s` still fails (exit code %d): %s", cmd, c.ExitCode, OneLine(tailBytes(c.Output, 600), 600)))
+			return fail("check", fmt.Sprintf("`%s` still fails (%s): %s", cmd, CheckOutcome(c), OneLine(tailBytes(c.Output, 600), 600)))
 		}
 		a.Verdict = &store.Verdict{Pass: true, By: "check"}
 		return nil

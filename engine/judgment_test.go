@@ -310,6 +310,10 @@ func TestCICommandNotFoundStopsForAHuman(t *testing.T) {
 	if n := len(h.requests("cifix")); n != 0 {
 		t.Fatalf("cifix asked %d times to fix a missing command", n)
 	}
+	// the objection says what became of the command, not a bare exit code
+	if o := h.phase(id, "ci").Attempts[0].Verdict.Objections; len(o) != 1 || !strings.Contains(o[0], "was not found") {
+		t.Fatalf("CI objection %q", o)
+	}
 	h.cfg.CICommand = "sh run_tests.sh"
 	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry}); err != nil {
 		t.Fatal(err)

@@ -584,7 +584,7 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	a.Ended = now()
 	a.Verdict = &store.Verdict{Pass: check.Pass, By: "check"}
 	if !check.Pass {
-		a.Verdict.Objections = []string{fmt.Sprintf("CI command failed with exit code %d", check.ExitCode)}
+		a.Verdict.Objections = []string{"CI command failed: " + CheckOutcome(check)}
 	}
 	var stop string
 	if check.NotRun != "" && !check.TimedOut() {
