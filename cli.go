@@ -749,7 +749,11 @@ func cmdCompact(g globals, args []string, stdout, stderr io.Writer) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	en, err := openEnv(g)
+	en, err := openExisting(g)
+	if errors.Is(err, errNoDatabase) {
+		fmt.Fprintf(stdout, "no database at %s yet: nothing to compact\n", en.dbPath)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

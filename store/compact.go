@@ -13,10 +13,14 @@ import (
 // Compact rewrites the database without free pages: bbolt files never
 // shrink on their own. The new file replaces the old one only when whole.
 func Compact(path string, timeout time.Duration) (before, after int64, err error) {
+	if _, err := os.Stat(path); err != nil {
+		// bbolt would create it: there is nothing to compact
+		return 0, 0, fmt.Errorf("database %s: %w", path, err)
+	}
 	src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
-			return 0, 0, fmt.Errorf("database %s is %w", path, ErrInUse)
+			return 0, 0, fmt.Errorf("database %s is %w%s: quit it, then compact", path, ErrInUse, holder(path))
 		}
 		return 0, 0, fmt.Errorf("database %s: %w", path, err)
 	}

@@ -74,6 +74,10 @@ func TestSecondOpenFailsFastWithReason(t *testing.T) {
 	if !strings.Contains(err.Error(), "in use by another agent-tui process") {
 		t.Fatalf("message %q", err)
 	}
+	// the holder (this test's process here) is named, and what to do
+	if !strings.Contains(err.Error(), fmt.Sprintf("(pid %d: ", os.Getpid())) || !strings.Contains(err.Error(), "quit it") {
+		t.Fatalf("message %q names no holder", err)
+	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("took %v", d)
 	}
