@@ -685,7 +685,10 @@ func printShow(w io.Writer, v engine.TicketView) {
 				fmt.Fprintf(w, "  %s: %s", kv[0], engine.OneLine(kv[1], 200))
 			}
 		}
-		if !d.Applied {
+		switch {
+		case d.Superseded != "":
+			fmt.Fprintf(w, "  (not carried out: %s)", d.Superseded)
+		case !d.Applied:
 			fmt.Fprint(w, "  (waiting for the next run)")
 		}
 		fmt.Fprintln(w)

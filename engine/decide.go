@@ -126,6 +126,14 @@ func Decide(st *store.Store, cfg *config.Config, id string, d store.Decision) (*
 				return err
 			}
 		}
+		if d.Kind != store.DecisionPause && d.Kind != store.DecisionResume {
+			// the human changed their mind before a run acted: the new
+			// decision takes the old one's place, and the old is kept,
+			// marked, so history shows it was never carried out
+			if p := PendingDecision(t); p != nil {
+				p.Applied, p.Superseded = true, "replaced by "+strings.ReplaceAll(d.Kind, "_", "-")
+			}
+		}
 		t.Decisions = append(t.Decisions, d)
 		out = t
 		return tx.PutTicket(t)
@@ -216,12 +224,10 @@ func PendingDecision(t *store.Ticket) *store.Decision {
 // Allowed says whether a human can take a decision of this kind on t now.
 // The UI asks it before opening a dialog; Decide asks it again.
 func Allowed(t *store.Ticket, kind string) error {
-	// two acts on the same wait would race: the first carried out wins and
-	// the second would be dropped without a word
-	if kind != store.DecisionCancel && kind != store.DecisionPause && kind != store.DecisionResume {
-		if p := PendingDecision(t); p != nil {
-			return fmt.Errorf("%s already has a decision (%s) waiting to be carried out by the next run", t.ID, strings.ReplaceAll(p.Kind, "_", "-"))
-		}
+	// a pending decision other than a cancel is replaced by the next one
+	// (see Decide); a cancel is final
+	if p := PendingDecision(t); p != nil && p.Kind == store.DecisionCancel && kind != store.DecisionPause && kind != store.DecisionResume {
+		return fmt.Errorf("%s is to be cancelled by the next run: a cancel cannot be taken back", t.ID)
 	}
 	waiting := t.Status == store.StatusAwaiting || t.Status == store.StatusNeedsHuman
 	status := strings.ReplaceAll(t.Status, "_", " ")
@@ -344,7 +350,10 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 						return err
 					}
 					if Allowed(c, store.DecisionCancel) != nil {
-						continue // finished already
+						continue // finished already, or being cancelled
+					}
+					if p := PendingDecision(c); p != nil {
+						p.Applied, p.Superseded = true, "replaced by cancel (its epic was cancelled)"
 					}
 					c.Decisions = append(c.Decisions, store.Decision{Kind: store.DecisionCancel, At: now(), Reason: "its epic " + t.ID + " was cancelled"})
 					if err := tx.PutTicket(c); err != nil {

@@ -188,24 +188,50 @@ func TestMissingWorktreeIsRecreated(t *testing.T) {
 	}
 }
 
-func TestSecondPendingDecisionIsRefused(t *testing.T) {
+// A human who changes their mind before a run acts replaces the pending
+// decision: the old one is kept, marked as not carried out, and its words
+// reach no model. A cancel is final: nothing replaces it, not even
+// another cancel.
+func TestPendingDecisionIsReplaced(t *testing.T) {
 	h := newHarness(t, "\n[phases.techspec]\nmax_attempts = 1\n", func(r *oaitest.Request, phase string) oaitest.Reply {
-		if phase == "validator of techspec" {
+		if phase == "validator of techspec" && !strings.Contains(userText(r), "GUIDE-2") {
 			return fail("no")
 		}
 		return developer(r, phase)
 	})
 	id := h.add("epic", "twice", false)
 	h.runIdle()
-	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry, Guidance: "g"}); err != nil {
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionReject, Reason: "REASON-1 with a typo"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove})
-	if err == nil || !strings.Contains(err.Error(), "already has a decision (retry) waiting") {
-		t.Fatalf("got %v", err)
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry, Guidance: "GUIDE-2"}); err != nil {
+		t.Fatalf("a second decision before any run: %v", err)
 	}
-	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionCancel}); err != nil {
-		t.Fatalf("cancel must always be possible: %v", err)
+	tk := h.ticket(id)
+	if p := PendingDecision(tk); len(tk.Decisions) != 2 || tk.Decisions[0].Superseded != "replaced by retry" || !tk.Decisions[0].Applied || p == nil || p.Guidance != "GUIDE-2" {
+		t.Fatalf("decisions %+v", tk.Decisions)
+	}
+	h.runIdle()
+	for _, r := range h.requests("techspec") {
+		if strings.Contains(userText(r), "REASON-1") {
+			t.Fatal("a replaced reject's reason reached the model")
+		}
+	}
+	if reqs := h.requests("techspec"); !strings.Contains(userText(reqs[len(reqs)-1]), "GUIDE-2") {
+		t.Fatal("the retry's guidance did not reach the model")
+	}
+
+	other := h.add("epic", "cancelled twice", false)
+	if _, err := Decide(h.st, h.cfg, other, store.Decision{Kind: store.DecisionCancel}); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{store.DecisionCancel, store.DecisionRetry} {
+		if _, err := Decide(h.st, h.cfg, other, store.Decision{Kind: kind}); err == nil || !strings.Contains(err.Error(), "cannot be taken back") {
+			t.Fatalf("%s after a pending cancel: %v", kind, err)
+		}
+	}
+	if n := len(h.ticket(other).Decisions); n != 1 {
+		t.Fatalf("%d decisions recorded", n)
 	}
 }
 

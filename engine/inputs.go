@@ -85,7 +85,7 @@ func feedbackFor(t *store.Ticket, phase string, attempts []*store.Attempt) []str
 		out = append(out, a.Verdict.Objections...)
 	}
 	for _, d := range t.Decisions {
-		if d.Phase != phase && !(phase == config.Code && d.Phase == config.Review) {
+		if d.Superseded != "" || d.Phase != phase && !(phase == config.Code && d.Phase == config.Review) {
 			continue
 		}
 		if d.Kind == store.DecisionReject && d.Reason != "" {

@@ -101,6 +101,10 @@ type Decision struct {
 	Text     string    `json:"text,omitempty"` // edited deliverable
 	At       time.Time `json:"at"`
 	Applied  bool      `json:"applied"`
+	// Superseded says why it was never carried out ("replaced by approve"):
+	// a later decision took its place before a run got to it. Applied is
+	// then true too, so nothing waits on it.
+	Superseded string `json:"superseded,omitempty"`
 }
 
 // Attempt is one run of a phase (SPEC section 2).

@@ -168,7 +168,10 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 			if d.Phase != "" {
 				s += " at " + d.Phase
 			}
-			if !d.Applied {
+			switch {
+			case d.Superseded != "":
+				s += " · not carried out: " + d.Superseded
+			case !d.Applied:
 				s += " · pending"
 			}
 			add("  ", s, nil)
