@@ -339,6 +339,9 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 			case store.DecisionCancel:
 				t.Status = store.StatusCancelled
 				t.Reason = "cancelled by a human"
+				if d.Reason != "" {
+					t.Reason = "cancelled: " + d.Reason // its epic's cancel
+				}
 				if ps != nil && ps.Status != store.PhasePassed {
 					ps.Status = store.PhaseCancelled
 				}

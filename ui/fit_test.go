@@ -637,3 +637,16 @@ func TestUnusableProviderMarked(t *testing.T) {
 		t.Errorf("status line:\n%s", out)
 	}
 }
+
+// Cancelling an epic names the children it takes along; an epic has no
+// worktree to mention.
+func TestEpicCancelDialogNamesChildren(t *testing.T) {
+	m := newTestModel(t, fixture(), 150, 42)
+	for i := 0; i < len(m.q.rows) && m.q.selectedID() != "T-3"; i++ {
+		m = press(t, m, "j")
+	}
+	out := plain(press(t, m, "x"))
+	if !strings.Contains(out, "T-4, T-5") || strings.Contains(out, "worktree is removed") {
+		t.Errorf("epic cancel dialog:\n%s", out)
+	}
+}

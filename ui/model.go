@@ -650,9 +650,22 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		if cmd, no := refused(store.DecisionCancel); no {
 			return cmd
 		}
+		what := "Its worktree is removed; its branch stays."
+		if t.Kind == engine.KindEpic {
+			what = "It has no worktree of its own."
+			var open []string
+			for _, cid := range t.Children {
+				if c := m.q.tickets[cid]; c != nil && engine.Allowed(c, store.DecisionCancel) == nil {
+					open = append(open, cid)
+				}
+			}
+			if len(open) > 0 {
+				what = "Its unfinished children are cancelled with it: " + strings.Join(open, ", ") + "."
+			}
+		}
 		m.dialogs = append(m.dialogs, confirmDialog{
 			title:  "Cancel " + id,
-			prompt: fmt.Sprintf("Cancel %s %q? Its worktree is removed.", id, t.Title),
+			prompt: fmt.Sprintf("Cancel %s %q? %s", id, t.Title, what),
 			onYes:  decideCmd(store.Decision{Kind: store.DecisionCancel}, "cancelled "+id),
 		})
 	case key.Matches(k, km.Pause):
