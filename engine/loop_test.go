@@ -185,6 +185,13 @@ func TestFallbackOn500AndRetryAfter429(t *testing.T) {
 	if a := h.phase(id, "techspec").Attempts[0]; a.Model != "large" || len(a.Fallbacks) != 0 {
 		t.Fatalf("techspec served by %s with fallbacks %+v", a.Model, a.Fallbacks)
 	}
+	// the wait is in the attempt's stream, not silence
+	as, _ := h.st.Attempts(id)
+	for _, a := range as {
+		if a.Phase == "techspec" && !strings.Contains(a.Stream, "[large: HTTP 429") || a.Phase == "techspec" && !strings.Contains(a.Stream, "trying again in 1s]") {
+			t.Fatalf("techspec stream does not say it waits:\n%s", a.Stream)
+		}
+	}
 }
 
 // A sensitive ticket sends nothing to a non-local provider.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sashabaranov/go-openai"
 
@@ -72,6 +73,13 @@ func (s *session) record(resp *llm.Response) {
 		s.e.broker.publish(Event{Type: EvHealth, TicketID: s.t.ID}) // a provider failed
 	}
 	s.spend(llm.Usage{TokensIn: resp.TokensIn, TokensOut: resp.TokensOut, Estimated: resp.Estimated, CostUSD: resp.CostUSD})
+}
+
+// waiting tells the stream and the log that a rate-limited call waits to
+// be tried again.
+func (s *session) waiting(model string, wait time.Duration, reason string) {
+	s.emit(fmt.Sprintf("\n[%s: %s; trying again in %s]\n", model, reason, wait.Round(time.Second)))
+	s.e.log.Info("rate limited", "ticket", s.t.ID, "model", model, "wait", wait.Round(time.Second).String(), "reason", reason)
 }
 
 // spend adds a call's tokens and cost to the attempt, whether or not the
@@ -152,6 +160,7 @@ func (s *session) complete(ctx context.Context, phase string, models []string, d
 			}
 		},
 		OnWasted: s.spend,
+		OnWait:   s.waiting,
 	})
 	if err != nil {
 		return nil, err
@@ -212,6 +221,7 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 				v.TokensOut += u.TokensOut
 				v.CostUSD += u.CostUSD
 			},
+			OnWait: s.waiting,
 		})
 		if err != nil {
 			return Verdict{}, err

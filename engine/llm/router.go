@@ -163,6 +163,9 @@ type Request struct {
 	// limit, a cancellation mid-answer): providers bill those tokens too.
 	// Called from the goroutine that called Complete, before it returns.
 	OnWasted func(Usage)
+	// OnWait is told before each wait to retry a rate-limited call, so a
+	// long Retry-After is not silence. Called from Complete's goroutine.
+	OnWait func(model string, wait time.Duration, reason string)
 }
 
 // Usage is what one call consumed; Estimated when the provider sent no
@@ -344,6 +347,9 @@ func (r *Router) tryModel(ctx context.Context, c candidate, req *Request) (*Resp
 			wait = d
 		}
 		wait = min(wait, maxRetryAfter)
+		if req.OnWait != nil {
+			req.OnWait(c.model.Name, wait, f.reason)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
