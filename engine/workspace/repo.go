@@ -67,6 +67,9 @@ func Open(dir string) (*Repo, error) {
 	}
 	out, err := git(context.Background(), abs, nil, "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir")
 	if err != nil {
+		if bare, _ := git(context.Background(), abs, nil, "rev-parse", "--is-bare-repository"); strings.TrimSpace(bare) == "true" {
+			return nil, fmt.Errorf("%s is a bare repository: agent-tui works in a checkout of it (git clone it, or git worktree add one)", dir)
+		}
 		return nil, fmt.Errorf("not a git repository: %s", dir)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -611,7 +614,22 @@ func (r *Repo) HashFiles(wt string, paths []string) (map[string]string, error) {
 	defer root.Close()
 	sums := make(map[string]string, len(paths))
 	for _, p := range paths {
-		data, err := root.ReadFile(p)
+		var data []byte
+		fi, err := root.Lstat(p)
+		if err == nil {
+			switch {
+			case fi.Mode()&fs.ModeSymlink != 0:
+				// git keeps a link as its target's name, never following
+				// it (it may point outside the worktree)
+				var target string
+				target, err = root.Readlink(p)
+				data = []byte("symlink\x00" + target)
+			case fi.Mode().IsRegular():
+				data, err = root.ReadFile(p)
+			default:
+				data = []byte("special\x00" + fi.Mode().Type().String())
+			}
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			sums[p] = ""
 			continue
@@ -733,6 +751,9 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 			q.fail(&MergeBlocked{Reason: fmt.Sprintf("merging %s into %s conflicts in: %s", q.branch, q.base, strings.Join(fields[1:], ", "))})
 			continue
 		case err != nil:
+			if ok, berr := r.branchExists(ctx, q.branch); berr == nil && !ok {
+				err = &MergeBlocked{Reason: fmt.Sprintf("branch %s no longer exists: recreate it and approve again, or cancel the ticket", q.branch)}
+			}
 			q.fail(err)
 			continue
 		case fields[0] == tipTree:

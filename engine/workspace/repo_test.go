@@ -88,6 +88,12 @@ func TestOpen(t *testing.T) {
 	if err == nil || err.Error() != "not a git repository: "+plain {
 		t.Errorf("Open(non-repo) error = %v", err)
 	}
+
+	bare := filepath.Join(t.TempDir(), "bare.git")
+	run(t, plain, "clone", "-q", "--bare", r.Dir, bare)
+	if _, err = Open(bare); err == nil || !strings.Contains(err.Error(), "is a bare repository") {
+		t.Errorf("Open(bare) error = %v", err)
+	}
 }
 
 func TestBranchAndClean(t *testing.T) {
@@ -407,6 +413,22 @@ func TestHashFiles(t *testing.T) {
 	}
 	if _, err := r.HashFiles(r.Dir, []string{"../outside"}); err == nil {
 		t.Error("HashFiles accepted a path outside the worktree")
+	}
+
+	// a link, even one leading outside, is hashed as git keeps it: by its
+	// target's name, never followed
+	outside := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(r.Dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	sums, err = r.HashFiles(r.Dir, []string{"link"})
+	if err != nil || len(sums["link"]) != 64 {
+		t.Fatalf("HashFiles(link) = %v, %v", sums, err)
+	}
+	os.Remove(filepath.Join(r.Dir, "link"))
+	os.Symlink(filepath.Join(outside, "elsewhere"), filepath.Join(r.Dir, "link"))
+	if again, _ := r.HashFiles(r.Dir, []string{"link"}); again["link"] == sums["link"] {
+		t.Error("a link's hash did not change with its target")
 	}
 }
 
@@ -860,5 +882,17 @@ func TestMergeAroundUntrackedFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(r.Dir, ".agent-tui.toml")); err != nil {
 		t.Error("the user's untracked file is gone")
+	}
+}
+
+// A ticket whose branch was deleted behind agent-tui's back is blocked with
+// a reason that says so, not git's "not something we can merge".
+func TestMergeOfADeletedBranch(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	_, err := r.Merge(ctx, "agent/T-7", "main", "Merge T-7")
+	var mb *MergeBlocked
+	if !errors.As(err, &mb) || !strings.Contains(mb.Reason, "branch agent/T-7 no longer exists") {
+		t.Fatalf("merge of a missing branch: %v", err)
 	}
 }
