@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -109,7 +110,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, errHelp
 			}
-			return nil, usagef("%s: %v", fs.Name(), err)
+			return nil, usagef("%s: %s", fs.Name(), doubleDash(err))
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -127,6 +128,14 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 var errHelp = errors.New("help")
 
 // parseNoArgs parses flags of a command that takes no positional arguments.
+// doubleDash names flags in the flag package's errors as the usage spells
+// them ("--sensitive"), not as "-sensitive".
+func doubleDash(err error) string {
+	return flagInError.ReplaceAllString(err.Error(), "$1--$2")
+}
+
+var flagInError = regexp.MustCompile(`((?:defined|argument): |flag |for )-([A-Za-z][A-Za-z-]*)`)
+
 func parseNoArgs(fs *flag.FlagSet, args []string) error {
 	pos, err := parse(fs, args)
 	if err == nil && len(pos) > 0 {
@@ -145,7 +154,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprint(stdout, usageText)
 			return nil
 		}
-		return usagef("%v", err)
+		return usagef("%s", doubleDash(err))
 	}
 	rest := top.Args()
 	if g.demo {

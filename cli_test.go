@@ -218,6 +218,8 @@ func TestCLIBadInputGetsOneLineErrorAndLeavesNothing(t *testing.T) {
 		{[]string{"add", "two\nlines"}, "control character"},
 		{[]string{"show", "X-1"}, "bad ticket id"},
 		{[]string{"--demo", "--db", "x.db"}, "--demo makes its own"},
+		{[]string{"add", "--sensitiv", "x"}, "not defined: --sensitiv"},
+		{[]string{"retry", "T-1", "--model"}, "flag needs an argument: --model"},
 	}
 	for _, c := range cases {
 		_, errOut, code := e.run(c.args...)
