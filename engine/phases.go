@@ -71,20 +71,24 @@ func inBudget(attempts []*store.Attempt, ps *store.PhaseState) []*store.Attempt 
 
 // failuresSinceBudget counts the failed attempts of a phase that count
 // against max_attempts, and the objections of the last one.
-func failuresSinceBudget(attempts []*store.Attempt, ps *store.PhaseState) (n int, last []string) {
+func failuresSinceBudget(attempts []*store.Attempt, ps *store.PhaseState) (n int, last failure) {
 	for _, a := range inBudget(attempts, ps) {
 		if a.Error != "" || (a.Verdict != nil && !a.Verdict.Pass) {
 			n++
-			last = nil
+			last = failure{err: a.Error}
 			if a.Verdict != nil {
-				last = a.Verdict.Objections
-			}
-			if a.Error != "" {
-				last = append(last, a.Error)
+				last.objections = a.Verdict.Objections
 			}
 		}
 	}
 	return n, last
+}
+
+// failure is what went wrong in an attempt: the objections to its
+// deliverable, or the error that left it without one.
+type failure struct {
+	objections []string
+	err        string
 }
 
 func (e *Engine) maxAttempts(phase string) int {
@@ -96,13 +100,16 @@ func (e *Engine) maxAttempts(phase string) int {
 
 // gaveUpReason says why a phase that used its attempt budget stopped, naming
 // what kept failing.
-func gaveUpReason(phase string, n int, last []string) string {
+func gaveUpReason(phase string, n int, last failure) string {
 	r := fmt.Sprintf("%s failed %d attempts", phase, n)
 	if n == 1 {
 		r = phase + " failed its only attempt"
 	}
-	if len(last) > 0 {
-		r += "; last objections: " + strings.Join(last, "; ")
+	if len(last.objections) > 0 {
+		r += "; last objections: " + strings.Join(last.objections, "; ")
+	}
+	if last.err != "" {
+		r += "; last error: " + last.err
 	}
 	return OneLine(r, 600)
 }
