@@ -307,3 +307,20 @@ func TestStatsCountAttemptsPerBudget(t *testing.T) {
 		t.Errorf("techspec pass rate by attempt (passed, judged) = %v, want %v", got, want)
 	}
 }
+
+// An attempt that named a model but spent nothing (no model answered) is
+// not counted as a call of that model.
+func TestStatsSkipAttemptsThatSpentNothing(t *testing.T) {
+	h := newHarness(t, "", developer)
+	id := h.add("hotfix", "nothing spent", false)
+	if err := h.st.PutAttempt(id, &store.Attempt{Phase: "diagnosis", N: 1, Model: "spare", Error: "all models failed"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ComputeStats(h.st, h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Spend) != 0 {
+		t.Fatalf("spend rows %+v", s.Spend)
+	}
+}

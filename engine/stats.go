@@ -43,8 +43,8 @@ func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 	}
 	spend := map[[2]string]*SpendRow{}
 	add := func(phase, model string, in, out int, cost float64) {
-		if model == "" {
-			return
+		if model == "" || in == 0 && out == 0 && cost == 0 {
+			return // no model answered: nothing was spent on it
 		}
 		k := [2]string{phase, model}
 		r := spend[k]
