@@ -47,15 +47,61 @@ func docItems(t *store.Ticket, td *ticketData, width int) []docItem {
 	for _, ps := range t.Phases {
 		a := td.accepted(ps)
 		if a == nil || strings.TrimSpace(a.Deliverable) == "" {
+			if draft := waitingDraft(t, td, ps); draft != nil {
+				// what `e` opens: the human judges it here, not in the raw stream
+				title := fmt.Sprintf("%s · attempt %d · %s · not accepted (e edits it)", ps.Name, draft.N, draft.Model)
+				items = append(items, docItem{title: title, key: docKey{t.ID, draft.Seq, width}, md: docText(ps.Name, draft)})
+			}
 			continue
 		}
 		title := fmt.Sprintf("%s · attempt %d · %s", ps.Name, a.N, a.Model)
 		if a.Verdict != nil && a.Verdict.By != "" {
 			title += " · accepted by " + a.Verdict.By
 		}
-		items = append(items, docItem{title: title, key: docKey{t.ID, a.Seq, width}, md: a.Deliverable})
+		items = append(items, docItem{title: title, key: docKey{t.ID, a.Seq, width}, md: docText(ps.Name, a)})
 	}
 	return items
+}
+
+// waitingDraft is the latest deliverable of the phase a ticket waits at
+// for a human, when none was accepted; nil otherwise.
+func waitingDraft(t *store.Ticket, td *ticketData, ps store.PhaseState) *store.Attempt {
+	if ps.Name != t.Phase || (t.Status != store.StatusAwaiting && t.Status != store.StatusNeedsHuman) {
+		return nil
+	}
+	for i := len(td.attempts) - 1; i >= 0; i-- {
+		if a := td.attempts[i]; a.Phase == ps.Name && strings.TrimSpace(a.Deliverable) != "" {
+			return a
+		}
+	}
+	return nil
+}
+
+// docText is an attempt's deliverable as a document: a review's verdict,
+// which is JSON for the engine, reads as prose.
+func docText(phase string, a *store.Attempt) string {
+	if phase != config.Review || a.Verdict == nil {
+		return a.Deliverable
+	}
+	var b strings.Builder
+	switch {
+	case len(a.Verdict.Objections) == 0 && a.Verdict.Pass:
+		b.WriteString("The review **passed**, with no objections.\n")
+	case len(a.Verdict.Objections) == 0:
+		b.WriteString("The review **did not pass**.\n")
+	case a.Verdict.Pass:
+		b.WriteString("The review **passed**, noting:\n\n")
+	default:
+		b.WriteString("The review **did not pass**. Objections:\n\n")
+	}
+	for _, o := range a.Verdict.Objections {
+		b.WriteString("- " + o + "\n")
+	}
+	// prose around the verdict is the reviewer's own words: keep it
+	if d := strings.TrimSpace(a.Deliverable); !strings.HasPrefix(d, "{") || !strings.HasSuffix(d, "}") {
+		b.WriteString("\n" + a.Deliverable)
+	}
+	return b.String()
 }
 
 func docsLines(st *styles, items []docItem, dc *docCache, w int) []string {

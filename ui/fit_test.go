@@ -650,3 +650,30 @@ func TestEpicCancelDialogNamesChildren(t *testing.T) {
 		t.Errorf("epic cancel dialog:\n%s", out)
 	}
 }
+
+// Documents shows what a waiting phase left, not accepted yet (what `e`
+// edits), and a review's verdict as prose rather than its JSON.
+func TestDocumentsShowTheWaitingDraft(t *testing.T) {
+	f := fixture()
+	f.attempts["T-4"] = []*store.Attempt{att(1, "tests", 1, false, "DRAFT-TESTS: cover the invoice totals")}
+	rev := att(20, "review", 1, true, `{"pass": true, "objections": []}`)
+	f.attempts["T-1"] = append(f.attempts["T-1"], rev)
+	m := newTestModel(t, f, 150, 42)
+	for _, c := range []struct{ id, want, not string }{
+		{"T-4", "not accepted (e edits it)", ""},
+		{"T-4", "DRAFT-TESTS: cover the invoice totals", ""},
+		{"T-1", "The review passed", `{"pass"`},
+	} {
+		for i := 0; i < len(m.q.rows) && m.q.selectedID() != c.id; i++ {
+			m = press(t, m, "j")
+		}
+		for i := 0; i < len(m.q.rows) && m.q.selectedID() != c.id; i++ {
+			m = press(t, m, "k")
+		}
+		out := plain(press(t, m, "2"))
+		if !strings.Contains(out, c.want) || c.not != "" && strings.Contains(out, c.not) {
+			t.Errorf("%s documents:\n%s", c.id, out)
+		}
+		m = press(t, m, "1")
+	}
+}
