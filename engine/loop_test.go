@@ -242,15 +242,7 @@ func TestEpicSplitsIntoChildren(t *testing.T) {
 
 // A sensitive ticket whose chains include a local model runs on it alone.
 func TestSensitiveTicketRunsOnLocalModelOnly(t *testing.T) {
-	h := newHarness(t, "", developer)
-	h.cfg.Providers = append(h.cfg.Providers, h.cfg.Providers[0])
-	h.cfg.Providers[2].Name, h.cfg.Providers[2].Local, h.cfg.Providers[2].APIKeyEnv = "inhouse", true, ""
-	h.cfg.Models = append(h.cfg.Models, h.cfg.Models[0])
-	h.cfg.Models[4].Name, h.cfg.Models[4].ID, h.cfg.Models[4].Provider = "local", "local-1", "inhouse"
-	for _, p := range []string{"diagnosis", "tests", "code", "cifix", "review", "validator"} {
-		h.cfg.Phases[p] = configPhase("medium", "local")
-	}
-	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: newRouter(h.cfg), Prompts: h.eng.prompts})
+	h := withLocalModel(t, "diagnosis", "tests", "code", "cifix", "review", "validator")
 	id := h.add("hotfix", "private fix", true)
 	h.runIdle()
 	if s := h.ticket(id).Status; s != store.StatusDone {
@@ -266,17 +258,26 @@ func TestSensitiveTicketRunsOnLocalModelOnly(t *testing.T) {
 // When only the validator's chain lacks a local model, the stop names the
 // validator, the chain to fix, not the phase whose work it checked.
 func TestSensitiveStopNamesTheChainWithoutALocalModel(t *testing.T) {
-	h := newHarness(t, "", developer)
-	h.cfg.Providers = append(h.cfg.Providers, h.cfg.Providers[0])
-	h.cfg.Providers[2].Name, h.cfg.Providers[2].Local, h.cfg.Providers[2].APIKeyEnv = "inhouse", true, ""
-	h.cfg.Models = append(h.cfg.Models, h.cfg.Models[0])
-	h.cfg.Models[4].Name, h.cfg.Models[4].ID, h.cfg.Models[4].Provider = "local", "local-1", "inhouse"
-	h.cfg.Phases["diagnosis"] = configPhase("medium", "local")
-	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: newRouter(h.cfg), Prompts: h.eng.prompts})
+	h := withLocalModel(t, "diagnosis")
 	id := h.add("hotfix", "private fix", true)
 	h.runIdle()
 	tk := h.ticket(id)
 	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "validator has no local model") || !strings.Contains(tk.Reason, "[phases.validator]") {
 		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
 	}
+}
+
+// withLocalModel is a harness with a model "local" (ID local-1) on a local
+// provider, second in the chains of phases.
+func withLocalModel(t *testing.T, phases ...string) *harness {
+	h := newHarness(t, "", developer)
+	h.cfg.Providers = append(h.cfg.Providers, h.cfg.Providers[0])
+	h.cfg.Providers[2].Name, h.cfg.Providers[2].Local, h.cfg.Providers[2].APIKeyEnv = "inhouse", true, ""
+	h.cfg.Models = append(h.cfg.Models, h.cfg.Models[0])
+	h.cfg.Models[4].Name, h.cfg.Models[4].ID, h.cfg.Models[4].Provider = "local", "local-1", "inhouse"
+	for _, p := range phases {
+		h.cfg.Phases[p] = configPhase("medium", "local")
+	}
+	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: newRouter(h.cfg), Prompts: h.eng.prompts})
+	return h
 }
