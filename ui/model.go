@@ -14,6 +14,7 @@ import (
 	"agent-tui/engine"
 	"agent-tui/engine/config"
 	"agent-tui/engine/llm"
+	"agent-tui/engine/workspace"
 	"agent-tui/store"
 )
 
@@ -600,9 +601,18 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 				return failed(err.Error())
 			}
 		}
+		prompt := fmt.Sprintf("Approve %s of %s %q?", t.Phase, id, t.Title)
+		if t.Phase == config.Review || t.Phase == engine.Merge {
+			// the one approve that changes the user's own branch
+			into := t.BaseBranch
+			if into == "" {
+				into = "the base branch"
+			}
+			prompt += fmt.Sprintf(" This merges %s into %s.", branchOf(t), into)
+		}
 		m.dialogs = append(m.dialogs, confirmDialog{
 			title:  "Approve " + id,
-			prompt: fmt.Sprintf("Approve %s of %s %q?", t.Phase, id, t.Title),
+			prompt: prompt,
 			onYes:  decideCmd(store.Decision{Kind: store.DecisionApprove}, onResume("approved "+id, "approved "+id+"; it goes on when resumed")),
 		})
 	case key.Matches(k, km.Reject):
@@ -727,4 +737,13 @@ func (m *Model) pushModelPicker(id string) tea.Cmd {
 		},
 	})
 	return nil
+}
+
+// branchOf is the ticket's branch, named as agent-tui names it when the
+// ticket has not recorded one yet.
+func branchOf(t *store.Ticket) string {
+	if t.Branch != "" {
+		return t.Branch
+	}
+	return workspace.BranchName(t.ID)
 }
