@@ -134,6 +134,7 @@ func (d inputDialog) View(st *styles, width, height int) string {
 type pickerDialog struct {
 	title  string
 	items  []string
+	last   string // the item in use now, marked as such
 	cursor int
 	onPick func(string) tea.Cmd
 }
@@ -178,6 +179,9 @@ func (d pickerDialog) render(st *styles, width, height, n int) string {
 		line := "  " + d.items[i]
 		if i == d.cursor {
 			line = st.fieldOn.Render("› " + d.items[i])
+		}
+		if d.items[i] == d.last {
+			line += st.dim.Render(" · last attempt's")
 		}
 		b.WriteString(ansi.Truncate(line, width-4, "…") + "\n")
 	}

@@ -125,7 +125,7 @@ func TestDialogsFitSmallTerminals(t *testing.T) {
 			}
 			m = press(t, m, "esc", "j", "j", "j", "m") // T-4: pick a model
 			out = checkFrame(t, m, size[0], size[1])
-			for _, want := range []string{"Retry T-4 on model", "› small", "enter retry · esc cancel"} {
+			for _, want := range []string{"Retry tests of T-4", "› small", "enter retry · esc cancel"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("model picker misses %q:\n%s", want, out)
 				}
@@ -675,5 +675,14 @@ func TestDocumentsShowTheWaitingDraft(t *testing.T) {
 			t.Errorf("%s documents:\n%s", c.id, out)
 		}
 		m = press(t, m, "1")
+	}
+}
+
+// The model picker names the phase and marks the model its last attempt ran on.
+func TestModelPickerMarksTheLastModel(t *testing.T) {
+	m := newTestModel(t, fixture(), 120, 30)
+	out := plain(press(t, m, "j", "j", "j", "m")) // T-4, stopped at tests
+	if !strings.Contains(out, "Retry tests of T-4 on model") || !strings.Contains(out, "mid · last attempt's") {
+		t.Errorf("picker:\n%s", out)
 	}
 }

@@ -702,11 +702,20 @@ func doneText(browsing bool, kind, id, done string) string {
 
 func (m *Model) pushModelPicker(id string) tea.Cmd {
 	b, browsing := m.b, m.opts.NoModel != ""
-	sensitive, later := false, ""
+	sensitive, later, what, last := false, "", id, ""
 	if t := m.q.tickets[id]; t != nil {
 		sensitive = t.Sensitive
 		if pausedNow(t) {
 			later = " when resumed" // it records the retry but runs nothing
+		}
+		what = t.Phase + " of " + id
+		if td := m.data[id]; td != nil {
+			for i := len(td.attempts) - 1; i >= 0; i-- {
+				if a := td.attempts[i]; a.Phase == t.Phase && a.Model != "" {
+					last = a.Model
+					break
+				}
+			}
 		}
 	}
 	var names []string
@@ -721,13 +730,14 @@ func (m *Model) pushModelPicker(id string) tea.Cmd {
 		}
 		return m.setFlash("no models configured", true)
 	}
-	title := "Retry " + id + " on model"
+	title := "Retry " + what + " on model"
 	if sensitive {
 		title += " (local models only: sensitive)"
 	}
 	m.dialogs = append(m.dialogs, pickerDialog{
 		title: title,
 		items: names,
+		last:  last,
 		onPick: func(model string) tea.Cmd {
 			done := "retrying " + id + " on " + model
 			if later != "" {
