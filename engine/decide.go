@@ -134,6 +134,9 @@ func Decide(st *store.Store, cfg *config.Config, id string, d store.Decision) (*
 				p.Applied, p.Superseded = true, "replaced by "+strings.ReplaceAll(d.Kind, "_", "-")
 			}
 		}
+		if d.Phase == "" && d.Kind != store.DecisionPause && d.Kind != store.DecisionResume {
+			d.Phase = t.Phase // where it was taken; a run may move it (reject at merge)
+		}
 		t.Decisions = append(t.Decisions, d)
 		out = t
 		return tx.PutTicket(t)
@@ -228,6 +231,8 @@ func Allowed(t *store.Ticket, kind string) error {
 	// (see Decide); a cancel is final
 	if p := PendingDecision(t); p != nil && p.Kind == store.DecisionCancel && kind != store.DecisionPause && kind != store.DecisionResume {
 		return fmt.Errorf("%s is to be cancelled by the next run: a cancel cannot be taken back", t.ID)
+	} else if p != nil && p.Kind == store.DecisionApprove && kind == store.DecisionApprove {
+		return fmt.Errorf("%s already has an approve waiting for the next run", t.ID)
 	}
 	waiting := t.Status == store.StatusAwaiting || t.Status == store.StatusNeedsHuman
 	status := strings.ReplaceAll(t.Status, "_", " ")
@@ -338,9 +343,10 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 				t.Paused = false
 			case store.DecisionCancel:
 				t.Status = store.StatusCancelled
-				t.Reason = "cancelled by a human"
+				// shown after the status ("cancelled: by a human")
+				t.Reason = "by a human"
 				if d.Reason != "" {
-					t.Reason = "cancelled: " + d.Reason // its epic's cancel
+					t.Reason = d.Reason // its epic's cancel
 				}
 				if ps != nil && ps.Status != store.PhasePassed {
 					ps.Status = store.PhaseCancelled

@@ -199,7 +199,7 @@ func TestCancelledEpicCancelsItsChildren(t *testing.T) {
 	}
 	for _, cid := range ep.Children {
 		c := h.ticket(cid)
-		if c.Status != store.StatusCancelled || c.Reason != "cancelled: its epic "+id+" was cancelled" {
+		if c.Status != store.StatusCancelled || c.Reason != "its epic "+id+" was cancelled" {
 			t.Fatalf("child %s is %s (%s)", cid, c.Status, c.Reason)
 		}
 		if n := len(c.Decisions); n != 1 || !strings.Contains(c.Decisions[0].Reason, id) {
