@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 func numbered(items []string) string {
@@ -44,6 +45,9 @@ func addressed(objections string) string {
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > n {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n-- // never inside a character
+		}
 		s = s[:n] + "…"
 	}
 	return s
