@@ -432,7 +432,7 @@ func (e *Engine) finishPhase(ctx context.Context, t *store.Ticket, ps *store.Pha
 		if len(files) == 0 {
 			// only a human's approve gets here: code would go green on
 			// nothing, and the ticket end done with nothing merged
-			e.stopTicket(t.ID, store.StatusNeedsHuman, "tests: no test file differs from "+t.BaseBranch+" in "+worktreeOr(t)+": write the tests there, then approve again; or retry with guidance")
+			e.stopTicket(t.ID, store.StatusNeedsHuman, "tests: no test file differs from "+t.BaseBranch+": write the tests in the worktree and approve again, or retry with guidance (worktree: "+worktreeOr(t)+")")
 			return errParked
 		}
 		if _, err := e.repo.CommitStaged(ctx, t.Worktree, msg); err != nil {
