@@ -609,6 +609,9 @@ func printShow(w io.Writer, v engine.TicketView) {
 		fmt.Fprintf(w, " — %s", v.Reason)
 	}
 	fmt.Fprintln(w)
+	if v.Sensitive {
+		fmt.Fprintln(w, "sensitive: yes (only models of providers with local = true see it)")
+	}
 	if v.Parent != "" {
 		fmt.Fprintf(w, "parent:  %s\n", v.Parent)
 	}

@@ -507,3 +507,12 @@ func TestCLIShowNamesFallbacks(t *testing.T) {
 		t.Fatalf("show lacks the fallback:\n%s", out)
 	}
 }
+
+// show's text says a ticket is sensitive, as --json does.
+func TestCLIShowSaysSensitive(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	id := strings.TrimSpace(e.mustRun("add", "--sensitive", "private"))
+	if out := e.mustRun("show", id); !strings.Contains(out, "sensitive: yes") {
+		t.Fatalf("show:\n%s", out)
+	}
+}

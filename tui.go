@@ -45,7 +45,8 @@ func runTUI(g globals, stderr io.Writer) error {
 		engineDone <- nil
 	}
 
-	uiErr := ui.Run(ctx, eng, ui.Options{Simulated: en.cfg.Simulated(), Repo: en.repo.Dir, NoModel: noModel})
+	// browsing a demo whose model is gone: nothing simulated runs here
+	uiErr := ui.Run(ctx, eng, ui.Options{Simulated: en.cfg.Simulated() && noModel == "", Repo: en.repo.Dir, NoModel: noModel})
 	// quitting stops model calls; cut-off attempts are marked interrupted
 	// and run again on the next start
 	cancel()

@@ -686,3 +686,23 @@ func TestModelPickerMarksTheLastModel(t *testing.T) {
 		t.Errorf("picker:\n%s", out)
 	}
 }
+
+// A code block keeps its tab indentation in Documents.
+func TestMarkdownKeepsTabIndentation(t *testing.T) {
+	out, err := newMDRenderer().render("```go\nif len(s) <= n {\n\treturn s\n}\n```\n", 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stripANSI(out), "    return s") {
+		t.Errorf("rendered:\n%s", stripANSI(out))
+	}
+}
+
+// A sensitive ticket says so in its pane's title.
+func TestSensitiveTicketIsMarked(t *testing.T) {
+	f := fixture()
+	f.tickets[0].Sensitive = true // T-1
+	if out := plain(newTestModel(t, f, 150, 42)); !strings.Contains(out, "T-1 · feature · sensitive · Add login flow") {
+		t.Errorf("pane title:\n%s", out)
+	}
+}

@@ -34,7 +34,8 @@ func (r *mdRenderer) render(md string, width int) (string, error) {
 		}
 		r.byWidth[width] = tr
 	}
-	out, err := tr.Render(md)
+	// glamour drops tabs, and with them a code block's indentation
+	out, err := tr.Render(strings.ReplaceAll(md, "\t", "    "))
 	if err != nil {
 		return "", err
 	}

@@ -270,7 +270,11 @@ func (m *Model) detailTitle() string {
 	if t == nil {
 		return "Ticket"
 	}
-	return t.ID + " · " + t.Kind + " · " + sanitize(t.Title)
+	kind := t.Kind
+	if t.Sensitive {
+		kind += " · sensitive" // only local models see it
+	}
+	return t.ID + " · " + kind + " · " + sanitize(t.Title)
 }
 
 func (m *Model) detailLines(l layout) []string {
@@ -530,7 +534,7 @@ func (m *Model) statusLine() string {
 		st.awaiting.Render(fmt.Sprintf("! %d waiting for you", m.q.waiting)),
 		money(m.q.spend)+" spent",
 	)
-	if len(m.health) > 0 {
+	if len(m.health) > 0 && m.opts.NoModel == "" { // no run, no provider to speak of
 		var hs []string
 		now := time.Now()
 		for _, h := range m.health {
