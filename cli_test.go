@@ -219,6 +219,7 @@ func TestCLIBadInputGetsOneLineErrorAndLeavesNothing(t *testing.T) {
 		{[]string{"show", "X-1"}, "bad ticket id"},
 		{[]string{"--demo", "--db", "x.db"}, "--demo makes its own"},
 		{[]string{"add", "--sensitiv", "x"}, "not defined: --sensitiv"},
+		{[]string{"add", strings.Repeat("t", 301)}, "301 characters long, over 300"},
 		{[]string{"retry", "T-1", "--model"}, "flag needs an argument: --model"},
 	}
 	for _, c := range cases {

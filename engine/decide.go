@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"agent-tui/engine/config"
 	"agent-tui/engine/workspace"
@@ -22,6 +23,9 @@ type NewTicket struct {
 	Parent    string
 }
 
+// MaxTitle bounds a title: a line to scan in a list, not a document.
+const MaxTitle = 300
+
 // Validate checks a new ticket before anything is written.
 func (n NewTicket) Validate() error {
 	if !ValidKind(n.Kind) {
@@ -32,6 +36,9 @@ func (n NewTicket) Validate() error {
 	}
 	if i := strings.IndexFunc(n.Title, unicode.IsControl); i >= 0 {
 		return fmt.Errorf("the title has a control character (%U): a title is one line of text", []rune(n.Title[i:])[0])
+	}
+	if l := utf8.RuneCountInString(n.Title); l > MaxTitle {
+		return fmt.Errorf("the title is %d characters long, over %d: put the rest in the body", l, MaxTitle)
 	}
 	// a body may be a pasted log with colours: it is kept as given and
 	// shown sanitized

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"hash/fnv"
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
@@ -47,7 +48,9 @@ func docItems(t *store.Ticket, td *ticketData, width int) []docItem {
 	for _, ps := range t.Phases {
 		a := td.accepted(ps)
 		if a == nil || strings.TrimSpace(a.Deliverable) == "" {
-			if draft := waitingDraft(t, td, ps); draft != nil {
+			if p := engine.PendingDecision(t); p != nil && p.Kind == store.DecisionEditApprove && ps.Name == t.Phase {
+				items = append(items, docItem{title: ps.Name + " · your edit · approved, waiting for a run", key: docKey{t.ID, editSeq(p.Text), width}, md: p.Text})
+			} else if draft := waitingDraft(t, td, ps); draft != nil {
 				// what `e` opens: the human judges it here, not in the raw stream
 				title := fmt.Sprintf("%s · attempt %d · %s · not accepted (e edits it)", ps.Name, draft.N, draft.Model)
 				items = append(items, docItem{title: title, key: docKey{t.ID, draft.Seq, width}, md: docText(ps.Name, draft)})
@@ -287,4 +290,12 @@ func ciLines(st *styles, t *store.Ticket, td *ticketData, w int) []string {
 		return []string{st.dim.Render("No checks have run yet.")}
 	}
 	return out
+}
+
+// editSeq keys a human's pending edit in the render cache: negative, so
+// never an attempt's seq, and new for each text (an edit can be replaced).
+func editSeq(text string) int {
+	h := fnv.New32a()
+	h.Write([]byte(text))
+	return -1 - int(h.Sum32()>>1)
 }

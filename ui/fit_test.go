@@ -706,3 +706,51 @@ func TestSensitiveTicketIsMarked(t *testing.T) {
 		t.Errorf("pane title:\n%s", out)
 	}
 }
+
+// A human's edit that waits for a run is what Documents shows and what
+// the next e opens, not the model's draft.
+func TestPendingEditIsShownAndEditedAgain(t *testing.T) {
+	f := fixture()
+	f.attempts["T-4"] = []*store.Attempt{att(1, "tests", 1, false, "MODEL-DRAFT")}
+	f.tickets[3].Decisions = []store.Decision{{Kind: store.DecisionEditApprove, Phase: "tests", Text: "HUMAN-EDIT of the tests"}}
+	m := newTestModel(t, f, 150, 42)
+	m = press(t, m, "j", "j", "j") // T-4
+	out := plain(press(t, m, "2"))
+	if !strings.Contains(out, "HUMAN-EDIT of the tests") || !strings.Contains(out, "your edit") || strings.Contains(out, "MODEL-DRAFT") {
+		t.Errorf("documents:\n%s", out)
+	}
+	m, cmd := update(m, keyMsg("e"))
+	for _, msg := range collect(cmd) {
+		if r, ok := msg.(editorReadyMsg); ok && r.err == nil {
+			defer os.Remove(r.path)
+			if data, _ := os.ReadFile(r.path); string(data) != "HUMAN-EDIT of the tests" {
+				t.Fatalf("e opened %q, want the waiting edit", data)
+			}
+			return
+		}
+	}
+	t.Fatalf("no editor opened: flash %q", m.flash)
+}
+
+// esc in the new-ticket form keeps what was typed for the next n; a
+// created ticket clears it.
+func TestNewTicketDraftSurvivesEsc(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 120, 30)
+	m = press(t, m, "n")
+	for _, r := range "DRAFT-TITLE" {
+		m = press(t, m, string(r))
+	}
+	m = press(t, m, "esc", "n")
+	if out := plain(m); !strings.Contains(out, "DRAFT-TITLE") {
+		t.Fatalf("draft lost after esc:\n%s", out)
+	}
+	m = press(t, m, "ctrl+s")
+	if len(f.added) != 1 || f.added[0].Title != "DRAFT-TITLE" {
+		t.Fatalf("added %+v", f.added)
+	}
+	m = press(t, m, "n")
+	if f, ok := m.dialogs[len(m.dialogs)-1].(newTicketForm); !ok || f.title.Value() != "" {
+		t.Fatalf("a created ticket's draft came back: %+v", m.dialogs)
+	}
+}

@@ -34,11 +34,16 @@ type newTicketForm struct {
 	submit    func(engine.NewTicket) tea.Cmd
 }
 
+// typed is what the form holds now.
+func (f newTicketForm) typed() engine.NewTicket {
+	return engine.NewTicket{Kind: kinds[f.kind], Title: strings.TrimSpace(f.title.Value()), Body: strings.TrimSpace(f.body.Value()), Sensitive: f.sensitive}
+}
+
 func newTicketDialog(submit func(engine.NewTicket) tea.Cmd) (newTicketForm, tea.Cmd) {
 	ti := steadyInput(textinput.New())
 	ti.Prompt = ""
 	ti.Placeholder = "what should change"
-	ti.CharLimit = 300
+	ti.CharLimit = 0 // the engine refuses a long title with a reason; a silent cut would lose text
 	ta := textarea.New()
 	ta.Placeholder = "details, acceptance criteria, reproduction…"
 	ta.ShowLineNumbers = false
@@ -80,7 +85,9 @@ func (f newTicketForm) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 	if k, ok := msg.(tea.KeyPressMsg); ok {
 		switch s := k.String(); {
 		case s == "esc" || s == "ctrl+c":
-			return f, nil, true
+			// a long body must not be lost to one key: the next n has it back
+			n := f.typed()
+			return f, func() tea.Msg { return draftMsg{n} }, true
 		case s == "ctrl+s" || (s == "enter" && f.field == fieldSensitive):
 			title := strings.TrimSpace(f.title.Value())
 			if title == "" {
@@ -89,9 +96,7 @@ func (f newTicketForm) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 				f, cmd := f.focus()
 				return f, cmd, false
 			}
-			return f, f.submit(engine.NewTicket{
-				Kind: kinds[f.kind], Title: title, Body: strings.TrimSpace(f.body.Value()), Sensitive: f.sensitive,
-			}), true
+			return f, f.submit(f.typed()), true
 		case s == "tab" || (s == "enter" && (f.field == fieldKind || f.field == fieldTitle)):
 			f.field = (f.field + 1) % fieldCount
 			f, cmd := f.focus()

@@ -65,6 +65,7 @@ type Model struct {
 	textTop      [tabCount]int
 
 	dialogs     []dialog
+	draft       *engine.NewTicket // a new ticket closed unsent, for the next n
 	filtering   bool
 	filterInput textinput.Model
 
@@ -210,6 +211,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		cmd := m.setFlash(text, isErr)
 		m.flashAbout(msg.id)
 		return cmd
+	case draftMsg:
+		m.draft = nil
+		if msg.n.Title != "" || msg.n.Body != "" {
+			m.draft = &msg.n
+		}
+		return nil
 	case ticketAddedMsg:
 		if msg.err != nil {
 			// the form comes back with what was typed and why it failed
@@ -218,6 +225,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.dialogs = append(m.dialogs, f)
 			return cmd
 		}
+		m.draft = nil
 		m.q.put(msg.t)
 		m.selectID(msg.t.ID)
 		return m.setFlash("created "+msg.t.ID, false)
@@ -554,6 +562,9 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 	km := m.keys
 	if key.Matches(k, km.New) {
 		f, cmd := m.newTicketForm()
+		if m.draft != nil {
+			f = f.refill(*m.draft, "")
+		}
 		m.dialogs = append(m.dialogs, f)
 		return cmd
 	}
@@ -638,7 +649,11 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		}
 		// a phase that left nothing opens an empty file: the human writes
 		// the deliverable (the engine refuses an empty one)
-		return prepareEdit(id, td.lastDeliverable(t.Phase))
+		text := td.lastDeliverable(t.Phase)
+		if p := engine.PendingDecision(t); p != nil && p.Kind == store.DecisionEditApprove {
+			text = p.Text // the human's own edit, still waiting: edit it again
+		}
+		return prepareEdit(id, text)
 	case key.Matches(k, km.Guidance):
 		if cmd, no := refused(store.DecisionRetry); no {
 			return cmd
@@ -662,7 +677,8 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		}
 		what := "Its worktree is removed; its branch stays."
 		if t.Kind == engine.KindEpic {
-			what = "It has no worktree of its own."
+			// the split may make children before the y: they go too
+			what = "It has no worktree of its own; children it makes meanwhile are cancelled with it."
 			var open []string
 			for _, cid := range t.Children {
 				if c := m.q.tickets[cid]; c != nil && engine.Allowed(c, store.DecisionCancel) == nil {
