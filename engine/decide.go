@@ -286,6 +286,16 @@ func checkDecision(cfg *config.Config, t *store.Ticket, d store.Decision) error 
 	switch {
 	case d.Kind == store.DecisionEditApprove && strings.TrimSpace(d.Text) == "":
 		return errors.New("the edited deliverable is empty")
+	case d.Kind == store.DecisionEditApprove && !utf8.ValidString(d.Text):
+		return errors.New("the edited deliverable is not UTF-8 text")
+	case d.Kind == store.DecisionEditApprove && t.Phase == config.Split:
+		// the engine makes the children from it: refuse now what it
+		// could not read later
+		if _, err := ParseSplit(d.Text); err != nil {
+			return fmt.Errorf("a split is the JSON the split phase answers ({\"tickets\": [{\"kind\", \"title\", \"body\"}, …]}): %v", err)
+		}
+	case d.Kind == store.DecisionRetry && d.Model != "" && (t.Phase == config.CI || t.Phase == Merge):
+		return fmt.Errorf("%s is at %s, which runs a command, not a model: retry it without --model", t.ID, t.Phase)
 	case d.Kind == store.DecisionReject && strings.TrimSpace(d.Reason) == "":
 		return errors.New("reject needs a reason")
 	case d.Kind == store.DecisionRetry && d.Model != "":

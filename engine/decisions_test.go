@@ -324,3 +324,36 @@ func TestStatsSkipAttemptsThatSpentNothing(t *testing.T) {
 		t.Fatalf("spend rows %+v", s.Spend)
 	}
 }
+
+// What a decision carries is checked when it is taken, not found unusable
+// by a later run: a split the engine cannot read, a model for a phase that
+// runs a command.
+func TestDecisionsRefuseWhatCannotBeCarriedOut(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"split"}
+	epic := h.add("epic", "split by hand", false)
+	h.cfg.CICommand = "no-such-ci-runner-xyz"
+	fix := h.add("hotfix", "stops at ci", false)
+	h.runIdle()
+	if tk := h.ticket(epic); tk.Phase != "split" || tk.Status != store.StatusAwaiting {
+		t.Fatalf("epic %s at %s", tk.Status, tk.Phase)
+	}
+	if _, err := Decide(h.st, h.cfg, epic, store.Decision{Kind: store.DecisionEditApprove, Text: "not json at all"}); err == nil || !strings.Contains(err.Error(), "JSON") {
+		t.Fatalf("a split that is not JSON: %v", err)
+	}
+	if _, err := Decide(h.st, h.cfg, epic, store.Decision{Kind: store.DecisionEditApprove, Text: "caf\xe9"}); err == nil || !strings.Contains(err.Error(), "UTF-8") {
+		t.Fatalf("text that is not UTF-8: %v", err)
+	}
+	if _, err := Decide(h.st, h.cfg, epic, store.Decision{Kind: store.DecisionEditApprove, Text: `{"tickets": [{"kind": "feature", "title": "by hand", "body": "b"}]}`}); err != nil {
+		t.Fatalf("a readable split: %v", err)
+	}
+	if tk := h.ticket(fix); tk.Phase != "ci" || tk.Status != store.StatusNeedsHuman {
+		t.Fatalf("hotfix %s at %s", tk.Status, tk.Phase)
+	}
+	if _, err := Decide(h.st, h.cfg, fix, store.Decision{Kind: store.DecisionRetry, Model: "large"}); err == nil || !strings.Contains(err.Error(), "runs a command") {
+		t.Fatalf("retry on a model at ci: %v", err)
+	}
+	if n := len(h.ticket(fix).Decisions); n != 0 {
+		t.Fatalf("a refused decision was stored: %d", n)
+	}
+}

@@ -132,5 +132,12 @@ func (c *Config) Validate() error {
 // httpURL: what an OpenAI client can call, e.g. https://host/v1.
 func httpURL(s string) bool {
 	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return false
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		return err == nil && n > 0 && n < 65536
+	}
+	return true
 }
