@@ -139,19 +139,29 @@ func TestRedCheckNeedsTestsThatRan(t *testing.T) {
 	}
 }
 
-// With no test command at all the ticket stops before the tests phase
-// spends a token, saying what to set.
+// With no test command at all the ticket stops before a token is spent
+// (its tests could never be judged), saying what to set; once set, a
+// retry runs it.
 func TestNoTestCommandStopsForAHuman(t *testing.T) {
 	h := newHarness(t, "", developer)
+	test := h.cfg.TestCommand
 	h.cfg.TestCommand = ""
 	id := h.add("hotfix", "no command", false)
 	h.runIdle()
 	tk := h.ticket(id)
-	if tk.Status != store.StatusNeedsHuman || tk.Phase != "tests" || !strings.Contains(tk.Reason, "test_command") {
+	if tk.Status != store.StatusNeedsHuman || tk.Phase != "diagnosis" || !strings.Contains(tk.Reason, "test_command") {
 		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
 	}
-	if n := len(h.requests("tests")); n != 0 {
-		t.Fatalf("tests was asked %d times with nothing to judge it", n)
+	if n := len(h.srv.Requests()); n != 0 {
+		t.Fatalf("%d model calls for a ticket whose tests cannot be run", n)
+	}
+	h.cfg.TestCommand = test
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("after setting test_command: %s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
 	}
 }
 

@@ -206,8 +206,16 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 		e.stopTicket(t.ID, store.StatusNeedsHuman, gaveUpReason(ps.Name, n, last))
 		return errParked
 	}
-	if t.Worktree == "" && t.Kind != KindEpic && (ps.Name == config.Discovery || ps.Name == config.Diagnosis) {
-		e.prefetchWorktree(ctx, t)
+	if t.Kind != KindEpic && (ps.Name == config.Discovery || ps.Name == config.Diagnosis) {
+		// its tests will need a command to run: without one, stop before
+		// the documents are paid for (the checkout has the base's files)
+		if strings.TrimSpace(e.cfg.TestCmd(e.repo.Dir)) == "" {
+			e.stopTicket(t.ID, store.StatusNeedsHuman, e.noCheckCommand(t, config.Tests))
+			return errParked
+		}
+		if t.Worktree == "" {
+			e.prefetchWorktree(ctx, t)
+		}
 	}
 	needsTree := writesFiles(ps.Name) || ps.Name == config.Review
 	if needsTree {
