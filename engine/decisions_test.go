@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -355,5 +356,31 @@ func TestDecisionsRefuseWhatCannotBeCarriedOut(t *testing.T) {
 	}
 	if n := len(h.ticket(fix).Decisions); n != 0 {
 		t.Fatalf("a refused decision was stored: %d", n)
+	}
+}
+
+// A worktree made ahead of time for a ticket that had not recorded it when
+// the last run stopped is that ticket's, not an orphan; a directory no
+// ticket owns still is.
+func TestPrefetchedWorktreeIsNoOrphan(t *testing.T) {
+	h := newHarness(t, "", developer)
+	id := h.add("hotfix", "cut off after its prefetch", false)
+	if _, _, err := h.repo.EnsureWorktree(context.Background(), id, "main"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(h.repo.WorktreePath("T-99"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: h.eng.router, Prompts: h.eng.prompts, Log: &log})
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
+	}
+	if strings.Contains(log.String(), "worktrees/"+id) && strings.Contains(log.String(), "orphan") {
+		t.Errorf("its own ticket's worktree called an orphan:\n%s", log.String())
+	}
+	if !strings.Contains(log.String(), "T-99") {
+		t.Errorf("a directory no ticket owns was not reported:\n%s", log.String())
 	}
 }

@@ -107,6 +107,11 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 					continue
 				}
 			}
+			if t := e.ticketAt(o); t != nil && !finished(t.Status) {
+				// made ahead of time for a ticket that had not recorded it
+				// when the last run stopped: the ticket will use it
+				continue
+			}
 			e.log.Warn("orphan worktree (not deleted)", "path", o)
 		}
 		for _, r := range rep.Recreated {
@@ -383,15 +388,24 @@ func (e *Engine) recover(tickets []*store.Ticket) error {
 
 // finishedTicketOf names the finished ticket whose worktree path is p, or "".
 func (e *Engine) finishedTicketOf(p string) string {
+	if t := e.ticketAt(p); t != nil && finished(t.Status) {
+		return t.ID
+	}
+	return ""
+}
+
+// ticketAt is the ticket whose worktree path p is, made or not; nil when
+// p is no ticket's.
+func (e *Engine) ticketAt(p string) *store.Ticket {
 	id := filepath.Base(p)
 	if filepath.Clean(p) != filepath.Clean(e.repo.WorktreePath(id)) {
-		return ""
+		return nil
 	}
 	t, err := e.st.Ticket(id)
-	if err != nil || !finished(t.Status) {
-		return ""
+	if err != nil {
+		return nil
 	}
-	return id
+	return t
 }
 
 func (e *Engine) reconcile(ctx context.Context, tickets []*store.Ticket) (workspace.Report, error) {
