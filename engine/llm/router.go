@@ -25,6 +25,9 @@ const (
 	maxRetryAfter = 60 * time.Second
 	// failuresBeforeCooldown failures in a row put a provider in cooldown.
 	failuresBeforeCooldown = 3
+	// longWait: a rate limit asking for longer than this is not waited out
+	// when another model can answer; its provider rests that long instead.
+	longWait = 10 * time.Second
 )
 
 // Options are the router's dependencies; zero values mean the real thing.
@@ -306,7 +309,7 @@ func (r *Router) Complete(ctx context.Context, req Request) (*Response, error) {
 			tried = append(tried, Fallback{c.model.Name, c.provider.Name, "provider cooling down"})
 			continue
 		}
-		resp, reason, ofRequest, err := r.tryModel(ctx, c, &req)
+		resp, reason, ofRequest, err := r.tryModel(ctx, c, &req, r.anyAvailable(chain[i+1:]))
 		if err != nil {
 			return nil, err
 		}
@@ -326,8 +329,9 @@ func (r *Router) Complete(ctx context.Context, req Request) (*Response, error) {
 }
 
 // tryModel runs one model with its 429 retries. It returns a response, or
-// the reason to fall back, or ctx's error.
-func (r *Router) tryModel(ctx context.Context, c candidate, req *Request) (*Response, string, bool, error) {
+// the reason to fall back, or ctx's error. With somewhere to fall back to,
+// a long Retry-After is not slept through: the provider is left to rest.
+func (r *Router) tryModel(ctx context.Context, c candidate, req *Request, canFallBack bool) (*Response, string, bool, error) {
 	for n := 0; ; n++ {
 		resp, f := r.attempt(ctx, c, req)
 		if err := ctx.Err(); err != nil {
@@ -345,6 +349,11 @@ func (r *Router) tryModel(ctx context.Context, c candidate, req *Request) (*Resp
 		wait := r.backoff << min(n, 16) // the shift cannot overflow
 		if d, ok := parseRetryAfter(f.retryAfter, r.now()); ok {
 			wait = d
+		}
+		if canFallBack && wait > longWait {
+			// every later call, of any ticket, skips it until then
+			r.restUntil(c.provider.Name, r.now().Add(wait), f.reason)
+			return nil, fmt.Sprintf("%s, asking to wait %s", f.reason, wait.Round(time.Second)), true, nil
 		}
 		wait = min(wait, maxRetryAfter)
 		if req.OnWait != nil {
@@ -388,6 +397,18 @@ func (r *Router) failed(provider, reason string) {
 	s.lastError = reason
 	if s.failures >= failuresBeforeCooldown {
 		s.coolingUntil = now.Add(r.cooldown)
+	}
+}
+
+// restUntil puts a provider in cooldown until t, at least, as its rate
+// limit asked.
+func (r *Router) restUntil(provider string, t time.Time, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.state(provider)
+	s.lastError = reason
+	if t.After(s.coolingUntil) {
+		s.coolingUntil = t
 	}
 }
 

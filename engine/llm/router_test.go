@@ -993,3 +993,34 @@ func TestUnsetKeyVariableSkipsTheProvider(t *testing.T) {
 		t.Fatalf("only the keyless model: %v", err)
 	}
 }
+
+// A rate limit asking for a long wait is not slept through when another
+// model can answer: the call falls back at once, and the provider rests
+// for the time asked, so later calls skip it without asking.
+func TestLongRetryAfterFallsBackAndRests(t *testing.T) {
+	limited := serve(t, reply(oaitest.Reply{Status: 429, RetryAfter: "3600"}))
+	good := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	r := NewRouter(testConfig(model{name: "a", url: limited.URL}, model{name: "b", url: good.URL}), Options{})
+	start := time.Now()
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+	if err != nil || resp.Model != "b" {
+		t.Fatalf("resp %+v err %v", resp, err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("waited %v for a rate limit while b could answer", el)
+	}
+	if len(resp.Fallbacks) != 1 || !strings.Contains(resp.Fallbacks[0].Reason, "asking to wait 1m0s") {
+		t.Fatalf("fallbacks %+v", resp.Fallbacks)
+	}
+	resp, err = r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+	if err != nil || resp.Model != "b" || resp.Fallbacks[0].Reason != "provider cooling down" {
+		t.Fatalf("second call: %+v %v", resp, err)
+	}
+	if n := len(limited.Requests()); n != 1 {
+		t.Fatalf("the resting provider was asked %d times", n)
+	}
+	// as long as asked, within the cap on any wait
+	if h := r.Health()[0]; !h.CoolingUntil.After(time.Now().Add(50 * time.Second)) {
+		t.Fatalf("provider rests until %v", h.CoolingUntil)
+	}
+}
