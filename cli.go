@@ -273,7 +273,39 @@ func openEnvMode(g globals, create bool, check func(*env) error) (*env, error) {
 	if en.st, err = store.Open(en.dbPath, time.Second); err != nil {
 		return nil, err
 	}
+	if err := en.checkRepository(); err != nil {
+		en.st.Close()
+		return nil, err
+	}
 	return en, nil
+}
+
+// metaRepository names the git directory whose tickets a database holds.
+const metaRepository = "repository"
+
+// checkRepository refuses a database (given with --db) that holds another
+// repository's tickets: their branches and worktrees are not here, and a
+// run would merge whatever has the same name. A database inside this
+// repository's git directory is its own, wherever the repository moved.
+func (en *env) checkRepository() error {
+	var recorded string
+	if err := en.st.View(func(tx *store.Tx) error { recorded = tx.Meta(metaRepository); return nil }); err != nil {
+		return err
+	}
+	here := en.repo.GitDir
+	if recorded == here {
+		return nil
+	}
+	rel, err := filepath.Rel(here, en.dbPath)
+	inside := err == nil && !strings.HasPrefix(rel, "..")
+	if recorded != "" && !inside {
+		owner := recorded
+		if filepath.Base(owner) == ".git" {
+			owner = filepath.Dir(owner)
+		}
+		return fmt.Errorf("database %s holds the tickets of the repository at %s, not of %s: run with --repo %s, or give another --db", en.dbPath, owner, en.repo.Dir, owner)
+	}
+	return en.st.Update(func(tx *store.Tx) error { return tx.SetMeta(metaRepository, here) })
 }
 
 func (en *env) close() {

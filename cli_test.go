@@ -517,3 +517,37 @@ func TestCLIShowSaysSensitive(t *testing.T) {
 		t.Fatalf("show:\n%s", out)
 	}
 }
+
+// A database holds one repository's tickets: given with --db to another
+// repository, every command refuses it instead of running or merging that
+// repository's like-named branches.
+func TestCLIDatabaseOfAnotherRepository(t *testing.T) {
+	a := newCLIEnv(t, simpleModel, "")
+	b := newCLIEnv(t, simpleModel, "")
+	a.mustRun("add", "in a")
+	db := filepath.Join(a.dir, ".git", "agent-tui.db")
+	for _, args := range [][]string{{"list"}, {"run", "--until-idle"}, {"approve", "T-1"}} {
+		_, errOut, code := b.run(append([]string{"--db", db}, args...)...)
+		if code == 0 || !strings.Contains(errOut, "holds the tickets of the repository at "+a.dir) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Fatalf("%v with a's database from b: exit %d, %q", args, code, errOut)
+		}
+	}
+	// a database kept elsewhere belongs to the repository that first used it
+	outside := filepath.Join(t.TempDir(), "shared.db")
+	b.mustRun("--db", outside, "add", "in b")
+	if _, errOut, code := a.run("--db", outside, "list"); code == 0 || !strings.Contains(errOut, "repository at "+b.dir) {
+		t.Fatalf("b's outside database from a: exit %d, %q", code, errOut)
+	}
+	if out := b.mustRun("--db", outside, "list"); !strings.Contains(out, "in b") {
+		t.Fatalf("b's own database: %q", out)
+	}
+	// a repository moved with its database inside is still itself
+	moved := filepath.Join(t.TempDir(), "moved")
+	if err := os.Rename(a.dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	a.dir = moved
+	if out := a.mustRun("list"); !strings.Contains(out, "in a") {
+		t.Fatalf("after a move: %q", out)
+	}
+}

@@ -216,6 +216,16 @@ func (s *Store) View(fn func(*Tx) error) error {
 	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
 }
 
+// Meta reads a value the store keeps about itself; "" when unset.
+func (tx *Tx) Meta(key string) string {
+	return string(tx.tx.Bucket(bucketMeta).Get([]byte(key)))
+}
+
+// SetMeta sets a value the store keeps about itself.
+func (tx *Tx) SetMeta(key, value string) error {
+	return tx.tx.Bucket(bucketMeta).Put([]byte(key), []byte(value))
+}
+
 // CreateTicket allocates the next id, fills timestamps and stores t.
 func (tx *Tx) CreateTicket(t *Ticket) error {
 	b := tx.tx.Bucket(bucketTickets)
