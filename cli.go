@@ -773,9 +773,9 @@ func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {
 	if s.TopTierModel != "" {
 		fmt.Fprintf(tw, "same tokens on %s\t$%.4f\n", s.TopTierModel, s.TopTierUSD)
 	}
-	fmt.Fprintln(tw, "\nPHASE\tMODEL\tCALLS\tTOKENS IN\tTOKENS OUT\tSPEND")
+	fmt.Fprintln(tw, "\nPHASE\tMODEL\tATTEMPTS\tTOKENS IN\tTOKENS OUT\tSPEND")
 	for _, r := range s.Spend {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t$%.4f\n", r.Phase, r.Model, r.Calls, r.TokensIn, r.TokensOut, r.CostUSD)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t$%.4f\n", r.Phase, r.Model, r.Attempts, r.TokensIn, r.TokensOut, r.CostUSD)
 	}
 	fmt.Fprintln(tw, "\nPHASE\tATTEMPT\tPASSED\tJUDGED\tPASS RATE")
 	phases := make([]string, 0, len(s.PassRate))

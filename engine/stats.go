@@ -19,7 +19,7 @@ type Stats struct {
 type SpendRow struct {
 	Phase     string  `json:"phase"`
 	Model     string  `json:"model"`
-	Calls     int     `json:"calls"`
+	Attempts  int     `json:"attempts"` // attempts (or validator sessions) this model served, each of one or more calls
 	TokensIn  int     `json:"tokens_in"`
 	TokensOut int     `json:"tokens_out"`
 	CostUSD   float64 `json:"cost_usd"`
@@ -52,7 +52,7 @@ func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 			r = &SpendRow{Phase: phase, Model: model}
 			spend[k] = r
 		}
-		r.Calls++
+		r.Attempts++
 		r.TokensIn += in
 		r.TokensOut += out
 		r.CostUSD += cost
