@@ -445,3 +445,31 @@ func TestApprovedTestsNeedATestFile(t *testing.T) {
 		t.Fatal("the human's test was not merged")
 	}
 }
+
+// A branch deleted outside agent-tui (with its worktree) took the ticket's
+// committed tests with it: the ticket stops saying so, instead of making
+// the branch again from base and failing code for tests that vanished.
+func TestDeletedBranchStopsTheTicket(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"review"}
+	id := h.add("hotfix", "branch lost", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusAwaiting || tk.Phase != "review" {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	gitOut(t, h.dir, "worktree", "remove", "--force", tk.Worktree)
+	gitOut(t, h.dir, "branch", "-D", tk.Branch)
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionReject, Reason: "redo it"}); err != nil {
+		t.Fatal(err)
+	}
+	codeBefore := len(h.requests("code"))
+	h.runIdle()
+	tk = h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "was deleted outside agent-tui") {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	if n := len(h.requests("code")); n != codeBefore {
+		t.Fatalf("code asked %d more times on a branch made again from base", n-codeBefore)
+	}
+}

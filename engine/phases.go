@@ -148,6 +148,14 @@ func (e *Engine) noCheckCommand(t *store.Ticket, phase string) string {
 
 // ensureWorktree creates the ticket's worktree the first time it needs files.
 func (e *Engine) ensureWorktree(ctx context.Context, t *store.Ticket) error {
+	if t.Branch != "" && !e.repo.HasWorktree(t.ID) {
+		// made again from base, it would lose silently what the ticket
+		// committed (its tests): later phases would fail for nothing
+		if ok, err := e.repo.BranchExists(ctx, t.Branch); err == nil && !ok {
+			e.stopTicket(t.ID, store.StatusNeedsHuman, "branch "+t.Branch+" was deleted outside agent-tui, and what the ticket committed on it with it: restore it (git reflog) and retry, or cancel the ticket")
+			return errParked
+		}
+	}
 	path, branch, err := e.repo.EnsureWorktree(ctx, t.ID, t.BaseBranch)
 	if err != nil {
 		return err

@@ -348,6 +348,14 @@ func (r *Repo) createBranch(ctx context.Context, branch, base string) error {
 	return <-req.done
 }
 
+// HasWorktree says the worktree of ticketID is there and whole.
+func (r *Repo) HasWorktree(ticketID string) bool { return worktreeReady(r.WorktreePath(ticketID)) }
+
+// BranchExists says whether the local branch exists.
+func (r *Repo) BranchExists(ctx context.Context, branch string) (bool, error) {
+	return r.branchExists(ctx, branch)
+}
+
 // worktreeReady says git finished making the worktree at path: its .git
 // file points at an entry whose index the checkout wrote last.
 func worktreeReady(path string) bool {
