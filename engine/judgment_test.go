@@ -473,3 +473,20 @@ func TestDeletedBranchStopsTheTicket(t *testing.T) {
 		t.Fatalf("code asked %d more times on a branch made again from base", n-codeBefore)
 	}
 }
+
+// The early stop for a missing test command looks at the base branch the
+// worktree will be made from: with a file a command is detected from
+// there, the ticket runs (its tests phase finds the command).
+func TestDetectableTestCommandDoesNotStopEarly(t *testing.T) {
+	project := map[string]string{"README.md": "# x\n", "Makefile": "test:\n\tsh run_tests.sh\n", "run_tests.sh": "exit 1\n"}
+	h := newHarnessOn(t, project, "", developer)
+	h.cfg.TestCommand = ""
+	id := h.add("hotfix", "detected", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Phase == "diagnosis" && tk.Status == store.StatusNeedsHuman {
+		t.Fatalf("stopped early: %s", tk.Reason)
+	}
+	if n := len(h.requests("diagnosis")); n == 0 {
+		t.Fatal("diagnosis never ran")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -131,19 +132,39 @@ func OneLine(s string, max int) string {
 // no command configured and none detected. Attempts would only spend the
 // model's budget on a question no one can answer.
 func (e *Engine) noCheckCommand(t *store.Ticket, phase string) string {
+	dir := t.Worktree
+	if dir == "" {
+		dir = e.repo.Dir // never the process's own directory
+	}
 	var cmd string
 	switch phase {
 	case config.Tests, config.Code:
-		cmd = e.cfg.TestCmd(t.Worktree)
+		cmd = e.cfg.TestCmd(dir)
 	case config.CI, config.CIFix:
-		cmd = e.cfg.CICmd(t.Worktree)
+		cmd = e.cfg.CICmd(dir)
 	default:
 		return ""
 	}
 	if strings.TrimSpace(cmd) != "" {
 		return ""
 	}
-	return "no test command: set test_command in the config (" + config.RepoConfigName + ", or the file given with --config; none could be detected from go.mod, Cargo.toml, package.json, a Makefile or pyproject.toml)"
+	return noTestCommand
+}
+
+const noTestCommand = "no test command: set test_command in the config (" + config.RepoConfigName + ", or the file given with --config; none could be detected from go.mod, Cargo.toml, package.json, a Makefile or pyproject.toml)"
+
+// testsCannotRun says, before a ticket's first phase, that its tests will
+// have no command: none is configured and the base branch has none of the
+// files one is detected from (its worktree will be made from that branch).
+func (e *Engine) testsCannotRun(ctx context.Context, t *store.Ticket) bool {
+	if strings.TrimSpace(e.cfg.TestCommand) != "" {
+		return false
+	}
+	names, err := e.repo.TopLevelNames(ctx, t.BaseBranch)
+	if err != nil {
+		return false // the tests phase will know
+	}
+	return !slices.ContainsFunc(names, config.IsTestMarker)
 }
 
 // ensureWorktree creates the ticket's worktree the first time it needs files.
@@ -216,9 +237,9 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 	}
 	if t.Kind != KindEpic && (ps.Name == config.Discovery || ps.Name == config.Diagnosis) {
 		// its tests will need a command to run: without one, stop before
-		// the documents are paid for (the checkout has the base's files)
-		if strings.TrimSpace(e.cfg.TestCmd(e.repo.Dir)) == "" {
-			e.stopTicket(t.ID, store.StatusNeedsHuman, e.noCheckCommand(t, config.Tests))
+		// the documents are paid for
+		if ps.Attempts == 0 && e.testsCannotRun(ctx, t) {
+			e.stopTicket(t.ID, store.StatusNeedsHuman, noTestCommand)
 			return errParked
 		}
 		if t.Worktree == "" {

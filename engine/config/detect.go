@@ -8,6 +8,16 @@ import (
 	"strings"
 )
 
+// IsTestMarker says whether a top-level file name is one DetectTestCommand
+// may find a command in.
+func IsTestMarker(name string) bool {
+	switch name {
+	case "go.mod", "Cargo.toml", "package.json", "GNUmakefile", "makefile", "Makefile", "pyproject.toml", "pytest.ini", "setup.py":
+		return true
+	}
+	return false
+}
+
 // DetectTestCommand guesses the test command of the project in dir from its
 // build files; "" when nothing is recognised.
 func DetectTestCommand(dir string) string {

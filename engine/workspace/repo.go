@@ -348,6 +348,15 @@ func (r *Repo) createBranch(ctx context.Context, branch, base string) error {
 	return <-req.done
 }
 
+// TopLevelNames lists the names at the top of a branch's tree.
+func (r *Repo) TopLevelNames(ctx context.Context, branch string) ([]string, error) {
+	out, err := git(ctx, r.Dir, nil, "ls-tree", "--name-only", "-z", "refs/heads/"+branch, "--")
+	if err != nil {
+		return nil, err
+	}
+	return strings.FieldsFunc(out, func(c rune) bool { return c == 0 }), nil
+}
+
 // HasWorktree says the worktree of ticketID is there and whole.
 func (r *Repo) HasWorktree(ticketID string) bool { return worktreeReady(r.WorktreePath(ticketID)) }
 
