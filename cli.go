@@ -395,8 +395,8 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for _, why := range eng.Unusable() {
-		fmt.Fprintf(stderr, "agent-tui: warning: %s; its models are skipped\n", why)
+	for _, w := range eng.Warnings() {
+		fmt.Fprintf(stderr, "agent-tui: warning: %s\n", w)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

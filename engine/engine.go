@@ -77,8 +77,8 @@ func New(o Options) *Engine {
 // Health reports provider health.
 func (e *Engine) Health() []llm.ProviderHealth { return e.router.Health() }
 
-// Unusable lists the providers no call can go to, and why.
-func (e *Engine) Unusable() []string { return e.router.Unusable() }
+// Warnings lists what is wrong with the providers' keys.
+func (e *Engine) Warnings() []string { return e.router.Warnings() }
 
 // Subscribe returns engine events; call cancel when done.
 func (e *Engine) Subscribe(buf int) (<-chan Event, func()) { return e.broker.subscribe(buf) }

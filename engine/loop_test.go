@@ -281,3 +281,19 @@ func withLocalModel(t *testing.T, phases ...string) *harness {
 	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: newRouter(h.cfg), Prompts: h.eng.prompts})
 	return h
 }
+
+// When the validator's models all fail, the stop names the validator's
+// chain, not the phase whose work it was to check.
+func TestValidatorChainFailureNamesTheValidator(t *testing.T) {
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if strings.HasPrefix(phase, "validator of ") {
+			return oaitest.Reply{Status: 503}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "no validator", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "every model of validator failed") {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+}

@@ -354,7 +354,11 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 			// nl.Phase: the validator's chain may be the one without
 			stopReason = fmt.Sprintf("sensitive ticket: %s has no local model (a provider with local = true) in [phases.%s] models; nothing was sent", nl.Phase, nl.Phase)
 		case errors.As(runErr, &af):
-			stopReason = "every model of " + phase + " failed: " + OneLine(runErr.Error(), 400)
+			chain := phase
+			if af.Phase != "" {
+				chain = af.Phase // the validator's, for instance
+			}
+			stopReason = "every model of " + chain + " failed: " + OneLine(runErr.Error(), 400)
 			e.broker.publish(Event{Type: EvHealth, TicketID: t.ID})
 		}
 	}

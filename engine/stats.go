@@ -19,7 +19,7 @@ type Stats struct {
 type SpendRow struct {
 	Phase     string  `json:"phase"`
 	Model     string  `json:"model"`
-	Attempts  int     `json:"attempts"` // attempts (or validator sessions) this model served, each of one or more calls
+	Attempts  int     `json:"calls"` // attempts (or validator sessions) this model served, each of one or more calls; "calls" kept for scripts
 	TokensIn  int     `json:"tokens_in"`
 	TokensOut int     `json:"tokens_out"`
 	CostUSD   float64 `json:"cost_usd"`

@@ -47,6 +47,7 @@ type Router struct {
 	// unusable: providers that cannot be called, and why (a key variable
 	// named but not set would only earn a 401 per call)
 	unusable map[string]string
+	keyless  []string // local providers called without the key they name
 
 	retries     int
 	backoff     time.Duration
@@ -125,9 +126,13 @@ func NewRouter(cfg *config.Config, opts Options) *Router {
 		if p.APIKeyEnv != "" {
 			key = opts.Getenv(p.APIKeyEnv)
 		}
-		if key != "" {
+		switch {
+		case key != "":
 			r.secrets = append(r.secrets, key)
-		} else if p.APIKeyEnv != "" {
+		case p.APIKeyEnv != "" && p.Local:
+			// many local servers take no key: it is tried without one
+			r.keyless = append(r.keyless, "provider "+p.Name+": its key variable "+p.APIKeyEnv+" is not set; calls go without a key")
+		case p.APIKeyEnv != "":
 			r.unusable[p.Name] = "its key variable " + p.APIKeyEnv + " is not set"
 		}
 		cc := openai.DefaultConfig(key)
@@ -141,16 +146,16 @@ func NewRouter(cfg *config.Config, opts Options) *Router {
 	return r
 }
 
-// Unusable lists, in config order, the providers no call can go to and
-// why, e.g. "provider openai: its key variable OPENAI_API_KEY is not set".
-func (r *Router) Unusable() []string {
+// Warnings lists, in config order, what is wrong with the providers'
+// keys: those no call goes to, and local ones called without their key.
+func (r *Router) Warnings() []string {
 	var out []string
 	for _, p := range r.cfg.Providers {
 		if why := r.unusable[p.Name]; why != "" {
-			out = append(out, "provider "+p.Name+": "+why)
+			out = append(out, "provider "+p.Name+": "+why+"; its models are skipped")
 		}
 	}
-	return out
+	return append(out, r.keyless...)
 }
 
 // Request is one completion: the model chain and the conversation.
@@ -217,7 +222,10 @@ func (e *NoLocalModelError) Error() string {
 }
 
 // AllFailedError: every model of the chain failed.
-type AllFailedError struct{ Tried []Fallback }
+type AllFailedError struct {
+	Phase string // whose chain: the validator's, for a validator call
+	Tried []Fallback
+}
 
 func (e *AllFailedError) Error() string {
 	parts := make([]string, len(e.Tried))
@@ -325,7 +333,7 @@ func (r *Router) Complete(ctx context.Context, req Request) (*Response, error) {
 		}
 		tried = append(tried, Fallback{c.model.Name, c.provider.Name, reason})
 	}
-	return nil, &AllFailedError{Tried: tried}
+	return nil, &AllFailedError{Phase: req.Phase, Tried: tried}
 }
 
 // tryModel runs one model with its 429 retries. It returns a response, or
@@ -350,12 +358,12 @@ func (r *Router) tryModel(ctx context.Context, c candidate, req *Request, canFal
 		if d, ok := parseRetryAfter(f.retryAfter, r.now()); ok {
 			wait = d
 		}
+		wait = min(wait, maxRetryAfter) // a date form may ask for a day
 		if canFallBack && wait > longWait {
 			// every later call, of any ticket, skips it until then
 			r.restUntil(c.provider.Name, r.now().Add(wait), f.reason)
 			return nil, fmt.Sprintf("%s, asking to wait %s", f.reason, wait.Round(time.Second)), true, nil
 		}
-		wait = min(wait, maxRetryAfter)
 		if req.OnWait != nil {
 			req.OnWait(c.model.Name, wait, f.reason)
 		}

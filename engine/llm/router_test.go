@@ -968,7 +968,8 @@ func TestCancelledAnswerIsCounted(t *testing.T) {
 
 // A provider whose key variable is named but not set is never called (each
 // call would only earn a 401 that does not name the variable): its models
-// are skipped with that reason, and Unusable lists it.
+// are skipped with that reason, and Warnings lists it. A local provider
+// (many take no key) is called without it, with a warning.
 func TestUnsetKeyVariableSkipsTheProvider(t *testing.T) {
 	keyless := serve(t, reply(oaitest.Reply{Text: "never"}))
 	good := serve(t, reply(oaitest.Reply{Text: "ok"}))
@@ -984,8 +985,8 @@ func TestUnsetKeyVariableSkipsTheProvider(t *testing.T) {
 	if resp.Model != "b" || len(resp.Fallbacks) != 1 || !strings.Contains(resp.Fallbacks[0].Reason, "UNSET_KEY is not set") {
 		t.Fatalf("served by %s, fallbacks %+v", resp.Model, resp.Fallbacks)
 	}
-	if got := r.Unusable(); len(got) != 1 || got[0] != "provider p-a: its key variable UNSET_KEY is not set" {
-		t.Fatalf("Unusable() = %q", got)
+	if got := r.Warnings(); len(got) != 1 || got[0] != "provider p-a: its key variable UNSET_KEY is not set; its models are skipped" {
+		t.Fatalf("Warnings() = %q", got)
 	}
 	// with no other model, the ticket's error says the same
 	_, err = r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello})
@@ -1021,6 +1022,35 @@ func TestLongRetryAfterFallsBackAndRests(t *testing.T) {
 	}
 	// as long as asked, within the cap on any wait
 	if h := r.Health()[0]; !h.CoolingUntil.After(time.Now().Add(50 * time.Second)) {
+		t.Fatalf("provider rests until %v", h.CoolingUntil)
+	}
+}
+
+func TestUnsetKeyVariableOfALocalProvider(t *testing.T) {
+	s := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	r := NewRouter(testConfig(model{name: "a", url: s.URL, keyEnv: "UNSET_KEY", local: true}), Options{Getenv: envOf()})
+	if _, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello}); err != nil {
+		t.Fatal(err)
+	}
+	if auth := s.Requests()[0].Header.Get("Authorization"); auth != "" {
+		t.Errorf("Authorization %q", auth)
+	}
+	if got := r.Warnings(); len(got) != 1 || !strings.Contains(got[0], "calls go without a key") {
+		t.Fatalf("Warnings() = %q", got)
+	}
+}
+
+// A Retry-After given as a date is held to the same cap as seconds: a
+// provider never rests for a day.
+func TestRetryAfterDateIsCapped(t *testing.T) {
+	when := time.Now().Add(24 * time.Hour).UTC().Format(http.TimeFormat)
+	limited := serve(t, reply(oaitest.Reply{Status: 429, RetryAfter: when}))
+	good := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	r := NewRouter(testConfig(model{name: "a", url: limited.URL}, model{name: "b", url: good.URL}), Options{})
+	if _, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello}); err != nil {
+		t.Fatal(err)
+	}
+	if h := r.Health()[0]; h.CoolingUntil.After(time.Now().Add(maxRetryAfter + time.Second)) {
 		t.Fatalf("provider rests until %v", h.CoolingUntil)
 	}
 }
