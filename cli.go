@@ -296,9 +296,16 @@ func (en *env) checkRepository() error {
 	if recorded == here {
 		return nil
 	}
-	rel, err := filepath.Rel(here, en.dbPath)
-	inside := err == nil && !strings.HasPrefix(rel, "..")
-	if recorded != "" && !inside {
+	db, err := filepath.Abs(en.dbPath)
+	if err == nil {
+		db, err = filepath.EvalSymlinks(db)
+	}
+	rel, relErr := filepath.Rel(here, db)
+	inside := err == nil && relErr == nil && !strings.HasPrefix(rel, "..")
+	// a recorded repository that is gone was moved (or deleted): this one
+	// takes the database over
+	_, goneErr := os.Stat(recorded)
+	if recorded != "" && !inside && goneErr == nil {
 		owner := recorded
 		if filepath.Base(owner) == ".git" {
 			owner = filepath.Dir(owner)
@@ -462,14 +469,20 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 		return err
 	}
 	defer en.close()
-	if _, err := resolveTicket(en.st, id); err != nil {
+	before, err := resolveTicket(en.st, id)
+	if err != nil {
 		return err
 	}
 	t, err := engine.Decide(en.st, en.cfg, id, d)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: %s recorded; the engine carries it out on its next run\n", t.ID, cmd)
+	replaced := ""
+	if p := engine.PendingDecision(before); p != nil && d.Kind != store.DecisionPause && d.Kind != store.DecisionResume {
+		// said out loud: the earlier one will not be carried out
+		replaced = fmt.Sprintf(", replacing the %s waiting since %s", strings.ReplaceAll(p.Kind, "_", "-"), p.At.Local().Format("15:04"))
+	}
+	fmt.Fprintf(stdout, "%s: %s recorded%s; the engine carries it out on its next run\n", t.ID, cmd, replaced)
 	return nil
 }
 

@@ -550,4 +550,34 @@ func TestCLIDatabaseOfAnotherRepository(t *testing.T) {
 	if out := a.mustRun("list"); !strings.Contains(out, "in a") {
 		t.Fatalf("after a move: %q", out)
 	}
+	// and one moved away from its outside database takes it along
+	movedB := filepath.Join(t.TempDir(), "movedB")
+	if err := os.Rename(b.dir, movedB); err != nil {
+		t.Fatal(err)
+	}
+	b.dir = movedB
+	if out := b.mustRun("--db", outside, "list"); !strings.Contains(out, "in b") {
+		t.Fatalf("b moved, its outside database: %q", out)
+	}
+}
+
+// A decision that replaces one still waiting says so.
+func TestCLISaysWhichDecisionItReplaces(t *testing.T) {
+	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
+		if strings.HasPrefix(phaseLine(r), "validator of discovery") {
+			return oaitest.Reply{Text: `{"pass": false, "objections": ["never"]}`}
+		}
+		return simpleModel(r)
+	}, "\n[phases.discovery]\nmax_attempts = 1\n")
+	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", "change of mind"))
+	e.mustRun("run", "--until-idle")
+	if out := e.mustRun("reject", id, "--reason", "first thought"); strings.Contains(out, "replacing") {
+		t.Fatalf("nothing was waiting: %q", out)
+	}
+	if out := e.mustRun("retry", id, "--guidance", "second thought"); !strings.Contains(out, "replacing the reject waiting since") {
+		t.Fatalf("retry over a waiting reject: %q", out)
+	}
+	if out := e.mustRun("show", id); !strings.Contains(out, "not carried out: replaced by retry") {
+		t.Fatalf("show:\n%s", out)
+	}
 }

@@ -723,8 +723,13 @@ func TestPendingEditIsShownAndEditedAgain(t *testing.T) {
 	for _, msg := range collect(cmd) {
 		if r, ok := msg.(editorReadyMsg); ok && r.err == nil {
 			defer os.Remove(r.path)
-			if data, _ := os.ReadFile(r.path); string(data) != "HUMAN-EDIT of the tests" {
-				t.Fatalf("e opened %q, want the waiting edit", data)
+			if data, _ := os.ReadFile(r.path); string(data) != "HUMAN-EDIT of the tests" || !r.pending {
+				t.Fatalf("e opened %q (pending %v), want the waiting edit", data, r.pending)
+			}
+			// saved unchanged, the waiting edit stays, and the flash says so
+			msg := finishEdit(f, editorDoneMsg{id: "T-4", path: r.path, orig: r.orig, pending: true}, "approved")()
+			if a := msg.(actionMsg); !strings.Contains(a.text, "earlier one still waits") || len(f.decisions) != 0 {
+				t.Fatalf("unchanged edit: %+v, decisions %+v", a, f.decisions)
 			}
 			return
 		}

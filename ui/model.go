@@ -234,7 +234,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			return m.setFlash("editor: "+msg.err.Error(), true)
 		}
 		return tea.ExecProcess(editorCommand(msg.path), func(err error) tea.Msg {
-			return editorDoneMsg{id: msg.id, path: msg.path, orig: msg.orig, err: err}
+			return editorDoneMsg{id: msg.id, path: msg.path, orig: msg.orig, pending: msg.pending, err: err}
 		})
 	case editorDoneMsg:
 		done := "edited deliverable approved for " + msg.id
@@ -579,6 +579,9 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 	}
 	id, b, browsing := t.ID, m.b, m.opts.NoModel != ""
 	decideCmd := func(d store.Decision, done string) tea.Cmd {
+		if p := engine.PendingDecision(t); p != nil && d.Kind != store.DecisionPause && d.Kind != store.DecisionResume {
+			done += " (replacing the waiting " + strings.ReplaceAll(p.Kind, "_", "-") + ")"
+		}
 		return decide(b, id, d, doneText(browsing, d.Kind, id, done))
 	}
 	failed := func(text string) tea.Cmd {
@@ -649,11 +652,11 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		}
 		// a phase that left nothing opens an empty file: the human writes
 		// the deliverable (the engine refuses an empty one)
-		text := td.lastDeliverable(t.Phase)
+		text, pending := td.lastDeliverable(t.Phase), false
 		if p := engine.PendingDecision(t); p != nil && p.Kind == store.DecisionEditApprove {
-			text = p.Text // the human's own edit, still waiting: edit it again
+			text, pending = p.Text, true // the human's own edit, still waiting: edit it again
 		}
-		return prepareEdit(id, text)
+		return prepareEdit(id, text, pending)
 	case key.Matches(k, km.Guidance):
 		if cmd, no := refused(store.DecisionRetry); no {
 			return cmd

@@ -53,10 +53,12 @@ type (
 	}
 	editorReadyMsg struct {
 		id, path, orig string
+		pending        bool // orig is the human's earlier edit, still waiting
 		err            error
 	}
 	editorDoneMsg struct {
 		id, path, orig string
+		pending        bool
 		err            error
 	}
 	flashExpiredMsg struct{ id int }
@@ -142,7 +144,7 @@ func addTicket(ctx context.Context, b Backend, n engine.NewTicket) tea.Cmd {
 }
 
 // prepareEdit writes the deliverable to a temp file for $EDITOR.
-func prepareEdit(id, text string) tea.Cmd {
+func prepareEdit(id, text string, pending bool) tea.Cmd {
 	return func() tea.Msg {
 		f, err := os.CreateTemp("", "agent-tui-"+id+"-*.md")
 		if err != nil {
@@ -152,7 +154,7 @@ func prepareEdit(id, text string) tea.Cmd {
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
-		return editorReadyMsg{id: id, path: f.Name(), orig: text, err: err}
+		return editorReadyMsg{id: id, path: f.Name(), orig: text, pending: pending, err: err}
 	}
 }
 
@@ -185,6 +187,8 @@ func finishEdit(b Backend, m editorDoneMsg, done string) tea.Cmd {
 		switch {
 		case text == "" && strings.TrimSpace(m.orig) == "":
 			return actionMsg{id: m.id, text: "nothing written: nothing approved"}
+		case m.pending && (text == "" || text == strings.TrimSpace(m.orig)):
+			return actionMsg{id: m.id, text: "edit unchanged: your earlier one still waits for the next run"}
 		case text == "" || text == strings.TrimSpace(m.orig):
 			return actionMsg{id: m.id, text: "deliverable unchanged: nothing approved"}
 		}
