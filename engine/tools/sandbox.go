@@ -147,12 +147,13 @@ func bwrapArgv(bwrap, dir string, writable []string, command string) []string {
 func goCacheDirs() []string {
 	goDirsOnce.Do(func() {
 		var cands []string
+		fromGo := false
 		if _, err := exec.LookPath("go"); err == nil {
 			ctx, cancel := probeTimeout()
 			out, err := exec.CommandContext(ctx, "go", "env", "GOCACHE", "GOMODCACHE").Output()
 			cancel()
 			if err == nil {
-				cands = strings.Fields(string(out))
+				cands, fromGo = strings.Fields(string(out)), true
 			}
 		}
 		if len(cands) == 0 {
@@ -167,6 +168,12 @@ func goCacheDirs() []string {
 		for _, c := range cands {
 			if !filepath.IsAbs(c) {
 				continue
+			}
+			if fromGo {
+				// on a machine where go never ran they do not exist yet,
+				// and inside the sandbox go could not make them: made
+				// here, as go itself would on its first run
+				os.MkdirAll(c, 0o755)
 			}
 			if real, err := filepath.EvalSymlinks(c); err == nil {
 				if st, err := os.Stat(real); err == nil && st.IsDir() {
