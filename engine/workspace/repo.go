@@ -427,9 +427,11 @@ func (r *Repo) ensureLocked(ctx context.Context, ticketID, base string) (string,
 		break
 	}
 	if dirExists(path) {
-		// A leftover directory that git does not know; an empty one is harmless.
-		if err := os.Remove(path); err != nil {
-			return "", "", fmt.Errorf("directory %s exists but is not a registered worktree", path)
+		// This ticket's own directory, which git no longer knows: its .git
+		// file deleted or overwritten (by a command the model ran). What
+		// the branch holds is kept; the rest a retry resets anyway.
+		if err := os.RemoveAll(path); err != nil {
+			return "", "", fmt.Errorf("worktree %s is broken (git no longer knows it) and could not be removed: %v", path, err)
 		}
 	}
 	if err := os.MkdirAll(r.WorktreeRoot(), 0o755); err != nil {

@@ -896,3 +896,37 @@ func TestMergeOfADeletedBranch(t *testing.T) {
 		t.Fatalf("merge of a missing branch: %v", err)
 	}
 }
+
+// A worktree whose .git file a command deleted or overwrote is made again
+// from its branch (what was committed is kept), instead of being refused
+// as unknown for good.
+func TestWorktreeWithoutItsGitFileIsMadeAgain(t *testing.T) {
+	ctx := context.Background()
+	for name, damage := range map[string]func(string){
+		"deleted":     func(p string) { os.Remove(p) },
+		"overwritten": func(p string) { os.WriteFile(p, []byte("hi\n"), 0o644) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := newRepo(t)
+			wt, _, err := r.EnsureWorktree(ctx, "T-6", "main")
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(wt, "committed.txt"), "kept\n")
+			if _, err := r.CommitAll(ctx, wt, "T-6 tests"); err != nil {
+				t.Fatal(err)
+			}
+			damage(filepath.Join(wt, ".git"))
+			got, _, err := r.EnsureWorktree(ctx, "T-6", "main")
+			if err != nil || got != wt {
+				t.Fatalf("EnsureWorktree after the .git file was %s: %q, %v", name, got, err)
+			}
+			if data, _ := os.ReadFile(filepath.Join(wt, "committed.txt")); string(data) != "kept\n" {
+				t.Fatalf("committed work lost: %q", data)
+			}
+			if _, err := r.CommitAll(ctx, wt, "after"); err != nil {
+				t.Fatalf("git in the worktree made again: %v", err)
+			}
+		})
+	}
+}
