@@ -775,12 +775,14 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 			}
 			q.fail(err)
 			continue
-		case fields[0] == tipTree:
-			// nothing to bring in: merged before (a run cut off between its
-			// merge and recording it) or no change; like git merge, no commit
+		case fields[0] == tipTree && r.isAncestor(ctx, q.branch, tip):
+			// merged before (a run cut off between its merge and recording
+			// it), or nothing committed: like git merge, no commit
 			q.done <- mergeResult{}
 			continue
 		}
+		// (a branch whose changes are on the base already, made by another
+		// ticket, still gets its merge commit: its history is merged)
 		args := gitArgs(r.identityArgs(ctx), []string{"commit-tree", fields[0], "-p", tip, "-p", q.branch, "-m", q.message})
 		commit, err := git(ctx, r.Dir, nil, args...)
 		if err != nil {
@@ -805,6 +807,12 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 	for i, q := range merged {
 		q.done <- mergeResult{commit: commits[i]}
 	}
+}
+
+// isAncestor says whether commit a is in b's history.
+func (r *Repo) isAncestor(ctx context.Context, a, b string) bool {
+	_, err := git(ctx, r.Dir, nil, "merge-base", "--is-ancestor", a, b)
+	return err == nil
 }
 
 // hasMergeTree reports whether git can merge without a checkout

@@ -930,3 +930,34 @@ func TestWorktreeWithoutItsGitFileIsMadeAgain(t *testing.T) {
 		})
 	}
 }
+
+// A branch whose change another branch already brought in still gets its
+// merge commit, so its history is merged; one merged before gets none.
+func TestMergeOfAChangeAlreadyOnTheBase(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	var branches []string
+	for _, id := range []string{"T-1", "T-2"} {
+		wt, branch, err := r.EnsureWorktree(ctx, id, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(wt, "same.txt"), "the same change\n")
+		if _, err := r.CommitAll(ctx, wt, id+" code"); err != nil {
+			t.Fatal(err)
+		}
+		branches = append(branches, branch)
+	}
+	for i, b := range branches {
+		commit, err := r.Merge(ctx, b, "main", "Merge "+b)
+		if err != nil || commit == "" {
+			t.Fatalf("merge %d of %s: %q, %v", i, b, commit, err)
+		}
+	}
+	if merged := run(t, r.Dir, "branch", "--merged", "main"); !strings.Contains(merged, "agent/T-2") {
+		t.Fatalf("T-2's branch is not merged:\n%s", merged)
+	}
+	if commit, err := r.Merge(ctx, branches[1], "main", "again"); err != nil || commit != "" {
+		t.Fatalf("merging a merged branch again: %q, %v", commit, err)
+	}
+}
