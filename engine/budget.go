@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sashabaranov/go-openai"
+
 	"agent-tui/engine/llm"
 )
 
@@ -155,4 +157,41 @@ func acceptanceCriteria(spec string) string {
 		return strings.TrimSpace(strings.Join(lines[start:], "\n"))
 	}
 	return ""
+}
+
+// minToolRoom is what tool results may always take of a call, even when
+// the assembled input alone fills the budget: a model that cannot see
+// what its tools returned can only call them again.
+const minToolRoom = 2000
+
+// fitToolResults keeps a conversation's input within budget tokens: the
+// first two messages (the assembled input) are already fitted, so tool
+// results are cut, oldest first, to the room left. It returns what it cut.
+func fitToolResults(msgs []openai.ChatCompletionMessage, budget int) []string {
+	if budget <= 0 || len(msgs) <= 2 {
+		return nil
+	}
+	room := max(budget-llm.EstimateMessages(msgs[:2]), minToolRoom)
+	over := llm.EstimateMessages(msgs[2:]) - room
+	var trimmed []string
+	for i := 2; i < len(msgs) && over > 0; i++ {
+		m := &msgs[i]
+		if m.Role != openai.ChatMessageRoleTool || strings.HasSuffix(m.Content, trimMark) {
+			continue
+		}
+		have := llm.EstimateTokens(m.Content)
+		keep := have - over - llm.EstimateTokens(trimMark)
+		body := cut(m.Content, keep*4, false)
+		if body == "" {
+			body = trimMark
+		}
+		now := llm.EstimateTokens(body)
+		if now >= have {
+			continue
+		}
+		m.Content = body
+		over -= have - now
+		trimmed = append(trimmed, fmt.Sprintf("%s result: %d → %d tokens", m.Name, have, now))
+	}
+	return trimmed
 }

@@ -3,6 +3,9 @@ package engine
 import (
 	"strings"
 	"testing"
+
+	"agent-tui/engine/llm"
+	"agent-tui/engine/oaitest"
 )
 
 // Over budget, the least important section pays the whole excess, the
@@ -45,5 +48,41 @@ func TestAssembleSaysWhatItDroppedWhole(t *testing.T) {
 	}
 	if len(trimmed) != 1 || !strings.HasPrefix(trimmed[0], "Overview:") {
 		t.Fatalf("trimmed %v", trimmed)
+	}
+}
+
+// Tool results count toward a phase's context budget: each call's input
+// stays within it (with room kept for tool results), older results cut
+// first, and the attempt records the cuts.
+func TestToolResultsStayWithinTheBudget(t *testing.T) {
+	big := strings.Repeat("a line of a large file that the model reads\n", 2500) // ~28k tokens
+	project := map[string]string{"README.md": "# x\n", "run_tests.sh": "exit 0\n", "big1.txt": big, "big2.txt": big}
+	h := newHarnessOn(t, project, "\n[phases.diagnosis]\ncontext_tokens = 4000\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "diagnosis" {
+			switch toolTurns(r) {
+			case 0:
+				return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "r1", Name: "read_file", Args: `{"path": "big1.txt"}`}}}
+			case 1:
+				return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "r2", Name: "read_file", Args: `{"path": "big2.txt"}`}}}
+			}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "reads big files", false)
+	h.runIdle()
+	reqs := h.requests("diagnosis")
+	if len(reqs) < 3 {
+		t.Fatalf("%d diagnosis requests", len(reqs))
+	}
+	for i, r := range reqs {
+		base := llm.EstimateMessages(r.Messages[:2])
+		limit := max(4000, base+minToolRoom) + 100 // the calls' own framing
+		if n := llm.EstimateMessages(r.Messages); n > limit {
+			t.Errorf("request %d: about %d tokens, over %d", i+1, n, limit)
+		}
+	}
+	a := h.phase(id, "diagnosis").Attempts[0]
+	if !strings.Contains(strings.Join(a.Trimmed, "; "), "read_file result") {
+		t.Fatalf("trimmed %q", a.Trimmed)
 	}
 }

@@ -105,7 +105,10 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 		{Role: openai.ChatMessageRoleUser, Content: in.user},
 	}
 	models := s.e.chain(ps.Name, ps.Model)
+	budget := s.e.cfg.Phase(ps.Name).ContextTokens
 	for round := 0; round < maxToolRounds; round++ {
+		// tool results count toward the phase's budget too
+		s.a.Trimmed = append(s.a.Trimmed, fitToolResults(s.msgs, budget)...)
 		resp, err := s.complete(ctx, ps.Name, models, defs)
 		if err != nil {
 			return err
