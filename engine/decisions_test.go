@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -382,5 +383,38 @@ func TestPrefetchedWorktreeIsNoOrphan(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "T-99") {
 		t.Errorf("a directory no ticket owns was not reported:\n%s", log.String())
+	}
+}
+
+// A call cut off mid-answer is billed to the model that gave it, in stats
+// as in cost: the model that then answered is not charged for it, and the
+// stats total is the tickets' cost.
+func TestStatsChargeCutCallsToTheirModel(t *testing.T) {
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "discovery" && r.Model == "mid-1" {
+			return oaitest.Reply{Text: "a partial answer that will be cut off", ResetAfterChunks: 2}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("feature", "cut then answered", false)
+	h.runIdle()
+	s, err := ComputeStats(h.st, h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]SpendRow{}
+	for _, r := range s.Spend {
+		if r.Phase == "discovery" {
+			rows[r.Model] = r
+		}
+	}
+	if m := rows["medium"]; m.CostUSD <= 0 || m.Attempts != 0 {
+		t.Fatalf("the cut model's row %+v (rows %+v)", m, rows)
+	}
+	if sp := rows["spare"]; sp.Attempts != 1 {
+		t.Fatalf("the answering model's row %+v (rows %+v)", sp, rows)
+	}
+	if tk := h.ticket(id); math.Abs(s.TotalUSD-tk.CostUSD) > 1e-9 {
+		t.Fatalf("stats total %.8f, ticket cost %.8f", s.TotalUSD, tk.CostUSD)
 	}
 }

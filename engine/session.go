@@ -82,6 +82,16 @@ func (s *session) waiting(model string, wait time.Duration, reason string) {
 	s.e.log.Info("rate limited", "ticket", s.t.ID, "model", model, "wait", wait.Round(time.Second).String(), "reason", reason)
 }
 
+// wasted adds a call that gave nothing usable, and keeps whose it was.
+func (s *session) wasted(u llm.Usage) {
+	s.spend(u)
+	s.a.Wasted = append(s.a.Wasted, spendOf(u))
+}
+
+func spendOf(u llm.Usage) store.Spend {
+	return store.Spend{Model: u.Model, Provider: u.Provider, TokensIn: u.TokensIn, TokensOut: u.TokensOut, Estimated: u.Estimated, CostUSD: u.CostUSD}
+}
+
 // spend adds a call's tokens and cost to the attempt, whether or not the
 // call gave a usable answer.
 func (s *session) spend(u llm.Usage) {
@@ -162,7 +172,7 @@ func (s *session) complete(ctx context.Context, phase string, models []string, d
 				s.emit(d.Text)
 			}
 		},
-		OnWasted: s.spend,
+		OnWasted: s.wasted,
 		OnWait:   s.waiting,
 	})
 	if err != nil {
@@ -223,6 +233,7 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 				v.TokensIn += u.TokensIn
 				v.TokensOut += u.TokensOut
 				v.CostUSD += u.CostUSD
+				v.Wasted = append(v.Wasted, spendOf(u))
 			},
 			OnWait: s.waiting,
 		})

@@ -42,7 +42,7 @@ func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 		s.TopTierModel = top.Name
 	}
 	spend := map[[2]string]*SpendRow{}
-	add := func(phase, model string, in, out int, cost float64) {
+	add := func(phase, model string, in, out int, cost float64, attempt bool) {
 		if model == "" || in == 0 && out == 0 && cost == 0 {
 			return // no model answered: nothing was spent on it
 		}
@@ -52,7 +52,9 @@ func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 			r = &SpendRow{Phase: phase, Model: model}
 			spend[k] = r
 		}
-		r.Attempts++
+		if attempt {
+			r.Attempts++
+		}
 		r.TokensIn += in
 		r.TokensOut += out
 		r.CostUSD += cost
@@ -74,10 +76,22 @@ func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 			}
 			for _, a := range attempts {
 				if a.Model != "human" {
-					add(a.Phase, a.Model, a.TokensIn, a.TokensOut, a.CostUSD)
+					// each half-answered call under its own model, the rest
+					// under the model that answered
+					in, out, cost := a.TokensIn, a.TokensOut, a.CostUSD
+					for _, w := range a.Wasted {
+						add(a.Phase, w.Model, w.TokensIn, w.TokensOut, w.CostUSD, false)
+						in, out, cost = in-w.TokensIn, out-w.TokensOut, cost-w.CostUSD
+					}
+					add(a.Phase, a.Model, in, out, cost, true)
 				}
 				if v := a.Validator; v != nil {
-					add(config.Validator, v.Model, v.TokensIn, v.TokensOut, v.CostUSD)
+					in, out, cost := v.TokensIn, v.TokensOut, v.CostUSD
+					for _, w := range v.Wasted {
+						add(config.Validator, w.Model, w.TokensIn, w.TokensOut, w.CostUSD, false)
+						in, out, cost = in-w.TokensIn, out-w.TokensOut, cost-w.CostUSD
+					}
+					add(config.Validator, v.Model, in, out, cost, true)
 				}
 				if a.Verdict == nil || a.Interrupted || a.Verdict.By == "human" {
 					continue

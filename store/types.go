@@ -126,11 +126,14 @@ type Attempt struct {
 	TokensOut       int        `json:"tokens_out"`
 	TokensEstimated bool       `json:"tokens_estimated,omitempty"`
 	CostUSD         float64    `json:"cost_usd"`
-	Started         time.Time  `json:"started"`
-	Ended           time.Time  `json:"ended,omitzero"`
-	Verdict         *Verdict   `json:"verdict"`
-	Error           string     `json:"error"`
-	Interrupted     bool       `json:"interrupted"`
+	// Wasted are calls a model answered only in part (counted in the
+	// tokens and cost above): by model, for the spend per model.
+	Wasted      []Spend   `json:"wasted,omitempty"`
+	Started     time.Time `json:"started"`
+	Ended       time.Time `json:"ended,omitzero"`
+	Verdict     *Verdict  `json:"verdict"`
+	Error       string    `json:"error"`
+	Interrupted bool      `json:"interrupted"`
 	// Feedback is what this attempt was told to address: every earlier
 	// objection of the phase, human reasons and guidance.
 	Feedback      []string   `json:"feedback,omitempty"`
@@ -203,4 +206,16 @@ type Validator struct {
 	CostUSD    float64    `json:"cost_usd"`
 	Raw        string     `json:"raw"`
 	Unreadable int        `json:"unreadable,omitempty"`
+	Wasted     []Spend    `json:"wasted,omitempty"` // as Attempt.Wasted
+}
+
+// Spend is what one call that gave nothing usable consumed: providers
+// bill it all the same.
+type Spend struct {
+	Model     string  `json:"model"`
+	Provider  string  `json:"provider"`
+	TokensIn  int     `json:"tokens_in"`
+	TokensOut int     `json:"tokens_out"`
+	Estimated bool    `json:"estimated,omitempty"`
+	CostUSD   float64 `json:"cost_usd"`
 }
