@@ -17,6 +17,7 @@ type section struct {
 	body  string
 	prio  int
 	tail  bool
+	vital bool // the session means nothing without it (a review's diff)
 }
 
 // Priorities: feedback is never trimmed before the rest; file bodies and

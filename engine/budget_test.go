@@ -6,6 +6,7 @@ import (
 
 	"agent-tui/engine/llm"
 	"agent-tui/engine/oaitest"
+	"agent-tui/store"
 )
 
 // Over budget, the least important section pays the whole excess, the
@@ -84,5 +85,24 @@ func TestToolResultsStayWithinTheBudget(t *testing.T) {
 	a := h.phase(id, "diagnosis").Attempts[0]
 	if !strings.Contains(strings.Join(a.Trimmed, "; "), "read_file result") {
 		t.Fatalf("trimmed %q", a.Trimmed)
+	}
+}
+
+// A review whose budget leaves nothing of the diff would pass code it
+// never saw: the ticket stops, saying which budget to raise.
+func TestReviewWithoutRoomForTheDiffStops(t *testing.T) {
+	h := newHarness(t, "\n[phases.review]\ncontext_tokens = 20\n", developer)
+	before := gitOut(t, h.dir, "rev-parse", "main")
+	id := h.add("hotfix", "tiny review budget", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || tk.Phase != "review" || !strings.Contains(tk.Reason, "[phases.review] context_tokens") {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	if n := len(h.requests("review")); n != 0 {
+		t.Fatalf("review asked %d times without the diff", n)
+	}
+	if after := gitOut(t, h.dir, "rev-parse", "main"); after != before {
+		t.Fatal("merged without a review that saw the diff")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"agent-tui/engine/config"
+	"agent-tui/engine/llm"
 	"agent-tui/engine/tools"
 	"agent-tui/prompts"
 	"agent-tui/store"
@@ -188,7 +189,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		}
 		// what is judged goes last when trimming; the documents it is
 		// judged against give way first
-		secs = append(secs, section{title: "Diff of the branch against " + t.BaseBranch, body: "```diff\n" + diff + "\n```", prio: prioPrimary})
+		secs = append(secs, section{title: "Diff of the branch against " + t.BaseBranch, body: "```diff\n" + diff + "\n```", prio: prioPrimary, vital: true})
 	case config.Split:
 		secs = append(secs, section{title: "Tech spec", body: design, prio: prioPrimary})
 	}
@@ -213,8 +214,31 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 	}
 	header := fmt.Sprintf("Phase: %s · Ticket %s (%s): %s", name, t.ID, t.Kind, t.Title)
 	budget := e.cfg.Phase(name).ContextTokens
+	vital := map[string]int{}
+	for _, s := range secs {
+		if s.vital {
+			vital[s.title] = llm.EstimateTokens(s.body)
+		}
+	}
 	in.user, in.tokens, in.trimmed = assemble(header, secs, budget)
+	for title, have := range vital {
+		if strings.Contains(in.user, "## "+title+"\n\n[all ") {
+			// a review of a diff it never saw would pass anything
+			return nil, &budgetTooSmall{phase: name, budget: budget, what: title, tokens: have}
+		}
+	}
 	return in, nil
+}
+
+// budgetTooSmall: a phase's context_tokens leaves nothing of what the
+// session exists for.
+type budgetTooSmall struct {
+	phase, what    string
+	budget, tokens int
+}
+
+func (b *budgetTooSmall) Error() string {
+	return fmt.Sprintf("%s: context_tokens = %d leaves nothing of %q (%d tokens): raise [phases.%s] context_tokens, then retry", b.phase, b.budget, b.what, b.tokens, b.phase)
 }
 
 func (e *Engine) ticketTemp(t *store.Ticket) string {

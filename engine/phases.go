@@ -264,6 +264,11 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 		}
 	}
 	in, err := e.buildInput(ctx, t, ps, attempts)
+	var small *budgetTooSmall
+	if errors.As(err, &small) {
+		e.stopTicket(t.ID, store.StatusNeedsHuman, small.Error())
+		return errParked
+	}
 	if err != nil {
 		return err
 	}
