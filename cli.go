@@ -213,11 +213,12 @@ func runCommand(g globals, cmd string, rest []string, stdout, stderr io.Writer) 
 
 // env is what a command works on: the repository, its config and store.
 type env struct {
-	repo   *workspace.Repo
-	cfg    *config.Config
-	st     *store.Store
-	dbPath string
-	cfgErr error // no usable model config (only fatal to commands that call models)
+	repo    *workspace.Repo
+	cfg     *config.Config
+	st      *store.Store
+	dbPath  string
+	cfgErr  error // no usable model config (only fatal to commands that call models)
+	prompts *prompts.Set
 }
 
 // openEnv opens the repository, loads the config and opens the store, in
@@ -322,10 +323,27 @@ func (en *env) close() {
 }
 
 func (en *env) engine(log io.Writer) (*engine.Engine, error) {
-	if en.cfgErr != nil {
-		return nil, en.cfgErr
+	if err := en.runnable(); err != nil {
+		return nil, err
 	}
 	return en.newEngine(log), nil
+}
+
+// runnable says why the engine cannot run here: no usable model config,
+// or a repository prompt that does not render (found now, not after the
+// phases before it have been paid for).
+func (en *env) runnable() error {
+	if en.cfgErr != nil {
+		return en.cfgErr
+	}
+	return en.promptSet().Check()
+}
+
+func (en *env) promptSet() *prompts.Set {
+	if en.prompts == nil {
+		en.prompts = prompts.New(prompts.OverrideDir(en.repo.Dir))
+	}
+	return en.prompts
 }
 
 // newEngine builds the engine even without a usable model config (the
@@ -334,7 +352,7 @@ func (en *env) newEngine(log io.Writer) *engine.Engine {
 	return engine.New(engine.Options{
 		Store: en.st, Config: en.cfg, Repo: en.repo,
 		Router:  llm.NewRouter(en.cfg, llm.Options{}),
-		Prompts: prompts.New(prompts.OverrideDir(en.repo.Dir)),
+		Prompts: en.promptSet(),
 		Log:     log,
 	})
 }

@@ -581,3 +581,20 @@ func TestCLISaysWhichDecisionItReplaces(t *testing.T) {
 		t.Fatalf("show:\n%s", out)
 	}
 }
+
+// A repository prompt that does not render stops run before any model is
+// asked, naming the file.
+func TestCLIBrokenPromptStopsRunAtStart(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	dir := filepath.Join(e.dir, ".agent-tui", "prompts")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "tests.md"), []byte("broken {{.TicketID"), 0o644)
+	e.mustRun("add", "--kind", "hotfix", "x")
+	_, errOut, code := e.run("run", "--until-idle")
+	if code == 0 || !strings.Contains(errOut, "tests.md") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Fatalf("exit %d, %q", code, errOut)
+	}
+	if n := len(e.srv.Requests()); n != 0 {
+		t.Fatalf("%d model calls before the broken prompt was found", n)
+	}
+}

@@ -31,8 +31,8 @@ func runTUI(g globals, stderr io.Writer) error {
 	// without a model the TUI still opens: history, diffs, new tickets and
 	// decisions need none, and are carried out by a later run
 	noModel := ""
-	if en.cfgErr != nil {
-		noModel = en.cfgErr.Error()
+	if err := en.runnable(); err != nil {
+		noModel = err.Error()
 	}
 	eng := en.newEngine(logFile)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"text/template"
 )
@@ -40,11 +41,36 @@ type Set struct {
 	overrideDir string
 	mu          sync.Mutex
 	cache       map[string]*template.Template
+	origin      map[string]string // where each cached template came from
 }
 
 // New returns a Set; overrideDir may be "" or missing.
 func New(overrideDir string) *Set {
-	return &Set{overrideDir: overrideDir, cache: map[string]*template.Template{}}
+	return &Set{overrideDir: overrideDir, cache: map[string]*template.Template{}, origin: map[string]string{}}
+}
+
+// Check renders every prompt once with sample data, so that a broken
+// override is found before a run spends anything, not when its phase
+// comes: it must parse, use only fields Data has, and say something.
+func (s *Set) Check() error {
+	sample := Data{Phase: "tests", TicketID: "T-1", Kind: "feature", Title: "a title", TestCommand: "make test", CICommand: "make ci",
+		Tools: []string{"read_file"}, CanWrite: true, CanRun: true}
+	for _, name := range Names {
+		out, err := s.Render(name, sample)
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(out) == "" {
+			return fmt.Errorf("%s: the prompt is empty (delete the file to use the built-in one)", s.originOf(name))
+		}
+	}
+	return nil
+}
+
+func (s *Set) originOf(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.origin[name]
 }
 
 // OverrideDir is where a repository's own prompts live.
@@ -79,6 +105,7 @@ func (s *Set) template(name string) (*template.Template, error) {
 		return nil, fmt.Errorf("%s: %w", origin, err)
 	}
 	s.cache[name] = t
+	s.origin[name] = origin
 	return t, nil
 }
 
@@ -90,7 +117,7 @@ func (s *Set) Render(name string, d Data) (string, error) {
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, d); err != nil {
-		return "", fmt.Errorf("prompt %s: %w", name, err)
+		return "", fmt.Errorf("%s: %w", s.originOf(name), err)
 	}
 	return buf.String(), nil
 }

@@ -39,3 +39,25 @@ func TestOverrideWinsAndBadTemplateNamesFile(t *testing.T) {
 		t.Fatalf("error %v does not name the file", err)
 	}
 }
+
+// A broken or empty override is found by Check, naming its file; the
+// built-in prompts pass.
+func TestCheckFindsBrokenOverrides(t *testing.T) {
+	if err := New("").Check(); err != nil {
+		t.Fatalf("built-in prompts: %v", err)
+	}
+	for body, want := range map[string]string{
+		"broken {{.TicketID":   "unclosed action",
+		"uses {{.NoSuchField}}": "NoSuchField",
+		"  \n":                  "the prompt is empty",
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "tests.md"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := New(dir).Check()
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), filepath.Join(dir, "tests.md")) {
+			t.Errorf("override %q: %v", body, err)
+		}
+	}
+}
