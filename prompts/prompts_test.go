@@ -47,7 +47,7 @@ func TestCheckFindsBrokenOverrides(t *testing.T) {
 		t.Fatalf("built-in prompts: %v", err)
 	}
 	for body, want := range map[string]string{
-		"broken {{.TicketID":   "unclosed action",
+		"broken {{.TicketID":    "unclosed action",
 		"uses {{.NoSuchField}}": "NoSuchField",
 		"  \n":                  "the prompt is empty",
 	} {
