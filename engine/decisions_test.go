@@ -418,3 +418,20 @@ func TestStatsChargeCutCallsToTheirModel(t *testing.T) {
 		t.Fatalf("stats total %.8f, ticket cost %.8f", s.TotalUSD, tk.CostUSD)
 	}
 }
+
+// What the validator's budget trims is recorded on its attempt too.
+func TestValidatorTrimmingIsRecorded(t *testing.T) {
+	long := strings.Repeat("a very long line of the ticket body that goes on\n", 2000)
+	h := newHarness(t, "\n[phases.validator]\ncontext_tokens = 600\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "discovery" {
+			return oaitest.Reply{Text: "## Spec\n" + long}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("epic", "long spec", false)
+	h.runIdle()
+	v := h.phase(id, "discovery").Attempts[0].Validator
+	if v == nil || len(v.Trimmed) == 0 {
+		t.Fatalf("validator %+v", v)
+	}
+}

@@ -209,7 +209,7 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 		return Verdict{}, err
 	}
 	budget := e.cfg.Phase(config.Validator).ContextTokens
-	user, _, _ := assemble(fmt.Sprintf("Phase: validator of %s · Ticket %s (%s): %s", phase, t.ID, t.Kind, t.Title), []section{
+	user, _, trimmed := assemble(fmt.Sprintf("Phase: validator of %s · Ticket %s (%s): %s", phase, t.ID, t.Kind, t.Title), []section{
 		{title: "Deliverable of phase " + phase, body: deliverable, prio: prioPrimary},
 		{title: "Source of truth: " + sourceName, body: source, prio: prioCriteria},
 	}, budget)
@@ -217,7 +217,7 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 		{Role: openai.ChatMessageRoleSystem, Content: sys},
 		{Role: openai.ChatMessageRoleUser, Content: user},
 	}
-	v := &store.Validator{}
+	v := &store.Validator{Trimmed: trimmed}
 	a.Validator = v
 	// the validator's answer is part of the attempt's stream, live and stored
 	s.emit("\n── validator ──\n")

@@ -207,6 +207,8 @@ type Validator struct {
 	Raw        string     `json:"raw"`
 	Unreadable int        `json:"unreadable,omitempty"`
 	Wasted     []Spend    `json:"wasted,omitempty"` // as Attempt.Wasted
+	// Trimmed: what its input lost to its context budget, as Attempt.Trimmed
+	Trimmed []string `json:"trimmed,omitempty"`
 }
 
 // Spend is what one call that gave nothing usable consumed: providers
