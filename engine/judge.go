@@ -51,7 +51,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			return err
 		}
 		if len(files) == 0 {
-			return fail("check", "no test files were written: write the failing tests the plan asks for with write_file")
+			return fail("check", "no test file differs from "+t.BaseBranch+" (a file written exactly as it already is there is no change): write the failing tests the plan asks for with write_file")
 		}
 		c := e.runCheck(ctx, t.Worktree, CheckTestsRed, e.cfg.TestCmd(t.Worktree), 0)
 		a.Checks = append(a.Checks, c)

@@ -335,6 +335,10 @@ func TestFromEnv(t *testing.T) {
 		}
 	}
 
+	// a bad variable is named as the variable, not as a config key
+	if _, err := FromEnv(env(map[string]string{"OPENAI_API_KEY": secret, "OPENAI_BASE_URL": "localhost:18383"})); err == nil || !strings.HasPrefix(err.Error(), "OPENAI_BASE_URL \"localhost:18383\"") {
+		t.Errorf("bad OPENAI_BASE_URL: %v", err)
+	}
 	c, err = FromEnv(env(map[string]string{"OPENAI_API_KEY": secret, "OPENAI_BASE_URL": "http://localhost:4000/v1"}))
 	if err != nil || c.Providers[0].BaseURL != "http://localhost:4000/v1" {
 		t.Errorf("base url: %v %v", c, err)
