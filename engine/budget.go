@@ -165,24 +165,61 @@ func acceptanceCriteria(spec string) string {
 // what its tools returned can only call them again.
 const minToolRoom = 2000
 
-// fitToolResults keeps a conversation's input within budget tokens: the
-// first two messages (the assembled input) are already fitted, so tool
-// results are cut, oldest first, to the room left. It returns what it cut.
+// fitToolResults keeps a conversation's input within budget tokens. The
+// first two messages (the assembled input) are fitted already; what the
+// tool rounds added is cut: first the older rounds, oldest first (their
+// results, then the arguments the model sent), each down to a stub; only
+// then the results of the latest round, which the model is about to
+// read (a command's output keeps its end, where failures are). It returns
+// what it cut.
 func fitToolResults(msgs []openai.ChatCompletionMessage, budget int) []string {
 	if budget <= 0 || len(msgs) <= 2 {
 		return nil
 	}
 	room := max(budget-llm.EstimateMessages(msgs[:2]), minToolRoom)
 	over := llm.EstimateMessages(msgs[2:]) - room
+	if over <= 0 {
+		return nil
+	}
+	latest := len(msgs)
+	for i := len(msgs) - 1; i >= 2; i-- {
+		if msgs[i].Role == openai.ChatMessageRoleAssistant {
+			latest = i // the latest round's results follow it
+			break
+		}
+	}
 	var trimmed []string
-	for i := 2; i < len(msgs) && over > 0; i++ {
+	for i := 2; i < latest && over > 0; i++ {
 		m := &msgs[i]
-		if m.Role != openai.ChatMessageRoleTool || strings.HasSuffix(m.Content, trimMark) {
+		if m.Role == openai.ChatMessageRoleTool && !strings.HasPrefix(m.Content, droppedMark) {
+			have := llm.EstimateTokens(m.Content)
+			m.Content = fmt.Sprintf("%s %d tokens of %s's result, to fit the context budget; call it again if you need it]", droppedMark, have, m.Name)
+			over -= have - llm.EstimateTokens(m.Content)
+			trimmed = append(trimmed, fmt.Sprintf("earlier %s result: %d → 0 tokens", m.Name, have))
+		}
+		for j := range m.ToolCalls {
+			if over <= 0 {
+				break
+			}
+			f := &m.ToolCalls[j].Function
+			have := llm.EstimateTokens(f.Arguments)
+			stub := fmt.Sprintf(`{"dropped": "%d tokens of arguments, to fit the context budget"}`, have)
+			if have <= llm.EstimateTokens(stub) {
+				continue
+			}
+			f.Arguments = stub
+			over -= have - llm.EstimateTokens(stub)
+			trimmed = append(trimmed, fmt.Sprintf("earlier %s arguments: %d → 0 tokens", f.Name, have))
+		}
+	}
+	for i := latest + 1; i < len(msgs) && over > 0; i++ {
+		m := &msgs[i]
+		if m.Role != openai.ChatMessageRoleTool {
 			continue
 		}
 		have := llm.EstimateTokens(m.Content)
 		keep := have - over - llm.EstimateTokens(trimMark)
-		body := cut(m.Content, keep*4, false)
+		body := cut(m.Content, keep*4, m.Name == "run_command")
 		if body == "" {
 			body = trimMark
 		}
@@ -196,3 +233,6 @@ func fitToolResults(msgs []openai.ChatCompletionMessage, budget int) []string {
 	}
 	return trimmed
 }
+
+// droppedMark starts what stands in for an earlier tool result.
+const droppedMark = "[dropped"

@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/sashabaranov/go-openai"
 
 	"agent-tui/engine/llm"
 	"agent-tui/engine/oaitest"
@@ -85,6 +88,43 @@ func TestToolResultsStayWithinTheBudget(t *testing.T) {
 	a := h.phase(id, "diagnosis").Attempts[0]
 	if !strings.Contains(strings.Join(a.Trimmed, "; "), "read_file result") {
 		t.Fatalf("trimmed %q", a.Trimmed)
+	}
+	// the result the model just asked for is what it gets to read; the
+	// older one gave way first
+	last := reqs[2].Messages
+	var results []string
+	for _, m := range last {
+		if m.Role == "tool" {
+			results = append(results, m.Content)
+		}
+	}
+	if len(results) != 2 || !strings.HasPrefix(results[0], droppedMark) || len(results[1]) < 4000 {
+		t.Fatalf("third request's results: older %d bytes, newest %d bytes", len(results[0]), len(results[1]))
+	}
+}
+
+// The model's own earlier arguments (whole files it wrote) give way before
+// the output of the command it just ran, whose end (the failure) is kept.
+func TestOldArgumentsGiveWayBeforeTheLatestResult(t *testing.T) {
+	file := strings.Repeat("package x // a line of a file the model wrote\n", 1000) // ~12k tokens
+	out := strings.Repeat("ok  \tx/pkg\t0.01s\n", 50) + "--- FAIL: TestTheNewThing\nFAIL\n"
+	msgs := []openai.ChatCompletionMessage{
+		{Role: openai.ChatMessageRoleSystem, Content: "system"},
+		{Role: openai.ChatMessageRoleUser, Content: "the task"},
+		{Role: openai.ChatMessageRoleAssistant, ToolCalls: []openai.ToolCall{{ID: "w", Type: openai.ToolTypeFunction, Function: openai.FunctionCall{Name: "write_file", Arguments: `{"path": "x.go", "content": "` + file + `"}`}}}},
+		{Role: openai.ChatMessageRoleTool, ToolCallID: "w", Name: "write_file", Content: "ok: wrote x.go"},
+		{Role: openai.ChatMessageRoleAssistant, ToolCalls: []openai.ToolCall{{ID: "r", Type: openai.ToolTypeFunction, Function: openai.FunctionCall{Name: "run_command", Arguments: `{"command": "go test ./..."}`}}}},
+		{Role: openai.ChatMessageRoleTool, ToolCallID: "r", Name: "run_command", Content: out},
+	}
+	trimmed := fitToolResults(msgs, 4000)
+	if msgs[5].Content != out {
+		t.Fatalf("the latest command's output was cut: %q (trimmed %q)", msgs[5].Content, trimmed)
+	}
+	if !json.Valid([]byte(msgs[2].ToolCalls[0].Function.Arguments)) || strings.Contains(msgs[2].ToolCalls[0].Function.Arguments, "package x") {
+		t.Fatalf("old arguments: %.80q", msgs[2].ToolCalls[0].Function.Arguments)
+	}
+	if n := llm.EstimateMessages(msgs); n > 4000 {
+		t.Fatalf("about %d tokens after fitting into 4000", n)
 	}
 }
 
