@@ -414,13 +414,19 @@ func (r *Repo) ensureLocked(ctx context.Context, ticketID, base string) (string,
 		if !samePath(w.path, path) {
 			continue
 		}
-		if dirExists(path) && !w.prunable {
+		if dirExists(path) && !w.prunable && worktreeReady(path) {
 			if w.branch != branch {
 				return "", "", fmt.Errorf("worktree %s is on branch %q, expected %s", path, w.branch, branch)
 			}
 			return path, branch, nil
 		}
-		// Registered but its directory is gone: drop the stale entry first.
+		// Registered but unusable: its directory gone, or its .git file
+		// deleted, overwritten or replaced (a `git init` there would take
+		// the ticket's commits): drop both; the branch keeps what was
+		// committed, the rest a retry resets anyway.
+		if err := os.RemoveAll(path); err != nil {
+			return "", "", fmt.Errorf("worktree %s is broken and could not be removed: %v", path, err)
+		}
 		if _, err := git(ctx, r.Dir, nil, "worktree", "prune"); err != nil {
 			return "", "", err
 		}

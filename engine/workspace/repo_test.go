@@ -905,6 +905,10 @@ func TestWorktreeWithoutItsGitFileIsMadeAgain(t *testing.T) {
 	for name, damage := range map[string]func(string){
 		"deleted":     func(p string) { os.Remove(p) },
 		"overwritten": func(p string) { os.WriteFile(p, []byte("hi\n"), 0o644) },
+		"replaced by a repository": func(p string) {
+			os.Remove(p)
+			exec.Command("git", "init", "-q", filepath.Dir(p)).Run()
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := newRepo(t)
@@ -924,8 +928,13 @@ func TestWorktreeWithoutItsGitFileIsMadeAgain(t *testing.T) {
 			if data, _ := os.ReadFile(filepath.Join(wt, "committed.txt")); string(data) != "kept\n" {
 				t.Fatalf("committed work lost: %q", data)
 			}
+			write(t, filepath.Join(wt, "after.txt"), "after\n")
 			if _, err := r.CommitAll(ctx, wt, "after"); err != nil {
 				t.Fatalf("git in the worktree made again: %v", err)
+			}
+			// the commit is the ticket's, not a nested repository's
+			if log := run(t, r.Dir, "log", "--format=%s", "agent/T-6"); !strings.Contains(log, "after") {
+				t.Fatalf("branch log:\n%s", log)
 			}
 		})
 	}
