@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -281,16 +282,25 @@ func openEnvMode(g globals, create bool, check func(*env) error) (*env, error) {
 	return en, nil
 }
 
-// metaRepository names the git directory whose tickets a database holds.
-const metaRepository = "repository"
+// metaRepository names the git directory whose tickets a database holds;
+// metaRoots its root commits, which survive a move.
+const (
+	metaRepository = "repository"
+	metaRoots      = "roots"
+)
 
 // checkRepository refuses a database (given with --db) that holds another
 // repository's tickets: their branches and worktrees are not here, and a
 // run would merge whatever has the same name. A database inside this
-// repository's git directory is its own, wherever the repository moved.
+// repository's git directory is its own, wherever the repository moved;
+// one outside follows its repository when that moved (the recorded path
+// is gone and the root commits are the same).
 func (en *env) checkRepository() error {
-	var recorded string
-	if err := en.st.View(func(tx *store.Tx) error { recorded = tx.Meta(metaRepository); return nil }); err != nil {
+	var recorded, roots string
+	if err := en.st.View(func(tx *store.Tx) error {
+		recorded, roots = tx.Meta(metaRepository), tx.Meta(metaRoots)
+		return nil
+	}); err != nil {
 		return err
 	}
 	here := en.repo.GitDir
@@ -303,17 +313,24 @@ func (en *env) checkRepository() error {
 	}
 	rel, relErr := filepath.Rel(here, db)
 	inside := err == nil && relErr == nil && !strings.HasPrefix(rel, "..")
-	// a recorded repository that is gone was moved (or deleted): this one
-	// takes the database over
-	_, goneErr := os.Stat(recorded)
-	if recorded != "" && !inside && goneErr == nil {
-		owner := recorded
-		if filepath.Base(owner) == ".git" {
-			owner = filepath.Dir(owner)
+	ours := en.repo.RootCommits(context.Background())
+	if recorded != "" && !inside {
+		_, statErr := os.Stat(recorded)
+		moved := errors.Is(statErr, fs.ErrNotExist) && roots != "" && roots == ours
+		if !moved {
+			owner := recorded
+			if filepath.Base(owner) == ".git" {
+				owner = filepath.Dir(owner)
+			}
+			return fmt.Errorf("database %s holds the tickets of the repository at %s, not of %s: run with --repo %s, or give another --db", en.dbPath, owner, en.repo.Dir, owner)
 		}
-		return fmt.Errorf("database %s holds the tickets of the repository at %s, not of %s: run with --repo %s, or give another --db", en.dbPath, owner, en.repo.Dir, owner)
 	}
-	return en.st.Update(func(tx *store.Tx) error { return tx.SetMeta(metaRepository, here) })
+	return en.st.Update(func(tx *store.Tx) error {
+		if err := tx.SetMeta(metaRoots, ours); err != nil {
+			return err
+		}
+		return tx.SetMeta(metaRepository, here)
+	})
 }
 
 func (en *env) close() {

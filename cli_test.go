@@ -559,6 +559,16 @@ func TestCLIDatabaseOfAnotherRepository(t *testing.T) {
 	if out := b.mustRun("--db", outside, "list"); !strings.Contains(out, "in b") {
 		t.Fatalf("b moved, its outside database: %q", out)
 	}
+	// but an unrelated repository does not take over one whose repository
+	// is away (renamed, unmounted)
+	away := filepath.Join(t.TempDir(), "away")
+	if err := os.Rename(b.dir, away); err != nil {
+		t.Fatal(err)
+	}
+	other := &cliEnv{t: t, srv: b.srv, dir: newRepo(t, map[string]string{"OTHER.md": "another project\n"}, b.srv.URL, "")}
+	if _, errOut, code := other.run("--db", outside, "list"); code == 0 || !strings.Contains(errOut, "holds the tickets of the repository at "+movedB) {
+		t.Fatalf("an unrelated repository took over: exit %d, %q", code, errOut)
+	}
 }
 
 // A decision that replaces one still waiting says so.

@@ -348,6 +348,18 @@ func (r *Repo) createBranch(ctx context.Context, branch, base string) error {
 	return <-req.done
 }
 
+// RootCommits names the repository's history by its first commits, which
+// a move or a copy keeps: "" when there is none yet.
+func (r *Repo) RootCommits(ctx context.Context) string {
+	out, err := git(ctx, r.Dir, nil, "rev-list", "--max-parents=0", "--all")
+	if err != nil {
+		return ""
+	}
+	roots := strings.Fields(out)
+	sort.Strings(roots)
+	return strings.Join(roots, " ")
+}
+
 // TopLevelNames lists the names at the top of a branch's tree.
 func (r *Repo) TopLevelNames(ctx context.Context, branch string) ([]string, error) {
 	out, err := git(ctx, r.Dir, nil, "ls-tree", "--name-only", "-z", "refs/heads/"+branch, "--")
