@@ -192,6 +192,7 @@ func (s *session) ask(ctx context.Context, phase string, text string) (string, e
 		openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: s.a.Deliverable},
 		openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: text})
 	s.emit("\n")
+	s.a.Trimmed = append(s.a.Trimmed, fitToolResults(s.msgs, s.e.cfg.Phase(phase).ContextTokens)...)
 	resp, err := s.complete(ctx, phase, s.e.chain(phase, phaseState(s.t, phase).Model), nil)
 	if err != nil {
 		return "", err

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"sort"
 
 	"agent-tui/engine/config"
@@ -43,7 +44,7 @@ func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 	}
 	spend := map[[2]string]*SpendRow{}
 	add := func(phase, model string, in, out int, cost float64, attempt bool) {
-		if model == "" || in == 0 && out == 0 && cost == 0 {
+		if model == "" || in == 0 && out == 0 && math.Abs(cost) < 1e-12 { // a float residue is no spend
 			return // no model answered: nothing was spent on it
 		}
 		k := [2]string{phase, model}
