@@ -759,3 +759,16 @@ func TestNewTicketDraftSurvivesEsc(t *testing.T) {
 		t.Fatalf("a created ticket's draft came back: %+v", m.dialogs)
 	}
 }
+
+// A body's lines stay lines in Documents (typed or pasted text more often
+// than markdown); code blocks are kept.
+func TestTicketBodyKeepsLineBreaks(t *testing.T) {
+	out, err := newMDRenderer().render("step one\nstep two\n\n```\na\nb\n```\n", 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainOut := stripANSI(out)
+	if strings.Contains(plainOut, "step one step two") || !strings.Contains(plainOut, "step two") {
+		t.Errorf("rendered:\n%s", plainOut)
+	}
+}

@@ -28,7 +28,8 @@ func (r *mdRenderer) render(md string, width int) (string, error) {
 	tr, ok := r.byWidth[width]
 	if !ok {
 		var err error
-		tr, err = glamour.NewTermRenderer(glamour.WithStandardStyle(r.style), glamour.WithWordWrap(width))
+		// a line break is kept: bodies are pasted logs and lists of steps
+		tr, err = glamour.NewTermRenderer(glamour.WithStandardStyle(r.style), glamour.WithWordWrap(width), glamour.WithPreservedNewLines())
 		if err != nil {
 			return "", err
 		}
