@@ -171,6 +171,8 @@ func TestParseVerdict(t *testing.T) {
 		{`no json here`, false, 0, true},
 		{`{"note": {"x": 1}} then {"pass": true}`, true, 0, false},
 		{`{"pass": false, "objections": "one thing"}`, false, 1, false},
+		// the format quoted back first: the verdict is the last object
+		{`The format is {"pass": true, "objections": []}. My verdict: {"pass": false, "objections": ["x", "y"]}`, false, 2, false},
 		{``, false, 0, true},
 	}
 	for _, c := range cases {

@@ -90,23 +90,30 @@ func decodeObject(text, wantKey string, v any) error {
 	if text == "" {
 		return errors.New("empty answer")
 	}
+	// the last such object is the answer: one before it may be the format
+	// quoted back ("the format is {…}; my verdict: {…}")
+	var found []byte
 	for start := strings.IndexByte(text, '{'); start >= 0; {
 		dec := json.NewDecoder(strings.NewReader(text[start:]))
 		var probe map[string]json.RawMessage
+		skip := 1
 		if err := dec.Decode(&probe); err == nil {
 			if _, ok := probe[wantKey]; ok {
-				obj, _ := json.Marshal(probe)
-				if err := json.Unmarshal(obj, v); err != nil {
-					return fmt.Errorf("the JSON object does not fit: %v", err)
-				}
-				return nil
+				found, _ = json.Marshal(probe)
+				skip = int(dec.InputOffset()) // not the objects inside it
 			}
 		}
-		next := strings.IndexByte(text[start+1:], '{')
+		next := strings.IndexByte(text[start+skip:], '{')
 		if next < 0 {
 			break
 		}
-		start += 1 + next
+		start += skip + next
 	}
-	return fmt.Errorf("no JSON object with %q found", wantKey)
+	if found == nil {
+		return fmt.Errorf("no JSON object with %q found", wantKey)
+	}
+	if err := json.Unmarshal(found, v); err != nil {
+		return fmt.Errorf("the JSON object does not fit: %v", err)
+	}
+	return nil
 }

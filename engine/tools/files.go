@@ -49,7 +49,8 @@ func fileErr(p string, err error) error {
 // worktree from its repository.
 func isGitPath(rel string) bool {
 	first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
-	return first == ".git"
+	// in any case: on a case-insensitive file system .GIT is .git
+	return strings.EqualFold(first, ".git")
 }
 
 func looksBinary(data []byte) bool {

@@ -242,6 +242,9 @@ func TestWriteAndEdit(t *testing.T) {
 	}
 	res, isErr = call(t, b, "write_file", map[string]any{"path": ".git/config", "content": "x"})
 	wantErr(t, res, isErr, ".git")
+	// on a case-insensitive file system this is the same entry
+	res, isErr = call(t, b, "write_file", map[string]any{"path": ".GIT/x", "content": "x"})
+	wantErr(t, res, isErr, ".git")
 	res, isErr = call(t, b, "write_file", map[string]any{"path": "a", "content": "x"})
 	wantErr(t, res, isErr, "is a directory")
 
