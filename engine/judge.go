@@ -89,7 +89,10 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if err != nil {
 			return err
 		}
-		a.Verdict = &store.Verdict{Pass: v.Pass, Objections: v.Objections, By: "review"}
+		// objections are changes to make (the prompt asks for actionable
+		// ones only): a "pass" that lists some has not passed, or an
+		// automatic merge would ship what the reviewer objected to
+		a.Verdict = &store.Verdict{Pass: v.Pass && len(v.Objections) == 0, Objections: v.Objections, By: "review"}
 		return nil
 	case config.Split:
 		if _, err := ParseSplit(a.Deliverable); err != nil {

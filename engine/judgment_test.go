@@ -490,3 +490,24 @@ func TestDetectableTestCommandDoesNotStopEarly(t *testing.T) {
 		t.Fatal("diagnosis never ran")
 	}
 }
+
+// A review that says pass but lists objections has not passed: the code
+// goes back with them, instead of merging what the reviewer objected to.
+func TestReviewPassWithObjectionsIsNoPass(t *testing.T) {
+	var c counter
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "review" && c.inc("review") == 1 {
+			return oaitest.Reply{Text: `{"pass": true, "objections": ["REV-OBJ: handle the empty title before merging"]}`}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "pass with objections", false)
+	h.runIdle()
+	code := h.firstTurns("code")
+	if len(code) != 2 || !strings.Contains(userText(code[1]), "REV-OBJ") {
+		t.Fatalf("code attempts %d; the objection did not reach code", len(code))
+	}
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
+	}
+}
