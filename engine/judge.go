@@ -43,6 +43,11 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		}
 		return "", ""
 	}
+	if writesFiles(ps.Name) && !e.repo.HasWorktree(t.ID) {
+		// a command removed or replaced the worktree's .git: nothing it
+		// did can be committed, and a green check would pass nothing
+		return fail("check", "the worktree's .git was removed or replaced by a command, so its files cannot be committed: never touch .git (the next attempt gets a fresh worktree)")
+	}
 	deliverable := a.Deliverable
 	switch ps.Name {
 	case config.Tests:

@@ -511,3 +511,31 @@ func TestReviewPassWithObjectionsIsNoPass(t *testing.T) {
 		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
 	}
 }
+
+// A code attempt that removed the worktree's .git fails (its files could
+// never be committed); the next attempt works in a worktree made again.
+func TestRemovingGitFailsTheAttempt(t *testing.T) {
+	var c counter
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "code" && toolTurns(r) == 0 && c.inc("code") == 1 {
+			id := ticketOf(r)
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
+				writeCall("w", "src/"+id+".txt", "done "+id+"\n"),
+				{ID: "rm", Name: "run_command", Args: `{"command": "rm -rf .git"}`},
+			}}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "removes .git", false)
+	h.runIdle()
+	a := h.phase(id, "code").Attempts
+	if len(a) < 2 || a[0].Verdict == nil || a[0].Verdict.Pass || !strings.Contains(strings.Join(a[0].Verdict.Objections, " "), "never touch .git") {
+		t.Fatalf("code attempts %+v", a)
+	}
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "src", id+".txt")); err != nil {
+		t.Fatal("the code of the attempt after did not land")
+	}
+}
