@@ -75,6 +75,21 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if changed := e.changedTestFiles(t); len(changed) > 0 {
 			return fail("check", "the test files written in the tests phase were changed ("+strings.Join(changed, ", ")+"): change the code, not the tests")
 		}
+		// a new test file can change what the tests do as much as an
+		// edited one (a TestMain that exits 0 makes anything green)
+		added, err := e.repo.Changed(ctx, t.Worktree)
+		if err != nil {
+			return err
+		}
+		var newTests []string
+		for _, f := range added {
+			if _, frozen := t.TestFiles[f]; isTestSource(f) && !frozen {
+				newTests = append(newTests, f)
+			}
+		}
+		if len(newTests) > 0 {
+			return fail("check", "test files were added or changed outside the tests phase ("+strings.Join(newTests, ", ")+"): change the code, not the tests")
+		}
 		name, cmd := "code green", e.cfg.TestCmd(t.Worktree)
 		if ps.Name == config.CIFix {
 			name, cmd = "ci", e.cfg.CICmd(t.Worktree)
@@ -154,6 +169,16 @@ func isTestFile(p string) bool {
 	return strings.HasSuffix(base, "_test.go") || strings.Contains(base, ".test.") || strings.Contains(base, ".spec.") ||
 		strings.HasPrefix(base, "test_") || strings.HasSuffix(base, "_test.py") || strings.HasSuffix(base, "_spec.rb") ||
 		strings.Contains(dir, "/tests/") || strings.Contains(dir, "/test/") || strings.Contains(dir, "/__tests__/")
+}
+
+// isTestSource is a test file a test runner executes, not what a run
+// leaves beside the tests (caches, snapshots, reports).
+func isTestSource(p string) bool {
+	switch strings.ToLower(path.Ext(p)) {
+	case ".go", ".py", ".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs", ".rb", ".rs", ".java", ".kt", ".scala", ".cs", ".php", ".sh", ".bash", ".c", ".cc", ".cpp", ".h", ".swift", ".ex", ".exs":
+		return isTestFile(p)
+	}
+	return false
 }
 
 // testFiles are the test files on the branch that differ from the base,

@@ -539,3 +539,34 @@ func TestRemovingGitFailsTheAttempt(t *testing.T) {
 		t.Fatal("the code of the attempt after did not land")
 	}
 }
+
+// A test file added in code (a TestMain that exits 0 makes anything
+// green) fails the attempt like an edited frozen one; what a test run
+// leaves beside the tests (a cache, a snapshot) does not.
+func TestCodeMayNotAddTestFiles(t *testing.T) {
+	var c counter
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "code" && toolTurns(r) == 0 && c.inc("code") == 1 {
+			id := ticketOf(r)
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
+				writeCall("w", "src/"+id+".txt", "done "+id+"\n"),
+				writeCall("t", "tests/zz_always_pass_test.sh", "exit 0\n"),
+				writeCall("s", "tests/__snapshots__/x.snap", "cached\n"),
+			}}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "adds a test in code", false)
+	h.runIdle()
+	a := h.phase(id, "code").Attempts
+	if len(a) < 2 || a[0].Verdict == nil || a[0].Verdict.Pass {
+		t.Fatalf("the first code attempt passed: %+v", a[0].Verdict)
+	}
+	obj := strings.Join(a[0].Verdict.Objections, " ")
+	if !strings.Contains(obj, "tests/zz_always_pass_test.sh") || strings.Contains(obj, ".snap") {
+		t.Fatalf("objections %q", obj)
+	}
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
+	}
+}

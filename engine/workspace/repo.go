@@ -348,6 +348,22 @@ func (r *Repo) createBranch(ctx context.Context, branch, base string) error {
 	return <-req.done
 }
 
+// Changed lists the paths of the worktree wt that differ from its last
+// commit: changed, added (untracked included) or deleted.
+func (r *Repo) Changed(ctx context.Context, wt string) ([]string, error) {
+	out, err := git(ctx, wt, nil, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames")
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, f := range strings.Split(out, "\x00") {
+		if len(f) > 3 {
+			files = append(files, f[3:])
+		}
+	}
+	return files, nil
+}
+
 // RootCommits names the repository's history by its first commits, which
 // a move or a copy keeps: "" when there is none yet.
 func (r *Repo) RootCommits(ctx context.Context) string {
