@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -112,6 +113,17 @@ func TestProviderFaults(t *testing.T) {
 			a := h.phase(id, "tests").Attempts[0]
 			if len(a.ToolCalls) == 0 || !a.ToolCalls[0].IsErr || !strings.Contains(a.ToolCalls[0].Result, "JSON") {
 				t.Fatalf("%+v", a.ToolCalls)
+			}
+			// the call goes back to the provider well formed: a strict one
+			// would refuse arguments that are not JSON
+			for _, r := range h.requests("tests") {
+				for _, m := range r.Messages {
+					for _, tc := range m.ToolCalls {
+						if !json.Valid([]byte(tc.Function.Arguments)) {
+							t.Fatalf("arguments sent back as they came: %q", tc.Function.Arguments)
+						}
+					}
+				}
 			}
 		}},
 		{"unreadable verdicts are asked again, then fail the attempt", func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool) {

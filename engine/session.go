@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -128,7 +130,7 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 			return nil
 		}
 		s.msgs = append(s.msgs, openai.ChatCompletionMessage{
-			Role: openai.ChatMessageRoleAssistant, Content: resp.Content, ToolCalls: resp.ToolCalls,
+			Role: openai.ChatMessageRoleAssistant, Content: resp.Content, ToolCalls: wellFormed(resp.ToolCalls),
 		})
 		for _, tc := range resp.ToolCalls {
 			var result string
@@ -261,4 +263,22 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 			openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: resp.Content},
 			openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: "Your answer could not be read (" + perr.Error() + `). Answer with ONLY the JSON object {"pass": true|false, "objections": ["..."]}.`})
 	}
+}
+
+// wellFormed is the calls as they go back into the conversation: a strict
+// provider refuses a call with no name or with arguments that are not
+// JSON, and would end the session for the model's slip (the tool result
+// already tells the model what was wrong).
+func wellFormed(calls []openai.ToolCall) []openai.ToolCall {
+	out := slices.Clone(calls)
+	for i := range out {
+		f := &out[i].Function
+		if f.Name == "" {
+			f.Name = "unnamed_tool"
+		}
+		if !json.Valid([]byte(f.Arguments)) {
+			f.Arguments = "{}"
+		}
+	}
+	return out
 }
