@@ -167,11 +167,12 @@ const minToolRoom = 2000
 
 // fitToolResults keeps a conversation's input within budget tokens. The
 // first two messages (the assembled input) are fitted already; what the
-// tool rounds added is cut: first the older rounds, oldest first (their
-// results, then the arguments the model sent), each down to a stub; only
-// then the results of the latest round, which the model is about to
-// read (a command's output keeps its end, where failures are). It returns
-// what it cut.
+// tool rounds added is cut, in this order: the older rounds, oldest first
+// (each result, then the arguments the model sent, down to a stub); the
+// arguments of the latest round's calls (they have run); and last the
+// latest results, which the model is about to read, each keeping its share
+// of what is left (a command's output keeps its end, where failures are).
+// It returns what it cut.
 func fitToolResults(msgs []openai.ChatCompletionMessage, budget int) []string {
 	if budget <= 0 || len(msgs) <= 2 {
 		return nil
@@ -189,17 +190,10 @@ func fitToolResults(msgs []openai.ChatCompletionMessage, budget int) []string {
 		}
 	}
 	var trimmed []string
-	for i := 2; i < latest && over > 0; i++ {
-		m := &msgs[i]
-		if m.Role == openai.ChatMessageRoleTool && !strings.HasPrefix(m.Content, droppedMark) {
-			have := llm.EstimateTokens(m.Content)
-			m.Content = fmt.Sprintf("%s %d tokens of %s's result, to fit the context budget; call it again if you need it]", droppedMark, have, m.Name)
-			over -= have - llm.EstimateTokens(m.Content)
-			trimmed = append(trimmed, fmt.Sprintf("earlier %s result: %d → 0 tokens", m.Name, have))
-		}
+	stubArgs := func(m *openai.ChatCompletionMessage) {
 		for j := range m.ToolCalls {
 			if over <= 0 {
-				break
+				return
 			}
 			f := &m.ToolCalls[j].Function
 			have := llm.EstimateTokens(f.Arguments)
@@ -209,26 +203,52 @@ func fitToolResults(msgs []openai.ChatCompletionMessage, budget int) []string {
 			}
 			f.Arguments = stub
 			over -= have - llm.EstimateTokens(stub)
-			trimmed = append(trimmed, fmt.Sprintf("earlier %s arguments: %d → 0 tokens", f.Name, have))
+			trimmed = append(trimmed, fmt.Sprintf("%s arguments: %d → 0 tokens", f.Name, have))
 		}
 	}
-	for i := latest + 1; i < len(msgs) && over > 0; i++ {
+	for i := 2; i < latest && over > 0; i++ {
+		m := &msgs[i]
+		if m.Role == openai.ChatMessageRoleTool && !strings.HasPrefix(m.Content, droppedMark) {
+			have := llm.EstimateTokens(m.Content)
+			m.Content = fmt.Sprintf("%s %d tokens of %s's result, to fit the context budget; call it again if you need it]", droppedMark, have, m.Name)
+			over -= have - llm.EstimateTokens(m.Content)
+			trimmed = append(trimmed, fmt.Sprintf("earlier %s result: %d → 0 tokens", m.Name, have))
+		}
+		stubArgs(m)
+	}
+	if latest < len(msgs) && over > 0 {
+		stubArgs(&msgs[latest])
+	}
+	if over <= 0 {
+		return trimmed
+	}
+	// the latest results share what is left, in proportion to their size
+	total := 0
+	for i := latest + 1; i < len(msgs); i++ {
+		if msgs[i].Role == openai.ChatMessageRoleTool {
+			total += llm.EstimateTokens(msgs[i].Content)
+		}
+	}
+	if total == 0 {
+		return trimmed
+	}
+	left := max(total-over, 0)
+	for i := latest + 1; i < len(msgs); i++ {
 		m := &msgs[i]
 		if m.Role != openai.ChatMessageRoleTool {
 			continue
 		}
 		have := llm.EstimateTokens(m.Content)
-		keep := have - over - llm.EstimateTokens(trimMark)
+		keep := have*left/total - llm.EstimateTokens(trimMark)
 		body := cut(m.Content, keep*4, m.Name == "run_command")
 		if body == "" {
-			body = trimMark
+			body = fmt.Sprintf("%s all %d tokens of this result, to fit the context budget; ask for less of it (an offset and a limit)]", droppedMark, have)
 		}
 		now := llm.EstimateTokens(body)
 		if now >= have {
 			continue
 		}
 		m.Content = body
-		over -= have - now
 		trimmed = append(trimmed, fmt.Sprintf("%s result: %d → %d tokens", m.Name, have, now))
 	}
 	return trimmed

@@ -146,3 +146,32 @@ func TestReviewWithoutRoomForTheDiffStops(t *testing.T) {
 		t.Fatal("merged without a review that saw the diff")
 	}
 }
+
+// The latest round's results share the room in proportion, and its calls'
+// arguments (they have run) give way before them.
+func TestLatestRoundSharesTheRoom(t *testing.T) {
+	big := strings.Repeat("a line of a big file the model asked for\n", 1500) // ~15k tokens
+	msgs := []openai.ChatCompletionMessage{
+		{Role: openai.ChatMessageRoleSystem, Content: "system"},
+		{Role: openai.ChatMessageRoleUser, Content: "the task"},
+		{Role: openai.ChatMessageRoleAssistant, ToolCalls: []openai.ToolCall{
+			{ID: "a", Type: openai.ToolTypeFunction, Function: openai.FunctionCall{Name: "write_file", Arguments: `{"path": "w.txt", "content": "` + strings.Repeat("x", 60000) + `"}`}},
+			{ID: "b", Type: openai.ToolTypeFunction, Function: openai.FunctionCall{Name: "read_file", Arguments: `{"path": "one.txt"}`}},
+			{ID: "c", Type: openai.ToolTypeFunction, Function: openai.FunctionCall{Name: "read_file", Arguments: `{"path": "two.txt"}`}},
+		}},
+		{Role: openai.ChatMessageRoleTool, ToolCallID: "a", Name: "write_file", Content: "ok"},
+		{Role: openai.ChatMessageRoleTool, ToolCallID: "b", Name: "read_file", Content: "ONE " + big},
+		{Role: openai.ChatMessageRoleTool, ToolCallID: "c", Name: "read_file", Content: "TWO " + big},
+	}
+	fitToolResults(msgs, 6000)
+	if strings.Contains(msgs[2].ToolCalls[0].Function.Arguments, "xxxx") {
+		t.Error("the latest round's write_file arguments were kept whole")
+	}
+	one, two := llm.EstimateTokens(msgs[4].Content), llm.EstimateTokens(msgs[5].Content)
+	if !strings.HasPrefix(msgs[4].Content, "ONE") || !strings.HasPrefix(msgs[5].Content, "TWO") || one < 1000 || two < 1000 {
+		t.Fatalf("results kept %d and %d tokens", one, two)
+	}
+	if n := llm.EstimateMessages(msgs); n > 6000+200 {
+		t.Fatalf("about %d tokens after fitting into 6000", n)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"agent-tui/engine/oaitest"
 	"agent-tui/prompts"
@@ -433,5 +434,29 @@ func TestValidatorTrimmingIsRecorded(t *testing.T) {
 	v := h.phase(id, "discovery").Attempts[0].Validator
 	if v == nil || len(v.Trimmed) == 0 {
 		t.Fatalf("validator %+v", v)
+	}
+}
+
+// An attempt cut off by a crash (never ended, never marked) is marked on
+// the next start, and what it spent counts in the ticket's cost, as a
+// shutdown's would.
+func TestCrashedAttemptCostCounts(t *testing.T) {
+	h := newHarness(t, "", developer)
+	id := h.add("hotfix", "crashed mid-attempt", false)
+	if err := h.st.PutAttempt(id, &store.Attempt{Phase: "diagnosis", N: 1, Model: "medium", CostUSD: 0.5, Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	tk := h.ticket(id)
+	var sum float64
+	as, _ := h.st.Attempts(id)
+	for _, a := range as {
+		sum += a.TotalCostUSD()
+	}
+	if tk.CostUSD < 0.5 || math.Abs(tk.CostUSD-sum) > 1e-9 {
+		t.Fatalf("ticket cost %.6f, attempts %.6f", tk.CostUSD, sum)
+	}
+	if !as[0].Interrupted {
+		t.Fatal("the crashed attempt was not marked")
 	}
 }

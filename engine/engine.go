@@ -371,13 +371,27 @@ func (e *Engine) recover(tickets []*store.Ticket) error {
 			if err != nil {
 				return err
 			}
+			var spent float64
 			for _, a := range attempts {
 				if a.Done() {
 					continue
 				}
 				a.Interrupted = true
 				a.Error = "interrupted: the process stopped during this attempt"
+				// what its calls cost up to its last checkpoint was paid:
+				// it counts in the ticket's cost and toward max_cost_usd
+				spent += a.TotalCostUSD()
 				if err := tx.PutAttempt(t.ID, a); err != nil {
+					return err
+				}
+			}
+			if spent > 0 {
+				cur, err := tx.Ticket(t.ID)
+				if err != nil {
+					return err
+				}
+				cur.CostUSD += spent
+				if err := tx.PutTicket(cur); err != nil {
 					return err
 				}
 			}
