@@ -632,7 +632,7 @@ func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
 	tw := tabwriter.NewWriter(buf, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tSTATUS\tPHASE\tCOST\tTITLE")
 	for _, t := range tickets {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t$%.4f\t%s\n", t.ID, t.Kind, strings.ReplaceAll(t.Status, "_", " "), t.Phase, t.CostUSD, printable(t.Title))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t$%.4f\t%s\n", t.ID, t.Kind, statusText(t.Status, t.Paused), t.Phase, t.CostUSD, printable(t.Title))
 	}
 	return tw.Flush()
 }
@@ -684,7 +684,7 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 
 func printShow(w io.Writer, v engine.TicketView) {
 	fmt.Fprintf(w, "%s  %s  %s\n", v.ID, v.Kind, printable(v.Title))
-	fmt.Fprintf(w, "status:  %s", strings.ReplaceAll(v.Status, "_", " "))
+	fmt.Fprintf(w, "status:  %s", statusText(v.Status, v.Paused))
 	if v.Reason != "" {
 		fmt.Fprintf(w, " — %s", v.Reason)
 	}
@@ -785,6 +785,16 @@ func printShow(w io.Writer, v engine.TicketView) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// statusText is a status as list and show print it: a paused ticket says
+// so (it moves only once resumed, in the TUI).
+func statusText(status string, paused bool) string {
+	s := strings.ReplaceAll(status, "_", " ")
+	if paused {
+		s += " (paused)"
+	}
+	return s
 }
 
 // printable keeps a stored title from steering the terminal: control

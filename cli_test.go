@@ -608,3 +608,23 @@ func TestCLIBrokenPromptStopsRunAtStart(t *testing.T) {
 		t.Fatalf("%d model calls before the broken prompt was found", n)
 	}
 }
+
+// list and show mark a paused ticket, which moves only once resumed.
+func TestCLIMarksPausedTickets(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	id := strings.TrimSpace(e.mustRun("add", "held"))
+	st, err := store.Open(filepath.Join(e.dir, ".git", "agent-tui.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UpdateTicket(id, func(x *store.Ticket) error { x.Paused = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if out := e.mustRun("list"); !strings.Contains(out, "queued (paused)") {
+		t.Fatalf("list:\n%s", out)
+	}
+	if out := e.mustRun("show", id); !strings.Contains(out, "status:  queued (paused)") {
+		t.Fatalf("show:\n%s", out)
+	}
+}
