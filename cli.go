@@ -240,7 +240,7 @@ func openEnvMode(g globals, create bool, check func(*env) error) (*env, error) {
 		return nil, err
 	}
 	en := &env{repo: repo}
-	path, err := config.Find(repo.Dir, g.config, os.Getenv)
+	path, err := config.Find(repo.Dir, g.config, tools.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func openEnvMode(g globals, create bool, check func(*env) error) (*env, error) {
 		if en.cfg, err = config.Load(path); err != nil {
 			return nil, err
 		}
-	} else if en.cfg, err = config.FromEnv(os.Getenv); err != nil {
+	} else if en.cfg, err = config.FromEnv(tools.Getenv); err != nil {
 		en.cfgErr = err
 		en.cfg = &config.Config{}
 		en.cfg.ApplyDefaults()
@@ -368,7 +368,7 @@ func (en *env) promptSet() *prompts.Set {
 func (en *env) newEngine(log io.Writer) *engine.Engine {
 	return engine.New(engine.Options{
 		Store: en.st, Config: en.cfg, Repo: en.repo,
-		Router:  llm.NewRouter(en.cfg, llm.Options{}),
+		Router:  llm.NewRouter(en.cfg, llm.Options{Getenv: tools.Getenv}),
 		Prompts: en.promptSet(),
 		Log:     log,
 	})

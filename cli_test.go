@@ -628,3 +628,40 @@ func TestCLIMarksPausedTickets(t *testing.T) {
 		t.Fatalf("show:\n%s", out)
 	}
 }
+
+// The API key is not in the environment /proc shows for agent-tui (root
+// may read it there even from a process that is not dumpable, and so
+// could a command a model runs as root), yet model calls still carry it.
+func TestCLIKeyNotInProcEnviron(t *testing.T) {
+	started := make(chan struct{}, 1)
+	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		rep := simpleModel(r)
+		rep.Delay = 2 * time.Second
+		return rep
+	}, "")
+	e.mustRun("add", "x")
+	c := e.cmd("run", "--until-idle")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { c.Process.Kill(); c.Wait() }()
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no model call")
+	}
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", c.Process.Pid))
+	if err != nil {
+		t.Skipf("cannot read the process's environment here: %v", err)
+	}
+	if strings.Contains(string(environ), secretKey) {
+		t.Fatal("the key is in /proc/<pid>/environ")
+	}
+	if auth := e.srv.Requests()[0].Header.Get("Authorization"); auth != "Bearer "+secretKey {
+		t.Fatalf("the model call's Authorization is %q", auth)
+	}
+}

@@ -13,6 +13,8 @@ import (
 func main() {
 	// a sandboxed run_command re-executes this binary as its helper
 	tools.MaybeRunHelper()
+	// the keys leave the environment /proc shows (this may exec us again)
+	tools.StashSecrets()
 	// the keys are in our environment: no command we start may read it
 	if err := tools.HideEnvironment(); err != nil {
 		fmt.Fprintln(os.Stderr, "agent-tui: cannot hide the environment from commands: "+err.Error())

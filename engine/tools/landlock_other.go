@@ -10,3 +10,6 @@ func runHelper([]string) error { return errors.New("landlock is only available o
 
 // HideEnvironment is a no-op where there is no /proc/<pid>/environ to hide.
 func HideEnvironment() error { return nil }
+
+// StashSecrets is a no-op where there is no /proc/<pid>/environ.
+func StashSecrets() {}

@@ -1,0 +1,38 @@
+package tools
+
+import (
+	"os"
+	"strings"
+	"sync"
+)
+
+// secretsFDVar names, in agent-tui's second start, the descriptor its
+// hidden variables come over (see StashSecrets).
+const secretsFDVar = "AGENT_TUI_SECRETS_FD"
+
+var (
+	stashMu sync.RWMutex
+	stashed map[string]string
+)
+
+// Getenv is os.Getenv that also sees the variables StashSecrets took out
+// of the environment: API keys are read through it.
+func Getenv(name string) string {
+	stashMu.RLock()
+	v, ok := stashed[name]
+	stashMu.RUnlock()
+	if ok {
+		return v
+	}
+	return os.Getenv(name)
+}
+
+// stashable: a variable that looks like it holds a secret (as ScrubEnv
+// sees it, plus *AUTH* such as an API_AUTH, but not GIT_AUTHOR_*).
+func stashable(name string) bool {
+	if len(ScrubEnv([]string{name + "="}, nil)) == 0 {
+		return true
+	}
+	upper := strings.ToUpper(name)
+	return strings.Contains(upper, "AUTH") && !strings.Contains(upper, "AUTHOR")
+}
