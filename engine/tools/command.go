@@ -111,6 +111,11 @@ func Exec(ctx context.Context, argv []string, dir string, env []string, timeout 
 	// command has no controlling terminal to read from or inject into.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	if len(argv) > 1 && argv[1] == HelperArg {
+		// the sandbox helper kills what the command left, its orphans
+		// included, when asked to stop; WaitDelay kills it if it does not
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	}
 	// Background children holding the output pipe must not hold us forever.
 	cmd.WaitDelay = 2 * time.Second
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -546,6 +547,46 @@ func TestConfinedGoBuild(t *testing.T) {
 			res, _ := call(t, b, "run_command", map[string]any{"command": "go test ./... 2>&1"})
 			if !strings.HasPrefix(res, "exit code 0\n") {
 				t.Errorf("go test inside the sandbox failed:\n%s", res)
+			}
+		})
+	}
+}
+
+// Nothing a confined command starts outlives it, not even a process that
+// left its session (setsid -f): left running, it could change the
+// worktree after the checks. The same when the command times out.
+func TestConfinedCommandLeavesNoProcess(t *testing.T) {
+	if !landlockWorks() {
+		t.Skip("Landlock is not usable here")
+	}
+	alive := func(marker string) bool {
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			if cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil && strings.Contains(string(cmdline), marker) {
+				return true
+			}
+		}
+		return false
+	}
+	for name, c := range map[string]struct {
+		command, marker string
+		timeout         time.Duration
+	}{
+		"finished":  {"setsid -f sleep 31.4159; (setsid sleep 27.1828 &); echo ok", "31.4159", 0},
+		"timed out": {"setsid -f sleep 33.3331; sleep 30", "33.3331", time.Second},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			b, err := newWithMode(Options{Root: dir, TempDir: filepath.Join(dir, ".tmp"), CommandTimeout: c.timeout}, sandboxLandlock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			call(t, b, "run_command", map[string]any{"command": c.command})
+			time.Sleep(100 * time.Millisecond)
+			if alive(c.marker) {
+				exec.Command("pkill", "-f", c.marker).Run()
+				t.Fatalf("a process the command started (sleep %s) outlived it", c.marker)
 			}
 		})
 	}
