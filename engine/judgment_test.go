@@ -570,3 +570,18 @@ func TestCodeMayNotAddTestFiles(t *testing.T) {
 		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
 	}
 }
+
+// An epic stops early too when there is no test command: its children's
+// tests could never run, so its documents would be paid for nothing.
+func TestEpicWithoutTestCommandStopsEarly(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.TestCommand = ""
+	id := h.add("epic", "no command", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || tk.Phase != "discovery" || !strings.Contains(tk.Reason, "test_command") {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	if n := len(h.srv.Requests()); n != 0 {
+		t.Fatalf("%d model calls", n)
+	}
+}

@@ -235,14 +235,14 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 		e.stopTicket(t.ID, store.StatusNeedsHuman, gaveUpReason(ps.Name, n, last))
 		return errParked
 	}
-	if t.Kind != KindEpic && (ps.Name == config.Discovery || ps.Name == config.Diagnosis) {
-		// its tests will need a command to run: without one, stop before
-		// the documents are paid for
+	if ps.Name == config.Discovery || ps.Name == config.Diagnosis {
+		// its tests (an epic's children's) will need a command to run:
+		// without one, stop before the documents are paid for
 		if ps.Attempts == 0 && e.testsCannotRun(ctx, t) {
 			e.stopTicket(t.ID, store.StatusNeedsHuman, noTestCommand)
 			return errParked
 		}
-		if t.Worktree == "" {
+		if t.Worktree == "" && t.Kind != KindEpic {
 			e.prefetchWorktree(ctx, t)
 		}
 	}

@@ -21,8 +21,8 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	base := getenv("OPENAI_BASE_URL")
 	if base == "" {
 		base = "https://api.openai.com/v1"
-	} else if !httpURL(base) {
-		return nil, fmt.Errorf("OPENAI_BASE_URL %q is not an http:// or https:// URL (e.g. https://api.openai.com/v1)", base)
+	} else if why := badURL(base); why != "" {
+		return nil, fmt.Errorf("OPENAI_BASE_URL %q %s (e.g. https://api.openai.com/v1)", base, why)
 	}
 	c := &Config{
 		Providers: []Provider{{Name: "openai", BaseURL: base, APIKeyEnv: "OPENAI_API_KEY"}},

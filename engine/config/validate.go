@@ -29,8 +29,8 @@ func (c *Config) Validate() error {
 			return fail("provider.name", at("name"), "duplicate provider %q", p.Name)
 		case p.BaseURL == "" && !p.Simulated:
 			return fail("provider.base_url", at("base_url"), "provider %q has no base_url", p.Name)
-		case p.BaseURL != "" && !httpURL(p.BaseURL):
-			return fail("provider.base_url", at("base_url"), "provider %q: base_url %q is not an http:// or https:// URL", p.Name, p.BaseURL)
+		case p.BaseURL != "" && badURL(p.BaseURL) != "":
+			return fail("provider.base_url", at("base_url"), "provider %q: base_url %q %s", p.Name, p.BaseURL, badURL(p.BaseURL))
 		}
 		providers[p.Name] = true
 	}
@@ -129,15 +129,17 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// httpURL: what an OpenAI client can call, e.g. https://host/v1.
-func httpURL(s string) bool {
+// badURL says what keeps s from being what an OpenAI client can call
+// (e.g. https://host/v1); "" when nothing does.
+func badURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return false
+		return "is not an http:// or https:// URL"
 	}
 	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		return err == nil && n > 0 && n < 65536
+		if n, err := strconv.Atoi(p); err != nil || n <= 0 || n >= 65536 {
+			return "has no valid port (" + p + ")"
+		}
 	}
-	return true
+	return ""
 }
