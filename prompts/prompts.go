@@ -53,15 +53,21 @@ func New(overrideDir string) *Set {
 // override is found before a run spends anything, not when its phase
 // comes: it must parse, use only fields Data has, and say something.
 func (s *Set) Check() error {
-	sample := Data{Phase: "tests", TicketID: "T-1", Kind: "feature", Title: "a title", TestCommand: "make test", CICommand: "make ci",
-		Tools: []string{"read_file"}, CanWrite: true, CanRun: true}
 	for _, name := range Names {
-		out, err := s.Render(name, sample)
-		if err != nil {
-			return err
-		}
-		if strings.TrimSpace(out) == "" {
-			return fmt.Errorf("%s: the prompt is empty (delete the file to use the built-in one)", s.originOf(name))
+		// every kind and tool set a phase may render with, so a field
+		// used only in one branch is found too
+		for _, kind := range []string{"feature", "hotfix", "epic"} {
+			for _, tools := range [][]string{nil, {"read_file", "list_files", "search", "write_file", "edit_file", "run_command"}} {
+				d := Data{Phase: name, TicketID: "T-1", Kind: kind, Title: "a title", TestCommand: "make test", CICommand: "make ci",
+					Tools: tools, CanWrite: tools != nil, CanRun: tools != nil}
+				out, err := s.Render(name, d)
+				if err != nil {
+					return err
+				}
+				if strings.TrimSpace(out) == "" {
+					return fmt.Errorf("%s: the prompt is empty (delete the file to use the built-in one)", s.originOf(name))
+				}
+			}
 		}
 	}
 	return nil

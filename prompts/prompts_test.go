@@ -47,9 +47,10 @@ func TestCheckFindsBrokenOverrides(t *testing.T) {
 		t.Fatalf("built-in prompts: %v", err)
 	}
 	for body, want := range map[string]string{
-		"broken {{.TicketID":    "unclosed action",
-		"uses {{.NoSuchField}}": "NoSuchField",
-		"  \n":                  "the prompt is empty",
+		"broken {{.TicketID":                                 "unclosed action",
+		"uses {{.NoSuchField}}":                              "NoSuchField",
+		`Diagnose. {{if eq .Kind "hotfix"}}{{.Nope}}{{end}}`: "Nope",
+		"  \n": "the prompt is empty",
 	} {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "tests.md"), []byte(body), 0o644); err != nil {
