@@ -51,9 +51,12 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	deliverable := a.Deliverable
 	switch ps.Name {
 	case config.Tests:
-		files, err := e.testFiles(ctx, t)
+		files, changed, err := e.testFilesAndChanges(ctx, t)
 		if err != nil {
 			return err
+		}
+		if hit := e.touchedScripts(t, changed); len(hit) > 0 {
+			return fail("check", "the files the test and CI commands run were changed ("+strings.Join(hit, ", ")+"): write tests, not how they are run")
 		}
 		if len(files) == 0 {
 			return fail("check", "no test file differs from "+t.BaseBranch+" (a file written exactly as it already is there is no change): write the failing tests the plan asks for with write_file")
@@ -89,6 +92,9 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		}
 		if len(newTests) > 0 {
 			return fail("check", "test files were added or changed outside the tests phase ("+strings.Join(newTests, ", ")+"): change the code, not the tests")
+		}
+		if hit := e.touchedScripts(t, added); len(hit) > 0 {
+			return fail("check", "the files the test and CI commands run were changed ("+strings.Join(hit, ", ")+"): change the code, not how it is checked")
 		}
 		name, cmd := "code green", e.cfg.TestCmd(t.Worktree)
 		if ps.Name == config.CIFix {
@@ -171,6 +177,68 @@ func isTestFile(p string) bool {
 		strings.Contains(dir, "/tests/") || strings.Contains(dir, "/test/") || strings.Contains(dir, "/__tests__/")
 }
 
+// checkScripts are the worktree's files that the test and CI commands
+// run (`sh ci.sh`, `./run_tests.sh`, `python tools/check.py`, a Makefile
+// for make): changing one changes how the work is judged, not the work.
+// Files a command only mentions (`[ -e x ]`) are not among them.
+func (e *Engine) checkScripts(t *store.Ticket) map[string]bool {
+	out := map[string]bool{}
+	add := func(w string) {
+		w = strings.TrimPrefix(w, "./")
+		if w == "" || strings.HasPrefix(w, "/") || strings.Contains(w, "..") || strings.ContainsAny(w, "$*?=") {
+			return
+		}
+		if fi, err := os.Stat(filepath.Join(t.Worktree, w)); err == nil && fi.Mode().IsRegular() {
+			out[filepath.ToSlash(w)] = true
+		}
+	}
+	for _, cmd := range []string{e.cfg.TestCmd(t.Worktree), e.cfg.CICmd(t.Worktree)} {
+		segments := strings.FieldsFunc(cmd, func(r rune) bool { return strings.ContainsRune(";&|()\n", r) })
+		for _, seg := range segments {
+			words := strings.Fields(seg)
+			for len(words) > 0 && (strings.Contains(words[0], "=") || checkKeywords[words[0]]) {
+				words = words[1:] // VAR=value, if, then, exec, …
+			}
+			if len(words) == 0 {
+				continue
+			}
+			switch prog := words[0]; {
+			case prog == "make":
+				for _, m := range []string{"GNUmakefile", "makefile", "Makefile"} {
+					add(m)
+				}
+			case interpreters[prog]:
+				for _, w := range words[1:] {
+					if !strings.HasPrefix(w, "-") {
+						add(w)
+						break
+					}
+				}
+			default:
+				add(prog)
+			}
+		}
+	}
+	return out
+}
+
+var (
+	checkKeywords = map[string]bool{"if": true, "then": true, "else": true, "elif": true, "do": true, "while": true, "until": true, "exec": true, "time": true, "!": true, "{": true}
+	interpreters  = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "python": true, "python3": true, "node": true, "perl": true, "ruby": true, "bun": true, "deno": true}
+)
+
+// touchedScripts lists the check scripts among changed paths.
+func (e *Engine) touchedScripts(t *store.Ticket, changed []string) []string {
+	scripts := e.checkScripts(t)
+	var hit []string
+	for _, f := range changed {
+		if scripts[f] {
+			hit = append(hit, f)
+		}
+	}
+	return hit
+}
+
 // isTestSource is a test file a test runner executes, not what a run
 // leaves beside the tests (caches, snapshots, reports).
 func isTestSource(p string) bool {
@@ -185,9 +253,15 @@ func isTestSource(p string) bool {
 // with their hashes. It stages the worktree: the tests commit is what was
 // checked, without what the red test run leaves behind.
 func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (map[string]string, error) {
+	files, _, err := e.testFilesAndChanges(ctx, t)
+	return files, err
+}
+
+// testFilesAndChanges is testFiles, with every path that differs.
+func (e *Engine) testFilesAndChanges(ctx context.Context, t *store.Ticket) (map[string]string, []string, error) {
 	changed, err := e.repo.StageAll(ctx, t.Worktree, t.BaseBranch)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var tests []string
 	for _, f := range changed {
@@ -196,9 +270,10 @@ func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (map[string]str
 		}
 	}
 	if len(tests) == 0 {
-		return nil, nil
+		return nil, changed, nil
 	}
-	return e.repo.HashFiles(t.Worktree, tests)
+	files, err := e.repo.HashFiles(t.Worktree, tests)
+	return files, changed, err
 }
 
 // acceptedTestFiles are the test files the accepted tests attempt wrote,

@@ -585,3 +585,39 @@ func TestEpicWithoutTestCommandStopsEarly(t *testing.T) {
 		t.Fatalf("%d model calls", n)
 	}
 }
+
+// The scripts the test and CI commands run are how the work is judged:
+// cifix rewriting the CI script to pass fails, and so does code; the
+// files a command only mentions are not guarded.
+func TestCheckScriptsAreNotTheWorkToChange(t *testing.T) {
+	var c counter
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "cifix" && toolTurns(r) == 0 && c.inc("cifix") == 1 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("ci", "ci.sh", "exit 0\n")}}
+		}
+		if phase == "cifix" && toolTurns(r) == 0 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "rm", Name: "run_command", Args: `{"command": "rm -f src/lint.bad"}`}}}
+		}
+		if phase == "code" && toolTurns(r) == 0 {
+			id := ticketOf(r)
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("c", "src/"+id+".txt", "done "+id+"\n"), writeCall("l", "src/lint.bad", "x\n")}}
+		}
+		return developer(r, phase)
+	})
+	os.WriteFile(filepath.Join(h.dir, "ci.sh"), []byte("sh run_tests.sh && ! [ -e src/lint.bad ]\n"), 0o644)
+	gitOut(t, h.dir, "add", "ci.sh")
+	gitOut(t, h.dir, "commit", "-qm", "ci script")
+	h.cfg.CICommand = "sh ci.sh"
+	id := h.add("hotfix", "ci gamed", false)
+	h.runIdle()
+	fix := h.phase(id, "cifix").Attempts
+	if len(fix) < 2 || fix[0].Verdict == nil || fix[0].Verdict.Pass || !strings.Contains(strings.Join(fix[0].Verdict.Objections, " "), "ci.sh") {
+		t.Fatalf("cifix attempts %+v", fix)
+	}
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
+	}
+	if data, _ := os.ReadFile(filepath.Join(h.dir, "ci.sh")); !strings.Contains(string(data), "lint.bad") {
+		t.Fatalf("the CI script merged as %q", data)
+	}
+}
