@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"unicode"
 )
 
 const (
@@ -192,6 +193,10 @@ func (b *Box) write(rel string, data []byte) error {
 	}
 	if isGitPath(rel) {
 		return errors.New(".git belongs to git and cannot be written")
+	}
+	if i := strings.IndexFunc(rel, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }); i >= 0 {
+		// U+202E makes "tset_esrever.og" read as "reverse_test.go" in a diff
+		return fmt.Errorf("the path has a control or text-direction character (%U): it would not read as it is", []rune(rel[i:])[0])
 	}
 	if dir := filepath.Dir(rel); dir != "." {
 		if err := b.root.MkdirAll(dir, 0o755); err != nil {

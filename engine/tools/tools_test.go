@@ -246,6 +246,9 @@ func TestWriteAndEdit(t *testing.T) {
 	// on a case-insensitive file system this is the same entry
 	res, isErr = call(t, b, "write_file", map[string]any{"path": ".GIT/x", "content": "x"})
 	wantErr(t, res, isErr, ".git")
+	// a name that would read as another one in a diff
+	res, isErr = call(t, b, "write_file", map[string]any{"path": "strutil/\u202eog.tset_esrever", "content": "x"})
+	wantErr(t, res, isErr, "text-direction")
 	res, isErr = call(t, b, "write_file", map[string]any{"path": "a", "content": "x"})
 	wantErr(t, res, isErr, "is a directory")
 
