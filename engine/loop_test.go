@@ -297,3 +297,22 @@ func TestValidatorChainFailureNamesTheValidator(t *testing.T) {
 		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
 	}
 }
+
+// A model repeating the very same calls is stopped after a few rounds, not
+// after sixty.
+func TestRepeatedCallsStopTheAttempt(t *testing.T) {
+	h := newHarness(t, "\n[phases.diagnosis]\nmax_attempts = 1\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "diagnosis" {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "same", Name: "read_file", Args: `{"path": "README.md"}`}}}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "stuck model", false)
+	h.runIdle()
+	if n := len(h.requests("diagnosis")); n > maxSameCalls+2 {
+		t.Fatalf("%d diagnosis requests for the same call", n)
+	}
+	if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "same tool calls") {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+}

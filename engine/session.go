@@ -19,6 +19,9 @@ import (
 // maxToolRounds bounds a session that never stops calling tools.
 const maxToolRounds = 60
 
+// maxSameCalls bounds a session that repeats the very same calls.
+const maxSameCalls = 5
+
 // toolResultKept caps a tool result in the stored history; the model saw it whole.
 const toolResultKept = 8 << 10
 
@@ -118,6 +121,7 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 	}
 	models := s.e.chain(ps.Name, ps.Model)
 	budget := s.e.cfg.Phase(ps.Name).ContextTokens
+	lastCalls, repeats := "", 0
 	for round := 0; round < maxToolRounds; round++ {
 		// tool results count toward the phase's budget too
 		s.a.Trimmed = append(s.a.Trimmed, fitToolResults(s.msgs, budget)...)
@@ -128,6 +132,19 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 		if len(resp.ToolCalls) == 0 {
 			s.a.Deliverable = strings.TrimSpace(resp.Content)
 			return nil
+		}
+		// a model stuck making the same calls would spend every round on them
+		var sig strings.Builder
+		for _, tc := range resp.ToolCalls {
+			sig.WriteString(tc.Function.Name + "\x00" + tc.Function.Arguments + "\x00")
+		}
+		if sig.String() == lastCalls {
+			repeats++
+		} else {
+			lastCalls, repeats = sig.String(), 1
+		}
+		if repeats > maxSameCalls {
+			return fmt.Errorf("the model made the same tool calls %d times in a row (%s): stopped", repeats, resp.ToolCalls[0].Function.Name)
 		}
 		s.msgs = append(s.msgs, openai.ChatCompletionMessage{
 			Role: openai.ChatMessageRoleAssistant, Content: resp.Content, ToolCalls: wellFormed(resp.ToolCalls),
