@@ -93,6 +93,13 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if len(newTests) > 0 {
 			return fail("check", "test files were added or changed outside the tests phase ("+strings.Join(newTests, ", ")+"): change the code, not the tests")
 		}
+		for _, f := range added {
+			if path.Base(f) == ".gitignore" {
+				// an ignored test file runs in the check but is never
+				// committed: ignore rules decide what is judged
+				return fail("check", "a .gitignore was changed ("+f+"): ignore rules decide what the checks see and what is committed; change the code only")
+			}
+		}
 		if hit := e.touchedScripts(t, added); len(hit) > 0 {
 			return fail("check", "the files the test and CI commands run were changed ("+strings.Join(hit, ", ")+"): change the code, not how it is checked")
 		}

@@ -621,3 +621,28 @@ func TestCheckScriptsAreNotTheWorkToChange(t *testing.T) {
 		t.Fatalf("the CI script merged as %q", data)
 	}
 }
+
+// Code may not change ignore rules: an ignored test file would run in the
+// check and never be committed.
+func TestCodeMayNotChangeIgnoreRules(t *testing.T) {
+	var c counter
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "code" && toolTurns(r) == 0 && c.inc("code") == 1 {
+			id := ticketOf(r)
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
+				writeCall("w", "src/"+id+".txt", "done "+id+"\n"),
+				writeCall("i", ".gitignore", "zz_hidden_test.sh\n"),
+			}}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "hides a test", false)
+	h.runIdle()
+	a := h.phase(id, "code").Attempts
+	if len(a) < 2 || a[0].Verdict == nil || a[0].Verdict.Pass || !strings.Contains(strings.Join(a[0].Verdict.Objections, " "), ".gitignore") {
+		t.Fatalf("code attempts %+v", a[0].Verdict)
+	}
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
+	}
+}

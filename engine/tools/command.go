@@ -116,8 +116,12 @@ func Exec(ctx context.Context, argv []string, dir string, env []string, timeout 
 		// included, when asked to stop; WaitDelay kills it if it does not
 		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	}
-	// Background children holding the output pipe must not hold us forever.
+	// Background children holding the output pipe must not hold us forever;
+	// the helper gets longer than its own two-second sweep.
 	cmd.WaitDelay = 2 * time.Second
+	if len(argv) > 1 && argv[1] == HelperArg {
+		cmd.WaitDelay = 5 * time.Second
+	}
 
 	start := time.Now()
 	err := cmd.Run()

@@ -27,12 +27,9 @@ func Getenv(name string) string {
 	return os.Getenv(name)
 }
 
-// stashable: a variable that looks like it holds a secret (as ScrubEnv
-// sees it, plus *AUTH* such as an API_AUTH, but not GIT_AUTHOR_*).
+// stashable: a variable that looks like it holds a secret, as ScrubEnv
+// sees it; SSH_AUTH_SOCK is only a socket's path (commands do not get it,
+// an editor may use it).
 func stashable(name string) bool {
-	if len(ScrubEnv([]string{name + "="}, nil)) == 0 {
-		return true
-	}
-	upper := strings.ToUpper(name)
-	return strings.Contains(upper, "AUTH") && !strings.Contains(upper, "AUTHOR")
+	return !strings.EqualFold(name, "SSH_AUTH_SOCK") && len(ScrubEnv([]string{name + "="}, nil)) == 0
 }

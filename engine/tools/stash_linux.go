@@ -25,6 +25,10 @@ func StashSecrets() {
 		if err != nil {
 			return
 		}
+		var st unix.Stat_t
+		if unix.Fstat(n, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+			return // not our pipe (an inherited variable): never read a terminal
+		}
 		f := os.NewFile(uintptr(n), "secrets")
 		data, _ := io.ReadAll(f)
 		f.Close()
@@ -59,6 +63,13 @@ func StashSecrets() {
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
+		return
+	}
+	// a user over their pipe quota gets small pipes: a write that does not
+	// fit would wait for a reader that only comes after the exec
+	if size, err := unix.FcntlInt(w.Fd(), unix.F_GETPIPE_SZ, 0); err != nil || size < len(payload) {
+		r.Close()
+		w.Close()
 		return
 	}
 	if _, err := io.WriteString(w, payload); err != nil {
