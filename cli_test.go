@@ -452,16 +452,7 @@ func TestCLIDemoConfigOutsideTheDemo(t *testing.T) {
 // so a script can tell it from reaching idle; a key variable named but not
 // set is warned about once, at start.
 func TestCLIRunStoppedBySignal(t *testing.T) {
-	started := make(chan struct{}, 1)
-	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
-		select {
-		case started <- struct{}{}:
-		default:
-		}
-		rep := simpleModel(r)
-		rep.Delay = 3 * time.Second
-		return rep
-	}, "")
+	e, started := newSlowCLIEnv(t, 3*time.Second)
 	cfg, _ := os.ReadFile(filepath.Join(e.dir, ".agent-tui.toml"))
 	cfg = append(cfg, []byte("\n[[provider]]\nname = \"spare\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key_env = \"AGENT_TUI_UNSET_KEY\"\n")...)
 	os.WriteFile(filepath.Join(e.dir, ".agent-tui.toml"), cfg, 0o644)
@@ -633,16 +624,7 @@ func TestCLIMarksPausedTickets(t *testing.T) {
 // may read it there even from a process that is not dumpable, and so
 // could a command a model runs as root), yet model calls still carry it.
 func TestCLIKeyNotInProcEnviron(t *testing.T) {
-	started := make(chan struct{}, 1)
-	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
-		select {
-		case started <- struct{}{}:
-		default:
-		}
-		rep := simpleModel(r)
-		rep.Delay = 2 * time.Second
-		return rep
-	}, "")
+	e, started := newSlowCLIEnv(t, 2*time.Second)
 	e.mustRun("add", "x")
 	c := e.cmd("run", "--until-idle")
 	if err := c.Start(); err != nil {
@@ -664,4 +646,20 @@ func TestCLIKeyNotInProcEnviron(t *testing.T) {
 	if auth := e.srv.Requests()[0].Header.Get("Authorization"); auth != "Bearer "+secretKey {
 		t.Fatalf("the model call's Authorization is %q", auth)
 	}
+}
+
+// newSlowCLIEnv is a CLI environment whose model answers after delay; the
+// channel says when the first request arrived.
+func newSlowCLIEnv(t *testing.T, delay time.Duration) (*cliEnv, <-chan struct{}) {
+	started := make(chan struct{}, 1)
+	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		rep := simpleModel(r)
+		rep.Delay = delay
+		return rep
+	}, "")
+	return e, started
 }

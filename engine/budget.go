@@ -18,6 +18,8 @@ type section struct {
 	prio  int
 	tail  bool
 	vital bool // the session means nothing without it (a review's diff)
+	// dropped: assemble cut it to nothing (set on the caller's sections)
+	dropped bool
 }
 
 // Priorities: feedback is never trimmed before the rest; file bodies and
@@ -67,6 +69,7 @@ func assemble(header string, secs []section, budget int) (string, int, []string)
 			if body == "" {
 				// gone, but not silently: the model knows it was there
 				body = fmt.Sprintf("[all %d tokens of this were trimmed to fit the context budget]", have)
+				s.dropped = true
 			}
 			now := llm.EstimateTokens(body)
 			if now >= have {

@@ -99,15 +99,15 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 		e.log.Warn("worktree reconcile", "err", err)
 	} else {
 		for _, o := range rep.Orphans {
-			if id := e.finishedTicketOf(o); id != "" {
+			switch t := e.ticketAt(o); {
+			case t != nil && finished(t.Status):
 				// its ticket is done or cancelled (the removal after the
 				// merge failed): nothing needs it, its branch stays
-				if err := e.repo.RemoveWorktree(ctx, id); err == nil {
-					e.log.Info("removed worktree of finished ticket", "ticket", id, "path", o)
+				if err := e.repo.RemoveWorktree(ctx, t.ID); err == nil {
+					e.log.Info("removed worktree of finished ticket", "ticket", t.ID, "path", o)
 					continue
 				}
-			}
-			if t := e.ticketAt(o); t != nil && !finished(t.Status) {
+			case t != nil:
 				// made ahead of time for a ticket that had not recorded it
 				// when the last run stopped: the ticket will use it
 				continue
@@ -398,14 +398,6 @@ func (e *Engine) recover(tickets []*store.Ticket) error {
 		}
 		return nil
 	})
-}
-
-// finishedTicketOf names the finished ticket whose worktree path is p, or "".
-func (e *Engine) finishedTicketOf(p string) string {
-	if t := e.ticketAt(p); t != nil && finished(t.Status) {
-		return t.ID
-	}
-	return ""
 }
 
 // ticketAt is the ticket whose worktree path p is, made or not; nil when

@@ -214,17 +214,15 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 	}
 	header := fmt.Sprintf("Phase: %s · Ticket %s (%s): %s", name, t.ID, t.Kind, t.Title)
 	budget := e.cfg.Phase(name).ContextTokens
-	vital := map[string]int{}
-	for _, s := range secs {
-		if s.vital {
-			vital[s.title] = llm.EstimateTokens(s.body)
-		}
+	sizes := make([]int, len(secs))
+	for i, s := range secs {
+		sizes[i] = llm.EstimateTokens(s.body)
 	}
 	in.user, in.tokens, in.trimmed = assemble(header, secs, budget)
-	for title, have := range vital {
-		if strings.Contains(in.user, "## "+title+"\n\n[all ") {
+	for i, s := range secs {
+		if s.vital && s.dropped {
 			// a review of a diff it never saw would pass anything
-			return nil, &budgetTooSmall{phase: name, budget: budget, what: title, tokens: have}
+			return nil, &budgetTooSmall{phase: name, budget: budget, what: s.title, tokens: sizes[i]}
 		}
 	}
 	return in, nil

@@ -515,17 +515,7 @@ func TestReviewPassWithObjectionsIsNoPass(t *testing.T) {
 // A code attempt that removed the worktree's .git fails (its files could
 // never be committed); the next attempt works in a worktree made again.
 func TestRemovingGitFailsTheAttempt(t *testing.T) {
-	var c counter
-	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
-		if phase == "code" && toolTurns(r) == 0 && c.inc("code") == 1 {
-			id := ticketOf(r)
-			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
-				writeCall("w", "src/"+id+".txt", "done "+id+"\n"),
-				{ID: "rm", Name: "run_command", Args: `{"command": "rm -rf .git"}`},
-			}}
-		}
-		return developer(r, phase)
-	})
+	h := newHarness(t, "", firstCodeAlso(oaitest.ToolCall{ID: "rm", Name: "run_command", Args: `{"command": "rm -rf .git"}`}))
 	id := h.add("hotfix", "removes .git", false)
 	h.runIdle()
 	a := h.phase(id, "code").Attempts
@@ -544,18 +534,7 @@ func TestRemovingGitFailsTheAttempt(t *testing.T) {
 // green) fails the attempt like an edited frozen one; what a test run
 // leaves beside the tests (a cache, a snapshot) does not.
 func TestCodeMayNotAddTestFiles(t *testing.T) {
-	var c counter
-	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
-		if phase == "code" && toolTurns(r) == 0 && c.inc("code") == 1 {
-			id := ticketOf(r)
-			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
-				writeCall("w", "src/"+id+".txt", "done "+id+"\n"),
-				writeCall("t", "tests/zz_always_pass_test.sh", "exit 0\n"),
-				writeCall("s", "tests/__snapshots__/x.snap", "cached\n"),
-			}}
-		}
-		return developer(r, phase)
-	})
+	h := newHarness(t, "", firstCodeAlso(writeCall("t", "tests/zz_always_pass_test.sh", "exit 0\n"), writeCall("s", "tests/__snapshots__/x.snap", "cached\n")))
 	id := h.add("hotfix", "adds a test in code", false)
 	h.runIdle()
 	a := h.phase(id, "code").Attempts
@@ -625,17 +604,7 @@ func TestCheckScriptsAreNotTheWorkToChange(t *testing.T) {
 // Code may not change ignore rules: an ignored test file would run in the
 // check and never be committed.
 func TestCodeMayNotChangeIgnoreRules(t *testing.T) {
-	var c counter
-	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
-		if phase == "code" && toolTurns(r) == 0 && c.inc("code") == 1 {
-			id := ticketOf(r)
-			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
-				writeCall("w", "src/"+id+".txt", "done "+id+"\n"),
-				writeCall("i", ".gitignore", "zz_hidden_test.sh\n"),
-			}}
-		}
-		return developer(r, phase)
-	})
+	h := newHarness(t, "", firstCodeAlso(writeCall("i", ".gitignore", "zz_hidden_test.sh\n")))
 	id := h.add("hotfix", "hides a test", false)
 	h.runIdle()
 	a := h.phase(id, "code").Attempts
@@ -644,5 +613,18 @@ func TestCodeMayNotChangeIgnoreRules(t *testing.T) {
 	}
 	if s := h.ticket(id).Status; s != store.StatusDone {
 		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
+	}
+}
+
+// firstCodeAlso is the developer, whose first code attempt writes the code
+// and also makes these calls.
+func firstCodeAlso(calls ...oaitest.ToolCall) script {
+	var c counter
+	return func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "code" && toolTurns(r) == 0 && c.inc("code") == 1 {
+			id := ticketOf(r)
+			return oaitest.Reply{ToolCalls: append([]oaitest.ToolCall{writeCall("w", "src/"+id+".txt", "done "+id+"\n")}, calls...)}
+		}
+		return developer(r, phase)
 	}
 }

@@ -93,6 +93,13 @@ func (s *session) wasted(u llm.Usage) {
 	s.a.Wasted = append(s.a.Wasted, spendOf(u))
 }
 
+// addValidatorUsage is spend for the validator's record.
+func addValidatorUsage(v *store.Validator, u llm.Usage) {
+	v.TokensIn += u.TokensIn
+	v.TokensOut += u.TokensOut
+	v.CostUSD += u.CostUSD
+}
+
 func spendOf(u llm.Usage) store.Spend {
 	return store.Spend{Model: u.Model, Provider: u.Provider, TokensIn: u.TokensIn, TokensOut: u.TokensOut, Estimated: u.Estimated, CostUSD: u.CostUSD}
 }
@@ -250,9 +257,7 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 				}
 			},
 			OnWasted: func(u llm.Usage) {
-				v.TokensIn += u.TokensIn
-				v.TokensOut += u.TokensOut
-				v.CostUSD += u.CostUSD
+				addValidatorUsage(v, u)
 				v.Wasted = append(v.Wasted, spendOf(u))
 			},
 			OnWait: s.waiting,
@@ -264,9 +269,7 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 		for _, f := range resp.Fallbacks {
 			v.Fallbacks = append(v.Fallbacks, store.Fallback(f))
 		}
-		v.TokensIn += resp.TokensIn
-		v.TokensOut += resp.TokensOut
-		v.CostUSD += resp.CostUSD
+		addValidatorUsage(v, llm.Usage{TokensIn: resp.TokensIn, TokensOut: resp.TokensOut, CostUSD: resp.CostUSD})
 		v.Raw = resp.Content
 		verdict, perr := ParseVerdict(resp.Content)
 		if perr == nil {

@@ -76,23 +76,20 @@ func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 				return err
 			}
 			for _, a := range attempts {
-				if a.Model != "human" {
-					// each half-answered call under its own model, the rest
-					// under the model that answered
-					in, out, cost := a.TokensIn, a.TokensOut, a.CostUSD
-					for _, w := range a.Wasted {
-						add(a.Phase, w.Model, w.TokensIn, w.TokensOut, w.CostUSD, false)
+				// each half-answered call under its own model, the rest
+				// under the model that answered
+				session := func(phase, model string, in, out int, cost float64, wasted []store.Spend) {
+					for _, w := range wasted {
+						add(phase, w.Model, w.TokensIn, w.TokensOut, w.CostUSD, false)
 						in, out, cost = in-w.TokensIn, out-w.TokensOut, cost-w.CostUSD
 					}
-					add(a.Phase, a.Model, in, out, cost, true)
+					add(phase, model, in, out, cost, true)
+				}
+				if a.Model != "human" {
+					session(a.Phase, a.Model, a.TokensIn, a.TokensOut, a.CostUSD, a.Wasted)
 				}
 				if v := a.Validator; v != nil {
-					in, out, cost := v.TokensIn, v.TokensOut, v.CostUSD
-					for _, w := range v.Wasted {
-						add(config.Validator, w.Model, w.TokensIn, w.TokensOut, w.CostUSD, false)
-						in, out, cost = in-w.TokensIn, out-w.TokensOut, cost-w.CostUSD
-					}
-					add(config.Validator, v.Model, in, out, cost, true)
+					session(config.Validator, v.Model, v.TokensIn, v.TokensOut, v.CostUSD, v.Wasted)
 				}
 				if a.Verdict == nil || a.Interrupted || a.Verdict.By == "human" {
 					continue
