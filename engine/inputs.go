@@ -28,13 +28,9 @@ type phaseInput struct {
 }
 
 func (e *Engine) promptData(t *store.Ticket, phase string, box *tools.Box) prompts.Data {
-	dir := t.Worktree
-	if dir == "" {
-		dir = e.repo.Dir
-	}
 	d := prompts.Data{
 		Phase: phase, TicketID: t.ID, Kind: t.Kind, Title: t.Title,
-		TestCommand: e.cfg.TestCmd(dir), CICommand: e.cfg.CICmd(dir),
+		TestCommand: e.testCmd(t), CICommand: e.ciCmd(t),
 	}
 	if box != nil {
 		for _, def := range box.Definitions() {

@@ -61,7 +61,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if len(files) == 0 {
 			return fail("check", "no test file differs from "+t.BaseBranch+" (a file written exactly as it already is there is no change): write the failing tests the plan asks for with write_file")
 		}
-		c := e.runCheck(ctx, t.Worktree, CheckTestsRed, e.cfg.TestCmd(t.Worktree), 0)
+		c := e.runCheck(ctx, t.Worktree, CheckTestsRed, e.testCmd(t), 0)
 		a.Checks = append(a.Checks, c)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -103,9 +103,9 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if hit := e.touchedScripts(t, added); len(hit) > 0 {
 			return fail("check", "the files the test and CI commands run were changed ("+strings.Join(hit, ", ")+"): change the code, not how it is checked")
 		}
-		name, cmd := "code green", e.cfg.TestCmd(t.Worktree)
+		name, cmd := "code green", e.testCmd(t)
 		if ps.Name == config.CIFix {
-			name, cmd = "ci", e.cfg.CICmd(t.Worktree)
+			name, cmd = "ci", e.ciCmd(t)
 		}
 		c := e.runCheck(ctx, t.Worktree, name, cmd, 0)
 		a.Checks = append(a.Checks, c)
@@ -199,7 +199,7 @@ func (e *Engine) checkScripts(t *store.Ticket) map[string]bool {
 			out[filepath.ToSlash(w)] = true
 		}
 	}
-	for _, cmd := range []string{e.cfg.TestCmd(t.Worktree), e.cfg.CICmd(t.Worktree)} {
+	for _, cmd := range []string{e.testCmd(t), e.ciCmd(t)} {
 		segments := strings.FieldsFunc(cmd, func(r rune) bool { return strings.ContainsRune(";&|()\n", r) })
 		for _, seg := range segments {
 			words := strings.Fields(seg)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -626,5 +627,41 @@ func firstCodeAlso(calls ...oaitest.ToolCall) script {
 			return oaitest.Reply{ToolCalls: append([]oaitest.ToolCall{writeCall("w", "src/"+id+".txt", "done "+id+"\n")}, calls...)}
 		}
 		return developer(r, phase)
+	}
+}
+
+// With no test_command configured, the command is detected once, in the
+// worktree as made from the base branch: a go.mod the code phase writes
+// (which would turn the check into a `go test` of nothing) changes
+// nothing about how the work is judged.
+func TestDetectedTestCommandIsFixedAtTheStart(t *testing.T) {
+	project := maps.Clone(shellProject)
+	project["Makefile"] = "test:\n\tsh run_tests.sh\n"
+	var c counter
+	h := newHarnessOn(t, project, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "code" && toolTurns(r) == 0 && c.inc("code") == 1 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
+				writeCall("m", "go.mod", "module cheat\n\ngo 1.21\n"),
+				writeCall("g", "main.go", "package main\n\nfunc main() {}\n"),
+			}}
+		}
+		return developer(r, phase)
+	})
+	h.cfg.TestCommand = ""
+	id := h.add("hotfix", "detected once", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.DetectedTestCommand == nil || *tk.DetectedTestCommand != "make test" {
+		t.Fatalf("detected %v", tk.DetectedTestCommand)
+	}
+	a := h.phase(id, "code").Attempts
+	if len(a) < 2 || a[0].Verdict == nil || a[0].Verdict.Pass {
+		t.Fatalf("the go.mod attempt passed: %+v", a[0].Verdict)
+	}
+	if len(a[0].Checks) != 1 || a[0].Checks[0].Command != "make test" {
+		t.Fatalf("checked with %+v", a[0].Checks)
+	}
+	if tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
 	}
 }

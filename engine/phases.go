@@ -132,16 +132,12 @@ func OneLine(s string, max int) string {
 // no command configured and none detected. Attempts would only spend the
 // model's budget on a question no one can answer.
 func (e *Engine) noCheckCommand(t *store.Ticket, phase string) string {
-	dir := t.Worktree
-	if dir == "" {
-		dir = e.repo.Dir // never the process's own directory
-	}
 	var cmd string
 	switch phase {
 	case config.Tests, config.Code:
-		cmd = e.cfg.TestCmd(dir)
+		cmd = e.testCmd(t)
 	case config.CI, config.CIFix:
-		cmd = e.cfg.CICmd(dir)
+		cmd = e.ciCmd(t)
 	default:
 		return ""
 	}
@@ -152,6 +148,42 @@ func (e *Engine) noCheckCommand(t *store.Ticket, phase string) string {
 }
 
 const noTestCommand = "no test command: set test_command in the config (" + config.RepoConfigName + ", or the file given with --config; none could be detected from go.mod, Cargo.toml, package.json, a Makefile or pyproject.toml)"
+
+// testCmd is the ticket's test command: the configured one, else the one
+// detected in its worktree as first made from the base branch. Detected
+// once: a Makefile or package.json the model writes cannot change how its
+// own work is judged.
+func (e *Engine) testCmd(t *store.Ticket) string {
+	if e.cfg.TestCommand != "" {
+		return e.cfg.TestCommand
+	}
+	if t.DetectedTestCommand != nil {
+		return *t.DetectedTestCommand
+	}
+	dir := t.Worktree
+	if dir == "" {
+		dir = e.repo.Dir // never the process's own directory
+	}
+	return config.DetectTestCommand(dir)
+}
+
+// ciCmd is the ticket's CI command: the configured one, else its test
+// command.
+func (e *Engine) ciCmd(t *store.Ticket) string {
+	if e.cfg.CICommand != "" {
+		return e.cfg.CICommand
+	}
+	return e.testCmd(t)
+}
+
+// noteTestCommand records, the first time a ticket gets its worktree,
+// the test command detected there, before any model has changed a file.
+func noteTestCommand(t *store.Ticket, worktree string) {
+	if t.DetectedTestCommand == nil {
+		cmd := config.DetectTestCommand(worktree)
+		t.DetectedTestCommand = &cmd
+	}
+}
 
 // testsCannotRun says, before a ticket's first phase, that its tests will
 // have no command: none is configured and the base branch has none of the
@@ -186,6 +218,7 @@ func (e *Engine) ensureWorktree(ctx context.Context, t *store.Ticket) error {
 	}
 	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
 		x.Worktree, x.Branch = path, branch
+		noteTestCommand(x, path)
 		return nil
 	})
 	if err != nil {
@@ -215,6 +248,7 @@ func (e *Engine) prefetchWorktree(ctx context.Context, t *store.Ticket) {
 		_, err = e.st.UpdateTicket(id, func(x *store.Ticket) error {
 			if x.Worktree == "" && !finished(x.Status) {
 				x.Worktree, x.Branch = path, branch
+				noteTestCommand(x, path)
 			}
 			return nil
 		})
@@ -628,7 +662,7 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	if err != nil {
 		return err
 	}
-	check := e.runCheck(ctx, t.Worktree, "ci", e.cfg.CICmd(t.Worktree), 0)
+	check := e.runCheck(ctx, t.Worktree, "ci", e.ciCmd(t), 0)
 	if ctx.Err() != nil {
 		return e.endAttempt(ctx, t, config.CI, a, ctx.Err())
 	}

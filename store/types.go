@@ -72,8 +72,11 @@ type Ticket struct {
 	// TestFiles are the files written by the tests phase with their hashes;
 	// code must leave them unchanged.
 	TestFiles map[string]string `json:"test_files,omitempty"`
-	Created   time.Time         `json:"created"`
-	Updated   time.Time         `json:"updated"`
+	// DetectedTestCommand is the test command found in the base branch's
+	// files when the worktree was made ("" for none); nil before that.
+	DetectedTestCommand *string   `json:"detected_test_command,omitempty"`
+	Created             time.Time `json:"created"`
+	Updated             time.Time `json:"updated"`
 }
 
 // PhaseState summarises one phase of a ticket's route.

@@ -169,19 +169,3 @@ func (c *Config) Gated(phase string) bool {
 func (c *Config) Simulated() bool {
 	return slices.ContainsFunc(c.Providers, func(p Provider) bool { return p.Simulated })
 }
-
-// TestCmd is the red/green test command: configured, else detected in dir.
-func (c *Config) TestCmd(dir string) string {
-	if c.TestCommand != "" {
-		return c.TestCommand
-	}
-	return DetectTestCommand(dir)
-}
-
-// CICmd is the judge command: configured, else the test command.
-func (c *Config) CICmd(dir string) string {
-	if c.CICommand != "" {
-		return c.CICommand
-	}
-	return c.TestCmd(dir)
-}

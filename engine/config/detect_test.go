@@ -39,13 +39,6 @@ func TestDetectTestCommand(t *testing.T) {
 			if got := DetectTestCommand(dir); got != tt.want {
 				t.Errorf("DetectTestCommand = %q, want %q", got, tt.want)
 			}
-			c := &Config{}
-			if got := c.TestCmd(dir); got != tt.want {
-				t.Errorf("TestCmd = %q, want %q", got, tt.want)
-			}
-			if got := c.CICmd(dir); got != tt.want {
-				t.Errorf("CICmd = %q, want %q", got, tt.want)
-			}
 		})
 	}
 	// A go.mod directory is not a go.mod file.

@@ -105,8 +105,8 @@ provider = "local"
 		{"gated review", c.Gated(Review), true},
 		{"gated code", c.Gated(Code), false},
 		{"simulated", c.Simulated(), false},
-		{"test cmd", c.TestCmd(t.TempDir()), "go test ./..."},
-		{"ci cmd", c.CICmd(t.TempDir()), "go vet ./... && go test -race ./..."},
+		{"test cmd", c.TestCommand, "go test ./..."},
+		{"ci cmd", c.CICommand, "go vet ./... && go test -race ./..."},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
