@@ -124,7 +124,7 @@ func TestCodeMayNotChangeTests(t *testing.T) {
 	if len(code.Attempts) != 2 || code.Attempts[0].Verdict.Pass || !strings.Contains(strings.Join(code.Attempts[0].Verdict.Objections, " "), "test files") {
 		t.Fatalf("code attempts: %+v", code.Attempts)
 	}
-	if u := userText(h.firstTurns("code")[1]); !strings.Contains(u, "test files written in the tests phase were changed") {
+	if u := userText(h.firstTurns("code")[1]); !strings.Contains(u, "test files written in the tests phase (and the scripts that run them) were changed") {
 		t.Fatalf("second code attempt lacks the objection:\n%s", u)
 	}
 	data, err := os.ReadFile(filepath.Join(h.dir, "tests", id+"_test.sh"))

@@ -1,14 +1,18 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"agent-tui/engine/config"
 	"agent-tui/engine/tools"
@@ -51,12 +55,9 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	deliverable := a.Deliverable
 	switch ps.Name {
 	case config.Tests:
-		files, changed, err := e.testFilesAndChanges(ctx, t)
+		files, err := e.testFiles(ctx, t)
 		if err != nil {
 			return err
-		}
-		if hit := e.touchedScripts(t, changed); len(hit) > 0 {
-			return fail("check", "the files the test and CI commands run were changed ("+strings.Join(hit, ", ")+"): write tests, not how they are run")
 		}
 		if len(files) == 0 {
 			return fail("check", "no test file differs from "+t.BaseBranch+" (a file written exactly as it already is there is no change): write the failing tests the plan asks for with write_file")
@@ -76,7 +77,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		deliverable += "\n\n" + fileBodies(t.Worktree, files, 8000)
 	case config.Code, config.CIFix:
 		if changed := e.changedTestFiles(t); len(changed) > 0 {
-			return fail("check", "the test files written in the tests phase were changed ("+strings.Join(changed, ", ")+"): change the code, not the tests")
+			return fail("check", "the test files written in the tests phase (and the scripts that run them) were changed ("+strings.Join(changed, ", ")+"): change the code, not the tests")
 		}
 		// a new test file can change what the tests do as much as an
 		// edited one (a TestMain that exits 0 makes anything green)
@@ -100,7 +101,11 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 				return fail("check", "a .gitignore was changed ("+f+"): ignore rules decide what the checks see and what is committed; change the code only")
 			}
 		}
-		if hit := e.touchedScripts(t, added); len(hit) > 0 {
+		hit := e.touchedScripts(t, added)
+		if slices.Contains(added, "package.json") && e.runsNpm(t) && e.npmScriptsChanged(ctx, t) {
+			hit = append(hit, "package.json's scripts")
+		}
+		if len(hit) > 0 {
 			return fail("check", "the files the test and CI commands run were changed ("+strings.Join(hit, ", ")+"): change the code, not how it is checked")
 		}
 		name, cmd := "code green", e.testCmd(t)
@@ -184,47 +189,87 @@ func isTestFile(p string) bool {
 		strings.Contains(dir, "/tests/") || strings.Contains(dir, "/test/") || strings.Contains(dir, "/__tests__/")
 }
 
-// checkScripts are the worktree's files that the test and CI commands
-// run (`sh ci.sh`, `./run_tests.sh`, `python tools/check.py`, a Makefile
-// for make): changing one changes how the work is judged, not the work.
-// Files a command only mentions (`[ -e x ]`) are not among them.
-func (e *Engine) checkScripts(t *store.Ticket) map[string]bool {
+// checkScripts are the worktree's files that decide how the test and CI
+// commands judge the work: the scripts they run (`sh ci.sh`,
+// `./run_tests.sh`, `bash -c "tools/check.sh"`, a Makefile for make), the
+// scripts those run in turn, and a test runner's own configuration
+// (conftest.py, pytest.ini, jest.config.js, …) among paths. Files a
+// command only mentions (`[ -e x ]`) are not among them.
+func (e *Engine) checkScripts(t *store.Ticket, paths []string) map[string]bool {
 	out := map[string]bool{}
-	add := func(w string) {
-		w = strings.TrimPrefix(w, "./")
-		if w == "" || strings.HasPrefix(w, "/") || strings.Contains(w, "..") || strings.ContainsAny(w, "$*?=") {
-			return
-		}
-		if fi, err := os.Stat(filepath.Join(t.Worktree, w)); err == nil && fi.Mode().IsRegular() {
-			out[filepath.ToSlash(w)] = true
+	for _, p := range paths {
+		if isRunnerConfig(p) {
+			out[p] = true
 		}
 	}
-	for _, cmd := range []string{e.testCmd(t), e.ciCmd(t)} {
-		segments := strings.FieldsFunc(cmd, func(r rune) bool { return strings.ContainsRune(";&|()\n", r) })
+	var scan func(cmds string, depth int)
+	add := func(w string, depth int, shell bool) {
+		w = strings.TrimPrefix(path.Clean(strings.TrimPrefix(w, "./")), "./")
+		if w == "" || w == "." || strings.HasPrefix(w, "/") || strings.HasPrefix(w, "..") || strings.ContainsAny(w, "$*?=`") || out[w] {
+			return
+		}
+		fi, err := os.Stat(filepath.Join(t.Worktree, filepath.FromSlash(w)))
+		if err != nil || !fi.Mode().IsRegular() {
+			return
+		}
+		out[w] = true
+		if depth >= 3 || fi.Size() > 64<<10 {
+			return
+		}
+		data, err := os.ReadFile(filepath.Join(t.Worktree, filepath.FromSlash(w)))
+		if err != nil {
+			return
+		}
+		text := string(data)
+		switch {
+		case isMakefile(w):
+			var recipes []string
+			for _, line := range strings.Split(text, "\n") {
+				if strings.HasPrefix(line, "\t") {
+					recipes = append(recipes, strings.TrimLeft(line, "\t@-+ "))
+				}
+			}
+			scan(strings.Join(recipes, "\n"), depth+1)
+		case shell || strings.HasSuffix(w, ".sh") || strings.HasSuffix(w, ".bash") || strings.HasPrefix(text, "#!") && strings.Contains(strings.SplitN(text, "\n", 2)[0], "sh"):
+			scan(text, depth+1)
+		}
+	}
+	scan = func(cmds string, depth int) {
+		// quotes go: `bash -c "./ci.sh --fast"` runs ./ci.sh
+		cmds = strings.NewReplacer(`"`, " ", "'", " ").Replace(cmds)
+		segments := strings.FieldsFunc(cmds, func(r rune) bool { return strings.ContainsRune(";&|()\n", r) })
 		for _, seg := range segments {
 			words := strings.Fields(seg)
 			for len(words) > 0 && (strings.Contains(words[0], "=") || checkKeywords[words[0]]) {
 				words = words[1:] // VAR=value, if, then, exec, …
 			}
-			if len(words) == 0 {
+			if len(words) == 0 || strings.HasPrefix(words[0], "#") {
 				continue
 			}
 			switch prog := words[0]; {
 			case prog == "make":
 				for _, m := range []string{"GNUmakefile", "makefile", "Makefile"} {
-					add(m)
+					add(m, depth, false)
 				}
 			case interpreters[prog]:
+				shell := shells[prog]
 				for _, w := range words[1:] {
 					if !strings.HasPrefix(w, "-") {
-						add(w)
+						add(w, depth, shell)
 						break
 					}
 				}
+			case prog == "." || prog == "source":
+				if len(words) > 1 {
+					add(words[1], depth, true)
+				}
 			default:
-				add(prog)
+				add(prog, depth, false)
 			}
 		}
+	}
+	for _, cmd := range []string{e.testCmd(t), e.ciCmd(t)} {
+		scan(cmd, 0)
 	}
 	return out
 }
@@ -232,11 +277,36 @@ func (e *Engine) checkScripts(t *store.Ticket) map[string]bool {
 var (
 	checkKeywords = map[string]bool{"if": true, "then": true, "else": true, "elif": true, "do": true, "while": true, "until": true, "exec": true, "time": true, "!": true, "{": true}
 	interpreters  = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "python": true, "python3": true, "node": true, "perl": true, "ruby": true, "bun": true, "deno": true}
+	shells        = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true}
 )
+
+func isMakefile(p string) bool {
+	switch path.Base(p) {
+	case "GNUmakefile", "makefile", "Makefile":
+		return true
+	}
+	return false
+}
+
+// isRunnerConfig is a test runner's own configuration: what it runs, and
+// how (a conftest.py hook can pass every test).
+func isRunnerConfig(p string) bool {
+	base := strings.ToLower(path.Base(p))
+	switch base {
+	case "conftest.py", "pytest.ini", "tox.ini", "noxfile.py", ".rspec", "phpunit.xml", "phpunit.xml.dist", ".mocharc", "karma.conf.js":
+		return true
+	}
+	for _, prefix := range []string{"jest.config.", "vitest.config.", ".mocharc.", "karma.conf.", "playwright.config.", "cypress.config."} {
+		if strings.HasPrefix(base, prefix) {
+			return true
+		}
+	}
+	return false
+}
 
 // touchedScripts lists the check scripts among changed paths.
 func (e *Engine) touchedScripts(t *store.Ticket, changed []string) []string {
-	scripts := e.checkScripts(t)
+	scripts := e.checkScripts(t, changed)
 	var hit []string
 	for _, f := range changed {
 		if scripts[f] {
@@ -257,18 +327,13 @@ func isTestSource(p string) bool {
 }
 
 // testFiles are the test files on the branch that differ from the base,
-// with their hashes. It stages the worktree: the tests commit is what was
-// checked, without what the red test run leaves behind.
+// with their hashes, and the check scripts changed with them. It stages
+// the worktree: the tests commit is what was checked, without what the red
+// test run leaves behind.
 func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (map[string]string, error) {
-	files, _, err := e.testFilesAndChanges(ctx, t)
-	return files, err
-}
-
-// testFilesAndChanges is testFiles, with every path that differs.
-func (e *Engine) testFilesAndChanges(ctx context.Context, t *store.Ticket) (map[string]string, []string, error) {
 	changed, err := e.repo.StageAll(ctx, t.Worktree, t.BaseBranch)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var tests []string
 	for _, f := range changed {
@@ -277,10 +342,56 @@ func (e *Engine) testFilesAndChanges(ctx context.Context, t *store.Ticket) (map[
 		}
 	}
 	if len(tests) == 0 {
-		return nil, changed, nil
+		return nil, nil
 	}
-	files, err := e.repo.HashFiles(t.Worktree, tests)
-	return files, changed, err
+	// how the tests are run may be part of writing them (a Makefile
+	// target, a conftest.py fixture): frozen with them from here on
+	for _, f := range e.touchedScripts(t, changed) {
+		if !slices.Contains(tests, f) {
+			tests = append(tests, f)
+		}
+	}
+	return e.repo.HashFiles(t.Worktree, tests)
+}
+
+// npmScriptsChanged says whether the worktree's package.json runs other
+// scripts than its last commit: `npm test` runs what they say. The rest
+// of the file (dependencies) is the code's to change.
+func (e *Engine) npmScriptsChanged(ctx context.Context, t *store.Ticket) bool {
+	scripts := func(data []byte) string {
+		var pkg struct {
+			Scripts json.RawMessage `json:"scripts"`
+		}
+		if json.Unmarshal(data, &pkg) != nil {
+			return "unreadable"
+		}
+		var canon bytes.Buffer
+		if json.Compact(&canon, pkg.Scripts) != nil {
+			return string(pkg.Scripts)
+		}
+		return canon.String()
+	}
+	now, err := os.ReadFile(filepath.Join(t.Worktree, "package.json"))
+	if err != nil {
+		return false // deleted: nothing runs
+	}
+	before, err := e.repo.ShowFile(ctx, t.Worktree, "HEAD", "package.json")
+	if err != nil {
+		return true // new: its scripts are new
+	}
+	return scripts(now) != scripts(before)
+}
+
+// runsNpm says whether the test or CI command goes through a package
+// manager that runs package.json's scripts.
+func (e *Engine) runsNpm(t *store.Ticket) bool {
+	for _, w := range strings.FieldsFunc(e.testCmd(t)+" "+e.ciCmd(t), func(r rune) bool { return !unicode.IsLetter(r) }) {
+		switch w {
+		case "npm", "npx", "yarn", "pnpm", "bun":
+			return true
+		}
+	}
+	return false
 }
 
 // acceptedTestFiles are the test files the accepted tests attempt wrote,

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"agent-tui/engine/config"
 	"agent-tui/engine/oaitest"
 	"agent-tui/store"
 )
@@ -663,5 +665,112 @@ func TestDetectedTestCommandIsFixedAtTheStart(t *testing.T) {
 	}
 	if tk.Status != store.StatusDone {
 		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+}
+
+// The files that decide how the work is judged: scripts the commands run,
+// what those run in turn, through quotes and `.`; a test runner's own
+// configuration among the changed paths. Files only mentioned are not.
+func TestCheckScriptsFollowsWhatRuns(t *testing.T) {
+	wt := t.TempDir()
+	files := map[string]string{
+		"ci.sh":              "#!/bin/sh\nset -e\n. tools/env.sh\nsh tools/lint.sh && [ -e only_mentioned.txt ]\n",
+		"tools/env.sh":       "export X=1\n",
+		"tools/lint.sh":      "#!/bin/sh\n./tools/deep.sh\n",
+		"tools/deep.sh":      "#!/bin/sh\n./tools/deeper.sh\n",
+		"tools/deeper.sh":    "#!/bin/sh\n./tools/deepest.sh\n",
+		"tools/deepest.sh":   "true\n",
+		"only_mentioned.txt": "x\n",
+		"Makefile":           "test:\n\t@sh run_tests.sh\n",
+		"run_tests.sh":       "true\n",
+		"src/app.py":         "print(1)\n",
+		"tests/conftest.py":  "",
+	}
+	for name, body := range files {
+		p := filepath.Join(wt, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := &Engine{cfg: &config.Config{TestCommand: "make test", CICommand: `bash -c "./ci.sh --fast"`}}
+	tk := &store.Ticket{Worktree: wt}
+	got := e.checkScripts(tk, []string{"src/app.py", "tests/conftest.py", "jest.config.ts"})
+	for _, want := range []string{"ci.sh", "tools/env.sh", "tools/lint.sh", "tools/deep.sh", "tools/deeper.sh", "Makefile", "run_tests.sh", "tests/conftest.py", "jest.config.ts"} {
+		if !got[want] {
+			t.Errorf("%s not guarded (%v)", want, got)
+		}
+	}
+	for _, not := range []string{"only_mentioned.txt", "src/app.py", "tools/deepest.sh"} {
+		if got[not] {
+			t.Errorf("%s guarded", not)
+		}
+	}
+}
+
+// package.json's scripts are what `npm test` runs: code may change its
+// dependencies, not its scripts, and only when npm judges the work.
+func TestNpmScriptsAreGuarded(t *testing.T) {
+	h := newHarnessOn(t, map[string]string{"package.json": `{"scripts": {"test": "jest"}, "dependencies": {}}` + "\n"}, "", developer)
+	wt := h.dir
+	e := h.eng
+	e.cfg.TestCommand = "npm test"
+	tk := &store.Ticket{Worktree: wt}
+	write := func(body string) {
+		if err := os.WriteFile(filepath.Join(wt, "package.json"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	write(`{"scripts":{"test":"jest"},"dependencies":{"left-pad":"1"}}`)
+	if !e.runsNpm(tk) || e.npmScriptsChanged(ctx, tk) {
+		t.Fatal("a dependency counted as a scripts change")
+	}
+	write(`{"scripts":{"test":"true"},"dependencies":{}}`)
+	if !e.npmScriptsChanged(ctx, tk) {
+		t.Fatal("a changed test script went unseen")
+	}
+	e.cfg.TestCommand = "sh run_tests.sh"
+	if e.runsNpm(tk) {
+		t.Fatal("npm seen in a shell command")
+	}
+}
+
+// Writing tests may include how they are run (a Makefile target): the
+// tests phase may change the check scripts, which are then frozen with
+// the tests, so code changing them fails.
+func TestTestsMayChangeCheckScriptsThenTheyAreFrozen(t *testing.T) {
+	project := maps.Clone(shellProject)
+	project["Makefile"] = "test:\n\tsh run_tests.sh\n"
+	var c counter
+	h := newHarnessOn(t, project, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		switch {
+		case phase == "tests" && toolTurns(r) == 0:
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
+				writeCall("t", "tests/"+id+"_test.sh", "grep -q 'done "+id+"' src/"+id+".txt\n"),
+				writeCall("m", "Makefile", "test:\n\tsh run_tests.sh\n\t@echo ran the new tests\n"),
+			}}
+		case phase == "code" && toolTurns(r) == 0 && c.inc("code") == 1:
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("m", "Makefile", "test:\n\ttrue\n")}}
+		}
+		return developer(r, phase)
+	})
+	h.cfg.TestCommand = "make test"
+	id := h.add("hotfix", "make target", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if _, ok := tk.TestFiles["Makefile"]; !ok {
+		t.Fatalf("Makefile not frozen with the tests: %v", tk.TestFiles)
+	}
+	a := h.phase(id, "code").Attempts
+	if len(a) < 2 || a[0].Verdict == nil || a[0].Verdict.Pass || !strings.Contains(strings.Join(a[0].Verdict.Objections, " "), "Makefile") {
+		t.Fatalf("code attempts %+v", a[0].Verdict)
+	}
+	if tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	if data, _ := os.ReadFile(filepath.Join(h.dir, "Makefile")); !strings.Contains(string(data), "ran the new tests") {
+		t.Fatalf("Makefile merged as %q", data)
 	}
 }

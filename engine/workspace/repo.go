@@ -364,6 +364,12 @@ func (r *Repo) Changed(ctx context.Context, wt string) ([]string, error) {
 	return files, nil
 }
 
+// ShowFile is a file's content at rev (a commit of the worktree wt).
+func (r *Repo) ShowFile(ctx context.Context, wt, rev, file string) ([]byte, error) {
+	out, err := git(ctx, wt, nil, "cat-file", "blob", rev+":"+file)
+	return []byte(out), err
+}
+
 // RootCommits names the repository's history by its first commits, which
 // a move or a copy keeps: "" when there is none yet.
 func (r *Repo) RootCommits(ctx context.Context) string {
