@@ -13,6 +13,8 @@ import (
 	"agent-tui/engine/tools"
 	"agent-tui/prompts"
 	"agent-tui/store"
+
+	openai "github.com/sashabaranov/go-openai"
 )
 
 // phaseInput is everything a session gets (SPEC section 5), already trimmed
@@ -214,7 +216,14 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 	for i, s := range secs {
 		sizes[i] = llm.EstimateTokens(s.body)
 	}
-	in.user, in.tokens, in.trimmed = assemble(header, secs, budget)
+	var defs []openai.Tool
+	if in.box != nil {
+		defs = in.box.Definitions()
+	}
+	// the instructions and the tool definitions are sent with every call
+	fixed := llm.EstimateMessages([]openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleSystem, Content: sys}, {Role: openai.ChatMessageRoleUser}}) + llm.EstimateTools(defs)
+	in.user, in.tokens, in.trimmed = assemble(header, secs, leftOf(budget, fixed))
+	in.tokens += fixed
 	for i, s := range secs {
 		if s.vital && s.dropped {
 			// a review of a diff it never saw would pass anything
@@ -222,6 +231,15 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		}
 	}
 	return in, nil
+}
+
+// leftOf is what a budget leaves after used tokens: at least one, since 0
+// means no budget at all.
+func leftOf(budget, used int) int {
+	if budget <= 0 {
+		return budget
+	}
+	return max(budget-used, 1)
 }
 
 // budgetTooSmall: a phase's context_tokens leaves nothing of what the

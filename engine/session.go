@@ -127,7 +127,7 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 		{Role: openai.ChatMessageRoleUser, Content: in.user},
 	}
 	models := s.e.chain(ps.Name, ps.Model)
-	budget := s.e.cfg.Phase(ps.Name).ContextTokens
+	budget := leftOf(s.e.cfg.Phase(ps.Name).ContextTokens, llm.EstimateTools(defs))
 	lastCalls, repeats := "", 0
 	for round := 0; round < maxToolRounds; round++ {
 		// tool results count toward the phase's budget too
@@ -235,7 +235,7 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 	if err != nil {
 		return Verdict{}, err
 	}
-	budget := e.cfg.Phase(config.Validator).ContextTokens
+	budget := leftOf(e.cfg.Phase(config.Validator).ContextTokens, llm.EstimateMessages([]openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleSystem, Content: sys}, {Role: openai.ChatMessageRoleUser}}))
 	user, _, trimmed := assemble(fmt.Sprintf("Phase: validator of %s · Ticket %s (%s): %s", phase, t.ID, t.Kind, t.Title), []section{
 		{title: "Deliverable of phase " + phase, body: deliverable, prio: prioPrimary},
 		{title: "Source of truth: " + sourceName, body: source, prio: prioCriteria},

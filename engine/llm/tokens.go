@@ -1,6 +1,10 @@
 package llm
 
-import openai "github.com/sashabaranov/go-openai"
+import (
+	"encoding/json"
+
+	openai "github.com/sashabaranov/go-openai"
+)
 
 // EstimateTokens guesses a token count at about four bytes a token, at
 // least one for non-empty text. Used only where a provider reports no usage.
@@ -27,4 +31,17 @@ func EstimateMessages(msgs []openai.ChatCompletionMessage) int {
 		}
 	}
 	return n
+}
+
+// EstimateTools guesses the prompt tokens of tool definitions, which a
+// provider counts with the input.
+func EstimateTools(defs []openai.Tool) int {
+	if len(defs) == 0 {
+		return 0
+	}
+	data, err := json.Marshal(defs)
+	if err != nil {
+		return 0
+	}
+	return EstimateTokens(string(data))
 }
