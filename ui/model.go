@@ -150,6 +150,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case tea.KeyPressMsg:
 		return m.key(msg)
+	case tea.MouseWheelMsg:
+		return m.wheel(msg.Mouse())
+	case tea.MouseClickMsg:
+		return m.click(msg.Mouse())
 	case engine.Event:
 		return m.event(msg)
 	case eventsMsg:
@@ -548,6 +552,80 @@ func (m *Model) move(d int) tea.Cmd {
 	default:
 		n := len(m.tabLines(m.tab, t, l.contentW))
 		m.textTop[m.tab] = clamp(m.textTop[m.tab]+d, 0, max(n-l.contentH, 0))
+	}
+	return nil
+}
+
+// paneAt is the pane drawn at a cell of the terminal.
+func (m *Model) paneAt(l layout, x, y int) (int, bool) {
+	if len(m.dialogs) > 0 || y < 0 || y >= l.panesH || x < 0 || x >= m.width {
+		return 0, false
+	}
+	if l.single {
+		return m.focus, true
+	}
+	if x < l.queueW {
+		return focusQueue, true
+	}
+	return focusDetail, true
+}
+
+// wheel scrolls the pane under the pointer, whichever has the focus: the
+// queue moves its selection, the detail pane its text.
+func (m *Model) wheel(ms tea.Mouse) tea.Cmd {
+	pane, ok := m.paneAt(m.layout(), ms.X, ms.Y)
+	if !ok {
+		return nil
+	}
+	var d int
+	switch ms.Button {
+	case tea.MouseWheelUp:
+		d = -1
+	case tea.MouseWheelDown:
+		d = 1
+	default:
+		return nil
+	}
+	if pane == focusDetail {
+		d *= 3
+	}
+	focus := m.focus
+	m.focus = pane
+	cmd := m.move(d)
+	m.focus = focus
+	return cmd
+}
+
+// click focuses the pane under the pointer and selects the ticket row or
+// the tab clicked.
+func (m *Model) click(ms tea.Mouse) tea.Cmd {
+	l := m.layout()
+	pane, ok := m.paneAt(l, ms.X, ms.Y)
+	if !ok || ms.Button != tea.MouseLeft {
+		return nil
+	}
+	m.focus = pane
+	if pane == focusQueue {
+		row := ms.Y - 1 // under the border
+		if m.filtering {
+			row-- // the filter bar
+		}
+		if row < 0 || row >= l.queueRows {
+			return nil
+		}
+		if i := m.q.top + row/rowHeight(l.queueInnerW); i < len(m.q.rows) {
+			m.q.sel = i
+		}
+		return nil
+	}
+	left := 1 // the border
+	if !l.single {
+		left += l.queueW
+	}
+	if ms.Y == 1 { // the tab bar
+		if i := m.tabAt(ms.X-left, l.contentW); i >= 0 {
+			m.tab = i
+		}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"agent-tui/engine"
 	"agent-tui/store"
@@ -732,5 +733,50 @@ func TestHistoryDecisionsNameTheirDetails(t *testing.T) {
 	}
 	if strings.Contains(out, "retry (tests):") {
 		t.Errorf("history still runs details into the decision:\n%s", out)
+	}
+}
+
+// The mouse: a click selects the row or tab under it, the wheel scrolls
+// the pane under the pointer without moving the focus.
+func TestMouse(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	mouse := func(msg tea.Msg) {
+		t.Helper()
+		var cmd tea.Cmd
+		m, cmd = update(m, msg)
+		m = settle(t, m, cmd)
+	}
+	find := func(s string) (int, int) {
+		t.Helper()
+		for y, line := range strings.Split(plain(m), "\n") {
+			if x := strings.Index(line, s); x >= 0 {
+				return ansi.StringWidth(line[:x]), y
+			}
+		}
+		t.Fatalf("%q not on screen:\n%s", s, plain(m))
+		return 0, 0
+	}
+	x, y := find("T-3 ")
+	mouse(tea.MouseClickMsg{X: x, Y: y, Button: tea.MouseLeft})
+	if id := m.q.selectedID(); id != "T-3" {
+		t.Fatalf("click on T-3's row selected %s", id)
+	}
+	x, y = find("3 History")
+	mouse(tea.MouseClickMsg{X: x + 2, Y: y, Button: tea.MouseLeft})
+	if m.tab != tabHistory || m.focus != focusDetail {
+		t.Fatalf("click on the History tab: tab %d, focus %d", m.tab, m.focus)
+	}
+	mouse(tea.MouseWheelMsg{X: 2, Y: 5, Button: tea.MouseWheelDown})
+	if id := m.q.selectedID(); id != "T-4" || m.focus != focusDetail {
+		t.Fatalf("wheel over the queue: selected %s, focus %d", id, m.focus)
+	}
+	mouse(tea.MouseWheelMsg{X: 2, Y: 5, Button: tea.MouseWheelUp})
+	if id := m.q.selectedID(); id != "T-3" {
+		t.Fatalf("wheel up over the queue selected %s", id)
+	}
+	// a click outside the panes (the status line) does nothing
+	mouse(tea.MouseClickMsg{X: 2, Y: 29, Button: tea.MouseLeft})
+	if id := m.q.selectedID(); id != "T-3" || m.focus != focusDetail {
+		t.Fatalf("status-line click: selected %s, focus %d", id, m.focus)
 	}
 }

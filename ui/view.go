@@ -65,6 +65,7 @@ func (m *Model) layout() layout {
 func (m Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion // wheel and clicks; shift+drag still selects text
 	v.WindowTitle = "agent-tui"
 	return v
 }
@@ -305,6 +306,26 @@ var tabShort = [tabCount]string{"Stream", "Docs", "History", "Diff", "CI"}
 // tabRow is the tab bar in the first form that fits w: full names, short
 // names, then the open tab's name among the others' numbers.
 func (m *Model) tabRow(w int) string {
+	labels, sep := m.tabLabels(w)
+	return ansi.Truncate(strings.Join(labels, sep), w, "")
+}
+
+// tabAt is the tab whose label is at column x of the tab bar, or -1.
+func (m *Model) tabAt(x, w int) int {
+	labels, sep := m.tabLabels(w)
+	pos := 0
+	for i, l := range labels {
+		lw := lipgloss.Width(l)
+		if x >= pos && x < pos+lw && x < w {
+			return i
+		}
+		pos += lw + len(sep)
+	}
+	return -1
+}
+
+// tabLabels are the tab bar's styled labels and what separates them.
+func (m *Model) tabLabels(w int) ([]string, string) {
 	forms := []struct {
 		names  *[tabCount]string
 		others bool // name the tabs that are not open
@@ -330,9 +351,9 @@ func (m *Model) tabRow(w int) string {
 				labels[i] = m.st.tab.Render(labels[i])
 			}
 		}
-		return ansi.Truncate(strings.Join(labels, f.sep), w, "")
+		return labels, f.sep
 	}
-	return ""
+	return nil, ""
 }
 
 // tabContent is the open tab's header line and visible lines.
