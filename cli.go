@@ -266,6 +266,9 @@ func openEnvMode(g globals, create bool, check func(*env) error) (*env, error) {
 	en.dbPath = g.db
 	if en.dbPath == "" {
 		en.dbPath = filepath.Join(repo.GitDir, "agent-tui.db")
+	} else if fi, err := os.Stat(filepath.Dir(en.dbPath)); err != nil || !fi.IsDir() {
+		// a mistyped directory would hold a new, empty database
+		return nil, fmt.Errorf("--db %s: directory %s does not exist", en.dbPath, filepath.Dir(en.dbPath))
 	}
 	if !create {
 		if _, err := os.Stat(en.dbPath); errors.Is(err, os.ErrNotExist) {

@@ -221,6 +221,7 @@ func TestCLIBadInputGetsOneLineErrorAndLeavesNothing(t *testing.T) {
 		{[]string{"add", "--sensitiv", "x"}, "not defined: --sensitiv"},
 		{[]string{"add", strings.Repeat("t", 301)}, "301 characters long, over 300"},
 		{[]string{"retry", "T-1", "--model"}, "flag needs an argument: --model"},
+		{[]string{"--db", "/nonexistent-dir/x.db", "add", "x"}, "directory /nonexistent-dir does not exist"},
 	}
 	for _, c := range cases {
 		_, errOut, code := e.run(c.args...)
