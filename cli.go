@@ -512,6 +512,11 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 		return err
 	}
 	t, err := engine.Decide(en.st, en.cfg, id, d)
+	if err != nil && before.Status == store.StatusRunning {
+		// this process holds the database, so no engine is running it:
+		// a run that stopped (a crash, a kill) left it so
+		return fmt.Errorf("%w (it was running when agent-tui last stopped: `agent-tui run` or the TUI resumes it, and it can then be decided on when it stops; cancel works now)", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -621,6 +621,28 @@ func TestCLIMarksPausedTickets(t *testing.T) {
 	}
 }
 
+// A ticket a stopped run left running cannot be retried from the command
+// line, and the refusal says why and what resumes it.
+func TestCLIExplainsATicketLeftRunning(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	id := strings.TrimSpace(e.mustRun("add", "cut off"))
+	st, err := store.Open(filepath.Join(e.dir, ".git", "agent-tui.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UpdateTicket(id, func(x *store.Ticket) error { x.Status = store.StatusRunning; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	_, errOut, code := e.run("retry", id)
+	if code == 0 || !strings.Contains(errOut, "was running when agent-tui last stopped") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Fatalf("exit %d: %q", code, errOut)
+	}
+	if _, _, code := e.run("cancel", id); code != 0 {
+		t.Fatal("cancel refused")
+	}
+}
+
 // The API key is not in the environment /proc shows for agent-tui (root
 // may read it there even from a process that is not dumpable, and so
 // could a command a model runs as root), yet model calls still carry it.
