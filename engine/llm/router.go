@@ -336,9 +336,12 @@ func (r *Router) Complete(ctx context.Context, req Request) (*Response, error) {
 	return nil, &AllFailedError{Phase: req.Phase, Tried: tried}
 }
 
-// tryModel runs one model with its 429 retries. It returns a response, or
-// the reason to fall back, or ctx's error. With somewhere to fall back to,
-// a long Retry-After is not slept through: the provider is left to rest.
+// tryModel runs one model with its retries: of a 429 always, and of a
+// passing failure (a 5xx, a connection cut, a stall) when there is no other
+// model to fall back to, so that one bad gateway does not stop a ticket.
+// It returns a response, or the reason to fall back, or ctx's error. With
+// somewhere to fall back to, a long Retry-After is not slept through: the
+// provider is left to rest.
 func (r *Router) tryModel(ctx context.Context, c candidate, req *Request, canFallBack bool) (*Response, string, bool, error) {
 	for n := 0; ; n++ {
 		resp, f := r.attempt(ctx, c, req)
@@ -348,7 +351,8 @@ func (r *Router) tryModel(ctx context.Context, c candidate, req *Request, canFal
 		if f == nil {
 			return resp, "", false, nil
 		}
-		if f.status != http.StatusTooManyRequests {
+		passing := !f.ofRequest && (f.status == 0 || f.status >= 500)
+		if f.status != http.StatusTooManyRequests && (canFallBack || !passing) {
 			return nil, f.reason, f.ofRequest || requestFault(f.status), nil
 		}
 		if n >= r.retries {

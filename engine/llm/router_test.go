@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -434,7 +435,8 @@ func TestAllFailed(t *testing.T) {
 	if !errors.As(err, &all) {
 		t.Fatalf("err %v, want AllFailedError", err)
 	}
-	want := []Fallback{{"a", "p-a", "HTTP 500"}, {"b", "p-b", "HTTP 503"}, {"ghost", "", "model not in config"}}
+	// b has no model after it that can answer: it is retried first
+	want := []Fallback{{"a", "p-a", "HTTP 500"}, {"b", "p-b", "HTTP 503 after 2 retries"}, {"ghost", "", "model not in config"}}
 	if len(all.Tried) != len(want) {
 		t.Fatalf("tried %+v", all.Tried)
 	}
@@ -564,12 +566,13 @@ func TestCooldown(t *testing.T) {
 		t.Errorf("fallbacks %+v", resp.Fallbacks)
 	}
 
-	// When the cooling provider is all that is left it is tried anyway.
+	// When the cooling provider is all that is left it is tried anyway,
+	// with its retries.
 	if _, err := ask("a"); err == nil {
 		t.Error("a alone succeeded")
 	}
-	if n := len(bad.Requests()); n != 4 {
-		t.Errorf("last candidate not tried: %d requests", n)
+	if n := len(bad.Requests()); n != 6 {
+		t.Errorf("last candidate not tried with its retries: %d requests", n)
 	}
 
 	clk.advance(time.Minute + time.Second)
@@ -579,7 +582,7 @@ func TestCooldown(t *testing.T) {
 	if _, err := ask("a", "b"); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(bad.Requests()); n != 5 {
+	if n := len(bad.Requests()); n != 7 {
 		t.Errorf("a not tried again after the cooldown: %d requests", n)
 	}
 }
@@ -588,7 +591,7 @@ func TestSuccessEndsCooldown(t *testing.T) {
 	var n int
 	s := serve(t, func(*oaitest.Request) oaitest.Reply {
 		n++
-		if n <= 3 {
+		if n <= 9 { // three calls, each with its two retries
 			return oaitest.Reply{Status: 502}
 		}
 		return oaitest.Reply{Text: "ok"}
@@ -1052,5 +1055,36 @@ func TestRetryAfterDateIsCapped(t *testing.T) {
 	}
 	if h := r.Health()[0]; h.CoolingUntil.After(time.Now().Add(maxRetryAfter + time.Second)) {
 		t.Fatalf("provider rests until %v", h.CoolingUntil)
+	}
+}
+
+// With no other model to turn to, a passing failure (a 5xx, a cut
+// connection) is retried on the same model after a backoff, shown as a
+// wait; a request's own fault (400) is not.
+func TestLastModelRetriesPassingFailures(t *testing.T) {
+	var calls atomic.Int32
+	s := serve(t, func(*oaitest.Request) oaitest.Reply {
+		if calls.Add(1) == 1 {
+			return oaitest.Reply{Status: 502}
+		}
+		return oaitest.Reply{Text: "ok"}
+	})
+	r := NewRouter(testConfig(model{name: "a", url: s.URL}), Options{})
+	var waits []string
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello,
+		OnWait: func(model string, d time.Duration, reason string) { waits = append(waits, model+": "+reason) }})
+	if err != nil || resp.Content != "ok" {
+		t.Fatalf("%v %+v", err, resp)
+	}
+	if calls.Load() != 2 || len(waits) != 1 || waits[0] != "a: HTTP 502" {
+		t.Fatalf("%d calls, waits %q", calls.Load(), waits)
+	}
+	bad := serve(t, reply(oaitest.Reply{Status: 400}))
+	r = NewRouter(testConfig(model{name: "b", url: bad.URL}), Options{})
+	if _, err := r.Complete(context.Background(), Request{Models: []string{"b"}, Messages: hello}); err == nil {
+		t.Fatal("400 answered")
+	}
+	if n := len(bad.Requests()); n != 1 {
+		t.Fatalf("a 400 was retried: %d requests", n)
 	}
 }
