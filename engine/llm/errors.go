@@ -108,7 +108,8 @@ type callInfoKey struct{}
 // Retry-After header) from the transport back to the retry loop. One per
 // attempt, written by the transport in the attempt's own goroutine.
 type callInfo struct {
-	retryAfter string
+	retryAfter  string
+	contentType string // of a successful answer
 }
 
 // captureTransport records error responses' Retry-After into the request's
@@ -118,10 +119,17 @@ type captureTransport struct{ base http.RoundTripper }
 
 func (t *captureTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
-	if err != nil || resp.StatusCode < 400 {
+	if err != nil {
 		return resp, err
 	}
-	if info, ok := req.Context().Value(callInfoKey{}).(*callInfo); ok {
+	info, _ := req.Context().Value(callInfoKey{}).(*callInfo)
+	if resp.StatusCode < 400 {
+		if info != nil {
+			info.contentType = resp.Header.Get("Content-Type")
+		}
+		return resp, nil
+	}
+	if info != nil {
 		info.retryAfter = resp.Header.Get("Retry-After")
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

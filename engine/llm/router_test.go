@@ -3,8 +3,10 @@ package llm
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1086,5 +1088,20 @@ func TestLastModelRetriesPassingFailures(t *testing.T) {
 	}
 	if n := len(bad.Requests()); n != 1 {
 		t.Fatalf("a 400 was retried: %d requests", n)
+	}
+}
+
+// A web page where the API should be (a base_url without /v1, a login
+// proxy) is named as such, not as a broken stream.
+func TestHTMLAnswerIsNamed(t *testing.T) {
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<html><body>Sign in</body></html>\n")
+	}))
+	t.Cleanup(page.Close)
+	r := NewRouter(testConfig(model{name: "a", url: page.URL}), Options{})
+	_, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello})
+	if err == nil || !strings.Contains(err.Error(), "answered with text/html; charset=utf-8, not an event stream: is base_url its API") {
+		t.Fatalf("err %v", err)
 	}
 }

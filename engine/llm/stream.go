@@ -144,6 +144,9 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 	// an answer with no choice at all is a broken stream, not an empty reply,
 	// and one without a finish_reason was cut off (a proxy closing early).
 	switch {
+	case !received && info.contentType != "" && !strings.HasPrefix(info.contentType, "text/event-stream"):
+		// a web page or a proxy's notice: most often a base_url that is not the API's
+		return fail(&failure{reason: fmt.Sprintf("the provider answered with %s, not an event stream: is base_url its API (often ending in /v1)?", info.contentType)})
 	case !received:
 		return fail(&failure{reason: "stream ended without an answer"})
 	case finish == "":
