@@ -81,6 +81,9 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
+	if err := checkLength(path); err != nil {
+		return nil, err
+	}
 	db, err := openCurrent(path, timeout)
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {

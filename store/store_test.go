@@ -347,3 +347,33 @@ func TestOpenWaitingThroughACompactUsesTheNewFile(t *testing.T) {
 		t.Fatalf("the ticket written by the waiting process is lost: %v", err)
 	}
 }
+
+// A file cut short is refused with a one-line reason instead of crashing
+// on the first page that is not there.
+func TestTruncatedFileIsRefused(t *testing.T) {
+	s, path := openTemp(t)
+	for i := 0; i < 200; i++ {
+		tk := &Ticket{Kind: "feature", Title: strings.Repeat("x", 200), Status: StatusQueued}
+		if err := s.CreateTicket(tk); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutAttempt(tk.ID, &Attempt{Phase: "discovery", N: 1, Stream: strings.Repeat("s", 2000)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	fi, _ := os.Stat(path)
+	for _, size := range []int64{16384, fi.Size() / 2} {
+		cut := filepath.Join(t.TempDir(), "cut.db")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cut, data[:size], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(cut, time.Second); err == nil || !strings.Contains(err.Error(), "is damaged") || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("cut to %d bytes: %v", size, err)
+		}
+	}
+}
