@@ -35,8 +35,9 @@ func (r *mdRenderer) render(md string, width int) (string, error) {
 		}
 		r.byWidth[width] = tr
 	}
-	// glamour drops tabs, and with them a code block's indentation
-	out, err := tr.Render(strings.ReplaceAll(md, "\t", "    "))
+	// glamour drops tabs, and with them a code block's indentation (sanitize
+	// expands them); a lone carriage return would draw over the queue pane
+	out, err := tr.Render(sanitize(strings.ReplaceAll(md, "\r\n", "\n")))
 	if err != nil {
 		return "", err
 	}

@@ -547,7 +547,9 @@ func (m *Model) move(d int) tea.Cmd {
 		m.streamFollow = m.streamTop >= tail
 	case tabDiff:
 		if dd := m.diffs[t.ID]; dd != nil {
-			dd.top = clamp(dd.top+d, 0, max(len(dd.lines)-l.contentH, 0))
+			// ] may have put the last file's start past the last page: a
+			// step down from there stays, rather than jumping back up
+			dd.top = clamp(dd.top+d, 0, max(len(dd.lines)-l.contentH, dd.top, 0))
 		}
 	default:
 		n := len(m.tabLines(m.tab, t, l.contentW))

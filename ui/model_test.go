@@ -374,6 +374,11 @@ func TestDiffTab(t *testing.T) {
 	if d.top != d.files[1] || !strings.Contains(plain(m), "file 2/2 README.md") {
 		t.Fatalf("] did not jump to the next file: top %d", d.top)
 	}
+	// a step down from a file that starts past the last page stays there
+	m = press(t, m, "tab", "j")
+	if d.top != d.files[1] || !strings.Contains(plain(m), "file 2/2 README.md") {
+		t.Fatalf("j after ] moved to top %d:\n%s", d.top, plain(m))
+	}
 	m = press(t, m, "[")
 	if d.top != 0 {
 		t.Fatalf("[ did not jump back: top %d", d.top)
@@ -778,5 +783,20 @@ func TestMouse(t *testing.T) {
 	mouse(tea.MouseClickMsg{X: 2, Y: 29, Button: tea.MouseLeft})
 	if id := m.q.selectedID(); id != "T-3" || m.focus != focusDetail {
 		t.Fatalf("status-line click: selected %s, focus %d", id, m.focus)
+	}
+}
+
+// A document's carriage returns and control characters never reach the
+// terminal: a lone \r would draw the rest of its line over the queue pane.
+func TestDocumentsDropControlCharacters(t *testing.T) {
+	out, err := newMDRenderer().render("progress 10%\rdone\x07 ok\r\nnext line\x1b[2J", 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(ansi.Strip(out), "\r\x07") || strings.Contains(out, "\x1b[2J") {
+		t.Fatalf("control characters kept: %q", out)
+	}
+	if p := ansi.Strip(out); !strings.Contains(p, "done ok") || !strings.Contains(p, "next line") {
+		t.Fatalf("text lost: %q", p)
 	}
 }
