@@ -411,7 +411,7 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 					// and review again (a reject at review stays review's,
 					// so code and the next review both read it)
 					if ps.Name == Merge {
-						d.Phase = config.Code
+						d.Phase = config.Review // read by code and the next review alike
 					}
 					ps.Status = store.PhasePending
 					reopenCode(t, config.Code, config.CI, config.CIFix, config.Review)

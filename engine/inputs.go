@@ -167,9 +167,15 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		}
 	case config.Code:
 		title, body := groundwork(t, attempts)
+		outTitle, out := e.testOutput(t, attempts)
 		secs = append(secs, section{title: title, body: body, prio: prioPrimary},
 			section{title: "Test files (frozen: do not change them)", body: fileBodies(t.Worktree, t.TestFiles, 0), prio: prioFiles},
-			section{title: "Failing test output", body: e.failingOutput(t, attempts), prio: prioOutput, tail: true})
+			section{title: outTitle, body: out, prio: prioOutput, tail: true})
+		if len(t.Conflicts) > 0 {
+			secs = append(secs, section{title: "Merge conflicts to resolve", prio: prioFeedback, body: fmt.Sprintf(
+				"%s changed since this work began and was merged into this branch. These files conflict and hold conflict markers (<<<<<<<, =======, >>>>>>>): %s. Resolve each, keeping what both sides meant, so that no marker is left and the tests pass.",
+				t.BaseBranch, strings.Join(t.Conflicts, ", "))})
+		}
 	case config.CIFix:
 		secs = append(secs, section{title: "Failing CI log", body: e.ciLog(attempts), prio: prioPrimary, tail: true})
 	case config.Review:
@@ -292,15 +298,32 @@ func (e *Engine) overview(t *store.Ticket) string {
 }
 
 // failingOutput is the red run of the accepted tests attempt.
-func (e *Engine) failingOutput(t *store.Ticket, attempts []*store.Attempt) string {
+func (e *Engine) testOutput(t *store.Ticket, attempts []*store.Attempt) (title, body string) {
+	// the latest run of the tests says where the code stands now: the red
+	// run of the tests phase is stale once code has run them
+	for i := len(attempts) - 1; i >= 0; i-- {
+		a := attempts[i]
+		if a.Phase != config.Code || a.Interrupted {
+			continue
+		}
+		for _, c := range a.Checks {
+			if c.Name != CheckCodeGreen {
+				continue
+			}
+			if c.Pass {
+				return "Test output of the last attempt (the tests passed; the objections say what is still wrong)", "$ " + c.Command + "\n" + c.Output
+			}
+			return "Failing test output of the last attempt", "$ " + c.Command + "\n" + c.Output
+		}
+	}
 	if a := acceptedAttempt(t, attempts, config.Tests); a != nil {
 		for _, c := range a.Checks {
 			if c.Name == CheckTestsRed {
-				return "$ " + c.Command + "\n" + c.Output
+				return "Failing test output (before any code)", "$ " + c.Command + "\n" + c.Output
 			}
 		}
 	}
-	return ""
+	return "Failing test output", ""
 }
 
 // ciLog is the latest failing CI output (from ci or an earlier cifix).

@@ -108,7 +108,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if len(hit) > 0 {
 			return fail("check", "the files the test and CI commands run were changed ("+strings.Join(hit, ", ")+"): change the code, not how it is checked")
 		}
-		name, cmd := "code green", e.testCmd(t)
+		name, cmd := CheckCodeGreen, e.testCmd(t)
 		if ps.Name == config.CIFix {
 			name, cmd = "ci", e.ciCmd(t)
 		}

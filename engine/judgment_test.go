@@ -774,3 +774,91 @@ func TestTestsMayChangeCheckScriptsThenTheyAreFrozen(t *testing.T) {
 		t.Fatalf("Makefile merged as %q", data)
 	}
 }
+
+// Two tickets change the same file: the second's merge conflicts and
+// stops. Rejected with a reason, its code goes again on top of the base
+// (merged in, the conflict marked and named in code's input), the next
+// review reads the reason, and the merge goes through.
+func TestRejectedConflictIsRedoneOnTheBase(t *testing.T) {
+	var h *harness
+	h = newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		switch {
+		case phase == "tests" && toolTurns(r) == 0:
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("t", "tests/"+id+"_test.sh", "grep -q 'done "+id+"' src/shared.txt\n")}}
+		case phase == "code" && toolTurns(r) == 0 && strings.Contains(userText(r), "Merge conflicts to resolve"):
+			data, _ := os.ReadFile(filepath.Join(h.ticket(id).Worktree, "src", "shared.txt"))
+			var keep []string
+			for _, line := range strings.Split(string(data), "\n") {
+				if strings.HasPrefix(line, "done ") {
+					keep = append(keep, line)
+				}
+			}
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("c", "src/shared.txt", strings.Join(keep, "\n")+"\n")}}
+		case phase == "code" && toolTurns(r) == 0:
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("c", "src/shared.txt", "done "+id+"\n")}}
+		}
+		return developer(r, phase)
+	})
+	a, b := h.add("hotfix", "first", false), h.add("hotfix", "second", false)
+	h.runIdle()
+	var loser string
+	for _, id := range []string{a, b} {
+		if tk := h.ticket(id); tk.Status == store.StatusNeedsHuman {
+			loser = id
+			if !strings.Contains(tk.Reason, "conflicts in: src/shared.txt") {
+				t.Fatalf("%s: %s", id, tk.Reason)
+			}
+		}
+	}
+	if loser == "" {
+		t.Fatalf("no merge conflicted: %s %s", h.ticket(a).Status, h.ticket(b).Status)
+	}
+	if _, err := Decide(h.st, h.cfg, loser, store.Decision{Kind: store.DecisionReject, Reason: "REASON42 keep both lines"}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if tk := h.ticket(loser); tk.Status != store.StatusDone || len(tk.Conflicts) != 0 {
+		t.Fatalf("%s after the reject: %s (%s), conflicts %v", loser, tk.Status, tk.Reason, tk.Conflicts)
+	}
+	var sawReason bool
+	for _, r := range h.requests("review") {
+		if ticketOf(r) == loser && strings.Contains(userText(r), "REASON42") {
+			sawReason = true
+		}
+	}
+	if !sawReason {
+		t.Fatal("the next review did not read the reason")
+	}
+	data, _ := os.ReadFile(filepath.Join(h.dir, "src", "shared.txt"))
+	if !strings.Contains(string(data), "done "+a) || !strings.Contains(string(data), "done "+b) || strings.Contains(string(data), "<<<<<<<") {
+		t.Fatalf("merged shared.txt: %q", data)
+	}
+}
+
+// When the conflict is in the frozen tests, which code may not change,
+// the ticket stops for a human, naming them, instead of looping.
+func TestConflictInFrozenTestsStops(t *testing.T) {
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		switch {
+		case phase == "tests" && toolTurns(r) == 0:
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("t", "tests/shared_test.sh", "grep -q 'done "+id+"' src/"+id+".txt\n")}}
+		}
+		return developer(r, phase)
+	})
+	a, b := h.add("hotfix", "first", false), h.add("hotfix", "second", false)
+	h.runIdle()
+	loser := a
+	if h.ticket(b).Status == store.StatusNeedsHuman {
+		loser = b
+	}
+	if _, err := Decide(h.st, h.cfg, loser, store.Decision{Kind: store.DecisionReject, Reason: "redo it"}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	tk := h.ticket(loser)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "conflicts in the ticket's frozen tests (tests/shared_test.sh)") {
+		t.Fatalf("%s: %s (%s)", loser, tk.Status, tk.Reason)
+	}
+}

@@ -37,8 +37,49 @@ func (e *Engine) step(ctx context.Context, t *store.Ticket) error {
 		return e.runCI(ctx, t, ps)
 	case Merge:
 		return e.runMerge(ctx, t, ps)
+	case config.Code:
+		if ps.Accepted != 0 {
+			// sent back by a reject at review or merge: redone on top of
+			// what the base holds now, or its merge may never go through
+			if err := e.bringInBase(ctx, t); err != nil {
+				return err
+			}
+		}
 	}
 	return e.runAttempt(ctx, t, ps)
+}
+
+// bringInBase merges the base branch into the ticket's branch. Conflicts
+// are left, marked, for code to resolve, except in the frozen tests,
+// which code may not touch: those stop the ticket for a human.
+func (e *Engine) bringInBase(ctx context.Context, t *store.Ticket) error {
+	if err := e.ensureWorktree(ctx, t); err != nil {
+		return err
+	}
+	conflicts, err := e.repo.BringIn(ctx, t.Worktree, t.BaseBranch, fmt.Sprintf("%s: merge %s into %s (agent-tui)", t.ID, t.BaseBranch, t.Branch))
+	if err != nil {
+		e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("bringing %s into %s before code goes again failed: %v; merge it by hand in %s, then retry", t.BaseBranch, t.Branch, OneLine(err.Error(), 300), worktreeOr(t)))
+		return errParked
+	}
+	if len(conflicts) == 0 {
+		return nil
+	}
+	var frozen []string
+	for _, f := range conflicts {
+		if _, ok := t.TestFiles[f]; ok {
+			frozen = append(frozen, f)
+		}
+	}
+	if len(frozen) > 0 {
+		e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("merging %s into %s conflicts in the ticket's frozen tests (%s), which code may not change: resolve the markers in %s and commit, then approve", t.BaseBranch, t.Branch, strings.Join(frozen, ", "), worktreeOr(t)))
+		return errParked
+	}
+	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error { x.Conflicts = conflicts; return nil })
+	if err != nil {
+		return err
+	}
+	*t = *nt
+	return nil
 }
 
 // overBudget says why a ticket has spent its max_cost_usd, or "".
@@ -526,6 +567,13 @@ func (e *Engine) finishPhase(ctx context.Context, t *store.Ticket, ps *store.Pha
 	case config.Code, config.CIFix:
 		if _, err := e.repo.CommitAll(ctx, t.Worktree, msg); err != nil {
 			return err
+		}
+		if len(t.Conflicts) > 0 {
+			nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error { x.Conflicts = nil; return nil })
+			if err != nil {
+				return err
+			}
+			*t = *nt
 		}
 	case config.Split:
 		return e.createChildren(t, ps)

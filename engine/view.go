@@ -151,6 +151,9 @@ func nonNil(s []string) []string {
 // CheckTestsRed is the run after the tests phase, which must fail.
 const CheckTestsRed = "tests red"
 
+// CheckCodeGreen names the test run after code (and its output).
+const CheckCodeGreen = "code green"
+
 // CheckOutcome is how a check's command ended, for people: "exit 1", or
 // why it did not run to an end.
 func CheckOutcome(c store.Check) string {

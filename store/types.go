@@ -72,6 +72,9 @@ type Ticket struct {
 	// TestFiles are the files written by the tests phase with their hashes;
 	// code must leave them unchanged.
 	TestFiles map[string]string `json:"test_files,omitempty"`
+	// Conflicts are the files left with conflict markers when the base
+	// branch was brought into the ticket's branch, until code passes.
+	Conflicts []string `json:"conflicts,omitempty"`
 	// DetectedTestCommand is the test command found in the base branch's
 	// files when the worktree was made ("" for none); nil before that.
 	DetectedTestCommand *string   `json:"detected_test_command,omitempty"`

@@ -849,6 +849,44 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 	}
 }
 
+// BringIn merges base into the branch checked out in the worktree wt, so
+// that work sent back from a merge is redone on top of what base holds
+// now. A conflict is committed with its markers in the files, for the
+// model to resolve; conflicts lists those files. Nothing happens when the
+// branch has base already.
+func (r *Repo) BringIn(ctx context.Context, wt, base, message string) (conflicts []string, err error) {
+	ctx = context.WithoutCancel(ctx) // see CommitAll
+	if _, err := git(ctx, wt, nil, "merge-base", "--is-ancestor", "refs/heads/"+base, "HEAD"); err == nil {
+		return nil, nil
+	}
+	_, mergeErr := git(ctx, wt, nil, gitArgs(agentIdentity, []string{"merge", "-q", "--no-ff", "--no-edit", "--no-verify", "-m", message, "refs/heads/" + base})...)
+	if mergeErr == nil {
+		return nil, nil
+	}
+	out, _ := git(ctx, wt, nil, "diff", "--name-only", "--diff-filter=U", "-z")
+	for _, f := range strings.Split(out, "\x00") {
+		if f != "" {
+			conflicts = append(conflicts, f)
+		}
+	}
+	if len(conflicts) == 0 {
+		// refused before it began (an untracked file in the way) or failed
+		// half-way: the branch stays as it was
+		git(ctx, wt, nil, "merge", "--abort")
+		return nil, mergeErr
+	}
+	if _, err := git(ctx, wt, nil, "add", "-A"); err != nil {
+		git(ctx, wt, nil, "merge", "--abort")
+		return nil, err
+	}
+	msg := message + "\n\nConflicts left for the code phase to resolve: " + strings.Join(conflicts, ", ")
+	if _, err := git(ctx, wt, nil, gitArgs(agentIdentity, []string{"commit", "-q", "--no-verify", "--no-gpg-sign", "-m", msg})...); err != nil {
+		git(ctx, wt, nil, "merge", "--abort")
+		return nil, err
+	}
+	return conflicts, nil
+}
+
 // isAncestor says whether commit a is in b's history.
 func (r *Repo) isAncestor(ctx context.Context, a, b string) bool {
 	_, err := git(ctx, r.Dir, nil, "merge-base", "--is-ancestor", a, b)
