@@ -356,6 +356,17 @@ func (en *env) runnable() error {
 	if en.cfgErr != nil {
 		return en.cfgErr
 	}
+	// with no provider that can be called, every ticket would stop for a
+	// human and need a retry once the key is there
+	var why []string
+	for _, p := range en.cfg.Providers {
+		if w := llm.Unusable(p, tools.Getenv); w != "" {
+			why = append(why, "provider "+p.Name+": "+w)
+		}
+	}
+	if len(why) > 0 && len(why) == len(en.cfg.Providers) {
+		return fmt.Errorf("no provider can be called (%s): set it, then run again", strings.Join(why, "; "))
+	}
 	return en.promptSet().Check()
 }
 

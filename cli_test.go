@@ -686,3 +686,23 @@ func newSlowCLIEnv(t *testing.T, delay time.Duration) (*cliEnv, <-chan struct{})
 	}, "")
 	return e, started
 }
+
+// With no provider that can be called (the only one's key variable is not
+// set), run refuses at once, naming it, and the tickets stay queued
+// instead of each stopping for a human.
+func TestCLIRunRefusesWithoutACallableProvider(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	id := strings.TrimSpace(e.mustRun("add", "waits for a key"))
+	c := exec.Command(binPath, "--repo", e.dir, "run", "--until-idle")
+	c.Env = append(os.Environ(), "AGENT_TUI_CLI_KEY=")
+	out, err := c.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no provider can be called") || !strings.Contains(string(out), "AGENT_TUI_CLI_KEY is not set") || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+		t.Fatalf("%v %q", err, out)
+	}
+	if out := e.mustRun("show", id); !strings.Contains(out, "status:  queued") {
+		t.Fatalf("show:\n%s", out)
+	}
+	if n := len(e.srv.Requests()); n != 0 {
+		t.Fatalf("%d model calls", n)
+	}
+}

@@ -132,8 +132,10 @@ func NewRouter(cfg *config.Config, opts Options) *Router {
 		case p.APIKeyEnv != "" && p.Local:
 			// many local servers take no key: it is tried without one
 			r.keyless = append(r.keyless, "provider "+p.Name+": its key variable "+p.APIKeyEnv+" is not set; calls go without a key")
-		case p.APIKeyEnv != "":
-			r.unusable[p.Name] = "its key variable " + p.APIKeyEnv + " is not set"
+		default:
+			if why := Unusable(p, opts.Getenv); why != "" {
+				r.unusable[p.Name] = why
+			}
 		}
 		cc := openai.DefaultConfig(key)
 		if p.BaseURL != "" {
@@ -263,6 +265,16 @@ func (r *Router) Health() []ProviderHealth {
 		out = append(out, h)
 	}
 	return out
+}
+
+// Unusable says why no call can go to a provider ("" when one can): a
+// cloud provider whose key variable is not set. A local one is called
+// without a key.
+func Unusable(p config.Provider, getenv func(string) string) string {
+	if p.APIKeyEnv == "" || p.Local || p.Simulated || getenv(p.APIKeyEnv) != "" {
+		return ""
+	}
+	return "its key variable " + p.APIKeyEnv + " is not set"
 }
 
 type candidate struct {
