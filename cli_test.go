@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"agent-tui/engine"
 	"agent-tui/engine/demo"
 	"agent-tui/engine/oaitest"
 	"agent-tui/engine/workspace"
@@ -704,5 +705,44 @@ func TestCLIRunRefusesWithoutACallableProvider(t *testing.T) {
 	}
 	if n := len(e.srv.Requests()); n != 0 {
 		t.Fatalf("%d model calls", n)
+	}
+}
+
+// A run killed while the validator judges an answer keeps the answer and
+// what it cost: the attempt is stored before it is judged.
+func TestCLIKillDuringValidationKeepsTheAnswer(t *testing.T) {
+	judging := make(chan struct{}, 1)
+	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
+		rep := simpleModel(r)
+		if strings.HasPrefix(phaseLine(r), "validator of ") {
+			select {
+			case judging <- struct{}{}:
+			default:
+			}
+			rep.Delay = time.Minute
+		}
+		return rep
+	}, "")
+	id := strings.TrimSpace(e.mustRun("add", "killed while judged"))
+	c := e.cmd("run", "--until-idle")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-judging:
+	case <-time.After(20 * time.Second):
+		c.Process.Kill()
+		t.Fatal("no validator call")
+	}
+	c.Process.Kill()
+	c.Wait()
+	out := e.mustRun("show", "--json", id)
+	var v engine.TicketView
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	a := v.Phases[0].Attempts
+	if len(a) != 1 || !strings.Contains(a[0].Deliverable, "A document") || a[0].CostUSD <= 0 || a[0].TokensIn != 500 {
+		t.Fatalf("attempt after the kill: %+v", a)
 	}
 }

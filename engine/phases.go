@@ -360,6 +360,11 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 	sess := e.newSession(t, a)
 	err = sess.run(ctx, ps, in)
 	if err == nil {
+		// the answer and what it cost are kept before the checks and the
+		// validator, which take a while: a crash there loses neither
+		err = e.st.PutAttempt(t.ID, a)
+	}
+	if err == nil {
 		err = e.judge(ctx, t, ps, a, sess)
 	}
 	return e.endAttempt(ctx, t, ps.Name, a, err)
