@@ -619,6 +619,16 @@ func cmdRetry(g globals, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var empty error
+	fs.Visit(func(f *flag.Flag) {
+		// given, yet empty: a script's unset variable, not "no model"
+		if (f.Name == "model" || f.Name == "guidance") && strings.TrimSpace(f.Value.String()) == "" {
+			empty = usagef("retry: --%s is empty", f.Name)
+		}
+	})
+	if empty != nil {
+		return empty
+	}
 	return decide(g, "retry", id, store.Decision{Kind: store.DecisionRetry, Guidance: *guidance, Model: *model}, stdout)
 }
 

@@ -223,6 +223,8 @@ func TestCLIBadInputGetsOneLineErrorAndLeavesNothing(t *testing.T) {
 		{[]string{"add", strings.Repeat("t", 301)}, "301 characters long, over 300"},
 		{[]string{"retry", "T-1", "--model"}, "flag needs an argument: --model"},
 		{[]string{"--db", "/nonexistent-dir/x.db", "add", "x"}, "directory /nonexistent-dir does not exist"},
+		{[]string{"retry", "T-1", "--model", ""}, "--model is empty"},
+		{[]string{"retry", "T-1", "--guidance", " "}, "--guidance is empty"},
 	}
 	for _, c := range cases {
 		_, errOut, code := e.run(c.args...)
