@@ -862,3 +862,39 @@ func TestConflictInFrozenTestsStops(t *testing.T) {
 		t.Fatalf("%s: %s (%s)", loser, tk.Status, tk.Reason)
 	}
 }
+
+// A frozen test file the base changed meanwhile (cleanly) is taken as the
+// base made it when the work is redone on top of it: code is not failed
+// for a change that is not its own.
+func TestBaseChangeToFrozenTestIsAccepted(t *testing.T) {
+	project := maps.Clone(shellProject)
+	common := "# shared checks\n[ -f README.md ]\n\n\n\n# end of shared\n"
+	project["tests/common_test.sh"] = common
+	h := newHarnessOn(t, project, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		if phase == "tests" && toolTurns(r) == 0 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("t", "tests/common_test.sh", common+"grep -q 'done "+id+"' src/"+id+".txt\n")}}
+		}
+		return developer(r, phase)
+	})
+	h.cfg.Approve = []string{"review"}
+	id := h.add("hotfix", "extends a shared test", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusAwaiting || tk.Phase != "review" {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	os.WriteFile(filepath.Join(h.dir, "tests", "common_test.sh"), []byte(strings.Replace(common, "# shared checks", "# shared checks, kept by the team", 1)), 0o644)
+	gitOut(t, h.dir, "commit", "-qam", "reword a comment")
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionReject, Reason: "once more"}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusAwaiting || tk.Phase != "review" {
+		t.Fatalf("after the reject: %s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	code := h.phase(id, "code").Attempts
+	if last := code[len(code)-1]; last.Verdict == nil || !last.Verdict.Pass {
+		t.Fatalf("code redone on the base failed: %+v", last.Verdict)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,9 +62,6 @@ func (e *Engine) bringInBase(ctx context.Context, t *store.Ticket) error {
 		e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("bringing %s into %s before code goes again failed: %v; merge it by hand in %s, then retry", t.BaseBranch, t.Branch, OneLine(err.Error(), 300), worktreeOr(t)))
 		return errParked
 	}
-	if len(conflicts) == 0 {
-		return nil
-	}
 	var frozen []string
 	for _, f := range conflicts {
 		if _, ok := t.TestFiles[f]; ok {
@@ -74,7 +72,22 @@ func (e *Engine) bringInBase(ctx context.Context, t *store.Ticket) error {
 		e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("merging %s into %s conflicts in the ticket's frozen tests (%s), which code may not change: resolve the markers in %s and commit, then approve", t.BaseBranch, t.Branch, strings.Join(frozen, ", "), worktreeOr(t)))
 		return errParked
 	}
-	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error { x.Conflicts = conflicts; return nil })
+	// what the base changed in the frozen files (cleanly) is theirs now
+	names := slices.Sorted(maps.Keys(t.TestFiles))
+	hashes, err := e.repo.HashFiles(t.Worktree, names)
+	if err != nil {
+		return err
+	}
+	if len(conflicts) == 0 && maps.Equal(hashes, t.TestFiles) {
+		return nil
+	}
+	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
+		x.Conflicts = conflicts
+		if len(names) > 0 {
+			x.TestFiles = hashes
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
