@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -111,17 +112,27 @@ func Exec(ctx context.Context, argv []string, dir string, env []string, timeout 
 	// command has no controlling terminal to read from or inject into.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	if len(argv) > 1 && argv[1] == HelperArg {
-		// the sandbox helper kills what the command left, its orphans
-		// included, when asked to stop; WaitDelay kills it if it does not
-		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	}
-	// Background children holding the output pipe must not hold us forever;
-	// the helper gets longer than its own two-second sweep.
+	// Background children holding the output pipe must not hold us forever.
 	cmd.WaitDelay = 2 * time.Second
 	if len(argv) > 1 && argv[1] == HelperArg {
-		cmd.WaitDelay = 5 * time.Second
+		// The sandbox helper kills what the command left, its orphans
+		// included, when asked to stop; WaitDelay, longer than its own
+		// sweep, kills it if it does not. It is asked by SIGTERM when
+		// agent-tui dies too, even by SIGKILL: its parent-death signal.
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+		cmd.WaitDelay = sweepLimit + 3*time.Second
+		setDeathSignal(cmd.SysProcAttr, syscall.SIGTERM)
 	}
+	// A parent-death signal (the helper's, bwrap's --die-with-parent) comes
+	// when the thread that started the child ends, not the process
+	// (golang/go#27505), and Go ends a thread whose goroutine exits while
+	// locked to it. Locked here until the child has been waited for, the
+	// thread cannot end before agent-tui does. (Set here rather than by
+	// prctl in the helper, which would name the same thread and leave a
+	// gap before it runs: Go's child sets it before exec and signals itself
+	// if its parent is already gone.)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 
 	start := time.Now()
 	err := cmd.Run()

@@ -1,17 +1,13 @@
 package tools
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"runtime"
-	"strconv"
-	"strings"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -104,90 +100,45 @@ func runHelper(args []string) error {
 	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = os.Environ()
+	// A process group of its own (not this process's): the sweep kills it
+	// in one go, forks under way included. `kill 0` in the command reaches
+	// the command only.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil { // from this thread: it is the confined one
 		return err
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	code := 128 + int(syscall.SIGTERM)
+	sh := cmd.Process.Pid
+	done := make(chan struct{})
+	go func() {
+		// WNOWAIT: the shell stays a zombie until the sweep reaps it, so
+		// its pid, which names its group, cannot go to another process.
+		var info unix.Siginfo
+		for unix.Waitid(unix.P_PID, sh, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+		}
+		close(done)
+	}()
+	stopped := false
 	select {
-	case err := <-done:
-		code = exitStatus(err)
-	case <-stop:
+	case <-done:
+	case <-stop: // cancelled, timed out, or agent-tui died (see Exec)
+		stopped = true
 	}
-	killDescendants()
+	s := newSweeper(sh)
+	s.run(sweepLimit)
+	code := 128 + int(syscall.SIGTERM)
+	if !stopped {
+		code = 126
+		if s.shReaped {
+			code = statusCode(s.shStatus)
+		}
+	}
 	os.Exit(code)
 	return nil
 }
 
-// exitStatus is a finished command's exit code, 128+N for signal N.
-func exitStatus(err error) int {
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
-		if err != nil {
-			return 126
-		}
-		return 0
-	}
-	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ee.ExitCode()
-}
-
-// killDescendants kills every process left under this one: a killed
-// child's own children come here next (subreaper), so it goes round until
-// none is left, for at most two seconds (a fork bomb keeps making more).
-func killDescendants() {
-	self := os.Getpid()
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		kids := childrenOf(self)
-		for _, k := range kids {
-			unix.Kill(-k, unix.SIGKILL) // its group, when it leads one
-			unix.Kill(k, unix.SIGKILL)
-		}
-		for {
-			var ws unix.WaitStatus
-			if pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil); pid <= 0 || err != nil {
-				break
-			}
-		}
-		if len(kids) == 0 || time.Now().After(deadline) {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// childrenOf lists the processes whose parent is pid, from /proc.
-func childrenOf(pid int) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var kids []int
-	for _, e := range entries {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// "pid (comm) state ppid …": comm may hold spaces and parentheses
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			kids = append(kids, n)
-		}
-	}
-	return kids
-}
+// setDeathSignal has the child started with attr get sig when its parent
+// thread ends.
+func setDeathSignal(attr *syscall.SysProcAttr, sig syscall.Signal) { attr.Pdeathsig = sig }
 
 // HideEnvironment keeps this process's environment, which holds the API
 // keys, from other processes of the same user: the commands a model runs

@@ -2,11 +2,17 @@
 
 package tools
 
-import "errors"
+import (
+	"errors"
+	"syscall"
+)
 
 func landlockABI() int { return 0 }
 
 func runHelper([]string) error { return errors.New("landlock is only available on Linux") }
+
+// setDeathSignal does nothing: the helper runs on Linux only.
+func setDeathSignal(*syscall.SysProcAttr, syscall.Signal) {}
 
 // HideEnvironment is a no-op where there is no /proc/<pid>/environ to hide.
 func HideEnvironment() error { return nil }

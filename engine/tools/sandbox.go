@@ -16,6 +16,11 @@ import (
 // itself with Landlock and exec the shell command.
 const HelperArg = "__agent_tui_sandbox"
 
+// sweepLimit bounds the Landlock helper's sweep of what a command left (a
+// fork bomb could keep it going forever). Exec gives the helper more than
+// this before killing it.
+const sweepLimit = 2 * time.Second
+
 type sandboxMode int
 
 const (

@@ -571,13 +571,16 @@ func TestConfinedCommandLeavesNoProcess(t *testing.T) {
 		}
 		return false
 	}
+	// the markers hold this process's pid: another run of these tests on
+	// the same machine starts the same commands
 	for name, c := range map[string]struct {
 		command, marker string
 		timeout         time.Duration
 	}{
-		"finished":  {"setsid -f sleep 31.4159; (setsid sleep 27.1828 &); echo ok", "31.4159", 0},
-		"timed out": {"setsid -f sleep 33.3331; sleep 30", "33.3331", time.Second},
+		"finished":  {"setsid -f sleep 31.4159%07d; (setsid sleep 27.1828 &); echo ok", "31.4159%07d", 0},
+		"timed out": {"setsid -f sleep 33.3331%07d; sleep 30", "33.3331%07d", time.Second},
 	} {
+		c.command, c.marker = fmt.Sprintf(c.command, os.Getpid()), fmt.Sprintf(c.marker, os.Getpid())
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			b, err := newWithMode(Options{Root: dir, TempDir: filepath.Join(dir, ".tmp"), CommandTimeout: c.timeout}, sandboxLandlock)
