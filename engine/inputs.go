@@ -128,6 +128,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		box, err := tools.New(tools.Options{
 			Root: root, ReadOnly: !writesFiles(ps.Name), CommandTimeout: e.cfg.CommandTimeout.Duration,
 			Sandbox: e.cfg.Sandbox, TempDir: e.ticketTemp(t), ExtraEnvDrop: e.secretEnvNames(),
+			Hidden: e.hiddenFromCommands(),
 		})
 		if err != nil {
 			return nil, err
@@ -257,6 +258,13 @@ type budgetTooSmall struct {
 
 func (b *budgetTooSmall) Error() string {
 	return fmt.Sprintf("%s: context_tokens = %d leaves nothing of %q (%d tokens): raise [phases.%s] context_tokens, then retry", b.phase, b.budget, b.what, b.tokens, b.phase)
+}
+
+// hiddenFromCommands are what a confined command may not read: the
+// database and the log (every ticket's words, sensitive ones included),
+// and the other tickets' worktrees and temporary files.
+func (e *Engine) hiddenFromCommands() []string {
+	return []string{e.st.Path(), filepath.Join(e.repo.GitDir, "agent-tui.log"), filepath.Join(e.repo.GitDir, "agent-tui")}
 }
 
 func (e *Engine) ticketTemp(t *store.Ticket) string {

@@ -12,6 +12,7 @@ import (
 
 	"agent-tui/engine/config"
 	"agent-tui/engine/oaitest"
+	"agent-tui/engine/tools"
 	"agent-tui/store"
 )
 
@@ -896,5 +897,45 @@ func TestBaseChangeToFrozenTestIsAccepted(t *testing.T) {
 	code := h.phase(id, "code").Attempts
 	if last := code[len(code)-1]; last.Verdict == nil || !last.Verdict.Pass {
 		t.Fatalf("code redone on the base failed: %+v", last.Verdict)
+	}
+}
+
+// One ticket's command cannot read another's words (a sensitive body in
+// the database or the log) or its worktree: what it tries comes back as
+// an error, and nothing of the other reaches this ticket's model.
+func TestCommandsCannotReadOtherTickets(t *testing.T) {
+	if strings.Contains(tools.Confinement("auto"), "unconfined") {
+		t.Skip("commands run unconfined on this machine")
+	}
+	var h *harness
+	var c counter
+	h = newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "code" && ticketOf(r) == "T-2" && toolTurns(r) == 0 && c.inc("snoop") == 1 {
+			cmd := fmt.Sprintf("cat %s %s; cat %s/T-1/src/T-1.txt; true", h.st.Path(), filepath.Join(h.repo.GitDir, "agent-tui.log"), h.repo.WorktreeRoot())
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "s", Name: "run_command", Args: fmt.Sprintf("{\"command\": %q}", cmd)}}}
+		}
+		return developer(r, phase)
+	})
+	h.cfg.Approve = []string{"review"}
+	h.cfg.MaxParallel = 1
+	if _, err := AddTicket(h.st, NewTicket{Kind: "hotfix", Title: "private", Body: "TOPSECRET-4711 customer list"}, "main"); err != nil {
+		t.Fatal(err)
+	}
+	h.add("hotfix", "snooper", false)
+	h.runIdle()
+	var seen bool
+	for _, r := range h.requests("code") {
+		if ticketOf(r) != "T-2" || toolTurns(r) == 0 {
+			continue
+		}
+		seen = true
+		for _, m := range r.Messages {
+			if strings.Contains(m.Content, "TOPSECRET") || strings.Contains(m.Content, "done T-1") {
+				t.Fatalf("another ticket's words reached T-2's model:\n%s", m.Content)
+			}
+		}
+	}
+	if !seen {
+		t.Fatal("the snooping command never ran")
 	}
 }

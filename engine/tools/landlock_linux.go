@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"unsafe"
@@ -44,11 +45,51 @@ func writeAccess(abi int) uint64 {
 	return a
 }
 
+// readRights are handled only when some paths are hidden.
+const readRights = unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_READ_DIR
+
+// readableRoots are the paths beneath which files may be read when the
+// hidden ones may not: the entries of every directory on the way to a
+// hidden path, except those on the way and the hidden ones.
+func readableRoots(hidden []string) []string {
+	isHidden, onWay := map[string]bool{}, map[string]bool{}
+	for _, h := range hidden {
+		h = filepath.Clean(h)
+		isHidden[h] = true
+		for d := filepath.Dir(h); !onWay[d]; d = filepath.Dir(d) {
+			onWay[d] = true
+			if d == "/" {
+				break
+			}
+		}
+	}
+	var out []string
+	var walk func(dir string)
+	walk = func(dir string) {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			p := filepath.Join(dir, e.Name())
+			switch {
+			case isHidden[p]:
+			case onWay[p]:
+				walk(p)
+			default:
+				out = append(out, p)
+			}
+		}
+	}
+	walk("/")
+	return out
+}
+
 // fileRights are the rights that apply to a non-directory (e.g. /dev/null).
 const fileRights = unix.LANDLOCK_ACCESS_FS_WRITE_FILE | unix.LANDLOCK_ACCESS_FS_TRUNCATE
 
 func runHelper(args []string) error {
-	writable, command, err := parseHelperArgs(args)
+	writable, hidden, command, err := parseHelperArgs(args)
 	if err != nil {
 		return err
 	}
@@ -60,26 +101,46 @@ func runHelper(args []string) error {
 		return errors.New("landlock is not available")
 	}
 	handled := writeAccess(abi)
+	if len(hidden) > 0 {
+		handled |= readRights
+	}
 	attr := unix.LandlockRulesetAttr{Access_fs: handled}
 	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), 8, 0)
 	if errno != 0 {
 		return fmt.Errorf("landlock_create_ruleset: %v", errno)
 	}
-	for _, p := range writable {
-		pfd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+	// allow grants rights beneath p; a missing path simply stays out of reach
+	allow := func(p string, rights uint64, flags int) error {
+		pfd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC|flags, 0)
 		if err != nil {
-			continue // a missing dir simply stays unwritable
+			return nil
 		}
+		defer unix.Close(pfd)
 		var st unix.Stat_t
-		rights := handled
 		if unix.Fstat(pfd, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			rights &= fileRights
+			rights &= fileRights | unix.LANDLOCK_ACCESS_FS_READ_FILE
 		}
-		rule := unix.LandlockPathBeneathAttr{Allowed_access: rights, Parent_fd: int32(pfd)}
-		_, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, fd, unix.LANDLOCK_RULE_PATH_BENEATH, uintptr(unsafe.Pointer(&rule)), 0, 0, 0)
-		unix.Close(pfd)
-		if errno != 0 {
+		rule := unix.LandlockPathBeneathAttr{Allowed_access: rights & handled, Parent_fd: int32(pfd)}
+		if _, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, fd, unix.LANDLOCK_RULE_PATH_BENEATH, uintptr(unsafe.Pointer(&rule)), 0, 0, 0); errno != 0 {
 			return fmt.Errorf("landlock_add_rule %s: %v", p, errno)
+		}
+		return nil
+	}
+	for _, p := range writable {
+		if err := allow(p, handled, 0); err != nil {
+			return err
+		}
+	}
+	if len(hidden) > 0 {
+		// directories stay listable everywhere; files are readable
+		// everywhere but in the hidden paths
+		if err := allow("/", unix.LANDLOCK_ACCESS_FS_READ_DIR, 0); err != nil {
+			return err
+		}
+		for _, p := range readableRoots(hidden) {
+			// a symlink is not followed: what it points to is judged by
+			// where that is (a link to ~/.ssh stays unreadable)
+			_ = allow(p, readRights, unix.O_NOFOLLOW)
 		}
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

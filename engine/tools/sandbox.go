@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,17 +47,28 @@ func MaybeRunHelper() {
 	os.Exit(126)
 }
 
-// parseHelperArgs splits "DIR... -- COMMAND".
-func parseHelperArgs(args []string) (writable []string, command string, err error) {
+// hiddenMark starts a helper argument naming a path not to be read.
+const hiddenMark = "!"
+
+// parseHelperArgs splits "PATH... [!HIDDEN...] -- COMMAND": the paths
+// commands may write, those they may not read, and the command.
+func parseHelperArgs(args []string) (writable, hidden []string, command string, err error) {
 	for i, a := range args {
 		if a == "--" {
 			if i+2 != len(args) {
 				break
 			}
-			return args[:i], args[i+1], nil
+			for _, p := range args[:i] {
+				if h, ok := strings.CutPrefix(p, hiddenMark); ok {
+					hidden = append(hidden, h)
+				} else {
+					writable = append(writable, p)
+				}
+			}
+			return writable, hidden, args[i+1], nil
 		}
 	}
-	return nil, "", fmt.Errorf("usage: %s DIR... -- COMMAND", HelperArg)
+	return nil, nil, "", fmt.Errorf("usage: %s PATH... [%sHIDDEN...] -- COMMAND", HelperArg, hiddenMark)
 }
 
 var (
@@ -100,7 +112,7 @@ func bwrapWorks() bool {
 		dir, _ = filepath.EvalSymlinks(dir)
 		ctx, cancel := probeTimeout()
 		defer cancel()
-		argv := bwrapArgv(p, dir, []string{dir}, ": > probe")
+		argv := bwrapArgv(p, dir, []string{dir}, nil, ": > probe")
 		if exec.CommandContext(ctx, argv[0], argv[1:]...).Run() == nil {
 			if _, err := os.Stat(filepath.Join(dir, "probe")); err == nil {
 				bwrapPath = p
@@ -137,14 +149,51 @@ func landlockWorks() bool {
 	return landlockOK
 }
 
-func bwrapArgv(bwrap, dir string, writable []string, command string) []string {
+func bwrapArgv(bwrap, dir string, writable, hidden []string, command string) []string {
 	// its own pid namespace: the /proc it mounts shows no process of ours
 	// (agent-tui's environ holds the keys)
 	argv := []string{bwrap, "--die-with-parent", "--unshare-pid", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"}
+	for _, h := range hidden {
+		// an empty directory or file in its place; the binds below still
+		// reach into a hidden directory
+		if fi, err := os.Stat(h); err == nil && fi.IsDir() {
+			argv = append(argv, "--tmpfs", h)
+		} else {
+			argv = append(argv, "--ro-bind", "/dev/null", h)
+		}
+	}
 	for _, w := range writable {
 		argv = append(argv, "--bind", w, w)
 	}
 	return append(argv, "--chdir", dir, "/bin/sh", "-c", command)
+}
+
+// homeSecrets are the credentials commonly kept in a home directory:
+// a model's command has no business reading them.
+var homeSecrets = []string{
+	".ssh", ".gnupg", ".aws", ".azure", ".kube", ".password-store", ".git-credentials", ".netrc",
+	".npmrc", ".pypirc", ".docker/config.json", ".cargo/credentials", ".cargo/credentials.toml",
+	".config/gh", ".config/gcloud",
+}
+
+// hidden are the paths that exist among those commands may not read,
+// with symlinks resolved (the sandbox acts on what they point to).
+func (b *Box) hidden() []string {
+	paths := slices.Clone(b.opts.Hidden)
+	if home, err := os.UserHomeDir(); err == nil && filepath.IsAbs(home) {
+		for _, s := range homeSecrets {
+			paths = append(paths, filepath.Join(home, s))
+		}
+	}
+	var out []string
+	for _, p := range paths {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil || !filepath.IsAbs(real) || real == "/" || slices.Contains(out, real) {
+			continue
+		}
+		out = append(out, real)
+	}
+	return out
 }
 
 // goCacheDirs are the Go build and module caches: writable so that `go
@@ -207,11 +256,15 @@ func (b *Box) writable() []string {
 func (b *Box) commandArgv(command string) []string {
 	switch b.mode {
 	case sandboxBwrap:
-		return bwrapArgv(bwrapPath, b.rootDir, b.writable(), command)
+		return bwrapArgv(bwrapPath, b.rootDir, b.writable(), b.hidden(), command)
 	case sandboxLandlock:
 		if self, err := os.Executable(); err == nil {
 			argv := append([]string{self, HelperArg}, b.writable()...)
-			return append(argv, "/dev/null", "--", command)
+			argv = append(argv, "/dev/null")
+			for _, h := range b.hidden() {
+				argv = append(argv, hiddenMark+h)
+			}
+			return append(argv, "--", command)
 		}
 	}
 	return []string{"/bin/sh", "-c", command}
@@ -233,9 +286,9 @@ func Confinement(sandbox string) string {
 func describe(mode sandboxMode, sandbox string) string {
 	switch mode {
 	case sandboxBwrap:
-		return "bubblewrap: commands can write only to the worktree, the ticket temp dir and the Go caches"
+		return "bubblewrap: commands can write only to the worktree, the ticket temp dir and the Go caches, and cannot read other tickets or home credentials"
 	case sandboxLandlock:
-		return "landlock: writes limited to the worktree, the ticket temp dir and the Go caches"
+		return "landlock: writes limited to the worktree, the ticket temp dir and the Go caches; other tickets and home credentials unreadable"
 	}
 	if sandbox == "off" {
 		return "unconfined (sandbox = \"off\"): commands can write anywhere the user can"

@@ -25,6 +25,11 @@ type Options struct {
 	ExtraEnvDrop   []string      // additional environment variable names to drop
 	Sandbox        string        // "auto" (or "") or "off"
 	TempDir        string        // per-ticket temp dir, TMPDIR for commands; a private one when empty
+	// Hidden are files and directories confined commands may not read
+	// (agent-tui's database, other tickets' worktrees); credentials in the
+	// home directory are hidden too. The worktree and TempDir stay
+	// readable even inside a hidden directory.
+	Hidden []string
 }
 
 const (

@@ -528,6 +528,49 @@ func TestConfinedCommands(t *testing.T) {
 	}
 }
 
+// Hidden paths (agent-tui's database, other tickets' worktrees) and the
+// credentials in the home directory cannot be read by a confined command;
+// the worktree inside a hidden directory, its neighbours and the rest of
+// the system can.
+func TestConfinedCommandsCannotReadHidden(t *testing.T) {
+	ms := modes()
+	if len(ms) == 0 {
+		t.Skip("no confinement on this machine")
+	}
+	for name, mode := range ms {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			home := filepath.Join(dir, "home")
+			t.Setenv("HOME", home)
+			mustWrite(t, filepath.Join(home, ".ssh", "id_ed25519"), "PRIVATE KEY\n")
+			mustWrite(t, filepath.Join(home, "notes.txt"), "notes\n")
+			gitDir := filepath.Join(dir, "repo", ".git")
+			db, mine, other := filepath.Join(gitDir, "agent-tui.db"), filepath.Join(gitDir, "agent-tui", "worktrees", "T-1"), filepath.Join(gitDir, "agent-tui", "worktrees", "T-2")
+			mustWrite(t, db, "SENSITIVE BODY\n")
+			mustWrite(t, filepath.Join(mine, "own.txt"), "own\n")
+			mustWrite(t, filepath.Join(other, "theirs.txt"), "SENSITIVE WORK\n")
+			mustWrite(t, filepath.Join(gitDir, "HEAD"), "ref: refs/heads/main\n")
+			b, err := newWithMode(Options{Root: mine, TempDir: filepath.Join(gitDir, "agent-tui", "tmp", "T-1"), Hidden: []string{db, filepath.Join(gitDir, "agent-tui")}}, mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			cmd := fmt.Sprintf("cat own.txt %s/HEAD %s/notes.txt /etc/passwd >/dev/null && echo readable; echo new > own2.txt && cat own2.txt; ls / >/dev/null && echo listed; "+
+				"cat %s %s/theirs.txt %s/.ssh/id_ed25519 2>&1; true", gitDir, home, db, other, home)
+			res, isErr := call(t, b, "run_command", map[string]any{"command": cmd})
+			wantOK(t, res, isErr)
+			if !strings.Contains(res, "readable\nnew\nlisted\n") {
+				t.Errorf("allowed reads failed:\n%s", res)
+			}
+			for _, secret := range []string{"SENSITIVE BODY", "SENSITIVE WORK", "PRIVATE KEY"} {
+				if strings.Contains(res, secret) {
+					t.Errorf("read %q:\n%s", secret, res)
+				}
+			}
+		})
+	}
+}
+
 func TestConfinedGoBuild(t *testing.T) {
 	ms := modes()
 	if len(ms) == 0 {
