@@ -463,6 +463,16 @@ func fileBodies(dir string, files map[string]string, limit int) string {
 	return b.String()
 }
 
+// checkReadable is what a check in dir may read though it lies in a hidden
+// directory: its own worktree and its ticket's temporary directory.
+func (e *Engine) checkReadable(dir string) []string {
+	keep := []string{dir}
+	if strings.HasPrefix(dir, e.repo.WorktreeRoot()+string(filepath.Separator)) {
+		keep = append(keep, e.ticketTemp(&store.Ticket{ID: filepath.Base(dir)}))
+	}
+	return keep
+}
+
 // runCheck runs a project command (tests, CI) in dir with the command
 // timeout and a scrubbed environment; it never returns an error, a command
 // that cannot start is a failed check.
@@ -482,7 +492,22 @@ func (e *Engine) runCheck(ctx context.Context, dir, name, command string, timeou
 	}
 	env := tools.ScrubEnv(os.Environ(), e.secretEnvNames())
 	argv := tools.CommandArgv(command, dir)
-	res, err := tools.Exec(ctx, argv, dir, env, timeout, checkOutputKept)
+	var res tools.Result
+	var err error
+	if e.cfg.Sandbox == "off" {
+		res, err = tools.Exec(ctx, argv, dir, env, timeout, checkOutputKept)
+	} else {
+		// the tests are the model's, and their output goes to the next
+		// model: they may write where they like, not read other tickets
+		keep := e.checkReadable(dir)
+		if len(keep) > 1 && os.MkdirAll(keep[1], 0o700) == nil {
+			// files made later beside a hidden path cannot be read back
+			// (Landlock allows by path, as it was when the check began):
+			// temporary files go where they can
+			env = append(slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "TMPDIR=") }), "TMPDIR="+keep[1])
+		}
+		res, err = tools.ExecHiding(ctx, argv, dir, env, timeout, checkOutputKept, keep, e.hiddenFromCommands())
+	}
 	c.ExitCode, c.Output, c.Pass = res.ExitCode, res.Output, err == nil && !res.TimedOut && res.ExitCode == 0
 	switch {
 	case err != nil:

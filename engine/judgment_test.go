@@ -939,3 +939,42 @@ func TestCommandsCannotReadOtherTickets(t *testing.T) {
 		t.Fatal("the snooping command never ran")
 	}
 }
+
+// A test the model wrote cannot read other tickets either: the test and
+// CI runs may write where they like, but the database, the log and the
+// other worktrees stay unreadable, and their output (which the next
+// model reads) carries nothing of them.
+func TestChecksCannotReadOtherTickets(t *testing.T) {
+	if !tools.LandlockUsable() {
+		t.Skip("Landlock is not usable on this machine")
+	}
+	var h *harness
+	h = newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		if phase == "tests" && id == "T-2" && toolTurns(r) == 0 {
+			snoop := fmt.Sprintf("grep -a -o 'TOPSECRET-[0-9]*' %s %s; cat %s/T-1/src/T-1.txt; echo wrote > %s/outside-$$; grep -q 'done %s' src/%s.txt\n",
+				h.st.Path(), filepath.Join(h.repo.GitDir, "agent-tui.log"), h.repo.WorktreeRoot(), h.dir, id, id)
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("t", "tests/"+id+"_test.sh", snoop)}}
+		}
+		return developer(r, phase)
+	})
+	h.cfg.Approve = []string{"review"}
+	h.cfg.MaxParallel = 1
+	if _, err := AddTicket(h.st, NewTicket{Kind: "hotfix", Title: "private", Body: "TOPSECRET-4711 customer list"}, "main"); err != nil {
+		t.Fatal(err)
+	}
+	id := h.add("hotfix", "snooping test", false)
+	h.runIdle()
+	var red string
+	for _, a := range h.phase(id, "tests").Attempts {
+		for _, c := range a.Checks {
+			red += c.Output
+		}
+	}
+	if red == "" || strings.Contains(red, "TOPSECRET") || strings.Contains(red, "done T-1") {
+		t.Fatalf("red run output:\n%s", red)
+	}
+	if m, _ := filepath.Glob(filepath.Join(h.dir, "outside-*")); len(m) == 0 {
+		t.Fatal("the test could not write outside its worktree: checks must stay free to write")
+	}
+}

@@ -100,6 +100,40 @@ type Result struct {
 // ends, the whole process group is killed, so nothing it started outlives
 // it. Only the last outputCap bytes of output are kept. An error means the
 // command could not run or ctx was cancelled; a failing command is not one.
+// ExecHiding is Exec with the command unable to read files beneath hidden
+// (except beneath keep), its writes left free: for the user's test and CI
+// commands, which run tests a model wrote and show their output to the
+// next model. A thread of this process is confined (Landlock), starts the
+// command and ends with it, so nothing else of agent-tui is, and no
+// helper process is started. Where Landlock is not usable it is Exec.
+func ExecHiding(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int, keep, hidden []string) (Result, error) {
+	hidden = existing(hidden)
+	if len(hidden) == 0 || landlockABI() < 1 {
+		return Exec(ctx, argv, dir, env, timeout, outputCap)
+	}
+	type outcome struct {
+		res      Result
+		err      error
+		confined bool
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		// never unlocked: the confined thread ends with this goroutine, and
+		// Go starts no thread from a locked one (it would inherit this)
+		runtime.LockOSThread()
+		if confineThreadReads(existing(keep), hidden) != nil {
+			done <- outcome{}
+			return
+		}
+		res, err := Exec(ctx, argv, dir, env, timeout, outputCap)
+		done <- outcome{res, err, true}
+	}()
+	if o := <-done; o.confined {
+		return o.res, o.err
+	}
+	return Exec(ctx, argv, dir, env, timeout, outputCap)
+}
+
 func Exec(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int) (Result, error) {
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

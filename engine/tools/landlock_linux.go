@@ -45,6 +45,46 @@ func writeAccess(abi int) uint64 {
 	return a
 }
 
+// confineThreadReads makes the calling thread, and what it starts from
+// now on, unable to read files beneath hidden (except beneath keep).
+// Landlock and no_new_privs hold for the thread only: the caller must be
+// locked to it and let it end with its goroutine.
+func confineThreadReads(keep, hidden []string) error {
+	if landlockABI() < 1 {
+		return errors.New("landlock is not available")
+	}
+	attr := unix.LandlockRulesetAttr{Access_fs: readRights}
+	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), 8, 0)
+	if errno != 0 {
+		return fmt.Errorf("landlock_create_ruleset: %v", errno)
+	}
+	defer unix.Close(int(fd))
+	allow := func(p string, rights uint64) {
+		pfd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			return
+		}
+		defer unix.Close(pfd)
+		var st unix.Stat_t
+		if unix.Fstat(pfd, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			rights &= unix.LANDLOCK_ACCESS_FS_READ_FILE
+		}
+		rule := unix.LandlockPathBeneathAttr{Allowed_access: rights, Parent_fd: int32(pfd)}
+		unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, fd, unix.LANDLOCK_RULE_PATH_BENEATH, uintptr(unsafe.Pointer(&rule)), 0, 0, 0)
+	}
+	allow("/", unix.LANDLOCK_ACCESS_FS_READ_DIR)
+	for _, p := range append(readableRoots(hidden), keep...) {
+		allow(p, readRights)
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(no_new_privs): %v", err)
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, fd, 0, 0); errno != 0 {
+		return fmt.Errorf("landlock_restrict_self: %v", errno)
+	}
+	return nil
+}
+
 // readRights are handled only when some paths are hidden.
 const readRights = unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_READ_DIR
 

@@ -11,6 +11,10 @@ func landlockABI() int { return 0 }
 
 func runHelper([]string) error { return errors.New("landlock is only available on Linux") }
 
+func confineThreadReads(keep, hidden []string) error {
+	return errors.New("landlock is only available on Linux")
+}
+
 // setDeathSignal does nothing: the helper runs on Linux only.
 func setDeathSignal(*syscall.SysProcAttr, syscall.Signal) {}
 

@@ -122,6 +122,10 @@ func bwrapWorks() bool {
 	return bwrapPath != ""
 }
 
+// LandlockUsable says whether this kernel offers Landlock (the test and CI
+// runs are kept from reading other tickets with it).
+func LandlockUsable() bool { return landlockABI() >= 1 }
+
 // landlockWorks checks the kernel and then runs the helper once for real.
 func landlockWorks() bool {
 	landlockOnce.Do(func() {
@@ -185,6 +189,11 @@ func (b *Box) hidden() []string {
 			paths = append(paths, filepath.Join(home, s))
 		}
 	}
+	return existing(paths)
+}
+
+// existing are the paths that exist, symlinks resolved, once each.
+func existing(paths []string) []string {
 	var out []string
 	for _, p := range paths {
 		real, err := filepath.EvalSymlinks(p)
