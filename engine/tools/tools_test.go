@@ -7,7 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -638,5 +641,57 @@ func TestConfinedCommandLeavesNoProcess(t *testing.T) {
 				t.Fatalf("a process the command started (sleep %s) outlived it", c.marker)
 			}
 		})
+	}
+}
+
+// ExecHiding confines the command, never agent-tui: while commands run
+// on confined threads, every other goroutine still reads the hidden file.
+func TestExecHidingConfinesOnlyTheCommand(t *testing.T) {
+	if !LandlockUsable() {
+		t.Skip("no Landlock")
+	}
+	dir := t.TempDir()
+	secret, wt := filepath.Join(dir, "secret.txt"), filepath.Join(dir, "wt")
+	mustWrite(t, secret, "SECRET\n")
+	mustWrite(t, filepath.Join(wt, "own.txt"), "own\n")
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var readErrs atomic.Int32
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := os.ReadFile(secret); err != nil {
+					readErrs.Add(1)
+				}
+				runtime.Gosched()
+			}
+		}()
+	}
+	var cmds sync.WaitGroup
+	for range 10 {
+		cmds.Add(1)
+		go func() {
+			defer cmds.Done()
+			res, err := ExecHiding(context.Background(), []string{"sh", "-c", "cat own.txt; cat " + secret + " 2>&1; echo new > made-$$.txt; cat made-$$.txt"}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, []string{secret})
+			if err != nil || strings.Contains(res.Output, "SECRET") || !strings.Contains(res.Output, "own\n") || !strings.Contains(res.Output, "new\n") {
+				t.Errorf("%v: %q", err, res.Output)
+			}
+		}()
+	}
+	cmds.Wait()
+	close(stop)
+	wg.Wait()
+	if n := readErrs.Load(); n > 0 {
+		t.Fatalf("agent-tui itself could not read the hidden file %d times", n)
+	}
+	if _, err := os.ReadFile(secret); err != nil {
+		t.Fatal(err)
 	}
 }
