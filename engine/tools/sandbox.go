@@ -104,19 +104,13 @@ func bwrapWorks() bool {
 		if err != nil {
 			return
 		}
-		dir, err := os.MkdirTemp("", "agent-tui-probe-")
-		if err != nil {
-			return
-		}
-		defer os.RemoveAll(dir)
-		dir, _ = filepath.EvalSymlinks(dir)
+		// nothing written to disk: a probe killed half-way (a crash, a
+		// kill -9) leaves nothing behind
 		ctx, cancel := probeTimeout()
 		defer cancel()
-		argv := bwrapArgv(p, dir, []string{dir}, nil, ": > probe")
-		if exec.CommandContext(ctx, argv[0], argv[1:]...).Run() == nil {
-			if _, err := os.Stat(filepath.Join(dir, "probe")); err == nil {
-				bwrapPath = p
-			}
+		argv := bwrapArgv(p, "/", nil, nil, "echo probe-ok")
+		if out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).Output(); err == nil && string(out) == "probe-ok\n" {
+			bwrapPath = p
 		}
 	})
 	return bwrapPath != ""
@@ -136,19 +130,11 @@ func landlockWorks() bool {
 		if err != nil {
 			return
 		}
-		dir, err := os.MkdirTemp("", "agent-tui-probe-")
-		if err != nil {
-			return
-		}
-		defer os.RemoveAll(dir)
 		ctx, cancel := probeTimeout()
 		defer cancel()
-		cmd := exec.CommandContext(ctx, self, HelperArg, dir, "--", ": > probe")
-		cmd.Dir = dir
-		if cmd.Run() == nil {
-			_, err := os.Stat(filepath.Join(dir, "probe"))
-			landlockOK = err == nil
-		}
+		// a write allowed by a rule, and nothing written to disk
+		out, err := exec.CommandContext(ctx, self, HelperArg, "/dev/null", "--", "echo x > /dev/null && echo probe-ok").Output()
+		landlockOK = err == nil && string(out) == "probe-ok\n"
 	})
 	return landlockOK
 }
