@@ -108,7 +108,7 @@ type Result struct {
 // helper process is started. Where Landlock is not usable it is Exec.
 func ExecHiding(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int, keep, hidden []string) (Result, error) {
 	hidden = existing(hidden)
-	if len(hidden) == 0 || landlockABI() < 1 {
+	if len(hidden) == 0 || landlockABI() < 2 {
 		return Exec(ctx, argv, dir, env, timeout, outputCap)
 	}
 	type outcome struct {

@@ -50,10 +50,15 @@ func writeAccess(abi int) uint64 {
 // Landlock and no_new_privs hold for the thread only: the caller must be
 // locked to it and let it end with its goroutine.
 func confineThreadReads(keep, hidden []string) error {
-	if landlockABI() < 1 {
-		return errors.New("landlock is not available")
+	if landlockABI() < 2 {
+		// before ABI 2, a confined process can never move or link a file
+		// into another directory: a check would fail for that alone
+		return errors.New("landlock is not available, or too old to allow renames")
 	}
-	attr := unix.LandlockRulesetAttr{Access_fs: readRights}
+	// moving and linking files between directories (refer) is refused by
+	// any ruleset that does not handle and grant it: granted everywhere
+	const refer = unix.LANDLOCK_ACCESS_FS_REFER
+	attr := unix.LandlockRulesetAttr{Access_fs: readRights | refer}
 	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), 8, 0)
 	if errno != 0 {
 		return fmt.Errorf("landlock_create_ruleset: %v", errno)
@@ -67,14 +72,14 @@ func confineThreadReads(keep, hidden []string) error {
 		defer unix.Close(pfd)
 		var st unix.Stat_t
 		if unix.Fstat(pfd, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			rights &= unix.LANDLOCK_ACCESS_FS_READ_FILE
+			rights &= unix.LANDLOCK_ACCESS_FS_READ_FILE // refer is a directory's right
 		}
 		rule := unix.LandlockPathBeneathAttr{Allowed_access: rights, Parent_fd: int32(pfd)}
 		unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, fd, unix.LANDLOCK_RULE_PATH_BENEATH, uintptr(unsafe.Pointer(&rule)), 0, 0, 0)
 	}
-	allow("/", unix.LANDLOCK_ACCESS_FS_READ_DIR)
+	allow("/", unix.LANDLOCK_ACCESS_FS_READ_DIR|refer)
 	for _, p := range append(readableRoots(hidden), keep...) {
-		allow(p, readRights)
+		allow(p, readRights|refer)
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(no_new_privs): %v", err)

@@ -118,7 +118,7 @@ func bwrapWorks() bool {
 
 // LandlockUsable says whether this kernel offers Landlock (the test and CI
 // runs are kept from reading other tickets with it).
-func LandlockUsable() bool { return landlockABI() >= 1 }
+func LandlockUsable() bool { return landlockABI() >= 2 }
 
 // landlockWorks checks the kernel and then runs the helper once for real.
 func landlockWorks() bool {

@@ -679,8 +679,8 @@ func TestExecHidingConfinesOnlyTheCommand(t *testing.T) {
 		cmds.Add(1)
 		go func() {
 			defer cmds.Done()
-			res, err := ExecHiding(context.Background(), []string{"sh", "-c", "cat own.txt; cat " + secret + " 2>&1; echo new > made-$$.txt; cat made-$$.txt"}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, []string{secret})
-			if err != nil || strings.Contains(res.Output, "SECRET") || !strings.Contains(res.Output, "own\n") || !strings.Contains(res.Output, "new\n") {
+			res, err := ExecHiding(context.Background(), []string{"sh", "-c", "cat own.txt; cat " + secret + " 2>&1; echo new > made-$$.txt; cat made-$$.txt; mkdir -p sub-$$ && mv made-$$.txt sub-$$/ && ln sub-$$/made-$$.txt linked-$$.txt && echo moved"}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, []string{secret})
+			if err != nil || strings.Contains(res.Output, "SECRET") || !strings.Contains(res.Output, "own\n") || !strings.Contains(res.Output, "new\nmoved\n") {
 				t.Errorf("%v: %q", err, res.Output)
 			}
 		}()
