@@ -356,18 +356,45 @@ func (en *env) runnable() error {
 	if en.cfgErr != nil {
 		return en.cfgErr
 	}
-	// with no provider that can be called, every ticket would stop for a
-	// human and need a retry once the key is there
+	return en.promptSet().Check()
+}
+
+// noProvider says why no provider can be called (every key variable
+// unset), or "".
+func (en *env) noProvider() string {
 	var why []string
 	for _, p := range en.cfg.Providers {
 		if w := llm.Unusable(p, tools.Getenv); w != "" {
 			why = append(why, "provider "+p.Name+": "+w)
 		}
 	}
-	if len(why) > 0 && len(why) == len(en.cfg.Providers) {
-		return fmt.Errorf("no provider can be called (%s): set it, then run again", strings.Join(why, "; "))
+	if len(why) == 0 || len(why) < len(en.cfg.Providers) {
+		return ""
 	}
-	return en.promptSet().Check()
+	return "no provider can be called (" + strings.Join(why, "; ") + ")"
+}
+
+// needsModel says whether some ticket's next step calls a model: with no
+// provider to call, it would stop for a human and need a retry once the
+// key is there. Merges, CI runs and cancels need none.
+func needsModel(tickets []*store.Ticket) bool {
+	for _, t := range tickets {
+		if t.Paused || store.Finished(t.Status) {
+			continue
+		}
+		p := engine.PendingDecision(t)
+		if t.Status != store.StatusQueued && t.Status != store.StatusRunning && p == nil {
+			continue // waits for a human: this run does not move it
+		}
+		switch {
+		case p != nil && p.Kind == store.DecisionCancel:
+		case t.Phase == engine.Merge || t.Phase == config.CI:
+		case t.Phase == config.Review && p != nil && p.Kind == store.DecisionApprove:
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 func (en *env) promptSet() *prompts.Set {
@@ -450,6 +477,16 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 	eng, err := en.engine(stderr)
 	if err != nil {
 		return err
+	}
+	if why := en.noProvider(); why != "" {
+		tickets, err := en.st.Tickets()
+		if err != nil {
+			return err
+		}
+		if needsModel(tickets) {
+			return fmt.Errorf("%s: set it, then run again (tickets that need a model would each stop for you)", why)
+		}
+		fmt.Fprintf(stderr, "agent-tui: warning: %s: only merges, CI runs and cancels are carried out\n", why)
 	}
 	for _, w := range eng.Warnings() {
 		fmt.Fprintf(stderr, "agent-tui: warning: %s\n", w)

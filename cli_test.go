@@ -708,6 +708,16 @@ func TestCLIRunRefusesWithoutACallableProvider(t *testing.T) {
 	if n := len(e.srv.Requests()); n != 0 {
 		t.Fatalf("%d model calls", n)
 	}
+	// what needs no model is still carried out: a cancel
+	e.mustRun("cancel", id)
+	c = exec.Command(binPath, "--repo", e.dir, "run", "--until-idle")
+	c.Env = append(os.Environ(), "AGENT_TUI_CLI_KEY=")
+	if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), "only merges, CI runs and cancels are carried out") {
+		t.Fatalf("%v %q", err, out)
+	}
+	if out := e.mustRun("show", id); !strings.Contains(out, "status:  cancelled") {
+		t.Fatalf("show:\n%s", out)
+	}
 }
 
 // A run killed while the validator judges an answer keeps the answer and

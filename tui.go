@@ -33,6 +33,8 @@ func runTUI(g globals, stderr io.Writer) error {
 	noModel := ""
 	if err := en.runnable(); err != nil {
 		noModel = err.Error()
+	} else if why := en.noProvider(); why != "" {
+		noModel = why
 	}
 	eng := en.newEngine(logFile)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -415,6 +415,7 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 					}
 					ps.Status = store.PhasePending
 					reopenCode(t, config.Code, config.CI, config.CIFix, config.Review)
+					t.Rebase = true
 				} else if ps != nil {
 					ps.Status = store.PhasePending
 					ps.Accepted = 0

@@ -174,7 +174,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 			section{title: outTitle, body: out, prio: prioOutput, tail: true})
 		if len(t.Conflicts) > 0 {
 			secs = append(secs, section{title: "Merge conflicts to resolve", prio: prioFeedback, body: fmt.Sprintf(
-				"%s changed since this work began and was merged into this branch. These files conflict and hold conflict markers (<<<<<<<, =======, >>>>>>>): %s. Resolve each, keeping what both sides meant, so that no marker is left and the tests pass.",
+				"%s changed since this work began and was merged into this branch. These files conflict: %s. Where both sides changed the same lines the file holds conflict markers (<<<<<<<, =======, >>>>>>>); a file one side deleted is as the other left it. Resolve each, keeping what both sides meant, so that no marker is left and the tests pass.",
 				t.BaseBranch, strings.Join(t.Conflicts, ", "))})
 		}
 	case config.CIFix:
@@ -264,7 +264,11 @@ func (b *budgetTooSmall) Error() string {
 // database and the log (every ticket's words, sensitive ones included),
 // and the other tickets' worktrees and temporary files.
 func (e *Engine) hiddenFromCommands() []string {
-	return []string{e.st.Path(), filepath.Join(e.repo.GitDir, "agent-tui.log"), filepath.Join(e.repo.GitDir, "agent-tui")}
+	db, err := filepath.Abs(e.st.Path()) // --db as typed may be relative
+	if err != nil {
+		db = e.st.Path()
+	}
+	return []string{db, filepath.Join(e.repo.GitDir, "agent-tui.log"), filepath.Join(e.repo.GitDir, "agent-tui")}
 }
 
 func (e *Engine) ticketTemp(t *store.Ticket) string {

@@ -85,6 +85,11 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if err != nil {
 			return err
 		}
+		if marked := stillMarked(t.Worktree, t.Conflicts); len(marked) > 0 {
+			return fail("check", "conflict markers (<<<<<<< or >>>>>>>) are still in "+strings.Join(marked, ", ")+": resolve every conflict, keeping what both sides meant")
+		}
+		// resolving a conflict is changing those files, whatever they are
+		added = slices.DeleteFunc(added, func(f string) bool { return slices.Contains(t.Conflicts, f) })
 		var newTests []string
 		for _, f := range added {
 			if _, frozen := t.TestFiles[f]; isTestSource(f) && !frozen {
@@ -354,6 +359,24 @@ func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (map[string]str
 	return e.repo.HashFiles(t.Worktree, tests)
 }
 
+// stillMarked lists the files that still hold a conflict marker line.
+func stillMarked(wt string, files []string) []string {
+	var out []string
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(wt, filepath.FromSlash(f)))
+		if err != nil {
+			continue // deleted: resolved by removing it
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "<<<<<<< ") || strings.HasPrefix(line, ">>>>>>> ") {
+				out = append(out, f)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // npmScriptsChanged says whether the worktree's package.json runs other
 // scripts than its last commit: `npm test` runs what they say. The rest
 // of the file (dependencies) is the code's to change.
@@ -375,11 +398,22 @@ func (e *Engine) npmScriptsChanged(ctx context.Context, t *store.Ticket) bool {
 	if err != nil {
 		return false // deleted: nothing runs
 	}
-	before, err := e.repo.ShowFile(ctx, t.Worktree, "HEAD", "package.json")
-	if err != nil {
-		return true // new: its scripts are new
+	// the last commit, or after the base was merged in with a conflict in
+	// package.json (markers: no JSON), either side of that merge
+	for _, rev := range []string{"HEAD", "HEAD^1", "HEAD^2"} {
+		before, err := e.repo.ShowFile(ctx, t.Worktree, rev, "package.json")
+		if err != nil {
+			continue
+		}
+		b := scripts(before)
+		if b == scripts(now) {
+			return false
+		}
+		if rev == "HEAD" && b != "unreadable" {
+			return true // a readable last commit decides
+		}
 	}
-	return scripts(now) != scripts(before)
+	return true // new (its scripts are new), or unlike both sides
 }
 
 // runsNpm says whether the test or CI command goes through a package

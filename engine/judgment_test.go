@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -782,6 +783,7 @@ func TestTestsMayChangeCheckScriptsThenTheyAreFrozen(t *testing.T) {
 // review reads the reason, and the merge goes through.
 func TestRejectedConflictIsRedoneOnTheBase(t *testing.T) {
 	var h *harness
+	var c counter
 	h = newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
 		id := ticketOf(r)
 		switch {
@@ -794,6 +796,10 @@ func TestRejectedConflictIsRedoneOnTheBase(t *testing.T) {
 				if strings.HasPrefix(line, "done ") {
 					keep = append(keep, line)
 				}
+			}
+			if c.inc("resolve") == 1 {
+				// the tests pass, but a marker is left
+				keep = append(keep, ">>>>>>> refs/heads/main")
 			}
 			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("c", "src/shared.txt", strings.Join(keep, "\n")+"\n")}}
 		case phase == "code" && toolTurns(r) == 0:
@@ -821,6 +827,13 @@ func TestRejectedConflictIsRedoneOnTheBase(t *testing.T) {
 	h.runIdle()
 	if tk := h.ticket(loser); tk.Status != store.StatusDone || len(tk.Conflicts) != 0 {
 		t.Fatalf("%s after the reject: %s (%s), conflicts %v", loser, tk.Status, tk.Reason, tk.Conflicts)
+	}
+	var sawMarkers bool
+	for _, a := range h.phase(loser, "code").Attempts {
+		sawMarkers = sawMarkers || a.Verdict != nil && !a.Verdict.Pass && strings.Contains(strings.Join(a.Verdict.Objections, " "), "conflict markers (<<<<<<< or >>>>>>>) are still in src/shared.txt")
+	}
+	if !sawMarkers {
+		t.Fatal("a code attempt that left a conflict marker passed")
 	}
 	var sawReason bool
 	for _, r := range h.requests("review") {
@@ -861,6 +874,25 @@ func TestConflictInFrozenTestsStops(t *testing.T) {
 	tk := h.ticket(loser)
 	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "conflicts in the ticket's frozen tests (tests/shared_test.sh)") {
 		t.Fatalf("%s: %s (%s)", loser, tk.Status, tk.Reason)
+	}
+	// as the reason says: merged by hand, tests resolved, committed, retried
+	exec.Command("git", "-C", tk.Worktree, "merge", "-q", "main").Run()
+	both := "grep -q 'done " + a + "' src/" + a + ".txt\ngrep -q 'done " + b + "' src/" + b + ".txt\n"
+	if err := os.WriteFile(filepath.Join(tk.Worktree, "tests", "shared_test.sh"), []byte(both), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitOut(t, tk.Worktree, "add", "-A")
+	gitOut(t, tk.Worktree, "-c", "user.name=h", "-c", "user.email=h@x", "commit", "-qm", "merge main by hand")
+	if _, err := Decide(h.st, h.cfg, loser, store.Decision{Kind: store.DecisionRetry}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if tk := h.ticket(loser); tk.Status != store.StatusDone {
+		t.Fatalf("after merging by hand and a retry: %s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	data, _ := os.ReadFile(filepath.Join(h.dir, "tests", "shared_test.sh"))
+	if string(data) != both {
+		t.Fatalf("merged tests: %q", data)
 	}
 }
 

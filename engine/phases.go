@@ -39,7 +39,7 @@ func (e *Engine) step(ctx context.Context, t *store.Ticket) error {
 	case Merge:
 		return e.runMerge(ctx, t, ps)
 	case config.Code:
-		if ps.Accepted != 0 {
+		if t.Rebase {
 			// sent back by a reject at review or merge: redone on top of
 			// what the base holds now, or its merge may never go through
 			if err := e.bringInBase(ctx, t); err != nil {
@@ -57,32 +57,43 @@ func (e *Engine) bringInBase(ctx context.Context, t *store.Ticket) error {
 	if err := e.ensureWorktree(ctx, t); err != nil {
 		return err
 	}
-	conflicts, err := e.repo.BringIn(ctx, t.Worktree, t.BaseBranch, fmt.Sprintf("%s: merge %s into %s (agent-tui)", t.ID, t.BaseBranch, t.Branch))
-	if err != nil {
-		e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("bringing %s into %s before code goes again failed: %v; merge it by hand in %s, then retry", t.BaseBranch, t.Branch, OneLine(err.Error(), 300), worktreeOr(t)))
-		return errParked
+	// from what was committed: a CI run's leftovers are neither merged
+	// nor taken for the frozen tests' new content
+	if err := e.repo.ResetHard(ctx, t.Worktree); err != nil {
+		return err
 	}
 	var frozen []string
-	for _, f := range conflicts {
-		if _, ok := t.TestFiles[f]; ok {
-			frozen = append(frozen, f)
+	err := e.repo.BringIn(ctx, t.Worktree, t.BaseBranch, fmt.Sprintf("%s: merge %s into %s (agent-tui)", t.ID, t.BaseBranch, t.Branch), func(conflicts []string) error {
+		for _, f := range conflicts {
+			if _, ok := t.TestFiles[f]; ok {
+				frozen = append(frozen, f)
+			}
 		}
-	}
-	if len(frozen) > 0 {
-		e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("merging %s into %s conflicts in the ticket's frozen tests (%s), which code may not change: resolve the markers in %s and commit, then approve", t.BaseBranch, t.Branch, strings.Join(frozen, ", "), worktreeOr(t)))
+		if len(frozen) > 0 {
+			return errFrozenConflict
+		}
+		// recorded before the merge is committed: a crash in between
+		// merges again on the next run, and the list is not lost
+		_, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error { x.Conflicts = conflicts; return nil })
+		return err
+	})
+	switch {
+	case errors.Is(err, errFrozenConflict):
+		e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("merging %s into %s conflicts in the ticket's frozen tests (%s), which code may not change: in %s run `git merge %s`, resolve them, commit, then retry", t.BaseBranch, t.Branch, strings.Join(frozen, ", "), worktreeOr(t), t.BaseBranch))
+		return errParked
+	case err != nil:
+		e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("bringing %s into %s before code goes again failed: %v; merge it by hand in %s, commit, then retry", t.BaseBranch, t.Branch, OneLine(err.Error(), 300), worktreeOr(t)))
 		return errParked
 	}
-	// what the base changed in the frozen files (cleanly) is theirs now
+	// what the base (or a human merging by hand) changed in the frozen
+	// tests is theirs now
 	names := slices.Sorted(maps.Keys(t.TestFiles))
 	hashes, err := e.repo.HashFiles(t.Worktree, names)
 	if err != nil {
 		return err
 	}
-	if len(conflicts) == 0 && maps.Equal(hashes, t.TestFiles) {
-		return nil
-	}
 	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
-		x.Conflicts = conflicts
+		x.Rebase = false
 		if len(names) > 0 {
 			x.TestFiles = hashes
 		}
@@ -94,6 +105,8 @@ func (e *Engine) bringInBase(ctx context.Context, t *store.Ticket) error {
 	*t = *nt
 	return nil
 }
+
+var errFrozenConflict = errors.New("conflict in the frozen tests")
 
 // overBudget says why a ticket has spent its max_cost_usd, or "".
 func (e *Engine) overBudget(t *store.Ticket) string {

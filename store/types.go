@@ -72,6 +72,9 @@ type Ticket struct {
 	// TestFiles are the files written by the tests phase with their hashes;
 	// code must leave them unchanged.
 	TestFiles map[string]string `json:"test_files,omitempty"`
+	// Rebase: the base branch is to be merged into the ticket's branch
+	// before code goes again (work sent back from review or a merge).
+	Rebase bool `json:"rebase,omitempty"`
 	// Conflicts are the files left with conflict markers when the base
 	// branch was brought into the ticket's branch, until code passes.
 	Conflicts []string `json:"conflicts,omitempty"`

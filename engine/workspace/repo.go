@@ -852,39 +852,44 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 // BringIn merges base into the branch checked out in the worktree wt, so
 // that work sent back from a merge is redone on top of what base holds
 // now. A conflict is committed with its markers in the files, for the
-// model to resolve; conflicts lists those files. Nothing happens when the
-// branch has base already.
-func (r *Repo) BringIn(ctx context.Context, wt, base, message string) (conflicts []string, err error) {
+// model to resolve; before that, onConflict is told the files, and an
+// error from it undoes the merge. Nothing happens when the branch has base
+// already. The worktree is expected clean (ResetHard).
+func (r *Repo) BringIn(ctx context.Context, wt, base, message string, onConflict func([]string) error) error {
 	ctx = context.WithoutCancel(ctx) // see CommitAll
 	if _, err := git(ctx, wt, nil, "merge-base", "--is-ancestor", "refs/heads/"+base, "HEAD"); err == nil {
-		return nil, nil
+		return nil
 	}
-	_, mergeErr := git(ctx, wt, nil, gitArgs(agentIdentity, []string{"merge", "-q", "--no-ff", "--no-edit", "--no-verify", "-m", message, "refs/heads/" + base})...)
+	_, mergeErr := git(ctx, wt, nil, gitArgs(agentIdentity, []string{"merge", "-q", "--no-ff", "--no-edit", "--no-verify", "--no-gpg-sign", "-m", message, "refs/heads/" + base})...)
 	if mergeErr == nil {
-		return nil, nil
+		return nil
 	}
+	var conflicts []string
 	out, _ := git(ctx, wt, nil, "diff", "--name-only", "--diff-filter=U", "-z")
 	for _, f := range strings.Split(out, "\x00") {
 		if f != "" {
 			conflicts = append(conflicts, f)
 		}
 	}
-	if len(conflicts) == 0 {
-		// refused before it began (an untracked file in the way) or failed
-		// half-way: the branch stays as it was
+	undo := func(err error) error {
 		git(ctx, wt, nil, "merge", "--abort")
-		return nil, mergeErr
+		return err
+	}
+	if len(conflicts) == 0 {
+		// refused before it began or failed half-way: the branch stays
+		return undo(mergeErr)
+	}
+	if err := onConflict(conflicts); err != nil {
+		return undo(err)
 	}
 	if _, err := git(ctx, wt, nil, "add", "-A"); err != nil {
-		git(ctx, wt, nil, "merge", "--abort")
-		return nil, err
+		return undo(err)
 	}
 	msg := message + "\n\nConflicts left for the code phase to resolve: " + strings.Join(conflicts, ", ")
 	if _, err := git(ctx, wt, nil, gitArgs(agentIdentity, []string{"commit", "-q", "--no-verify", "--no-gpg-sign", "-m", msg})...); err != nil {
-		git(ctx, wt, nil, "merge", "--abort")
-		return nil, err
+		return undo(err)
 	}
-	return conflicts, nil
+	return nil
 }
 
 // isAncestor says whether commit a is in b's history.
