@@ -1101,7 +1101,7 @@ func TestHTMLAnswerIsNamed(t *testing.T) {
 	t.Cleanup(page.Close)
 	r := NewRouter(testConfig(model{name: "a", url: page.URL}), Options{})
 	_, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello})
-	if err == nil || !strings.Contains(err.Error(), "answered with text/html; charset=utf-8, not an event stream: is base_url its API") {
+	if err == nil || !strings.Contains(err.Error(), "answered with text/html; charset=utf-8, not an event stream: is base_url its API") || strings.Contains(err.Error(), "retries") {
 		t.Fatalf("err %v", err)
 	}
 }

@@ -146,7 +146,8 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 	switch {
 	case !received && info.contentType != "" && !strings.HasPrefix(info.contentType, "text/event-stream"):
 		// a web page or a proxy's notice: most often a base_url that is not the API's
-		return fail(&failure{reason: fmt.Sprintf("the provider answered with %s, not an event stream: is base_url its API (often ending in /v1)?", info.contentType)})
+		// status 200: an answer, not a passing failure worth retrying
+		return fail(&failure{reason: fmt.Sprintf("the provider answered with %s, not an event stream: is base_url its API (often ending in /v1)?", info.contentType), status: http.StatusOK})
 	case !received:
 		return fail(&failure{reason: "stream ended without an answer"})
 	case finish == "":
