@@ -770,6 +770,9 @@ func printShow(w io.Writer, v engine.TicketView) {
 	if v.Merged != "" {
 		fmt.Fprintf(w, "merged:  %s into %s\n", v.Merged, v.BaseBranch)
 	}
+	if len(v.Conflicts) > 0 {
+		fmt.Fprintf(w, "conflicts: %s (with %s, for code to resolve)\n", printable(strings.Join(v.Conflicts, ", ")), v.BaseBranch)
+	}
 	fmt.Fprintf(w, "cost:    $%.4f\n", v.CostUSD)
 	if v.Confinement != "" {
 		fmt.Fprintf(w, "commands: %s\n", v.Confinement)

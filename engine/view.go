@@ -23,7 +23,10 @@ type TicketView struct {
 	Worktree   string   `json:"worktree"`
 	BaseBranch string   `json:"base_branch"`
 	// Merged is the merge commit that brought the ticket into base_branch.
-	Merged    string           `json:"merged,omitempty"`
+	Merged string `json:"merged,omitempty"`
+	// Conflicts are files code is to resolve, left marked when the base
+	// was merged into the branch.
+	Conflicts []string         `json:"conflicts,omitempty"`
 	Phase     string           `json:"phase"`
 	CostUSD   float64          `json:"cost_usd"`
 	Phases    []PhaseView      `json:"phases"`
@@ -95,7 +98,7 @@ func Describe(t *store.Ticket, attempts []*store.Attempt) TicketView {
 	v := TicketView{
 		ID: t.ID, Kind: t.Kind, Title: t.Title, Body: t.Body, Status: t.Status, Reason: t.Reason,
 		Sensitive: t.Sensitive, Paused: t.Paused, Parent: t.Parent, Children: nonNil(t.Children),
-		Branch: t.Branch, Worktree: t.Worktree, BaseBranch: t.BaseBranch, Merged: t.Merged, Phase: t.Phase,
+		Branch: t.Branch, Worktree: t.Worktree, BaseBranch: t.BaseBranch, Merged: t.Merged, Conflicts: t.Conflicts, Phase: t.Phase,
 		CostUSD: t.CostUSD, Decisions: t.Decisions, Created: t.Created, Updated: t.Updated,
 	}
 	if v.Decisions == nil {

@@ -800,3 +800,14 @@ func TestDocumentsDropControlCharacters(t *testing.T) {
 		t.Fatalf("text lost: %q", p)
 	}
 }
+
+// Files left in conflict when the base was merged in are named beside the
+// ticket's state.
+func TestConflictsShown(t *testing.T) {
+	f := fixture()
+	f.tickets[0].Conflicts, f.tickets[0].BaseBranch = []string{"src/shared.txt"}, "main"
+	m := newTestModel(t, f, 160, 30)
+	if v := plain(m); !strings.Contains(v, "conflicts with main: src/shared.txt") {
+		t.Fatalf("conflicts not shown:\n%s", v)
+	}
+}

@@ -291,6 +291,10 @@ func (m *Model) detailLines(l layout) []string {
 		info += ": " + t.Reason
 	}
 	info += " · " + progress(t) + " · " + money(t.CostUSD)
+	if len(t.Conflicts) > 0 {
+		// before the branch: what code must resolve matters more
+		info += " · conflicts with " + t.BaseBranch + ": " + strings.Join(t.Conflicts, ", ")
+	}
 	if t.Branch != "" {
 		info += " · " + t.Branch
 	}
