@@ -75,6 +75,18 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		}
 		a.TestFiles = files
 		deliverable += "\n\n" + fileBodies(t.Worktree, files, 8000)
+		var scripts []string
+		for f := range files {
+			if !isTestFile(f) {
+				scripts = append(scripts, f)
+			}
+		}
+		if len(scripts) > 0 {
+			// frozen from here on, and CI runs through them too: a change
+			// that checks less would weaken every later judgment
+			sort.Strings(scripts)
+			deliverable += "\n\nThis attempt also changed how the tests and CI are run: " + strings.Join(scripts, ", ") + " (shown above). Object if the change runs fewer or weaker checks than before, not only the new tests."
+		}
 	case config.Code, config.CIFix:
 		if changed := e.changedTestFiles(t); len(changed) > 0 {
 			return fail("check", "the test files written in the tests phase (and the scripts that run them) were changed ("+strings.Join(changed, ", ")+"): change the code, not the tests")

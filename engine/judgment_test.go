@@ -765,6 +765,13 @@ func TestTestsMayChangeCheckScriptsThenTheyAreFrozen(t *testing.T) {
 	if _, ok := tk.TestFiles["Makefile"]; !ok {
 		t.Fatalf("Makefile not frozen with the tests: %v", tk.TestFiles)
 	}
+	var warned bool
+	for _, r := range h.requests("validator of tests") {
+		warned = warned || strings.Contains(userText(r), "also changed how the tests and CI are run: Makefile")
+	}
+	if !warned {
+		t.Fatal("the validator was not told the tests changed how checks run")
+	}
 	a := h.phase(id, "code").Attempts
 	if len(a) < 2 || a[0].Verdict == nil || a[0].Verdict.Pass || !strings.Contains(strings.Join(a[0].Verdict.Objections, " "), "Makefile") {
 		t.Fatalf("code attempts %+v", a[0].Verdict)
