@@ -374,10 +374,11 @@ func (en *env) noProvider() string {
 	return "no provider can be called (" + strings.Join(why, "; ") + ")"
 }
 
-// needsModel says whether some ticket's next step calls a model: with no
+// needsModel lists the tickets whose next step calls a model: with no
 // provider to call, it would stop for a human and need a retry once the
 // key is there. Merges, CI runs and cancels need none.
-func needsModel(tickets []*store.Ticket) bool {
+func needsModel(tickets []*store.Ticket) []string {
+	var ids []string
 	for _, t := range tickets {
 		if t.Paused || store.Finished(t.Status) {
 			continue
@@ -391,10 +392,10 @@ func needsModel(tickets []*store.Ticket) bool {
 		case t.Phase == engine.Merge || t.Phase == config.CI:
 		case t.Phase == config.Review && p != nil && p.Kind == store.DecisionApprove:
 		default:
-			return true
+			ids = append(ids, t.ID)
 		}
 	}
-	return false
+	return ids
 }
 
 func (en *env) promptSet() *prompts.Set {
@@ -483,8 +484,11 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if needsModel(tickets) {
-			return fmt.Errorf("%s: set it, then run again (tickets that need a model would each stop for you)", why)
+		if ids := needsModel(tickets); len(ids) > 0 {
+			if len(ids) > 5 {
+				ids = append(ids[:5], fmt.Sprintf("and %d more", len(ids)-5))
+			}
+			return fmt.Errorf("%s: %s would call a model and only stop for you; set it, or pause or cancel them, then run again", why, strings.Join(ids, ", "))
 		}
 		fmt.Fprintf(stderr, "agent-tui: warning: %s: only merges, CI runs and cancels are carried out\n", why)
 	}

@@ -699,7 +699,7 @@ func TestCLIRunRefusesWithoutACallableProvider(t *testing.T) {
 	c := exec.Command(binPath, "--repo", e.dir, "run", "--until-idle")
 	c.Env = append(os.Environ(), "AGENT_TUI_CLI_KEY=")
 	out, err := c.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "no provider can be called") || !strings.Contains(string(out), "AGENT_TUI_CLI_KEY is not set") || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+	if err == nil || !strings.Contains(string(out), "no provider can be called") || !strings.Contains(string(out), "AGENT_TUI_CLI_KEY is not set") || !strings.Contains(string(out), id+" would call a model") || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
 		t.Fatalf("%v %q", err, out)
 	}
 	if out := e.mustRun("show", id); !strings.Contains(out, "status:  queued") {

@@ -552,7 +552,7 @@ func (e *Engine) runCheck(ctx context.Context, dir, name, command string, timeou
 			// temporary files go where they can
 			env = append(slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "TMPDIR=") }), "TMPDIR="+keep[1])
 		}
-		res, err = tools.ExecHiding(ctx, argv, dir, env, timeout, checkOutputKept, keep, e.hiddenFromCommands())
+		res, err = tools.ExecHiding(ctx, argv, dir, env, timeout, checkOutputKept, keep, append(e.hiddenFromCommands(), tools.HomeKeys()...))
 	}
 	c.ExitCode, c.Output, c.Pass = res.ExitCode, res.Output, err == nil && !res.TimedOut && res.ExitCode == 0
 	switch {

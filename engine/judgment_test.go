@@ -991,7 +991,7 @@ func TestChecksCannotReadOtherTickets(t *testing.T) {
 	h = newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
 		id := ticketOf(r)
 		if phase == "tests" && id == "T-2" && toolTurns(r) == 0 {
-			snoop := fmt.Sprintf("grep -a -o 'TOPSECRET-[0-9]*' %s %s; cat %s/T-1/src/T-1.txt; echo wrote > %s/outside-$$; grep -q 'done %s' src/%s.txt\n",
+			snoop := fmt.Sprintf("grep -a -o 'TOPSECRET-[0-9]*' %s %s; cat %s/T-1/src/T-1.txt $HOME/.ssh/id_test; echo wrote > %s/outside-$$; grep -q 'done %s' src/%s.txt\n",
 				h.st.Path(), filepath.Join(h.repo.GitDir, "agent-tui.log"), h.repo.WorktreeRoot(), h.dir, id, id)
 			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("t", "tests/"+id+"_test.sh", snoop)}}
 		}
@@ -999,6 +999,10 @@ func TestChecksCannotReadOtherTickets(t *testing.T) {
 	})
 	h.cfg.Approve = []string{"review"}
 	h.cfg.MaxParallel = 1
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
+	os.WriteFile(filepath.Join(home, ".ssh", "id_test"), []byte("PRIVATE-KEY-CANARY\n"), 0o600)
 	if _, err := AddTicket(h.st, NewTicket{Kind: "hotfix", Title: "private", Body: "TOPSECRET-4711 customer list"}, "main"); err != nil {
 		t.Fatal(err)
 	}
@@ -1010,7 +1014,7 @@ func TestChecksCannotReadOtherTickets(t *testing.T) {
 			red += c.Output
 		}
 	}
-	if red == "" || strings.Contains(red, "TOPSECRET") || strings.Contains(red, "done T-1") {
+	if red == "" || strings.Contains(red, "TOPSECRET") || strings.Contains(red, "done T-1") || strings.Contains(red, "CANARY") {
 		t.Fatalf("red run output:\n%s", red)
 	}
 	if m, _ := filepath.Glob(filepath.Join(h.dir, "outside-*")); len(m) == 0 {

@@ -166,6 +166,23 @@ var homeSecrets = []string{
 	".config/gh", ".config/gcloud",
 }
 
+// HomeKeys are the key material in the home directory (SSH and GPG keys,
+// cloud credentials) that the user's test and CI runs may not read either:
+// they run tests a model wrote, and their output goes to the next model.
+// Package managers' credentials (.netrc, .npmrc, …) stay readable there,
+// for installing dependencies.
+func HomeKeys() []string {
+	home, err := os.UserHomeDir()
+	if err != nil || !filepath.IsAbs(home) {
+		return nil
+	}
+	var out []string
+	for _, s := range []string{".ssh", ".gnupg", ".aws", ".azure", ".kube", ".password-store", ".config/gh", ".config/gcloud"} {
+		out = append(out, filepath.Join(home, s))
+	}
+	return out
+}
+
 // hidden are the paths that exist among those commands may not read,
 // with symlinks resolved (the sandbox acts on what they point to).
 func (b *Box) hidden() []string {
