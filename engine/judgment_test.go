@@ -1021,3 +1021,22 @@ func TestChecksCannotReadOtherTickets(t *testing.T) {
 		t.Fatal("the test could not write outside its worktree: checks must stay free to write")
 	}
 }
+
+// A branch of the ticket's name that already holds someone else's commits
+// (another database on this repository numbers from T-1 too) is not
+// taken over: the ticket stops, saying so, before its worktree is made.
+func TestForeignBranchIsNotTakenOver(t *testing.T) {
+	h := newHarness(t, "", developer)
+	gitOut(t, h.dir, "branch", "agent/T-1")
+	gitOut(t, h.dir, "checkout", "-q", "agent/T-1")
+	os.WriteFile(filepath.Join(h.dir, "theirs.txt"), []byte("theirs\n"), 0o644)
+	gitOut(t, h.dir, "add", "theirs.txt")
+	gitOut(t, h.dir, "-c", "user.name=o", "-c", "user.email=o@x", "commit", "-qm", "T-1 code: another database's")
+	gitOut(t, h.dir, "checkout", "-q", "main")
+	id := h.add("hotfix", "numbered like another", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "branch agent/T-1 already exists with commits this ticket did not make") || tk.Worktree != "" {
+		t.Fatalf("%s (%s), worktree %q", tk.Status, tk.Reason, tk.Worktree)
+	}
+}

@@ -276,6 +276,10 @@ func (e *Engine) ensureWorktree(ctx context.Context, t *store.Ticket) error {
 			return errParked
 		}
 	}
+	if t.Branch == "" && e.repo.Foreign(ctx, t.ID, t.BaseBranch) {
+		e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("branch %s already exists with commits this ticket did not make (another agent-tui database on this repository?): rename or delete it, then retry", workspace.BranchName(t.ID)))
+		return errParked
+	}
 	path, branch, err := e.repo.EnsureWorktree(ctx, t.ID, t.BaseBranch)
 	if err != nil {
 		return err
@@ -303,8 +307,8 @@ func (e *Engine) prefetchWorktree(ctx context.Context, t *store.Ticket) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		if ctx.Err() != nil {
-			return
+		if ctx.Err() != nil || e.repo.Foreign(ctx, id, base) {
+			return // the phase that needs it stops the ticket
 		}
 		path, branch, err := e.repo.EnsureWorktree(ctx, id, base)
 		if err != nil {

@@ -849,6 +849,15 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 	}
 }
 
+// Foreign says whether ticketID's branch already exists with commits that
+// base does not have, before the ticket ever had a branch: made by someone
+// else (another agent-tui database on this repository numbers its
+// tickets from T-1 too), not to be taken over.
+func (r *Repo) Foreign(ctx context.Context, ticketID, base string) bool {
+	out, err := git(ctx, r.Dir, nil, "rev-list", "--count", "refs/heads/"+base+"..refs/heads/"+BranchName(ticketID), "--")
+	return err == nil && strings.TrimSpace(out) != "0"
+}
+
 // BringIn merges base into the branch checked out in the worktree wt, so
 // that work sent back from a merge is redone on top of what base holds
 // now. A conflict is committed with its markers in the files, for the
