@@ -45,7 +45,7 @@ func TestTUIStreamingCPU(t *testing.T) {
 		return oaitest.Reply{Chunks: chunks, ChunkDelay: time.Second / perSecond}
 	})
 	defer srv.Close()
-	dir := newRepo(t, map[string]string{"README.md": "x\n"}, srv.URL, fmt.Sprintf("max_parallel = %d\napprove = []\n", tickets))
+	dir := newRepo(t, map[string]string{"README.md": "x\n"}, srv.URL, fmt.Sprintf("max_parallel = %d\napprove = []\ntest_command = \"true\"\n", tickets))
 	for i := 0; i < tickets; i++ {
 		if out, err := exec.Command(binPath, "--repo", dir, "add", "--kind", "epic", fmt.Sprintf("stream %d", i)).CombinedOutput(); err != nil {
 			t.Fatalf("%v %s", err, out)
