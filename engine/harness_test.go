@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -169,6 +170,21 @@ func (h *harness) phase(id, name string) PhaseView {
 }
 
 // firstTurns returns the first request of each attempt of a phase.
+// firstFailedThenDone checks that the phase's first attempt failed with an
+// objection holding want ("": any), that another attempt followed, and
+// that the ticket ended done; it returns the phase's attempts.
+func (h *harness) firstFailedThenDone(id, phase, want string) []AttemptView {
+	h.t.Helper()
+	a := h.phase(id, phase).Attempts
+	if len(a) < 2 || a[0].Verdict == nil || a[0].Verdict.Pass || !strings.Contains(strings.Join(a[0].Verdict.Objections, " "), want) {
+		h.t.Fatalf("%s attempts %+v", phase, a)
+	}
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		h.t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	return a
+}
+
 func (h *harness) firstTurns(phase string) []*oaitest.Request {
 	var out []*oaitest.Request
 	for _, r := range h.requests(phase) {

@@ -228,7 +228,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		defs = in.box.Definitions()
 	}
 	// the instructions and the tool definitions are sent with every call
-	fixed := llm.EstimateMessages([]openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleSystem, Content: sys}, {Role: openai.ChatMessageRoleUser}}) + llm.EstimateTools(defs)
+	fixed := instructionTokens(sys) + llm.EstimateTools(defs)
 	in.user, in.tokens, in.trimmed = assemble(header, secs, leftOf(budget, fixed))
 	in.tokens += fixed
 	for i, s := range secs {
@@ -238,6 +238,12 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		}
 	}
 	return in, nil
+}
+
+// instructionTokens are what the system prompt, and the framing of the
+// user message beside it, take of a call's budget.
+func instructionTokens(system string) int {
+	return llm.EstimateMessages([]openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleSystem, Content: system}, {Role: openai.ChatMessageRoleUser}})
 }
 
 // leftOf is what a budget leaves after used tokens: at least one, since 0
@@ -309,7 +315,8 @@ func (e *Engine) overview(t *store.Ticket) string {
 	return b.String()
 }
 
-// failingOutput is the red run of the accepted tests attempt.
+// testOutput is the test run code reads, titled: the last code attempt's,
+// else the red run of the accepted tests attempt.
 func (e *Engine) testOutput(t *store.Ticket, attempts []*store.Attempt) (title, body string) {
 	// the latest run of the tests says where the code stands now: the red
 	// run of the tests phase is stale once code has run them

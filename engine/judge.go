@@ -62,7 +62,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if len(files) == 0 {
 			return fail("check", "no test file differs from "+t.BaseBranch+" (a file written exactly as it already is there is no change): write the failing tests the plan asks for with write_file")
 		}
-		c := e.runCheck(ctx, t.Worktree, CheckTestsRed, e.testCmd(t), 0)
+		c := e.runCheck(ctx, t, CheckTestsRed, e.testCmd(t), 0)
 		a.Checks = append(a.Checks, c)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -129,7 +129,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if ps.Name == config.CIFix {
 			name, cmd = "ci", e.ciCmd(t)
 		}
-		c := e.runCheck(ctx, t.Worktree, name, cmd, 0)
+		c := e.runCheck(ctx, t, name, cmd, 0)
 		a.Checks = append(a.Checks, c)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -393,35 +393,37 @@ func stillMarked(wt string, files []string) []string {
 // scripts than its last commit: `npm test` runs what they say. The rest
 // of the file (dependencies) is the code's to change.
 func (e *Engine) npmScriptsChanged(ctx context.Context, t *store.Ticket) bool {
-	scripts := func(data []byte) string {
+	// scripts is the scripts member, compacted; ok is false for no JSON
+	scripts := func(data []byte) (string, bool) {
 		var pkg struct {
 			Scripts json.RawMessage `json:"scripts"`
 		}
 		if json.Unmarshal(data, &pkg) != nil {
-			return "unreadable"
+			return "", false
 		}
 		var canon bytes.Buffer
 		if json.Compact(&canon, pkg.Scripts) != nil {
-			return string(pkg.Scripts)
+			return string(pkg.Scripts), true
 		}
-		return canon.String()
+		return canon.String(), true
 	}
-	now, err := os.ReadFile(filepath.Join(t.Worktree, "package.json"))
+	data, err := os.ReadFile(filepath.Join(t.Worktree, "package.json"))
 	if err != nil {
 		return false // deleted: nothing runs
 	}
+	now, nowOK := scripts(data)
 	// the last commit, or after the base was merged in with a conflict in
 	// package.json (markers: no JSON), either side of that merge
 	for _, rev := range []string{"HEAD", "HEAD^1", "HEAD^2"} {
-		before, err := e.repo.ShowFile(ctx, t.Worktree, rev, "package.json")
+		data, err := e.repo.ShowFile(ctx, t.Worktree, rev, "package.json")
 		if err != nil {
 			continue
 		}
-		b := scripts(before)
-		if b == scripts(now) {
+		before, ok := scripts(data)
+		if before == now && ok == nowOK {
 			return false
 		}
-		if rev == "HEAD" && b != "unreadable" {
+		if rev == "HEAD" && ok {
 			return true // a readable last commit decides
 		}
 	}
@@ -509,20 +511,11 @@ func fileBodies(dir string, files map[string]string, limit int) string {
 	return b.String()
 }
 
-// checkReadable is what a check in dir may read though it lies in a hidden
-// directory: its own worktree and its ticket's temporary directory.
-func (e *Engine) checkReadable(dir string) []string {
-	keep := []string{dir}
-	if strings.HasPrefix(dir, e.repo.WorktreeRoot()+string(filepath.Separator)) {
-		keep = append(keep, e.ticketTemp(&store.Ticket{ID: filepath.Base(dir)}))
-	}
-	return keep
-}
-
-// runCheck runs a project command (tests, CI) in dir with the command
-// timeout and a scrubbed environment; it never returns an error, a command
-// that cannot start is a failed check.
-func (e *Engine) runCheck(ctx context.Context, dir, name, command string, timeout time.Duration) store.Check {
+// runCheck runs a project command (tests, CI) in the ticket's worktree with
+// the command timeout and a scrubbed environment; it never returns an
+// error, a command that cannot start is a failed check.
+func (e *Engine) runCheck(ctx context.Context, t *store.Ticket, name, command string, timeout time.Duration) store.Check {
+	dir := t.Worktree
 	c := store.Check{Name: name, Command: command}
 	if strings.TrimSpace(command) == "" {
 		c.ExitCode = -1
@@ -545,14 +538,15 @@ func (e *Engine) runCheck(ctx context.Context, dir, name, command string, timeou
 	} else {
 		// the tests are the model's, and their output goes to the next
 		// model: they may write where they like, not read other tickets
-		keep := e.checkReadable(dir)
-		if len(keep) > 1 && os.MkdirAll(keep[1], 0o700) == nil {
+		// its worktree and temp dir lie in a hidden directory, yet are its own
+		tmp := e.ticketTemp(t)
+		if os.MkdirAll(tmp, 0o700) == nil {
 			// files made later beside a hidden path cannot be read back
 			// (Landlock allows by path, as it was when the check began):
 			// temporary files go where they can
-			env = append(slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "TMPDIR=") }), "TMPDIR="+keep[1])
+			env = tools.WithTMPDIR(env, tmp)
 		}
-		res, err = tools.ExecHiding(ctx, argv, dir, env, timeout, checkOutputKept, keep, append(e.hiddenFromCommands(), tools.HomeKeys()...))
+		res, err = tools.ExecHiding(ctx, argv, dir, env, timeout, checkOutputKept, []string{dir, tmp}, append(e.hiddenFromCommands(), tools.HomeKeys()...))
 	}
 	c.ExitCode, c.Output, c.Pass = res.ExitCode, res.Output, err == nil && !res.TimedOut && res.ExitCode == 0
 	switch {

@@ -523,13 +523,7 @@ func TestRemovingGitFailsTheAttempt(t *testing.T) {
 	h := newHarness(t, "", firstCodeAlso(oaitest.ToolCall{ID: "rm", Name: "run_command", Args: `{"command": "rm -rf .git"}`}))
 	id := h.add("hotfix", "removes .git", false)
 	h.runIdle()
-	a := h.phase(id, "code").Attempts
-	if len(a) < 2 || a[0].Verdict == nil || a[0].Verdict.Pass || !strings.Contains(strings.Join(a[0].Verdict.Objections, " "), "never touch .git") {
-		t.Fatalf("code attempts %+v", a)
-	}
-	if s := h.ticket(id).Status; s != store.StatusDone {
-		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
-	}
+	h.firstFailedThenDone(id, "code", "never touch .git")
 	if _, err := os.Stat(filepath.Join(h.dir, "src", id+".txt")); err != nil {
 		t.Fatal("the code of the attempt after did not land")
 	}
@@ -542,16 +536,9 @@ func TestCodeMayNotAddTestFiles(t *testing.T) {
 	h := newHarness(t, "", firstCodeAlso(writeCall("t", "tests/zz_always_pass_test.sh", "exit 0\n"), writeCall("s", "tests/__snapshots__/x.snap", "cached\n")))
 	id := h.add("hotfix", "adds a test in code", false)
 	h.runIdle()
-	a := h.phase(id, "code").Attempts
-	if len(a) < 2 || a[0].Verdict == nil || a[0].Verdict.Pass {
-		t.Fatalf("the first code attempt passed: %+v", a[0].Verdict)
-	}
-	obj := strings.Join(a[0].Verdict.Objections, " ")
-	if !strings.Contains(obj, "tests/zz_always_pass_test.sh") || strings.Contains(obj, ".snap") {
+	a := h.firstFailedThenDone(id, "code", "tests/zz_always_pass_test.sh")
+	if obj := strings.Join(a[0].Verdict.Objections, " "); strings.Contains(obj, ".snap") {
 		t.Fatalf("objections %q", obj)
-	}
-	if s := h.ticket(id).Status; s != store.StatusDone {
-		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
 	}
 }
 
@@ -594,13 +581,7 @@ func TestCheckScriptsAreNotTheWorkToChange(t *testing.T) {
 	h.cfg.CICommand = "sh ci.sh"
 	id := h.add("hotfix", "ci gamed", false)
 	h.runIdle()
-	fix := h.phase(id, "cifix").Attempts
-	if len(fix) < 2 || fix[0].Verdict == nil || fix[0].Verdict.Pass || !strings.Contains(strings.Join(fix[0].Verdict.Objections, " "), "ci.sh") {
-		t.Fatalf("cifix attempts %+v", fix)
-	}
-	if s := h.ticket(id).Status; s != store.StatusDone {
-		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
-	}
+	h.firstFailedThenDone(id, "cifix", "ci.sh")
 	if data, _ := os.ReadFile(filepath.Join(h.dir, "ci.sh")); !strings.Contains(string(data), "lint.bad") {
 		t.Fatalf("the CI script merged as %q", data)
 	}
@@ -612,13 +593,7 @@ func TestCodeMayNotChangeIgnoreRules(t *testing.T) {
 	h := newHarness(t, "", firstCodeAlso(writeCall("i", ".gitignore", "zz_hidden_test.sh\n")))
 	id := h.add("hotfix", "hides a test", false)
 	h.runIdle()
-	a := h.phase(id, "code").Attempts
-	if len(a) < 2 || a[0].Verdict == nil || a[0].Verdict.Pass || !strings.Contains(strings.Join(a[0].Verdict.Objections, " "), ".gitignore") {
-		t.Fatalf("code attempts %+v", a[0].Verdict)
-	}
-	if s := h.ticket(id).Status; s != store.StatusDone {
-		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
-	}
+	h.firstFailedThenDone(id, "code", ".gitignore")
 }
 
 // firstCodeAlso is the developer, whose first code attempt writes the code
@@ -658,15 +633,9 @@ func TestDetectedTestCommandIsFixedAtTheStart(t *testing.T) {
 	if tk.DetectedTestCommand == nil || *tk.DetectedTestCommand != "make test" {
 		t.Fatalf("detected %v", tk.DetectedTestCommand)
 	}
-	a := h.phase(id, "code").Attempts
-	if len(a) < 2 || a[0].Verdict == nil || a[0].Verdict.Pass {
-		t.Fatalf("the go.mod attempt passed: %+v", a[0].Verdict)
-	}
+	a := h.firstFailedThenDone(id, "code", "")
 	if len(a[0].Checks) != 1 || a[0].Checks[0].Command != "make test" {
 		t.Fatalf("checked with %+v", a[0].Checks)
-	}
-	if tk.Status != store.StatusDone {
-		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
 	}
 }
 
@@ -772,13 +741,7 @@ func TestTestsMayChangeCheckScriptsThenTheyAreFrozen(t *testing.T) {
 	if !warned {
 		t.Fatal("the validator was not told the tests changed how checks run")
 	}
-	a := h.phase(id, "code").Attempts
-	if len(a) < 2 || a[0].Verdict == nil || a[0].Verdict.Pass || !strings.Contains(strings.Join(a[0].Verdict.Objections, " "), "Makefile") {
-		t.Fatalf("code attempts %+v", a[0].Verdict)
-	}
-	if tk.Status != store.StatusDone {
-		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
-	}
+	h.firstFailedThenDone(id, "code", "Makefile")
 	if data, _ := os.ReadFile(filepath.Join(h.dir, "Makefile")); !strings.Contains(string(data), "ran the new tests") {
 		t.Fatalf("Makefile merged as %q", data)
 	}

@@ -745,7 +745,7 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	if err != nil {
 		return err
 	}
-	check := e.runCheck(ctx, t.Worktree, "ci", e.ciCmd(t), 0)
+	check := e.runCheck(ctx, t, "ci", e.ciCmd(t), 0)
 	if ctx.Err() != nil {
 		return e.endAttempt(ctx, t, config.CI, a, ctx.Err())
 	}

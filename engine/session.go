@@ -235,7 +235,7 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 	if err != nil {
 		return Verdict{}, err
 	}
-	budget := leftOf(e.cfg.Phase(config.Validator).ContextTokens, llm.EstimateMessages([]openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleSystem, Content: sys}, {Role: openai.ChatMessageRoleUser}}))
+	budget := leftOf(e.cfg.Phase(config.Validator).ContextTokens, instructionTokens(sys))
 	user, _, trimmed := assemble(fmt.Sprintf("Phase: validator of %s · Ticket %s (%s): %s", phase, t.ID, t.Kind, t.Title), []section{
 		{title: "Deliverable of phase " + phase, body: deliverable, prio: prioPrimary},
 		{title: "Source of truth: " + sourceName, body: source, prio: prioCriteria},

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -79,14 +80,12 @@ func (t *tailBuffer) String() string {
 }
 
 func (b *Box) commandEnv() []string {
-	env := ScrubEnv(os.Environ(), b.opts.ExtraEnvDrop)
-	kept := env[:0]
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "TMPDIR=") {
-			kept = append(kept, kv)
-		}
-	}
-	return append(kept, "TMPDIR="+b.tmpDir)
+	return WithTMPDIR(ScrubEnv(os.Environ(), b.opts.ExtraEnvDrop), b.tmpDir)
+}
+
+// WithTMPDIR is env with TMPDIR set to dir, in place of any it had.
+func WithTMPDIR(env []string, dir string) []string {
+	return append(slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "TMPDIR=") }), "TMPDIR="+dir)
 }
 
 // Result is how a command ended.

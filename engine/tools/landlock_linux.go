@@ -58,33 +58,55 @@ func confineThreadReads(keep, hidden []string) error {
 	// moving and linking files between directories (refer) is refused by
 	// any ruleset that does not handle and grant it: granted everywhere
 	const refer = unix.LANDLOCK_ACCESS_FS_REFER
-	attr := unix.LandlockRulesetAttr{Access_fs: readRights | refer}
+	rs, err := newRuleset(readRights | refer)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(rs)
+	// a path that cannot be opened, or a rule refused, stays unreadable
+	_ = addRule(rs, "/", unix.LANDLOCK_ACCESS_FS_READ_DIR|refer, 0)
+	for _, p := range append(readableRoots(hidden), keep...) {
+		_ = addRule(rs, p, readRights|refer, unix.O_NOFOLLOW)
+	}
+	return restrictSelf(rs)
+}
+
+// newRuleset makes a Landlock ruleset handling the given rights.
+func newRuleset(handled uint64) (int, error) {
+	attr := unix.LandlockRulesetAttr{Access_fs: handled}
 	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), 8, 0)
 	if errno != 0 {
-		return fmt.Errorf("landlock_create_ruleset: %v", errno)
+		return -1, fmt.Errorf("landlock_create_ruleset: %v", errno)
 	}
-	defer unix.Close(int(fd))
-	allow := func(p string, rights uint64) {
-		pfd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-		if err != nil {
-			return
-		}
-		defer unix.Close(pfd)
-		var st unix.Stat_t
-		if unix.Fstat(pfd, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			rights &= unix.LANDLOCK_ACCESS_FS_READ_FILE // refer is a directory's right
-		}
-		rule := unix.LandlockPathBeneathAttr{Allowed_access: rights, Parent_fd: int32(pfd)}
-		unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, fd, unix.LANDLOCK_RULE_PATH_BENEATH, uintptr(unsafe.Pointer(&rule)), 0, 0, 0)
+	return int(fd), nil
+}
+
+// addRule grants rights beneath p (of them, only those a file can have
+// when p is not a directory); a path that cannot be opened is skipped.
+func addRule(ruleset int, p string, rights uint64, openFlags int) error {
+	pfd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC|openFlags, 0)
+	if err != nil {
+		return nil
 	}
-	allow("/", unix.LANDLOCK_ACCESS_FS_READ_DIR|refer)
-	for _, p := range append(readableRoots(hidden), keep...) {
-		allow(p, readRights|refer)
+	defer unix.Close(pfd)
+	var st unix.Stat_t
+	if unix.Fstat(pfd, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		rights &= fileRights | unix.LANDLOCK_ACCESS_FS_READ_FILE
 	}
+	rule := unix.LandlockPathBeneathAttr{Allowed_access: rights, Parent_fd: int32(pfd)}
+	if _, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(ruleset), unix.LANDLOCK_RULE_PATH_BENEATH, uintptr(unsafe.Pointer(&rule)), 0, 0, 0); errno != 0 {
+		return fmt.Errorf("landlock_add_rule %s: %v", p, errno)
+	}
+	return nil
+}
+
+// restrictSelf confines the calling thread, and what it starts, to the
+// ruleset (no_new_privs first, as Landlock asks of the unprivileged).
+func restrictSelf(ruleset int) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(no_new_privs): %v", err)
 	}
-	if _, _, errno := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, fd, 0, 0); errno != 0 {
+	if _, _, errno := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(ruleset), 0, 0); errno != 0 {
 		return fmt.Errorf("landlock_restrict_self: %v", errno)
 	}
 	return nil
@@ -149,52 +171,31 @@ func runHelper(args []string) error {
 	if len(hidden) > 0 {
 		handled |= readRights
 	}
-	attr := unix.LandlockRulesetAttr{Access_fs: handled}
-	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), 8, 0)
-	if errno != 0 {
-		return fmt.Errorf("landlock_create_ruleset: %v", errno)
-	}
-	// allow grants rights beneath p; a missing path simply stays out of reach
-	allow := func(p string, rights uint64, flags int) error {
-		pfd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC|flags, 0)
-		if err != nil {
-			return nil
-		}
-		defer unix.Close(pfd)
-		var st unix.Stat_t
-		if unix.Fstat(pfd, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			rights &= fileRights | unix.LANDLOCK_ACCESS_FS_READ_FILE
-		}
-		rule := unix.LandlockPathBeneathAttr{Allowed_access: rights & handled, Parent_fd: int32(pfd)}
-		if _, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, fd, unix.LANDLOCK_RULE_PATH_BENEATH, uintptr(unsafe.Pointer(&rule)), 0, 0, 0); errno != 0 {
-			return fmt.Errorf("landlock_add_rule %s: %v", p, errno)
-		}
-		return nil
+	rs, err := newRuleset(handled)
+	if err != nil {
+		return err
 	}
 	for _, p := range writable {
-		if err := allow(p, handled, 0); err != nil {
+		if err := addRule(rs, p, handled, 0); err != nil {
 			return err
 		}
 	}
 	if len(hidden) > 0 {
 		// directories stay listable everywhere; files are readable
 		// everywhere but in the hidden paths
-		if err := allow("/", unix.LANDLOCK_ACCESS_FS_READ_DIR, 0); err != nil {
+		if err := addRule(rs, "/", unix.LANDLOCK_ACCESS_FS_READ_DIR, 0); err != nil {
 			return err
 		}
 		for _, p := range readableRoots(hidden) {
 			// a symlink is not followed: what it points to is judged by
 			// where that is (a link to ~/.ssh stays unreadable)
-			_ = allow(p, readRights, unix.O_NOFOLLOW)
+			_ = addRule(rs, p, readRights, unix.O_NOFOLLOW)
 		}
 	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl(no_new_privs): %v", err)
+	if err := restrictSelf(rs); err != nil {
+		return err
 	}
-	if _, _, errno := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, fd, 0, 0); errno != 0 {
-		return fmt.Errorf("landlock_restrict_self: %v", errno)
-	}
-	unix.Close(int(fd))
+	unix.Close(rs)
 	// Orphans of the command (`setsid -f`, a double fork) come to this
 	// process instead of init, so that none outlives the command: left
 	// running, one could change the worktree after the checks.

@@ -158,27 +158,29 @@ func bwrapArgv(bwrap, dir string, writable, hidden []string, command string) []s
 	return append(argv, "--chdir", dir, "/bin/sh", "-c", command)
 }
 
-// homeSecrets are the credentials commonly kept in a home directory:
-// a model's command has no business reading them.
-var homeSecrets = []string{
-	".ssh", ".gnupg", ".aws", ".azure", ".kube", ".password-store", ".git-credentials", ".netrc",
-	".npmrc", ".pypirc", ".docker/config.json", ".cargo/credentials", ".cargo/credentials.toml",
-	".config/gh", ".config/gcloud",
-}
+// homeKeys are the key material commonly kept in a home directory (SSH
+// and GPG keys, cloud credentials); homeSecrets add package managers'
+// credentials. A model's command reads none of them.
+var (
+	homeKeys    = []string{".ssh", ".gnupg", ".aws", ".azure", ".kube", ".password-store", ".config/gh", ".config/gcloud"}
+	homeSecrets = append(slices.Clone(homeKeys), ".git-credentials", ".netrc", ".npmrc", ".pypirc", ".docker/config.json", ".cargo/credentials", ".cargo/credentials.toml")
+)
 
-// HomeKeys are the key material in the home directory (SSH and GPG keys,
-// cloud credentials) that the user's test and CI runs may not read either:
-// they run tests a model wrote, and their output goes to the next model.
-// Package managers' credentials (.netrc, .npmrc, …) stay readable there,
-// for installing dependencies.
-func HomeKeys() []string {
+// HomeKeys are homeKeys in this home directory: the user's test and CI
+// runs may not read them either (they run tests a model wrote, and their
+// output goes to the next model), while package managers' credentials
+// stay readable there for installing dependencies.
+func HomeKeys() []string { return inHome(homeKeys) }
+
+// inHome joins names to the home directory; none when it is unknown.
+func inHome(names []string) []string {
 	home, err := os.UserHomeDir()
 	if err != nil || !filepath.IsAbs(home) {
 		return nil
 	}
-	var out []string
-	for _, s := range []string{".ssh", ".gnupg", ".aws", ".azure", ".kube", ".password-store", ".config/gh", ".config/gcloud"} {
-		out = append(out, filepath.Join(home, s))
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		out = append(out, filepath.Join(home, n))
 	}
 	return out
 }
@@ -186,13 +188,7 @@ func HomeKeys() []string {
 // hidden are the paths that exist among those commands may not read,
 // with symlinks resolved (the sandbox acts on what they point to).
 func (b *Box) hidden() []string {
-	paths := slices.Clone(b.opts.Hidden)
-	if home, err := os.UserHomeDir(); err == nil && filepath.IsAbs(home) {
-		for _, s := range homeSecrets {
-			paths = append(paths, filepath.Join(home, s))
-		}
-	}
-	return existing(paths)
+	return existing(append(slices.Clone(b.opts.Hidden), inHome(homeSecrets)...))
 }
 
 // existing are the paths that exist, symlinks resolved, once each.

@@ -464,8 +464,10 @@ func TestRunCommandCancelled(t *testing.T) {
 	wantErr(t, res, isErr, "cancelled")
 }
 
-// modes lists the confinements usable on this machine.
-func modes() map[string]sandboxMode {
+// forEachConfinement runs test once per confinement usable on this
+// machine, as a subtest named after it; with none, it skips.
+func forEachConfinement(t *testing.T, test func(t *testing.T, name string, mode sandboxMode)) {
+	t.Helper()
 	m := map[string]sandboxMode{}
 	if bwrapWorks() {
 		m["bubblewrap"] = sandboxBwrap
@@ -473,62 +475,61 @@ func modes() map[string]sandboxMode {
 	if landlockWorks() {
 		m["landlock"] = sandboxLandlock
 	}
-	return m
+	if len(m) == 0 {
+		t.Skip("no confinement on this machine (bwrap missing or unusable, Landlock unsupported)")
+	}
+	for name, mode := range m {
+		t.Run(name, func(t *testing.T) { test(t, name, mode) })
+	}
 }
 
 func TestConfinedCommands(t *testing.T) {
-	ms := modes()
-	if len(ms) == 0 {
-		t.Skip("no confinement on this machine (bwrap missing or unusable, Landlock unsupported): cannot test that writes outside are refused")
-	}
-	for name, mode := range ms {
-		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			wt, outside, tmp := filepath.Join(dir, "wt"), filepath.Join(dir, "outside"), filepath.Join(dir, "tmp")
-			for _, d := range []string{wt, outside} {
-				if err := os.MkdirAll(d, 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
-			mustWrite(t, filepath.Join(outside, "keep.txt"), "keep\n")
-			b, err := newWithMode(Options{Root: wt, TempDir: tmp}, mode)
-			if err != nil {
+	forEachConfinement(t, func(t *testing.T, name string, mode sandboxMode) {
+		dir := t.TempDir()
+		wt, outside, tmp := filepath.Join(dir, "wt"), filepath.Join(dir, "outside"), filepath.Join(dir, "tmp")
+		for _, d := range []string{wt, outside} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			defer b.Close()
-			if !strings.HasPrefix(b.Confinement(), name) {
-				t.Errorf("Confinement() = %q", b.Confinement())
+		}
+		mustWrite(t, filepath.Join(outside, "keep.txt"), "keep\n")
+		b, err := newWithMode(Options{Root: wt, TempDir: tmp}, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		if !strings.HasPrefix(b.Confinement(), name) {
+			t.Errorf("Confinement() = %q", b.Confinement())
+		}
+		cmd := fmt.Sprintf("echo in > inside.txt && echo t > \"$TMPDIR/t.txt\" && cat %s/keep.txt && echo x > /dev/null && echo ok; "+
+			"echo bad > %s/new.txt; rm -f %s/keep.txt; echo bad >> %s/keep.txt; mkdir %s/d; echo bad > /tmp/agent-tui-escape-$$; true",
+			outside, outside, outside, outside, outside)
+		res, isErr := call(t, b, "run_command", map[string]any{"command": cmd})
+		wantOK(t, res, isErr)
+		if !strings.Contains(res, "keep\nok\n") {
+			t.Errorf("allowed actions failed:\n%s", res)
+		}
+		if _, err := os.Stat(filepath.Join(wt, "inside.txt")); err != nil {
+			t.Error("could not write inside the worktree")
+		}
+		if _, err := os.Stat(filepath.Join(tmp, "t.txt")); err != nil {
+			t.Error("could not write in the ticket temp dir")
+		}
+		entries, _ := os.ReadDir(outside)
+		if len(entries) != 1 {
+			t.Errorf("outside dir changed: %d entries", len(entries))
+		}
+		if data, _ := os.ReadFile(filepath.Join(outside, "keep.txt")); string(data) != "keep\n" {
+			t.Errorf("outside file changed: %q", data)
+		}
+		matches, _ := filepath.Glob("/tmp/agent-tui-escape-*")
+		if len(matches) > 0 {
+			t.Errorf("wrote to /tmp: %v", matches)
+			for _, m := range matches {
+				os.Remove(m)
 			}
-			cmd := fmt.Sprintf("echo in > inside.txt && echo t > \"$TMPDIR/t.txt\" && cat %s/keep.txt && echo x > /dev/null && echo ok; "+
-				"echo bad > %s/new.txt; rm -f %s/keep.txt; echo bad >> %s/keep.txt; mkdir %s/d; echo bad > /tmp/agent-tui-escape-$$; true",
-				outside, outside, outside, outside, outside)
-			res, isErr := call(t, b, "run_command", map[string]any{"command": cmd})
-			wantOK(t, res, isErr)
-			if !strings.Contains(res, "keep\nok\n") {
-				t.Errorf("allowed actions failed:\n%s", res)
-			}
-			if _, err := os.Stat(filepath.Join(wt, "inside.txt")); err != nil {
-				t.Error("could not write inside the worktree")
-			}
-			if _, err := os.Stat(filepath.Join(tmp, "t.txt")); err != nil {
-				t.Error("could not write in the ticket temp dir")
-			}
-			entries, _ := os.ReadDir(outside)
-			if len(entries) != 1 {
-				t.Errorf("outside dir changed: %d entries", len(entries))
-			}
-			if data, _ := os.ReadFile(filepath.Join(outside, "keep.txt")); string(data) != "keep\n" {
-				t.Errorf("outside file changed: %q", data)
-			}
-			matches, _ := filepath.Glob("/tmp/agent-tui-escape-*")
-			if len(matches) > 0 {
-				t.Errorf("wrote to /tmp: %v", matches)
-				for _, m := range matches {
-					os.Remove(m)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // Hidden paths (agent-tui's database, other tickets' worktrees) and the
@@ -536,69 +537,57 @@ func TestConfinedCommands(t *testing.T) {
 // the worktree inside a hidden directory, its neighbours and the rest of
 // the system can.
 func TestConfinedCommandsCannotReadHidden(t *testing.T) {
-	ms := modes()
-	if len(ms) == 0 {
-		t.Skip("no confinement on this machine")
-	}
-	for name, mode := range ms {
-		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			home := filepath.Join(dir, "home")
-			t.Setenv("HOME", home)
-			mustWrite(t, filepath.Join(home, ".ssh", "id_ed25519"), "PRIVATE KEY\n")
-			mustWrite(t, filepath.Join(home, "notes.txt"), "notes\n")
-			gitDir := filepath.Join(dir, "repo", ".git")
-			db, mine, other := filepath.Join(gitDir, "agent-tui.db"), filepath.Join(gitDir, "agent-tui", "worktrees", "T-1"), filepath.Join(gitDir, "agent-tui", "worktrees", "T-2")
-			mustWrite(t, db, "SENSITIVE BODY\n")
-			mustWrite(t, filepath.Join(mine, "own.txt"), "own\n")
-			mustWrite(t, filepath.Join(other, "theirs.txt"), "SENSITIVE WORK\n")
-			mustWrite(t, filepath.Join(gitDir, "HEAD"), "ref: refs/heads/main\n")
-			b, err := newWithMode(Options{Root: mine, TempDir: filepath.Join(gitDir, "agent-tui", "tmp", "T-1"), Hidden: []string{db, filepath.Join(gitDir, "agent-tui")}}, mode)
-			if err != nil {
-				t.Fatal(err)
+	forEachConfinement(t, func(t *testing.T, name string, mode sandboxMode) {
+		dir := t.TempDir()
+		home := filepath.Join(dir, "home")
+		t.Setenv("HOME", home)
+		mustWrite(t, filepath.Join(home, ".ssh", "id_ed25519"), "PRIVATE KEY\n")
+		mustWrite(t, filepath.Join(home, "notes.txt"), "notes\n")
+		gitDir := filepath.Join(dir, "repo", ".git")
+		db, mine, other := filepath.Join(gitDir, "agent-tui.db"), filepath.Join(gitDir, "agent-tui", "worktrees", "T-1"), filepath.Join(gitDir, "agent-tui", "worktrees", "T-2")
+		mustWrite(t, db, "SENSITIVE BODY\n")
+		mustWrite(t, filepath.Join(mine, "own.txt"), "own\n")
+		mustWrite(t, filepath.Join(other, "theirs.txt"), "SENSITIVE WORK\n")
+		mustWrite(t, filepath.Join(gitDir, "HEAD"), "ref: refs/heads/main\n")
+		b, err := newWithMode(Options{Root: mine, TempDir: filepath.Join(gitDir, "agent-tui", "tmp", "T-1"), Hidden: []string{db, filepath.Join(gitDir, "agent-tui")}}, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		cmd := fmt.Sprintf("cat own.txt %s/HEAD %s/notes.txt /etc/passwd >/dev/null && echo readable; echo new > own2.txt && cat own2.txt; ls / >/dev/null && echo listed; "+
+			"cat %s %s/theirs.txt %s/.ssh/id_ed25519 2>&1; true", gitDir, home, db, other, home)
+		res, isErr := call(t, b, "run_command", map[string]any{"command": cmd})
+		wantOK(t, res, isErr)
+		if !strings.Contains(res, "readable\nnew\nlisted\n") {
+			t.Errorf("allowed reads failed:\n%s", res)
+		}
+		for _, secret := range []string{"SENSITIVE BODY", "SENSITIVE WORK", "PRIVATE KEY"} {
+			if strings.Contains(res, secret) {
+				t.Errorf("read %q:\n%s", secret, res)
 			}
-			defer b.Close()
-			cmd := fmt.Sprintf("cat own.txt %s/HEAD %s/notes.txt /etc/passwd >/dev/null && echo readable; echo new > own2.txt && cat own2.txt; ls / >/dev/null && echo listed; "+
-				"cat %s %s/theirs.txt %s/.ssh/id_ed25519 2>&1; true", gitDir, home, db, other, home)
-			res, isErr := call(t, b, "run_command", map[string]any{"command": cmd})
-			wantOK(t, res, isErr)
-			if !strings.Contains(res, "readable\nnew\nlisted\n") {
-				t.Errorf("allowed reads failed:\n%s", res)
-			}
-			for _, secret := range []string{"SENSITIVE BODY", "SENSITIVE WORK", "PRIVATE KEY"} {
-				if strings.Contains(res, secret) {
-					t.Errorf("read %q:\n%s", secret, res)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 func TestConfinedGoBuild(t *testing.T) {
-	ms := modes()
-	if len(ms) == 0 {
-		t.Skip("no confinement on this machine")
-	}
 	if testing.Short() {
 		t.Skip("builds Go code")
 	}
-	for name, mode := range ms {
-		t.Run(name, func(t *testing.T) {
-			wt := t.TempDir()
-			mustWrite(t, filepath.Join(wt, "go.mod"), "module m\n\ngo 1.22\n")
-			mustWrite(t, filepath.Join(wt, "m.go"), "package m\n\nfunc F() int { return 1 }\n")
-			mustWrite(t, filepath.Join(wt, "m_test.go"), "package m\n\nimport \"testing\"\n\nfunc TestF(t *testing.T) { if F() != 1 { t.Fatal() } }\n")
-			b, err := newWithMode(Options{Root: wt, CommandTimeout: 2 * time.Minute}, mode)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
-			res, _ := call(t, b, "run_command", map[string]any{"command": "go test ./... 2>&1"})
-			if !strings.HasPrefix(res, "exit code 0\n") {
-				t.Errorf("go test inside the sandbox failed:\n%s", res)
-			}
-		})
-	}
+	forEachConfinement(t, func(t *testing.T, name string, mode sandboxMode) {
+		wt := t.TempDir()
+		mustWrite(t, filepath.Join(wt, "go.mod"), "module m\n\ngo 1.22\n")
+		mustWrite(t, filepath.Join(wt, "m.go"), "package m\n\nfunc F() int { return 1 }\n")
+		mustWrite(t, filepath.Join(wt, "m_test.go"), "package m\n\nimport \"testing\"\n\nfunc TestF(t *testing.T) { if F() != 1 { t.Fatal() } }\n")
+		b, err := newWithMode(Options{Root: wt, CommandTimeout: 2 * time.Minute}, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		res, _ := call(t, b, "run_command", map[string]any{"command": "go test ./... 2>&1"})
+		if !strings.HasPrefix(res, "exit code 0\n") {
+			t.Errorf("go test inside the sandbox failed:\n%s", res)
+		}
+	})
 }
 
 // Nothing a confined command starts outlives it, not even a process that

@@ -866,20 +866,14 @@ func (r *Repo) Foreign(ctx context.Context, ticketID, base string) bool {
 // already. The worktree is expected clean (ResetHard).
 func (r *Repo) BringIn(ctx context.Context, wt, base, message string, onConflict func([]string) error) error {
 	ctx = context.WithoutCancel(ctx) // see CommitAll
-	if _, err := git(ctx, wt, nil, "merge-base", "--is-ancestor", "refs/heads/"+base, "HEAD"); err == nil {
+	if isAncestorIn(ctx, wt, "refs/heads/"+base, "HEAD") {
 		return nil
 	}
 	_, mergeErr := git(ctx, wt, nil, gitArgs(agentIdentity, []string{"merge", "-q", "--no-ff", "--no-edit", "--no-verify", "--no-gpg-sign", "-m", message, "refs/heads/" + base})...)
 	if mergeErr == nil {
 		return nil
 	}
-	var conflicts []string
-	out, _ := git(ctx, wt, nil, "diff", "--name-only", "--diff-filter=U", "-z")
-	for _, f := range strings.Split(out, "\x00") {
-		if f != "" {
-			conflicts = append(conflicts, f)
-		}
-	}
+	conflicts := conflictedFiles(ctx, wt)
 	undo := func(err error) error {
 		git(ctx, wt, nil, "merge", "--abort")
 		return err
@@ -903,8 +897,25 @@ func (r *Repo) BringIn(ctx context.Context, wt, base, message string, onConflict
 
 // isAncestor says whether commit a is in b's history.
 func (r *Repo) isAncestor(ctx context.Context, a, b string) bool {
-	_, err := git(ctx, r.Dir, nil, "merge-base", "--is-ancestor", a, b)
+	return isAncestorIn(ctx, r.Dir, a, b)
+}
+
+// isAncestorIn is isAncestor with names read in dir (a worktree's HEAD).
+func isAncestorIn(ctx context.Context, dir, a, b string) bool {
+	_, err := git(ctx, dir, nil, "merge-base", "--is-ancestor", a, b)
 	return err == nil
+}
+
+// conflictedFiles lists the paths a merge under way in dir left unmerged.
+func conflictedFiles(ctx context.Context, dir string) []string {
+	out, _ := git(ctx, dir, nil, "diff", "--name-only", "--diff-filter=U", "-z")
+	var files []string
+	for _, f := range strings.Split(out, "\x00") {
+		if f != "" {
+			files = append(files, f)
+		}
+	}
+	return files
 }
 
 // hasMergeTree reports whether git can merge without a checkout
@@ -948,13 +959,7 @@ func (r *Repo) mergeOneChecked(ctx context.Context, branch, base, message string
 		// refused before it started: nothing to undo
 		return &MergeBlocked{Reason: fmt.Sprintf("untracked files in your checkout would be overwritten by merging %s: %s; move them away, then approve again", branch, someFiles(files))}
 	}
-	out, _ := git(ctx, r.Dir, nil, "diff", "--name-only", "--diff-filter=U", "-z")
-	var conflicts []string
-	for _, f := range strings.Split(out, "\x00") {
-		if f != "" {
-			conflicts = append(conflicts, f)
-		}
-	}
+	conflicts := conflictedFiles(ctx, r.Dir)
 	_, noMergeHead := git(ctx, r.Dir, nil, "rev-parse", "-q", "--verify", "MERGE_HEAD")
 	if noMergeHead == nil || len(conflicts) > 0 {
 		if _, err := git(ctx, r.Dir, nil, "merge", "--abort"); err != nil {
