@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -15,13 +16,13 @@ import (
 )
 
 // landlockABI is the kernel's Landlock ABI version, 0 when unavailable.
-func landlockABI() int {
+var landlockABI = sync.OnceValue(func() int {
 	v, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
 	if errno != 0 {
 		return 0
 	}
 	return int(v)
-}
+})
 
 // writeAccess is every write-like right this ABI knows; rights we do not
 // handle (reading, executing) stay allowed everywhere.
@@ -55,20 +56,36 @@ func confineThreadReads(keep, hidden []string) error {
 		// into another directory: a check would fail for that alone
 		return errors.New("landlock is not available, or too old to allow renames")
 	}
+	rs, err := readRulesets.get(keep, hidden)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(rs)
+	return restrictSelf(rs)
+}
+
+// buildReadRuleset makes the ruleset confineThreadReads applies, and says
+// what it was made from.
+func buildReadRuleset(keep, hidden []string) (int, []pathStamp, error) {
 	// moving and linking files between directories (refer) is refused by
 	// any ruleset that does not handle and grant it: granted everywhere
 	const refer = unix.LANDLOCK_ACCESS_FS_REFER
 	rs, err := newRuleset(readRights | refer)
 	if err != nil {
-		return err
+		return -1, nil, err
 	}
-	defer unix.Close(rs)
+	// stamped before they are read: a change while reading shows later
+	var stamps []pathStamp
+	for _, p := range keep {
+		stamps = append(stamps, stampOf(p, true))
+	}
+	roots := readableRoots(hidden, func(dir string) { stamps = append(stamps, stampOf(dir, false)) })
 	// a path that cannot be opened, or a rule refused, stays unreadable
 	_ = addRule(rs, "/", unix.LANDLOCK_ACCESS_FS_READ_DIR|refer, 0)
-	for _, p := range append(readableRoots(hidden), keep...) {
+	for _, p := range append(roots, keep...) {
 		_ = addRule(rs, p, readRights|refer, unix.O_NOFOLLOW)
 	}
-	return restrictSelf(rs)
+	return rs, stamps, nil
 }
 
 // newRuleset makes a Landlock ruleset handling the given rights.
@@ -117,8 +134,9 @@ const readRights = unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_R
 
 // readableRoots are the paths beneath which files may be read when the
 // hidden ones may not: the entries of every directory on the way to a
-// hidden path, except those on the way and the hidden ones.
-func readableRoots(hidden []string) []string {
+// hidden path, except those on the way and the hidden ones. visit, when
+// given, hears of each directory before it is read.
+func readableRoots(hidden []string, visit func(dir string)) []string {
 	isHidden, onWay := map[string]bool{}, map[string]bool{}
 	for _, h := range hidden {
 		h = filepath.Clean(h)
@@ -133,6 +151,9 @@ func readableRoots(hidden []string) []string {
 	var out []string
 	var walk func(dir string)
 	walk = func(dir string) {
+		if visit != nil {
+			visit(dir)
+		}
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			return
@@ -186,7 +207,7 @@ func runHelper(args []string) error {
 		if err := addRule(rs, "/", unix.LANDLOCK_ACCESS_FS_READ_DIR, 0); err != nil {
 			return err
 		}
-		for _, p := range readableRoots(hidden) {
+		for _, p := range readableRoots(hidden, nil) {
 			// a symlink is not followed: what it points to is judged by
 			// where that is (a link to ~/.ssh stays unreadable)
 			_ = addRule(rs, p, readRights, unix.O_NOFOLLOW)

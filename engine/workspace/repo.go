@@ -32,7 +32,8 @@ type Repo struct {
 	addSlots chan struct{}
 	creating singleflight.Group // worktree creations under way, by ticket
 	branches batcher[*branchReq]
-	merges   batcher[*mergeReq] // merges into the user's checkout happen one batch at a time
+	lookups  batcher[*existsReq] // Foreign's existence checks
+	merges   batcher[*mergeReq]  // merges into the user's checkout happen one batch at a time
 	prunes   batcher[chan error]
 
 	// looked up once per process: every merge needs them
@@ -852,10 +853,32 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 // Foreign says whether ticketID's branch already exists with commits that
 // base does not have, before the ticket ever had a branch: made by someone
 // else (another agent-tui database on this repository numbers its
-// tickets from T-1 too), not to be taken over.
+// tickets from T-1 too), not to be taken over. A burst of new tickets asks
+// git once which of their branches exist; only those are looked into.
 func (r *Repo) Foreign(ctx context.Context, ticketID, base string) bool {
-	out, err := git(ctx, r.Dir, nil, "rev-list", "--count", "refs/heads/"+base+"..refs/heads/"+BranchName(ticketID), "--")
+	req := &existsReq{branch: BranchName(ticketID), done: make(chan bool, 1)}
+	r.lookups.add(req, func(batch []*existsReq) {
+		args := []string{"for-each-ref", "--format=%(refname)"}
+		for _, q := range batch {
+			args = append(args, "refs/heads/"+q.branch)
+		}
+		out, err := git(ctx, r.Dir, nil, args...)
+		existing := strings.Fields(out)
+		for _, q := range batch {
+			// an unanswered question is asked again, alone
+			q.done <- err != nil || slices.Contains(existing, "refs/heads/"+q.branch)
+		}
+	})
+	if !<-req.done {
+		return false
+	}
+	out, err := git(ctx, r.Dir, nil, "rev-list", "--count", "refs/heads/"+base+"..refs/heads/"+req.branch, "--")
 	return err == nil && strings.TrimSpace(out) != "0"
+}
+
+type existsReq struct {
+	branch string
+	done   chan bool // true: the branch may exist
 }
 
 // BringIn merges base into the branch checked out in the worktree wt, so

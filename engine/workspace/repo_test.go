@@ -323,6 +323,58 @@ func TestCreateBranchBatches(t *testing.T) {
 	}
 }
 
+// Foreign answers a burst of new tickets from one look at the refs; a
+// branch is foreign only when it exists with commits the base lacks, and a
+// name is not mistaken for a longer one (T-1 and T-10) or a directory of
+// branches (T-3/x).
+func TestForeignInABurst(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	run(t, r.Dir, "branch", "agent/T-1")
+	run(t, r.Dir, "checkout", "-q", "agent/T-1")
+	write(t, filepath.Join(r.Dir, "theirs.txt"), "theirs\n")
+	run(t, r.Dir, "add", "theirs.txt")
+	run(t, r.Dir, "commit", "-qm", "another database's")
+	run(t, r.Dir, "checkout", "-q", "main")
+	run(t, r.Dir, "branch", "agent/T-10")
+	run(t, r.Dir, "branch", "agent/T-3/x", "agent/T-1")
+	want := map[string]bool{"T-1": true, "T-10": false, "T-2": false, "T-3": false, "T-11": false}
+	// held open, so that all of them queue into one batch
+	release := make(chan struct{})
+	held := make(chan struct{})
+	go r.lookups.add(&existsReq{done: make(chan bool, 1)}, func([]*existsReq) { close(held); <-release })
+	<-held
+	var mu sync.Mutex
+	got := map[string]bool{}
+	var wg sync.WaitGroup
+	for id := range want {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f := r.Foreign(ctx, id, "main")
+			mu.Lock()
+			got[id] = f
+			mu.Unlock()
+		}()
+	}
+	for {
+		r.lookups.mu.Lock()
+		n := len(r.lookups.pending)
+		r.lookups.mu.Unlock()
+		if n == len(want) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("Foreign(%s) = %v, want %v", id, got[id], w)
+		}
+	}
+}
+
 func TestDiffAndStageAll(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)

@@ -1,0 +1,68 @@
+package tools
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A check's ruleset is made once and used again while the directories it
+// was made from are unchanged; a file that appears on the way to a hidden
+// path, or replaces one there, is readable by the next check.
+func TestReadRulesetsAreKeptUntilTheirDirectoriesChange(t *testing.T) {
+	if !LandlockUsable() {
+		t.Skip("no Landlock")
+	}
+	dir := t.TempDir()
+	hidden := filepath.Join(dir, "hidden")
+	wt := filepath.Join(dir, "wt")
+	mustWrite(t, filepath.Join(hidden, "secret.txt"), "SECRET\n")
+	mustWrite(t, filepath.Join(wt, "own.txt"), "own\n")
+	check := func(script string) string {
+		t.Helper()
+		res, err := ExecHiding(context.Background(), []string{"sh", "-c", script}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, []string{hidden})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(res.Output, "SECRET") {
+			t.Fatalf("the hidden file was read: %q", res.Output)
+		}
+		return res.Output
+	}
+	builds := func() int {
+		readRulesets.mu.Lock()
+		defer readRulesets.mu.Unlock()
+		return readRulesets.builds
+	}
+	reused := false
+	// other tests touch the temp directory's parent now and then
+	for range 30 {
+		before := builds()
+		if out := check("cat own.txt; cat ../hidden/secret.txt 2>&1"); !strings.Contains(out, "own\n") {
+			t.Fatalf("own file not read: %q", out)
+		}
+		if reused = builds() == before; reused {
+			break
+		}
+		time.Sleep(racyWindow + 20*time.Millisecond)
+	}
+	if !reused {
+		t.Fatal("every check made its ruleset again")
+	}
+	mustWrite(t, filepath.Join(dir, "later.txt"), "LATER\n")
+	if out := check("cat ../later.txt 2>&1"); out != "LATER\n" {
+		t.Fatalf("a file made on the way after the ruleset: %q", out)
+	}
+	time.Sleep(racyWindow + 20*time.Millisecond)
+	check("true") // kept again
+	mustWrite(t, filepath.Join(dir, "next.txt"), "REPLACED\n")
+	if err := os.Rename(filepath.Join(dir, "next.txt"), filepath.Join(dir, "later.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if out := check("cat ../later.txt 2>&1"); out != "REPLACED\n" {
+		t.Fatalf("a file replaced on the way after the ruleset: %q", out)
+	}
+}
