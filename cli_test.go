@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -164,6 +165,15 @@ func TestCLIAddRunShow(t *testing.T) {
 		}
 	}
 	phases := v["phases"].([]any)
+	// SPEC section 8 names the phases a script may meet
+	specNames := []string{"discovery", "diagnosis", "techspec", "planning", "tests", "code", "ci", "cifix", "review", "split"}
+	for _, tid := range []string{"T-1", "T-2"} {
+		for _, p := range e.show(tid)["phases"].([]any) {
+			if name := p.(map[string]any)["name"].(string); !slices.Contains(specNames, name) {
+				t.Errorf("%s: phase %q is not one of SPEC's", tid, name)
+			}
+		}
+	}
 	first := phases[0].(map[string]any)
 	if c, _ := first["cost_usd"].(float64); c <= 0 {
 		t.Fatalf("phase cost missing: %v", first)

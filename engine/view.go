@@ -105,6 +105,11 @@ func Describe(t *store.Ticket, attempts []*store.Attempt) TicketView {
 		v.Decisions = []store.Decision{}
 	}
 	for _, ps := range t.Phases {
+		if ps.Name == Merge {
+			// the engine's own step, with no attempts: `phase`, `status`
+			// and `merged` tell it, and `phases` keeps to SPEC's names
+			continue
+		}
 		pv := PhaseView{Name: ps.Name, Status: ps.Status, Attempts: []AttemptView{}}
 		for _, a := range attempts {
 			if a.Phase == ps.Name {
