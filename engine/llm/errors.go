@@ -3,6 +3,8 @@ package llm
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,12 +57,38 @@ func (r *Router) classify(actx context.Context, err error, info *callInfo, midSt
 	if errors.As(err, &netErr) && netErr.Timeout() {
 		return &failure{reason: "timeout"}
 	}
+	lasting := unreachableAsConfigured(err)
 	// url.Error repeats the whole URL; the cause alone says enough.
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
 		err = urlErr.Err
 	}
-	return &failure{reason: "connection failed: " + r.short(err.Error())}
+	reason := "connection failed: " + r.short(err.Error())
+	if lasting {
+		reason += " (check the provider's base_url)"
+	}
+	return &failure{reason: reason, lasting: lasting}
+}
+
+// unreachableAsConfigured says whether err means the provider's address
+// or its certificate is wrong, not that it is briefly unwell.
+func unreachableAsConfigured(err error) bool {
+	var dnsErr *net.DNSError
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	var header tls.RecordHeaderError
+	switch {
+	case errors.As(err, &dnsErr):
+		return dnsErr.IsNotFound
+	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid),
+		errors.As(err, &verify), errors.As(err, &header):
+		return true
+	}
+	// net/http words these without a type to match
+	msg := err.Error()
+	return strings.Contains(msg, "unsupported protocol scheme") || strings.Contains(msg, "server gave HTTP response to HTTPS client")
 }
 
 func (r *Router) statusFailure(status int, msg string, info *callInfo) *failure {

@@ -363,7 +363,7 @@ func (r *Router) tryModel(ctx context.Context, c candidate, req *Request, canFal
 		if f == nil {
 			return resp, "", false, nil
 		}
-		passing := !f.ofRequest && (f.status == 0 || f.status >= 500)
+		passing := !f.ofRequest && !f.lasting && (f.status == 0 || f.status >= 500)
 		if f.status != http.StatusTooManyRequests && (canFallBack || !passing) {
 			return nil, f.reason, f.ofRequest || requestFault(f.status), nil
 		}

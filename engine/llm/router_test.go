@@ -1091,6 +1091,34 @@ func TestLastModelRetriesPassingFailures(t *testing.T) {
 	}
 }
 
+// A provider that cannot be reached as configured (a host name that does
+// not resolve, a certificate not trusted, plain HTTP behind an https URL)
+// is not retried as if briefly unwell: the error says so at once and
+// points at base_url.
+func TestUnreachableAsConfiguredIsNotRetried(t *testing.T) {
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(tlsSrv.Close)
+	plain := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	for name, url := range map[string]string{
+		"no such host":      "http://agent-tui-test.invalid/v1",
+		"untrusted cert":    tlsSrv.URL,
+		"http behind https": strings.Replace(plain.URL, "http://", "https://", 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := NewRouter(testConfig(model{name: "a", url: url}), Options{})
+			var waits int
+			_, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello,
+				OnWait: func(string, time.Duration, string) { waits++ }})
+			if err == nil || !strings.Contains(err.Error(), "check the provider's base_url") || waits != 0 || strings.Contains(err.Error(), "retries") {
+				t.Fatalf("%d waits, err %v", waits, err)
+			}
+		})
+	}
+	if n := len(plain.Requests()); n != 0 {
+		t.Fatalf("the plain server answered %d requests", n)
+	}
+}
+
 // A web page where the API should be (a base_url without /v1, a login
 // proxy) is named as such, not as a broken stream.
 func TestHTMLAnswerIsNamed(t *testing.T) {

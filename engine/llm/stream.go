@@ -28,6 +28,10 @@ type failure struct {
 	// ofRequest: this request's own fault (too long, refused as invalid,
 	// cut at the length limit), not a sign the provider is failing
 	ofRequest bool
+	// lasting: the provider cannot be reached as configured (a host that
+	// does not resolve, a certificate refused), which a retry in a few
+	// seconds will not change
+	lasting bool
 }
 
 // requestFault says whether an HTTP status blames the request, not the
