@@ -37,9 +37,11 @@ type Engine struct {
 	repo    *workspace.Repo
 	router  *llm.Router
 	prompts *prompts.Set
-	log     *slog.Logger
-	broker  *broker
-	sem     chan struct{}
+	// unconfinedChecks logs once that checks could not be confined
+	unconfinedChecks sync.Once
+	log              *slog.Logger
+	broker           *broker
+	sem              chan struct{}
 
 	mu      sync.Mutex
 	runners map[string]*runner

@@ -93,6 +93,8 @@ type Result struct {
 	ExitCode int    // 128+N when killed by signal N
 	Output   string // the tail of stdout and stderr together
 	TimedOut bool
+	// Unconfined says why a command that was to be confined was not.
+	Unconfined string
 }
 
 // Exec runs argv in dir in a session of its own: on timeout, and when it
@@ -107,30 +109,38 @@ type Result struct {
 // helper process is started. Where Landlock is not usable it is Exec.
 func ExecHiding(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int, keep, hidden []string) (Result, error) {
 	hidden = existing(hidden)
-	if len(hidden) == 0 || landlockABI() < 2 {
+	if len(hidden) == 0 {
 		return Exec(ctx, argv, dir, env, timeout, outputCap)
+	}
+	if v := landlockABI(); v < 2 {
+		res, err := Exec(ctx, argv, dir, env, timeout, outputCap)
+		res.Unconfined = fmt.Sprintf("Landlock ABI %d here; reads are confined from ABI 2 (Linux 5.19)", v)
+		return res, err
 	}
 	type outcome struct {
 		res      Result
 		err      error
-		confined bool
+		confined error
 	}
 	done := make(chan outcome, 1)
 	go func() {
 		// never unlocked: the confined thread ends with this goroutine, and
 		// Go starts no thread from a locked one (it would inherit this)
 		runtime.LockOSThread()
-		if confineThreadReads(existing(keep), hidden) != nil {
-			done <- outcome{}
+		if err := confineThreadReads(existing(keep), hidden); err != nil {
+			done <- outcome{confined: err}
 			return
 		}
 		res, err := Exec(ctx, argv, dir, env, timeout, outputCap)
-		done <- outcome{res, err, true}
+		done <- outcome{res, err, nil}
 	}()
-	if o := <-done; o.confined {
+	o := <-done
+	if o.confined == nil {
 		return o.res, o.err
 	}
-	return Exec(ctx, argv, dir, env, timeout, outputCap)
+	res, err := Exec(ctx, argv, dir, env, timeout, outputCap)
+	res.Unconfined = o.confined.Error()
+	return res, err
 }
 
 func Exec(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int) (Result, error) {

@@ -288,7 +288,11 @@ func Confinement(sandbox string) string {
 	if sandbox == "" || sandbox == "auto" {
 		mode = detectSandbox()
 	}
-	return describe(mode, sandbox)
+	d := describe(mode, sandbox)
+	if sandbox != "off" && landlockABI() < 2 {
+		d += "; test and CI runs are not kept from reading other tickets (that needs Landlock 2, Linux 5.19)"
+	}
+	return d
 }
 
 func describe(mode sandboxMode, sandbox string) string {
