@@ -119,8 +119,12 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			}
 		}
 		hit := e.touchedScripts(t, added)
-		if slices.Contains(added, "package.json") && e.runsNpm(t) && e.npmScriptsChanged(ctx, t) {
-			hit = append(hit, "package.json's scripts")
+		for _, f := range added {
+			// any package.json: a script may `cd web && npm test`, and
+			// workspaces run their members' scripts
+			if path.Base(f) == "package.json" && e.runsNpm(t) && e.npmScriptsChanged(ctx, t, f) {
+				hit = append(hit, f+"'s scripts")
+			}
 		}
 		if len(hit) > 0 {
 			return fail("check", "the files the test and CI commands run were changed ("+strings.Join(hit, ", ")+"): change the code, not how it is checked")
@@ -213,6 +217,13 @@ func isTestFile(p string) bool {
 // (conftest.py, pytest.ini, jest.config.js, …) among paths. Files a
 // command only mentions (`[ -e x ]`) are not among them.
 func (e *Engine) checkScripts(t *store.Ticket, paths []string) map[string]bool {
+	scripts, _ := e.scanChecks(t, paths)
+	return scripts
+}
+
+// scanChecks is checkScripts, also saying whether any command on the way
+// is a package manager that runs package.json's scripts.
+func (e *Engine) scanChecks(t *store.Ticket, paths []string) (scripts map[string]bool, packageManager bool) {
 	out := map[string]bool{}
 	for _, p := range paths {
 		if isRunnerConfig(p) {
@@ -263,6 +274,9 @@ func (e *Engine) checkScripts(t *store.Ticket, paths []string) map[string]bool {
 			if len(words) == 0 || strings.HasPrefix(words[0], "#") {
 				continue
 			}
+			if packageManagers[path.Base(words[0])] {
+				packageManager = true
+			}
 			switch prog := words[0]; {
 			case prog == "make":
 				for _, m := range []string{"GNUmakefile", "makefile", "Makefile"} {
@@ -288,13 +302,15 @@ func (e *Engine) checkScripts(t *store.Ticket, paths []string) map[string]bool {
 	for _, cmd := range []string{e.testCmd(t), e.ciCmd(t)} {
 		scan(cmd, 0)
 	}
-	return out
+	return out, packageManager
 }
 
 var (
 	checkKeywords = map[string]bool{"if": true, "then": true, "else": true, "elif": true, "do": true, "while": true, "until": true, "exec": true, "time": true, "!": true, "{": true}
 	interpreters  = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "python": true, "python3": true, "node": true, "perl": true, "ruby": true, "bun": true, "deno": true}
 	shells        = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true}
+	// package managers that run package.json's scripts
+	packageManagers = map[string]bool{"npm": true, "npx": true, "yarn": true, "pnpm": true, "bun": true}
 )
 
 func isMakefile(p string) bool {
@@ -392,7 +408,7 @@ func stillMarked(wt string, files []string) []string {
 // npmScriptsChanged says whether the worktree's package.json runs other
 // scripts than its last commit: `npm test` runs what they say. The rest
 // of the file (dependencies) is the code's to change.
-func (e *Engine) npmScriptsChanged(ctx context.Context, t *store.Ticket) bool {
+func (e *Engine) npmScriptsChanged(ctx context.Context, t *store.Ticket, file string) bool {
 	// scripts is the scripts member, compacted; ok is false for no JSON
 	scripts := func(data []byte) (string, bool) {
 		var pkg struct {
@@ -407,7 +423,7 @@ func (e *Engine) npmScriptsChanged(ctx context.Context, t *store.Ticket) bool {
 		}
 		return canon.String(), true
 	}
-	data, err := os.ReadFile(filepath.Join(t.Worktree, "package.json"))
+	data, err := os.ReadFile(filepath.Join(t.Worktree, filepath.FromSlash(file)))
 	if err != nil {
 		return false // deleted: nothing runs
 	}
@@ -415,7 +431,7 @@ func (e *Engine) npmScriptsChanged(ctx context.Context, t *store.Ticket) bool {
 	// the last commit, or after the base was merged in with a conflict in
 	// package.json (markers: no JSON), either side of that merge
 	for _, rev := range []string{"HEAD", "HEAD^1", "HEAD^2"} {
-		data, err := e.repo.ShowFile(ctx, t.Worktree, rev, "package.json")
+		data, err := e.repo.ShowFile(ctx, t.Worktree, rev, file)
 		if err != nil {
 			continue
 		}
@@ -431,15 +447,16 @@ func (e *Engine) npmScriptsChanged(ctx context.Context, t *store.Ticket) bool {
 }
 
 // runsNpm says whether the test or CI command goes through a package
-// manager that runs package.json's scripts.
+// manager that runs package.json's scripts, itself or from a script or
+// Makefile it runs.
 func (e *Engine) runsNpm(t *store.Ticket) bool {
 	for _, w := range strings.FieldsFunc(e.testCmd(t)+" "+e.ciCmd(t), func(r rune) bool { return !unicode.IsLetter(r) }) {
-		switch w {
-		case "npm", "npx", "yarn", "pnpm", "bun":
+		if packageManagers[w] {
 			return true
 		}
 	}
-	return false
+	_, viaScripts := e.scanChecks(t, nil)
+	return viaScripts
 }
 
 // acceptedTestFiles are the test files the accepted tests attempt wrote,

@@ -694,16 +694,40 @@ func TestNpmScriptsAreGuarded(t *testing.T) {
 	}
 	ctx := context.Background()
 	write(`{"scripts":{"test":"jest"},"dependencies":{"left-pad":"1"}}`)
-	if !e.runsNpm(tk) || e.npmScriptsChanged(ctx, tk) {
+	if !e.runsNpm(tk) || e.npmScriptsChanged(ctx, tk, "package.json") {
 		t.Fatal("a dependency counted as a scripts change")
 	}
 	write(`{"scripts":{"test":"true"},"dependencies":{}}`)
-	if !e.npmScriptsChanged(ctx, tk) {
+	if !e.npmScriptsChanged(ctx, tk, "package.json") {
 		t.Fatal("a changed test script went unseen")
 	}
 	e.cfg.TestCommand = "sh run_tests.sh"
 	if e.runsNpm(tk) {
 		t.Fatal("npm seen in a shell command")
+	}
+	// npm reached through make and a script is npm too
+	if err := os.WriteFile(filepath.Join(wt, "Makefile"), []byte("test:\n\t@./ci/test.sh --all\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(wt, "ci"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(wt, "ci", "test.sh"), []byte("#!/bin/sh\nset -e\ncd web && npm run test\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.cfg.TestCommand = "make test"
+	if !e.runsNpm(tk) {
+		t.Fatal("npm run from a script the Makefile runs went unseen")
+	}
+	// that script's package.json is in web/
+	if err := os.MkdirAll(filepath.Join(wt, "web"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(wt, "web", "package.json"), []byte(`{"scripts":{"test":"exit 0"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !e.npmScriptsChanged(ctx, tk, "web/package.json") {
+		t.Fatal("a new web/package.json's scripts went unseen")
 	}
 }
 
