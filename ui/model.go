@@ -499,7 +499,14 @@ func (m *Model) filterKey(k tea.KeyPressMsg) tea.Cmd {
 	var cmd tea.Cmd
 	m.filterInput, cmd = m.filterInput.Update(k)
 	m.q.filter = m.filterInput.Value()
-	m.q.refilter(m.q.selectedID())
+	keep := m.q.selectedID()
+	m.q.refilter(keep)
+	if keep == "" {
+		keep = m.q.lastID
+	}
+	if m.q.selectedID() != keep {
+		m.q.sel = 0 // the selection is filtered out: the first match, as a search would
+	}
 	return cmd
 }
 

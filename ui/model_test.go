@@ -223,6 +223,31 @@ func TestFilterNarrowsQueue(t *testing.T) {
 	}
 }
 
+// A filter that hides the selected ticket selects its first match, as
+// typing a search does; emptied, it goes back to the ticket.
+func TestFilterSelectsFirstMatch(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "j", "j", "j", "j", "j", "j")
+	if m.q.selectedID() != "T-7" {
+		t.Fatalf("selected %s", m.q.selectedID())
+	}
+	m = press(t, m, "/")
+	m = typeText(t, m, "hotfix")
+	if rows, sel := rowIDs(m), m.q.selectedID(); rows != "T-2 T-6" || sel != "T-2" {
+		t.Fatalf("rows %q, selected %s", rows, sel)
+	}
+	m = typeText(t, m, "zzz")
+	if rows := rowIDs(m); rows != "" {
+		t.Fatalf("rows %q", rows)
+	}
+	for range len("hotfixzzz") {
+		m = press(t, m, "backspace")
+	}
+	if sel := m.q.selectedID(); sel != "T-2" {
+		t.Fatalf("after the filter: %s", sel)
+	}
+}
+
 func TestDeltaAppendsToStream(t *testing.T) {
 	m := newTestModel(t, fixture(), 100, 30)
 	m = press(t, m, "j", "1")
