@@ -253,6 +253,11 @@ func TestSensitiveTicketRunsOnLocalModelOnly(t *testing.T) {
 			t.Fatalf("a sensitive ticket sent %s to %s", phaseOf(r), r.Model)
 		}
 	}
+	// other tickets' commands can read the history: the branch's commits
+	// do not carry the title
+	if log := gitOut(t, h.dir, "log", "--format=%s", "main^1..agent/"+id); strings.Contains(log, "private fix") || !strings.Contains(log, id+" code") {
+		t.Fatalf("branch commits:\n%s", log)
+	}
 }
 
 // When only the validator's chain lacks a local model, the stop names the

@@ -573,6 +573,11 @@ func reopenCode(t *store.Ticket, phases ...string) {
 // finishPhase carries out what passing means for the phase, then moves on.
 func (e *Engine) finishPhase(ctx context.Context, t *store.Ticket, ps *store.PhaseState) error {
 	msg := fmt.Sprintf("%s %s: %s", t.ID, ps.Name, t.Title)
+	if t.Sensitive {
+		// every ticket's commands can read the repository's history, and
+		// most tickets' models are not local
+		msg = fmt.Sprintf("%s %s", t.ID, ps.Name)
+	}
 	if writesFiles(ps.Name) {
 		// the commit goes in the ticket's worktree, made again if lost
 		if err := e.ensureWorktree(ctx, t); err != nil {
