@@ -374,6 +374,14 @@ func (en *env) noProvider() string {
 	return "no provider can be called (" + strings.Join(why, "; ") + ")"
 }
 
+// someIDs names up to five tickets.
+func someIDs(ids []string) string {
+	if len(ids) > 5 {
+		ids = append(ids[:5:5], fmt.Sprintf("and %d more", len(ids)-5))
+	}
+	return strings.Join(ids, ", ")
+}
+
 // needsModel lists the tickets whose next step calls a model: with no
 // provider to call, it would stop for a human and need a retry once the
 // key is there. Merges, CI runs and cancels need none.
@@ -479,18 +487,38 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tickets, err := en.st.Tickets()
+	if err != nil {
+		return err
+	}
 	if why := en.noProvider(); why != "" {
-		tickets, err := en.st.Tickets()
-		if err != nil {
-			return err
-		}
 		if ids := needsModel(tickets); len(ids) > 0 {
-			if len(ids) > 5 {
-				ids = append(ids[:5], fmt.Sprintf("and %d more", len(ids)-5))
-			}
-			return fmt.Errorf("%s: %s would call a model and only stop for you; set it, or pause or cancel them, then run again", why, strings.Join(ids, ", "))
+			return fmt.Errorf("%s: %s would call a model and only stop for you; set it, or pause or cancel them, then run again", why, someIDs(ids))
 		}
 		fmt.Fprintf(stderr, "agent-tui: warning: %s: only merges, CI runs and cancels are carried out\n", why)
+	} else {
+		// some provider can be called, yet not one a ticket's next step needs
+		byID := map[string]*store.Ticket{}
+		for _, t := range tickets {
+			byID[t.ID] = t
+		}
+		whys := map[string][]string{} // reason → tickets
+		var order []string
+		for _, id := range needsModel(tickets) {
+			if w := strings.TrimSuffix(eng.Uncallable(byID[id]), ": set it, then retry"); w != "" {
+				if whys[w] == nil {
+					order = append(order, w)
+				}
+				whys[w] = append(whys[w], id)
+			}
+		}
+		if len(order) > 0 {
+			var parts []string
+			for _, w := range order {
+				parts = append(parts, w+": "+someIDs(whys[w]))
+			}
+			return fmt.Errorf("%s would only stop for you; set it, or pause or cancel them, then run again", strings.Join(parts, "; "))
+		}
 	}
 	for _, w := range eng.Warnings() {
 		fmt.Fprintf(stderr, "agent-tui: warning: %s\n", w)

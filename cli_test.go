@@ -730,6 +730,29 @@ func TestCLIRunRefusesWithoutACallableProvider(t *testing.T) {
 	}
 }
 
+// One provider without its key, another callable: run still refuses when
+// a ticket's next step can call no model, naming the key and the ticket,
+// and nothing is recorded.
+func TestCLIRunRefusesWhenATicketsChainCannotBeCalled(t *testing.T) {
+	srv := oaitest.New(simpleModel)
+	t.Cleanup(srv.Close)
+	extra := fmt.Sprintf("test_command = \"sh run_tests.sh\"\n[[provider]]\nname = \"near\"\nbase_url = %q\nlocal = true\n[[model]]\nname = \"lm\"\nprovider = \"near\"\n[phases.discovery]\nmodels = [\"m\"]\n", srv.URL)
+	e := &cliEnv{t: t, srv: srv, dir: newRepo(t, map[string]string{"README.md": "# x\n", "run_tests.sh": "exit 0\n"}, srv.URL, extra)}
+	id := strings.TrimSpace(e.mustRun("add", "needs the remote model"))
+	c := exec.Command(binPath, "--repo", e.dir, "run", "--until-idle")
+	c.Env = append(os.Environ(), "AGENT_TUI_CLI_KEY=")
+	out, err := c.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no model of discovery can be called (provider p: its key variable AGENT_TUI_CLI_KEY is not set): "+id+" would only stop for you") {
+		t.Fatalf("%v %q", err, out)
+	}
+	if out := e.mustRun("show", id); !strings.Contains(out, "status:  queued") {
+		t.Fatalf("show:\n%s", out)
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Fatalf("%d model calls", n)
+	}
+}
+
 // A run killed while the validator judges an answer keeps the answer and
 // what it cost: the attempt is stored before it is judged.
 func TestCLIKillDuringValidationKeepsTheAnswer(t *testing.T) {

@@ -2,8 +2,13 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"slices"
+	"strings"
 
+	"agent-tui/engine/config"
+	"agent-tui/engine/llm"
 	"agent-tui/engine/tools"
 	"agent-tui/store"
 )
@@ -59,6 +64,44 @@ func (e *Engine) Models() []ModelChoice {
 		out = append(out, ModelChoice{Name: m.Name, Local: p.Local})
 	}
 	return out
+}
+
+// Uncallable says why the model phase t is at cannot run (no model of its
+// chain, or of the validator's after it, can be called: a key variable
+// unset, or for a sensitive ticket no local model), or "" when it can.
+func (e *Engine) Uncallable(t *store.Ticket) string {
+	ps := phaseState(t, t.Phase)
+	if ps == nil || t.Phase == config.CI || t.Phase == Merge || t.Sensitive {
+		// (a sensitive ticket calls local models only, which need no key;
+		// a chain without one is the router's stop, which names it)
+		return ""
+	}
+	phases := []string{t.Phase}
+	if validated(t.Phase) {
+		phases = append(phases, config.Validator)
+	}
+	for _, phase := range phases {
+		override := ""
+		if phase == t.Phase {
+			override = ps.Model
+		}
+		var why []string
+		callable := false
+		for _, name := range e.chain(phase, override) {
+			_, p, ok := e.cfg.Model(name)
+			switch w := llm.Unusable(p, tools.Getenv); {
+			case !ok:
+			case w != "":
+				why = append(why, "provider "+p.Name+": "+w)
+			default:
+				callable = true
+			}
+		}
+		if !callable && len(why) > 0 {
+			return fmt.Sprintf("no model of %s can be called (%s): set it, then retry", phase, strings.Join(slices.Compact(why), "; "))
+		}
+	}
+	return ""
 }
 
 // Confinement says how run_command is confined on this machine.

@@ -272,6 +272,23 @@ func TestSensitiveStopNamesTheChainWithoutALocalModel(t *testing.T) {
 	}
 }
 
+// A phase whose models' provider has no key (another provider has one)
+// stops the ticket before any attempt, naming the variable: nothing was
+// sent, nothing is recorded, and an attempt could change nothing.
+func TestUncallableChainStopsBeforeAnAttempt(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Providers[0].APIKeyEnv = "AGENT_TUI_TEST_NEVER_SET"
+	id := h.add("hotfix", "no key for its models", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "no model of diagnosis can be called (provider "+h.cfg.Providers[0].Name+": its key variable AGENT_TUI_TEST_NEVER_SET is not set)") {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	if as, _ := h.st.Attempts(id); len(as) != 0 || len(h.srv.Requests()) != 0 {
+		t.Fatalf("%d attempts, %d requests", len(as), len(h.srv.Requests()))
+	}
+}
+
 // withLocalModel is a harness with a model "local" (ID local-1) on a local
 // provider, second in the chains of phases.
 func withLocalModel(t *testing.T, phases ...string) *harness {

@@ -33,6 +33,11 @@ func (e *Engine) step(ctx context.Context, t *store.Ticket) error {
 		e.stopTicket(t.ID, store.StatusNeedsHuman, reason)
 		return errParked
 	}
+	if reason := e.Uncallable(t); reason != "" {
+		// nothing to pay for, and nothing an attempt could change
+		e.stopTicket(t.ID, store.StatusNeedsHuman, reason)
+		return errParked
+	}
 	switch ps.Name {
 	case config.CI:
 		return e.runCI(ctx, t, ps)
