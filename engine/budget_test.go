@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -173,5 +174,34 @@ func TestLatestRoundSharesTheRoom(t *testing.T) {
 	}
 	if n := llm.EstimateMessages(msgs); n > 6000+200 {
 		t.Fatalf("about %d tokens after fitting into 6000", n)
+	}
+}
+
+// A design from a spec cut to a line is made up: when techspec's budget
+// leaves only a sliver of the functional spec, the ticket stops, saying
+// how much was left and which budget to raise; with room for a real part
+// of it, techspec runs on what fits.
+func TestTechspecFromASliverOfTheSpecStops(t *testing.T) {
+	hugeSpec := func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "discovery" {
+			return oaitest.Reply{Text: "# Functional spec\n\n## Acceptance criteria\n- it works\n\n" + strings.Repeat("A requirement that matters to the design.\n", 2500)}
+		}
+		return developer(r, phase)
+	}
+	for _, c := range []struct {
+		budget int
+		stops  bool
+	}{{6000, false}, {900, true}} {
+		h := newHarness(t, fmt.Sprintf("\n[phases.techspec]\ncontext_tokens = %d\n", c.budget), hugeSpec)
+		id := h.add("feature", "huge spec", false)
+		h.runIdle()
+		tk := h.ticket(id)
+		stopped := tk.Status == store.StatusNeedsHuman && tk.Phase == "techspec"
+		if stopped != c.stops {
+			t.Fatalf("budget %d: %s at %s (%s)", c.budget, tk.Status, tk.Phase, tk.Reason)
+		}
+		if c.stops && (!strings.Contains(tk.Reason, `tokens of "Functional spec"`) || !strings.Contains(tk.Reason, "[phases.techspec] context_tokens") || len(h.requests("techspec")) != 0) {
+			t.Fatalf("budget %d: %s; %d techspec calls", c.budget, tk.Reason, len(h.requests("techspec")))
+		}
 	}
 }

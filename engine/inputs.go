@@ -156,20 +156,20 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		secs = append(secs, section{title: "Ticket", body: ticket, prio: prioTicket},
 			section{title: "Repository overview", body: e.overview(t), prio: prioOverview})
 	case config.Techspec:
-		secs = append(secs, section{title: "Functional spec", body: spec, prio: prioPrimary})
+		secs = append(secs, section{title: "Functional spec", body: spec, prio: prioPrimary, vital: true})
 	case config.Planning:
-		secs = append(secs, section{title: "Tech spec", body: design, prio: prioPrimary},
+		secs = append(secs, section{title: "Tech spec", body: design, prio: prioPrimary, vital: true},
 			section{title: "Acceptance criteria (functional spec)", body: acceptanceCriteria(spec), prio: prioCriteria})
 	case config.Tests:
 		title, body := groundwork(t, attempts)
-		secs = append(secs, section{title: title, body: body, prio: prioPrimary})
+		secs = append(secs, section{title: title, body: body, prio: prioPrimary, vital: true})
 		if t.Kind != KindHotfix {
 			secs = append(secs, section{title: "Acceptance criteria (functional spec)", body: acceptanceCriteria(spec), prio: prioCriteria})
 		}
 	case config.Code:
 		title, body := groundwork(t, attempts)
 		outTitle, out := e.testOutput(t, attempts)
-		secs = append(secs, section{title: title, body: body, prio: prioPrimary},
+		secs = append(secs, section{title: title, body: body, prio: prioPrimary, vital: true},
 			section{title: "Test files (frozen: do not change them)", body: fileBodies(t.Worktree, t.TestFiles, 0), prio: prioFiles},
 			section{title: outTitle, body: out, prio: prioOutput, tail: true})
 		if len(t.Conflicts) > 0 {
@@ -178,7 +178,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 				t.BaseBranch, strings.Join(t.Conflicts, ", "))})
 		}
 	case config.CIFix:
-		secs = append(secs, section{title: "Failing CI log", body: e.ciLog(attempts), prio: prioPrimary, tail: true})
+		secs = append(secs, section{title: "Failing CI log", body: e.ciLog(attempts), prio: prioPrimary, tail: true, vital: true})
 	case config.Review:
 		// review judges what would be merged: the branch's commits
 		diff, err := e.repo.BranchDiff(ctx, t.Worktree, t.BaseBranch)
@@ -196,7 +196,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		// judged against give way first
 		secs = append(secs, section{title: "Diff of the branch against " + t.BaseBranch, body: "```diff\n" + diff + "\n```", prio: prioPrimary, vital: true})
 	case config.Split:
-		secs = append(secs, section{title: "Tech spec", body: design, prio: prioPrimary})
+		secs = append(secs, section{title: "Tech spec", body: design, prio: prioPrimary, vital: true})
 	}
 	if len(in.feedback) > 0 {
 		var b strings.Builder
@@ -232,9 +232,12 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 	in.user, in.tokens, in.trimmed = assemble(header, secs, leftOf(budget, fixed))
 	in.tokens += fixed
 	for i, s := range secs {
-		if s.vital && s.dropped {
-			// a review of a diff it never saw would pass anything
-			return nil, &budgetTooSmall{phase: name, budget: budget, what: s.title, tokens: sizes[i]}
+		// a review of a diff it never saw would pass anything, and a design
+		// from a spec cut to a line is made up: what a phase works from
+		// keeps some substance
+		kept := llm.EstimateTokens(s.body)
+		if s.vital && (s.dropped || kept < min(sizes[i], vitalFloor)) {
+			return nil, &budgetTooSmall{phase: name, budget: budget, what: s.title, tokens: sizes[i], kept: kept}
 		}
 	}
 	return in, nil
@@ -257,13 +260,21 @@ func leftOf(budget, used int) int {
 
 // budgetTooSmall: a phase's context_tokens leaves nothing of what the
 // session exists for.
+// vitalFloor is the fewest tokens of what a phase works from (its spec,
+// plan, diff, CI log) that it may be given, when there are more.
+const vitalFloor = 500
+
 type budgetTooSmall struct {
-	phase, what    string
-	budget, tokens int
+	phase, what          string
+	budget, tokens, kept int
 }
 
 func (b *budgetTooSmall) Error() string {
-	return fmt.Sprintf("%s: context_tokens = %d leaves nothing of %q (%d tokens): raise [phases.%s] context_tokens, then retry", b.phase, b.budget, b.what, b.tokens, b.phase)
+	left := "nothing"
+	if b.kept > 0 && b.kept < b.tokens {
+		left = fmt.Sprintf("only %d tokens", b.kept)
+	}
+	return fmt.Sprintf("%s: context_tokens = %d leaves %s of %q (%d tokens): raise [phases.%s] context_tokens, then retry", b.phase, b.budget, left, b.what, b.tokens, b.phase)
 }
 
 // hiddenFromCommands are what a confined command may not read: the
