@@ -248,6 +248,32 @@ func TestFilterSelectsFirstMatch(t *testing.T) {
 	}
 }
 
+// A stop's reason says what to do: wrapped, it is read whole at an
+// ordinary width, not cut at the pane's edge.
+func TestLongStopReasonIsShownWhole(t *testing.T) {
+	f := fixture()
+	reason := "merge blocked: your checkout has uncommitted changes in README.md, run_tests.sh: commit or stash them, then approve again"
+	for _, tk := range f.tickets {
+		if tk.ID == "T-4" {
+			tk.Reason = reason
+		}
+	}
+	m := newTestModel(t, f, 110, 30)
+	m = press(t, m, "j", "j", "j")
+	if m.q.selectedID() != "T-4" {
+		t.Fatalf("selected %s", m.q.selectedID())
+	}
+	var text []string
+	for _, line := range strings.Split(plain(m), "\n") {
+		if i := strings.Index(line, "││"); i >= 0 {
+			text = append(text, strings.TrimSpace(strings.Trim(line[i:], "│")))
+		}
+	}
+	if joined := strings.Join(text, " "); !strings.Contains(joined, reason) {
+		t.Fatalf("reason not shown whole:\n%s", plain(m))
+	}
+}
+
 func TestDeltaAppendsToStream(t *testing.T) {
 	m := newTestModel(t, fixture(), 100, 30)
 	m = press(t, m, "j", "1")

@@ -24,6 +24,7 @@ type layout struct {
 	queueInnerW        int
 	queueRows          int
 	contentW, contentH int // the detail pane's tab content
+	infoH              int // the selected ticket's status lines
 	helpH              int
 	helpScreen         bool // the full help has no room beside the panes
 	statusH            int  // a long flash wraps onto more rows
@@ -57,7 +58,12 @@ func (m *Model) layout() layout {
 		l.queueRows--
 	}
 	l.contentW = max(l.detailW-2, 1)
-	l.contentH = max(l.panesH-2-3, 1)
+	l.infoH = 1
+	if t := m.q.selected(); t != nil && l.panesH >= 16 {
+		// a long stop reason wraps while the tab keeps most of the pane
+		l.infoH = len(m.infoLines(t, l.contentW, min(maxInfoRows, (l.panesH-5)/3)))
+	}
+	l.contentH = max(l.panesH-2-2-l.infoH, 1)
 	return l
 }
 
@@ -285,7 +291,19 @@ func (m *Model) detailLines(l layout) []string {
 	if t == nil {
 		return append(out, "", m.st.dim.Render("Select a ticket, or press n to create one."))
 	}
-	// why it stopped matters most when it waits for the user
+	for _, line := range m.infoLines(t, w, l.infoH) {
+		out = append(out, statusStyle(m.st, t).Render(line))
+	}
+	header, body := m.tabContent(t, w, l.contentH)
+	out = append(out, m.st.header.Render(ansi.Truncate(header, w, "…")))
+	return append(out, body...)
+}
+
+// infoLines are the selected ticket's status, why it stopped, progress,
+// cost and branch, wrapped onto at most rows lines: a stop's reason says
+// what to do (the files in the way of a merge, the variable to set), so it
+// is not cut at the pane's edge while there is room.
+func (m *Model) infoLines(t *store.Ticket, w, rows int) []string {
 	info := statusWord(t)
 	if t.Reason != "" {
 		info += ": " + t.Reason
@@ -298,11 +316,20 @@ func (m *Model) detailLines(l layout) []string {
 	if t.Branch != "" {
 		info += " · " + t.Branch
 	}
-	out = append(out, statusStyle(m.st, t).Render(ansi.Truncate(sanitize(info), w, "…")))
-	header, body := m.tabContent(t, w, l.contentH)
-	out = append(out, m.st.header.Render(ansi.Truncate(header, w, "…")))
-	return append(out, body...)
+	info = sanitize(info)
+	if rows <= 1 || t.Reason == "" && len(t.Conflicts) == 0 {
+		return []string{ansi.Truncate(info, w, "…")}
+	}
+	lines := strings.Split(ansi.Wrap(info, max(w, 1), " "), "\n")
+	if len(lines) > rows {
+		lines = lines[:rows]
+		lines[rows-1] = ansi.Truncate(lines[rows-1]+" …", w, "…")
+	}
+	return lines
 }
+
+// maxInfoRows bounds the status lines above the tabs' content.
+const maxInfoRows = 4
 
 // tabShort are the tab names when the full ones do not fit.
 var tabShort = [tabCount]string{"Stream", "Docs", "History", "Diff", "CI"}
