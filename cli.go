@@ -76,6 +76,7 @@ const usageText = `usage: agent-tui [--repo DIR] [--config FILE] [--db FILE] [co
   reject ID --reason TEXT
   retry ID [--guidance TEXT] [--model NAME]
   cancel ID
+  pause ID | resume ID  (a paused ticket moves only once resumed)
   stats [--json]
   compact             rewrite the database file without its free pages
 `
@@ -195,7 +196,7 @@ func runCommand(g globals, cmd string, rest []string, stdout, stderr io.Writer) 
 		return cmdList(g, rest, stdout, stderr)
 	case "show":
 		return cmdShow(g, rest, stdout, stderr)
-	case "approve", "cancel":
+	case "approve", "cancel", "pause", "resume":
 		return cmdSimpleDecision(g, cmd, rest, stdout, stderr)
 	case "reject":
 		return cmdReject(g, rest, stdout, stderr)
@@ -591,7 +592,26 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 	if err != nil {
 		return err
 	}
+	if p := engine.PendingDecision(before); p != nil && p.Kind == d.Kind && (d.Kind == store.DecisionCancel || d.Kind == store.DecisionApprove) {
+		// asked again: already so
+		fmt.Fprintf(stdout, "%s: %s already recorded; the engine carries it out on its next run\n", before.ID, cmd)
+		return nil
+	}
+	if pausedNow, waiting := pauseState(before); (d.Kind == store.DecisionPause && pausedNow) || (d.Kind == store.DecisionResume && !pausedNow) {
+		state := "paused"
+		if !pausedNow {
+			state = "not paused"
+		}
+		if waiting {
+			state += " once the next run carries out what is recorded"
+		}
+		fmt.Fprintf(stdout, "%s: already %s\n", before.ID, state)
+		return nil
+	}
 	t, err := engine.Decide(en.st, en.cfg, id, d)
+	if err != nil && before.Paused && (before.Status == store.StatusRunning || before.Status == store.StatusQueued) {
+		return fmt.Errorf("%w (it is paused: `agent-tui resume %s`, then a run carries it on)", err, before.ID)
+	}
 	if err != nil && before.Status == store.StatusRunning {
 		// this process holds the database, so no engine is running it:
 		// a run that stopped (a crash, a kill) left it so
@@ -626,8 +646,13 @@ func cmdSimpleDecision(g globals, cmd string, args []string, stdout, stderr io.W
 		return err
 	}
 	d := store.Decision{Kind: store.DecisionApprove}
-	if cmd == "cancel" {
+	switch cmd {
+	case "cancel":
 		d.Kind = store.DecisionCancel
+	case "pause":
+		d.Kind = store.DecisionPause
+	case "resume":
+		d.Kind = store.DecisionResume
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -649,6 +674,24 @@ func cmdSimpleDecision(g globals, cmd string, args []string, stdout, stderr io.W
 		}
 	}
 	return decide(g, cmd, id, d, stdout)
+}
+
+// pauseState is whether t will be paused once the recorded pause and
+// resume decisions are carried out, and whether any are still to be.
+func pauseState(t *store.Ticket) (paused, waiting bool) {
+	paused = t.Paused
+	for _, d := range t.Decisions {
+		if d.Applied {
+			continue
+		}
+		switch d.Kind {
+		case store.DecisionPause:
+			paused, waiting = true, true
+		case store.DecisionResume:
+			paused, waiting = false, true
+		}
+	}
+	return paused, waiting
 }
 
 // readArgFile reads a file named on the command line, "-" for stdin.
@@ -730,7 +773,7 @@ func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
 	tw := tabwriter.NewWriter(buf, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tSTATUS\tPHASE\tCOST\tTITLE")
 	for _, t := range tickets {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t$%.4f\t%s\n", t.ID, t.Kind, statusText(t.Status, t.Paused), t.Phase, t.CostUSD, printable(t.Title))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t$%.4f\t%s\n", t.ID, t.Kind, statusText(t), t.Phase, t.CostUSD, printable(t.Title))
 	}
 	return tw.Flush()
 }
@@ -776,13 +819,13 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		return writeJSON(stdout, view)
 	}
-	printShow(stdout, view)
+	printShow(stdout, view, statusText(t))
 	return nil
 }
 
-func printShow(w io.Writer, v engine.TicketView) {
+func printShow(w io.Writer, v engine.TicketView, status string) {
 	fmt.Fprintf(w, "%s  %s  %s\n", v.ID, v.Kind, printable(v.Title))
-	fmt.Fprintf(w, "status:  %s", statusText(v.Status, v.Paused))
+	fmt.Fprintf(w, "status:  %s", status)
 	if v.Reason != "" {
 		fmt.Fprintf(w, " — %s", v.Reason)
 	}
@@ -888,12 +931,29 @@ func printShow(w io.Writer, v engine.TicketView) {
 	}
 }
 
-// statusText is a status as list and show print it: a paused ticket says
-// so (it moves only once resumed, in the TUI).
-func statusText(status string, paused bool) string {
-	s := strings.ReplaceAll(status, "_", " ")
-	if paused {
-		s += " (paused)"
+// statusText is a status as list and show print it. These commands hold
+// the database, so no engine runs: a running ticket was cut off when
+// agent-tui last stopped, and the next run takes it up again; a paused one
+// moves only once resumed. A pause or resume not yet carried out shows as
+// pending.
+func statusText(t *store.Ticket) string {
+	s := strings.ReplaceAll(t.Status, "_", " ")
+	if t.Status == store.StatusRunning {
+		s = "interrupted"
+	}
+	if store.Finished(t.Status) {
+		return s
+	}
+	movable := t.Status == store.StatusRunning || t.Status == store.StatusQueued
+	switch paused, waiting := pauseState(t); {
+	case waiting && paused:
+		return s + " (pause pending)"
+	case waiting && !paused:
+		return "paused (resume pending)"
+	case paused && movable:
+		return "paused"
+	case paused:
+		return s + " (paused)"
 	}
 	return s
 }

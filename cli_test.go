@@ -614,23 +614,69 @@ func TestCLIBrokenPromptStopsRunAtStart(t *testing.T) {
 	}
 }
 
-// list and show mark a paused ticket, which moves only once resumed.
-func TestCLIMarksPausedTickets(t *testing.T) {
+// pause and resume work from the command line too; list and show say what
+// is paused, pending or cut off (no engine runs while they do), and list
+// --json carries paused.
+func TestCLIPauseResumeAndStatuses(t *testing.T) {
 	e := newCLIEnv(t, simpleModel, "")
 	id := strings.TrimSpace(e.mustRun("add", "held"))
+	if out := e.mustRun("pause", id); !strings.Contains(out, "pause recorded") {
+		t.Fatalf("pause: %q", out)
+	}
+	if out := e.mustRun("list"); !strings.Contains(out, "queued (pause pending)") {
+		t.Fatalf("list:\n%s", out)
+	}
+	if out := e.mustRun("pause", id); !strings.Contains(out, "already paused once the next run") {
+		t.Fatalf("pause again: %q", out)
+	}
+	e.mustRun("run", "--until-idle")
+	if out := e.mustRun("show", id); !strings.Contains(out, "status:  paused") {
+		t.Fatalf("show:\n%s", out)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(e.mustRun("list", "--json")), &list); err != nil || list[0]["paused"] != true {
+		t.Fatalf("list --json: %v %v", err, list)
+	}
+	if n := len(e.srv.Requests()); n != 0 {
+		t.Fatalf("a paused ticket called the model %d times", n)
+	}
+	// a decision on it says how to move it
+	if _, errOut, code := e.run("retry", id); code == 0 || !strings.Contains(errOut, "it is paused: `agent-tui resume "+id+"`") {
+		t.Fatalf("retry: %d %q", code, errOut)
+	}
+	if out := e.mustRun("resume", id); !strings.Contains(out, "resume recorded") {
+		t.Fatalf("resume: %q", out)
+	}
+	if out := e.mustRun("list"); !strings.Contains(out, "paused (resume pending)") {
+		t.Fatalf("list:\n%s", out)
+	}
+	e.mustRun("run", "--until-idle")
+	if out := e.mustRun("show", id); strings.Contains(out, "paused") || len(e.srv.Requests()) == 0 {
+		t.Fatalf("show after resume (%d model calls):\n%s", len(e.srv.Requests()), out)
+	}
+	// a second cancel or approve is no error: it is already recorded
+	id2 := strings.TrimSpace(e.mustRun("add", "cut off"))
+	e.mustRun("cancel", id2)
+	if out := e.mustRun("cancel", id2); !strings.Contains(out, "cancel already recorded") {
+		t.Fatalf("second cancel: %q", out)
+	}
+}
+
+// A ticket a stopped run left running is shown as interrupted: no engine
+// runs while list or show does.
+func TestCLIShowsInterrupted(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	id := strings.TrimSpace(e.mustRun("add", "cut off"))
 	st, err := store.Open(filepath.Join(e.dir, ".git", "agent-tui.db"), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.UpdateTicket(id, func(x *store.Ticket) error { x.Paused = true; return nil }); err != nil {
+	if _, err := st.UpdateTicket(id, func(x *store.Ticket) error { x.Status = store.StatusRunning; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
-	if out := e.mustRun("list"); !strings.Contains(out, "queued (paused)") {
+	if out := e.mustRun("list"); !strings.Contains(out, "interrupted") {
 		t.Fatalf("list:\n%s", out)
-	}
-	if out := e.mustRun("show", id); !strings.Contains(out, "status:  queued (paused)") {
-		t.Fatalf("show:\n%s", out)
 	}
 }
 

@@ -128,6 +128,15 @@ func Decide(st *store.Store, cfg *config.Config, id string, d store.Decision) (*
 		if err := checkDecision(cfg, t, d); err != nil {
 			return err
 		}
+		if t.Parent != "" && d.Kind != store.DecisionCancel && d.Kind != store.DecisionPause && d.Kind != store.DecisionResume {
+			// the epic's cancel takes its children with it: anything else
+			// recorded now would be dropped by the same run
+			if epic, err := tx.Ticket(t.Parent); err == nil {
+				if p := PendingDecision(epic); p != nil && p.Kind == store.DecisionCancel {
+					return fmt.Errorf("%s's epic %s is to be cancelled by the next run, and %s with it", t.ID, epic.ID, t.ID)
+				}
+			}
+		}
 		if d.Kind == store.DecisionApprove {
 			if err := checkApprovable(tx, t); err != nil {
 				return err

@@ -466,3 +466,27 @@ func TestCrashedAttemptCostCounts(t *testing.T) {
 		t.Fatal("the crashed attempt was not marked")
 	}
 }
+
+// A decision on a child of an epic whose cancel waits for the next run is
+// refused: the same run would drop it with the child.
+func TestChildDecisionRefusedWhileItsEpicIsToBeCancelled(t *testing.T) {
+	h := newHarness(t, "", developer)
+	epic := h.add("epic", "parent", false)
+	child, err := AddTicket(h.st, NewTicket{Kind: "feature", Title: "child", Body: "b", Parent: epic}, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.st.UpdateTicket(child.ID, func(x *store.Ticket) error { x.Status = store.StatusAwaiting; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decide(h.st, h.cfg, epic, store.Decision{Kind: store.DecisionCancel}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Decide(h.st, h.cfg, child.ID, store.Decision{Kind: store.DecisionApprove})
+	if err == nil || !strings.Contains(err.Error(), "epic "+epic+" is to be cancelled by the next run") {
+		t.Fatalf("approve of the child: %v", err)
+	}
+	if _, err := Decide(h.st, h.cfg, child.ID, store.Decision{Kind: store.DecisionCancel}); err != nil {
+		t.Fatalf("cancel of the child: %v", err)
+	}
+}

@@ -82,6 +82,7 @@ type TicketSummary struct {
 	Phase     string   `json:"phase"`
 	Reason    string   `json:"reason"`
 	Sensitive bool     `json:"sensitive"`
+	Paused    bool     `json:"paused"`
 	Parent    string   `json:"parent"`
 	Children  []string `json:"children"`
 	CostUSD   float64  `json:"cost_usd"`
@@ -90,7 +91,7 @@ type TicketSummary struct {
 // Summarize is a ticket as `list --json` shows it.
 func Summarize(t *store.Ticket) TicketSummary {
 	return TicketSummary{ID: t.ID, Kind: t.Kind, Title: t.Title, Status: t.Status, Phase: t.Phase, Reason: t.Reason,
-		Sensitive: t.Sensitive, Parent: t.Parent, Children: nonNil(t.Children), CostUSD: t.CostUSD}
+		Sensitive: t.Sensitive, Paused: t.Paused, Parent: t.Parent, Children: nonNil(t.Children), CostUSD: t.CostUSD}
 }
 
 // Describe joins a ticket and its attempts into the show view.
