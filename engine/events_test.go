@@ -202,3 +202,12 @@ func TestInterruptedAttemptCostCounts(t *testing.T) {
 		t.Fatalf("ticket cost %.6f, its attempts cost %.6f", got, sum)
 	}
 }
+
+// A wait reads as people say it: "300ms", not "0s".
+func TestRoundWait(t *testing.T) {
+	for d, want := range map[time.Duration]string{300 * time.Millisecond: "300ms", 1500 * time.Millisecond: "2s", 61 * time.Second: "1m1s"} {
+		if got := roundWait(d).String(); got != want {
+			t.Errorf("%s: %s, want %s", d, got, want)
+		}
+	}
+}

@@ -80,11 +80,12 @@ func (s *session) record(resp *llm.Response) {
 	s.spend(llm.Usage{TokensIn: resp.TokensIn, TokensOut: resp.TokensOut, Estimated: resp.Estimated, CostUSD: resp.CostUSD})
 }
 
-// waiting tells the stream and the log that a rate-limited call waits to
-// be tried again.
+// waiting tells the stream and the log that a call that failed in passing
+// (a 429; a 5xx, a cut or a stall with no other model) waits to be tried
+// again.
 func (s *session) waiting(model string, wait time.Duration, reason string) {
-	s.emit(fmt.Sprintf("\n[%s: %s; trying again in %s]\n", model, reason, wait.Round(time.Second)))
-	s.e.log.Info("rate limited", "ticket", s.t.ID, "model", model, "wait", wait.Round(time.Second).String(), "reason", reason)
+	s.emit(fmt.Sprintf("\n[%s: %s; trying again in %s]\n", model, reason, roundWait(wait)))
+	s.e.log.Info("waiting to try the model again", "ticket", s.t.ID, "model", model, "wait", roundWait(wait).String(), "reason", reason)
 }
 
 // wasted adds a call that gave nothing usable, and keeps whose it was.
@@ -301,4 +302,13 @@ func wellFormed(calls []openai.ToolCall) []openai.ToolCall {
 		}
 	}
 	return out
+}
+
+// roundWait shows a wait as people read it: whole seconds, or
+// milliseconds under a second (a 300ms backoff is not "0s").
+func roundWait(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
 }

@@ -368,7 +368,11 @@ func (r *Router) tryModel(ctx context.Context, c candidate, req *Request, canFal
 			return nil, f.reason, f.ofRequest || requestFault(f.status), nil
 		}
 		if n >= r.retries {
-			return nil, fmt.Sprintf("%s after %d retries", f.reason, n), false, nil
+			retries := "retries"
+			if n == 1 {
+				retries = "retry"
+			}
+			return nil, fmt.Sprintf("%s after %d %s", f.reason, n, retries), false, nil
 		}
 		wait := r.backoff << min(n, 16) // the shift cannot overflow
 		if d, ok := parseRetryAfter(f.retryAfter, r.now()); ok {
