@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -138,6 +139,42 @@ type callInfoKey struct{}
 type callInfo struct {
 	retryAfter  string
 	contentType string // of a successful answer
+	head        *headRecorder
+}
+
+// headRecorder keeps the first bytes of a successful answer's body: when
+// no event comes of it, they say what came instead (a web page, a proxy's
+// notice).
+type headRecorder struct {
+	io.ReadCloser
+	mu   sync.Mutex
+	head []byte
+}
+
+func (h *headRecorder) Read(p []byte) (int, error) {
+	n, err := h.ReadCloser.Read(p)
+	h.mu.Lock()
+	if rest := 200 - len(h.head); rest > 0 {
+		h.head = append(h.head, p[:min(n, rest)]...)
+	}
+	h.mu.Unlock()
+	return n, err
+}
+
+// began is the start of the body, or "" when it began as an event stream.
+func (h *headRecorder) began() string {
+	if h == nil {
+		return ""
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	first := strings.TrimSpace(string(h.head))
+	for _, sse := range []string{"data:", "event:", "id:", "retry:", ":"} {
+		if strings.HasPrefix(first, sse) {
+			return ""
+		}
+	}
+	return first
 }
 
 // captureTransport records error responses' Retry-After into the request's
@@ -154,6 +191,8 @@ func (t *captureTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if resp.StatusCode < 400 {
 		if info != nil {
 			info.contentType = resp.Header.Get("Content-Type")
+			info.head = &headRecorder{ReadCloser: resp.Body}
+			resp.Body = info.head
 		}
 		return resp, nil
 	}

@@ -1119,6 +1119,22 @@ func TestUnreachableAsConfiguredIsNotRetried(t *testing.T) {
 	}
 }
 
+// A body that is no event stream under an event-stream content type (a
+// proxy's page) is quoted, not reported as an empty stream, and not
+// retried.
+func TestNonStreamBodyIsQuoted(t *testing.T) {
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "<html>totally not json</html>\n")
+	}))
+	t.Cleanup(page.Close)
+	r := NewRouter(testConfig(model{name: "a", url: page.URL}), Options{})
+	_, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello})
+	if err == nil || !strings.Contains(err.Error(), `not an event stream (it began "<html>totally not json</html>")`) || strings.Contains(err.Error(), "retr") {
+		t.Fatalf("err %v", err)
+	}
+}
+
 // A web page where the API should be (a base_url without /v1, a login
 // proxy) is named as such, not as a broken stream.
 func TestHTMLAnswerIsNamed(t *testing.T) {

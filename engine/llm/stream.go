@@ -153,6 +153,10 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		// status 200: an answer, not a passing failure worth retrying
 		return fail(&failure{reason: fmt.Sprintf("the provider answered with %s, not an event stream: is base_url its API (often ending in /v1)?", info.contentType), status: http.StatusOK})
 	case !received:
+		if began := info.head.began(); began != "" {
+			// status 200: an answer, not a passing failure worth retrying
+			return fail(&failure{reason: fmt.Sprintf("the provider's answer is not an event stream (it began %q): is base_url its API (often ending in /v1)?", r.short(began)), status: http.StatusOK})
+		}
 		return fail(&failure{reason: "stream ended without an answer"})
 	case finish == "":
 		return fail(&failure{reason: "stream ended before the answer was finished (no finish_reason)"})
