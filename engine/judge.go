@@ -19,6 +19,29 @@ import (
 	"agent-tui/store"
 )
 
+// humanStop ends an attempt with the ticket stopped for a human: what is
+// wrong is not the model's to fix.
+type humanStop struct{ reason string }
+
+func (h *humanStop) Error() string { return h.reason }
+
+// missingProgram says why a check's command cannot run whatever a model
+// writes: its program, a plain name, is not installed. (A path, such as
+// ./run_tests.sh, may be the tests phase's to write.)
+func missingProgram(c store.Check, key string) string {
+	if c.NotRun != "was not found" {
+		return ""
+	}
+	prog := ""
+	if f := strings.Fields(c.Command); len(f) > 0 {
+		prog = f[0]
+	}
+	if strings.Contains(prog, "/") {
+		return ""
+	}
+	return fmt.Sprintf("the command `%s` was not found (%s is not installed, or not on PATH): fix %s in the config, or install it, then restart and retry", c.Command, prog, key)
+}
+
 // checkOutputKept is the tail of a command's output stored with a check.
 const checkOutputKept = 16 << 10
 
@@ -69,6 +92,9 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		}
 		if c.ExitCode == 0 {
 			return fail("check", "the test command passes: the new tests must fail before the code exists")
+		}
+		if why := missingProgram(c, "test_command"); why != "" {
+			return &humanStop{why}
 		}
 		if c.NotRun != "" {
 			return fail("check", fmt.Sprintf("the test command `%s` %s: the tests must run and fail, not fail to run: %s", c.Command, c.NotRun, OneLine(tailBytes(c.Output, 400), 400)))
@@ -129,14 +155,17 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if len(hit) > 0 {
 			return fail("check", "the files the test and CI commands run were changed ("+strings.Join(hit, ", ")+"): change the code, not how it is checked")
 		}
-		name, cmd := CheckCodeGreen, e.testCmd(t)
+		name, cmd, key := CheckCodeGreen, e.testCmd(t), "test_command"
 		if ps.Name == config.CIFix {
-			name, cmd = "ci", e.ciCmd(t)
+			name, cmd, key = "ci", e.ciCmd(t), "ci_command"
 		}
 		c := e.runCheck(ctx, t, name, cmd, 0)
 		a.Checks = append(a.Checks, c)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if why := missingProgram(c, key); why != "" {
+			return &humanStop{why}
 		}
 		if !c.Pass {
 			return fail("check", fmt.Sprintf("`%s` still fails (%s): %s", cmd, CheckOutcome(c), OneLine(tailBytes(c.Output, 600), 600)))

@@ -469,7 +469,10 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 		a.Error = OneLine(runErr.Error(), 2000)
 		var nl *llm.NoLocalModelError
 		var af *llm.AllFailedError
+		var hs *humanStop
 		switch {
+		case errors.As(runErr, &hs):
+			stopReason = hs.reason
 		case errors.As(runErr, &nl):
 			// nl.Phase: the validator's chain may be the one without
 			stopReason = fmt.Sprintf("sensitive ticket: %s has no local model (a provider with local = true) in [phases.%s] models; nothing was sent", nl.Phase, nl.Phase)
