@@ -417,11 +417,8 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 				if ps != nil && (ps.Name == Merge || ps.Name == config.Review && d.Kind == store.DecisionReject) {
 					// "do not merge this": review only reads, so the work
 					// goes back to code with the reason, and through CI
-					// and review again (a reject at review stays review's,
-					// so code and the next review both read it)
-					if ps.Name == Merge {
-						d.Phase = config.Review // read by code and the next review alike
-					}
+					// and review again (code and the next review both
+					// read a reject taken at review or at the merge)
 					ps.Status = store.PhasePending
 					reopenCode(t, config.Code, config.CI, config.CIFix, config.Review)
 					t.Rebase = true

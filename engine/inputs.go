@@ -84,7 +84,10 @@ func feedbackFor(t *store.Ticket, phase string, attempts []*store.Attempt) []str
 		out = append(out, a.Verdict.Objections...)
 	}
 	for _, d := range t.Decisions {
-		if d.Superseded != "" || d.Phase != phase && !(phase == config.Code && d.Phase == config.Review) {
+		// a reject at review or at a blocked merge sends the work back:
+		// code and the next review both read it
+		backFromReview := d.Kind == store.DecisionReject && (d.Phase == config.Review || d.Phase == Merge) && (phase == config.Code || phase == config.Review)
+		if d.Superseded != "" || d.Phase != phase && !backFromReview {
 			continue
 		}
 		if d.Kind == store.DecisionReject && d.Reason != "" {

@@ -265,6 +265,14 @@ func TestRejectAtMergeSendsTheWorkBack(t *testing.T) {
 	if n := len(h.phase(id, "ci").Attempts); n != 2 {
 		t.Fatalf("CI ran %d times", n)
 	}
+	// the next review reads it too, and history says where it was taken
+	review := h.firstTurns("review")
+	if len(review) != 2 || !strings.Contains(userText(review[1]), "REJ-MERGE: wrong approach") {
+		t.Fatalf("review attempts %d; the reason did not reach the second", len(review))
+	}
+	if d := tk.Decisions[len(tk.Decisions)-1]; d.Kind != store.DecisionReject || d.Phase != Merge {
+		t.Fatalf("the reject is recorded at %s", d.Phase)
+	}
 }
 
 // An epic whose children were all cancelled brought nothing: it is
