@@ -867,6 +867,9 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 				}
 			}
 			switch {
+			case a.Model == "" && len(a.Checks) == 0 && a.Interrupted:
+				// cut off (a kill) before a call's end was recorded
+				fmt.Fprintf(w, "  #%d %-8s (cut off before an answer was recorded)", a.N, verdict)
 			case a.Model == "" && len(a.Checks) == 0:
 				// stopped before any model answered
 				fmt.Fprintf(w, "  #%d %-8s (no model answered)", a.N, verdict)

@@ -662,6 +662,24 @@ func TestCLIPauseResumeAndStatuses(t *testing.T) {
 	}
 }
 
+// An attempt a kill cut off before any call's end was recorded does not
+// claim that no model answered.
+func TestCLIShowsACutOffAttempt(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	id := strings.TrimSpace(e.mustRun("add", "killed mid-stream"))
+	st, err := store.Open(filepath.Join(e.dir, ".git", "agent-tui.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutAttempt(id, &store.Attempt{N: 1, Phase: "discovery", Started: time.Now(), Interrupted: true, Error: "interrupted"}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if out := e.mustRun("show", id); !strings.Contains(out, "(cut off before an answer was recorded)") || strings.Contains(out, "no model answered") {
+		t.Fatalf("show:\n%s", out)
+	}
+}
+
 // A ticket a stopped run left running is shown as interrupted: no engine
 // runs while list or show does.
 func TestCLIShowsInterrupted(t *testing.T) {

@@ -509,7 +509,10 @@ func (m *Model) streamHeader(a *store.Attempt, seq int) string {
 		return strings.Join(parts, " · ")
 	}
 	if noModelAnswered(a) {
-		// nothing was called, so nothing to count: as `agent-tui show` says it
+		// nothing recorded to count: as `agent-tui show` says it
+		if a.Interrupted {
+			return strings.Join(append(parts, "cut off before an answer was recorded"), " · ")
+		}
 		return strings.Join(append(parts, "no model answered"), " · ")
 	}
 	model := a.Model
