@@ -30,11 +30,51 @@ func dialogWidth(screen int) int { return min(64, screen-4) }
 // frame boxes a dialog; body separates its parts with blank lines, which
 // go first when the rows are short.
 func frame(st *styles, title, body string, width, height int) string {
+	// wrapped here, at spaces only: lipgloss would also break at hyphens,
+	// and a branch (agent/T-6) would be cut in two
+	body = wrapAtSpaces(body, width-st.dialog.GetHorizontalFrameSize())
 	out := st.dialog.Width(width).Render(st.dialogTitle.Render(title) + "\n\n" + body)
 	if lipgloss.Height(out) > height {
 		out = st.dialog.Width(width).Render(st.dialogTitle.Render(title) + "\n" + strings.ReplaceAll(body, "\n\n", "\n"))
 	}
 	return out
+}
+
+// wrapAtSpaces fills lines of at most w cells, breaking only at spaces
+// (a word longer than a line is cut where it must be).
+func wrapAtSpaces(s string, w int) string {
+	if w < 1 {
+		return s
+	}
+	var out []string
+	for _, para := range strings.Split(s, "\n") {
+		if ansi.StringWidth(strings.TrimRight(ansi.Strip(para), " ")) <= w {
+			// as it is, indentation and all (trailing blanks, an input's
+			// padding, are lipgloss's to drop)
+			out = append(out, para)
+			continue
+		}
+		line, lineW := "", 0
+		for _, word := range strings.Split(para, " ") {
+			ww := ansi.StringWidth(word)
+			switch {
+			case lineW == 0 && ww <= w:
+				line, lineW = word, ww
+			case lineW > 0 && lineW+1+ww <= w:
+				line, lineW = line+" "+word, lineW+1+ww
+			default:
+				if lineW > 0 {
+					out = append(out, line)
+				}
+				parts := strings.Split(ansi.Hardwrap(word, w, true), "\n")
+				out = append(out, parts[:len(parts)-1]...)
+				line = parts[len(parts)-1]
+				lineW = ansi.StringWidth(line)
+			}
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
 }
 
 // unbounded is the height to render at when measuring what a dialog needs.

@@ -772,3 +772,18 @@ func TestTicketBodyKeepsLineBreaks(t *testing.T) {
 		t.Errorf("rendered:\n%s", plainOut)
 	}
 }
+
+// Dialog text breaks at spaces only: lipgloss alone would cut a branch
+// name at its hyphen.
+func TestWrapAtSpaces(t *testing.T) {
+	got := wrapAtSpaces("This merges agent/T-6 into main.", 18)
+	if got != "This merges\nagent/T-6 into\nmain." {
+		t.Fatalf("%q", got)
+	}
+	if got := wrapAtSpaces("  indented line", 20); got != "  indented line" {
+		t.Fatalf("%q", got)
+	}
+	if got := wrapAtSpaces("a verylongwordthatcannotfit", 10); got != "a\nverylongwo\nrdthatcann\notfit" {
+		t.Fatalf("%q", got)
+	}
+}
