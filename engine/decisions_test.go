@@ -418,7 +418,7 @@ func TestStatsChargeCutCallsToTheirModel(t *testing.T) {
 	if m := rows["medium"]; m.CostUSD <= 0 || m.Attempts != 0 {
 		t.Fatalf("the cut model's row %+v (rows %+v)", m, rows)
 	}
-	if sp := rows["spare"]; sp.Attempts != 1 {
+	if sp := rows["spare"]; sp.Attempts != 1 || sp.Calls != sp.Attempts {
 		t.Fatalf("the answering model's row %+v (rows %+v)", sp, rows)
 	}
 	if tk := h.ticket(id); math.Abs(s.TotalUSD-tk.CostUSD) > 1e-9 {

@@ -20,7 +20,8 @@ type Stats struct {
 type SpendRow struct {
 	Phase     string  `json:"phase"`
 	Model     string  `json:"model"`
-	Attempts  int     `json:"calls"` // attempts (or validator sessions) this model served, each of one or more calls; "calls" kept for scripts
+	Attempts  int     `json:"attempts"` // attempts (or validator sessions) this model served, each of one or more calls
+	Calls     int     `json:"calls"`    // the same number, under the name it first had (kept for scripts)
 	TokensIn  int     `json:"tokens_in"`
 	TokensOut int     `json:"tokens_out"`
 	CostUSD   float64 `json:"cost_usd"`
@@ -55,6 +56,7 @@ func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 		}
 		if attempt {
 			r.Attempts++
+			r.Calls = r.Attempts
 		}
 		r.TokensIn += in
 		r.TokensOut += out
