@@ -217,10 +217,16 @@ func TestCLIAddRunShow(t *testing.T) {
 func TestCLIBadInputGetsOneLineErrorAndLeavesNothing(t *testing.T) {
 	e := newCLIEnv(t, simpleModel, "")
 	db := filepath.Join(e.dir, ".git", "agent-tui.db")
+	binary := filepath.Join(t.TempDir(), "blob.bin")
+	if err := os.WriteFile(binary, []byte{0x7f, 'E', 'L', 'F', 0, 0xff, 0xfe}, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		args []string
 		want string
 	}{
+		{[]string{"add", "--body-file", binary, "x"}, "the body is not text"},
+		{[]string{}, "the TUI needs a terminal"},
 		{[]string{"add", "--kind", "chore", "x"}, `unknown kind "chore"`},
 		{[]string{"add", "   "}, "empty title"},
 		{[]string{"add"}, "empty title"},

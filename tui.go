@@ -10,12 +10,19 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/charmbracelet/x/term"
+
 	"agent-tui/engine/demo"
 	"agent-tui/ui"
 )
 
 // runTUI runs the engine and the UI in one process until the user quits.
 func runTUI(g globals, stderr io.Writer) error {
+	// before anything is opened or started: without a terminal the TUI
+	// cannot draw, and nothing else should happen in its place
+	if err := needTerminal(); err != nil {
+		return err
+	}
 	en, err := openEnv(g)
 	if err != nil {
 		return err
@@ -76,4 +83,18 @@ func runDemo(stderr io.Writer) error {
 	err = runTUI(globals{repo: d.Dir, config: d.ConfigPath, db: d.DBPath, demo: true}, stderr)
 	fmt.Fprintf(stderr, "demo repository kept at %s\n", d.Dir)
 	return err
+}
+
+// needTerminal says why the TUI cannot be drawn here, or nil.
+func needTerminal() error {
+	const hint = ": run it in a terminal, or use `agent-tui run` and the other commands (agent-tui --help)"
+	if !term.IsTerminal(os.Stdout.Fd()) {
+		return errors.New("the TUI needs a terminal, and standard output is not one" + hint)
+	}
+	tty, err := os.Open("/dev/tty")
+	if err != nil {
+		return errors.New("the TUI needs a terminal, and this process has none" + hint)
+	}
+	tty.Close()
+	return nil
 }

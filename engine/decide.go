@@ -41,7 +41,10 @@ func (n NewTicket) Validate() error {
 		return fmt.Errorf("the title is %d characters long, over %d: put the rest in the body", l, MaxTitle)
 	}
 	// a body may be a pasted log with colours: it is kept as given and
-	// shown sanitized
+	// shown sanitized; but not a binary file, which no model can read
+	if !utf8.ValidString(n.Body) || strings.ContainsRune(n.Body, 0) {
+		return errors.New("the body is not text (invalid UTF-8, or NUL bytes): give a text file")
+	}
 	return nil
 }
 
