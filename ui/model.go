@@ -545,7 +545,7 @@ func (m *Model) move(d int) tea.Cmd {
 		if s == nil {
 			return nil
 		}
-		tail := s.tailTop(l.contentW, l.contentH)
+		tail := s.tailTop(l.contentW, l.contentH-len(m.streamEnding(td.attempt(td.latest), l.contentW, l.contentH)))
 		if m.streamFollow {
 			m.streamTop = tail
 		}

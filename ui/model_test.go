@@ -274,6 +274,19 @@ func TestLongStopReasonIsShownWhole(t *testing.T) {
 	}
 }
 
+// The Stream tab ends a failed attempt with its error: every model the
+// chain tried, not only what the last one streamed.
+func TestStreamShowsHowAnAttemptFailed(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "j", "j", "j", "1")
+	if m.q.selectedID() != "T-4" {
+		t.Fatalf("selected %s", m.q.selectedID())
+	}
+	if v := plain(m); !strings.Contains(v, "error: tests did not fail (expected red)") {
+		t.Fatalf("no error under the stream:\n%s", v)
+	}
+}
+
 func TestDeltaAppendsToStream(t *testing.T) {
 	m := newTestModel(t, fixture(), 100, 30)
 	m = press(t, m, "j", "1")

@@ -459,16 +459,18 @@ func (m *Model) streamContent(td *ticketData, w, h int) (string, []string) {
 	if td.latest == 0 {
 		return "", []string{m.st.dim.Render("No attempt yet.")}
 	}
-	header := m.streamHeader(td.attempt(td.latest), td.latest)
+	a := td.attempt(td.latest)
+	header := m.streamHeader(a, td.latest)
+	ending := m.streamEnding(a, w, h)
 	s := td.streams[td.latest]
 	if s == nil {
-		return header, nil
+		return header, ending
 	}
 	if !m.streamFollow {
 		header = "↑ scrolled (end follows) · " + header
 	}
-	rows, kinds := s.window(m.streamTop, w, h, m.streamFollow)
-	out := make([]string, len(rows))
+	rows, kinds := s.window(m.streamTop, w, h-len(ending), m.streamFollow)
+	out := make([]string, len(rows), len(rows)+len(ending))
 	for i, r := range rows {
 		switch kinds[i] {
 		case '>':
@@ -479,7 +481,24 @@ func (m *Model) streamContent(td *ticketData, w, h int) (string, []string) {
 			out[i] = r
 		}
 	}
-	return header, out
+	return header, append(out, ending...)
+}
+
+// streamEnding is how a failed attempt ended, shown under what it
+// streamed: every model the chain tried, not only the last one's wait.
+func (m *Model) streamEnding(a *store.Attempt, w, h int) []string {
+	if a == nil || a.Error == "" || !a.Done() || h <= 3 {
+		return nil
+	}
+	var ending []string
+	for _, l := range strings.Split(ansi.Wrap(sanitize("error: "+a.Error), max(w, 1), " "), "\n") {
+		if len(ending) == 3 {
+			ending[2] = ansi.Truncate(ending[2]+" …", w, "…")
+			break
+		}
+		ending = append(ending, m.st.fail.Render(l))
+	}
+	return ending
 }
 
 func (m *Model) streamHeader(a *store.Attempt, seq int) string {
