@@ -948,14 +948,14 @@ func statusText(t *store.Ticket) string {
 		return s
 	}
 	movable := t.Status == store.StatusRunning || t.Status == store.StatusQueued
-	switch paused, waiting := pauseState(t); {
-	case waiting && paused:
+	switch will, _ := pauseState(t); {
+	case will && !t.Paused:
 		return s + " (pause pending)"
-	case waiting && !paused:
+	case !will && t.Paused:
 		return "paused (resume pending)"
-	case paused && movable:
+	case t.Paused && movable:
 		return "paused"
-	case paused:
+	case t.Paused:
 		return s + " (paused)"
 	}
 	return s

@@ -67,8 +67,8 @@ func (e *Engine) Models() []ModelChoice {
 }
 
 // Uncallable says why the model phase t is at cannot run (no model of its
-// chain, or of the validator's after it, can be called: a key variable
-// unset, or for a sensitive ticket no local model), or "" when it can.
+// chain, or of the validator's after it, can be called: its provider's key
+// variable is unset), or "" when it can.
 func (e *Engine) Uncallable(t *store.Ticket) string {
 	ps := phaseState(t, t.Phase)
 	if ps == nil || t.Phase == config.CI || t.Phase == Merge || t.Sensitive {
