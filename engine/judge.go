@@ -32,14 +32,37 @@ func missingProgram(c store.Check, key string) string {
 	if c.NotRun != "was not found" {
 		return ""
 	}
-	prog := ""
-	if f := strings.Fields(c.Command); len(f) > 0 {
-		prog = f[0]
+	prog := notFoundProgram(c.Command, c.Output)
+	if prog == "" {
+		if f := strings.Fields(c.Command); len(f) > 0 {
+			prog = f[0]
+		}
 	}
-	if strings.Contains(prog, "/") {
+	if prog == "" || strings.Contains(prog, "/") {
 		return ""
 	}
 	return fmt.Sprintf("the command `%s` was not found (%s is not installed, or not on PATH): fix %s in the config, or install it, then restart and retry", c.Command, prog, key)
+}
+
+// notFoundProgram is the program, named by plain name in command itself
+// (`FOO=1 pytest`, `cd web && make test`), that the shell's output says
+// it could not find; "" when there is none.
+func notFoundProgram(command, output string) string {
+	for _, seg := range strings.FieldsFunc(command, func(r rune) bool { return strings.ContainsRune(";&|()\n", r) }) {
+		words := strings.Fields(seg)
+		for len(words) > 0 && (strings.Contains(words[0], "=") || checkKeywords[words[0]]) {
+			words = words[1:]
+		}
+		if len(words) == 0 || strings.ContainsAny(words[0], "/$`'\"") {
+			continue
+		}
+		prog := words[0]
+		// dash: "sh: 1: prog: not found"; bash: "bash: line 1: prog: command not found"
+		if strings.Contains(output, " "+prog+": not found") || strings.Contains(output, " "+prog+": command not found") {
+			return prog
+		}
+	}
+	return ""
 }
 
 // checkOutputKept is the tail of a command's output stored with a check.
@@ -608,8 +631,9 @@ func (e *Engine) runCheck(ctx context.Context, t *store.Ticket, name, command st
 	case res.TimedOut:
 		c.NotRun = store.NotRunTimedOut + " after " + timeout.String()
 		c.Output += fmt.Sprintf("\n[timed out after %s]", timeout)
-	case res.ExitCode == 127 && argv[0] == "sh" && !tools.Resolves(command, dir):
-		// the shell's "not found", not a test's own exit status
+	case res.ExitCode == 127 && argv[0] == "sh" && (!tools.Resolves(command, dir) || notFoundProgram(command, res.Output) != ""):
+		// the shell's "not found" of the command's own program, not a
+		// test's exit status (a test may well run a tool not built yet)
 		c.NotRun = "was not found"
 	}
 	return c

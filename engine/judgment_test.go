@@ -111,6 +111,7 @@ func TestRedCheckNeedsTestsThatRan(t *testing.T) {
 		timeout             time.Duration
 	}{
 		{"not found", "no-such-test-runner-xyz --all", "was not found", 0},
+		{"not found in a shell command", "FOO=1 no-such-test-runner-xyz --all && true", "was not found", 0},
 		{"timed out", "sleep 5", "timed out", 300 * time.Millisecond},
 	}
 	for _, c := range cases {
@@ -127,14 +128,14 @@ func TestRedCheckNeedsTestsThatRan(t *testing.T) {
 				t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
 			}
 			attempts := h.phase(id, "tests").Attempts
-			if c.name == "not found" {
+			if strings.HasPrefix(c.name, "not found") {
 				// not the model's to fix: one attempt, and the stop says what to change
 				if len(attempts) != 1 || !strings.Contains(tk.Reason, "(no-such-test-runner-xyz is not installed, or not on PATH): fix test_command") {
 					t.Fatalf("%d attempts; %s", len(attempts), tk.Reason)
 				}
 			}
 			for _, a := range attempts {
-				if c.name != "not found" && (a.Verdict == nil || a.Verdict.Pass || !strings.Contains(strings.Join(a.Verdict.Objections, " "), c.want)) {
+				if !strings.HasPrefix(c.name, "not found") && (a.Verdict == nil || a.Verdict.Pass || !strings.Contains(strings.Join(a.Verdict.Objections, " "), c.want)) {
 					t.Fatalf("attempt %d: %+v", a.N, a.Verdict)
 				}
 				if out := CheckOutcome(a.Checks[0]); !strings.Contains(out, c.want) {
@@ -1040,5 +1041,21 @@ func TestForeignBranchIsNotTakenOver(t *testing.T) {
 	tk := h.ticket(id)
 	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "branch agent/T-1 already exists with commits this ticket did not make") || tk.Worktree != "" {
 		t.Fatalf("%s (%s), worktree %q", tk.Status, tk.Reason, tk.Worktree)
+	}
+}
+
+// Only the command's own program counts as not found: a test that runs a
+// tool not built yet is a red run, not a missing runner.
+func TestNotFoundProgram(t *testing.T) {
+	for _, c := range []struct{ command, output, want string }{
+		{"FOO=1 pytest -q", "sh: 1: pytest: not found", "pytest"},
+		{"cd web && npm test", "bash: line 1: npm: command not found", "npm"},
+		{"sh run_tests.sh", "run_tests.sh: 3: mytool: not found", ""},
+		{"make test", "make: mytool: not found", ""},
+		{"./ci.sh", "sh: 1: ./ci.sh: not found", ""},
+	} {
+		if got := notFoundProgram(c.command, c.output); got != c.want {
+			t.Errorf("%q / %q: %q, want %q", c.command, c.output, got, c.want)
+		}
 	}
 }

@@ -773,7 +773,7 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	if check.NotRun != "" && !check.TimedOut() {
 		// no change to the code makes a missing command run (a hang is
 		// the code's to fix): it is the human's setup
-		stop = fmt.Sprintf("the CI command `%s` %s: fix ci_command (or test_command) in the config, then retry", check.Command, check.NotRun)
+		stop = fmt.Sprintf("the CI command `%s` %s: fix ci_command (or test_command) in the config, restart, then retry", check.Command, check.NotRun)
 	}
 	err = e.st.Update(func(tx *store.Tx) error {
 		cur, err := tx.Ticket(t.ID)
