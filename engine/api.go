@@ -52,8 +52,9 @@ func (e *Engine) Diff(ctx context.Context, id string) (string, error) {
 
 // ModelChoice is a configured model as a human picks one.
 type ModelChoice struct {
-	Name  string
-	Local bool // on a provider with local = true: allowed for sensitive tickets
+	Name     string
+	Local    bool   // on a provider with local = true: allowed for sensitive tickets
+	Unusable string // why it cannot be called now (its provider's key variable unset), or ""
 }
 
 // Models lists the configured models (for "retry on another model").
@@ -61,7 +62,7 @@ func (e *Engine) Models() []ModelChoice {
 	var out []ModelChoice
 	for _, m := range e.cfg.Models {
 		_, p, _ := e.cfg.Model(m.Name)
-		out = append(out, ModelChoice{Name: m.Name, Local: p.Local})
+		out = append(out, ModelChoice{Name: m.Name, Local: p.Local, Unusable: llm.Unusable(p, tools.Getenv)})
 	}
 	return out
 }

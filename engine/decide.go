@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"agent-tui/engine/config"
+	"agent-tui/engine/llm"
+	"agent-tui/engine/tools"
 	"agent-tui/engine/workspace"
 	"agent-tui/store"
 )
@@ -317,6 +319,10 @@ func checkDecision(cfg *config.Config, t *store.Ticket, d store.Decision) error 
 		}
 		if t.Sensitive && !p.Local {
 			return fmt.Errorf("%s is sensitive: model %q runs on %s, which is not local", t.ID, d.Model, p.Name)
+		}
+		if why := llm.Unusable(p, tools.Getenv); why != "" {
+			// the phase's usual models would quietly answer instead
+			return fmt.Errorf("model %q cannot be called: provider %s: %s", d.Model, p.Name, why)
 		}
 	}
 	return nil

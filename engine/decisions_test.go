@@ -490,3 +490,36 @@ func TestChildDecisionRefusedWhileItsEpicIsToBeCancelled(t *testing.T) {
 		t.Fatalf("cancel of the child: %v", err)
 	}
 }
+
+// A retry on a model whose provider has no key is refused: the phase's
+// usual models would quietly answer instead. And a model skipped on every
+// call of an attempt is recorded once.
+func TestRetryOnAnUncallableModelIsRefused(t *testing.T) {
+	h := newHarness(t, "\n[phases.diagnosis]\nmodels = [\"spare\", \"medium\"]\n[phases.validator]\nmodels = [\"spare\", \"small\"]\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "diagnosis" && oaitest.ToolTurns(r) == 0 {
+			// two calls in the attempt: the skip happens on both
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "r1", Name: "read_file", Args: `{"path": "README.md"}`}}}
+		}
+		return developer(r, phase)
+	})
+	h.cfg.Providers[1].APIKeyEnv = "AGENT_TUI_TEST_NEVER_SET"
+	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: newRouter(h.cfg), Prompts: h.eng.prompts})
+	h.cfg.Approve = []string{"diagnosis"}
+	id := h.add("hotfix", "needs spare", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusAwaiting {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	a := h.phase(id, "diagnosis").Attempts[0]
+	if len(a.Fallbacks) != 1 || !strings.Contains(a.Fallbacks[0].Reason, "AGENT_TUI_TEST_NEVER_SET is not set") {
+		t.Fatalf("fallbacks %+v", a.Fallbacks)
+	}
+	if a.Validator == nil || len(a.Validator.Fallbacks) != 1 {
+		t.Fatalf("validator fallbacks %+v", a.Validator)
+	}
+	_, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry, Model: "spare"})
+	if err == nil || !strings.Contains(err.Error(), `model "spare" cannot be called: provider backup: its key variable AGENT_TUI_TEST_NEVER_SET is not set`) {
+		t.Fatalf("retry on spare: %v", err)
+	}
+}

@@ -72,7 +72,11 @@ func (s *session) checkpoint() {
 func (s *session) record(resp *llm.Response) {
 	s.a.Model, s.a.Provider = resp.Model, resp.Provider
 	for _, f := range resp.Fallbacks {
-		s.a.Fallbacks = append(s.a.Fallbacks, store.Fallback(f))
+		// a model skipped for the same reason on every call of the
+		// session is said once
+		if fb := store.Fallback(f); !slices.Contains(s.a.Fallbacks, fb) {
+			s.a.Fallbacks = append(s.a.Fallbacks, fb)
+		}
 	}
 	if len(resp.Fallbacks) > 0 {
 		s.e.broker.publish(Event{Type: EvHealth, TicketID: s.t.ID}) // a provider failed
@@ -268,7 +272,9 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 		}
 		v.Model, v.Provider = resp.Model, resp.Provider
 		for _, f := range resp.Fallbacks {
-			v.Fallbacks = append(v.Fallbacks, store.Fallback(f))
+			if fb := store.Fallback(f); !slices.Contains(v.Fallbacks, fb) {
+				v.Fallbacks = append(v.Fallbacks, fb)
+			}
 		}
 		addValidatorUsage(v, llm.Usage{TokensIn: resp.TokensIn, TokensOut: resp.TokensOut, CostUSD: resp.CostUSD})
 		v.Raw = resp.Content

@@ -687,6 +687,18 @@ func TestModelPickerMarksTheLastModel(t *testing.T) {
 	}
 }
 
+// A model whose provider has no key is not offered: the retry would be
+// refused.
+func TestModelPickerLeavesOutUncallableModels(t *testing.T) {
+	f := fixture()
+	f.models[2].Unusable = "provider openai: its key variable OPENAI_API_KEY is not set"
+	m := newTestModel(t, f, 120, 30)
+	out := plain(press(t, m, "j", "j", "j", "m"))
+	if !strings.Contains(out, "mid") || strings.Contains(out, "large") {
+		t.Errorf("picker:\n%s", out)
+	}
+}
+
 // A code block keeps its tab indentation in Documents.
 func TestMarkdownKeepsTabIndentation(t *testing.T) {
 	out, err := newMDRenderer().render("```go\nif len(s) <= n {\n\treturn s\n}\n```\n", 60)

@@ -825,10 +825,18 @@ func (m *Model) pushModelPicker(id string) tea.Cmd {
 		}
 	}
 	var names []string
+	unusable := ""
 	for _, c := range m.models {
-		if c.Local || !sensitive { // a sensitive ticket may only use local models
+		switch {
+		case sensitive && !c.Local: // a sensitive ticket may only use local models
+		case c.Unusable != "":
+			unusable = c.Name + ": " + c.Unusable // the retry would be refused
+		default:
 			names = append(names, c.Name)
 		}
+	}
+	if len(names) == 0 && unusable != "" {
+		return m.setFlash("no model can be called ("+unusable+")", true)
 	}
 	if len(names) == 0 {
 		if sensitive {
