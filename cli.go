@@ -592,6 +592,9 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 	if err != nil {
 		return err
 	}
+	if err := engine.EpicCancelPending(en.st, before, d.Kind); err != nil {
+		return err
+	}
 	if p := engine.PendingDecision(before); p != nil && p.Kind == d.Kind && (d.Kind == store.DecisionCancel || d.Kind == store.DecisionApprove) {
 		// asked again: already so
 		fmt.Fprintf(stdout, "%s: %s already recorded; the engine carries it out on its next run\n", before.ID, cmd)

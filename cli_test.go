@@ -686,6 +686,33 @@ func TestCLIShowsACutOffAttempt(t *testing.T) {
 	}
 }
 
+// An approve asked again on a child whose epic is to be cancelled is
+// refused like a first one, not said to be carried out.
+func TestCLIRepeatedApproveUnderAnEpicCancel(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	epic := strings.TrimSpace(e.mustRun("add", "--kind", "epic", "parent"))
+	st, err := store.Open(filepath.Join(e.dir, ".git", "agent-tui.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := engine.AddTicket(st, engine.NewTicket{Kind: "feature", Title: "child", Body: "b", Parent: epic}, "main")
+	if err == nil {
+		_, err = st.UpdateTicket(child.ID, func(x *store.Ticket) error {
+			x.Status, x.Phases[0].Accepted = store.StatusAwaiting, 1 // an attempt accepted, at its gate
+			return nil
+		})
+	}
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("approve", child.ID)
+	e.mustRun("cancel", epic)
+	if _, errOut, code := e.run("approve", child.ID); code == 0 || !strings.Contains(errOut, "is to be cancelled by the next run, and "+child.ID+" with it") {
+		t.Fatalf("approve again: %d %q", code, errOut)
+	}
+}
+
 // A ticket a stopped run left running is shown as interrupted: no engine
 // runs while list or show does.
 func TestCLIShowsInterrupted(t *testing.T) {

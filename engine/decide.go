@@ -133,14 +133,8 @@ func Decide(st *store.Store, cfg *config.Config, id string, d store.Decision) (*
 		if err := checkDecision(cfg, t, d); err != nil {
 			return err
 		}
-		if t.Parent != "" && d.Kind != store.DecisionCancel && d.Kind != store.DecisionPause && d.Kind != store.DecisionResume {
-			// the epic's cancel takes its children with it: anything else
-			// recorded now would be dropped by the same run
-			if epic, err := tx.Ticket(t.Parent); err == nil {
-				if p := PendingDecision(epic); p != nil && p.Kind == store.DecisionCancel {
-					return fmt.Errorf("%s's epic %s is to be cancelled by the next run, and %s with it", t.ID, epic.ID, t.ID)
-				}
-			}
+		if err := epicCancelPending(t, d.Kind, tx.Ticket); err != nil {
+			return err
 		}
 		if d.Kind == store.DecisionApprove {
 			if err := checkApprovable(tx, t); err != nil {
@@ -166,6 +160,29 @@ func Decide(st *store.Store, cfg *config.Config, id string, d store.Decision) (*
 		return nil, err
 	}
 	return out, nil
+}
+
+// epicCancelPending refuses a decision other than a cancel or a pause on
+// a child of an epic whose cancel waits for the next run: the cancel takes
+// the children with it, and the same run would drop the decision.
+func epicCancelPending(t *store.Ticket, kind string, ticket func(string) (*store.Ticket, error)) error {
+	if t.Parent == "" || kind == store.DecisionCancel || kind == store.DecisionPause || kind == store.DecisionResume {
+		return nil
+	}
+	epic, err := ticket(t.Parent)
+	if err != nil {
+		return nil // its epic gone: nothing to wait for
+	}
+	if p := PendingDecision(epic); p != nil && p.Kind == store.DecisionCancel {
+		return fmt.Errorf("%s's epic %s is to be cancelled by the next run, and %s with it", t.ID, epic.ID, t.ID)
+	}
+	return nil
+}
+
+// EpicCancelPending is epicCancelPending read from the store, for callers
+// that answer before Decide (a decision asked again).
+func EpicCancelPending(st *store.Store, t *store.Ticket, kind string) error {
+	return epicCancelPending(t, kind, st.Ticket)
 }
 
 // checkApprovable refuses an approve that would accept nothing.
