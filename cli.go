@@ -870,12 +870,8 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 				}
 			}
 			switch {
-			case a.Model == "" && len(a.Checks) == 0 && a.Interrupted:
-				// cut off (a kill) before a call's end was recorded
-				fmt.Fprintf(w, "  #%d %-8s (cut off before an answer was recorded)", a.N, verdict)
 			case a.Model == "" && len(a.Checks) == 0:
-				// stopped before any model answered
-				fmt.Fprintf(w, "  #%d %-8s (no model answered)", a.N, verdict)
+				fmt.Fprintf(w, "  #%d %-8s (%s)", a.N, verdict, engine.NoAnswerLabel(a.Interrupted, a.Error))
 			case a.Model == "":
 				// a command's run (ci): no model, no tokens
 				fmt.Fprintf(w, "  #%d %-8s (command)", a.N, verdict)

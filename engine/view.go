@@ -184,3 +184,16 @@ func CheckHeld(c store.Check) bool {
 	}
 	return c.Pass
 }
+
+// NoAnswerLabel says why an attempt that recorded no model has none: cut
+// off by a kill, ended by errors (every model failed, or gave something
+// that was no answer), or never called.
+func NoAnswerLabel(interrupted bool, err string) string {
+	switch {
+	case interrupted:
+		return "cut off before an answer was recorded"
+	case err != "":
+		return "no usable answer"
+	}
+	return "no model answered"
+}

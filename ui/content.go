@@ -154,10 +154,8 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		switch {
 		case command:
 			model = "command"
-		case none && a.Interrupted:
-			model = "cut off before an answer was recorded"
 		case none:
-			model = "no model answered"
+			model = engine.NoAnswerLabel(a.Interrupted, a.Error)
 		case model == "":
 			model = "…"
 		}

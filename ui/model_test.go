@@ -762,11 +762,11 @@ func TestAttemptNoModelAnswered(t *testing.T) {
 	f.attempts["T-1"] = append(f.attempts["T-1"], &store.Attempt{Seq: 20, Phase: "review", N: 2, Started: t0, Ended: t0, Error: "every provider failed"})
 	m := newTestModel(t, f, 150, 42)
 	out := plain(m)
-	if !strings.Contains(out, "review · attempt 2 · error · no model answered") || strings.Contains(out, "… (simulated)") {
+	if !strings.Contains(out, "review · attempt 2 · error · no usable answer") || strings.Contains(out, "… (simulated)") {
 		t.Fatalf("stream header:\n%s", out)
 	}
 	out = plain(press(t, m, "3", "tab", "end"))
-	if !strings.Contains(out, "review · attempt 2 · no model answered") || strings.Contains(out, "attempt 2 · …") {
+	if !strings.Contains(out, "review · attempt 2 · no usable answer") || strings.Contains(out, "attempt 2 · …") {
 		t.Fatalf("history:\n%s", out)
 	}
 }

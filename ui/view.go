@@ -13,6 +13,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"agent-tui/engine"
 	"agent-tui/store"
 )
 
@@ -529,10 +530,7 @@ func (m *Model) streamHeader(a *store.Attempt, seq int) string {
 	}
 	if noModelAnswered(a) {
 		// nothing recorded to count: as `agent-tui show` says it
-		if a.Interrupted {
-			return strings.Join(append(parts, "cut off before an answer was recorded"), " · ")
-		}
-		return strings.Join(append(parts, "no model answered"), " · ")
+		return strings.Join(append(parts, engine.NoAnswerLabel(a.Interrupted, a.Error)), " · ")
 	}
 	model := a.Model
 	if model == "" {
