@@ -251,6 +251,14 @@ func TestEditOpensEmptyFileWhenNothingLeft(t *testing.T) {
 	if len(f.decisions) != 0 || msg.(actionMsg).text != "nothing written: nothing approved" {
 		t.Fatalf("empty edit: %+v, decisions %+v", msg, f.decisions)
 	}
+	// a deliverable emptied is said to be so, not unchanged
+	if err := os.WriteFile(ready.path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	msg = finishEdit(f, editorDoneMsg{id: "T-4", path: ready.path, orig: "the old spec"}, "approved")()
+	if len(f.decisions) != 0 || msg.(actionMsg).text != "the file was emptied: nothing approved" {
+		t.Fatalf("emptied: %+v, decisions %+v", msg, f.decisions)
+	}
 }
 
 // p follows the latest pause/resume not yet carried out: t.Paused lags it.

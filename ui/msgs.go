@@ -187,9 +187,14 @@ func finishEdit(b Backend, m editorDoneMsg, done string) tea.Cmd {
 		switch {
 		case text == "" && strings.TrimSpace(m.orig) == "":
 			return actionMsg{id: m.id, text: "nothing written: nothing approved"}
-		case m.pending && (text == "" || text == strings.TrimSpace(m.orig)):
+		case m.pending && text == "":
+			return actionMsg{id: m.id, text: "the file was emptied: your earlier edit still waits for the next run"}
+		case m.pending && text == strings.TrimSpace(m.orig):
 			return actionMsg{id: m.id, text: "edit unchanged: your earlier one still waits for the next run"}
-		case text == "" || text == strings.TrimSpace(m.orig):
+		case text == "":
+			// an empty deliverable is no deliverable
+			return actionMsg{id: m.id, text: "the file was emptied: nothing approved"}
+		case text == strings.TrimSpace(m.orig):
 			return actionMsg{id: m.id, text: "deliverable unchanged: nothing approved"}
 		}
 		if err := b.Decide(m.id, store.Decision{Kind: store.DecisionEditApprove, Text: text}); err != nil {
