@@ -16,7 +16,17 @@ func TestReadRulesetsAreKeptUntilTheirDirectoriesChange(t *testing.T) {
 	if !LandlockUsable() {
 		t.Skip("no Landlock")
 	}
-	dir := t.TempDir()
+	// beside the package's sources, not in the temp directory, which other
+	// tests (other packages, in parallel) change all the time
+	dir, err := os.MkdirTemp(".", "rulesets-test-")
+	if err != nil {
+		dir = t.TempDir() // a read-only checkout
+	} else {
+		t.Cleanup(func() { os.RemoveAll(dir) })
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		t.Fatal(err)
+	}
 	hidden := filepath.Join(dir, "hidden")
 	wt := filepath.Join(dir, "wt")
 	mustWrite(t, filepath.Join(hidden, "secret.txt"), "SECRET\n")
