@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"agent-tui/engine/oaitest"
@@ -343,4 +344,57 @@ func TestParallelTicketsAllLand(t *testing.T) {
 		t.Fatalf("hotfixes did not overlap: %v", spans)
 	}
 	_ = context.Background
+}
+
+// A ticket without a worktree of its own (an epic's discovery) reads the
+// base branch as committed: not the user's checkout, with its uncommitted
+// files, its other branch, and other tickets' worktrees under .git.
+func TestReadingPhasesSeeTheBaseNotTheCheckout(t *testing.T) {
+	var leaked []string
+	var mu sync.Mutex
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "discovery" && toolTurns(r) == 0 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
+				{ID: "a", Name: "list_dir", Args: `{"path": "."}`},
+				{ID: "b", Name: "read_file", Args: `{"path": "secret.env"}`},
+				{ID: "c", Name: "search", Args: `{"pattern": "CANARY"}`},
+			}}
+		}
+		if phase == "discovery" && toolTurns(r) == 1 {
+			for _, m := range r.Messages {
+				if m.Role != "tool" {
+					continue
+				}
+				canaries := []string{"CANARY-SECRET", "CANARY-OTHER"}
+				if m.ToolCallID == "a" { // the listing
+					canaries = append(canaries, "secret.env", "OTHER.md")
+				}
+				for _, canary := range canaries {
+					if strings.Contains(m.Content, canary) {
+						mu.Lock()
+						leaked = append(leaked, canary)
+						mu.Unlock()
+					}
+				}
+			}
+		}
+		return developer(r, phase)
+	})
+	os.WriteFile(filepath.Join(h.dir, "secret.env"), []byte("KEY=CANARY-SECRET\n"), 0o600)
+	gitOut(t, h.dir, "checkout", "-q", "-b", "other")
+	os.WriteFile(filepath.Join(h.dir, "OTHER.md"), []byte("CANARY-OTHER\n"), 0o644)
+	gitOut(t, h.dir, "add", "OTHER.md")
+	gitOut(t, h.dir, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "other")
+	h.cfg.Approve = []string{"discovery"}
+	id := h.add("epic", "reads the repository", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusAwaiting || tk.Phase != "discovery" {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	if len(leaked) > 0 {
+		t.Fatalf("discovery saw %v", leaked)
+	}
+	if u := userText(h.requests("discovery")[0]); !strings.Contains(u, "run_tests.sh") || strings.Contains(u, "secret.env") {
+		t.Fatalf("overview:\n%s", u)
+	}
 }

@@ -123,17 +123,25 @@ func groundwork(t *store.Ticket, attempts []*store.Attempt) (title, body string)
 // buildInput assembles the phase's context within its budget.
 func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.PhaseState, attempts []*store.Attempt) (*phaseInput, error) {
 	in := &phaseInput{feedback: feedbackFor(t, ps.Name, attempts)}
+	readRoot := t.Worktree
 	if writesFiles(ps.Name) || readsFiles(ps.Name) {
-		root := t.Worktree
-		if root == "" {
-			root = e.repo.Dir
+		release := func() {}
+		if readRoot == "" {
+			// not the user's checkout (uncommitted files, another branch,
+			// other tickets' worktrees under .git): base as committed
+			view, done, err := e.repo.BaseView(ctx, t.BaseBranch)
+			if err != nil {
+				return nil, err
+			}
+			readRoot, release = view, done
 		}
 		box, err := tools.New(tools.Options{
-			Root: root, ReadOnly: !writesFiles(ps.Name), CommandTimeout: e.cfg.CommandTimeout.Duration,
+			Root: readRoot, ReadOnly: !writesFiles(ps.Name), CommandTimeout: e.cfg.CommandTimeout.Duration,
 			Sandbox: e.cfg.Sandbox, TempDir: e.ticketTemp(t), ExtraEnvDrop: e.secretEnvNames(),
-			Hidden: e.hiddenFromCommands(),
+			Hidden: e.hiddenFromCommands(), Release: release,
 		})
 		if err != nil {
+			release()
 			return nil, err
 		}
 		in.box = box
@@ -157,7 +165,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 	switch name {
 	case config.Discovery, config.Diagnosis:
 		secs = append(secs, section{title: "Ticket", body: ticket, prio: prioTicket},
-			section{title: "Repository overview", body: e.overview(t), prio: prioOverview})
+			section{title: "Repository overview", body: e.overview(readRoot), prio: prioOverview})
 	case config.Techspec:
 		secs = append(secs, section{title: "Functional spec", body: spec, prio: prioPrimary, vital: true})
 	case config.Planning:
@@ -297,10 +305,9 @@ func (e *Engine) ticketTemp(t *store.Ticket) string {
 
 // overview is a short map of the repository: top-level entries and the
 // start of the README.
-func (e *Engine) overview(t *store.Ticket) string {
-	dir := t.Worktree
+func (e *Engine) overview(dir string) string {
 	if dir == "" {
-		dir = e.repo.Dir
+		return ""
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {

@@ -30,6 +30,9 @@ type Options struct {
 	// home directory are hidden too. The worktree and TempDir stay
 	// readable even inside a hidden directory.
 	Hidden []string
+	// Release, when set, is called once by Close: the root is lent (a
+	// shared view of the base branch).
+	Release func()
 }
 
 const (
@@ -120,6 +123,10 @@ func newWithMode(opts Options, mode sandboxMode) (*Box, error) {
 // Close releases the worktree handle and removes a temp dir Box created.
 func (b *Box) Close() error {
 	err := b.root.Close()
+	if b.opts.Release != nil {
+		b.opts.Release()
+		b.opts.Release = nil
+	}
 	if b.ownTmp {
 		if rerr := os.RemoveAll(b.tmpDir); err == nil {
 			err = rerr

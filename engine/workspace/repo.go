@@ -33,8 +33,13 @@ type Repo struct {
 	creating singleflight.Group // worktree creations under way, by ticket
 	branches batcher[*branchReq]
 	lookups  batcher[*existsReq] // Foreign's existence checks
+	commits  batcher[*commitReq] // base views' commits
 	merges   batcher[*mergeReq]  // merges into the user's checkout happen one batch at a time
 	prunes   batcher[chan error]
+
+	viewsMu sync.Mutex
+	views   map[string]*baseView // by commit
+	newest  map[string]string    // base branch → the commit of its newest view
 
 	// looked up once per process: every merge needs them
 	identityOnce       sync.Once
@@ -1158,6 +1163,14 @@ func (r *Repo) Reconcile(ctx context.Context, known map[string]string) (Report, 
 	for _, e := range entries {
 		if e.IsDir() {
 			addOrphan(filepath.Join(r.WorktreeRoot(), e.Name()))
+		}
+	}
+	// base views are made again when needed: the last run's go
+	if dirExists(r.viewRoot()) {
+		if err := os.RemoveAll(r.viewRoot()); err != nil {
+			rep.Errors = append(rep.Errors, "removing old base views: "+err.Error())
+		} else if _, err := git(ctx, r.Dir, nil, "worktree", "prune"); err != nil {
+			rep.Errors = append(rep.Errors, "pruning old base views: "+err.Error())
 		}
 	}
 	list, err := r.listWorktrees(ctx)

@@ -1022,3 +1022,62 @@ func TestMergeOfAChangeAlreadyOnTheBase(t *testing.T) {
 		t.Fatalf("merging a merged branch again: %q, %v", commit, err)
 	}
 }
+
+// A base view is the base branch as committed, not the user's checkout:
+// one per commit, shared, removed once unread and superseded, and gone at
+// the next start.
+func TestBaseView(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	write(t, filepath.Join(r.Dir, "secret.env"), "KEY=1\n") // the user's, uncommitted
+	run(t, r.Dir, "checkout", "-q", "-b", "other")
+	write(t, filepath.Join(r.Dir, "OTHER.md"), "other\n")
+	run(t, r.Dir, "add", "OTHER.md")
+	run(t, r.Dir, "commit", "-qm", "other branch")
+	view, release, err := r.BaseView(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(view, "main.go")); err != nil {
+		t.Fatalf("main's files: %v", err)
+	}
+	for _, f := range []string{"secret.env", "OTHER.md"} {
+		if _, err := os.Stat(filepath.Join(view, f)); err == nil {
+			t.Fatalf("%s is in the view of main", f)
+		}
+	}
+	again, release2, err := r.BaseView(ctx, "main")
+	if err != nil || again != view {
+		t.Fatalf("a second view of the same commit: %s, %v", again, err)
+	}
+	// main moves on: the old view goes once nobody reads it
+	run(t, r.Dir, "checkout", "-q", "main")
+	write(t, filepath.Join(r.Dir, "new.txt"), "new\n")
+	run(t, r.Dir, "add", "new.txt")
+	run(t, r.Dir, "commit", "-qm", "main moves")
+	newer, release3, err := r.BaseView(ctx, "main")
+	if err != nil || newer == view {
+		t.Fatalf("view after main moved: %s, %v", newer, err)
+	}
+	if _, err := os.Stat(filepath.Join(newer, "new.txt")); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if !dirExists(view) {
+		t.Fatal("a view still read was removed")
+	}
+	release2()
+	if dirExists(view) {
+		t.Fatal("an unread, superseded view was kept")
+	}
+	release3()
+	if !dirExists(newer) {
+		t.Fatal("the newest view was removed")
+	}
+	if _, err := r.Reconcile(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if dirExists(newer) || strings.Contains(run(t, r.Dir, "worktree", "list"), "views") {
+		t.Fatalf("views left after a start:\n%s", run(t, r.Dir, "worktree", "list"))
+	}
+}

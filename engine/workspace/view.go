@@ -1,0 +1,120 @@
+package workspace
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"path/filepath"
+	"strings"
+)
+
+// A base view is a checkout of a base branch's commit, shared by the
+// tickets that read the repository before they have a worktree of their
+// own (discovery, diagnosis, an epic's phases). Not the user's checkout:
+// that holds uncommitted files (a .env), may be on another branch, and
+// holds .git/agent-tui, where other tickets' worktrees are.
+type baseView struct {
+	path, base string
+	refs       int
+}
+
+func (r *Repo) viewRoot() string { return filepath.Join(r.GitDir, "agent-tui", "views") }
+
+// BaseView returns a checkout of base as it is now, and a release to call
+// once done reading it. A view is made once per commit and removed when
+// no one reads it and base has moved on.
+func (r *Repo) BaseView(ctx context.Context, base string) (string, func(), error) {
+	commit, err := r.baseCommit(ctx, base)
+	if err != nil {
+		return "", nil, err
+	}
+	r.viewsMu.Lock()
+	defer r.viewsMu.Unlock()
+	if r.views == nil {
+		r.views, r.newest = map[string]*baseView{}, map[string]string{}
+	}
+	v := r.views[commit]
+	if v == nil || !worktreeReady(v.path) {
+		path := filepath.Join(r.viewRoot(), commit)
+		// a registration of the same path a crash left is replaced
+		r.wtMu.Lock()
+		os.RemoveAll(path)
+		_, err := git(context.WithoutCancel(ctx), r.Dir, nil, "worktree", "add", "-q", "--force", "--detach", "--no-checkout", path, commit)
+		if err == nil {
+			_, err = git(context.WithoutCancel(ctx), path, nil, "read-tree", "-u", "--reset", "HEAD")
+		}
+		r.wtMu.Unlock()
+		if err != nil {
+			return "", nil, err
+		}
+		v = &baseView{path: path, base: base}
+		r.views[commit] = v
+	}
+	v.refs++
+	if old := r.newest[base]; old != commit {
+		r.newest[base] = commit
+		r.dropUnread(old)
+	}
+	return v.path, func() {
+		r.viewsMu.Lock()
+		defer r.viewsMu.Unlock()
+		v.refs--
+		if r.newest[v.base] != commit {
+			r.dropUnread(commit)
+		}
+	}, nil
+}
+
+// dropUnread removes the view of commit when no one reads it (viewsMu held).
+func (r *Repo) dropUnread(commit string) {
+	v := r.views[commit]
+	if v == nil || v.refs > 0 {
+		return
+	}
+	delete(r.views, commit)
+	r.wtMu.Lock()
+	os.RemoveAll(v.path)
+	r.wtMu.Unlock()
+	// its registration goes with the next prune (a finished ticket's, or
+	// the next start's)
+}
+
+type commitReq struct {
+	base   string
+	commit string
+	err    error
+	done   chan struct{}
+}
+
+// baseCommit is the commit base is at. The tickets that start together ask
+// git once.
+func (r *Repo) baseCommit(ctx context.Context, base string) (string, error) {
+	req := &commitReq{base: base, done: make(chan struct{})}
+	r.commits.add(req, func(batch []*commitReq) {
+		args := []string{"rev-parse", "--verify", "-q"}
+		var bases []string
+		for _, q := range batch {
+			if !slices.Contains(bases, q.base) {
+				bases = append(bases, q.base)
+				args = append(args, "refs/heads/"+q.base+"^{commit}")
+			}
+		}
+		// one ticket's cancelled context must not fail the others'
+		out, err := git(context.WithoutCancel(ctx), r.Dir, nil, args...)
+		lines := strings.Fields(out)
+		for _, q := range batch {
+			switch i := slices.Index(bases, q.base); {
+			case err != nil:
+				q.err = fmt.Errorf("base branch %s: %w", q.base, err)
+			case i < len(lines):
+				q.commit = lines[i]
+			default:
+				q.err = fmt.Errorf("base branch %s: no commit", q.base)
+			}
+			close(q.done)
+		}
+	})
+	<-req.done
+	return req.commit, req.err
+}
