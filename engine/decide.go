@@ -351,6 +351,9 @@ func (e *Engine) Decide(id string, d store.Decision) error {
 	if err != nil {
 		return err
 	}
+	if d.Kind == store.DecisionCancel {
+		e.interrupt(t.ID) // not after the model call under way
+	}
 	e.publishTicket(t)
 	e.wake(t.ID)
 	return nil
@@ -476,6 +479,7 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 		e.publishTicket(t) // paused, resumed, running again: seen at once
 	}
 	for _, c := range cancelled {
+		e.interrupt(c.ID)
 		e.publishTicket(c)
 		e.wake(c.ID)
 	}

@@ -523,3 +523,56 @@ func TestRetryOnAnUncallableModelIsRefused(t *testing.T) {
 		t.Fatalf("retry on spare: %v", err)
 	}
 }
+
+// A cancel ends the model call under way at once, rather than letting it
+// stream (and bill) to its end; the attempt says why it stopped.
+func TestCancelInterruptsTheCallUnderWay(t *testing.T) {
+	streaming := make(chan struct{}, 1)
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "discovery" {
+			select {
+			case streaming <- struct{}{}:
+			default:
+			}
+			chunks := make([]string, 200) // ten seconds of streaming
+			for i := range chunks {
+				chunks[i] = "a long document line\n"
+			}
+			return oaitest.Reply{Chunks: chunks, ChunkDelay: 50 * time.Millisecond}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("feature", "long discovery", false)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- h.eng.Run(ctx, true) }()
+	select {
+	case <-streaming:
+	case <-time.After(20 * time.Second):
+		t.Fatal("discovery never called")
+	}
+	time.Sleep(200 * time.Millisecond) // mid-stream
+	start := time.Now()
+	if err := h.eng.Decide(id, store.Decision{Kind: store.DecisionCancel}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run did not end after the cancel")
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("cancel took %s", took)
+	}
+	if s := h.ticket(id).Status; s != store.StatusCancelled {
+		t.Fatalf("%s", s)
+	}
+	a := h.phase(id, "discovery").Attempts
+	if len(a) != 1 || !a[0].Interrupted || !strings.Contains(a[0].Error, "cancelled") {
+		t.Fatalf("attempts %+v", a)
+	}
+}

@@ -55,6 +55,21 @@ type runner struct {
 	id   string
 	wake chan struct{}
 	idle bool
+	// stop ends the step under way (a model call, a test run): a cancel
+	// does not wait for it (e.mu)
+	stop context.CancelCauseFunc
+}
+
+// errCancelledByHuman ends a step whose ticket a human cancelled.
+var errCancelledByHuman = errors.New("cancelled by a human")
+
+// interrupt ends the step the ticket's runner is in, if any.
+func (e *Engine) interrupt(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r := e.runners[id]; r != nil && r.stop != nil {
+		r.stop(errCancelledByHuman)
+	}
 }
 
 func New(o Options) *Engine {
@@ -301,6 +316,22 @@ func (e *Engine) loop(ctx context.Context, r *runner) {
 // advance applies pending decisions and runs one step of the ticket if it
 // can move. It reports whether the ticket may move again without a human.
 func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
+	// registered before the decisions are read: a cancel recorded after
+	// that read ends the step at once
+	stepCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	e.mu.Lock()
+	if r := e.runners[id]; r != nil {
+		r.stop = stop
+	}
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		if r := e.runners[id]; r != nil {
+			r.stop = nil
+		}
+		e.mu.Unlock()
+	}()
 	t, err := e.applyDecisions(ctx, id)
 	if err != nil {
 		return false, err
@@ -321,12 +352,14 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 		return false, ctx.Err()
 	}
 	defer func() { <-e.sem }()
-	err = e.step(ctx, t)
+	err = e.step(stepCtx, t)
 	switch {
 	case errors.Is(err, errParked):
 		return false, nil
 	case err != nil && ctx.Err() != nil:
 		return false, ctx.Err()
+	case err != nil && context.Cause(stepCtx) == errCancelledByHuman:
+		return true, nil // the next advance carries the cancel out
 	}
 	return err == nil, err
 }

@@ -446,6 +446,9 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 		// shutdown: keep what was recorded, run it again next time
 		a.Interrupted = true
 		a.Error = "interrupted: agent-tui stopped during this attempt"
+		if context.Cause(ctx) == errCancelledByHuman {
+			a.Error = "interrupted: the ticket was cancelled"
+		}
 		// what its finished calls cost still counts toward max_cost_usd
 		_ = e.st.Update(func(tx *store.Tx) error {
 			if err := tx.PutAttempt(t.ID, a); err != nil {
