@@ -162,6 +162,7 @@ func TestLoadErrors(t *testing.T) {
 		{"duplicate model", base + "\n[[model]]\nname = \"small\"\nprovider = \"openai\"\n", baseLines + 3, []string{`duplicate model "small"`}},
 		{"negative price", base + "\n[[model]]\nname = \"x\"\nprovider = \"openai\"\noutput_per_mtok = -1.0\n", baseLines + 5, []string{`key "model.output_per_mtok"`}},
 		{"approve unknown phase", "approve = [\"review\", \"deploy\"]\n" + base, 1, []string{`key "approve"`, `unknown phase "deploy"`}},
+		{"approve ci", "approve = [\"ci\"]\n" + base, 1, []string{`key "approve"`, `ci runs a command`}},
 		{"max_parallel zero", "max_parallel = 0\n" + base, 1, []string{`key "max_parallel"`, "at least 1"}},
 		{"max_attempts zero", base + "[phases.code]\n\nmax_attempts = 0\n", baseLines + 3, []string{`key "phases.code.max_attempts"`, "at least 1"}},
 		{"max_attempts negative", base + "[phases.code]\nmax_attempts = -1\n", baseLines + 2, []string{"at least 1"}},

@@ -98,6 +98,10 @@ func (c *Config) Validate() error {
 		if !slices.Contains(AllPhases, a) || a == Validator {
 			return fail("approve", []string{"approve"}, "unknown phase %q", a)
 		}
+		if a == CI {
+			// nothing to approve: CI is a command's run, green or not
+			return fail("approve", []string{"approve"}, "ci runs a command, with nothing to approve: gate review, which reads its result")
+		}
 	}
 	if c.MaxParallel < 1 {
 		return fail("max_parallel", []string{"max_parallel"}, "must be at least 1")
