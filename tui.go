@@ -55,7 +55,10 @@ func runTUI(g globals, stderr io.Writer) error {
 	}
 
 	// browsing a demo whose model is gone: nothing simulated runs here
-	uiErr := ui.Run(ctx, eng, ui.Options{Simulated: en.cfg.Simulated() && noModel == "", Repo: en.repo.Dir, NoModel: noModel})
+	// a deliverable being edited stays where confined commands cannot read
+	// it (a sensitive ticket's, too), not in the shared temp directory
+	editDir := filepath.Join(en.repo.GitDir, "agent-tui", "edit")
+	uiErr := ui.Run(ctx, eng, ui.Options{Simulated: en.cfg.Simulated() && noModel == "", Repo: en.repo.Dir, NoModel: noModel, EditDir: editDir})
 	// quitting stops model calls; cut-off attempts are marked interrupted
 	// and run again on the next start
 	cancel()

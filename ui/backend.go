@@ -40,4 +40,6 @@ type Options struct {
 	// NoModel, when set, says why no model can run: the engine is not
 	// running, tickets wait, and the UI is for browsing and deciding.
 	NoModel string
+	// EditDir holds the files $EDITOR edits; the temp directory when empty.
+	EditDir string
 }

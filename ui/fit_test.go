@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -805,5 +806,28 @@ func TestWrapAtSpaces(t *testing.T) {
 	}
 	if got := wrapAtSpaces("a verylongwordthatcannotfit", 10); got != "a\nverylongwo\nrdthatcann\notfit" {
 		t.Fatalf("%q", got)
+	}
+}
+
+// The file $EDITOR edits is made in the directory the UI is given (beside
+// the database, where confined commands cannot read it).
+func TestEditFileGoesToTheEditDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "edit")
+	m := NewModel(fixture(), Options{Simulated: true, Repo: "/repo", Confinement: "x", EditDir: dir})
+	m, _ = update(m, tea.WindowSizeMsg{Width: 100, Height: 30})
+	m = settle(t, m, m.Init())
+	m = press(t, m, "j", "j", "j")
+	_, cmd := update(m, keyMsg("e"))
+	var ready *editorReadyMsg
+	for _, msg := range collect(cmd) {
+		if r, ok := msg.(editorReadyMsg); ok {
+			ready = &r
+		}
+	}
+	if ready == nil || ready.err != nil || filepath.Dir(ready.path) != dir {
+		t.Fatalf("edit file: %+v", ready)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("edit dir: %v %v", fi, err)
 	}
 }

@@ -743,7 +743,7 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		if p := engine.PendingDecision(t); p != nil && p.Kind == store.DecisionEditApprove {
 			text, pending = p.Text, true // the human's own edit, still waiting: edit it again
 		}
-		return prepareEdit(id, text, pending)
+		return prepareEdit(m.opts.EditDir, id, text, pending)
 	case key.Matches(k, km.Guidance):
 		if cmd, no := refused(store.DecisionRetry); no {
 			return cmd

@@ -144,9 +144,14 @@ func addTicket(ctx context.Context, b Backend, n engine.NewTicket) tea.Cmd {
 }
 
 // prepareEdit writes the deliverable to a temp file for $EDITOR.
-func prepareEdit(id, text string, pending bool) tea.Cmd {
+func prepareEdit(dir, id, text string, pending bool) tea.Cmd {
 	return func() tea.Msg {
-		f, err := os.CreateTemp("", "agent-tui-"+id+"-*.md")
+		if dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return editorReadyMsg{err: err}
+			}
+		}
+		f, err := os.CreateTemp(dir, "agent-tui-"+id+"-*.md")
 		if err != nil {
 			return editorReadyMsg{err: err}
 		}
