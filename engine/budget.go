@@ -77,7 +77,12 @@ func assemble(header string, secs []section, budget int) (string, int, []string)
 			}
 			s.body = body
 			total -= have - now
-			trimmed = append(trimmed, fmt.Sprintf("%s: %d → %d tokens", s.title, have, now))
+			if s.dropped {
+				// what was sent in its place is a note, not a part of it
+				trimmed = append(trimmed, fmt.Sprintf("%s: %d → 0 tokens (left out)", s.title, have))
+			} else {
+				trimmed = append(trimmed, fmt.Sprintf("%s: %d → %d tokens", s.title, have, now))
+			}
 		}
 	}
 	var b strings.Builder

@@ -54,6 +54,16 @@ func TestAssembleSaysWhatItDroppedWhole(t *testing.T) {
 	if len(trimmed) != 1 || !strings.HasPrefix(trimmed[0], "Overview:") {
 		t.Fatalf("trimmed %v", trimmed)
 	}
+	// left out whole: the record says so, not that the note in its place
+	// is what was kept of it
+	secs = []section{
+		{title: "Spec", body: strings.Repeat("spec line\n", 50), prio: prioPrimary},
+		{title: "Overview", body: strings.Repeat("overview line\n", 50), prio: prioOverview},
+	}
+	got, _, trimmed = assemble("h", secs, 128)
+	if !strings.Contains(got, "[all ") || len(trimmed) == 0 || trimmed[0] != "Overview: 175 → 0 tokens (left out)" {
+		t.Fatalf("trimmed %v:\n%s", trimmed, got)
+	}
 }
 
 // Tool results count toward a phase's context budget: each call's input

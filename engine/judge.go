@@ -96,7 +96,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	if writesFiles(ps.Name) && !e.repo.HasWorktree(t.ID) {
 		// a command removed or replaced the worktree's .git: nothing it
 		// did can be committed, and a green check would pass nothing
-		return fail("check", "the worktree's .git was removed or replaced by a command, so its files cannot be committed: never touch .git (the next attempt gets a fresh worktree)")
+		return fail("check", "the worktree's .git was removed or replaced while this attempt ran (by a command, or by hand), so its files cannot be committed: never touch .git (the next attempt gets a fresh worktree)")
 	}
 	deliverable := a.Deliverable
 	switch ps.Name {
