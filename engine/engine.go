@@ -348,8 +348,15 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 	}
 	select {
 	case e.sem <- struct{}{}:
-	case <-ctx.Done():
-		return false, ctx.Err()
+	default:
+		// every slot taken: said, so that "running" counts what runs
+		e.broker.publish(Event{Type: EvSlot, TicketID: id, Queued: true})
+		select {
+		case e.sem <- struct{}{}:
+			e.broker.publish(Event{Type: EvSlot, TicketID: id})
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
 	}
 	defer func() { <-e.sem }()
 	err = e.step(stepCtx, t)

@@ -23,6 +23,9 @@ const (
 	// EvResync says this subscriber missed events (it did not keep up):
 	// what it shows may be stale, reload it from the store.
 	EvResync
+	// EvSlot says a running ticket waits for one of max_parallel's slots
+	// (Queued), or has one again.
+	EvSlot
 )
 
 type Event struct {
@@ -32,6 +35,7 @@ type Event struct {
 	Attempt  *store.Attempt
 	Seq      int    // attempt sequence, for EvDelta
 	Text     string // EvDelta text
+	Queued   bool   // EvSlot: waiting for a slot
 }
 
 // FlushInterval coalesces stream deltas to about 30 updates a second per

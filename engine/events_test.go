@@ -211,3 +211,35 @@ func TestRoundWait(t *testing.T) {
 		}
 	}
 }
+
+// With every slot taken, a ticket that could run says it waits for one,
+// then that it has one.
+func TestWaitingForASlotIsPublished(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.MaxParallel = 1
+	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: h.eng.router, Prompts: h.eng.prompts})
+	events, unsubscribe := h.eng.Subscribe(4096)
+	defer unsubscribe()
+	h.add("hotfix", "one", false)
+	h.add("hotfix", "two", false)
+	h.runIdle()
+	queued, got := map[string]bool{}, map[string]bool{}
+	for {
+		select {
+		case ev := <-events:
+			if ev.Type == EvSlot {
+				if ev.Queued {
+					queued[ev.TicketID] = true
+				} else if queued[ev.TicketID] {
+					got[ev.TicketID] = true
+				}
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if len(queued) == 0 || len(got) != len(queued) {
+		t.Fatalf("queued %v, then a slot %v", queued, got)
+	}
+}

@@ -295,9 +295,12 @@ func (m *Model) event(ev engine.Event) tea.Cmd {
 		m.ticketData(ev.TicketID).delta(ev.Seq, ev.Text)
 	case engine.EvHealth:
 		return loadHealth(m.b)
+	case engine.EvSlot:
+		m.q.slot(ev.TicketID, ev.Queued)
 	case engine.EvResync:
 		// events were dropped while the UI was busy: reload what is shown
 		clear(m.data)
+		clear(m.q.queued) // a slot taken may have gone unheard
 		return loadTickets(m.b)
 	}
 	return nil

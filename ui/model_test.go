@@ -287,6 +287,22 @@ func TestStreamShowsHowAnAttemptFailed(t *testing.T) {
 	}
 }
 
+// A running ticket that waits for one of max_parallel's slots is not
+// counted as running, and its row says what it waits for.
+func TestTicketWaitingForASlot(t *testing.T) {
+	m := newTestModel(t, fixture(), 120, 30)
+	before := m.q.running
+	m, _ = update(m, engine.Event{Type: engine.EvSlot, TicketID: "T-2", Queued: true})
+	out := plain(m)
+	if m.q.running != before-1 || !strings.Contains(out, "1 waiting for a slot") || !strings.Contains(out, "waiting for a slot ·") {
+		t.Fatalf("running %d (was %d):\n%s", m.q.running, before, out)
+	}
+	m, _ = update(m, engine.Event{Type: engine.EvSlot, TicketID: "T-2"})
+	if m.q.running != before || strings.Contains(plain(m), "waiting for a slot") {
+		t.Fatalf("after the slot: running %d\n%s", m.q.running, plain(m))
+	}
+}
+
 func TestDeltaAppendsToStream(t *testing.T) {
 	m := newTestModel(t, fixture(), 100, 30)
 	m = press(t, m, "j", "1")

@@ -39,9 +39,12 @@ type queue struct {
 	// rows, so clearing the filter goes back to it
 	lastID string
 
+	// running tickets waiting for one of max_parallel's slots
+	queued map[string]bool
+
 	// totals for the status line, kept in Update so View stays cheap
-	running, paused, waiting int
-	spend                    float64
+	running, paused, waiting, slotWait int
+	spend                              float64
 	cols                     rowCols
 
 	// rendered rows by ticket id; a changed ticket is a new snapshot
@@ -72,7 +75,7 @@ func (c *rowCols) fit(t *store.Ticket) {
 }
 
 func newQueue() queue {
-	return queue{tickets: map[string]*store.Ticket{}, depth: map[string]int{}, cache: map[string]cachedRow{}}
+	return queue{tickets: map[string]*store.Ticket{}, depth: map[string]int{}, cache: map[string]cachedRow{}, queued: map[string]bool{}}
 }
 
 func (q *queue) selected() *store.Ticket {
@@ -169,7 +172,7 @@ func (q *queue) refilter(keep string) {
 		q.lastID = keep
 	}
 	q.rows = q.rows[:0]
-	q.running, q.paused, q.waiting, q.spend = 0, 0, 0, 0
+	q.running, q.paused, q.waiting, q.slotWait, q.spend = 0, 0, 0, 0, 0
 	q.cols = rowCols{}
 	terms := strings.Fields(strings.ToLower(q.filter))
 	match := presets[q.preset].match
@@ -182,6 +185,8 @@ func (q *queue) refilter(keep string) {
 			q.waiting++
 		case paused(t):
 			q.paused++
+		case t.Status == store.StatusRunning && q.queued[id]:
+			q.slotWait++
 		case t.Status == store.StatusRunning:
 			q.running++
 		}
@@ -303,6 +308,9 @@ func (q *queue) row(st *styles, t *store.Ticket, w int, sel bool) []string {
 		indent = indent[2:] + "└ "
 	}
 	status := statusWord(t)
+	if t.Status == store.StatusRunning && q.queued[t.ID] {
+		status = "waiting for a slot"
+	}
 	prog := progress(t)
 	cost := money(t.CostUSD)
 	if rowHeight(w) == 1 {
@@ -392,4 +400,18 @@ func pad(s string, w int) string {
 		return s + strings.Repeat(" ", d)
 	}
 	return s
+}
+
+// slot records that a running ticket waits for a slot, or has one.
+func (q *queue) slot(id string, queued bool) {
+	if q.queued[id] == queued {
+		return
+	}
+	if queued {
+		q.queued[id] = true
+	} else {
+		delete(q.queued, id)
+	}
+	delete(q.cache, id) // its row says so
+	q.refilter(q.selectedID())
 }

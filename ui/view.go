@@ -306,6 +306,9 @@ func (m *Model) detailLines(l layout) []string {
 // is not cut at the pane's edge while there is room.
 func (m *Model) infoLines(t *store.Ticket, w, rows int) []string {
 	info := statusWord(t)
+	if t.Status == store.StatusRunning && m.q.queued[t.ID] {
+		info = "waiting for a slot (max_parallel)"
+	}
 	if t.Reason != "" {
 		info += ": " + t.Reason
 	}
@@ -599,6 +602,9 @@ func (m *Model) statusLine() string {
 		parts = append(parts, st.flashInfo.Render(strings.ReplaceAll(sanitize(m.flash), "\n", " ")))
 	}
 	parts = append(parts, st.running.Render(fmt.Sprintf("› %d running", m.q.running)))
+	if m.q.slotWait > 0 {
+		parts = append(parts, st.dim.Render(fmt.Sprintf("%d waiting for a slot (max_parallel)", m.q.slotWait)))
+	}
 	if m.q.paused > 0 {
 		parts = append(parts, st.paused.Render(fmt.Sprintf("‖ %d paused", m.q.paused)))
 	}
