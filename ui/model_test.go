@@ -312,6 +312,10 @@ func TestDeltaAppendsToStream(t *testing.T) {
 	m, _ = update(m, engine.Event{Type: engine.EvDelta, TicketID: "T-2", Seq: 11, Text: "Running the tests"})
 	m, _ = update(m, eventsMsg{{Type: engine.EvDelta, TicketID: "T-2", Seq: 11, Text: " now.\nAll green."}})
 	v := plain(m)
+	// the running attempt's header counts what it streamed meanwhile
+	if !strings.Contains(v, "(simulated) · ~") {
+		t.Fatalf("no streamed count in the header:\n%s", v)
+	}
 	if !strings.Contains(v, "Running the tests now.") || !strings.Contains(v, "All green.") {
 		t.Fatalf("deltas not shown:\n%s", v)
 	}

@@ -464,9 +464,13 @@ func (m *Model) streamContent(td *ticketData, w, h int) (string, []string) {
 		return "", []string{m.st.dim.Render("No attempt yet.")}
 	}
 	a := td.attempt(td.latest)
-	header := m.streamHeader(a, td.latest)
-	ending := m.streamEnding(a, w, h)
 	s := td.streams[td.latest]
+	streamed := 0
+	if s != nil {
+		streamed = s.raw
+	}
+	header := m.streamHeader(a, td.latest, streamed)
+	ending := m.streamEnding(a, w, h)
 	if s == nil {
 		return header, ending
 	}
@@ -505,7 +509,7 @@ func (m *Model) streamEnding(a *store.Attempt, w, h int) []string {
 	return ending
 }
 
-func (m *Model) streamHeader(a *store.Attempt, seq int) string {
+func (m *Model) streamHeader(a *store.Attempt, seq, streamed int) string {
 	if a == nil {
 		return fmt.Sprintf("attempt #%d", seq)
 	}
@@ -543,6 +547,11 @@ func (m *Model) streamHeader(a *store.Attempt, seq int) string {
 		model += " (simulated)"
 	}
 	parts = append(parts, model)
+	if !a.Done() && streamed > 0 {
+		// counts and cost come with each call's end: meanwhile, what the
+		// attempt has streamed so far, about four bytes a token
+		parts = append(parts, "~"+tokens(streamed/4)+" streamed")
+	}
 	if a.ContextTokens > 0 {
 		parts = append(parts, "ctx "+tokens(a.ContextTokens))
 	}
