@@ -45,7 +45,7 @@ type queue struct {
 	// totals for the status line, kept in Update so View stays cheap
 	running, paused, waiting, slotWait int
 	spend                              float64
-	cols                     rowCols
+	cols                               rowCols
 
 	// rendered rows by ticket id; a changed ticket is a new snapshot
 	// pointer, so a stale entry never matches
