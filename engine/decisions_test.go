@@ -543,6 +543,8 @@ func TestCancelInterruptsTheCallUnderWay(t *testing.T) {
 		return developer(r, phase)
 	})
 	id := h.add("feature", "long discovery", false)
+	events, unsubscribe := h.eng.Subscribe(1 << 16)
+	defer unsubscribe()
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	done := make(chan error, 1)
@@ -574,5 +576,21 @@ func TestCancelInterruptsTheCallUnderWay(t *testing.T) {
 	a := h.phase(id, "discovery").Attempts
 	if len(a) != 1 || !a[0].Interrupted || !strings.Contains(a[0].Error, "cancelled") {
 		t.Fatalf("attempts %+v", a)
+	}
+	// and the UI heard that the attempt ended
+	var last *store.Attempt
+	for {
+		select {
+		case ev := <-events:
+			if ev.Type == EvAttempt && ev.Attempt != nil && ev.Attempt.Phase == "discovery" {
+				last = ev.Attempt
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if last == nil || !last.Interrupted {
+		t.Fatalf("last attempt event %+v", last)
 	}
 }

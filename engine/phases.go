@@ -450,6 +450,7 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 			a.Error = "interrupted: the ticket was cancelled"
 		}
 		// what its finished calls cost still counts toward max_cost_usd
+		defer e.publishAttempt(t.ID, a) // a cancel's: the UI shows it ended
 		_ = e.st.Update(func(tx *store.Tx) error {
 			if err := tx.PutAttempt(t.ID, a); err != nil {
 				return err
