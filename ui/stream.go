@@ -152,8 +152,12 @@ func wrapRows(line string, w int) []string {
 	return strings.Split(ansi.Wrap(line, w, ""), "\n")
 }
 
+// zwj is U+200D ZERO WIDTH JOINER.
+const zwj = "\u200d"
+
 // sanitize removes what a model's text could use to drive the terminal
-// (escape sequences, carriage returns) and expands tabs.
+// (escape sequences, carriage returns), expands tabs, and drops zero-width
+// joiners.
 func sanitize(s string) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
@@ -162,13 +166,18 @@ func sanitize(s string) string {
 			break
 		}
 	}
-	if clean {
+	if clean && !strings.Contains(s, zwj) {
 		return s
 	}
 	var b strings.Builder
 	b.Grow(len(s))
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
+		case c == zwj[0] && strings.HasPrefix(s[i:], zwj):
+			// a zero-width joiner glues emoji into one glyph in some
+			// terminals and not in others (tmux): without it every
+			// terminal draws, and the layout counts, the same cells
+			i += len(zwj) - 1
 		case c == '\t':
 			b.WriteString("    ")
 		case c == '\n':
