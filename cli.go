@@ -506,7 +506,12 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 		whys := map[string][]string{} // reason → tickets
 		var order []string
 		for _, id := range needsModel(tickets) {
-			if w := strings.TrimSuffix(eng.Uncallable(byID[id]), ": set it, then retry"); w != "" {
+			if engine.PendingDecision(byID[id]) != nil {
+				// a retry on another model, an approve into the next phase:
+				// the engine asks again once it is carried out
+				continue
+			}
+			if w := strings.TrimSuffix(eng.Uncallable(byID[id]), ": set it, restart agent-tui, then retry"); w != "" {
 				if whys[w] == nil {
 					order = append(order, w)
 				}

@@ -848,6 +848,26 @@ func TestCLIRunRefusesWhenATicketsChainCannotBeCalled(t *testing.T) {
 	if n := len(srv.Requests()); n != 0 {
 		t.Fatalf("%d model calls", n)
 	}
+	// stopped, then retried on a model that can be called: run goes on
+	st, err := store.Open(filepath.Join(e.dir, ".git", "agent-tui.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.UpdateTicket(id, func(x *store.Ticket) error { x.Status = store.StatusNeedsHuman; return nil })
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = exec.Command(binPath, "--repo", e.dir, "retry", id, "--model", "lm")
+	c.Env = append(os.Environ(), "AGENT_TUI_CLI_KEY=")
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("retry on lm: %v %s", err, out)
+	}
+	c = exec.Command(binPath, "--repo", e.dir, "run", "--until-idle")
+	c.Env = append(os.Environ(), "AGENT_TUI_CLI_KEY=")
+	if out, err := c.CombinedOutput(); err != nil || len(srv.Requests()) == 0 {
+		t.Fatalf("run after a retry on a callable model: %v %s (%d calls)", err, out, len(srv.Requests()))
+	}
 }
 
 // A run killed while the validator judges an answer keeps the answer and

@@ -397,6 +397,11 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 			case store.DecisionResume:
 				t.Paused = false
 			case store.DecisionCancel:
+				if finished(t.Status) {
+					// the merge under way when it was taken went through
+					d.Superseded = "the ticket was " + t.Status + " first"
+					continue
+				}
 				t.Status = store.StatusCancelled
 				// shown after the status ("cancelled: by a human")
 				t.Reason = "by a human"

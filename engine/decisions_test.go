@@ -594,3 +594,64 @@ func TestCancelInterruptsTheCallUnderWay(t *testing.T) {
 		t.Fatalf("last attempt event %+v", last)
 	}
 }
+
+// A cancel of a ticket that waits for a max_parallel slot is carried out
+// at once, without an attempt; one that arrives after the ticket finished
+// (its merge went through) leaves it done.
+func TestCancelWhileWaitingForASlotAndAfterTheEnd(t *testing.T) {
+	started := make(chan struct{}, 1)
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "diagnosis" {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+			return oaitest.Reply{Text: "slow", Delay: 3 * time.Second}
+		}
+		return developer(r, phase)
+	})
+	h.cfg.MaxParallel = 1
+	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: h.eng.router, Prompts: h.eng.prompts})
+	first := h.add("hotfix", "holds the slot", false)
+	second := h.add("hotfix", "waits for it", false)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.eng.Run(ctx, false) }()
+	<-started
+	time.Sleep(200 * time.Millisecond)
+	waiting := second
+	if h.ticket(second).Status == store.StatusRunning && len(h.phase(second, "diagnosis").Attempts) > 0 {
+		waiting = first // the other one got the slot
+	}
+	begin := time.Now()
+	if err := h.eng.Decide(waiting, store.Decision{Kind: store.DecisionCancel}); err != nil {
+		t.Fatal(err)
+	}
+	for h.ticket(waiting).Status != store.StatusCancelled {
+		if time.Since(begin) > 2*time.Second {
+			t.Fatalf("a ticket waiting for a slot was not cancelled in 2 s: %s", h.ticket(waiting).Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(h.phase(waiting, "diagnosis").Attempts); n != 0 {
+		t.Fatalf("%d attempts recorded for a ticket that never ran", n)
+	}
+	stop()
+	<-done
+
+	// a cancel carried out after the ticket finished
+	if _, err := h.st.UpdateTicket(first, func(x *store.Ticket) error {
+		x.Status = store.StatusDone
+		x.Decisions = append(x.Decisions, store.Decision{Kind: store.DecisionCancel, At: time.Now()})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.eng.applyDecisions(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	tk := h.ticket(first)
+	if d := tk.Decisions[len(tk.Decisions)-1]; tk.Status != store.StatusDone || !d.Applied || !strings.Contains(d.Superseded, "done first") {
+		t.Fatalf("%s, %+v", tk.Status, d)
+	}
+}

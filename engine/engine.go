@@ -354,8 +354,12 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 		select {
 		case e.sem <- struct{}{}:
 			e.broker.publish(Event{Type: EvSlot, TicketID: id})
-		case <-ctx.Done():
-			return false, ctx.Err()
+		case <-stepCtx.Done():
+			e.broker.publish(Event{Type: EvSlot, TicketID: id})
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			return true, nil // cancelled while waiting: the next advance carries it out
 		}
 	}
 	defer func() { <-e.sem }()

@@ -248,6 +248,9 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		// keeps some substance
 		kept := llm.EstimateTokens(s.body)
 		if s.vital && (s.dropped || kept < min(sizes[i], vitalFloor)) {
+			if in.box != nil {
+				in.box.Close() // its root, and a base view it holds
+			}
 			return nil, &budgetTooSmall{phase: name, budget: budget, what: s.title, tokens: sizes[i], kept: kept}
 		}
 	}

@@ -482,11 +482,13 @@ func (e *Engine) npmScriptsChanged(ctx context.Context, t *store.Ticket, file st
 	now, nowOK := scripts(data)
 	// the last commit, or after the base was merged in with a conflict in
 	// package.json (markers: no JSON), either side of that merge
+	existed := false
 	for _, rev := range []string{"HEAD", "HEAD^1", "HEAD^2"} {
 		data, err := e.repo.ShowFile(ctx, t.Worktree, rev, file)
 		if err != nil {
 			continue
 		}
+		existed = true
 		before, ok := scripts(data)
 		if before == now && ok == nowOK {
 			return false
@@ -495,7 +497,10 @@ func (e *Engine) npmScriptsChanged(ctx context.Context, t *store.Ticket, file st
 			return true // a readable last commit decides
 		}
 	}
-	return true // new (its scripts are new), or unlike both sides
+	// a new package.json below the root is a new package (a workspace
+	// member the code adds): its scripts are its own; a new root one is
+	// what npm test now runs
+	return existed || path.Clean(file) == "package.json"
 }
 
 // runsNpm says whether the test or CI command goes through a package

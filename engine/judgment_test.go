@@ -742,8 +742,18 @@ func TestNpmScriptsAreGuarded(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(wt, "web", "package.json"), []byte(`{"scripts":{"test":"exit 0"}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// new below the root: a package the code adds, its scripts its own
+	if e.npmScriptsChanged(ctx, tk, "web/package.json") {
+		t.Fatal("a new package's scripts counted as a change to how checks run")
+	}
+	// one that was there is guarded like the root's
+	gitOut(t, wt, "add", "web/package.json")
+	gitOut(t, wt, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "web package")
+	if err := os.WriteFile(filepath.Join(wt, "web", "package.json"), []byte(`{"scripts":{"test":"true"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if !e.npmScriptsChanged(ctx, tk, "web/package.json") {
-		t.Fatal("a new web/package.json's scripts went unseen")
+		t.Fatal("a changed web/package.json's scripts went unseen")
 	}
 }
 

@@ -312,7 +312,9 @@ func (e *Engine) prefetchWorktree(ctx context.Context, t *store.Ticket) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		if ctx.Err() != nil || e.repo.Foreign(ctx, id, base) {
+		if ctx.Err() != nil || e.repo.Foreign(ctx, id, base) || ctx.Err() != nil {
+			// (asked again: a Foreign cut off by the step's end cannot
+			// tell, and the branch may be someone else's)
 			return // the phase that needs it stops the ticket
 		}
 		path, branch, err := e.repo.EnsureWorktree(ctx, id, base)

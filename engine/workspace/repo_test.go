@@ -1081,3 +1081,31 @@ func TestBaseView(t *testing.T) {
 		t.Fatalf("views left after a start:\n%s", run(t, r.Dir, "worktree", "list"))
 	}
 }
+
+// Tickets on different base branches asking for views at once each get
+// their own base's, and a missing base fails only its own.
+func TestBaseViewsOfSeveralBasesAtOnce(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	run(t, r.Dir, "branch", "dev")
+	var wg sync.WaitGroup
+	errs := make([]error, 9)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			base := []string{"main", "dev", "gone"}[i%3]
+			_, release, err := r.BaseView(ctx, base)
+			if err == nil {
+				release()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i%3 == 2) != (err != nil) {
+			t.Errorf("view %d (%s): %v", i, []string{"main", "dev", "gone"}[i%3], err)
+		}
+	}
+}

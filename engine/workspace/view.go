@@ -92,25 +92,30 @@ type commitReq struct {
 func (r *Repo) baseCommit(ctx context.Context, base string) (string, error) {
 	req := &commitReq{base: base, done: make(chan struct{})}
 	r.commits.add(req, func(batch []*commitReq) {
-		args := []string{"rev-parse", "--verify", "-q"}
-		var bases []string
+		// for-each-ref answers for each branch that exists, so one missing
+		// base fails only its own tickets
+		args := []string{"for-each-ref", "--format=%(objectname) %(refname)"}
 		for _, q := range batch {
-			if !slices.Contains(bases, q.base) {
-				bases = append(bases, q.base)
-				args = append(args, "refs/heads/"+q.base+"^{commit}")
+			if ref := "refs/heads/" + q.base; !slices.Contains(args, ref) {
+				args = append(args, ref)
 			}
 		}
 		// one ticket's cancelled context must not fail the others'
 		out, err := git(context.WithoutCancel(ctx), r.Dir, nil, args...)
-		lines := strings.Fields(out)
+		commits := map[string]string{}
+		for line := range strings.Lines(out) {
+			if commit, ref, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+				commits[ref] = commit
+			}
+		}
 		for _, q := range batch {
-			switch i := slices.Index(bases, q.base); {
+			switch commit := commits["refs/heads/"+q.base]; {
 			case err != nil:
 				q.err = fmt.Errorf("base branch %s: %w", q.base, err)
-			case i < len(lines):
-				q.commit = lines[i]
+			case commit == "":
+				q.err = fmt.Errorf("base branch %s does not exist", q.base)
 			default:
-				q.err = fmt.Errorf("base branch %s: no commit", q.base)
+				q.commit = commit
 			}
 			close(q.done)
 		}
