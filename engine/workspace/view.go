@@ -41,10 +41,12 @@ func (r *Repo) BaseView(ctx context.Context, base string) (string, func(), error
 		r.wtMu.Lock()
 		os.RemoveAll(path)
 		_, err := git(context.WithoutCancel(ctx), r.Dir, nil, "worktree", "add", "-q", "--force", "--detach", "--no-checkout", path, commit)
+		r.wtMu.Unlock()
 		if err == nil {
+			// the files, outside the lock: they are the view's alone, and
+			// a large tree must not hold up other tickets' worktrees
 			_, err = git(context.WithoutCancel(ctx), path, nil, "read-tree", "-u", "--reset", "HEAD")
 		}
-		r.wtMu.Unlock()
 		if err != nil {
 			return "", nil, err
 		}
