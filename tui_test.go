@@ -169,7 +169,9 @@ func TestDemoInTmux(t *testing.T) {
 	}
 	s := &tmuxScreen{t: t, session: fmt.Sprintf("demo%d", os.Getpid())}
 	stderr := filepath.Join(t.TempDir(), "stderr")
-	cmd := fmt.Sprintf("env -u OPENAI_API_KEY %s --demo 2>%s; echo exited $?; sleep 60", binPath, stderr)
+	// the demo keeps its repository for the user to look at: here, in a
+	// directory the test removes
+	cmd := fmt.Sprintf("env -u OPENAI_API_KEY TMPDIR=%s %s --demo 2>%s; echo exited $?; sleep 60", t.TempDir(), binPath, stderr)
 	defer func() {
 		if t.Failed() {
 			data, _ := os.ReadFile(stderr)
