@@ -511,7 +511,7 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 				// the engine asks again once it is carried out
 				continue
 			}
-			if w := strings.TrimSuffix(eng.Uncallable(byID[id]), ": set it, restart agent-tui, then retry"); w != "" {
+			if w := eng.Uncallable(byID[id]); w != "" {
 				if whys[w] == nil {
 					order = append(order, w)
 				}
@@ -605,7 +605,7 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 		fmt.Fprintf(stdout, "%s: %s already recorded; the engine carries it out on its next run\n", before.ID, cmd)
 		return nil
 	}
-	if pausedNow, waiting := pauseState(before); (d.Kind == store.DecisionPause && pausedNow) || (d.Kind == store.DecisionResume && !pausedNow) {
+	if pausedNow, waiting := engine.PausedAfterDecisions(before); (d.Kind == store.DecisionPause && pausedNow) || (d.Kind == store.DecisionResume && !pausedNow) {
 		state := "paused"
 		if !pausedNow {
 			state = "not paused"
@@ -682,24 +682,6 @@ func cmdSimpleDecision(g globals, cmd string, args []string, stdout, stderr io.W
 		}
 	}
 	return decide(g, cmd, id, d, stdout)
-}
-
-// pauseState is whether t will be paused once the recorded pause and
-// resume decisions are carried out, and whether any are still to be.
-func pauseState(t *store.Ticket) (paused, waiting bool) {
-	paused = t.Paused
-	for _, d := range t.Decisions {
-		if d.Applied {
-			continue
-		}
-		switch d.Kind {
-		case store.DecisionPause:
-			paused, waiting = true, true
-		case store.DecisionResume:
-			paused, waiting = false, true
-		}
-	}
-	return paused, waiting
 }
 
 // readArgFile reads a file named on the command line, "-" for stdin.
@@ -952,7 +934,7 @@ func statusText(t *store.Ticket) string {
 		return s
 	}
 	movable := t.Status == store.StatusRunning || t.Status == store.StatusQueued
-	switch will, _ := pauseState(t); {
+	switch will, _ := engine.PausedAfterDecisions(t); {
 	case will && !t.Paused:
 		return s + " (pause pending)"
 	case !will && t.Paused:

@@ -99,7 +99,7 @@ func (e *Engine) Uncallable(t *store.Ticket) string {
 			}
 		}
 		if !callable && len(why) > 0 {
-			return fmt.Sprintf("no model of %s can be called (%s): set it, restart agent-tui, then retry", phase, strings.Join(slices.Compact(why), "; "))
+			return fmt.Sprintf("no model of %s can be called (%s)", phase, strings.Join(slices.Compact(why), "; "))
 		}
 	}
 	return ""

@@ -262,6 +262,19 @@ func PendingDecision(t *store.Ticket) *store.Decision {
 	return nil
 }
 
+// PausedAfterDecisions is whether t will be paused once its recorded
+// pause and resume decisions are carried out (t.Paused lags them until a
+// run does), and whether any still wait.
+func PausedAfterDecisions(t *store.Ticket) (paused, pending bool) {
+	paused = t.Paused
+	for _, d := range t.Decisions {
+		if !d.Applied && (d.Kind == store.DecisionPause || d.Kind == store.DecisionResume) {
+			paused, pending = d.Kind == store.DecisionPause, true
+		}
+	}
+	return paused, pending
+}
+
 // Allowed says whether a human can take a decision of this kind on t now.
 // The UI asks it before opening a dialog; Decide asks it again.
 func Allowed(t *store.Ticket, kind string) error {

@@ -19,6 +19,23 @@ import (
 	"agent-tui/store"
 )
 
+// commandWords splits shell commands into their simple commands' words,
+// each starting at the program: after VAR=value and keywords (if, then,
+// exec, …). Commands without a program are left out.
+func commandWords(cmds string) [][]string {
+	var out [][]string
+	for _, seg := range strings.FieldsFunc(cmds, func(r rune) bool { return strings.ContainsRune(";&|()\n", r) }) {
+		words := strings.Fields(seg)
+		for len(words) > 0 && (strings.Contains(words[0], "=") || checkKeywords[words[0]]) {
+			words = words[1:]
+		}
+		if len(words) > 0 {
+			out = append(out, words)
+		}
+	}
+	return out
+}
+
 // humanStop ends an attempt with the ticket stopped for a human: what is
 // wrong is not the model's to fix.
 type humanStop struct{ reason string }
@@ -48,12 +65,8 @@ func missingProgram(c store.Check, key string) string {
 // (`FOO=1 pytest`, `cd web && make test`), that the shell's output says
 // it could not find; "" when there is none.
 func notFoundProgram(command, output string) string {
-	for _, seg := range strings.FieldsFunc(command, func(r rune) bool { return strings.ContainsRune(";&|()\n", r) }) {
-		words := strings.Fields(seg)
-		for len(words) > 0 && (strings.Contains(words[0], "=") || checkKeywords[words[0]]) {
-			words = words[1:]
-		}
-		if len(words) == 0 || strings.ContainsAny(words[0], "/$`'\"") {
+	for _, words := range commandWords(command) {
+		if strings.ContainsAny(words[0], "/$`'\"") {
 			continue
 		}
 		prog := words[0]
@@ -317,13 +330,8 @@ func (e *Engine) scanChecks(t *store.Ticket, paths []string) (scripts map[string
 	scan = func(cmds string, depth int) {
 		// quotes go: `bash -c "./ci.sh --fast"` runs ./ci.sh
 		cmds = strings.NewReplacer(`"`, " ", "'", " ").Replace(cmds)
-		segments := strings.FieldsFunc(cmds, func(r rune) bool { return strings.ContainsRune(";&|()\n", r) })
-		for _, seg := range segments {
-			words := strings.Fields(seg)
-			for len(words) > 0 && (strings.Contains(words[0], "=") || checkKeywords[words[0]]) {
-				words = words[1:] // VAR=value, if, then, exec, …
-			}
-			if len(words) == 0 || strings.HasPrefix(words[0], "#") {
+		for _, words := range commandWords(cmds) {
+			if strings.HasPrefix(words[0], "#") {
 				continue
 			}
 			if packageManagers[path.Base(words[0])] {

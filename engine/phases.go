@@ -35,7 +35,7 @@ func (e *Engine) step(ctx context.Context, t *store.Ticket) error {
 	}
 	if reason := e.Uncallable(t); reason != "" {
 		// nothing to pay for, and nothing an attempt could change
-		e.stopTicket(t.ID, store.StatusNeedsHuman, reason)
+		e.stopTicket(t.ID, store.StatusNeedsHuman, reason+": set it, restart agent-tui, then retry")
 		return errParked
 	}
 	switch ps.Name {

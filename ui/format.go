@@ -17,10 +17,10 @@ func statusWord(t *store.Ticket) string {
 	if finished(t.Status) {
 		return w
 	}
-	switch pending := pendingPause(t); {
-	case pending != nil && *pending && !t.Paused:
+	switch will, pending := engine.PausedAfterDecisions(t); {
+	case pending && will && !t.Paused:
 		w += " (pause pending)"
-	case pending != nil && !*pending && t.Paused:
+	case pending && !will && t.Paused:
 		w += " (paused, resume pending)"
 	case t.Paused:
 		w += " (paused)"
@@ -33,27 +33,11 @@ func statusWord(t *store.Ticket) string {
 	return w
 }
 
-// pendingPause is the latest pause (true) or resume (false) decision not
-// yet carried out, nil when there is none.
-func pendingPause(t *store.Ticket) *bool {
-	for i := len(t.Decisions) - 1; i >= 0; i-- {
-		d := t.Decisions[i]
-		if d.Applied || (d.Kind != store.DecisionPause && d.Kind != store.DecisionResume) {
-			continue
-		}
-		p := d.Kind == store.DecisionPause
-		return &p
-	}
-	return nil
-}
-
 // pausedNow is whether the ticket is, or is about to be, paused: t.Paused
 // lags a decision until the engine carries it out.
 func pausedNow(t *store.Ticket) bool {
-	if p := pendingPause(t); p != nil {
-		return *p
-	}
-	return t.Paused
+	paused, _ := engine.PausedAfterDecisions(t)
+	return paused
 }
 
 // paused is whether a ticket is held by a pause (and so not running).

@@ -24,8 +24,8 @@ type layout struct {
 	panesH             int  // outer height of both panes, 0 when the help takes the screen
 	queueInnerW        int
 	queueRows          int
-	contentW, contentH int // the detail pane's tab content
-	infoH              int // the selected ticket's status lines
+	contentW, contentH int      // the detail pane's tab content
+	info               []string // the selected ticket's status lines
 	helpH              int
 	helpScreen         bool // the full help has no room beside the panes
 	statusH            int  // a long flash wraps onto more rows
@@ -59,12 +59,15 @@ func (m *Model) layout() layout {
 		l.queueRows--
 	}
 	l.contentW = max(l.detailW-2, 1)
-	l.infoH = 1
-	if t := m.q.selected(); t != nil && l.panesH >= 16 {
+	infoRows := 1
+	if l.panesH >= 16 {
 		// a long stop reason wraps while the tab keeps most of the pane
-		l.infoH = len(m.infoLines(t, l.contentW, min(maxInfoRows, (l.panesH-5)/3)))
+		infoRows = min(maxInfoRows, (l.panesH-5)/3)
 	}
-	l.contentH = max(l.panesH-2-2-l.infoH, 1)
+	if t := m.q.selected(); t != nil {
+		l.info = m.infoLines(t, l.contentW, infoRows)
+	}
+	l.contentH = max(l.panesH-2-2-max(len(l.info), 1), 1)
 	return l
 }
 
@@ -292,7 +295,7 @@ func (m *Model) detailLines(l layout) []string {
 	if t == nil {
 		return append(out, "", m.st.dim.Render("Select a ticket, or press n to create one."))
 	}
-	for _, line := range m.infoLines(t, w, l.infoH) {
+	for _, line := range l.info {
 		out = append(out, statusStyle(m.st, t).Render(line))
 	}
 	header, body := m.tabContent(t, w, l.contentH)
