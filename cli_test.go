@@ -142,6 +142,32 @@ func (e *cliEnv) mustRun(args ...string) string {
 	return out
 }
 
+// withStore opens the environment's database while no agent-tui holds it,
+// runs fn, and closes it: a test setting up what a run would have left.
+func (e *cliEnv) withStore(fn func(st *store.Store) error) {
+	e.t.Helper()
+	st, err := store.Open(filepath.Join(e.dir, ".git", "agent-tui.db"), time.Second)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	err = fn(st)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// setStatus puts the ticket in status, as a run would have left it.
+func (e *cliEnv) setStatus(id, status string) {
+	e.t.Helper()
+	e.withStore(func(st *store.Store) error {
+		_, err := st.UpdateTicket(id, func(x *store.Ticket) error { x.Status = status; return nil })
+		return err
+	})
+}
+
 func (e *cliEnv) show(id string) map[string]any {
 	e.t.Helper()
 	var v map[string]any
@@ -673,14 +699,9 @@ func TestCLIPauseResumeAndStatuses(t *testing.T) {
 func TestCLIShowsACutOffAttempt(t *testing.T) {
 	e := newCLIEnv(t, simpleModel, "")
 	id := strings.TrimSpace(e.mustRun("add", "killed mid-stream"))
-	st, err := store.Open(filepath.Join(e.dir, ".git", "agent-tui.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.PutAttempt(id, &store.Attempt{N: 1, Phase: "discovery", Started: time.Now(), Interrupted: true, Error: "interrupted"}); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	e.withStore(func(st *store.Store) error {
+		return st.PutAttempt(id, &store.Attempt{N: 1, Phase: "discovery", Started: time.Now(), Interrupted: true, Error: "interrupted"})
+	})
 	if out := e.mustRun("show", id); !strings.Contains(out, "(cut off before an answer was recorded)") || strings.Contains(out, "no model answered") {
 		t.Fatalf("show:\n%s", out)
 	}
@@ -691,21 +712,18 @@ func TestCLIShowsACutOffAttempt(t *testing.T) {
 func TestCLIRepeatedApproveUnderAnEpicCancel(t *testing.T) {
 	e := newCLIEnv(t, simpleModel, "")
 	epic := strings.TrimSpace(e.mustRun("add", "--kind", "epic", "parent"))
-	st, err := store.Open(filepath.Join(e.dir, ".git", "agent-tui.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	child, err := engine.AddTicket(st, engine.NewTicket{Kind: "feature", Title: "child", Body: "b", Parent: epic}, "main")
-	if err == nil {
+	var child *store.Ticket
+	e.withStore(func(st *store.Store) error {
+		var err error
+		if child, err = engine.AddTicket(st, engine.NewTicket{Kind: "feature", Title: "child", Body: "b", Parent: epic}, "main"); err != nil {
+			return err
+		}
 		_, err = st.UpdateTicket(child.ID, func(x *store.Ticket) error {
 			x.Status, x.Phases[0].Accepted = store.StatusAwaiting, 1 // an attempt accepted, at its gate
 			return nil
 		})
-	}
-	st.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+		return err
+	})
 	e.mustRun("approve", child.ID)
 	e.mustRun("cancel", epic)
 	if _, errOut, code := e.run("approve", child.ID); code == 0 || !strings.Contains(errOut, "is to be cancelled by the next run, and "+child.ID+" with it") {
@@ -718,14 +736,7 @@ func TestCLIRepeatedApproveUnderAnEpicCancel(t *testing.T) {
 func TestCLIShowsInterrupted(t *testing.T) {
 	e := newCLIEnv(t, simpleModel, "")
 	id := strings.TrimSpace(e.mustRun("add", "cut off"))
-	st, err := store.Open(filepath.Join(e.dir, ".git", "agent-tui.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.UpdateTicket(id, func(x *store.Ticket) error { x.Status = store.StatusRunning; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	e.setStatus(id, store.StatusRunning)
 	if out := e.mustRun("list"); !strings.Contains(out, "interrupted") {
 		t.Fatalf("list:\n%s", out)
 	}
@@ -736,14 +747,7 @@ func TestCLIShowsInterrupted(t *testing.T) {
 func TestCLIExplainsATicketLeftRunning(t *testing.T) {
 	e := newCLIEnv(t, simpleModel, "")
 	id := strings.TrimSpace(e.mustRun("add", "cut off"))
-	st, err := store.Open(filepath.Join(e.dir, ".git", "agent-tui.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.UpdateTicket(id, func(x *store.Ticket) error { x.Status = store.StatusRunning; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	e.setStatus(id, store.StatusRunning)
 	_, errOut, code := e.run("retry", id)
 	if code == 0 || !strings.Contains(errOut, "was running when agent-tui last stopped") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Fatalf("exit %d: %q", code, errOut)
@@ -849,15 +853,7 @@ func TestCLIRunRefusesWhenATicketsChainCannotBeCalled(t *testing.T) {
 		t.Fatalf("%d model calls", n)
 	}
 	// stopped, then retried on a model that can be called: run goes on
-	st, err := store.Open(filepath.Join(e.dir, ".git", "agent-tui.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = st.UpdateTicket(id, func(x *store.Ticket) error { x.Status = store.StatusNeedsHuman; return nil })
-	st.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.setStatus(id, store.StatusNeedsHuman)
 	c = exec.Command(binPath, "--repo", e.dir, "retry", id, "--model", "lm")
 	c.Env = append(os.Environ(), "AGENT_TUI_CLI_KEY=")
 	if out, err := c.CombinedOutput(); err != nil {

@@ -579,16 +579,10 @@ func TestCancelInterruptsTheCallUnderWay(t *testing.T) {
 	}
 	// and the UI heard that the attempt ended
 	var last *store.Attempt
-	for {
-		select {
-		case ev := <-events:
-			if ev.Type == EvAttempt && ev.Attempt != nil && ev.Attempt.Phase == "discovery" {
-				last = ev.Attempt
-			}
-			continue
-		default:
+	for len(events) > 0 {
+		if ev := <-events; ev.Type == EvAttempt && ev.Attempt != nil && ev.Attempt.Phase == "discovery" {
+			last = ev.Attempt
 		}
-		break
 	}
 	if last == nil || !last.Interrupted {
 		t.Fatalf("last attempt event %+v", last)

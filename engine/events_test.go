@@ -224,20 +224,13 @@ func TestWaitingForASlotIsPublished(t *testing.T) {
 	h.add("hotfix", "two", false)
 	h.runIdle()
 	queued, got := map[string]bool{}, map[string]bool{}
-	for {
-		select {
-		case ev := <-events:
-			if ev.Type == EvSlot {
-				if ev.Queued {
-					queued[ev.TicketID] = true
-				} else if queued[ev.TicketID] {
-					got[ev.TicketID] = true
-				}
-			}
-			continue
-		default:
+	for len(events) > 0 {
+		switch ev := <-events; {
+		case ev.Type == EvSlot && ev.Queued:
+			queued[ev.TicketID] = true
+		case ev.Type == EvSlot && queued[ev.TicketID]:
+			got[ev.TicketID] = true
 		}
-		break
 	}
 	if len(queued) == 0 || len(got) != len(queued) {
 		t.Fatalf("queued %v, then a slot %v", queued, got)

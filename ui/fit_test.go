@@ -233,12 +233,7 @@ func TestEditOpensEmptyFileWhenNothingLeft(t *testing.T) {
 	m := newTestModel(t, fixture(), 100, 30)
 	m = press(t, m, "j", "j", "j")
 	m, cmd := update(m, keyMsg("e"))
-	var ready *editorReadyMsg
-	for _, msg := range collect(cmd) {
-		if r, ok := msg.(editorReadyMsg); ok {
-			ready = &r
-		}
-	}
+	ready := editorReady(cmd)
 	if ready == nil || ready.err != nil || m.flashErr {
 		t.Fatalf("no editor for T-4: %+v, flash %q", ready, m.flash)
 	}
@@ -818,12 +813,7 @@ func TestEditFileGoesToTheEditDir(t *testing.T) {
 	m = settle(t, m, m.Init())
 	m = press(t, m, "j", "j", "j")
 	_, cmd := update(m, keyMsg("e"))
-	var ready *editorReadyMsg
-	for _, msg := range collect(cmd) {
-		if r, ok := msg.(editorReadyMsg); ok {
-			ready = &r
-		}
-	}
+	ready := editorReady(cmd)
 	if ready == nil || ready.err != nil || filepath.Dir(ready.path) != dir {
 		t.Fatalf("edit file: %+v", ready)
 	}
@@ -843,4 +833,15 @@ func TestSanitizeDropsZeroWidthJoiners(t *testing.T) {
 	if got := sanitize("plain"); got != "plain" {
 		t.Fatalf("%q", got)
 	}
+}
+
+// editorReady is the editorReadyMsg among what cmd sends, or nil.
+func editorReady(cmd tea.Cmd) *editorReadyMsg {
+	var ready *editorReadyMsg
+	for _, msg := range collect(cmd) {
+		if r, ok := msg.(editorReadyMsg); ok {
+			ready = &r
+		}
+	}
+	return ready
 }

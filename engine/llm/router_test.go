@@ -1123,28 +1123,30 @@ func TestUnreachableAsConfiguredIsNotRetried(t *testing.T) {
 // proxy's page) is quoted, not reported as an empty stream, and not
 // retried.
 func TestNonStreamBodyIsQuoted(t *testing.T) {
-	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, "<html>totally not json</html>\n")
-	}))
-	t.Cleanup(page.Close)
-	r := NewRouter(testConfig(model{name: "a", url: page.URL}), Options{})
-	_, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello})
+	err := completeFromPage(t, "text/event-stream", "<html>totally not json</html>\n")
 	if err == nil || !strings.Contains(err.Error(), `not an event stream (it began "<html>totally not json</html>")`) || strings.Contains(err.Error(), "retr") {
 		t.Fatalf("err %v", err)
 	}
 }
 
-// A web page where the API should be (a base_url without /v1, a login
-// proxy) is named as such, not as a broken stream.
-func TestHTMLAnswerIsNamed(t *testing.T) {
+// completeFromPage is one call to a server that answers 200 with body
+// under contentType.
+func completeFromPage(t *testing.T, contentType, body string) error {
+	t.Helper()
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		io.WriteString(w, "<html><body>Sign in</body></html>\n")
+		w.Header().Set("Content-Type", contentType)
+		io.WriteString(w, body)
 	}))
 	t.Cleanup(page.Close)
 	r := NewRouter(testConfig(model{name: "a", url: page.URL}), Options{})
 	_, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello})
+	return err
+}
+
+// A web page where the API should be (a base_url without /v1, a login
+// proxy) is named as such, not as a broken stream.
+func TestHTMLAnswerIsNamed(t *testing.T) {
+	err := completeFromPage(t, "text/html; charset=utf-8", "<html><body>Sign in</body></html>\n")
 	if err == nil || !strings.Contains(err.Error(), "answered with text/html; charset=utf-8, not an event stream: is base_url its API") || strings.Contains(err.Error(), "retries") {
 		t.Fatalf("err %v", err)
 	}
