@@ -71,11 +71,9 @@ func runTUI(g globals, stderr io.Writer) error {
 // runDemo opens the TUI on a throwaway repository with the simulated model.
 func runDemo(stderr io.Writer) error {
 	// before a repository and a model are made for nothing
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil {
+	if needTerminal() != nil {
 		return errors.New("--demo opens the TUI and needs a terminal")
 	}
-	tty.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	d, stopModel, err := demo.Start(ctx)

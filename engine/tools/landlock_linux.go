@@ -49,13 +49,9 @@ func writeAccess(abi int) uint64 {
 // confineThreadReads makes the calling thread, and what it starts from
 // now on, unable to read files beneath hidden (except beneath keep).
 // Landlock and no_new_privs hold for the thread only: the caller must be
-// locked to it and let it end with its goroutine.
+// locked to it and let it end with its goroutine. It needs Landlock ABI 2
+// (ExecHiding asks first).
 func confineThreadReads(keep, hidden []string) error {
-	if landlockABI() < 2 {
-		// before ABI 2, a confined process can never move or link a file
-		// into another directory: a check would fail for that alone
-		return errors.New("landlock is not available, or too old to allow renames")
-	}
 	rs, err := readRulesets.get(keep, hidden)
 	if err != nil {
 		return err
