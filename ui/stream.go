@@ -161,12 +161,12 @@ const zwj = "\u200d"
 func sanitize(s string) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < 0x20 && c != '\n') || c == 0x7f {
+		if c := s[i]; (c < 0x20 && c != '\n') || c == 0x7f || c == zwj[0] && strings.HasPrefix(s[i:], zwj) {
 			clean = false
 			break
 		}
 	}
-	if clean && !strings.Contains(s, zwj) {
+	if clean {
 		return s
 	}
 	var b strings.Builder
