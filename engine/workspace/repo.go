@@ -32,9 +32,8 @@ type Repo struct {
 	addSlots chan struct{}
 	creating singleflight.Group // worktree creations under way, by ticket
 	branches batcher[*branchReq]
-	lookups  batcher[*existsReq] // Foreign's existence checks
-	commits  batcher[*commitReq] // base views' commits
-	merges   batcher[*mergeReq]  // merges into the user's checkout happen one batch at a time
+	tips     batcher[*tipReq]   // branches' commits, asked for together
+	merges   batcher[*mergeReq] // merges into the user's checkout happen one batch at a time
 	prunes   batcher[chan error]
 
 	viewsMu sync.Mutex
@@ -864,29 +863,49 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 // tickets from T-1 too), not to be taken over. A burst of new tickets asks
 // git once which of their branches exist; only those are looked into.
 func (r *Repo) Foreign(ctx context.Context, ticketID, base string) bool {
-	req := &existsReq{branch: BranchName(ticketID), done: make(chan bool, 1)}
-	r.lookups.add(req, func(batch []*existsReq) {
-		args := []string{"for-each-ref", "--format=%(refname)"}
-		for _, q := range batch {
-			args = append(args, "refs/heads/"+q.branch)
-		}
-		out, err := git(ctx, r.Dir, nil, args...)
-		existing := strings.Fields(out)
-		for _, q := range batch {
-			// an unanswered question is asked again, alone
-			q.done <- err != nil || slices.Contains(existing, "refs/heads/"+q.branch)
-		}
-	})
-	if !<-req.done {
-		return false
+	branch := BranchName(ticketID)
+	if tip, err := r.branchTip(ctx, branch); err == nil && tip == "" {
+		return false // no such branch
 	}
-	out, err := git(ctx, r.Dir, nil, "rev-list", "--count", "refs/heads/"+base+"..refs/heads/"+req.branch, "--")
+	out, err := git(ctx, r.Dir, nil, "rev-list", "--count", "refs/heads/"+base+"..refs/heads/"+branch, "--")
 	return err == nil && strings.TrimSpace(out) != "0"
 }
 
-type existsReq struct {
-	branch string
-	done   chan bool // true: the branch may exist
+type tipReq struct {
+	branch, tip string
+	err         error
+	done        chan struct{}
+}
+
+// branchTip is the commit branch is at, "" when it does not exist. The
+// tickets that start together (asking whether their branches exist, or
+// where their base is) ask git once.
+func (r *Repo) branchTip(ctx context.Context, branch string) (string, error) {
+	req := &tipReq{branch: branch, done: make(chan struct{})}
+	r.tips.add(req, func(batch []*tipReq) {
+		// for-each-ref answers for each branch that exists, so a missing
+		// one fails no one else
+		args := []string{"for-each-ref", "--format=%(objectname) %(refname)"}
+		for _, q := range batch {
+			if ref := "refs/heads/" + q.branch; !slices.Contains(args, ref) {
+				args = append(args, ref)
+			}
+		}
+		// one ticket's cancelled context must not fail the others'
+		out, err := git(context.WithoutCancel(ctx), r.Dir, nil, args...)
+		tips := map[string]string{}
+		for line := range strings.Lines(out) {
+			if tip, ref, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+				tips[ref] = tip
+			}
+		}
+		for _, q := range batch {
+			q.tip, q.err = tips["refs/heads/"+q.branch], err
+			close(q.done)
+		}
+	})
+	<-req.done
+	return req.tip, req.err
 }
 
 // BringIn merges base into the branch checked out in the worktree wt, so

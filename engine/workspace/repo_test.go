@@ -342,7 +342,7 @@ func TestForeignInABurst(t *testing.T) {
 	// held open, so that all of them queue into one batch
 	release := make(chan struct{})
 	held := make(chan struct{})
-	go r.lookups.add(&existsReq{done: make(chan bool, 1)}, func([]*existsReq) { close(held); <-release })
+	go r.tips.add(&tipReq{done: make(chan struct{})}, func([]*tipReq) { close(held); <-release })
 	<-held
 	var mu sync.Mutex
 	got := map[string]bool{}
@@ -358,9 +358,9 @@ func TestForeignInABurst(t *testing.T) {
 		}()
 	}
 	for {
-		r.lookups.mu.Lock()
-		n := len(r.lookups.pending)
-		r.lookups.mu.Unlock()
+		r.tips.mu.Lock()
+		n := len(r.tips.pending)
+		r.tips.mu.Unlock()
 		if n == len(want) {
 			break
 		}

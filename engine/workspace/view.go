@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 )
 
 // A base view is a checkout of a base branch's commit, shared by the
@@ -82,46 +80,14 @@ func (r *Repo) dropUnread(commit string) {
 	// the next start's)
 }
 
-type commitReq struct {
-	base   string
-	commit string
-	err    error
-	done   chan struct{}
-}
-
-// baseCommit is the commit base is at. The tickets that start together ask
-// git once.
+// baseCommit is the commit base is at.
 func (r *Repo) baseCommit(ctx context.Context, base string) (string, error) {
-	req := &commitReq{base: base, done: make(chan struct{})}
-	r.commits.add(req, func(batch []*commitReq) {
-		// for-each-ref answers for each branch that exists, so one missing
-		// base fails only its own tickets
-		args := []string{"for-each-ref", "--format=%(objectname) %(refname)"}
-		for _, q := range batch {
-			if ref := "refs/heads/" + q.base; !slices.Contains(args, ref) {
-				args = append(args, ref)
-			}
-		}
-		// one ticket's cancelled context must not fail the others'
-		out, err := git(context.WithoutCancel(ctx), r.Dir, nil, args...)
-		commits := map[string]string{}
-		for line := range strings.Lines(out) {
-			if commit, ref, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
-				commits[ref] = commit
-			}
-		}
-		for _, q := range batch {
-			switch commit := commits["refs/heads/"+q.base]; {
-			case err != nil:
-				q.err = fmt.Errorf("base branch %s: %w", q.base, err)
-			case commit == "":
-				q.err = fmt.Errorf("base branch %s does not exist", q.base)
-			default:
-				q.commit = commit
-			}
-			close(q.done)
-		}
-	})
-	<-req.done
-	return req.commit, req.err
+	commit, err := r.branchTip(ctx, base)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("base branch %s: %w", base, err)
+	case commit == "":
+		return "", fmt.Errorf("base branch %s does not exist", base)
+	}
+	return commit, nil
 }
