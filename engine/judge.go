@@ -107,9 +107,11 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		return "", ""
 	}
 	if writesFiles(ps.Name) && !e.repo.HasWorktree(t.ID) {
-		// a command removed or replaced the worktree's .git: nothing it
-		// did can be committed, and a green check would pass nothing
-		return fail("check", "the worktree's .git was removed or replaced while this attempt ran (by a command, or by hand), so its files cannot be committed: never touch .git (the next attempt gets a fresh worktree)")
+		// the worktree went while the attempt ran (a .git file removed or
+		// replaced is written back; this is the directory or git's record
+		// of it): nothing can be committed, and a green check would pass
+		// nothing
+		return fail("check", "the ticket's worktree was removed while this attempt ran (by hand, or by git worktree prune), so its files cannot be committed (the next attempt gets a fresh worktree)")
 	}
 	deliverable := a.Deliverable
 	switch ps.Name {

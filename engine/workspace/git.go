@@ -17,11 +17,13 @@ import (
 // work even where no git identity is configured.
 var agentIdentity = []string{"-c", "user.name=agent-tui", "-c", "user.email=agent-tui@localhost"}
 
-// noAutoMaintenance goes on every git command the engine runs: commit and
-// merge would otherwise start `git maintenance run --auto` after each of
-// the engine's many small commits (a process each); the user's own git
-// commands still run it.
-var noAutoMaintenance = []string{"-c", "maintenance.auto=false"}
+// engineConfig goes on every git command the engine runs. Commit and merge
+// would otherwise start `git maintenance run --auto` after each of the
+// engine's many small commits (a process each); the user's own git
+// commands still run it. A git repository the model makes inside its
+// worktree is never entered (status of a submodule runs git there, with
+// that repository's config), and -c settings reach every git git starts.
+var engineConfig = []string{"-c", "maintenance.auto=false", "-c", "submodule.recurse=false", "-c", "core.fsmonitor=false"}
 
 // gitArgs joins global options and a command into one new slice.
 func gitArgs(parts ...[]string) []string {
@@ -149,7 +151,7 @@ func gitTo(ctx context.Context, dir string, env []string, in io.Reader, w io.Wri
 		// never the process's directory, which is the user's checkout
 		return errNoDir
 	}
-	cmd := exec.CommandContext(ctx, "git", gitArgs(noAutoMaintenance, args)...)
+	cmd := exec.CommandContext(ctx, "git", gitArgs(engineConfig, args)...)
 	cmd.Dir = dir
 	cmd.Env = gitEnv(env...)
 	cmd.Stdin = in

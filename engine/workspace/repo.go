@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -47,6 +49,12 @@ type Repo struct {
 	checkoutGitDir     string
 	gitVersionOnce     sync.Once
 	mergeTree          bool // git merge-tree --write-tree exists
+
+	hashLen int // bytes in an object id: 20 (SHA-1) or 32 (SHA-256)
+}
+
+func errNotWorktree(wt, repo string) error {
+	return fmt.Errorf("%s is not a worktree of %s", wt, repo)
 }
 
 // MergeBlocked says why a merge into the user's checkout did not happen; the
@@ -70,7 +78,7 @@ func Open(dir string) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not a git repository: %s", dir)
 	}
-	out, err := git(context.Background(), abs, nil, "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir")
+	out, err := git(context.Background(), abs, nil, "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir", "--show-object-format")
 	if err != nil {
 		if bare, _ := git(context.Background(), abs, nil, "rev-parse", "--is-bare-repository"); strings.TrimSpace(bare) == "true" {
 			return nil, fmt.Errorf("%s is a bare repository: agent-tui works in a checkout of it (git clone it, or git worktree add one)", dir)
@@ -78,11 +86,14 @@ func Open(dir string) (*Repo, error) {
 		return nil, fmt.Errorf("not a git repository: %s", dir)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2 || lines[0] == "" {
+	if len(lines) != 3 || lines[0] == "" {
 		// A bare repository has no toplevel: there is no checkout to work with.
 		return nil, fmt.Errorf("not a git repository: %s", dir)
 	}
-	r := &Repo{Dir: filepath.Clean(lines[0]), GitDir: filepath.Clean(lines[1]), addSlots: make(chan struct{}, 2)}
+	r := &Repo{Dir: filepath.Clean(lines[0]), GitDir: filepath.Clean(lines[1]), addSlots: make(chan struct{}, 2), hashLen: 20}
+	if lines[2] == "sha256" {
+		r.hashLen = 32
+	}
 	if rel, err := filepath.Rel(r.WorktreeRoot(), r.Dir); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
 		// inside a ticket's worktree (its path is in `show`): the
 		// checkout agent-tui works with is the repository's own
@@ -280,7 +291,7 @@ func (r *Repo) EnsureWorktree(ctx context.Context, ticketID, base string) (path,
 	if err := checkTicketID(ticketID); err != nil {
 		return "", "", err
 	}
-	if path, branch := r.WorktreePath(ticketID), BranchName(ticketID); worktreeReady(path) {
+	if path, branch := r.WorktreePath(ticketID), BranchName(ticketID); r.worktreeReady(path) {
 		return path, branch, nil
 	}
 	// Creations queue (see addConcurrently). A second caller for the same
@@ -359,7 +370,7 @@ func (r *Repo) createBranch(ctx context.Context, branch, base string) error {
 // Changed lists the paths of the worktree wt that differ from its last
 // commit: changed, added (untracked included) or deleted.
 func (r *Repo) Changed(ctx context.Context, wt string) ([]string, error) {
-	out, err := git(ctx, wt, nil, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames")
+	out, err := r.gitIn(ctx, wt, nil, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--ignore-submodules=all")
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +385,7 @@ func (r *Repo) Changed(ctx context.Context, wt string) ([]string, error) {
 
 // ShowFile is a file's content at rev (a commit of the worktree wt).
 func (r *Repo) ShowFile(ctx context.Context, wt, rev, file string) ([]byte, error) {
-	out, err := git(ctx, wt, nil, "cat-file", "blob", rev+":"+file)
+	out, err := r.gitIn(ctx, wt, nil, "cat-file", "blob", rev+":"+file)
 	return []byte(out), err
 }
 
@@ -400,31 +411,106 @@ func (r *Repo) TopLevelNames(ctx context.Context, branch string) ([]string, erro
 }
 
 // HasWorktree says the worktree of ticketID is there and whole.
-func (r *Repo) HasWorktree(ticketID string) bool { return worktreeReady(r.WorktreePath(ticketID)) }
+func (r *Repo) HasWorktree(ticketID string) bool { return r.worktreeReady(r.WorktreePath(ticketID)) }
 
 // BranchExists says whether the local branch exists.
 func (r *Repo) BranchExists(ctx context.Context, branch string) (bool, error) {
 	return r.branchExists(ctx, branch)
 }
 
-// worktreeReady says git finished making the worktree at path: its .git
-// file points at an entry whose index the checkout wrote last.
-func worktreeReady(path string) bool {
-	fi, err := os.Stat(filepath.Join(path, ".git"))
-	if err != nil || fi.IsDir() {
+// worktreeReady says git finished making the worktree at path: it is
+// there and registered, and the checkout wrote its index last. (Its .git
+// file, if the model changed it, is written back by the next git command.)
+func (r *Repo) worktreeReady(path string) bool {
+	if !dirExists(path) {
 		return false
 	}
-	idx, err := indexPath(context.Background(), path)
-	if err != nil {
+	admin := r.registration(path)
+	if admin == "" {
 		return false
 	}
-	_, err = os.Stat(idx)
+	_, err := os.Stat(filepath.Join(admin, "index"))
 	return err == nil
+}
+
+// registration is the entry under .git/worktrees of the linked worktree
+// at wt, found from git's own records (each entry's gitdir file names its
+// worktree's .git), never from wt/.git, which the model can rewrite; ""
+// when wt is not registered.
+func (r *Repo) registration(wt string) string {
+	dotGit := filepath.Join(wt, ".git")
+	points := func(admin string) bool {
+		data, err := os.ReadFile(filepath.Join(admin, "gitdir"))
+		return err == nil && samePath(strings.TrimSpace(string(data)), dotGit)
+	}
+	root := filepath.Join(r.GitDir, "worktrees")
+	// git names the entry after the directory, numbered when taken
+	if admin := filepath.Join(root, filepath.Base(wt)); points(admin) {
+		return admin
+	}
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		if admin := filepath.Join(root, e.Name()); e.IsDir() && points(admin) {
+			return admin
+		}
+	}
+	return ""
+}
+
+// pinned is the environment that ties git to the worktree wt: its
+// registration as the git dir, wt as the work tree. Without it git would
+// follow wt/.git, which the model can point at a git dir of its own
+// making, whose config (core.fsmonitor, hooks) git would run outside any
+// sandbox. A .git file found changed is written back, for whoever opens
+// the worktree later.
+func (r *Repo) pinned(wt string) ([]string, error) {
+	env, admin, err := r.pinEnv(wt)
+	if err == nil && admin != "" {
+		restoreDotGit(wt, admin)
+	}
+	return env, err
+}
+
+// pinEnv is pinned without the repair; admin is the registration, "" for
+// the user's checkout.
+func (r *Repo) pinEnv(wt string) (env []string, admin string, err error) {
+	if samePath(wt, r.Dir) {
+		return []string{"GIT_DIR=" + r.GitDir, "GIT_WORK_TREE=" + r.Dir}, "", nil
+	}
+	admin = r.registration(wt)
+	if admin == "" {
+		return nil, "", errNotWorktree(wt, r.Dir)
+	}
+	return []string{"GIT_DIR=" + admin, "GIT_WORK_TREE=" + wt}, admin, nil
+}
+
+// restoreDotGit writes wt/.git back as git made it, pointing at admin.
+func restoreDotGit(wt, admin string) {
+	want := "gitdir: " + admin + "\n"
+	dotGit := filepath.Join(wt, ".git")
+	if data, ok := readSmallRegular(dotGit, len(want)); ok && data == want {
+		return
+	}
+	// a symlink, a fifo or a directory in its place is removed, not followed
+	os.RemoveAll(dotGit)
+	if f, err := os.OpenFile(dotGit, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644); err == nil {
+		f.WriteString(want)
+		f.Close()
+	}
+}
+
+// gitIn runs git in the worktree wt, pinned to it (see pinned).
+func (r *Repo) gitIn(ctx context.Context, wt string, env []string, args ...string) (string, error) {
+	pin, err := r.pinned(wt)
+	if err != nil {
+		return "", err
+	}
+	return git(ctx, wt, append(pin, env...), args...)
 }
 
 func (r *Repo) ensureLocked(ctx context.Context, ticketID, base string) (string, string, error) {
 	path, branch := r.WorktreePath(ticketID), BranchName(ticketID)
-	if worktreeReady(path) {
+	if r.worktreeReady(path) {
 		return path, branch, nil
 	}
 	if fi, err := os.Stat(filepath.Join(path, ".git")); err == nil && !fi.IsDir() {
@@ -456,7 +542,7 @@ func (r *Repo) ensureLocked(ctx context.Context, ticketID, base string) (string,
 		if !samePath(w.path, path) {
 			continue
 		}
-		if dirExists(path) && !w.prunable && worktreeReady(path) {
+		if dirExists(path) && !w.prunable && r.worktreeReady(path) {
 			if w.branch != branch {
 				return "", "", fmt.Errorf("worktree %s is on branch %q, expected %s", path, w.branch, branch)
 			}
@@ -506,7 +592,7 @@ func (r *Repo) CommitAll(ctx context.Context, wt, message string) (committed boo
 	// a git command killed half-way leaves a half-registered worktree or a
 	// stale index lock behind: once started, it finishes
 	ctx = context.WithoutCancel(ctx)
-	if _, err := git(ctx, wt, nil, "add", "-A"); err != nil {
+	if err := r.addAll(ctx, wt, nil); err != nil {
 		return false, err
 	}
 	return r.CommitStaged(ctx, wt, message)
@@ -518,7 +604,7 @@ func (r *Repo) CommitStaged(ctx context.Context, wt, message string) (committed 
 	ctx = context.WithoutCancel(ctx) // see CommitAll
 	// -uno: untracked files are not committed, so git need not look for them
 	args := gitArgs(agentIdentity, []string{"commit", "-q", "-uno", "--no-verify", "--no-gpg-sign", "-m", message})
-	out, err := git(ctx, wt, nil, args...)
+	out, err := r.gitIn(ctx, wt, nil, args...)
 	switch {
 	case err == nil:
 		committed = true
@@ -534,10 +620,10 @@ func (r *Repo) CommitStaged(ctx context.Context, wt, message string) (committed 
 // withFullIndex runs fn with GIT_INDEX_FILE pointing at a throwaway copy of
 // the worktree's index that has every change staged, so untracked files show
 // up in diffs without touching the real index.
-func withFullIndex(ctx context.Context, wt string, fn func(env []string) error) error {
-	idxPath, err := indexPath(ctx, wt)
-	if err != nil {
-		return err
+func (r *Repo) withFullIndex(ctx context.Context, wt string, fn func(env []string) error) error {
+	admin := r.registration(wt)
+	if admin == "" {
+		return errNotWorktree(wt, r.Dir)
 	}
 	tmpDir, err := os.MkdirTemp("", "agent-tui-index-")
 	if err != nil {
@@ -545,7 +631,7 @@ func withFullIndex(ctx context.Context, wt string, fn func(env []string) error) 
 	}
 	defer os.RemoveAll(tmpDir)
 	tmpIndex := filepath.Join(tmpDir, "index")
-	data, err := os.ReadFile(idxPath)
+	data, err := os.ReadFile(filepath.Join(admin, "index"))
 	switch {
 	case err == nil:
 		if err := os.WriteFile(tmpIndex, data, 0o600); err != nil {
@@ -555,33 +641,19 @@ func withFullIndex(ctx context.Context, wt string, fn func(env []string) error) 
 		return err
 	}
 	env := []string{"GIT_INDEX_FILE=" + tmpIndex}
-	if _, err := git(ctx, wt, env, "add", "-A"); err != nil {
+	if err := r.addAll(ctx, wt, env); err != nil {
 		return err
 	}
 	return fn(env)
-}
-
-// indexPath finds a worktree's index file, reading the worktree's .git file
-// itself rather than asking git (one process fewer per diff).
-func indexPath(ctx context.Context, wt string) (string, error) {
-	dotGit := filepath.Join(wt, ".git")
-	if fi, err := os.Stat(dotGit); err == nil && fi.IsDir() {
-		return filepath.Join(dotGit, "index"), nil
-	}
-	if dir := registrationDir(wt); dir != "" {
-		return filepath.Join(dir, "index"), nil
-	}
-	out, err := git(ctx, wt, nil, "rev-parse", "--path-format=absolute", "--git-path", "index")
-	return strings.TrimSpace(out), err
 }
 
 // Diff is the unified diff of the worktree (committed and uncommitted work,
 // untracked files included) against its merge-base with base.
 func (r *Repo) Diff(ctx context.Context, wt, base string) (string, error) {
 	var out string
-	err := withFullIndex(ctx, wt, func(env []string) error {
+	err := r.withFullIndex(ctx, wt, func(env []string) error {
 		var err error
-		out, err = diffCapped(ctx, wt, env, "diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base)
+		out, err = r.diffCapped(ctx, wt, env, "diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base)
 		return err
 	})
 	return out, err
@@ -591,8 +663,13 @@ func (r *Repo) Diff(ctx context.Context, wt, base string) (string, error) {
 // must not take the UI or the review prompt down with it.
 var DiffLimit = 64 << 20
 
-func diffCapped(ctx context.Context, wt string, env []string, args ...string) (string, error) {
-	out, dropped, err := gitCapped(ctx, wt, env, DiffLimit, append([]string{"-c", "core.quotepath=false"}, args...)...)
+// diffCapped runs a diff in dir: the user's checkout, or a worktree.
+func (r *Repo) diffCapped(ctx context.Context, dir string, env []string, args ...string) (string, error) {
+	pin, err := r.pinned(dir)
+	if err != nil {
+		return "", err
+	}
+	out, dropped, err := gitCapped(ctx, dir, append(pin, env...), DiffLimit, append([]string{"-c", "core.quotepath=false"}, args...)...)
 	if err == nil && dropped > 0 {
 		if i := strings.LastIndexByte(out, '\n'); i >= 0 {
 			out = out[:i+1] // end on a whole line
@@ -606,13 +683,13 @@ func diffCapped(ctx context.Context, wt string, env []string, args ...string) (s
 // committed against its merge-base with base: what a merge would bring in,
 // without the uncommitted files a build or test run leaves behind.
 func (r *Repo) BranchDiff(ctx context.Context, wt, base string) (string, error) {
-	return diffCapped(ctx, wt, nil, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base, "HEAD")
+	return r.diffCapped(ctx, wt, nil, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base, "HEAD")
 }
 
 // MergedDiff is what a merge commit brought to its first parent: a finished
 // ticket's change, after its worktree is gone.
 func (r *Repo) MergedDiff(ctx context.Context, commit string) (string, error) {
-	return diffCapped(ctx, r.Dir, nil, "diff", "--no-color", "--no-ext-diff", "--no-textconv", commit+"^1", commit, "--")
+	return r.diffCapped(ctx, r.Dir, nil, "diff", "--no-color", "--no-ext-diff", "--no-textconv", commit+"^1", commit, "--")
 }
 
 // MergeOf finds the merge commit that brought branch's tip into base,
@@ -646,7 +723,7 @@ func (r *Repo) RefDiff(ctx context.Context, branch, base string) (string, error)
 	if ok, err := r.branchExists(ctx, branch); !ok || err != nil {
 		return "", err
 	}
-	return diffCapped(ctx, r.Dir, nil, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base, branch, "--")
+	return r.diffCapped(ctx, r.Dir, nil, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base, branch, "--")
 }
 
 // StageAll stages every change in the worktree, untracked files included,
@@ -654,10 +731,10 @@ func (r *Repo) RefDiff(ctx context.Context, branch, base string) (string, error)
 // list both names). A CommitStaged after it commits what was staged here.
 func (r *Repo) StageAll(ctx context.Context, wt, base string) ([]string, error) {
 	ctx = context.WithoutCancel(ctx) // see CommitAll
-	if _, err := git(ctx, wt, nil, "add", "-A"); err != nil {
+	if err := r.addAll(ctx, wt, nil); err != nil {
 		return nil, err
 	}
-	out, err := git(ctx, wt, nil, "diff", "--cached", "--name-only", "--no-renames", "-z", "--merge-base", base)
+	out, err := r.gitIn(ctx, wt, nil, "diff", "--cached", "--name-only", "--no-renames", "-z", "--merge-base", base)
 	if err != nil {
 		return nil, err
 	}
@@ -916,16 +993,20 @@ func (r *Repo) branchTip(ctx context.Context, branch string) (string, error) {
 // already. The worktree is expected clean (ResetHard).
 func (r *Repo) BringIn(ctx context.Context, wt, base, message string, onConflict func([]string) error) error {
 	ctx = context.WithoutCancel(ctx) // see CommitAll
-	if isAncestorIn(ctx, wt, "refs/heads/"+base, "HEAD") {
+	pin, err := r.pinned(wt)
+	if err != nil {
+		return err
+	}
+	if isAncestorIn(ctx, wt, pin, "refs/heads/"+base, "HEAD") {
 		return nil
 	}
-	_, mergeErr := git(ctx, wt, nil, gitArgs(agentIdentity, []string{"merge", "-q", "--no-ff", "--no-edit", "--no-verify", "--no-gpg-sign", "-m", message, "refs/heads/" + base})...)
+	_, mergeErr := git(ctx, wt, pin, gitArgs(agentIdentity, []string{"merge", "-q", "--no-ff", "--no-edit", "--no-verify", "--no-gpg-sign", "-m", message, "refs/heads/" + base})...)
 	if mergeErr == nil {
 		return nil
 	}
-	conflicts := conflictedFiles(ctx, wt)
+	conflicts := conflictedFiles(ctx, wt, pin)
 	undo := func(err error) error {
-		git(ctx, wt, nil, "merge", "--abort")
+		git(ctx, wt, pin, "merge", "--abort")
 		return err
 	}
 	if len(conflicts) == 0 {
@@ -935,11 +1016,11 @@ func (r *Repo) BringIn(ctx context.Context, wt, base, message string, onConflict
 	if err := onConflict(conflicts); err != nil {
 		return undo(err)
 	}
-	if _, err := git(ctx, wt, nil, "add", "-A"); err != nil {
+	if err := r.addAll(ctx, wt, nil); err != nil {
 		return undo(err)
 	}
 	msg := message + "\n\nConflicts left for the code phase to resolve: " + strings.Join(conflicts, ", ")
-	if _, err := git(ctx, wt, nil, gitArgs(agentIdentity, []string{"commit", "-q", "--no-verify", "--no-gpg-sign", "-m", msg})...); err != nil {
+	if _, err := git(ctx, wt, pin, gitArgs(agentIdentity, []string{"commit", "-q", "--no-verify", "--no-gpg-sign", "-m", msg})...); err != nil {
 		return undo(err)
 	}
 	return nil
@@ -947,18 +1028,19 @@ func (r *Repo) BringIn(ctx context.Context, wt, base, message string, onConflict
 
 // isAncestor says whether commit a is in b's history.
 func (r *Repo) isAncestor(ctx context.Context, a, b string) bool {
-	return isAncestorIn(ctx, r.Dir, a, b)
+	return isAncestorIn(ctx, r.Dir, nil, a, b)
 }
 
-// isAncestorIn is isAncestor with names read in dir (a worktree's HEAD).
-func isAncestorIn(ctx context.Context, dir, a, b string) bool {
-	_, err := git(ctx, dir, nil, "merge-base", "--is-ancestor", a, b)
+// isAncestorIn is isAncestor with names read in dir (a worktree's HEAD),
+// git run with env.
+func isAncestorIn(ctx context.Context, dir string, env []string, a, b string) bool {
+	_, err := git(ctx, dir, env, "merge-base", "--is-ancestor", a, b)
 	return err == nil
 }
 
 // conflictedFiles lists the paths a merge under way in dir left unmerged.
-func conflictedFiles(ctx context.Context, dir string) []string {
-	out, _ := git(ctx, dir, nil, "diff", "--name-only", "--diff-filter=U", "-z")
+func conflictedFiles(ctx context.Context, dir string, env []string) []string {
+	out, _ := git(ctx, dir, env, "diff", "--name-only", "--diff-filter=U", "-z")
 	var files []string
 	for _, f := range strings.Split(out, "\x00") {
 		if f != "" {
@@ -1009,7 +1091,7 @@ func (r *Repo) mergeOneChecked(ctx context.Context, branch, base, message string
 		// refused before it started: nothing to undo
 		return &MergeBlocked{Reason: fmt.Sprintf("untracked files in your checkout would be overwritten by merging %s: %s; move them away, then approve again", branch, someFiles(files))}
 	}
-	conflicts := conflictedFiles(ctx, r.Dir)
+	conflicts := conflictedFiles(ctx, r.Dir, nil)
 	_, noMergeHead := git(ctx, r.Dir, nil, "rev-parse", "-q", "--verify", "MERGE_HEAD")
 	if noMergeHead == nil || len(conflicts) > 0 {
 		if _, err := git(ctx, r.Dir, nil, "merge", "--abort"); err != nil {
@@ -1077,7 +1159,7 @@ func (r *Repo) RemoveWorktree(ctx context.Context, ticketID string) error {
 	r.wtMu.Lock()
 	// the .git file is in the worktree, which the model writes: only an
 	// entry under .git/worktrees is touched
-	if entry := registrationDir(path); strings.HasPrefix(entry, filepath.Join(r.GitDir, "worktrees")+string(filepath.Separator)) {
+	if entry := r.removableRegistration(path); entry != "" {
 		if _, err := os.Stat(filepath.Join(entry, "locked")); err == nil {
 			// prune keeps a locked entry (an add killed half-way): git
 			// removes it when asked by name, else it is unlocked for prune
@@ -1108,19 +1190,39 @@ func (r *Repo) RemoveWorktree(ctx context.Context, ticketID string) error {
 	return <-done
 }
 
-// registrationDir is a linked worktree's directory under .git, read from
-// its .git file; "" when there is none.
-func registrationDir(path string) string {
-	data, err := os.ReadFile(filepath.Join(path, ".git"))
+// readSmallRegular reads the file at p when it is a regular file (not a
+// symlink, a fifo, a device) of at most max bytes: the model writes the
+// worktree, and a fifo there would hang agent-tui.
+func readSmallRegular(p string, max int) (string, bool) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return ""
+		return "", false
 	}
-	dir, ok := strings.CutPrefix(strings.TrimSpace(string(data)), "gitdir: ")
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() > int64(max) {
+		return "", false
+	}
+	data, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
+	if err != nil || len(data) > max {
+		return "", false
+	}
+	return string(data), true
+}
+
+// removableRegistration is the registration of the worktree at path, or,
+// when git's record of it was emptied by a crash, the entry its .git file
+// names under .git/worktrees; "" when there is neither.
+func (r *Repo) removableRegistration(path string) string {
+	if admin := r.registration(path); admin != "" {
+		return admin
+	}
+	data, ok := readSmallRegular(filepath.Join(path, ".git"), 4096)
 	if !ok {
 		return ""
 	}
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(path, dir)
+	dir, _ := strings.CutPrefix(strings.TrimSpace(data), "gitdir: ")
+	if filepath.Dir(dir) != filepath.Join(r.GitDir, "worktrees") {
+		return ""
 	}
 	return dir
 }

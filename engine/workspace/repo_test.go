@@ -198,15 +198,15 @@ func TestEnsureWorktreeRedoesHalfMadeOne(t *testing.T) {
 	r := newRepo(t)
 	path := r.WorktreePath("T-7")
 	run(t, r.Dir, "worktree", "add", "-q", "--no-checkout", "-b", "agent/T-7", path, "main")
-	if worktreeReady(path) {
+	if r.worktreeReady(path) {
 		t.Fatal("a worktree without a checkout counts as ready")
 	}
 	got, branch, err := r.EnsureWorktree(ctx, "T-7", "main")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != path || branch != "agent/T-7" || !worktreeReady(path) {
-		t.Fatalf("EnsureWorktree = %s %s, ready %v", got, branch, worktreeReady(path))
+	if got != path || branch != "agent/T-7" || !r.worktreeReady(path) {
+		t.Fatalf("EnsureWorktree = %s %s, ready %v", got, branch, r.worktreeReady(path))
 	}
 	if _, err := os.Stat(filepath.Join(path, "main.go")); err != nil {
 		t.Errorf("files not checked out: %v", err)
@@ -794,7 +794,7 @@ func TestRemoveWorktreesTogether(t *testing.T) {
 		}
 		gone = append(gone, id)
 	}
-	locked := registrationDir(r.WorktreePath("T-6"))
+	locked := r.registration(r.WorktreePath("T-6"))
 	if locked == "" {
 		t.Fatal("no registration for T-6")
 	}
@@ -830,7 +830,7 @@ func TestRemoveWorktreesTogether(t *testing.T) {
 		}
 	}
 	for i := 7; i <= 10; i++ {
-		if p := r.WorktreePath(fmt.Sprintf("T-%d", i)); !worktreeReady(p) || !strings.Contains(list, p+"\n") {
+		if p := r.WorktreePath(fmt.Sprintf("T-%d", i)); !r.worktreeReady(p) || !strings.Contains(list, p+"\n") {
 			t.Errorf("T-%d: not added while others were removed:\n%s", i, list)
 		}
 	}
@@ -845,7 +845,7 @@ func TestRemoveBrokenLockedWorktree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entry := registrationDir(path)
+	entry := r.registration(path)
 	write(t, filepath.Join(entry, "locked"), "initializing")
 	write(t, filepath.Join(entry, "gitdir"), "")
 	done := make(chan error, 1)

@@ -6,9 +6,10 @@ import "context"
 // starts from the branch's last accepted commit.
 func (r *Repo) ResetHard(ctx context.Context, wt string) error {
 	ctx = context.WithoutCancel(ctx) // see EnsureWorktree
-	if _, err := git(ctx, wt, nil, "reset", "--hard", "-q"); err != nil {
+	if _, err := r.gitIn(ctx, wt, nil, "reset", "--hard", "-q"); err != nil {
 		return err
 	}
-	_, err := git(ctx, wt, nil, "clean", "-fdq")
+	// -ff: a git repository the model made inside goes too
+	_, err := r.gitIn(ctx, wt, nil, "clean", "-ffdq")
 	return err
 }

@@ -33,7 +33,7 @@ func (r *Repo) BaseView(ctx context.Context, base string) (string, func(), error
 		r.views, r.newest = map[string]*baseView{}, map[string]string{}
 	}
 	v := r.views[commit]
-	if v == nil || !worktreeReady(v.path) {
+	if v == nil || !r.worktreeReady(v.path) {
 		path := filepath.Join(r.viewRoot(), commit)
 		// a registration of the same path a crash left is replaced
 		r.wtMu.Lock()

@@ -1,0 +1,257 @@
+package workspace
+
+import (
+	"context"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// trap is a git config that, read by any git command, makes it run a
+// program: the marker it leaves says agent-tui's own git (which runs
+// outside any sandbox) read a config the model wrote.
+func trap(marker string) string {
+	return "[core]\n\tfsmonitor = \"touch " + marker + "; false\"\n" +
+		"[filter \"x\"]\n\tclean = \"touch " + marker + "; cat\"\n\tsmudge = \"touch " + marker + "; cat\"\n"
+}
+
+func noMarker(t *testing.T, marker, after string) {
+	t.Helper()
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatalf("after %s, git ran a program from a config the model wrote", after)
+	}
+}
+
+// The model writes its worktree, .git file included: a .git pointing at a
+// git dir of its own making must not have agent-tui's git read that git
+// dir's config, and the file is put back.
+func TestGitIgnoresAGitDirTheModelPointsAt(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "ran")
+	original, err := os.ReadFile(filepath.Join(wt, ".git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plant := func() {
+		evil := filepath.Join(wt, "evil")
+		run(t, wt, "init", "-q", "--bare", evil)
+		write(t, filepath.Join(evil, "config"), "[core]\n\trepositoryformatversion = 0\n\tbare = false\n"+trap(marker))
+		write(t, filepath.Join(wt, ".gitattributes"), "* filter=x\n")
+		write(t, filepath.Join(wt, ".git"), "gitdir: "+evil+"\n")
+		write(t, filepath.Join(wt, "new.txt"), "new\n")
+	}
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"Changed", func() error { _, err := r.Changed(ctx, wt); return err }},
+		{"Diff", func() error { _, err := r.Diff(ctx, wt, "main"); return err }},
+		{"StageAll", func() error { _, err := r.StageAll(ctx, wt, "main"); return err }},
+		{"CommitAll", func() error { _, err := r.CommitAll(ctx, wt, "T-1 code"); return err }},
+		{"BranchDiff", func() error { _, err := r.BranchDiff(ctx, wt, "main"); return err }},
+		{"ShowFile", func() error { _, err := r.ShowFile(ctx, wt, "HEAD", "main.go"); return err }},
+		{"BringIn", func() error {
+			return r.BringIn(ctx, wt, "main", "bring in main", func([]string) error { return nil })
+		}},
+		{"ResetHard", func() error { return r.ResetHard(ctx, wt) }},
+	}
+	for _, s := range steps {
+		plant()
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		noMarker(t, marker, s.name)
+		if got, _ := os.ReadFile(filepath.Join(wt, ".git")); string(got) != string(original) {
+			t.Fatalf("after %s, .git = %q, want %q back", s.name, got, original)
+		}
+	}
+	if !r.HasWorktree("T-1") {
+		t.Error("the worktree no longer counts as whole")
+	}
+
+	// git is tied to the registration even before the file is put back
+	// (the model's command may still be running)
+	plant()
+	write(t, filepath.Join(wt, "late.txt"), "late\n")
+	env, _, err := r.pinEnv(wt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := git(ctx, wt, env, "add", "-A"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := git(ctx, wt, env, gitArgs(agentIdentity, []string{"commit", "-q", "-m", "T-1 late"})...); err != nil {
+		t.Fatal(err)
+	}
+	noMarker(t, marker, "git with the worktree's .git still rewritten")
+	if log := run(t, r.Dir, "log", "--format=%s", "agent/T-1"); !strings.Contains(log, "T-1 code") || !strings.Contains(log, "T-1 late") {
+		t.Errorf("the commit went elsewhere; agent/T-1 has:\n%s", log)
+	}
+}
+
+// A git repository the model makes inside its worktree (git add -A takes
+// it in as a submodule) is never entered by agent-tui's git, which would
+// read its config; resetting the worktree removes it.
+func TestGitNeverEntersARepositoryTheModelMakes(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "ran")
+	sub := filepath.Join(wt, "sub")
+	run(t, wt, "init", "-q", sub)
+	write(t, filepath.Join(sub, "f.txt"), "one\n")
+	run(t, sub, "add", "f.txt")
+	run(t, sub, "commit", "-q", "-m", "one")
+	cfg, err := os.ReadFile(filepath.Join(sub, ".git", "config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(sub, ".git", "config"), string(cfg)+trap(marker))
+	write(t, filepath.Join(sub, ".gitattributes"), "* filter=x\n")
+	write(t, filepath.Join(sub, "f.txt"), "two\n") // dirty: status looks inside
+
+	if _, err := r.CommitAll(ctx, wt, "T-1 code"); err != nil {
+		t.Fatal(err)
+	}
+	noMarker(t, marker, "CommitAll")
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"Changed", func() error { _, err := r.Changed(ctx, wt); return err }},
+		{"Diff", func() error { _, err := r.Diff(ctx, wt, "main"); return err }},
+		{"StageAll", func() error { _, err := r.StageAll(ctx, wt, "main"); return err }},
+		{"BranchDiff", func() error { _, err := r.BranchDiff(ctx, wt, "main"); return err }},
+		{"ResetHard", func() error { return r.ResetHard(ctx, wt) }},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		noMarker(t, marker, s.name)
+	}
+	if _, err := os.Stat(filepath.Join(sub, ".git")); err == nil {
+		t.Error("ResetHard left the model's repository in place")
+	}
+}
+
+// The index is read for its submodule entries in every version git
+// writes; a split index is left to git.
+func TestIndexGitlinks(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := run(t, wt, "rev-parse", "HEAD")
+	for _, p := range []string{"vendor/a", "vendor/ab", "z/deep/dir/link"} {
+		run(t, wt, "update-index", "--add", "--cacheinfo", "160000,"+head+","+p)
+	}
+	write(t, filepath.Join(wt, "vendor/aa.txt"), "x\n")
+	write(t, filepath.Join(wt, "later.txt"), "x\n")
+	run(t, wt, "add", "vendor/aa.txt")
+	run(t, wt, "add", "-N", "later.txt") // intent to add: an extended flag (version 3)
+	index := filepath.Join(r.registration(wt), "index")
+	want := []string{"vendor/a", "vendor/ab", "z/deep/dir/link"}
+	for _, v := range []string{"2", "3", "4"} {
+		run(t, wt, "update-index", "--index-version", v)
+		got, err := indexGitlinks(index, r.hashLen)
+		if err != nil || strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("version %s: %q, %v; want %q", v, got, err, want)
+		}
+	}
+	run(t, wt, "update-index", "--split-index")
+	if _, err := indexGitlinks(index, r.hashLen); err != errIndexFormat {
+		t.Errorf("split index read as %v", err)
+	}
+	got, err := r.gitlinks(ctx, wt, index, nil)
+	if err != nil || strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("split index, asked of git: %q, %v", got, err)
+	}
+	if got, err := indexGitlinks(filepath.Join(t.TempDir(), "none"), r.hashLen); got != nil || err != nil {
+		t.Errorf("no index: %q, %v", got, err)
+	}
+}
+
+func FuzzIndexGitlinks(f *testing.F) {
+	entry := func(mode uint32, name string) []byte {
+		e := make([]byte, 62)
+		binary.BigEndian.PutUint32(e[24:], mode)
+		binary.BigEndian.PutUint16(e[60:], uint16(len(name)))
+		e = append(e, name...)
+		return append(e, make([]byte, 8-(len(e)%8))...)
+	}
+	index := append([]byte("DIRC\x00\x00\x00\x02\x00\x00\x00\x02"), entry(0o100644, "a.txt")...)
+	index = append(index, entry(gitlinkMode, "sub")...)
+	index = append(index, make([]byte, 20)...)
+	if got, err := indexGitlinks(writeTemp(f, index), 20); err != nil || len(got) != 1 || got[0] != "sub" {
+		f.Fatalf("seed read as %q, %v", got, err)
+	}
+	f.Add(index)
+	f.Add([]byte("DIRC\x00\x00\x00\x04\x00\x00\x00\x01"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		indexGitlinks(writeTemp(t, data), 20) // never panics
+	})
+}
+
+func writeTemp(t testing.TB, data []byte) string {
+	p := filepath.Join(t.TempDir(), "index")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A fifo in place of the worktree's .git (mkfifo .git, by a command) does
+// not hang agent-tui: it is replaced.
+func TestFifoInPlaceOfDotGit(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dotGit := filepath.Join(wt, ".git")
+	original, _ := os.ReadFile(dotGit)
+	os.Remove(dotGit)
+	if err := syscall.Mkfifo(dotGit, 0o644); err != nil {
+		t.Skip("no fifos here:", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.ResetHard(ctx, wt) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ResetHard hangs on a fifo named .git")
+	}
+	if got, _ := os.ReadFile(dotGit); string(got) != string(original) {
+		t.Errorf(".git = %q, want %q back", got, original)
+	}
+	os.Remove(dotGit)
+	syscall.Mkfifo(dotGit, 0o644)
+	go func() { done <- r.RemoveWorktree(ctx, "T-1") }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RemoveWorktree hangs on a fifo named .git")
+	}
+}

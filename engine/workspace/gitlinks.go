@@ -1,0 +1,185 @@
+package workspace
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// A git repository inside a worktree (one the model made, or a
+// submodule's directory it ran git init in) has a config the model wrote:
+// a filter driver or core.fsmonitor there is a program, and git add runs
+// git status inside every submodule entry of the index to see whether it
+// changed. agent-tui's git runs outside any sandbox, so it never adds
+// those entries: each add leaves the index's submodule entries out, and a
+// repository the add took in is taken out again (its files stay, untracked).
+
+const gitlinkMode = 0o160000
+
+var errIndexFormat = errors.New("index format not read here")
+
+// indexGitlinks lists the submodule entries of the index file at path; a
+// missing index has none. hashLen is the object id's length in bytes.
+func indexGitlinks(path string, hashLen int) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(data) < 12+hashLen || string(data[:4]) != "DIRC" {
+		return nil, errIndexFormat
+	}
+	version := binary.BigEndian.Uint32(data[4:8])
+	count := binary.BigEndian.Uint32(data[8:12])
+	if version < 2 || version > 4 {
+		return nil, errIndexFormat
+	}
+	fixed := 40 + hashLen + 2 // stat data, mode and ids, object id, flags
+	var links []string
+	var prev []byte
+	off := 12
+	end := len(data) - hashLen
+	for range count {
+		if off+fixed > end {
+			return nil, errIndexFormat
+		}
+		mode := binary.BigEndian.Uint32(data[off+24:])
+		flags := binary.BigEndian.Uint16(data[off+fixed-2:])
+		start := off + fixed
+		if version >= 3 && flags&0x4000 != 0 {
+			start += 2 // extended flags
+		}
+		if start > end {
+			return nil, errIndexFormat
+		}
+		var name []byte
+		if version == 4 {
+			// the name is the previous one, cut by a varint, plus a suffix
+			strip, n := offsetVarint(data[start:end])
+			if n <= 0 || strip > len(prev) {
+				return nil, errIndexFormat
+			}
+			nul := bytes.IndexByte(data[start+n:end], 0)
+			if nul < 0 {
+				return nil, errIndexFormat
+			}
+			name = append(prev[:len(prev)-strip:len(prev)-strip], data[start+n:start+n+nul]...)
+			off = start + n + nul + 1
+		} else {
+			nul := bytes.IndexByte(data[start:end], 0)
+			if nul < 0 {
+				return nil, errIndexFormat
+			}
+			name = data[start : start+nul]
+			// padded with NULs to a multiple of 8 bytes
+			off += (start - off + nul + 8) &^ 7
+		}
+		prev = name
+		if mode&0o170000 == gitlinkMode {
+			links = append(links, string(name))
+		}
+	}
+	// a split index keeps most entries in another file
+	for off+8 <= end {
+		if string(data[off:off+4]) == "link" {
+			return nil, errIndexFormat
+		}
+		off += 8 + int(binary.BigEndian.Uint32(data[off+4:]))
+	}
+	return links, nil
+}
+
+// offsetVarint decodes git's offset varint (each continuation adds one);
+// n is 0 when p holds none.
+func offsetVarint(p []byte) (v, n int) {
+	if len(p) == 0 {
+		return 0, 0
+	}
+	v = int(p[0] & 0x7f)
+	n = 1
+	for p[n-1]&0x80 != 0 {
+		if n >= len(p) || n > 8 {
+			return 0, 0
+		}
+		v = (v+1)<<7 | int(p[n]&0x7f)
+		n++
+	}
+	return v, n
+}
+
+// gitlinks lists the index's submodule entries: read from the index file,
+// or asked of git when it is in a form not read here (a split index).
+func (r *Repo) gitlinks(ctx context.Context, wt, index string, env []string) ([]string, error) {
+	links, err := indexGitlinks(index, r.hashLen)
+	if !errors.Is(err, errIndexFormat) {
+		return links, err
+	}
+	out, err := r.gitIn(ctx, wt, env, "ls-files", "--stage", "-z")
+	if err != nil {
+		return nil, err
+	}
+	links = nil
+	for _, e := range strings.Split(out, "\x00") {
+		if meta, name, ok := strings.Cut(e, "\t"); ok && strings.HasPrefix(meta, "160000 ") {
+			links = append(links, name)
+		}
+	}
+	return links, nil
+}
+
+// addAll is git add -A in the worktree wt, into the index env names
+// (GIT_INDEX_FILE) or its own, never looking into a git repository inside.
+func (r *Repo) addAll(ctx context.Context, wt string, env []string) error {
+	index := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GIT_INDEX_FILE="); ok {
+			index = v
+		}
+	}
+	if index == "" {
+		admin := r.registration(wt)
+		if admin == "" && samePath(wt, r.Dir) {
+			admin = r.GitDir
+		}
+		if admin == "" {
+			return errNotWorktree(wt, r.Dir)
+		}
+		index = filepath.Join(admin, "index")
+	}
+	before, err := r.gitlinks(ctx, wt, index, env)
+	if err != nil {
+		return err
+	}
+	args := []string{"add", "-A"}
+	if len(before) > 0 {
+		args = append(args, "--", ".")
+		for _, p := range before {
+			args = append(args, ":(top,literal,exclude)"+p)
+		}
+	}
+	if _, err := r.gitIn(ctx, wt, env, args...); err != nil {
+		return err
+	}
+	after, err := r.gitlinks(ctx, wt, index, env)
+	if err != nil {
+		return err
+	}
+	var taken []string
+	for _, p := range after {
+		if !slices.Contains(before, p) {
+			taken = append(taken, p)
+		}
+	}
+	if len(taken) == 0 {
+		return nil
+	}
+	_, err = r.gitIn(ctx, wt, env, append([]string{"update-index", "--force-remove", "--"}, taken...)...)
+	return err
+}
