@@ -621,8 +621,10 @@ func (e *Engine) runCheck(ctx context.Context, t *store.Ticket, name, command st
 		res, err = tools.Exec(ctx, argv, dir, env, timeout, checkOutputKept)
 	} else {
 		// the tests are the model's, and their output goes to the next
-		// model: they may write where they like, not read other tickets
-		// its worktree and temp dir lie in a hidden directory, yet are its own
+		// model: they may write only the worktree, the temp dir and the
+		// caches (never .git's config or hooks, which agent-tui's own git
+		// would run), and read no other ticket's files; its worktree and
+		// temp dir lie in a hidden directory, yet are its own
 		tmp := e.ticketTemp(t)
 		if os.MkdirAll(tmp, 0o700) == nil {
 			// files made later beside a hidden path cannot be read back
@@ -630,7 +632,7 @@ func (e *Engine) runCheck(ctx context.Context, t *store.Ticket, name, command st
 			// temporary files go where they can
 			env = tools.WithTMPDIR(env, tmp)
 		}
-		res, err = tools.ExecHiding(ctx, argv, dir, env, timeout, checkOutputKept, []string{dir, tmp}, append(e.hiddenFromCommands(), tools.HomeKeys()...))
+		res, err = tools.ExecConfined(ctx, argv, dir, env, timeout, checkOutputKept, tools.CheckWritable(dir, tmp), append(e.hiddenFromCommands(), tools.HomeKeys()...))
 	}
 	if res.Unconfined != "" {
 		e.unconfinedChecks.Do(func() {

@@ -997,10 +997,11 @@ func TestCommandsCannotReadOtherTickets(t *testing.T) {
 	}
 }
 
-// A test the model wrote cannot read other tickets either: the test and
-// CI runs may write where they like, but the database, the log and the
-// other worktrees stay unreadable, and their output (which the next
-// model reads) carries nothing of them.
+// A test the model wrote cannot read other tickets either: the database,
+// the log and the other worktrees stay unreadable, and the test and CI
+// runs' output (which the next model reads) carries nothing of them. Nor
+// can it write outside its worktree: not the user's checkout, not the
+// repository's hooks, which agent-tui's own git would run.
 func TestChecksCannotReadOtherTickets(t *testing.T) {
 	if !tools.LandlockUsable() {
 		t.Skip("Landlock is not usable on this machine")
@@ -1009,8 +1010,8 @@ func TestChecksCannotReadOtherTickets(t *testing.T) {
 	h = newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
 		id := ticketOf(r)
 		if phase == "tests" && id == "T-2" && toolTurns(r) == 0 {
-			snoop := fmt.Sprintf("grep -a -o 'TOPSECRET-[0-9]*' %s %s; cat %s/T-1/src/T-1.txt $HOME/.ssh/id_test; echo wrote > %s/outside-$$; grep -q 'done %s' src/%s.txt\n",
-				h.st.Path(), filepath.Join(h.repo.GitDir, "agent-tui.log"), h.repo.WorktreeRoot(), h.dir, id, id)
+			snoop := fmt.Sprintf("grep -a -o 'TOPSECRET-[0-9]*' %s %s; cat %s/T-1/src/T-1.txt $HOME/.ssh/id_test; echo wrote > %s/outside-$$; echo 'touch %s/hooked' > %s/hooks/post-commit; chmod +x %s/hooks/post-commit; grep -q 'done %s' src/%s.txt\n",
+				h.st.Path(), filepath.Join(h.repo.GitDir, "agent-tui.log"), h.repo.WorktreeRoot(), h.dir, h.dir, h.repo.GitDir, h.repo.GitDir, id, id)
 			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("t", "tests/"+id+"_test.sh", snoop)}}
 		}
 		return developer(r, phase)
@@ -1035,8 +1036,14 @@ func TestChecksCannotReadOtherTickets(t *testing.T) {
 	if red == "" || strings.Contains(red, "TOPSECRET") || strings.Contains(red, "done T-1") || strings.Contains(red, "CANARY") {
 		t.Fatalf("red run output:\n%s", red)
 	}
-	if m, _ := filepath.Glob(filepath.Join(h.dir, "outside-*")); len(m) == 0 {
-		t.Fatal("the test could not write outside its worktree: checks must stay free to write")
+	if m, _ := filepath.Glob(filepath.Join(h.dir, "outside-*")); len(m) > 0 {
+		t.Fatal("the test wrote into the user's checkout")
+	}
+	if _, err := os.Stat(filepath.Join(h.repo.GitDir, "hooks", "post-commit")); err == nil {
+		t.Fatal("the test wrote a hook into the repository")
+	}
+	if !strings.Contains(red, "outside-") {
+		t.Fatalf("the refused writes are not in the output:\n%s", red)
 	}
 }
 

@@ -97,26 +97,20 @@ type Result struct {
 	Unconfined string
 }
 
-// Exec runs argv in dir in a session of its own: on timeout, and when it
-// ends, the whole process group is killed, so nothing it started outlives
-// it. Only the last outputCap bytes of output are kept. An error means the
-// command could not run or ctx was cancelled; a failing command is not one.
-// ExecHiding is Exec with the command unable to read files beneath hidden
-// (except beneath keep), its writes left free: for the user's test and CI
-// commands, which run tests a model wrote and show their output to the
-// next model. A thread of this process is confined (Landlock), starts the
-// command and ends with it, so nothing else of agent-tui is, and no
-// helper process is started. Where Landlock is not usable it is Exec.
-func ExecHiding(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int, keep, hidden []string) (Result, error) {
+// ExecConfined is Exec with the command unable to write anywhere but
+// beneath writable, or to read files beneath hidden (except beneath
+// writable): for the user's test and CI commands, which run tests a model
+// wrote and show their output to the next model. A thread of this process
+// is confined (Landlock), starts the command and ends with it, so nothing
+// else of agent-tui is, and no helper process is started. Where Landlock
+// is not usable it is Exec, and Result.Unconfined says why.
+func ExecConfined(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int, writable, hidden []string) (Result, error) {
 	hidden = existing(hidden)
-	if len(hidden) == 0 {
-		return Exec(ctx, argv, dir, env, timeout, outputCap)
-	}
 	if v := landlockABI(); v < 2 {
 		// before ABI 2, a confined process can never move or link a file
 		// into another directory: a check would fail for that alone
 		res, err := Exec(ctx, argv, dir, env, timeout, outputCap)
-		res.Unconfined = fmt.Sprintf("Landlock ABI %d here; reads are confined from ABI 2 (Linux 5.19)", v)
+		res.Unconfined = fmt.Sprintf("Landlock ABI %d here; test runs are confined from ABI 2 (Linux 5.19)", v)
 		return res, err
 	}
 	type outcome struct {
@@ -129,7 +123,7 @@ func ExecHiding(ctx context.Context, argv []string, dir string, env []string, ti
 		// never unlocked: the confined thread ends with this goroutine, and
 		// Go starts no thread from a locked one (it would inherit this)
 		runtime.LockOSThread()
-		if err := confineThreadReads(existing(keep), hidden); err != nil {
+		if err := confineThread(existing(writable), hidden); err != nil {
 			done <- outcome{confined: err}
 			return
 		}
@@ -145,6 +139,10 @@ func ExecHiding(ctx context.Context, argv []string, dir string, env []string, ti
 	return res, err
 }
 
+// Exec runs argv in dir in a session of its own: on timeout, and when it
+// ends, the whole process group is killed, so nothing it started outlives
+// it. Only the last outputCap bytes of output are kept. An error means the
+// command could not run or ctx was cancelled; a failing command is not one.
 func Exec(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int) (Result, error) {
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -46,13 +46,13 @@ func writeAccess(abi int) uint64 {
 	return a
 }
 
-// confineThreadReads makes the calling thread, and what it starts from
-// now on, unable to read files beneath hidden (except beneath keep).
-// Landlock and no_new_privs hold for the thread only: the caller must be
-// locked to it and let it end with its goroutine. It needs Landlock ABI 2
-// (ExecHiding asks first).
-func confineThreadReads(keep, hidden []string) error {
-	rs, err := readRulesets.get(keep, hidden)
+// confineThread makes the calling thread, and what it starts from now on,
+// unable to write anywhere but beneath writable, or to read files beneath
+// hidden (except beneath writable). Landlock and no_new_privs hold for the
+// thread only: the caller must be locked to it and let it end with its
+// goroutine. It needs Landlock ABI 2 (ExecConfined asks first).
+func confineThread(writable, hidden []string) error {
+	rs, err := threadRulesets.get(writable, hidden)
 	if err != nil {
 		return err
 	}
@@ -60,26 +60,31 @@ func confineThreadReads(keep, hidden []string) error {
 	return restrictSelf(rs)
 }
 
-// buildReadRuleset makes the ruleset confineThreadReads applies, and says
+// buildThreadRuleset makes the ruleset confineThread applies, and says
 // what it was made from.
-func buildReadRuleset(keep, hidden []string) (int, []pathStamp, error) {
+func buildThreadRuleset(writable, hidden []string) (int, []pathStamp, error) {
 	// moving and linking files between directories (refer) is refused by
-	// any ruleset that does not handle and grant it: granted everywhere
+	// any ruleset that does not handle and grant it: granted everywhere,
+	// and still needs the rights to make and remove files at both ends
 	const refer = unix.LANDLOCK_ACCESS_FS_REFER
-	rs, err := newRuleset(readRights | refer)
+	write := writeAccess(landlockABI())
+	rs, err := newRuleset(readRights | write)
 	if err != nil {
 		return -1, nil, err
 	}
 	// stamped before they are read: a change while reading shows later
 	var stamps []pathStamp
-	for _, p := range keep {
+	for _, p := range writable {
 		stamps = append(stamps, stampOf(p, true))
 	}
 	roots := readableRoots(hidden, func(dir string) { stamps = append(stamps, stampOf(dir, false)) })
 	// a path that cannot be opened, or a rule refused, stays unreadable
 	_ = addRule(rs, "/", unix.LANDLOCK_ACCESS_FS_READ_DIR|refer, 0)
-	for _, p := range append(roots, keep...) {
+	for _, p := range roots {
 		_ = addRule(rs, p, readRights|refer, unix.O_NOFOLLOW)
+	}
+	for _, p := range writable {
+		_ = addRule(rs, p, readRights|write, unix.O_NOFOLLOW)
 	}
 	return rs, stamps, nil
 }

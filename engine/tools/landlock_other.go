@@ -11,7 +11,7 @@ func landlockABI() int { return 0 }
 
 func runHelper([]string) error { return errors.New("landlock is only available on Linux") }
 
-func confineThreadReads(keep, hidden []string) error {
+func confineThread(writable, hidden []string) error {
 	return errors.New("landlock is only available on Linux")
 }
 

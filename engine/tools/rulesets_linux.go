@@ -8,11 +8,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readRulesets keeps the rulesets of recent checks: making one reads every
+// threadRulesets keeps the rulesets of recent checks: making one reads every
 // directory on the way to each hidden path and opens each entry (hundreds
 // of system calls), while a ticket's checks mostly meet the same
 // directories again.
-var readRulesets = rulesetCache{max: 64}
+var threadRulesets = rulesetCache{max: 64}
 
 // A pathStamp is what a ruleset's rules depended on in one path: a
 // directory's entries (its change time moves with any entry added, removed
@@ -56,10 +56,10 @@ type rulesetCache struct {
 	builds  int // for tests
 }
 
-// get returns a ruleset for keep and hidden, the caller's to close: the
-// cached one while nothing it was made from has changed, else a new one.
-func (c *rulesetCache) get(keep, hidden []string) (int, error) {
-	key := strings.Join(keep, "\x00") + "\x01" + strings.Join(hidden, "\x00")
+// get returns a ruleset for writable and hidden, the caller's to close:
+// the cached one while nothing it was made from has changed, else a new one.
+func (c *rulesetCache) get(writable, hidden []string) (int, error) {
+	key := strings.Join(writable, "\x00") + "\x01" + strings.Join(hidden, "\x00")
 	c.mu.Lock()
 	if e := c.entries[key]; e != nil && unchanged(e.stamps) {
 		c.clock++
@@ -71,7 +71,7 @@ func (c *rulesetCache) get(keep, hidden []string) (int, error) {
 	c.builds++
 	c.mu.Unlock()
 
-	fd, stamps, err := buildReadRuleset(keep, hidden)
+	fd, stamps, err := buildThreadRuleset(writable, hidden)
 	if err != nil {
 		return -1, err
 	}

@@ -33,7 +33,7 @@ func TestReadRulesetsAreKeptUntilTheirDirectoriesChange(t *testing.T) {
 	mustWrite(t, filepath.Join(wt, "own.txt"), "own\n")
 	check := func(script string) string {
 		t.Helper()
-		res, err := ExecHiding(context.Background(), []string{"sh", "-c", script}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, []string{hidden})
+		res, err := ExecConfined(context.Background(), []string{"sh", "-c", script}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, []string{hidden})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,9 +43,9 @@ func TestReadRulesetsAreKeptUntilTheirDirectoriesChange(t *testing.T) {
 		return res.Output
 	}
 	builds := func() int {
-		readRulesets.mu.Lock()
-		defer readRulesets.mu.Unlock()
-		return readRulesets.builds
+		threadRulesets.mu.Lock()
+		defer threadRulesets.mu.Unlock()
+		return threadRulesets.builds
 	}
 	reused := false
 	// other tests touch the temp directory's parent now and then

@@ -247,9 +247,32 @@ func goCacheDirs() []string {
 	return goDirs
 }
 
+// homeCaches are package managers' download caches: writable so that
+// cargo, npm, pip, maven and gradle work inside the sandbox as go does.
+var homeCaches = []string{".cache", ".npm", ".cargo/registry", ".cargo/git", ".cargo/.package-cache", ".m2/repository", ".gradle/caches", ".gradle/wrapper"}
+
+// cacheDirs are the caches commands may write, shared with the user's own
+// builds: the Go caches and homeCaches that exist.
+func cacheDirs() []string {
+	return append(slices.Clone(goCacheDirs()), existing(inHome(homeCaches))...)
+}
+
+// CheckWritable is where the user's test and CI runs may write: the
+// worktree, the ticket's temporary directory, the caches, /dev/null and
+// /dev/shm (Python's multiprocessing makes its semaphores there).
+func CheckWritable(worktree, tmp string) []string {
+	var out []string
+	for _, p := range existing(append([]string{worktree, tmp, "/dev/null", "/dev/shm"}, cacheDirs()...)) {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func (b *Box) writable() []string {
 	w := []string{b.rootDir, b.tmpDir}
-	for _, d := range goCacheDirs() {
+	for _, d := range cacheDirs() {
 		dup := false
 		for _, x := range w {
 			dup = dup || x == d

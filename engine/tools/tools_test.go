@@ -633,9 +633,9 @@ func TestConfinedCommandLeavesNoProcess(t *testing.T) {
 	}
 }
 
-// ExecHiding confines the command, never agent-tui: while commands run
+// ExecConfined confines the command, never agent-tui: while commands run
 // on confined threads, every other goroutine still reads the hidden file.
-func TestExecHidingConfinesOnlyTheCommand(t *testing.T) {
+func TestExecConfinedConfinesOnlyTheCommand(t *testing.T) {
 	if !LandlockUsable() {
 		t.Skip("no Landlock")
 	}
@@ -668,7 +668,7 @@ func TestExecHidingConfinesOnlyTheCommand(t *testing.T) {
 		cmds.Add(1)
 		go func() {
 			defer cmds.Done()
-			res, err := ExecHiding(context.Background(), []string{"sh", "-c", "cat own.txt; cat " + secret + " 2>&1; echo new > made-$$.txt; cat made-$$.txt; mkdir -p sub-$$ && mv made-$$.txt sub-$$/ && ln sub-$$/made-$$.txt linked-$$.txt && echo moved"}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, []string{secret})
+			res, err := ExecConfined(context.Background(), []string{"sh", "-c", "cat own.txt; cat " + secret + " 2>&1; echo new > made-$$.txt; cat made-$$.txt; mkdir -p sub-$$ && mv made-$$.txt sub-$$/ && ln sub-$$/made-$$.txt linked-$$.txt && echo moved"}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, []string{secret})
 			if err != nil || strings.Contains(res.Output, "SECRET") || !strings.Contains(res.Output, "own\n") || !strings.Contains(res.Output, "new\nmoved\n") {
 				t.Errorf("%v: %q", err, res.Output)
 			}
@@ -683,4 +683,38 @@ func TestExecHidingConfinesOnlyTheCommand(t *testing.T) {
 	if _, err := os.ReadFile(secret); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The user's test and CI runs write only where they are given: a test
+// the model wrote cannot change the repository's .git (its config and
+// hooks are what agent-tui's own git runs) or anything else outside.
+func TestExecConfinedKeepsWritesIn(t *testing.T) {
+	if !LandlockUsable() {
+		t.Skip("no Landlock")
+	}
+	dir := t.TempDir()
+	wt, hooks := filepath.Join(dir, "wt"), filepath.Join(dir, "hooks")
+	mustWrite(t, filepath.Join(wt, "own.txt"), "own\n")
+	mustWrite(t, filepath.Join(hooks, "post-commit"), "#!/bin/sh\n")
+	script := "echo ok > own.txt && echo made > new.txt && echo quiet > /dev/null && echo wrote-own; " +
+		"echo evil > " + filepath.Join(hooks, "post-commit") + " || echo refused-hook; " +
+		"echo evil > " + filepath.Join(dir, "outside.txt") + " || echo refused-outside; " +
+		"mv own.txt " + dir + "/ || echo refused-move"
+	res, err := ExecConfined(context.Background(), []string{"sh", "-c", script}, wt, os.Environ(), 10*time.Second, 4096, []string{wt, "/dev/null"}, nil)
+	if err != nil || res.Unconfined != "" {
+		t.Fatalf("%v %s", err, res.Unconfined)
+	}
+	for _, want := range []string{"wrote-own", "refused-hook", "refused-outside", "refused-move"} {
+		if !strings.Contains(res.Output, want) {
+			t.Errorf("no %s in %q", want, res.Output)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(hooks, "post-commit")); string(data) != "#!/bin/sh\n" {
+		t.Errorf("the hook was changed: %q", data)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "outside.txt")); err == nil {
+		t.Error("a file was made outside")
+	}
+	// agent-tui itself still writes there
+	mustWrite(t, filepath.Join(dir, "outside.txt"), "fine\n")
 }
