@@ -57,7 +57,12 @@ func confineThread(writable, hidden []string) error {
 		return err
 	}
 	defer unix.Close(rs)
-	return restrictSelf(rs)
+	if err := restrictSelf(rs); err != nil {
+		return err
+	}
+	// where it cannot be had (another architecture), the files' rules hold
+	_ = refuseUnixSockets()
+	return nil
 }
 
 // buildThreadRuleset makes the ruleset confineThread applies, and says
@@ -218,6 +223,7 @@ func runHelper(args []string) error {
 		return err
 	}
 	unix.Close(rs)
+	_ = refuseUnixSockets()
 	// Orphans of the command (`setsid -f`, a double fork) come to this
 	// process instead of init, so that none outlives the command: left
 	// running, one could change the worktree after the checks.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,13 +12,37 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
 
 func TestMain(m *testing.M) {
 	MaybeRunHelper()
+	if sock := os.Getenv("AGENT_TUI_TEST_DIAL"); sock != "" {
+		dialAndReport(sock)
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
+}
+
+// dialAndReport is the test binary run as a confined command: it tries a
+// unix socket outside and a socketpair, and says how each went.
+func dialAndReport(sock string) {
+	if c, err := net.Dial("unix", sock); err != nil {
+		fmt.Println("dial refused:", err)
+	} else {
+		c.Write([]byte("escaped\n"))
+		c.Close()
+		fmt.Println("dial connected")
+	}
+	if fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0); err != nil {
+		fmt.Println("socketpair failed:", err)
+	} else {
+		syscall.Close(fds[0])
+		syscall.Close(fds[1])
+		fmt.Println("socketpair ok")
+	}
 }
 
 // setup makes dir/wt (the worktree) next to dir/outside, which holds a

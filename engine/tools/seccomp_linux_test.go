@@ -1,0 +1,75 @@
+package tools
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// No confined command, run_command or a test run, reaches a unix socket
+// outside (tmux's, the session bus, docker's: each runs anything asked).
+func TestConfinedCommandsReachNoUnixSocket(t *testing.T) {
+	if !LandlockUsable() || nativeAudit() == 0 {
+		t.Skip("no Landlock, or no socket filter for this architecture")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "door.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var reached atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			reached.Add(1)
+			c.Close()
+		}
+	}()
+	command := "AGENT_TUI_TEST_DIAL=" + sock + " " + self
+	wt := filepath.Join(dir, "wt")
+	if err := os.MkdirAll(wt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	check := func(how, out string) {
+		t.Helper()
+		if !strings.Contains(out, "dial refused") || !strings.Contains(out, "socketpair ok") {
+			t.Errorf("%s: %q", how, out)
+		}
+	}
+	res, err := ExecConfined(context.Background(), []string{"sh", "-c", command}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, nil)
+	if err != nil || res.Unconfined != "" {
+		t.Fatalf("%v %s", err, res.Unconfined)
+	}
+	check("a test run", res.Output)
+	b, err := newWithMode(Options{Root: wt, TempDir: filepath.Join(dir, "tmp")}, sandboxLandlock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	out, isErr := call(t, b, "run_command", map[string]any{"command": command})
+	wantOK(t, out, isErr)
+	check("run_command", out)
+	if n := reached.Load(); n > 0 {
+		t.Fatalf("the socket was reached %d times", n)
+	}
+	// agent-tui itself still connects
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+}
