@@ -213,7 +213,16 @@ func (b *Box) runCommand(ctx context.Context, a args) (string, error) {
 	if strings.TrimSpace(command) == "" {
 		return "", errors.New("command is empty")
 	}
-	res, err := Exec(ctx, b.commandArgv(command), b.rootDir, b.commandEnv(), b.opts.CommandTimeout, b.opts.OutputCap)
+	argv := b.commandArgv(command)
+	var res Result
+	filtered := false
+	if b.mode == sandboxBwrap {
+		// unix sockets lead out of any sandbox: see refuseUnixSockets
+		res, err, filtered = execNoUnixSockets(ctx, argv, b.rootDir, b.commandEnv(), b.opts.CommandTimeout, b.opts.OutputCap)
+	}
+	if !filtered {
+		res, err = Exec(ctx, argv, b.rootDir, b.commandEnv(), b.opts.CommandTimeout, b.opts.OutputCap)
+	}
 	if err != nil {
 		return "", err
 	}

@@ -1,8 +1,11 @@
 package tools
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -78,4 +81,35 @@ func refuseUnixSockets() error {
 		return fmt.Errorf("seccomp: %v", err)
 	}
 	return nil
+}
+
+// execNoUnixSockets is Exec from a thread that refuses unix sockets: for
+// bubblewrap, which needs none to set up. ok is false, and nothing run,
+// where the filter cannot be had: another architecture, or a setuid
+// bubblewrap, which no_new_privs would keep from its privileges.
+func execNoUnixSockets(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int) (res Result, err error, ok bool) {
+	if nativeAudit() == 0 {
+		return Result{}, nil, false
+	}
+	if fi, err := os.Stat(argv[0]); err != nil || fi.Mode()&os.ModeSetuid != 0 {
+		return Result{}, nil, false
+	}
+	type outcome struct {
+		res Result
+		err error
+		ok  bool
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		// never unlocked: the filtered thread ends with this goroutine
+		runtime.LockOSThread()
+		if unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != nil || refuseUnixSockets() != nil {
+			done <- outcome{}
+			return
+		}
+		res, err := Exec(ctx, argv, dir, env, timeout, outputCap)
+		done <- outcome{res, err, true}
+	}()
+	o := <-done
+	return o.res, o.err, o.ok
 }

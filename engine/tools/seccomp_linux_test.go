@@ -55,14 +55,16 @@ func TestConfinedCommandsReachNoUnixSocket(t *testing.T) {
 		t.Fatalf("%v %s", err, res.Unconfined)
 	}
 	check("a test run", res.Output)
-	b, err := newWithMode(Options{Root: wt, TempDir: filepath.Join(dir, "tmp")}, sandboxLandlock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	out, isErr := call(t, b, "run_command", map[string]any{"command": command})
-	wantOK(t, out, isErr)
-	check("run_command", out)
+	forEachConfinement(t, func(t *testing.T, name string, mode sandboxMode) {
+		b, err := newWithMode(Options{Root: wt, TempDir: filepath.Join(dir, "tmp-"+name)}, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		out, isErr := call(t, b, "run_command", map[string]any{"command": command})
+		wantOK(t, out, isErr)
+		check("run_command under "+name, out)
+	})
 	if n := reached.Load(); n > 0 {
 		t.Fatalf("the socket was reached %d times", n)
 	}
