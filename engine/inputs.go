@@ -138,7 +138,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		box, err := tools.New(tools.Options{
 			Root: readRoot, ReadOnly: !writesFiles(ps.Name), CommandTimeout: e.cfg.CommandTimeout.Duration,
 			Sandbox: e.cfg.Sandbox, TempDir: e.ticketTemp(t), ExtraEnvDrop: e.secretEnvNames(),
-			Hidden: e.hiddenFromCommands(), Release: release,
+			Hidden: e.hiddenFromCommands(), Writable: e.privateStore(t), Release: release,
 		})
 		if err != nil {
 			release()
@@ -299,7 +299,20 @@ func (e *Engine) hiddenFromCommands() []string {
 	if err != nil {
 		db = e.st.Path()
 	}
-	return []string{db, filepath.Join(e.repo.GitDir, "agent-tui.log"), filepath.Join(e.repo.GitDir, "agent-tui")}
+	// the private object stores inside are named as well: the repository
+	// lists them as alternates, and bubblewrap, which hides a directory
+	// by an empty one in its place, leaves each there empty (git warns of
+	// a missing one on every command)
+	return append([]string{db, filepath.Join(e.repo.GitDir, "agent-tui.log"), filepath.Join(e.repo.GitDir, "agent-tui")}, e.repo.PrivateStores()...)
+}
+
+// privateStore is the ticket's own object store for its commands to use
+// (git there writes and reads its objects), if it is sensitive.
+func (e *Engine) privateStore(t *store.Ticket) []string {
+	if !t.Sensitive {
+		return nil
+	}
+	return []string{e.repo.PrivateObjects(t.ID)}
 }
 
 func (e *Engine) ticketTemp(t *store.Ticket) string {

@@ -1,10 +1,14 @@
 package engine
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"agent-tui/engine/oaitest"
+	"agent-tui/engine/tools"
 	"agent-tui/store"
 )
 
@@ -292,7 +296,11 @@ func TestUncallableChainStopsBeforeAnAttempt(t *testing.T) {
 // withLocalModel is a harness with a model "local" (ID local-1) on a local
 // provider, second in the chains of phases.
 func withLocalModel(t *testing.T, phases ...string) *harness {
-	h := newHarness(t, "", developer)
+	return withLocalModelScript(t, developer, phases...)
+}
+
+func withLocalModelScript(t *testing.T, s script, phases ...string) *harness {
+	h := newHarness(t, "", s)
 	h.cfg.Providers = append(h.cfg.Providers, h.cfg.Providers[0])
 	h.cfg.Providers[2].Name, h.cfg.Providers[2].Local, h.cfg.Providers[2].APIKeyEnv = "inhouse", true, ""
 	h.cfg.Models = append(h.cfg.Models, h.cfg.Models[0])
@@ -337,4 +345,73 @@ func TestRepeatedCallsStopTheAttempt(t *testing.T) {
 	if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "same tool calls") {
 		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
 	}
+}
+
+// A sensitive ticket's code is kept from other tickets' commands, which
+// read the repository's git objects: its objects go to a store of its
+// own until it is merged, then join the repository's.
+func TestSensitiveObjectsStayPrivateUntilMerged(t *testing.T) {
+	if strings.Contains(tools.Confinement("auto"), "unconfined") {
+		t.Skip("commands run unconfined on this machine")
+	}
+	var c counter
+	snoop := "git log --all -p 2>&1; git show agent/T-1:src/T-1.txt 2>&1; git cat-file --batch-all-objects --batch 2>&1 | grep -a SECRET; true"
+	h := withLocalModelScript(t, func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		if phase == "code" && toolTurns(r) == 0 && id == "T-1" {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("w", "src/T-1.txt", "done T-1\nSECRET-ALGORITHM\n")}}
+		}
+		if phase == "code" && toolTurns(r) == 0 && id == "T-2" && c.inc("snoop") == 1 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "s", Name: "run_command", Args: fmt.Sprintf("{\"command\": %q}", snoop)}}}
+		}
+		return developer(r, phase)
+	}, "diagnosis", "tests", "code", "cifix", "review", "validator")
+	h.cfg.Approve = []string{"review"}
+	h.cfg.MaxParallel = 1
+	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: newRouter(h.cfg), Prompts: h.eng.prompts})
+	private := h.add("hotfix", "private fix", true)
+	h.runIdle()
+	if tk := h.ticket(private); tk.Status != store.StatusAwaiting || tk.Phase != "review" {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	// agent-tui and the user read the branch through the alternate store
+	if got := gitOut(t, h.dir, "show", "agent/T-1:src/T-1.txt"); !strings.Contains(got, "SECRET-ALGORITHM") {
+		t.Fatalf("the branch cannot be read from the checkout: %q", got)
+	}
+	snooper := h.add("hotfix", "snooper", false)
+	h.runIdle()
+	var seen bool
+	for _, r := range h.requests("code") {
+		if ticketOf(r) != snooper || toolTurns(r) == 0 {
+			continue
+		}
+		for _, m := range r.Messages {
+			if strings.Contains(m.Content, "exit code") {
+				seen = true
+			}
+			if strings.Contains(m.Content, "SECRET-ALGORITHM") {
+				t.Fatalf("the sensitive ticket's code reached another ticket's model:\n%s", m.Content)
+			}
+		}
+	}
+	if !seen {
+		t.Fatal("the snooping command never ran")
+	}
+	if _, err := Decide(h.st, h.cfg, private, store.Decision{Kind: store.DecisionApprove}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if tk := h.ticket(private); tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	if _, err := os.Stat(h.repo.PrivateObjects(private)); err == nil {
+		t.Error("the private store is still there after the merge")
+	}
+	if data, _ := os.ReadFile(filepath.Join(h.repo.GitDir, "objects", "info", "alternates")); strings.Contains(string(data), private) {
+		t.Errorf("alternates still list it: %q", data)
+	}
+	if got := gitOut(t, h.dir, "show", "main:src/T-1.txt"); !strings.Contains(got, "SECRET-ALGORITHM") {
+		t.Fatalf("merged code unreadable: %q", got)
+	}
+	gitOut(t, h.dir, "fsck", "--no-dangling")
 }

@@ -289,6 +289,11 @@ func (e *Engine) ensureWorktree(ctx context.Context, t *store.Ticket) error {
 	if err != nil {
 		return err
 	}
+	if t.Sensitive {
+		if err := e.repo.KeepPrivate(t.ID); err != nil {
+			return err
+		}
+	}
 	if t.Worktree == path && t.Branch == branch {
 		return nil
 	}
@@ -308,7 +313,7 @@ func (e *Engine) ensureWorktree(ctx context.Context, t *store.Ticket) error {
 // while its first phase waits for the model: git serializes worktree
 // creation, and this takes it off the ticket's critical path.
 func (e *Engine) prefetchWorktree(ctx context.Context, t *store.Ticket) {
-	id, base := t.ID, t.BaseBranch
+	id, base, sensitive := t.ID, t.BaseBranch, t.Sensitive
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -318,6 +323,9 @@ func (e *Engine) prefetchWorktree(ctx context.Context, t *store.Ticket) {
 			return // the phase that needs it stops the ticket
 		}
 		path, branch, err := e.repo.EnsureWorktree(ctx, id, base)
+		if err == nil && sensitive {
+			err = e.repo.KeepPrivate(id)
+		}
 		if err != nil {
 			e.log.Warn("prefetch worktree", "ticket", id, "err", err)
 			return
@@ -854,6 +862,10 @@ func (e *Engine) runMerge(ctx context.Context, t *store.Ticket, ps *store.PhaseS
 	}
 	if err := e.repo.RemoveWorktree(ctx, t.ID); err != nil {
 		e.log.Warn("remove worktree", "ticket", t.ID, "err", err)
+	}
+	// merged: its objects are the base branch's now, anyone's to read
+	if err := e.repo.Publish(t.ID); err != nil {
+		e.log.Warn("publish objects", "ticket", t.ID, "err", err)
 	}
 	*t = *nt
 	e.publishTicket(t)

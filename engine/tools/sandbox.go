@@ -258,11 +258,12 @@ func cacheDirs() []string {
 }
 
 // CheckWritable is where the user's test and CI runs may write: the
-// worktree, the ticket's temporary directory, the caches, /dev/null and
-// /dev/shm (Python's multiprocessing makes its semaphores there).
-func CheckWritable(worktree, tmp string) []string {
+// ticket's own paths (its worktree, temporary directory, private object
+// store), the caches, /dev/null and /dev/shm (Python's multiprocessing
+// makes its semaphores there).
+func CheckWritable(own ...string) []string {
 	var out []string
-	for _, p := range existing(append([]string{worktree, tmp, "/dev/null", "/dev/shm"}, cacheDirs()...)) {
+	for _, p := range existing(append(append(own, "/dev/null", "/dev/shm"), cacheDirs()...)) {
 		if !slices.Contains(out, p) {
 			out = append(out, p)
 		}
@@ -271,7 +272,7 @@ func CheckWritable(worktree, tmp string) []string {
 }
 
 func (b *Box) writable() []string {
-	w := []string{b.rootDir, b.tmpDir}
+	w := append([]string{b.rootDir, b.tmpDir}, existing(b.opts.Writable)...)
 	for _, d := range cacheDirs() {
 		dup := false
 		for _, x := range w {

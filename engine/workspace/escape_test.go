@@ -255,3 +255,49 @@ func TestFifoInPlaceOfDotGit(t *testing.T) {
 		t.Fatal("RemoveWorktree hangs on a fifo named .git")
 	}
 }
+
+// A sensitive ticket's objects are written to its private store, read
+// through the repository's alternates, and moved into the repository's
+// store by Publish; an alternate the user had stays listed.
+func TestPrivateObjects(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	alternates := filepath.Join(r.GitDir, "objects", "info", "alternates")
+	theirs := t.TempDir()
+	write(t, alternates, theirs+"\n")
+	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.KeepPrivate("T-1"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "secret.txt"), "SECRET\n")
+	if _, err := r.CommitAll(ctx, wt, "T-1 code"); err != nil {
+		t.Fatal(err)
+	}
+	blob := run(t, r.Dir, "rev-parse", "agent/T-1:secret.txt")
+	loose := func(root string) bool {
+		_, err := os.Stat(filepath.Join(root, blob[:2], blob[2:]))
+		return err == nil
+	}
+	if loose(filepath.Join(r.GitDir, "objects")) || !loose(r.PrivateObjects("T-1")) {
+		t.Fatal("the blob is not kept in the private store alone")
+	}
+	if got := run(t, r.Dir, "show", "agent/T-1:secret.txt"); got != "SECRET" {
+		t.Fatalf("read from the checkout: %q", got)
+	}
+	if err := r.Publish("T-1"); err != nil {
+		t.Fatal(err)
+	}
+	if !loose(filepath.Join(r.GitDir, "objects")) {
+		t.Fatal("the blob was not moved into the repository's store")
+	}
+	if _, err := os.Stat(r.PrivateObjects("T-1")); err == nil {
+		t.Error("the private store is still there")
+	}
+	if data, _ := os.ReadFile(alternates); string(data) != theirs+"\n" {
+		t.Errorf("alternates = %q, want the user's own line alone", data)
+	}
+	run(t, r.Dir, "fsck", "--no-dangling")
+}

@@ -51,6 +51,8 @@ type Repo struct {
 	mergeTree          bool // git merge-tree --write-tree exists
 
 	hashLen int // bytes in an object id: 20 (SHA-1) or 32 (SHA-256)
+
+	alternatesMu sync.Mutex // .git/objects/info/alternates (see KeepPrivate)
 }
 
 func errNotWorktree(wt, repo string) error {
@@ -481,7 +483,7 @@ func (r *Repo) pinEnv(wt string) (env []string, admin string, err error) {
 	if admin == "" {
 		return nil, "", errNotWorktree(wt, r.Dir)
 	}
-	return []string{"GIT_DIR=" + admin, "GIT_WORK_TREE=" + wt}, admin, nil
+	return append([]string{"GIT_DIR=" + admin, "GIT_WORK_TREE=" + wt}, r.privateEnv(wt)...), admin, nil
 }
 
 // restoreDotGit writes wt/.git back as git made it, pointing at admin.

@@ -1,0 +1,153 @@
+package workspace
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// A sensitive ticket's work must not be readable by other tickets'
+// commands, yet every worktree's git reads the repository's one object
+// store. So a sensitive ticket's objects (its blobs, trees and commits) go
+// to a store of its own, .git/agent-tui/objects/ID, which the repository
+// lists as an alternate: agent-tui's git and the user's read them, while
+// confined commands, for which .git/agent-tui is hidden, cannot. Once the
+// ticket is merged they move into the repository's store.
+
+// PrivateObjects is where a sensitive ticket's git objects are kept.
+func (r *Repo) PrivateObjects(ticketID string) string {
+	return filepath.Join(r.GitDir, "agent-tui", "objects", ticketID)
+}
+
+// PrivateStores lists the private object stores there are.
+func (r *Repo) PrivateStores() []string {
+	dirs, _ := filepath.Glob(filepath.Join(r.GitDir, "agent-tui", "objects", "*"))
+	return dirs
+}
+
+func (r *Repo) alternatesFile() string {
+	return filepath.Join(r.GitDir, "objects", "info", "alternates")
+}
+
+// KeepPrivate gives ticketID's worktree a private object store from now on
+// (see PrivateObjects). It is idempotent.
+func (r *Repo) KeepPrivate(ticketID string) error {
+	if err := checkTicketID(ticketID); err != nil {
+		return err
+	}
+	dir := r.PrivateObjects(ticketID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return r.editAlternates(func(lines []string) []string {
+		if slices.Contains(lines, dir) {
+			return lines
+		}
+		return append(lines, dir)
+	})
+}
+
+// Publish moves ticketID's private objects into the repository's store,
+// once its work is merged (and so anyone's to read), and drops the store.
+func (r *Repo) Publish(ticketID string) error {
+	if err := checkTicketID(ticketID); err != nil {
+		return err
+	}
+	dir := r.PrivateObjects(ticketID)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	main := filepath.Join(r.GitDir, "objects")
+	// loose objects, then packs (each .pack before its .idx, so that no
+	// index ever names a pack that is not there)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(p, ".idx") {
+			return err
+		}
+		return moveObject(dir, main, p)
+	})
+	if err == nil {
+		err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			return moveObject(dir, main, p)
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("publish objects of %s: %w", ticketID, err)
+	}
+	if err := r.editAlternates(func(lines []string) []string {
+		return slices.DeleteFunc(lines, func(l string) bool { return l == dir })
+	}); err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
+}
+
+// moveObject moves the file at p, under from, to the same place under to;
+// one there already (the same object) stays.
+func moveObject(from, to, p string) error {
+	rel, err := filepath.Rel(from, p)
+	if err != nil || rel == "info" || strings.HasPrefix(rel, "info"+string(filepath.Separator)) {
+		return err
+	}
+	dst := filepath.Join(to, rel)
+	if _, err := os.Lstat(dst); err == nil {
+		return os.Remove(p)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.Rename(p, dst)
+}
+
+// editAlternates rewrites the repository's alternates file through edit,
+// whole or not at all; an empty list removes it.
+func (r *Repo) editAlternates(edit func([]string) []string) error {
+	r.alternatesMu.Lock()
+	defer r.alternatesMu.Unlock()
+	path := r.alternatesFile()
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	var lines []string
+	for l := range strings.Lines(string(data)) {
+		if l = strings.TrimRight(l, "\r\n"); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	lines = edit(lines)
+	if len(lines) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".agent-tui"
+	if err := os.WriteFile(tmp, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// privateEnv sends the objects git writes in the worktree wt to its
+// ticket's private store, if it has one.
+func (r *Repo) privateEnv(wt string) []string {
+	if filepath.Dir(wt) != r.WorktreeRoot() {
+		return nil
+	}
+	dir := r.PrivateObjects(filepath.Base(wt))
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil
+	}
+	return []string{"GIT_OBJECT_DIRECTORY=" + dir, "GIT_ALTERNATE_OBJECT_DIRECTORIES=" + filepath.Join(r.GitDir, "objects")}
+}
