@@ -398,3 +398,48 @@ func TestReadingPhasesSeeTheBaseNotTheCheckout(t *testing.T) {
 		t.Fatalf("overview:\n%s", u)
 	}
 }
+
+// A test file that is a symlink to a key outside the worktree is shown by
+// its target's name: the key reaches neither the model nor the store.
+func TestSymlinkedTestFileIsNotFollowed(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "id_rsa")
+	os.WriteFile(secret, []byte("PRIVATEKEY0123456789abcdef"), 0o600)
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "tests" && toolTurns(r) == 0 {
+			link, _ := json.Marshal(map[string]string{"command": "ln -s " + secret + " tests/fixture.txt"})
+			id := ticketOf(r)
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
+				writeCall("t", "tests/"+id+"_test.sh", "grep -q 'done "+id+"' src/"+id+".txt\n"),
+				{ID: "l", Name: "run_command", Args: string(link)},
+			}}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "links a key", false)
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("status %s (%s)", s, h.ticket(id).Reason)
+	}
+	if _, ok := h.ticket(id).TestFiles["tests/fixture.txt"]; !ok {
+		t.Fatalf("the link is not among the tests: %v", h.ticket(id).TestFiles)
+	}
+	shown := false
+	for _, r := range h.srv.Requests() {
+		if strings.Contains(string(r.Raw), "PRIVATEKEY") {
+			t.Fatalf("the key was sent to the model (%s)", phaseOf(r))
+		}
+		shown = shown || phaseOf(r) == "validator of tests" && strings.Contains(userText(r), "(symlink to "+secret+")")
+	}
+	if !shown {
+		t.Fatal("the tests validator was not shown the link")
+	}
+	as, err := h.st.Attempts(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range as {
+		if b, _ := json.Marshal(a); strings.Contains(string(b), "PRIVATEKEY") {
+			t.Fatalf("the key was stored with the %s attempt", a.Phase)
+		}
+	}
+}

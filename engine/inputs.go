@@ -11,6 +11,7 @@ import (
 	"agent-tui/engine/config"
 	"agent-tui/engine/llm"
 	"agent-tui/engine/tools"
+	"agent-tui/engine/wtfile"
 	"agent-tui/prompts"
 	"agent-tui/store"
 
@@ -343,8 +344,14 @@ func (e *Engine) overview(dir string) string {
 	sort.Strings(names)
 	var b strings.Builder
 	b.WriteString("Top-level entries: " + strings.Join(names, ", ") + "\n")
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return b.String()
+	}
+	defer root.Close()
 	for _, readme := range []string{"README.md", "README", "readme.md"} {
-		if data, err := os.ReadFile(filepath.Join(dir, readme)); err == nil {
+		// never through a symlink: it may point at a key outside
+		if data, _, err := wtfile.Head(root, readme, 2001); err == nil {
 			b.WriteString("\n" + readme + " (start):\n" + cut(string(data), 2000, false))
 			break
 		}

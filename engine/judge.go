@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 
 	"agent-tui/engine/config"
 	"agent-tui/engine/tools"
+	"agent-tui/engine/wtfile"
 	"agent-tui/store"
 )
 
@@ -297,22 +300,27 @@ func (e *Engine) scanChecks(t *store.Ticket, paths []string) (scripts map[string
 			out[p] = true
 		}
 	}
+	root, err := os.OpenRoot(t.Worktree)
+	if err != nil {
+		return out, false
+	}
+	defer root.Close()
 	var scan func(cmds string, depth int)
 	add := func(w string, depth int, shell bool) {
 		w = strings.TrimPrefix(path.Clean(strings.TrimPrefix(w, "./")), "./")
 		if w == "" || w == "." || strings.HasPrefix(w, "/") || strings.HasPrefix(w, "..") || strings.ContainsAny(w, "$*?=`") || out[w] {
 			return
 		}
-		fi, err := os.Stat(filepath.Join(t.Worktree, filepath.FromSlash(w)))
-		if err != nil || !fi.Mode().IsRegular() {
+		// a link is followed as the shell would, inside the worktree only
+		data, err := wtfile.ReadLinked(root, filepath.FromSlash(w), 64<<10)
+		var special *wtfile.NotRegularError
+		if errors.Is(err, fs.ErrNotExist) || errors.As(err, &special) {
 			return
 		}
+		// what cannot be read (too large, a link out of the worktree) is
+		// still a file the commands run
 		out[w] = true
-		if depth >= 3 || fi.Size() > 64<<10 {
-			return
-		}
-		data, err := os.ReadFile(filepath.Join(t.Worktree, filepath.FromSlash(w)))
-		if err != nil {
+		if err != nil || depth >= 3 {
 			return
 		}
 		text := string(data)
@@ -449,13 +457,26 @@ func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (map[string]str
 	return e.repo.HashFiles(t.Worktree, tests)
 }
 
+// maxMarkedBytes caps the conflicted files read for markers.
+const maxMarkedBytes = 32 << 20
+
 // stillMarked lists the files that still hold a conflict marker line.
 func stillMarked(wt string, files []string) []string {
 	var out []string
+	root, err := os.OpenRoot(wt)
+	if err != nil {
+		return nil
+	}
+	defer root.Close()
 	for _, f := range files {
-		data, err := os.ReadFile(filepath.Join(wt, filepath.FromSlash(f)))
+		data, err := wtfile.Read(root, filepath.FromSlash(f), maxMarkedBytes)
+		if errors.Is(err, wtfile.ErrTooLarge) {
+			// not read, so not known to be resolved
+			out = append(out, f)
+			continue
+		}
 		if err != nil {
-			continue // deleted: resolved by removing it
+			continue // deleted (resolved by removing it), or a link: no markers
 		}
 		for _, line := range strings.Split(string(data), "\n") {
 			if strings.HasPrefix(line, "<<<<<<< ") || strings.HasPrefix(line, ">>>>>>> ") {
@@ -485,9 +506,14 @@ func (e *Engine) npmScriptsChanged(ctx context.Context, t *store.Ticket, file st
 		}
 		return canon.String(), true
 	}
-	data, err := os.ReadFile(filepath.Join(t.Worktree, filepath.FromSlash(file)))
-	if err != nil {
+	data, err := wtfile.ReadIn(t.Worktree, filepath.FromSlash(file), 4<<20)
+	if errors.Is(err, fs.ErrNotExist) {
 		return false // deleted: nothing runs
+	}
+	if err != nil {
+		// a link (npm follows it) or a huge file in place of a changed
+		// package.json: not read, so counted as a change
+		return true
 	}
 	now, nowOK := scripts(data)
 	// the last commit, or after the base was merged in with a conflict in
@@ -572,9 +598,22 @@ func (e *Engine) changedFiles(wt string, files map[string]string) []string {
 	return changed
 }
 
+// maxBodyBytes caps a file shown whole by fileBodies.
+const maxBodyBytes = 1 << 20
+
 // fileBodies shows files of a worktree as markdown code blocks, each cut to
-// limit bytes (0: whole).
+// limit bytes (0: up to maxBodyBytes). A symlink is shown by its target's
+// name, never its content (it may point at a key outside the worktree);
+// a fifo or device by its type.
 func fileBodies(dir string, files map[string]string, limit int) string {
+	if limit <= 0 {
+		limit = maxBodyBytes
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return ""
+	}
+	defer root.Close()
 	var names []string
 	for n := range files {
 		names = append(names, n)
@@ -582,15 +621,17 @@ func fileBodies(dir string, files map[string]string, limit int) string {
 	sort.Strings(names)
 	var b strings.Builder
 	for _, n := range names {
-		data, err := os.ReadFile(filepath.Join(dir, n))
-		if err != nil {
-			continue
+		data, _, err := wtfile.Head(root, filepath.FromSlash(n), int64(limit)+1)
+		var link *wtfile.SymlinkError
+		var special *wtfile.NotRegularError
+		switch {
+		case errors.As(err, &link):
+			fmt.Fprintf(&b, "### %s\n\n(symlink to %s)\n\n", n, link.Target)
+		case errors.As(err, &special):
+			fmt.Fprintf(&b, "### %s\n\n(%s, not a regular file)\n\n", n, special.Mode.Type())
+		case err == nil:
+			fmt.Fprintf(&b, "### %s\n\n```\n%s\n```\n\n", n, cut(string(data), limit, false))
 		}
-		text := string(data)
-		if limit > 0 {
-			text = cut(text, limit, false)
-		}
-		fmt.Fprintf(&b, "### %s\n\n```\n%s\n```\n\n", n, text)
 	}
 	return b.String()
 }

@@ -3,9 +3,11 @@ package config
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"agent-tui/engine/wtfile"
 )
 
 // IsTestMarker says whether a top-level file name is one DetectTestCommand
@@ -19,10 +21,16 @@ func IsTestMarker(name string) bool {
 }
 
 // DetectTestCommand guesses the test command of the project in dir from its
-// build files; "" when nothing is recognised.
+// build files; "" when nothing is recognised. dir may be a worktree the
+// model wrote: its files are read inside it, capped, and never as a fifo.
 func DetectTestCommand(dir string) string {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return ""
+	}
+	defer root.Close()
 	exists := func(name string) bool {
-		fi, err := os.Stat(filepath.Join(dir, name))
+		fi, err := root.Stat(name)
 		return err == nil && !fi.IsDir()
 	}
 	switch {
@@ -30,9 +38,9 @@ func DetectTestCommand(dir string) string {
 		return "go test ./..."
 	case exists("Cargo.toml"):
 		return "cargo test"
-	case npmHasTest(filepath.Join(dir, "package.json")):
+	case npmHasTest(root):
 		return "npm test"
-	case makeHasTest(dir):
+	case makeHasTest(root):
 		return "make test"
 	case exists("pyproject.toml"), exists("pytest.ini"), exists("setup.py"):
 		return "python -m pytest"
@@ -42,8 +50,9 @@ func DetectTestCommand(dir string) string {
 
 // npmHasTest reports a real scripts.test; the placeholder "npm init" writes
 // only fails, so it does not count.
-func npmHasTest(path string) bool {
-	data, err := os.ReadFile(path)
+func npmHasTest(root *os.Root) bool {
+	// a link inside the worktree is followed, as npm would
+	data, err := wtfile.ReadLinked(root, "package.json", 4<<20)
 	if err != nil {
 		return false
 	}
@@ -57,9 +66,9 @@ func npmHasTest(path string) bool {
 	return t != "" && !strings.Contains(t, "no test specified")
 }
 
-func makeHasTest(dir string) bool {
+func makeHasTest(root *os.Root) bool {
 	for _, name := range []string{"GNUmakefile", "makefile", "Makefile"} {
-		if makefileHasTest(filepath.Join(dir, name)) {
+		if makefileHasTest(root, name) {
 			return true
 		}
 	}
@@ -68,13 +77,13 @@ func makeHasTest(dir string) bool {
 
 // makefileHasTest looks for a rule line naming a "test" target, e.g.
 // "test:" or "test lint: deps", but not a variable like "test := x".
-func makefileHasTest(path string) bool {
-	f, err := os.Open(path)
+func makefileHasTest(root *os.Root, name string) bool {
+	f, _, err := wtfile.OpenLinked(root, name)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(io.LimitReader(f, 4<<20))
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "" || line[0] == '\t' || line[0] == '#' {

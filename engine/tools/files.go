@@ -6,16 +6,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"unicode"
+
+	"agent-tui/engine/wtfile"
 )
 
 const (
@@ -76,28 +75,16 @@ func (b *Box) pathArg(a args, key string, def string) (string, error) {
 }
 
 func (b *Box) readAll(rel string) ([]byte, error) {
-	// non-blocking: opening a FIFO (a test suite's, or one a command made)
-	// would otherwise wait for a writer that never comes
-	f, err := b.root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fileErr(rel, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fileErr(rel, err)
-	}
-	if st.IsDir() {
+	// a symlink inside the worktree is read as its target, as the model's
+	// own commands would
+	data, err := wtfile.ReadLinked(b.root, rel, maxFileBytes)
+	var special *wtfile.NotRegularError
+	switch {
+	case errors.As(err, &special) && special.Mode.IsDir():
 		return nil, fmt.Errorf("%s is a directory; use list_dir", rel)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s)", rel, st.Mode().Type())
-	}
-	if st.Size() > maxFileBytes {
-		return nil, fmt.Errorf("%s is too large (%d bytes)", rel, st.Size())
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
-	if err != nil {
+	case errors.As(err, &special), errors.Is(err, wtfile.ErrTooLarge):
+		return nil, err
+	case err != nil:
 		return nil, fileErr(rel, err)
 	}
 	return data, nil

@@ -2,11 +2,8 @@ package workspace
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -19,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"agent-tui/engine/wtfile"
 )
 
 // Repo is the user's repository. Use it through a pointer: it serializes the
@@ -751,7 +750,9 @@ func (r *Repo) StageAll(ctx context.Context, wt, base string) ([]string, error) 
 }
 
 // HashFiles returns the sha256 of each file's content (hex), or "" for a file
-// that does not exist. Paths are relative to wt and may not leave it.
+// that does not exist. Paths are relative to wt and may not leave it. A
+// symlink hashes as its target's name, never followed (it may point
+// outside the worktree), as git keeps it.
 func (r *Repo) HashFiles(wt string, paths []string) (map[string]string, error) {
 	root, err := os.OpenRoot(wt)
 	if err != nil {
@@ -760,22 +761,7 @@ func (r *Repo) HashFiles(wt string, paths []string) (map[string]string, error) {
 	defer root.Close()
 	sums := make(map[string]string, len(paths))
 	for _, p := range paths {
-		var data []byte
-		fi, err := root.Lstat(p)
-		if err == nil {
-			switch {
-			case fi.Mode()&fs.ModeSymlink != 0:
-				// git keeps a link as its target's name, never following
-				// it (it may point outside the worktree)
-				var target string
-				target, err = root.Readlink(p)
-				data = []byte("symlink\x00" + target)
-			case fi.Mode().IsRegular():
-				data, err = root.ReadFile(p)
-			default:
-				data = []byte("special\x00" + fi.Mode().Type().String())
-			}
-		}
+		sum, err := wtfile.Hash(root, p)
 		if errors.Is(err, fs.ErrNotExist) {
 			sums[p] = ""
 			continue
@@ -783,8 +769,7 @@ func (r *Repo) HashFiles(wt string, paths []string) (map[string]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("hash %s: %w", p, err)
 		}
-		sum := sha256.Sum256(data)
-		sums[p] = hex.EncodeToString(sum[:])
+		sums[p] = sum
 	}
 	return sums, nil
 }
@@ -1196,19 +1181,8 @@ func (r *Repo) RemoveWorktree(ctx context.Context, ticketID string) error {
 // symlink, a fifo, a device) of at most max bytes: the model writes the
 // worktree, and a fifo there would hang agent-tui.
 func readSmallRegular(p string, max int) (string, bool) {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return "", false
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() > int64(max) {
-		return "", false
-	}
-	data, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
-	if err != nil || len(data) > max {
-		return "", false
-	}
-	return string(data), true
+	data, err := wtfile.ReadIn(filepath.Dir(p), filepath.Base(p), int64(max))
+	return string(data), err == nil
 }
 
 // removableRegistration is the registration of the worktree at path, or,
