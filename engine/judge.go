@@ -19,6 +19,7 @@ import (
 	"agent-tui/engine/config"
 	"agent-tui/engine/tools"
 	"agent-tui/engine/wtfile"
+	"agent-tui/prompts"
 	"agent-tui/store"
 )
 
@@ -116,6 +117,16 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		// nothing
 		return fail("check", "the ticket's worktree was removed while this attempt ran (by hand, or by git worktree prune), so its files cannot be committed (the next attempt gets a fresh worktree)")
 	}
+	// what this attempt changed, in the phases that write files
+	var changed []string
+	if writesFiles(ps.Name) {
+		if changed, err = e.repo.Changed(ctx, t.Worktree); err != nil {
+			return err
+		}
+		if own := ownConfig(changed); len(own) > 0 {
+			return fail("check", "agent-tui's own configuration was changed ("+strings.Join(own, ", ")+"): it is loaded from your checkout once this branch is merged and decides which servers get the API keys, how commands are confined and how the work is checked, so a person must make that change, not a ticket; undo it and change only the project's files")
+		}
+	}
 	deliverable := a.Deliverable
 	switch ps.Name {
 	case config.Tests:
@@ -160,10 +171,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		}
 		// a new test file can change what the tests do as much as an
 		// edited one (a TestMain that exits 0 makes anything green)
-		added, err := e.repo.Changed(ctx, t.Worktree)
-		if err != nil {
-			return err
-		}
+		added := changed
 		if marked := stillMarked(t.Worktree, t.Conflicts); len(marked) > 0 {
 			return fail("check", "conflict markers (<<<<<<< or >>>>>>>) are still in "+strings.Join(marked, ", ")+": resolve every conflict, keeping what both sides meant")
 		}
@@ -405,6 +413,30 @@ func isRunnerConfig(p string) bool {
 		}
 	}
 	return false
+}
+
+// ownConfigPaths are agent-tui's own configuration files in a repository,
+// read from the user's checkout at start: a ticket's branch that changes
+// them could send an API key elsewhere or turn the sandbox off.
+var ownConfigPaths = []string{config.RepoConfigName, filepath.ToSlash(prompts.OverrideDir(""))}
+
+// ownConfig lists the paths among changed that are, hold or lead to
+// (.agent-tui made a symlink) agent-tui's own configuration. Compared
+// without case: a case-insensitive file system loads .AGENT-TUI.toml too.
+func ownConfig(changed []string) []string {
+	under := func(p, dir string) bool {
+		return len(p) > len(dir) && p[len(dir)] == '/' && strings.EqualFold(p[:len(dir)], dir)
+	}
+	var out []string
+	for _, p := range changed {
+		for _, c := range ownConfigPaths {
+			if strings.EqualFold(p, c) || under(p, c) || under(c, p) {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // touchedScripts lists the check scripts among changed paths.
