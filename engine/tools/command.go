@@ -105,7 +105,7 @@ type Result struct {
 // else of agent-tui is, and no helper process is started. Where Landlock
 // is not usable it is Exec, and Result.Unconfined says why.
 func ExecConfined(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int, writable, hidden []string) (Result, error) {
-	hidden = existing(hidden)
+	hidden = existing(append(slices.Clone(hidden), terminals...))
 	if v := landlockABI(); v < 2 {
 		// before ABI 2, a confined process can never move or link a file
 		// into another directory: a check would fail for that alone

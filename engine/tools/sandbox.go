@@ -144,6 +144,9 @@ func bwrapArgv(bwrap, dir string, writable, hidden []string, command string) []s
 	// (agent-tui's environ holds the keys)
 	argv := []string{bwrap, "--die-with-parent", "--unshare-pid", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"}
 	for _, h := range hidden {
+		if strings.HasPrefix(h, "/dev/") {
+			continue // --dev made a /dev of its own
+		}
 		// an empty directory or file in its place; the binds below still
 		// reach into a hidden directory
 		if fi, err := os.Stat(h); err == nil && fi.IsDir() {
@@ -188,8 +191,13 @@ func inHome(names []string) []string {
 // hidden are the paths that exist among those commands may not read,
 // with symlinks resolved (the sandbox acts on what they point to).
 func (b *Box) hidden() []string {
-	return existing(append(slices.Clone(b.opts.Hidden), inHome(homeSecrets)...))
+	return existing(append(append(slices.Clone(b.opts.Hidden), terminals...), inHome(homeSecrets)...))
 }
+
+// terminals are the user's terminals: a command that reads one takes
+// what is typed there (agent-tui's keys, a password in another window).
+// Bubblewrap gives commands a /dev of their own instead.
+var terminals = []string{"/dev/pts"}
 
 // existing are the paths that exist, symlinks resolved, once each.
 func existing(paths []string) []string {

@@ -2,13 +2,17 @@ package tools
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // No confined command, run_command or a test run, reaches a unix socket
@@ -74,4 +78,43 @@ func TestConfinedCommandsReachNoUnixSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
+}
+
+// A confined command cannot read a terminal of the user's: what is typed
+// there (a password in another window) would be its.
+func TestConfinedCommandsReadNoTerminal(t *testing.T) {
+	if !LandlockUsable() {
+		t.Skip("no Landlock")
+	}
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skip("no pseudo-terminals here:", err)
+	}
+	defer master.Close()
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Skip(err)
+	}
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Skip(err)
+	}
+	master.Write([]byte("typed\n"))
+	pts := fmt.Sprintf("/dev/pts/%d", n)
+	wt := t.TempDir()
+	command := "timeout 2 head -n1 " + pts + " 2>/dev/null && echo READ || echo refused"
+	res, err := ExecConfined(context.Background(), []string{"sh", "-c", command}, wt, os.Environ(), 10*time.Second, 4096, []string{wt, "/dev/null"}, nil)
+	if err != nil || !strings.Contains(res.Output, "refused") || strings.Contains(res.Output, "typed") {
+		t.Errorf("a test run: %v %q", err, res.Output)
+	}
+	forEachConfinement(t, func(t *testing.T, name string, mode sandboxMode) {
+		b, err := newWithMode(Options{Root: wt, TempDir: filepath.Join(t.TempDir(), "tmp")}, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		out, _ := call(t, b, "run_command", map[string]any{"command": command})
+		if !strings.Contains(out, "refused") || strings.Contains(out, "typed") {
+			t.Errorf("run_command under %s: %q", name, out)
+		}
+	})
 }
