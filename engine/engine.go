@@ -42,6 +42,8 @@ type Engine struct {
 	log              *slog.Logger
 	broker           *broker
 	sem              chan struct{}
+	slotMu           sync.Mutex
+	slotWaiters      map[string]bool // tickets waiting for a max_parallel slot
 
 	mu      sync.Mutex
 	runners map[string]*runner
@@ -350,12 +352,12 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 	case e.sem <- struct{}{}:
 	default:
 		// every slot taken: said, so that "running" counts what runs
-		e.broker.publish(Event{Type: EvSlot, TicketID: id, Queued: true})
+		e.waitForSlot(id, true)
 		select {
 		case e.sem <- struct{}{}:
-			e.broker.publish(Event{Type: EvSlot, TicketID: id})
+			e.waitForSlot(id, false)
 		case <-stepCtx.Done():
-			e.broker.publish(Event{Type: EvSlot, TicketID: id})
+			e.waitForSlot(id, false)
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
@@ -491,3 +493,33 @@ func nextPhase(t *store.Ticket, name string) string {
 }
 
 func now() time.Time { return time.Now().UTC() }
+
+// waitForSlot records and announces that ticket id waits for a slot, or
+// no longer does.
+func (e *Engine) waitForSlot(id string, waiting bool) {
+	e.slotMu.Lock()
+	if waiting {
+		if e.slotWaiters == nil {
+			e.slotWaiters = map[string]bool{}
+		}
+		e.slotWaiters[id] = true
+	} else {
+		delete(e.slotWaiters, id)
+	}
+	// published under the lock: a reader of WaitingForSlot never sees a
+	// state older than the events it gets after
+	e.broker.publish(Event{Type: EvSlot, TicketID: id, Queued: waiting})
+	e.slotMu.Unlock()
+}
+
+// WaitingForSlot lists the tickets waiting for a max_parallel slot now
+// (the UI, after missing events, learns them again here).
+func (e *Engine) WaitingForSlot() []string {
+	e.slotMu.Lock()
+	defer e.slotMu.Unlock()
+	ids := make([]string, 0, len(e.slotWaiters))
+	for id := range e.slotWaiters {
+		ids = append(ids, id)
+	}
+	return ids
+}

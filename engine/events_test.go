@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -222,7 +223,26 @@ func TestWaitingForASlotIsPublished(t *testing.T) {
 	defer unsubscribe()
 	h.add("hotfix", "one", false)
 	h.add("hotfix", "two", false)
+	var sawWaiting atomic.Bool
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if len(h.eng.WaitingForSlot()) > 0 {
+				sawWaiting.Store(true)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
 	h.runIdle()
+	close(stop)
+	if w := h.eng.WaitingForSlot(); len(w) != 0 {
+		t.Fatalf("still waiting for a slot after the run: %v", w)
+	}
 	queued, got := map[string]bool{}, map[string]bool{}
 	for len(events) > 0 {
 		switch ev := <-events; {
@@ -234,5 +254,8 @@ func TestWaitingForASlotIsPublished(t *testing.T) {
 	}
 	if len(queued) == 0 || len(got) != len(queued) {
 		t.Fatalf("queued %v, then a slot %v", queued, got)
+	}
+	if !sawWaiting.Load() {
+		t.Error("WaitingForSlot never named the waiting ticket")
 	}
 }

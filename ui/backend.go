@@ -24,6 +24,7 @@ type Backend interface {
 	Health() []llm.ProviderHealth
 	Models() []engine.ModelChoice
 	Confinement() string
+	WaitingForSlot() []string
 }
 
 var _ Backend = (*engine.Engine)(nil)

@@ -29,6 +29,8 @@ type fakeBackend struct {
 	calls     int // every Backend call but Subscribe
 	decideErr error
 	addErr    error
+	// tickets the engine says wait for a max_parallel slot
+	slotWaiters []string
 }
 
 type decision struct {
@@ -98,6 +100,7 @@ func (f *fakeBackend) Decide(id string, d store.Decision) error {
 func (f *fakeBackend) Health() []llm.ProviderHealth { f.count(); return f.health }
 func (f *fakeBackend) Models() []engine.ModelChoice { f.count(); return f.models }
 func (f *fakeBackend) Confinement() string          { f.count(); return "bwrap: read-only root, no network" }
+func (f *fakeBackend) WaitingForSlot() []string     { f.count(); return f.slotWaiters }
 
 var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 

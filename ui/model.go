@@ -171,6 +171,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			probe = loadConfinement(m.b)
 		}
 		m.loaded = true
+		m.q.slotsFrom(msg.slotWaiters)
 		m.q.setAll(msg.tickets)
 		return probe
 	case attemptsMsg:
@@ -300,8 +301,8 @@ func (m *Model) event(ev engine.Event) tea.Cmd {
 	case engine.EvResync:
 		// events were dropped while the UI was busy: reload what is shown
 		clear(m.data)
-		clear(m.q.queued) // a slot taken may have gone unheard
-		return loadTickets(m.b)
+		clear(m.q.slotHeard)
+		return loadTickets(m.b) // slot waits too: some may have gone unheard
 	}
 	return nil
 }

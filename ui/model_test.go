@@ -303,6 +303,29 @@ func TestTicketWaitingForASlot(t *testing.T) {
 	}
 }
 
+// After missing events the UI learns again which tickets wait for a slot
+// (it used to show them running); a slot event heard while the reload
+// was under way is newer than what the reload brings.
+func TestSlotWaitsSurviveAResync(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 120, 30)
+	before := m.q.running
+	f.mu.Lock()
+	f.slotWaiters = []string{"T-2"}
+	f.mu.Unlock()
+	m, cmd := update(m, engine.Event{Type: engine.EvResync})
+	m = settle(t, m, cmd)
+	if out := plain(m); m.q.running != before-1 || !strings.Contains(out, "1 waiting for a slot") {
+		t.Fatalf("after a resync: running %d (was %d)\n%s", m.q.running, before, out)
+	}
+	m, cmd = update(m, engine.Event{Type: engine.EvResync})
+	m, _ = update(m, engine.Event{Type: engine.EvSlot, TicketID: "T-2"}) // heard before the reload lands
+	m = settle(t, m, cmd)
+	if m.q.running != before || strings.Contains(plain(m), "waiting for a slot") {
+		t.Fatalf("a stale reload won over the slot event: running %d\n%s", m.q.running, plain(m))
+	}
+}
+
 func TestDeltaAppendsToStream(t *testing.T) {
 	m := newTestModel(t, fixture(), 100, 30)
 	m = press(t, m, "j", "1")

@@ -20,8 +20,9 @@ import (
 // happens in one of the commands below, never in Update or View.
 type (
 	ticketsMsg struct {
-		tickets []*store.Ticket
-		err     error
+		tickets     []*store.Ticket
+		slotWaiters []string
+		err         error
 	}
 	attemptsMsg struct {
 		id       string
@@ -77,8 +78,11 @@ const (
 
 func loadTickets(b Backend) tea.Cmd {
 	return func() tea.Msg {
+		// the waiting ones first: a slot taken between the two calls is
+		// a running ticket, told by an event still to come
+		waiting := b.WaitingForSlot()
 		ts, err := b.Tickets()
-		return ticketsMsg{ts, err}
+		return ticketsMsg{ts, waiting, err}
 	}
 }
 

@@ -41,6 +41,9 @@ type queue struct {
 
 	// running tickets waiting for one of max_parallel's slots
 	queued map[string]bool
+	// slotHeard: tickets whose slot event came since the last reload was
+	// asked for; newer than what the reload brings
+	slotHeard map[string]bool
 
 	// totals for the status line, kept in Update so View stays cheap
 	running, paused, waiting, slotWait int
@@ -75,7 +78,7 @@ func (c *rowCols) fit(t *store.Ticket) {
 }
 
 func newQueue() queue {
-	return queue{tickets: map[string]*store.Ticket{}, depth: map[string]int{}, cache: map[string]cachedRow{}, queued: map[string]bool{}}
+	return queue{tickets: map[string]*store.Ticket{}, depth: map[string]int{}, cache: map[string]cachedRow{}, queued: map[string]bool{}, slotHeard: map[string]bool{}}
 }
 
 func (q *queue) selected() *store.Ticket {
@@ -402,8 +405,24 @@ func pad(s string, w int) string {
 	return s
 }
 
+// slotsFrom takes the tickets waiting for a slot from a reload, except
+// those heard of since it was asked for.
+func (q *queue) slotsFrom(waiting []string) {
+	for id := range q.queued {
+		if !q.slotHeard[id] {
+			delete(q.queued, id)
+		}
+	}
+	for _, id := range waiting {
+		if !q.slotHeard[id] {
+			q.queued[id] = true
+		}
+	}
+}
+
 // slot records that a running ticket waits for a slot, or has one.
 func (q *queue) slot(id string, queued bool) {
+	q.slotHeard[id] = true
 	if q.queued[id] == queued {
 		return
 	}
