@@ -54,27 +54,43 @@ func wrapAtSpaces(s string, w int) string {
 			out = append(out, para)
 			continue
 		}
-		line, lineW := "", 0
-		for _, word := range strings.Split(para, " ") {
-			ww := ansi.StringWidth(word)
-			switch {
-			case lineW == 0 && ww <= w:
-				line, lineW = word, ww
-			case lineW > 0 && lineW+1+ww <= w:
-				line, lineW = line+" "+word, lineW+1+ww
-			default:
-				if lineW > 0 {
-					out = append(out, line)
-				}
-				parts := strings.Split(ansi.Hardwrap(word, w, true), "\n")
-				out = append(out, parts[:len(parts)-1]...)
-				line = parts[len(parts)-1]
-				lineW = ansi.StringWidth(line)
-			}
+		// an indented line (a list item) wraps under its own indentation,
+		// unless that leaves too little room
+		body := strings.TrimLeft(para, " ")
+		indent := para[:len(para)-len(body)]
+		if len(indent) > w/2 {
+			indent, body = "", para
 		}
-		out = append(out, line)
+		for _, l := range wrapWords(body, w-len(indent)) {
+			out = append(out, indent+l)
+		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// wrapWords breaks s into lines of at most w cells at spaces, a word
+// longer than a line broken where it must.
+func wrapWords(s string, w int) []string {
+	var out []string
+	line, lineW := "", 0
+	for _, word := range strings.Split(s, " ") {
+		ww := ansi.StringWidth(word)
+		switch {
+		case lineW == 0 && ww <= w:
+			line, lineW = word, ww
+		case lineW > 0 && lineW+1+ww <= w:
+			line, lineW = line+" "+word, lineW+1+ww
+		default:
+			if lineW > 0 {
+				out = append(out, line)
+			}
+			parts := strings.Split(ansi.Hardwrap(word, w, true), "\n")
+			out = append(out, parts[:len(parts)-1]...)
+			line = parts[len(parts)-1]
+			lineW = ansi.StringWidth(line)
+		}
+	}
+	return append(out, line)
 }
 
 // unbounded is the height to render at when measuring what a dialog needs.

@@ -802,6 +802,10 @@ func TestWrapAtSpaces(t *testing.T) {
 	if got := wrapAtSpaces("a verylongwordthatcannotfit", 10); got != "a\nverylongwo\nrdthatcann\notfit" {
 		t.Fatalf("%q", got)
 	}
+	// an indented line too long for the width wraps under its indentation
+	if got := wrapAtSpaces("  - src/main.go changed in both", 16); got != "  - src/main.go\n  changed in\n  both" {
+		t.Fatalf("%q", got)
+	}
 }
 
 // The file $EDITOR edits is made in the directory the UI is given (beside
