@@ -112,3 +112,21 @@ func BenchmarkDiffScroll50kLines(b *testing.B) {
 		_ = m.View()
 	}
 }
+
+// sanitize runs on every delta: clean text, ASCII or not, is returned as is.
+func BenchmarkSanitizeASCII4KB(b *testing.B) {
+	s := strings.ReplaceAll(benchStream(4<<10), "→", ">")
+	s = strings.ReplaceAll(s, "←", "<")
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		_ = sanitize(s)
+	}
+}
+
+func BenchmarkSanitizeUnicode4KB(b *testing.B) {
+	s := benchStream(4 << 10) // tool lines carry → and ←
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		_ = sanitize(s)
+	}
+}

@@ -113,7 +113,7 @@ func docsLines(st *styles, items []docItem, dc *docCache, w int) []string {
 		if i > 0 {
 			out = append(out, "")
 		}
-		out = append(out, st.header.Render(ansi.Truncate("── "+it.title+" "+strings.Repeat("─", w), w, "")))
+		out = append(out, st.header.Render(ansi.Truncate("── "+sanitize(it.title)+" "+strings.Repeat("─", w), w, "")))
 		if r, ok := dc.done[it.key]; ok {
 			out = append(out, r...)
 		} else {
@@ -165,7 +165,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		if simulated && a.Provider != "human" && !command && !none {
 			model += " (simulated)"
 		}
-		out = append(out, st.bold.Render(ansi.Truncate(fmt.Sprintf("%s · attempt %d · %s", a.Phase, a.N, model), w, "…")))
+		out = append(out, st.bold.Render(ansi.Truncate(sanitize(fmt.Sprintf("%s · attempt %d · %s", a.Phase, a.N, model)), w, "…")))
 		if !command && !none && a.Provider != "human" { // a human's text costs no tokens
 			add("  ", fmt.Sprintf("%s in / %s out · %s · context %s", tokens(a.TokensIn), tokens(a.TokensOut), money(a.CostUSD), tokens(a.ContextTokens)), dimS)
 		}
@@ -271,7 +271,7 @@ func ciLines(st *styles, t *store.Ticket, td *ticketData, w int) []string {
 				mark, s = "✗", st.fail
 			}
 			head := fmt.Sprintf("%s %s · %s attempt %d · %s", mark, c.Name, phase, last.N, engine.CheckOutcome(c))
-			out = append(out, s.Bold(true).Render(ansi.Truncate(head, w, "…")))
+			out = append(out, s.Bold(true).Render(ansi.Truncate(sanitize(head), w, "…")))
 			for _, r := range wrapRows(sanitize("$ "+c.Command), w) {
 				out = append(out, st.dim.Render(r))
 			}

@@ -32,6 +32,7 @@ func dialogWidth(screen int) int { return min(64, screen-4) }
 func frame(st *styles, title, body string, width, height int) string {
 	// wrapped here, at spaces only: lipgloss would also break at hyphens,
 	// and a branch (agent/T-6) would be cut in two
+	title = sanitize(title)
 	body = wrapAtSpaces(body, width-st.dialog.GetHorizontalFrameSize())
 	out := st.dialog.Width(width).Render(st.dialogTitle.Render(title) + "\n\n" + body)
 	if lipgloss.Height(out) > height {
@@ -128,7 +129,8 @@ func (d confirmDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 }
 
 func (d confirmDialog) View(st *styles, width, height int) string {
-	return frame(st, d.title, d.prompt+"\n\n"+st.dim.Render("y yes · n/esc no"), width, height)
+	// a prompt quotes a title and names branches
+	return frame(st, d.title, sanitize(d.prompt)+"\n\n"+st.dim.Render("y yes · n/esc no"), width, height)
 }
 
 // inputDialog asks for one line of text (a reason, guidance).
@@ -179,7 +181,7 @@ func (d inputDialog) withWidth(width int) inputDialog {
 
 func (d inputDialog) View(st *styles, width, height int) string {
 	d = d.withWidth(width)
-	body := d.prompt + "\n" + d.input.View()
+	body := sanitize(d.prompt) + "\n" + d.input.View()
 	if d.err != "" {
 		body += "\n" + st.flashErr.Render(d.err)
 	}
@@ -232,9 +234,10 @@ func (d pickerDialog) render(st *styles, width, height, n int) string {
 	}
 	top := clamp(d.cursor-(n-1)/2, 0, max(len(d.items)-n, 0))
 	for i := top; i < len(d.items) && i < top+n; i++ {
-		line := "  " + d.items[i]
+		item := sanitize(d.items[i])
+		line := "  " + item
 		if i == d.cursor {
-			line = st.fieldOn.Render("› " + d.items[i])
+			line = st.fieldOn.Render("› " + item)
 		}
 		if d.items[i] == d.last {
 			line += st.dim.Render(" · last attempt's")

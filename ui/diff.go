@@ -28,7 +28,9 @@ func parseDiff(s string) *diffData {
 	if s == "" {
 		return d
 	}
-	d.lines = strings.Split(strings.TrimRight(s, "\n"), "\n")
+	// every line, once, off the UI loop: any line can carry an ESC, a C1
+	// CSI or a bidi override, and window then draws lines as they are
+	d.lines = strings.Split(strings.TrimRight(sanitize(s), "\n"), "\n")
 	for i, l := range d.lines {
 		if strings.HasPrefix(l, "diff --git ") {
 			d.files = append(d.files, i)
@@ -86,11 +88,7 @@ func (d *diffData) window(st *styles, w, h int) []string {
 	end := min(d.top+h, len(d.lines))
 	out := make([]string, 0, h)
 	for i := d.top; i < end; i++ {
-		l := d.lines[i]
-		if strings.ContainsAny(l, "\t\r\x1b") {
-			l = sanitize(l)
-		}
-		l = ansi.Truncate(l, w, "…")
+		l := ansi.Truncate(d.lines[i], w, "…")
 		switch {
 		case strings.HasPrefix(l, "diff --git"), strings.HasPrefix(l, "+++ "), strings.HasPrefix(l, "--- "),
 			strings.HasPrefix(l, "index "), strings.HasPrefix(l, "new file"), strings.HasPrefix(l, "deleted file"):

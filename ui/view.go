@@ -299,7 +299,9 @@ func (m *Model) detailLines(l layout) []string {
 		out = append(out, statusStyle(m.st, t).Render(line))
 	}
 	header, body := m.tabContent(t, w, l.contentH)
-	out = append(out, m.st.header.Render(ansi.Truncate(header, w, "…")))
+	// a header names models, phases and files, which a config or a
+	// branch can spell with controls
+	out = append(out, m.st.header.Render(ansi.Truncate(sanitize(header), w, "…")))
 	return append(out, body...)
 }
 
@@ -406,7 +408,7 @@ func (m *Model) tabContent(t *store.Ticket, w, h int) (string, []string) {
 		case d == nil:
 			return "", []string{m.st.dim.Render("loading diff…")}
 		case d.err != nil:
-			return "", []string{m.st.fail.Render("diff: " + d.err.Error())}
+			return "", []string{m.st.fail.Render(sanitize("diff: " + d.err.Error()))}
 		case len(d.lines) == 0 && store.Finished(t.Status):
 			return "", []string{m.st.dim.Render("No changes from this ticket.")}
 		case len(d.lines) == 0:
