@@ -817,7 +817,7 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 	fmt.Fprintf(w, "%s  %s  %s\n", v.ID, v.Kind, printable(v.Title))
 	fmt.Fprintf(w, "status:  %s", status)
 	if v.Reason != "" {
-		fmt.Fprintf(w, " — %s", v.Reason)
+		fmt.Fprintf(w, " — %s", printable(v.Reason))
 	}
 	fmt.Fprintln(w)
 	if v.Sensitive {
@@ -863,10 +863,10 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 				// a command's run (ci): no model, no tokens
 				fmt.Fprintf(w, "  #%d %-8s (command)", a.N, verdict)
 				for _, c := range a.Checks {
-					fmt.Fprintf(w, " %s: %s", c.Command, engine.CheckOutcome(c))
+					fmt.Fprintf(w, " %s: %s", printable(c.Command), printable(engine.CheckOutcome(c)))
 				}
 			default:
-				fmt.Fprintf(w, "  #%d %-8s %-12s in %d out %d $%.4f", a.N, verdict, a.Model, a.TokensIn, a.TokensOut, a.CostUSD)
+				fmt.Fprintf(w, "  #%d %-8s %-12s in %d out %d $%.4f", a.N, verdict, printable(a.Model), a.TokensIn, a.TokensOut, a.CostUSD)
 				if a.TokensEstimated {
 					fmt.Fprint(w, " (tokens estimated)")
 				}
@@ -876,7 +876,7 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 			}
 			fmt.Fprintln(w)
 			for _, f := range a.Fallbacks {
-				fmt.Fprintf(w, "      skipped %s (%s): %s\n", f.Model, f.Provider, engine.OneLine(f.Reason, 300))
+				fmt.Fprintf(w, "      skipped %s (%s): %s\n", printable(f.Model), printable(f.Provider), printable(engine.OneLine(f.Reason, 300)))
 			}
 			if a.Model != "" {
 				for _, c := range a.Checks {
@@ -884,16 +884,16 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 					if !engine.CheckHeld(c) {
 						mark = "✗"
 					}
-					fmt.Fprintf(w, "      %s check %s: %s: %s\n", mark, c.Name, c.Command, engine.CheckOutcome(c))
+					fmt.Fprintf(w, "      %s check %s: %s: %s\n", mark, printable(c.Name), printable(c.Command), printable(engine.CheckOutcome(c)))
 				}
 			}
 			if a.Verdict != nil {
 				for _, o := range a.Verdict.Objections {
-					fmt.Fprintf(w, "      - %s\n", o)
+					fmt.Fprintf(w, "      - %s\n", printable(o))
 				}
 			}
 			if a.Error != "" && !a.Interrupted {
-				fmt.Fprintf(w, "      error: %s\n", a.Error)
+				fmt.Fprintf(w, "      error: %s\n", printable(a.Error))
 			}
 		}
 	}
@@ -907,12 +907,12 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 		}
 		for _, kv := range [][2]string{{"model", d.Model}, {"reason", d.Reason}, {"guidance", d.Guidance}} {
 			if kv[1] != "" {
-				fmt.Fprintf(w, "  %s: %s", kv[0], engine.OneLine(kv[1], 200))
+				fmt.Fprintf(w, "  %s: %s", kv[0], printable(engine.OneLine(kv[1], 200)))
 			}
 		}
 		switch {
 		case d.Superseded != "":
-			fmt.Fprintf(w, "  (not carried out: %s)", d.Superseded)
+			fmt.Fprintf(w, "  (not carried out: %s)", printable(d.Superseded))
 		case !d.Applied:
 			fmt.Fprint(w, "  (waiting for the next run)")
 		}
@@ -949,13 +949,27 @@ func statusText(t *store.Ticket) string {
 
 // printable keeps a stored title from steering the terminal: control
 // characters (from records older than the check on titles) become U+FFFD.
+// printable keeps what the model or a command wrote from acting on the
+// terminal: control characters (C0, DEL, C1) become U+FFFD, and bidi
+// controls, which would make a line read differently from what it is,
+// are named.
 func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '\uFFFD'
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case unicode.IsControl(r):
+			b.WriteRune('\uFFFD')
+		case isBidiControl(r):
+			fmt.Fprintf(&b, "<U+%04X>", r)
+		default:
+			b.WriteRune(r)
 		}
-		return r
-	}, s)
+	}
+	return b.String()
+}
+
+func isBidiControl(r rune) bool {
+	return r == 0x061C || r == 0x200E || r == 0x200F || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069)
 }
 
 func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {

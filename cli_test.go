@@ -904,3 +904,29 @@ func TestCLIKillDuringValidationKeepsTheAnswer(t *testing.T) {
 		t.Fatalf("attempt after the kill: %+v", a)
 	}
 }
+
+// What the model or a command wrote reaches `show`'s output without
+// anything that acts on a terminal: no escape sequence, no C1 control, and
+// bidi controls named.
+func TestCLIShowPrintsNoControls(t *testing.T) {
+	evil := "a\x1b]0;owned\x07b\u009b31mc\u202ed"
+	v := engine.TicketView{ID: "T-1", Kind: "hotfix", Title: evil, Reason: evil, Phases: []engine.PhaseView{{
+		Name: "code", Status: "failed", Attempts: []engine.AttemptView{{
+			N: 1, Model: "m", Error: evil,
+			Verdict:   &engine.VerdictView{Objections: []string{evil}},
+			Fallbacks: []store.Fallback{{Model: "m2", Provider: "p", Reason: evil}},
+			Checks:    []store.Check{{Name: evil, Command: evil, Output: evil}},
+		}},
+	}}}
+	var b strings.Builder
+	printShow(&b, v, "needs human")
+	out := b.String()
+	for _, bad := range []string{"\x1b", "\u009b", "\x07", "\u202e"} {
+		if strings.Contains(out, bad) {
+			t.Fatalf("%q in:\n%q", bad, out)
+		}
+	}
+	if !strings.Contains(out, "<U+202E>") {
+		t.Fatalf("the bidi control is not named:\n%s", out)
+	}
+}
