@@ -55,6 +55,9 @@ type ModelChoice struct {
 	Name     string
 	Local    bool   // on a provider with local = true: allowed for sensitive tickets
 	Unusable string // why it cannot be called now (its provider's key variable unset), or ""
+	// prices in dollars per million tokens, for estimates while a call
+	// streams (the cost recorded comes with the call's end)
+	InputPerMTok, OutputPerMTok float64
 }
 
 // Models lists the configured models (for "retry on another model").
@@ -62,7 +65,7 @@ func (e *Engine) Models() []ModelChoice {
 	var out []ModelChoice
 	for _, m := range e.cfg.Models {
 		_, p, _ := e.cfg.Model(m.Name)
-		out = append(out, ModelChoice{Name: m.Name, Local: p.Local, Unusable: llm.Unusable(p, tools.Getenv)})
+		out = append(out, ModelChoice{Name: m.Name, Local: p.Local, Unusable: llm.Unusable(p, tools.Getenv), InputPerMTok: m.InputPerMTok, OutputPerMTok: m.OutputPerMTok})
 	}
 	return out
 }

@@ -326,6 +326,34 @@ func TestSlotWaitsSurviveAResync(t *testing.T) {
 	}
 }
 
+// While a call streams, its cost is estimated from the model's prices
+// (the recorded one comes at the call's end): in the attempt's header and
+// in the status line's spend.
+func TestCostWhileStreaming(t *testing.T) {
+	f := fixture()
+	f.models = []engine.ModelChoice{{Name: "mid", InputPerMTok: 1, OutputPerMTok: 10}}
+	m := newTestModel(t, f, 240, 30)
+	m = press(t, m, "j", "1")
+	if v := plain(m); strings.Contains(v, "so far") || strings.Contains(v, "streaming)") {
+		t.Fatalf("an estimate before anything streamed:\n%s", v)
+	}
+	base := len(m.data["T-2"].attempt(11).Stream)
+	m, _ = update(m, engine.Event{Type: engine.EvDelta, TicketID: "T-2", Seq: 11, Text: strings.Repeat("x", 4000)})
+	// 0.021 recorded + 8100 context tokens at $1/M + 1000 streamed at $10/M
+	v := plain(m)
+	if !strings.Contains(v, "~$0.039 so far") || !strings.Contains(v, "spent (+~$0.018 streaming)") {
+		t.Fatalf("no estimate (%d bytes before):\n%s", base, v[:min(len(v), 2000)])
+	}
+	// the call ends: its cost is recorded, the estimate goes
+	done := *m.data["T-2"].attempt(11)
+	done.Stream += strings.Repeat("x", 4000)
+	done.CostUSD = 0.04
+	m, _ = update(m, engine.Event{Type: engine.EvAttempt, TicketID: "T-2", Attempt: &done})
+	if v := plain(m); strings.Contains(v, "so far") || strings.Contains(v, "streaming)") || !strings.Contains(v, "$0.040") {
+		t.Fatalf("the estimate outlived the call:\n%s", v)
+	}
+}
+
 func TestDeltaAppendsToStream(t *testing.T) {
 	m := newTestModel(t, fixture(), 100, 30)
 	m = press(t, m, "j", "1")

@@ -560,8 +560,11 @@ func (m *Model) streamHeader(a *store.Attempt, seq, streamed int) string {
 	if a.ContextTokens > 0 {
 		parts = append(parts, "ctx "+tokens(a.ContextTokens))
 	}
-	parts = append(parts, tokens(a.TokensIn)+" in / "+tokens(a.TokensOut)+" out", money(a.CostUSD))
-	return strings.Join(parts, " · ")
+	parts = append(parts, tokens(a.TokensIn)+" in / "+tokens(a.TokensOut)+" out")
+	if extra := streamingCost(m.models, a, streamed); extra > 0 {
+		return strings.Join(append(parts, "~"+money(a.CostUSD+extra)+" so far"), " · ")
+	}
+	return strings.Join(append(parts, money(a.CostUSD)), " · ")
 }
 
 // maxFlashRows bounds how far a long flash pushes the panes up.
@@ -624,7 +627,7 @@ func (m *Model) statusLine() string {
 	}
 	parts = append(parts,
 		st.awaiting.Render(fmt.Sprintf("! %d waiting for you", m.q.waiting)),
-		money(m.q.spend)+" spent",
+		m.spendText(),
 	)
 	if len(m.health) > 0 && m.opts.NoModel == "" { // no run, no provider to speak of
 		var hs []string
@@ -659,4 +662,14 @@ func (m *Model) statusLine() string {
 		}
 	}
 	return ansi.Truncate(" "+strings.Join(parts, st.dim.Render(" │ ")), m.width, "…")
+}
+
+// spendText is what has been spent, with an estimate of the calls under
+// way while some stream.
+func (m *Model) spendText() string {
+	text := money(m.q.spend) + " spent"
+	if extra := m.streamingTotal(); extra >= 0.0005 {
+		text += " (+~" + money(extra) + " streaming)"
+	}
+	return text
 }
