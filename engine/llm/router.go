@@ -459,10 +459,42 @@ func (r *Router) state(provider string) *providerState {
 }
 
 // scrub removes API key values from text that may reach logs or the UI:
-// some providers echo the key they rejected.
+// some providers echo the key they rejected. A short one (a local server's
+// "x" or "none") goes only where it stands alone: inside words it would
+// mask letters of every message.
 func (r *Router) scrub(s string) string {
 	for _, k := range r.secrets {
-		s = strings.ReplaceAll(s, k, "***")
+		if len(k) >= shortKey {
+			s = strings.ReplaceAll(s, k, "***")
+		} else {
+			s = replaceWhole(s, k, "***")
+		}
 	}
 	return s
+}
+
+const shortKey = 8
+
+// replaceWhole replaces old in s where no letter or digit touches it.
+func replaceWhole(s, old, new string) string {
+	isWord := func(b byte) bool {
+		return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= 0x80
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, old)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		end := i + len(old)
+		whole := (i == 0 || !isWord(s[i-1])) && (end == len(s) || !isWord(s[end]))
+		b.WriteString(s[:i])
+		if whole {
+			b.WriteString(new)
+		} else {
+			b.WriteString(s[i:end])
+		}
+		s = s[end:]
+	}
 }

@@ -1151,3 +1151,13 @@ func TestHTMLAnswerIsNamed(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// A short key (a local server's "x") is masked where it stands alone, not
+// inside every word that holds its letters; a real key everywhere.
+func TestScrubShortKeys(t *testing.T) {
+	r := &Router{secrets: []string{"x", "sk-0123456789abcdef"}}
+	got := r.scrub(`proxy error: key "x" rejected; Bearer sk-0123456789abcdefXYZ`)
+	if want := `proxy error: key "***" rejected; Bearer ***XYZ`; got != want {
+		t.Fatalf("%q, want %q", got, want)
+	}
+}
