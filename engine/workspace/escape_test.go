@@ -301,3 +301,69 @@ func TestPrivateObjects(t *testing.T) {
 	}
 	run(t, r.Dir, "fsck", "--no-dangling")
 }
+
+// When a ticket's registration is not named after its directory (git
+// numbers it: the user has a worktree named T-2 elsewhere), a .git the
+// model made a symlink to another ticket's .git pins agent-tui's git to
+// that other ticket.
+func TestRegistrationNeverFollowsTheModelsSymlink(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt1, _, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.KeepPrivate("T-1"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt1, "secret.txt"), "SECRET\n")
+	if _, err := r.CommitAll(ctx, wt1, "T-1 code"); err != nil {
+		t.Fatal(err)
+	}
+	// the user's own worktree, named T-2
+	run(t, r.Dir, "worktree", "add", "-q", "--detach", filepath.Join(t.TempDir(), "T-2"), "main")
+	wt2, _, err := r.EnsureWorktree(ctx, "T-2", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(r.registration(wt2)) == "T-2" {
+		t.Fatal("T-2 registered under its own name: the numbered case is not tested")
+	}
+	// T-2's model: .git -> T-1's .git
+	os.Remove(filepath.Join(wt2, ".git"))
+	if err := os.Symlink(filepath.Join(wt1, ".git"), filepath.Join(wt2, ".git")); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.registration(wt2); filepath.Base(got) == "T-1" {
+		t.Errorf("T-2 is taken for T-1's registration %s", got)
+	}
+	if data, err := r.ShowFile(ctx, wt2, "HEAD", "secret.txt"); err == nil {
+		t.Errorf("T-2 reads T-1's sensitive file: %q", data)
+	}
+}
+
+// The index of a SHA-256 repository is read as well.
+func TestIndexGitlinksSHA256(t *testing.T) {
+	dir := t.TempDir()
+	run(t, dir, "init", "-q", "--object-format=sha256")
+	write(t, filepath.Join(dir, "a.txt"), "a\n")
+	run(t, dir, "add", "a.txt")
+	run(t, dir, "commit", "-q", "-m", "one")
+	head := run(t, dir, "rev-parse", "HEAD")
+	for _, p := range []string{"vendor/a", "vendor/ab", "z/deep/dir/link"} {
+		run(t, dir, "update-index", "--add", "--cacheinfo", "160000,"+head+","+p)
+	}
+	write(t, filepath.Join(dir, "later.txt"), "x\n")
+	run(t, dir, "add", "-N", "later.txt")
+	for _, v := range []string{"2", "3", "4"} {
+		run(t, dir, "update-index", "--index-version", v)
+		got, err := indexGitlinks(filepath.Join(dir, ".git", "index"), 32)
+		if err != nil || len(got) != 3 {
+			t.Errorf("v%s: %q %v", v, got, err)
+		}
+	}
+	r, err := Open(dir)
+	if err != nil || r.hashLen != 32 {
+		t.Fatal(err, r.hashLen)
+	}
+}

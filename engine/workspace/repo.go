@@ -439,10 +439,16 @@ func (r *Repo) worktreeReady(path string) bool {
 // worktree's .git), never from wt/.git, which the model can rewrite; ""
 // when wt is not registered.
 func (r *Repo) registration(wt string) string {
-	dotGit := filepath.Join(wt, ".git")
+	// the directory's own path, symlinks resolved (git may record
+	// /private/tmp for /tmp); never wt/.git resolved: the model can make
+	// that a link to another ticket's
+	names := []string{filepath.Join(filepath.Clean(wt), ".git")}
+	if real, err := filepath.EvalSymlinks(wt); err == nil {
+		names = append(names, filepath.Join(real, ".git"))
+	}
 	points := func(admin string) bool {
 		data, err := os.ReadFile(filepath.Join(admin, "gitdir"))
-		return err == nil && samePath(strings.TrimSpace(string(data)), dotGit)
+		return err == nil && slices.Contains(names, filepath.Clean(strings.TrimSpace(string(data))))
 	}
 	root := filepath.Join(r.GitDir, "worktrees")
 	// git names the entry after the directory, numbered when taken
