@@ -140,6 +140,7 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 			e.log.Warn("worktree could not be put right", "err", err)
 		}
 	}
+	e.publishMerged(ctx)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	e.mu.Lock()
@@ -522,4 +523,24 @@ func (e *Engine) WaitingForSlot() []string {
 		ids = append(ids, id)
 	}
 	return ids
+}
+
+// publishMerged moves into the repository's store the private objects of
+// sensitive tickets that are merged (a run cut off before it published
+// them, or a merge made by hand): the base branch must not depend on
+// .git/agent-tui.
+func (e *Engine) publishMerged(ctx context.Context) {
+	for _, dir := range e.repo.PrivateStores() {
+		id := filepath.Base(dir)
+		t, err := e.st.Ticket(id)
+		if err != nil {
+			continue // not this database's
+		}
+		if t.Status != store.StatusDone && !e.repo.BaseNeedsStore(ctx, id, t.BaseBranch) {
+			continue
+		}
+		if err := e.repo.Publish(id); err != nil {
+			e.log.Warn("publish objects", "ticket", id, "err", err)
+		}
+	}
 }

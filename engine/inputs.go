@@ -139,7 +139,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		box, err := tools.New(tools.Options{
 			Root: readRoot, ReadOnly: !writesFiles(ps.Name), CommandTimeout: e.cfg.CommandTimeout.Duration,
 			Sandbox: e.cfg.Sandbox, TempDir: e.ticketTemp(t), ExtraEnvDrop: e.secretEnvNames(),
-			Hidden: e.hiddenFromCommands(), Writable: e.privateStore(t), Release: release,
+			Hidden: e.hiddenFromCommands(), Readable: e.privateStore(t), Release: release,
 		})
 		if err != nil {
 			release()
@@ -307,8 +307,10 @@ func (e *Engine) hiddenFromCommands() []string {
 	return append([]string{db, filepath.Join(e.repo.GitDir, "agent-tui.log"), filepath.Join(e.repo.GitDir, "agent-tui")}, e.repo.PrivateStores()...)
 }
 
-// privateStore is the ticket's own object store for its commands to use
-// (git there writes and reads its objects), if it is sensitive.
+// privateStore is the ticket's own object store, for its commands to read
+// (git in its worktree reads its objects there), if it is sensitive. Only
+// agent-tui's git writes it: every git command on the repository reads it
+// (an alternate), so an object planted there would be everyone's.
 func (e *Engine) privateStore(t *store.Ticket) []string {
 	if !t.Sensitive {
 		return nil

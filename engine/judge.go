@@ -705,7 +705,7 @@ func (e *Engine) runCheck(ctx context.Context, t *store.Ticket, name, command st
 			// temporary files go where they can
 			env = tools.WithTMPDIR(env, tmp)
 		}
-		res, err = tools.ExecConfined(ctx, argv, dir, env, timeout, checkOutputKept, tools.CheckWritable(append([]string{dir, tmp}, e.privateStore(t)...)...), append(e.hiddenFromCommands(), tools.HomeKeys()...))
+		res, err = tools.ExecConfined(ctx, argv, dir, env, timeout, checkOutputKept, tools.CheckWritable(dir, tmp), e.privateStore(t), append(e.hiddenFromCommands(), tools.HomeKeys()...))
 	}
 	if res.Unconfined != "" {
 		e.unconfinedChecks.Do(func() {

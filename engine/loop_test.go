@@ -355,11 +355,16 @@ func TestSensitiveObjectsStayPrivateUntilMerged(t *testing.T) {
 		t.Skip("commands run unconfined on this machine")
 	}
 	var c counter
+	var h *harness
 	snoop := "git log --all -p 2>&1; git show agent/T-1:src/T-1.txt 2>&1; git cat-file --batch-all-objects --batch 2>&1 | grep -a SECRET; true"
-	h := withLocalModelScript(t, func(r *oaitest.Request, phase string) oaitest.Reply {
+	h = withLocalModelScript(t, func(r *oaitest.Request, phase string) oaitest.Reply {
 		id := ticketOf(r)
 		if phase == "code" && toolTurns(r) == 0 && id == "T-1" {
-			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("w", "src/T-1.txt", "done T-1\nSECRET-ALGORITHM\n")}}
+			// its own store is its to read, not to write: every git on the
+			// repository reads it
+			plant := fmt.Sprintf("touch %s/planted 2>/dev/null && echo PLANTED; true", h.repo.PrivateObjects(id))
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("w", "src/T-1.txt", "done T-1\nSECRET-ALGORITHM\n"),
+				{ID: "p", Name: "run_command", Args: fmt.Sprintf("{\"command\": %q}", plant)}}}
 		}
 		if phase == "code" && toolTurns(r) == 0 && id == "T-2" && c.inc("snoop") == 1 {
 			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "s", Name: "run_command", Args: fmt.Sprintf("{\"command\": %q}", snoop)}}}
@@ -373,6 +378,9 @@ func TestSensitiveObjectsStayPrivateUntilMerged(t *testing.T) {
 	h.runIdle()
 	if tk := h.ticket(private); tk.Status != store.StatusAwaiting || tk.Phase != "review" {
 		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	if _, err := os.Stat(filepath.Join(h.repo.PrivateObjects(private), "planted")); err == nil {
+		t.Fatal("the sensitive ticket's command wrote into its object store")
 	}
 	// agent-tui and the user read the branch through the alternate store
 	if got := gitOut(t, h.dir, "show", "agent/T-1:src/T-1.txt"); !strings.Contains(got, "SECRET-ALGORITHM") {
@@ -414,4 +422,29 @@ func TestSensitiveObjectsStayPrivateUntilMerged(t *testing.T) {
 		t.Fatalf("merged code unreadable: %q", got)
 	}
 	gitOut(t, h.dir, "fsck", "--no-dangling")
+}
+
+// A sensitive branch merged by hand (here, then the ticket cancelled) is
+// published at the next start: the base must not depend on .git/agent-tui.
+func TestHandMergedSensitiveTicketIsPublishedAtStart(t *testing.T) {
+	h := withLocalModel(t, "diagnosis", "tests", "code", "cifix", "review", "validator")
+	h.cfg.Approve = []string{"review"}
+	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: newRouter(h.cfg), Prompts: h.eng.prompts})
+	id := h.add("hotfix", "private fix", true)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusAwaiting {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	gitOut(t, h.dir, "merge", "-q", "--no-ff", "-m", "by hand", "agent/"+id)
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionCancel}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if _, err := os.Stat(h.repo.PrivateObjects(id)); err == nil {
+		t.Fatal("the private store of a branch merged by hand is still there")
+	}
+	if err := os.Rename(filepath.Join(h.repo.GitDir, "agent-tui"), filepath.Join(t.TempDir(), "moved")); err != nil {
+		t.Fatal(err)
+	}
+	gitOut(t, h.dir, "fsck", "--connectivity-only")
 }

@@ -99,12 +99,12 @@ type Result struct {
 
 // ExecConfined is Exec with the command unable to write anywhere but
 // beneath writable, or to read files beneath hidden (except beneath
-// writable): for the user's test and CI commands, which run tests a model
+// writable or readable): for the user's test and CI commands, which run tests a model
 // wrote and show their output to the next model. A thread of this process
 // is confined (Landlock), starts the command and ends with it, so nothing
 // else of agent-tui is, and no helper process is started. Where Landlock
 // is not usable it is Exec, and Result.Unconfined says why.
-func ExecConfined(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int, writable, hidden []string) (Result, error) {
+func ExecConfined(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int, writable, readable, hidden []string) (Result, error) {
 	hidden = existing(append(slices.Clone(hidden), terminals...))
 	if v := landlockABI(); v < 2 {
 		// before ABI 2, a confined process can never move or link a file
@@ -123,7 +123,7 @@ func ExecConfined(ctx context.Context, argv []string, dir string, env []string, 
 		// never unlocked: the confined thread ends with this goroutine, and
 		// Go starts no thread from a locked one (it would inherit this)
 		runtime.LockOSThread()
-		if err := confineThread(existing(writable), hidden); err != nil {
+		if err := confineThread(existing(writable), existing(readable), hidden); err != nil {
 			done <- outcome{confined: err}
 			return
 		}

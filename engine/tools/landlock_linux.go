@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -48,11 +49,11 @@ func writeAccess(abi int) uint64 {
 
 // confineThread makes the calling thread, and what it starts from now on,
 // unable to write anywhere but beneath writable, or to read files beneath
-// hidden (except beneath writable). Landlock and no_new_privs hold for the
+// hidden (except beneath writable or readable). Landlock and no_new_privs hold for the
 // thread only: the caller must be locked to it and let it end with its
 // goroutine. It needs Landlock ABI 2 (ExecConfined asks first).
-func confineThread(writable, hidden []string) error {
-	rs, err := threadRulesets.get(writable, hidden)
+func confineThread(writable, readable, hidden []string) error {
+	rs, err := threadRulesets.get(writable, readable, hidden)
 	if err != nil {
 		return err
 	}
@@ -67,7 +68,7 @@ func confineThread(writable, hidden []string) error {
 
 // buildThreadRuleset makes the ruleset confineThread applies, and says
 // what it was made from.
-func buildThreadRuleset(writable, hidden []string) (int, []pathStamp, error) {
+func buildThreadRuleset(writable, readable, hidden []string) (int, []pathStamp, error) {
 	// moving and linking files between directories (refer) is refused by
 	// any ruleset that does not handle and grant it: granted everywhere,
 	// and still needs the rights to make and remove files at both ends
@@ -79,13 +80,13 @@ func buildThreadRuleset(writable, hidden []string) (int, []pathStamp, error) {
 	}
 	// stamped before they are read: a change while reading shows later
 	var stamps []pathStamp
-	for _, p := range writable {
+	for _, p := range append(slices.Clone(writable), readable...) {
 		stamps = append(stamps, stampOf(p, true))
 	}
 	roots := readableRoots(hidden, func(dir string) { stamps = append(stamps, stampOf(dir, false)) })
 	// a path that cannot be opened, or a rule refused, stays unreadable
 	_ = addRule(rs, "/", unix.LANDLOCK_ACCESS_FS_READ_DIR|refer, 0)
-	for _, p := range roots {
+	for _, p := range append(roots, readable...) {
 		_ = addRule(rs, p, readRights|refer, unix.O_NOFOLLOW)
 	}
 	for _, p := range writable {
@@ -183,7 +184,7 @@ func readableRoots(hidden []string, visit func(dir string)) []string {
 const fileRights = unix.LANDLOCK_ACCESS_FS_WRITE_FILE | unix.LANDLOCK_ACCESS_FS_TRUNCATE
 
 func runHelper(args []string) error {
-	writable, hidden, command, err := parseHelperArgs(args)
+	writable, readable, hidden, command, err := parseHelperArgs(args)
 	if err != nil {
 		return err
 	}
@@ -216,6 +217,9 @@ func runHelper(args []string) error {
 		for _, p := range readableRoots(hidden, nil) {
 			// a symlink is not followed: what it points to is judged by
 			// where that is (a link to ~/.ssh stays unreadable)
+			_ = addRule(rs, p, readRights, unix.O_NOFOLLOW)
+		}
+		for _, p := range readable {
 			_ = addRule(rs, p, readRights, unix.O_NOFOLLOW)
 		}
 	}

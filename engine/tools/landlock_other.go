@@ -13,7 +13,7 @@ func landlockABI() int { return 0 }
 
 func runHelper([]string) error { return errors.New("landlock is only available on Linux") }
 
-func confineThread(writable, hidden []string) error {
+func confineThread(writable, readable, hidden []string) error {
 	return errors.New("landlock is only available on Linux")
 }
 

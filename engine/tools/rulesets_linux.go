@@ -58,8 +58,8 @@ type rulesetCache struct {
 
 // get returns a ruleset for writable and hidden, the caller's to close:
 // the cached one while nothing it was made from has changed, else a new one.
-func (c *rulesetCache) get(writable, hidden []string) (int, error) {
-	key := strings.Join(writable, "\x00") + "\x01" + strings.Join(hidden, "\x00")
+func (c *rulesetCache) get(writable, readable, hidden []string) (int, error) {
+	key := strings.Join(writable, "\x00") + "\x01" + strings.Join(readable, "\x00") + "\x01" + strings.Join(hidden, "\x00")
 	c.mu.Lock()
 	if e := c.entries[key]; e != nil && unchanged(e.stamps) {
 		c.clock++
@@ -71,7 +71,7 @@ func (c *rulesetCache) get(writable, hidden []string) (int, error) {
 	c.builds++
 	c.mu.Unlock()
 
-	fd, stamps, err := buildThreadRuleset(writable, hidden)
+	fd, stamps, err := buildThreadRuleset(writable, readable, hidden)
 	if err != nil {
 		return -1, err
 	}

@@ -33,7 +33,7 @@ func TestReadRulesetsAreKeptUntilTheirDirectoriesChange(t *testing.T) {
 	mustWrite(t, filepath.Join(wt, "own.txt"), "own\n")
 	check := func(script string) string {
 		t.Helper()
-		res, err := ExecConfined(context.Background(), []string{"sh", "-c", script}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, []string{hidden})
+		res, err := ExecConfined(context.Background(), []string{"sh", "-c", script}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, nil, []string{hidden})
 		if err != nil {
 			t.Fatal(err)
 		}

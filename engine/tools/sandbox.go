@@ -47,12 +47,17 @@ func MaybeRunHelper() {
 	os.Exit(126)
 }
 
-// hiddenMark starts a helper argument naming a path not to be read.
-const hiddenMark = "!"
+// hiddenMark starts a helper argument naming a path not to be read;
+// readableMark one naming a path to read (not write) though hidden.
+const (
+	hiddenMark   = "!"
+	readableMark = "+"
+)
 
-// parseHelperArgs splits "PATH... [!HIDDEN...] -- COMMAND": the paths
-// commands may write, those they may not read, and the command.
-func parseHelperArgs(args []string) (writable, hidden []string, command string, err error) {
+// parseHelperArgs splits "PATH... [+READABLE...] [!HIDDEN...] -- COMMAND":
+// the paths commands may write, those they may only read (inside hidden
+// ones), those they may not read, and the command.
+func parseHelperArgs(args []string) (writable, readable, hidden []string, command string, err error) {
 	for i, a := range args {
 		if a == "--" {
 			if i+2 != len(args) {
@@ -61,14 +66,16 @@ func parseHelperArgs(args []string) (writable, hidden []string, command string, 
 			for _, p := range args[:i] {
 				if h, ok := strings.CutPrefix(p, hiddenMark); ok {
 					hidden = append(hidden, h)
+				} else if r, ok := strings.CutPrefix(p, readableMark); ok {
+					readable = append(readable, r)
 				} else {
 					writable = append(writable, p)
 				}
 			}
-			return writable, hidden, args[i+1], nil
+			return writable, readable, hidden, args[i+1], nil
 		}
 	}
-	return nil, nil, "", fmt.Errorf("usage: %s PATH... [%sHIDDEN...] -- COMMAND", HelperArg, hiddenMark)
+	return nil, nil, nil, "", fmt.Errorf("usage: %s PATH... [%sREADABLE...] [%sHIDDEN...] -- COMMAND", HelperArg, readableMark, hiddenMark)
 }
 
 var (
@@ -108,7 +115,7 @@ func bwrapWorks() bool {
 		// kill -9) leaves nothing behind
 		ctx, cancel := probeTimeout()
 		defer cancel()
-		argv := bwrapArgv(p, "/", nil, nil, "echo probe-ok")
+		argv := bwrapArgv(p, "/", nil, nil, nil, "echo probe-ok")
 		if out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).Output(); err == nil && string(out) == "probe-ok\n" {
 			bwrapPath = p
 		}
@@ -139,7 +146,7 @@ func landlockWorks() bool {
 	return landlockOK
 }
 
-func bwrapArgv(bwrap, dir string, writable, hidden []string, command string) []string {
+func bwrapArgv(bwrap, dir string, writable, readable, hidden []string, command string) []string {
 	// its own pid namespace: the /proc it mounts shows no process of ours
 	// (agent-tui's environ holds the keys)
 	argv := []string{bwrap, "--die-with-parent", "--unshare-pid", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"}
@@ -154,6 +161,9 @@ func bwrapArgv(bwrap, dir string, writable, hidden []string, command string) []s
 		} else {
 			argv = append(argv, "--ro-bind", "/dev/null", h)
 		}
+	}
+	for _, r := range readable {
+		argv = append(argv, "--ro-bind", r, r)
 	}
 	for _, w := range writable {
 		argv = append(argv, "--bind", w, w)
@@ -280,7 +290,7 @@ func CheckWritable(own ...string) []string {
 }
 
 func (b *Box) writable() []string {
-	w := append([]string{b.rootDir, b.tmpDir}, existing(b.opts.Writable)...)
+	w := []string{b.rootDir, b.tmpDir}
 	for _, d := range cacheDirs() {
 		dup := false
 		for _, x := range w {
@@ -296,11 +306,14 @@ func (b *Box) writable() []string {
 func (b *Box) commandArgv(command string) []string {
 	switch b.mode {
 	case sandboxBwrap:
-		return bwrapArgv(bwrapPath, b.rootDir, b.writable(), b.hidden(), command)
+		return bwrapArgv(bwrapPath, b.rootDir, b.writable(), existing(b.opts.Readable), b.hidden(), command)
 	case sandboxLandlock:
 		if self, err := os.Executable(); err == nil {
 			argv := append([]string{self, HelperArg}, b.writable()...)
 			argv = append(argv, "/dev/null")
+			for _, r := range existing(b.opts.Readable) {
+				argv = append(argv, readableMark+r)
+			}
 			for _, h := range b.hidden() {
 				argv = append(argv, hiddenMark+h)
 			}

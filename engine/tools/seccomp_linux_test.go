@@ -54,7 +54,7 @@ func TestConfinedCommandsReachNoUnixSocket(t *testing.T) {
 			t.Errorf("%s: %q", how, out)
 		}
 	}
-	res, err := ExecConfined(context.Background(), []string{"sh", "-c", command}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, nil)
+	res, err := ExecConfined(context.Background(), []string{"sh", "-c", command}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, nil, nil)
 	if err != nil || res.Unconfined != "" {
 		t.Fatalf("%v %s", err, res.Unconfined)
 	}
@@ -102,7 +102,7 @@ func TestConfinedCommandsReadNoTerminal(t *testing.T) {
 	pts := fmt.Sprintf("/dev/pts/%d", n)
 	wt := t.TempDir()
 	command := "timeout 2 head -n1 " + pts + " 2>/dev/null && echo READ || echo refused"
-	res, err := ExecConfined(context.Background(), []string{"sh", "-c", command}, wt, os.Environ(), 10*time.Second, 4096, []string{wt, "/dev/null"}, nil)
+	res, err := ExecConfined(context.Background(), []string{"sh", "-c", command}, wt, os.Environ(), 10*time.Second, 4096, []string{wt, "/dev/null"}, nil, nil)
 	if err != nil || !strings.Contains(res.Output, "refused") || strings.Contains(res.Output, "typed") {
 		t.Errorf("a test run: %v %q", err, res.Output)
 	}

@@ -30,9 +30,9 @@ type Options struct {
 	// home directory are hidden too. The worktree and TempDir stay
 	// readable even inside a hidden directory.
 	Hidden []string
-	// Writable are more paths commands may write (and read, hidden or
-	// not): a sensitive ticket's private git objects.
-	Writable []string
+	// Readable are paths commands may read, not write, though inside a
+	// hidden one: a sensitive ticket's private git objects.
+	Readable []string
 	// Release, when set, is called once by Close: the root is lent (a
 	// shared view of the base branch).
 	Release func()

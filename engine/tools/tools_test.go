@@ -693,7 +693,7 @@ func TestExecConfinedConfinesOnlyTheCommand(t *testing.T) {
 		cmds.Add(1)
 		go func() {
 			defer cmds.Done()
-			res, err := ExecConfined(context.Background(), []string{"sh", "-c", "cat own.txt; cat " + secret + " 2>&1; echo new > made-$$.txt; cat made-$$.txt; mkdir -p sub-$$ && mv made-$$.txt sub-$$/ && ln sub-$$/made-$$.txt linked-$$.txt && echo moved"}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, []string{secret})
+			res, err := ExecConfined(context.Background(), []string{"sh", "-c", "cat own.txt; cat " + secret + " 2>&1; echo new > made-$$.txt; cat made-$$.txt; mkdir -p sub-$$ && mv made-$$.txt sub-$$/ && ln sub-$$/made-$$.txt linked-$$.txt && echo moved"}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, nil, []string{secret})
 			if err != nil || strings.Contains(res.Output, "SECRET") || !strings.Contains(res.Output, "own\n") || !strings.Contains(res.Output, "new\nmoved\n") {
 				t.Errorf("%v: %q", err, res.Output)
 			}
@@ -725,7 +725,7 @@ func TestExecConfinedKeepsWritesIn(t *testing.T) {
 		"echo evil > " + filepath.Join(hooks, "post-commit") + " || echo refused-hook; " +
 		"echo evil > " + filepath.Join(dir, "outside.txt") + " || echo refused-outside; " +
 		"mv own.txt " + dir + "/ || echo refused-move"
-	res, err := ExecConfined(context.Background(), []string{"sh", "-c", script}, wt, os.Environ(), 10*time.Second, 4096, []string{wt, "/dev/null"}, nil)
+	res, err := ExecConfined(context.Background(), []string{"sh", "-c", script}, wt, os.Environ(), 10*time.Second, 4096, []string{wt, "/dev/null"}, nil, nil)
 	if err != nil || res.Unconfined != "" {
 		t.Fatalf("%v %s", err, res.Unconfined)
 	}

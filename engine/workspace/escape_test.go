@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -287,6 +288,17 @@ func TestPrivateObjects(t *testing.T) {
 	if got := run(t, r.Dir, "show", "agent/T-1:secret.txt"); got != "SECRET" {
 		t.Fatalf("read from the checkout: %q", got)
 	}
+	// the repository moved: its alternates still lead to the store
+	moved := filepath.Join(t.TempDir(), "moved")
+	if err := os.Rename(r.Dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, moved, "show", "agent/T-1:secret.txt"); got != "SECRET" {
+		t.Fatalf("read after a move: %q", got)
+	}
+	if err := os.Rename(moved, r.Dir); err != nil {
+		t.Fatal(err)
+	}
 	if err := r.Publish("T-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -366,4 +378,89 @@ func TestIndexGitlinksSHA256(t *testing.T) {
 	if err != nil || r.hashLen != 32 {
 		t.Fatal(err, r.hashLen)
 	}
+}
+
+// looseWith lists the loose objects of the repository's own store whose
+// content holds s.
+func looseWith(t *testing.T, r *Repo, s string) []string {
+	t.Helper()
+	var hits []string
+	dirs, _ := filepath.Glob(filepath.Join(r.GitDir, "objects", "??", "*"))
+	for _, p := range dirs {
+		id := filepath.Base(filepath.Dir(p)) + filepath.Base(p)
+		cmd := exec.Command("git", "cat-file", "-p", id)
+		cmd.Dir = r.Dir
+		cmd.Env = append(gitEnv(), "GIT_OBJECT_DIRECTORY="+filepath.Join(r.GitDir, "objects"), "GIT_ALTERNATE_OBJECT_DIRECTORIES=")
+		out, _ := cmd.Output()
+		if strings.Contains(string(out), s) {
+			hits = append(hits, id)
+		}
+	}
+	return hits
+}
+
+// A sensitive ticket whose merge is refused for a conflict: its code stays
+// out of the repository's own store.
+func TestBlockedMergeKeepsSensitiveObjectsPrivate(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, branch, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.KeepPrivate("T-1"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "main.go"), "package main\n// SECRET algorithm\n")
+	write(t, filepath.Join(wt, "secretdir/x.go"), "package x // SECRET\n")
+	if _, err := r.CommitAll(ctx, wt, "T-1 code"); err != nil {
+		t.Fatal(err)
+	}
+	if hits := looseWith(t, r, "SECRET"); len(hits) > 0 {
+		t.Fatalf("before the merge: %v", hits)
+	}
+	write(t, filepath.Join(r.Dir, "main.go"), "package main\n// from the user\n")
+	run(t, r.Dir, "commit", "-q", "-am", "user change")
+	_, err = r.Merge(ctx, branch, "main", "Merge T-1")
+	t.Logf("merge: %v", err)
+	if hits := looseWith(t, r, "SECRET"); len(hits) > 0 {
+		t.Errorf("a refused merge left the sensitive code in the shared store: %v", hits)
+	}
+	if hits := looseWith(t, r, "secretdir"); len(hits) > 0 {
+		t.Errorf("and its file names: %v", hits)
+	}
+}
+
+// A sensitive branch merged by hand makes the base depend on the private
+// store: BaseNeedsStore says so (and not for a branch with no commit of
+// its own), and Publish makes the repository whole without it.
+func TestHandMergedSensitiveBranchIsPublished(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, branch, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.KeepPrivate("T-1"); err != nil {
+		t.Fatal(err)
+	}
+	if r.BaseNeedsStore(ctx, "T-1", "main") {
+		t.Fatal("a branch with no commit of its own counts as merged")
+	}
+	write(t, filepath.Join(wt, "secret.txt"), "SECRET\n")
+	if _, err := r.CommitAll(ctx, wt, "T-1 code"); err != nil {
+		t.Fatal(err)
+	}
+	if r.BaseNeedsStore(ctx, "T-1", "main") {
+		t.Fatal("an unmerged branch counts as merged")
+	}
+	run(t, r.Dir, "merge", "-q", "--ff-only", branch)
+	if !r.BaseNeedsStore(ctx, "T-1", "main") {
+		t.Fatal("a branch merged by hand is not seen")
+	}
+	if err := r.Publish("T-1"); err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(filepath.Join(r.GitDir, "agent-tui"), filepath.Join(t.TempDir(), "moved"))
+	run(t, r.Dir, "fsck", "--connectivity-only")
 }

@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -44,11 +45,17 @@ func (r *Repo) KeepPrivate(ticketID string) error {
 		return err
 	}
 	return r.editAlternates(func(lines []string) []string {
-		if slices.Contains(lines, dir) {
+		if slices.Contains(lines, alternate(ticketID)) {
 			return lines
 		}
-		return append(lines, dir)
+		return append(lines, alternate(ticketID))
 	})
+}
+
+// alternate is the alternates entry of ticketID's store: relative to
+// .git/objects, so that moving the repository keeps it.
+func alternate(ticketID string) string {
+	return "../agent-tui/objects/" + ticketID
 }
 
 // Publish moves ticketID's private objects into the repository's store,
@@ -82,7 +89,7 @@ func (r *Repo) Publish(ticketID string) error {
 		return fmt.Errorf("publish objects of %s: %w", ticketID, err)
 	}
 	if err := r.editAlternates(func(lines []string) []string {
-		return slices.DeleteFunc(lines, func(l string) bool { return l == dir })
+		return slices.DeleteFunc(lines, func(l string) bool { return l == alternate(ticketID) || l == dir })
 	}); err != nil {
 		return err
 	}
@@ -145,9 +152,37 @@ func (r *Repo) privateEnv(wt string) []string {
 	if filepath.Dir(wt) != r.WorktreeRoot() {
 		return nil
 	}
-	dir := r.PrivateObjects(filepath.Base(wt))
+	return r.storeEnv(filepath.Base(wt))
+}
+
+// branchEnv is privateEnv for git working on a ticket's branch from the
+// user's checkout (a merge): what it writes (merged files, conflicts
+// and all) stays private until Publish.
+func (r *Repo) branchEnv(branch string) []string {
+	id, ok := strings.CutPrefix(branch, "agent/")
+	if !ok || checkTicketID(id) != nil {
+		return nil
+	}
+	return r.storeEnv(id)
+}
+
+func (r *Repo) storeEnv(ticketID string) []string {
+	dir := r.PrivateObjects(ticketID)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return nil
 	}
 	return []string{"GIT_OBJECT_DIRECTORY=" + dir, "GIT_ALTERNATE_OBJECT_DIRECTORIES=" + filepath.Join(r.GitDir, "objects")}
+}
+
+// BaseNeedsStore says whether base's history holds a commit of
+// ticketID's private store: its branch merged by hand.
+func (r *Repo) BaseNeedsStore(ctx context.Context, ticketID, base string) bool {
+	tip, err := r.branchTip(ctx, BranchName(ticketID))
+	if err != nil || len(tip) < 3 {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(r.PrivateObjects(ticketID), tip[:2], tip[2:])); err != nil {
+		return false // the branch's last commit is not the store's
+	}
+	return r.isAncestor(ctx, tip, "refs/heads/"+base)
 }

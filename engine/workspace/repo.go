@@ -881,7 +881,9 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 	var merged []*mergeReq
 	var commits []string
 	for _, q := range batch {
-		out, err := git(ctx, r.Dir, nil, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", tip, q.branch)
+		// a sensitive ticket's merge writes to its private store
+		env := r.branchEnv(q.branch)
+		out, err := git(ctx, r.Dir, env, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", tip, q.branch)
 		fields := strings.Split(strings.TrimRight(out, "\x00"), "\x00")
 		switch {
 		case err != nil && exitCode(err) == 1 && len(fields) > 1:
@@ -902,7 +904,7 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 		// (a branch whose changes are on the base already, made by another
 		// ticket, still gets its merge commit: its history is merged)
 		args := gitArgs(r.identityArgs(ctx), []string{"commit-tree", fields[0], "-p", tip, "-p", q.branch, "-m", q.message})
-		commit, err := git(ctx, r.Dir, nil, args...)
+		commit, err := git(ctx, r.Dir, env, args...)
 		if err != nil {
 			q.fail(err)
 			continue
@@ -1076,7 +1078,7 @@ func (r *Repo) mergeOne(ctx context.Context, q *mergeReq) mergeResult {
 
 func (r *Repo) mergeOneChecked(ctx context.Context, branch, base, message string) error {
 	args := gitArgs(r.identityArgs(ctx), []string{"merge", "--no-ff", "--no-edit", "-m", message, branch})
-	_, mergeErr := git(ctx, r.Dir, nil, args...)
+	_, mergeErr := git(ctx, r.Dir, r.branchEnv(branch), args...)
 	if mergeErr == nil {
 		return nil
 	}
