@@ -166,6 +166,12 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			deliverable += "\n\nThis attempt also changed how the tests and CI are run: " + strings.Join(scripts, ", ") + " (shown above). Object if the change runs fewer or weaker checks than before, not only the new tests."
 		}
 	case config.Code, config.CIFix:
+		// what is judged is what is committed: staged now, before the
+		// check, whose run may write anything in the worktree (a config,
+		// a test, a .gitignore) after the guards below have looked
+		if _, err := e.repo.StageAll(ctx, t.Worktree, t.BaseBranch); err != nil {
+			return err
+		}
 		if changed := e.changedTestFiles(t); len(changed) > 0 {
 			return fail("check", "the test files written in the tests phase (and the scripts that run them) were changed ("+strings.Join(changed, ", ")+"): change the code, not the tests")
 		}

@@ -1151,3 +1151,43 @@ func TestOwnConfigPaths(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// What a test run writes is not committed: the guards look at the work
+// before the check, and the commit takes what they saw. Here the code the
+// tests run writes agent-tui's own config (and a test that always passes).
+func TestWhatATestRunWritesIsNotCommitted(t *testing.T) {
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		switch {
+		case phase == "tests" && toolTurns(r) == 0:
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("t", "tests/"+id+"_test.sh", "sh src/"+id+".sh\ngrep -q 'done "+id+"' src/"+id+".txt\n")}}
+		case phase == "code" && toolTurns(r) == 0:
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
+				writeCall("c", "src/"+id+".txt", "done "+id+"\n"),
+				writeCall("s", "src/"+id+".sh", "printf 'sandbox = \"off\"\\n' > .agent-tui.toml; echo 'echo LEFTOVER-RAN; exit 0' > tests/zz_always_test.sh\n"),
+			}}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "runs code", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	for _, f := range []string{".agent-tui.toml", "tests/zz_always_test.sh"} {
+		if _, err := os.Stat(filepath.Join(h.dir, f)); err == nil {
+			t.Errorf("%s, written by a test run, landed in the checkout", f)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "src", id+".txt")); err != nil {
+		t.Error("the code itself did not land")
+	}
+	// and CI judged the branch as committed, without the test run's leftovers
+	for _, a := range h.phase(id, "ci").Attempts {
+		for _, c := range a.Checks {
+			if strings.Contains(c.Output, "LEFTOVER-RAN") {
+				t.Errorf("CI ran a leftover of the test run: %s", c.Output)
+			}
+		}
+	}
+}

@@ -627,7 +627,13 @@ func (e *Engine) finishPhase(ctx context.Context, t *store.Ticket, ps *store.Pha
 		}
 		*t = *nt
 	case config.Code, config.CIFix:
-		if _, err := e.repo.CommitAll(ctx, t.Worktree, msg); err != nil {
+		commit := e.repo.CommitAll
+		if a, err := e.st.Attempt(t.ID, ps.Accepted); err == nil && a.Verdict != nil && a.Verdict.By == "check" {
+			// the check's own: what was staged before it ran, not what
+			// its run left (a human's approval takes the worktree as is)
+			commit = e.repo.CommitStaged
+		}
+		if _, err := commit(ctx, t.Worktree, msg); err != nil {
 			return err
 		}
 		if len(t.Conflicts) > 0 {
@@ -767,6 +773,11 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	if reason := e.noCheckCommand(t, config.CI); reason != "" {
 		e.stopTicket(t.ID, store.StatusNeedsHuman, reason)
 		return errParked
+	}
+	// CI judges the branch as committed: what earlier test runs left in
+	// the worktree (not ignored, not committed) goes first
+	if err := e.repo.ResetHard(ctx, t.Worktree); err != nil {
+		return err
 	}
 	a, err := e.beginAttempt(t, config.CI, nil)
 	if err != nil {
