@@ -719,6 +719,12 @@ func (e *Engine) runCheck(ctx context.Context, t *store.Ticket, name, command st
 		})
 	}
 	c.ExitCode, c.Output, c.Pass = res.ExitCode, res.Output, err == nil && !res.TimedOut && res.ExitCode == 0
+	if !c.Pass && err == nil && !res.TimedOut && e.cfg.Sandbox != "off" && res.Unconfined == "" && name != CheckTestsRed {
+		// said where the excerpt in objections and the status line reads
+		// it: a test that needs more than the sandbox gives fails for that
+		// alone, and the person reading should know to look there
+		c.Output += "\n" + confinedNote
+	}
 	switch {
 	case err != nil:
 		c.ExitCode = -1
@@ -745,3 +751,6 @@ func (e *Engine) secretEnvNames() []string {
 	}
 	return names
 }
+
+// confinedNote ends the output of a confined test or CI run that failed.
+const confinedNote = "[agent-tui: this run was confined: it could write only the worktree, $TMPDIR, /dev/shm and package caches, and make no unix socket (Python's forkserver and Manager need one) nor open a terminal; a test that needs more fails here (sandbox = \"off\" in the config runs it unconfined)]"

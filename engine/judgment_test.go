@@ -1191,3 +1191,23 @@ func TestWhatATestRunWritesIsNotCommitted(t *testing.T) {
 		}
 	}
 }
+
+// A confined test run that fails says it was confined, and how far: a
+// test that needs more fails for that alone. An unconfined one does not.
+func TestFailedConfinedRunSaysItWasConfined(t *testing.T) {
+	if !tools.LandlockUsable() {
+		t.Skip("Landlock is not usable on this machine")
+	}
+	h := newHarness(t, "", developer)
+	tk := &store.Ticket{ID: "T-9", Worktree: t.TempDir()}
+	if c := h.eng.runCheck(context.Background(), tk, CheckCodeGreen, "exit 3", 0); !strings.Contains(c.Output, "this run was confined") {
+		t.Fatalf("no note: %q", c.Output)
+	}
+	if c := h.eng.runCheck(context.Background(), tk, CheckCodeGreen, "true", 0); c.Output != "" {
+		t.Fatalf("a passing run got %q", c.Output)
+	}
+	h.eng.cfg.Sandbox = "off"
+	if c := h.eng.runCheck(context.Background(), tk, CheckCodeGreen, "exit 3", 0); strings.Contains(c.Output, "confined") {
+		t.Fatalf("an unconfined run says it was confined: %q", c.Output)
+	}
+}

@@ -83,9 +83,20 @@ func (b *Box) commandEnv() []string {
 	return WithTMPDIR(ScrubEnv(os.Environ(), b.opts.ExtraEnvDrop), b.tmpDir)
 }
 
-// WithTMPDIR is env with TMPDIR set to dir, in place of any it had.
+// WithTMPDIR is env with the temporary directory set to dir, in place of
+// any it had: TMPDIR, TMP and TEMP, and Java's java.io.tmpdir (Java reads
+// no variable for it, and /tmp is not writable in the sandbox).
 func WithTMPDIR(env []string, dir string) []string {
-	return append(slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "TMPDIR=") }), "TMPDIR="+dir)
+	javaOpts := ""
+	env = slices.DeleteFunc(env, func(kv string) bool {
+		name, value, _ := strings.Cut(kv, "=")
+		if name == "JAVA_TOOL_OPTIONS" {
+			javaOpts = value
+		}
+		return name == "TMPDIR" || name == "TMP" || name == "TEMP" || name == "JAVA_TOOL_OPTIONS"
+	})
+	javaOpts = strings.TrimSpace(javaOpts + " -Djava.io.tmpdir=" + dir)
+	return append(env, "TMPDIR="+dir, "TMP="+dir, "TEMP="+dir, "JAVA_TOOL_OPTIONS="+javaOpts)
 }
 
 // Result is how a command ended.

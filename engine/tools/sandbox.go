@@ -343,9 +343,9 @@ func Confinement(sandbox string) string {
 func describe(mode sandboxMode, sandbox string) string {
 	switch mode {
 	case sandboxBwrap:
-		return "bubblewrap: commands can write only to the worktree, the ticket temp dir and the Go caches, and cannot read other tickets or home credentials"
+		return "bubblewrap: commands can write only to the worktree, the ticket temp dir and the package caches, and cannot read other tickets or home credentials, nor reach unix sockets"
 	case sandboxLandlock:
-		return "landlock: writes limited to the worktree, the ticket temp dir and the Go caches; other tickets and home credentials unreadable"
+		return "landlock: writes limited to the worktree, the ticket temp dir and the package caches; other tickets and home credentials unreadable; no unix sockets"
 	}
 	if sandbox == "off" {
 		return "unconfined (sandbox = \"off\"): commands can write anywhere the user can"

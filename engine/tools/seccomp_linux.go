@@ -85,13 +85,17 @@ func refuseUnixSockets() error {
 
 // execNoUnixSockets is Exec from a thread that refuses unix sockets: for
 // bubblewrap, which needs none to set up. ok is false, and nothing run,
-// where the filter cannot be had: another architecture, or a setuid
-// bubblewrap, which no_new_privs would keep from its privileges.
+// where the filter cannot be had: another architecture, or a bubblewrap
+// that is setuid or has file capabilities, which no_new_privs would keep
+// from its privileges.
 func execNoUnixSockets(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int) (res Result, err error, ok bool) {
 	if nativeAudit() == 0 {
 		return Result{}, nil, false
 	}
 	if fi, err := os.Stat(argv[0]); err != nil || fi.Mode()&os.ModeSetuid != 0 {
+		return Result{}, nil, false
+	}
+	if n, err := unix.Getxattr(argv[0], "security.capability", nil); err == nil && n > 0 {
 		return Result{}, nil, false
 	}
 	type outcome struct {

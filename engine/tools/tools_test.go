@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -742,4 +743,19 @@ func TestExecConfinedKeepsWritesIn(t *testing.T) {
 	}
 	// agent-tui itself still writes there
 	mustWrite(t, filepath.Join(dir, "outside.txt"), "fine\n")
+}
+
+// Commands get their temporary directory under every name tools look for
+// it by, Java's included; JAVA_TOOL_OPTIONS the user set is kept.
+func TestWithTMPDIR(t *testing.T) {
+	env := WithTMPDIR([]string{"TMPDIR=/tmp", "TMP=/tmp", "JAVA_TOOL_OPTIONS=-Xmx1g", "HOME=/h"}, "/t/T-1")
+	got := strings.Join(env, " ")
+	for _, want := range []string{"TMPDIR=/t/T-1", "TMP=/t/T-1", "TEMP=/t/T-1", "JAVA_TOOL_OPTIONS=-Xmx1g -Djava.io.tmpdir=/t/T-1", "HOME=/h"} {
+		if !slices.Contains(env, want) {
+			t.Errorf("no %s in %s", want, got)
+		}
+	}
+	if strings.Contains(got, "=/tmp") {
+		t.Errorf("/tmp kept: %s", got)
+	}
 }
