@@ -56,6 +56,12 @@ func (d *ticketData) setLoaded(list []*store.Attempt) {
 			d.upsert(a)
 		} else if cur := d.attempts[i]; !cur.Done() && (a.Done() || len(a.Stream) > len(cur.Stream)) {
 			d.attempts[i] = a
+		} else if !cur.Done() && cur.Model == "" && a.Model != "" {
+			// the model a call streams from is told by an event, stored
+			// only when the call ends
+			c := *cur
+			c.Model, c.Provider = a.Model, a.Provider
+			d.attempts[i] = &c
 		}
 	}
 }

@@ -332,7 +332,7 @@ func TestSlotWaitsSurviveAResync(t *testing.T) {
 func TestCostWhileStreaming(t *testing.T) {
 	f := fixture()
 	f.models = []engine.ModelChoice{{Name: "mid", InputPerMTok: 1, OutputPerMTok: 10}}
-	m := newTestModel(t, f, 240, 30)
+	m := newTestModel(t, f, 150, 30)
 	m = press(t, m, "j", "1")
 	if v := plain(m); strings.Contains(v, "so far") || strings.Contains(v, "streaming)") {
 		t.Fatalf("an estimate before anything streamed:\n%s", v)
@@ -349,8 +349,11 @@ func TestCostWhileStreaming(t *testing.T) {
 	done.Stream += strings.Repeat("x", 4000)
 	done.CostUSD = 0.04
 	m, _ = update(m, engine.Event{Type: engine.EvAttempt, TicketID: "T-2", Attempt: &done})
-	if v := plain(m); strings.Contains(v, "so far") || strings.Contains(v, "streaming)") || !strings.Contains(v, "$0.040") {
+	if v := plain(m); strings.Contains(v, "so far") || strings.Contains(v, "streaming)") {
 		t.Fatalf("the estimate outlived the call:\n%s", v)
+	}
+	if h := m.streamHeader(m.data["T-2"].attempt(11), 11, m.data["T-2"].streams[11].raw); !strings.HasSuffix(h, "$0.040") {
+		t.Fatalf("header after the call: %q", h)
 	}
 }
 
@@ -944,5 +947,17 @@ func TestConflictsShown(t *testing.T) {
 	m := newTestModel(t, f, 160, 30)
 	if v := plain(m); !strings.Contains(v, "conflicts with main: src/shared.txt") {
 		t.Fatalf("conflicts not shown:\n%s", v)
+	}
+}
+
+// A load of a ticket's attempts during its first call (the store has no
+// model for it yet) keeps the model the live snapshot named: the header
+// names it, and the cost estimate has its prices.
+func TestLoadKeepsTheStreamingModel(t *testing.T) {
+	d := newTicketData()
+	d.upsert(&store.Attempt{Seq: 5, Phase: "discovery", N: 1, Model: "mid", Provider: "sim"})
+	d.setLoaded([]*store.Attempt{{Seq: 5, Phase: "discovery", N: 1}})
+	if a := d.attempt(5); a.Model != "mid" || a.Provider != "sim" {
+		t.Fatalf("model lost on load: %+v", a)
 	}
 }

@@ -552,6 +552,11 @@ func (m *Model) streamHeader(a *store.Attempt, seq, streamed int) string {
 		model += " (simulated)"
 	}
 	parts = append(parts, model)
+	extra := streamingCost(m.models, a, streamed)
+	if extra > 0 {
+		// before the counts: a narrow pane cuts those first
+		parts = append(parts, "~"+money(a.CostUSD+extra)+" so far")
+	}
 	if !a.Done() && streamed > 0 {
 		// counts and cost come with each call's end: meanwhile, what the
 		// attempt has streamed so far, about four bytes a token
@@ -561,8 +566,8 @@ func (m *Model) streamHeader(a *store.Attempt, seq, streamed int) string {
 		parts = append(parts, "ctx "+tokens(a.ContextTokens))
 	}
 	parts = append(parts, tokens(a.TokensIn)+" in / "+tokens(a.TokensOut)+" out")
-	if extra := streamingCost(m.models, a, streamed); extra > 0 {
-		return strings.Join(append(parts, "~"+money(a.CostUSD+extra)+" so far"), " · ")
+	if extra > 0 {
+		return strings.Join(parts, " · ")
 	}
 	return strings.Join(append(parts, money(a.CostUSD)), " · ")
 }
