@@ -443,3 +443,35 @@ func TestSymlinkedTestFileIsNotFollowed(t *testing.T) {
 		}
 	}
 }
+
+// Your own change to agent-tui's config, not committed (sandbox = "off",
+// as a stop advised), does not block a merge: no ticket may change that
+// file. Another uncommitted change still does.
+func TestMergeAllowsAnUncommittedOwnConfig(t *testing.T) {
+	h := newHarness(t, "", developer)
+	cfg := filepath.Join(h.dir, ".agent-tui.toml")
+	if err := os.WriteFile(cfg, []byte("max_parallel = 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitOut(t, h.dir, "add", ".agent-tui.toml")
+	gitOut(t, h.dir, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-q", "-m", "config")
+	if err := os.WriteFile(cfg, []byte("max_parallel = 2\nsandbox = \"off\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := h.add("hotfix", "with my config changed", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	if data, _ := os.ReadFile(cfg); !strings.Contains(string(data), "sandbox") {
+		t.Fatalf("the uncommitted change was lost: %q", data)
+	}
+	if err := os.WriteFile(filepath.Join(h.dir, "README.md"), []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id = h.add("hotfix", "with another file changed", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "README.md") {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+}

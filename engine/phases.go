@@ -843,7 +843,9 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 // checkout; anything that blocks it hands the ticket to a human.
 func (e *Engine) runMerge(ctx context.Context, t *store.Ticket, ps *store.PhaseState) error {
 	msg := fmt.Sprintf("%s: %s (agent-tui)", t.ID, t.Title)
-	commit, err := e.repo.Merge(ctx, t.Branch, t.BaseBranch, msg)
+	// agent-tui's own config, which no ticket may change, may be changed
+	// and not committed (the README's advice to set sandbox = "off")
+	commit, err := e.repo.MergeAllowing(ctx, t.Branch, t.BaseBranch, msg, func(p string) bool { return len(ownConfig([]string{p})) > 0 })
 	var blocked *workspace.MergeBlocked
 	if errors.As(err, &blocked) {
 		e.stopTicket(t.ID, store.StatusNeedsHuman, "merge blocked: "+blocked.Reason)

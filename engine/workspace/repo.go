@@ -790,7 +790,14 @@ func (r *Repo) HashFiles(wt string, paths []string) (map[string]string, error) {
 //
 // It returns the merge commit, or "" when the branch brought nothing new.
 func (r *Repo) Merge(ctx context.Context, branch, base, message string) (string, error) {
-	req := &mergeReq{branch: branch, base: base, message: message, done: make(chan mergeResult, 1)}
+	return r.MergeAllowing(ctx, branch, base, message, nil)
+}
+
+// MergeAllowing is Merge with uncommitted changes allowed in the files
+// mayBeDirty names (files the branch never changes: git refuses the merge
+// itself if it would).
+func (r *Repo) MergeAllowing(ctx context.Context, branch, base, message string, mayBeDirty func(path string) bool) (string, error) {
+	req := &mergeReq{branch: branch, base: base, message: message, mayBeDirty: mayBeDirty, done: make(chan mergeResult, 1)}
 	r.merges.add(req, func(batch []*mergeReq) {
 		// a merge once started is finished, whoever asked for it
 		r.mergeBatch(context.WithoutCancel(ctx), batch)
@@ -801,7 +808,16 @@ func (r *Repo) Merge(ctx context.Context, branch, base, message string) (string,
 
 type mergeReq struct {
 	branch, base, message string
+	mayBeDirty            func(path string) bool
 	done                  chan mergeResult
+}
+
+// dirtyFor is what of dirty blocks q's merge.
+func (q *mergeReq) dirtyFor(dirty []string) []string {
+	if q.mayBeDirty == nil {
+		return dirty
+	}
+	return slices.DeleteFunc(slices.Clone(dirty), q.mayBeDirty)
 }
 
 type mergeResult struct {
@@ -841,8 +857,8 @@ func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 			q.fail(&MergeBlocked{Reason: fmt.Sprintf("your checkout is in detached HEAD state, not on the base branch %s", q.base)})
 		case cur != q.base:
 			q.fail(&MergeBlocked{Reason: fmt.Sprintf("your checkout is on branch %s, not the base branch %s", cur, q.base)})
-		case len(dirty) > 0:
-			q.fail(&MergeBlocked{Reason: "your checkout has uncommitted changes in " + someFiles(dirty) + ": commit or stash them, then approve again"})
+		case len(q.dirtyFor(dirty)) > 0:
+			q.fail(&MergeBlocked{Reason: "your checkout has uncommitted changes in " + someFiles(q.dirtyFor(dirty)) + ": commit or stash them, then approve again"})
 		default:
 			ready = append(ready, q)
 		}
