@@ -169,7 +169,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		// what is judged is what is committed: staged now, before the
 		// check, whose run may write anything in the worktree (a config,
 		// a test, a .gitignore) after the guards below have looked
-		if _, err := e.repo.StageAll(ctx, t.Worktree, t.BaseBranch); err != nil {
+		if err := e.repo.Stage(ctx, t.Worktree); err != nil {
 			return err
 		}
 		if changed := e.changedTestFiles(t); len(changed) > 0 {

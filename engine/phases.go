@@ -776,8 +776,12 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	}
 	// CI judges the branch as committed: what earlier test runs left in
 	// the worktree (not ignored, not committed) goes first
-	if err := e.repo.ResetHard(ctx, t.Worktree); err != nil {
+	if left, err := e.repo.Changed(ctx, t.Worktree); err != nil {
 		return err
+	} else if len(left) > 0 {
+		if err := e.repo.ResetHard(ctx, t.Worktree); err != nil {
+			return err
+		}
 	}
 	a, err := e.beginAttempt(t, config.CI, nil)
 	if err != nil {

@@ -733,6 +733,11 @@ func (r *Repo) RefDiff(ctx context.Context, branch, base string) (string, error)
 	return r.diffCapped(ctx, r.Dir, nil, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base, branch, "--")
 }
 
+// Stage stages every change in the worktree, untracked files included.
+func (r *Repo) Stage(ctx context.Context, wt string) error {
+	return r.addAll(context.WithoutCancel(ctx), wt, nil) // see CommitAll
+}
+
 // StageAll stages every change in the worktree, untracked files included,
 // and lists the paths that differ from its merge-base with base (renames
 // list both names). A CommitStaged after it commits what was staged here.
