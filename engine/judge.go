@@ -117,22 +117,33 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		// nothing
 		return fail("check", "the ticket's worktree was removed while this attempt ran (by hand, or by git worktree prune), so its files cannot be committed (the next attempt gets a fresh worktree)")
 	}
-	// what this attempt changed, in the phases that write files
+	// the objection when changed holds agent-tui's own configuration
+	ownConfigChanged := func(changed []string) string {
+		if own := ownConfig(changed); len(own) > 0 {
+			return "agent-tui's own configuration was changed (" + strings.Join(own, ", ") + "): it is loaded from your checkout once this branch is merged and decides which servers get the API keys, how commands are confined and how the work is checked, so a person must make that change, not a ticket; undo it and change only the project's files"
+		}
+		return ""
+	}
+	// what this attempt changed, in the phases that write files (tests
+	// lists what the branch changed as it stages it, below)
 	var changed []string
-	if writesFiles(ps.Name) {
+	if writesFiles(ps.Name) && ps.Name != config.Tests {
 		if changed, err = e.repo.Changed(ctx, t.Worktree); err != nil {
 			return err
 		}
-		if own := ownConfig(changed); len(own) > 0 {
-			return fail("check", "agent-tui's own configuration was changed ("+strings.Join(own, ", ")+"): it is loaded from your checkout once this branch is merged and decides which servers get the API keys, how commands are confined and how the work is checked, so a person must make that change, not a ticket; undo it and change only the project's files")
+		if why := ownConfigChanged(changed); why != "" {
+			return fail("check", why)
 		}
 	}
 	deliverable := a.Deliverable
 	switch ps.Name {
 	case config.Tests:
-		files, err := e.testFiles(ctx, t)
+		files, changed, err := e.testFiles(ctx, t)
 		if err != nil {
 			return err
+		}
+		if why := ownConfigChanged(changed); why != "" {
+			return fail("check", why)
 		}
 		if len(files) == 0 {
 			return fail("check", "no test file differs from "+t.BaseBranch+" (a file written exactly as it already is there is no change): write the failing tests the plan asks for with write_file")
@@ -471,10 +482,10 @@ func isTestSource(p string) bool {
 // with their hashes, and the check scripts changed with them. It stages
 // the worktree: the tests commit is what was checked, without what the red
 // test run leaves behind.
-func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (map[string]string, error) {
-	changed, err := e.repo.StageAll(ctx, t.Worktree, t.BaseBranch)
+func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (files map[string]string, changed []string, err error) {
+	changed, err = e.repo.StageAll(ctx, t.Worktree, t.BaseBranch)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var tests []string
 	for _, f := range changed {
@@ -483,7 +494,7 @@ func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (map[string]str
 		}
 	}
 	if len(tests) == 0 {
-		return nil, nil
+		return nil, changed, nil
 	}
 	// how the tests are run may be part of writing them (a Makefile
 	// target, a conftest.py fixture): frozen with them from here on
@@ -492,7 +503,8 @@ func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (map[string]str
 			tests = append(tests, f)
 		}
 	}
-	return e.repo.HashFiles(t.Worktree, tests)
+	files, err = e.repo.HashFiles(t.Worktree, tests)
+	return files, changed, err
 }
 
 // maxMarkedBytes caps the conflicted files read for markers.
@@ -599,7 +611,8 @@ func (e *Engine) acceptedTestFiles(ctx context.Context, t *store.Ticket, ps *sto
 		}
 	}
 	// what is in the worktree is what gets committed
-	return e.testFiles(ctx, t)
+	files, _, err := e.testFiles(ctx, t)
+	return files, err
 }
 
 // onDisk says whether the worktree holds exactly these file versions.
