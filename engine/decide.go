@@ -549,6 +549,6 @@ func (e *Engine) approveLocked(tx *store.Tx, t *store.Ticket, ps *store.PhaseSta
 			ps.Accepted = a.Seq
 		}
 	}
-	ps.Status = store.PhaseAccepted
+	ps.Status, ps.ByHuman = store.PhaseAccepted, true
 	return made, nil
 }

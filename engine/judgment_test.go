@@ -1211,3 +1211,61 @@ func TestFailedConfinedRunSaysItWasConfined(t *testing.T) {
 		t.Fatalf("an unconfined run says it was confined: %q", c.Output)
 	}
 }
+
+// A human fixes by hand what the code phase could not, and approves: the
+// fix must be committed and merged, not dropped by CI's reset.
+func TestHumanFixAfterAFailedCheckIsCommitted(t *testing.T) {
+	h := newHarness(t, "\n[phases.code]\nmax_attempts = 1\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		if phase == "code" && toolTurns(r) == 0 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("c", "src/"+id+".txt", "not yet\n")}}
+		}
+		if phase == "cifix" {
+			return oaitest.Reply{Text: "nothing to do"}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "human fixes", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || tk.Phase != "code" {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	if err := os.WriteFile(filepath.Join(tk.Worktree, "src", id+".txt"), []byte("done "+id+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	tk = h.ticket(id)
+	data, _ := os.ReadFile(filepath.Join(h.dir, "src", id+".txt"))
+	if tk.Status != store.StatusDone || !strings.Contains(string(data), "done") {
+		t.Fatalf("%s at %s (%s); merged file %q", tk.Status, tk.Phase, tk.Reason, data)
+	}
+}
+
+// With approve = ["code"], the human edits by hand at the gate: approving
+// takes the worktree as it is.
+func TestHumanEditAtTheCodeGateIsCommitted(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"code"}
+	id := h.add("hotfix", "human adds", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusAwaiting || tk.Phase != "code" {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	if err := os.WriteFile(filepath.Join(tk.Worktree, "src", id+".txt"), []byte("done "+id+"\nHUMAN\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	tk = h.ticket(id)
+	data, _ := os.ReadFile(filepath.Join(h.dir, "src", id+".txt"))
+	if tk.Status != store.StatusDone || !strings.Contains(string(data), "HUMAN") {
+		t.Fatalf("%s at %s (%s); merged file %q", tk.Status, tk.Phase, tk.Reason, data)
+	}
+}

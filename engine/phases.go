@@ -519,7 +519,7 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 			cur.Status, cur.Reason = store.StatusNeedsHuman, stopReason
 			ps.Status = store.PhaseNeedsHuman
 		case pass:
-			ps.Accepted = a.Seq
+			ps.Accepted, ps.ByHuman = a.Seq, false
 			if e.cfg.Gated(phase) {
 				cur.Status = store.StatusAwaiting
 				ps.Status = store.PhaseAwaiting
@@ -628,9 +628,9 @@ func (e *Engine) finishPhase(ctx context.Context, t *store.Ticket, ps *store.Pha
 		*t = *nt
 	case config.Code, config.CIFix:
 		commit := e.repo.CommitAll
-		if a, err := e.st.Attempt(t.ID, ps.Accepted); err == nil && a.Verdict != nil && a.Verdict.By == "check" {
+		if a, err := e.st.Attempt(t.ID, ps.Accepted); err == nil && !ps.ByHuman && a.Verdict != nil && a.Verdict.Pass && a.Verdict.By == "check" {
 			// the check's own: what was staged before it ran, not what
-			// its run left (a human's approval takes the worktree as is)
+			// its run left (a person's approval takes the worktree as is)
 			commit = e.repo.CommitStaged
 		}
 		if _, err := commit(ctx, t.Worktree, msg); err != nil {

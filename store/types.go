@@ -95,6 +95,9 @@ type PhaseState struct {
 	BudgetFrom int `json:"budget_from,omitempty"`
 	// Accepted is the store sequence of the attempt whose deliverable passed.
 	Accepted int `json:"accepted,omitempty"`
+	// ByHuman: a person accepted the phase (approve), taking the worktree
+	// as it is, their own edits included.
+	ByHuman bool `json:"by_human,omitempty"`
 	// Model overrides the chain's first model (retry on another model).
 	Model string `json:"model,omitempty"`
 }
