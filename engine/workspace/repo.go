@@ -901,9 +901,16 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 	tip, tipTree := lines[0], lines[1]
 	var merged []*mergeReq
 	var commits []string
+	var chainEnv []string
 	for _, q := range batch {
-		// a sensitive ticket's merge writes to its private store
-		env := r.branchEnv(q.branch)
+		// a sensitive ticket's merge writes to its private store, and so
+		// does every merge after it in the chain: theirs are made on top
+		// of its code, which must stay private if the chain is undone
+		sensitive := r.branchEnv(q.branch)
+		env := sensitive
+		if env == nil {
+			env = chainEnv
+		}
 		out, err := git(ctx, r.Dir, env, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", tip, q.branch)
 		fields := strings.Split(strings.TrimRight(out, "\x00"), "\x00")
 		switch {
@@ -931,6 +938,9 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 			continue
 		}
 		tip, tipTree = strings.TrimSpace(commit), fields[0]
+		if sensitive != nil {
+			chainEnv = sensitive // (a refused one is in no one's history)
+		}
 		merged = append(merged, q)
 		commits = append(commits, tip)
 	}
