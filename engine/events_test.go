@@ -259,3 +259,39 @@ func TestWaitingForASlotIsPublished(t *testing.T) {
 		t.Error("WaitingForSlot never named the waiting ticket")
 	}
 }
+
+// A call cut off mid-stream is billed before the fallback streams: the
+// snapshot that names the fallback's model carries the stream so far too,
+// so the UI's estimate of the call under way does not count the cut one
+// again.
+func TestFallbackSnapshotCarriesTheStreamItsCostPaidFor(t *testing.T) {
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "discovery" && r.Model == "mid-1" {
+			return oaitest.Reply{Text: "partial answer that will be cut", ResetAfterChunks: 2}
+		}
+		return developer(r, phase)
+	})
+	events, unsubscribe := h.eng.Subscribe(100000)
+	defer unsubscribe()
+	h.add("feature", "cut then fallback", false)
+	h.runIdle()
+	streamed := map[int]int{}
+	checked := false
+	for len(events) > 0 {
+		switch ev := <-events; ev.Type {
+		case EvDelta:
+			streamed[ev.Seq] += len(ev.Text)
+		case EvAttempt:
+			a := ev.Attempt
+			if a.Phase == "discovery" && a.Model == "spare" && !a.Done() && a.CostUSD > 0 {
+				checked = true
+				if len(a.Stream) < streamed[a.Seq] {
+					t.Fatalf("snapshot with $%.4f paid has %d bytes of stream, %d streamed", a.CostUSD, len(a.Stream), streamed[a.Seq])
+				}
+			}
+		}
+	}
+	if !checked {
+		t.Fatal("no snapshot of the fallback's call with the cut call's cost")
+	}
+}

@@ -191,8 +191,11 @@ func (s *session) complete(ctx context.Context, phase string, models []string, d
 		Phase: phase, Models: models, Sensitive: s.t.Sensitive, Messages: s.msgs, Tools: defs,
 		OnDelta: func(d llm.Delta) {
 			if d.Model != "" && (d.Model != s.a.Model || d.Provider != s.a.Provider) {
-				// the UI names the model while it streams, not only after
+				// the UI names the model while it streams, not only after;
+				// with the stream so far, which the cost so far (a call
+				// cut off before a fallback) has paid for
 				s.a.Model, s.a.Provider = d.Model, d.Provider
+				s.a.Stream = s.stream.String()
 				s.e.publishAttempt(s.t.ID, s.a)
 			}
 			switch {

@@ -29,12 +29,19 @@ func streamingCost(models []engine.ModelChoice, a *store.Attempt, streamed int) 
 	return 0
 }
 
-// streamingTotal is streamingCost over every ticket's latest attempt.
-func (m *Model) streamingTotal() float64 {
+// runningTotal is what the attempts under way have cost so far, not yet
+// in their tickets' cost (a ticket's grows when an attempt ends): each
+// one's recorded calls and the estimate of its call streaming now.
+func (m *Model) runningTotal() float64 {
 	var total float64
 	for _, td := range m.data {
+		a := td.attempt(td.latest)
+		if a == nil || a.Done() {
+			continue
+		}
+		total += a.CostUSD
 		if s := td.streams[td.latest]; s != nil {
-			total += streamingCost(m.models, td.attempt(td.latest), s.raw)
+			total += streamingCost(m.models, a, s.raw)
 		}
 	}
 	return total

@@ -669,12 +669,12 @@ func (m *Model) statusLine() string {
 	return ansi.Truncate(" "+strings.Join(parts, st.dim.Render(" │ ")), m.width, "…")
 }
 
-// spendText is what has been spent, with an estimate of the calls under
-// way while some stream.
+// spendText is what has been spent, with what the attempts under way have
+// cost so far (an estimate while a call streams).
 func (m *Model) spendText() string {
 	text := money(m.q.spend) + " spent"
-	if extra := m.streamingTotal(); extra >= 0.0005 {
-		text += " (+~" + money(extra) + " streaming)"
+	if extra := m.runningTotal(); extra >= 0.0005 {
+		text += " (+~" + money(extra) + " running)"
 	}
 	return text
 }
