@@ -489,12 +489,14 @@ func replaceWhole(s, old, new string) string {
 		}
 		end := i + len(old)
 		whole := (i == 0 || !isWord(s[i-1])) && (end == len(s) || !isWord(s[end]))
-		b.WriteString(s[:i])
-		if whole {
-			b.WriteString(new)
-		} else {
-			b.WriteString(s[i:end])
+		if !whole {
+			// an overlapping match may start inside this one
+			b.WriteString(s[:i+1])
+			s = s[i+1:]
+			continue
 		}
+		b.WriteString(s[:i])
+		b.WriteString(new)
 		s = s[end:]
 	}
 }

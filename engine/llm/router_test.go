@@ -1160,4 +1160,9 @@ func TestScrubShortKeys(t *testing.T) {
 	if want := `proxy error: key "***" rejected; Bearer ***XYZ`; got != want {
 		t.Fatalf("%q, want %q", got, want)
 	}
+	// a match inside a word does not hide one that overlaps it
+	r = &Router{secrets: []string{"a-a"}}
+	if got := r.scrub("xa-a-a"); got != "xa-***" {
+		t.Fatalf("overlapping: %q", got)
+	}
 }
