@@ -343,8 +343,14 @@ func Confinement(sandbox string) string {
 func describe(mode sandboxMode, sandbox string) string {
 	switch mode {
 	case sandboxBwrap:
+		if !filterableLauncher(bwrapPath) {
+			return "bubblewrap: commands can write only to the worktree, the ticket temp dir and the package caches, and cannot read other tickets or home credentials; they can reach unix sockets (this bubblewrap is setuid or has file capabilities, which the socket filter would disable)"
+		}
 		return "bubblewrap: commands can write only to the worktree, the ticket temp dir and the package caches, and cannot read other tickets or home credentials, nor reach unix sockets"
 	case sandboxLandlock:
+		if !socketFilterHere() {
+			return "landlock: writes limited to the worktree, the ticket temp dir and the package caches; other tickets and home credentials unreadable; unix sockets reachable (no socket filter on this architecture)"
+		}
 		return "landlock: writes limited to the worktree, the ticket temp dir and the package caches; other tickets and home credentials unreadable; no unix sockets"
 	}
 	if sandbox == "off" {

@@ -89,13 +89,7 @@ func refuseUnixSockets() error {
 // that is setuid or has file capabilities, which no_new_privs would keep
 // from its privileges.
 func execNoUnixSockets(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int) (res Result, err error, ok bool) {
-	if nativeAudit() == 0 {
-		return Result{}, nil, false
-	}
-	if fi, err := os.Stat(argv[0]); err != nil || fi.Mode()&os.ModeSetuid != 0 {
-		return Result{}, nil, false
-	}
-	if n, err := unix.Getxattr(argv[0], "security.capability", nil); err == nil && n > 0 {
+	if !filterableLauncher(argv[0]) {
 		return Result{}, nil, false
 	}
 	type outcome struct {
@@ -116,4 +110,20 @@ func execNoUnixSockets(ctx context.Context, argv []string, dir string, env []str
 	}()
 	o := <-done
 	return o.res, o.err, o.ok
+}
+
+// socketFilterHere says whether this architecture has the filter.
+func socketFilterHere() bool { return nativeAudit() != 0 }
+
+// filterableLauncher says whether the program at path still works under
+// no_new_privs, which the filter needs: not setuid, no file capabilities.
+func filterableLauncher(path string) bool {
+	if !socketFilterHere() {
+		return false
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode()&os.ModeSetuid != 0 {
+		return false
+	}
+	n, err := unix.Getxattr(path, "security.capability", nil)
+	return err != nil || n == 0
 }
