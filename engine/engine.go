@@ -530,6 +530,7 @@ func (e *Engine) WaitingForSlot() []string {
 // them, or a merge made by hand): the base branch must not depend on
 // .git/agent-tui.
 func (e *Engine) publishMerged(ctx context.Context) {
+	e.repo.SweepPublished()
 	for _, dir := range e.repo.PrivateStores() {
 		id := filepath.Base(dir)
 		t, err := e.st.Ticket(id)

@@ -412,8 +412,8 @@ func TestSensitiveObjectsStayPrivateUntilMerged(t *testing.T) {
 	if tk := h.ticket(private); tk.Status != store.StatusDone {
 		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
 	}
-	if _, err := os.Stat(h.repo.PrivateObjects(private)); err == nil {
-		t.Error("the private store is still there after the merge")
+	if _, err := os.Stat(filepath.Join(h.repo.PrivateObjects(private), "published")); err != nil {
+		t.Error("the private store was not published after the merge")
 	}
 	if data, _ := os.ReadFile(filepath.Join(h.repo.GitDir, "objects", "info", "alternates")); strings.Contains(string(data), private) {
 		t.Errorf("alternates still list it: %q", data)
@@ -440,8 +440,12 @@ func TestHandMergedSensitiveTicketIsPublishedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.runIdle()
+	if data, _ := os.ReadFile(filepath.Join(h.repo.GitDir, "objects", "info", "alternates")); strings.Contains(string(data), id) {
+		t.Fatalf("the private store of a branch merged by hand is still an alternate: %q", data)
+	}
+	h.runIdle() // the next start sweeps it
 	if _, err := os.Stat(h.repo.PrivateObjects(id)); err == nil {
-		t.Fatal("the private store of a branch merged by hand is still there")
+		t.Fatal("the published store is still there at the next start")
 	}
 	if err := os.Rename(filepath.Join(h.repo.GitDir, "agent-tui"), filepath.Join(t.TempDir(), "moved")); err != nil {
 		t.Fatal(err)

@@ -303,10 +303,16 @@ func TestPrivateObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !loose(filepath.Join(r.GitDir, "objects")) {
-		t.Fatal("the blob was not moved into the repository's store")
+		t.Fatal("the blob was not put into the repository's store")
 	}
+	// the store stays until the next start: a git process running now
+	// may still look there
+	if !loose(r.PrivateObjects("T-1")) {
+		t.Error("the private store went at once")
+	}
+	r.SweepPublished()
 	if _, err := os.Stat(r.PrivateObjects("T-1")); err == nil {
-		t.Error("the private store is still there")
+		t.Error("the published store is still there after the sweep")
 	}
 	if data, _ := os.ReadFile(alternates); string(data) != theirs+"\n" {
 		t.Errorf("alternates = %q, want the user's own line alone", data)

@@ -44,6 +44,7 @@ func (r *Repo) KeepPrivate(ticketID string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	os.Remove(filepath.Join(dir, publishedMark)) // in use again: not to be swept
 	return r.editAlternates(func(lines []string) []string {
 		if slices.Contains(lines, alternate(ticketID)) {
 			return lines
@@ -58,8 +59,11 @@ func alternate(ticketID string) string {
 	return "../agent-tui/objects/" + ticketID
 }
 
-// Publish moves ticketID's private objects into the repository's store,
-// once its work is merged (and so anyone's to read), and drops the store.
+// Publish puts ticketID's private objects into the repository's store,
+// once its work is merged (and so anyone's to read), and takes the store
+// out of the alternates. The objects are linked, not moved, and the store
+// is removed only at the next start (SweepPublished): a git process
+// running now may have found an object in neither place otherwise.
 func (r *Repo) Publish(ticketID string) error {
 	if err := checkTicketID(ticketID); err != nil {
 		return err
@@ -75,14 +79,14 @@ func (r *Repo) Publish(ticketID string) error {
 		if err != nil || d.IsDir() || strings.HasSuffix(p, ".idx") {
 			return err
 		}
-		return moveObject(dir, main, p)
+		return linkObject(dir, main, p)
 	})
 	if err == nil {
 		err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
+			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".idx") {
 				return err
 			}
-			return moveObject(dir, main, p)
+			return linkObject(dir, main, p)
 		})
 	}
 	if err != nil {
@@ -93,24 +97,49 @@ func (r *Repo) Publish(ticketID string) error {
 	}); err != nil {
 		return err
 	}
-	return os.RemoveAll(dir)
+	return os.WriteFile(filepath.Join(dir, publishedMark), nil, 0o644)
 }
 
-// moveObject moves the file at p, under from, to the same place under to;
-// one there already (the same object) stays.
-func moveObject(from, to, p string) error {
+// publishedMark, in a store, says Publish is done with it.
+const publishedMark = "published"
+
+// SweepPublished removes the stores Publish is done with (at start, when
+// no git process of the last run reads them any more).
+func (r *Repo) SweepPublished() {
+	for _, dir := range r.PrivateStores() {
+		if _, err := os.Stat(filepath.Join(dir, publishedMark)); err == nil {
+			os.RemoveAll(dir)
+		}
+	}
+}
+
+// linkObject gives the file at p, under from, a second name at the same
+// place under to (a copy where links cannot be made); one there already
+// (the same object) stays.
+func linkObject(from, to, p string) error {
 	rel, err := filepath.Rel(from, p)
-	if err != nil || rel == "info" || strings.HasPrefix(rel, "info"+string(filepath.Separator)) {
+	if err != nil || rel == publishedMark || rel == "info" || strings.HasPrefix(rel, "info"+string(filepath.Separator)) {
 		return err
 	}
 	dst := filepath.Join(to, rel)
 	if _, err := os.Lstat(dst); err == nil {
-		return os.Remove(p)
+		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	return os.Rename(p, dst)
+	if os.Link(p, dst) == nil {
+		return nil
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	tmp := dst + ".agent-tui"
+	if err := os.WriteFile(tmp, data, 0o444); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
 }
 
 // editAlternates rewrites the repository's alternates file through edit,
