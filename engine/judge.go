@@ -227,6 +227,11 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		}
 		c := e.runCheck(ctx, t, name, cmd, 0)
 		a.Checks = append(a.Checks, c)
+		// what the run wrote goes: committed it would be judged by no one
+		// (a person approving at a gate commits the worktree as it is)
+		if _, err := e.repo.DropUnstaged(ctx, t.Worktree); err != nil {
+			return err
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -1269,3 +1269,38 @@ func TestHumanEditAtTheCodeGateIsCommitted(t *testing.T) {
 		t.Fatalf("%s at %s (%s); merged file %q", tk.Status, tk.Phase, tk.Reason, data)
 	}
 }
+
+// A plain approve at the code gate commits the worktree as it is, which
+// holds nothing the check's test run wrote: that went when the run ended.
+func TestGateApproveCommitsNoTestRunLeftovers(t *testing.T) {
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		switch {
+		case phase == "tests" && toolTurns(r) == 0:
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("t", "tests/"+id+"_test.sh", "sh src/"+id+".sh\ngrep -q 'done "+id+"' src/"+id+".txt\n")}}
+		case phase == "code" && toolTurns(r) == 0:
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
+				writeCall("c", "src/"+id+".txt", "done "+id+"\n"),
+				writeCall("s", "src/"+id+".sh", "printf 'sandbox = \"off\"\\n' > .agent-tui.toml\n"),
+			}}
+		}
+		return developer(r, phase)
+	})
+	h.cfg.Approve = []string{"code"}
+	id := h.add("hotfix", "runs code", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusAwaiting || tk.Phase != "code" {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, ".agent-tui.toml")); err == nil {
+		t.Errorf(".agent-tui.toml, written by the check's test run, was merged into the checkout after a plain approve")
+	}
+}

@@ -774,20 +774,17 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		e.stopTicket(t.ID, store.StatusNeedsHuman, reason)
 		return errParked
 	}
-	// CI judges the branch as committed: what earlier test runs left in
-	// the worktree (not ignored, not committed) goes first
-	if left, err := e.repo.Changed(ctx, t.Worktree); err != nil {
-		return err
-	} else if len(left) > 0 {
-		if err := e.repo.ResetHard(ctx, t.Worktree); err != nil {
-			return err
-		}
-	}
 	a, err := e.beginAttempt(t, config.CI, nil)
 	if err != nil {
 		return err
 	}
 	check := e.runCheck(ctx, t, "ci", e.ciCmd(t), 0)
+	if !check.Pass {
+		// cifix works on the branch, not on what the run left
+		if _, err := e.repo.DropUnstaged(ctx, t.Worktree); err != nil {
+			return err
+		}
+	}
 	if ctx.Err() != nil {
 		return e.endAttempt(ctx, t, config.CI, a, ctx.Err())
 	}

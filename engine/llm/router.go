@@ -481,22 +481,21 @@ func replaceWhole(s, old, new string) string {
 		return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= 0x80
 	}
 	var b strings.Builder
-	for {
-		i := strings.Index(s, old)
+	last := 0
+	for pos := 0; pos <= len(s); {
+		i := strings.Index(s[pos:], old)
 		if i < 0 {
-			b.WriteString(s)
-			return b.String()
+			break
 		}
-		end := i + len(old)
-		whole := (i == 0 || !isWord(s[i-1])) && (end == len(s) || !isWord(s[end]))
-		if !whole {
-			// an overlapping match may start inside this one
-			b.WriteString(s[:i+1])
-			s = s[i+1:]
-			continue
+		start, end := pos+i, pos+i+len(old)
+		if (start == 0 || !isWord(s[start-1])) && (end == len(s) || !isWord(s[end])) {
+			b.WriteString(s[last:start])
+			b.WriteString(new)
+			last, pos = end, end
+		} else {
+			pos = start + 1 // an overlapping match may start inside this one
 		}
-		b.WriteString(s[:i])
-		b.WriteString(new)
-		s = s[end:]
 	}
+	b.WriteString(s[last:])
+	return b.String()
 }

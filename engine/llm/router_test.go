@@ -1165,4 +1165,9 @@ func TestScrubShortKeys(t *testing.T) {
 	if got := r.scrub("xa-a-a"); got != "xa-***" {
 		t.Fatalf("overlapping: %q", got)
 	}
+	// the letter before a skipped match still counts as a word's
+	r = &Router{secrets: []string{"0", "x"}}
+	if got := r.scrub("HTTP 500 error: the xx flag, 0 left, x"); got != "HTTP 500 error: the xx flag, *** left, ***" {
+		t.Fatalf("inside words: %q", got)
+	}
 }

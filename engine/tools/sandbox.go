@@ -343,6 +343,9 @@ func Confinement(sandbox string) string {
 func describe(mode sandboxMode, sandbox string) string {
 	switch mode {
 	case sandboxBwrap:
+		if !socketFilterHere() {
+			return "bubblewrap: commands can write only to the worktree, the ticket temp dir and the package caches, and cannot read other tickets or home credentials; they can reach unix sockets (no socket filter on this architecture)"
+		}
 		if !filterableLauncher(bwrapPath) {
 			return "bubblewrap: commands can write only to the worktree, the ticket temp dir and the package caches, and cannot read other tickets or home credentials; they can reach unix sockets (this bubblewrap is setuid or has file capabilities, which the socket filter would disable)"
 		}

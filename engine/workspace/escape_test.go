@@ -520,3 +520,37 @@ func TestChainAfterARefusedSensitiveMergeLeaksNothing(t *testing.T) {
 		t.Errorf("T-1 was refused, yet its code is in the shared store: %v", hits)
 	}
 }
+
+// DropUnstaged keeps what is staged and ignored files, and drops what a
+// run changed or made since.
+func TestDropUnstaged(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dropped, err := r.DropUnstaged(ctx, wt); err != nil || dropped {
+		t.Fatalf("a clean worktree: %v %v", dropped, err)
+	}
+	write(t, filepath.Join(wt, ".gitignore"), "cache/\n")
+	write(t, filepath.Join(wt, "main.go"), "package main // staged\n")
+	if err := r.Stage(ctx, wt); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "main.go"), "package main // by the run\n")
+	write(t, filepath.Join(wt, "made.txt"), "by the run\n")
+	write(t, filepath.Join(wt, "cache/x"), "kept\n")
+	if dropped, err := r.DropUnstaged(ctx, wt); err != nil || !dropped {
+		t.Fatalf("%v %v", dropped, err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(wt, "main.go")); string(data) != "package main // staged\n" {
+		t.Errorf("main.go = %q", data)
+	}
+	if _, err := os.Stat(filepath.Join(wt, "made.txt")); err == nil {
+		t.Error("an untracked file the run made stayed")
+	}
+	if _, err := os.Stat(filepath.Join(wt, "cache/x")); err != nil {
+		t.Error("an ignored file went")
+	}
+}

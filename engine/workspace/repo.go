@@ -384,6 +384,30 @@ func (r *Repo) Changed(ctx context.Context, wt string) ([]string, error) {
 	return files, nil
 }
 
+// DropUnstaged puts the worktree wt back to what is staged: what a run
+// changed or made since (not ignored files) goes. It says whether there
+// was anything to drop; one git process when there was not.
+func (r *Repo) DropUnstaged(ctx context.Context, wt string) (bool, error) {
+	ctx = context.WithoutCancel(ctx) // see CommitAll
+	out, err := r.gitIn(ctx, wt, nil, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--ignore-submodules=all")
+	if err != nil {
+		return false, err
+	}
+	left := false
+	for _, e := range strings.Split(out, "\x00") {
+		// XY path: Y is the work tree's side, ?? an untracked file
+		left = left || len(e) > 3 && e[1] != ' '
+	}
+	if !left {
+		return false, nil
+	}
+	if _, err := r.gitIn(ctx, wt, nil, "checkout", "-q", "--", "."); err != nil {
+		return true, err
+	}
+	_, err = r.gitIn(ctx, wt, nil, "clean", "-ffdq")
+	return true, err
+}
+
 // ShowFile is a file's content at rev (a commit of the worktree wt).
 func (r *Repo) ShowFile(ctx context.Context, wt, rev, file string) ([]byte, error) {
 	out, err := r.gitIn(ctx, wt, nil, "cat-file", "blob", rev+":"+file)
