@@ -506,12 +506,9 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 		whys := map[string][]string{} // reason → tickets
 		var order []string
 		for _, id := range needsModel(tickets) {
-			if engine.PendingDecision(byID[id]) != nil {
-				// a retry on another model, an approve into the next phase:
-				// the engine asks again once it is carried out
-				continue
-			}
-			if w := eng.Uncallable(byID[id]); w != "" {
+			// a pending retry reruns its phase (on the model it names);
+			// after an approve the engine asks again in the next phase
+			if w := eng.UncallableNext(byID[id]); w != "" {
 				if whys[w] == nil {
 					order = append(order, w)
 				}

@@ -852,8 +852,20 @@ func TestCLIRunRefusesWhenATicketsChainCannotBeCalled(t *testing.T) {
 	if n := len(srv.Requests()); n != 0 {
 		t.Fatalf("%d model calls", n)
 	}
-	// stopped, then retried on a model that can be called: run goes on
+	// stopped, then retried on the same chain: run still refuses (it
+	// used to carry the retry out, and the ticket stopped again)
 	e.setStatus(id, store.StatusNeedsHuman)
+	c = exec.Command(binPath, "--repo", e.dir, "retry", id)
+	c.Env = append(os.Environ(), "AGENT_TUI_CLI_KEY=")
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("retry: %v %s", err, out)
+	}
+	c = exec.Command(binPath, "--repo", e.dir, "run", "--until-idle")
+	c.Env = append(os.Environ(), "AGENT_TUI_CLI_KEY=")
+	if out, err := c.CombinedOutput(); err == nil || !strings.Contains(string(out), id+" would only stop for you") {
+		t.Fatalf("run with a pending retry on the same chain: %v %q", err, out)
+	}
+	// retried on a model that can be called: run goes on
 	c = exec.Command(binPath, "--repo", e.dir, "retry", id, "--model", "lm")
 	c.Env = append(os.Environ(), "AGENT_TUI_CLI_KEY=")
 	if out, err := c.CombinedOutput(); err != nil {

@@ -70,6 +70,37 @@ func (e *Engine) Models() []ModelChoice {
 	return out
 }
 
+// UncallableNext is Uncallable for what t will run once its pending
+// decisions are carried out, where that can be told: a retry reruns its
+// phase (on the model it names, if any); after an approve or a reject the
+// next step is the engine's to find, and "" is returned.
+func (e *Engine) UncallableNext(t *store.Ticket) string {
+	model, known := "", true
+	for _, d := range t.Decisions {
+		switch {
+		case d.Applied || d.Kind == store.DecisionPause || d.Kind == store.DecisionResume:
+		case d.Kind == store.DecisionRetry:
+			if d.Model != "" {
+				model = d.Model
+			}
+		default:
+			known = false
+		}
+	}
+	if !known || t.Phase == Merge {
+		return ""
+	}
+	if model == "" {
+		return e.Uncallable(t)
+	}
+	cp := *t
+	cp.Phases = slices.Clone(t.Phases)
+	if ps := phaseState(&cp, cp.Phase); ps != nil {
+		ps.Model = model
+	}
+	return e.Uncallable(&cp)
+}
+
 // Uncallable says why the model phase t is at cannot run (no model of its
 // chain, or of the validator's after it, can be called: its provider's key
 // variable is unset), or "" when it can.
