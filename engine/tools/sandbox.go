@@ -269,10 +269,35 @@ func goCacheDirs() []string {
 // cargo, npm, pip, maven and gradle work inside the sandbox as go does.
 var homeCaches = []string{".cache", ".npm", ".cargo/registry", ".cargo/git", ".cargo/.package-cache", ".m2/repository", ".gradle/caches", ".gradle/wrapper"}
 
+// cachesOf are the cache directories a tool makes on its first run: made
+// here when the tool is installed, since inside the sandbox it could not
+// (the Go caches are made the same way, by goCacheDirs).
+var cachesOf = map[string][]string{
+	"npm":    {".npm"},
+	"cargo":  {".cargo/registry", ".cargo/git"},
+	"mvn":    {".m2/repository"},
+	"gradle": {".gradle/caches", ".gradle/wrapper"},
+	"pip3":   {".cache"},
+}
+
+var makeCachesOnce sync.Once
+
 // cacheDirs are the caches commands may write, shared with the user's own
 // builds: the Go caches and homeCaches that exist.
 func cacheDirs() []string {
+	makeCachesOnce.Do(makeToolCaches)
 	return append(slices.Clone(goCacheDirs()), existing(inHome(homeCaches))...)
+}
+
+// makeToolCaches makes the caches of the tools installed (cachesOf).
+func makeToolCaches() {
+	for tool, dirs := range cachesOf {
+		if _, err := exec.LookPath(tool); err == nil {
+			for _, d := range inHome(dirs) {
+				os.MkdirAll(d, 0o755)
+			}
+		}
+	}
 }
 
 // CheckWritable is where the user's test and CI runs may write: the

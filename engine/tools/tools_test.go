@@ -759,3 +759,26 @@ func TestWithTMPDIR(t *testing.T) {
 		t.Errorf("/tmp kept: %s", got)
 	}
 }
+
+// The cache of an installed tool is made before any confined run needs
+// it (inside the sandbox the tool could not make it); a tool that is not
+// installed gets none.
+func TestToolCachesAreMadeForInstalledTools(t *testing.T) {
+	home, bin := t.TempDir(), t.TempDir()
+	mustWrite(t, filepath.Join(bin, "npm"), "#!/bin/sh\n")
+	if err := os.Chmod(filepath.Join(bin, "npm"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOME", home)
+	t.Setenv("PATH", bin)
+	makeToolCaches()
+	if _, err := os.Stat(filepath.Join(home, ".npm")); err != nil {
+		t.Error("no ~/.npm for an installed npm")
+	}
+	if _, err := os.Stat(filepath.Join(home, ".cargo")); err == nil {
+		t.Error("a cache made for cargo, which is not installed")
+	}
+	if !slices.Contains(existing(inHome(homeCaches)), filepath.Join(home, ".npm")) {
+		t.Error("~/.npm is not among the writable caches")
+	}
+}
