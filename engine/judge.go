@@ -446,19 +446,27 @@ var ownConfigPaths = []string{config.RepoConfigName, filepath.ToSlash(prompts.Ov
 // (.agent-tui made a symlink) agent-tui's own configuration. Compared
 // without case: a case-insensitive file system loads .AGENT-TUI.toml too.
 func ownConfig(changed []string) []string {
-	under := func(p, dir string) bool {
-		return len(p) > len(dir) && p[len(dir)] == '/' && strings.EqualFold(p[:len(dir)], dir)
-	}
 	var out []string
 	for _, p := range changed {
-		for _, c := range ownConfigPaths {
-			if strings.EqualFold(p, c) || under(p, c) || under(c, p) {
-				out = append(out, p)
-				break
-			}
+		if isOwnConfig(p) {
+			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// isOwnConfig says whether the path p is, holds or leads to agent-tui's
+// own configuration (see ownConfig).
+func isOwnConfig(p string) bool {
+	under := func(p, dir string) bool {
+		return len(p) > len(dir) && p[len(dir)] == '/' && strings.EqualFold(p[:len(dir)], dir)
+	}
+	for _, c := range ownConfigPaths {
+		if strings.EqualFold(p, c) || under(p, c) || under(c, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // touchedScripts lists the check scripts among changed paths.

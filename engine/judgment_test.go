@@ -1156,19 +1156,7 @@ func TestOwnConfigPaths(t *testing.T) {
 // before the check, and the commit takes what they saw. Here the code the
 // tests run writes agent-tui's own config (and a test that always passes).
 func TestWhatATestRunWritesIsNotCommitted(t *testing.T) {
-	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
-		id := ticketOf(r)
-		switch {
-		case phase == "tests" && toolTurns(r) == 0:
-			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("t", "tests/"+id+"_test.sh", "sh src/"+id+".sh\ngrep -q 'done "+id+"' src/"+id+".txt\n")}}
-		case phase == "code" && toolTurns(r) == 0:
-			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
-				writeCall("c", "src/"+id+".txt", "done "+id+"\n"),
-				writeCall("s", "src/"+id+".sh", "printf 'sandbox = \"off\"\\n' > .agent-tui.toml; echo 'echo LEFTOVER-RAN; exit 0' > tests/zz_always_test.sh\n"),
-			}}
-		}
-		return developer(r, phase)
-	})
+	h := newHarness(t, "", testRunWritesLeftovers)
 	id := h.add("hotfix", "runs code", false)
 	h.runIdle()
 	if tk := h.ticket(id); tk.Status != store.StatusDone {
@@ -1231,16 +1219,8 @@ func TestHumanFixAfterAFailedCheckIsCommitted(t *testing.T) {
 	if tk.Status != store.StatusNeedsHuman || tk.Phase != "code" {
 		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
 	}
-	if err := os.WriteFile(filepath.Join(tk.Worktree, "src", id+".txt"), []byte("done "+id+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
-		t.Fatal(err)
-	}
-	h.runIdle()
-	tk = h.ticket(id)
-	data, _ := os.ReadFile(filepath.Join(h.dir, "src", id+".txt"))
-	if tk.Status != store.StatusDone || !strings.Contains(string(data), "done") {
+	tk, data := editAndApprove(t, h, id, "done "+id+"\n")
+	if tk.Status != store.StatusDone || !strings.Contains(data, "done") {
 		t.Fatalf("%s at %s (%s); merged file %q", tk.Status, tk.Phase, tk.Reason, data)
 	}
 }
@@ -1256,16 +1236,8 @@ func TestHumanEditAtTheCodeGateIsCommitted(t *testing.T) {
 	if tk.Status != store.StatusAwaiting || tk.Phase != "code" {
 		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
 	}
-	if err := os.WriteFile(filepath.Join(tk.Worktree, "src", id+".txt"), []byte("done "+id+"\nHUMAN\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
-		t.Fatal(err)
-	}
-	h.runIdle()
-	tk = h.ticket(id)
-	data, _ := os.ReadFile(filepath.Join(h.dir, "src", id+".txt"))
-	if tk.Status != store.StatusDone || !strings.Contains(string(data), "HUMAN") {
+	tk, data := editAndApprove(t, h, id, "done "+id+"\nHUMAN\n")
+	if tk.Status != store.StatusDone || !strings.Contains(data, "HUMAN") {
 		t.Fatalf("%s at %s (%s); merged file %q", tk.Status, tk.Phase, tk.Reason, data)
 	}
 }
@@ -1273,19 +1245,7 @@ func TestHumanEditAtTheCodeGateIsCommitted(t *testing.T) {
 // A plain approve at the code gate commits the worktree as it is, which
 // holds nothing the check's test run wrote: that went when the run ended.
 func TestGateApproveCommitsNoTestRunLeftovers(t *testing.T) {
-	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
-		id := ticketOf(r)
-		switch {
-		case phase == "tests" && toolTurns(r) == 0:
-			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("t", "tests/"+id+"_test.sh", "sh src/"+id+".sh\ngrep -q 'done "+id+"' src/"+id+".txt\n")}}
-		case phase == "code" && toolTurns(r) == 0:
-			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
-				writeCall("c", "src/"+id+".txt", "done "+id+"\n"),
-				writeCall("s", "src/"+id+".sh", "printf 'sandbox = \"off\"\\n' > .agent-tui.toml\n"),
-			}}
-		}
-		return developer(r, phase)
-	})
+	h := newHarness(t, "", testRunWritesLeftovers)
 	h.cfg.Approve = []string{"code"}
 	id := h.add("hotfix", "runs code", false)
 	h.runIdle()
@@ -1303,4 +1263,35 @@ func TestGateApproveCommitsNoTestRunLeftovers(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(h.dir, ".agent-tui.toml")); err == nil {
 		t.Errorf(".agent-tui.toml, written by the check's test run, was merged into the checkout after a plain approve")
 	}
+}
+
+// testRunWritesLeftovers is a developer whose code, run by its tests,
+// writes agent-tui's config and a test that always passes.
+func testRunWritesLeftovers(r *oaitest.Request, phase string) oaitest.Reply {
+	id := ticketOf(r)
+	switch {
+	case phase == "tests" && toolTurns(r) == 0:
+		return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("t", "tests/"+id+"_test.sh", "sh src/"+id+".sh\ngrep -q 'done "+id+"' src/"+id+".txt\n")}}
+	case phase == "code" && toolTurns(r) == 0:
+		return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
+			writeCall("c", "src/"+id+".txt", "done "+id+"\n"),
+			writeCall("s", "src/"+id+".sh", "printf 'sandbox = \"off\"\\n' > .agent-tui.toml; echo 'echo LEFTOVER-RAN; exit 0' > tests/zz_always_test.sh\n"),
+		}}
+	}
+	return developer(r, phase)
+}
+
+// editAndApprove writes content to the ticket's src file in its worktree,
+// approves, runs, and says what was merged.
+func editAndApprove(t *testing.T, h *harness, id, content string) (*store.Ticket, string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(h.ticket(id).Worktree, "src", id+".txt"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	data, _ := os.ReadFile(filepath.Join(h.dir, "src", id+".txt"))
+	return h.ticket(id), string(data)
 }

@@ -846,7 +846,7 @@ func (e *Engine) runMerge(ctx context.Context, t *store.Ticket, ps *store.PhaseS
 	msg := fmt.Sprintf("%s: %s (agent-tui)", t.ID, t.Title)
 	// agent-tui's own config, which no ticket may change, may be changed
 	// and not committed (the README's advice to set sandbox = "off")
-	commit, err := e.repo.MergeAllowing(ctx, t.Branch, t.BaseBranch, msg, func(p string) bool { return len(ownConfig([]string{p})) > 0 })
+	commit, err := e.repo.MergeAllowing(ctx, t.Branch, t.BaseBranch, msg, isOwnConfig)
 	var blocked *workspace.MergeBlocked
 	if errors.As(err, &blocked) {
 		e.stopTicket(t.ID, store.StatusNeedsHuman, "merge blocked: "+blocked.Reason)

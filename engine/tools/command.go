@@ -124,30 +124,33 @@ func ExecConfined(ctx context.Context, argv []string, dir string, env []string, 
 		res.Unconfined = fmt.Sprintf("Landlock ABI %d here; test runs are confined from ABI 2 (Linux 5.19)", v)
 		return res, err
 	}
-	type outcome struct {
-		res      Result
-		err      error
-		confined error
+	res, err, confined := execOnThread(func() error {
+		return confineThread(existing(writable), existing(readable), hidden)
+	}, ctx, argv, dir, env, timeout, outputCap)
+	if confined == nil {
+		return res, err
 	}
-	done := make(chan outcome, 1)
-	go func() {
-		// never unlocked: the confined thread ends with this goroutine, and
-		// Go starts no thread from a locked one (it would inherit this)
-		runtime.LockOSThread()
-		if err := confineThread(existing(writable), existing(readable), hidden); err != nil {
-			done <- outcome{confined: err}
-			return
-		}
-		res, err := Exec(ctx, argv, dir, env, timeout, outputCap)
-		done <- outcome{res, err, nil}
-	}()
-	o := <-done
-	if o.confined == nil {
-		return o.res, o.err
-	}
-	res, err := Exec(ctx, argv, dir, env, timeout, outputCap)
-	res.Unconfined = o.confined.Error()
+	res, err = Exec(ctx, argv, dir, env, timeout, outputCap)
+	res.Unconfined = confined.Error()
 	return res, err
+}
+
+// execOnThread is Exec from a thread of its own, once prepare (which
+// confines that thread: Landlock, seccomp) succeeded there; prepErr is
+// prepare's error, and then nothing ran. The thread is never unlocked: it
+// ends with its goroutine, and Go starts no thread from a locked one (it
+// would inherit the confinement).
+func execOnThread(prepare func() error, ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int) (res Result, err, prepErr error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		if prepErr = prepare(); prepErr == nil {
+			res, err = Exec(ctx, argv, dir, env, timeout, outputCap)
+		}
+	}()
+	<-done
+	return res, err, prepErr
 }
 
 // Exec runs argv in dir in a session of its own: on timeout, and when it

@@ -366,20 +366,23 @@ func Confinement(sandbox string) string {
 }
 
 func describe(mode sandboxMode, sandbox string) string {
+	const noFilter = " (no socket filter on this architecture)"
 	switch mode {
 	case sandboxBwrap:
-		if !socketFilterHere() {
-			return "bubblewrap: commands can write only to the worktree, the ticket temp dir and the package caches, and cannot read other tickets or home credentials; they can reach unix sockets (no socket filter on this architecture)"
+		text := "bubblewrap: commands can write only to the worktree, the ticket temp dir and the package caches, and cannot read other tickets or home credentials"
+		switch {
+		case !socketFilterHere():
+			return text + "; they can reach unix sockets" + noFilter
+		case !filterableLauncher(bwrapPath):
+			return text + "; they can reach unix sockets (this bubblewrap is setuid or has file capabilities, which the socket filter would disable)"
 		}
-		if !filterableLauncher(bwrapPath) {
-			return "bubblewrap: commands can write only to the worktree, the ticket temp dir and the package caches, and cannot read other tickets or home credentials; they can reach unix sockets (this bubblewrap is setuid or has file capabilities, which the socket filter would disable)"
-		}
-		return "bubblewrap: commands can write only to the worktree, the ticket temp dir and the package caches, and cannot read other tickets or home credentials, nor reach unix sockets"
+		return text + ", nor reach unix sockets"
 	case sandboxLandlock:
+		text := "landlock: writes limited to the worktree, the ticket temp dir and the package caches; other tickets and home credentials unreadable"
 		if !socketFilterHere() {
-			return "landlock: writes limited to the worktree, the ticket temp dir and the package caches; other tickets and home credentials unreadable; unix sockets reachable (no socket filter on this architecture)"
+			return text + "; unix sockets reachable" + noFilter
 		}
-		return "landlock: writes limited to the worktree, the ticket temp dir and the package caches; other tickets and home credentials unreadable; no unix sockets"
+		return text + "; no unix sockets"
 	}
 	if sandbox == "off" {
 		return "unconfined (sandbox = \"off\"): commands can write anywhere the user can"

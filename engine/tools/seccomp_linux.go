@@ -92,24 +92,13 @@ func execNoUnixSockets(ctx context.Context, argv []string, dir string, env []str
 	if !filterableLauncher(argv[0]) {
 		return Result{}, nil, false
 	}
-	type outcome struct {
-		res Result
-		err error
-		ok  bool
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		// never unlocked: the filtered thread ends with this goroutine
-		runtime.LockOSThread()
-		if unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != nil || refuseUnixSockets() != nil {
-			done <- outcome{}
-			return
+	res, err, prepErr := execOnThread(func() error {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return err
 		}
-		res, err := Exec(ctx, argv, dir, env, timeout, outputCap)
-		done <- outcome{res, err, true}
-	}()
-	o := <-done
-	return o.res, o.err, o.ok
+		return refuseUnixSockets()
+	}, ctx, argv, dir, env, timeout, outputCap)
+	return res, err, prepErr == nil
 }
 
 // socketFilterHere says whether this architecture has the filter.

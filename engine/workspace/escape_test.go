@@ -33,10 +33,7 @@ func noMarker(t *testing.T, marker, after string) {
 func TestGitIgnoresAGitDirTheModelPointsAt(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
-	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	wt := worktree(t, r, "T-1")
 	marker := filepath.Join(t.TempDir(), "ran")
 	original, err := os.ReadFile(filepath.Join(wt, ".git"))
 	if err != nil {
@@ -105,10 +102,7 @@ func TestGitIgnoresAGitDirTheModelPointsAt(t *testing.T) {
 func TestGitNeverEntersARepositoryTheModelMakes(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
-	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	wt := worktree(t, r, "T-1")
 	marker := filepath.Join(t.TempDir(), "ran")
 	sub := filepath.Join(wt, "sub")
 	run(t, wt, "init", "-q", sub)
@@ -153,10 +147,7 @@ func TestGitNeverEntersARepositoryTheModelMakes(t *testing.T) {
 func TestIndexGitlinks(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
-	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	wt := worktree(t, r, "T-1")
 	head := run(t, wt, "rev-parse", "HEAD")
 	for _, p := range []string{"vendor/a", "vendor/ab", "z/deep/dir/link"} {
 		run(t, wt, "update-index", "--add", "--cacheinfo", "160000,"+head+","+p)
@@ -221,10 +212,7 @@ func writeTemp(t testing.TB, data []byte) string {
 func TestFifoInPlaceOfDotGit(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
-	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	wt := worktree(t, r, "T-1")
 	dotGit := filepath.Join(wt, ".git")
 	original, _ := os.ReadFile(dotGit)
 	os.Remove(dotGit)
@@ -266,10 +254,7 @@ func TestPrivateObjects(t *testing.T) {
 	alternates := filepath.Join(r.GitDir, "objects", "info", "alternates")
 	theirs := t.TempDir()
 	write(t, alternates, theirs+"\n")
-	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	wt := worktree(t, r, "T-1")
 	if err := r.KeepPrivate("T-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -327,10 +312,7 @@ func TestPrivateObjects(t *testing.T) {
 func TestRegistrationNeverFollowsTheModelsSymlink(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
-	wt1, _, err := r.EnsureWorktree(ctx, "T-1", "main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	wt1 := worktree(t, r, "T-1")
 	if err := r.KeepPrivate("T-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -340,10 +322,7 @@ func TestRegistrationNeverFollowsTheModelsSymlink(t *testing.T) {
 	}
 	// the user's own worktree, named T-2
 	run(t, r.Dir, "worktree", "add", "-q", "--detach", filepath.Join(t.TempDir(), "T-2"), "main")
-	wt2, _, err := r.EnsureWorktree(ctx, "T-2", "main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	wt2 := worktree(t, r, "T-2")
 	if filepath.Base(r.registration(wt2)) == "T-2" {
 		t.Fatal("T-2 registered under its own name: the numbered case is not tested")
 	}
@@ -526,10 +505,7 @@ func TestChainAfterARefusedSensitiveMergeLeaksNothing(t *testing.T) {
 func TestDropUnstaged(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
-	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	wt := worktree(t, r, "T-1")
 	if dropped, err := r.DropUnstaged(ctx, wt); err != nil || dropped {
 		t.Fatalf("a clean worktree: %v %v", dropped, err)
 	}
@@ -553,4 +529,14 @@ func TestDropUnstaged(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(wt, "cache/x")); err != nil {
 		t.Error("an ignored file went")
 	}
+}
+
+// worktree makes ticket id's worktree on main.
+func worktree(t *testing.T, r *Repo, id string) string {
+	t.Helper()
+	wt, _, err := r.EnsureWorktree(context.Background(), id, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wt
 }

@@ -371,17 +371,28 @@ func (r *Repo) createBranch(ctx context.Context, branch, base string) error {
 // Changed lists the paths of the worktree wt that differ from its last
 // commit: changed, added (untracked included) or deleted.
 func (r *Repo) Changed(ctx context.Context, wt string) ([]string, error) {
+	entries, err := r.status(ctx, wt)
+	var files []string
+	for _, e := range entries {
+		files = append(files, e[3:])
+	}
+	return files, err
+}
+
+// status lists the worktree's changes as git status --porcelain puts
+// them: "XY path", X the index's side, Y the work tree's.
+func (r *Repo) status(ctx context.Context, wt string) ([]string, error) {
 	out, err := r.gitIn(ctx, wt, nil, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--ignore-submodules=all")
 	if err != nil {
 		return nil, err
 	}
-	var files []string
-	for _, f := range strings.Split(out, "\x00") {
-		if len(f) > 3 {
-			files = append(files, f[3:])
+	var entries []string
+	for _, e := range strings.Split(out, "\x00") {
+		if len(e) > 3 {
+			entries = append(entries, e)
 		}
 	}
-	return files, nil
+	return entries, nil
 }
 
 // DropUnstaged puts the worktree wt back to what is staged: what a run
@@ -389,16 +400,12 @@ func (r *Repo) Changed(ctx context.Context, wt string) ([]string, error) {
 // was anything to drop; one git process when there was not.
 func (r *Repo) DropUnstaged(ctx context.Context, wt string) (bool, error) {
 	ctx = context.WithoutCancel(ctx) // see CommitAll
-	out, err := r.gitIn(ctx, wt, nil, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--ignore-submodules=all")
+	entries, err := r.status(ctx, wt)
 	if err != nil {
 		return false, err
 	}
-	left := false
-	for _, e := range strings.Split(out, "\x00") {
-		// XY path: Y is the work tree's side, ?? an untracked file
-		left = left || len(e) > 3 && e[1] != ' '
-	}
-	if !left {
+	// the work tree's side changed, or an untracked file (??)
+	if !slices.ContainsFunc(entries, func(e string) bool { return e[1] != ' ' }) {
 		return false, nil
 	}
 	if _, err := r.gitIn(ctx, wt, nil, "checkout", "-q", "--", "."); err != nil {
@@ -767,7 +774,7 @@ func (r *Repo) Stage(ctx context.Context, wt string) error {
 // list both names). A CommitStaged after it commits what was staged here.
 func (r *Repo) StageAll(ctx context.Context, wt, base string) ([]string, error) {
 	ctx = context.WithoutCancel(ctx) // see CommitAll
-	if err := r.addAll(ctx, wt, nil); err != nil {
+	if err := r.Stage(ctx, wt); err != nil {
 		return nil, err
 	}
 	out, err := r.gitIn(ctx, wt, nil, "diff", "--cached", "--name-only", "--no-renames", "-z", "--merge-base", base)
