@@ -33,6 +33,8 @@ type Repo struct {
 	addSlots chan struct{}
 	creating singleflight.Group // worktree creations under way, by ticket
 	branches batcher[*branchReq]
+	madeMu   sync.Mutex
+	made     map[string]bool    // branches this process created: no one else's
 	tips     batcher[*tipReq]   // branches' commits, asked for together
 	merges   batcher[*mergeReq] // merges into the user's checkout happen one batch at a time
 	prunes   batcher[chan error]
@@ -361,6 +363,16 @@ func (r *Repo) createBranch(ctx context.Context, branch, base string) error {
 			in.WriteString("create refs/heads/" + q.branch + "\x00" + q.base + "\x00")
 		}
 		_, err := gitWithInput(ctx, r.Dir, in.String(), "update-ref", "-z", "--stdin", "-m", "agent-tui: new ticket branch")
+		if err == nil {
+			r.madeMu.Lock()
+			if r.made == nil {
+				r.made = map[string]bool{}
+			}
+			for _, q := range batch {
+				r.made[q.branch] = true
+			}
+			r.madeMu.Unlock()
+		}
 		for _, q := range batch {
 			q.done <- err
 		}
@@ -998,6 +1010,12 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 // git once which of their branches exist; only those are looked into.
 func (r *Repo) Foreign(ctx context.Context, ticketID, base string) bool {
 	branch := BranchName(ticketID)
+	r.madeMu.Lock()
+	ours := r.made[branch]
+	r.madeMu.Unlock()
+	if ours {
+		return false // made by `create`, which fails on a branch that exists
+	}
 	if tip, err := r.branchTip(ctx, branch); err == nil && tip == "" {
 		return false // no such branch
 	}

@@ -375,6 +375,31 @@ func TestForeignInABurst(t *testing.T) {
 	}
 }
 
+// A branch this process made for the ticket is its own, commits and all,
+// and git is not asked again (the prefetched worktree's branch, met before
+// the ticket recorded it).
+func TestForeignKnowsItsOwnBranches(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, _, err := r.EnsureWorktree(ctx, "T-5", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "ours.txt"), "ours\n")
+	if _, err := r.CommitAll(ctx, wt, "the ticket's tests"); err != nil {
+		t.Fatal(err)
+	}
+	if r.Foreign(ctx, "T-5", "main") {
+		t.Error("the branch this process made is called foreign")
+	}
+	// another process (a restart) did not make it: it looks
+	if other, err := Open(r.Dir); err != nil {
+		t.Fatal(err)
+	} else if !other.Foreign(ctx, "T-5", "main") {
+		t.Error("a branch with commits, made by another process, is not foreign")
+	}
+}
+
 func TestDiffAndStageAll(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
