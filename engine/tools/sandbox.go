@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -255,11 +256,7 @@ func goCacheDirs() []string {
 				// here, as go itself would on its first run
 				os.MkdirAll(c, 0o755)
 			}
-			if real, err := filepath.EvalSymlinks(c); err == nil {
-				if st, err := os.Stat(real); err == nil && st.IsDir() {
-					goDirs = append(goDirs, real)
-				}
-			}
+			goDirs = append(goDirs, filepath.Clean(c))
 		}
 	})
 	return goDirs
@@ -282,11 +279,113 @@ var cachesOf = map[string][]string{
 
 var makeCachesOnce sync.Once
 
-// cacheDirs are the caches commands may write, shared with the user's own
-// builds: the Go caches and homeCaches that exist.
-func cacheDirs() []string {
+// cacheDirs are the caches commands may write beside the paths in also,
+// shared with the user's own builds: the Go caches and homeCaches that
+// exist, resolved by writableCaches.
+func cacheDirs(also ...string) []string {
 	makeCachesOnce.Do(makeToolCaches)
-	return append(slices.Clone(goCacheDirs()), existing(inHome(homeCaches))...)
+	return writableCaches(append(slices.Clone(goCacheDirs()), inHome(homeCaches)...), also)
+}
+
+// writableCaches resolves the directories in cands, leaving out any whose
+// resolution looks up a name inside a directory commands may write (one of
+// cands, or of also): a command could have made that name a symlink to
+// anywhere, and the grant would follow it (GOCACHE, ~/.cache/go-build by
+// default, made a link to the home directory). What is left out that way
+// is inside the other's grant already, or was such a link.
+func writableCaches(cands, also []string) []string {
+	// every directory granted is a root: agent-tui's own paths, and each
+	// cache as named and as resolved here (a link's target counts once it
+	// is granted; until then it is only a command's say-so)
+	var roots []string
+	addRoot := func(p string) bool {
+		if p == "/" || slices.Contains(roots, p) {
+			return false
+		}
+		roots = append(roots, p)
+		return true
+	}
+	for _, p := range also {
+		if filepath.IsAbs(p) {
+			addRoot(filepath.Clean(p))
+			if real, err := filepath.EvalSymlinks(p); err == nil {
+				addRoot(real)
+			}
+		}
+	}
+	for _, c := range cands {
+		if filepath.IsAbs(c) {
+			addRoot(filepath.Clean(c))
+		}
+	}
+	inRoot := func(dir string) bool {
+		for _, r := range roots {
+			if dir == r || strings.HasPrefix(dir, r+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	for {
+		var out []string
+		grew := false
+		for _, c := range cands {
+			if !filepath.IsAbs(c) {
+				continue
+			}
+			real, ok := resolveOutside(c, inRoot)
+			if !ok || real == "/" || slices.Contains(out, real) {
+				continue
+			}
+			if st, err := os.Stat(real); err == nil && st.IsDir() {
+				out = append(out, real)
+				grew = addRoot(real) || grew
+			}
+		}
+		if !grew {
+			return out
+		}
+	}
+}
+
+// resolveOutside resolves the absolute path p as filepath.EvalSymlinks does,
+// failing when p does not exist or a name would be looked up in a directory
+// for which inside is true.
+func resolveOutside(p string, inside func(dir string) bool) (string, bool) {
+	todo := strings.Split(p, "/")
+	cur, links := "/", 0
+	for len(todo) > 0 {
+		name := todo[0]
+		todo = todo[1:]
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur)
+			continue
+		}
+		if inside(cur) {
+			return "", false
+		}
+		next := filepath.Join(cur, name)
+		fi, err := os.Lstat(next)
+		if err != nil {
+			return "", false
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		target, err := os.Readlink(next)
+		if links++; err != nil || links > 40 {
+			return "", false
+		}
+		if filepath.IsAbs(target) {
+			cur = "/"
+		}
+		todo = append(strings.Split(target, "/"), todo...)
+	}
+	return cur, true
 }
 
 // makeToolCaches makes the caches of the tools installed (cachesOf).
@@ -306,7 +405,8 @@ func makeToolCaches() {
 // makes its semaphores there).
 func CheckWritable(own ...string) []string {
 	var out []string
-	for _, p := range existing(append(append(own, "/dev/null", "/dev/shm"), cacheDirs()...)) {
+	own = append(own, "/dev/null", "/dev/shm")
+	for _, p := range append(existing(own), cacheDirs(own...)...) {
 		if !slices.Contains(out, p) {
 			out = append(out, p)
 		}
@@ -316,7 +416,7 @@ func CheckWritable(own ...string) []string {
 
 func (b *Box) writable() []string {
 	w := []string{b.rootDir, b.tmpDir}
-	for _, d := range cacheDirs() {
+	for _, d := range cacheDirs(w...) {
 		dup := false
 		for _, x := range w {
 			dup = dup || x == d
