@@ -81,6 +81,14 @@ func Open(dir string) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not a git repository: %s", dir)
 	}
+	if gitDir, ticket, ok := inTicketWorktree(abs); ok {
+		// git must not look for the repository there: the worktree's .git
+		// file, or a repository made inside it, are the model's to write
+		if filepath.Base(gitDir) != ".git" {
+			return nil, fmt.Errorf("%s is in the worktree of ticket %s: run agent-tui in the repository itself", dir, ticket)
+		}
+		abs = filepath.Dir(gitDir)
+	}
 	out, err := git(context.Background(), abs, nil, "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir", "--show-object-format")
 	if err != nil {
 		if bare, _ := git(context.Background(), abs, nil, "rev-parse", "--is-bare-repository"); strings.TrimSpace(bare) == "true" {
@@ -106,6 +114,30 @@ func Open(dir string) (*Repo, error) {
 		r.Dir = filepath.Dir(r.GitDir)
 	}
 	return r, nil
+}
+
+// inTicketWorktree says whether dir lies in a ticket's worktree,
+// <git dir>/agent-tui/worktrees/<ID>, judged from its path (symlinks
+// resolved) and the git directory above it alone.
+func inTicketWorktree(dir string) (gitDir, ticket string, ok bool) {
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	parts := strings.Split(filepath.Clean(dir), string(filepath.Separator))
+	// the outermost match: directories inside a worktree can be named
+	// anything
+	for i := 1; i+2 < len(parts); i++ {
+		if parts[i] != "agent-tui" || parts[i+1] != "worktrees" {
+			continue
+		}
+		gd := strings.Join(parts[:i], string(filepath.Separator))
+		head, err1 := os.Lstat(filepath.Join(gd, "HEAD"))
+		objects, err2 := os.Lstat(filepath.Join(gd, "objects"))
+		if err1 == nil && err2 == nil && head.Mode().IsRegular() && objects.IsDir() {
+			return gd, parts[i+2], true
+		}
+	}
+	return "", "", false
 }
 
 // ErrDetached is returned by CurrentBranch when no branch is checked out.

@@ -83,6 +83,24 @@ func TestOpen(t *testing.T) {
 		t.Errorf("Open(inside a ticket's worktree): Dir %q GitDir %q, want %q %q", r3.Dir, r3.GitDir, r.Dir, r.GitDir)
 	}
 
+	// git is not asked where the repository is from there: a model's
+	// command can point the worktree's .git at a repository of its own
+	// (whose config runs programs), or make one in a subdirectory
+	evil := filepath.Join(wt, "evil")
+	run(t, wt, "init", "-q", evil)
+	nested := filepath.Join(wt, "tests")
+	run(t, wt, "init", "-q", nested)
+	write(t, filepath.Join(wt, ".git"), "gitdir: "+filepath.Join(evil, ".git")+"\n")
+	for _, d := range []string{wt, filepath.Join(wt, "lib"), nested} {
+		r4, err := Open(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r4.Dir != r.Dir || r4.GitDir != r.GitDir {
+			t.Errorf("Open(%s) with the worktree tampered: Dir %q GitDir %q, want %q %q", d, r4.Dir, r4.GitDir, r.Dir, r.GitDir)
+		}
+	}
+
 	plain := t.TempDir()
 	_, err = Open(plain)
 	if err == nil || err.Error() != "not a git repository: "+plain {
