@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -124,9 +125,29 @@ func ExecConfined(ctx context.Context, argv []string, dir string, env []string, 
 		res.Unconfined = fmt.Sprintf("Landlock ABI %d here; test runs are confined from ABI 2 (Linux 5.19)", v)
 		return res, err
 	}
+	// What leaves the run's process group is kept in it (keepInGroup),
+	// which needs the run's session made by setsid(1) once it runs: Exec
+	// makes it in the child it forks, and the keeper, asked then, could
+	// not answer (see keepInGroup). Where either cannot be had (no
+	// setsid(1), before Linux 5.5, another architecture), what leaves the
+	// group outlives the run, as it would unconfined.
+	keep := setsidProgram() != "" && socketFilterHere()
+	var keeper *groupKeeper
 	res, err, confined := execOnThread(func() error {
-		return confineThread(existing(writable), existing(readable), hidden)
-	}, ctx, argv, dir, env, timeout, outputCap)
+		if err := confineThread(existing(writable), existing(readable), hidden); err != nil {
+			return err
+		}
+		if keep {
+			keeper, _ = keepInGroup()
+		}
+		return nil
+	}, func() (Result, error) {
+		if keeper == nil {
+			return Exec(ctx, argv, dir, env, timeout, outputCap)
+		}
+		return execSession(ctx, append([]string{setsidProgram()}, argv...), dir, env, timeout, outputCap, false)
+	})
+	keeper.stop()
 	if confined == nil {
 		return res, err
 	}
@@ -140,13 +161,13 @@ func ExecConfined(ctx context.Context, argv []string, dir string, env []string, 
 // prepare's error, and then nothing ran. The thread is never unlocked: it
 // ends with its goroutine, and Go starts no thread from a locked one (it
 // would inherit the confinement).
-func execOnThread(prepare func() error, ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int) (res Result, err, prepErr error) {
+func execOnThread(prepare func() error, run func() (Result, error)) (res Result, err, prepErr error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		runtime.LockOSThread()
 		if prepErr = prepare(); prepErr == nil {
-			res, err = Exec(ctx, argv, dir, env, timeout, outputCap)
+			res, err = run()
 		}
 	}()
 	<-done
@@ -158,6 +179,22 @@ func execOnThread(prepare func() error, ctx context.Context, argv []string, dir 
 // it. Only the last outputCap bytes of output are kept. An error means the
 // command could not run or ctx was cancelled; a failing command is not one.
 func Exec(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int) (Result, error) {
+	return execSession(ctx, argv, dir, env, timeout, outputCap, true)
+}
+
+// setsidProgram is setsid(1), "" where there is none.
+var setsidProgram = sync.OnceValue(func() string {
+	p, err := exec.LookPath("setsid")
+	if err != nil || !filepath.IsAbs(p) {
+		return ""
+	}
+	return p
+})
+
+// execSession is Exec; with newSession false the command must make its
+// own session (argv[0] is setsid(1)): until it has, it is killed by its
+// pid alone.
+func execSession(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int, newSession bool) (Result, error) {
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(tctx, argv[0], argv[1:]...)
@@ -167,8 +204,11 @@ func Exec(ctx context.Context, argv []string, dir string, env []string, timeout 
 	cmd.Stdout, cmd.Stderr = out, out
 	// A new session: the process group can be killed as a whole, and the
 	// command has no controlling terminal to read from or inject into.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: newSession}
+	cmd.Cancel = func() error {
+		syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	// Background children holding the output pipe must not hold us forever.
 	cmd.WaitDelay = 2 * time.Second
 	if len(argv) > 1 && argv[1] == HelperArg {

@@ -34,3 +34,9 @@ func execNoUnixSockets(context.Context, []string, string, []string, time.Duratio
 func socketFilterHere() bool { return false }
 
 func filterableLauncher(string) bool { return false }
+
+type groupKeeper struct{}
+
+func keepInGroup() (*groupKeeper, error) { return nil, errors.New("only on Linux") }
+
+func (*groupKeeper) stop() {}

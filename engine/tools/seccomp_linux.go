@@ -97,7 +97,7 @@ func execNoUnixSockets(ctx context.Context, argv []string, dir string, env []str
 			return err
 		}
 		return refuseUnixSockets()
-	}, ctx, argv, dir, env, timeout, outputCap)
+	}, func() (Result, error) { return Exec(ctx, argv, dir, env, timeout, outputCap) })
 	return res, err, prepErr == nil
 }
 
