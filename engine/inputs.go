@@ -139,7 +139,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		box, err := tools.New(tools.Options{
 			Root: readRoot, ReadOnly: !writesFiles(ps.Name), CommandTimeout: e.cfg.CommandTimeout.Duration,
 			Sandbox: e.cfg.Sandbox, TempDir: e.ticketTemp(t), ExtraEnvDrop: e.secretEnvNames(),
-			Hidden: e.hiddenFromCommands(), Readable: e.privateStore(t), Release: release,
+			Hidden: e.hiddenFromCommands(), Readable: e.privateStore(t), Sensitive: t.Sensitive, Release: release,
 		})
 		if err != nil {
 			release()

@@ -736,8 +736,11 @@ func (e *Engine) runCheck(ctx context.Context, t *store.Ticket, name, command st
 			// (Landlock allows by path, as it was when the check began):
 			// temporary files go where they can
 			env = tools.WithTMPDIR(env, tmp)
+			if t.Sensitive {
+				env = tools.PrivateCaches(env, tmp)
+			}
 		}
-		res, err = tools.ExecConfined(ctx, argv, dir, env, timeout, checkOutputKept, tools.CheckWritable(dir, tmp), e.privateStore(t), append(e.hiddenFromCommands(), tools.HomeKeys()...))
+		res, err = tools.ExecConfined(ctx, argv, dir, env, timeout, checkOutputKept, tools.CheckWritable(t.Sensitive, dir, tmp), e.privateStore(t), append(e.hiddenFromCommands(), tools.HomeKeys()...))
 	}
 	if res.Unconfined != "" {
 		e.unconfinedChecks.Do(func() {

@@ -2,9 +2,11 @@ package tools
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -65,5 +67,69 @@ func TestCachesAreNotResolvedThroughWritableDirectories(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(cache, "ok")); err != nil {
 		t.Errorf("the cache itself is not writable: %s", res.Output)
+	}
+}
+
+// A sensitive ticket's builds leave nothing in the shared caches, where
+// other tickets' commands could read its compiled code and test output:
+// its test runs and its commands build with private caches beneath its
+// temporary directory, and may not write the shared ones (but Go's module
+// cache, which holds downloads alone).
+func TestSensitiveBuildsUsePrivateCaches(t *testing.T) {
+	if !LandlockUsable() {
+		t.Skip("no Landlock")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Skip("no home directory")
+	}
+	shared := filepath.Join(home, ".cache")
+	if st, err := os.Stat(shared); err != nil || !st.IsDir() {
+		t.Skip("no ~/.cache here")
+	}
+	if !slices.Contains(CheckWritable(false), shared) {
+		t.Fatalf("~/.cache is not writable for other tickets: %q", CheckWritable(false))
+	}
+	probe := filepath.Join(shared, fmt.Sprintf("agent-tui-leak-%d", os.Getpid()))
+	t.Cleanup(func() { os.Remove(probe) })
+	script := `mkdir -p "$GOCACHE" "$XDG_CACHE_HOME" && echo built > "$GOCACHE/out" && echo private-ok; echo leaked > ` + probe + ` || echo refused-shared`
+
+	dir := t.TempDir()
+	wt, tmp := filepath.Join(dir, "wt"), filepath.Join(dir, "tmp")
+	for _, d := range []string{wt, tmp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writable := CheckWritable(true, wt, tmp)
+	if slices.Contains(writable, shared) {
+		t.Errorf("a sensitive ticket's runs may write ~/.cache: %q", writable)
+	}
+	goDirs := goCacheDirs()
+	for _, m := range goModDirs {
+		if real, err := filepath.EvalSymlinks(m); err == nil && !slices.Contains(writable, real) && !slices.ContainsFunc(goDirs, func(d string) bool { return d != m && strings.HasPrefix(m, d+"/") }) {
+			t.Errorf("Go's module cache %s is not writable for a sensitive ticket: %q", m, writable)
+		}
+	}
+	env := PrivateCaches(WithTMPDIR(os.Environ(), tmp), tmp)
+	res, err := ExecConfined(context.Background(), []string{"sh", "-c", script}, wt, env, 10*time.Second, 4096, writable, nil, nil)
+	if err != nil || res.Unconfined != "" {
+		t.Fatalf("%v %s", err, res.Unconfined)
+	}
+	if !strings.Contains(res.Output, "private-ok") || !strings.Contains(res.Output, "refused-shared") {
+		t.Errorf("test run: %q", res.Output)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "cache", "go-build", "out")); err != nil {
+		t.Errorf("the build cache is not the ticket's own: %v", err)
+	}
+
+	// the model's own commands, the same
+	b, _, _ := setup(t, Options{Sensitive: true})
+	out, isErr := call(t, b, "run_command", map[string]any{"command": script})
+	if isErr || !strings.Contains(out, "private-ok") || !strings.Contains(out, "refused-shared") {
+		t.Errorf("run_command: %q", out)
+	}
+	if _, err := os.Stat(probe); err == nil {
+		t.Error("a sensitive ticket's command wrote the shared cache")
 	}
 }

@@ -81,7 +81,11 @@ func (t *tailBuffer) String() string {
 }
 
 func (b *Box) commandEnv() []string {
-	return WithTMPDIR(ScrubEnv(os.Environ(), b.opts.ExtraEnvDrop), b.tmpDir)
+	env := WithTMPDIR(ScrubEnv(os.Environ(), b.opts.ExtraEnvDrop), b.tmpDir)
+	if b.opts.Sensitive && b.mode != sandboxNone {
+		env = PrivateCaches(env, b.tmpDir)
+	}
+	return env
 }
 
 // WithTMPDIR is env with the temporary directory set to dir, in place of

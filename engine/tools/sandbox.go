@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,6 +89,7 @@ var (
 
 	goDirsOnce sync.Once
 	goDirs     []string
+	goModDirs  []string // of goDirs, the module caches: downloads only
 )
 
 func detectSandbox() sandboxMode {
@@ -227,26 +229,26 @@ func existing(paths []string) []string {
 // build` and `go test` work inside the sandbox.
 func goCacheDirs() []string {
 	goDirsOnce.Do(func() {
-		var cands []string
+		var build, mod []string
 		fromGo := false
 		if _, err := exec.LookPath("go"); err == nil {
 			ctx, cancel := probeTimeout()
 			out, err := exec.CommandContext(ctx, "go", "env", "GOCACHE", "GOMODCACHE").Output()
 			cancel()
-			if err == nil {
-				cands, fromGo = strings.Fields(string(out)), true
+			if f := strings.Split(strings.TrimSpace(string(out)), "\n"); err == nil && len(f) == 2 {
+				build, mod, fromGo = f[:1], f[1:], true
 			}
 		}
-		if len(cands) == 0 {
+		if !fromGo {
 			if c, err := os.UserCacheDir(); err == nil {
-				cands = append(cands, filepath.Join(c, "go-build"))
+				build = append(build, filepath.Join(c, "go-build"))
 			}
 			if home, err := os.UserHomeDir(); err == nil {
-				cands = append(cands, filepath.Join(home, "go", "pkg", "mod"))
+				mod = append(mod, filepath.Join(home, "go", "pkg", "mod"))
 			}
-			cands = append(cands, os.Getenv("GOCACHE"), os.Getenv("GOMODCACHE"))
+			build, mod = append(build, os.Getenv("GOCACHE")), append(mod, os.Getenv("GOMODCACHE"))
 		}
-		for _, c := range cands {
+		for i, c := range append(build, mod...) {
 			if !filepath.IsAbs(c) {
 				continue
 			}
@@ -257,6 +259,9 @@ func goCacheDirs() []string {
 				os.MkdirAll(c, 0o755)
 			}
 			goDirs = append(goDirs, filepath.Clean(c))
+			if i >= len(build) {
+				goModDirs = append(goModDirs, filepath.Clean(c))
+			}
 		}
 	})
 	return goDirs
@@ -281,10 +286,50 @@ var makeCachesOnce sync.Once
 
 // cacheDirs are the caches commands may write beside the paths in also,
 // shared with the user's own builds: the Go caches and homeCaches that
-// exist, resolved by writableCaches.
-func cacheDirs(also ...string) []string {
+// exist, resolved by writableCaches. A sensitive ticket's commands share
+// only those that hold downloads alone (Go's module cache, cargo's
+// registry), never what builds leave (compiled code, test output), which
+// other tickets' commands could read: theirs are private (PrivateCaches).
+func cacheDirs(sensitive bool, also ...string) []string {
 	makeCachesOnce.Do(makeToolCaches)
+	if sensitive {
+		goCacheDirs()
+		return writableCaches(append(slices.Clone(goModDirs), inHome(downloadCaches)...), also)
+	}
 	return writableCaches(append(slices.Clone(goCacheDirs()), inHome(homeCaches)...), also)
+}
+
+// downloadCaches are the homeCaches that hold nothing but what was
+// downloaded.
+var downloadCaches = []string{".cargo/registry", ".cargo/git", ".cargo/.package-cache"}
+
+// PrivateCaches is env with the caches of builds (Go's, pip's, npm's,
+// yarn's, Maven's, Gradle's, and XDG's for the rest) beneath dir: a
+// sensitive ticket's, whose commands may not write the shared ones.
+// Dependencies are downloaded again there, once per ticket.
+func PrivateCaches(env []string, dir string) []string {
+	vars := map[string]string{
+		"GOCACHE":           "go-build",
+		"XDG_CACHE_HOME":    "xdg",
+		"PIP_CACHE_DIR":     "pip",
+		"npm_config_cache":  "npm",
+		"YARN_CACHE_FOLDER": "yarn",
+		"GRADLE_USER_HOME":  "gradle",
+	}
+	mavenOpts := ""
+	env = slices.DeleteFunc(env, func(kv string) bool {
+		name, value, _ := strings.Cut(kv, "=")
+		if name == "MAVEN_OPTS" {
+			mavenOpts = value
+		}
+		_, ours := vars[name]
+		return ours || name == "MAVEN_OPTS"
+	})
+	names := slices.Sorted(maps.Keys(vars))
+	for _, name := range names {
+		env = append(env, name+"="+filepath.Join(dir, "cache", vars[name]))
+	}
+	return append(env, "MAVEN_OPTS="+strings.TrimSpace(mavenOpts+" -Dmaven.repo.local="+filepath.Join(dir, "cache", "m2")))
 }
 
 // writableCaches resolves the directories in cands, leaving out any whose
@@ -403,10 +448,10 @@ func makeToolCaches() {
 // ticket's own paths (its worktree, temporary directory, private object
 // store), the caches, /dev/null and /dev/shm (Python's multiprocessing
 // makes its semaphores there).
-func CheckWritable(own ...string) []string {
+func CheckWritable(sensitive bool, own ...string) []string {
 	var out []string
 	own = append(own, "/dev/null", "/dev/shm")
-	for _, p := range append(existing(own), cacheDirs(own...)...) {
+	for _, p := range append(existing(own), cacheDirs(sensitive, own...)...) {
 		if !slices.Contains(out, p) {
 			out = append(out, p)
 		}
@@ -416,7 +461,7 @@ func CheckWritable(own ...string) []string {
 
 func (b *Box) writable() []string {
 	w := []string{b.rootDir, b.tmpDir}
-	for _, d := range cacheDirs(w...) {
+	for _, d := range cacheDirs(b.opts.Sensitive, w...) {
 		dup := false
 		for _, x := range w {
 			dup = dup || x == d

@@ -33,6 +33,9 @@ type Options struct {
 	// Readable are paths commands may read, not write, though inside a
 	// hidden one: a sensitive ticket's private git objects.
 	Readable []string
+	// Sensitive commands write no shared cache that builds leave code or
+	// output in: they get private ones (PrivateCaches).
+	Sensitive bool
 	// Release, when set, is called once by Close: the root is lent (a
 	// shared view of the base branch).
 	Release func()
