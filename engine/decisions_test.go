@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -647,5 +648,58 @@ func TestCancelWhileWaitingForASlotAndAfterTheEnd(t *testing.T) {
 	tk := h.ticket(first)
 	if d := tk.Decisions[len(tk.Decisions)-1]; tk.Status != store.StatusDone || !d.Applied || !strings.Contains(d.Superseded, "done first") {
 		t.Fatalf("%s, %+v", tk.Status, d)
+	}
+}
+
+// A document whose answer was saved when the process stopped, before its
+// validator had judged it, is judged after the restart: the model is not
+// asked (and paid) for it again, and its cost is counted once.
+func TestSavedAnswerIsJudgedAfterACrash(t *testing.T) {
+	var diagnosisCalls, validatorCalls atomic.Int32
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		switch phase {
+		case "diagnosis":
+			diagnosisCalls.Add(1)
+		case "validator of diagnosis":
+			validatorCalls.Add(1)
+		}
+		return developer(r, phase)
+	})
+	h.cfg.Approve = []string{"diagnosis"}
+	id := h.add("hotfix", "crashed while judged", false)
+	if _, err := h.st.UpdateTicket(id, func(x *store.Ticket) error {
+		x.Status, x.Phase = store.StatusRunning, "diagnosis"
+		ps := phaseState(x, "diagnosis")
+		ps.Status, ps.Attempts = store.PhaseRunning, 1
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	saved := "## Diagnosis\n\nThe saved answer.\n"
+	if err := h.st.PutAttempt(id, &store.Attempt{Phase: "diagnosis", N: 1, Model: "medium", Deliverable: saved, Stream: saved, CostUSD: 0.5, Answered: true, Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusAwaiting {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	if n := diagnosisCalls.Load(); n != 0 {
+		t.Errorf("the model was asked for the diagnosis again (%d calls)", n)
+	}
+	if n := validatorCalls.Load(); n != 1 {
+		t.Errorf("validator calls %d, want 1", n)
+	}
+	as := h.phase(id, "diagnosis").Attempts
+	if len(as) != 1 || as[0].Interrupted || as[0].Verdict == nil || !as[0].Verdict.Pass || as[0].Deliverable != strings.TrimSpace(saved) && as[0].Deliverable != saved {
+		t.Fatalf("attempts %+v", as)
+	}
+	var sum float64
+	all, _ := h.st.Attempts(id)
+	for _, a := range all {
+		sum += a.TotalCostUSD()
+	}
+	if math.Abs(tk.CostUSD-sum) > 1e-9 || sum <= 0.5 {
+		t.Fatalf("ticket cost %.6f, attempts %.6f", tk.CostUSD, sum)
 	}
 }

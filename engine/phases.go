@@ -366,6 +366,9 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 			e.prefetchWorktree(ctx, t)
 		}
 	}
+	if a := savedUnjudged(attempts, ps); a != nil {
+		return e.judgeSaved(ctx, t, ps, a)
+	}
 	needsTree := writesFiles(ps.Name) || ps.Name == config.Review
 	if needsTree {
 		if err := e.ensureWorktree(ctx, t); err != nil {
@@ -406,13 +409,48 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 	err = sess.run(ctx, ps, in)
 	if err == nil {
 		// the answer and what it cost are kept before the checks and the
-		// validator, which take a while: a crash there loses neither
+		// validator, which take a while: a crash there loses neither, and
+		// a document is judged after a restart rather than asked again
+		a.Answered = true
 		err = e.st.PutAttempt(t.ID, a)
 	}
 	if err == nil {
 		err = e.judge(ctx, t, ps, a, sess)
 	}
 	return e.endAttempt(ctx, t, ps.Name, a, err)
+}
+
+// judgedAfterRestart are the phases whose saved answer is judged after a
+// restart cut its judging off: documents, judged by the validator alone
+// (the others' checks need the worktree as the session left it, and a
+// review or split answer that cannot be read is asked again in the
+// session's own conversation).
+func judgedAfterRestart(phase string) bool {
+	switch phase {
+	case config.Discovery, config.Diagnosis, config.Techspec, config.Planning:
+		return true
+	}
+	return false
+}
+
+// savedUnjudged is the phase's current attempt when its answer was saved
+// and a restart cut off its judging.
+func savedUnjudged(attempts []*store.Attempt, ps *store.PhaseState) *store.Attempt {
+	for _, a := range attempts {
+		if a.Phase == ps.Name && a.N == ps.Attempts && a.Answered && !a.Done() && judgedAfterRestart(a.Phase) {
+			return a
+		}
+	}
+	return nil
+}
+
+// judgeSaved judges an attempt whose answer a restart left unjudged.
+func (e *Engine) judgeSaved(ctx context.Context, t *store.Ticket, ps *store.PhaseState, a *store.Attempt) error {
+	e.log.Info("judging a saved answer", "ticket", t.ID, "phase", ps.Name, "n", a.N)
+	sess := e.newSession(t, a)
+	sess.stream.WriteString(a.Stream)
+	sess.emit("\n[agent-tui restarted: the saved answer is judged, not asked for again]\n")
+	return e.endAttempt(ctx, t, ps.Name, a, e.judge(ctx, t, ps, a, sess))
 }
 
 // beginAttempt records a new running attempt of phase in one commit.
@@ -453,26 +491,27 @@ func (e *Engine) beginAttempt(t *store.Ticket, phase string, in *phaseInput) (*s
 // endAttempt records the attempt's outcome and the ticket's next state.
 func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, a *store.Attempt, runErr error) error {
 	if runErr != nil && ctx.Err() != nil {
-		// shutdown: keep what was recorded, run it again next time
-		a.Interrupted = true
-		a.Error = "interrupted: agent-tui stopped during this attempt"
-		if context.Cause(ctx) == errCancelledByHuman {
-			a.Error = "interrupted: the ticket was cancelled"
+		// shutdown: keep what was recorded, run it again next time (a
+		// saved document is only judged: judgeSaved)
+		if !a.Answered || !judgedAfterRestart(phase) || context.Cause(ctx) == errCancelledByHuman {
+			a.Interrupted = true
+			a.Error = "interrupted: agent-tui stopped during this attempt"
+			if context.Cause(ctx) == errCancelledByHuman {
+				a.Error = "interrupted: the ticket was cancelled"
+			}
 		}
 		// what its finished calls cost still counts toward max_cost_usd
 		defer e.publishAttempt(t.ID, a) // a cancel's: the UI shows it ended
+		spent := a.Uncounted()          // (not in fn, which may run again)
 		_ = e.st.Update(func(tx *store.Tx) error {
-			if err := tx.PutAttempt(t.ID, a); err != nil {
+			if err := tx.PutAttempt(t.ID, a); err != nil || spent == 0 {
 				return err
-			}
-			if a.TotalCostUSD() == 0 {
-				return nil
 			}
 			cur, err := tx.Ticket(t.ID)
 			if err != nil {
 				return err
 			}
-			cur.CostUSD += a.TotalCostUSD()
+			cur.CostUSD += spent
 			return tx.PutTicket(cur)
 		})
 		return ctx.Err()
@@ -500,6 +539,7 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 		}
 	}
 	var wake []string
+	spent := a.Uncounted() // (not in fn, which may run again)
 	err := e.st.Update(func(tx *store.Tx) error {
 		wake = nil // fn may run again
 		cur, err := tx.Ticket(t.ID)
@@ -507,7 +547,7 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 			return err
 		}
 		ps := phaseState(cur, phase)
-		cur.CostUSD += a.TotalCostUSD()
+		cur.CostUSD += spent
 		if err := tx.PutAttempt(t.ID, a); err != nil {
 			return err
 		}

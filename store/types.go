@@ -146,6 +146,13 @@ type Attempt struct {
 	Verdict     *Verdict  `json:"verdict"`
 	Error       string    `json:"error"`
 	Interrupted bool      `json:"interrupted"`
+	// Answered: the model's answer is complete and saved; only its
+	// judging (checks, validator) may be missing.
+	Answered bool `json:"answered,omitempty"`
+	// Counted is the part of the attempt's cost already in its ticket's
+	// (an attempt cut off before its judging is counted then, and again
+	// only for what its judging adds).
+	Counted float64 `json:"counted_usd,omitempty"`
 	// Feedback is what this attempt was told to address: every earlier
 	// objection of the phase, human reasons and guidance.
 	Feedback      []string   `json:"feedback,omitempty"`
@@ -155,6 +162,14 @@ type Attempt struct {
 	Validator     *Validator `json:"validator,omitempty"`
 	// TestFiles: the tests a tests attempt wrote, with their hashes.
 	TestFiles map[string]string `json:"test_files,omitempty"`
+}
+
+// Uncounted is what the attempt cost beyond what its ticket's cost holds
+// already; it marks that counted.
+func (a *Attempt) Uncounted() float64 {
+	d := a.TotalCostUSD() - a.Counted
+	a.Counted = a.TotalCostUSD()
+	return d
 }
 
 // Done reports whether the attempt has finished (well or not).
