@@ -345,7 +345,11 @@ func checkDecision(cfg *config.Config, t *store.Ticket, d store.Decision) error 
 	case d.Kind == store.DecisionRetry && d.Model != "":
 		_, p, ok := cfg.Model(d.Model)
 		if !ok {
-			return fmt.Errorf("unknown model %q", d.Model)
+			names := make([]string, 0, len(cfg.Models))
+			for _, m := range cfg.Models {
+				names = append(names, m.Name)
+			}
+			return fmt.Errorf("unknown model %q (the config names: %s)", d.Model, strings.Join(names, ", "))
 		}
 		if t.Sensitive && !p.Local {
 			return fmt.Errorf("%s is sensitive: model %q runs on %s, which is not local", t.ID, d.Model, p.Name)

@@ -95,8 +95,8 @@ func TestRetryOnAnotherModelAndEditApprove(t *testing.T) {
 	if s := h.ticket(id).Status; s != store.StatusNeedsHuman {
 		t.Fatalf("%s", s)
 	}
-	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry, Model: "nope"}); err == nil {
-		t.Fatal("an unknown model was accepted")
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry, Model: "nope"}); err == nil || !strings.Contains(err.Error(), `unknown model "nope" (the config names: large, `) {
+		t.Fatalf("an unknown model: %v", err)
 	}
 	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry, Model: "small"}); err != nil {
 		t.Fatal(err)
