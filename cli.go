@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -68,6 +69,7 @@ const usageText = `usage: agent-tui [--repo DIR] [--config FILE] [--db FILE] [co
 
   (no command)        open the TUI in this repository
   --demo              open the TUI on a throwaway demo repository with the simulated model
+  --version           the version and the commit it was built from
   add [--kind feature|hotfix|epic] [--sensitive] [--body TEXT | --body-file FILE|-] TITLE
   run [--until-idle]  run the engine without a UI
   list [--json]
@@ -150,6 +152,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var g globals
 	top := newFlagSet("agent-tui", &g, stderr)
 	top.BoolVar(&g.demo, "demo", false, "")
+	showVersion := top.Bool("version", false, "")
 	// global flags come before the command
 	if err := top.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -159,6 +162,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return usagef("%s", doubleDash(err))
 	}
 	rest := top.Args()
+	if *showVersion {
+		if len(rest) > 0 || g.demo {
+			return usagef("--version takes nothing else")
+		}
+		fmt.Fprintln(stdout, versionText())
+		return nil
+	}
 	if g.demo {
 		if len(rest) > 0 {
 			return usagef("--demo takes no command")
@@ -184,6 +194,27 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	return err
+}
+
+// versionText is the module's version and the commit it was built from,
+// as Go recorded them (a build from a checkout says "(devel)").
+func versionText() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "agent-tui (unknown version)"
+	}
+	out := "agent-tui " + info.Main.Version
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	if rev := settings["vcs.revision"]; rev != "" {
+		out += " " + rev[:min(12, len(rev))]
+		if settings["vcs.modified"] == "true" {
+			out += "+changes"
+		}
+	}
+	return out + " " + info.GoVersion
 }
 
 func runCommand(g globals, cmd string, rest []string, stdout, stderr io.Writer) error {
@@ -929,6 +960,9 @@ func statusText(t *store.Ticket) string {
 	}
 	if store.Finished(t.Status) {
 		return s
+	}
+	if d := engine.PendingDecision(t); d != nil {
+		s += " (" + d.Kind + " pending)"
 	}
 	movable := t.Status == store.StatusRunning || t.Status == store.StatusQueued
 	switch will, _ := engine.PausedAfterDecisions(t); {

@@ -740,6 +740,19 @@ func TestCLIShowsInterrupted(t *testing.T) {
 	if out := e.mustRun("list"); !strings.Contains(out, "interrupted") {
 		t.Fatalf("list:\n%s", out)
 	}
+	// and so do list --json and show --json, with the decisions waiting
+	e.mustRun("cancel", id)
+	if out := e.mustRun("list"); !strings.Contains(out, "interrupted (cancel pending)") {
+		t.Fatalf("list:\n%s", out)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(e.mustRun("list", "--json")), &list); err != nil || list[0]["interrupted"] != true || fmt.Sprint(list[0]["pending"]) != "[cancel]" {
+		t.Fatalf("list --json: %v %v", err, list)
+	}
+	var show map[string]any
+	if err := json.Unmarshal([]byte(e.mustRun("show", id, "--json")), &show); err != nil || show["interrupted"] != true || fmt.Sprint(show["pending"]) != "[cancel]" {
+		t.Fatalf("show --json: %v %v", err, show)
+	}
 }
 
 // A ticket a stopped run left running cannot be retried from the command
@@ -940,5 +953,16 @@ func TestCLIShowPrintsNoControls(t *testing.T) {
 	}
 	if !strings.Contains(out, "<U+202E>") {
 		t.Fatalf("the bidi control is not named:\n%s", out)
+	}
+}
+
+// --version says what was built; with anything else it is a usage error.
+func TestCLIVersion(t *testing.T) {
+	var out, errOut strings.Builder
+	if err := run([]string{"--version"}, &out, &errOut); err != nil || !strings.HasPrefix(out.String(), "agent-tui ") || !strings.Contains(out.String(), "go1.") {
+		t.Fatalf("%v %q", err, out.String())
+	}
+	if err := run([]string{"--version", "list"}, &out, &errOut); err == nil || exitCode(err) != 2 {
+		t.Fatalf("--version list: %v", err)
 	}
 }

@@ -26,11 +26,14 @@ type TicketView struct {
 	Merged string `json:"merged,omitempty"`
 	// Conflicts are files code is to resolve, left marked when the base
 	// was merged into the branch.
-	Conflicts []string         `json:"conflicts,omitempty"`
-	Phase     string           `json:"phase"`
-	CostUSD   float64          `json:"cost_usd"`
-	Phases    []PhaseView      `json:"phases"`
-	Decisions []store.Decision `json:"decisions"`
+	Conflicts []string `json:"conflicts,omitempty"`
+	Phase     string   `json:"phase"`
+	CostUSD   float64  `json:"cost_usd"`
+	// Interrupted and Pending as in TicketSummary.
+	Interrupted bool             `json:"interrupted"`
+	Pending     []string         `json:"pending"`
+	Phases      []PhaseView      `json:"phases"`
+	Decisions   []store.Decision `json:"decisions"`
 	// Confinement says how run_command is confined (or that it is not).
 	Confinement string    `json:"confinement,omitempty"`
 	Created     time.Time `json:"created"`
@@ -86,12 +89,30 @@ type TicketSummary struct {
 	Parent    string   `json:"parent"`
 	Children  []string `json:"children"`
 	CostUSD   float64  `json:"cost_usd"`
+	// Interrupted: running when agent-tui last stopped; the next run takes
+	// it up again (list and show hold the database, so no run is under way).
+	Interrupted bool `json:"interrupted"`
+	// Pending are the kinds of the decisions the next run carries out.
+	Pending []string `json:"pending"`
 }
 
-// Summarize is a ticket as `list --json` shows it.
+// Summarize is a ticket as `list --json` shows it while no run is under way.
 func Summarize(t *store.Ticket) TicketSummary {
 	return TicketSummary{ID: t.ID, Kind: t.Kind, Title: t.Title, Status: t.Status, Phase: t.Phase, Reason: t.Reason,
-		Sensitive: t.Sensitive, Paused: t.Paused, Parent: t.Parent, Children: nonNil(t.Children), CostUSD: t.CostUSD}
+		Sensitive: t.Sensitive, Paused: t.Paused, Parent: t.Parent, Children: nonNil(t.Children), CostUSD: t.CostUSD,
+		Interrupted: t.Status == store.StatusRunning, Pending: PendingKinds(t)}
+}
+
+// PendingKinds are the kinds of t's decisions not carried out yet, in the
+// order they were taken.
+func PendingKinds(t *store.Ticket) []string {
+	kinds := []string{}
+	for _, d := range t.Decisions {
+		if !d.Applied {
+			kinds = append(kinds, d.Kind)
+		}
+	}
+	return kinds
 }
 
 // Describe joins a ticket and its attempts into the show view.
@@ -101,6 +122,7 @@ func Describe(t *store.Ticket, attempts []*store.Attempt) TicketView {
 		Sensitive: t.Sensitive, Paused: t.Paused, Parent: t.Parent, Children: nonNil(t.Children),
 		Branch: t.Branch, Worktree: t.Worktree, BaseBranch: t.BaseBranch, Merged: t.Merged, Conflicts: t.Conflicts, Phase: t.Phase,
 		CostUSD: t.CostUSD, Decisions: t.Decisions, Created: t.Created, Updated: t.Updated,
+		Interrupted: t.Status == store.StatusRunning, Pending: PendingKinds(t),
 	}
 	if v.Decisions == nil {
 		v.Decisions = []store.Decision{}
