@@ -257,7 +257,9 @@ func (c *convo) generic() Turn {
 	case "planning", "split":
 		src := c.section("Tech spec")
 		return Turn{Text: genericDoc(c.phase, c.title, src)}
-	case "tests", "code", "cifix":
+	case "tests", "code":
+		return c.placeholder()
+	case "cifix":
 		return c.play(
 			say("Looking at the repository layout.\n", listDir(".")),
 			say("I looked at the repository layout. This simulated model has scripts only for the demo project's "+

@@ -62,3 +62,32 @@ func benchIdent(id string) string {
 	}
 	return b.String()
 }
+
+// placeholder answers the file phases of a ticket without a script (one
+// made in the demo's form): it cannot write the real change, and says so,
+// but writes a failing test and the code that passes it
+// (placeholders/<id>_test.go, placeholders/<id>.go), so the ticket goes
+// through every phase as a scripted one does.
+func (c *convo) placeholder() Turn {
+	ident := benchIdent(c.id)
+	note := "This simulated model has scripts only for the demo project's own tickets, so it cannot make the change \"" +
+		c.title + "\". To show the rest of the flow it adds a placeholder instead: "
+	switch c.phase {
+	case "tests":
+		src := fmt.Sprintf("package placeholders\n\nimport \"testing\"\n\n// Test%[1]s stands for the tests of ticket %[2]s,\n"+
+			"// which the simulated model cannot write.\nfunc Test%[1]s(t *testing.T) {\n\tif got := placeholder%[1]s(); got != %[2]q {\n"+
+			"\t\tt.Fatalf(\"placeholder%[1]s() = %%q, want %%q\", got, %[2]q)\n\t}\n}\n", ident, c.id)
+		return c.play(
+			say("Writing a placeholder test.\n", writeFile("placeholders/"+c.fileID()+"_test.go", src)),
+			say(note+fmt.Sprintf("`placeholders/%s_test.go` with `Test%s`, which fails until `placeholder%s` exists.", c.fileID(), ident, ident)),
+		)
+	case "code":
+		src := fmt.Sprintf("package placeholders\n\n// placeholder%[1]s stands for the change of ticket %[2]s,\n"+
+			"// which the simulated model cannot write.\nfunc placeholder%[1]s() string { return %[2]q }\n", ident, c.id)
+		return c.play(
+			say("Writing the placeholder code.\n", writeFile("placeholders/"+c.fileID()+".go", src)),
+			say(note+fmt.Sprintf("`placeholders/%s.go` with `placeholder%s`, which makes its test pass.", c.fileID(), ident)),
+		)
+	}
+	return c.generic()
+}

@@ -146,14 +146,18 @@ func TestNoForbiddenTools(t *testing.T) {
 	}
 }
 
+// A ticket without a script (made in the demo's form) gets a placeholder
+// test and code, said to be one, so it goes through every phase.
 func TestUnknownTicket(t *testing.T) {
-	user := "Phase: code · Ticket T-40 (feature): Make the widget blue"
-	first := Answer(conversation(user, allTools, 0), allTools)
-	if len(first.Calls) != 1 || first.Calls[0].Name != "list_dir" {
-		t.Fatalf("first turn: %+v", first)
-	}
-	if last := Answer(conversation(user, allTools, 1), allTools); len(last.Calls) != 0 || last.Text == "" {
-		t.Fatalf("second turn: %+v", last)
+	for phase, path := range map[string]string{"tests": "placeholders/T-40_test.go", "code": "placeholders/T-40.go"} {
+		user := "Phase: " + phase + " · Ticket T-40 (feature): Make the widget blue"
+		first := Answer(conversation(user, allTools, 0), allTools)
+		if len(first.Calls) != 1 || first.Calls[0].Name != "write_file" || first.Calls[0].Args["path"] != path {
+			t.Fatalf("%s, first turn: %+v", phase, first)
+		}
+		if last := Answer(conversation(user, allTools, 1), allTools); len(last.Calls) != 0 || !strings.Contains(last.Text, "cannot make the change \"Make the widget blue\"") {
+			t.Fatalf("%s, second turn: %+v", phase, last)
+		}
 	}
 	d := Answer(conversation("Phase: discovery · Ticket T-40 (feature): Make the widget blue", readOnlyTools, 1), readOnlyTools)
 	if !hasHeading(d.Text, "acceptance criteria") {
