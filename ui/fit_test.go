@@ -99,10 +99,10 @@ func TestErrorFlashShowsWhole(t *testing.T) {
 			t.Errorf("%dx%d: status rows %q, want the whole error alone", size[0], size[1], got)
 		}
 	}
-	// news that fits comes first, the counters after it
+	// news that fits comes first, the simulated label and the counters after it
 	m := newTestModel(t, fixture(), 100, 30)
 	m = press(t, m, "a", "y")
-	if s := statusRow(m); !strings.HasPrefix(strings.TrimSpace(s), "approved T-1 │ › 1 running") {
+	if s := statusRow(m); !strings.HasPrefix(strings.TrimSpace(s), "approved T-1 │ model: simulated │ › 1 running") {
 		t.Fatalf("status line %q", s)
 	}
 }
@@ -848,4 +848,13 @@ func editorReady(cmd tea.Cmd) *editorReadyMsg {
 		}
 	}
 	return ready
+}
+
+// A pause asked of a running ticket says it waits for the step under way.
+func TestPauseOfARunningTicketSaysItWaits(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "j", "p") // T-2 is running
+	if s := statusRow(m); !strings.Contains(s, "pausing T-2 once its current step ends") {
+		t.Fatalf("status line %q", s)
+	}
 }

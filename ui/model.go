@@ -795,6 +795,10 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		if pausedNow(t) {
 			return decideCmd(store.Decision{Kind: store.DecisionResume}, "resumed "+id)
 		}
+		if t.Status == store.StatusRunning {
+			// the step under way ends first (an attempt is not cut off)
+			return decideCmd(store.Decision{Kind: store.DecisionPause}, "pausing "+id+" once its current step ends")
+		}
 		return decideCmd(store.Decision{Kind: store.DecisionPause}, "paused "+id)
 	}
 	return nil

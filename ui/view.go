@@ -623,6 +623,10 @@ func (m *Model) statusLine() string {
 		// news first: what is cut at the right edge is what changes least
 		parts = append(parts, st.flashInfo.Render(strings.ReplaceAll(sanitize(m.flash), "\n", " ")))
 	}
+	if m.opts.Simulated {
+		// before the counts: on a narrow terminal it must not be the part cut
+		parts = append(parts, "model: simulated")
+	}
 	parts = append(parts, st.running.Render(fmt.Sprintf("› %d running", m.q.running)))
 	if m.q.slotWait > 0 {
 		parts = append(parts, st.dim.Render(fmt.Sprintf("%d waiting for a slot (max_parallel)", m.q.slotWait)))
@@ -650,9 +654,6 @@ func (m *Model) statusLine() string {
 			}
 		}
 		parts = append(parts, strings.Join(hs, " "))
-	}
-	if m.opts.Simulated {
-		parts = append(parts, "model: simulated")
 	}
 	if m.opts.NoModel != "" {
 		parts = append(parts, st.cooling.Render("no model: tickets wait"))
