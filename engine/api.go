@@ -103,7 +103,7 @@ func (e *Engine) UncallableNext(t *store.Ticket) string {
 
 // Uncallable says why the model phase t is at cannot run (no model of its
 // chain, or of the validator's after it, can be called: its provider's key
-// variable is unset), or "" when it can.
+// variable is unset, or it refused the key), or "" when it can.
 func (e *Engine) Uncallable(t *store.Ticket) string {
 	ps := phaseState(t, t.Phase)
 	if ps == nil || t.Phase == config.CI || t.Phase == Merge || t.Sensitive {
@@ -124,7 +124,11 @@ func (e *Engine) Uncallable(t *store.Ticket) string {
 		callable := false
 		for _, name := range e.chain(phase, override) {
 			_, p, ok := e.cfg.Model(name)
-			switch w := llm.Unusable(p, tools.Getenv); {
+			w := llm.Unusable(p, tools.Getenv)
+			if w == "" && ok {
+				w = e.router.KeyRefused(p.Name)
+			}
+			switch {
 			case !ok:
 			case w != "":
 				why = append(why, "provider "+p.Name+": "+w)

@@ -236,3 +236,31 @@ func FuzzParseSplit(f *testing.F) {
 		}
 	})
 }
+
+// A provider that refuses its key (401) stops the tickets after the first
+// before they call it: each would only spend an attempt on the same 401.
+func TestRefusedKeyStopsTheOtherTicketsBeforeTheyCall(t *testing.T) {
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		return oaitest.Reply{Status: 401, Error: "Incorrect API key provided"}
+	})
+	h.cfg.MaxParallel = 1
+	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: newRouter(h.cfg), Prompts: h.eng.prompts})
+	first := h.add("hotfix", "first", false)
+	h.runIdle()
+	calls := len(h.srv.Requests())
+	if tk := h.ticket(first); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "HTTP 401") {
+		t.Fatalf("first: %s (%s)", tk.Status, tk.Reason)
+	}
+	second := h.add("hotfix", "second", false)
+	h.runIdle()
+	tk := h.ticket(second)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "it refused the key in AGENT_TUI_TEST_KEY") {
+		t.Fatalf("second: %s (%s)", tk.Status, tk.Reason)
+	}
+	if n := len(h.srv.Requests()); n != calls {
+		t.Errorf("the second ticket called the provider that refused its key (%d calls, then %d)", calls, n)
+	}
+	if as, _ := h.st.Attempts(second); len(as) != 0 {
+		t.Errorf("the second ticket spent %d attempts", len(as))
+	}
+}

@@ -858,3 +858,13 @@ func TestPauseOfARunningTicketSaysItWaits(t *testing.T) {
 		t.Fatalf("status line %q", s)
 	}
 }
+
+// A provider that refused its key says so in the status line.
+func TestRefusedKeyInTheStatusLine(t *testing.T) {
+	f := fixture()
+	f.health = []llm.ProviderHealth{{Name: "cloud", KeyRefused: "it refused the key in K (HTTP 401)"}}
+	m := newTestModel(t, f, 150, 30)
+	if s := statusRow(m); !strings.Contains(s, "cloud ✗ key refused") {
+		t.Fatalf("status line %q", s)
+	}
+}

@@ -645,6 +645,8 @@ func (m *Model) statusLine() string {
 			switch {
 			case h.Unusable != "":
 				hs = append(hs, st.cooling.Render(h.Name+" ✗ no key"))
+			case h.KeyRefused != "":
+				hs = append(hs, st.cooling.Render(h.Name+" ✗ key refused"))
 			case h.CoolingUntil.After(now):
 				hs = append(hs, st.cooling.Render(h.Name+" cooling"))
 			case h.Failures > 0:

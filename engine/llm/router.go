@@ -63,6 +63,9 @@ type providerState struct {
 	failures     int
 	coolingUntil time.Time
 	lastError    string
+	// keyRefused: the provider answered 401 to its key, which no retry and
+	// no later call can change while this process runs
+	keyRefused string
 }
 
 // NewRouter builds one client per provider of cfg. API keys are read now;
@@ -244,6 +247,7 @@ type ProviderHealth struct {
 	CoolingUntil time.Time // zero unless cooling down now
 	LastError    string
 	Unusable     string // why no call can go to it (a key variable not set)
+	KeyRefused   string // why no call goes to it any more (it answered 401)
 	Local        bool
 	Simulated    bool
 }
@@ -257,7 +261,7 @@ func (r *Router) Health() []ProviderHealth {
 	for _, p := range r.cfg.Providers {
 		h := ProviderHealth{Name: p.Name, Local: p.Local, Simulated: p.Simulated, Unusable: r.unusable[p.Name]}
 		if s := r.health[p.Name]; s != nil {
-			h.Failures, h.LastError = s.failures, s.lastError
+			h.Failures, h.LastError, h.KeyRefused = s.failures, s.lastError, s.keyRefused
 			if now.Before(s.coolingUntil) {
 				h.CoolingUntil = s.coolingUntil
 			}
@@ -301,8 +305,12 @@ func (r *Router) Complete(ctx context.Context, req Request) (*Response, error) {
 			chain = append(chain, candidate{model: m, missing: fmt.Sprintf("provider %q not in config", m.Provider)})
 		case !ok:
 			chain = append(chain, candidate{model: config.Model{Name: name}, missing: "model not in config"})
-		case r.unusable[p.Name] != "":
-			chain = append(chain, candidate{model: m, provider: p, missing: "provider " + p.Name + ": " + r.unusable[p.Name]})
+		case r.unusable[p.Name] != "" || r.KeyRefused(p.Name) != "":
+			why := r.unusable[p.Name]
+			if why == "" {
+				why = r.KeyRefused(p.Name)
+			}
+			chain = append(chain, candidate{model: m, provider: p, missing: "provider " + p.Name + ": " + why})
 			usable++ // sensitive or not, the reason to give is the key
 		default:
 			chain = append(chain, candidate{model: m, provider: p})
@@ -363,6 +371,9 @@ func (r *Router) tryModel(ctx context.Context, c candidate, req *Request, canFal
 		if f == nil {
 			return resp, "", false, nil
 		}
+		if f.status == http.StatusUnauthorized {
+			r.refuseKey(c.provider, f.reason)
+		}
 		passing := !f.ofRequest && !f.lasting && (f.status == 0 || f.status >= 500)
 		if f.status != http.StatusTooManyRequests && (canFallBack || !passing) {
 			return nil, f.reason, f.ofRequest || requestFault(f.status), nil
@@ -395,6 +406,32 @@ func (r *Router) tryModel(ctx context.Context, c candidate, req *Request, canFal
 		case <-t.C:
 		}
 	}
+}
+
+// refuseKey records that provider refused its key: its models are skipped
+// from now on, and tickets stop before calling them (Engine.Uncallable)
+// instead of each spending an attempt on the same 401.
+func (r *Router) refuseKey(p config.Provider, reason string) {
+	why := "it refused the key"
+	if p.APIKeyEnv != "" {
+		why += " in " + p.APIKeyEnv
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.health[p.Name]; s != nil && s.keyRefused == "" {
+		s.keyRefused = why + " (" + reason + ")"
+	}
+}
+
+// KeyRefused says why provider's models cannot be called since it refused
+// its key ("" when it has not).
+func (r *Router) KeyRefused(provider string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.health[provider]; s != nil {
+		return s.keyRefused
+	}
+	return ""
 }
 
 func (r *Router) cooling(provider string) bool {

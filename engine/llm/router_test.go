@@ -661,9 +661,22 @@ func TestKeyNeverInErrors(t *testing.T) {
 		t.Errorf("reason %q", all.Tried[0].Reason)
 	}
 	for _, h := range r.Health() {
-		if strings.Contains(h.LastError, key) {
-			t.Errorf("key in health: %s", h.LastError)
+		if strings.Contains(h.LastError, key) || strings.Contains(h.KeyRefused, key) {
+			t.Errorf("key in health: %s %s", h.LastError, h.KeyRefused)
 		}
+	}
+
+	// a provider that refused its key is not called again: the key cannot
+	// change while this process runs
+	_, err = r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+	if n := len(a.Requests()); n != 1 {
+		t.Errorf("the refusing provider was called %d times", n)
+	}
+	if !errors.As(err, &all) || !strings.HasPrefix(all.Tried[0].Reason, "provider p-a: it refused the key in K (HTTP 401: ") {
+		t.Errorf("second call: %v", err)
+	}
+	if got := r.KeyRefused("p-a"); !strings.Contains(got, "it refused the key in K") || r.KeyRefused("p-b") != "" {
+		t.Errorf("KeyRefused: %q %q", got, r.KeyRefused("p-b"))
 	}
 }
 
