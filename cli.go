@@ -841,6 +841,9 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// showBodyLines of a ticket's body are printed by show; --json has all.
+const showBodyLines = 20
+
 func printShow(w io.Writer, v engine.TicketView, status string) {
 	fmt.Fprintf(w, "%s  %s  %s\n", v.ID, v.Kind, printable(v.Title))
 	fmt.Fprintf(w, "status:  %s", status)
@@ -867,6 +870,17 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 		fmt.Fprintf(w, "conflicts: %s (with %s, for code to resolve)\n", printable(strings.Join(v.Conflicts, ", ")), v.BaseBranch)
 	}
 	fmt.Fprintf(w, "cost:    $%.4f\n", v.CostUSD)
+	if body := strings.TrimSpace(v.Body); body != "" {
+		lines := strings.Split(body, "\n")
+		fmt.Fprintln(w, "body:")
+		for i, l := range lines {
+			if i == showBodyLines {
+				fmt.Fprintf(w, "  … %d more lines (show %s --json)\n", len(lines)-i, v.ID)
+				break
+			}
+			fmt.Fprintf(w, "  %s\n", printable(strings.TrimRight(l, "\r")))
+		}
+	}
 	if v.Confinement != "" {
 		fmt.Fprintf(w, "commands: %s\n", v.Confinement)
 	}

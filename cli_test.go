@@ -555,6 +555,21 @@ func TestCLIShowSaysSensitive(t *testing.T) {
 	}
 }
 
+// show's text has the ticket's body, its first lines when it is long.
+func TestCLIShowHasTheBody(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	var body strings.Builder
+	body.WriteString("Steps:\r\n")
+	for i := 1; i <= 30; i++ {
+		fmt.Fprintf(&body, "%d. step\n", i)
+	}
+	id := strings.TrimSpace(e.mustRun("add", "--body", body.String(), "long body"))
+	out := e.mustRun("show", id)
+	if !strings.Contains(out, "body:\n  Steps:\n  1. step\n") || !strings.Contains(out, "  19. step\n  … 11 more lines (show "+id+" --json)\n") || strings.Contains(out, "20. step") {
+		t.Fatalf("show:\n%s", out)
+	}
+}
+
 // A database holds one repository's tickets: given with --db to another
 // repository, every command refuses it instead of running or merging that
 // repository's like-named branches.

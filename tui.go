@@ -44,6 +44,9 @@ func runTUI(g globals, stderr io.Writer) error {
 		noModel = why
 	}
 	eng := en.newEngine(logFile)
+	for _, w := range eng.Warnings() {
+		fmt.Fprintf(logFile, "agent-tui: warning: %s\n", w)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithCancel(ctx)

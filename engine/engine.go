@@ -96,8 +96,11 @@ func New(o Options) *Engine {
 // Health reports provider health.
 func (e *Engine) Health() []llm.ProviderHealth { return e.router.Health() }
 
-// Warnings lists what is wrong with the providers' keys.
-func (e *Engine) Warnings() []string { return e.router.Warnings() }
+// Warnings lists what is wrong with the providers' keys and the
+// repository's prompt overrides.
+func (e *Engine) Warnings() []string {
+	return append(e.router.Warnings(), e.prompts.Unknown()...)
+}
 
 // Subscribe returns engine events; call cancel when done.
 func (e *Engine) Subscribe(buf int) (<-chan Event, func()) { return e.broker.subscribe(buf) }

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"text/template"
@@ -71,6 +72,27 @@ func (s *Set) Check() error {
 		}
 	}
 	return nil
+}
+
+// Unknown warns of the files in the override directory that override no
+// prompt (a misspelt diagnosis.md is otherwise silently unused).
+func (s *Set) Unknown() []string {
+	if s.overrideDir == "" {
+		return nil
+	}
+	entries, err := os.ReadDir(s.overrideDir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".md")
+		if ok && !e.IsDir() && !slices.Contains(Names, name) {
+			out = append(out, fmt.Sprintf("%s overrides no prompt, and is not used (the prompts are %s.md)",
+				filepath.Join(s.overrideDir, e.Name()), strings.Join(Names, ".md, ")))
+		}
+	}
+	return out
 }
 
 func (s *Set) originOf(name string) string {

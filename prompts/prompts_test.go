@@ -62,3 +62,21 @@ func TestCheckFindsBrokenOverrides(t *testing.T) {
 		}
 	}
 }
+
+// A file in the override directory that overrides no prompt is named (a
+// misspelt name would otherwise be silently unused); the others are not.
+func TestUnknownOverridesAreNamed(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"diagnsis.md", "validator.md", "notes.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("You are {{.Phase}}.\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := New(dir).Unknown()
+	if len(got) != 1 || !strings.Contains(got[0], "diagnsis.md overrides no prompt") || !strings.Contains(got[0], "diagnosis.md") {
+		t.Fatalf("%q", got)
+	}
+	if New("").Unknown() != nil {
+		t.Fatal("no directory, no warning")
+	}
+}
