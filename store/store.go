@@ -87,7 +87,7 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 	db, err := openCurrent(path, timeout)
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("database %s is %w%s: quit it (or take the decision in its TUI), or use --db for another database", path, ErrInUse, holder(path))
+			return nil, fmt.Errorf("database %s is %w%s: quit it (or, if it is the TUI, take the decision there), or use --db for another database", path, ErrInUse, holder(path))
 		}
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
