@@ -123,8 +123,8 @@ func docsLines(st *styles, items []docItem, dc *docCache, w int) []string {
 	return out
 }
 
-// historyLines lists every attempt with its verdict, then the human
-// decisions.
+// historyLines lists every attempt with its verdict, and the human
+// decisions between them.
 func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w int) []string {
 	var out []string
 	// add wraps s under indent; continuation rows hang under the text
@@ -148,7 +148,38 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		out = append(out, st.dim.Render("No attempt yet."))
 	}
 	passS, failS, dimS := st.pass.Render, st.fail.Render, st.dim.Render
+	// a person's decisions come between the attempts, when they were
+	// taken (as `agent-tui show` names them: what at which phase, then each
+	// detail named, so guidance is not taken for a model); those not yet
+	// carried out, last
+	decision := func(d store.Decision) {
+		s := "decision · " + strings.ReplaceAll(d.Kind, "_", "-")
+		if d.Phase != "" {
+			s += " at " + d.Phase
+		}
+		if !d.At.IsZero() {
+			s += " · " + d.At.Local().Format("2006-01-02 15:04")
+		}
+		switch {
+		case d.Superseded != "":
+			s += " · not carried out: " + d.Superseded
+		case !d.Applied:
+			s += " · pending"
+		}
+		out = append(out, st.bold.Render(ansi.Truncate(sanitize(s), w, "…")))
+		for _, kv := range [][2]string{{"model", d.Model}, {"reason", d.Reason}, {"guidance", d.Guidance}} {
+			if kv[1] != "" {
+				add("  ", kv[0]+": "+engine.OneLine(kv[1], 600), nil)
+			}
+		}
+		out = append(out, "")
+	}
+	next := 0
 	for _, a := range td.attempts {
+		for next < len(t.Decisions) && t.Decisions[next].Applied && !t.Decisions[next].At.IsZero() && t.Decisions[next].At.Before(a.Started) {
+			decision(t.Decisions[next])
+			next++
+		}
 		command := commandRun(a) // nothing to count but its checks
 		model, none := a.Model, noModelAnswered(a)
 		switch {
@@ -205,31 +236,8 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		}
 		out = append(out, "")
 	}
-	if len(t.Decisions) > 0 {
-		out = append(out, st.bold.Render("Decisions"))
-		// as `agent-tui show` lists them: when, what at which phase, then
-		// each detail named, so guidance is not taken for a model
-		for _, d := range t.Decisions {
-			s := strings.ReplaceAll(d.Kind, "_", "-")
-			if !d.At.IsZero() {
-				s = d.At.Local().Format("2006-01-02 15:04") + "  " + s
-			}
-			if d.Phase != "" {
-				s += " at " + d.Phase
-			}
-			switch {
-			case d.Superseded != "":
-				s += " · not carried out: " + d.Superseded
-			case !d.Applied:
-				s += " · pending"
-			}
-			add("  ", s, nil)
-			for _, kv := range [][2]string{{"model", d.Model}, {"reason", d.Reason}, {"guidance", d.Guidance}} {
-				if kv[1] != "" {
-					add("    ", kv[0]+": "+engine.OneLine(kv[1], 600), nil)
-				}
-			}
-		}
+	for _, d := range t.Decisions[next:] {
+		decision(d)
 	}
 	return out
 }

@@ -850,10 +850,11 @@ func TestAttemptNoModelAnswered(t *testing.T) {
 func TestHistoryDecisionsNameTheirDetails(t *testing.T) {
 	f := fixture()
 	at := time.Date(2025, 3, 1, 14, 5, 0, 0, time.UTC)
+	before := t0.Add(-time.Hour) // before the attempt it led to
 	f.tickets[3].Decisions = []store.Decision{
-		{Kind: store.DecisionRetry, Phase: "tests", Guidance: "write a test file first", At: at, Applied: true},
-		{Kind: store.DecisionRetry, Phase: "tests", Model: "large", At: at},
+		{Kind: store.DecisionRetry, Phase: "tests", Guidance: "write a test file first", At: before, Applied: true},
 		{Kind: store.DecisionEditApprove, Phase: "tests", Reason: "done by hand", At: at, Applied: true},
+		{Kind: store.DecisionRetry, Phase: "tests", Model: "large", At: at},
 	}
 	m := newTestModel(t, f, 150, 42)
 	out := plain(press(t, m, "j", "j", "j", "3"))
@@ -865,14 +866,22 @@ func TestHistoryDecisionsNameTheirDetails(t *testing.T) {
 			rows = append(rows, strings.TrimSpace(strings.TrimSuffix(l[i+len("││"):], "│")))
 		}
 	}
-	for _, want := range []string{
-		when + "  retry at tests", "guidance: write a test file first",
-		when + "  retry at tests · pending", "model: large",
-		when + "  edit-approve at tests", "reason: done by hand",
-	} {
-		if !slices.Contains(rows, want) {
+	wants := []string{
+		"decision · retry at tests · " + before.Local().Format("2006-01-02 15:04"), "guidance: write a test file first",
+		"tests · attempt 3 · mid via sim (simulated)",
+		"decision · edit-approve at tests · " + when, "reason: done by hand",
+		"decision · retry at tests · " + when + " · pending", "model: large",
+	}
+	// in this order: each decision where it was taken among the attempts
+	last := -1
+	for _, want := range wants {
+		i := slices.Index(rows, want)
+		if i < 0 {
 			t.Errorf("history misses the row %q:\n%s", want, out)
+		} else if i < last {
+			t.Errorf("history puts %q out of order:\n%s", want, out)
 		}
+		last = max(last, i)
 	}
 	if strings.Contains(out, "retry (tests):") {
 		t.Errorf("history still runs details into the decision:\n%s", out)
