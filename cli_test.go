@@ -205,10 +205,13 @@ func TestCLIAddRunShow(t *testing.T) {
 		t.Fatalf("phase cost missing: %v", first)
 	}
 	att := first["attempts"].([]any)[0].(map[string]any)
-	for _, k := range []string{"n", "model", "provider", "deliverable", "verdict", "tokens_in", "tokens_out", "cost_usd", "error", "interrupted"} {
+	for _, k := range []string{"n", "model", "provider", "deliverable", "verdict", "tokens_in", "tokens_out", "cost_usd", "error", "interrupted", "started", "ended"} {
 		if _, ok := att[k]; !ok {
 			t.Fatalf("attempt lacks %q", k)
 		}
+	}
+	if _, ok := att["ended"].(string); !ok {
+		t.Fatalf("a finished attempt's ended: %v", att["ended"])
 	}
 	var list []map[string]any
 	if err := json.Unmarshal([]byte(e.mustRun("list", "--json")), &list); err != nil {
@@ -378,7 +381,8 @@ func TestCLICrashResume(t *testing.T) {
 	}
 	ts := v["phases"].([]any)[1].(map[string]any)
 	atts := ts["attempts"].([]any)
-	if len(atts) != 2 || atts[0].(map[string]any)["interrupted"] != true || atts[1].(map[string]any)["interrupted"] != false {
+	if len(atts) != 2 || atts[0].(map[string]any)["interrupted"] != true || atts[1].(map[string]any)["interrupted"] != false ||
+		atts[0].(map[string]any)["ended"] != nil {
 		t.Fatalf("techspec attempts after crash: %v", atts)
 	}
 	s, err := store.Open(filepath.Join(e.dir, ".git", "agent-tui.db"), time.Second)

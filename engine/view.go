@@ -67,7 +67,7 @@ type AttemptView struct {
 	Checks          []store.Check    `json:"checks"`
 	Validator       *store.Validator `json:"validator"`
 	Started         time.Time        `json:"started"`
-	Ended           time.Time        `json:"ended,omitzero"`
+	Ended           *time.Time       `json:"ended"` // null while it runs, or when it was cut off
 }
 
 type VerdictView struct {
@@ -152,7 +152,11 @@ func attemptView(a *store.Attempt) AttemptView {
 		TokensIn: a.TokensIn, TokensOut: a.TokensOut, TokensEstimated: a.TokensEstimated,
 		CostUSD: a.CostUSD, Error: a.Error, Interrupted: a.Interrupted, Feedback: nonNil(a.Feedback),
 		ContextTokens: a.ContextTokens, Trimmed: nonNil(a.Trimmed), ToolCalls: a.ToolCalls,
-		Checks: a.Checks, Validator: a.Validator, Started: a.Started, Ended: a.Ended,
+		Checks: a.Checks, Validator: a.Validator, Started: a.Started,
+	}
+	if !a.Ended.IsZero() {
+		ended := a.Ended
+		av.Ended = &ended
 	}
 	if av.Fallbacks == nil {
 		av.Fallbacks = []store.Fallback{}
