@@ -56,3 +56,34 @@ func TestConfinedRunLeavesNothingBehind(t *testing.T) {
 		}
 	}
 }
+
+// The model's commands under Landlock are kept in their group the same
+// way: what calls setsid stays in the command's group, which one kill ends.
+func TestConfinedCommandsStayInTheirGroup(t *testing.T) {
+	if !landlockWorks() || !socketFilterHere() || setsidProgram() == "" {
+		t.Skip("no Landlock, filter or setsid(1) here")
+	}
+	dir := t.TempDir()
+	b, err := newWithMode(Options{Root: dir, TempDir: filepath.Join(dir, ".tmp"), CommandTimeout: time.Minute}, sandboxLandlock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	res, isErr := call(t, b, "run_command", map[string]any{"command": "setsid -f sh -c 'ps -o pgid= -p $$ > escaped' </dev/null >/dev/null 2>&1; " +
+		"n=0; until [ -s escaped ] || [ $n -ge 200 ]; do sleep 0.01; n=$((n+1)); done; echo own $(ps -o pgid= -p $$); echo escaped $(cat escaped)"})
+	if isErr {
+		t.Fatal(res)
+	}
+	var own, escaped string
+	for _, l := range strings.Split(res, "\n") {
+		if v, ok := strings.CutPrefix(l, "own "); ok {
+			own = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(l, "escaped "); ok {
+			escaped = strings.TrimSpace(v)
+		}
+	}
+	if own == "" || own != escaped {
+		t.Fatalf("the command's group %q, the setsid one's %q: %s", own, escaped, res)
+	}
+}

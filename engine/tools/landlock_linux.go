@@ -236,13 +236,22 @@ func runHelper(args []string) error {
 	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	cmd := exec.Command("/bin/sh", "-c", command)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = os.Environ()
 	// A process group of its own (not this process's): the sweep kills it
 	// in one go, forks under way included. `kill 0` in the command reaches
-	// the command only.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// the command only. What would leave it stays in it (keepInGroup,
+	// which needs the group made by setsid(1): see ExecConfined), so that
+	// one kill reaches everything, a fork bomb too; the sweep is for what
+	// it cannot be had for.
+	argv, attr := []string{"/bin/sh", "-c", command}, &syscall.SysProcAttr{Setpgid: true}
+	if launcher := setsidProgram(); launcher != "" && socketFilterHere() {
+		if _, err := keepInGroup(); err == nil {
+			argv, attr = append([]string{launcher}, argv...), &syscall.SysProcAttr{}
+		}
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = os.Environ()
+	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil { // from this thread: it is the confined one
 		return err
 	}
