@@ -57,11 +57,12 @@ func runTUI(g globals, stderr io.Writer) error {
 		engineDone <- nil
 	}
 
-	// browsing a demo whose model is gone: nothing simulated runs here
+	// browsing a demo whose model is gone, its attempts are still the
+	// simulated model's (the status line does not say one runs)
 	// a deliverable being edited stays where confined commands cannot read
 	// it (a sensitive ticket's, too), not in the shared temp directory
 	editDir := filepath.Join(en.repo.GitDir, "agent-tui", "edit")
-	uiErr := ui.Run(ctx, eng, ui.Options{Simulated: en.cfg.Simulated() && noModel == "", Repo: en.repo.Dir, NoModel: noModel, EditDir: editDir})
+	uiErr := ui.Run(ctx, eng, ui.Options{Simulated: en.cfg.Simulated(), Repo: en.repo.Dir, NoModel: noModel, EditDir: editDir})
 	// quitting stops model calls; cut-off attempts are marked interrupted
 	// and run again on the next start
 	cancel()

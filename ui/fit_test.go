@@ -868,3 +868,18 @@ func TestRefusedKeyInTheStatusLine(t *testing.T) {
 		t.Fatalf("status line %q", s)
 	}
 }
+
+// Browsing a demo whose model is gone: the attempts are still labelled as
+// the simulated model's, while the status line does not say one runs.
+func TestBrowsingADemoKeepsTheSimulatedLabel(t *testing.T) {
+	m := NewModel(fixture(), Options{Simulated: true, Repo: "/repo", NoModel: "the demo's model ended with its run"})
+	m, _ = update(m, tea.WindowSizeMsg{Width: 150, Height: 42})
+	m = settle(t, m, m.Init())
+	out := plain(press(t, m, "3"))
+	if !strings.Contains(out, "(simulated)") {
+		t.Errorf("the history lost the simulated label:\n%s", out)
+	}
+	if s := statusRow(m); strings.Contains(s, "model: simulated") {
+		t.Errorf("the status line says a simulated model runs: %q", s)
+	}
+}

@@ -623,8 +623,9 @@ func (m *Model) statusLine() string {
 		// news first: what is cut at the right edge is what changes least
 		parts = append(parts, st.flashInfo.Render(strings.ReplaceAll(sanitize(m.flash), "\n", " ")))
 	}
-	if m.opts.Simulated {
+	if m.opts.Simulated && m.opts.NoModel == "" {
 		// before the counts: on a narrow terminal it must not be the part cut
+		// (browsing a demo whose model is gone, no model runs at all)
 		parts = append(parts, "model: simulated")
 	}
 	parts = append(parts, st.running.Render(fmt.Sprintf("› %d running", m.q.running)))
