@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -691,7 +692,7 @@ func TestSavedAnswerIsJudgedAfterACrash(t *testing.T) {
 		t.Errorf("validator calls %d, want 1", n)
 	}
 	as := h.phase(id, "diagnosis").Attempts
-	if len(as) != 1 || as[0].Interrupted || as[0].Verdict == nil || !as[0].Verdict.Pass || as[0].Deliverable != strings.TrimSpace(saved) && as[0].Deliverable != saved {
+	if len(as) != 1 || as[0].Interrupted || as[0].Error != "" || as[0].Verdict == nil || !as[0].Verdict.Pass || as[0].Deliverable != strings.TrimSpace(saved) && as[0].Deliverable != saved {
 		t.Fatalf("attempts %+v", as)
 	}
 	var sum float64
@@ -701,5 +702,52 @@ func TestSavedAnswerIsJudgedAfterACrash(t *testing.T) {
 	}
 	if math.Abs(tk.CostUSD-sum) > 1e-9 || sum <= 0.5 {
 		t.Fatalf("ticket cost %.6f, attempts %.6f", tk.CostUSD, sum)
+	}
+}
+
+// The same after a quit while the validator was judging: the next start
+// judges the saved answer, and the model is asked for it once in all.
+func TestSavedAnswerIsJudgedAfterAQuit(t *testing.T) {
+	var diagnosisCalls, validatorCalls atomic.Int32
+	judging := make(chan struct{}, 1)
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		switch phase {
+		case "diagnosis":
+			diagnosisCalls.Add(1)
+		case "validator of diagnosis":
+			if validatorCalls.Add(1) == 1 {
+				judging <- struct{}{}
+				return oaitest.Reply{Text: `{"pass": true, "objections": []}`, Delay: 30 * time.Second}
+			}
+		}
+		return developer(r, phase)
+	})
+	h.cfg.Approve = []string{"diagnosis"}
+	id := h.add("hotfix", "quit while judged", false)
+	ctx, quit := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.eng.Run(ctx, true) }()
+	select {
+	case <-judging:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the validator was never called")
+	}
+	quit()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	if as := h.phase(id, "diagnosis").Attempts; len(as) != 1 || !as[0].Interrupted {
+		t.Fatalf("after the quit: %+v", as)
+	}
+	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: newRouter(h.cfg), Prompts: h.eng.prompts})
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusAwaiting {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	if n := diagnosisCalls.Load(); n != 1 {
+		t.Errorf("the model was asked for the diagnosis %d times", n)
+	}
+	if as := h.phase(id, "diagnosis").Attempts; len(as) != 1 || as[0].Interrupted || as[0].Verdict == nil || !as[0].Verdict.Pass {
+		t.Fatalf("after the restart: %+v", as)
 	}
 }

@@ -428,13 +428,11 @@ func (e *Engine) recover(tickets []*store.Ticket) error {
 				if a.Done() {
 					continue
 				}
+				a.Interrupted = true
+				a.Error = "interrupted: the process stopped during this attempt"
 				// what its calls cost up to its last checkpoint was paid:
 				// it counts in the ticket's cost and toward max_cost_usd
 				spent += a.Uncounted()
-				if !(a.Answered && judgedAfterRestart(a.Phase) && a.Phase == t.Phase && !t.Paused && PendingDecision(t) == nil) {
-					a.Interrupted = true
-					a.Error = "interrupted: the process stopped during this attempt"
-				} // else its answer is judged when the ticket moves (judgeSaved)
 				if err := tx.PutAttempt(t.ID, a); err != nil {
 					return err
 				}

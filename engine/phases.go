@@ -366,7 +366,7 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 			e.prefetchWorktree(ctx, t)
 		}
 	}
-	if a := savedUnjudged(attempts, ps); a != nil {
+	if a := savedUnjudged(t, attempts, ps); a != nil {
 		return e.judgeSaved(ctx, t, ps, a)
 	}
 	needsTree := writesFiles(ps.Name) || ps.Name == config.Review
@@ -433,20 +433,34 @@ func judgedAfterRestart(phase string) bool {
 	return false
 }
 
-// savedUnjudged is the phase's current attempt when its answer was saved
-// and a restart cut off its judging.
-func savedUnjudged(attempts []*store.Attempt, ps *store.PhaseState) *store.Attempt {
+// savedUnjudged is the phase's last attempt when its answer was saved and
+// a stop (a crash, a quit) cut off its judging, and no one has decided
+// anything of the ticket since (a retry with guidance wants a new answer;
+// a pause and its resume do not count).
+func savedUnjudged(t *store.Ticket, attempts []*store.Attempt, ps *store.PhaseState) *store.Attempt {
+	var last *store.Attempt
 	for _, a := range attempts {
-		if a.Phase == ps.Name && a.N == ps.Attempts && a.Answered && !a.Done() && judgedAfterRestart(a.Phase) {
-			return a
+		if a.Phase == ps.Name && a.N == ps.Attempts {
+			last = a
 		}
 	}
-	return nil
+	if last == nil || !last.Interrupted || !last.Answered || last.Verdict != nil || !judgedAfterRestart(last.Phase) {
+		return nil
+	}
+	for _, d := range t.Decisions {
+		if d.Kind != store.DecisionPause && d.Kind != store.DecisionResume && !d.At.Before(last.Started) {
+			return nil
+		}
+	}
+	return last
 }
 
-// judgeSaved judges an attempt whose answer a restart left unjudged.
+// judgeSaved judges an attempt whose answer was saved when a stop cut off
+// its judging; it is no longer interrupted.
 func (e *Engine) judgeSaved(ctx context.Context, t *store.Ticket, ps *store.PhaseState, a *store.Attempt) error {
 	e.log.Info("judging a saved answer", "ticket", t.ID, "phase", ps.Name, "n", a.N)
+	a.Interrupted, a.Error = false, "" // (recorded when judged: a stop now leaves it as it was)
+	e.publishAttempt(t.ID, a)
 	sess := e.newSession(t, a)
 	sess.stream.WriteString(a.Stream)
 	sess.emit("\n[agent-tui restarted: the saved answer is judged, not asked for again]\n")
@@ -493,12 +507,10 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 	if runErr != nil && ctx.Err() != nil {
 		// shutdown: keep what was recorded, run it again next time (a
 		// saved document is only judged: judgeSaved)
-		if !a.Answered || !judgedAfterRestart(phase) || context.Cause(ctx) == errCancelledByHuman {
-			a.Interrupted = true
-			a.Error = "interrupted: agent-tui stopped during this attempt"
-			if context.Cause(ctx) == errCancelledByHuman {
-				a.Error = "interrupted: the ticket was cancelled"
-			}
+		a.Interrupted = true
+		a.Error = "interrupted: agent-tui stopped during this attempt"
+		if context.Cause(ctx) == errCancelledByHuman {
+			a.Error = "interrupted: the ticket was cancelled"
 		}
 		// what its finished calls cost still counts toward max_cost_usd
 		defer e.publishAttempt(t.ID, a) // a cancel's: the UI shows it ended
