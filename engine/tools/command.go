@@ -129,7 +129,7 @@ func ExecConfined(ctx context.Context, argv []string, dir string, env []string, 
 		res.Unconfined = fmt.Sprintf("Landlock ABI %d here; test runs are confined from ABI 2 (Linux 5.19)", v)
 		return res, err
 	}
-	// What leaves the run's process group is kept in it (keepInGroup),
+	// The groups the run makes are noted and killed with it (keepInGroup),
 	// which needs the run's session made by setsid(1) once it runs: Exec
 	// makes it in the child it forks, and the keeper, asked then, could
 	// not answer (see keepInGroup). Where either cannot be had (no
@@ -151,8 +151,12 @@ func ExecConfined(ctx context.Context, argv []string, dir string, env []string, 
 		}
 		return execSession(ctx, append([]string{setsidProgram()}, argv...), dir, env, timeout, outputCap, false)
 	})
-	keeper.stop()
+	keeper.end()
 	if confined == nil {
+		if keeper != nil && err == nil && notStarted(res) {
+			// what Exec says of a program that cannot run (a bad #! line)
+			return Result{}, fmt.Errorf("cannot run command: %s", strings.TrimSpace(res.Output))
+		}
 		return res, err
 	}
 	res, err = Exec(ctx, argv, dir, env, timeout, outputCap)
@@ -186,8 +190,22 @@ func Exec(ctx context.Context, argv []string, dir string, env []string, timeout 
 	return execSession(ctx, argv, dir, env, timeout, outputCap, true)
 }
 
+// notStarted says whether setsid(1) could not run the command: its one
+// line of complaint (util-linux's or busybox's), and 126 or 127.
+func notStarted(res Result) bool {
+	out := strings.TrimSpace(res.Output)
+	return (res.ExitCode == 126 || res.ExitCode == 127) && !strings.Contains(out, "\n") &&
+		(strings.HasPrefix(out, "setsid: failed to execute ") || strings.HasPrefix(out, "setsid: can't execute "))
+}
+
 // setsidProgram is setsid(1), "" where there is none.
 var setsidProgram = sync.OnceValue(func() string {
+	// the system's first: a directory on PATH may be one commands can write
+	for _, p := range []string{"/usr/bin/setsid", "/bin/setsid", "/usr/sbin/setsid", "/sbin/setsid"} {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p
+		}
+	}
 	p, err := exec.LookPath("setsid")
 	if err != nil || !filepath.IsAbs(p) {
 		return ""
@@ -209,6 +227,11 @@ func execSession(ctx context.Context, argv []string, dir string, env []string, t
 	// A new session: the process group can be killed as a whole, and the
 	// command has no controlling terminal to read from or inject into.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: newSession}
+	if !newSession {
+		// a confined run (ExecConfined): its shell ends with agent-tui,
+		// even by SIGKILL (what it started and left running does not)
+		setDeathSignal(cmd.SysProcAttr, syscall.SIGKILL)
+	}
 	cmd.Cancel = func() error {
 		syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

@@ -1,28 +1,36 @@
 package tools
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // A test or CI run ends by killing its process group, and a process that
-// left the group (setsid, setpgid: a daemon, `setsid -f`, a test's
-// background helper) would outlive the run with its rights: it could
-// change the worktree after the check had passed, or race agent-tui's own
-// git (a directory swapped for a link while `git clean` runs deletes
-// files anywhere). So a confined run's calls to setsid and setpgid are
-// answered by agent-tui through a seccomp listener: the first (setsid(1),
-// which ExecConfined starts the command with, making its session) is
-// carried out, every later one is told it succeeded and changes nothing,
-// and the whole run stays in the group that is killed.
+// left the group (setsid, setpgid: a daemon, `setsid -f`, `timeout`, a
+// test's helper in a session of its own) would outlive the run with its
+// rights: it could change the worktree after the check had passed, or race
+// agent-tui's own git (a directory swapped for a link while `git clean`
+// runs deletes files anywhere). So a confined run's calls to setsid and
+// setpgid go through agent-tui (a seccomp listener), which carries each
+// out and notes the group it makes; when the run ends, later calls are
+// told they succeeded and change nothing, and every group noted is killed
+// with the run's own. Every process of the run is under the filter, so no
+// group can be made unseen.
 //
-// The first call is not Exec's own setsid in the forked child: Go forks
-// with vfork, whose parent thread holds the runtime (a stop of the world
-// for the garbage collector waits for it) until the child runs the
-// command, so a call the keeper must answer there can deadlock.
+// The run's own session is made by setsid(1), which ExecConfined starts the
+// command with, not by Exec's setsid in the forked child: Go forks with
+// vfork, whose parent thread holds the runtime (a stop of the world for
+// the garbage collector waits for it) until the child runs the command, so
+// a call the keeper must answer there can deadlock.
 
 // seccompData, seccompNotif and seccompNotifResp are the kernel's
 // struct seccomp_data, seccomp_notif and seccomp_notif_resp.
@@ -77,10 +85,21 @@ type groupKeeper struct {
 	stopR    int
 	stopW    int
 	done     chan struct{}
+
+	mu      sync.Mutex
+	closing bool        // the run has ended: calls change nothing
+	groups  []groupNote // the groups the run made
+}
+
+// A groupNote is a group the run made: its id, and its leader's start
+// time, which tells the leader from another process given its pid later.
+type groupNote struct {
+	id    int
+	start string
 }
 
 // keepInGroup applies the filter to the calling thread (no_new_privs set)
-// and starts answering; stop ends that once the run's processes are gone.
+// and starts answering; end kills what the run made, once it has ended.
 func keepInGroup() (*groupKeeper, error) {
 	filter, err := groupCallsFilter()
 	if err != nil {
@@ -107,7 +126,6 @@ func (k *groupKeeper) serve() {
 	defer close(k.done)
 	defer unix.Close(k.listener)
 	defer unix.Close(k.stopR)
-	first := true
 	for {
 		fds := []unix.PollFd{{Fd: int32(k.listener), Events: unix.POLLIN}, {Fd: int32(k.stopR), Events: unix.POLLIN}}
 		if _, err := unix.Poll(fds, -1); err != nil {
@@ -126,26 +144,77 @@ func (k *groupKeeper) serve() {
 			}
 			return
 		}
-		resp := seccompNotifResp{ID: n.ID}
-		switch {
-		case first:
-			// the run's own setsid, in the child before the command starts:
-			// nothing else is under the filter yet
-			first = false
-			resp.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
-		case n.Data.Nr == unix.SYS_SETSID:
-			resp.Val = int64(n.Pid) // what a new session's id would be
-		}
+		resp := k.answer(&n)
 		unix.Syscall(unix.SYS_IOCTL, uintptr(k.listener), unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(&resp)))
 	}
 }
 
-// stop ends the answering; a process still under the filter would get
-// ENOSYS from setsid, but the run's group has been killed by then.
-func (k *groupKeeper) stop() {
+// answer carries a call out, noting the group it makes, until the run has
+// ended; then it tells the caller it succeeded.
+func (k *groupKeeper) answer(n *seccompNotif) seccompNotifResp {
+	resp := seccompNotifResp{ID: n.ID}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closing {
+		if n.Data.Nr == unix.SYS_SETSID {
+			resp.Val = int64(n.Pid) // what a new session's id would be
+		}
+		return resp
+	}
+	// the group the call makes or joins: setsid's and setpgid(0, 0)'s is
+	// the caller's pid; setpgid(pid, pgid) names it, 0 meaning pid
+	group := int(n.Pid)
+	if n.Data.Nr == unix.SYS_SETPGID {
+		pid, pgid := int(int32(n.Data.Args[0])), int(int32(n.Data.Args[1]))
+		if pid != 0 {
+			group = pid
+		}
+		if pgid != 0 {
+			group = pgid
+		}
+	}
+	if group > 0 && !slices.ContainsFunc(k.groups, func(g groupNote) bool { return g.id == group }) {
+		k.groups = append(k.groups, groupNote{id: group, start: startTime(group)})
+	}
+	resp.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
+	return resp
+}
+
+// end is called once the run's own group is killed: no call makes a group
+// any more, and every group the run made is killed (but one whose
+// leader's pid went to another process since).
+func (k *groupKeeper) end() {
 	if k == nil {
 		return
 	}
+	k.mu.Lock()
+	k.closing = true
+	groups := slices.Clone(k.groups)
+	k.mu.Unlock()
+	for _, g := range groups {
+		if now := startTime(g.id); now != "" && now != g.start {
+			continue // its leader is gone and the pid is another's
+		}
+		unix.Kill(-g.id, unix.SIGKILL)
+	}
 	unix.Close(k.stopW)
 	<-k.done
+}
+
+// startTime is pid's start time as /proc shows it, "" when it is gone.
+func startTime(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	// the fields after the command's name, which may hold anything
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return ""
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19] // starttime, the 22nd field
 }

@@ -12,9 +12,9 @@ import (
 )
 
 // Nothing a test run starts outlives it, not even what left its process
-// group (setsid -f, setpgid): those calls are answered as done and change
-// nothing, so the group killed at the end holds every process. The run's
-// own session is still its own.
+// group (setsid -f, setpgid): the groups it made are killed with it, and
+// while it runs they are real (timeout signals the group it made for its
+// command, not the run). The run's own session is its own.
 func TestConfinedRunLeavesNothingBehind(t *testing.T) {
 	if !LandlockUsable() || !socketFilterHere() {
 		t.Skip("no Landlock or seccomp filter here")
@@ -26,6 +26,7 @@ func TestConfinedRunLeavesNothingBehind(t *testing.T) {
 	script := "setsid -f sh -c '" + late("by-setsid") + "' </dev/null >/dev/null 2>&1 && echo setsid-ok; " +
 		"perl -e 'setpgrp(0,0) or die qq(setpgrp: $!\\n); exit(0) if fork; sleep 1; open(my $f, q(>), q(" + filepath.Join(wt, "by-setpgid") + ")); print $f qq(late\\n)' </dev/null >/dev/null 2>&1 && echo setpgid-ok; " +
 		"perl -e 'use POSIX; print((POSIX::setsid() > 0 ? q(new-session) : qq(setsid: $!)), qq(\\n))'; " +
+		"timeout 0.2 sleep 5; echo timeout-said $?; " +
 		"ps -o sid= -p $$ > own-session"
 	if _, err := exec.LookPath("perl"); err != nil {
 		t.Skip("no perl")
@@ -38,7 +39,8 @@ func TestConfinedRunLeavesNothingBehind(t *testing.T) {
 	if time.Since(start) > 900*time.Millisecond {
 		t.Fatalf("the run waited for what it left: %s %q", time.Since(start), res.Output)
 	}
-	for _, want := range []string{"setsid-ok", "setpgid-ok", "new-session"} {
+	// timeout kills the group it made for its command: the run's own lives
+	for _, want := range []string{"setsid-ok", "setpgid-ok", "new-session", "timeout-said 124"} {
 		if !strings.Contains(res.Output, want) {
 			t.Errorf("no %s in %q", want, res.Output)
 		}
@@ -57,9 +59,9 @@ func TestConfinedRunLeavesNothingBehind(t *testing.T) {
 	}
 }
 
-// The model's commands under Landlock are kept in their group the same
-// way: what calls setsid stays in the command's group, which one kill ends.
-func TestConfinedCommandsStayInTheirGroup(t *testing.T) {
+// The model's commands under Landlock the same: timeout works, and what
+// left the command's group is gone when run_command returns.
+func TestConfinedCommandsLeaveNoGroupBehind(t *testing.T) {
 	if !landlockWorks() || !socketFilterHere() || setsidProgram() == "" {
 		t.Skip("no Landlock, filter or setsid(1) here")
 	}
@@ -69,21 +71,31 @@ func TestConfinedCommandsStayInTheirGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	res, isErr := call(t, b, "run_command", map[string]any{"command": "setsid -f sh -c 'ps -o pgid= -p $$ > escaped' </dev/null >/dev/null 2>&1; " +
-		"n=0; until [ -s escaped ] || [ $n -ge 200 ]; do sleep 0.01; n=$((n+1)); done; echo own $(ps -o pgid= -p $$); echo escaped $(cat escaped)"})
-	if isErr {
-		t.Fatal(res)
+	res, isErr := call(t, b, "run_command", map[string]any{"command": "setsid -f sh -c 'sleep 1; echo late > late' </dev/null >/dev/null 2>&1; " +
+		"timeout 0.2 sleep 5; echo timeout-said $?"})
+	if isErr || !strings.Contains(res, "timeout-said 124") {
+		t.Fatalf("%s", res)
 	}
-	var own, escaped string
-	for _, l := range strings.Split(res, "\n") {
-		if v, ok := strings.CutPrefix(l, "own "); ok {
-			own = strings.TrimSpace(v)
-		}
-		if v, ok := strings.CutPrefix(l, "escaped "); ok {
-			escaped = strings.TrimSpace(v)
-		}
+	time.Sleep(1500 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(dir, "late")); err == nil {
+		t.Error("what left the command's group outlived it")
 	}
-	if own == "" || own != escaped {
-		t.Fatalf("the command's group %q, the setsid one's %q: %s", own, escaped, res)
+}
+
+// A test command that cannot run at all (a bad #! line) is an error, as
+// unconfined, not a failed test.
+func TestConfinedRunThatCannotStart(t *testing.T) {
+	if !LandlockUsable() || !socketFilterHere() || setsidProgram() == "" {
+		t.Skip("no Landlock, filter or setsid(1) here")
+	}
+	wt := t.TempDir()
+	script := filepath.Join(wt, "run_tests.sh")
+	if err := os.WriteFile(script, []byte("#!/no/such/interpreter\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, plainErr := Exec(context.Background(), []string{script}, wt, os.Environ(), 10*time.Second, 4096)
+	res, err := ExecConfined(context.Background(), []string{script}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, nil, nil)
+	if plainErr == nil || err == nil || !strings.HasPrefix(err.Error(), "cannot run command: ") {
+		t.Fatalf("unconfined: %v; confined: %v %+v", plainErr, err, res)
 	}
 }

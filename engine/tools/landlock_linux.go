@@ -191,6 +191,9 @@ func runHelper(args []string) error {
 	// Landlock and no_new_privs apply to the calling thread, which must be
 	// the one that execs.
 	runtime.LockOSThread()
+	// the command may not trace this process (its thread holds the group
+	// keeper's listener) unless it is privileged
+	_ = HideEnvironment()
 	abi := landlockABI()
 	if abi < 1 {
 		return errors.New("landlock is not available")
@@ -238,14 +241,15 @@ func runHelper(args []string) error {
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	// A process group of its own (not this process's): the sweep kills it
 	// in one go, forks under way included. `kill 0` in the command reaches
-	// the command only. What would leave it stays in it (keepInGroup,
-	// which needs the group made by setsid(1): see ExecConfined), so that
-	// one kill reaches everything, a fork bomb too; the sweep is for what
-	// it cannot be had for.
+	// the command only. The groups the command makes are noted and killed
+	// the same way (keepInGroup, which needs the command's group made by
+	// setsid(1): see ExecConfined), a fork bomb's too; the sweep is for
+	// what is left, and where the keeper cannot be had.
 	argv, attr := []string{"/bin/sh", "-c", command}, &syscall.SysProcAttr{Setpgid: true}
+	var keeper *groupKeeper
 	if launcher := setsidProgram(); launcher != "" && socketFilterHere() {
-		if _, err := keepInGroup(); err == nil {
-			argv, attr = append([]string{launcher}, argv...), &syscall.SysProcAttr{}
+		if k, err := keepInGroup(); err == nil {
+			keeper, argv, attr = k, append([]string{launcher}, argv...), &syscall.SysProcAttr{}
 		}
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -271,6 +275,8 @@ func runHelper(args []string) error {
 	case <-stop: // cancelled, timed out, or agent-tui died (see Exec)
 		stopped = true
 	}
+	unix.Kill(-sh, unix.SIGKILL) // (before the groups it made: none is made after)
+	keeper.end()
 	s := newSweeper(sh)
 	s.run(sweepLimit)
 	code := 128 + int(syscall.SIGTERM)

@@ -39,4 +39,4 @@ type groupKeeper struct{}
 
 func keepInGroup() (*groupKeeper, error) { return nil, errors.New("only on Linux") }
 
-func (*groupKeeper) stop() {}
+func (*groupKeeper) end() {}
