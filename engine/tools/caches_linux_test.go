@@ -133,3 +133,40 @@ func TestSensitiveBuildsUsePrivateCaches(t *testing.T) {
 		t.Error("a sensitive ticket's command wrote the shared cache")
 	}
 }
+
+// A sensitive ticket's download caches are resolved past the caches other
+// tickets' commands may write: a module cache inside ~/.cache (GOPATH
+// there) is not granted through a link another ticket left on the way.
+// And a cache that is a file (cargo's lock) is granted as a file.
+func TestSensitiveCachesAreNotRedirected(t *testing.T) {
+	base, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(base, "home")
+	cache := filepath.Join(home, ".cache")
+	config := filepath.Join(home, ".config")
+	for _, d := range []string{filepath.Join(cache, "evil", "pkg"), config, filepath.Join(home, ".cargo")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// what a command of another ticket left: .cache/go -> .cache/evil, and
+	// evil/pkg/mod -> ~/.config
+	if err := os.Symlink(config, filepath.Join(cache, "evil", "pkg", "mod")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(cache, "evil"), filepath.Join(cache, "go")); err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(home, ".cargo", ".package-cache")
+	if err := os.WriteFile(lock, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	modCache := filepath.Join(cache, "go", "pkg", "mod")
+	gocache := filepath.Join(cache, "go-build")
+	got := cachesFor(true, []string{gocache, modCache, cache, lock}, []string{modCache, lock}, []string{filepath.Join(base, "wt")})
+	if slices.Contains(got, config) || !slices.Equal(got, []string{lock}) {
+		t.Fatalf("writable %q", got)
+	}
+}

@@ -292,11 +292,17 @@ var makeCachesOnce sync.Once
 // other tickets' commands could read: theirs are private (PrivateCaches).
 func cacheDirs(sensitive bool, also ...string) []string {
 	makeCachesOnce.Do(makeToolCaches)
+	return cachesFor(sensitive, append(slices.Clone(goCacheDirs()), inHome(homeCaches)...), append(slices.Clone(goModDirs), inHome(downloadCaches)...), also)
+}
+
+// cachesFor is cacheDirs from the shared caches and those of them that
+// hold downloads alone.
+func cachesFor(sensitive bool, shared, downloads, also []string) []string {
 	if sensitive {
-		goCacheDirs()
-		return writableCaches(append(slices.Clone(goModDirs), inHome(downloadCaches)...), also)
+		// resolved past the caches other tickets' commands may write, too
+		return writableCaches(downloads, append(slices.Clone(also), shared...))
 	}
-	return writableCaches(append(slices.Clone(goCacheDirs()), inHome(homeCaches)...), also)
+	return writableCaches(shared, also)
 }
 
 // downloadCaches are the homeCaches that hold nothing but what was
@@ -382,7 +388,8 @@ func writableCaches(cands, also []string) []string {
 			if !ok || real == "/" || slices.Contains(out, real) {
 				continue
 			}
-			if st, err := os.Stat(real); err == nil && st.IsDir() {
+			// (a file too: cargo's lock, .package-cache)
+			if st, err := os.Stat(real); err == nil && (st.IsDir() || st.Mode().IsRegular()) {
 				out = append(out, real)
 				grew = addRoot(real) || grew
 			}
