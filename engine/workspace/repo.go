@@ -85,7 +85,11 @@ func Open(dir string) (*Repo, error) {
 		// git must not look for the repository there: the worktree's .git
 		// file, or a repository made inside it, are the model's to write
 		if filepath.Base(gitDir) != ".git" {
-			return nil, fmt.Errorf("%s is in the worktree of ticket %s: run agent-tui in the repository itself", dir, ticket)
+			what := "agent-tui's own directory"
+			if ticket != "" {
+				what = "the worktree of ticket " + ticket
+			}
+			return nil, fmt.Errorf("%s is in %s: run agent-tui in the repository itself", dir, what)
 		}
 		abs = filepath.Dir(gitDir)
 	}
@@ -116,25 +120,33 @@ func Open(dir string) (*Repo, error) {
 	return r, nil
 }
 
-// inTicketWorktree says whether dir lies in a ticket's worktree,
-// <git dir>/agent-tui/worktrees/<ID>, judged from its path (symlinks
-// resolved) and the git directory above it alone.
+// inTicketWorktree says whether dir lies in agent-tui's own directory of
+// a repository, <git dir>/agent-tui (a ticket's worktree, its temporary
+// directory, a view), judged from its path as given and with symlinks
+// resolved (a link there may lead elsewhere in it), and the git
+// directory above it alone; ticket names the worktree's ticket, if any.
 func inTicketWorktree(dir string) (gitDir, ticket string, ok bool) {
+	paths := []string{filepath.Clean(dir)}
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = real
+		paths = append(paths, real)
 	}
-	parts := strings.Split(filepath.Clean(dir), string(filepath.Separator))
-	// the outermost match: directories inside a worktree can be named
-	// anything
-	for i := 1; i+2 < len(parts); i++ {
-		if parts[i] != "agent-tui" || parts[i+1] != "worktrees" {
-			continue
-		}
-		gd := strings.Join(parts[:i], string(filepath.Separator))
-		head, err1 := os.Lstat(filepath.Join(gd, "HEAD"))
-		objects, err2 := os.Lstat(filepath.Join(gd, "objects"))
-		if err1 == nil && err2 == nil && head.Mode().IsRegular() && objects.IsDir() {
-			return gd, parts[i+2], true
+	for _, p := range paths {
+		parts := strings.Split(p, string(filepath.Separator))
+		// the outermost match: directories inside can be named anything
+		for i := 1; i+1 < len(parts); i++ {
+			if parts[i] != "agent-tui" {
+				continue
+			}
+			gd := strings.Join(parts[:i], string(filepath.Separator))
+			head, err1 := os.Lstat(filepath.Join(gd, "HEAD"))
+			objects, err2 := os.Lstat(filepath.Join(gd, "objects"))
+			if err1 != nil || err2 != nil || !head.Mode().IsRegular() || !objects.IsDir() {
+				continue
+			}
+			if parts[i+1] == "worktrees" && i+2 < len(parts) {
+				ticket = parts[i+2]
+			}
+			return gd, ticket, true
 		}
 	}
 	return "", "", false

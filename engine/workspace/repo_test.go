@@ -91,7 +91,14 @@ func TestOpen(t *testing.T) {
 	nested := filepath.Join(wt, "tests")
 	run(t, wt, "init", "-q", nested)
 	write(t, filepath.Join(wt, ".git"), "gitdir: "+filepath.Join(evil, ".git")+"\n")
-	for _, d := range []string{wt, filepath.Join(wt, "lib"), nested} {
+	// and a link from the worktree into agent-tui's directory, to a
+	// repository a command made in the ticket's temporary directory
+	tmpRepo := filepath.Join(r.GitDir, "agent-tui", "tmp", "T-4", "evil")
+	run(t, r.Dir, "init", "-q", tmpRepo)
+	if err := os.Symlink(tmpRepo, filepath.Join(wt, "build")); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{wt, filepath.Join(wt, "lib"), nested, filepath.Join(wt, "build")} {
 		r4, err := Open(d)
 		if err != nil {
 			t.Fatal(err)
