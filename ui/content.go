@@ -174,11 +174,18 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		}
 		out = append(out, "")
 	}
-	next := 0
+	var timed, rest []store.Decision
+	for _, d := range t.Decisions {
+		if d.Applied && !d.At.IsZero() {
+			timed = append(timed, d)
+		} else {
+			rest = append(rest, d)
+		}
+	}
 	for _, a := range td.attempts {
-		for next < len(t.Decisions) && t.Decisions[next].Applied && !t.Decisions[next].At.IsZero() && t.Decisions[next].At.Before(a.Started) {
-			decision(t.Decisions[next])
-			next++
+		for len(timed) > 0 && timed[0].At.Before(a.Started) {
+			decision(timed[0])
+			timed = timed[1:]
 		}
 		command := commandRun(a) // nothing to count but its checks
 		model, none := a.Model, noModelAnswered(a)
@@ -236,7 +243,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		}
 		out = append(out, "")
 	}
-	for _, d := range t.Decisions[next:] {
+	for _, d := range append(timed, rest...) {
 		decision(d)
 	}
 	return out

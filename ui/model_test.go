@@ -851,10 +851,11 @@ func TestHistoryDecisionsNameTheirDetails(t *testing.T) {
 	f := fixture()
 	at := time.Date(2025, 3, 1, 14, 5, 0, 0, time.UTC)
 	before := t0.Add(-time.Hour) // before the attempt it led to
+	// (a pending one first, as a record could hold: it still goes last)
 	f.tickets[3].Decisions = []store.Decision{
+		{Kind: store.DecisionRetry, Phase: "tests", Model: "large", At: at},
 		{Kind: store.DecisionRetry, Phase: "tests", Guidance: "write a test file first", At: before, Applied: true},
 		{Kind: store.DecisionEditApprove, Phase: "tests", Reason: "done by hand", At: at, Applied: true},
-		{Kind: store.DecisionRetry, Phase: "tests", Model: "large", At: at},
 	}
 	m := newTestModel(t, f, 150, 42)
 	out := plain(press(t, m, "j", "j", "j", "3"))
