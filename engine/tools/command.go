@@ -153,7 +153,7 @@ func ExecConfined(ctx context.Context, argv []string, dir string, env []string, 
 	})
 	keeper.end()
 	if confined == nil {
-		if keeper != nil && err == nil && notStarted(res) {
+		if keeper != nil && err == nil && notStarted(res, argv[0]) {
 			// what Exec says of a program that cannot run (a bad #! line)
 			return Result{}, fmt.Errorf("cannot run command: %s", strings.TrimSpace(res.Output))
 		}
@@ -190,12 +190,12 @@ func Exec(ctx context.Context, argv []string, dir string, env []string, timeout 
 	return execSession(ctx, argv, dir, env, timeout, outputCap, true)
 }
 
-// notStarted says whether setsid(1) could not run the command: its one
-// line of complaint (util-linux's or busybox's), and 126 or 127.
-func notStarted(res Result) bool {
+// notStarted says whether setsid(1) could not run prog: 126 or 127, and
+// one line of complaint naming it (in whatever language).
+func notStarted(res Result, prog string) bool {
 	out := strings.TrimSpace(res.Output)
 	return (res.ExitCode == 126 || res.ExitCode == 127) && !strings.Contains(out, "\n") &&
-		(strings.HasPrefix(out, "setsid: failed to execute ") || strings.HasPrefix(out, "setsid: can't execute "))
+		strings.HasPrefix(out, "setsid: ") && strings.Contains(out, prog)
 }
 
 // setsidProgram is setsid(1), "" where there is none.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -150,7 +151,8 @@ func (k *groupKeeper) serve() {
 }
 
 // answer carries a call out, noting the group it makes, until the run has
-// ended; then it tells the caller it succeeded.
+// ended; then it tells the caller it succeeded. A caller in a pid
+// namespace of its own (unshare -p) is refused: its pids are not ours.
 func (k *groupKeeper) answer(n *seccompNotif) seccompNotifResp {
 	resp := seccompNotifResp{ID: n.ID}
 	k.mu.Lock()
@@ -161,19 +163,29 @@ func (k *groupKeeper) answer(n *seccompNotif) seccompNotifResp {
 		}
 		return resp
 	}
-	// the group the call makes or joins: setsid's and setpgid(0, 0)'s is
-	// the caller's pid; setpgid(pid, pgid) names it, 0 meaning pid
-	group := int(n.Pid)
+	caller, ok := processOf(int(n.Pid))
+	if !ok {
+		resp.Error = -int32(unix.EPERM)
+		return resp
+	}
+	// a new group takes the id of the process that leads it: setsid's
+	// caller, or setpgid's target when pgid is its own (or 0); a setpgid
+	// into another group joins one that exists in the same session,
+	// which the run made (noted) or is its own
+	group := caller
 	if n.Data.Nr == unix.SYS_SETPGID {
 		pid, pgid := int(int32(n.Data.Args[0])), int(int32(n.Data.Args[1]))
 		if pid != 0 {
 			group = pid
 		}
-		if pgid != 0 {
-			group = pgid
+		if pgid != 0 && pgid != group {
+			group = 0 // joins
+		}
+		if group != caller && group != 0 && parentOf(group) != caller {
+			group = 0 // the kernel refuses it: not the caller or its child
 		}
 	}
-	if group > 0 && !slices.ContainsFunc(k.groups, func(g groupNote) bool { return g.id == group }) {
+	if group > 1 && !slices.ContainsFunc(k.groups, func(g groupNote) bool { return g.id == group }) {
 		k.groups = append(k.groups, groupNote{id: group, start: startTime(group)})
 	}
 	resp.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
@@ -182,7 +194,9 @@ func (k *groupKeeper) answer(n *seccompNotif) seccompNotifResp {
 
 // end is called once the run's own group is killed: no call makes a group
 // any more, and every group the run made is killed (but one whose
-// leader's pid went to another process since).
+// leader's pid went to another process since), again while any is left:
+// a call carried out as the run ended may have moved a process into a
+// group killed a moment before.
 func (k *groupKeeper) end() {
 	if k == nil {
 		return
@@ -191,14 +205,59 @@ func (k *groupKeeper) end() {
 	k.closing = true
 	groups := slices.Clone(k.groups)
 	k.mu.Unlock()
-	for _, g := range groups {
-		if now := startTime(g.id); now != "" && now != g.start {
-			continue // its leader is gone and the pid is another's
+	own := unix.Getpgrp()
+	for pass := 0; pass < 100; pass++ {
+		left := false
+		for _, g := range groups {
+			if g.id <= 1 || g.id == own {
+				continue // never agent-tui's, nor every process (-1)
+			}
+			if now := startTime(g.id); now != "" && now != g.start {
+				continue // its leader is gone and the pid is another's
+			}
+			if unix.Kill(-g.id, unix.SIGKILL) == nil {
+				left = true
+			}
 		}
-		unix.Kill(-g.id, unix.SIGKILL)
+		if !left {
+			break
+		}
+		time.Sleep(time.Millisecond)
 	}
 	unix.Close(k.stopW)
 	<-k.done
+}
+
+// processOf is the process thread tid belongs to, when it shares this
+// process's pid namespace.
+func processOf(tid int) (int, bool) {
+	self, err1 := os.Readlink("/proc/self/ns/pid")
+	theirs, err2 := os.Readlink("/proc/" + strconv.Itoa(tid) + "/ns/pid")
+	if err1 != nil || err2 != nil || self != theirs {
+		return 0, false
+	}
+	tgid, _ := statusField(tid, "Tgid:")
+	return tgid, tgid > 0
+}
+
+// parentOf is pid's parent, 0 when it cannot be read.
+func parentOf(pid int) int {
+	ppid, _ := statusField(pid, "PPid:")
+	return ppid
+}
+
+// statusField reads a number from /proc/<pid>/status.
+func statusField(pid int, name string) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, name); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, errors.New(name + " not found")
 }
 
 // startTime is pid's start time as /proc shows it, "" when it is gone.

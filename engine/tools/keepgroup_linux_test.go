@@ -2,6 +2,10 @@ package tools
 
 import (
 	"context"
+	"runtime"
+	"slices"
+
+	"golang.org/x/sys/unix"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,5 +101,102 @@ func TestConfinedRunThatCannotStart(t *testing.T) {
 	res, err := ExecConfined(context.Background(), []string{script}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, nil, nil)
 	if plainErr == nil || err == nil || !strings.HasPrefix(err.Error(), "cannot run command: ") {
 		t.Fatalf("unconfined: %v; confined: %v %+v", plainErr, err, res)
+	}
+}
+
+// The keeper notes only the groups a call can make: the calling process's
+// (not its thread's id), or its child's; never one it would join, never
+// group 1 nor a process not its own; and a caller in a pid namespace of
+// its own, whose pids are not ours, is refused.
+func TestKeeperNotesOnlyGroupsTheRunMakes(t *testing.T) {
+	k := &groupKeeper{}
+	call := func(tid int, nr int32, args ...uint64) seccompNotifResp {
+		n := seccompNotif{ID: 1, Pid: uint32(tid)}
+		n.Data.Nr = nr
+		copy(n.Data.Args[:], args)
+		return k.answer(&n)
+	}
+	me := os.Getpid()
+	// a thread that is not the main one: of two locked at once, one is not
+	tids := make(chan int, 2)
+	release := make(chan struct{})
+	defer close(release)
+	for range 2 {
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			tids <- unix.Gettid()
+			<-release
+		}()
+	}
+	thread := <-tids
+	if thread == me {
+		thread = <-tids
+	}
+	child := exec.Command("sleep", "5")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Process.Kill()
+	call(me, unix.SYS_SETPGID, 0, 1)                               // joins group 1: refused by the kernel, not noted
+	call(me, unix.SYS_SETPGID, 1, 0)                               // init is not its child
+	call(me, unix.SYS_SETPGID, 0, uint64(unix.Getpgrp()))          // joins agent-tui's own group
+	call(thread, unix.SYS_SETSID)                                  // a thread's: the process's group
+	call(me, unix.SYS_SETPGID, uint64(child.Process.Pid), 0)       // its child's new group
+	call(me, unix.SYS_SETPGID, uint64(child.Process.Pid), 1<<32-1) // (a pgid of -1: refused)
+	var ids []int
+	for _, g := range k.groups {
+		ids = append(ids, g.id)
+	}
+	if want := []int{me, child.Process.Pid}; !slices.Equal(ids, want) {
+		t.Fatalf("noted %v, want %v", ids, want)
+	}
+
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare(1)")
+	}
+	ns := exec.Command("unshare", "-Upf", "sleep", "5")
+	if err := ns.Start(); err != nil {
+		t.Skip("no pid namespaces here:", err)
+	}
+	defer ns.Process.Kill()
+	// the sleep inside, a child of unshare's fork
+	var inner int
+	for i := 0; i < 200 && inner == 0; i++ {
+		time.Sleep(5 * time.Millisecond)
+		out, _ := exec.Command("pgrep", "-P", strconv.Itoa(ns.Process.Pid)).Output()
+		inner, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+	}
+	if inner == 0 {
+		t.Skip("cannot find the process in the namespace")
+	}
+	if r := call(inner, unix.SYS_SETSID); r.Error != -int32(unix.EPERM) || r.Flags != 0 {
+		t.Errorf("a call from another pid namespace: %+v", r)
+	}
+}
+
+// A session made from a thread is the process's: the keeper notes the
+// process, which dies with the run.
+func TestConfinedRunThreadSessionIsKilled(t *testing.T) {
+	if !LandlockUsable() || !socketFilterHere() || setsidProgram() == "" {
+		t.Skip("no Landlock, filter or setsid(1) here")
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3")
+	}
+	wt := t.TempDir()
+	late := filepath.Join(wt, "late")
+	script := `python3 -c 'import os, threading, time
+th = threading.Thread(target=os.setsid); th.start(); th.join()
+print("sid", os.getsid(0) == os.getpid(), flush=True)
+time.sleep(1.5); open("` + late + `", "w").write("late")' > out 2>&1 &
+n=0; until [ -s out ] || [ $n -ge 500 ]; do sleep 0.01; n=$((n+1)); done; cat out`
+	res, err := ExecConfined(context.Background(), []string{"sh", "-c", script}, wt, os.Environ(), 20*time.Second, 4096, []string{wt, "/dev/null"}, nil, nil)
+	if err != nil || !strings.Contains(res.Output, "sid True") {
+		t.Fatalf("%v %q", err, res.Output)
+	}
+	time.Sleep(2 * time.Second)
+	if _, err := os.Stat(late); err == nil {
+		t.Error("a process whose thread made it a session outlived the run")
 	}
 }
