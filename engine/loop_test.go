@@ -452,3 +452,30 @@ func TestHandMergedSensitiveTicketIsPublishedAtStart(t *testing.T) {
 	}
 	gitOut(t, h.dir, "fsck", "--connectivity-only")
 }
+
+// A sensitive ticket's test runs build with caches of its own, beneath its
+// temporary directory; another ticket's use the shared ones.
+func TestSensitiveTicketBuildsWithPrivateCaches(t *testing.T) {
+	h := withLocalModel(t, "diagnosis", "tests", "code", "cifix", "review", "validator")
+	h.cfg.TestCommand = "echo GOCACHE=$GOCACHE; sh run_tests.sh"
+	private := h.add("hotfix", "private fix", true)
+	shared := h.add("hotfix", "plain fix", false)
+	h.runIdle()
+	gocache := func(id string) string {
+		for _, a := range h.phase(id, "code").Attempts {
+			for _, c := range a.Checks {
+				if _, v, ok := strings.Cut(c.Output, "GOCACHE="); ok {
+					return strings.TrimSpace(strings.SplitN(v, "\n", 2)[0])
+				}
+			}
+		}
+		return ""
+	}
+	want := filepath.Join(h.repo.GitDir, "agent-tui", "tmp", private, "cache", "go-build")
+	if got := gocache(private); got != want {
+		t.Errorf("the sensitive ticket's GOCACHE %q, want %q", got, want)
+	}
+	if got := gocache(shared); strings.Contains(got, filepath.Join(h.repo.GitDir, "agent-tui")) {
+		t.Errorf("another ticket's GOCACHE %q", got)
+	}
+}
