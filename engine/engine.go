@@ -16,6 +16,7 @@ import (
 
 	"agent-tui/engine/config"
 	"agent-tui/engine/llm"
+	"agent-tui/engine/tools"
 	"agent-tui/engine/workspace"
 	"agent-tui/prompts"
 	"agent-tui/store"
@@ -116,6 +117,11 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 	}
 	if err := e.recover(tickets); err != nil {
 		return err
+	}
+	// a run killed outright (kill -9) could not stop what its commands
+	// started; that would change the worktrees under this one
+	if n := tools.KillLeftovers([]string{e.repo.WorktreeRoot(), filepath.Join(e.repo.GitDir, "agent-tui", "tmp")}); n > 0 {
+		e.log.Warn("killed what a stopped run's commands left running in the worktrees", "processes", n)
 	}
 	if rep, err := e.reconcile(ctx, tickets); err != nil {
 		e.log.Warn("worktree reconcile", "err", err)

@@ -40,3 +40,6 @@ type groupKeeper struct{}
 func keepInGroup() (*groupKeeper, error) { return nil, errors.New("only on Linux") }
 
 func (*groupKeeper) end() {}
+
+// KillLeftovers has nothing to find where there is no /proc sandbox.
+func KillLeftovers([]string) int { return 0 }
