@@ -49,11 +49,59 @@ func TestKillLeftovers(t *testing.T) {
 	if n := KillLeftovers([]string{dir}); n != 1 {
 		t.Errorf("killed %d, want 1", n)
 	}
-	time.Sleep(50 * time.Millisecond)
-	if st, _ := os.ReadFile("/proc/" + strconv.Itoa(left) + "/stat"); len(st) > 0 && !strings.Contains(string(st), ") Z ") {
+	if !gone(left) {
 		t.Error("the leftover lives")
 	}
 	if err := users.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Error("the user's own process was killed")
 	}
+}
+
+// A leftover that moved away from the worktree (a daemon goes to /) is
+// found by the temporary directory its run was given.
+func TestKillLeftoversThatMovedAway(t *testing.T) {
+	if !socketFilterHere() || !filterableLauncher("/bin/sh") {
+		t.Skip("no seccomp filter here")
+	}
+	dir, tmp := t.TempDir(), t.TempDir()
+	pidFile := dir + "/left.pid"
+	env := WithTMPDIR(os.Environ(), tmp)
+	res, err, ok := execNoUnixSockets(context.Background(), []string{"/bin/sh", "-c", "cd / && setsid -f sh -c 'echo $$ > " + pidFile + "; exec sleep 30' </dev/null >/dev/null 2>&1"}, dir, env, 10*time.Second, 4096)
+	if !ok || err != nil {
+		t.Fatalf("%v %v %+v", ok, err, res)
+	}
+	var left int
+	for i := 0; i < 200 && left == 0; i++ {
+		time.Sleep(5 * time.Millisecond)
+		b, _ := os.ReadFile(pidFile)
+		left, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	if left == 0 || syscall.Kill(left, 0) != nil {
+		t.Fatal("no leftover to find")
+	}
+	defer syscall.Kill(left, syscall.SIGKILL)
+	if cwd, _ := os.Readlink("/proc/" + strconv.Itoa(left) + "/cwd"); cwd != "/" {
+		t.Fatalf("leftover works in %q", cwd)
+	}
+	if n := KillLeftovers([]string{dir}); n != 0 {
+		t.Fatalf("killed %d by the worktree alone", n)
+	}
+	if n := KillLeftovers([]string{t.TempDir(), tmp}); n != 1 {
+		t.Errorf("killed %d, want 1", n)
+	}
+	if !gone(left) {
+		t.Error("the leftover lives")
+	}
+}
+
+// gone says whether pid ended (or is a zombie) within a second.
+func gone(pid int) bool {
+	for range 100 {
+		st, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if len(st) == 0 || strings.Contains(string(st), ") Z ") {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
 }
