@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,23 +20,7 @@ func TestKillLeftovers(t *testing.T) {
 		t.Skip("no seccomp filter here")
 	}
 	dir := t.TempDir()
-	pidFile := dir + "/left.pid"
-	// a command under the filter (as the sandbox gives) that leaves a
-	// process in a session of its own, out of reach of its group's kill
-	res, err, ok := execNoUnixSockets(context.Background(), []string{"/bin/sh", "-c", "setsid -f sh -c 'echo $$ > " + pidFile + "; exec sleep 30' </dev/null >/dev/null 2>&1"}, dir, os.Environ(), 10*time.Second, 4096)
-	if !ok || err != nil {
-		t.Fatalf("%v %v %+v", ok, err, res)
-	}
-	var left int
-	for i := 0; i < 200 && left == 0; i++ {
-		time.Sleep(5 * time.Millisecond)
-		b, _ := os.ReadFile(pidFile)
-		left, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-	}
-	if left == 0 || syscall.Kill(left, 0) != nil {
-		t.Fatal("no leftover to find")
-	}
-	defer syscall.Kill(left, syscall.SIGKILL)
+	left := leaveProcess(t, dir, os.Environ(), "")
 	users := exec.Command("sleep", "30")
 	users.Dir = dir
 	if err := users.Start(); err != nil {
@@ -64,22 +49,7 @@ func TestKillLeftoversThatMovedAway(t *testing.T) {
 		t.Skip("no seccomp filter here")
 	}
 	dir, tmp := t.TempDir(), t.TempDir()
-	pidFile := dir + "/left.pid"
-	env := WithTMPDIR(os.Environ(), tmp)
-	res, err, ok := execNoUnixSockets(context.Background(), []string{"/bin/sh", "-c", "cd / && setsid -f sh -c 'echo $$ > " + pidFile + "; exec sleep 30' </dev/null >/dev/null 2>&1"}, dir, env, 10*time.Second, 4096)
-	if !ok || err != nil {
-		t.Fatalf("%v %v %+v", ok, err, res)
-	}
-	var left int
-	for i := 0; i < 200 && left == 0; i++ {
-		time.Sleep(5 * time.Millisecond)
-		b, _ := os.ReadFile(pidFile)
-		left, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-	}
-	if left == 0 || syscall.Kill(left, 0) != nil {
-		t.Fatal("no leftover to find")
-	}
-	defer syscall.Kill(left, syscall.SIGKILL)
+	left := leaveProcess(t, dir, WithTMPDIR(os.Environ(), tmp), "cd / && ")
 	if cwd, _ := os.Readlink("/proc/" + strconv.Itoa(left) + "/cwd"); cwd != "/" {
 		t.Fatalf("leftover works in %q", cwd)
 	}
@@ -92,6 +62,31 @@ func TestKillLeftoversThatMovedAway(t *testing.T) {
 	if !gone(left) {
 		t.Error("the leftover lives")
 	}
+}
+
+// leaveProcess runs a command in dir under the filter (as the sandbox
+// gives) that leaves a process in a session of its own, out of reach of
+// its group's kill, after prelude; the process is killed when t ends.
+func leaveProcess(t *testing.T, dir string, env []string, prelude string) int {
+	t.Helper()
+	pidFile := filepath.Join(t.TempDir(), "left.pid")
+	res, err, ok := execNoUnixSockets(context.Background(), []string{"/bin/sh", "-c", prelude + "setsid -f sh -c 'echo $$ > " + pidFile + "; exec sleep 30' </dev/null >/dev/null 2>&1; " +
+		// the run's group is killed as it ends: not before the leftover has left it
+		"while [ ! -s " + pidFile + " ]; do sleep 0.01; done"}, dir, env, 10*time.Second, 4096)
+	if !ok || err != nil {
+		t.Fatalf("%v %v %+v", ok, err, res)
+	}
+	var left int
+	for i := 0; i < 200 && left == 0; i++ {
+		time.Sleep(5 * time.Millisecond)
+		b, _ := os.ReadFile(pidFile)
+		left, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	if left == 0 || syscall.Kill(left, 0) != nil {
+		t.Fatal("no leftover to find")
+	}
+	t.Cleanup(func() { syscall.Kill(left, syscall.SIGKILL) })
+	return left
 }
 
 // gone says whether pid ended (or is a zombie) within a second.
