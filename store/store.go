@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -84,14 +85,44 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 	if err := checkLength(path); err != nil {
 		return nil, err
 	}
+	_, statErr := os.Lstat(path)
+	created := errors.Is(statErr, fs.ErrNotExist)
 	db, err := openCurrent(path, timeout)
 	if err != nil {
+		if created {
+			os.Remove(path) // a full disk leaves an empty file behind
+		}
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("database %s is %w%s: quit it (or, if it is the TUI, take the decision there), or use --db for another database", path, ErrInUse, holder(path))
 		}
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	if err := initBuckets(db, path); err != nil {
+		db.Close()
+		if created {
+			os.Remove(path)
+		}
+		if errors.Is(err, ErrDamaged) {
+			return nil, err // names the file already
+		}
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+// initBuckets makes what a new database, or one from before the active
+// index, lacks; a database that has it all is not written to (a read of
+// the history changes nothing on disk).
+func initBuckets(db *bolt.DB, path string) (err error) {
+	defer catchDamage(path, &err)
+	complete := false
+	if err := db.View(func(tx *bolt.Tx) error {
+		complete = tx.Bucket(bucketTickets) != nil && tx.Bucket(bucketAttempts) != nil && tx.Bucket(bucketMeta) != nil && tx.Bucket(bucketActive) != nil
+		return nil
+	}); err != nil || complete {
+		return err
+	}
+	return db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketTickets, bucketAttempts, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -113,11 +144,6 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 			return nil
 		})
 	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("database %s: %w", path, err)
-	}
-	return &Store{db: db, path: path}, nil
 }
 
 func (s *Store) Close() error { return s.db.Close() }
@@ -179,15 +205,18 @@ func (s *Store) Update(fn func(*Tx) error) error {
 func (s *Store) commitGroup(group []*pendingUpdate) {
 	for len(group) > 0 {
 		failed := -1
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			for i, u := range group {
-				if err := u.run(&Tx{tx}); err != nil {
-					failed = i
-					return err
+		err := func() (err error) {
+			defer catchDamage(s.path, &err) // in bbolt's commit
+			return s.db.Update(func(tx *bolt.Tx) error {
+				for i, u := range group {
+					if err := u.run(&Tx{tx}, s.path); err != nil {
+						failed = i
+						return err
+					}
 				}
-			}
-			return nil
-		})
+				return nil
+			})
+		}()
 		if failed < 0 { // committed, or the commit failed for all
 			for _, u := range group {
 				u.err = err
@@ -203,9 +232,16 @@ func (s *Store) commitGroup(group []*pendingUpdate) {
 }
 
 // run calls fn, turning a panic into an error so the group is rolled back;
-// the panic is raised again in the caller's goroutine.
-func (u *pendingUpdate) run(tx *Tx) (err error) {
+// the panic is raised again in the caller's goroutine, unless it was
+// bbolt's on a damaged page (the caller gets the error).
+func (u *pendingUpdate) run(tx *Tx, path string) (err error) {
 	defer func() {
+		if fromBbolt() {
+			if r := recover(); r != nil {
+				err = damaged(path, r)
+			}
+			return
+		}
 		if r := recover(); r != nil {
 			u.panicked = r
 			err = fmt.Errorf("store update panicked: %v", r)
@@ -215,7 +251,8 @@ func (u *pendingUpdate) run(tx *Tx) (err error) {
 }
 
 // View runs fn in a read transaction.
-func (s *Store) View(fn func(*Tx) error) error {
+func (s *Store) View(fn func(*Tx) error) (err error) {
+	defer catchDamage(s.path, &err)
 	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
 }
 
@@ -481,7 +518,8 @@ func (s *Store) Attempt(ticketID string, seq int) (a *Attempt, err error) {
 }
 
 // Check runs bbolt's consistency check.
-func (s *Store) Check() error {
+func (s *Store) Check() (err error) {
+	defer catchDamage(s.path, &err)
 	return s.db.View(func(tx *bolt.Tx) error {
 		var errs []string
 		for err := range tx.Check() {
@@ -498,6 +536,7 @@ func (s *Store) Check() error {
 // Size reports the database file's size on disk and the bytes of pages
 // holding live data.
 func (s *Store) Size() (file int64, live int64, err error) {
+	defer catchDamage(s.path, &err)
 	fi, err := os.Stat(s.path)
 	if err != nil {
 		return 0, 0, err

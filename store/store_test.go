@@ -1,11 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -375,5 +377,245 @@ func TestTruncatedFileIsRefused(t *testing.T) {
 		if _, err := Open(cut, time.Second); err == nil || !strings.Contains(err.Error(), "is damaged") || strings.Contains(err.Error(), "\n") {
 			t.Fatalf("cut to %d bytes: %v", size, err)
 		}
+	}
+}
+
+// A flipped byte anywhere in the file makes bbolt assert (panic) on the
+// page it cannot read: every operation must return an error saying the
+// database is damaged instead, in one line.
+func TestDamagedPagesAreErrorsNotPanics(t *testing.T) {
+	s, path := openTemp(t)
+	for i := 0; i < 40; i++ {
+		tk := &Ticket{Kind: "feature", Title: fmt.Sprintf("ticket %d", i), Status: StatusQueued}
+		if err := s.CreateTicket(tk); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutAttempt(tk.ID, &Attempt{Phase: "discovery", N: 1, Stream: strings.Repeat("s", 3000)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 4096
+	damagedSeen := 0
+	for off := 2 * page; off < len(good); off += page / 2 {
+		bad := filepath.Join(t.TempDir(), "bad.db")
+		data := append([]byte(nil), good...)
+		data[off] ^= 0xff
+		data[off+page/4] ^= 0x5a
+		if err := os.WriteFile(bad, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("byte %d flipped: panic %v", off, r)
+				}
+			}()
+			var errs []error
+			s, err := Open(bad, time.Second)
+			errs = append(errs, err)
+			if err == nil {
+				_, err = s.Tickets()
+				errs = append(errs, err)
+				_, err = s.ActiveTickets()
+				errs = append(errs, err)
+				for _, id := range []string{"T-1", "T-20", "T-40"} {
+					_, err = s.Ticket(id)
+					errs = append(errs, err)
+					_, err = s.Attempts(id)
+					errs = append(errs, err)
+				}
+				errs = append(errs, s.CreateTicket(&Ticket{Kind: "feature", Title: "new", Status: StatusQueued}))
+				_, err = s.UpdateTicket("T-30", func(tk *Ticket) error { tk.Title = "changed"; return nil })
+				errs = append(errs, err)
+				errs = append(errs, s.Check())
+				s.Close()
+			}
+			for _, err := range errs {
+				if err != nil && strings.Contains(err.Error(), "is damaged") {
+					damagedSeen++
+					if strings.Contains(err.Error(), "\n") {
+						t.Fatalf("byte %d flipped: error of more than one line: %q", off, err)
+					}
+				}
+			}
+		}()
+	}
+	if damagedSeen == 0 {
+		t.Fatal("no damage was ever reported: the flips missed every page read")
+	}
+}
+
+// A bug in the caller's function is not taken for damage: its panic
+// reaches the caller as it was.
+func TestPanicOutsideBboltIsRaised(t *testing.T) {
+	s, _ := openTemp(t)
+	for _, op := range map[string]func(){
+		"view":   func() { s.View(func(*Tx) error { panic("a bug") }) },
+		"update": func() { s.Update(func(*Tx) error { panic("a bug") }) },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r != "a bug" {
+					t.Errorf("recovered %v, want the bug's own panic", r)
+				}
+			}()
+			op()
+		}()
+	}
+}
+
+// Reading the history writes nothing: a database that has every bucket is
+// opened without a write transaction.
+func TestOpenAndReadLeaveTheFileAsItWas(t *testing.T) {
+	s, path := openTemp(t)
+	if err := s.CreateTicket(&Ticket{Kind: "feature", Title: "one", Status: StatusQueued}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts, err := s2.Tickets(); err != nil || len(ts) != 1 {
+		t.Fatal(ts, err)
+	}
+	s2.Close()
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("opening and reading changed the file")
+	}
+}
+
+// An Open that fails on a file it created (a full disk) removes it: no
+// empty database is left to be taken for one later.
+func TestFailedOpenLeavesNoNewFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new.db")
+	// a file size limit fails bbolt's first write as a full disk would
+	// (Go ignores SIGXFSZ, so the write returns EFBIG)
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Skip(err)
+	}
+	small := old
+	small.Cur = 1024
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &small); err != nil {
+		t.Skip(err)
+	}
+	_, err := Open(path, time.Second)
+	syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old)
+	if err == nil {
+		t.Fatal("opened with no room to write")
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("left %v", err)
+	}
+}
+
+// Compacting through a link compacts the file it points to and keeps the
+// link (replaced by a file, the two paths would be two databases handing
+// out the same ids); the file keeps its mode.
+func TestCompactFollowsLinksAndKeepsMode(t *testing.T) {
+	s, path := openTemp(t)
+	if err := s.CreateTicket(&Ticket{Kind: "feature", Title: "one", Status: StatusQueued}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := os.Chmod(path, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "link.db")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Compact(link, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v %v", fi.Mode(), err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("mode after compact: %v %v", fi.Mode(), err)
+	}
+	s2, err := Open(link, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if err := s2.CreateTicket(&Ticket{Kind: "feature", Title: "two", Status: StatusQueued}); err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+	s3, err := Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	if ts, err := s3.Tickets(); err != nil || len(ts) != 2 {
+		t.Fatalf("the file behind the link has %d tickets (%v), want 2", len(ts), err)
+	}
+}
+
+// A damaged database is not compacted: one line says so, and neither the
+// file nor a half-made copy beside it is left changed.
+func TestCompactOfDamagedFileFailsCleanly(t *testing.T) {
+	s, path := openTemp(t)
+	for i := 0; i < 40; i++ {
+		tk := &Ticket{Kind: "feature", Title: fmt.Sprintf("ticket %d", i), Status: StatusQueued}
+		if err := s.CreateTicket(tk); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutAttempt(tk.ID, &Attempt{Phase: "discovery", N: 1, Stream: strings.Repeat("s", 3000)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for off := 2 * 4096; off < len(data); off += 4096 {
+		bad := filepath.Join(t.TempDir(), "bad.db")
+		d := append([]byte(nil), data...)
+		d[off] ^= 0xff
+		if err := os.WriteFile(bad, d, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("byte %d flipped: compact panicked: %v", off, r)
+				}
+			}()
+			_, _, err := Compact(bad, time.Second)
+			if err == nil {
+				return
+			}
+			failed++
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("two lines: %q", err)
+			}
+			if got, _ := os.ReadFile(bad); !bytes.Equal(got, d) {
+				t.Errorf("byte %d flipped: the failed compact changed the file", off)
+			}
+			if _, err := os.Lstat(bad + ".compact"); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("byte %d flipped: a half-made copy is left: %v", off, err)
+			}
+		}()
+	}
+	if failed == 0 {
+		t.Fatal("no flip made compact fail")
 	}
 }
