@@ -6,7 +6,7 @@ import "charm.land/bubbles/v2/key"
 type keyMap struct {
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 	Focus, Tabs, NextWaiting                key.Binding
-	Filter, Preset                          key.Binding
+	Filter, Preset, ClearFilter             key.Binding
 	PrevFile, NextFile                      key.Binding
 
 	New, Approve, Reject, Edit, Guidance, Model, Cancel, Pause key.Binding
@@ -30,6 +30,7 @@ func newKeyMap() keyMap {
 		NextWaiting: b([]string{"w"}, "w", "next waiting"),
 		Filter:      b([]string{"/"}, "/", "filter"),
 		Preset:      b([]string{"f"}, "f", "status filter"),
+		ClearFilter: b([]string{"esc"}, "esc", "clear filter"), // in the help bar while one is in force
 		PrevFile:    b([]string{"["}, "[", "prev diff file"),
 		NextFile:    b([]string{"]"}, "]", "next diff file"),
 		New:         b([]string{"n"}, "n", "new ticket"),
@@ -75,7 +76,7 @@ func briefHelp(keys []key.Binding) []key.Binding {
 
 // shortHelpDrop is the order in which a narrow help bar leaves keys out:
 // navigation first, the decisions last. ? and q are never left out.
-var shortHelpDrop = []string{"tab", "/", "w", "m", "g", "n", "p", "x", "e", "r", "a"}
+var shortHelpDrop = []string{"tab", "/", "w", "m", "g", "n", "p", "x", "esc", "e", "r", "a"}
 
 // FullHelp is the `?` view, one column per group.
 func (k keyMap) FullHelp() [][]key.Binding {

@@ -86,7 +86,7 @@ type Model struct {
 
 type helpCache struct {
 	width, height int
-	all           bool
+	all, filtered bool
 	lines         []string
 	screen        bool
 }
@@ -469,6 +469,10 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		return m.filterInput.Focus()
 	case key.Matches(k, km.Preset):
 		m.q.preset = (m.q.preset + 1) % len(presets)
+		m.q.refilter(m.q.selectedID())
+	case key.Matches(k, km.ClearFilter) && (m.q.filter != "" || m.q.preset != 0):
+		m.q.filter, m.q.preset = "", 0
+		m.filterInput.SetValue("")
 		m.q.refilter(m.q.selectedID())
 	case key.Matches(k, km.PrevFile, km.NextFile):
 		if d := m.selectedDiff(); d != nil && m.tab == tabDiff {

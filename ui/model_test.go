@@ -223,6 +223,30 @@ func TestFilterNarrowsQueue(t *testing.T) {
 	}
 }
 
+// A filter applied (enter) or a status preset is cleared by esc in the
+// queue, as it is while typing.
+func TestEscClearsAppliedFilters(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	all := "T-1 T-2 T-3 T-4 T-5 T-6 T-7"
+	m = press(t, m, "/")
+	m = typeText(t, m, "login")
+	m = press(t, m, "enter", "f")
+	if got := rowIDs(m); got != "T-1" {
+		t.Fatalf("filter and preset: %q", got)
+	}
+	if !strings.Contains(plain(m), "esc clear filter") {
+		t.Fatalf("the queue does not say how to clear its filters:\n%s", plain(m))
+	}
+	m = press(t, m, "esc")
+	if got := rowIDs(m); got != all {
+		t.Fatalf("esc left %q", got)
+	}
+	m = press(t, m, "/")
+	if v := m.filterInput.Value(); v != "" {
+		t.Fatalf("the filter bar still holds %q", v)
+	}
+}
+
 // A filter that hides the selected ticket selects its first match, as
 // typing a search does; emptied, it goes back to the ticket.
 func TestFilterSelectsFirstMatch(t *testing.T) {

@@ -135,16 +135,22 @@ func tooSmall(w, h int) string {
 // their place.
 func (m *Model) helpLines() (lines []string, screen bool) {
 	c := m.helpCache
-	if c.lines != nil && c.width == m.width && c.height == m.height && c.all == m.help.ShowAll {
+	filtered := m.q.filter != "" || m.q.preset != 0
+	if c.lines != nil && c.width == m.width && c.height == m.height && c.all == m.help.ShowAll && c.filtered == filtered {
 		return c.lines, c.screen
 	}
-	c.width, c.height, c.all = m.width, m.height, m.help.ShowAll
+	c.width, c.height, c.all, c.filtered = m.width, m.height, m.help.ShowAll, filtered
 	h := m.help
 	h.SetWidth(0) // measured here: help would cut with an ellipsis
 	if m.help.ShowAll {
 		c.lines, c.screen = fullHelp(h, m.keys.FullHelp(), m.width, m.height)
 	} else {
-		c.lines, c.screen = []string{shortHelp(h, m.keys.ShortHelp(), m.width)}, false
+		keys := m.keys.ShortHelp()
+		if filtered {
+			// how to see every ticket again, while some are hidden
+			keys = append([]key.Binding{m.keys.ClearFilter}, keys...)
+		}
+		c.lines, c.screen = []string{shortHelp(h, keys, m.width)}, false
 	}
 	return c.lines, c.screen
 }
