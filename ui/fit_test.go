@@ -292,7 +292,7 @@ func TestPausedTicketIsNotCountedRunning(t *testing.T) {
 	if !strings.Contains(s, "› 0 running") || !strings.Contains(s, "‖ 1 paused") {
 		t.Fatalf("status line %q", s)
 	}
-	if out := plain(m); !strings.Contains(out, "‖ T-2") || !strings.Contains(out, "running (paused)") {
+	if out := plain(m); !strings.Contains(out, "‖ T-2") || !strings.Contains(out, "  paused · ") || strings.Contains(out, "running (paused)") {
 		t.Fatalf("queue row does not show T-2 paused:\n%s", out)
 	}
 	m = press(t, m, "f", "f", "f") // the running preset

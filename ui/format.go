@@ -17,11 +17,18 @@ func statusWord(t *store.Ticket) string {
 	if finished(t.Status) {
 		return w
 	}
+	// a paused ticket that would run is said to be paused, as `list` says
+	// and as the status bar counts it (not among those running)
+	movable := t.Status == store.StatusRunning || t.Status == store.StatusQueued
 	switch will, pending := engine.PausedAfterDecisions(t); {
 	case pending && will && !t.Paused:
 		w += " (pause pending)"
+	case pending && !will && t.Paused && movable:
+		w = "paused (resume pending)"
 	case pending && !will && t.Paused:
 		w += " (paused, resume pending)"
+	case t.Paused && movable:
+		w = "paused"
 	case t.Paused:
 		w += " (paused)"
 	}
