@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -132,20 +133,24 @@ func tailBytes(s string, n int) string {
 	return s[len(s)-n:]
 }
 
-// dedupe keeps the first of equal strings, in order.
+// dedupe keeps the first of equal strings, in order; strings that differ
+// only in the durations they quote (a test run's "ok 0.012s") are equal.
 func dedupe(in []string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, s := range in {
-		k := strings.TrimSpace(s)
-		if k == "" || seen[k] {
+		s = strings.TrimSpace(s)
+		k := durations.ReplaceAllString(s, "#")
+		if s == "" || seen[k] {
 			continue
 		}
 		seen[k] = true
-		out = append(out, k)
+		out = append(out, s)
 	}
 	return out
 }
+
+var durations = regexp.MustCompile(`\b\d+(\.\d+)?(ns|µs|us|ms|s|m|h)\b`)
 
 // acceptanceCriteria pulls the "Acceptance criteria" section out of a
 // functional spec, or returns "" when there is none.

@@ -76,10 +76,18 @@ func acceptedAttempt(t *store.Ticket, attempts []*store.Attempt, phase string) *
 // feedbackFor gathers what a new attempt must address: the objections of
 // every earlier attempt of the phase (review's for code), and human words.
 func feedbackFor(t *store.Ticket, phase string, attempts []*store.Attempt) []string {
+	// a check's failures before the phase last passed were put right then
+	// (code went green, then review sent it back): stale, not to address
+	lastPass := -1
+	for i, a := range attempts {
+		if a.Phase == phase && a.Verdict != nil && a.Verdict.Pass {
+			lastPass = i
+		}
+	}
 	var out []string
-	for _, a := range attempts {
+	for i, a := range attempts {
 		from := a.Phase == phase || (phase == config.Code && a.Phase == config.Review)
-		if !from || a.Verdict == nil || a.Verdict.Pass {
+		if !from || a.Verdict == nil || a.Verdict.Pass || (a.Verdict.By == "check" && i < lastPass) {
 			continue
 		}
 		out = append(out, a.Verdict.Objections...)

@@ -239,7 +239,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			return &humanStop{why}
 		}
 		if !c.Pass {
-			return fail("check", fmt.Sprintf("`%s` still fails (%s): %s", cmd, CheckOutcome(c), OneLine(tailBytes(c.Output, 600), 600)))
+			return fail("check", fmt.Sprintf("`%s` still fails (%s): %s", cmd, CheckOutcome(c), outputExcerpt(c, 600)))
 		}
 		a.Verdict = &store.Verdict{Pass: true, By: "check"}
 		return nil
@@ -779,6 +779,18 @@ func (e *Engine) secretEnvNames() []string {
 		}
 	}
 	return names
+}
+
+// outputExcerpt is the end of a failed check's output on one line, for an
+// objection: what the run printed, not the confinement note after it
+// (which would take most of the room), said short instead.
+func outputExcerpt(c store.Check, n int) string {
+	out, confined := strings.CutSuffix(c.Output, "\n"+confinedNote)
+	excerpt := OneLine(tailBytes(out, n), n)
+	if confined {
+		excerpt += " [the run was confined: it could write only the worktree, $TMPDIR, /dev/shm and caches, and make no unix socket]"
+	}
+	return excerpt
 }
 
 // confinedNote ends the output of a confined test or CI run that failed.

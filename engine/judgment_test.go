@@ -1295,3 +1295,59 @@ func editAndApprove(t *testing.T, h *harness, id, content string) (*store.Ticket
 	data, _ := os.ReadFile(filepath.Join(h.dir, "src", id+".txt"))
 	return h.ticket(id), string(data)
 }
+
+// A check's failures from before the phase last passed were put right then:
+// code sent back by review is asked to address the review's objection, not
+// the red runs it had already made green. An objection quotes what the run
+// printed, with the sandbox named in a few words, not its whole note.
+func TestStaleCheckObjectionsAreNotAskedAgain(t *testing.T) {
+	var c counter
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		if phase == "code" && toolTurns(r) == 0 && c.inc("code") == 1 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("w", "src/"+id+".txt", "RED-RUN-OUTPUT\n")}}
+		}
+		if phase == "review" && c.inc("review") == 1 {
+			return fail("REV-OBJ: name the constant")
+		}
+		return developer(r, phase)
+	})
+	script := filepath.Join(h.dir, "run_tests.sh")
+	old, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(script, append([]byte("cat src/T-*.txt 2>/dev/null\n"), old...), 0o644)
+	gitOut(t, h.dir, "commit", "-qam", "print what a run wants to say")
+	id := h.add("hotfix", "stale objections", false)
+	h.runIdle()
+	code := h.firstTurns("code")
+	if len(code) != 3 {
+		t.Fatalf("%d code attempts, want 3 (red, green, after review)", len(code))
+	}
+	second, third := userText(code[1]), userText(code[2])
+	if !strings.Contains(second, "still fails") || !strings.Contains(second, "RED-RUN-OUTPUT") {
+		t.Fatalf("the second attempt was not told the red run's output:\n%s", second)
+	}
+	red := h.phase(id, "code").Attempts[0]
+	if confined := strings.HasSuffix(red.Checks[0].Output, confinedNote); confined != strings.Contains(second, "the run was confined") {
+		t.Fatalf("confined %v, but the objection says:\n%s", confined, second)
+	}
+	if _, objections, _ := strings.Cut(second, "## Objections to address"); strings.Contains(objections, confinedNote) {
+		t.Fatalf("the objection carries the whole confinement note:\n%s", objections)
+	}
+	if !strings.Contains(third, "REV-OBJ") || strings.Contains(third, "still fails") {
+		t.Fatalf("the attempt after review:\n%s", third)
+	}
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
+	}
+}
+
+// Objections that differ only in the durations a run printed are one.
+func TestDedupeIgnoresDurations(t *testing.T) {
+	got := dedupe([]string{"`go test` still fails (exit 1): FAIL x 0.012s", "`go test` still fails (exit 1): FAIL x 0.034s", "other 5ms"})
+	if len(got) != 2 || got[0] != "`go test` still fails (exit 1): FAIL x 0.012s" {
+		t.Fatalf("%q", got)
+	}
+}
