@@ -82,6 +82,13 @@ func TestApproveAfterRejectAcceptsTheLatestAttempt(t *testing.T) {
 	if !strings.Contains(u, "PLAN-V3") || strings.Contains(u, "PLAN-V1") {
 		t.Fatalf("tests was not given the approved (latest) plan:\n%s", u)
 	}
+	// planning passed on a person's word, its last attempt rejected: said
+	as, _ := h.st.Attempts(id)
+	for _, p := range Describe(h.ticket(id), as).Phases {
+		if p.ByHuman != (p.Name == "planning") {
+			t.Errorf("phase %s by_human %v", p.Name, p.ByHuman)
+		}
+	}
 }
 
 // A phase that left nothing behind cannot be approved: the refusal says

@@ -41,9 +41,12 @@ type TicketView struct {
 }
 
 type PhaseView struct {
-	Name     string        `json:"name"`
-	Status   string        `json:"status"`
-	CostUSD  float64       `json:"cost_usd"` // its attempts and their validators
+	Name    string  `json:"name"`
+	Status  string  `json:"status"`
+	CostUSD float64 `json:"cost_usd"` // its attempts and their validators
+	// ByHuman: a person's approve passed it, whatever its last attempt's
+	// verdict (code approved while still red)
+	ByHuman  bool          `json:"by_human"`
 	Attempts []AttemptView `json:"attempts"`
 }
 
@@ -133,7 +136,7 @@ func Describe(t *store.Ticket, attempts []*store.Attempt) TicketView {
 			// and `merged` tell it, and `phases` keeps to SPEC's names
 			continue
 		}
-		pv := PhaseView{Name: ps.Name, Status: ps.Status, Attempts: []AttemptView{}}
+		pv := PhaseView{Name: ps.Name, Status: ps.Status, ByHuman: ps.ByHuman, Attempts: []AttemptView{}}
 		for _, a := range attempts {
 			if a.Phase == ps.Name {
 				av := attemptView(a)
