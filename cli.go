@@ -148,7 +148,31 @@ func parseNoArgs(fs *flag.FlagSet, args []string) error {
 	return err
 }
 
+// failWriter remembers the first write that failed: output that never
+// reached its reader (a full disk, a closed file) must not exit 0.
+type failWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err != nil && f.err == nil {
+		f.err = err
+	}
+	return n, err
+}
+
 func run(args []string, stdout, stderr io.Writer) error {
+	out := &failWriter{w: stdout}
+	err := runArgs(args, out, stderr)
+	if err == nil && out.err != nil {
+		return fmt.Errorf("writing to stdout: %v", out.err)
+	}
+	return err
+}
+
+func runArgs(args []string, stdout, stderr io.Writer) error {
 	var g globals
 	top := newFlagSet("agent-tui", &g, stderr)
 	top.BoolVar(&g.demo, "demo", false, "")
@@ -500,7 +524,10 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, t.ID)
+	if _, err := fmt.Fprintln(stdout, t.ID); err != nil {
+		// the ticket is there: a retried add would make a second one
+		return fmt.Errorf("%s was created, but its id could not be written to stdout: %v", t.ID, err)
+	}
 	return nil
 }
 
@@ -661,7 +688,9 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 		// said out loud: the earlier one will not be carried out
 		replaced = fmt.Sprintf(", replacing the %s waiting since %s", strings.ReplaceAll(p.Kind, "_", "-"), p.At.Local().Format("15:04"))
 	}
-	fmt.Fprintf(stdout, "%s: %s recorded%s; the engine carries it out on its next run\n", t.ID, cmd, replaced)
+	if _, err := fmt.Fprintf(stdout, "%s: %s recorded%s; the engine carries it out on its next run\n", t.ID, cmd, replaced); err != nil {
+		return fmt.Errorf("%s: %s recorded, but this could not be written to stdout: %v", t.ID, cmd, err)
+	}
 	return nil
 }
 

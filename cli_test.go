@@ -985,3 +985,38 @@ func TestCLIVersion(t *testing.T) {
 		t.Fatalf("--version list: %v", err)
 	}
 }
+
+// Output that cannot be written (stdout on a full disk) is an error with
+// one line on stderr, never a silent exit 0; add names the ticket it made.
+func TestCLIFailedOutputWriteExitsNonZero(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("no /dev/full: %v", err)
+	}
+	defer full.Close()
+	e := newCLIEnv(t, simpleModel, "")
+	toFull := func(args ...string) (string, int) {
+		c := e.cmd(args...)
+		var errb bytes.Buffer
+		c.Stdout, c.Stderr = full, &errb
+		err := c.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return errb.String(), c.ProcessState.ExitCode()
+	}
+	errOut, code := toFull("add", "into the void")
+	if code == 0 || !strings.Contains(errOut, "T-1 was created") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Fatalf("add: exit %d, %q", code, errOut)
+	}
+	if out := e.mustRun("list"); !strings.Contains(out, "into the void") {
+		t.Fatalf("the ticket was not created:\n%s", out)
+	}
+	for _, args := range [][]string{{"list"}, {"list", "--json"}, {"show", "T-1"}, {"show", "T-1", "--json"}, {"stats"}, {"pause", "T-1"}, {"cancel", "T-1"}, {"cancel", "T-1"}, {"help"}, {"--version"}, {"compact"}} {
+		errOut, code := toFull(args...)
+		if code == 0 || !strings.Contains(errOut, "stdout") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Fatalf("%v: exit %d, %q", args, code, errOut)
+		}
+	}
+}
