@@ -37,7 +37,8 @@ func gitArgs(parts ...[]string) []string {
 // gitError is a failed git invocation: the subcommand and git's own words.
 type gitError struct {
 	sub    string
-	stderr string
+	stderr string // one line
+	raw    string // as git wrote it
 	err    error
 }
 
@@ -162,7 +163,7 @@ func gitTo(ctx context.Context, dir string, env []string, in io.Reader, w io.Wri
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return &gitError{sub: subcommand(args), stderr: oneLine(stderr.String()), err: err}
+		return &gitError{sub: subcommand(args), stderr: oneLine(stderr.String()), raw: stderr.String(), err: err}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -98,7 +99,7 @@ func Open(dir string) (*Repo, error) {
 		if bare, _ := git(context.Background(), abs, nil, "rev-parse", "--is-bare-repository"); strings.TrimSpace(bare) == "true" {
 			return nil, fmt.Errorf("%s is a bare repository: agent-tui works in a checkout of it (git clone it, or git worktree add one)", dir)
 		}
-		return nil, fmt.Errorf("not a git repository: %s", dir)
+		return nil, openError(dir, abs, err)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || lines[0] == "" {
@@ -118,6 +119,40 @@ func Open(dir string) (*Repo, error) {
 		r.Dir = filepath.Dir(r.GitDir)
 	}
 	return r, nil
+}
+
+// openError says why git would not open dir, in git's own words: not
+// every failure is "not a git repository" (git missing, a repository git
+// refuses for its owner, a broken .git).
+func openError(dir, abs string, err error) error {
+	if errors.Is(err, exec.ErrNotFound) {
+		return errors.New("git not found: agent-tui needs git on PATH")
+	}
+	var ge *gitError
+	if !errors.As(err, &ge) || ge.stderr == "" {
+		return fmt.Errorf("cannot run git: %v", err)
+	}
+	// git's first line is the reason; later ones are advice, kept only
+	// for safe.directory, the way out of the ownership check
+	lines := strings.Split(strings.TrimSpace(ge.raw), "\n")
+	reason := strings.TrimPrefix(strings.TrimSpace(lines[0]), "fatal: ")
+	if strings.HasPrefix(reason, "not a git repository") {
+		for d := abs; ; d = filepath.Dir(d) {
+			if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+				return fmt.Errorf("not a git repository: %s (git does not take %s for one: is its HEAD broken, or its objects or refs missing?)", dir, filepath.Join(d, ".git"))
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+		return fmt.Errorf("not a git repository: %s", dir)
+	}
+	for _, l := range lines[1:] {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "git config --global --add safe.directory") {
+			reason += " (if you trust it: " + l + ")"
+		}
+	}
+	return fmt.Errorf("git cannot open the repository at %s: %s", dir, reason)
 }
 
 // inTicketWorktree says whether dir lies in agent-tui's own directory of

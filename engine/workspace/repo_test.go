@@ -121,6 +121,41 @@ func TestOpen(t *testing.T) {
 	}
 }
 
+// Open keeps git's reason when git refuses a repository, instead of
+// calling every failure "not a git repository".
+func TestOpenSaysWhyGitRefused(t *testing.T) {
+	r := newRepo(t)
+
+	t.Run("git missing", func(t *testing.T) {
+		t.Setenv("PATH", "/nonexistent")
+		if _, err := Open(r.Dir); err == nil || !strings.Contains(err.Error(), "git not found") {
+			t.Fatalf("error = %v", err)
+		}
+	})
+
+	t.Run("dubious ownership", func(t *testing.T) {
+		// git honours this for its ownership check, as if another user owned it
+		t.Setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+		_, err := Open(r.Dir)
+		if err == nil || !strings.Contains(err.Error(), "dubious ownership") || !strings.Contains(err.Error(), "safe.directory") ||
+			strings.Contains(err.Error(), "not a git repository") || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("error = %v", err)
+		}
+	})
+
+	t.Run("broken HEAD", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := InitRepo(dir, map[string]string{"a": "a\n"}, "main"); err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(dir, ".git", "HEAD"), "garbage\n")
+		_, err := Open(dir)
+		if err == nil || !strings.Contains(err.Error(), "not a git repository: "+dir) || !strings.Contains(err.Error(), filepath.Join(dir, ".git")+" for one") {
+			t.Fatalf("error = %v", err)
+		}
+	})
+}
+
 func TestBranchAndClean(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
