@@ -128,6 +128,10 @@ func openError(dir, abs string, err error) error {
 	if errors.Is(err, exec.ErrNotFound) {
 		return errors.New("git not found: agent-tui needs git on PATH")
 	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		// git never ran there (exec's chdir failed)
+		return fmt.Errorf("not a git repository: %s (not a directory)", dir)
+	}
 	var ge *gitError
 	if !errors.As(err, &ge) || ge.stderr == "" {
 		return fmt.Errorf("cannot run git: %v", err)

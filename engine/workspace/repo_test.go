@@ -143,6 +143,13 @@ func TestOpenSaysWhyGitRefused(t *testing.T) {
 		}
 	})
 
+	t.Run("no such directory", func(t *testing.T) {
+		missing := filepath.Join(t.TempDir(), "missing")
+		if _, err := Open(missing); err == nil || err.Error() != "not a git repository: "+missing+" (not a directory)" {
+			t.Fatalf("error = %v", err)
+		}
+	})
+
 	t.Run("broken HEAD", func(t *testing.T) {
 		dir := t.TempDir()
 		if err := InitRepo(dir, map[string]string{"a": "a\n"}, "main"); err != nil {
