@@ -21,6 +21,7 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"agent-tui/engine"
 	"agent-tui/engine/config"
@@ -554,7 +555,7 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 		if ids := needsModel(tickets); len(ids) > 0 {
 			return fmt.Errorf("%s: %s would call a model and only stop for you; set it, or pause or cancel them, then run again", why, someIDs(ids))
 		}
-		fmt.Fprintf(stderr, "agent-tui: warning: %s: only merges, CI runs and cancels are carried out\n", why)
+		fmt.Fprintf(stderr, "agent-tui: warning: %s: only merges, CI runs and cancels are carried out\n", errorLine(why))
 	} else {
 		// some provider can be called, yet not one a ticket's next step needs
 		byID := map[string]*store.Ticket{}
@@ -582,7 +583,7 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	for _, w := range eng.Warnings() {
-		fmt.Fprintf(stderr, "agent-tui: warning: %s\n", w)
+		fmt.Fprintf(stderr, "agent-tui: warning: %s\n", errorLine(w))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -1021,19 +1022,17 @@ func statusText(t *store.Ticket) string {
 	return s
 }
 
-// printable keeps a stored title from steering the terminal: control
-// characters (from records older than the check on titles) become U+FFFD.
 // printable keeps what the model or a command wrote from acting on the
 // terminal: control characters (C0, DEL, C1) become U+FFFD, and bidi
-// controls, which would make a line read differently from what it is,
-// are named.
+// controls and line separators, which would make a line read differently
+// from what it is, are named.
 func printable(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
 		case unicode.IsControl(r):
 			b.WriteRune('\uFFFD')
-		case isBidiControl(r):
+		case isBidiControl(r) || isLineSeparator(r):
 			fmt.Fprintf(&b, "<U+%04X>", r)
 		default:
 			b.WriteRune(r)
@@ -1044,6 +1043,42 @@ func printable(s string) string {
 
 func isBidiControl(r rune) bool {
 	return r == 0x061C || r == 0x200E || r == 0x200F || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069)
+}
+
+// isLineSeparator: U+2028 and U+2029 end a line in some terminals and
+// editors, though they are not control characters.
+func isLineSeparator(r rune) bool { return r == 0x2028 || r == 0x2029 }
+
+// errorLine renders an error for stderr as one line that acts on nothing:
+// it may carry what the user typed (a file name, a flag) or a lock
+// holder's command line. Unlike printable, it keeps what each character
+// was (\n, \x1b), so the user can tell which name was meant.
+func errorLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x80 && unicode.IsControl(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unicode.IsControl(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		case isBidiControl(r) || isLineSeparator(r):
+			fmt.Fprintf(&b, "<U+%04X>", r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {

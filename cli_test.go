@@ -953,7 +953,7 @@ func TestCLIKillDuringValidationKeepsTheAnswer(t *testing.T) {
 // anything that acts on a terminal: no escape sequence, no C1 control, and
 // bidi controls named.
 func TestCLIShowPrintsNoControls(t *testing.T) {
-	evil := "a\x1b]0;owned\x07b\u009b31mc\u202ed"
+	evil := "a\x1b]0;owned\x07b\u009b31mc\u202ed\u2028e"
 	v := engine.TicketView{ID: "T-1", Kind: "hotfix", Title: evil, Reason: evil, Phases: []engine.PhaseView{{
 		Name: "code", Status: "failed", Attempts: []engine.AttemptView{{
 			N: 1, Model: "m", Error: evil,
@@ -965,7 +965,7 @@ func TestCLIShowPrintsNoControls(t *testing.T) {
 	var b strings.Builder
 	printShow(&b, v, "needs human")
 	out := b.String()
-	for _, bad := range []string{"\x1b", "\u009b", "\x07", "\u202e"} {
+	for _, bad := range []string{"\x1b", "\u009b", "\x07", "\u202e", "\u2028"} {
 		if strings.Contains(out, bad) {
 			t.Fatalf("%q in:\n%q", bad, out)
 		}
@@ -1018,5 +1018,56 @@ func TestCLIFailedOutputWriteExitsNonZero(t *testing.T) {
 		if code == 0 || !strings.Contains(errOut, "stdout") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 			t.Fatalf("%v: exit %d, %q", args, code, errOut)
 		}
+	}
+}
+
+// An error names what the user gave (a file, a flag) or the lock holder's
+// command line; whatever they hold, stderr gets one line that acts on
+// nothing, with each control character shown escaped.
+func TestCLIErrorIsOneEscapedLine(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	evil := "/no\nsuch\x1b[31mRED\u202e\u2028\xff\u009b"
+	shown := `/no\nsuch\x1b[31mRED<U+202E><U+2028>\xff\u009b`
+	check := func(what, errOut string, code int, want string) {
+		t.Helper()
+		line := strings.TrimSuffix(errOut, "\n")
+		if code == 0 || strings.ContainsAny(line, "\n\r\x1b\x07\u009b\u202e\u2028") || !strings.Contains(line, want) {
+			t.Fatalf("%s: exit %d, stderr %q, want one line with %q", what, code, errOut, want)
+		}
+	}
+	for _, args := range [][]string{
+		{"add", "--body-file", evil, "x"},
+		{"list", "-" + evil},
+		{"--repo", evil, "list"},
+		{"--db", evil + "/x.db", "list"},
+		{"--config", evil, "list"},
+	} {
+		_, errOut, code := e.run(args...)
+		check(fmt.Sprint(args), errOut, code, shown)
+	}
+
+	// the database held by a process whose command line has them
+	e.mustRun("add", "held")
+	db := filepath.Join(e.dir, ".git", "agent-tui.db")
+	if _, err := exec.LookPath("flock"); err != nil {
+		t.Skip("no flock(1) to hold the database")
+	}
+	holder := exec.Command("flock", db, "sh", "-c", "echo locked; exec sleep 60", "\x1b]0;owned\x07\nline")
+	holder.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { syscall.Kill(-holder.Process.Pid, syscall.SIGKILL); holder.Wait() }()
+	if _, err := out.Read(make([]byte, 8)); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := e.run("list")
+	check("held database", errOut, code, `in use by another agent-tui process (pid `)
+	if !strings.Contains(errOut, `\x1b]0;owned\x07\nline`) {
+		t.Fatalf("the holder's command line is not shown escaped: %q", errOut)
 	}
 }

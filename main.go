@@ -28,7 +28,7 @@ func main() {
 	}
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "agent-tui: "+err.Error())
+		fmt.Fprintln(os.Stderr, "agent-tui: "+errorLine(err.Error()))
 		pprof.StopCPUProfile()
 		os.Exit(exitCode(err))
 	}
