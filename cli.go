@@ -505,6 +505,9 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 		}
 		*body = string(data)
 	}
+	if err := checkSize("add: the body", *body); err != nil {
+		return err
+	}
 	nt := engine.NewTicket{Kind: *kind, Title: title, Body: *body, Sensitive: *sensitive}
 	if err := nt.Validate(); err != nil {
 		return usagef("add: %v", err)
@@ -735,6 +738,9 @@ func cmdSimpleDecision(g globals, cmd string, args []string, stdout, stderr io.W
 			}
 			d.Text = string(data)
 		}
+		if err := checkSize("approve: the text", d.Text); err != nil {
+			return err
+		}
 		if strings.TrimSpace(d.Text) == "" {
 			return usagef("approve: the text is empty")
 		}
@@ -742,12 +748,32 @@ func cmdSimpleDecision(g globals, cmd string, args []string, stdout, stderr io.W
 	return decide(g, cmd, id, d, stdout)
 }
 
-// readArgFile reads a file named on the command line, "-" for stdin.
+// maxText bounds a ticket's body and a decision's text: every later
+// decision rewrites the ticket's record, and models read them whole.
+const maxText = 1 << 20
+
+// readArgFile reads a file named on the command line, "-" for stdin: at
+// most one byte over maxText, so /dev/zero ends at once and checkSize
+// still sees it is too long.
 func readArgFile(name string) ([]byte, error) {
-	if name == "-" {
-		return io.ReadAll(os.Stdin)
+	var r io.Reader = os.Stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
 	}
-	return os.ReadFile(name)
+	return io.ReadAll(io.LimitReader(r, maxText+1))
+}
+
+// checkSize refuses a text over maxText, naming the limit.
+func checkSize(what, s string) error {
+	if len(s) > maxText {
+		return usagef("%s is over the limit of 1 MiB (%d bytes)", what, maxText)
+	}
+	return nil
 }
 
 func cmdReject(g globals, args []string, stdout, stderr io.Writer) error {
@@ -763,6 +789,9 @@ func cmdReject(g globals, args []string, stdout, stderr io.Writer) error {
 	}
 	if strings.TrimSpace(*reason) == "" {
 		return usagef("reject: --reason TEXT is required")
+	}
+	if err := checkSize("reject: the reason", *reason); err != nil {
+		return err
 	}
 	return decide(g, "reject", id, store.Decision{Kind: store.DecisionReject, Reason: *reason}, stdout)
 }
@@ -788,6 +817,9 @@ func cmdRetry(g globals, args []string, stdout, stderr io.Writer) error {
 	})
 	if empty != nil {
 		return empty
+	}
+	if err := checkSize("retry: the guidance", *guidance); err != nil {
+		return err
 	}
 	return decide(g, "retry", id, store.Decision{Kind: store.DecisionRetry, Guidance: *guidance, Model: *model}, stdout)
 }

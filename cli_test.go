@@ -1071,3 +1071,68 @@ func TestCLIErrorIsOneEscapedLine(t *testing.T) {
 		t.Fatalf("the holder's command line is not shown escaped: %q", errOut)
 	}
 }
+
+// A ticket's body and a decision's text are capped at 1 MiB (every later
+// decision rewrites the record): more is refused in one line naming the
+// limit, and /dev/zero as the body file ends at once.
+func TestCLITextOverTheLimitIsRefused(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	db := filepath.Join(e.dir, ".git", "agent-tui.db")
+	big := filepath.Join(t.TempDir(), "big.txt")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("a"), maxText+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(what string, c *exec.Cmd) {
+		t.Helper()
+		var errb bytes.Buffer
+		c.Stderr = &errb
+		done := make(chan error, 1)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- c.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			c.Process.Kill()
+			t.Fatalf("%s: still reading after 20s", what)
+		}
+		errOut := errb.String()
+		if c.ProcessState.ExitCode() != 2 || !strings.Contains(errOut, "over the limit of 1 MiB") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Fatalf("%s: exit %d, %q", what, c.ProcessState.ExitCode(), errOut)
+		}
+	}
+	refused("--body-file /dev/zero", e.cmd("add", "--body-file", "/dev/zero", "endless"))
+	refused("--body-file big", e.cmd("add", "--body-file", big, "too long"))
+	c := e.cmd("add", "--body-file", "-", "too long")
+	c.Stdin = bytes.NewReader(bytes.Repeat([]byte("b"), 2*maxText))
+	refused("--body-file - (stdin)", c)
+	refused("approve --text-file big", e.cmd("approve", "T-1", "--text-file", big))
+	if _, err := os.Stat(db); err == nil {
+		t.Fatal("a refused text created the database")
+	}
+	// over the limit as arguments too (in-process: argv caps one argument
+	// at 128 KiB)
+	long := strings.Repeat("c", maxText+1)
+	for _, args := range [][]string{
+		{"add", "--body", long, "too long"},
+		{"approve", "T-1", "--text", long},
+		{"reject", "T-1", "--reason", long},
+		{"retry", "T-1", "--guidance", long},
+	} {
+		var out, errOut strings.Builder
+		err := run(append([]string{"--repo", e.dir}, args...), &out, &errOut)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "over the limit of 1 MiB") {
+			t.Fatalf("%s: %v", args[0], err)
+		}
+	}
+	// the limit itself is accepted
+	exact := filepath.Join(t.TempDir(), "exact.txt")
+	if err := os.WriteFile(exact, bytes.Repeat([]byte("d"), maxText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(e.mustRun("add", "--body-file", exact, "at the limit"))
+	if body, _ := e.show(id)["body"].(string); len(body) != maxText {
+		t.Fatalf("body of %d bytes stored, want %d", len(body), maxText)
+	}
+}
