@@ -505,7 +505,7 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 		}
 		*body = string(data)
 	}
-	if err := checkSize("add: the body", *body); err != nil {
+	if err := checkText("add: the body", *body); err != nil {
 		return err
 	}
 	nt := engine.NewTicket{Kind: *kind, Title: title, Body: *body, Sensitive: *sensitive}
@@ -738,7 +738,7 @@ func cmdSimpleDecision(g globals, cmd string, args []string, stdout, stderr io.W
 			}
 			d.Text = string(data)
 		}
-		if err := checkSize("approve: the text", d.Text); err != nil {
+		if err := checkText("approve: the text", d.Text); err != nil {
 			return err
 		}
 		if strings.TrimSpace(d.Text) == "" {
@@ -768,10 +768,14 @@ func readArgFile(name string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(r, maxText+1))
 }
 
-// checkSize refuses a text over maxText, naming the limit.
-func checkSize(what, s string) error {
+// checkText refuses a text over maxText, naming the limit, and one no
+// model could read (a binary file): bad input, like any other.
+func checkText(what, s string) error {
 	if len(s) > maxText {
 		return usagef("%s is over the limit of 1 MiB (%d bytes)", what, maxText)
+	}
+	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		return usagef("%s is not text (invalid UTF-8, or NUL bytes): give a text file", what)
 	}
 	return nil
 }
@@ -790,7 +794,7 @@ func cmdReject(g globals, args []string, stdout, stderr io.Writer) error {
 	if strings.TrimSpace(*reason) == "" {
 		return usagef("reject: --reason TEXT is required")
 	}
-	if err := checkSize("reject: the reason", *reason); err != nil {
+	if err := checkText("reject: the reason", *reason); err != nil {
 		return err
 	}
 	return decide(g, "reject", id, store.Decision{Kind: store.DecisionReject, Reason: *reason}, stdout)
@@ -818,7 +822,7 @@ func cmdRetry(g globals, args []string, stdout, stderr io.Writer) error {
 	if empty != nil {
 		return empty
 	}
-	if err := checkSize("retry: the guidance", *guidance); err != nil {
+	if err := checkText("retry: the guidance", *guidance); err != nil {
 		return err
 	}
 	return decide(g, "retry", id, store.Decision{Kind: store.DecisionRetry, Guidance: *guidance, Model: *model}, stdout)

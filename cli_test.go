@@ -1136,3 +1136,29 @@ func TestCLITextOverTheLimitIsRefused(t *testing.T) {
 		t.Fatalf("body of %d bytes stored, want %d", len(body), maxText)
 	}
 }
+
+// A binary file given as the approved text is bad input like any other:
+// exit 2, not 1, and nothing recorded.
+func TestCLIBinaryDecisionTextIsBadInput(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	id := strings.TrimSpace(e.mustRun("add", "awaiting"))
+	e.setStatus(id, store.StatusAwaiting)
+	binary := filepath.Join(t.TempDir(), "blob.bin")
+	if err := os.WriteFile(binary, []byte{0x7f, 'E', 'L', 'F', 0, 0xff, 0xfe}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"approve", id, "--text-file", binary},
+		{"approve", id, "--text", "bad \xff text"},
+		{"reject", id, "--reason", "bad \xff reason"},
+		{"retry", id, "--guidance", "bad \xff guidance"},
+	} {
+		_, errOut, code := e.run(args...)
+		if code != 2 || !strings.Contains(errOut, "is not text") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Fatalf("%v: exit %d, %q", args, code, errOut)
+		}
+	}
+	if out := e.mustRun("show", id); strings.Contains(out, "decisions") {
+		t.Fatalf("a refused decision was recorded:\n%s", out)
+	}
+}
