@@ -119,14 +119,29 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return pos, nil
+			return pos, emptyGiven(fs, fs.Name()+": ")
 		}
 		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
+			return append(pos, args[1:]...), emptyGiven(fs, fs.Name()+": ")
 		}
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// emptyGiven refuses a string flag given with an empty value: a script's
+// unset variable, which must not quietly mean the default (another
+// database, the current directory, no body).
+func emptyGiven(fs *flag.FlagSet, prefix string) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if g, ok := f.Value.(flag.Getter); ok && err == nil {
+			if v, ok := g.Get().(string); ok && v == "" {
+				err = usagef("%s--%s is empty", prefix, f.Name)
+			}
+		}
+	})
+	return err
 }
 
 // errHelp: the user asked for help; the usage goes to stdout, exit 0.
@@ -185,6 +200,9 @@ func runArgs(args []string, stdout, stderr io.Writer) error {
 			return nil
 		}
 		return usagef("%s", doubleDash(err))
+	}
+	if err := emptyGiven(top, ""); err != nil {
+		return err
 	}
 	rest := top.Args()
 	if *showVersion {
@@ -495,7 +513,9 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 		return usagef("add: empty title")
 	}
 	title := strings.Join(pos, " ")
-	if *body != "" && *bodyFile != "" {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["body"] && given["body-file"] {
 		return usagef("add: give --body or --body-file, not both")
 	}
 	if *bodyFile != "" {

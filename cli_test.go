@@ -1162,3 +1162,45 @@ func TestCLIBinaryDecisionTextIsBadInput(t *testing.T) {
 		t.Fatalf("a refused decision was recorded:\n%s", out)
 	}
 }
+
+// A flag given with an empty value (a script's unset variable) is refused,
+// never taken as "not given": that would mean another database, the
+// current directory, or a ticket without the body meant for it.
+func TestCLIEmptyFlagValueIsRefused(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	db := filepath.Join(e.dir, ".git", "agent-tui.db")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"add", "--body-file", "", "T"}, "add: --body-file is empty"},
+		{[]string{"add", "--body", "", "--body-file", "/etc/hostname", "T"}, "add: --body is empty"},
+		{[]string{"add", "--body", " ", "--body-file", "/etc/hostname", "T"}, "not both"},
+		{[]string{"add", "--body", "", "T"}, "add: --body is empty"},
+		{[]string{"add", "--kind", "", "T"}, "add: --kind is empty"},
+		{[]string{"--db", "", "add", "T"}, "--db is empty"},
+		{[]string{"--config", "", "add", "T"}, "--config is empty"},
+		{[]string{"add", "--db", "", "T"}, "add: --db is empty"},
+		{[]string{"list", "--config", ""}, "list: --config is empty"},
+		{[]string{"reject", "T-1", "--reason", ""}, "reject: --reason is empty"},
+	}
+	for _, c := range cases {
+		_, errOut, code := e.run(c.args...)
+		if code != 2 || !strings.Contains(errOut, c.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Fatalf("%q: exit %d, stderr %q, want one line with %q", c.args, code, errOut, c.want)
+		}
+	}
+	// --repo "" from inside the repository would have meant it
+	for _, args := range [][]string{{"--repo", "", "add", "T"}, {"add", "--repo", "", "T"}} {
+		c := exec.Command(binPath, args...)
+		c.Dir = e.dir
+		c.Env = append(os.Environ(), "AGENT_TUI_CLI_KEY="+secretKey)
+		out, err := c.CombinedOutput()
+		if c.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "--repo is empty") {
+			t.Fatalf("%q: %v %q", args, err, out)
+		}
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Fatal("an empty flag value created the database")
+	}
+}
