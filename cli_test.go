@@ -1204,3 +1204,41 @@ func TestCLIEmptyFlagValueIsRefused(t *testing.T) {
 		t.Fatal("an empty flag value created the database")
 	}
 }
+
+// A title is one visible line of text: bytes that are not UTF-8 are
+// refused (as in a body), and so are a line or paragraph separator and a
+// title of invisible characters alone; one stored before these checks is
+// listed and shown with the separator named.
+func TestCLITitleMustBeOneVisibleLine(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	db := filepath.Join(e.dir, ".git", "agent-tui.db")
+	cases := []struct{ title, want string }{
+		{"bad \xff title", "not UTF-8 text"},
+		{"\u200b", "nothing visible"},
+		{"\u202e", "nothing visible"},
+		{" \u3164\u200b\u0301 ", "nothing visible"},
+		{"one\u2028two", "line separator (U+2028)"},
+		{"one\u2029two", "line separator (U+2029)"},
+	}
+	for _, c := range cases {
+		_, errOut, code := e.run("add", c.title)
+		if code != 2 || !strings.Contains(errOut, c.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Fatalf("%q: exit %d, stderr %q, want one line with %q", c.title, code, errOut, c.want)
+		}
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Fatal("a refused title created the database")
+	}
+	if id := strings.TrimSpace(e.mustRun("add", "Ünïcödé 日本語 ok")); id != "T-1" {
+		t.Fatalf("id %q", id)
+	}
+	e.withStore(func(st *store.Store) error {
+		_, err := engine.AddTicket(st, engine.NewTicket{Kind: "feature", Title: "old\u2028record"}, "main")
+		return err
+	})
+	for _, args := range [][]string{{"list"}, {"show", "T-2"}} {
+		if out := e.mustRun(args...); strings.ContainsAny(out, "\u2028\u2029") || !strings.Contains(out, "old<U+2028>record") {
+			t.Fatalf("%v:\n%q", args, out)
+		}
+	}
+}
