@@ -724,6 +724,10 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 		return nil
 	}
 	t, err := engine.Decide(en.st, en.cfg, id, d)
+	if p := engine.PendingDecision(before); err != nil && p != nil && p.Kind == store.DecisionCancel {
+		// the refusal says the cancel comes next: no hint on moving it on
+		return err
+	}
 	if err != nil && before.Paused && (before.Status == store.StatusRunning || before.Status == store.StatusQueued) {
 		return fmt.Errorf("%w (it is paused: `agent-tui resume %s`, then a run carries it on)", err, before.ID)
 	}

@@ -1242,3 +1242,26 @@ func TestCLITitleMustBeOneVisibleLine(t *testing.T) {
 		}
 	}
 }
+
+// Once a cancel of a ticket a stopped run left running is recorded, a
+// decision refused on it says the cancel is coming, not that one "works
+// now".
+func TestCLIDecisionAfterCancelOfAnInterruptedTicket(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	id := strings.TrimSpace(e.mustRun("add", "cut off"))
+	e.setStatus(id, store.StatusRunning)
+	e.mustRun("cancel", id)
+	// and a paused one: the next run cancels it paused or not
+	paused := strings.TrimSpace(e.mustRun("add", "paused"))
+	e.withStore(func(st *store.Store) error {
+		_, err := st.UpdateTicket(paused, func(x *store.Ticket) error { x.Paused = true; return nil })
+		return err
+	})
+	e.mustRun("cancel", paused)
+	for _, args := range [][]string{{"retry", id}, {"approve", id}, {"reject", id, "--reason", "no"}, {"retry", paused}} {
+		_, errOut, code := e.run(args...)
+		if code == 0 || !strings.Contains(errOut, "to be cancelled by the next run") || strings.Contains(errOut, "cancel works now") || strings.Contains(errOut, "resume") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Fatalf("%v: exit %d, %q", args, code, errOut)
+		}
+	}
+}
