@@ -436,6 +436,7 @@ func (e *Engine) recover(tickets []*store.Ticket) error {
 				}
 				a.Interrupted = true
 				a.Error = "interrupted: the process stopped during this attempt"
+				cutOffToolCalls(a, false)
 				// what its calls cost up to its last checkpoint was paid:
 				// it counts in the ticket's cost and toward max_cost_usd
 				spent += a.Uncounted()

@@ -509,6 +509,7 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 		// saved document is only judged: judgeSaved)
 		a.Interrupted = true
 		a.Error = "interrupted: agent-tui stopped during this attempt"
+		cutOffToolCalls(a, true)
 		if context.Cause(ctx) == errCancelledByHuman {
 			a.Error = "interrupted: the ticket was cancelled"
 		}

@@ -25,6 +25,18 @@ const maxSameCalls = 5
 // toolResultKept caps a tool result in the stored history; the model saw it whole.
 const toolResultKept = 8 << 10
 
+// streamSaveEvery spaces the saves of a call still streaming: a crash
+// then loses at most this much of what it streamed and cost, and a fast
+// stream costs one commit per interval, not per token.
+var streamSaveEvery = 2 * time.Second
+
+// toolCutOff is the result of a tool call the attempt was cut off during
+// (or before): it is saved before the call runs, as toolRunning.
+const (
+	toolRunning = "(running)"
+	toolCutOff  = "(no result: the attempt was cut off before this call finished)"
+)
+
 // session is one phase attempt's conversation with its model.
 type session struct {
 	e      *Engine
@@ -33,10 +45,21 @@ type session struct {
 	stream strings.Builder
 	msgs   []openai.ChatCompletionMessage
 	box    *tools.Box
+	// savedAt is when the attempt was last saved; call is the model call
+	// under way, for what a save mid-stream says it cost so far
+	savedAt time.Time
+	call    inflight
+}
+
+// inflight is what a model call still streaming has sent.
+type inflight struct {
+	model, provider string
+	text            strings.Builder // its text and tool names
+	promptTokens    int             // estimated at the first save; -1 before
 }
 
 func (e *Engine) newSession(t *store.Ticket, a *store.Attempt) *session {
-	return &session{e: e, t: t, a: a}
+	return &session{e: e, t: t, a: a, savedAt: time.Now()} // (just saved by beginAttempt)
 }
 
 // chain is the phase's model chain, with a human's override first.
@@ -66,7 +89,51 @@ func (s *session) checkpoint() {
 	if err := s.e.st.PutAttempt(s.t.ID, s.a); err != nil {
 		s.e.log.Warn("checkpoint", "ticket", s.t.ID, "err", err)
 	}
+	s.savedAt = time.Now()
 	s.e.publishAttempt(s.t.ID, s.a)
+}
+
+// saveStreaming saves the attempt while a call streams, with what the call
+// has cost so far, estimated, as a stop would record it (a wasted call):
+// after a crash that is what was paid for. The attempt in memory is left
+// as it is; the call's own usage replaces the estimate when it ends.
+func (s *session) saveStreaming() {
+	cp := *s.a
+	cp.Stream = s.stream.String()
+	if c := &s.call; c.text.Len() > 0 {
+		if c.promptTokens < 0 {
+			c.promptTokens = llm.EstimateMessages(s.msgs)
+		}
+		u := llm.Usage{Model: c.model, Provider: c.provider, TokensIn: c.promptTokens, TokensOut: llm.EstimateTokens(c.text.String()), Estimated: true}
+		if m, _, ok := s.e.cfg.Model(c.model); ok {
+			u.CostUSD = float64(u.TokensIn)/1e6*m.InputPerMTok + float64(u.TokensOut)/1e6*m.OutputPerMTok
+		}
+		cp.TokensIn += u.TokensIn
+		cp.TokensOut += u.TokensOut
+		cp.TokensEstimated = true
+		cp.CostUSD += u.CostUSD
+		cp.Wasted = append(slices.Clip(cp.Wasted), spendOf(u))
+	}
+	if err := s.e.st.PutAttempt(s.t.ID, &cp); err != nil {
+		s.e.log.Warn("save while streaming", "ticket", s.t.ID, "err", err)
+	}
+	s.savedAt = time.Now()
+}
+
+// cutOffToolCalls gives the calls saved as running, which never ended, the
+// result that says so; inStream: the stream saved does not show them yet
+// (a crash's: it was saved before they ran).
+func cutOffToolCalls(a *store.Attempt, inStream bool) {
+	for i := range a.ToolCalls {
+		tc := &a.ToolCalls[i]
+		if tc.Result != toolRunning || !tc.IsErr {
+			continue
+		}
+		tc.Result = toolCutOff
+		if !inStream {
+			a.Stream += fmt.Sprintf("\n→ %s %s\n← %s\n", tc.Name, OneLine(tc.Args, 200), toolCutOff)
+		}
+	}
 }
 
 func (s *session) record(resp *llm.Response) {
@@ -161,22 +228,32 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 		s.msgs = append(s.msgs, openai.ChatCompletionMessage{
 			Role: openai.ChatMessageRoleAssistant, Content: resp.Content, ToolCalls: wellFormed(resp.ToolCalls),
 		})
+		// the answer is saved before its calls run: a crash during a long
+		// one (a build, a sleep) loses neither what the answer cost nor
+		// which call was running
+		first := len(s.a.ToolCalls)
 		for _, tc := range resp.ToolCalls {
+			s.a.ToolCalls = append(s.a.ToolCalls, store.ToolCall{
+				ID: tc.ID, Name: tc.Function.Name, Args: tailBytes(tc.Function.Arguments, toolResultKept),
+				Result: toolRunning, IsErr: true,
+			})
+		}
+		s.checkpoint()
+		for i, tc := range resp.ToolCalls {
 			var result string
 			var isErr bool
+			s.emit(fmt.Sprintf("\n→ %s %s\n", tc.Function.Name, OneLine(tc.Function.Arguments, 200)))
 			if s.box == nil {
 				result, isErr = "error: this phase has no tools", true
 			} else {
 				result, isErr = s.box.Call(ctx, tc.Function.Name, tc.Function.Arguments)
 			}
 			if ctx.Err() != nil {
-				return ctx.Err()
+				s.emit("← " + toolCutOff + "\n")
+				return ctx.Err() // (endAttempt gives the calls left their result)
 			}
-			s.emit(fmt.Sprintf("\n→ %s %s\n← %s\n", tc.Function.Name, OneLine(tc.Function.Arguments, 200), OneLine(result, 200)))
-			s.a.ToolCalls = append(s.a.ToolCalls, store.ToolCall{
-				ID: tc.ID, Name: tc.Function.Name, Args: tailBytes(tc.Function.Arguments, toolResultKept),
-				Result: tailBytes(result, toolResultKept), IsErr: isErr,
-			})
+			s.emit("← " + OneLine(result, 200) + "\n")
+			s.a.ToolCalls[first+i].Result, s.a.ToolCalls[first+i].IsErr = tailBytes(result, toolResultKept), isErr
 			s.msgs = append(s.msgs, openai.ChatCompletionMessage{
 				Role: openai.ChatMessageRoleTool, ToolCallID: tc.ID, Name: tc.Function.Name, Content: result,
 			})
@@ -187,6 +264,7 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 }
 
 func (s *session) complete(ctx context.Context, phase string, models []string, defs []openai.Tool) (*llm.Response, error) {
+	s.call = inflight{promptTokens: -1}
 	resp, err := s.e.router.Complete(ctx, llm.Request{
 		Phase: phase, Models: models, Sensitive: s.t.Sensitive, Messages: s.msgs, Tools: defs,
 		OnDelta: func(d llm.Delta) {
@@ -198,12 +276,22 @@ func (s *session) complete(ctx context.Context, phase string, models []string, d
 				s.a.Stream = s.stream.String()
 				s.e.publishAttempt(s.t.ID, s.a)
 			}
+			if d.Restart || d.Model != s.call.model || d.Provider != s.call.provider {
+				// a call that failed was counted through OnWasted
+				s.call.text.Reset()
+				s.call.model, s.call.provider = d.Model, d.Provider
+			}
 			switch {
 			case d.Restart:
 				s.emit("\n[stream restarted: " + d.Reason + "]\n")
 			case d.ToolCall != "":
+				s.call.text.WriteString(d.ToolCall)
 			default:
+				s.call.text.WriteString(d.Text)
 				s.emit(d.Text)
+			}
+			if !d.Restart && time.Since(s.savedAt) >= streamSaveEvery {
+				s.saveStreaming()
 			}
 		},
 		OnWasted: s.wasted,

@@ -1,0 +1,245 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"agent-tui/engine/oaitest"
+	"agent-tui/store"
+)
+
+// snapshot is what the store holds of a ticket at one moment: what a
+// kill -9 then would leave.
+type snapshot struct {
+	t  *store.Ticket
+	as []*store.Attempt
+}
+
+func (h *harness) snapshot(id string) snapshot {
+	h.t.Helper()
+	var s snapshot
+	err := h.st.View(func(tx *store.Tx) error {
+		var err error
+		if s.t, err = tx.Ticket(id); err != nil {
+			return err
+		}
+		s.as, err = tx.Attempts(id)
+		return err
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return s
+}
+
+// crashAt stops the running engine and puts back what the store held at
+// the snapshot, as if the process had been killed then (a stop records
+// more than a kill would), and starts a new engine on the same store.
+func (h *harness) crashAt(s snapshot, stop context.CancelFunc, done <-chan error) {
+	h.t.Helper()
+	stop()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		h.t.Fatal(err)
+	}
+	err := h.st.Update(func(tx *store.Tx) error {
+		for _, a := range s.as {
+			if err := tx.PutAttempt(s.t.ID, a); err != nil {
+				return err
+			}
+		}
+		return tx.PutTicket(s.t)
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: newRouter(h.cfg), Prompts: h.eng.prompts})
+}
+
+func (h *harness) attemptsOf(id, phase string) []*store.Attempt {
+	h.t.Helper()
+	all, err := h.st.Attempts(id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []*store.Attempt
+	for _, a := range all {
+		if a.Phase == phase {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func lastOf(as []*store.Attempt, phase string) *store.Attempt {
+	var last *store.Attempt
+	for _, a := range as {
+		if a.Phase == phase {
+			last = a
+		}
+	}
+	return last
+}
+
+// costCountedOnce checks that the ticket's cost is its attempts' cost,
+// each counted once.
+func (h *harness) costCountedOnce(id string) {
+	h.t.Helper()
+	var sum float64
+	as, _ := h.st.Attempts(id)
+	for _, a := range as {
+		sum += a.TotalCostUSD()
+	}
+	if got := h.ticket(id).CostUSD; math.Abs(got-sum) > 1e-9 {
+		h.t.Fatalf("ticket cost %.6f, its attempts %.6f", got, sum)
+	}
+}
+
+// A model answer whose tool call runs long (a sleep, a build) is saved
+// before the call runs: a crash then keeps the answer's tokens and cost
+// and the call that was running, and after the restart its cost counts
+// once in the ticket's.
+func TestCrashDuringALongToolKeepsTheAnswer(t *testing.T) {
+	var slept atomic.Bool
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "code" && toolTurns(r) == 1 && !slept.Swap(true) {
+			return oaitest.Reply{
+				ToolCalls:    []oaitest.ToolCall{{ID: "c9", Name: "run_command", Args: `{"command": "touch .running && sleep 30"}`}},
+				PromptTokens: 50000, CompletionTokens: 7000,
+			}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "crash while a command runs", false)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- h.eng.Run(ctx, true) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if wt := h.ticket(id).Worktree; wt != "" {
+			if _, err := os.Stat(filepath.Join(wt, ".running")); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the long command never ran")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	snap := h.snapshot(id)
+	a := lastOf(snap.as, "code")
+	if a == nil || a.TokensIn < 50000 || a.TokensOut < 7000 || a.CostUSD < 0.05+0.021 {
+		t.Fatalf("the second call's tokens and cost were not saved before its tool ran: %+v", a)
+	}
+	if n := len(a.ToolCalls); n != 2 || a.ToolCalls[1].Name != "run_command" || a.ToolCalls[1].Result != toolRunning {
+		t.Fatalf("the running call was not saved: %+v", a.ToolCalls)
+	}
+	h.crashAt(snap, stop, done)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	as := h.attemptsOf(id, "code")
+	if len(as) != 2 || !as[0].Interrupted || as[0].TokensIn < 50000 || as[1].Interrupted {
+		t.Fatalf("code attempts %+v", as)
+	}
+	if tc := as[0].ToolCalls[1]; tc.Result != toolCutOff || !strings.Contains(as[0].Stream, "→ run_command") {
+		t.Fatalf("the cut-off call: %+v, stream %q", tc, as[0].Stream)
+	}
+	h.costCountedOnce(id)
+}
+
+// A call cut off by a crash while it streams keeps, in its attempt, what
+// it had streamed and an estimate of its cost, saved at most
+// streamSaveEvery apart; the ticket counts that cost once after the
+// restart, and the phase is asked again.
+func TestCrashMidStreamKeepsWhatWasStreamed(t *testing.T) {
+	defer func(d time.Duration) { streamSaveEvery = d }(streamSaveEvery)
+	streamSaveEvery = 100 * time.Millisecond
+	streaming := make(chan struct{}, 1)
+	var calls atomic.Int32
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "diagnosis" && calls.Add(1) == 1 {
+			streaming <- struct{}{}
+			chunks := make([]string, 200) // ten seconds of streaming
+			for i := range chunks {
+				chunks[i] = "a long diagnosis line\n"
+			}
+			return oaitest.Reply{Chunks: chunks, ChunkDelay: 50 * time.Millisecond}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "crash mid-stream", false)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- h.eng.Run(ctx, true) }()
+	select {
+	case <-streaming:
+	case <-time.After(20 * time.Second):
+		t.Fatal("diagnosis never called")
+	}
+	time.Sleep(time.Second) // about 20 lines streamed
+	snap := h.snapshot(id)
+	a := lastOf(snap.as, "diagnosis")
+	if a == nil || !strings.Contains(a.Stream, "a long diagnosis line") || a.CostUSD <= 0 || a.TokensOut <= 0 || !a.TokensEstimated || len(a.Wasted) != 1 {
+		t.Fatalf("what the call streamed was not saved: %+v", a)
+	}
+	h.crashAt(snap, stop, done)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	as := h.attemptsOf(id, "diagnosis")
+	if len(as) != 2 || !as[0].Interrupted || as[0].CostUSD <= 0 || !strings.Contains(as[0].Stream, "a long diagnosis line") || as[1].Interrupted {
+		t.Fatalf("diagnosis attempts %+v", as)
+	}
+	h.costCountedOnce(id)
+}
+
+// A stop while a tool call runs keeps the call, with a result that says
+// it was cut off, in the attempt's tool calls and stream.
+func TestStopDuringALongToolKeepsTheCall(t *testing.T) {
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "code" && toolTurns(r) == 1 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "c9", Name: "run_command", Args: `{"command": "touch .running && sleep 30"}`}}}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "stop while a command runs", false)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- h.eng.Run(ctx, true) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if wt := h.ticket(id).Worktree; wt != "" {
+			if _, err := os.Stat(filepath.Join(wt, ".running")); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the long command never ran")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	as := h.attemptsOf(id, "code")
+	if len(as) != 1 || !as[0].Interrupted || len(as[0].ToolCalls) != 2 {
+		t.Fatalf("code attempts %+v", as)
+	}
+	if tc := as[0].ToolCalls[1]; tc.Name != "run_command" || tc.Result != toolCutOff || !strings.Contains(as[0].Stream, "→ run_command") || !strings.Contains(as[0].Stream, toolCutOff) {
+		t.Fatalf("the cut-off call: %+v, stream %q", tc, as[0].Stream)
+	}
+	h.costCountedOnce(id)
+}
