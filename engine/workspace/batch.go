@@ -14,10 +14,16 @@ type batcher[T any] struct {
 // add queues req and waits until no batch runs; then it runs whatever is
 // queued, req included unless an earlier caller's batch already took it.
 // Each request carries its own way of reporting back.
-func (b *batcher[T]) add(req T, run func(batch []T)) {
+func (b *batcher[T]) add(req T, run func(batch []T)) { b.addThen(req, nil, run) }
+
+// addThen is add, calling queued (if not nil) once req is queued.
+func (b *batcher[T]) addThen(req T, queued func(), run func(batch []T)) {
 	b.mu.Lock()
 	b.pending = append(b.pending, req)
 	b.mu.Unlock()
+	if queued != nil {
+		queued()
+	}
 
 	b.running.Lock()
 	defer b.running.Unlock()

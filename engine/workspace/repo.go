@@ -928,8 +928,26 @@ func (r *Repo) Merge(ctx context.Context, branch, base, message string) (string,
 // mayBeDirty names (files the branch never changes: git refuses the merge
 // itself if it would).
 func (r *Repo) MergeAllowing(ctx context.Context, branch, base, message string, mayBeDirty func(path string) bool) (string, error) {
-	req := &mergeReq{branch: branch, base: base, message: message, mayBeDirty: mayBeDirty, done: make(chan mergeResult, 1)}
-	r.merges.add(req, func(batch []*mergeReq) {
+	return r.MergeWith(ctx, branch, base, message, MergeOptions{MayBeDirty: mayBeDirty})
+}
+
+// MergeOptions are Merge's options.
+type MergeOptions struct {
+	// MayBeDirty: as in MergeAllowing.
+	MayBeDirty func(path string) bool
+	// At orders the merges of one batch: the earliest goes first, so of
+	// two that conflict it is the one that lands. The zero time goes
+	// after the others, in the order they came.
+	At time.Time
+	// Queued, if set, is called once the merge is in the queue: a merge
+	// queued after it cannot be made before it.
+	Queued func()
+}
+
+// MergeWith is Merge with options.
+func (r *Repo) MergeWith(ctx context.Context, branch, base, message string, o MergeOptions) (string, error) {
+	req := &mergeReq{branch: branch, base: base, message: message, mayBeDirty: o.MayBeDirty, at: o.At, done: make(chan mergeResult, 1)}
+	r.merges.addThen(req, o.Queued, func(batch []*mergeReq) {
 		// a merge once started is finished, whoever asked for it
 		r.mergeBatch(context.WithoutCancel(ctx), batch)
 	})
@@ -940,6 +958,7 @@ func (r *Repo) MergeAllowing(ctx context.Context, branch, base, message string, 
 type mergeReq struct {
 	branch, base, message string
 	mayBeDirty            func(path string) bool
+	at                    time.Time
 	done                  chan mergeResult
 }
 
@@ -959,6 +978,16 @@ type mergeResult struct {
 func (q *mergeReq) fail(err error) { q.done <- mergeResult{err: err} }
 
 func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
+	// in the order the merges were decided, not the order they came in
+	slices.SortStableFunc(batch, func(a, b *mergeReq) int {
+		switch {
+		case a.at.IsZero() == b.at.IsZero():
+			return a.at.Compare(b.at)
+		case a.at.IsZero():
+			return 1
+		}
+		return -1
+	})
 	fail := func(err error) {
 		for _, q := range batch {
 			q.fail(err)

@@ -1201,3 +1201,57 @@ func TestBaseViewsOfSeveralBasesAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// Merges that meet in one batch are made in the order they were decided
+// (MergeOptions.At), not the order they came in: of two that conflict,
+// the one decided first lands.
+func TestMergeBatchFollowsDecisionOrder(t *testing.T) {
+	for _, chain := range []bool{true, false} {
+		t.Run(fmt.Sprintf("merge-tree=%v", chain), func(t *testing.T) {
+			ctx := context.Background()
+			r := newRepo(t)
+			if chain && !r.hasMergeTree(ctx) {
+				t.Skip("git without merge-tree --write-tree")
+			}
+			r.gitVersionOnce.Do(func() {})
+			r.mergeTree = chain
+			ids := []string{"T-1", "T-2", "T-3"}
+			for _, id := range ids {
+				wt, _, err := r.EnsureWorktree(ctx, id, "main")
+				if err != nil {
+					t.Fatal(err)
+				}
+				write(t, filepath.Join(wt, "shared.txt"), "by "+id+"\n") // all conflict
+				if _, err := r.CommitAll(ctx, wt, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// held, so that all three queue into one batch, T-3 first
+			r.merges.running.Lock()
+			decided := time.Now()
+			results := make([]chan error, len(ids))
+			for i := len(ids) - 1; i >= 0; i-- {
+				queued := make(chan struct{})
+				results[i] = make(chan error, 1)
+				go func() {
+					_, err := r.MergeWith(ctx, BranchName(ids[i]), "main", "Merge "+ids[i], MergeOptions{
+						At: decided.Add(time.Duration(i) * time.Second), Queued: func() { close(queued) },
+					})
+					results[i] <- err
+				}()
+				<-queued
+			}
+			r.merges.running.Unlock()
+			for i, ch := range results {
+				err := <-ch
+				var mb *MergeBlocked
+				if i == 0 && err != nil || i > 0 && !errors.As(err, &mb) {
+					t.Errorf("%s: %v", ids[i], err)
+				}
+			}
+			if data, _ := os.ReadFile(filepath.Join(r.Dir, "shared.txt")); string(data) != "by T-1\n" {
+				t.Errorf("shared.txt = %q, want T-1's", data)
+			}
+		})
+	}
+}
