@@ -4,6 +4,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -52,6 +53,9 @@ type Engine struct {
 	idle    chan struct{} // closed-and-replaced each time busy drops to zero
 	runCtx  context.Context
 	wg      sync.WaitGroup
+	// turns: the merges decided before the run started, in the order
+	// decided (set before the runners start)
+	turns []*mergeTurn
 }
 
 type runner struct {
@@ -154,6 +158,7 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 	defer cancel()
 	e.mu.Lock()
 	e.runCtx = runCtx
+	e.turns = mergeTurns(tickets)
 	e.mu.Unlock()
 
 	// a ticket added while recovery ran found no engine to start it: read
@@ -191,8 +196,128 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 	e.runCtx = nil
 	e.runners = map[string]*runner{}
 	e.busy = 0
+	e.turns = nil
 	e.mu.Unlock()
 	return ctx.Err()
+}
+
+// mergeTurn is a ticket whose merge was decided before the run started.
+// Such tickets all start at once, so the first to reach the merge queue
+// would merge first; each waits instead until those decided before it
+// have queued their merge or stopped short of it.
+type mergeTurn struct {
+	id   string
+	at   time.Time
+	done chan struct{}
+	once sync.Once
+}
+
+func (m *mergeTurn) release() { m.once.Do(func() { close(m.done) }) }
+
+// mergeTurns are the turns of the tickets whose merge was decided before
+// the run: an approve at the phase before the merge (or of a blocked
+// merge) waiting to be carried out, or carried out by a run cut off
+// before it merged. In the order decided.
+func mergeTurns(tickets []*store.Ticket) []*mergeTurn {
+	var turns []*mergeTurn
+	start := now()
+	for _, t := range tickets {
+		if finished(t.Status) || (t.Phase != Merge && nextPhase(t, t.Phase) != Merge) {
+			continue
+		}
+		ps := phaseState(t, t.Phase)
+		var at time.Time
+		switch d := PendingDecision(t); {
+		case d != nil && (d.Kind == store.DecisionApprove || d.Kind == store.DecisionEditApprove) &&
+			(t.Status == store.StatusAwaiting || t.Status == store.StatusNeedsHuman):
+			at = d.At
+		case t.Status == store.StatusRunning && ps != nil && headingToMerge(t):
+			if at = mergeDecided(t); at.IsZero() {
+				at = start // (no gate: its review passed)
+			}
+		default:
+			continue
+		}
+		turns = append(turns, &mergeTurn{id: t.ID, at: at, done: make(chan struct{})})
+	}
+	slices.SortStableFunc(turns, func(a, b *mergeTurn) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		na, _ := store.ParseID(a.id)
+		nb, _ := store.ParseID(b.id)
+		return cmp.Compare(na, nb)
+	})
+	return turns
+}
+
+// headingToMerge: the ticket's next step is its merge, or carries out
+// the phase before it, accepted.
+func headingToMerge(t *store.Ticket) bool {
+	ps := phaseState(t, t.Phase)
+	if ps == nil {
+		return false
+	}
+	if t.Phase == Merge {
+		return ps.Status != store.PhasePassed
+	}
+	return nextPhase(t, t.Phase) == Merge && (ps.Status == store.PhaseAccepted || ps.Status == store.PhasePassed)
+}
+
+// mergeDecided is when the ticket's merge was decided: its last approve
+// of the phase before the merge, or of a blocked merge; zero without.
+func mergeDecided(t *store.Ticket) time.Time {
+	var at time.Time
+	for _, d := range t.Decisions {
+		if (d.Kind != store.DecisionApprove && d.Kind != store.DecisionEditApprove) || d.Superseded != "" {
+			continue
+		}
+		p := d.Phase
+		if p == "" {
+			p = t.Phase // not carried out yet
+		}
+		if p == Merge || nextPhase(t, p) == Merge {
+			at = d.At
+		}
+	}
+	return at
+}
+
+// waitMergeTurn waits, before a ticket heading to its merge takes a slot,
+// until every merge decided before the run and before its own has been
+// queued (or its ticket stopped short of it).
+func (e *Engine) waitMergeTurn(ctx context.Context, t *store.Ticket) error {
+	e.mu.Lock()
+	turns := e.turns
+	e.mu.Unlock()
+	mine := slices.IndexFunc(turns, func(m *mergeTurn) bool { return m.id == t.ID })
+	at := mergeDecided(t)
+	if at.IsZero() {
+		at = now()
+	}
+	for i, m := range turns {
+		if mine >= 0 && i >= mine || mine < 0 && !m.at.Before(at) {
+			break // (in order: the rest come after it)
+		}
+		select {
+		case <-m.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// releaseTurn lets the merges after the ticket's go.
+func (e *Engine) releaseTurn(id string) {
+	e.mu.Lock()
+	turns := e.turns
+	e.mu.Unlock()
+	for _, m := range turns {
+		if m.id == id {
+			m.release()
+		}
+	}
 }
 
 // stepTries and stepRetryDelay bound retries of a step that failed in the
@@ -266,6 +391,7 @@ func (e *Engine) unpark(r *runner) {
 
 func (e *Engine) loop(ctx context.Context, r *runner) {
 	defer e.wg.Done()
+	defer e.releaseTurn(r.id)
 	defer func() {
 		e.mu.Lock()
 		if !r.idle {
@@ -309,6 +435,9 @@ func (e *Engine) loop(ctx context.Context, r *runner) {
 		if moved {
 			continue
 		}
+		// stopped short of a merge it was to make (paused, refused,
+		// blocked): the merges after it need not wait
+		e.releaseTurn(r.id)
 		if !e.park(r) {
 			continue
 		}
@@ -357,6 +486,15 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 		return e.checkChildren(t)
 	default:
 		return false, nil
+	}
+	if headingToMerge(t) {
+		// (before its slot: those it waits for may need one)
+		if err := e.waitMergeTurn(stepCtx, t); err != nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			return true, nil // cancelled while waiting: the next advance carries it out
+		}
 	}
 	select {
 	case e.sem <- struct{}{}:

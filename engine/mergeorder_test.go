@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"agent-tui/engine/oaitest"
+	"agent-tui/store"
+)
+
+// Tickets approved at the review gate while no engine runs merge, in the
+// next run, in the order they were approved, not the order their runners
+// happen to reach the merge: of two that conflict, the one approved first
+// lands.
+func TestMergesFollowApprovalOrder(t *testing.T) {
+	shared := map[string]bool{"T-4": true, "T-3": true} // both write src/shared.txt
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		if (phase == "code" || phase == "cifix") && toolTurns(r) == 0 {
+			calls := []oaitest.ToolCall{writeCall("c2", "src/"+id+".txt", "done "+id+"\n")}
+			if shared[id] {
+				calls = append(calls, writeCall("c3", "src/shared.txt", "by "+id+"\n"))
+			}
+			return oaitest.Reply{ToolCalls: calls}
+		}
+		return developer(r, phase)
+	})
+	h.cfg.Approve = []string{"review"}
+	var ids []string
+	for _, title := range []string{"one", "two", "three", "four", "five", "six"} {
+		ids = append(ids, h.add("hotfix", title, false))
+	}
+	h.runIdle()
+	for _, id := range ids {
+		if tk := h.ticket(id); tk.Status != store.StatusAwaiting {
+			t.Fatalf("%s: %s (%s)", id, tk.Status, tk.Reason)
+		}
+	}
+	order := []string{"T-4", "T-2", "T-6", "T-1", "T-5", "T-3"}
+	for _, id := range order { // as `agent-tui approve` does, no engine running
+		if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: newRouter(h.cfg), Prompts: h.eng.prompts})
+	h.runIdle()
+	if tk := h.ticket("T-3"); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "conflicts in: src/shared.txt") {
+		t.Fatalf("T-3, approved last, conflicts with T-4: %s (%s)", tk.Status, tk.Reason)
+	}
+	var want []string
+	for _, id := range order[:5] {
+		if tk := h.ticket(id); tk.Status != store.StatusDone {
+			t.Fatalf("%s: %s (%s)", id, tk.Status, tk.Reason)
+		}
+		want = append([]string{id + ": "}, want...)
+	}
+	var got []string
+	for line := range strings.Lines(gitOut(t, h.dir, "log", "--first-parent", "--format=%s", "-5", "main")) {
+		id, _, _ := strings.Cut(line, " ")
+		got = append(got, id+" ")
+	}
+	if strings.Join(got, "") != strings.Join(want, "") {
+		t.Fatalf("merged, last first: %q, want %q", got, want)
+	}
+}
+
+// A ticket approved first that stops short of its merge (paused before the
+// run) does not hold back the merges approved after it.
+func TestMergeOrderSkipsATicketThatStopsShort(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"review"}
+	first, second := h.add("hotfix", "one", false), h.add("hotfix", "two", false)
+	h.runIdle()
+	for _, d := range []struct {
+		id   string
+		kind string
+	}{{first, store.DecisionApprove}, {second, store.DecisionApprove}, {first, store.DecisionPause}} {
+		if _, err := Decide(h.st, h.cfg, d.id, store.Decision{Kind: d.kind}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: newRouter(h.cfg), Prompts: h.eng.prompts})
+	h.runLimit = 20 * time.Second
+	h.runIdle()
+	if tk := h.ticket(second); tk.Status != store.StatusDone {
+		t.Fatalf("%s: %s (%s)", second, tk.Status, tk.Reason)
+	}
+	if tk := h.ticket(first); !tk.Paused || tk.Status == store.StatusDone {
+		t.Fatalf("%s: %s, paused %v", first, tk.Status, tk.Paused)
+	}
+}
