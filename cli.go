@@ -532,9 +532,6 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 	if err := nt.Validate(); err != nil {
 		return usagef("add: %v", err)
 	}
-	if err := checkTitle(title); err != nil {
-		return usagef("add: %v", err)
-	}
 	var base string
 	en, err := openEnvMode(g, true, func(en *env) error {
 		var err error
@@ -556,31 +553,6 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s was created, but its id could not be written to stdout: %v", t.ID, err)
 	}
 	return nil
-}
-
-// checkTitle refuses, beyond the engine's checks, a title that would not
-// read as one line in a list: bytes that are not UTF-8 (stored, they
-// would become U+FFFD), a line or paragraph separator, or nothing visible.
-func checkTitle(title string) error {
-	if !utf8.ValidString(title) {
-		return errors.New("the title is not UTF-8 text")
-	}
-	if i := strings.IndexFunc(title, isLineSeparator); i >= 0 {
-		return fmt.Errorf("the title has a line separator (%U): a title is one line of text", []rune(title[i:])[0])
-	}
-	if strings.IndexFunc(title, visible) < 0 {
-		return errors.New("the title has nothing visible (only spaces, format or combining characters)")
-	}
-	return nil
-}
-
-// visible: a rune that shows as something on its own.
-func visible(r rune) bool {
-	switch r {
-	case 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800: // fillers and the braille blank: letters that show nothing
-		return false
-	}
-	return unicode.IsGraphic(r) && !unicode.IsSpace(r) && !unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf)
 }
 
 func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
@@ -800,9 +772,7 @@ func cmdSimpleDecision(g globals, cmd string, args []string, stdout, stderr io.W
 	return decide(g, cmd, id, d, stdout)
 }
 
-// maxText bounds a ticket's body and a decision's text: every later
-// decision rewrites the ticket's record, and models read them whole.
-const maxText = 1 << 20
+const maxText = engine.MaxText
 
 // readArgFile reads a file named on the command line, "-" for stdin: at
 // most one byte over maxText, so /dev/zero ends at once and checkSize

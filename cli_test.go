@@ -1233,8 +1233,12 @@ func TestCLITitleMustBeOneVisibleLine(t *testing.T) {
 		t.Fatalf("id %q", id)
 	}
 	e.withStore(func(st *store.Store) error {
-		_, err := engine.AddTicket(st, engine.NewTicket{Kind: "feature", Title: "old\u2028record"}, "main")
-		return err
+		// stored before titles were checked for separators
+		tk := &store.Ticket{Kind: "feature", Title: "old\u2028record", Status: store.StatusQueued, BaseBranch: "main", Phase: "discovery"}
+		for _, p := range engine.Route("feature") {
+			tk.Phases = append(tk.Phases, store.PhaseState{Name: p, Status: store.PhasePending})
+		}
+		return st.CreateTicket(tk)
 	})
 	for _, args := range [][]string{{"list"}, {"show", "T-2"}} {
 		if out := e.mustRun(args...); strings.ContainsAny(out, "\u2028\u2029") || !strings.Contains(out, "old<U+2028>record") {

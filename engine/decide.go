@@ -36,11 +36,20 @@ func (n NewTicket) Validate() error {
 	if strings.TrimSpace(n.Title) == "" {
 		return errors.New("empty title")
 	}
-	if i := strings.IndexFunc(n.Title, unicode.IsControl); i >= 0 {
-		return fmt.Errorf("the title has a control character (%U): a title is one line of text", []rune(n.Title[i:])[0])
+	if !utf8.ValidString(n.Title) {
+		return errors.New("the title is not UTF-8 text") // stored, it would become U+FFFD
+	}
+	if i := strings.IndexFunc(n.Title, func(r rune) bool { return unicode.IsControl(r) || r == 0x2028 || r == 0x2029 }); i >= 0 {
+		return fmt.Errorf("the title has a control character or line separator (%U): a title is one line of text", []rune(n.Title[i:])[0])
+	}
+	if strings.IndexFunc(n.Title, visible) < 0 {
+		return errors.New("the title has nothing visible (only spaces, format or combining characters)")
 	}
 	if l := utf8.RuneCountInString(n.Title); l > MaxTitle {
 		return fmt.Errorf("the title is %d characters long, over %d: put the rest in the body", l, MaxTitle)
+	}
+	if len(n.Body) > MaxText {
+		return fmt.Errorf("the body is over the limit of 1 MiB (%d bytes)", MaxText)
 	}
 	// a body may be a pasted log with colours: it is kept as given and
 	// shown sanitized; but not a binary file, which no model can read
@@ -48,6 +57,19 @@ func (n NewTicket) Validate() error {
 		return errors.New("the body is not text (invalid UTF-8, or NUL bytes): give a text file")
 	}
 	return nil
+}
+
+// MaxText bounds a ticket's body and a decision's text: every later
+// decision rewrites the ticket's record, and models read them whole.
+const MaxText = 1 << 20
+
+// visible: a rune that shows as something on its own.
+func visible(r rune) bool {
+	switch r {
+	case 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800: // fillers and the braille blank: letters that show nothing
+		return false
+	}
+	return unicode.IsGraphic(r) && !unicode.IsSpace(r) && !unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf)
 }
 
 // newTicketRecord builds the stored ticket with its route's phases.
@@ -326,6 +348,11 @@ func Allowed(t *store.Ticket, kind string) error {
 func checkDecision(cfg *config.Config, t *store.Ticket, d store.Decision) error {
 	if err := Allowed(t, d.Kind); err != nil {
 		return err
+	}
+	for _, text := range []string{d.Text, d.Reason, d.Guidance} {
+		if len(text) > MaxText {
+			return fmt.Errorf("the decision's text is over the limit of 1 MiB (%d bytes)", MaxText)
+		}
 	}
 	switch {
 	case d.Kind == store.DecisionEditApprove && strings.TrimSpace(d.Text) == "":

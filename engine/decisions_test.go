@@ -751,3 +751,32 @@ func TestSavedAnswerIsJudgedAfterAQuit(t *testing.T) {
 		t.Fatalf("after the restart: %+v", as)
 	}
 }
+
+// What any way in (the command line, the TUI's form, a split) may store:
+// a title that reads as one visible line, and texts of at most 1 MiB.
+func TestTicketAndDecisionTextsAreChecked(t *testing.T) {
+	for _, title := range []string{"bad \xff title", "\u200b", "\u202e", " \u3164\u0301 ", "one\u2028two", "one\u2029two", "tab\there"} {
+		if err := (NewTicket{Kind: KindFeature, Title: title}).Validate(); err == nil {
+			t.Errorf("title %q accepted", title)
+		}
+	}
+	if err := (NewTicket{Kind: KindFeature, Title: "Ünïcödé 日本語 ok"}).Validate(); err != nil {
+		t.Error(err)
+	}
+	huge := strings.Repeat("x", MaxText+1)
+	if err := (NewTicket{Kind: KindFeature, Title: "big", Body: huge}).Validate(); err == nil || !strings.Contains(err.Error(), "1 MiB") {
+		t.Errorf("huge body: %v", err)
+	}
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"discovery"}
+	id := h.add("feature", "gate", false)
+	h.runIdle()
+	for _, d := range []store.Decision{
+		{Kind: store.DecisionReject, Reason: huge},
+		{Kind: store.DecisionEditApprove, Text: huge},
+	} {
+		if _, err := Decide(h.st, h.cfg, id, d); err == nil || !strings.Contains(err.Error(), "1 MiB") {
+			t.Errorf("%s with %d bytes: %v", d.Kind, len(huge), err)
+		}
+	}
+}
