@@ -457,6 +457,9 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 				}
 				// also a worktree made ahead of time that the ticket never recorded
 				removeWorktree = t.Kind != KindEpic
+				if removeWorktree {
+					t.Worktree = "" // (removed below: show must not name it)
+				}
 				for _, cid := range t.Children {
 					c, err := tx.Ticket(cid)
 					if err != nil {
@@ -536,9 +539,7 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 		e.wake(p)
 	}
 	if removeWorktree {
-		if err := e.repo.RemoveWorktree(ctx, t.ID); err != nil {
-			e.log.Warn("remove worktree", "ticket", t.ID, "err", err)
-		}
+		e.removeTicketFiles(ctx, t)
 	}
 	return t, nil
 }

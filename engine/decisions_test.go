@@ -163,8 +163,8 @@ func TestCancelledTicketKeepsItsDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.runIdle()
-	if s := h.ticket(id).Status; s != store.StatusCancelled {
-		t.Fatalf("%s", s)
+	if tk := h.ticket(id); tk.Status != store.StatusCancelled || tk.Worktree != "" {
+		t.Fatalf("%s, worktree %q", tk.Status, tk.Worktree)
 	}
 	if _, err := os.Stat(h.repo.WorktreePath(id)); !os.IsNotExist(err) {
 		t.Fatalf("worktree still there: %v", err)
@@ -777,6 +777,35 @@ func TestTicketAndDecisionTextsAreChecked(t *testing.T) {
 	} {
 		if _, err := Decide(h.st, h.cfg, id, d); err == nil || !strings.Contains(err.Error(), "1 MiB") {
 			t.Errorf("%s with %d bytes: %v", d.Kind, len(huge), err)
+		}
+	}
+}
+
+// A finished ticket leaves no temporary directory behind: merged or
+// cancelled, what its runs left in $TMPDIR goes with its worktree.
+func TestFinishedTicketsLeaveNoTemporaryDirectory(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"code"}
+	done := h.add("hotfix", "merged", false)
+	cancelled := h.add("hotfix", "cancelled", false)
+	h.runIdle()
+	for _, id := range []string{done, cancelled} {
+		tmp := h.eng.ticketTemp(h.ticket(id))
+		if err := os.MkdirAll(tmp, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(tmp, "left-by-a-test"), []byte("x"), 0o600)
+	}
+	Decide(h.st, h.cfg, done, store.Decision{Kind: store.DecisionApprove})
+	Decide(h.st, h.cfg, cancelled, store.Decision{Kind: store.DecisionCancel})
+	h.runIdle()
+	for _, id := range []string{done, cancelled} {
+		tk := h.ticket(id)
+		if !store.Finished(tk.Status) {
+			t.Fatalf("%s %s (%s)", id, tk.Status, tk.Reason)
+		}
+		if _, err := os.Stat(h.eng.ticketTemp(tk)); !os.IsNotExist(err) {
+			t.Errorf("%s %s: its temporary directory is still there (%v)", id, tk.Status, err)
 		}
 	}
 }

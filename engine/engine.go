@@ -135,7 +135,7 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 			case t != nil && finished(t.Status):
 				// its ticket is done or cancelled (the removal after the
 				// merge failed): nothing needs it, its branch stays
-				if err := e.repo.RemoveWorktree(ctx, t.ID); err == nil {
+				if err := e.removeTicketFiles(ctx, t); err == nil {
 					e.log.Info("removed worktree of finished ticket", "ticket", t.ID, "path", o)
 					continue
 				}

@@ -330,6 +330,20 @@ func (e *Engine) ticketTemp(t *store.Ticket) string {
 	return filepath.Join(e.repo.GitDir, "agent-tui", "tmp", t.ID)
 }
 
+// removeTicketFiles removes a finished ticket's worktree and temporary
+// directory (what its runs left there); its branch stays. A failure is
+// logged and returned.
+func (e *Engine) removeTicketFiles(ctx context.Context, t *store.Ticket) error {
+	err := e.repo.RemoveWorktree(ctx, t.ID)
+	if err != nil {
+		e.log.Warn("remove worktree", "ticket", t.ID, "err", err)
+	}
+	if terr := os.RemoveAll(e.ticketTemp(t)); terr != nil {
+		e.log.Warn("remove temporary directory", "ticket", t.ID, "err", terr)
+	}
+	return err
+}
+
 // overview is a short map of the repository: top-level entries and the
 // start of the README.
 func (e *Engine) overview(dir string) string {

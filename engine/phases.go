@@ -933,9 +933,7 @@ func (e *Engine) runMerge(ctx context.Context, t *store.Ticket, ps *store.PhaseS
 	if err != nil {
 		return err
 	}
-	if err := e.repo.RemoveWorktree(ctx, t.ID); err != nil {
-		e.log.Warn("remove worktree", "ticket", t.ID, "err", err)
-	}
+	e.removeTicketFiles(ctx, t)
 	// merged: its objects are the base branch's now, anyone's to read
 	if err := e.repo.Publish(t.ID); err != nil {
 		e.log.Warn("publish objects", "ticket", t.ID, "err", err)
