@@ -809,3 +809,18 @@ func TestFinishedTicketsLeaveNoTemporaryDirectory(t *testing.T) {
 		}
 	}
 }
+
+// A run leaves no base view behind: the checkout that discovery read is
+// gone from git worktree list when the run ends (a quit of the TUI).
+func TestRunEndRemovesBaseViews(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"discovery"}
+	id := h.add("feature", "reads the base", false)
+	h.runIdle()
+	if s := h.ticket(id).Status; s != store.StatusAwaiting {
+		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
+	}
+	if list := gitOut(t, h.dir, "worktree", "list", "--porcelain"); strings.Contains(list, "agent-tui/views") {
+		t.Fatalf("a base view is left:\n%s", list)
+	}
+}

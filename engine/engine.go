@@ -192,6 +192,9 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 	}
 	cancel()
 	e.wg.Wait()
+	if err := e.repo.DropViews(ctx); err != nil {
+		e.log.Warn("removing base views", "err", err)
+	}
 	e.mu.Lock()
 	e.runCtx = nil
 	e.runners = map[string]*runner{}

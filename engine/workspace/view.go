@@ -80,6 +80,26 @@ func (r *Repo) dropUnread(commit string) {
 	// the next start's)
 }
 
+// DropViews removes the base views no one reads and their registrations:
+// at the end of a run, so that a quit leaves no detached checkout in
+// git worktree list.
+func (r *Repo) DropViews(ctx context.Context) error {
+	r.viewsMu.Lock()
+	dropped := false
+	for commit, v := range r.views {
+		if v.refs == 0 {
+			r.dropUnread(commit)
+			dropped = true
+		}
+	}
+	r.viewsMu.Unlock()
+	if !dropped {
+		return nil
+	}
+	_, err := git(context.WithoutCancel(ctx), r.Dir, nil, "worktree", "prune")
+	return err
+}
+
 // baseCommit is the commit base is at.
 func (r *Repo) baseCommit(ctx context.Context, base string) (string, error) {
 	commit, err := r.branchTip(ctx, base)
