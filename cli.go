@@ -350,7 +350,8 @@ func openEnvMode(g globals, create bool, check func(*env) error) (*env, error) {
 			return en, errNoDatabase
 		}
 	}
-	if en.st, err = store.Open(en.dbPath, time.Second); err != nil {
+	// under a second in all: SPEC's promise to a second process
+	if en.st, err = store.Open(en.dbPath, 800*time.Millisecond); err != nil {
 		return nil, err
 	}
 	if err := en.checkRepository(); err != nil {
@@ -974,6 +975,9 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 	}
 	for _, p := range v.Phases {
 		fmt.Fprintf(w, "\n%-10s %s", p.Name, strings.ReplaceAll(p.Status, "_", " "))
+		if p.ByHuman {
+			fmt.Fprint(w, " (approved by a person)") // whatever its last attempt's verdict
+		}
 		if p.CostUSD > 0 {
 			fmt.Fprintf(w, "  $%.4f", p.CostUSD)
 		}

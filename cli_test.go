@@ -466,8 +466,12 @@ func TestCLIApproveWithText(t *testing.T) {
 	}
 	e.mustRun("run", "--until-idle")
 	v := e.show(id)
-	if p := v["phases"].([]any)[0].(map[string]any); p["status"] != "passed" {
-		t.Fatalf("discovery %v", p["status"])
+	if p := v["phases"].([]any)[0].(map[string]any); p["status"] != "passed" || p["by_human"] != true {
+		t.Fatalf("discovery %v, by_human %v", p["status"], p["by_human"])
+	}
+	// its only attempt failed: the text says whose word passed it
+	if out := e.mustRun("show", id); !strings.Contains(out, "discovery  passed (approved by a person)") {
+		t.Fatalf("show:\n%s", out)
 	}
 	found := false
 	for _, r := range e.srv.Requests() {
