@@ -65,6 +65,11 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.Retries < 0 {
+		// (ApplyDefaults stores an explicit 0 as -1: only the file's own
+		// value is checked here)
+		return nil, &Error{File: path, Line: c.src.line("retries"), Key: "retries", Msg: "must be 0 or more (0: no retries on the same model)"}
+	}
 	c.ApplyDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err

@@ -170,6 +170,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad sandbox", base + "\nsandbox = \"docker\"\n", 0, nil}, // after a table: it is a provider key
 		{"bad sandbox top level", "sandbox = \"docker\"\n" + base, 1, []string{`key "sandbox"`, `"docker"`}},
 		{"no models", "[[provider]]\nname = \"p\"\nbase_url = \"http://u\"\n", 0, []string{"no [[model]] declared"}},
+		{"negative retries", "\nretries = -3\n" + base, 2, []string{`key "retries"`, "0 or more"}},
+		{"api_key_env holding a key", base + "\n[[provider]]\nname = \"local\"\nbase_url = \"http://localhost:8080/v1\"\napi_key_env = \"sk-live-0123\"\n", baseLines + 5, []string{`key "provider.api_key_env"`, "names an environment variable"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -13,6 +14,8 @@ import (
 // problem as a one-line *Error. API keys are not checked here: a provider
 // whose key variable is not set is skipped when called, so the config stays
 // usable for the other providers.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 func (c *Config) Validate() error {
 	// fail builds an error located at path (falling back to its table).
 	fail := func(key string, path []string, format string, args ...any) error {
@@ -31,6 +34,9 @@ func (c *Config) Validate() error {
 			return fail("provider.base_url", at("base_url"), "provider %q has no base_url", p.Name)
 		case p.BaseURL != "" && badURL(p.BaseURL) != "":
 			return fail("provider.base_url", at("base_url"), "provider %q: base_url %q %s", p.Name, p.BaseURL, badURL(p.BaseURL))
+		case p.APIKeyEnv != "" && !envName.MatchString(p.APIKeyEnv):
+			// the key itself pasted here would be shown in errors and logs
+			return fail("provider.api_key_env", at("api_key_env"), "provider %q: api_key_env names an environment variable (letters, digits, _), not the key itself", p.Name)
 		}
 		providers[p.Name] = true
 	}
