@@ -28,10 +28,13 @@ func Compact(path string, timeout time.Duration) (before, after int64, err error
 	if err := checkLength(real); err != nil {
 		return 0, 0, err
 	}
-	src, err := bolt.Open(real, 0o600, &bolt.Options{Timeout: timeout})
+	src, err := boltOpen(real, 0o600, &bolt.Options{Timeout: timeout})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return 0, 0, fmt.Errorf("database %s is %w%s: quit it, then compact", path, ErrInUse, holder(real))
+		}
+		if errors.Is(err, ErrDamaged) {
+			return 0, 0, err
 		}
 		return 0, 0, fmt.Errorf("database %s: %w", path, err)
 	}

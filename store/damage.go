@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"syscall"
 )
 
 // bbolt's file format (version 2): two meta pages at the start, each a
@@ -65,7 +66,32 @@ func checkLength(path string) error {
 		return nil
 	}
 	if need := best.pages * uint64(best.pageSize); uint64(fi.Size()) < need {
+		// the pages of a new file, cut short as they were written (a
+		// full disk): no transaction was ever committed to it, so there
+		// is nothing to lose; made again, unless a process holds it
+		if best.txid <= 1 && emptyIfUnheld(f, fi.Size()) {
+			return nil
+		}
 		return fmt.Errorf("database %s is damaged: %d bytes where its pages need %d (cut short?); restore it from a copy, or move it away to start a new one", path, fi.Size(), need)
 	}
 	return nil
+}
+
+// emptyIfUnheld truncates the database file f to nothing, under the lock
+// bbolt takes, when no process holds it and it still has the size it was
+// judged at (a process that made it a database meanwhile grew it).
+func emptyIfUnheld(f *os.File, size int64) bool {
+	w, err := os.OpenFile(f.Name(), os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer w.Close()
+	if syscall.Flock(int(w.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return false
+	}
+	defer syscall.Flock(int(w.Fd()), syscall.LOCK_UN)
+	if fi, err := w.Stat(); err != nil || fi.Size() != size {
+		return false
+	}
+	return w.Truncate(0) == nil
 }

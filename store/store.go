@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -36,8 +36,12 @@ var ErrNotFound = errors.New("not found")
 var ErrInUse = errors.New("in use by another agent-tui process")
 
 type Store struct {
-	db   *bolt.DB
-	path string
+	// damage is the first damaged-page error: after bbolt's panic its
+	// handle is in no known state (locks it took may be held), so every
+	// later operation returns this instead of touching it
+	damage atomic.Pointer[error]
+	db     *bolt.DB
+	path   string
 
 	// group commit: updates that arrive while one commits are committed
 	// together, with one fsync
@@ -50,6 +54,7 @@ type pendingUpdate struct {
 	fn       func(*Tx) error
 	err      error
 	panicked any
+	damaged  bool // bbolt panicked in fn: the store is broken
 	done     chan struct{}
 }
 
@@ -61,7 +66,7 @@ func openCurrent(path string, timeout time.Duration) (*bolt.DB, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		before, statErr := os.Stat(path)
-		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: max(time.Until(deadline), time.Millisecond)})
+		db, err := boltOpen(path, 0o600, &bolt.Options{Timeout: max(time.Until(deadline), time.Millisecond)})
 		if err != nil {
 			return nil, err
 		}
@@ -85,12 +90,12 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 	if err := checkLength(path); err != nil {
 		return nil, err
 	}
-	_, statErr := os.Lstat(path)
-	created := errors.Is(statErr, fs.ErrNotExist)
+	// (a file a failed open made is left: another process may hold it by
+	// now, and an empty one is made a database by the next open)
 	db, err := openCurrent(path, timeout)
 	if err != nil {
-		if created {
-			os.Remove(path) // a full disk leaves an empty file behind
+		if errors.Is(err, ErrDamaged) {
+			return nil, err // names the file already
 		}
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("database %s is %w%s: quit it (or, if it is the TUI, take the decision there), or use --db for another database", path, ErrInUse, holder(path))
@@ -98,13 +103,12 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
 	if err := initBuckets(db, path); err != nil {
-		db.Close()
-		if created {
-			os.Remove(path)
-		}
 		if errors.Is(err, ErrDamaged) {
-			return nil, err // names the file already
+			// bbolt may hold its own locks after its panic: closing
+			// could hang, and the process is about to exit
+			return nil, err
 		}
+		db.Close()
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
 	return &Store{db: db, path: path}, nil
@@ -146,7 +150,14 @@ func initBuckets(db *bolt.DB, path string) (err error) {
 	})
 }
 
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the database; one found damaged is left as it is, since
+// bbolt may still hold the locks of the operation it panicked in.
+func (s *Store) Close() error {
+	if s.broken() != nil {
+		return nil
+	}
+	return s.db.Close()
+}
 func (s *Store) Path() string { return s.path }
 
 // ParseID turns "T-12" (or "12") into 12.
@@ -206,7 +217,10 @@ func (s *Store) commitGroup(group []*pendingUpdate) {
 	for len(group) > 0 {
 		failed := -1
 		err := func() (err error) {
-			defer catchDamage(s.path, &err) // in bbolt's commit
+			if err := s.broken(); err != nil {
+				return err
+			}
+			defer s.catchDamage(&err) // in bbolt's commit
 			return s.db.Update(func(tx *bolt.Tx) error {
 				for i, u := range group {
 					if err := u.run(&Tx{tx}, s.path); err != nil {
@@ -226,6 +240,9 @@ func (s *Store) commitGroup(group []*pendingUpdate) {
 		}
 		f := group[failed]
 		f.err = err
+		if f.damaged {
+			s.breakOn(err) // the others get the same error below
+		}
 		close(f.done)
 		group = append(group[:failed:failed], group[failed+1:]...)
 	}
@@ -239,6 +256,7 @@ func (u *pendingUpdate) run(tx *Tx, path string) (err error) {
 		if fromBbolt() {
 			if r := recover(); r != nil {
 				err = damaged(path, r)
+				u.damaged = true
 			}
 			return
 		}
@@ -252,7 +270,10 @@ func (u *pendingUpdate) run(tx *Tx, path string) (err error) {
 
 // View runs fn in a read transaction.
 func (s *Store) View(fn func(*Tx) error) (err error) {
-	defer catchDamage(s.path, &err)
+	if err := s.broken(); err != nil {
+		return err
+	}
+	defer s.catchDamage(&err)
 	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
 }
 
@@ -519,7 +540,10 @@ func (s *Store) Attempt(ticketID string, seq int) (a *Attempt, err error) {
 
 // Check runs bbolt's consistency check.
 func (s *Store) Check() (err error) {
-	defer catchDamage(s.path, &err)
+	if err := s.broken(); err != nil {
+		return err
+	}
+	defer s.catchDamage(&err)
 	return s.db.View(func(tx *bolt.Tx) error {
 		var errs []string
 		for err := range tx.Check() {
@@ -536,7 +560,10 @@ func (s *Store) Check() (err error) {
 // Size reports the database file's size on disk and the bytes of pages
 // holding live data.
 func (s *Store) Size() (file int64, live int64, err error) {
-	defer catchDamage(s.path, &err)
+	if err := s.broken(); err != nil {
+		return 0, 0, err
+	}
+	defer s.catchDamage(&err)
 	fi, err := os.Stat(s.path)
 	if err != nil {
 		return 0, 0, err

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -380,9 +382,11 @@ func TestTruncatedFileIsRefused(t *testing.T) {
 	}
 }
 
-// A flipped byte anywhere in the file makes bbolt assert (panic) on the
-// page it cannot read: every operation must return an error saying the
-// database is damaged instead, in one line.
+// A damaged page anywhere in the file (a flipped byte, a page whose type
+// is wrong: the freelist's is read by Open itself) makes bbolt assert
+// (panic): every operation must return one line saying the database may be
+// damaged instead, and none may hang on the locks bbolt held when it
+// panicked.
 func TestDamagedPagesAreErrorsNotPanics(t *testing.T) {
 	s, path := openTemp(t)
 	for i := 0; i < 40; i++ {
@@ -400,53 +404,151 @@ func TestDamagedPagesAreErrorsNotPanics(t *testing.T) {
 		t.Fatal(err)
 	}
 	const page = 4096
-	damagedSeen := 0
+	type damage struct {
+		what string
+		data []byte
+	}
+	var damages []damage
 	for off := 2 * page; off < len(good); off += page / 2 {
-		bad := filepath.Join(t.TempDir(), "bad.db")
 		data := append([]byte(nil), good...)
 		data[off] ^= 0xff
 		data[off+page/4] ^= 0x5a
-		if err := os.WriteFile(bad, data, 0o600); err != nil {
+		damages = append(damages, damage{fmt.Sprintf("bytes %d and %d flipped", off, off+page/4), data})
+	}
+	for p := 2; p*page < len(good); p++ {
+		for _, flag := range []byte{0x01, 0x02, 0x10} { // branch, leaf, freelist
+			data := append([]byte(nil), good...)
+			data[p*page+8], data[p*page+9] = flag, 0
+			damages = append(damages, damage{fmt.Sprintf("page %d typed %#x", p, flag), data})
+		}
+	}
+	damagedSeen := 0
+	for _, d := range damages {
+		bad := filepath.Join(t.TempDir(), "bad.db")
+		if err := os.WriteFile(bad, d.data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		func() {
+		done := make(chan []error, 1)
+		go func() {
+			var errs []error
 			defer func() {
 				if r := recover(); r != nil {
-					t.Fatalf("byte %d flipped: panic %v", off, r)
+					errs = append(errs, fmt.Errorf("PANIC %v", r))
 				}
+				done <- errs
 			}()
-			var errs []error
 			s, err := Open(bad, time.Second)
 			errs = append(errs, err)
-			if err == nil {
-				_, err = s.Tickets()
-				errs = append(errs, err)
-				_, err = s.ActiveTickets()
-				errs = append(errs, err)
-				for _, id := range []string{"T-1", "T-20", "T-40"} {
-					_, err = s.Ticket(id)
-					errs = append(errs, err)
-					_, err = s.Attempts(id)
-					errs = append(errs, err)
-				}
-				errs = append(errs, s.CreateTicket(&Ticket{Kind: "feature", Title: "new", Status: StatusQueued}))
-				_, err = s.UpdateTicket("T-30", func(tk *Ticket) error { tk.Title = "changed"; return nil })
-				errs = append(errs, err)
-				errs = append(errs, s.Check())
-				s.Close()
+			if err != nil {
+				return
 			}
-			for _, err := range errs {
-				if err != nil && strings.Contains(err.Error(), "is damaged") {
-					damagedSeen++
-					if strings.Contains(err.Error(), "\n") {
-						t.Fatalf("byte %d flipped: error of more than one line: %q", off, err)
-					}
-				}
+			defer s.Close()
+			_, err = s.Tickets()
+			errs = append(errs, err)
+			_, err = s.ActiveTickets()
+			errs = append(errs, err)
+			for _, id := range []string{"T-1", "T-20", "T-40"} {
+				_, err = s.Ticket(id)
+				errs = append(errs, err)
+				_, err = s.Attempts(id)
+				errs = append(errs, err)
 			}
+			errs = append(errs, s.CreateTicket(&Ticket{Kind: "feature", Title: "new", Status: StatusQueued}))
+			_, err = s.UpdateTicket("T-30", func(tk *Ticket) error { tk.Title = "changed"; return nil })
+			errs = append(errs, err)
+			errs = append(errs, s.Check())
+			_, _, err = s.Size()
+			errs = append(errs, err)
 		}()
+		var errs []error
+		select {
+		case errs = <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: an operation hangs", d.what)
+		}
+		for _, err := range errs {
+			switch {
+			case err != nil && strings.HasPrefix(err.Error(), "PANIC"):
+				t.Fatalf("%s: %v", d.what, err)
+			case errors.Is(err, ErrDamaged):
+				damagedSeen++
+				if strings.Contains(err.Error(), "\n") {
+					t.Fatalf("%s: error of more than one line: %q", d.what, err)
+				}
+			}
+		}
 	}
 	if damagedSeen == 0 {
-		t.Fatal("no damage was ever reported: the flips missed every page read")
+		t.Fatal("no damage was ever reported: the damage missed every page read")
+	}
+}
+
+// Once bbolt has panicked on a damaged page, the store does not touch its
+// handle again: bbolt may hold the locks it took (both meta pages bad, the
+// file damaged while open), and the next operation would hang on them.
+func TestDamageFoundWhileOpenBreaksTheStore(t *testing.T) {
+	s, path := openTemp(t)
+	if err := s.CreateTicket(&Ticket{Kind: "feature", Title: "one", Status: StatusQueued}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt(make([]byte, 8192), 0) // both meta pages, in place
+	f.Close()
+	done := make(chan [3]error, 1)
+	go func() {
+		var errs [3]error
+		_, errs[0] = s.Tickets()
+		_, errs[1] = s.Tickets()
+		errs[2] = s.CreateTicket(&Ticket{Kind: "feature", Title: "two", Status: StatusQueued})
+		done <- errs
+	}()
+	select {
+	case errs := <-done:
+		for i, err := range errs {
+			if !errors.Is(err, ErrDamaged) {
+				t.Errorf("operation %d: %v, want the damage", i, err)
+			}
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("an operation after the damage hangs")
+	}
+}
+
+// Two processes opening a new database at once: the one that times out
+// leaves the file alone, and what the other writes is kept.
+func TestRacingOpensKeepTheDatabase(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		path := filepath.Join(t.TempDir(), "db")
+		var wg sync.WaitGroup
+		var wrote atomic.Int32
+		for range 2 {
+			wg.Go(func() {
+				s, err := Open(path, 20*time.Millisecond)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				if err := s.CreateTicket(&Ticket{Kind: "feature", Title: "kept", Status: StatusQueued}); err != nil {
+					t.Error(err)
+					return
+				}
+				wrote.Add(1)
+				time.Sleep(60 * time.Millisecond) // the other one times out meanwhile
+			})
+		}
+		wg.Wait()
+		s, err := Open(path, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, err := s.Tickets()
+		s.Close()
+		if err != nil || wrote.Load() == 0 || len(ts) != int(wrote.Load()) {
+			t.Fatalf("round %d: %d tickets written, %d kept (%v)", i, wrote.Load(), len(ts), err)
+		}
 	}
 }
 
@@ -498,9 +600,10 @@ func TestOpenAndReadLeaveTheFileAsItWas(t *testing.T) {
 	}
 }
 
-// An Open that fails on a file it created (a full disk) removes it: no
-// empty database is left to be taken for one later.
-func TestFailedOpenLeavesNoNewFile(t *testing.T) {
+// A file a failed Open made (a full disk) is left, and made a database by
+// the next Open: removing it could remove another process's, which may
+// hold it by then.
+func TestFileAFailedOpenLeftIsUsable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "new.db")
 	// a file size limit fails bbolt's first write as a full disk would
 	// (Go ignores SIGXFSZ, so the write returns EFBIG)
@@ -518,8 +621,13 @@ func TestFailedOpenLeavesNoNewFile(t *testing.T) {
 	if err == nil {
 		t.Fatal("opened with no room to write")
 	}
-	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("left %v", err)
+	s, err := Open(path, time.Second)
+	if err != nil {
+		t.Fatalf("after the failed open: %v", err)
+	}
+	defer s.Close()
+	if err := s.CreateTicket(&Ticket{Kind: "feature", Title: "one", Status: StatusQueued}); err != nil {
+		t.Fatal(err)
 	}
 }
 
