@@ -556,6 +556,7 @@ func (e *Engine) publishTicket(t *store.Ticket) {
 
 func (e *Engine) publishAttempt(id string, a *store.Attempt) {
 	cp := *a
+	cp.ToolCalls = slices.Clone(a.ToolCalls) // their results are filled in place later
 	e.broker.publish(Event{Type: EvAttempt, TicketID: id, Attempt: &cp})
 }
 

@@ -295,3 +295,47 @@ func TestFallbackSnapshotCarriesTheStreamItsCostPaidFor(t *testing.T) {
 		t.Fatal("no snapshot of the fallback's call with the cut call's cost")
 	}
 }
+
+// A published attempt is the subscriber's to read at leisure: the session
+// goes on filling in its tool calls' results (saved as running before a
+// command runs) in its own copy. Under -race, a shared slice is caught.
+func TestPublishedToolCallsAreACopy(t *testing.T) {
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "code" && toolTurns(r) == 1 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "c9", Name: "run_command", Args: `{"command": "sleep 0.3"}`}}}
+		}
+		return developer(r, phase)
+	})
+	ch, cancel := h.eng.Subscribe(1000)
+	read := make(chan bool)
+	go func() {
+		sawRunning := false
+		for ev := range ch {
+			if ev.Type != EvAttempt || ev.Attempt == nil {
+				continue
+			}
+			for _, tc := range ev.Attempt.ToolCalls {
+				if tc.Result == toolRunning {
+					sawRunning = true
+					// the UI reads it while the command runs
+					for range 50 {
+						for _, tc := range ev.Attempt.ToolCalls {
+							_ = len(tc.Result)
+						}
+						time.Sleep(5 * time.Millisecond)
+					}
+				}
+			}
+		}
+		read <- sawRunning
+	}()
+	id := h.add("hotfix", "published calls", false)
+	h.runIdle()
+	cancel()
+	if !<-read {
+		t.Fatal("no attempt was published with its command running")
+	}
+	if s := h.ticket(id).Status; s != store.StatusDone {
+		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
+	}
+}
