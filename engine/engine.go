@@ -124,7 +124,7 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 	}
 	// a run killed outright (kill -9) could not stop what its commands
 	// started; that would change the worktrees under this one
-	if n := tools.KillLeftovers([]string{e.repo.WorktreeRoot(), filepath.Join(e.repo.GitDir, "agent-tui", "tmp")}); n > 0 {
+	if n := tools.KillLeftovers(filepath.Join(e.repo.GitDir, "agent-tui", "tmp")); n > 0 {
 		e.log.Warn("killed what a stopped run's commands left running in the worktrees", "processes", n)
 	}
 	if rep, err := e.reconcile(ctx, tickets); err != nil {

@@ -12,26 +12,33 @@ import (
 	"time"
 )
 
-// What a confined command left running in a worktree when agent-tui was
-// killed is killed at the next start; a process of the user's own working
-// there (a shell, no filter) is not.
+// What a confined run left running when agent-tui was killed is killed at
+// the next start, wherever it moved (a daemon goes to /): it is known by
+// the temporary directory its run was given. A process of the user's own
+// working in the worktree is not killed, a shell with no filter nor a
+// sandboxed one (a flatpak terminal has a filter and no_new_privs too).
 func TestKillLeftovers(t *testing.T) {
 	if !socketFilterHere() || !filterableLauncher("/bin/sh") {
 		t.Skip("no seccomp filter here")
 	}
-	dir := t.TempDir()
-	left := leaveProcess(t, dir, os.Environ(), "")
+	worktree, tmp := t.TempDir(), t.TempDir()
+	left := leaveProcess(t, worktree, WithTMPDIR(os.Environ(), tmp), "cd / && ")
+	if cwd, _ := os.Readlink("/proc/" + strconv.Itoa(left) + "/cwd"); cwd != "/" {
+		t.Fatalf("leftover works in %q", cwd)
+	}
+	sandboxed := leaveProcess(t, worktree, WithTMPDIR(os.Environ(), t.TempDir()), "")
 	users := exec.Command("sleep", "30")
-	users.Dir = dir
+	users.Dir = worktree
+	users.Env = WithTMPDIR(os.Environ(), tmp)
 	if err := users.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer users.Process.Kill()
 
-	if n := KillLeftovers([]string{t.TempDir()}); n != 0 {
+	if n := KillLeftovers(t.TempDir()); n != 0 {
 		t.Fatalf("killed %d elsewhere", n)
 	}
-	if n := KillLeftovers([]string{dir}); n != 1 {
+	if n := KillLeftovers(tmp); n != 1 {
 		t.Errorf("killed %d, want 1", n)
 	}
 	if !gone(left) {
@@ -40,27 +47,28 @@ func TestKillLeftovers(t *testing.T) {
 	if err := users.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Error("the user's own process was killed")
 	}
+	if gone(sandboxed) {
+		t.Error("the user's sandboxed process in the worktree was killed")
+	}
 }
 
-// A leftover that moved away from the worktree (a daemon goes to /) is
-// found by the temporary directory its run was given.
-func TestKillLeftoversThatMovedAway(t *testing.T) {
-	if !socketFilterHere() || !filterableLauncher("/bin/sh") {
-		t.Skip("no seccomp filter here")
+// A process a live agent-tui runs (another database's run on the same
+// repository) is not a leftover: its ancestors run the same program.
+func TestRunBy(t *testing.T) {
+	exe, _ := os.Executable()
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
 	}
-	dir, tmp := t.TempDir(), t.TempDir()
-	left := leaveProcess(t, dir, WithTMPDIR(os.Environ(), tmp), "cd / && ")
-	if cwd, _ := os.Readlink("/proc/" + strconv.Itoa(left) + "/cwd"); cwd != "/" {
-		t.Fatalf("leftover works in %q", cwd)
+	child := exec.Command("sh", "-c", "sleep 30")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if n := KillLeftovers([]string{dir}); n != 0 {
-		t.Fatalf("killed %d by the worktree alone", n)
+	defer child.Process.Kill()
+	if !runBy(child.Process.Pid, exe) {
+		t.Error("a child of this process is not known as run by it")
 	}
-	if n := KillLeftovers([]string{t.TempDir(), tmp}); n != 1 {
-		t.Errorf("killed %d, want 1", n)
-	}
-	if !gone(left) {
-		t.Error("the leftover lives")
+	if runBy(child.Process.Pid, "/nonexistent/agent-tui") {
+		t.Error("run by a program that does not run")
 	}
 }
 
