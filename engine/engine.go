@@ -210,6 +210,7 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 // have queued their merge or stopped short of it.
 type mergeTurn struct {
 	id   string
+	base string // merges into another base branch do not wait for it
 	at   time.Time
 	done chan struct{}
 	once sync.Once
@@ -241,7 +242,7 @@ func mergeTurns(tickets []*store.Ticket) []*mergeTurn {
 		default:
 			continue
 		}
-		turns = append(turns, &mergeTurn{id: t.ID, at: at, done: make(chan struct{})})
+		turns = append(turns, &mergeTurn{id: t.ID, base: t.BaseBranch, at: at, done: make(chan struct{})})
 	}
 	slices.SortStableFunc(turns, func(a, b *mergeTurn) int {
 		if c := a.at.Compare(b.at); c != 0 {
@@ -301,6 +302,9 @@ func (e *Engine) waitMergeTurn(ctx context.Context, t *store.Ticket) error {
 	for i, m := range turns {
 		if mine >= 0 && i >= mine || mine < 0 && !m.at.Before(at) {
 			break // (in order: the rest come after it)
+		}
+		if m.base != t.BaseBranch {
+			continue
 		}
 		select {
 		case <-m.done:

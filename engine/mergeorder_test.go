@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +89,25 @@ func TestMergeOrderSkipsATicketThatStopsShort(t *testing.T) {
 	}
 	if tk := h.ticket(first); !tk.Paused || tk.Status == store.StatusDone {
 		t.Fatalf("%s: %s, paused %v", first, tk.Status, tk.Paused)
+	}
+}
+
+// A merge into one base branch does not wait for an earlier-approved merge
+// into another: they cannot conflict.
+func TestMergeTurnsAreKeptPerBaseBranch(t *testing.T) {
+	h := newHarness(t, "", developer)
+	first := &mergeTurn{id: "T-1", base: "release", at: now(), done: make(chan struct{})}
+	mine := &mergeTurn{id: "T-2", base: "main", at: now().Add(time.Second), done: make(chan struct{})}
+	h.eng.turns = []*mergeTurn{first, mine}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := h.eng.waitMergeTurn(ctx, &store.Ticket{ID: "T-2", BaseBranch: "main"}); err != nil {
+		t.Fatalf("T-2 into main waited for T-1 into release: %v", err)
+	}
+	// into the same base it waits
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel2()
+	if err := h.eng.waitMergeTurn(ctx2, &store.Ticket{ID: "T-2", BaseBranch: "release"}); err == nil {
+		t.Fatal("T-2 into release did not wait for T-1")
 	}
 }
