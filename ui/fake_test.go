@@ -29,6 +29,8 @@ type fakeBackend struct {
 	calls     int // every Backend call but Subscribe
 	decideErr error
 	addErr    error
+	// ticketsErr: the store cannot be read (a damaged database)
+	ticketsErr error
 	// tickets the engine says wait for a max_parallel slot
 	slotWaiters []string
 }
@@ -57,6 +59,9 @@ func (f *fakeBackend) Subscribe(int) (<-chan engine.Event, func()) {
 
 func (f *fakeBackend) Tickets() ([]*store.Ticket, error) {
 	f.count()
+	if f.ticketsErr != nil {
+		return nil, f.ticketsErr
+	}
 	return append([]*store.Ticket(nil), f.tickets...), nil
 }
 

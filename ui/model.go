@@ -79,6 +79,7 @@ type Model struct {
 	flashNoSel           bool
 
 	loaded      bool
+	loadErr     string // why the tickets could not be read, until they are
 	health      []llm.ProviderHealth
 	models      []engine.ModelChoice
 	confinement string
@@ -164,8 +165,11 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return tea.Batch(cmds...)
 	case ticketsMsg:
 		if msg.err != nil {
+			// kept in the queue's place: a flash goes, the reason must not
+			m.loadErr = msg.err.Error()
 			return m.setFlash("loading tickets: "+msg.err.Error(), true)
 		}
+		m.loadErr = ""
 		var probe tea.Cmd
 		if !m.loaded && m.confinement == "" {
 			probe = loadConfinement(m.b)

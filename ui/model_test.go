@@ -995,3 +995,17 @@ func TestLoadKeepsTheStreamingModel(t *testing.T) {
 		t.Fatalf("model lost on load: %+v", a)
 	}
 }
+
+// Tickets that cannot be read (a damaged database) say why in the queue's
+// place for as long as it lasts, not in a flash that goes while the queue
+// says it is loading.
+func TestUnreadableTicketsSayWhy(t *testing.T) {
+	f := fixture()
+	f.ticketsErr = errors.New("database /r/.git/agent-tui.db cannot be read, it may be damaged (page 4)")
+	m := newTestModel(t, f, 100, 30)
+	m, _ = update(m, flashExpiredMsg{m.flashID})
+	out := plain(m)
+	if strings.Contains(out, "loading tickets…") || !strings.Contains(out, "cannot read the tickets") || !strings.Contains(out, "damaged") {
+		t.Fatalf("the queue does not say why:\n%s", out)
+	}
+}

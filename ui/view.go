@@ -277,6 +277,12 @@ func (m *Model) queueLines(l layout) []string {
 		out = append(out, fi.View())
 	}
 	if !m.loaded && len(m.q.tickets) == 0 {
+		if m.loadErr != "" {
+			for _, l := range strings.Split(ansi.Wrap(sanitize("cannot read the tickets: "+m.loadErr), max(l.queueInnerW, 1), ""), "\n") {
+				out = append(out, m.st.fail.Render(l))
+			}
+			return out
+		}
 		return append(out, m.st.dim.Render("loading tickets…"))
 	}
 	return append(out, m.q.render(m.st, l.queueInnerW, l.queueRows)...)
