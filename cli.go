@@ -1199,7 +1199,7 @@ func cmdCompact(g globals, args []string, stdout, stderr io.Writer) error {
 	}
 	path := en.dbPath
 	en.close()
-	before, after, err := store.Compact(path, time.Second)
+	before, after, err := store.Compact(path, 800*time.Millisecond)
 	if err != nil {
 		return err
 	}

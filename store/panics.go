@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -15,9 +16,12 @@ import (
 // file is damaged, and must reach the user as one line, not a stack trace.
 // A panic anywhere else is a bug and is raised again.
 
-// fromBbolt says whether the panic being handled (called from the deferred
-// function that recovered it) was raised inside bbolt's own code.
-func fromBbolt() bool {
+// panicOrigin describes the panic being handled (called from the deferred
+// function that will recover it): inBbolt, raised inside bbolt's own code;
+// fault, a fault on a bad address (with SetPanicOnFault), wherever it was:
+// a value bbolt returned can point past its mapping of a damaged file, and
+// fault only when decoded.
+func panicOrigin() (inBbolt, fault bool) {
 	pcs := make([]uintptr, 64)
 	n := runtime.Callers(3, pcs) // above the deferred function
 	frames := runtime.CallersFrames(pcs[:n])
@@ -27,16 +31,33 @@ func fromBbolt() bool {
 		switch {
 		case f.Function == "runtime.gopanic":
 			panicking = true
+		case panicking && f.Function == "runtime.sigpanic":
+			fault = true
 		case panicking && strings.HasPrefix(f.Function, "runtime."):
 			// a runtime error (an index out of range) raised for its caller
 		case panicking:
-			return strings.HasPrefix(f.Function, "go.etcd.io/bbolt")
+			return strings.HasPrefix(f.Function, "go.etcd.io/bbolt"), fault
 		}
 		if !more {
-			return false
+			return false, false
 		}
 	}
 }
+
+// asDamage is the error for r, a recovered panic, when it means the file
+// is damaged: raised in bbolt, or a fault reading the file's mapping (not
+// a nil pointer's: that is a bug). Any other panic is raised again, with
+// where it came from.
+func asDamage(path string, r any, inBbolt bool) error {
+	if f, ok := r.(interface{ Addr() uintptr }); inBbolt || ok && f.Addr() >= 1<<16 {
+		return damaged(path, r)
+	}
+	panic(fmt.Sprintf("%v\n[raised again by the store; first raised at:]\n%s", r, debug.Stack()))
+}
+
+// errPastMapping: a record read in another goroutine pointed past the
+// file's mapping (its fault recovered there).
+var errPastMapping = errors.New("a page points outside the file")
 
 // ErrDamaged is in the error of an operation that met a page bbolt could
 // not read.
@@ -52,31 +73,42 @@ func (e *damageError) Unwrap() error { return ErrDamaged }
 // the user keeps a copy before giving the file up.
 func damaged(path string, r any) error {
 	why := strings.Join(strings.Fields(fmt.Sprint(r)), " ")
+	if _, fault := r.(interface{ Addr() uintptr }); fault {
+		why = "a page points outside the file"
+	}
 	if len(why) > 200 {
 		why = why[:200] + "…"
 	}
 	return &damageError{fmt.Sprintf("database %s cannot be read, it may be damaged (%s): keep a copy of it, then restore it from a backup or move it away to start a new one", path, why)}
 }
 
-// catchDamage, deferred, turns a bbolt panic into *err; any other panic
-// goes on untouched (looked at before it is recovered, so a bug keeps its
-// stack trace).
+// faultsPanic makes a fault on a bad address in this goroutine a panic
+// instead of a crash, and returns the setting to restore: a damaged key
+// size sends bbolt reading past the end of its mapping of the file.
+// Deferred as defer debug.SetPanicOnFault(faultsPanic()).
+func faultsPanic() bool { return debug.SetPanicOnFault(true) }
+
+// catchDamage, deferred, turns a panic on a damaged file into *err; any
+// other panic goes on untouched (looked at before it is recovered, so a
+// bug keeps its stack trace; a fault is recovered to be told apart).
 func catchDamage(path string, err *error) {
-	if !fromBbolt() {
+	inBbolt, fault := panicOrigin()
+	if !inBbolt && !fault {
 		return
 	}
 	if r := recover(); r != nil {
-		*err = damaged(path, r)
+		*err = asDamage(path, r, inBbolt)
 	}
 }
 
 // catchDamage is catchDamage for an operation of s's: the damage breaks s.
 func (s *Store) catchDamage(err *error) {
-	if !fromBbolt() {
+	inBbolt, fault := panicOrigin()
+	if !inBbolt && !fault {
 		return
 	}
 	if r := recover(); r != nil {
-		*err = damaged(s.path, r)
+		*err = asDamage(s.path, r, inBbolt)
 		s.breakOn(*err)
 	}
 }
@@ -96,5 +128,6 @@ func (s *Store) broken() error {
 // damaged page as transactions do.
 func boltOpen(path string, mode os.FileMode, opts *bolt.Options) (db *bolt.DB, err error) {
 	defer catchDamage(path, &err)
+	defer debug.SetPanicOnFault(faultsPanic())
 	return bolt.Open(path, mode, opts)
 }

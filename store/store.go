@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,6 +101,9 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("database %s is %w%s: quit it (or, if it is the TUI, take the decision there), or use --db for another database", path, ErrInUse, holder(path))
 		}
+		if unreadableMeta(err) {
+			return nil, &damageError{fmt.Sprintf("database %s cannot be read (%v): not a database, or its first pages are damaged; if it is agent-tui's, keep a copy of it, then restore it from a backup or move it away to start a new one", path, err)}
+		}
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
 	if err := initBuckets(db, path); err != nil {
@@ -114,11 +118,18 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 	return &Store{db: db, path: path}, nil
 }
 
+// unreadableMeta: bbolt found no usable meta page (both damaged, or not
+// a bbolt file at all).
+func unreadableMeta(err error) bool {
+	return errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrVersionMismatch) || errors.Is(err, bolterrors.ErrChecksum)
+}
+
 // initBuckets makes what a new database, or one from before the active
 // index, lacks; a database that has it all is not written to (a read of
 // the history changes nothing on disk).
 func initBuckets(db *bolt.DB, path string) (err error) {
 	defer catchDamage(path, &err)
+	defer debug.SetPanicOnFault(faultsPanic())
 	complete := false
 	if err := db.View(func(tx *bolt.Tx) error {
 		complete = tx.Bucket(bucketTickets) != nil && tx.Bucket(bucketAttempts) != nil && tx.Bucket(bucketMeta) != nil && tx.Bucket(bucketActive) != nil
@@ -221,6 +232,7 @@ func (s *Store) commitGroup(group []*pendingUpdate) {
 				return err
 			}
 			defer s.catchDamage(&err) // in bbolt's commit
+			defer debug.SetPanicOnFault(faultsPanic())
 			return s.db.Update(func(tx *bolt.Tx) error {
 				for i, u := range group {
 					if err := u.run(&Tx{tx}, s.path); err != nil {
@@ -253,9 +265,9 @@ func (s *Store) commitGroup(group []*pendingUpdate) {
 // bbolt's on a damaged page (the caller gets the error).
 func (u *pendingUpdate) run(tx *Tx, path string) (err error) {
 	defer func() {
-		if fromBbolt() {
+		if inBbolt, fault := panicOrigin(); inBbolt || fault {
 			if r := recover(); r != nil {
-				err = damaged(path, r)
+				err = asDamage(path, r, inBbolt)
 				u.damaged = true
 			}
 			return
@@ -274,7 +286,13 @@ func (s *Store) View(fn func(*Tx) error) (err error) {
 		return err
 	}
 	defer s.catchDamage(&err)
-	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
+	defer debug.SetPanicOnFault(faultsPanic())
+	err = s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
+	if errors.Is(err, errPastMapping) {
+		err = damaged(s.path, errPastMapping)
+		s.breakOn(err)
+	}
+	return err
 }
 
 // Meta reads a value the store keeps about itself; "" when unset.
@@ -373,6 +391,16 @@ func (tx *Tx) Tickets() ([]*Ticket, error) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
+			// the records point into bbolt's mapping of the file: a
+			// damaged length reads past it (see faultsPanic)
+			defer func() {
+				if _, fault := panicOrigin(); fault {
+					if r := recover(); r != nil {
+						errs[w] = errPastMapping
+					}
+				}
+			}()
+			defer debug.SetPanicOnFault(faultsPanic())
 			for i := w; i < len(raw); i += workers {
 				t := &tickets[i]
 				t.Phases = phases[i*phasesEach : i*phasesEach : (i+1)*phasesEach]
@@ -538,12 +566,15 @@ func (s *Store) Attempt(ticketID string, seq int) (a *Attempt, err error) {
 	return a, err
 }
 
-// Check runs bbolt's consistency check.
+// Check runs bbolt's consistency check (for tests: bbolt walks the pages
+// in a goroutine of its own, where a page pointing past the end of a
+// damaged file is a crash, not an error).
 func (s *Store) Check() (err error) {
 	if err := s.broken(); err != nil {
 		return err
 	}
 	defer s.catchDamage(&err)
+	defer debug.SetPanicOnFault(faultsPanic())
 	return s.db.View(func(tx *bolt.Tx) error {
 		var errs []string
 		for err := range tx.Check() {
@@ -564,6 +595,7 @@ func (s *Store) Size() (file int64, live int64, err error) {
 		return 0, 0, err
 	}
 	defer s.catchDamage(&err)
+	defer debug.SetPanicOnFault(faultsPanic())
 	fi, err := os.Stat(s.path)
 	if err != nil {
 		return 0, 0, err
