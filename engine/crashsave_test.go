@@ -119,20 +119,7 @@ func TestCrashDuringALongToolKeepsTheAnswer(t *testing.T) {
 	id := h.add("hotfix", "crash while a command runs", false)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- h.eng.Run(ctx, true) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if wt := h.ticket(id).Worktree; wt != "" {
-			if _, err := os.Stat(filepath.Join(wt, ".running")); err == nil {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the long command never ran")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	done := runUntilRunning(ctx, t, h, id)
 	snap := h.snapshot(id)
 	a := lastOf(snap.as, "code")
 	if a == nil || a.TokensIn < 50000 || a.TokensOut < 7000 || a.CostUSD < 0.05+0.021 {
@@ -216,6 +203,26 @@ func TestStopDuringALongToolKeepsTheCall(t *testing.T) {
 	id := h.add("hotfix", "stop while a command runs", false)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
+	done := runUntilRunning(ctx, t, h, id)
+	stop()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	as := h.attemptsOf(id, "code")
+	if len(as) != 1 || !as[0].Interrupted || len(as[0].ToolCalls) != 2 {
+		t.Fatalf("code attempts %+v", as)
+	}
+	if tc := as[0].ToolCalls[1]; tc.Name != "run_command" || tc.Result != toolCutOff || !strings.Contains(as[0].Stream, "→ run_command") || !strings.Contains(as[0].Stream, toolCutOff) {
+		t.Fatalf("the cut-off call: %+v, stream %q", tc, as[0].Stream)
+	}
+	h.costCountedOnce(id)
+}
+
+// runUntilRunning starts the engine and returns, with the channel Run's
+// error comes on, once ticket id's command has made .running in its
+// worktree.
+func runUntilRunning(ctx context.Context, t *testing.T, h *harness, id string) chan error {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- h.eng.Run(ctx, true) }()
 	deadline := time.Now().Add(30 * time.Second)
@@ -230,16 +237,5 @@ func TestStopDuringALongToolKeepsTheCall(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	stop()
-	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatal(err)
-	}
-	as := h.attemptsOf(id, "code")
-	if len(as) != 1 || !as[0].Interrupted || len(as[0].ToolCalls) != 2 {
-		t.Fatalf("code attempts %+v", as)
-	}
-	if tc := as[0].ToolCalls[1]; tc.Name != "run_command" || tc.Result != toolCutOff || !strings.Contains(as[0].Stream, "→ run_command") || !strings.Contains(as[0].Stream, toolCutOff) {
-		t.Fatalf("the cut-off call: %+v, stream %q", tc, as[0].Stream)
-	}
-	h.costCountedOnce(id)
+	return done
 }

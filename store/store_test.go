@@ -389,21 +389,7 @@ func TestTruncatedFileIsRefused(t *testing.T) {
 // damaged instead, and none may hang on the locks bbolt held when it
 // panicked.
 func TestDamagedPagesAreErrorsNotPanics(t *testing.T) {
-	s, path := openTemp(t)
-	for i := 0; i < 40; i++ {
-		tk := &Ticket{Kind: "feature", Title: fmt.Sprintf("ticket %d", i), Status: StatusQueued}
-		if err := s.CreateTicket(tk); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.PutAttempt(tk.ID, &Attempt{Phase: "discovery", N: 1, Stream: strings.Repeat("s", 3000)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.Close()
-	good, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := filledDatabase(t)
 	const page = 4096
 	type damage struct {
 		what string
@@ -684,21 +670,7 @@ func TestCompactFollowsLinksAndKeepsMode(t *testing.T) {
 // A damaged database is not compacted: one line says so, and neither the
 // file nor a half-made copy beside it is left changed.
 func TestCompactOfDamagedFileFailsCleanly(t *testing.T) {
-	s, path := openTemp(t)
-	for i := 0; i < 40; i++ {
-		tk := &Ticket{Kind: "feature", Title: fmt.Sprintf("ticket %d", i), Status: StatusQueued}
-		if err := s.CreateTicket(tk); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.PutAttempt(tk.ID, &Attempt{Phase: "discovery", N: 1, Stream: strings.Repeat("s", 3000)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.Close()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := filledDatabase(t)
 	failed := 0
 	for off := 2 * 4096; off < len(data); off += 4096 {
 		bad := filepath.Join(t.TempDir(), "bad.db")
@@ -753,4 +725,26 @@ func TestDamagedMetaPagesSayWhatToDo(t *testing.T) {
 	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "keep a copy") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// filledDatabase is the bytes of a closed database of 40 tickets with an
+// attempt each: pages of every kind to damage.
+func filledDatabase(t *testing.T) []byte {
+	t.Helper()
+	s, path := openTemp(t)
+	for i := 0; i < 40; i++ {
+		tk := &Ticket{Kind: "feature", Title: fmt.Sprintf("ticket %d", i), Status: StatusQueued}
+		if err := s.CreateTicket(tk); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutAttempt(tk.ID, &Attempt{Phase: "discovery", N: 1, Stream: strings.Repeat("s", 3000)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
