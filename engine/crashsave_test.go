@@ -192,11 +192,13 @@ func TestCrashMidStreamKeepsWhatWasStreamed(t *testing.T) {
 }
 
 // A stop while a tool call runs keeps the call, with a result that says
-// it was cut off, in the attempt's tool calls and stream.
+// it was cut off, in the attempt's tool calls and stream; and the call the
+// same answer asked for after it, which never started.
 func TestStopDuringALongToolKeepsTheCall(t *testing.T) {
 	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
 		if phase == "code" && toolTurns(r) == 1 {
-			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "c9", Name: "run_command", Args: `{"command": "touch .running && sleep 30"}`}}}
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "c9", Name: "run_command", Args: `{"command": "touch .running && sleep 30"}`},
+				writeCall("after", "NEVER_WRITTEN.txt", "x\n")}}
 		}
 		return developer(r, phase)
 	})
@@ -209,11 +211,14 @@ func TestStopDuringALongToolKeepsTheCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	as := h.attemptsOf(id, "code")
-	if len(as) != 1 || !as[0].Interrupted || len(as[0].ToolCalls) != 2 {
+	if len(as) != 1 || !as[0].Interrupted || len(as[0].ToolCalls) != 3 {
 		t.Fatalf("code attempts %+v", as)
 	}
 	if tc := as[0].ToolCalls[1]; tc.Name != "run_command" || tc.Result != toolCutOff || !strings.Contains(as[0].Stream, "→ run_command") || !strings.Contains(as[0].Stream, toolCutOff) {
 		t.Fatalf("the cut-off call: %+v, stream %q", tc, as[0].Stream)
+	}
+	if tc := as[0].ToolCalls[2]; tc.Name != "write_file" || tc.Result != toolCutOff || !strings.Contains(as[0].Stream, "NEVER_WRITTEN.txt") {
+		t.Fatalf("the call after it: %+v, stream %q", tc, as[0].Stream)
 	}
 	h.costCountedOnce(id)
 }

@@ -254,6 +254,11 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 			}
 			if ctx.Err() != nil {
 				s.emit("← " + toolCutOff + "\n")
+				// the calls after it never started: the stream names them
+				// too, as the tool calls do
+				for _, rest := range resp.ToolCalls[i+1:] {
+					s.emit(fmt.Sprintf("→ %s %s\n← %s\n", rest.Function.Name, OneLine(rest.Function.Arguments, 200), toolCutOff))
+				}
 				return ctx.Err() // (endAttempt gives the calls left their result)
 			}
 			s.emit("← " + OneLine(result, 200) + "\n")
