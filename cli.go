@@ -526,9 +526,6 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 		}
 		*body = string(data)
 	}
-	if err := checkText("add: the body", *body); err != nil {
-		return err
-	}
 	nt := engine.NewTicket{Kind: *kind, Title: title, Body: *body, Sensitive: *sensitive}
 	if err := nt.Validate(); err != nil {
 		return usagef("add: %v", err)
@@ -773,11 +770,9 @@ func cmdSimpleDecision(g globals, cmd string, args []string, stdout, stderr io.W
 	return decide(g, cmd, id, d, stdout)
 }
 
-const maxText = engine.MaxText
-
 // readArgFile reads a file named on the command line, "-" for stdin: at
-// most one byte over maxText, so /dev/zero ends at once and checkSize
-// still sees it is too long.
+// most one byte over engine.MaxText, so /dev/zero ends at once and the
+// check of its size still sees it is too long.
 func readArgFile(name string) ([]byte, error) {
 	var r io.Reader = os.Stdin
 	if name != "-" {
@@ -788,14 +783,16 @@ func readArgFile(name string) ([]byte, error) {
 		defer f.Close()
 		r = f
 	}
-	return io.ReadAll(io.LimitReader(r, maxText+1))
+	return io.ReadAll(io.LimitReader(r, engine.MaxText+1))
 }
 
-// checkText refuses a text over maxText, naming the limit, and one no
-// model could read (a binary file): bad input, like any other.
+// checkText refuses a decision's text over engine.MaxText, naming the
+// limit, and one no model could read (a binary file): bad input, like any
+// other, before the database is opened. (A ticket's body is checked by
+// NewTicket.Validate.)
 func checkText(what, s string) error {
-	if len(s) > maxText {
-		return usagef("%s is over the limit of 1 MiB (%d bytes)", what, maxText)
+	if len(s) > engine.MaxText {
+		return usagef("%s is over the limit of 1 MiB (%d bytes)", what, engine.MaxText)
 	}
 	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
 		return usagef("%s is not text (invalid UTF-8, or NUL bytes): give a text file", what)

@@ -1083,7 +1083,7 @@ func TestCLITextOverTheLimitIsRefused(t *testing.T) {
 	e := newCLIEnv(t, simpleModel, "")
 	db := filepath.Join(e.dir, ".git", "agent-tui.db")
 	big := filepath.Join(t.TempDir(), "big.txt")
-	if err := os.WriteFile(big, bytes.Repeat([]byte("a"), maxText+1), 0o644); err != nil {
+	if err := os.WriteFile(big, bytes.Repeat([]byte("a"), engine.MaxText+1), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	refused := func(what string, c *exec.Cmd) {
@@ -1109,7 +1109,7 @@ func TestCLITextOverTheLimitIsRefused(t *testing.T) {
 	refused("--body-file /dev/zero", e.cmd("add", "--body-file", "/dev/zero", "endless"))
 	refused("--body-file big", e.cmd("add", "--body-file", big, "too long"))
 	c := e.cmd("add", "--body-file", "-", "too long")
-	c.Stdin = bytes.NewReader(bytes.Repeat([]byte("b"), 2*maxText))
+	c.Stdin = bytes.NewReader(bytes.Repeat([]byte("b"), 2*engine.MaxText))
 	refused("--body-file - (stdin)", c)
 	refused("approve --text-file big", e.cmd("approve", "T-1", "--text-file", big))
 	if _, err := os.Stat(db); err == nil {
@@ -1117,7 +1117,7 @@ func TestCLITextOverTheLimitIsRefused(t *testing.T) {
 	}
 	// over the limit as arguments too (in-process: argv caps one argument
 	// at 128 KiB)
-	long := strings.Repeat("c", maxText+1)
+	long := strings.Repeat("c", engine.MaxText+1)
 	for _, args := range [][]string{
 		{"add", "--body", long, "too long"},
 		{"approve", "T-1", "--text", long},
@@ -1132,12 +1132,12 @@ func TestCLITextOverTheLimitIsRefused(t *testing.T) {
 	}
 	// the limit itself is accepted
 	exact := filepath.Join(t.TempDir(), "exact.txt")
-	if err := os.WriteFile(exact, bytes.Repeat([]byte("d"), maxText), 0o644); err != nil {
+	if err := os.WriteFile(exact, bytes.Repeat([]byte("d"), engine.MaxText), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	id := strings.TrimSpace(e.mustRun("add", "--body-file", exact, "at the limit"))
-	if body, _ := e.show(id)["body"].(string); len(body) != maxText {
-		t.Fatalf("body of %d bytes stored, want %d", len(body), maxText)
+	if body, _ := e.show(id)["body"].(string); len(body) != engine.MaxText {
+		t.Fatalf("body of %d bytes stored, want %d", len(body), engine.MaxText)
 	}
 }
 

@@ -155,11 +155,7 @@ func TestCrashMidStreamKeepsWhatWasStreamed(t *testing.T) {
 	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
 		if phase == "diagnosis" && calls.Add(1) == 1 {
 			streaming <- struct{}{}
-			chunks := make([]string, 200) // ten seconds of streaming
-			for i := range chunks {
-				chunks[i] = "a long diagnosis line\n"
-			}
-			return oaitest.Reply{Chunks: chunks, ChunkDelay: 50 * time.Millisecond}
+			return slowStream("a long diagnosis line\n")
 		}
 		return developer(r, phase)
 	})

@@ -536,11 +536,7 @@ func TestCancelInterruptsTheCallUnderWay(t *testing.T) {
 			case streaming <- struct{}{}:
 			default:
 			}
-			chunks := make([]string, 200) // ten seconds of streaming
-			for i := range chunks {
-				chunks[i] = "a long document line\n"
-			}
-			return oaitest.Reply{Chunks: chunks, ChunkDelay: 50 * time.Millisecond}
+			return slowStream("a long document line\n")
 		}
 		return developer(r, phase)
 	})
@@ -823,4 +819,13 @@ func TestRunEndRemovesBaseViews(t *testing.T) {
 	if list := gitOut(t, h.dir, "worktree", "list", "--porcelain"); strings.Contains(list, "agent-tui/views") {
 		t.Fatalf("a base view is left:\n%s", list)
 	}
+}
+
+// slowStream is an answer that streams line for ten seconds.
+func slowStream(line string) oaitest.Reply {
+	chunks := make([]string, 200)
+	for i := range chunks {
+		chunks[i] = line
+	}
+	return oaitest.Reply{Chunks: chunks, ChunkDelay: 50 * time.Millisecond}
 }

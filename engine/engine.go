@@ -287,6 +287,15 @@ func mergeDecided(t *store.Ticket) time.Time {
 	return at
 }
 
+// mergeAt is when the ticket's merge was decided, now when no gate
+// decided it (its review passed now).
+func mergeAt(t *store.Ticket) time.Time {
+	if at := mergeDecided(t); !at.IsZero() {
+		return at
+	}
+	return now()
+}
+
 // waitMergeTurn waits, before a ticket heading to its merge takes a slot,
 // until every merge decided before the run and before its own has been
 // queued (or its ticket stopped short of it).
@@ -295,10 +304,7 @@ func (e *Engine) waitMergeTurn(ctx context.Context, t *store.Ticket) error {
 	turns := e.turns
 	e.mu.Unlock()
 	mine := slices.IndexFunc(turns, func(m *mergeTurn) bool { return m.id == t.ID })
-	at := mergeDecided(t)
-	if at.IsZero() {
-		at = now()
-	}
+	at := mergeAt(t)
 	for i, m := range turns {
 		if mine >= 0 && i >= mine || mine < 0 && !m.at.Before(at) {
 			break // (in order: the rest come after it)

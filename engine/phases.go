@@ -899,12 +899,8 @@ func (e *Engine) runMerge(ctx context.Context, t *store.Ticket, ps *store.PhaseS
 	msg := fmt.Sprintf("%s: %s (agent-tui)", t.ID, t.Title)
 	// agent-tui's own config, which no ticket may change, may be changed
 	// and not committed (the README's advice to set sandbox = "off")
-	at := mergeDecided(t)
-	if at.IsZero() {
-		at = now() // no gate: its review passed now
-	}
 	commit, err := e.repo.MergeWith(ctx, t.Branch, t.BaseBranch, msg, workspace.MergeOptions{
-		MayBeDirty: isOwnConfig, At: at, Queued: func() { e.releaseTurn(t.ID) },
+		MayBeDirty: isOwnConfig, At: mergeAt(t), Queued: func() { e.releaseTurn(t.ID) },
 	})
 	var blocked *workspace.MergeBlocked
 	if errors.As(err, &blocked) {

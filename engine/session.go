@@ -55,7 +55,6 @@ type session struct {
 type inflight struct {
 	model, provider string
 	text            strings.Builder // its text and tool names
-	promptTokens    int             // estimated at the first save; -1 before
 }
 
 func (e *Engine) newSession(t *store.Ticket, a *store.Attempt) *session {
@@ -101,13 +100,9 @@ func (s *session) saveStreaming() {
 	cp := *s.a
 	cp.Stream = s.stream.String()
 	if c := &s.call; c.text.Len() > 0 {
-		if c.promptTokens < 0 {
-			c.promptTokens = llm.EstimateMessages(s.msgs)
-		}
-		u := llm.Usage{Model: c.model, Provider: c.provider, TokensIn: c.promptTokens, TokensOut: llm.EstimateTokens(c.text.String()), Estimated: true}
-		if m, _, ok := s.e.cfg.Model(c.model); ok {
-			u.CostUSD = float64(u.TokensIn)/1e6*m.InputPerMTok + float64(u.TokensOut)/1e6*m.OutputPerMTok
-		}
+		m, _, _ := s.e.cfg.Model(c.model)
+		m.Name = c.model // (priced at nothing if the config lost it)
+		u := llm.EstimatedUsage(m, c.provider, s.msgs, c.text.String())
 		cp.TokensIn += u.TokensIn
 		cp.TokensOut += u.TokensOut
 		cp.TokensEstimated = true
@@ -131,9 +126,14 @@ func cutOffToolCalls(a *store.Attempt, inStream bool) {
 		}
 		tc.Result = toolCutOff
 		if !inStream {
-			a.Stream += fmt.Sprintf("\n→ %s %s\n← %s\n", tc.Name, OneLine(tc.Args, 200), toolCutOff)
+			a.Stream += "\n" + callLine(tc.Name, tc.Args) + "← " + toolCutOff + "\n"
 		}
 	}
+}
+
+// callLine is a tool call as the stream shows it.
+func callLine(name, args string) string {
+	return "→ " + name + " " + OneLine(args, 200) + "\n"
 }
 
 func (s *session) record(resp *llm.Response) {
@@ -246,7 +246,7 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 		for i, tc := range resp.ToolCalls {
 			var result string
 			var isErr bool
-			s.emit(fmt.Sprintf("\n→ %s %s\n", tc.Function.Name, OneLine(tc.Function.Arguments, 200)))
+			s.emit("\n" + callLine(tc.Function.Name, tc.Function.Arguments))
 			if s.box == nil {
 				result, isErr = "error: this phase has no tools", true
 			} else {
@@ -257,7 +257,7 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 				// the calls after it never started: the stream names them
 				// too, as the tool calls do
 				for _, rest := range resp.ToolCalls[i+1:] {
-					s.emit(fmt.Sprintf("→ %s %s\n← %s\n", rest.Function.Name, OneLine(rest.Function.Arguments, 200), toolCutOff))
+					s.emit(callLine(rest.Function.Name, rest.Function.Arguments) + "← " + toolCutOff + "\n")
 				}
 				return ctx.Err() // (endAttempt gives the calls left their result)
 			}
@@ -273,7 +273,7 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 }
 
 func (s *session) complete(ctx context.Context, phase string, models []string, defs []openai.Tool) (*llm.Response, error) {
-	s.call = inflight{promptTokens: -1}
+	s.call = inflight{}
 	resp, err := s.e.router.Complete(ctx, llm.Request{
 		Phase: phase, Models: models, Sensitive: s.t.Sensitive, Messages: s.msgs, Tools: defs,
 		OnDelta: func(d llm.Delta) {

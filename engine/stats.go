@@ -63,7 +63,7 @@ func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 		r.CostUSD += cost
 		s.TotalUSD += cost
 		if hasTop {
-			s.TopTierUSD += float64(in)/1e6*top.InputPerMTok + float64(out)/1e6*top.OutputPerMTok
+			s.TopTierUSD += top.Cost(in, out)
 		}
 	}
 	rates := map[string]map[int]*PassRate{}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -80,11 +79,11 @@ func Compact(path string, timeout time.Duration) (before, after int64, err error
 }
 
 // compactInto copies src into dst; a damaged page of src is an error.
-func compactInto(dst, src *bolt.DB, path string) (err error) {
-	defer catchDamage(path, &err)
-	defer debug.SetPanicOnFault(faultsPanic())
-	if err := bolt.Compact(dst, src, 64<<20); err != nil {
-		return fmt.Errorf("compact: %w", err)
-	}
-	return nil
+func compactInto(dst, src *bolt.DB, path string) error {
+	return guard(path, func() error {
+		if err := bolt.Compact(dst, src, 64<<20); err != nil {
+			return fmt.Errorf("compact: %w", err)
+		}
+		return nil
+	})
 }

@@ -101,33 +101,36 @@ func catchDamage(path string, err *error) {
 	}
 }
 
-// catchDamage is catchDamage for an operation of s's: the damage breaks s.
-func (s *Store) catchDamage(err *error) {
-	inBbolt, fault := panicOrigin()
-	if !inBbolt && !fault {
-		return
-	}
-	if r := recover(); r != nil {
-		*err = asDamage(s.path, r, inBbolt)
-		s.breakOn(*err)
-	}
+// guard runs op, which reads the database file at path through bbolt,
+// with a damaged page an error instead of a panic or a crash.
+func guard(path string, op func() error) (err error) {
+	defer catchDamage(path, &err)
+	defer debug.SetPanicOnFault(faultsPanic())
+	return op()
 }
 
-// breakOn marks s unusable from now on with err (the first one stays).
-func (s *Store) breakOn(err error) { s.damage.CompareAndSwap(nil, &err) }
-
-// broken is the error s was marked unusable with, nil while it is not.
-func (s *Store) broken() error {
+// guarded is guard for an operation of s's: damage found breaks s, and a
+// broken s does not run op at all.
+func (s *Store) guarded(op func() error) (err error) {
 	if p := s.damage.Load(); p != nil {
 		return *p
 	}
-	return nil
+	err = guard(s.path, op)
+	if errors.Is(err, errPastMapping) {
+		err = damaged(s.path, errPastMapping)
+	}
+	if errors.Is(err, ErrDamaged) {
+		s.damage.CompareAndSwap(nil, &err) // the first one stays
+	}
+	return err
 }
 
 // boltOpen is bolt.Open, whose reading of the freelist asserts on a
 // damaged page as transactions do.
 func boltOpen(path string, mode os.FileMode, opts *bolt.Options) (db *bolt.DB, err error) {
-	defer catchDamage(path, &err)
-	defer debug.SetPanicOnFault(faultsPanic())
-	return bolt.Open(path, mode, opts)
+	err = guard(path, func() error {
+		db, err = bolt.Open(path, mode, opts)
+		return err
+	})
+	return db, err
 }

@@ -55,7 +55,6 @@ type pendingUpdate struct {
 	fn       func(*Tx) error
 	err      error
 	panicked any
-	damaged  bool // bbolt panicked in fn: the store is broken
 	done     chan struct{}
 }
 
@@ -127,9 +126,11 @@ func unreadableMeta(err error) bool {
 // initBuckets makes what a new database, or one from before the active
 // index, lacks; a database that has it all is not written to (a read of
 // the history changes nothing on disk).
-func initBuckets(db *bolt.DB, path string) (err error) {
-	defer catchDamage(path, &err)
-	defer debug.SetPanicOnFault(faultsPanic())
+func initBuckets(db *bolt.DB, path string) error {
+	return guard(path, func() error { return makeBuckets(db) })
+}
+
+func makeBuckets(db *bolt.DB) error {
 	complete := false
 	if err := db.View(func(tx *bolt.Tx) error {
 		complete = tx.Bucket(bucketTickets) != nil && tx.Bucket(bucketAttempts) != nil && tx.Bucket(bucketMeta) != nil && tx.Bucket(bucketActive) != nil
@@ -164,7 +165,7 @@ func initBuckets(db *bolt.DB, path string) (err error) {
 // Close closes the database; one found damaged is left as it is, since
 // bbolt may still hold the locks of the operation it panicked in.
 func (s *Store) Close() error {
-	if s.broken() != nil {
+	if s.damage.Load() != nil {
 		return nil
 	}
 	return s.db.Close()
@@ -227,12 +228,9 @@ func (s *Store) Update(fn func(*Tx) error) error {
 func (s *Store) commitGroup(group []*pendingUpdate) {
 	for len(group) > 0 {
 		failed := -1
-		err := func() (err error) {
-			if err := s.broken(); err != nil {
-				return err
-			}
-			defer s.catchDamage(&err) // in bbolt's commit
-			defer debug.SetPanicOnFault(faultsPanic())
+		// (damage found in an update's fn, or in bbolt's commit, breaks
+		// the store: the rest of the group gets the same error)
+		err := s.guarded(func() error {
 			return s.db.Update(func(tx *bolt.Tx) error {
 				for i, u := range group {
 					if err := u.run(&Tx{tx}, s.path); err != nil {
@@ -242,7 +240,7 @@ func (s *Store) commitGroup(group []*pendingUpdate) {
 				}
 				return nil
 			})
-		}()
+		})
 		if failed < 0 { // committed, or the commit failed for all
 			for _, u := range group {
 				u.err = err
@@ -252,9 +250,6 @@ func (s *Store) commitGroup(group []*pendingUpdate) {
 		}
 		f := group[failed]
 		f.err = err
-		if f.damaged {
-			s.breakOn(err) // the others get the same error below
-		}
 		close(f.done)
 		group = append(group[:failed:failed], group[failed+1:]...)
 	}
@@ -268,7 +263,6 @@ func (u *pendingUpdate) run(tx *Tx, path string) (err error) {
 		if inBbolt, fault := panicOrigin(); inBbolt || fault {
 			if r := recover(); r != nil {
 				err = asDamage(path, r, inBbolt)
-				u.damaged = true
 			}
 			return
 		}
@@ -281,18 +275,10 @@ func (u *pendingUpdate) run(tx *Tx, path string) (err error) {
 }
 
 // View runs fn in a read transaction.
-func (s *Store) View(fn func(*Tx) error) (err error) {
-	if err := s.broken(); err != nil {
-		return err
-	}
-	defer s.catchDamage(&err)
-	defer debug.SetPanicOnFault(faultsPanic())
-	err = s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
-	if errors.Is(err, errPastMapping) {
-		err = damaged(s.path, errPastMapping)
-		s.breakOn(err)
-	}
-	return err
+func (s *Store) View(fn func(*Tx) error) error {
+	return s.guarded(func() error {
+		return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
+	})
 }
 
 // Meta reads a value the store keeps about itself; "" when unset.
@@ -569,15 +555,10 @@ func (s *Store) Attempt(ticketID string, seq int) (a *Attempt, err error) {
 // Check runs bbolt's consistency check (for tests: bbolt walks the pages
 // in a goroutine of its own, where a page pointing past the end of a
 // damaged file is a crash, not an error).
-func (s *Store) Check() (err error) {
-	if err := s.broken(); err != nil {
-		return err
-	}
-	defer s.catchDamage(&err)
-	defer debug.SetPanicOnFault(faultsPanic())
-	return s.db.View(func(tx *bolt.Tx) error {
+func (s *Store) Check() error {
+	return s.View(func(tx *Tx) error {
 		var errs []string
-		for err := range tx.Check() {
+		for err := range tx.tx.Check() {
 			errs = append(errs, err.Error())
 		}
 		if len(errs) > 0 {
@@ -591,17 +572,12 @@ func (s *Store) Check() (err error) {
 // Size reports the database file's size on disk and the bytes of pages
 // holding live data.
 func (s *Store) Size() (file int64, live int64, err error) {
-	if err := s.broken(); err != nil {
-		return 0, 0, err
-	}
-	defer s.catchDamage(&err)
-	defer debug.SetPanicOnFault(faultsPanic())
 	fi, err := os.Stat(s.path)
 	if err != nil {
 		return 0, 0, err
 	}
-	err = s.db.View(func(tx *bolt.Tx) error {
-		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+	err = s.View(func(tx *Tx) error {
+		return tx.tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 			bs := b.Stats()
 			live += int64(bs.LeafInuse + bs.BranchInuse)
 			return nil

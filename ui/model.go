@@ -474,7 +474,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, km.Preset):
 		m.q.preset = (m.q.preset + 1) % len(presets)
 		m.q.refilter(m.q.selectedID())
-	case key.Matches(k, km.ClearFilter) && (m.q.filter != "" || m.q.preset != 0):
+	case key.Matches(k, km.ClearFilter) && m.q.filtered():
 		m.q.filter, m.q.preset = "", 0
 		m.filterInput.SetValue("")
 		m.q.refilter(m.q.selectedID())

@@ -264,6 +264,9 @@ func (q *queue) scrollTo(w, h int) {
 	q.top = clamp(q.top, 0, max(len(q.rows)-n, 0))
 }
 
+// filtered says whether a filter or a status preset hides tickets.
+func (q *queue) filtered() bool { return q.filter != "" || q.preset != 0 }
+
 func (q *queue) title() string {
 	s := fmt.Sprintf("Queue %d/%d", len(q.rows), len(q.tickets))
 	if q.preset != 0 {

@@ -135,7 +135,7 @@ func tooSmall(w, h int) string {
 // their place.
 func (m *Model) helpLines() (lines []string, screen bool) {
 	c := m.helpCache
-	filtered := m.q.filter != "" || m.q.preset != 0
+	filtered := m.q.filtered()
 	if c.lines != nil && c.width == m.width && c.height == m.height && c.all == m.help.ShowAll && c.filtered == filtered {
 		return c.lines, c.screen
 	}

@@ -69,6 +69,11 @@ type Model struct {
 	OutputPerMTok float64 `toml:"output_per_mtok"`
 }
 
+// Cost is what in prompt tokens and out completion tokens cost on m.
+func (m Model) Cost(in, out int) float64 {
+	return float64(in)/1e6*m.InputPerMTok + float64(out)/1e6*m.OutputPerMTok
+}
+
 type PhaseConfig struct {
 	Models        []string `toml:"models"`
 	MaxAttempts   int      `toml:"max_attempts"`

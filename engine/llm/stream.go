@@ -185,8 +185,14 @@ func usageOf(m config.Model, provider string, reported *openai.Usage, prompt []o
 	} else {
 		u.TokensIn, u.TokensOut, u.Estimated = EstimateMessages(prompt), EstimateTokens(answer), true
 	}
-	u.CostUSD = float64(u.TokensIn)/1e6*m.InputPerMTok + float64(u.TokensOut)/1e6*m.OutputPerMTok
+	u.CostUSD = m.Cost(u.TokensIn, u.TokensOut)
 	return u
+}
+
+// EstimatedUsage is what a call on m has cost when it has sent answer so
+// far for prompt, estimated and priced: a call still streaming.
+func EstimatedUsage(m config.Model, provider string, prompt []openai.ChatCompletionMessage, answer string) Usage {
+	return usageOf(m, provider, nil, prompt, answer)
 }
 
 // answerText is an answer's text and tool calls, for estimating its tokens.

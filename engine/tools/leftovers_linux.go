@@ -67,12 +67,6 @@ func runBy(pid int, exe string) bool {
 	return false
 }
 
-// within says whether path is dir or beneath it.
-func within(path, dir string) bool {
-	dir = filepath.Clean(dir)
-	return path == dir || strings.HasPrefix(path, dir+string(filepath.Separator))
-}
-
 // environValue is name's value in the environment pid started with, "" when
 // it has none or cannot be read (another user's process).
 func environValue(pid int, name string) string {

@@ -305,6 +305,12 @@ func cachesFor(sensitive bool, shared, downloads, also []string) []string {
 	return writableCaches(shared, also)
 }
 
+// within says whether path is dir or beneath it.
+func within(path, dir string) bool {
+	dir = filepath.Clean(dir)
+	return path == dir || strings.HasPrefix(path, dir+string(filepath.Separator))
+}
+
 // downloadCaches are the homeCaches that hold nothing but what was
 // downloaded.
 var downloadCaches = []string{".cargo/registry", ".cargo/git", ".cargo/.package-cache"}
@@ -370,12 +376,7 @@ func writableCaches(cands, also []string) []string {
 		}
 	}
 	inRoot := func(dir string) bool {
-		for _, r := range roots {
-			if dir == r || strings.HasPrefix(dir, r+"/") {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(roots, func(r string) bool { return within(dir, r) })
 	}
 	for {
 		var out []string

@@ -37,14 +37,16 @@ func gitArgs(parts ...[]string) []string {
 // gitError is a failed git invocation: the subcommand and git's own words.
 type gitError struct {
 	sub    string
-	stderr string // one line
-	raw    string // as git wrote it
+	stderr string // as git wrote it
 	err    error
 }
 
+// line is git's words on one line.
+func (e *gitError) line() string { return oneLine(e.stderr) }
+
 func (e *gitError) Error() string {
-	if e.stderr != "" {
-		return "git " + e.sub + ": " + e.stderr
+	if l := e.line(); l != "" {
+		return "git " + e.sub + ": " + l
 	}
 	return "git " + e.sub + ": " + e.err.Error()
 }
@@ -163,7 +165,7 @@ func gitTo(ctx context.Context, dir string, env []string, in io.Reader, w io.Wri
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return &gitError{sub: subcommand(args), stderr: oneLine(stderr.String()), raw: stderr.String(), err: err}
+		return &gitError{sub: subcommand(args), stderr: stderr.String(), err: err}
 	}
 	return nil
 }

@@ -133,12 +133,12 @@ func openError(dir, abs string, err error) error {
 		return fmt.Errorf("not a git repository: %s (not a directory)", dir)
 	}
 	var ge *gitError
-	if !errors.As(err, &ge) || ge.stderr == "" {
+	if !errors.As(err, &ge) || ge.line() == "" {
 		return fmt.Errorf("cannot run git: %v", err)
 	}
 	// git's first line is the reason; later ones are advice, kept only
 	// for safe.directory, the way out of the ownership check
-	lines := strings.Split(strings.TrimSpace(ge.raw), "\n")
+	lines := strings.Split(strings.TrimSpace(ge.stderr), "\n")
 	reason := strings.TrimPrefix(strings.TrimSpace(lines[0]), "fatal: ")
 	if strings.HasPrefix(reason, "not a git repository") {
 		for d := abs; ; d = filepath.Dir(d) {
@@ -254,7 +254,7 @@ func untrackedInTheWay(err error) []string {
 	if !errors.As(err, &ge) {
 		return nil
 	}
-	_, rest, ok := strings.Cut(ge.stderr, "untracked working tree files would be overwritten by merge:")
+	_, rest, ok := strings.Cut(ge.line(), "untracked working tree files would be overwritten by merge:")
 	if !ok {
 		return nil
 	}
@@ -921,19 +921,13 @@ func (r *Repo) HashFiles(wt string, paths []string) (map[string]string, error) {
 //
 // It returns the merge commit, or "" when the branch brought nothing new.
 func (r *Repo) Merge(ctx context.Context, branch, base, message string) (string, error) {
-	return r.MergeAllowing(ctx, branch, base, message, nil)
-}
-
-// MergeAllowing is Merge with uncommitted changes allowed in the files
-// mayBeDirty names (files the branch never changes: git refuses the merge
-// itself if it would).
-func (r *Repo) MergeAllowing(ctx context.Context, branch, base, message string, mayBeDirty func(path string) bool) (string, error) {
-	return r.MergeWith(ctx, branch, base, message, MergeOptions{MayBeDirty: mayBeDirty})
+	return r.MergeWith(ctx, branch, base, message, MergeOptions{})
 }
 
 // MergeOptions are Merge's options.
 type MergeOptions struct {
-	// MayBeDirty: as in MergeAllowing.
+	// MayBeDirty allows uncommitted changes in the files it names (files
+	// the branch never changes: git refuses the merge itself if it would).
 	MayBeDirty func(path string) bool
 	// At orders the merges of one batch: the earliest goes first, so of
 	// two that conflict it is the one that lands. The zero time goes

@@ -632,12 +632,7 @@ func TestMergeBatch(t *testing.T) {
 	for _, chain := range []bool{true, false} {
 		t.Run(fmt.Sprintf("merge-tree=%v", chain), func(t *testing.T) {
 			ctx := context.Background()
-			r := newRepo(t)
-			if chain && !r.hasMergeTree(ctx) {
-				t.Skip("git without merge-tree --write-tree")
-			}
-			r.gitVersionOnce.Do(func() {})
-			r.mergeTree = chain
+			r := newMergingRepo(t, chain)
 			var batch []*mergeReq
 			for _, id := range []string{"T-1", "T-2", "T-3"} {
 				wt, branch, err := r.EnsureWorktree(ctx, id, "main")
@@ -1209,12 +1204,7 @@ func TestMergeBatchFollowsDecisionOrder(t *testing.T) {
 	for _, chain := range []bool{true, false} {
 		t.Run(fmt.Sprintf("merge-tree=%v", chain), func(t *testing.T) {
 			ctx := context.Background()
-			r := newRepo(t)
-			if chain && !r.hasMergeTree(ctx) {
-				t.Skip("git without merge-tree --write-tree")
-			}
-			r.gitVersionOnce.Do(func() {})
-			r.mergeTree = chain
+			r := newMergingRepo(t, chain)
 			ids := []string{"T-1", "T-2", "T-3"}
 			for _, id := range ids {
 				wt, _, err := r.EnsureWorktree(ctx, id, "main")
@@ -1254,4 +1244,17 @@ func TestMergeBatchFollowsDecisionOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newMergingRepo is newRepo merging with merge-tree chains, or one by one
+// as git without merge-tree --write-tree does.
+func newMergingRepo(t *testing.T, chain bool) *Repo {
+	t.Helper()
+	r := newRepo(t)
+	if chain && !r.hasMergeTree(context.Background()) {
+		t.Skip("git without merge-tree --write-tree")
+	}
+	r.gitVersionOnce.Do(func() {})
+	r.mergeTree = chain
+	return r
 }
