@@ -1074,6 +1074,38 @@ func TestForeignBranchIsNotTakenOver(t *testing.T) {
 	}
 }
 
+// A branch of the ticket's name that another database's finished ticket
+// merged has no commits beyond the base, and is still not taken over: its
+// old tip would be the ticket's start (a test run there passes on code
+// already written), and that ticket's merge record would lose its branch.
+func TestMergedForeignBranchIsNotTakenOver(t *testing.T) {
+	h := newHarness(t, "", developer)
+	gitOut(t, h.dir, "checkout", "-q", "-b", "agent/T-1")
+	os.WriteFile(filepath.Join(h.dir, "theirs.txt"), []byte("theirs\n"), 0o644)
+	gitOut(t, h.dir, "add", "theirs.txt")
+	gitOut(t, h.dir, "-c", "user.name=o", "-c", "user.email=o@x", "commit", "-qm", "T-1 code: another database's")
+	gitOut(t, h.dir, "checkout", "-q", "main")
+	gitOut(t, h.dir, "-c", "user.name=o", "-c", "user.email=o@x", "merge", "-q", "--no-ff", "-m", "merge agent/T-1", "agent/T-1")
+	id := h.add("hotfix", "numbered like a merged one", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "branch agent/T-1 already exists") || tk.Worktree != "" {
+		t.Fatalf("%s (%s), worktree %q", tk.Status, tk.Reason, tk.Worktree)
+	}
+}
+
+// A branch a crash left at the base before the ticket recorded it is the
+// ticket's own: it goes on there.
+func TestBranchLeftAtBaseIsTheTicketsOwn(t *testing.T) {
+	h := newHarness(t, "", developer)
+	gitOut(t, h.dir, "branch", "agent/T-1")
+	id := h.add("hotfix", "its branch made before a crash", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+}
+
 // Only the command's own program counts as not found: a test that runs a
 // tool not built yet is a red run, not a missing runner.
 func TestNotFoundProgram(t *testing.T) {

@@ -1110,9 +1110,9 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 }
 
 // Foreign says whether ticketID's branch already exists with commits that
-// base does not have, before the ticket ever had a branch: made by someone
-// else (another agent-tui database on this repository numbers its
-// tickets from T-1 too), not to be taken over. A burst of new tickets asks
+// base does not have, or was merged into base, before the ticket ever had
+// a branch: made by someone else (another agent-tui database on this
+// repository numbers its tickets from T-1 too), not to be taken over. A burst of new tickets asks
 // git once which of their branches exist; only those are looked into.
 func (r *Repo) Foreign(ctx context.Context, ticketID, base string) bool {
 	branch := BranchName(ticketID)
@@ -1126,7 +1126,18 @@ func (r *Repo) Foreign(ctx context.Context, ticketID, base string) bool {
 		return false // no such branch
 	}
 	out, err := git(ctx, r.Dir, nil, "rev-list", "--count", "refs/heads/"+base+"..refs/heads/"+branch, "--")
-	return err == nil && strings.TrimSpace(out) != "0"
+	if err != nil {
+		return false
+	}
+	if strings.TrimSpace(out) != "0" {
+		return true
+	}
+	// nothing of its own, but merged by someone (another database's
+	// finished ticket): taken over, its old tip would be the ticket's start
+	// and that ticket's merge record would lose its branch. A branch a
+	// crash left at the base, the ticket's own, is merged by no one.
+	merge, err := r.MergeOf(ctx, branch, base)
+	return err == nil && merge != ""
 }
 
 type tipReq struct {
