@@ -538,8 +538,11 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 	for _, p := range wakeParent {
 		e.wake(p)
 	}
-	if removeWorktree {
+	switch {
+	case removeWorktree:
 		e.removeTicketFiles(ctx, t)
+	case t.Status == store.StatusCancelled:
+		e.removeTicketTemp(t) // an epic's
 	}
 	return t, nil
 }

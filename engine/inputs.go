@@ -338,10 +338,16 @@ func (e *Engine) removeTicketFiles(ctx context.Context, t *store.Ticket) error {
 	if err != nil {
 		e.log.Warn("remove worktree", "ticket", t.ID, "err", err)
 	}
-	if terr := os.RemoveAll(e.ticketTemp(t)); terr != nil {
-		e.log.Warn("remove temporary directory", "ticket", t.ID, "err", terr)
-	}
+	e.removeTicketTemp(t)
 	return err
+}
+
+// removeTicketTemp removes what a finished ticket's commands left in its
+// temporary directory (an epic's too: it has no worktree).
+func (e *Engine) removeTicketTemp(t *store.Ticket) {
+	if err := os.RemoveAll(e.ticketTemp(t)); err != nil {
+		e.log.Warn("remove temporary directory", "ticket", t.ID, "err", err)
+	}
 }
 
 // overview is a short map of the repository: top-level entries and the

@@ -221,12 +221,17 @@ func TestCancelledEpicCancelsItsChildren(t *testing.T) {
 	if ep.Status != store.StatusWaitingChildren || len(ep.Children) != 2 {
 		t.Fatalf("epic %s children %v", ep.Status, ep.Children)
 	}
+	tmp := h.eng.ticketTemp(ep)
+	os.MkdirAll(tmp, 0o700) // what its sessions' commands left
 	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionCancel}); err != nil {
 		t.Fatal(err)
 	}
 	h.runIdle()
 	if s := h.ticket(id).Status; s != store.StatusCancelled {
 		t.Fatalf("epic %s", s)
+	}
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Fatalf("the cancelled epic's temporary directory is left: %v", err)
 	}
 	for _, cid := range ep.Children {
 		c := h.ticket(cid)

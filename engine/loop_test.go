@@ -221,10 +221,16 @@ func TestSensitiveTicketNeverLeavesLocalProviders(t *testing.T) {
 func TestEpicSplitsIntoChildren(t *testing.T) {
 	h := newHarness(t, "", developer)
 	id := h.add("epic", "billing", false)
+	// what its sessions' commands leave there goes when it is done
+	tmp := h.eng.ticketTemp(h.ticket(id))
+	os.MkdirAll(tmp, 0o700)
 	h.runIdle()
 	ep := h.ticket(id)
 	if ep.Status != store.StatusDone || len(ep.Children) != 2 {
 		t.Fatalf("epic %s children %v (%s)", ep.Status, ep.Children, ep.Reason)
+	}
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Fatalf("the done epic's temporary directory is left: %v", err)
 	}
 	for _, p := range h.view(id).Phases {
 		if p.Name != "discovery" && p.Name != "techspec" && p.Name != "split" {

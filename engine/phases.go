@@ -813,6 +813,9 @@ func (e *Engine) checkChildren(t *store.Ticket) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if finished(nt.Status) {
+		e.removeTicketTemp(nt)
+	}
 	e.publishTicket(nt)
 	return false, nil
 }
