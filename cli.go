@@ -989,7 +989,7 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 			}
 			switch {
 			case a.Model == "" && len(a.Checks) == 0:
-				fmt.Fprintf(w, "  #%d %-8s (%s)", a.N, verdict, engine.NoAnswerLabel(a.Interrupted, a.Error))
+				fmt.Fprintf(w, "  #%d %-8s (%s)", a.N, verdict, printable(engine.NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks)))
 			case a.Model == "":
 				// a command's run (ci): no model, no tokens
 				fmt.Fprintf(w, "  #%d %-8s (command)", a.N, verdict)
@@ -1006,8 +1006,12 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 				fmt.Fprint(w, " interrupted")
 			}
 			fmt.Fprintln(w)
+			left := "skipped" // for the model that served it
+			if a.Model == "" {
+				left = "tried"
+			}
 			for _, f := range a.Fallbacks {
-				fmt.Fprintf(w, "      skipped %s (%s): %s\n", printable(f.Model), printable(f.Provider), printable(engine.OneLine(f.Reason, 300)))
+				fmt.Fprintf(w, "      %s %s (%s): %s\n", left, printable(f.Model), printable(f.Provider), printable(engine.OneLine(f.Reason, 300)))
 			}
 			if a.Model != "" {
 				for _, c := range a.Checks {

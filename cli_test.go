@@ -554,6 +554,34 @@ func TestCLIShowNamesFallbacks(t *testing.T) {
 	}
 }
 
+// An attempt no model answered (every one gave HTTP 500) has no model in
+// show --json, since none served it, and its fallbacks list what was
+// tried; show's line names them.
+func TestCLIShowNamesModelsTriedWhenNoneAnswered(t *testing.T) {
+	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
+		if phaseLine(r) == "discovery" {
+			return oaitest.Reply{Status: 500, Error: "upstream exploded"}
+		}
+		return simpleModel(r)
+	}, "\n[[model]]\nname = \"m2\"\nprovider = \"p\"\n\n[phases.discovery]\nmodels = [\"m\", \"m2\"]\nmax_attempts = 1\n")
+	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", "nothing answers"))
+	e.mustRun("run", "--until-idle")
+	out := e.mustRun("show", id)
+	for _, w := range []string{"#1 —        (no model answered; tried m, m2)\n", "      tried m (p): HTTP 500", "      tried m2 (p): HTTP 500"} {
+		if !strings.Contains(out, w) {
+			t.Fatalf("show lacks %q:\n%s", w, out)
+		}
+	}
+	var v engine.TicketView
+	if err := json.Unmarshal([]byte(e.mustRun("show", id, "--json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	a := v.Phases[0].Attempts[0]
+	if a.Model != "" || a.Provider != "" || len(a.Fallbacks) != 2 || a.Fallbacks[0].Model != "m" || a.Fallbacks[1].Model != "m2" || a.Fallbacks[1].Provider != "p" {
+		t.Fatalf("attempt: model %q provider %q fallbacks %+v", a.Model, a.Provider, a.Fallbacks)
+	}
+}
+
 // show's text says a ticket is sensitive, as --json does.
 func TestCLIShowSaysSensitive(t *testing.T) {
 	e := newCLIEnv(t, simpleModel, "")

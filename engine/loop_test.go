@@ -318,6 +318,47 @@ func withLocalModelScript(t *testing.T, s script, phases ...string) *harness {
 	return h
 }
 
+// When every model of a chain fails, no model served the attempt (its
+// model stays empty, as SPEC's "the model that served it" says) and its
+// fallbacks name each model tried, with why; the validator's record too.
+func TestEveryModelFailedIsRecordedAsTried(t *testing.T) {
+	h := newHarness(t, "\n[phases.diagnosis]\nmodels = [\"medium\", \"spare\"]\nmax_attempts = 1\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "diagnosis" {
+			return oaitest.Reply{Status: 500}
+		}
+		if strings.HasPrefix(phase, "validator of ") {
+			return oaitest.Reply{Status: 503}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "nothing answers", false)
+	h.runIdle()
+	a := h.phase(id, "diagnosis").Attempts[0]
+	if a.Model != "" || a.Provider != "" || a.Error == "" {
+		t.Fatalf("model %q provider %q error %q", a.Model, a.Provider, a.Error)
+	}
+	if len(a.Fallbacks) != 2 || a.Fallbacks[0].Model != "medium" || a.Fallbacks[0].Provider != "cloud" || a.Fallbacks[1].Model != "spare" || a.Fallbacks[1].Provider != "backup" || !strings.Contains(a.Fallbacks[1].Reason, "500") {
+		t.Fatalf("fallbacks %+v", a.Fallbacks)
+	}
+	if got := NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks); got != "no model answered; tried medium, spare" {
+		t.Fatalf("label %q", got)
+	}
+
+	// the same for the validator, whose chain is its own
+	h2 := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if strings.HasPrefix(phase, "validator of ") {
+			return oaitest.Reply{Status: 503}
+		}
+		return developer(r, phase)
+	})
+	id = h2.add("hotfix", "no validator answers", false)
+	h2.runIdle()
+	v := h2.phase(id, "diagnosis").Attempts[0].Validator
+	if v == nil || v.Model != "" || len(v.Fallbacks) != 1 || v.Fallbacks[0].Model != "small" || !strings.Contains(v.Fallbacks[0].Reason, "503") {
+		t.Fatalf("validator %+v", v)
+	}
+}
+
 // When the validator's models all fail, the stop names the validator's
 // chain, not the phase whose work it was to check.
 func TestValidatorChainFailureNamesTheValidator(t *testing.T) {

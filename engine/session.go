@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -138,17 +139,32 @@ func callLine(name, args string) string {
 
 func (s *session) record(resp *llm.Response) {
 	s.a.Model, s.a.Provider = resp.Model, resp.Provider
-	for _, f := range resp.Fallbacks {
-		// a model skipped for the same reason on every call of the
-		// session is said once
-		if fb := store.Fallback(f); !slices.Contains(s.a.Fallbacks, fb) {
-			s.a.Fallbacks = append(s.a.Fallbacks, fb)
-		}
-	}
+	s.a.Fallbacks = addFallbacks(s.a.Fallbacks, resp.Fallbacks)
 	if len(resp.Fallbacks) > 0 {
 		s.e.broker.publish(Event{Type: EvHealth, TicketID: s.t.ID}) // a provider failed
 	}
 	s.spend(llm.Usage{TokensIn: resp.TokensIn, TokensOut: resp.TokensOut, Estimated: resp.Estimated, CostUSD: resp.CostUSD})
+}
+
+// addFallbacks adds the models a call tried and left; a model skipped for
+// the same reason on every call of the session is said once.
+func addFallbacks(to []store.Fallback, from []llm.Fallback) []store.Fallback {
+	for _, f := range from {
+		if fb := store.Fallback(f); !slices.Contains(to, fb) {
+			to = append(to, fb)
+		}
+	}
+	return to
+}
+
+// triedAll keeps the models of a call that every model failed: the attempt
+// has no model that served it, and this is what says what was tried.
+func triedAll(to []store.Fallback, err error) []store.Fallback {
+	var af *llm.AllFailedError
+	if errors.As(err, &af) {
+		return addFallbacks(to, af.Tried)
+	}
+	return to
 }
 
 // waiting tells the stream and the log that a call that failed in passing
@@ -307,6 +323,7 @@ func (s *session) complete(ctx context.Context, phase string, models []string, d
 		OnWait:   s.waiting,
 	})
 	if err != nil {
+		s.a.Fallbacks = triedAll(s.a.Fallbacks, err)
 		return nil, err
 	}
 	s.record(resp)
@@ -368,14 +385,11 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 			OnWait: s.waiting,
 		})
 		if err != nil {
+			v.Fallbacks = triedAll(v.Fallbacks, err)
 			return Verdict{}, err
 		}
 		v.Model, v.Provider = resp.Model, resp.Provider
-		for _, f := range resp.Fallbacks {
-			if fb := store.Fallback(f); !slices.Contains(v.Fallbacks, fb) {
-				v.Fallbacks = append(v.Fallbacks, fb)
-			}
-		}
+		v.Fallbacks = addFallbacks(v.Fallbacks, resp.Fallbacks)
 		addValidatorUsage(v, llm.Usage{TokensIn: resp.TokensIn, TokensOut: resp.TokensOut, CostUSD: resp.CostUSD})
 		v.Raw = resp.Content
 		verdict, perr := ParseVerdict(resp.Content)

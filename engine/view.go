@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"agent-tui/store"
@@ -216,11 +218,21 @@ func CheckHeld(c store.Check) bool {
 
 // NoAnswerLabel says why an attempt that recorded no model has none: cut
 // off by a kill, ended by errors (every model failed, or gave something
-// that was no answer), or never called.
-func NoAnswerLabel(interrupted bool, err string) string {
+// that was no answer), or never called. tried are its fallbacks: with no
+// model that served it, the models tried and left, named here since
+// none of them is the attempt's model.
+func NoAnswerLabel(interrupted bool, err string, tried []store.Fallback) string {
 	switch {
 	case interrupted:
 		return "cut off before an answer was recorded"
+	case err != "" && len(tried) > 0:
+		var names []string
+		for _, f := range tried {
+			if !slices.Contains(names, f.Model) {
+				names = append(names, f.Model)
+			}
+		}
+		return "no model answered; tried " + strings.Join(names, ", ")
 	case err != "":
 		return "no usable answer"
 	}

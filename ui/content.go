@@ -193,7 +193,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		case command:
 			model = "command"
 		case none:
-			model = engine.NoAnswerLabel(a.Interrupted, a.Error)
+			model = engine.NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks)
 		case model == "":
 			model = "…"
 		}
@@ -207,8 +207,12 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		if !command && !none && a.Provider != "human" { // a human's text costs no tokens
 			add("  ", fmt.Sprintf("%s in / %s out · %s · context %s", tokens(a.TokensIn), tokens(a.TokensOut), money(a.CostUSD), tokens(a.ContextTokens)), dimS)
 		}
+		left := "fallback from" // to the model that served it
+		if a.Model == "" {
+			left = "tried"
+		}
 		for _, f := range a.Fallbacks {
-			add("  ", fmt.Sprintf("fallback from %s (%s): %s", f.Model, f.Provider, f.Reason), nil)
+			add("  ", fmt.Sprintf("%s %s (%s): %s", left, f.Model, f.Provider, f.Reason), nil)
 		}
 		if len(a.Trimmed) > 0 {
 			add("  ", "trimmed: "+strings.Join(a.Trimmed, ", "), dimS)

@@ -554,7 +554,7 @@ func (m *Model) streamHeader(a *store.Attempt, seq, streamed int) string {
 	}
 	if noModelAnswered(a) {
 		// nothing recorded to count: as `agent-tui show` says it
-		return strings.Join(append(parts, engine.NoAnswerLabel(a.Interrupted, a.Error)), " · ")
+		return strings.Join(append(parts, engine.NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks)), " · ")
 	}
 	model := a.Model
 	if model == "" {
