@@ -877,7 +877,11 @@ func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
 	tw := tabwriter.NewWriter(buf, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tSTATUS\tPHASE\tCOST\tTITLE")
 	for _, t := range tickets {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t$%.4f\t%s\n", t.ID, t.Kind, statusText(t), t.Phase, t.CostUSD, printable(t.Title))
+		phase := engine.CurrentPhase(t)
+		if phase == "" {
+			phase = "-" // a column of its own for scripts that split the line
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t$%.4f\t%s\n", t.ID, t.Kind, statusText(t), phase, t.CostUSD, printable(t.Title))
 	}
 	return tw.Flush()
 }

@@ -243,6 +243,37 @@ func TestCLIAddRunShow(t *testing.T) {
 	}
 }
 
+// A done ticket has no current phase (its last step, the merge, is not one
+// of SPEC's phases): list and show say so alike, with "" in JSON and "-"
+// in list's column; a ticket that stopped keeps its phase.
+func TestCLIDoneTicketHasNoPhase(t *testing.T) {
+	e := &cliEnv{t: t, srv: oaitest.New(oaitest.Developer)}
+	t.Cleanup(e.srv.Close)
+	e.dir = newRepo(t, oaitest.ShellProject, e.srv.URL, "test_command = \"sh run_tests.sh\"\napprove = []\n")
+	done := strings.TrimSpace(e.mustRun("add", "--kind", "hotfix", "merged"))
+	e.mustRun("run", "--until-idle")
+	stopped := strings.TrimSpace(e.mustRun("add", "--kind", "hotfix", "stopped"))
+	e.mustRun("cancel", stopped)
+	e.mustRun("run", "--until-idle")
+	if v := e.show(done); v["status"] != "done" || v["phase"] != "" {
+		t.Fatalf("show --json: status %v phase %q", v["status"], v["phase"])
+	}
+	if v := e.show(stopped); v["status"] != "cancelled" || v["phase"] != "diagnosis" {
+		t.Fatalf("cancelled: status %v phase %q", v["status"], v["phase"])
+	}
+	var list []engine.TicketSummary
+	if err := json.Unmarshal([]byte(e.mustRun("list", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Status != "done" || list[0].Phase != "" || list[1].Phase != "diagnosis" {
+		t.Fatalf("list --json: %+v", list)
+	}
+	lines := strings.Split(strings.TrimSpace(e.mustRun("list")), "\n")
+	if f := strings.Fields(lines[1]); len(lines) != 3 || len(f) < 4 || f[2] != "done" || f[3] != "-" {
+		t.Fatalf("list:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
 func TestCLIBadInputGetsOneLineErrorAndLeavesNothing(t *testing.T) {
 	e := newCLIEnv(t, simpleModel, "")
 	db := filepath.Join(e.dir, ".git", "agent-tui.db")

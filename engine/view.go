@@ -101,9 +101,19 @@ type TicketSummary struct {
 	Pending []string `json:"pending"`
 }
 
+// CurrentPhase is the ticket's phase as list and show give it: a done
+// ticket has none (its last step, the engine's own merge, is not one of
+// SPEC's phases); a cancelled or failed one keeps where it stopped.
+func CurrentPhase(t *store.Ticket) string {
+	if t.Status == store.StatusDone {
+		return ""
+	}
+	return t.Phase
+}
+
 // Summarize is a ticket as `list --json` shows it while no run is under way.
 func Summarize(t *store.Ticket) TicketSummary {
-	return TicketSummary{ID: t.ID, Kind: t.Kind, Title: t.Title, Status: t.Status, Phase: t.Phase, Reason: t.Reason,
+	return TicketSummary{ID: t.ID, Kind: t.Kind, Title: t.Title, Status: t.Status, Phase: CurrentPhase(t), Reason: t.Reason,
 		Sensitive: t.Sensitive, Paused: t.Paused, Parent: t.Parent, Children: nonNil(t.Children), CostUSD: t.CostUSD,
 		Interrupted: t.Status == store.StatusRunning, Pending: PendingKinds(t)}
 }
@@ -125,7 +135,7 @@ func Describe(t *store.Ticket, attempts []*store.Attempt) TicketView {
 	v := TicketView{
 		ID: t.ID, Kind: t.Kind, Title: t.Title, Body: t.Body, Status: t.Status, Reason: t.Reason,
 		Sensitive: t.Sensitive, Paused: t.Paused, Parent: t.Parent, Children: nonNil(t.Children),
-		Branch: t.Branch, Worktree: t.Worktree, BaseBranch: t.BaseBranch, Merged: t.Merged, Conflicts: t.Conflicts, Phase: t.Phase,
+		Branch: t.Branch, Worktree: t.Worktree, BaseBranch: t.BaseBranch, Merged: t.Merged, Conflicts: t.Conflicts, Phase: CurrentPhase(t),
 		CostUSD: t.CostUSD, Decisions: t.Decisions, Created: t.Created, Updated: t.Updated,
 		Interrupted: t.Status == store.StatusRunning, Pending: PendingKinds(t),
 	}

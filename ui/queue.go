@@ -9,6 +9,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"agent-tui/engine"
 	"agent-tui/store"
 )
 
@@ -210,7 +211,7 @@ func matchTerms(t *store.Ticket, terms []string) bool {
 	if len(terms) == 0 {
 		return true
 	}
-	hay := strings.ToLower(t.ID + " " + t.Kind + " " + t.Title + " " + statusWord(t) + " " + t.Phase)
+	hay := strings.ToLower(t.ID + " " + t.Kind + " " + t.Title + " " + statusWord(t) + " " + engine.CurrentPhase(t))
 	for _, term := range terms {
 		if !strings.Contains(hay, term) {
 			return false
