@@ -297,19 +297,33 @@ type env struct {
 	prompts *prompts.Set
 }
 
+// openMode is what a command does with the database.
+type openMode int
+
+const (
+	openCreate openMode = iota // add, run, the TUI: made when missing
+	openWrite                  // decisions, compact: an existing one, written
+	openRead                   // list, show, stats: an existing one, only read
+)
+
 // openEnv opens the repository, loads the config and opens the store, in
 // that order, so bad input fails before anything is written.
-func openEnv(g globals) (*env, error) { return openEnvMode(g, true, nil) }
+func openEnv(g globals) (*env, error) { return openEnvMode(g, openCreate, nil) }
 
-// errNoDatabase: a read-only command found no database; nothing was created.
+// errNoDatabase: the default database is not there yet (a fresh
+// repository); nothing was created.
 var errNoDatabase = errors.New("no database yet")
 
 // openExisting opens the environment without creating a database.
-func openExisting(g globals) (*env, error) { return openEnvMode(g, false, nil) }
+func openExisting(g globals) (*env, error) { return openEnvMode(g, openWrite, nil) }
+
+// openReading opens the environment of a command that only reads, without
+// creating a database.
+func openReading(g globals) (*env, error) { return openEnvMode(g, openRead, nil) }
 
 // openEnvMode opens the repository, config and store; check refuses what
 // cannot go on before a store is created.
-func openEnvMode(g globals, create bool, check func(*env) error) (*env, error) {
+func openEnvMode(g globals, mode openMode, check func(*env) error) (*env, error) {
 	repo, err := workspace.Open(g.repo)
 	if err != nil {
 		return nil, err
@@ -345,9 +359,20 @@ func openEnvMode(g globals, create bool, check func(*env) error) (*env, error) {
 		// a mistyped directory would hold a new, empty database
 		return nil, fmt.Errorf("--db %s: directory %s does not exist", en.dbPath, filepath.Dir(en.dbPath))
 	}
-	if !create {
-		if _, err := os.Stat(en.dbPath); errors.Is(err, os.ErrNotExist) {
+	if mode != openCreate {
+		// nothing is made here: bbolt would create a missing file and
+		// make an empty one a database
+		fi, statErr := os.Stat(en.dbPath)
+		empty := statErr == nil && fi.Mode().IsRegular() && fi.Size() == 0
+		switch {
+		case g.db == "" && (errors.Is(statErr, fs.ErrNotExist) || empty):
+			// a fresh repository (or a first open cut off before bbolt
+			// wrote the file): no tickets yet
 			return en, errNoDatabase
+		case errors.Is(statErr, fs.ErrNotExist):
+			return nil, fmt.Errorf("database %s does not exist (nothing was created)", en.dbPath)
+		case empty:
+			return nil, fmt.Errorf("database %s is an empty file, not a database (nothing was written to it)", en.dbPath)
 		}
 	}
 	// under a second in all: SPEC's promise to a second process
@@ -531,7 +556,7 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 		return usagef("add: %v", err)
 	}
 	var base string
-	en, err := openEnvMode(g, true, func(en *env) error {
+	en, err := openEnvMode(g, openCreate, func(en *env) error {
 		var err error
 		if base, err = engine.BaseBranch(context.Background(), en.cfg, en.repo); err != nil {
 			return fmt.Errorf("add: %v", err)
@@ -559,7 +584,7 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	en, err := openEnvMode(g, true, func(en *env) error { return en.cfgErr })
+	en, err := openEnvMode(g, openCreate, func(en *env) error { return en.cfgErr })
 	if err != nil {
 		return err
 	}
@@ -855,7 +880,7 @@ func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var tickets []*store.Ticket
-	en, err := openExisting(g)
+	en, err := openReading(g)
 	if err != nil && !errors.Is(err, errNoDatabase) {
 		return err
 	}
@@ -906,7 +931,7 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 	if _, err := store.ParseID(id); err != nil {
 		return usagef("%v", err)
 	}
-	en, err := openExisting(g)
+	en, err := openReading(g)
 	if errors.Is(err, errNoDatabase) {
 		return unknownTicket(id)
 	}
@@ -1154,7 +1179,7 @@ func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	en, err := openExisting(g)
+	en, err := openReading(g)
 	if err != nil && !errors.Is(err, errNoDatabase) {
 		return err
 	}

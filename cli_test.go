@@ -274,6 +274,53 @@ func TestCLIDoneTicketHasNoPhase(t *testing.T) {
 	}
 }
 
+// Commands that only read make no database: in a fresh repository they
+// find no tickets and leave no file; given with --db a missing file or an
+// empty one (which bbolt would make a database), they say so in one line,
+// exit non-zero, and the file stays as it was.
+func TestCLIReadCommandsMakeNoDatabase(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	db := filepath.Join(e.dir, ".git", "agent-tui.db")
+	if out := e.mustRun("list"); strings.TrimSpace(out) != "ID  KIND  STATUS  PHASE  COST  TITLE" {
+		t.Fatalf("list in a fresh repository: %q", out)
+	}
+	e.mustRun("stats")
+	if _, err := os.Stat(db); err == nil {
+		t.Fatal("list or stats created the database")
+	}
+	// an empty file where the database goes: a first open cut off before
+	// bbolt wrote it, so no tickets yet, and left as it is
+	if err := os.WriteFile(db, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("list", "--json")
+	if fi, err := os.Stat(db); err != nil || fi.Size() != 0 {
+		t.Fatalf("list made the empty default file a database: %v", err)
+	}
+	empty := filepath.Join(t.TempDir(), "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.db")
+	for _, c := range []struct{ db, want string }{
+		{empty, "database " + empty + " is an empty file, not a database (nothing was written to it)"},
+		{missing, "database " + missing + " does not exist (nothing was created)"},
+	} {
+		for _, args := range [][]string{{"list"}, {"list", "--json"}, {"show", "T-1"}, {"stats", "--json"}, {"approve", "T-1"}} {
+			out, errOut, code := e.run(append([]string{"--db", c.db}, args...)...)
+			if code == 0 || out != "" || strings.TrimSpace(errOut) != "agent-tui: "+c.want {
+				t.Fatalf("%v --db %s: exit %d, stdout %q, stderr %q", args, c.db, code, out, errOut)
+			}
+		}
+	}
+	if fi, err := os.Stat(empty); err != nil || fi.Size() != 0 {
+		t.Fatalf("the empty file was written: %v", err)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Fatal("the missing file was created")
+	}
+}
+
 func TestCLIBadInputGetsOneLineErrorAndLeavesNothing(t *testing.T) {
 	e := newCLIEnv(t, simpleModel, "")
 	db := filepath.Join(e.dir, ".git", "agent-tui.db")
