@@ -317,8 +317,8 @@ var errNoDatabase = errors.New("no database yet")
 // openExisting opens the environment without creating a database.
 func openExisting(g globals) (*env, error) { return openEnvMode(g, openWrite, nil) }
 
-// openReading opens the environment of a command that only reads, without
-// creating a database.
+// openReading opens the environment of a command that only reads: without
+// creating a database, and read-only where the file cannot be written.
 func openReading(g globals) (*env, error) { return openEnvMode(g, openRead, nil) }
 
 // openEnvMode opens the repository, config and store; check refuses what
@@ -359,11 +359,11 @@ func openEnvMode(g globals, mode openMode, check func(*env) error) (*env, error)
 		// a mistyped directory would hold a new, empty database
 		return nil, fmt.Errorf("--db %s: directory %s does not exist", en.dbPath, filepath.Dir(en.dbPath))
 	}
+	fi, statErr := os.Stat(en.dbPath)
+	empty := statErr == nil && fi.Mode().IsRegular() && fi.Size() == 0
 	if mode != openCreate {
 		// nothing is made here: bbolt would create a missing file and
 		// make an empty one a database
-		fi, statErr := os.Stat(en.dbPath)
-		empty := statErr == nil && fi.Mode().IsRegular() && fi.Size() == 0
 		switch {
 		case g.db == "" && (errors.Is(statErr, fs.ErrNotExist) || empty):
 			// a fresh repository (or a first open cut off before bbolt
@@ -376,7 +376,16 @@ func openEnvMode(g globals, mode openMode, check func(*env) error) (*env, error)
 		}
 	}
 	// under a second in all: SPEC's promise to a second process
-	if en.st, err = store.Open(en.dbPath, 800*time.Millisecond); err != nil {
+	const wait = 800 * time.Millisecond
+	en.st, err = store.Open(en.dbPath, wait)
+	switch {
+	case err != nil && mode == openRead && store.NotWritable(err):
+		// a read-only mount or file: reading needs no write
+		en.st, err = store.OpenReadOnly(en.dbPath, wait)
+	case err != nil && store.NotWritable(err) && statErr == nil && !empty:
+		err = fmt.Errorf("%w; list, show and stats can still read it", err)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := en.checkRepository(); err != nil {
@@ -428,6 +437,9 @@ func (en *env) checkRepository() error {
 			}
 			return fmt.Errorf("database %s holds the tickets of the repository at %s, not of %s: run with --repo %s, or give another --db", en.dbPath, owner, en.repo.Dir, owner)
 		}
+	}
+	if en.st.ReadOnly() {
+		return nil // checked; recorded by the next command that may write
 	}
 	return en.st.Update(func(tx *store.Tx) error {
 		if err := tx.SetMeta(metaRoots, ours); err != nil {

@@ -321,6 +321,98 @@ func TestCLIReadCommandsMakeNoDatabase(t *testing.T) {
 	}
 }
 
+// A database that cannot be written is still read by list, show and
+// stats (bbolt's read-only mode, a shared lock), and changed by none of
+// them; a command that writes says in one line why it cannot. Made
+// unwritable for real: immutable (chattr +i, which stops root too, with
+// EPERM), and on a read-only bind mount in a mount namespace of its own
+// (EROFS).
+func TestCLIReadsADatabaseItCannotWrite(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	db := filepath.Join(e.dir, ".git", "agent-tui.db")
+	e.mustRun("add", "--body", "the body", "kept readable")
+	before, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := func(t *testing.T, run func(args ...string) (string, string, int)) {
+		t.Helper()
+		for _, c := range [][]string{{"list"}, {"list", "--json"}, {"show", "T-1"}, {"show", "T-1", "--json"}, {"stats"}} {
+			out, errOut, code := run(c...)
+			if code != 0 || errOut != "" || c[0] != "stats" && !strings.Contains(out, "kept readable") {
+				t.Fatalf("%v: exit %d, stdout %q, stderr %q", c, code, out, errOut)
+			}
+		}
+	}
+	refused := func(t *testing.T, run func(args ...string) (string, string, int), why string) {
+		t.Helper()
+		for _, c := range [][]string{{"approve", "T-1"}, {"add", "another"}, {"compact"}} {
+			_, errOut, code := run(c...)
+			want := "agent-tui: database " + db + " cannot be written (" + why + "); list, show and stats can still read it"
+			if code == 0 || strings.TrimSpace(errOut) != want {
+				t.Fatalf("%v: exit %d, stderr %q, want %q", c, code, errOut, want)
+			}
+		}
+	}
+	unchanged := func(t *testing.T) {
+		t.Helper()
+		if after, _ := os.ReadFile(db); !bytes.Equal(before, after) {
+			t.Fatal("the database changed")
+		}
+	}
+
+	t.Run("immutable", func(t *testing.T) {
+		if out, err := exec.Command("chattr", "+i", db).CombinedOutput(); err != nil {
+			t.Skipf("cannot make a file immutable here: %v %s", err, out)
+		}
+		defer exec.Command("chattr", "-i", db).Run()
+		reads(t, e.run)
+		refused(t, e.run, "operation not permitted")
+		unchanged(t)
+	})
+
+	t.Run("read-only mount", func(t *testing.T) {
+		// the repository's directory, bound read-only over itself where
+		// only the command sees it
+		inMount := func(argv ...string) (string, string, int) {
+			c := e.cmd()
+			c.Path, c.Args = "unshare", append([]string{"unshare", "-m", "sh", "-ec", `mount --bind "$0" "$0"; mount -o remount,ro,bind "$0" "$0"; exec "$@"`, e.dir}, argv...)
+			if p, err := exec.LookPath("unshare"); err == nil {
+				c.Path = p
+			}
+			var out, errb bytes.Buffer
+			c.Stdout, c.Stderr = &out, &errb
+			err := c.Run()
+			var ee *exec.ExitError
+			if err != nil && !errors.As(err, &ee) {
+				t.Skipf("unshare: %v", err)
+			}
+			return out.String(), errb.String(), c.ProcessState.ExitCode()
+		}
+		roRun := func(args ...string) (string, string, int) {
+			return inMount(append([]string{binPath, "--repo", e.dir}, args...)...)
+		}
+		if _, errOut, code := inMount("touch", filepath.Join(e.dir, "probe")); code == 0 || !strings.Contains(errOut, "Read-only file system") {
+			t.Skipf("no read-only bind mount here: exit %d %q", code, errOut)
+		}
+		reads(t, roRun)
+		refused(t, roRun, "read-only file system")
+		unchanged(t)
+		// a process that writes it, outside the mount, keeps a reader out
+		// as it keeps out a second writer: in a second, naming itself
+		st, err := store.Open(db, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		start := time.Now()
+		_, errOut, code := roRun("list")
+		if code == 0 || !strings.Contains(errOut, "in use by another agent-tui process (pid "+fmt.Sprint(os.Getpid())) || time.Since(start) > 3*time.Second {
+			t.Fatalf("list while a writer holds it: exit %d after %v: %q", code, time.Since(start), errOut)
+		}
+	})
+}
+
 func TestCLIBadInputGetsOneLineErrorAndLeavesNothing(t *testing.T) {
 	e := newCLIEnv(t, simpleModel, "")
 	db := filepath.Join(e.dir, ".git", "agent-tui.db")

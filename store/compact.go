@@ -25,7 +25,7 @@ func Compact(path string, timeout time.Duration) (before, after int64, err error
 	if err != nil {
 		return 0, 0, fmt.Errorf("database %s: %w", path, err)
 	}
-	if err := checkLength(real); err != nil {
+	if err := checkLength(real, true); err != nil {
 		return 0, 0, err
 	}
 	src, err := boltOpen(real, 0o600, &bolt.Options{Timeout: timeout})

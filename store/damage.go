@@ -22,8 +22,9 @@ const (
 // checkLength refuses a file shorter than its own pages say: cut short (a
 // full disk, a copy stopped halfway), bbolt would crash reading a page
 // that is not there, before it can return an error. A file that is not a
-// database at all is left for bbolt to refuse.
-func checkLength(path string) error {
+// database at all is left for bbolt to refuse. repair: a new file cut
+// short may be emptied for bbolt to make again (not by a reader).
+func checkLength(path string, repair bool) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil // not there yet: Open creates it
@@ -69,7 +70,7 @@ func checkLength(path string) error {
 		// the pages of a new file, cut short as they were written (a
 		// full disk): no transaction was ever committed to it, so there
 		// is nothing to lose; made again, unless a process holds it
-		if best.txid <= 1 && emptyIfUnheld(f, fi.Size()) {
+		if best.txid <= 1 && repair && emptyIfUnheld(f, fi.Size()) {
 			return nil
 		}
 		return fmt.Errorf("database %s is damaged: %d bytes where its pages need %d (cut short?); restore it from a copy, or move it away to start a new one", path, fi.Size(), need)

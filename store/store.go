@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -40,9 +41,10 @@ type Store struct {
 	// damage is the first damaged-page error: after bbolt's panic its
 	// handle is in no known state (locks it took may be held), so every
 	// later operation returns this instead of touching it
-	damage atomic.Pointer[error]
-	db     *bolt.DB
-	path   string
+	damage   atomic.Pointer[error]
+	db       *bolt.DB
+	path     string
+	readOnly bool
 
 	// group commit: updates that arrive while one commits are committed
 	// together, with one fsync
@@ -62,11 +64,11 @@ type pendingUpdate struct {
 // is still the one at path: `compact` renames a new file over the old one
 // while a waiting Open holds the old one open, and whatever it then wrote
 // would go to a deleted file.
-func openCurrent(path string, timeout time.Duration) (*bolt.DB, error) {
+func openCurrent(path string, timeout time.Duration, readOnly bool) (*bolt.DB, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		before, statErr := os.Stat(path)
-		db, err := boltOpen(path, 0o600, &bolt.Options{Timeout: max(time.Until(deadline), time.Millisecond)})
+		db, err := boltOpen(path, 0o600, &bolt.Options{Timeout: max(time.Until(deadline), time.Millisecond), ReadOnly: readOnly})
 		if err != nil {
 			return nil, err
 		}
@@ -87,23 +89,14 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
-	if err := checkLength(path); err != nil {
+	if err := checkLength(path, true); err != nil {
 		return nil, err
 	}
 	// (a file a failed open made is left: another process may hold it by
 	// now, and an empty one is made a database by the next open)
-	db, err := openCurrent(path, timeout)
+	db, err := openCurrent(path, timeout, false)
 	if err != nil {
-		if errors.Is(err, ErrDamaged) {
-			return nil, err // names the file already
-		}
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("database %s is %w%s: quit it (or, if it is the TUI, take the decision there), or use --db for another database", path, ErrInUse, holder(path))
-		}
-		if unreadableMeta(err) {
-			return nil, &damageError{fmt.Sprintf("database %s cannot be read (%v): not a database, or its first pages are damaged; if it is agent-tui's, keep a copy of it, then restore it from a backup or move it away to start a new one", path, err)}
-		}
-		return nil, fmt.Errorf("database %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	if err := initBuckets(db, path); err != nil {
 		if errors.Is(err, ErrDamaged) {
@@ -116,6 +109,79 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 	}
 	return &Store{db: db, path: path}, nil
 }
+
+// openError is the one line for a failed bbolt open of path.
+func openError(path string, err error) error {
+	switch {
+	case errors.Is(err, ErrDamaged):
+		return err // names the file already
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return fmt.Errorf("database %s is %w%s: quit it (or, if it is the TUI, take the decision there), or use --db for another database", path, ErrInUse, holder(path))
+	case unreadableMeta(err):
+		return &damageError{fmt.Sprintf("database %s cannot be read (%v): not a database, or its first pages are damaged; if it is agent-tui's, keep a copy of it, then restore it from a backup or move it away to start a new one", path, err)}
+	case NotWritable(err):
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is said once
+		}
+		return fmt.Errorf("database %s cannot be written (%w)", path, err)
+	}
+	return fmt.Errorf("database %s: %w", path, err)
+}
+
+// NotWritable reports whether err is a refusal to open a file for writing
+// that reading would not meet: a read-only filesystem or file, or an
+// immutable one.
+func NotWritable(err error) bool {
+	return errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)
+}
+
+// ErrNotDatabase: the file at the path is empty, so no database yet.
+var ErrNotDatabase = errors.New("an empty file, not a database")
+
+// OpenReadOnly opens the database at path for reading only (bbolt's
+// ReadOnly), for a file or filesystem that cannot be written. It creates,
+// initializes and repairs nothing. Its lock is shared: readers open it
+// together, and a writer holding it (or one waiting for it once a reader
+// holds it) gets ErrInUse after timeout, as with Open.
+func OpenReadOnly(path string, timeout time.Duration) (*Store, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	if fi.Size() == 0 {
+		return nil, fmt.Errorf("database %s is %w", path, ErrNotDatabase) // bbolt would write one there
+	}
+	if err := checkLength(path, false); err != nil {
+		return nil, err
+	}
+	db, err := openCurrent(path, timeout, true)
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	var complete bool
+	if err := guard(path, func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			complete = tx.Bucket(bucketTickets) != nil && tx.Bucket(bucketAttempts) != nil && tx.Bucket(bucketMeta) != nil
+			return nil
+		})
+	}); err != nil {
+		if !errors.Is(err, ErrDamaged) {
+			db.Close()
+		}
+		return nil, err
+	}
+	if !complete {
+		// (a database from before the active index lacks only that one,
+		// which reading does not use)
+		db.Close()
+		return nil, fmt.Errorf("database %s holds no agent-tui tickets: not agent-tui's database", path)
+	}
+	return &Store{db: db, path: path, readOnly: true}, nil
+}
+
+// ReadOnly says the store was opened by OpenReadOnly: updates fail.
+func (s *Store) ReadOnly() bool { return s.readOnly }
 
 // unreadableMeta: bbolt found no usable meta page (both damaged, or not
 // a bbolt file at all).

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -747,4 +749,132 @@ func filledDatabase(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// immutable makes path unwritable, even for root (chattr +i: opening it
+// for writing fails with EPERM), until the test ends; skipped where that
+// cannot be done (not root, a filesystem without the attribute).
+func immutable(t *testing.T, path string) {
+	t.Helper()
+	if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+		t.Skipf("cannot make a file immutable here: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("chattr", "-i", path).Run() })
+}
+
+// A database whose file cannot be written is refused by Open with one line
+// naming why, and read by OpenReadOnly, which changes nothing in it.
+func TestUnwritableDatabaseIsReadReadOnly(t *testing.T) {
+	s, path := openTemp(t)
+	if err := s.CreateTicket(&Ticket{Kind: "feature", Title: "one", Status: StatusQueued}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutAttempt("T-1", &Attempt{Phase: "discovery", N: 1, Deliverable: "spec"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	immutable(t, path)
+	_, err = Open(path, time.Second)
+	if !NotWritable(err) || !errors.Is(err, syscall.EPERM) || err.Error() != "database "+path+" cannot be written (operation not permitted)" {
+		t.Fatalf("Open: %v", err)
+	}
+	ro, err := OpenReadOnly(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts, err := ro.Tickets(); err != nil || len(ts) != 1 || ts[0].Title != "one" {
+		t.Fatalf("tickets %v %v", ts, err)
+	}
+	if as, err := ro.Attempts("T-1"); err != nil || len(as) != 1 || as[0].Deliverable != "spec" {
+		t.Fatalf("attempts %v %v", as, err)
+	}
+	if !ro.ReadOnly() || ro.PutTicket(&Ticket{ID: "T-1"}) == nil {
+		t.Fatal("a read-only store took an update")
+	}
+	ro.Close()
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("reading changed the file")
+	}
+}
+
+// A read-only open takes a shared lock: readers open together, a writer
+// holding the database keeps them out, and one keeps a writer out, each
+// with ErrInUse within the timeout.
+func TestReadOnlyOpenSharesTheLock(t *testing.T) {
+	w, path := openTemp(t)
+	start := time.Now()
+	if _, err := OpenReadOnly(path, 200*time.Millisecond); !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), fmt.Sprintf("(pid %d: ", os.Getpid())) {
+		t.Fatalf("reader while a writer holds it: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("took %v", d)
+	}
+	w.Close()
+	r1, err := OpenReadOnly(path, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r1.Close()
+	r2, err := OpenReadOnly(path, 200*time.Millisecond)
+	if err != nil {
+		t.Fatalf("second reader: %v", err)
+	}
+	r2.Close()
+	if _, err := Open(path, 200*time.Millisecond); !errors.Is(err, ErrInUse) {
+		t.Fatalf("writer while a reader holds it: %v", err)
+	}
+}
+
+// OpenReadOnly makes nothing: no file where there is none, no database of
+// an empty file or of a new one cut short, no buckets in another bbolt
+// file; each is one line, and a damaged file is the damage error.
+func TestReadOnlyOpenMakesNothing(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.db")
+	if _, err := OpenReadOnly(missing, time.Second); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing: %v", err)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Fatal("a read-only open created the file")
+	}
+	empty := filepath.Join(dir, "empty.db")
+	os.WriteFile(empty, nil, 0o600)
+	if _, err := OpenReadOnly(empty, time.Second); !errors.Is(err, ErrNotDatabase) || err.Error() != "database "+empty+" is an empty file, not a database" {
+		t.Fatalf("empty: %v", err)
+	}
+	other := filepath.Join(dir, "other.db")
+	db, err := bolt.Open(other, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	fresh, _ := os.ReadFile(other)
+	if _, err := OpenReadOnly(other, time.Second); err == nil || !strings.Contains(err.Error(), "not agent-tui's database") {
+		t.Fatalf("another program's bbolt file: %v", err)
+	}
+	cut := filepath.Join(dir, "cut.db")
+	os.WriteFile(cut, fresh[:1024], 0o600) // what Open would empty and make again
+	if _, err := OpenReadOnly(cut, time.Second); err == nil || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("cut short: %v", err)
+	}
+	if data, _ := os.ReadFile(cut); !bytes.Equal(data, fresh[:1024]) {
+		t.Fatal("a read-only open changed a file cut short")
+	}
+	for _, p := range []string{empty, other} {
+		if data, _ := os.ReadFile(p); p == empty && len(data) != 0 || p == other && !bytes.Equal(data, fresh) {
+			t.Fatalf("%s changed", p)
+		}
+	}
+	damaged := filepath.Join(dir, "damaged.db")
+	data := filledDatabase(t)
+	data[16+20] ^= 0xff
+	data[4096+16+20] ^= 0xff
+	os.WriteFile(damaged, data, 0o600)
+	if _, err := OpenReadOnly(damaged, time.Second); !errors.Is(err, ErrDamaged) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("damaged: %v", err)
+	}
 }
