@@ -749,7 +749,7 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 	replaced := ""
 	if p := engine.PendingDecision(before); p != nil && d.Kind != store.DecisionPause && d.Kind != store.DecisionResume {
 		// said out loud: the earlier one will not be carried out
-		replaced = fmt.Sprintf(", replacing the %s waiting since %s", strings.ReplaceAll(p.Kind, "_", "-"), p.At.Local().Format("15:04"))
+		replaced = fmt.Sprintf(", replacing the %s waiting since %s", engine.DecisionWords(p.Kind), p.At.Local().Format("15:04"))
 	}
 	if _, err := fmt.Fprintf(stdout, "%s: %s recorded%s; the engine carries it out on its next run\n", t.ID, cmd, replaced); err != nil {
 		return fmt.Errorf("%s: %s recorded, but this could not be written to stdout: %v", t.ID, cmd, err)
@@ -1077,7 +1077,7 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 		fmt.Fprintf(w, "\ndecisions\n")
 	}
 	for _, d := range v.Decisions {
-		fmt.Fprintf(w, "  %s  %s", d.At.Local().Format("2006-01-02 15:04"), strings.ReplaceAll(d.Kind, "_", "-"))
+		fmt.Fprintf(w, "  %s  %s", d.At.Local().Format("2006-01-02 15:04"), engine.DecisionWords(d.Kind))
 		if d.Phase != "" {
 			fmt.Fprintf(w, " at %s", d.Phase)
 		}
@@ -1110,7 +1110,7 @@ func statusText(t *store.Ticket) string {
 		return s
 	}
 	if d := engine.PendingDecision(t); d != nil {
-		s += " (" + d.Kind + " pending)"
+		s += " (" + engine.DecisionWords(d.Kind) + " pending)"
 	}
 	movable := t.Status == store.StatusRunning || t.Status == store.StatusQueued
 	switch will, _ := engine.PausedAfterDecisions(t); {

@@ -634,6 +634,10 @@ func TestCLIApproveWithText(t *testing.T) {
 	if out, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
+	// pending, it reads in words, not as the stored kind
+	if out := e.mustRun("list"); !strings.Contains(out, "(approve with edits pending)") {
+		t.Fatalf("list:\n%s", out)
+	}
 	e.mustRun("run", "--until-idle")
 	v := e.show(id)
 	if p := v["phases"].([]any)[0].(map[string]any); p["status"] != "passed" || p["by_human"] != true {

@@ -273,6 +273,15 @@ func approvable(attempts []*store.Attempt, ps *store.PhaseState) *store.Attempt 
 	return nil
 }
 
+// DecisionWords names a decision's kind for people: the stored kinds are
+// identifiers ("edit_approve").
+func DecisionWords(kind string) string {
+	if kind == store.DecisionEditApprove {
+		return "approve with edits"
+	}
+	return kind
+}
+
 // PendingDecision is the first decision on t, other than a pause or a
 // resume, that no run has carried out yet; nil when there is none.
 func PendingDecision(t *store.Ticket) *store.Decision {

@@ -370,7 +370,7 @@ func TestValidatorChainFailureNamesTheValidator(t *testing.T) {
 	})
 	id := h.add("hotfix", "no validator", false)
 	h.runIdle()
-	if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "every model of validator failed") {
+	if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "every model of validator failed: ") || strings.Contains(tk.Reason, "all models failed") {
 		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
 	}
 }

@@ -547,7 +547,7 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 			if af.Phase != "" {
 				chain = af.Phase // the validator's, for instance
 			}
-			stopReason = "every model of " + chain + " failed: " + OneLine(runErr.Error(), 400)
+			stopReason = "every model of " + chain + " failed: " + OneLine(af.Reasons(), 400)
 			e.broker.publish(Event{Type: EvHealth, TicketID: t.ID})
 		}
 	}

@@ -232,12 +232,15 @@ type AllFailedError struct {
 	Tried []Fallback
 }
 
-func (e *AllFailedError) Error() string {
+func (e *AllFailedError) Error() string { return "all models failed: " + e.Reasons() }
+
+// Reasons says why each model failed: "m: why; m2: why".
+func (e *AllFailedError) Reasons() string {
 	parts := make([]string, len(e.Tried))
 	for i, f := range e.Tried {
 		parts[i] = f.Model + ": " + f.Reason
 	}
-	return "all models failed: " + strings.Join(parts, "; ")
+	return strings.Join(parts, "; ")
 }
 
 // ProviderHealth is a provider's recent record, for the UI.

@@ -82,6 +82,7 @@ func Open(dir string) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not a git repository: %s", dir)
 	}
+	dir = abs // named in full: "." says nothing in an error
 	if gitDir, ticket, ok := inTicketWorktree(abs); ok {
 		// git must not look for the repository there: the worktree's .git
 		// file, or a repository made inside it, are the model's to write

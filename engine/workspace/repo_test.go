@@ -1258,3 +1258,13 @@ func newMergingRepo(t *testing.T, chain bool) *Repo {
 	r.mergeTree = chain
 	return r
 }
+
+// The error names the directory in full: "not a git repository: ." says
+// nothing.
+func TestOpenNamesRelativeDirInFull(t *testing.T) {
+	plain := t.TempDir()
+	t.Chdir(plain)
+	if _, err := Open("."); err == nil || err.Error() != "not a git repository: "+plain {
+		t.Errorf("Open(.) error = %v", err)
+	}
+}
