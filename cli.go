@@ -339,8 +339,7 @@ func openEnvMode(g globals, mode openMode, check func(*env) error) (*env, error)
 		}
 	} else if en.cfg, err = config.FromEnv(tools.Getenv); err != nil {
 		en.cfgErr = err
-		en.cfg = &config.Config{}
-		en.cfg.ApplyDefaults()
+		en.cfg = config.OpenAIDefaults("https://api.openai.com/v1") // prices for stats; nothing runs
 	}
 	if en.cfgErr == nil && en.cfg.Simulated() && !g.demo {
 		// its model was a server inside that demo's process, long gone:

@@ -235,6 +235,19 @@ func TestCLIAddRunShow(t *testing.T) {
 	if sj.TotalUSD <= 0 || sj.TopTierUSD <= 0 || len(sj.PassRate["discovery"]) == 0 {
 		t.Fatalf("stats --json: %+v", sj)
 	}
+	// without a config file or a key, the default tiers still price it
+	cfgPath := filepath.Join(e.dir, ".agent-tui.toml")
+	cfgData, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(cfgPath)
+	c := e.cmd("stats")
+	c.Env = append(c.Env, "OPENAI_API_KEY=", "XDG_CONFIG_HOME="+t.TempDir(), "HOME="+t.TempDir())
+	if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), "same tokens on large") {
+		t.Fatalf("stats without a config or key: %v\n%s", err, out)
+	}
+	os.WriteFile(cfgPath, cfgData, 0o644)
 	if out := e.mustRun("compact"); !strings.Contains(out, "compacted") {
 		t.Fatalf("compact: %q", out)
 	}

@@ -24,6 +24,17 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	} else if why := badURL(base); why != "" {
 		return nil, fmt.Errorf("OPENAI_BASE_URL %q %s (e.g. https://api.openai.com/v1)", base, why)
 	}
+	c := OpenAIDefaults(base)
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// OpenAIDefaults is the config used without a config file: OpenAI's
+// three tiers at base. Without a key it still prices what was spent
+// (stats' top-tier comparison).
+func OpenAIDefaults(base string) *Config {
 	c := &Config{
 		Providers: []Provider{{Name: "openai", BaseURL: base, APIKeyEnv: "OPENAI_API_KEY"}},
 		Models: []Model{
@@ -33,10 +44,7 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 		},
 	}
 	c.ApplyDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return c
 }
 
 // Find resolves which config file to use (SPEC section 8): the explicit
