@@ -958,7 +958,7 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	view := engine.Describe(t, attempts)
+	view := engine.DescribeStopped(t, attempts)
 	view.Confinement = tools.Confinement(en.cfg.Sandbox)
 	if *asJSON {
 		return writeJSON(stdout, view)

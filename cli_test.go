@@ -549,6 +549,11 @@ func TestCLICrashResume(t *testing.T) {
 	}
 	child.Process.Signal(syscall.SIGKILL)
 	child.Wait()
+	// before the next run, show says what that run will record
+	cut := e.show(id)["phases"].([]any)[1].(map[string]any)["attempts"].([]any)
+	if len(cut) != 1 || cut[0].(map[string]any)["interrupted"] != true {
+		t.Fatalf("techspec attempts before the restart: %v", cut)
+	}
 
 	mu.Lock()
 	hang = false

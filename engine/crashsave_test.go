@@ -240,3 +240,29 @@ func runUntilRunning(ctx context.Context, t *testing.T, h *harness, id string) c
 	}
 	return done
 }
+
+// Read while no engine runs (the command line), an attempt a killed
+// process left unfinished reads as interrupted, its running call cut
+// off; the stored attempt is left for the next run to mark.
+func TestDescribeStoppedShowsTheCutOff(t *testing.T) {
+	tk := &store.Ticket{ID: "T-1", Status: store.StatusRunning, Phase: "code", Phases: []store.PhaseState{{Name: "code", Status: store.PhaseRunning}}}
+	a := &store.Attempt{Phase: "code", N: 1, Model: "m", Started: time.Now(),
+		ToolCalls: []store.ToolCall{{Name: "run_command", Args: `{"command":"sleep 40"}`, Result: toolRunning, IsErr: true}}}
+	v := DescribeStopped(tk, []*store.Attempt{a})
+	var got *AttemptView
+	for _, p := range v.Phases {
+		if p.Name == "code" && len(p.Attempts) == 1 {
+			got = &p.Attempts[0]
+		}
+	}
+	if got == nil || !got.Interrupted || len(got.ToolCalls) != 1 || got.ToolCalls[0].Result != toolCutOff {
+		t.Fatalf("view %+v", got)
+	}
+	if a.Interrupted || a.ToolCalls[0].Result != toolRunning {
+		t.Fatal("the stored attempt was changed")
+	}
+	tk.Status = store.StatusDone
+	if v := DescribeStopped(tk, []*store.Attempt{a}); v.Phases[0].Attempts[0].Interrupted {
+		t.Fatal("a finished ticket's attempts were marked")
+	}
+}

@@ -570,6 +570,13 @@ func (e *Engine) publishAttempt(id string, a *store.Attempt) {
 	e.broker.publish(Event{Type: EvAttempt, TicketID: id, Attempt: &cp})
 }
 
+// markCutOff marks an attempt a stopped process left unfinished.
+func markCutOff(a *store.Attempt) {
+	a.Interrupted = true
+	a.Error = "interrupted: the process stopped during this attempt"
+	cutOffToolCalls(a, false)
+}
+
 // recover marks attempts cut off by a crash as interrupted.
 func (e *Engine) recover(tickets []*store.Ticket) error {
 	return e.st.Update(func(tx *store.Tx) error {
@@ -586,9 +593,7 @@ func (e *Engine) recover(tickets []*store.Ticket) error {
 				if a.Done() {
 					continue
 				}
-				a.Interrupted = true
-				a.Error = "interrupted: the process stopped during this attempt"
-				cutOffToolCalls(a, false)
+				markCutOff(a)
 				// what its calls cost up to its last checkpoint was paid:
 				// it counts in the ticket's cost and toward max_cost_usd
 				spent += a.Uncounted()

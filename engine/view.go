@@ -131,6 +131,25 @@ func PendingKinds(t *store.Ticket) []string {
 }
 
 // Describe joins a ticket and its attempts into the show view.
+// DescribeStopped is Describe for a database no engine runs on (the
+// command line holds it alone): an attempt a stopped process left
+// unfinished reads as the next run will record it, interrupted, its
+// running calls cut off.
+func DescribeStopped(t *store.Ticket, attempts []*store.Attempt) TicketView {
+	if !finished(t.Status) {
+		attempts = slices.Clone(attempts)
+		for i, a := range attempts {
+			if !a.Done() {
+				cp := *a
+				cp.ToolCalls = slices.Clone(a.ToolCalls)
+				markCutOff(&cp)
+				attempts[i] = &cp
+			}
+		}
+	}
+	return Describe(t, attempts)
+}
+
 func Describe(t *store.Ticket, attempts []*store.Attempt) TicketView {
 	v := TicketView{
 		ID: t.ID, Kind: t.Kind, Title: t.Title, Body: t.Body, Status: t.Status, Reason: t.Reason,
