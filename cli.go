@@ -1010,6 +1010,7 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 	if v.Confinement != "" {
 		fmt.Fprintf(w, "commands: %s\n", v.Confinement)
 	}
+	rejected := rejectedAttempts(v)
 	for _, p := range v.Phases {
 		fmt.Fprintf(w, "\n%-10s %s", p.Name, strings.ReplaceAll(p.Status, "_", " "))
 		if p.ByHuman {
@@ -1070,6 +1071,9 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 			if a.Error != "" && !a.Interrupted {
 				fmt.Fprintf(w, "      error: %s\n", printable(a.Error))
 			}
+			for _, reason := range rejected[phaseAttempt{p.Name, a.N}] {
+				fmt.Fprintf(w, "      rejected by a person: %s\n", printable(engine.OneLine(reason, 300)))
+			}
 		}
 	}
 	if len(v.Decisions) > 0 {
@@ -1100,6 +1104,39 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 // agent-tui last stopped, and the next run takes it up again; a paused one
 // moves only once resumed. A pause or resume not yet carried out shows as
 // pending.
+type phaseAttempt struct {
+	phase string
+	n     int
+}
+
+// rejectedAttempts finds the attempt each carried-out reject was about:
+// the last of its phase that had ended by then (its verdict may say pass:
+// the validator's, before the person's). Keyed by phase and number.
+func rejectedAttempts(v engine.TicketView) map[phaseAttempt][]string {
+	out := map[phaseAttempt][]string{}
+	for _, d := range v.Decisions {
+		if d.Kind != store.DecisionReject || !d.Applied || d.Superseded != "" {
+			continue
+		}
+		for _, p := range v.Phases {
+			if p.Name != d.Phase {
+				continue
+			}
+			n := 0
+			for _, a := range p.Attempts {
+				if a.Ended != nil && !a.Ended.After(d.At) {
+					n = a.N
+				}
+			}
+			if n > 0 {
+				k := phaseAttempt{p.Name, n}
+				out[k] = append(out[k], d.Reason)
+			}
+		}
+	}
+	return out
+}
+
 func statusText(t *store.Ticket) string {
 	s := strings.ReplaceAll(t.Status, "_", " ")
 	if t.Status == store.StatusRunning {

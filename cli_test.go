@@ -872,6 +872,30 @@ func TestCLISaysWhichDecisionItReplaces(t *testing.T) {
 	}
 }
 
+// A document the validator passed and a person rejected says so on its
+// own line in show, not only among the decisions.
+func TestCLIShowMarksTheRejectedAttempt(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	cfg := filepath.Join(e.dir, ".agent-tui.toml")
+	data, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, bytes.Replace(data, []byte("approve = []"), []byte(`approve = ["techspec"]`), 1), 0o644)
+	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", "gated"))
+	e.mustRun("run", "--until-idle")
+	e.mustRun("reject", id, "--reason", "REJECT-REASON too vague")
+	e.mustRun("run", "--until-idle")
+	out := e.mustRun("show", id)
+	i := strings.Index(out, "\ntechspec ")
+	if i < 0 {
+		t.Fatalf("show:\n%s", out)
+	}
+	first := strings.Index(out[i:], "#1 pass")
+	mark := strings.Index(out[i:], "rejected by a person: REJECT-REASON too vague")
+	second := strings.Index(out[i:], "#2 ")
+	if first < 0 || mark < first || second < mark {
+		t.Fatalf("the reject is not under techspec #1:\n%s", out)
+	}
+}
+
 // A repository prompt that does not render stops run before any model is
 // asked, naming the file.
 func TestCLIBrokenPromptStopsRunAtStart(t *testing.T) {
