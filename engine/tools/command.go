@@ -259,7 +259,11 @@ func execSession(ctx context.Context, argv []string, dir string, env []string, t
 	defer runtime.UnlockOSThread()
 
 	start := time.Now()
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		lowerPriority(cmd.Process.Pid)
+		err = cmd.Wait()
+	}
 	if cmd.Process != nil {
 		// Nothing the command started outlives it.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

@@ -20,6 +20,8 @@ func confineThread(writable, readable, hidden []string) error {
 // setDeathSignal does nothing: the helper runs on Linux only.
 func setDeathSignal(*syscall.SysProcAttr, syscall.Signal) {}
 
+func lowerPriority(int) {}
+
 // HideEnvironment is a no-op where there is no /proc/<pid>/environ to hide.
 func HideEnvironment() error { return nil }
 
