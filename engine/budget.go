@@ -219,6 +219,21 @@ func fitToolResults(msgs []openai.ChatCompletionMessage, budget int) []string {
 			trimmed = append(trimmed, fmt.Sprintf("%s arguments: %d → 0 tokens", f.Name, have))
 		}
 	}
+	// the model's own text beside its calls (it goes back with them): a
+	// huge one would make every later call too long for any model
+	stubText := func(m *openai.ChatCompletionMessage) {
+		if over <= 0 || m.Role != openai.ChatMessageRoleAssistant || strings.HasPrefix(m.Content, droppedMark) {
+			return
+		}
+		have := llm.EstimateTokens(m.Content)
+		stub := fmt.Sprintf("%s %d tokens of your text from this turn, to fit the context budget]", droppedMark, have)
+		if have <= llm.EstimateTokens(stub) {
+			return
+		}
+		m.Content = stub
+		over -= have - llm.EstimateTokens(stub)
+		trimmed = append(trimmed, fmt.Sprintf("the model's text of an earlier turn: %d → 0 tokens", have))
+	}
 	for i := 2; i < latest && over > 0; i++ {
 		m := &msgs[i]
 		if m.Role == openai.ChatMessageRoleTool && !strings.HasPrefix(m.Content, droppedMark) {
@@ -228,9 +243,11 @@ func fitToolResults(msgs []openai.ChatCompletionMessage, budget int) []string {
 			trimmed = append(trimmed, fmt.Sprintf("earlier %s result: %d → 0 tokens", m.Name, have))
 		}
 		stubArgs(m)
+		stubText(m)
 	}
 	if latest < len(msgs) && over > 0 {
 		stubArgs(&msgs[latest])
+		stubText(&msgs[latest])
 	}
 	if over <= 0 {
 		return trimmed

@@ -139,6 +139,25 @@ func TestOldArgumentsGiveWayBeforeTheLatestResult(t *testing.T) {
 	}
 }
 
+// A huge text the model sent beside its calls goes back with them on the
+// next turn: it gives way too, or no model would take the call.
+func TestHugeTextBesideCallsGivesWay(t *testing.T) {
+	huge := strings.Repeat("the model thinking out loud at length\n", 100000) // ~1M tokens
+	msgs := []openai.ChatCompletionMessage{
+		{Role: openai.ChatMessageRoleSystem, Content: "system"},
+		{Role: openai.ChatMessageRoleUser, Content: "the task"},
+		{Role: openai.ChatMessageRoleAssistant, Content: huge, ToolCalls: []openai.ToolCall{{ID: "r", Type: openai.ToolTypeFunction, Function: openai.FunctionCall{Name: "read_file", Arguments: `{"path": "a.go"}`}}}},
+		{Role: openai.ChatMessageRoleTool, ToolCallID: "r", Name: "read_file", Content: "package a\n"},
+	}
+	trimmed := fitToolResults(msgs, 4000)
+	if n := llm.EstimateMessages(msgs); n > 4000 {
+		t.Fatalf("about %d tokens after fitting into 4000 (trimmed %q)", n, trimmed)
+	}
+	if msgs[3].Content != "package a\n" || len(trimmed) == 0 {
+		t.Fatalf("result %q, trimmed %q", msgs[3].Content, trimmed)
+	}
+}
+
 // A review whose budget leaves nothing of the diff would pass code it
 // never saw: the ticket stops, saying which budget to raise.
 func TestReviewWithoutRoomForTheDiffStops(t *testing.T) {
