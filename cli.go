@@ -1054,6 +1054,11 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 			for _, f := range a.Fallbacks {
 				fmt.Fprintf(w, "      %s %s (%s): %s\n", left, printable(f.Model), printable(f.Provider), printable(engine.OneLine(f.Reason, 300)))
 			}
+			if len(a.Served) > 1 {
+				for _, sv := range a.Served {
+					fmt.Fprintf(w, "      served by %s (%s): in %d out %d $%.4f\n", printable(sv.Model), printable(sv.Provider), sv.TokensIn, sv.TokensOut, sv.CostUSD)
+				}
+			}
 			if a.Model != "" {
 				for _, c := range a.Checks {
 					mark := "✓"

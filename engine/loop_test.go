@@ -526,3 +526,52 @@ func TestSensitiveTicketBuildsWithPrivateCaches(t *testing.T) {
 		t.Errorf("another ticket's GOCACHE %q", got)
 	}
 }
+
+// A fallback that serves some turns of a session is billed under its own
+// model: the attempt keeps what each model served, show lists them and
+// stats splits the spend (it all went under the last model).
+func TestFallbackServingSomeTurnsIsBilledToIt(t *testing.T) {
+	h := newHarness(t, "\n[phases.diagnosis]\nmodels = [\"medium\", \"spare\"]\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase != "diagnosis" {
+			return developer(r, phase)
+		}
+		if toolTurns(r) == 0 {
+			if r.Model == "mid-1" {
+				return oaitest.Reply{Status: 500}
+			}
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "l", Name: "list_dir", Args: `{"path": "."}`}}, PromptTokens: 1000, CompletionTokens: 100}
+		}
+		rep := developer(r, phase)
+		rep.PromptTokens, rep.CompletionTokens = 2000, 200
+		return rep
+	})
+	id := h.add("hotfix", "one turn on the spare", false)
+	h.runIdle()
+	a := h.phase(id, "diagnosis").Attempts[0]
+	if a.Model != "medium" || len(a.Served) != 2 {
+		t.Fatalf("model %q served %+v", a.Model, a.Served)
+	}
+	got := map[string]store.Spend{}
+	for _, sv := range a.Served {
+		got[sv.Model] = sv
+	}
+	if got["spare"].TokensIn != 1000 || got["medium"].TokensIn != 2000 || got["spare"].Provider != "backup" {
+		t.Fatalf("served %+v", a.Served)
+	}
+	if v := h.view(id); len(v.Phases[0].Attempts[0].Served) != 2 {
+		t.Fatalf("show --json's served: %+v", v.Phases[0].Attempts[0].Served)
+	}
+	s, err := ComputeStats(h.st, h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]SpendRow{}
+	for _, r := range s.Spend {
+		if r.Phase == "diagnosis" {
+			rows[r.Model] = r
+		}
+	}
+	if rows["spare"].TokensIn != 1000 || rows["spare"].Attempts != 1 || rows["medium"].TokensIn != 2000 || rows["medium"].Attempts != 1 {
+		t.Fatalf("stats rows %+v", rows)
+	}
+}

@@ -143,7 +143,28 @@ func (s *session) record(resp *llm.Response) {
 	if len(resp.Fallbacks) > 0 {
 		s.e.broker.publish(Event{Type: EvHealth, TicketID: s.t.ID}) // a provider failed
 	}
-	s.spend(llm.Usage{TokensIn: resp.TokensIn, TokensOut: resp.TokensOut, Estimated: resp.Estimated, CostUSD: resp.CostUSD})
+	u := servedUsage(resp)
+	s.spend(u)
+	s.a.Served = addServed(s.a.Served, u)
+}
+
+// servedUsage is what a complete call cost, and whose it was.
+func servedUsage(resp *llm.Response) llm.Usage {
+	return llm.Usage{Model: resp.Model, Provider: resp.Provider, TokensIn: resp.TokensIn, TokensOut: resp.TokensOut, Estimated: resp.Estimated, CostUSD: resp.CostUSD}
+}
+
+// addServed adds a complete call's cost to its model's entry.
+func addServed(to []store.Spend, u llm.Usage) []store.Spend {
+	for i := range to {
+		if e := &to[i]; e.Model == u.Model && e.Provider == u.Provider {
+			e.TokensIn += u.TokensIn
+			e.TokensOut += u.TokensOut
+			e.Estimated = e.Estimated || u.Estimated
+			e.CostUSD += u.CostUSD
+			return to
+		}
+	}
+	return append(to, spendOf(u))
 }
 
 // addFallbacks adds the models a call tried and left; a model skipped for
@@ -390,7 +411,9 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 		}
 		v.Model, v.Provider = resp.Model, resp.Provider
 		v.Fallbacks = addFallbacks(v.Fallbacks, resp.Fallbacks)
-		addValidatorUsage(v, llm.Usage{TokensIn: resp.TokensIn, TokensOut: resp.TokensOut, CostUSD: resp.CostUSD})
+		u := servedUsage(resp)
+		addValidatorUsage(v, u)
+		v.Served = addServed(v.Served, u)
 		v.Raw = resp.Content
 		verdict, perr := ParseVerdict(resp.Content)
 		if perr == nil {

@@ -80,18 +80,24 @@ func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 			for _, a := range attempts {
 				// each half-answered call under its own model, the rest
 				// under the model that answered
-				session := func(phase, model string, in, out int, cost float64, wasted []store.Spend) {
+				session := func(phase, model string, in, out int, cost float64, wasted, served []store.Spend) {
 					for _, w := range wasted {
 						add(phase, w.Model, w.TokensIn, w.TokensOut, w.CostUSD, false)
 						in, out, cost = in-w.TokensIn, out-w.TokensOut, cost-w.CostUSD
 					}
-					add(phase, model, in, out, cost, true)
+					// each model that served some of its calls served
+					// the attempt (records from before Served: the last)
+					for _, sv := range served {
+						add(phase, sv.Model, sv.TokensIn, sv.TokensOut, sv.CostUSD, true)
+						in, out, cost = in-sv.TokensIn, out-sv.TokensOut, cost-sv.CostUSD
+					}
+					add(phase, model, in, out, cost, len(served) == 0)
 				}
 				if a.Model != "human" {
-					session(a.Phase, a.Model, a.TokensIn, a.TokensOut, a.CostUSD, a.Wasted)
+					session(a.Phase, a.Model, a.TokensIn, a.TokensOut, a.CostUSD, a.Wasted, a.Served)
 				}
 				if v := a.Validator; v != nil {
-					session(config.Validator, v.Model, v.TokensIn, v.TokensOut, v.CostUSD, v.Wasted)
+					session(config.Validator, v.Model, v.TokensIn, v.TokensOut, v.CostUSD, v.Wasted, v.Served)
 				}
 				if a.Verdict == nil || a.Interrupted || a.Verdict.By == "human" {
 					continue

@@ -53,10 +53,13 @@ type PhaseView struct {
 }
 
 type AttemptView struct {
-	N               int              `json:"n"`
-	Model           string           `json:"model"`
-	Provider        string           `json:"provider"`
-	Fallbacks       []store.Fallback `json:"fallbacks"`
+	N         int              `json:"n"`
+	Model     string           `json:"model"`
+	Provider  string           `json:"provider"`
+	Fallbacks []store.Fallback `json:"fallbacks"`
+	// Served: what each model that answered some of its calls cost (two
+	// or more when a fallback served some turns)
+	Served          []store.Spend    `json:"served"`
 	Deliverable     string           `json:"deliverable"`
 	Verdict         *VerdictView     `json:"verdict"`
 	TokensIn        int              `json:"tokens_in"`
@@ -194,6 +197,9 @@ func attemptView(a *store.Attempt) AttemptView {
 	}
 	if av.Fallbacks == nil {
 		av.Fallbacks = []store.Fallback{}
+	}
+	if av.Served = a.Served; av.Served == nil {
+		av.Served = []store.Spend{}
 	}
 	if av.ToolCalls == nil {
 		av.ToolCalls = []store.ToolCall{}

@@ -140,7 +140,10 @@ type Attempt struct {
 	CostUSD         float64    `json:"cost_usd"`
 	// Wasted are calls a model answered only in part (counted in the
 	// tokens and cost above): by model, for the spend per model.
-	Wasted      []Spend   `json:"wasted,omitempty"`
+	Wasted []Spend `json:"wasted,omitempty"`
+	// Served is what the complete calls cost, one entry per model: more
+	// than one when a fallback served some turns of the session.
+	Served      []Spend   `json:"served,omitempty"`
 	Started     time.Time `json:"started"`
 	Ended       time.Time `json:"ended,omitzero"`
 	Verdict     *Verdict  `json:"verdict"`
@@ -234,6 +237,7 @@ type Validator struct {
 	Raw        string     `json:"raw"`
 	Unreadable int        `json:"unreadable,omitempty"`
 	Wasted     []Spend    `json:"wasted,omitempty"` // as Attempt.Wasted
+	Served     []Spend    `json:"served,omitempty"` // as Attempt.Served
 	// Trimmed: what its input lost to its context budget, as Attempt.Trimmed
 	Trimmed []string `json:"trimmed,omitempty"`
 }
