@@ -45,6 +45,7 @@ type session struct {
 	a      *store.Attempt
 	stream strings.Builder
 	msgs   []openai.ChatCompletionMessage
+	defs   []openai.Tool // sent with every call of the session
 	box    *tools.Box
 	// savedAt is when the attempt was last saved; call is the model call
 	// under way, for what a save mid-stream says it cost so far
@@ -103,7 +104,7 @@ func (s *session) saveStreaming() {
 	if c := &s.call; c.text.Len() > 0 {
 		m, _, _ := s.e.cfg.Model(c.model)
 		m.Name = c.model // (priced at nothing if the config lost it)
-		u := llm.EstimatedUsage(m, c.provider, s.msgs, c.text.String())
+		u := llm.EstimatedUsage(m, c.provider, s.msgs, s.defs, c.text.String())
 		cp.TokensIn += u.TokensIn
 		cp.TokensOut += u.TokensOut
 		cp.TokensEstimated = true
@@ -231,6 +232,7 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 		defer in.box.Close()
 		defs = in.box.Definitions()
 	}
+	s.defs = defs
 	s.msgs = []openai.ChatCompletionMessage{
 		{Role: openai.ChatMessageRoleSystem, Content: in.system},
 		{Role: openai.ChatMessageRoleUser, Content: in.user},

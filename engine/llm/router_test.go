@@ -511,6 +511,15 @@ func TestNoUsageIsEstimated(t *testing.T) {
 	if resp.TokensIn == 0 || resp.TokensOut == 0 || resp.CostUSD == 0 {
 		t.Errorf("tokens %d/%d cost %v", resp.TokensIn, resp.TokensOut, resp.CostUSD)
 	}
+	// the tool definitions sent with the call are billed as input too
+	defs := []openai.Tool{{Type: openai.ToolTypeFunction, Function: &openai.FunctionDefinition{Name: "read_file", Description: strings.Repeat("reads a file of the worktree ", 40)}}}
+	resp, err = r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello, Tools: defs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := EstimateMessages(hello) + EstimateTools(defs); resp.TokensIn != want || EstimateTools(defs) < 200 {
+		t.Errorf("with tools: tokens in %d, want %d", resp.TokensIn, want)
+	}
 }
 
 type clock struct {

@@ -101,7 +101,7 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 	fail := func(f *failure) (*Response, *failure) {
 		if req.OnWasted != nil && (received || usage != nil) {
 			// the model ran: what it read and wrote so far is billed
-			req.OnWasted(usageOf(c.model, c.provider.Name, usage, req.Messages, answerText(content.String(), tools.calls())))
+			req.OnWasted(usageOf(c.model, c.provider.Name, usage, req.Messages, req.Tools, answerText(content.String(), tools.calls())))
 		}
 		// The caller's cancellation is no mid-stream failure to report.
 		if emitted && ctx.Err() == nil {
@@ -171,19 +171,20 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		Model:        c.model.Name,
 		Provider:     c.provider.Name,
 	}
-	u := usageOf(c.model, c.provider.Name, usage, req.Messages, answerText(resp.Content, resp.ToolCalls))
+	u := usageOf(c.model, c.provider.Name, usage, req.Messages, req.Tools, answerText(resp.Content, resp.ToolCalls))
 	resp.TokensIn, resp.TokensOut, resp.Estimated, resp.CostUSD = u.TokensIn, u.TokensOut, u.Estimated, u.CostUSD
 	return resp, nil
 }
 
 // usageOf is a call's usage as the provider reported it, or estimated from
 // the prompt and the answer's text when it reported none, priced.
-func usageOf(m config.Model, provider string, reported *openai.Usage, prompt []openai.ChatCompletionMessage, answer string) Usage {
+func usageOf(m config.Model, provider string, reported *openai.Usage, prompt []openai.ChatCompletionMessage, tools []openai.Tool, answer string) Usage {
 	u := Usage{Model: m.Name, Provider: provider}
 	if reported != nil {
 		u.TokensIn, u.TokensOut = reported.PromptTokens, reported.CompletionTokens
 	} else {
-		u.TokensIn, u.TokensOut, u.Estimated = EstimateMessages(prompt), EstimateTokens(answer), true
+		// the tool definitions go with every call, and are billed
+		u.TokensIn, u.TokensOut, u.Estimated = EstimateMessages(prompt)+EstimateTools(tools), EstimateTokens(answer), true
 	}
 	u.CostUSD = m.Cost(u.TokensIn, u.TokensOut)
 	return u
@@ -191,8 +192,8 @@ func usageOf(m config.Model, provider string, reported *openai.Usage, prompt []o
 
 // EstimatedUsage is what a call on m has cost when it has sent answer so
 // far for prompt, estimated and priced: a call still streaming.
-func EstimatedUsage(m config.Model, provider string, prompt []openai.ChatCompletionMessage, answer string) Usage {
-	return usageOf(m, provider, nil, prompt, answer)
+func EstimatedUsage(m config.Model, provider string, prompt []openai.ChatCompletionMessage, tools []openai.Tool, answer string) Usage {
+	return usageOf(m, provider, nil, prompt, tools, answer)
 }
 
 // answerText is an answer's text and tool calls, for estimating its tokens.
