@@ -610,7 +610,7 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 	}
 	if why := en.noProvider(); why != "" {
 		if ids := needsModel(tickets); len(ids) > 0 {
-			return fmt.Errorf("%s: %s would call a model and only stop for you; set it, or pause or cancel them, then run again", why, someIDs(ids))
+			return fmt.Errorf("%s: %s would call a model and only stop for you; set a key, or pause or cancel those tickets, then run again", why, someIDs(ids))
 		}
 		fmt.Fprintf(stderr, "agent-tui: warning: %s: only merges, CI runs and cancels are carried out\n", errorLine(why))
 	} else {
@@ -636,7 +636,7 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 			for _, w := range order {
 				parts = append(parts, w+": "+someIDs(whys[w]))
 			}
-			return fmt.Errorf("%s would only stop for you; set it, or pause or cancel them, then run again", strings.Join(parts, "; "))
+			return fmt.Errorf("%s would only stop for you; fix that, or pause or cancel those tickets, then run again", strings.Join(parts, "; "))
 		}
 	}
 	for _, w := range eng.Warnings() {

@@ -195,6 +195,26 @@ func TestParseVerdict(t *testing.T) {
 	}
 }
 
+// What was wrong with a verdict is said as the model was asked (it goes
+// back to the model, and into show), not in Go's terms.
+func TestParseVerdictSaysWhatIsWrongInJSONTerms(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"pass": "yes"}`:                  `"pass" must be true or false, not a string`,
+		`{"pass": 1}`:                      `"pass" must be true or false, not a number`,
+		`{"tickets": {"kind": "feature"}}`: `"tickets" must be a list, not an object`,
+	} {
+		var err error
+		if strings.Contains(in, "tickets") {
+			_, err = ParseSplit(in)
+		} else {
+			_, err = ParseVerdict(in)
+		}
+		if err == nil || err.Error() != want || strings.Contains(err.Error(), "Go ") {
+			t.Errorf("%s: %v, want %q", in, err, want)
+		}
+	}
+}
+
 func TestParseSplit(t *testing.T) {
 	got, err := ParseSplit("Here:\n```json\n{\"tickets\": [{\"kind\": \"Feature\", \"title\": \" a \", \"body\": \"b\"}]}\n```")
 	if err != nil || len(got) != 1 || got[0].Kind != "feature" || got[0].Title != "a" {

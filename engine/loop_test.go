@@ -373,6 +373,10 @@ func TestValidatorChainFailureNamesTheValidator(t *testing.T) {
 	if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "every model of validator failed: ") || strings.Contains(tk.Reason, "all models failed") {
 		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
 	}
+	// the attempt's own error says whose models failed: its own answered
+	if a := h.phase(id, "diagnosis").Attempts[0]; !strings.HasPrefix(a.Error, "every model of the validator failed: small: HTTP 503") {
+		t.Fatalf("attempt error %q", a.Error)
+	}
 }
 
 // A model repeating the very same calls is stopped after a few rounds, not

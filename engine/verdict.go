@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -113,7 +114,45 @@ func decodeObject(text, wantKey string, v any) error {
 		return fmt.Errorf("no JSON object with %q found", wantKey)
 	}
 	if err := json.Unmarshal(found, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			// said as the model was asked, not in Go's terms
+			return fmt.Errorf("%q must be %s, not %s", strings.TrimLeft(te.Field, "."), jsonKind(te.Type), aJSON(te.Value))
+		}
 		return fmt.Errorf("the JSON object does not fit: %v", err)
 	}
 	return nil
+}
+
+// jsonKind names what JSON value a Go type takes.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "a number"
+}
+
+// aJSON is a JSON value's kind with its article ("a string").
+func aJSON(value string) string {
+	switch value {
+	case "array":
+		return "a list"
+	case "object":
+		return "an object"
+	case "bool":
+		return "true or false"
+	}
+	if value == "" {
+		return "something else"
+	}
+	return "a " + value
 }

@@ -232,7 +232,13 @@ type AllFailedError struct {
 	Tried []Fallback
 }
 
-func (e *AllFailedError) Error() string { return "all models failed: " + e.Reasons() }
+func (e *AllFailedError) Error() string {
+	if e.Phase == config.Validator {
+		// an attempt's error: its own models did their part
+		return "every model of the validator failed: " + e.Reasons()
+	}
+	return "all models failed: " + e.Reasons()
+}
 
 // Reasons says why each model failed: "m: why; m2: why".
 func (e *AllFailedError) Reasons() string {
