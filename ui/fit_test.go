@@ -753,26 +753,36 @@ func TestPendingEditIsShownAndEditedAgain(t *testing.T) {
 	t.Fatalf("no editor opened: flash %q", m.flash)
 }
 
-// esc in the new-ticket form keeps what was typed for the next n; a
-// created ticket clears it.
-func TestNewTicketDraftSurvivesEsc(t *testing.T) {
+// esc in the new-ticket form discards what was typed: the next n starts
+// from the defaults, and a later ctrl+s cannot create text the user no
+// longer sees.
+func TestNewTicketEscDiscardsDraft(t *testing.T) {
 	f := fixture()
 	m := newTestModel(t, f, 120, 30)
+	m = press(t, m, "n", "shift+tab", "l", "tab") // kind: hotfix
+	m = typeText(t, m, "OLD-TITLE")
+	m = press(t, m, "tab")
+	m = typeText(t, m, "ffff")
+	m = press(t, m, "tab", "y") // sensitive
+	if n := m.dialogs[len(m.dialogs)-1].(newTicketForm).typed(); n.Title != "OLD-TITLE" || n.Body != "ffff" || n.Kind != "hotfix" || !n.Sensitive {
+		t.Fatalf("the form did not take the keys: %+v", n)
+	}
+	m = press(t, m, "esc")
+	if len(m.dialogs) != 0 || len(f.added) != 0 {
+		t.Fatalf("esc: dialogs %d, added %+v", len(m.dialogs), f.added)
+	}
 	m = press(t, m, "n")
-	for _, r := range "DRAFT-TITLE" {
-		m = press(t, m, string(r))
+	fm, ok := m.dialogs[len(m.dialogs)-1].(newTicketForm)
+	if !ok || fm.typed() != (engine.NewTicket{Kind: "feature"}) || fm.field != fieldTitle {
+		t.Fatalf("the next n is not a fresh form: %+v", fm.typed())
 	}
-	m = press(t, m, "esc", "n")
-	if out := plain(m); !strings.Contains(out, "DRAFT-TITLE") {
-		t.Fatalf("draft lost after esc:\n%s", out)
+	if out := plain(m); strings.Contains(out, "OLD-TITLE") || strings.Contains(out, "ffff") {
+		t.Fatalf("the cancelled draft shows:\n%s", out)
 	}
-	m = press(t, m, "ctrl+s")
-	if len(f.added) != 1 || f.added[0].Title != "DRAFT-TITLE" {
+	m = typeText(t, m, "NEW")
+	press(t, m, "ctrl+s")
+	if len(f.added) != 1 || f.added[0] != (engine.NewTicket{Kind: "feature", Title: "NEW"}) {
 		t.Fatalf("added %+v", f.added)
-	}
-	m = press(t, m, "n")
-	if f, ok := m.dialogs[len(m.dialogs)-1].(newTicketForm); !ok || f.title.Value() != "" {
-		t.Fatalf("a created ticket's draft came back: %+v", m.dialogs)
 	}
 }
 

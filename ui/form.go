@@ -85,9 +85,9 @@ func (f newTicketForm) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 	if k, ok := msg.(tea.KeyPressMsg); ok {
 		switch s := k.String(); {
 		case s == "esc" || s == "ctrl+c":
-			// a long body must not be lost to one key: the next n has it back
-			n := f.typed()
-			return f, func() tea.Msg { return draftMsg{n} }, true
+			// cancel means cancel: the next n starts from an empty form, so
+			// nothing typed here can be created later unseen
+			return f, nil, true
 		case s == "ctrl+s" || (s == "enter" && f.field == fieldSensitive):
 			title := strings.TrimSpace(f.title.Value())
 			if title == "" {

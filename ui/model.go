@@ -65,7 +65,6 @@ type Model struct {
 	textTop      [tabCount]int
 
 	dialogs     []dialog
-	draft       *engine.NewTicket // a new ticket closed unsent, for the next n
 	filtering   bool
 	filterInput textinput.Model
 
@@ -220,12 +219,6 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		cmd := m.setFlash(text, isErr)
 		m.flashAbout(msg.id)
 		return cmd
-	case draftMsg:
-		m.draft = nil
-		if msg.n.Title != "" || msg.n.Body != "" {
-			m.draft = &msg.n
-		}
-		return nil
 	case ticketAddedMsg:
 		if msg.err != nil {
 			// the form comes back with what was typed and why it failed
@@ -234,7 +227,6 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.dialogs = append(m.dialogs, f)
 			return cmd
 		}
-		m.draft = nil
 		m.q.put(msg.t)
 		m.selectID(msg.t.ID)
 		return m.setFlash("created "+msg.t.ID, false)
@@ -661,9 +653,6 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 	km := m.keys
 	if key.Matches(k, km.New) {
 		f, cmd := m.newTicketForm()
-		if m.draft != nil {
-			f = f.refill(*m.draft, "")
-		}
 		m.dialogs = append(m.dialogs, f)
 		return cmd
 	}

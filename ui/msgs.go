@@ -45,8 +45,6 @@ type (
 		text string
 		err  error
 	}
-	// draftMsg: the new-ticket form closed unsent; what was typed is kept
-	draftMsg       struct{ n engine.NewTicket }
 	ticketAddedMsg struct {
 		t   *store.Ticket
 		n   engine.NewTicket // what was asked, to give it back on error
