@@ -422,6 +422,36 @@ func TestPendingDecisionShowsOnRow(t *testing.T) {
 	}
 }
 
+// A pending decision is named in words, never by its stored identifier
+// (edit_approve): on the row, in the ticket's status line, in History and
+// in what the status line says once recorded.
+func TestPendingDecisionInWords(t *testing.T) {
+	f := fixture()
+	f.tickets[3].Decisions = []store.Decision{{Kind: store.DecisionEditApprove, Phase: "tests", Text: "edited tests"}}
+	m := newTestModel(t, f, 150, 42)
+	m = press(t, m, "j", "j", "j") // T-4
+	views := map[string]string{"queue": plain(m), "history": plain(press(t, m, "3"))}
+	views["flash"] = doneText(true, store.DecisionEditApprove, "T-4", "")
+	// r replaces the waiting edit: the flash names what it replaces
+	m = press(t, m, "r")
+	m = typeText(t, m, "no")
+	views["replace"] = plain(press(t, m, "enter"))
+	for name, out := range views {
+		if strings.Contains(out, "edit_approve") || strings.Contains(out, "edit-approve") {
+			t.Errorf("%s shows the internal name:\n%s", name, out)
+		}
+	}
+	if n := strings.Count(views["queue"], "needs human (approve with edits pending)"); n != 2 {
+		t.Errorf("row and status line: %d of 2 in\n%s", n, views["queue"])
+	}
+	if !strings.Contains(views["history"], "decision · approve with edits at tests") {
+		t.Errorf("history:\n%s", views["history"])
+	}
+	if !strings.Contains(views["replace"], "(replacing the waiting approve with edits)") {
+		t.Errorf("reject over a waiting edit:\n%s", views["replace"])
+	}
+}
+
 // Two publishers can race: a snapshot older than the one shown is ignored,
 // so a cancelled ticket does not go back to "running" on screen.
 func TestOlderSnapshotDoesNotOverwrite(t *testing.T) {

@@ -894,7 +894,7 @@ func TestHistoryDecisionsNameTheirDetails(t *testing.T) {
 	wants := []string{
 		"decision · retry at tests · " + before.Local().Format("2006-01-02 15:04"), "guidance: write a test file first",
 		"tests · attempt 3 · mid via sim (simulated)",
-		"decision · edit-approve at tests · " + when, "reason: done by hand",
+		"decision · approve with edits at tests · " + when, "reason: done by hand",
 		"decision · retry at tests · " + when + " · pending", "model: large",
 	}
 	// in this order: each decision where it was taken among the attempts
