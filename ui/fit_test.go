@@ -923,3 +923,50 @@ func TestBrowsingADemoKeepsTheSimulatedLabel(t *testing.T) {
 		t.Errorf("the status line says a simulated model runs: %q", s)
 	}
 }
+
+// The selected ticket's status lines never break a word (a branch read as
+// "agent/T-" and "5"): whatever the length of the reason, at any size,
+// each word shows whole or cut with "…", and progress and cost are whole.
+func TestTicketInfoNeverBreaksAWord(t *testing.T) {
+	for _, size := range [][2]int{{150, 42}, {80, 24}, {100, 14}, {60, 20}} {
+		for k := 0; k <= 60; k++ {
+			f := fixture()
+			tk := f.tickets[4] // T-5: discovery 1/9 · $0.000
+			tk.Status, tk.Branch = store.StatusNeedsHuman, "agent/T-5"
+			tk.Reason = "every provider failed" + strings.Repeat(" retried", k) + ": nothing was sent"
+			m := newTestModel(t, f, size[0], size[1])
+			m = press(t, m, "j", "j", "j", "j")
+			if m.q.selectedID() != "T-5" {
+				t.Fatalf("selected %s", m.q.selectedID())
+			}
+			out := checkFrame(t, m, size[0], size[1])
+			info := m.layout().info
+			full := "needs human: " + tk.Reason + " · discovery 1/9 · $0.000 · agent/T-5"
+			known := map[string]bool{}
+			for _, w := range strings.Fields(full) {
+				known[w] = true
+			}
+			shown := strings.Join(info, "\n")
+			for _, w := range strings.Fields(shown) {
+				if !known[w] && !strings.HasSuffix(w, "…") {
+					t.Fatalf("%dx%d, %d words: %q is not a whole word:\n%s", size[0], size[1], k, w, shown)
+				}
+			}
+			for _, l := range info {
+				if !strings.Contains(out, l) {
+					t.Fatalf("%dx%d: info line %q not drawn:\n%s", size[0], size[1], l, out)
+				}
+				if strings.HasPrefix(l, "·") {
+					t.Fatalf("%dx%d: a line starts with the separator:\n%s", size[0], size[1], shown)
+				}
+			}
+			want := "discovery 1/9 · $0.000"
+			if size[0] < 100 {
+				want = "$0.000" // a narrow pane gives up the progress before the cost
+			}
+			if !strings.Contains(shown, want) {
+				t.Fatalf("%dx%d, %d words: %q not whole in\n%s", size[0], size[1], k, want, shown)
+			}
+		}
+	}
+}

@@ -318,33 +318,137 @@ func (m *Model) detailLines(l layout) []string {
 }
 
 // infoLines are the selected ticket's status, why it stopped, progress,
-// cost and branch, wrapped onto at most rows lines: a stop's reason says
-// what to do (the files in the way of a merge, the variable to set), so it
-// is not cut at the pane's edge while there is room.
+// cost and branch, wrapped at spaces onto at most rows lines: a stop's
+// reason says what to do (the files in the way of a merge, the variable to
+// set), so it is not cut at the pane's edge while there is room. No word
+// is ever broken across lines (a branch name read as two); short of room
+// the branch goes first, then the conflicts, then the status and reason
+// are cut, so progress and cost are always whole.
 func (m *Model) infoLines(t *store.Ticket, w, rows int) []string {
-	info := statusWord(t)
+	status := statusWord(t)
 	if t.Status == store.StatusRunning && m.q.queued[t.ID] {
-		info = "waiting for a slot (max_parallel)"
+		status = "waiting for a slot (max_parallel)"
 	}
-	if t.Reason != "" {
-		info += ": " + t.Reason
+	status, reason := sanitize(status), sanitize(t.Reason)
+	head := status
+	if reason != "" {
+		head += ": " + reason
 	}
-	info += " · " + progress(t) + " · " + money(t.CostUSD)
+	counts := []string{sanitize(progress(t)), money(t.CostUSD)}
+	// the parts given up first come last
+	var optional []string
 	if len(t.Conflicts) > 0 {
 		// before the branch: what code must resolve matters more
-		info += " · conflicts with " + t.BaseBranch + ": " + strings.Join(t.Conflicts, ", ")
+		optional = append(optional, sanitize("conflicts with "+t.BaseBranch+": "+strings.Join(t.Conflicts, ", ")))
 	}
-	if t.Branch != "" {
-		info += " · " + t.Branch
+	if t.Branch != "" && ansi.StringWidth(sanitize(t.Branch)) <= w {
+		optional = append(optional, sanitize(t.Branch))
 	}
-	info = sanitize(info)
 	if rows <= 1 || t.Reason == "" && len(t.Conflicts) == 0 {
-		return []string{ansi.Truncate(info, w, "…")}
+		return []string{fitInfo(status, reason, counts[0], counts[1], optional, w)}
 	}
-	lines := strings.Split(ansi.Wrap(info, max(w, 1), " "), "\n")
-	if len(lines) > rows {
-		lines = lines[:rows]
-		lines[rows-1] = ansi.Truncate(lines[rows-1]+" …", w, "…")
+	for n := len(optional); n >= 0; n-- {
+		if lines := wrapInfo(head, slices.Concat(counts, optional[:n]), w); len(lines) <= rows {
+			return lines
+		}
+	}
+	// the reason cut on the rows above, the counts whole on the last
+	lines := wrapWords(head, max(w, 1))
+	if len(lines) >= rows {
+		lines = lines[:rows-1]
+		lines[rows-2] = ansi.Truncate(lines[rows-2]+" …", w, "…")
+	}
+	last := strings.Join(counts, " · ")
+	if len(t.Conflicts) > 0 {
+		if room := w - ansi.StringWidth(last+" · "); room >= 16 {
+			last += " · " + cutEnd(optional[0], room)
+		}
+	}
+	return append(lines, cutEnd(last, w))
+}
+
+// fitInfo is the ticket's status line on one line of w cells. Short of
+// room, the optional parts go from the last (a part other than the last
+// may be cut instead, when enough of it shows), then the reason is cut,
+// then the progress, then the status word; the cost stays whole.
+func fitInfo(status, reason, prog, cost string, optional []string, w int) string {
+	const sep = " · "
+	head := status
+	if reason != "" {
+		head += ": " + reason
+	}
+	for n := len(optional); n >= 0; n-- {
+		s := strings.Join(slices.Concat([]string{head, prog, cost}, optional[:n]), sep)
+		if ansi.StringWidth(s) <= w {
+			if n < len(optional)-1 {
+				// a list of conflicting files, cut, still says there are some
+				if room := w - ansi.StringWidth(s+sep); room >= 16 {
+					s += sep + cutEnd(optional[n], room)
+				}
+			}
+			return s
+		}
+	}
+	sw, pw, cw := ansi.StringWidth(status), ansi.StringWidth(prog), ansi.StringWidth(cost)
+	switch room := w - 2*len(sep) - pw - cw; {
+	case room > sw: // the status and as much of the reason as fits
+		return cutWords(head, room) + sep + prog + sep + cost
+	case room == sw:
+		return status + sep + prog + sep + cost
+	}
+	switch room := w - 2*len(sep) - sw - cw; {
+	case room >= 4: // a few letters of the phase and "…" still tell it
+		return status + sep + cutEnd(prog, room) + sep + cost
+	case w-len(sep)-cw >= 4:
+		return cutEnd(status, w-len(sep)-cw) + sep + cost
+	}
+	return ansi.Truncate(cost, w, "")
+}
+
+// cutWords is cutEnd at a space when there is one in the last third: a
+// reason cut between words reads better than one cut inside a word.
+func cutWords(s string, w int) string {
+	if ansi.StringWidth(s) <= w {
+		return s
+	}
+	cut := ansi.Truncate(s, w-1, "")
+	if i := strings.LastIndexByte(cut, ' '); i > 0 && ansi.StringWidth(cut[:i]) >= 2*(w-1)/3 {
+		cut = cut[:i]
+	}
+	return strings.TrimRight(cut, " ") + "…"
+}
+
+// cutEnd cuts s to w cells, ending in "…" when cut, with no blank before it.
+func cutEnd(s string, w int) string {
+	if ansi.StringWidth(s) <= w {
+		return s
+	}
+	return strings.TrimRight(ansi.Truncate(s, w-1, ""), " ") + "…"
+}
+
+// wrapInfo wraps head and parts, joined by " · ", at spaces in w cells; a
+// line never starts with the separator, the first two parts (progress and
+// cost) stay together, and a part without spaces of its own (a branch) is
+// never split.
+func wrapInfo(head string, parts []string, w int) []string {
+	const glue = "\u00a0" // a space wrapWords does not break at
+	var b strings.Builder
+	b.WriteString(strings.ReplaceAll(head, glue, " "))
+	for i, p := range parts {
+		p = strings.ReplaceAll(p, glue, " ")
+		sep := glue + "· "
+		if i < 2 {
+			// the counts read as one: "review 8/9 · $0.421"
+			p = strings.ReplaceAll(p, " ", glue)
+			if i == 1 {
+				sep = glue + "·" + glue
+			}
+		}
+		b.WriteString(sep + p)
+	}
+	lines := wrapWords(b.String(), max(w, 1))
+	for i, l := range lines {
+		lines[i] = strings.ReplaceAll(l, glue, " ")
 	}
 	return lines
 }
