@@ -77,7 +77,8 @@ func TestShortHelpKeepsHelpAndQuit(t *testing.T) {
 	}
 }
 
-// An error takes the status line alone and is shown whole, wrapped.
+// An error has rows of its own above the status line and is shown whole,
+// wrapped; the status line stays under it.
 func TestErrorFlashShowsWhole(t *testing.T) {
 	for _, size := range [][2]int{{60, 15}, {80, 24}} {
 		f := fixture()
@@ -88,28 +89,49 @@ func TestErrorFlashShowsWhole(t *testing.T) {
 		if m.flash != want {
 			t.Fatalf("flash %q", m.flash)
 		}
-		out := checkFrame(t, m, size[0], size[1])
-		lines := strings.Split(out, "\n")
-		// the status rows sit between the panes' bottom edge and the help bar
-		var status []string
-		for i := len(lines) - 2; i >= 0 && !strings.HasPrefix(lines[i], "╰"); i-- {
-			status = append([]string{strings.TrimSpace(lines[i])}, status...)
+		checkFrame(t, m, size[0], size[1])
+		status := statusArea(m)
+		var rows []string
+		for _, r := range status[:len(status)-1] {
+			rows = append(rows, strings.TrimSpace(r))
 		}
-		if got := strings.Join(status, " "); got != want {
-			t.Errorf("%dx%d: status rows %q, want the whole error alone", size[0], size[1], got)
+		if got := strings.Join(rows, " "); got != want {
+			t.Errorf("%dx%d: flash rows %q, want the whole error", size[0], size[1], got)
+		}
+		if line := status[len(status)-1]; !strings.Contains(line, "› 1 running") || !strings.Contains(line, "$2.031") {
+			t.Errorf("%dx%d: the status line under the error is %q", size[0], size[1], line)
 		}
 	}
-	// news that fits comes first, the simulated label and the counters after it
-	m := newTestModel(t, fixture(), 100, 30)
+	// news that fits beside the fields comes first, the simulated label and
+	// the counters after it
+	m := newTestModel(t, fixture(), 150, 42)
 	m = press(t, m, "a", "y")
 	if s := statusRow(m); !strings.HasPrefix(strings.TrimSpace(s), "approved T-1 │ model: simulated │ › 1 running") {
 		t.Fatalf("status line %q", s)
 	}
+	// news that does not fit has a row of its own, the fields stay whole
+	m = newTestModel(t, fixture(), 100, 30)
+	line := statusRow(m)
+	m = press(t, m, "a", "y")
+	if s := statusArea(m); len(s) != 2 || strings.TrimSpace(s[0]) != "approved T-1" || s[1] != line {
+		t.Fatalf("status rows %q, want the flash above %q", s, line)
+	}
 }
 
-func statusRow(m Model) string {
+// statusArea is the status rows: the flash's own rows, if any, and the
+// status line, between the panes' bottom edge and the help bar.
+func statusArea(m Model) []string {
 	lines := strings.Split(plain(m), "\n")
-	return lines[len(lines)-2]
+	var status []string
+	for i := len(lines) - 2; i >= 0 && !strings.HasPrefix(lines[i], "╰"); i-- {
+		status = append([]string{lines[i]}, status...)
+	}
+	return status
+}
+
+// statusRow is the status rows as one text.
+func statusRow(m Model) string {
+	return strings.Join(statusArea(m), "\n")
 }
 
 // Dialogs keep their fields and key hint on screen in small terminals.
@@ -328,7 +350,7 @@ func TestBrowsingDecisionSaysRecorded(t *testing.T) {
 	f := fixture()
 	m := NewModel(f, Options{NoModel: "no model configured", Confinement: "none"})
 	m, _ = update(m, tea.WindowSizeMsg{Width: 120, Height: 30})
-	// the notice stands alone on the status line, then expires
+	// the notice has a row of its own over the status line, then expires
 	var expiry []tea.Msg
 	stub := after
 	defer func() { after = stub }()
@@ -340,8 +362,8 @@ func TestBrowsingDecisionSaysRecorded(t *testing.T) {
 	}
 	m = settle(t, m, m.Init())
 	after = stub
-	if s := statusRow(m); !strings.Contains(s, "browsing only") || strings.Contains(s, "running") {
-		t.Fatalf("status line %q", s)
+	if s := statusArea(m); !strings.Contains(s[0], "browsing only") || strings.Contains(s[0], "running") || !strings.Contains(s[len(s)-1], "› 1 running") {
+		t.Fatalf("status rows %q", s)
 	}
 	if len(expiry) != 1 {
 		t.Fatalf("the no-model notice never expires: %v", expiry)
@@ -966,6 +988,88 @@ func TestTicketInfoNeverBreaksAWord(t *testing.T) {
 			}
 			if !strings.Contains(shown, want) {
 				t.Fatalf("%dx%d, %d words: %q not whole in\n%s", size[0], size[1], k, want, shown)
+			}
+		}
+	}
+}
+
+// A flash never pushes the status line's fields out: at 150 columns, with
+// a paused ticket and one waiting for a slot, "created T-8" goes on a row
+// of its own and the counts, spend, providers and sandbox all stay.
+func TestFlashKeepsTheStatusFields(t *testing.T) {
+	f := fixture()
+	f.tickets[4].Paused = true // T-5, queued
+	f.slotWaiters = []string{"T-2"}
+	m := newTestModel(t, f, 150, 42)
+	m = press(t, m, "n")
+	m = typeText(t, m, "Flash")
+	m = press(t, m, "ctrl+s")
+	if m.flash != "created T-8" {
+		t.Fatalf("flash %q", m.flash)
+	}
+	checkFrame(t, m, 150, 42)
+	status := statusArea(m)
+	line := status[len(status)-1]
+	if !strings.Contains(statusRow(m), "created T-8") {
+		t.Errorf("the flash is not shown: %q", status)
+	}
+	for _, want := range []string{"› 0 running", "waiting for a slot", "‖ 1 paused", "! 2 waiting", "$2.031 spent", "sim ✓ backup cooling", "sandbox: bwrap"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("status line %q misses %q", line, want)
+		}
+	}
+	if strings.Contains(line, "…") {
+		t.Errorf("status line cut: %q", line)
+	}
+}
+
+// A flash shares the status line when it fits beside the fields as they
+// are drawn without it: a field the width has already left out (here the
+// sandbox, at 80 columns) does not send the flash to a row of its own.
+func TestFlashSharesWhatTheLineLeaves(t *testing.T) {
+	f := fixture()
+	f.health = f.health[:1] // sim ✓
+	m := newTestModel(t, f, 80, 24)
+	m.confinement = "bubblewrap: read-only root"
+	line := statusRow(m)
+	if strings.Contains(line, "sandbox") {
+		t.Fatalf("the sandbox fits at 80 columns after all: %q", line)
+	}
+	m = press(t, m, "a", "y")
+	if s := statusArea(m); len(s) != 1 || !strings.HasPrefix(s[0], " approved T-1 │ "+strings.TrimSpace(line)) {
+		t.Fatalf("status rows %q, want the flash before %q", s, line)
+	}
+}
+
+// A narrow status line leaves out or shortens whole fields, never cuts a
+// figure: the spend, the counts and the providers in trouble stay
+// readable at every width, with a flash or without.
+func TestNarrowStatusLineKeepsTheFigures(t *testing.T) {
+	m := newTestModel(t, fixture(), 60, 20)
+	if line := statusRow(m); !strings.Contains(line, "$2.031") || strings.Contains(line, "…") {
+		t.Fatalf("60 columns: status line %q", line)
+	}
+	for w := minWidth; w <= 170; w++ {
+		m := newTestModel(t, fixture(), w, 20)
+		for _, flash := range []bool{false, true} {
+			if flash {
+				m = press(t, m, "a", "y") // approved T-1
+			}
+			status := statusArea(m)
+			line := status[len(status)-1]
+			if stringWidth(line) > w || strings.Contains(line, "…") {
+				t.Fatalf("width %d: status line %q", w, line)
+			}
+			for _, want := range []string{"› 1", "! 2", "$2.031"} {
+				if !strings.Contains(line, want) {
+					t.Fatalf("width %d: status line %q misses %q", w, line, want)
+				}
+			}
+			if w >= 50 && !strings.Contains(line, "backup") {
+				t.Fatalf("width %d: status line %q misses the provider in trouble", w, line)
+			}
+			if flash && !strings.Contains(strings.Join(status, " "), "approved T-1") {
+				t.Fatalf("width %d: the flash is not shown: %q", w, status)
 			}
 		}
 	}

@@ -848,7 +848,7 @@ func TestEditorExitStatusIsExplained(t *testing.T) {
 	}
 	m := newTestModel(t, fixture(), 100, 30)
 	m, _ = update(m, msg)
-	if s := strings.TrimSpace(statusRow(m)); s != "editor exited with status 3: nothing approved" {
+	if s := strings.TrimSpace(statusArea(m)[0]); s != "editor exited with status 3: nothing approved" {
 		t.Fatalf("status line %q", s)
 	}
 }

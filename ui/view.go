@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
@@ -28,7 +27,7 @@ type layout struct {
 	info               []string // the selected ticket's status lines
 	helpH              int
 	helpScreen         bool // the full help has no room beside the panes
-	statusH            int  // a long flash wraps onto more rows
+	statusH            int  // the status line, and the rows of a flash that does not fit on it
 }
 
 // minPanesH is the least height of the panes: borders, tabs and a line.
@@ -42,7 +41,11 @@ func (m *Model) layout() layout {
 	if screen {
 		room = m.height - l.helpH
 	}
-	l.statusH = clamp(len(m.flashRows()), 1, max(room, 1))
+	var flash []string
+	if m.flash != "" {
+		flash, _ = m.statusRows()
+	}
+	l.statusH = clamp(len(flash)+1, 1, max(room, 1))
 	if !screen {
 		l.panesH = max(m.height-l.helpH-l.statusH, minPanesH)
 	}
@@ -686,115 +689,4 @@ func (m *Model) streamHeader(a *store.Attempt, seq, streamed int) string {
 		return strings.Join(parts, " · ")
 	}
 	return strings.Join(append(parts, money(a.CostUSD)), " · ")
-}
-
-// maxFlashRows bounds how far a long flash pushes the panes up.
-const maxFlashRows = 3
-
-// flashRows is the flash wrapped to the width when it takes the status
-// line alone: an error always (it is what the user must read), other news
-// when it is too long to share the line. Nil otherwise.
-func (m *Model) flashRows() []string {
-	if m.flash == "" {
-		return nil
-	}
-	text := strings.ReplaceAll(sanitize(m.flash), "\n", " ")
-	w := max(m.width-1, 1)
-	if !m.flashErr && ansi.StringWidth(text) <= w {
-		return nil
-	}
-	rows := strings.Split(ansi.Wrap(text, w, ""), "\n")
-	if len(rows) > maxFlashRows {
-		rows = append(rows[:maxFlashRows-1], strings.Join(rows[maxFlashRows-1:], " "))
-	}
-	return rows
-}
-
-// statusLines is the status line, or the flash alone on up to n rows.
-func (m *Model) statusLines(n int) []string {
-	rows := m.flashRows()
-	if rows == nil {
-		return []string{m.statusLine()}
-	}
-	if len(rows) > n {
-		rows = append(rows[:n-1:n-1], strings.Join(rows[n-1:], " "))
-	}
-	style := m.st.flashInfo
-	if m.flashErr {
-		style = m.st.flashErr
-	}
-	out := make([]string, len(rows))
-	for i, r := range rows {
-		out[i] = " " + style.Render(ansi.Truncate(r, max(m.width-1, 1), "…"))
-	}
-	return out
-}
-
-// statusLine: the last action's outcome, counts, provider health, the
-// model label and the run_command confinement.
-func (m *Model) statusLine() string {
-	st := m.st
-	var parts []string
-	if m.flash != "" {
-		// news first: what is cut at the right edge is what changes least
-		parts = append(parts, st.flashInfo.Render(strings.ReplaceAll(sanitize(m.flash), "\n", " ")))
-	}
-	if m.opts.Simulated && m.opts.NoModel == "" {
-		// before the counts: on a narrow terminal it must not be the part cut
-		// (browsing a demo whose model is gone, no model runs at all)
-		parts = append(parts, "model: simulated")
-	}
-	parts = append(parts, st.running.Render(fmt.Sprintf("› %d running", m.q.running)))
-	if m.q.slotWait > 0 {
-		parts = append(parts, st.dim.Render(fmt.Sprintf("%d waiting for a slot (max_parallel)", m.q.slotWait)))
-	}
-	if m.q.paused > 0 {
-		parts = append(parts, st.paused.Render(fmt.Sprintf("‖ %d paused", m.q.paused)))
-	}
-	parts = append(parts,
-		st.awaiting.Render(fmt.Sprintf("! %d waiting for you", m.q.waiting)),
-		m.spendText(),
-	)
-	if len(m.health) > 0 && m.opts.NoModel == "" { // no run, no provider to speak of
-		var hs []string
-		now := time.Now()
-		for _, h := range m.health {
-			switch {
-			case h.Unusable != "":
-				hs = append(hs, st.cooling.Render(h.Name+" ✗ no key"))
-			case h.KeyRefused != "":
-				hs = append(hs, st.cooling.Render(h.Name+" ✗ key refused"))
-			case h.CoolingUntil.After(now):
-				hs = append(hs, st.cooling.Render(h.Name+" cooling"))
-			case h.Failures > 0:
-				hs = append(hs, st.cooling.Render(fmt.Sprintf("%s ⚠%d", h.Name, h.Failures)))
-			default:
-				hs = append(hs, h.Name+" ✓")
-			}
-		}
-		parts = append(parts, strings.Join(hs, " "))
-	}
-	if m.opts.NoModel != "" {
-		parts = append(parts, st.cooling.Render("no model: tickets wait"))
-	}
-	if m.confinement != "" {
-		// the mechanism's name is enough here; an unconfined run must stand out
-		label, _, _ := strings.Cut(m.confinement, ":")
-		if label == "unconfined" {
-			parts = append(parts, st.cooling.Render("commands run unconfined"))
-		} else {
-			parts = append(parts, st.dim.Render("sandbox: "+ansi.Truncate(label, 16, "…")))
-		}
-	}
-	return ansi.Truncate(" "+strings.Join(parts, st.dim.Render(" │ ")), m.width, "…")
-}
-
-// spendText is what has been spent, with what the attempts under way have
-// cost so far (an estimate while a call streams).
-func (m *Model) spendText() string {
-	text := money(m.q.spend) + " spent"
-	if extra := m.runningTotal(); extra >= 0.0005 {
-		text += " (+~" + money(extra) + " running)"
-	}
-	return text
 }
