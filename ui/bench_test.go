@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
+
 	"agent-tui/engine"
 	"agent-tui/store"
 )
@@ -110,6 +112,25 @@ func BenchmarkDiffScroll50kLines(b *testing.B) {
 	for b.Loop() {
 		m, _ = update(m, down)
 		_ = m.View()
+	}
+}
+
+// Scrolling a 50,000-line diff of long lines sideways cuts only the
+// visible lines.
+func BenchmarkDiffSideways50kLines(b *testing.B) {
+	m := benchModel(b, 10, 1000)
+	m.b.(*fakeBackend).diffs["T-1"] = strings.ReplaceAll(benchDiff(50_000), "// with a tab", "// with a tab"+strings.Repeat(", and a comment long enough to scroll", 8))
+	m = press(b, m, "4")
+	keys := []tea.KeyPressMsg{keyMsg("right"), keyMsg("right"), keyMsg("left"), keyMsg("left")}
+	if m, _ = update(m, keys[0]); m.diffs["T-1"].left == 0 {
+		b.Fatal("the diff did not scroll sideways")
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		m, _ = update(m, keys[i%len(keys)])
+		_ = m.View()
+		i++
 	}
 }
 

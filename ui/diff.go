@@ -20,6 +20,7 @@ type diffData struct {
 	names   []string // file path per header
 	err     error
 	top     int
+	left    int // the first column shown: long lines scroll sideways
 }
 
 // parseDiff runs in the command that fetched the diff, off the UI loop.
@@ -72,35 +73,105 @@ func (d *diffData) jump(dir int) {
 	}
 }
 
-func (d *diffData) header() string {
+// header names the file at the top and the line; with lines wider than w
+// on screen, or scrolled sideways, the first column shown and the widest
+// line's width on screen. A long path gives up its start ("…/slugify.go")
+// so that the line and column fit in w.
+func (d *diffData) header(w, h int) string {
 	if len(d.lines) == 0 {
 		return ""
 	}
+	var col string
+	if widest := d.widest(h); widest > w || d.left > 0 {
+		col = fmt.Sprintf(" · col %d/%d", d.left+1, max(widest, d.left+1))
+	}
 	f := d.fileAt(d.top)
 	if f < 0 {
-		return fmt.Sprintf("%d files · %d lines", len(d.files), len(d.lines))
+		return fmt.Sprintf("%d files · %d lines", len(d.files), len(d.lines)) + col
 	}
-	return fmt.Sprintf("file %d/%d %s · line %d/%d · [ ] files", f+1, len(d.files), d.names[f], d.top+1, len(d.lines))
+	head, name := fmt.Sprintf("file %d/%d ", f+1, len(d.files)), d.names[f]
+	rest := fmt.Sprintf(" · line %d/%d", d.top+1, len(d.lines)) + col
+	if over := ansi.StringWidth(head+name+rest) - w; over > 0 && ansi.StringWidth(name)-over >= 8 {
+		name = "…" + ansi.TruncateLeft(name, over+1, "")
+	}
+	s := head + name + rest
+	if ansi.StringWidth(s+" · [ ] files") <= w {
+		s += " · [ ] files"
+	}
+	return s
 }
 
-// window styles the h lines from top, cut to width w.
+// widest is the width of the widest of the h lines from top.
+func (d *diffData) widest(h int) int {
+	n := 0
+	for _, l := range d.lines[d.top:min(d.top+h, len(d.lines))] {
+		n = max(n, ansi.StringWidth(l))
+	}
+	return n
+}
+
+// scroll moves the view sideways by dx columns, as far as the widest line
+// on screen needs (its end at the pane's right edge); it never moves back
+// left on its own, when the lines on screen are narrower than where it is.
+func (d *diffData) scroll(dx, w, h int) {
+	if dx < 0 {
+		d.left = max(d.left+dx, 0)
+		return
+	}
+	d.left = max(d.left, min(d.left+dx, d.widest(h)-w))
+}
+
+// window styles the h lines from top, w cells of each from column left.
 func (d *diffData) window(st *styles, w, h int) []string {
 	end := min(d.top+h, len(d.lines))
 	out := make([]string, 0, h)
 	for i := d.top; i < end; i++ {
-		l := ansi.Truncate(d.lines[i], w, "…")
+		line := d.lines[i]
+		l := sideways(line, d.left, w)
+		// by the line's own first characters: scrolled, they are off screen
 		switch {
-		case strings.HasPrefix(l, "diff --git"), strings.HasPrefix(l, "+++ "), strings.HasPrefix(l, "--- "),
-			strings.HasPrefix(l, "index "), strings.HasPrefix(l, "new file"), strings.HasPrefix(l, "deleted file"):
+		case strings.HasPrefix(line, "diff --git"), strings.HasPrefix(line, "+++ "), strings.HasPrefix(line, "--- "),
+			strings.HasPrefix(line, "index "), strings.HasPrefix(line, "new file"), strings.HasPrefix(line, "deleted file"):
 			l = st.diffFile.Render(l)
-		case strings.HasPrefix(l, "@@"):
+		case strings.HasPrefix(line, "@@"):
 			l = st.diffHunk.Render(l)
-		case strings.HasPrefix(l, "+"):
+		case strings.HasPrefix(line, "+"):
 			l = st.diffAdd.Render(l)
-		case strings.HasPrefix(l, "-"):
+		case strings.HasPrefix(line, "-"):
 			l = st.diffDel.Render(l)
 		}
 		out = append(out, l)
 	}
 	return out
+}
+
+// sideways is the w cells of a diff line from column off: "…" in the first
+// cell when text is hidden left of them, in the last when it goes on past
+// them. A line that ends left of them shows nothing.
+func sideways(line string, off, w int) string {
+	lw := ansi.StringWidth(line)
+	switch {
+	case off == 0 && lw <= w:
+		return line
+	case lw <= off:
+		return ""
+	case w < 3:
+		return cells(line, off, off+w)
+	}
+	from, to := off, min(off+w, lw)
+	left, right := off > 0, lw > off+w
+	if left {
+		from++
+	}
+	if right {
+		to--
+	}
+	s := cells(line, from, to) // a wide character cut by an edge: blanks
+	if left {
+		s = "…" + s
+	}
+	if right {
+		s += "…"
+	}
+	return s
 }

@@ -649,6 +649,22 @@ func TestCellsCutsWideCharactersInHalf(t *testing.T) {
 	}
 }
 
+// A diff line scrolled sideways keeps its columns: a wide character cut by
+// an edge leaves a blank, and "…" marks the hidden text at either edge.
+func TestSidewaysKeepsColumns(t *testing.T) {
+	line := "+a漢字漢字"
+	for _, c := range []struct {
+		off, w int
+		want   string
+	}{
+		{0, 20, line}, {0, 6, "+a漢 …"}, {1, 4, "…漢…"}, {2, 4, "…  …"}, {3, 4, "…字…"}, {2, 10, "… 字漢字"}, {10, 4, ""},
+	} {
+		if got := sideways(line, c.off, c.w); got != c.want || stringWidth(got) > c.w {
+			t.Errorf("sideways(%d, %d) = %q, want %q", c.off, c.w, got, c.want)
+		}
+	}
+}
+
 // One-line rows (a wide queue) give the title the room the status, phase
 // and cost columns do not need; two-line rows (a narrow one) cut the phase
 // before the cost. Every row shows its whole cost.

@@ -8,6 +8,8 @@ type keyMap struct {
 	Focus, Tabs, NextWaiting                key.Binding
 	Filter, Preset, ClearFilter             key.Binding
 	PrevFile, NextFile                      key.Binding
+	Left, Right                             key.Binding
+	Sideways                                key.Binding // Left and Right in the help
 
 	New, Approve, Reject, Edit, Guidance, Model, Cancel, Pause key.Binding
 
@@ -33,6 +35,9 @@ func newKeyMap() keyMap {
 		ClearFilter: b([]string{"esc"}, "esc", "clear filter"), // in the help bar while one is in force
 		PrevFile:    b([]string{"["}, "[", "prev diff file"),
 		NextFile:    b([]string{"]"}, "]", "next diff file"),
+		Left:        b([]string{"left", "h"}, "←/h", "diff left"),
+		Right:       b([]string{"right", "l"}, "→/l", "diff right"),
+		Sideways:    b([]string{"left", "right", "h", "l"}, "←/→", "diff sideways"),
 		New:         b([]string{"n"}, "n", "new ticket"),
 		Approve:     b([]string{"a"}, "a", "approve"),
 		Reject:      b([]string{"r"}, "r", "reject"),
@@ -60,7 +65,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 var briefDesc = map[string]string{
 	"pgup": "page up", "pgdn": "page dn", "end": "bottom", "tab": "pane", "w": "waiting",
 	"f": "presets", "[": "prev file", "]": "next file", "n": "new", "e": "edit", "g": "guidance",
-	"m": "model", "p": "pause",
+	"m": "model", "p": "pause", "←/→": "sideways",
 }
 
 func briefHelp(keys []key.Binding) []key.Binding {
@@ -82,7 +87,7 @@ var shortHelpDrop = []string{"tab", "/", "w", "m", "g", "n", "p", "x", "esc", "e
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Focus, k.Tabs, k.NextWaiting, k.Filter, k.Preset, k.PrevFile, k.NextFile},
+		{k.Focus, k.Tabs, k.NextWaiting, k.Filter, k.Preset, k.PrevFile, k.NextFile, k.Sideways},
 		{k.New, k.Approve, k.Reject, k.Edit, k.Guidance, k.Model},
 		{k.Cancel, k.Pause, k.Help, k.Quit},
 	}

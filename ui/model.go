@@ -190,7 +190,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			delete(m.diffReq, msg.id)
 		}
 		if old := m.diffs[msg.id]; old != nil && len(old.lines) == len(msg.d.lines) {
-			msg.d.top = old.top // a refresh of the same size keeps the place
+			msg.d.top, msg.d.left = old.top, old.left // a refresh of the same size keeps the place
 		}
 		m.diffs[msg.id] = msg.d
 		return nil
@@ -470,6 +470,8 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.q.filter, m.q.preset = "", 0
 		m.filterInput.SetValue("")
 		m.q.refilter(m.q.selectedID())
+	case key.Matches(k, km.Left, km.Right):
+		m.sideways(key.Matches(k, km.Right))
 	case key.Matches(k, km.PrevFile, km.NextFile):
 		if d := m.selectedDiff(); d != nil && m.tab == tabDiff {
 			if key.Matches(k, km.NextFile) {
@@ -569,6 +571,21 @@ func (m *Model) move(d int) tea.Cmd {
 	return nil
 }
 
+// sideways scrolls the open diff half its width right or left, whichever
+// pane has the focus (only the diff scrolls sideways).
+func (m *Model) sideways(right bool) {
+	d := m.selectedDiff()
+	if d == nil || m.tab != tabDiff {
+		return
+	}
+	l := m.layout()
+	step := max(l.contentW/2, 1)
+	if !right {
+		step = -step
+	}
+	d.scroll(step, l.contentW, l.contentH)
+}
+
 // paneAt is the pane drawn at a cell of the terminal.
 func (m *Model) paneAt(l layout, x, y int) (int, bool) {
 	if len(m.dialogs) > 0 || y < 0 || y >= l.panesH || x < 0 || x >= m.width {
@@ -592,6 +609,11 @@ func (m *Model) wheel(ms tea.Mouse) tea.Cmd {
 	}
 	var d int
 	switch ms.Button {
+	case tea.MouseWheelLeft, tea.MouseWheelRight:
+		if pane == focusDetail {
+			m.sideways(ms.Button == tea.MouseWheelRight)
+		}
+		return nil
 	case tea.MouseWheelUp:
 		d = -1
 	case tea.MouseWheelDown:

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -1007,5 +1008,93 @@ func TestUnreadableTicketsSayWhy(t *testing.T) {
 	out := plain(m)
 	if strings.Contains(out, "loading tickets…") || !strings.Contains(out, "cannot read the tickets") || !strings.Contains(out, "damaged") {
 		t.Fatalf("the queue does not say why:\n%s", out)
+	}
+}
+
+// Long diff lines scroll sideways, half the pane at a time, with the
+// columns shown in the header and "…" at each edge that hides text. Cells
+// are counted as the terminal draws them: a tab is four spaces, a wide
+// character cut by an edge leaves blanks and the columns stay aligned.
+func TestDiffScrollsSideways(t *testing.T) {
+	f := fixture()
+	var long strings.Builder
+	long.WriteString("+LONG")
+	for i := range 60 {
+		fmt.Fprintf(&long, " w%03d", i)
+	}
+	long.WriteString(" END")
+	// a path long enough to push the column out of the header: it gives
+	// up its start instead
+	f.diffs["T-1"] = "diff --git a/internal/pkg/long.go b/internal/pkg/long.go\n--- a/internal/pkg/long.go\n+++ b/internal/pkg/long.go\n@@ -1,4 +1,4 @@\n" +
+		long.String() + "\n" +
+		"+\tTABBED" + strings.Repeat(" tab", 30) + "\n" +
+		"+    TABBED" + strings.Repeat(" tab", 30) + "\n" +
+		"+a" + strings.Repeat("漢字", 60) + " END\n"
+	const w, h = 80, 24
+	m := newTestModel(t, f, w, h)
+	m = press(t, m, "4")
+	d := m.diffs["T-1"]
+	cw := m.layout().contentW // 46
+	line := d.lines[4]
+	// the detail pane's text on the row of diff line i (under the tabs,
+	// the ticket's status and the diff's header)
+	row := func(m Model, i int) string {
+		t.Helper()
+		lines := strings.Split(checkFrame(t, m, w, h), "\n")
+		l := lines[1+3+i]
+		if stringWidth(l) != w || !strings.HasSuffix(l, "│") {
+			t.Fatalf("row of line %d is %d cells or lost its border: %q", i, stringWidth(l), l)
+		}
+		return strings.TrimSuffix(l[strings.Index(l, "││")+len("││"):], "│")
+	}
+	if got := row(m, 4); got != line[:cw-1]+"…" {
+		t.Fatalf("unscrolled: %q", got)
+	}
+	if !strings.Contains(plain(m), fmt.Sprintf("file 1/1 …l/pkg/long.go · line 1/8 · col 1/%d", len(line))) {
+		t.Fatalf("the header does not say the lines are wider:\n%s", plain(m))
+	}
+	m = press(t, m, "right")
+	off := cw / 2
+	if d.left != off {
+		t.Fatalf("right: left %d, want %d", d.left, off)
+	}
+	if got := row(m, 4); got != "…"+line[off+1:off+cw-1]+"…" {
+		t.Fatalf("scrolled by %d: %q", off, got)
+	}
+	if !strings.Contains(plain(m), fmt.Sprintf("col %d/%d", off+1, len(line))) {
+		t.Fatalf("the header does not show the offset:\n%s", plain(m))
+	}
+	// as far as the widest line needs, with h/l as well as the arrows; a
+	// tab is four cells, a wide character cut by an edge leaves blanks
+	for range 20 {
+		m = press(t, m, "l")
+		if a, b := row(m, 5), row(m, 6); a != b {
+			t.Fatalf("a tab is not four cells at %d:\n%q\n%q", d.left, a, b)
+		}
+		// the edge marks where they belong: the wide line is cut to the
+		// pane's width exactly, not a cell more or less
+		if r, wideW := row(m, 7), ansi.StringWidth(d.lines[7]); d.left < wideW && !strings.HasPrefix(r, "…") || d.left+cw < wideW && !strings.HasSuffix(r, "…") {
+			t.Fatalf("wide line at %d: %q", d.left, r)
+		}
+	}
+	if d.left != len(line)-cw || !strings.HasSuffix(row(m, 4), " END") {
+		t.Fatalf("at the end: left %d, want %d; %q", d.left, len(line)-cw, row(m, 4))
+	}
+	for range 20 {
+		m = press(t, m, "h")
+		row(m, 7)
+	}
+	if d.left != 0 || m.q.selectedID() != "T-1" {
+		t.Fatalf("back left: left %d, selected %s", d.left, m.q.selectedID())
+	}
+	// only the diff scrolls sideways
+	m = press(t, m, "right", "1", "right", "right", "4")
+	if d.left != off {
+		t.Fatalf("right outside the diff moved it: left %d", d.left)
+	}
+	// a sideways wheel over the diff
+	m, _ = update(m, tea.MouseWheelMsg{X: 50, Y: 10, Button: tea.MouseWheelRight})
+	if d.left != 2*off {
+		t.Fatalf("wheel right: left %d, want %d", d.left, 2*off)
 	}
 }

@@ -533,7 +533,7 @@ func (m *Model) tabContent(t *store.Ticket, w, h int) (string, []string) {
 		case len(d.lines) == 0:
 			return "", []string{m.st.dim.Render("No changes on the branch yet.")}
 		}
-		header := d.header()
+		header := d.header(w, h)
 		if _, busy := m.diffReq[t.ID]; busy {
 			header += " · refreshing"
 		}
