@@ -1098,3 +1098,35 @@ func TestDiffScrollsSideways(t *testing.T) {
 		t.Fatalf("wheel right: left %d, want %d", d.left, 2*off)
 	}
 }
+
+// The focused pane is unmistakable: its title is marked and its border
+// bright; the queue's selection is reversed only while j and k move it.
+// After tab the view changes accordingly, and j scrolls the detail pane,
+// leaving the selection (what x would cancel) where it was.
+func TestFocusIsShown(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	const reverse = "\x1b[7m"
+	top := func(m Model) string { return strings.SplitN(plain(m), "\n", 2)[0] }
+	if s := top(m); !strings.HasPrefix(s, "╭─ ▸ Queue 7/7 ") || strings.Contains(s, "▸ T-1") {
+		t.Fatalf("queue focused: %q", s)
+	}
+	if !strings.Contains(m.View().Content, reverse) {
+		t.Fatal("the focused queue's selection is not reversed")
+	}
+	m = press(t, m, "tab")
+	if s := top(m); !strings.HasPrefix(s, "╭─ Queue 7/7 ") || !strings.Contains(s, "╭─ ▸ T-1 · feature · Add login flow ") {
+		t.Fatalf("detail focused: %q", s)
+	}
+	if v := m.View().Content; strings.Contains(v, reverse) || !strings.Contains(plain(m), "│▌? T-1") {
+		t.Fatalf("the idle queue's selection is reversed, or its bar is gone:\n%s", plain(m))
+	}
+	m = press(t, m, "j", "x")
+	if m.q.selectedID() != "T-1" || !strings.Contains(plain(m), "Cancel T-1") {
+		t.Fatalf("after tab, j: selected %s\n%s", m.q.selectedID(), plain(m))
+	}
+	// a narrow terminal shows the focused pane alone: nothing to mark
+	m = newTestModel(t, fixture(), 50, 12)
+	if s := top(m); !strings.HasPrefix(s, "╭─ Queue") {
+		t.Fatalf("single pane: %q", s)
+	}
+}

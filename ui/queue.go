@@ -57,11 +57,11 @@ type queue struct {
 }
 
 type cachedRow struct {
-	t     *store.Ticket
-	width int
-	sel   bool
-	cols  rowCols
-	lines []string
+	t         *store.Ticket
+	width     int
+	sel, idle bool
+	cols      rowCols
+	lines     []string
 }
 
 // rowCols are the widths of the one-line row's columns: as wide as the
@@ -279,8 +279,9 @@ func (q *queue) title() string {
 	return s
 }
 
-// render draws only the visible rows.
-func (q *queue) render(st *styles, w, h int) []string {
+// render draws only the visible rows. Unfocused (idle), the queue shows
+// its selection by the cursor bar alone: j and k do not move it then.
+func (q *queue) render(st *styles, w, h int, idle bool) []string {
 	if len(q.rows) == 0 {
 		if len(q.tickets) == 0 {
 			return []string{st.dim.Render("No tickets yet: n creates one.")}
@@ -294,8 +295,8 @@ func (q *queue) render(st *styles, w, h int) []string {
 	for i := top; i < len(q.rows) && i < top+n; i++ {
 		t, sel := q.tickets[q.rows[i]], i == q.sel
 		c, ok := q.cache[t.ID]
-		if !ok || c.t != t || c.width != w || c.sel != sel || c.cols != q.cols {
-			c = cachedRow{t: t, width: w, sel: sel, cols: q.cols, lines: q.row(st, t, w, sel)}
+		if !ok || c.t != t || c.width != w || c.sel != sel || c.idle != idle || c.cols != q.cols {
+			c = cachedRow{t: t, width: w, sel: sel, idle: idle, cols: q.cols, lines: q.row(st, t, w, sel, idle)}
 			q.cache[t.ID] = c
 		}
 		out = append(out, c.lines...)
@@ -303,12 +304,15 @@ func (q *queue) render(st *styles, w, h int) []string {
 	return out
 }
 
-func (q *queue) row(st *styles, t *store.Ticket, w int, sel bool) []string {
+func (q *queue) row(st *styles, t *store.Ticket, w int, sel, idle bool) []string {
 	mark, ms := marker(st, t)
 	// the cursor column shows the selection without colour too
 	cur := " "
 	if sel {
 		cur = "▌"
+	}
+	if sel && idle {
+		cur, sel = st.dim.Render(cur), false // drawn as any row, but for the bar
 	}
 	indent := strings.Repeat("  ", q.depth[t.ID])
 	if indent != "" {

@@ -50,7 +50,7 @@ func newStyles() styles {
 	return styles{
 		border:      lipgloss.NewStyle().Foreground(muted),
 		borderFocus: lipgloss.NewStyle().Foreground(accent),
-		title:       lipgloss.NewStyle().Bold(true),
+		title:       lipgloss.NewStyle(), // the focused pane's is bold and bright
 		titleFocus:  lipgloss.NewStyle().Bold(true).Foreground(accent),
 		dim:         lipgloss.NewStyle().Foreground(muted),
 		bold:        lipgloss.NewStyle().Bold(true),

@@ -101,11 +101,19 @@ func (m *Model) render() string {
 		help = nil
 	}
 	var left, right []string
+	// side by side, the focused pane's title is marked: j, k and the
+	// page keys move in it (the selection, or the open tab's text)
+	title := func(s string, pane int) string {
+		if l.single || m.focus != pane {
+			return s
+		}
+		return "▸ " + s
+	}
 	if l.panesH > 0 && (!l.single || m.focus == focusQueue) {
-		left = m.box(m.q.title(), m.queueLines(l), l.queueW, l.panesH, m.focus == focusQueue)
+		left = m.box(title(m.q.title(), focusQueue), m.queueLines(l), l.queueW, l.panesH, m.focus == focusQueue)
 	}
 	if l.panesH > 0 && (!l.single || m.focus == focusDetail) {
-		right = m.box(m.detailTitle(), m.detailLines(l), l.detailW, l.panesH, m.focus == focusDetail)
+		right = m.box(title(m.detailTitle(), focusDetail), m.detailLines(l), l.detailW, l.panesH, m.focus == focusDetail)
 	}
 	for i := 0; i < l.panesH; i++ {
 		var s string
@@ -288,7 +296,7 @@ func (m *Model) queueLines(l layout) []string {
 		}
 		return append(out, m.st.dim.Render("loading tickets…"))
 	}
-	return append(out, m.q.render(m.st, l.queueInnerW, l.queueRows)...)
+	return append(out, m.q.render(m.st, l.queueInnerW, l.queueRows, m.focus != focusQueue)...)
 }
 
 func (m *Model) detailTitle() string {
