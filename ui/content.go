@@ -153,7 +153,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 	// detail named, so guidance is not taken for a model); those not yet
 	// carried out, last
 	decision := func(d store.Decision) {
-		s := "decision · " + decisionWords(d.Kind)
+		s := "decision · " + engine.DecisionWords(d.Kind)
 		if d.Phase != "" {
 			s += " at " + d.Phase
 		}

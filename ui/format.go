@@ -35,18 +35,9 @@ func statusWord(t *store.Ticket) string {
 	// a decision taken but not yet carried out (the engine not running,
 	// or the ticket busy with its attempt)
 	if d := engine.PendingDecision(t); d != nil {
-		w += " (" + decisionWords(d.Kind) + " pending)"
+		w += " (" + engine.DecisionWords(d.Kind) + " pending)"
 	}
 	return w
-}
-
-// decisionWords is a decision kind as the user reads it, not the stored
-// identifier: "approve with edits" rather than "edit_approve".
-func decisionWords(kind string) string {
-	if kind == store.DecisionEditApprove {
-		return "approve with edits"
-	}
-	return strings.ReplaceAll(kind, "_", " ")
 }
 
 // pausedNow is whether the ticket is, or is about to be, paused: t.Paused

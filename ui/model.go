@@ -690,7 +690,7 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 	id, b, browsing := t.ID, m.b, m.opts.NoModel != ""
 	decideCmd := func(d store.Decision, done string) tea.Cmd {
 		if p := engine.PendingDecision(t); p != nil && d.Kind != store.DecisionPause && d.Kind != store.DecisionResume {
-			done += " (replacing the waiting " + decisionWords(p.Kind) + ")"
+			done += " (replacing the waiting " + engine.DecisionWords(p.Kind) + ")"
 		}
 		return decide(b, id, d, doneText(browsing, d.Kind, id, done))
 	}
@@ -830,7 +830,7 @@ func doneText(browsing bool, kind, id, done string) string {
 	if !browsing {
 		return done
 	}
-	return decisionWords(kind) + " of " + id + " recorded; carried out when the engine runs"
+	return engine.DecisionWords(kind) + " of " + id + " recorded; carried out when the engine runs"
 }
 
 func (m *Model) pushModelPicker(id string) tea.Cmd {
