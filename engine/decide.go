@@ -168,7 +168,7 @@ func Decide(st *store.Store, cfg *config.Config, id string, d store.Decision) (*
 			// decision takes the old one's place, and the old is kept,
 			// marked, so history shows it was never carried out
 			if p := PendingDecision(t); p != nil {
-				p.Applied, p.Superseded = true, "replaced by "+strings.ReplaceAll(d.Kind, "_", "-")
+				p.Applied, p.Superseded = true, "replaced by "+DecisionWords(d.Kind)
 			}
 		}
 		if d.Phase == "" && d.Kind != store.DecisionPause && d.Kind != store.DecisionResume {
