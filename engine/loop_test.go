@@ -579,3 +579,26 @@ func TestFallbackServingSomeTurnsIsBilledToIt(t *testing.T) {
 		t.Fatalf("stats rows %+v", rows)
 	}
 }
+
+// A validator model whose answer cannot be read, even when told, leaves
+// the last try to the validator chain's next model.
+func TestUnreadableValidatorFallsBackForItsLastTry(t *testing.T) {
+	h := newHarness(t, "\n[phases.validator]\nmodels = [\"small\", \"spare\"]\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if strings.HasPrefix(phase, "validator of ") {
+			if r.Model == "tiny-1" {
+				return oaitest.Reply{Text: "Looks fine to me!"}
+			}
+			return pass()
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "a validator that cannot answer in JSON", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	a := h.phase(id, "diagnosis").Attempts[0]
+	if v := a.Validator; v == nil || v.Model != "spare" || v.Unreadable != 2 || len(a.Verdict.Objections) != 0 || !a.Verdict.Pass {
+		t.Fatalf("validator %+v, verdict %+v", a.Validator, a.Verdict)
+	}
+}

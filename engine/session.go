@@ -393,9 +393,11 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 	a.Validator = v
 	// the validator's answer is part of the attempt's stream, live and stored
 	s.emit("\n── validator ──\n")
+	models := e.cfg.Phase(config.Validator).Models
+	fresh := slices.Clone(msgs)
 	for try := 1; ; try++ {
 		resp, err := e.router.Complete(ctx, llm.Request{
-			Phase: config.Validator, Models: e.cfg.Phase(config.Validator).Models, Sensitive: t.Sensitive, Messages: msgs,
+			Phase: config.Validator, Models: models, Sensitive: t.Sensitive, Messages: msgs,
 			OnDelta: func(d llm.Delta) {
 				if d.Text != "" {
 					s.emit(d.Text)
@@ -425,10 +427,27 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 		if try >= 3 {
 			return Verdict{}, fmt.Errorf("the validator's answer could not be read %d times: %v", try, perr)
 		}
+		if next := modelsAfter(models, resp.Model); try == 2 && next[0] != models[0] {
+			// told once and still unreadable: the last try goes to the
+			// chain's next model, asked afresh
+			models, msgs = next, slices.Clone(fresh)
+			s.emit(fmt.Sprintf("\n[%s's answer could not be read twice: asking %s]\n", resp.Model, next[0]))
+			continue
+		}
 		msgs = append(msgs,
 			openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: resp.Content},
 			openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: "Your answer could not be read (" + perr.Error() + `). Answer with ONLY the JSON object {"pass": true|false, "objections": ["..."]}.`})
 	}
+}
+
+// modelsAfter is the chain from the model after m on, the models before it
+// last (m itself last of all); the chain as it is when m is not in it.
+func modelsAfter(chain []string, m string) []string {
+	i := slices.Index(chain, m)
+	if i < 0 || len(chain) < 2 {
+		return chain
+	}
+	return append(slices.Clone(chain[i+1:]), chain[:i+1]...)
 }
 
 // wellFormed is the calls as they go back into the conversation: a strict
