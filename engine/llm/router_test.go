@@ -881,6 +881,29 @@ func TestUnfinishedStreamFallsBack(t *testing.T) {
 	}
 }
 
+// An answer past MaxAnswer is cut as it streams, billed as wasted, and the
+// call falls back: tens of megabytes would sit in memory, in the database
+// and in every later turn.
+func TestHugeAnswerIsCut(t *testing.T) {
+	old := MaxAnswer
+	MaxAnswer = 64 << 10
+	t.Cleanup(func() { MaxAnswer = old })
+	huge := serve(t, reply(oaitest.Reply{Text: strings.Repeat("words and words ", 40000), Chunks: nil}))
+	good := serve(t, reply(oaitest.Reply{Text: "a whole answer"}))
+	r := NewRouter(testConfig(model{name: "a", url: huge.URL}, model{name: "b", url: good.URL}), Options{})
+	var wasted []Usage
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello, OnWasted: func(u Usage) { wasted = append(wasted, u) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Model != "b" || len(resp.Fallbacks) != 1 || !strings.Contains(resp.Fallbacks[0].Reason, "the answer passed 64 KiB, more than any phase needs") {
+		t.Fatalf("model %s fallbacks %+v", resp.Model, resp.Fallbacks)
+	}
+	if len(wasted) != 1 || wasted[0].Model != "a" || wasted[0].TokensOut > (64<<10)/2 {
+		t.Fatalf("wasted %+v", wasted)
+	}
+}
+
 // Arguments arrive in many small pieces; joining them must not copy the
 // whole string each time (a 1 MiB write_file took 17 s that way).
 func BenchmarkToolArgumentsAssembly(b *testing.B) {

@@ -20,6 +20,19 @@ var (
 	errRequestTimeout = errors.New("request timeout")
 )
 
+// MaxAnswer caps one answer (text and tool-call arguments): a model gone
+// astray that streams tens of megabytes would hold them in memory, write
+// them to the database with every save, and send them back on every turn.
+// No phase needs more; a real model's output limit is far below it.
+var MaxAnswer = 8 << 20
+
+func sizeText(n int) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
+}
+
 // failure says why an attempt failed.
 type failure struct {
 	reason     string
@@ -90,6 +103,7 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		usage    *openai.Usage
 		emitted  bool
 		received bool
+		size     int // of the answer so far
 	)
 	emit := func(d Delta) {
 		emitted = true
@@ -129,6 +143,13 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 				continue // n is always 1; ignore anything else
 			}
 			received = true
+			size += len(ch.Delta.Content)
+			for _, tc := range ch.Delta.ToolCalls {
+				size += len(tc.Function.Name) + len(tc.Function.Arguments)
+			}
+			if size > MaxAnswer {
+				return fail(&failure{reason: fmt.Sprintf("the answer passed %s, more than any phase needs: cut", sizeText(MaxAnswer)), ofRequest: true})
+			}
 			if ch.Delta.Content != "" {
 				content.WriteString(ch.Delta.Content)
 				emit(Delta{Text: ch.Delta.Content})
