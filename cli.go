@@ -663,7 +663,39 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil // a plain run ends this way
 	}
+	if err == nil && *untilIdle {
+		sayWaiting(en.st, stderr)
+	}
 	return err
+}
+
+// sayWaiting ends an idle run with the tickets that wait for a person,
+// and why: the exit status is 0 either way.
+func sayWaiting(st *store.Store, w io.Writer) {
+	tickets, err := st.Tickets()
+	if err != nil {
+		return
+	}
+	const most = 10
+	n := 0
+	for _, t := range tickets {
+		if t.Status != store.StatusNeedsHuman && t.Status != store.StatusAwaiting {
+			continue
+		}
+		if n++; n > most {
+			continue
+		}
+		line := t.ID + " " + strings.ReplaceAll(t.Status, "_", " ")
+		if t.Reason != "" {
+			line += ": " + t.Reason
+		} else if t.Phase != "" {
+			line += " at " + t.Phase
+		}
+		fmt.Fprintf(w, "agent-tui: %s\n", errorLine(engine.OneLine(line, 300)))
+	}
+	if n > most {
+		fmt.Fprintf(w, "agent-tui: and %d more waiting for you (agent-tui list)\n", n-most)
+	}
 }
 
 // resolveTicket parses an id and loads the ticket, with a one-line error.
