@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"agent-tui/engine/oaitest"
@@ -600,5 +601,54 @@ func TestUnreadableValidatorFallsBackForItsLastTry(t *testing.T) {
 	a := h.phase(id, "diagnosis").Attempts[0]
 	if v := a.Validator; v == nil || v.Model != "spare" || v.Unreadable != 2 || len(a.Verdict.Objections) != 0 || !a.Verdict.Pass {
 		t.Fatalf("validator %+v, verdict %+v", a.Validator, a.Verdict)
+	}
+}
+
+// After a validator outage, a plain retry judges the answer no validator
+// could: the document is not asked for (and paid for) again. A retry with
+// guidance asks for a new one.
+func TestRetryAfterValidatorOutageJudgesTheAnswer(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if strings.HasPrefix(phase, "validator of ") && down.Load() {
+			return oaitest.Reply{Status: 503}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "validator outage", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || tk.Phase != "diagnosis" {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	asked := len(h.requests("diagnosis"))
+	down.Store(false)
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	if n := len(h.requests("diagnosis")); n != asked {
+		t.Fatalf("diagnosis asked %d more times after the retry", n-asked)
+	}
+	p := h.phase(id, "diagnosis")
+	if len(p.Attempts) != 1 || p.Attempts[0].Verdict == nil || !p.Attempts[0].Verdict.Pass || p.Attempts[0].Error != "" {
+		t.Fatalf("attempts %+v", p.Attempts)
+	}
+
+	// with guidance, the person wants another answer
+	down.Store(true)
+	id = h.add("hotfix", "validator outage, guided", false)
+	h.runIdle()
+	asked = len(h.requests("diagnosis"))
+	down.Store(false)
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry, Guidance: "look at the parser"}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if n := len(h.requests("diagnosis")); n != asked+1 {
+		t.Fatalf("diagnosis asked %d more times after a guided retry, want 1", n-asked)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"agent-tui/engine/config"
@@ -444,26 +445,42 @@ func savedUnjudged(t *store.Ticket, attempts []*store.Attempt, ps *store.PhaseSt
 			last = a
 		}
 	}
-	if last == nil || !last.Interrupted || !last.Answered || last.Verdict != nil || !judgedAfterRestart(last.Phase) {
+	if last == nil || !(last.Interrupted || validatorUnanswered(last)) || !last.Answered || last.Verdict != nil || !judgedAfterRestart(last.Phase) {
 		return nil
 	}
 	for _, d := range t.Decisions {
-		if d.Kind != store.DecisionPause && d.Kind != store.DecisionResume && !d.At.Before(last.Started) {
-			return nil
+		if d.Kind == store.DecisionPause || d.Kind == store.DecisionResume || d.At.Before(last.Started) {
+			continue
 		}
+		// a plain retry of an answer no validator could judge asks for the
+		// judging, not for a new answer (guidance or a model do)
+		if !last.Interrupted && d.Kind == store.DecisionRetry && d.Guidance == "" && d.Model == "" {
+			continue
+		}
+		return nil
 	}
 	return last
+}
+
+// validatorUnanswered: the attempt's answer was complete, and no model of
+// the validator's chain answered (an outage), so it was never judged.
+func validatorUnanswered(a *store.Attempt) bool {
+	return a.Answered && a.Verdict == nil && a.Validator != nil && a.Validator.Model == "" && len(a.Validator.Fallbacks) > 0
 }
 
 // judgeSaved judges an attempt whose answer was saved when a stop cut off
 // its judging; it is no longer interrupted.
 func (e *Engine) judgeSaved(ctx context.Context, t *store.Ticket, ps *store.PhaseState, a *store.Attempt) error {
 	e.log.Info("judging a saved answer", "ticket", t.ID, "phase", ps.Name, "n", a.N)
-	a.Interrupted, a.Error = false, "" // (recorded when judged: a stop now leaves it as it was)
+	note := "\n[agent-tui restarted: the saved answer is judged, not asked for again]\n"
+	if !a.Interrupted {
+		note = "\n[retried: no validator model answered before, so the answer is judged now, not asked for again]\n"
+	}
+	a.Interrupted, a.Error, a.Ended = false, "", time.Time{} // (recorded when judged: a stop now leaves it as it was)
 	e.publishAttempt(t.ID, a)
 	sess := e.newSession(t, a)
 	sess.stream.WriteString(a.Stream)
-	sess.emit("\n[agent-tui restarted: the saved answer is judged, not asked for again]\n")
+	sess.emit(note)
 	return e.endAttempt(ctx, t, ps.Name, a, e.judge(ctx, t, ps, a, sess))
 }
 
