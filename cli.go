@@ -1063,6 +1063,13 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 			switch {
 			case a.Model == "" && len(a.Checks) == 0:
 				fmt.Fprintf(w, "  #%d %-8s (%s)", a.N, verdict, printable(engine.NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks)))
+				if a.TokensIn+a.TokensOut > 0 || a.CostUSD > 0 {
+					// calls cut off part-way are billed all the same
+					fmt.Fprintf(w, " in %d out %d $%.4f", a.TokensIn, a.TokensOut, a.CostUSD)
+					if a.TokensEstimated {
+						fmt.Fprint(w, " (tokens estimated)")
+					}
+				}
 			case a.Model == "":
 				// a command's run (ci): no model, no tokens
 				fmt.Fprintf(w, "  #%d %-8s (command)", a.N, verdict)

@@ -77,6 +77,17 @@ func TestProviderFaults(t *testing.T) {
 				t.Fatal("the failed attempt is not recorded")
 			}
 		}},
+		{"cut mid-stream on every model: no model served it, the cut calls are billed", func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool) {
+			if phase == "discovery" {
+				return oaitest.Reply{Text: "partial answer that will be cut", ResetAfterChunks: 2}, true
+			}
+			return oaitest.Reply{}, false
+		}, func(t *testing.T, h *harness, id string) {
+			a := h.phase(id, "discovery").Attempts[0]
+			if a.Model != "" || a.Provider != "" || len(a.Fallbacks) != 2 || a.CostUSD <= 0 || !a.TokensEstimated {
+				t.Fatalf("model %q provider %q fallbacks %+v cost %v", a.Model, a.Provider, a.Fallbacks, a.CostUSD)
+			}
+		}},
 		{"tool-call deltas without index", func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool) {
 			if phase == "tests" && toolTurns(r) == 0 {
 				rep := developer(r, phase)

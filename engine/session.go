@@ -347,6 +347,12 @@ func (s *session) complete(ctx context.Context, phase string, models []string, d
 	})
 	if err != nil {
 		s.a.Fallbacks = triedAll(s.a.Fallbacks, err)
+		var af *llm.AllFailedError
+		if errors.As(err, &af) && len(s.a.Served) == 0 {
+			// a model that streamed part of an answer before failing did
+			// not serve the attempt (its cost is under wasted)
+			s.a.Model, s.a.Provider = "", ""
+		}
 		return nil, err
 	}
 	s.record(resp)
