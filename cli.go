@@ -376,13 +376,16 @@ func openEnvMode(g globals, mode openMode, check func(*env) error) (*env, error)
 	}
 	// under a second in all: SPEC's promise to a second process
 	const wait = 800 * time.Millisecond
-	en.st, err = store.Open(en.dbPath, wait)
-	switch {
-	case err != nil && mode == openRead && store.NotWritable(err):
-		// a read-only mount or file: reading needs no write
+	if mode == openRead {
+		// reading makes, repairs and records nothing (a file cut short,
+		// another program's bbolt file), and needs no write (a read-only
+		// mount or file); readers share the lock
 		en.st, err = store.OpenReadOnly(en.dbPath, wait)
-	case err != nil && store.NotWritable(err) && statErr == nil && !empty:
-		err = fmt.Errorf("%w; list, show and stats can still read it", err)
+	} else {
+		en.st, err = store.Open(en.dbPath, wait)
+		if err != nil && store.NotWritable(err) && statErr == nil && !empty && readable(en.dbPath) {
+			err = fmt.Errorf("%w; list, show and stats can still read it", err)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -392,6 +395,15 @@ func openEnvMode(g globals, mode openMode, check func(*env) error) (*env, error)
 		return nil, err
 	}
 	return en, nil
+}
+
+// readable says the file can be opened for reading.
+func readable(path string) bool {
+	f, err := os.Open(path)
+	if err == nil {
+		f.Close()
+	}
+	return err == nil
 }
 
 // metaRepository names the git directory whose tickets a database holds;

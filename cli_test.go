@@ -20,6 +20,8 @@ import (
 	"agent-tui/engine/oaitest"
 	"agent-tui/engine/workspace"
 	"agent-tui/store"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 var binPath string
@@ -331,6 +333,75 @@ func TestCLIReadCommandsMakeNoDatabase(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); err == nil {
 		t.Fatal("the missing file was created")
+	}
+	// nor does reading repair or take over what is there: a new database
+	// cut short (a full disk), another program's bbolt file
+	cut := filepath.Join(t.TempDir(), "cut.db")
+	e.mustRun("--db", cut, "add", "soon cut")
+	data, _ := os.ReadFile(cut)
+	os.WriteFile(cut, data[:1024], 0o600)
+	foreign := filepath.Join(t.TempDir(), "foreign.db")
+	fdb, err := bolt.Open(foreign, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fdb.Close()
+	for _, f := range []string{cut, foreign} {
+		before, _ := os.ReadFile(f)
+		for _, args := range [][]string{{"list"}, {"show", "T-1"}, {"stats"}} {
+			if _, errOut, code := e.run(append([]string{"--db", f}, args...)...); code == 0 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Fatalf("%v --db %s: exit %d, stderr %q", args, f, code, errOut)
+			}
+		}
+		if after, _ := os.ReadFile(f); !bytes.Equal(before, after) {
+			t.Fatalf("reading changed %s", f)
+		}
+	}
+}
+
+// A database the user cannot even read is said to be unreadable, not
+// unwritable with a hint that reading works.
+func TestCLIUnreadableDatabase(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to run the binary as another user")
+	}
+	e := newCLIEnv(t, simpleModel, "")
+	e.mustRun("add", "private")
+	db := filepath.Join(e.dir, ".git", "agent-tui.db")
+	// nobody may reach the repository and the binary, not the database
+	for d := e.dir; d != "/"; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o005 != 0o005 {
+			os.Chmod(d, fi.Mode().Perm()|0o005)
+		}
+	}
+	for d := filepath.Dir(binPath); d != "/"; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o005 != 0o005 {
+			os.Chmod(d, fi.Mode().Perm()|0o005)
+		}
+	}
+	os.Chmod(db, 0o600)
+	gitconfig, err := os.CreateTemp("", "agent-tui-gitconfig-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(gitconfig.Name())
+	gitconfig.WriteString("[safe]\n\tdirectory = *\n")
+	gitconfig.Close()
+	os.Chmod(gitconfig.Name(), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"list"}, "database " + db + " cannot be read (permission denied)"},
+		{[]string{"approve", "T-1"}, "database " + db + " cannot be written (permission denied)"},
+	} {
+		cmd := e.cmd(c.args...)
+		cmd.Env = append(cmd.Env, "HOME=/nonexistent", "GIT_CONFIG_GLOBAL="+gitconfig.Name())
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, _ := cmd.CombinedOutput()
+		if got := strings.TrimSpace(string(out)); got != "agent-tui: "+c.want {
+			t.Fatalf("%v as nobody: %q, want %q", c.args, got, "agent-tui: "+c.want)
+		}
 	}
 }
 
@@ -842,6 +913,7 @@ func TestCLIDatabaseOfAnotherRepository(t *testing.T) {
 	if out := b.mustRun("--db", outside, "list"); !strings.Contains(out, "in b") {
 		t.Fatalf("b moved, its outside database: %q", out)
 	}
+	b.mustRun("--db", outside, "add", "after the move") // (a reader records nothing)
 	// but an unrelated repository does not take over one whose repository
 	// is away (renamed, unmounted)
 	away := filepath.Join(t.TempDir(), "away")

@@ -157,6 +157,14 @@ func OpenReadOnly(path string, timeout time.Duration) (*Store, error) {
 	}
 	db, err := openCurrent(path, timeout, true)
 	if err != nil {
+		if NotWritable(err) {
+			// refused a read: the write open's words would mislead
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, fmt.Errorf("database %s cannot be read (%w)", path, err)
+		}
 		return nil, openError(path, err)
 	}
 	var complete bool
