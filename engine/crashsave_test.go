@@ -246,9 +246,13 @@ func runUntilRunning(ctx context.Context, t *testing.T, h *harness, id string) c
 // off; the stored attempt is left for the next run to mark.
 func TestDescribeStoppedShowsTheCutOff(t *testing.T) {
 	tk := &store.Ticket{ID: "T-1", Status: store.StatusRunning, Phase: "code", Phases: []store.PhaseState{{Name: "code", Status: store.PhaseRunning}}}
-	a := &store.Attempt{Phase: "code", N: 1, Model: "m", Started: time.Now(),
+	tk.CostUSD = 1
+	a := &store.Attempt{Phase: "code", N: 1, Model: "m", Started: time.Now(), CostUSD: 0.25,
 		ToolCalls: []store.ToolCall{{Name: "run_command", Args: `{"command":"sleep 40"}`, Result: toolRunning, IsErr: true}}}
 	v := DescribeStopped(tk, []*store.Attempt{a})
+	if v.CostUSD != 1.25 {
+		t.Fatalf("ticket cost %v: the cut-off attempt's is not counted as the next run will", v.CostUSD)
+	}
 	var got *AttemptView
 	for _, p := range v.Phases {
 		if p.Name == "code" && len(p.Attempts) == 1 {
@@ -258,7 +262,7 @@ func TestDescribeStoppedShowsTheCutOff(t *testing.T) {
 	if got == nil || !got.Interrupted || len(got.ToolCalls) != 1 || got.ToolCalls[0].Result != toolCutOff {
 		t.Fatalf("view %+v", got)
 	}
-	if a.Interrupted || a.ToolCalls[0].Result != toolRunning {
+	if a.Interrupted || a.ToolCalls[0].Result != toolRunning || a.Counted != 0 {
 		t.Fatal("the stored attempt was changed")
 	}
 	tk.Status = store.StatusDone

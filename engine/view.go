@@ -139,6 +139,7 @@ func PendingKinds(t *store.Ticket) []string {
 // unfinished reads as the next run will record it, interrupted, its
 // running calls cut off.
 func DescribeStopped(t *store.Ticket, attempts []*store.Attempt) TicketView {
+	var spent float64 // what the next run adds to the ticket's cost
 	if !finished(t.Status) {
 		attempts = slices.Clone(attempts)
 		for i, a := range attempts {
@@ -146,11 +147,14 @@ func DescribeStopped(t *store.Ticket, attempts []*store.Attempt) TicketView {
 				cp := *a
 				cp.ToolCalls = slices.Clone(a.ToolCalls)
 				markCutOff(&cp)
+				spent += cp.Uncounted()
 				attempts[i] = &cp
 			}
 		}
 	}
-	return Describe(t, attempts)
+	v := Describe(t, attempts)
+	v.CostUSD += spent
+	return v
 }
 
 func Describe(t *store.Ticket, attempts []*store.Attempt) TicketView {
