@@ -691,16 +691,20 @@ func sayWaiting(st *store.Store, w io.Writer) {
 	const most = 10
 	n := 0
 	for _, t := range tickets {
-		if t.Status != store.StatusNeedsHuman && t.Status != store.StatusAwaiting {
+		paused := t.Paused && !store.Finished(t.Status)
+		if t.Status != store.StatusNeedsHuman && t.Status != store.StatusAwaiting && !paused {
 			continue
 		}
 		if n++; n > most {
 			continue
 		}
 		line := t.ID + " " + strings.ReplaceAll(t.Status, "_", " ")
-		if t.Reason != "" {
+		switch {
+		case paused:
+			line = t.ID + " paused: resume it (agent-tui resume " + t.ID + ")"
+		case t.Reason != "":
 			line += ": " + t.Reason
-		} else if t.Phase != "" {
+		case t.Phase != "":
 			line += " at " + t.Phase
 		}
 		fmt.Fprintf(w, "agent-tui: %s\n", errorLine(engine.OneLine(line, 300)))

@@ -1003,7 +1003,9 @@ func TestCLIPauseResumeAndStatuses(t *testing.T) {
 	if out := e.mustRun("pause", id); !strings.Contains(out, "already paused once the next run") {
 		t.Fatalf("pause again: %q", out)
 	}
-	e.mustRun("run", "--until-idle")
+	if _, errOut, code := e.run("run", "--until-idle"); code != 0 || !strings.Contains(errOut, "agent-tui: "+id+" paused: resume it (agent-tui resume "+id+")") {
+		t.Fatalf("run: exit %d, stderr %q", code, errOut)
+	}
 	if out := e.mustRun("show", id); !strings.Contains(out, "status:  paused") {
 		t.Fatalf("show:\n%s", out)
 	}
