@@ -370,6 +370,7 @@ func (s *session) ask(ctx context.Context, phase string, text string) (string, e
 		openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: text})
 	s.emit("\n")
 	s.a.Trimmed = append(s.a.Trimmed, fitToolResults(s.msgs, s.e.cfg.Phase(phase).ContextTokens)...)
+	s.defs = nil // (this call sends none)
 	resp, err := s.complete(ctx, phase, s.e.chain(phase, phaseState(s.t, phase).Model), nil)
 	if err != nil {
 		return "", err
@@ -437,7 +438,7 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 			// told once and still unreadable: the last try goes to the
 			// chain's next model, asked afresh
 			models, msgs = next, slices.Clone(fresh)
-			s.emit(fmt.Sprintf("\n[%s's answer could not be read twice: asking %s]\n", resp.Model, next[0]))
+			s.emit(fmt.Sprintf("\n[the validator's answer could not be read twice: asking %s]\n", next[0]))
 			continue
 		}
 		msgs = append(msgs,
