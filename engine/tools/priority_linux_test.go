@@ -19,7 +19,10 @@ func TestCommandsRunAtLowerPriority(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := strconv.Itoa(min(20-raw+commandNice, 19))
+	if 20-raw+commandNice > 19 {
+		t.Skipf("the tests run at nice %d: commands could not be lower", 20-raw)
+	}
+	want := strconv.Itoa(20 - raw + commandNice)
 	// the shell and a process it starts later
 	const script = "nice; sleep 0.05; sh -c nice"
 	wantBoth := want + "\n" + want
