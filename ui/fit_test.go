@@ -1009,6 +1009,20 @@ func TestTicketInfoNeverBreaksAWord(t *testing.T) {
 	}
 }
 
+// The separators are measured in cells ("·" is two bytes, one cell), and
+// progress and cost too wide to stay together on a line are not cut
+// (review: a line that fitted was cut; "$0" and ".421" on two lines).
+func TestInfoFitsByCells(t *testing.T) {
+	if got, want := fitInfo("awaiting approval", "a reason", "review 8/9", "$0.421", nil, 39), "awaiting approval · review 8/9 · $0.421"; got != want {
+		t.Errorf("%q, want %q (it fits)", got, want)
+	}
+	for _, l := range wrapInfo("needs human: stopped", []string{"review 8/9", "$0.421"}, 15) {
+		if strings.Contains(l, "$") && !strings.Contains(l, "$0.421") {
+			t.Errorf("the cost is split: %q", wrapInfo("needs human: stopped", []string{"review 8/9", "$0.421"}, 15))
+		}
+	}
+}
+
 // A flash never pushes the status line's fields out: at 150 columns, with
 // a paused ticket and one waiting for a slot, "created T-8" goes on a row
 // of its own and the counts, spend, providers and sandbox all stay.

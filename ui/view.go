@@ -400,18 +400,18 @@ func fitInfo(status, reason, prog, cost string, optional []string, w int) string
 			return s
 		}
 	}
-	sw, pw, cw := ansi.StringWidth(status), ansi.StringWidth(prog), ansi.StringWidth(cost)
-	switch room := w - 2*len(sep) - pw - cw; {
+	sw, pw, cw, sepw := ansi.StringWidth(status), ansi.StringWidth(prog), ansi.StringWidth(cost), ansi.StringWidth(sep)
+	switch room := w - 2*sepw - pw - cw; {
 	case room > sw: // the status and as much of the reason as fits
 		return cutWords(head, room) + sep + prog + sep + cost
 	case room == sw:
 		return status + sep + prog + sep + cost
 	}
-	switch room := w - 2*len(sep) - sw - cw; {
+	switch room := w - 2*sepw - sw - cw; {
 	case room >= 4: // a few letters of the phase and "…" still tell it
 		return status + sep + cutEnd(prog, room) + sep + cost
-	case w-len(sep)-cw >= 4:
-		return cutEnd(status, w-len(sep)-cw) + sep + cost
+	case w-sepw-cw >= 4:
+		return cutEnd(status, w-sepw-cw) + sep + cost
 	}
 	return ansi.Truncate(cost, w, "")
 }
@@ -445,10 +445,13 @@ func wrapInfo(head string, parts []string, w int) []string {
 	const glue = "\u00a0" // a space wrapWords does not break at
 	var b strings.Builder
 	b.WriteString(strings.ReplaceAll(head, glue, " "))
+	// (glued only when they fit on a line together: else the cost would
+	// be cut where the line ends)
+	together := len(parts) >= 2 && ansi.StringWidth(parts[0]+" · "+parts[1]) <= w
 	for i, p := range parts {
 		p = strings.ReplaceAll(p, glue, " ")
 		sep := glue + "· "
-		if i < 2 {
+		if i < 2 && together {
 			// the counts read as one: "review 8/9 · $0.421"
 			p = strings.ReplaceAll(p, " ", glue)
 			if i == 1 {
