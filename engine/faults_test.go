@@ -213,6 +213,8 @@ func TestParseVerdictSaysWhatIsWrongInJSONTerms(t *testing.T) {
 		`{"pass": "yes"}`:                  `"pass" must be true or false, not a string`,
 		`{"pass": 1}`:                      `"pass" must be true or false, not a number`,
 		`{"tickets": {"kind": "feature"}}`: `"tickets" must be a list, not an object`,
+		`{"tickets": [1]}`:                 `each item of "tickets" must be an object, not a number`,
+		`{"tickets": [{"kind": 1}]}`:       `"kind" of each item of "tickets" must be a string, not a number`,
 	} {
 		var err error
 		if strings.Contains(in, "tickets") {

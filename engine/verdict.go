@@ -117,11 +117,46 @@ func decodeObject(text, wantKey string, v any) error {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			// said as the model was asked, not in Go's terms
-			return fmt.Errorf("%q must be %s, not %s", strings.TrimLeft(te.Field, "."), jsonKind(te.Type), aJSON(te.Value))
+			return fmt.Errorf("%s must be %s, not %s", fieldWords(reflect.TypeOf(v), strings.TrimLeft(te.Field, "."), te.Type), jsonKind(te.Type), aJSON(te.Value))
 		}
 		return fmt.Errorf("the JSON object does not fit: %v", err)
 	}
 	return nil
+}
+
+// fieldWords names the JSON field at path (Go's "tickets.kind") in the
+// value of type root, as the model wrote it: `"kind" of each item of
+// "tickets"`. got is the type the value was to fill: a list's item type
+// when the value was one of its items.
+func fieldWords(root reflect.Type, path string, got reflect.Type) string {
+	var words []string
+	t := root
+	for seg := range strings.SplitSeq(path, ".") {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return fmt.Sprintf("%q", path)
+		}
+		found := false
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name == seg || name == "" && strings.EqualFold(f.Name, seg) {
+				t, found = f.Type, true
+				break
+			}
+		}
+		if !found {
+			return fmt.Sprintf("%q", path)
+		}
+		words = append([]string{fmt.Sprintf("%q", seg)}, words...)
+		if (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && t != got {
+			// inside the list: its items
+			t = t.Elem()
+			words[0] = "each item of " + words[0]
+		}
+	}
+	return strings.Join(words, " of ")
 }
 
 // jsonKind names what JSON value a Go type takes.
