@@ -105,6 +105,9 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 			return nil, err
 		}
 		db.Close()
+		if errors.Is(err, errNotOurs) {
+			return nil, fmt.Errorf("database %s %w", path, err)
+		}
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
 	return &Store{db: db, path: path}, nil
@@ -135,6 +138,9 @@ func openError(path string, err error) error {
 func NotWritable(err error) bool {
 	return errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)
 }
+
+// errNotOurs: a bbolt file with buckets, none of them agent-tui's.
+var errNotOurs = errors.New("holds no agent-tui tickets: not agent-tui's database")
 
 // ErrNotDatabase: the file at the path is empty, so no database yet.
 var ErrNotDatabase = errors.New("an empty file, not a database")
@@ -183,7 +189,7 @@ func OpenReadOnly(path string, timeout time.Duration) (*Store, error) {
 		// (a database from before the active index lacks only that one,
 		// which reading does not use)
 		db.Close()
-		return nil, fmt.Errorf("database %s holds no agent-tui tickets: not agent-tui's database", path)
+		return nil, fmt.Errorf("database %s %w", path, errNotOurs)
 	}
 	return &Store{db: db, path: path, readOnly: true}, nil
 }
@@ -213,6 +219,10 @@ func makeBuckets(db *bolt.DB) error {
 		return err
 	}
 	return db.Update(func(tx *bolt.Tx) error {
+		if first, _ := tx.Cursor().First(); tx.Bucket(bucketTickets) == nil && first != nil {
+			// another program's bbolt file: not to be filled with tickets
+			return errNotOurs
+		}
 		for _, b := range [][]byte{bucketTickets, bucketAttempts, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err

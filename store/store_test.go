@@ -878,3 +878,34 @@ func TestReadOnlyOpenMakesNothing(t *testing.T) {
 		t.Fatalf("damaged: %v", err)
 	}
 }
+
+// Another program's bbolt file, with buckets of its own, is not filled with
+// tickets by a command that writes: it is refused, and left as it was. An
+// empty bbolt file (no bucket yet) is still made a database.
+func TestOpenRefusesAnotherProgramsDatabase(t *testing.T) {
+	dir := t.TempDir()
+	other := filepath.Join(dir, "other.db")
+	db, err := bolt.Open(other, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("foo")); return err })
+	db.Close()
+	before, _ := os.ReadFile(other)
+	if _, err := Open(other, time.Second); err == nil || err.Error() != "database "+other+" holds no agent-tui tickets: not agent-tui's database" {
+		t.Fatalf("another program's database: %v", err)
+	}
+	if after, _ := os.ReadFile(other); !bytes.Equal(before, after) {
+		t.Fatal("the other program's database was changed")
+	}
+	blank := filepath.Join(dir, "blank.db")
+	if db, err = bolt.Open(blank, 0o600, nil); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(blank, time.Second)
+	if err != nil {
+		t.Fatalf("a bbolt file with no bucket: %v", err)
+	}
+	s.Close()
+}
