@@ -833,7 +833,7 @@ func TestCLIShowNamesModelsTriedWhenNoneAnswered(t *testing.T) {
 		t.Fatalf("run: exit %d, stderr %q", code, errOut)
 	}
 	out := e.mustRun("show", id)
-	for _, w := range []string{"#1 —        (no model answered; tried m, m2)\n", "      tried m (p): HTTP 500", "      tried m2 (p): HTTP 500"} {
+	for _, w := range []string{"#1 —        (no model answered; tried m, m2)\n", "      tried m (p): HTTP 500", "      tried m2 (p): HTTP 500", "      error: every model of discovery failed: m: HTTP 500"} {
 		if !strings.Contains(out, w) {
 			t.Fatalf("show lacks %q:\n%s", w, out)
 		}

@@ -371,7 +371,7 @@ func TestValidatorChainFailureNamesTheValidator(t *testing.T) {
 	})
 	id := h.add("hotfix", "no validator", false)
 	h.runIdle()
-	if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "every model of validator failed: ") || strings.Contains(tk.Reason, "all models failed") {
+	if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "every model of the validator failed: ") || strings.Contains(tk.Reason, "all models failed") {
 		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
 	}
 	// the attempt's own error says whose models failed: its own answered

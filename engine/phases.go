@@ -560,11 +560,10 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 			// nl.Phase: the validator's chain may be the one without
 			stopReason = fmt.Sprintf("sensitive ticket: %s has no local model (a provider with local = true) in [phases.%s] models; nothing was sent", nl.Phase, nl.Phase)
 		case errors.As(runErr, &af):
-			chain := phase
-			if af.Phase != "" {
-				chain = af.Phase // the validator's, for instance
+			stopReason = OneLine(af.Error(), 400) // its chain's: the validator's, for instance
+			if af.Phase == "" {
+				stopReason = "every model of " + phase + " failed: " + OneLine(af.Reasons(), 400)
 			}
-			stopReason = "every model of " + chain + " failed: " + OneLine(af.Reasons(), 400)
 			e.broker.publish(Event{Type: EvHealth, TicketID: t.ID})
 		}
 	}

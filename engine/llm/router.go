@@ -233,11 +233,14 @@ type AllFailedError struct {
 }
 
 func (e *AllFailedError) Error() string {
-	if e.Phase == config.Validator {
+	switch e.Phase {
+	case config.Validator:
 		// an attempt's error: its own models did their part
 		return "every model of the validator failed: " + e.Reasons()
+	case "":
+		return "all models failed: " + e.Reasons()
 	}
-	return "all models failed: " + e.Reasons()
+	return "every model of " + e.Phase + " failed: " + e.Reasons()
 }
 
 // Reasons says why each model failed: "m: why; m2: why".
