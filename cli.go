@@ -1114,6 +1114,9 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 					fmt.Fprintf(w, "      served by %s (%s): in %d out %d $%.4f\n", printable(sv.Model), printable(sv.Provider), sv.TokensIn, sv.TokensOut, sv.CostUSD)
 				}
 			}
+			for _, c := range cutCalls(a.Wasted) {
+				fmt.Fprintf(w, "      cut off: %s\n", c)
+			}
 			if a.Model != "" {
 				for _, c := range a.Checks {
 					mark := "✓"
@@ -1164,6 +1167,39 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 // agent-tui last stopped, and the next run takes it up again; a paused one
 // moves only once resumed. A pause or resume not yet carried out shows as
 // pending.
+// cutCalls sums an attempt's calls answered only in part by model: what
+// they cost is in the attempt's, though no answer came of them.
+func cutCalls(wasted []store.Spend) []string {
+	var order []string
+	sums := map[string]*store.Spend{}
+	calls := map[string]int{}
+	for _, w := range wasted {
+		k := w.Model + "\x00" + w.Provider
+		if sums[k] == nil {
+			order = append(order, k)
+			sums[k] = &store.Spend{Model: w.Model, Provider: w.Provider}
+		}
+		s := sums[k]
+		s.TokensIn, s.TokensOut, s.CostUSD = s.TokensIn+w.TokensIn, s.TokensOut+w.TokensOut, s.CostUSD+w.CostUSD
+		s.Estimated = s.Estimated || w.Estimated
+		calls[k]++
+	}
+	var lines []string
+	for _, k := range order {
+		s := sums[k]
+		line := fmt.Sprintf("%s (%s), %d call", printable(s.Model), printable(s.Provider), calls[k])
+		if calls[k] > 1 {
+			line += "s"
+		}
+		line += fmt.Sprintf(": in %d out %d $%.4f", s.TokensIn, s.TokensOut, s.CostUSD)
+		if s.Estimated {
+			line += " (tokens estimated)"
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
+
 type phaseAttempt struct {
 	phase string
 	n     int

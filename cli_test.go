@@ -817,6 +817,27 @@ func TestCLIShowNamesFallbacks(t *testing.T) {
 	}
 }
 
+// A call cut off part-way is billed in the attempt's cost, and show says
+// whose it was (the answer is the fallback's).
+func TestCLIShowNamesCutCalls(t *testing.T) {
+	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
+		if r.Model == "m" && phaseLine(r) == "discovery" {
+			return oaitest.Reply{Text: "a long answer that is cut off here", ResetAfterChunks: 2}
+		}
+		return simpleModel(r)
+	}, "\n[[model]]\nname = \"m2\"\nprovider = \"p\"\n\n[phases.discovery]\nmodels = [\"m\", \"m2\"]\n")
+	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", "cut provider"))
+	e.mustRun("run", "--until-idle")
+	out := e.mustRun("show", id)
+	if !strings.Contains(out, "      cut off: m (p), 1 call: in ") {
+		t.Fatalf("show lacks the cut call:\n%s", out)
+	}
+	att := e.show(id)["phases"].([]any)[0].(map[string]any)["attempts"].([]any)[0].(map[string]any)
+	if w, _ := att["wasted"].([]any); len(w) != 1 {
+		t.Fatalf("show --json wasted: %v", att["wasted"])
+	}
+}
+
 // An attempt no model answered (every one gave HTTP 500) has no model in
 // show --json, since none served it, and its fallbacks list what was
 // tried; show's line names them.

@@ -59,7 +59,10 @@ type AttemptView struct {
 	Fallbacks []store.Fallback `json:"fallbacks"`
 	// Served: what each model that answered some of its calls cost (two
 	// or more when a fallback served some turns)
-	Served          []store.Spend    `json:"served"`
+	Served []store.Spend `json:"served"`
+	// Wasted: calls a model answered only in part (cut off, at its length
+	// limit, too long), billed and in the attempt's cost
+	Wasted          []store.Spend    `json:"wasted"`
 	Deliverable     string           `json:"deliverable"`
 	Verdict         *VerdictView     `json:"verdict"`
 	TokensIn        int              `json:"tokens_in"`
@@ -204,6 +207,9 @@ func attemptView(a *store.Attempt) AttemptView {
 	}
 	if av.Served = a.Served; av.Served == nil {
 		av.Served = []store.Spend{}
+	}
+	if av.Wasted = a.Wasted; av.Wasted == nil {
+		av.Wasted = []store.Spend{}
 	}
 	if av.ToolCalls == nil {
 		av.ToolCalls = []store.ToolCall{}
