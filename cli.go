@@ -948,6 +948,9 @@ func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
 		if tickets, err = en.st.Tickets(); err != nil {
 			return err
 		}
+		if err := addCutOffCost(en.st, tickets); err != nil {
+			return err
+		}
 	}
 	if *asJSON {
 		out := make([]engine.TicketSummary, 0, len(tickets))
@@ -968,6 +971,27 @@ func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t$%.4f\t%s\n", t.ID, t.Kind, statusText(t), phase, t.CostUSD, printable(t.Title))
 	}
 	return tw.Flush()
+}
+
+// addCutOffCost adds to a ticket a stopped run left running what its
+// cut-off attempt cost so far, as the next run will (and show does): no
+// engine runs while the command line holds the database.
+func addCutOffCost(st *store.Store, tickets []*store.Ticket) error {
+	return st.View(func(tx *store.Tx) error {
+		for _, t := range tickets {
+			if t.Status != store.StatusRunning {
+				continue
+			}
+			a, err := tx.LastAttempt(t.ID)
+			if err != nil {
+				return err
+			}
+			if a != nil && !a.Done() {
+				t.CostUSD += a.TotalCostUSD() - a.Counted
+			}
+		}
+		return nil
+	})
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -1612,6 +1613,53 @@ func TestCLIDecisionAfterCancelOfAnInterruptedTicket(t *testing.T) {
 		_, errOut, code := e.run(args...)
 		if code == 0 || !strings.Contains(errOut, "to be cancelled by the next run") || strings.Contains(errOut, "cancel works now") || strings.Contains(errOut, "resume") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 			t.Fatalf("%v: exit %d, %q", args, code, errOut)
+		}
+	}
+}
+
+// list counts what a cut-off attempt cost so far in its ticket's cost, as
+// show does and the next run will: the two agree between a crash and it.
+func TestListCountsTheCutOffAttempt(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	mk := func(ended bool) *store.Ticket {
+		tk, err := engine.AddTicket(st, engine.NewTicket{Kind: "feature", Title: "cut"}, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk.Status, tk.CostUSD = store.StatusRunning, 1
+		a := &store.Attempt{Phase: "discovery", N: 1, Started: time.Now(), CostUSD: 0.25, Counted: 0.05}
+		if ended {
+			a.Ended = time.Now()
+		}
+		if err := st.Update(func(tx *store.Tx) error {
+			if err := tx.PutAttempt(tk.ID, a); err != nil {
+				return err
+			}
+			return tx.PutTicket(tk)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+	cut, ended := mk(false), mk(true)
+	tickets, err := st.Tickets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := addCutOffCost(st, tickets); err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range tickets {
+		want := 1.0
+		if tk.ID == cut.ID {
+			want = 1.2
+		}
+		if math.Abs(tk.CostUSD-want) > 1e-9 {
+			t.Errorf("%s (ended %v): cost %v, want %v", tk.ID, tk.ID == ended.ID, tk.CostUSD, want)
 		}
 	}
 }

@@ -566,6 +566,23 @@ func (tx *Tx) Attempts(ticketID string) ([]*Attempt, error) {
 	return out, err
 }
 
+// LastAttempt reads a ticket's latest attempt; nil when it has none.
+func (tx *Tx) LastAttempt(ticketID string) (*Attempt, error) {
+	b, err := tx.attemptBucket(ticketID, false)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	k, v := b.Cursor().Last()
+	if k == nil {
+		return nil, nil
+	}
+	a := new(Attempt)
+	if err := gojson.Unmarshal(v, a); err != nil {
+		return nil, fmt.Errorf("%s attempt %d: corrupt record: %w", ticketID, binary.BigEndian.Uint64(k), err)
+	}
+	return a, nil
+}
+
 // Attempt reads one attempt by sequence.
 func (tx *Tx) Attempt(ticketID string, seq int) (*Attempt, error) {
 	b, err := tx.attemptBucket(ticketID, false)
