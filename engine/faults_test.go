@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -295,5 +296,25 @@ func TestRefusedKeyStopsTheOtherTicketsBeforeTheyCall(t *testing.T) {
 	}
 	if as, _ := h.st.Attempts(second); len(as) != 0 {
 		t.Errorf("the second ticket spent %d attempts", len(as))
+	}
+}
+
+// A model whose provider refused its key is listed once in the attempt's
+// fallbacks: the 401, not again for every later turn that skipped it.
+func TestRefusedKeyIsListedOnce(t *testing.T) {
+	h := newHarness(t, "\n[phases.diagnosis]\nmodels = [\"medium\", \"spare\"]\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if r.Model == "mid-1" {
+			return oaitest.Reply{Status: 401, Error: "Incorrect API key provided"}
+		}
+		if phase == "diagnosis" && toolTurns(r) < 2 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: fmt.Sprint("l", toolTurns(r)), Name: "list_dir", Args: fmt.Sprintf(`{"path": ".", "n": %d}`, toolTurns(r))}}}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "one provider refuses its key", false)
+	h.runIdle()
+	a := h.phase(id, "diagnosis").Attempts[0]
+	if a.Model != "spare" || len(a.Fallbacks) != 1 || !strings.Contains(a.Fallbacks[0].Reason, "401") {
+		t.Fatalf("model %s fallbacks %+v", a.Model, a.Fallbacks)
 	}
 }
