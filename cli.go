@@ -463,6 +463,7 @@ func (en *env) checkRepository() error {
 func (en *env) close() {
 	if en.st != nil {
 		en.st.Close()
+		en.st = nil
 	}
 }
 
@@ -951,6 +952,7 @@ func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
 		if err := addCutOffCost(en.st, tickets); err != nil {
 			return err
 		}
+		en.close() // before writing (see show)
 	}
 	if *asJSON {
 		out := make([]engine.TicketSummary, 0, len(tickets))
@@ -1032,6 +1034,9 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 	}
 	view := engine.DescribeStopped(t, attempts)
 	view.Confinement = tools.Confinement(en.cfg.Sandbox)
+	// closed before writing: output read slowly (a pager) must not keep
+	// every other command out of the database
+	en.close()
 	if *asJSON {
 		return writeJSON(stdout, view)
 	}
@@ -1356,6 +1361,7 @@ func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	en.close() // before writing (see show)
 	if *asJSON {
 		return writeJSON(stdout, s)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -1661,5 +1662,35 @@ func TestListCountsTheCutOffAttempt(t *testing.T) {
 		if math.Abs(tk.CostUSD-want) > 1e-9 {
 			t.Errorf("%s (ended %v): cost %v, want %v", tk.ID, tk.ID == ended.ID, tk.CostUSD, want)
 		}
+	}
+}
+
+// show, list and stats close the database before they write: output read
+// slowly (a pager) does not keep other commands out of it.
+func TestCLIReadersCloseBeforeWriting(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	body := filepath.Join(t.TempDir(), "body")
+	os.WriteFile(body, bytes.Repeat([]byte("a long body line of the ticket\n"), 20000), 0o644) // ~600 KB, past a pipe's buffer
+	id := strings.TrimSpace(e.mustRun("add", "--body-file", body, "big"))
+	for _, args := range [][]string{{"show", id, "--json"}} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := e.cmd(args...)
+		c.Stdout = w
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		time.Sleep(300 * time.Millisecond) // blocked writing, nobody reading yet
+		_, errOut, code := e.run("pause", id)
+		io.Copy(io.Discard, r)
+		c.Wait()
+		r.Close()
+		if code != 0 {
+			t.Fatalf("pause while %v's output waits to be read: exit %d, %q", args, code, errOut)
+		}
+		e.mustRun("resume", id)
 	}
 }
