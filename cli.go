@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -683,35 +684,32 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 }
 
 // sayWaiting ends an idle run with the tickets that wait for a person,
-// and why: the exit status is 0 either way.
+// and why: the exit status is 0 either way. Those that need a person come
+// first (something went wrong), then the paused, then the approvals.
 func sayWaiting(st *store.Store, w io.Writer) {
 	tickets, err := st.Tickets()
 	if err != nil {
 		return
 	}
-	const most = 10
-	n := 0
+	var needs, paused, awaiting []string
 	for _, t := range tickets {
-		paused := t.Paused && !store.Finished(t.Status)
-		if t.Status != store.StatusNeedsHuman && t.Status != store.StatusAwaiting && !paused {
-			continue
-		}
-		if n++; n > most {
-			continue
-		}
-		line := t.ID + " " + strings.ReplaceAll(t.Status, "_", " ")
 		switch {
-		case paused:
-			line = t.ID + " paused: resume it (agent-tui resume " + t.ID + ")"
-		case t.Reason != "":
-			line += ": " + t.Reason
-		case t.Phase != "":
-			line += " at " + t.Phase
+		case store.Finished(t.Status):
+		case t.Status == store.StatusNeedsHuman:
+			needs = append(needs, t.ID+" needs human: "+t.Reason)
+		case t.Paused:
+			paused = append(paused, t.ID+" paused: resume it (agent-tui resume "+t.ID+")")
+		case t.Status == store.StatusAwaiting:
+			awaiting = append(awaiting, t.ID+" awaiting approval at "+t.Phase)
 		}
+	}
+	const most = 10
+	all := slices.Concat(needs, paused, awaiting)
+	for _, line := range all[:min(len(all), most)] {
 		fmt.Fprintf(w, "agent-tui: %s\n", errorLine(engine.OneLine(line, 300)))
 	}
-	if n > most {
-		fmt.Fprintf(w, "agent-tui: and %d more waiting for you (agent-tui list)\n", n-most)
+	if len(all) > most {
+		fmt.Fprintf(w, "agent-tui: and %d more waiting for you: %d need a person, %d paused, %d awaiting approval in all (agent-tui list)\n", len(all)-most, len(needs), len(paused), len(awaiting))
 	}
 }
 

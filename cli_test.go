@@ -1694,3 +1694,32 @@ func TestCLIReadersCloseBeforeWriting(t *testing.T) {
 		e.mustRun("resume", id)
 	}
 }
+
+// run's closing lines put the tickets that need a person first: ten
+// routine approvals must not hide the one that failed.
+func TestSayWaitingPutsTroubleFirst(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for i := 0; i < 12; i++ {
+		tk, err := engine.AddTicket(st, engine.NewTicket{Kind: "hotfix", Title: fmt.Sprint("t", i)}, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk.Status, tk.Phase = store.StatusAwaiting, "review"
+		if i == 11 {
+			tk.Status, tk.Reason = store.StatusNeedsHuman, "code failed 3 attempts"
+		}
+		if err := st.PutTicket(tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	sayWaiting(st, &out)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 11 || lines[0] != "agent-tui: T-12 needs human: code failed 3 attempts" || !strings.Contains(lines[10], "and 2 more waiting for you: 1 need a person, 0 paused, 11 awaiting approval") {
+		t.Fatalf("closing lines:\n%s", out.String())
+	}
+}
