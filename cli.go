@@ -1144,6 +1144,23 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 			for _, c := range cutCalls(a.Wasted) {
 				fmt.Fprintf(w, "      cut off: %s\n", c)
 			}
+			if v := a.Validator; v != nil && (v.Unreadable > 0 || len(v.Served) > 1) {
+				var parts []string
+				if v.Model != "" {
+					parts = append(parts, "judged by "+printable(v.Model))
+				}
+				if v.Unreadable > 0 {
+					parts = append(parts, fmt.Sprintf("%d answer(s) that could not be read", v.Unreadable))
+				}
+				if len(v.Served) > 1 {
+					var names []string
+					for _, sv := range v.Served {
+						names = append(names, printable(sv.Model))
+					}
+					parts = append(parts, "answered by "+strings.Join(names, ", "))
+				}
+				fmt.Fprintf(w, "      validator: %s\n", strings.Join(parts, "; "))
+			}
 			if a.Model != "" {
 				for _, c := range a.Checks {
 					mark := "✓"

@@ -840,6 +840,22 @@ func TestCLIShowNamesCutCalls(t *testing.T) {
 	}
 }
 
+// When the validator's answers could not be read and its next model
+// judged, show says so on the attempt, not only show --json.
+func TestCLIShowSaysHowTheValidatorJudged(t *testing.T) {
+	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
+		if r.Model == "m" && strings.HasPrefix(phaseLine(r), "validator of discovery") {
+			return oaitest.Reply{Text: "Looks fine to me!"}
+		}
+		return simpleModel(r)
+	}, "\n[[model]]\nname = \"m2\"\nprovider = \"p\"\n\n[phases.validator]\nmodels = [\"m\", \"m2\"]\n")
+	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", "a validator that rambles"))
+	e.mustRun("run", "--until-idle")
+	if out := e.mustRun("show", id); !strings.Contains(out, "      validator: judged by m2; 2 answer(s) that could not be read; answered by m, m2\n") {
+		t.Fatalf("show:\n%s", out)
+	}
+}
+
 // An attempt no model answered (every one gave HTTP 500) has no model in
 // show --json, since none served it, and its fallbacks list what was
 // tried; show's line names them.
