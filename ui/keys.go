@@ -37,7 +37,7 @@ func newKeyMap() keyMap {
 		NextFile:    b([]string{"]"}, "]", "next diff file"),
 		Left:        b([]string{"left", "h"}, "←/h", "diff left"),
 		Right:       b([]string{"right", "l"}, "→/l", "diff right"),
-		Sideways:    b([]string{"left", "right", "h", "l"}, "←/→", "diff sideways"),
+		Sideways:    b([]string{"left", "right", "h", "l"}, "←/→", "diff side (h/l)"),
 		New:         b([]string{"n"}, "n", "new ticket"),
 		Approve:     b([]string{"a"}, "a", "approve"),
 		Reject:      b([]string{"r"}, "r", "reject"),
