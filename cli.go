@@ -1090,6 +1090,8 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 		fmt.Fprintf(w, "\n%-10s %s", p.Name, strings.ReplaceAll(p.Status, "_", " "))
 		if p.ByHuman {
 			fmt.Fprint(w, " (approved by a person)") // whatever its last attempt's verdict
+		} else if n := len(p.Attempts); p.Name == config.CI && p.Status == store.PhasePassed && n > 0 && p.Attempts[n-1].Verdict != nil && !p.Attempts[n-1].Verdict.Pass {
+			fmt.Fprint(w, " (by cifix)") // its own run failed; cifix's passed
 		}
 		if p.CostUSD > 0 {
 			fmt.Fprintf(w, "  $%.4f", p.CostUSD)

@@ -1739,3 +1739,17 @@ func TestSayWaitingPutsTroubleFirst(t *testing.T) {
 		t.Fatalf("closing lines:\n%s", out.String())
 	}
 }
+
+// A CI phase that cifix made pass says so above its own failed run.
+func TestShowSaysCIPassedByCifix(t *testing.T) {
+	fail := &engine.VerdictView{Pass: false, Objections: []string{}}
+	v := engine.TicketView{ID: "T-1", Phases: []engine.PhaseView{
+		{Name: "ci", Status: store.PhasePassed, Attempts: []engine.AttemptView{{N: 1, Verdict: fail}}},
+		{Name: "cifix", Status: store.PhasePassed, Attempts: []engine.AttemptView{{N: 1, Model: "m", Verdict: &engine.VerdictView{Pass: true}}}},
+	}}
+	var out bytes.Buffer
+	printShow(&out, v, "done")
+	if !strings.Contains(out.String(), "\nci         passed (by cifix)\n") {
+		t.Fatalf("show:\n%s", out.String())
+	}
+}
