@@ -1,0 +1,436 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"agent-tui/engine"
+	"agent-tui/engine/config"
+	"agent-tui/engine/tools"
+	"agent-tui/store"
+)
+
+// The commands that only read: list, show and stats. They open the
+// database read-only and let go of it before they print.
+
+// cmdList prints every ticket, one line each (or JSON).
+func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("list", &g, stderr)
+	asJSON := fs.Bool("json", false, "")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	var tickets []*store.Ticket
+	en, err := openReading(g)
+	if err != nil && !errors.Is(err, errNoDatabase) {
+		return err
+	}
+	defer en.close()
+	if en.st != nil {
+		if tickets, err = en.st.Tickets(); err != nil {
+			return err
+		}
+		if err := addCutOffCost(en.st, tickets); err != nil {
+			return err
+		}
+		en.close() // before writing (see show)
+	}
+	if *asJSON {
+		out := make([]engine.TicketSummary, 0, len(tickets))
+		for _, t := range tickets {
+			out = append(out, engine.Summarize(t))
+		}
+		return writeJSON(stdout, out)
+	}
+	buf := bufio.NewWriterSize(stdout, 64<<10)
+	defer buf.Flush()
+	tw := tabwriter.NewWriter(buf, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tSTATUS\tPHASE\tCOST\tTITLE")
+	for _, t := range tickets {
+		phase := engine.CurrentPhase(t)
+		if phase == "" {
+			phase = "-" // a column of its own for scripts that split the line
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t$%.4f\t%s\n", t.ID, t.Kind, statusText(t), phase, t.CostUSD, printable(t.Title))
+	}
+	return tw.Flush()
+}
+
+// addCutOffCost adds to a ticket a stopped run left running what its
+// cut-off attempt cost so far, as the next run will (and show does): no
+// engine runs while the command line holds the database.
+func addCutOffCost(st *store.Store, tickets []*store.Ticket) error {
+	return st.View(func(tx *store.Tx) error {
+		for _, t := range tickets {
+			if t.Status != store.StatusRunning {
+				continue
+			}
+			a, err := tx.LastAttempt(t.ID)
+			if err != nil {
+				return err
+			}
+			if a != nil && !a.Done() {
+				t.CostUSD += a.TotalCostUSD() - a.Counted
+			}
+		}
+		return nil
+	})
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("show", &g, stderr)
+	asJSON := fs.Bool("json", false, "")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := oneID("show", pos)
+	if err != nil {
+		return err
+	}
+	if _, err := store.ParseID(id); err != nil {
+		return usagef("%v", err)
+	}
+	en, err := openReading(g)
+	if errors.Is(err, errNoDatabase) {
+		return unknownTicket(id)
+	}
+	if err != nil {
+		return err
+	}
+	defer en.close()
+	t, err := resolveTicket(en.st, id)
+	if err != nil {
+		return err
+	}
+	attempts, err := en.st.Attempts(t.ID)
+	if err != nil {
+		return err
+	}
+	view := engine.DescribeStopped(t, attempts)
+	view.Confinement = tools.Confinement(en.cfg.Sandbox)
+	// closed before writing: output read slowly (a pager) must not keep
+	// every other command out of the database
+	en.close()
+	if *asJSON {
+		return writeJSON(stdout, view)
+	}
+	printShow(stdout, view, statusText(t))
+	return nil
+}
+
+// showBodyLines of a ticket's body are printed by show; --json has all.
+const showBodyLines = 20
+
+func printShow(w io.Writer, v engine.TicketView, status string) {
+	fmt.Fprintf(w, "%s  %s  %s\n", v.ID, v.Kind, printable(v.Title))
+	fmt.Fprintf(w, "status:  %s", status)
+	if v.Reason != "" {
+		fmt.Fprintf(w, " — %s", printable(v.Reason))
+	}
+	fmt.Fprintln(w)
+	if v.Sensitive {
+		fmt.Fprintln(w, "sensitive: yes (only models of providers with local = true see it)")
+	}
+	if v.Parent != "" {
+		fmt.Fprintf(w, "parent:  %s\n", v.Parent)
+	}
+	if len(v.Children) > 0 {
+		fmt.Fprintf(w, "children: %s\n", strings.Join(v.Children, ", "))
+	}
+	if v.Branch != "" {
+		fmt.Fprintf(w, "branch:  %s\n", strings.TrimSpace(v.Branch+"  "+v.Worktree))
+	}
+	if v.Merged != "" {
+		fmt.Fprintf(w, "merged:  %s into %s\n", v.Merged, v.BaseBranch)
+	}
+	if len(v.Conflicts) > 0 {
+		fmt.Fprintf(w, "conflicts: %s (with %s, for code to resolve)\n", printable(strings.Join(v.Conflicts, ", ")), v.BaseBranch)
+	}
+	fmt.Fprintf(w, "cost:    $%.4f\n", v.CostUSD)
+	if body := strings.TrimSpace(v.Body); body != "" {
+		lines := strings.Split(body, "\n")
+		fmt.Fprintln(w, "body:")
+		for i, l := range lines {
+			if i == showBodyLines {
+				fmt.Fprintf(w, "  … %d more lines (show %s --json)\n", len(lines)-i, v.ID)
+				break
+			}
+			fmt.Fprintf(w, "  %s\n", printable(strings.TrimRight(l, "\r")))
+		}
+	}
+	if v.Confinement != "" {
+		fmt.Fprintf(w, "commands: %s\n", v.Confinement)
+	}
+	rejected := rejectedAttempts(v)
+	for _, p := range v.Phases {
+		fmt.Fprintf(w, "\n%-10s %s", p.Name, strings.ReplaceAll(p.Status, "_", " "))
+		if p.ByHuman {
+			fmt.Fprint(w, " (approved by a person)") // whatever its last attempt's verdict
+		} else if n := len(p.Attempts); p.Name == config.CI && p.Status == store.PhasePassed && n > 0 && p.Attempts[n-1].Verdict != nil && !p.Attempts[n-1].Verdict.Pass {
+			fmt.Fprint(w, " (by cifix)") // its own run failed; cifix's passed
+		}
+		if p.CostUSD > 0 {
+			fmt.Fprintf(w, "  $%.4f", p.CostUSD)
+		}
+		fmt.Fprintln(w)
+		for _, a := range p.Attempts {
+			verdict := "—"
+			if a.Verdict != nil {
+				verdict = "fail"
+				if a.Verdict.Pass {
+					verdict = "pass"
+				}
+			}
+			switch {
+			case a.Model == "" && len(a.Checks) == 0:
+				fmt.Fprintf(w, "  #%d %-8s (%s)", a.N, verdict, printable(engine.NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks)))
+				if a.TokensIn+a.TokensOut > 0 || a.CostUSD > 0 {
+					// calls cut off part-way are billed all the same
+					fmt.Fprintf(w, " in %d out %d $%.4f", a.TokensIn, a.TokensOut, a.CostUSD)
+					if a.TokensEstimated {
+						fmt.Fprint(w, " (tokens estimated)")
+					}
+				}
+			case a.Model == "":
+				// a command's run (ci): no model, no tokens
+				fmt.Fprintf(w, "  #%d %-8s (command)", a.N, verdict)
+				for _, c := range a.Checks {
+					fmt.Fprintf(w, " %s: %s", printable(c.Command), printable(engine.CheckOutcome(c)))
+				}
+			default:
+				fmt.Fprintf(w, "  #%d %-8s %-12s in %d out %d $%.4f", a.N, verdict, printable(a.Model), a.TokensIn, a.TokensOut, a.CostUSD)
+				if a.TokensEstimated {
+					fmt.Fprint(w, " (tokens estimated)")
+				}
+			}
+			if a.Interrupted {
+				fmt.Fprint(w, " interrupted")
+			}
+			fmt.Fprintln(w)
+			left := "skipped" // for the model that served it
+			if a.Model == "" {
+				left = "tried"
+			}
+			for _, f := range a.Fallbacks {
+				fmt.Fprintf(w, "      %s %s (%s): %s\n", left, printable(f.Model), printable(f.Provider), printable(engine.OneLine(f.Reason, 300)))
+			}
+			if len(a.Served) > 1 {
+				for _, sv := range a.Served {
+					fmt.Fprintf(w, "      served by %s (%s): in %d out %d $%.4f\n", printable(sv.Model), printable(sv.Provider), sv.TokensIn, sv.TokensOut, sv.CostUSD)
+				}
+			}
+			for _, c := range cutCalls(a.Wasted) {
+				fmt.Fprintf(w, "      cut off: %s\n", c)
+			}
+			if v := a.Validator; v != nil && (v.Unreadable > 0 || len(v.Served) > 1) {
+				var parts []string
+				if v.Model != "" {
+					parts = append(parts, "judged by "+printable(v.Model))
+				}
+				if v.Unreadable > 0 {
+					parts = append(parts, fmt.Sprintf("%d answer(s) that could not be read", v.Unreadable))
+				}
+				if len(v.Served) > 1 {
+					var names []string
+					for _, sv := range v.Served {
+						names = append(names, printable(sv.Model))
+					}
+					parts = append(parts, "answered by "+strings.Join(names, ", "))
+				}
+				fmt.Fprintf(w, "      validator: %s\n", strings.Join(parts, "; "))
+			}
+			if a.Model != "" {
+				for _, c := range a.Checks {
+					mark := "✓"
+					if !engine.CheckHeld(c) {
+						mark = "✗"
+					}
+					fmt.Fprintf(w, "      %s check %s: %s: %s\n", mark, printable(c.Name), printable(c.Command), printable(engine.CheckOutcome(c)))
+				}
+			}
+			if a.Verdict != nil {
+				for _, o := range a.Verdict.Objections {
+					fmt.Fprintf(w, "      - %s\n", printable(o))
+				}
+			}
+			if a.Error != "" && !a.Interrupted {
+				fmt.Fprintf(w, "      error: %s\n", printable(a.Error))
+			}
+			for _, reason := range rejected[phaseAttempt{p.Name, a.N}] {
+				fmt.Fprintf(w, "      rejected by a person: %s\n", printable(engine.OneLine(reason, 300)))
+			}
+		}
+	}
+	if len(v.Decisions) > 0 {
+		fmt.Fprintf(w, "\ndecisions\n")
+	}
+	for _, d := range v.Decisions {
+		fmt.Fprintf(w, "  %s  %s", d.At.Local().Format("2006-01-02 15:04"), engine.DecisionWords(d.Kind))
+		if d.Phase != "" {
+			fmt.Fprintf(w, " at %s", d.Phase)
+		}
+		for _, kv := range [][2]string{{"model", d.Model}, {"reason", d.Reason}, {"guidance", d.Guidance}} {
+			if kv[1] != "" {
+				fmt.Fprintf(w, "  %s: %s", kv[0], printable(engine.OneLine(kv[1], 200)))
+			}
+		}
+		switch {
+		case d.Superseded != "":
+			fmt.Fprintf(w, "  (not carried out: %s)", printable(d.Superseded))
+		case !d.Applied:
+			fmt.Fprint(w, "  (waiting for the next run)")
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// statusText is a status as list and show print it. These commands hold
+// the database, so no engine runs: a running ticket was cut off when
+// agent-tui last stopped, and the next run takes it up again; a paused one
+// moves only once resumed. A pause or resume not yet carried out shows as
+// pending.
+// cutCalls sums an attempt's calls answered only in part by model: what
+// they cost is in the attempt's, though no answer came of them.
+func cutCalls(wasted []store.Spend) []string {
+	var order []string
+	sums := map[string]*store.Spend{}
+	calls := map[string]int{}
+	for _, w := range wasted {
+		k := w.Model + "\x00" + w.Provider
+		if sums[k] == nil {
+			order = append(order, k)
+			sums[k] = &store.Spend{Model: w.Model, Provider: w.Provider}
+		}
+		s := sums[k]
+		s.TokensIn, s.TokensOut, s.CostUSD = s.TokensIn+w.TokensIn, s.TokensOut+w.TokensOut, s.CostUSD+w.CostUSD
+		s.Estimated = s.Estimated || w.Estimated
+		calls[k]++
+	}
+	var lines []string
+	for _, k := range order {
+		s := sums[k]
+		line := fmt.Sprintf("%s (%s), %d call", printable(s.Model), printable(s.Provider), calls[k])
+		if calls[k] > 1 {
+			line += "s"
+		}
+		line += fmt.Sprintf(": in %d out %d $%.4f", s.TokensIn, s.TokensOut, s.CostUSD)
+		if s.Estimated {
+			line += " (tokens estimated)"
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+type phaseAttempt struct {
+	phase string
+	n     int
+}
+
+// rejectedAttempts finds the attempt each carried-out reject was about:
+// the last of its phase that had ended by then (its verdict may say pass:
+// the validator's, before the person's). Keyed by phase and number.
+func rejectedAttempts(v engine.TicketView) map[phaseAttempt][]string {
+	out := map[phaseAttempt][]string{}
+	for _, d := range v.Decisions {
+		if d.Kind != store.DecisionReject || !d.Applied || d.Superseded != "" {
+			continue
+		}
+		for _, p := range v.Phases {
+			if p.Name != d.Phase {
+				continue
+			}
+			n := 0
+			for _, a := range p.Attempts {
+				if a.Ended != nil && !a.Ended.After(d.At) {
+					n = a.N
+				}
+			}
+			if n > 0 {
+				k := phaseAttempt{p.Name, n}
+				out[k] = append(out[k], d.Reason)
+			}
+		}
+	}
+	return out
+}
+
+func statusText(t *store.Ticket) string {
+	s := strings.ReplaceAll(t.Status, "_", " ")
+	if t.Status == store.StatusRunning {
+		s = "interrupted"
+	}
+	if store.Finished(t.Status) {
+		return s
+	}
+	if d := engine.PendingDecision(t); d != nil {
+		s += " (" + engine.DecisionWords(d.Kind) + " pending)"
+	}
+	movable := t.Status == store.StatusRunning || t.Status == store.StatusQueued
+	switch will, _ := engine.PausedAfterDecisions(t); {
+	case will && !t.Paused:
+		return s + " (pause pending)"
+	case !will && t.Paused:
+		return "paused (resume pending)"
+	case t.Paused && movable:
+		return "paused"
+	case t.Paused:
+		return s + " (paused)"
+	}
+	return s
+}
+
+func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("stats", &g, stderr)
+	asJSON := fs.Bool("json", false, "")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	en, err := openReading(g)
+	if err != nil && !errors.Is(err, errNoDatabase) {
+		return err
+	}
+	defer en.close()
+	s, err := engine.ComputeStats(en.st, en.cfg)
+	if err != nil {
+		return err
+	}
+	en.close() // before writing (see show)
+	if *asJSON {
+		return writeJSON(stdout, s)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintf(tw, "total spend\t$%.4f\n", s.TotalUSD)
+	if s.TopTierModel != "" {
+		fmt.Fprintf(tw, "same tokens on %s\t$%.4f\n", s.TopTierModel, s.TopTierUSD)
+	}
+	fmt.Fprintln(tw, "\nPHASE\tMODEL\tATTEMPTS\tTOKENS IN\tTOKENS OUT\tSPEND")
+	for _, r := range s.Spend {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t$%.4f\n", r.Phase, r.Model, r.Attempts, r.TokensIn, r.TokensOut, r.CostUSD)
+	}
+	fmt.Fprintln(tw, "\nPHASE\tATTEMPT\tPASSED\tJUDGED\tPASS RATE")
+	phases := make([]string, 0, len(s.PassRate))
+	for p := range s.PassRate {
+		phases = append(phases, p)
+	}
+	sort.Strings(phases)
+	for _, p := range phases {
+		for _, r := range s.PassRate[p] {
+			fmt.Fprintf(tw, "%s\t#%d\t%d\t%d\t%.0f%%\n", p, r.Attempt, r.Passed, r.Judged, 100*r.Rate)
+		}
+	}
+	return tw.Flush()
+}
