@@ -147,7 +147,7 @@ func ExecConfined(ctx context.Context, argv []string, dir string, env []string, 
 		return nil
 	}, func() (Result, error) {
 		if keeper == nil {
-			return Exec(ctx, argv, dir, env, timeout, outputCap)
+			return execSession(ctx, argv, dir, env, timeout, outputCap, true) // here: this thread is the confined one
 		}
 		return execSession(ctx, append([]string{setsidProgram()}, argv...), dir, env, timeout, outputCap, false)
 	})
@@ -169,12 +169,20 @@ func ExecConfined(ctx context.Context, argv []string, dir string, env []string, 
 // prepare's error, and then nothing ran. The thread is never unlocked: it
 // ends with its goroutine, and Go starts no thread from a locked one (it
 // would inherit the confinement).
+//
+// The thread's priority is lowered first (commandNice): the command forked
+// from it inherits that from its first instruction, and so does all it
+// starts.
 func execOnThread(prepare func() error, run func() (Result, error)) (res Result, err, prepErr error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		runtime.LockOSThread()
-		if prepErr = prepare(); prepErr == nil {
+		lowerThreadPriority()
+		if prepare != nil {
+			prepErr = prepare()
+		}
+		if prepErr == nil {
 			res, err = run()
 		}
 	}()
@@ -186,8 +194,12 @@ func execOnThread(prepare func() error, run func() (Result, error)) (res Result,
 // ends, the whole process group is killed, so nothing it started outlives
 // it. Only the last outputCap bytes of output are kept. An error means the
 // command could not run or ctx was cancelled; a failing command is not one.
+// It runs from a thread of its own (execOnThread), at a lower priority.
 func Exec(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int) (Result, error) {
-	return execSession(ctx, argv, dir, env, timeout, outputCap, true)
+	res, err, _ := execOnThread(nil, func() (Result, error) {
+		return execSession(ctx, argv, dir, env, timeout, outputCap, true)
+	})
+	return res, err
 }
 
 // notStarted says whether setsid(1) could not run prog: 126 or 127, and
@@ -259,11 +271,7 @@ func execSession(ctx context.Context, argv []string, dir string, env []string, t
 	defer runtime.UnlockOSThread()
 
 	start := time.Now()
-	err := cmd.Start()
-	if err == nil {
-		lowerPriority(cmd.Process.Pid)
-		err = cmd.Wait()
-	}
+	err := cmd.Run()
 	if cmd.Process != nil {
 		// Nothing the command started outlives it.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

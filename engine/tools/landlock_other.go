@@ -20,7 +20,7 @@ func confineThread(writable, readable, hidden []string) error {
 // setDeathSignal does nothing: the helper runs on Linux only.
 func setDeathSignal(*syscall.SysProcAttr, syscall.Signal) {}
 
-func lowerPriority(int) {}
+func lowerThreadPriority() {}
 
 // HideEnvironment is a no-op where there is no /proc/<pid>/environ to hide.
 func HideEnvironment() error { return nil }
