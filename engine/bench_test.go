@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -101,6 +102,8 @@ func BenchmarkFiftyHotfixes(b *testing.B) {
 		}
 		b.ReportMetric(cpu(self0, self1), "s-cpu-engine+model")
 		b.ReportMetric(cpu(kids0, kids1), "s-cpu-git+scripts")
+		// no schedule beats all the CPU spread over every core
+		floor := (cpu(self0, self1) + cpu(kids0, kids1)) / float64(runtime.NumCPU())
 		b.StopTimer()
 		calls := 0
 		for _, r := range h.srv.Requests() {
@@ -146,5 +149,6 @@ func BenchmarkFiftyHotfixes(b *testing.B) {
 		b.ReportMetric(wall.Seconds(), "s-wall")
 		b.ReportMetric(critical.Seconds(), "s-critical-path")
 		b.ReportMetric(wall.Seconds()/critical.Seconds(), "x-of-critical-path")
+		b.ReportMetric(max(floor, critical.Seconds())/critical.Seconds(), "x-floor-on-these-cores")
 	}
 }
