@@ -314,8 +314,8 @@ var errNoDatabase = errors.New("no database yet")
 // openExisting opens the environment without creating a database.
 func openExisting(g globals) (*env, error) { return openEnvMode(g, openWrite, nil) }
 
-// openReading opens the environment of a command that only reads: without
-// creating a database, and read-only where the file cannot be written.
+// openReading opens the environment of a command that only reads: the
+// database read-only, nothing created.
 func openReading(g globals) (*env, error) { return openEnvMode(g, openRead, nil) }
 
 // openEnvMode opens the repository, config and store; check refuses what

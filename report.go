@@ -75,8 +75,8 @@ func addCutOffCost(st *store.Store, tickets []*store.Ticket) error {
 			if err != nil {
 				return err
 			}
-			if a != nil && !a.Done() {
-				t.CostUSD += a.TotalCostUSD() - a.Counted
+			if a != nil {
+				t.CostUSD += engine.CutOffCost(a)
 			}
 		}
 		return nil

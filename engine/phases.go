@@ -561,9 +561,6 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 			stopReason = fmt.Sprintf("sensitive ticket: %s has no local model (a provider with local = true) in [phases.%s] models; nothing was sent", nl.Phase, nl.Phase)
 		case errors.As(runErr, &af):
 			stopReason = OneLine(af.Error(), 400) // its chain's: the validator's, for instance
-			if af.Phase == "" {
-				stopReason = "every model of " + phase + " failed: " + OneLine(af.Reasons(), 400)
-			}
 			e.broker.publish(Event{Type: EvHealth, TicketID: t.ID})
 		}
 	}

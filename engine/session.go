@@ -172,13 +172,9 @@ func addServed(to []store.Spend, u llm.Usage) []store.Spend {
 // the same reason on every call of the session is said once.
 func addFallbacks(to []store.Fallback, from []llm.Fallback) []store.Fallback {
 	for _, f := range from {
-		fb := store.Fallback(f)
-		listed := slices.ContainsFunc(to, func(x store.Fallback) bool { return x.Model == fb.Model && x.Provider == fb.Provider })
-		if slices.Contains(to, fb) || listed && strings.Contains(fb.Reason, "it refused the key") {
-			// (its 401 is listed already: the later skips follow from it)
-			continue
+		if fb := store.Fallback(f); !slices.Contains(to, fb) {
+			to = append(to, fb)
 		}
-		to = append(to, fb)
 	}
 	return to
 }

@@ -185,8 +185,7 @@ func aJSON(value string) string {
 		return "an object"
 	case "bool":
 		return "true or false"
-	}
-	if value == "" {
+	case "":
 		return "something else"
 	}
 	return "a " + value

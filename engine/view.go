@@ -147,10 +147,10 @@ func DescribeStopped(t *store.Ticket, attempts []*store.Attempt) TicketView {
 		attempts = slices.Clone(attempts)
 		for i, a := range attempts {
 			if !a.Done() {
+				spent += CutOffCost(a)
 				cp := *a
 				cp.ToolCalls = slices.Clone(a.ToolCalls)
 				markCutOff(&cp)
-				spent += cp.Uncounted()
 				attempts[i] = &cp
 			}
 		}
@@ -158,6 +158,15 @@ func DescribeStopped(t *store.Ticket, attempts []*store.Attempt) TicketView {
 	v := Describe(t, attempts)
 	v.CostUSD += spent
 	return v
+}
+
+// CutOffCost is what an attempt a stopped process left unfinished has
+// cost beyond what its ticket counts: the next run adds it (recover).
+func CutOffCost(a *store.Attempt) float64 {
+	if a.Done() {
+		return 0
+	}
+	return a.NotCounted()
 }
 
 func Describe(t *store.Ticket, attempts []*store.Attempt) TicketView {

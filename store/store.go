@@ -123,13 +123,19 @@ func openError(path string, err error) error {
 	case unreadableMeta(err):
 		return &damageError{fmt.Sprintf("database %s cannot be read (%v): not a database, or its first pages are damaged; if it is agent-tui's, keep a copy of it, then restore it from a backup or move it away to start a new one", path, err)}
 	case NotWritable(err):
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the path is said once
-		}
-		return fmt.Errorf("database %s cannot be written (%w)", path, err)
+		return refused(path, "written", err)
 	}
 	return fmt.Errorf("database %s: %w", path, err)
+}
+
+// refused says the file at path cannot be read or written, and why, with
+// the path said once.
+func refused(path, what string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("database %s cannot be %s (%w)", path, what, err)
 }
 
 // NotWritable reports whether err is a refusal to open a file for writing
@@ -146,8 +152,9 @@ var errNotOurs = errors.New("holds no agent-tui tickets: not agent-tui's databas
 var ErrNotDatabase = errors.New("an empty file, not a database")
 
 // OpenReadOnly opens the database at path for reading only (bbolt's
-// ReadOnly), for a file or filesystem that cannot be written. It creates,
-// initializes and repairs nothing. Its lock is shared: readers open it
+// ReadOnly): the commands that only read, which then read a file or
+// filesystem that cannot be written too. It creates, initializes and
+// repairs nothing. Its lock is shared: readers open it
 // together, and a writer holding it (or one waiting for it once a reader
 // holds it) gets ErrInUse after timeout, as with Open.
 func OpenReadOnly(path string, timeout time.Duration) (*Store, error) {
@@ -164,19 +171,14 @@ func OpenReadOnly(path string, timeout time.Duration) (*Store, error) {
 	db, err := openCurrent(path, timeout, true)
 	if err != nil {
 		if NotWritable(err) {
-			// refused a read: the write open's words would mislead
-			var pe *os.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
-			}
-			return nil, fmt.Errorf("database %s cannot be read (%w)", path, err)
+			return nil, refused(path, "read", err) // (not openError's "written")
 		}
 		return nil, openError(path, err)
 	}
 	var complete bool
 	if err := guard(path, func() error {
 		return db.View(func(tx *bolt.Tx) error {
-			complete = tx.Bucket(bucketTickets) != nil && tx.Bucket(bucketAttempts) != nil && tx.Bucket(bucketMeta) != nil
+			complete = hasOurBuckets(tx)
 			return nil
 		})
 	}); err != nil {
@@ -210,10 +212,16 @@ func initBuckets(db *bolt.DB, path string) error {
 	return guard(path, func() error { return makeBuckets(db) })
 }
 
+// hasOurBuckets: the buckets every agent-tui database has held (the
+// active index came later, and only the engine reads it).
+func hasOurBuckets(tx *bolt.Tx) bool {
+	return tx.Bucket(bucketTickets) != nil && tx.Bucket(bucketAttempts) != nil && tx.Bucket(bucketMeta) != nil
+}
+
 func makeBuckets(db *bolt.DB) error {
 	complete := false
 	if err := db.View(func(tx *bolt.Tx) error {
-		complete = tx.Bucket(bucketTickets) != nil && tx.Bucket(bucketAttempts) != nil && tx.Bucket(bucketMeta) != nil && tx.Bucket(bucketActive) != nil
+		complete = hasOurBuckets(tx) && tx.Bucket(bucketActive) != nil
 		return nil
 	}); err != nil || complete {
 		return err
@@ -556,14 +564,21 @@ func (tx *Tx) Attempts(ticketID string) ([]*Attempt, error) {
 	}
 	var out []*Attempt
 	err = b.ForEach(func(k, v []byte) error {
-		a := new(Attempt)
-		if err := gojson.Unmarshal(v, a); err != nil {
-			return fmt.Errorf("%s attempt %d: corrupt record: %w", ticketID, binary.BigEndian.Uint64(k), err)
+		a, err := decodeAttempt(ticketID, k, v)
+		if err == nil {
+			out = append(out, a)
 		}
-		out = append(out, a)
-		return nil
+		return err
 	})
 	return out, err
+}
+
+func decodeAttempt(ticketID string, k, v []byte) (*Attempt, error) {
+	a := new(Attempt)
+	if err := gojson.Unmarshal(v, a); err != nil {
+		return nil, fmt.Errorf("%s attempt %d: corrupt record: %w", ticketID, binary.BigEndian.Uint64(k), err)
+	}
+	return a, nil
 }
 
 // LastAttempt reads a ticket's latest attempt; nil when it has none.
@@ -576,11 +591,7 @@ func (tx *Tx) LastAttempt(ticketID string) (*Attempt, error) {
 	if k == nil {
 		return nil, nil
 	}
-	a := new(Attempt)
-	if err := gojson.Unmarshal(v, a); err != nil {
-		return nil, fmt.Errorf("%s attempt %d: corrupt record: %w", ticketID, binary.BigEndian.Uint64(k), err)
-	}
-	return a, nil
+	return decodeAttempt(ticketID, k, v)
 }
 
 // Attempt reads one attempt by sequence.

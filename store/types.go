@@ -170,10 +170,13 @@ type Attempt struct {
 // Uncounted is what the attempt cost beyond what its ticket's cost holds
 // already; it marks that counted.
 func (a *Attempt) Uncounted() float64 {
-	d := a.TotalCostUSD() - a.Counted
+	d := a.NotCounted()
 	a.Counted = a.TotalCostUSD()
 	return d
 }
+
+// NotCounted is what Uncounted would return, leaving the attempt as it is.
+func (a *Attempt) NotCounted() float64 { return a.TotalCostUSD() - a.Counted }
 
 // Done reports whether the attempt has finished (well or not).
 func (a *Attempt) Done() bool { return !a.Ended.IsZero() || a.Interrupted }

@@ -384,7 +384,10 @@ func (r *Router) tryModel(ctx context.Context, c candidate, req *Request, canFal
 			return resp, "", false, nil
 		}
 		if f.status == http.StatusUnauthorized {
+			// said as the later calls that skip it say it: an attempt
+			// lists the model once
 			r.refuseKey(c.provider, f.reason)
+			f.reason = "provider " + c.provider.Name + ": " + r.KeyRefused(c.provider.Name)
 		}
 		passing := !f.ofRequest && !f.lasting && (f.status == 0 || f.status >= 500)
 		if f.status != http.StatusTooManyRequests && (canFallBack || !passing) {
