@@ -162,13 +162,7 @@ func TestCrashMidStreamKeepsWhatWasStreamed(t *testing.T) {
 	id := h.add("hotfix", "crash mid-stream", false)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- h.eng.Run(ctx, true) }()
-	select {
-	case <-streaming:
-	case <-time.After(20 * time.Second):
-		t.Fatal("diagnosis never called")
-	}
+	done := runUntil(ctx, t, h, streaming, "diagnosis never called")
 	time.Sleep(time.Second) // about 20 lines streamed
 	snap := h.snapshot(id)
 	a := lastOf(snap.as, "diagnosis")
@@ -217,6 +211,21 @@ func TestStopDuringALongToolKeepsTheCall(t *testing.T) {
 		t.Fatalf("the call after it: %+v, stream %q", tc, as[0].Stream)
 	}
 	h.costCountedOnce(id)
+}
+
+// runUntil starts the engine and returns, with the channel Run's error
+// comes on, once the script has signalled on reached (failing with why if
+// it never does).
+func runUntil(ctx context.Context, t *testing.T, h *harness, reached <-chan struct{}, why string) chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- h.eng.Run(ctx, true) }()
+	select {
+	case <-reached:
+	case <-time.After(20 * time.Second):
+		t.Fatal(why)
+	}
+	return done
 }
 
 // runUntilRunning starts the engine and returns, with the channel Run's

@@ -545,13 +545,7 @@ func TestCancelInterruptsTheCallUnderWay(t *testing.T) {
 	defer unsubscribe()
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- h.eng.Run(ctx, true) }()
-	select {
-	case <-streaming:
-	case <-time.After(20 * time.Second):
-		t.Fatal("discovery never called")
-	}
+	done := runUntil(ctx, t, h, streaming, "discovery never called")
 	time.Sleep(200 * time.Millisecond) // mid-stream
 	start := time.Now()
 	if err := h.eng.Decide(id, store.Decision{Kind: store.DecisionCancel}); err != nil {
@@ -721,13 +715,7 @@ func TestSavedAnswerIsJudgedAfterAQuit(t *testing.T) {
 	h.cfg.Approve = []string{"diagnosis"}
 	id := h.add("hotfix", "quit while judged", false)
 	ctx, quit := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.eng.Run(ctx, true) }()
-	select {
-	case <-judging:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the validator was never called")
-	}
+	done := runUntil(ctx, t, h, judging, "the validator was never called")
 	quit()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
