@@ -314,9 +314,7 @@ func cutCalls(wasted []store.Spend) []string {
 			order = append(order, k)
 			sums[k] = &store.Spend{Model: w.Model, Provider: w.Provider}
 		}
-		s := sums[k]
-		s.TokensIn, s.TokensOut, s.CostUSD = s.TokensIn+w.TokensIn, s.TokensOut+w.TokensOut, s.CostUSD+w.CostUSD
-		s.Estimated = s.Estimated || w.Estimated
+		sums[k].Add(w)
 		calls[k]++
 	}
 	var lines []string

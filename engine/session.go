@@ -158,10 +158,7 @@ func servedUsage(resp *llm.Response) llm.Usage {
 func addServed(to []store.Spend, u llm.Usage) []store.Spend {
 	for i := range to {
 		if e := &to[i]; e.Model == u.Model && e.Provider == u.Provider {
-			e.TokensIn += u.TokensIn
-			e.TokensOut += u.TokensOut
-			e.Estimated = e.Estimated || u.Estimated
-			e.CostUSD += u.CostUSD
+			e.Add(spendOf(u))
 			return to
 		}
 	}

@@ -255,3 +255,11 @@ type Spend struct {
 	Estimated bool    `json:"estimated,omitempty"`
 	CostUSD   float64 `json:"cost_usd"`
 }
+
+// Add counts another call's spend in s.
+func (s *Spend) Add(o Spend) {
+	s.TokensIn += o.TokensIn
+	s.TokensOut += o.TokensOut
+	s.Estimated = s.Estimated || o.Estimated
+	s.CostUSD += o.CostUSD
+}
