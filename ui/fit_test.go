@@ -299,7 +299,7 @@ func TestPauseFollowsPendingDecision(t *testing.T) {
 	resuming.Paused = true
 	resuming.Decisions = []store.Decision{{Kind: store.DecisionPause, Applied: true}, {Kind: store.DecisionResume}}
 	m, _ = update(m, engine.Event{Type: engine.EvTicket, TicketID: "T-2", Ticket: &resuming})
-	m = press(t, m, "p")
+	press(t, m, "p")
 	if len(f.decisions) != 2 || f.decisions[1].d.Kind != store.DecisionPause {
 		t.Fatalf("p with a pending resume: decisions %+v, want pause", f.decisions)
 	}

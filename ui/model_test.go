@@ -153,7 +153,7 @@ func TestGuidanceAndModelRetry(t *testing.T) {
 	m = press(t, m, "j", "j", "j") // T-4 needs a human
 	m = press(t, m, "g")
 	m = typeText(t, m, "use table tests")
-	m = press(t, m, "enter", "m", "j", "j", "enter")
+	press(t, m, "enter", "m", "j", "j", "enter")
 	want := []store.Decision{
 		{Kind: store.DecisionRetry, Guidance: "use table tests"},
 		{Kind: store.DecisionRetry, Model: "large"},
@@ -175,7 +175,7 @@ func TestPauseAndResume(t *testing.T) {
 	paused := *f.tickets[1]
 	paused.Paused = true
 	m, _ = update(m, engine.Event{Type: engine.EvTicket, TicketID: "T-2", Ticket: &paused})
-	m = press(t, m, "p")
+	press(t, m, "p")
 	if len(f.decisions) != 2 || f.decisions[0].d.Kind != store.DecisionPause || f.decisions[1].d.Kind != store.DecisionResume {
 		t.Fatalf("decisions = %+v", f.decisions)
 	}
@@ -670,7 +670,7 @@ func TestModelPickerKeepsSensitiveTicketsLocal(t *testing.T) {
 	if !strings.Contains(v, "local models only") || !strings.Contains(v, "small") || strings.Contains(v, "large") {
 		t.Fatalf("picker for a sensitive ticket:\n%s", v)
 	}
-	m = press(t, m, "enter")
+	press(t, m, "enter")
 	if len(f.decisions) != 1 || f.decisions[0].d.Model != "small" {
 		t.Fatalf("decisions = %+v", f.decisions)
 	}

@@ -722,12 +722,18 @@ func TestMergeBlocked(t *testing.T) {
 	if data, _ := os.ReadFile(filepath.Join(r.Dir, "main.go")); string(data) != "user edit\n" {
 		t.Errorf("user's edit changed: %q", data)
 	}
+	if got := run(t, r.Dir, "rev-parse", "HEAD"); got != head {
+		t.Errorf("dirty: HEAD moved: %s -> %s", head, got)
+	}
 	run(t, r.Dir, "checkout", "-q", "--", "main.go")
 
 	// Wrong branch.
 	run(t, r.Dir, "checkout", "-q", "-b", "other")
 	checkBlocked("wrong branch", "your checkout is on branch other, not the base branch main")
 	run(t, r.Dir, "checkout", "-q", "main")
+	if got := run(t, r.Dir, "rev-parse", "main"); got != head {
+		t.Errorf("wrong branch: main moved: %s -> %s", head, got)
+	}
 
 	// Conflict: base changed the same lines.
 	write(t, filepath.Join(r.Dir, "main.go"), "package main\n// from the user\n")
