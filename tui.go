@@ -66,7 +66,7 @@ func runTUI(g globals, stderr io.Writer) error {
 	// quitting stops model calls; cut-off attempts are marked interrupted
 	// and run again on the next start
 	cancel()
-	if err := <-engineDone; err != nil && err != context.Canceled {
+	if err := <-engineDone; err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return uiErr
