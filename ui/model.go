@@ -151,8 +151,14 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	case tea.MouseWheelMsg:
+		if m.tooSmall() {
+			return nil
+		}
 		return m.wheel(msg.Mouse())
 	case tea.MouseClickMsg:
+		if m.tooSmall() {
+			return nil
+		}
 		return m.click(msg.Mouse())
 	case engine.Event:
 		return m.event(msg)
@@ -410,6 +416,14 @@ func diffStateKey(t *store.Ticket) string {
 // key handles a key press: dialogs first, then the filter bar, then the
 // key map.
 func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
+	if m.tooSmall() {
+		// nothing but the notice is drawn: a key would act unseen (a y
+		// answering an approval no one saw asked); only quitting works
+		if k.String() == "ctrl+c" || (len(m.dialogs) == 0 && !m.filtering && key.Matches(k, m.keys.Quit)) {
+			return tea.Quit
+		}
+		return nil
+	}
 	if n := len(m.dialogs); n > 0 {
 		top := m.dialogs[n-1]
 		if s, ok := top.(sizedDialog); ok {

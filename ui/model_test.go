@@ -328,6 +328,44 @@ func TestTicketWaitingForASlot(t *testing.T) {
 	}
 }
 
+// A ticket that never started (queued) and waits for a slot says so too,
+// and is counted with the others that wait for one.
+func TestQueuedTicketWaitingForASlot(t *testing.T) {
+	m := newTestModel(t, fixture(), 120, 30)
+	m, _ = update(m, engine.Event{Type: engine.EvSlot, TicketID: "T-5", Queued: true})
+	out := plain(m)
+	if !strings.Contains(out, "1 waiting for a slot") || !strings.Contains(out, "waiting for a slot ·") {
+		t.Fatalf("queued T-5 waiting for a slot:\n%s", out)
+	}
+}
+
+// While the terminal is too small for anything but the notice, keys do
+// nothing unseen: a y cannot answer an approval no one saw asked. Quitting
+// still works.
+func TestKeysDoNothingWhileTheTerminalIsTooSmall(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30) // T-1, selected, awaits approval
+	m, _ = update(m, tea.WindowSizeMsg{Width: 20, Height: 6})
+	if !strings.Contains(plain(m), "terminal too small") {
+		t.Fatalf("no notice:\n%s", plain(m))
+	}
+	m = press(t, m, "a", "y", "x", "y", "p")
+	m, _ = update(m, tea.WindowSizeMsg{Width: 100, Height: 30})
+	if len(f.decisions) != 0 || len(m.dialogs) != 0 {
+		t.Fatalf("keys acted unseen: decisions %+v, dialogs %d", f.decisions, len(m.dialogs))
+	}
+	m, _ = update(m, tea.WindowSizeMsg{Width: 20, Height: 6})
+	for _, k := range []string{"q", "ctrl+c"} {
+		_, cmd := update(m, keyMsg(k))
+		if cmd == nil {
+			t.Fatalf("%s returned no command while the terminal is too small", k)
+		}
+		if _, ok := cmd().(tea.QuitMsg); !ok {
+			t.Fatalf("%s did not quit while the terminal is too small", k)
+		}
+	}
+}
+
 // After missing events the UI learns again which tickets wait for a slot
 // (it used to show them running); a slot event heard while the reload
 // was under way is newer than what the reload brings.

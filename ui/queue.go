@@ -189,7 +189,7 @@ func (q *queue) refilter(keep string) {
 			q.waiting++
 		case paused(t):
 			q.paused++
-		case t.Status == store.StatusRunning && q.queued[id]:
+		case q.waitsForSlot(t):
 			q.slotWait++
 		case t.Status == store.StatusRunning:
 			q.running++
@@ -319,7 +319,7 @@ func (q *queue) row(st *styles, t *store.Ticket, w int, sel, idle bool) []string
 		indent = indent[2:] + "└ "
 	}
 	status := statusWord(t)
-	if t.Status == store.StatusRunning && q.queued[t.ID] {
+	if q.waitsForSlot(t) {
 		status = "waiting for a slot"
 	}
 	prog := progress(t)
@@ -411,6 +411,13 @@ func pad(s string, w int) string {
 		return s + strings.Repeat(" ", d)
 	}
 	return s
+}
+
+// waitsForSlot says t would run but waits for one of max_parallel's
+// slots: a ticket that never started (queued) as much as one between
+// phases.
+func (q *queue) waitsForSlot(t *store.Ticket) bool {
+	return (t.Status == store.StatusRunning || t.Status == store.StatusQueued) && q.queued[t.ID]
 }
 
 // slotsFrom takes the tickets waiting for a slot from a reload, except

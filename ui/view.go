@@ -86,8 +86,11 @@ func (m Model) View() tea.View {
 // The least terminal the frame is drawn in; below it a notice says so.
 const minWidth, minHeight = 24, 8
 
+// tooSmall says only the notice fits: no frame is drawn.
+func (m *Model) tooSmall() bool { return m.width < minWidth || m.height < minHeight }
+
 func (m *Model) render() string {
-	if m.width < minWidth || m.height < minHeight {
+	if m.tooSmall() {
 		return tooSmall(m.width, m.height)
 	}
 	l := m.layout()
@@ -337,7 +340,7 @@ func (m *Model) detailLines(l layout) []string {
 // are cut, so progress and cost are always whole.
 func (m *Model) infoLines(t *store.Ticket, w, rows int) []string {
 	status := statusWord(t)
-	if t.Status == store.StatusRunning && m.q.queued[t.ID] {
+	if m.q.waitsForSlot(t) {
 		status = "waiting for a slot (max_parallel)"
 	}
 	status, reason := sanitize(status), sanitize(t.Reason)
