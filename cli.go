@@ -762,14 +762,15 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 		return nil
 	}
 	if pausedNow, waiting := engine.PausedAfterDecisions(before); (d.Kind == store.DecisionPause && pausedNow) || (d.Kind == store.DecisionResume && !pausedNow) {
-		state := "paused"
-		if !pausedNow {
-			state = "not paused"
-		}
+		when := ""
 		if waiting {
-			state += " once the next run carries out what is recorded"
+			when = " once the next run carries out what is recorded"
 		}
-		fmt.Fprintf(stdout, "%s: already %s\n", before.ID, state)
+		if pausedNow {
+			fmt.Fprintf(stdout, "%s: already paused%s\n", before.ID, when)
+		} else {
+			fmt.Fprintf(stdout, "%s: not paused%s: nothing to resume\n", before.ID, when)
+		}
 		return nil
 	}
 	t, err := engine.Decide(en.st, en.cfg, id, d)
@@ -783,7 +784,7 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 	if err != nil && before.Status == store.StatusRunning {
 		// this process holds the database, so no engine is running it:
 		// a run that stopped (a crash, a kill) left it so
-		return fmt.Errorf("%w (it was running when agent-tui last stopped: `agent-tui run` or the TUI resumes it, and it can then be decided on when it stops; cancel works now)", err)
+		return fmt.Errorf("%w (it was running when agent-tui last stopped: `agent-tui run` or the TUI resumes it, and it can then be decided on when it stops; pause and cancel work now)", err)
 	}
 	if err != nil {
 		return err

@@ -1033,6 +1033,9 @@ func TestCLIBrokenPromptStopsRunAtStart(t *testing.T) {
 func TestCLIPauseResumeAndStatuses(t *testing.T) {
 	e := newCLIEnv(t, simpleModel, "")
 	id := strings.TrimSpace(e.mustRun("add", "held"))
+	if out := e.mustRun("resume", id); out != id+": not paused: nothing to resume\n" {
+		t.Fatalf("resume of a ticket not paused: %q", out)
+	}
 	if out := e.mustRun("pause", id); !strings.Contains(out, "pause recorded") {
 		t.Fatalf("pause: %q", out)
 	}
