@@ -885,6 +885,13 @@ func TestCLIShowNamesModelsTriedWhenNoneAnswered(t *testing.T) {
 	if a.Model != "" || a.Provider != "" || len(a.Fallbacks) != 2 || a.Fallbacks[0].Model != "m" || a.Fallbacks[1].Model != "m2" || a.Fallbacks[1].Provider != "p" {
 		t.Fatalf("attempt: model %q provider %q fallbacks %+v", a.Model, a.Provider, a.Fallbacks)
 	}
+	// SPEC's attempt has a verdict object: this one did not pass, and no
+	// one judged it
+	raw := e.show(id)["phases"].([]any)[0].(map[string]any)["attempts"].([]any)[0].(map[string]any)["verdict"]
+	verdict, ok := raw.(map[string]any)
+	if !ok || verdict["pass"] != false || verdict["by"] != "" || verdict["objections"] == nil || len(verdict["objections"].([]any)) != 0 {
+		t.Fatalf("verdict of an attempt no one judged: %#v", raw)
+	}
 }
 
 // show's text says a ticket is sensitive, as --json does.

@@ -125,6 +125,16 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 	// every other command out of the database
 	en.close()
 	if *asJSON {
+		// the contract's attempt has a verdict object: one that ended
+		// without a verdict (cut off, no model answered) did not pass,
+		// and no one judged it (by "")
+		for i := range view.Phases {
+			for j, a := range view.Phases[i].Attempts {
+				if a.Verdict == nil {
+					view.Phases[i].Attempts[j].Verdict = &engine.VerdictView{Objections: []string{}}
+				}
+			}
+		}
 		return writeJSON(stdout, view)
 	}
 	printShow(stdout, view, statusText(t))
