@@ -1323,6 +1323,23 @@ func TestCLIKillDuringValidationKeepsTheAnswer(t *testing.T) {
 	}
 }
 
+// show says when an attempt's saved answer was judged by a later run.
+func TestCLIShowSaysAnswerJudgedLater(t *testing.T) {
+	for after, want := range map[string]string{
+		engine.JudgedAfterRestart: "      judged after a restart: agent-tui stopped while the answer was judged",
+		engine.JudgedAfterRetry:   "      judged on a retry: no validator model had answered",
+	} {
+		v := engine.TicketView{ID: "T-1", Kind: "hotfix", Title: "t", Phases: []engine.PhaseView{{
+			Name: "diagnosis", Status: "passed", Attempts: []engine.AttemptView{{N: 1, Model: "m", JudgedAfter: after, Verdict: &engine.VerdictView{Pass: true}}},
+		}}}
+		var b strings.Builder
+		printShow(&b, v, "done")
+		if !strings.Contains(b.String(), want) {
+			t.Fatalf("%s: show lacks %q:\n%s", after, want, b.String())
+		}
+	}
+}
+
 // What the model or a command wrote reaches `show`'s output without
 // anything that acts on a terminal: no escape sequence, no C1 control, and
 // bidi controls named.

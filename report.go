@@ -245,6 +245,12 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 			for _, c := range cutCalls(a.Wasted) {
 				fmt.Fprintf(w, "      cut off: %s\n", c)
 			}
+			switch a.JudgedAfter {
+			case engine.JudgedAfterRestart:
+				fmt.Fprintln(w, "      judged after a restart: agent-tui stopped while the answer was judged; the saved answer was judged, not asked for again")
+			case engine.JudgedAfterRetry:
+				fmt.Fprintln(w, "      judged on a retry: no validator model had answered; the saved answer was judged, not asked for again")
+			}
 			if v := a.Validator; v != nil && (v.Unreadable > 0 || len(v.Served) > 1) {
 				var parts []string
 				if v.Model != "" {

@@ -685,6 +685,9 @@ func TestSavedAnswerIsJudgedAfterACrash(t *testing.T) {
 	if len(as) != 1 || as[0].Interrupted || as[0].Error != "" || as[0].Verdict == nil || !as[0].Verdict.Pass || as[0].Deliverable != strings.TrimSpace(saved) && as[0].Deliverable != saved {
 		t.Fatalf("attempts %+v", as)
 	}
+	if as[0].JudgedAfter != JudgedAfterRestart {
+		t.Fatalf("judged after %q, want the restart said", as[0].JudgedAfter)
+	}
 	var sum float64
 	all, _ := h.st.Attempts(id)
 	for _, a := range all {

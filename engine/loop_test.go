@@ -634,7 +634,7 @@ func TestRetryAfterValidatorOutageJudgesTheAnswer(t *testing.T) {
 		t.Fatalf("diagnosis asked %d more times after the retry", n-asked)
 	}
 	p := h.phase(id, "diagnosis")
-	if len(p.Attempts) != 1 || p.Attempts[0].Verdict == nil || !p.Attempts[0].Verdict.Pass || p.Attempts[0].Error != "" {
+	if len(p.Attempts) != 1 || p.Attempts[0].Verdict == nil || !p.Attempts[0].Verdict.Pass || p.Attempts[0].Error != "" || p.Attempts[0].JudgedAfter != JudgedAfterRetry {
 		t.Fatalf("attempts %+v", p.Attempts)
 	}
 

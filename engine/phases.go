@@ -468,13 +468,21 @@ func validatorUnanswered(a *store.Attempt) bool {
 	return a.Answered && a.Verdict == nil && a.Validator != nil && a.Validator.Model == "" && len(a.Validator.Fallbacks) > 0
 }
 
+// What store.Attempt.JudgedAfter holds.
+const (
+	JudgedAfterRestart = "restart"
+	JudgedAfterRetry   = "retry"
+)
+
 // judgeSaved judges an attempt whose answer was saved when a stop cut off
 // its judging; it is no longer interrupted.
 func (e *Engine) judgeSaved(ctx context.Context, t *store.Ticket, ps *store.PhaseState, a *store.Attempt) error {
 	e.log.Info("judging a saved answer", "ticket", t.ID, "phase", ps.Name, "n", a.N)
 	note := "\n[agent-tui restarted: the saved answer is judged, not asked for again]\n"
+	a.JudgedAfter = JudgedAfterRestart
 	if !a.Interrupted {
 		note = "\n[retried: no validator model answered before, so the answer is judged now, not asked for again]\n"
+		a.JudgedAfter = JudgedAfterRetry
 	}
 	a.Interrupted, a.Error, a.Ended = false, "", time.Time{} // (recorded when judged: a stop now leaves it as it was)
 	e.publishAttempt(t.ID, a)

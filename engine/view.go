@@ -62,23 +62,26 @@ type AttemptView struct {
 	Served []store.Spend `json:"served"`
 	// Wasted: calls a model answered only in part (cut off, at its length
 	// limit, too long), billed and in the attempt's cost
-	Wasted          []store.Spend    `json:"wasted"`
-	Deliverable     string           `json:"deliverable"`
-	Verdict         *VerdictView     `json:"verdict"`
-	TokensIn        int              `json:"tokens_in"`
-	TokensOut       int              `json:"tokens_out"`
-	TokensEstimated bool             `json:"tokens_estimated"`
-	CostUSD         float64          `json:"cost_usd"`
-	Error           string           `json:"error"`
-	Interrupted     bool             `json:"interrupted"`
-	Feedback        []string         `json:"feedback"`
-	ContextTokens   int              `json:"context_tokens"`
-	Trimmed         []string         `json:"trimmed"`
-	ToolCalls       []store.ToolCall `json:"tool_calls"`
-	Checks          []store.Check    `json:"checks"`
-	Validator       *store.Validator `json:"validator"`
-	Started         time.Time        `json:"started"`
-	Ended           *time.Time       `json:"ended"` // null while it runs, or when it was cut off
+	Wasted          []store.Spend `json:"wasted"`
+	Deliverable     string        `json:"deliverable"`
+	Verdict         *VerdictView  `json:"verdict"`
+	TokensIn        int           `json:"tokens_in"`
+	TokensOut       int           `json:"tokens_out"`
+	TokensEstimated bool          `json:"tokens_estimated"`
+	CostUSD         float64       `json:"cost_usd"`
+	Error           string        `json:"error"`
+	Interrupted     bool          `json:"interrupted"`
+	// JudgedAfter: its saved answer was judged by a later run ("restart",
+	// "retry"; "" when judged as it was answered)
+	JudgedAfter   string           `json:"judged_after"`
+	Feedback      []string         `json:"feedback"`
+	ContextTokens int              `json:"context_tokens"`
+	Trimmed       []string         `json:"trimmed"`
+	ToolCalls     []store.ToolCall `json:"tool_calls"`
+	Checks        []store.Check    `json:"checks"`
+	Validator     *store.Validator `json:"validator"`
+	Started       time.Time        `json:"started"`
+	Ended         *time.Time       `json:"ended"` // null while it runs, or when it was cut off
 }
 
 type VerdictView struct {
@@ -203,7 +206,7 @@ func attemptView(a *store.Attempt) AttemptView {
 	av := AttemptView{
 		N: a.N, Model: a.Model, Provider: a.Provider, Fallbacks: a.Fallbacks, Deliverable: a.Deliverable,
 		TokensIn: a.TokensIn, TokensOut: a.TokensOut, TokensEstimated: a.TokensEstimated,
-		CostUSD: a.CostUSD, Error: a.Error, Interrupted: a.Interrupted, Feedback: nonNil(a.Feedback),
+		CostUSD: a.CostUSD, Error: a.Error, Interrupted: a.Interrupted, JudgedAfter: a.JudgedAfter, Feedback: nonNil(a.Feedback),
 		ContextTokens: a.ContextTokens, Trimmed: nonNil(a.Trimmed), ToolCalls: a.ToolCalls,
 		Checks: a.Checks, Validator: a.Validator, Started: a.Started,
 	}

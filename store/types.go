@@ -152,6 +152,10 @@ type Attempt struct {
 	// Answered: the model's answer is complete and saved; only its
 	// judging (checks, validator) may be missing.
 	Answered bool `json:"answered,omitempty"`
+	// JudgedAfter says the saved answer was judged by a later run, not the
+	// one that asked for it: "restart" (agent-tui stopped while it was
+	// judged) or "retry" (no validator model had answered).
+	JudgedAfter string `json:"judged_after,omitempty"`
 	// Counted is the part of the attempt's cost already in its ticket's
 	// (an attempt cut off before its judging is counted then, and again
 	// only for what its judging adds).
