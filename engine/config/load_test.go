@@ -167,6 +167,9 @@ func TestLoadErrors(t *testing.T) {
 		{"max_attempts zero", base + "[phases.code]\n\nmax_attempts = 0\n", baseLines + 3, []string{`key "phases.code.max_attempts"`, "at least 1"}},
 		{"max_attempts negative", base + "[phases.code]\nmax_attempts = -1\n", baseLines + 2, []string{"at least 1"}},
 		{"negative cost", "max_cost_usd = -1.0\n" + base, 1, []string{`key "max_cost_usd"`}},
+		{"nan cost", "max_cost_usd = nan\n" + base, 1, []string{`key "max_cost_usd"`, "not NaN"}},
+		{"infinite cost", "max_cost_usd = inf\n" + base, 1, []string{`key "max_cost_usd"`, "not +Inf"}},
+		{"nan price", base + "\n[[model]]\nname = \"x\"\nprovider = \"openai\"\ninput_per_mtok = nan\n", baseLines + 5, []string{`key "model.input_per_mtok"`, "not NaN"}},
 		{"bad sandbox", base + "\nsandbox = \"docker\"\n", 0, nil}, // after a table: it is a provider key
 		{"bad sandbox top level", "sandbox = \"docker\"\n" + base, 1, []string{`key "sandbox"`, `"docker"`}},
 		{"no models", "[[provider]]\nname = \"p\"\nbase_url = \"http://u\"\n", 0, []string{"no [[model]] declared"}},

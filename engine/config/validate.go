@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"slices"
@@ -58,6 +59,10 @@ func (c *Config) Validate() error {
 			return fail("model.provider", at("provider"), "model %q has no provider", m.Name)
 		case !providers[m.Provider]:
 			return fail("model.provider", at("provider"), "model %q uses unknown provider %q", m.Name, m.Provider)
+		case !finite(m.InputPerMTok):
+			return fail("model.input_per_mtok", at("input_per_mtok"), "model %q: price must be a number, not %v", m.Name, m.InputPerMTok)
+		case !finite(m.OutputPerMTok):
+			return fail("model.output_per_mtok", at("output_per_mtok"), "model %q: price must be a number, not %v", m.Name, m.OutputPerMTok)
 		case m.InputPerMTok < 0:
 			return fail("model.input_per_mtok", at("input_per_mtok"), "model %q: price must not be negative", m.Name)
 		case m.OutputPerMTok < 0:
@@ -112,6 +117,9 @@ func (c *Config) Validate() error {
 	if c.MaxParallel < 1 {
 		return fail("max_parallel", []string{"max_parallel"}, "must be at least 1")
 	}
+	if !finite(c.MaxCostUSD) {
+		return fail("max_cost_usd", []string{"max_cost_usd"}, "must be a number of dollars, not %v", c.MaxCostUSD)
+	}
 	if c.MaxCostUSD < 0 {
 		return fail("max_cost_usd", []string{"max_cost_usd"}, "must not be negative")
 	}
@@ -153,3 +161,6 @@ func badURL(s string) string {
 	}
 	return ""
 }
+
+// finite: TOML's nan and inf are floats, but no price or limit.
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
