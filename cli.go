@@ -45,8 +45,11 @@ func (e stoppedError) Error() string {
 }
 
 func signalName(s syscall.Signal) string {
-	if s == syscall.SIGINT {
+	switch s {
+	case syscall.SIGINT:
 		return "SIGINT"
+	case syscall.SIGHUP:
+		return "SIGHUP"
 	}
 	return "SIGTERM"
 }
@@ -655,7 +658,8 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// (SIGHUP: the terminal it ran in closed, as good as asked to stop)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	var got atomic.Value // the signal that stopped the run
 	go func() {

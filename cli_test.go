@@ -803,6 +803,31 @@ func TestCLIRunStoppedBySignal(t *testing.T) {
 	}
 }
 
+// A closed terminal (SIGHUP) stops run --until-idle as SIGTERM does, said
+// and with the shell's code for it (it used to die at once, unsaid).
+func TestCLIRunStoppedByHangup(t *testing.T) {
+	e, started := newSlowCLIEnv(t, 3*time.Second)
+	e.mustRun("add", "slow one")
+	c := e.cmd("run", "--until-idle")
+	var errb bytes.Buffer
+	c.Stderr = &errb
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		c.Process.Kill()
+		t.Fatal("no model call")
+	}
+	c.Process.Signal(syscall.SIGHUP)
+	err := c.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 129 || !strings.Contains(errb.String(), "stopped by SIGHUP before every ticket was idle") {
+		t.Fatalf("exit %v, want 129; stderr %s", err, errb.String())
+	}
+}
+
 // show's text names the models an attempt skipped and why, as --json does.
 func TestCLIShowNamesFallbacks(t *testing.T) {
 	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {

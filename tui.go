@@ -47,7 +47,7 @@ func runTUI(g globals, stderr io.Writer) error {
 	for _, w := range eng.Warnings() {
 		fmt.Fprintf(logFile, "agent-tui: warning: %s\n", w)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	ctx, cancel := context.WithCancel(ctx)
 	engineDone := make(chan error, 1)
