@@ -1370,7 +1370,7 @@ func TestCLIShowSaysAnswerJudgedLater(t *testing.T) {
 // bidi controls named.
 func TestCLIShowPrintsNoControls(t *testing.T) {
 	evil := "a\x1b]0;owned\x07b\u009b31mc\u202ed\u2028e"
-	v := engine.TicketView{ID: "T-1", Kind: "hotfix", Title: evil, Reason: evil, Phases: []engine.PhaseView{{
+	v := engine.TicketView{ID: "T-1", Kind: "hotfix", Title: evil, Reason: evil, Branch: "agent/T-1", Worktree: "/repo " + evil, BaseBranch: evil, Merged: "abc", Conflicts: []string{"f"}, Phases: []engine.PhaseView{{
 		Name: "code", Status: "failed", Attempts: []engine.AttemptView{{
 			N: 1, Model: "m", Error: evil,
 			Verdict:   &engine.VerdictView{Objections: []string{evil}},

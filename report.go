@@ -161,13 +161,14 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 		fmt.Fprintf(w, "children: %s\n", strings.Join(v.Children, ", "))
 	}
 	if v.Branch != "" {
-		fmt.Fprintf(w, "branch:  %s\n", strings.TrimSpace(v.Branch+"  "+v.Worktree))
+		// the worktree's path is the repository's, any name a user gave it
+		fmt.Fprintf(w, "branch:  %s\n", printable(strings.TrimSpace(v.Branch+"  "+v.Worktree)))
 	}
 	if v.Merged != "" {
-		fmt.Fprintf(w, "merged:  %s into %s\n", v.Merged, v.BaseBranch)
+		fmt.Fprintf(w, "merged:  %s into %s\n", v.Merged, printable(v.BaseBranch))
 	}
 	if len(v.Conflicts) > 0 {
-		fmt.Fprintf(w, "conflicts: %s (with %s, for code to resolve)\n", printable(strings.Join(v.Conflicts, ", ")), v.BaseBranch)
+		fmt.Fprintf(w, "conflicts: %s (with %s, for code to resolve)\n", printable(strings.Join(v.Conflicts, ", ")), printable(v.BaseBranch))
 	}
 	fmt.Fprintf(w, "cost:    $%.4f\n", v.CostUSD)
 	if body := strings.TrimSpace(v.Body); body != "" {
