@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"agent-tui/engine/oaitest"
@@ -300,6 +301,71 @@ func TestMergeWaitsForCleanCheckout(t *testing.T) {
 	h.runIdle()
 	if s := h.ticket(id).Status; s != store.StatusDone {
 		t.Fatalf("status %s (%s)", s, h.ticket(id).Reason)
+	}
+}
+
+// A base branch renamed while a ticket runs stops it at the first attempt
+// git fails for it, naming the branch: not every attempt asked for and
+// failed alike. Made again, a retry carries on.
+func TestBaseBranchRenamedMidRunStopsOnce(t *testing.T) {
+	var testsCalls atomic.Int32
+	var h *harness
+	h = newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "tests" && testsCalls.Add(1) == 1 {
+			gitOut(t, h.dir, "branch", "-m", "main", "trunk")
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "base renamed", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "the base branch main no longer exists") {
+		t.Fatalf("status %s reason %q", tk.Status, tk.Reason)
+	}
+	if n := len(h.phase(id, "tests").Attempts); n != 1 {
+		t.Fatalf("%d tests attempts, want the first to stop the ticket", n)
+	}
+	gitOut(t, h.dir, "branch", "-m", "trunk", "main")
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("after the retry: %s (%s)", tk.Status, tk.Reason)
+	}
+}
+
+// A merge onto a base branch that has no commits any more (deleted, then
+// checked out again as an orphan) waits for a person with that reason, not
+// an engine error tried three times.
+func TestMergeOntoOrphanedBaseIsBlocked(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"review"}
+	id := h.add("hotfix", "orphaned base", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusAwaiting {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	gitOut(t, h.dir, "checkout", "-q", "--detach")
+	gitOut(t, h.dir, "branch", "-D", "main")
+	gitOut(t, h.dir, "checkout", "-q", "--orphan", "main")
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "the branch main checked out has no commits") {
+		t.Fatalf("with its files staged: status %s reason %q", tk.Status, tk.Reason)
+	}
+	// and with nothing staged
+	gitOut(t, h.dir, "rm", "-r", "-q", "--cached", ".")
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	tk = h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "the branch main checked out has no commits") {
+		t.Fatalf("status %s reason %q", tk.Status, tk.Reason)
 	}
 }
 

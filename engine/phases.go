@@ -468,6 +468,11 @@ func validatorUnanswered(a *store.Attempt) bool {
 	return a.Answered && a.Verdict == nil && a.Validator != nil && a.Validator.Model == "" && len(a.Validator.Fallbacks) > 0
 }
 
+// baseGone is the stop for a ticket whose base branch is no longer there.
+func baseGone(base string) string {
+	return fmt.Sprintf("the base branch %s no longer exists (renamed or deleted while the ticket ran): make it again (git branch %s COMMIT), then retry", base, base)
+}
+
 // What store.Attempt.JudgedAfter holds.
 const (
 	JudgedAfterRestart = "restart"
@@ -570,6 +575,13 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 		case errors.As(runErr, &af):
 			stopReason = OneLine(af.Error(), 400) // its chain's: the validator's, for instance
 			e.broker.publish(Event{Type: EvHealth, TicketID: t.ID})
+		case t.BaseBranch != "":
+			// git fails every attempt alike without its base (renamed or
+			// deleted while the ticket ran): one stop, not every attempt
+			// paid for again
+			if ok, err := e.repo.BranchExists(ctx, t.BaseBranch); err == nil && !ok {
+				stopReason = baseGone(t.BaseBranch)
+			}
 		}
 	}
 	var wake []string

@@ -1005,6 +1005,14 @@ func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 		fail(err)
 		return
 	}
+	if len(dirty) > 0 && cur != "" {
+		// a branch with no commit has every file it keeps staged: that it
+		// has no commit is what to say
+		if ok, err := r.branchExists(ctx, cur); err == nil && !ok {
+			fail(&MergeBlocked{Reason: noCommits(cur)})
+			return
+		}
+	}
 	var ready []*mergeReq
 	for _, q := range batch {
 		switch {
@@ -1031,6 +1039,12 @@ func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 	r.mergeChain(ctx, ready)
 }
 
+// noCommits is why no merge can be made onto a branch checked out with no
+// commit.
+func noCommits(branch string) string {
+	return fmt.Sprintf("the branch %s checked out has no commits (deleted, then checked out again as a new branch?): make it point at its commits again, then approve again", branch)
+}
+
 // mergeChain makes the batch's merge commits, one per branch on top of the
 // one before, without touching the checkout (git merge-tree and
 // commit-tree), then moves the checkout to the last of them in one
@@ -1043,6 +1057,11 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 		err = fmt.Errorf("git rev-parse HEAD: unexpected output %q", headOut)
 	}
 	if err != nil {
+		if ok, berr := r.branchExists(ctx, batch[0].base); berr == nil && !ok {
+			// on the base branch, but it has no commit: deleted, and
+			// checked out again as an orphan (git checkout --orphan)
+			err = &MergeBlocked{Reason: noCommits(batch[0].base)}
+		}
 		for _, q := range batch {
 			q.fail(err)
 		}
