@@ -36,6 +36,15 @@ const (
 	prioOverview = 20
 )
 
+// keptOf is how much of a section assemble kept: none of one it left out
+// (the note sent in its place is not a part of it).
+func keptOf(s section) int {
+	if s.dropped {
+		return 0
+	}
+	return llm.EstimateTokens(s.body)
+}
+
 // assemble joins sections into one user message within budget tokens and
 // says what it trimmed.
 func assemble(header string, secs []section, budget int) (string, int, []string) {
@@ -67,16 +76,16 @@ func assemble(header string, secs []section, budget int) (string, int, []string)
 			if keep > 0 {
 				body = cut(s.body, keep*4, s.tail)
 			}
-			if body == "" {
+			dropped := body == ""
+			if dropped {
 				// gone, but not silently: the model knows it was there
 				body = fmt.Sprintf("[all %d tokens of this were trimmed to fit the context budget]", have)
-				s.dropped = true
 			}
 			now := llm.EstimateTokens(body)
 			if now >= have {
-				continue // nothing gained
+				continue // nothing gained: it stays whole
 			}
-			s.body = body
+			s.body, s.dropped = body, dropped
 			total -= have - now
 			if s.dropped {
 				// what was sent in its place is a note, not a part of it

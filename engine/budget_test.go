@@ -66,6 +66,23 @@ func TestAssembleSaysWhatItDroppedWhole(t *testing.T) {
 	}
 }
 
+// A section shorter than the note that would replace it stays whole, and
+// is not called left out (a 5-token source of truth stopped a validator
+// whose budget had room for it).
+func TestAssembleKeepsWhatCannotShrink(t *testing.T) {
+	secs := []section{
+		{title: "Deliverable", body: strings.Repeat("deliverable line\n", 400), prio: prioPrimary},
+		{title: "Source", body: "the ticket", prio: prioCriteria},
+	}
+	got, _, _ := assemble("h", secs, 300)
+	if secs[1].dropped || keptOf(secs[1]) == 0 || !strings.Contains(got, "## Source\n\nthe ticket") {
+		t.Fatalf("the short section: dropped %v, kept %d\n%s", secs[1].dropped, keptOf(secs[1]), got)
+	}
+	if secs[0].dropped || keptOf(secs[0]) == 0 {
+		t.Fatalf("the long section: dropped %v, kept %d", secs[0].dropped, keptOf(secs[0]))
+	}
+}
+
 // Tool results count toward a phase's context budget: each call's input
 // stays within it (with room kept for tool results), older results cut
 // first, and the attempt records the cuts.

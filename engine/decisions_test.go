@@ -431,7 +431,7 @@ func TestStatsChargeCutCallsToTheirModel(t *testing.T) {
 // What the validator's budget trims is recorded on its attempt too.
 func TestValidatorTrimmingIsRecorded(t *testing.T) {
 	long := strings.Repeat("a very long line of the ticket body that goes on\n", 2000)
-	h := newHarness(t, "\n[phases.validator]\ncontext_tokens = 600\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+	h := newHarness(t, "\n[phases.validator]\ncontext_tokens = 3000\n", func(r *oaitest.Request, phase string) oaitest.Reply {
 		if phase == "discovery" {
 			return oaitest.Reply{Text: "## Spec\n" + long}
 		}
@@ -439,9 +439,35 @@ func TestValidatorTrimmingIsRecorded(t *testing.T) {
 	})
 	id := h.add("epic", "long spec", false)
 	h.runIdle()
-	v := h.phase(id, "discovery").Attempts[0].Validator
-	if v == nil || len(v.Trimmed) == 0 {
-		t.Fatalf("validator %+v", v)
+	a := h.phase(id, "discovery").Attempts[0]
+	if v := a.Validator; v == nil || len(v.Trimmed) == 0 || a.Verdict == nil || !a.Verdict.Pass {
+		t.Fatalf("validator %+v, verdict %+v", v, a.Verdict)
+	}
+}
+
+// A validator budget that leaves it next to nothing of the document (or
+// of what it is judged against) stops the ticket, naming the budget to
+// raise: a verdict on a document it never saw would pass anything. A
+// source of a few tokens is kept whole, not called left out.
+func TestValidatorBudgetTooSmallStops(t *testing.T) {
+	var judged atomic.Int32
+	h := newHarness(t, "\n[phases.validator]\ncontext_tokens = 1\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if strings.HasPrefix(phase, "validator of ") {
+			judged.Add(1)
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "tiny validator budget", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "validator: context_tokens = 1 leaves nothing of \"Deliverable of phase diagnosis\"") || !strings.Contains(tk.Reason, "raise [phases.validator] context_tokens") {
+		t.Fatalf("status %s reason %q", tk.Status, tk.Reason)
+	}
+	if n := judged.Load(); n != 0 {
+		t.Fatalf("the validator was asked %d times with nothing to judge", n)
+	}
+	if a := h.phase(id, "diagnosis").Attempts; len(a) != 1 || a[0].Verdict != nil {
+		t.Fatalf("attempts %+v", a)
 	}
 }
 

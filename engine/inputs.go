@@ -255,7 +255,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		// a review of a diff it never saw would pass anything, and a design
 		// from a spec cut to a line is made up: what a phase works from
 		// keeps some substance
-		kept := llm.EstimateTokens(s.body)
+		kept := keptOf(s)
 		if s.vital && (s.dropped || kept < min(sizes[i], vitalFloor)) {
 			if in.box != nil {
 				in.box.Close() // its root, and a base view it holds

@@ -384,17 +384,26 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 	if err != nil {
 		return Verdict{}, err
 	}
-	budget := leftOf(e.cfg.Phase(config.Validator).ContextTokens, instructionTokens(sys))
-	user, _, trimmed := assemble(fmt.Sprintf("Phase: validator of %s · Ticket %s (%s): %s", phase, t.ID, t.Kind, t.Title), []section{
-		{title: "Deliverable of phase " + phase, body: deliverable, prio: prioPrimary},
-		{title: "Source of truth: " + sourceName, body: source, prio: prioCriteria},
-	}, budget)
+	budget := e.cfg.Phase(config.Validator).ContextTokens
+	secs := []section{
+		{title: "Deliverable of phase " + phase, body: deliverable, prio: prioPrimary, vital: true},
+		{title: "Source of truth: " + sourceName, body: source, prio: prioCriteria, vital: true},
+	}
+	sizes := []int{llm.EstimateTokens(deliverable), llm.EstimateTokens(source)}
+	user, _, trimmed := assemble(fmt.Sprintf("Phase: validator of %s · Ticket %s (%s): %s", phase, t.ID, t.Kind, t.Title), secs, leftOf(budget, instructionTokens(sys)))
+	v := &store.Validator{Trimmed: trimmed}
+	a.Validator = v
+	for i, sec := range secs {
+		// a verdict on a document the validator never saw passes anything
+		if kept := keptOf(sec); sec.vital && (sec.dropped || kept < min(sizes[i], vitalFloor)) {
+			small := &budgetTooSmall{phase: config.Validator, budget: budget, what: sec.title, tokens: sizes[i], kept: kept}
+			return Verdict{}, &humanStop{small.Error()}
+		}
+	}
 	msgs := []openai.ChatCompletionMessage{
 		{Role: openai.ChatMessageRoleSystem, Content: sys},
 		{Role: openai.ChatMessageRoleUser, Content: user},
 	}
-	v := &store.Validator{Trimmed: trimmed}
-	a.Validator = v
 	// the validator's answer is part of the attempt's stream, live and stored
 	s.emit("\n── validator ──\n")
 	models := e.cfg.Phase(config.Validator).Models
