@@ -1125,6 +1125,29 @@ func TestCLIShowsACutOffAttempt(t *testing.T) {
 	}
 }
 
+// An attempt whose end was never written while its run went on (a full
+// disk stopped the ticket for a person) is not said to have been cut off
+// by the process stopping; list and show count its cost alike.
+func TestCLIShowsAnAttemptWhoseEndWasNotRecorded(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	id := strings.TrimSpace(e.mustRun("add", "disk full"))
+	e.setStatus(id, store.StatusNeedsHuman)
+	e.withStore(func(st *store.Store) error {
+		return st.PutAttempt(id, &store.Attempt{N: 1, Phase: "discovery", Model: "m", Started: time.Now(), CostUSD: 0.5})
+	})
+	att := e.show(id)["phases"].([]any)[0].(map[string]any)["attempts"].([]any)[0].(map[string]any)
+	if msg, _ := att["error"].(string); !strings.Contains(msg, "its end could not be recorded") || att["interrupted"] != true {
+		t.Fatalf("attempt: %v", att)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(e.mustRun("list", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.show(id)["cost_usd"]; len(list) != 1 || list[0]["cost_usd"] != c || c != 0.5 {
+		t.Fatalf("list cost %v, show cost %v", list[0]["cost_usd"], c)
+	}
+}
+
 // An approve asked again on a child whose epic is to be cancelled is
 // refused like a first one, not said to be carried out.
 func TestCLIRepeatedApproveUnderAnEpicCancel(t *testing.T) {
@@ -1694,12 +1717,12 @@ func TestListCountsTheCutOffAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	mk := func(ended bool) *store.Ticket {
+	mk := func(ended bool, status string) *store.Ticket {
 		tk, err := engine.AddTicket(st, engine.NewTicket{Kind: "feature", Title: "cut"}, "main")
 		if err != nil {
 			t.Fatal(err)
 		}
-		tk.Status, tk.CostUSD = store.StatusRunning, 1
+		tk.Status, tk.CostUSD = status, 1
 		a := &store.Attempt{Phase: "discovery", N: 1, Started: time.Now(), CostUSD: 0.25, Counted: 0.05}
 		if ended {
 			a.Ended = time.Now()
@@ -1714,7 +1737,9 @@ func TestListCountsTheCutOffAttempt(t *testing.T) {
 		}
 		return tk
 	}
-	cut, ended := mk(false), mk(true)
+	// (a run whose write failed, a full disk, stops the ticket for a
+	// person with its attempt never ended: that one counts too)
+	cut, ended, stopped := mk(false, store.StatusRunning), mk(true, store.StatusRunning), mk(false, store.StatusNeedsHuman)
 	tickets, err := st.Tickets()
 	if err != nil {
 		t.Fatal(err)
@@ -1724,7 +1749,7 @@ func TestListCountsTheCutOffAttempt(t *testing.T) {
 	}
 	for _, tk := range tickets {
 		want := 1.0
-		if tk.ID == cut.ID {
+		if tk.ID == cut.ID || tk.ID == stopped.ID {
 			want = 1.2
 		}
 		if math.Abs(tk.CostUSD-want) > 1e-9 {

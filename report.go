@@ -62,16 +62,18 @@ func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
 	return tw.Flush()
 }
 
-// addCutOffCost adds to a ticket a stopped run left running what its
+// addCutOffCost adds to a ticket a stopped run left unfinished what its
 // cut-off attempt cost so far, as the next run will (and show does): no
-// engine runs while the command line holds the database.
+// engine runs while the command line holds the database. (Not only a
+// running ticket's: one stopped for a write that failed, a full disk, has
+// one too.)
 func addCutOffCost(st *store.Store, tickets []*store.Ticket) error {
 	return st.View(func(tx *store.Tx) error {
 		for _, t := range tickets {
-			if t.Status != store.StatusRunning {
+			if store.Finished(t.Status) {
 				continue
 			}
-			a, err := tx.LastAttempt(t.ID)
+			a, err := tx.LastAttemptCost(t.ID)
 			if err != nil {
 				return err
 			}

@@ -571,9 +571,14 @@ func (e *Engine) publishAttempt(id string, a *store.Attempt) {
 }
 
 // markCutOff marks an attempt a stopped process left unfinished.
-func markCutOff(a *store.Attempt) {
+func markCutOff(a *store.Attempt, ticketStatus string) {
 	a.Interrupted = true
 	a.Error = "interrupted: the process stopped during this attempt"
+	if ticketStatus != store.StatusRunning {
+		// the process went on, but the attempt's end was never written
+		// (a full disk): the ticket's reason says why
+		a.Error = "interrupted: its end could not be recorded (the ticket's reason says why)"
+	}
 	cutOffToolCalls(a, false)
 }
 
@@ -593,7 +598,7 @@ func (e *Engine) recover(tickets []*store.Ticket) error {
 				if a.Done() {
 					continue
 				}
-				markCutOff(a)
+				markCutOff(a, t.Status)
 				// what its calls cost up to its last checkpoint was paid:
 				// it counts in the ticket's cost and toward max_cost_usd
 				spent += a.Uncounted()

@@ -153,7 +153,7 @@ func DescribeStopped(t *store.Ticket, attempts []*store.Attempt) TicketView {
 				spent += CutOffCost(a)
 				cp := *a
 				cp.ToolCalls = slices.Clone(a.ToolCalls)
-				markCutOff(&cp)
+				markCutOff(&cp, t.Status)
 				attempts[i] = &cp
 			}
 		}

@@ -581,8 +581,11 @@ func decodeAttempt(ticketID string, k, v []byte) (*Attempt, error) {
 	return a, nil
 }
 
-// LastAttempt reads a ticket's latest attempt; nil when it has none.
-func (tx *Tx) LastAttempt(ticketID string) (*Attempt, error) {
+// LastAttemptCost reads what a ticket's latest attempt cost and whether it
+// ended, and nothing else (nil when it has none): the Attempt it returns
+// has only Ended, Interrupted, CostUSD, Counted and its Validator's CostUSD.
+// list reads it for every ticket not finished, whose streams may be large.
+func (tx *Tx) LastAttemptCost(ticketID string) (*Attempt, error) {
 	b, err := tx.attemptBucket(ticketID, false)
 	if err != nil || b == nil {
 		return nil, err
@@ -591,7 +594,23 @@ func (tx *Tx) LastAttempt(ticketID string) (*Attempt, error) {
 	if k == nil {
 		return nil, nil
 	}
-	return decodeAttempt(ticketID, k, v)
+	var lean struct {
+		Ended       time.Time `json:"ended"`
+		Interrupted bool      `json:"interrupted"`
+		CostUSD     float64   `json:"cost_usd"`
+		Counted     float64   `json:"counted_usd"`
+		Validator   *struct {
+			CostUSD float64 `json:"cost_usd"`
+		} `json:"validator"`
+	}
+	if err := gojson.Unmarshal(v, &lean); err != nil {
+		return nil, fmt.Errorf("%s attempt %d: corrupt record: %w", ticketID, binary.BigEndian.Uint64(k), err)
+	}
+	a := &Attempt{Ended: lean.Ended, Interrupted: lean.Interrupted, CostUSD: lean.CostUSD, Counted: lean.Counted}
+	if lean.Validator != nil {
+		a.Validator = &Validator{CostUSD: lean.Validator.CostUSD}
+	}
+	return a, nil
 }
 
 // Attempt reads one attempt by sequence.

@@ -909,3 +909,40 @@ func TestOpenRefusesAnotherProgramsDatabase(t *testing.T) {
 	}
 	s.Close()
 }
+
+// LastAttemptCost reads of the latest attempt what its cost and its end
+// need, alike to the whole record's.
+func TestLastAttemptCostReadsTheLatestAttempt(t *testing.T) {
+	s, _ := openTemp(t)
+	tk := &Ticket{Kind: "feature", Title: "t", Status: StatusRunning}
+	if err := s.CreateTicket(tk); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := s.readLastCost(tk.ID); err != nil || a != nil {
+		t.Fatalf("no attempts: %+v %v", a, err)
+	}
+	for _, full := range []*Attempt{
+		{Phase: "discovery", N: 1, Started: time.Now(), Ended: time.Now(), CostUSD: 9},
+		{Phase: "discovery", N: 2, Started: time.Now(), Stream: strings.Repeat("x", 1<<20), CostUSD: 0.25, Counted: 0.1,
+			Validator: &Validator{CostUSD: 0.05, Model: "v"}, Verdict: &Verdict{Objections: []string{"o"}}},
+	} {
+		if err := s.PutAttempt(tk.ID, full); err != nil {
+			t.Fatal(err)
+		}
+		a, err := s.readLastCost(tk.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Done() != full.Done() || a.NotCounted() != full.NotCounted() || a.TotalCostUSD() != full.TotalCostUSD() || a.Stream != "" {
+			t.Fatalf("attempt %d: read done %v not counted %v total %v, want %v %v %v", full.N, a.Done(), a.NotCounted(), a.TotalCostUSD(), full.Done(), full.NotCounted(), full.TotalCostUSD())
+		}
+	}
+}
+
+func (s *Store) readLastCost(id string) (a *Attempt, err error) {
+	err = s.View(func(tx *Tx) error {
+		a, err = tx.LastAttemptCost(id)
+		return err
+	})
+	return a, err
+}
