@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"agent-tui/engine"
 	"agent-tui/engine/demo"
@@ -1368,6 +1369,20 @@ func TestCLIKillDuringValidationKeepsTheAnswer(t *testing.T) {
 	a := v.Phases[0].Attempts
 	if len(a) != 1 || !strings.Contains(a[0].Deliverable, "A document") || a[0].CostUSD <= 0 || a[0].TokensIn != 500 {
 		t.Fatalf("attempt after the kill: %+v", a)
+	}
+}
+
+// A very long objection is cut in show, saying how to read all of it.
+func TestCLIShowClipsALongObjection(t *testing.T) {
+	long := strings.Repeat("é", 30000)
+	v := engine.TicketView{ID: "T-9", Kind: "hotfix", Title: "t", Phases: []engine.PhaseView{{
+		Name: "diagnosis", Status: "failed", Attempts: []engine.AttemptView{{N: 1, Model: "m", Verdict: &engine.VerdictView{Objections: []string{long, "short one"}}}},
+	}}}
+	var b strings.Builder
+	printShow(&b, v, "needs human")
+	out := b.String()
+	if len(out) > 5000 || !strings.Contains(out, "… (59000 more bytes: show T-9 --json)") || !strings.Contains(out, "      - short one\n") || !utf8.ValidString(out) {
+		t.Fatalf("%d bytes:\n%.3000s", len(out), out)
 	}
 }
 

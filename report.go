@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"agent-tui/engine"
 	"agent-tui/engine/config"
@@ -141,6 +142,21 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 	}
 	printShow(stdout, view, statusText(t))
 	return nil
+}
+
+// objectionShown is as much of one objection as show prints; --json has
+// all (a model's 60,000-character objection buried the rest).
+const objectionShown = 1000
+
+func clipShown(s, id string) string {
+	if len(s) <= objectionShown {
+		return s
+	}
+	cut := objectionShown
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more bytes: show %s --json)", s[:cut], len(s)-cut, id)
 }
 
 // showBodyLines of a ticket's body are printed by show; --json has all.
@@ -282,7 +298,7 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 			}
 			if a.Verdict != nil {
 				for _, o := range a.Verdict.Objections {
-					fmt.Fprintf(w, "      - %s\n", printable(o))
+					fmt.Fprintf(w, "      - %s\n", printable(clipShown(o, v.ID)))
 				}
 			}
 			if a.Error != "" && !a.Interrupted {
