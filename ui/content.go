@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -226,7 +227,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		default:
 			add("  ", "✗ objections"+by(v.By)+":", failS)
 			for _, o := range v.Objections {
-				add("    - ", o, nil)
+				add("    - ", clipObjection(o), nil)
 			}
 		}
 		if a.Validator != nil && a.Validator.Model != "" {
@@ -317,4 +318,19 @@ func editSeq(text string) int {
 	h := fnv.New32a()
 	h.Write([]byte(text))
 	return -1 - int(h.Sum32()>>1)
+}
+
+// objectionShown is as much of one objection as History shows: a model's
+// 60,000-character objection took most of the tab. show --json has all.
+const objectionShown = 2000
+
+func clipObjection(o string) string {
+	if len(o) <= objectionShown {
+		return o
+	}
+	cut := objectionShown
+	for cut > 0 && !utf8.RuneStart(o[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more bytes: agent-tui show --json has them)", o[:cut], len(o)-cut)
 }
