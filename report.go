@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"unicode/utf8"
 
 	"agent-tui/engine"
 	"agent-tui/engine/config"
@@ -149,14 +148,10 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 const objectionShown = 1000
 
 func clipShown(s, id string) string {
-	if len(s) <= objectionShown {
-		return s
+	if kept, more := engine.ClipBytes(s, objectionShown); more > 0 {
+		return fmt.Sprintf("%s… (%d more bytes: show %s --json)", kept, more, id)
 	}
-	cut := objectionShown
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s… (%d more bytes: show %s --json)", s[:cut], len(s)-cut, id)
+	return s
 }
 
 // showBodyLines of a ticket's body are printed by show; --json has all.

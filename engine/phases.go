@@ -189,14 +189,23 @@ func gaveUpReason(phase string, n int, last failure) string {
 }
 
 // OneLine folds s onto one line of at most max bytes (and a "…" when cut).
+// ClipBytes cuts s to at most n bytes on a character's edge, saying how
+// many bytes it left out (0: s is whole).
+func ClipBytes(s string, n int) (string, int) {
+	if len(s) <= n {
+		return s, 0
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut], len(s) - cut
+}
+
 func OneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut-- // not inside a character
-		}
-		s = s[:cut] + "…"
+	s, more := ClipBytes(strings.Join(strings.Fields(s), " "), max)
+	if more > 0 {
+		s += "…"
 	}
 	return s
 }

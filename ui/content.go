@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -325,12 +324,8 @@ func editSeq(text string) int {
 const objectionShown = 2000
 
 func clipObjection(o string) string {
-	if len(o) <= objectionShown {
-		return o
+	if kept, more := engine.ClipBytes(o, objectionShown); more > 0 {
+		return fmt.Sprintf("%s… (%d more bytes: agent-tui show --json has them)", kept, more)
 	}
-	cut := objectionShown
-	for cut > 0 && !utf8.RuneStart(o[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s… (%d more bytes: agent-tui show --json has them)", o[:cut], len(o)-cut)
+	return o
 }
