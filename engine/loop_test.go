@@ -269,6 +269,10 @@ func TestSensitiveTicketRunsOnLocalModelOnly(t *testing.T) {
 	if log := gitOut(t, h.dir, "log", "--format=%s", "main^1..agent/"+id); strings.Contains(log, "private fix") || !strings.Contains(log, id+" code") {
 		t.Fatalf("branch commits:\n%s", log)
 	}
+	// nor does its merge, on the base branch
+	if msg := gitOut(t, h.dir, "log", "-1", "--format=%s", "main"); strings.Contains(msg, "private fix") || msg != id+": merge (agent-tui)\n" {
+		t.Fatalf("merge commit %q", msg)
+	}
 }
 
 // When only the validator's chain lacks a local model, the stop names the

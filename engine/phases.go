@@ -942,6 +942,10 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 // checkout; anything that blocks it hands the ticket to a human.
 func (e *Engine) runMerge(ctx context.Context, t *store.Ticket, ps *store.PhaseState) error {
 	msg := fmt.Sprintf("%s: %s (agent-tui)", t.ID, t.Title)
+	if t.Sensitive {
+		// on the base branch every ticket's commands and models read it
+		msg = fmt.Sprintf("%s: merge (agent-tui)", t.ID)
+	}
 	// agent-tui's own config, which no ticket may change, may be changed
 	// and not committed (the README's advice to set sandbox = "off")
 	commit, err := e.repo.MergeWith(ctx, t.Branch, t.BaseBranch, msg, workspace.MergeOptions{
