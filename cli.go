@@ -513,7 +513,9 @@ func someIDs(ids []string) string {
 func needsModel(tickets []*store.Ticket) []string {
 	var ids []string
 	for _, t := range tickets {
-		if t.Paused || store.Finished(t.Status) {
+		// paused as the run will find it: a pause recorded on the command
+		// line is carried out first, a recorded resume too
+		if paused, _ := engine.PausedAfterDecisions(t); paused || store.Finished(t.Status) {
 			continue
 		}
 		p := engine.PendingDecision(t)

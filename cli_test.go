@@ -1269,6 +1269,23 @@ func TestCLIRunRefusesWithoutACallableProvider(t *testing.T) {
 	if n := len(e.srv.Requests()); n != 0 {
 		t.Fatalf("%d model calls", n)
 	}
+	// as the advice says, a pause lets it run (carried out by that run)
+	e.mustRun("pause", id)
+	c = exec.Command(binPath, "--repo", e.dir, "run", "--until-idle")
+	c.Env = append(os.Environ(), "AGENT_TUI_CLI_KEY=")
+	if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), id+" paused") {
+		t.Fatalf("after a pause: %v %q", err, out)
+	}
+	if n := len(e.srv.Requests()); n != 0 {
+		t.Fatalf("%d model calls after the pause", n)
+	}
+	// and a resume recorded on a paused ticket makes it need a model again
+	e.mustRun("resume", id)
+	c = exec.Command(binPath, "--repo", e.dir, "run", "--until-idle")
+	c.Env = append(os.Environ(), "AGENT_TUI_CLI_KEY=")
+	if out, err := c.CombinedOutput(); err == nil || !strings.Contains(string(out), id+" would call a model") {
+		t.Fatalf("after a resume: %v %q", err, out)
+	}
 	// what needs no model is still carried out: a cancel
 	e.mustRun("cancel", id)
 	c = exec.Command(binPath, "--repo", e.dir, "run", "--until-idle")
