@@ -276,7 +276,8 @@ func TestSensitiveTicketRunsOnLocalModelOnly(t *testing.T) {
 }
 
 // When only the validator's chain lacks a local model, the stop names the
-// validator, the chain to fix, not the phase whose work it checked.
+// validator, the chain to fix, not the phase whose work it checked; it is
+// found before the phase's answer is asked for and paid (nothing is sent).
 func TestSensitiveStopNamesTheChainWithoutALocalModel(t *testing.T) {
 	h := withLocalModel(t, "diagnosis")
 	id := h.add("hotfix", "private fix", true)
@@ -284,6 +285,9 @@ func TestSensitiveStopNamesTheChainWithoutALocalModel(t *testing.T) {
 	tk := h.ticket(id)
 	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "validator has no local model") || !strings.Contains(tk.Reason, "[phases.validator]") {
 		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	if as, _ := h.st.Attempts(id); len(as) != 0 || len(h.srv.Requests()) != 0 || tk.CostUSD != 0 {
+		t.Fatalf("%d attempts, %d requests, $%v", len(as), len(h.srv.Requests()), tk.CostUSD)
 	}
 }
 

@@ -365,6 +365,12 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 		e.stopTicket(t.ID, store.StatusNeedsHuman, gaveUpReason(ps.Name, n, last))
 		return errParked
 	}
+	if why := e.noLocalModel(t, ps); why != "" {
+		// found before anything is sent: the validator's chain too, which
+		// would otherwise stop the ticket after the phase's answer is paid
+		e.stopTicket(t.ID, store.StatusNeedsHuman, why)
+		return errParked
+	}
 	if ps.Name == config.Discovery || ps.Name == config.Diagnosis {
 		// its tests (an epic's children's) will need a command to run:
 		// without one, stop before the documents are paid for
@@ -477,6 +483,38 @@ func validatorUnanswered(a *store.Attempt) bool {
 	return a.Answered && a.Verdict == nil && a.Validator != nil && a.Validator.Model == "" && len(a.Validator.Fallbacks) > 0
 }
 
+// noLocalModel says why a sensitive ticket cannot run phase ps: its chain,
+// or the validator's that judges it, has no model on a local provider.
+func (e *Engine) noLocalModel(t *store.Ticket, ps *store.PhaseState) string {
+	if !t.Sensitive || ps.Name == config.CI {
+		return ""
+	}
+	phases := []string{ps.Name}
+	if validated(ps.Name) {
+		phases = append(phases, config.Validator)
+	}
+	for _, phase := range phases {
+		override := ""
+		if phase == ps.Name {
+			override = ps.Model
+		}
+		local := false
+		for _, name := range e.chain(phase, override) {
+			if _, p, ok := e.cfg.Model(name); ok && p.Local {
+				local = true
+			}
+		}
+		if !local {
+			return noLocalReason(phase)
+		}
+	}
+	return ""
+}
+
+func noLocalReason(phase string) string {
+	return fmt.Sprintf("sensitive ticket: %s has no local model (a provider with local = true) in [phases.%s] models; nothing was sent", phase, phase)
+}
+
 // baseGone is the stop for a ticket whose base branch is no longer there.
 func baseGone(base string) string {
 	return fmt.Sprintf("the base branch %s no longer exists (renamed or deleted while the ticket ran): make it again (git branch %s COMMIT), then retry", base, base)
@@ -580,7 +618,7 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 			stopReason = hs.reason
 		case errors.As(runErr, &nl):
 			// nl.Phase: the validator's chain may be the one without
-			stopReason = fmt.Sprintf("sensitive ticket: %s has no local model (a provider with local = true) in [phases.%s] models; nothing was sent", nl.Phase, nl.Phase)
+			stopReason = noLocalReason(nl.Phase)
 		case errors.As(runErr, &af):
 			stopReason = OneLine(af.Error(), 400) // its chain's: the validator's, for instance
 			e.broker.publish(Event{Type: EvHealth, TicketID: t.ID})
