@@ -312,7 +312,7 @@ func TestFromEnv(t *testing.T) {
 	}
 
 	_, err := FromEnv(env(nil))
-	if err == nil || err.Error() != "no config file found and OPENAI_API_KEY is not set (see README: configuration)" {
+	if err == nil || err.Error() != "no config file found and OPENAI_API_KEY is not set (see README, 3. The config file)" {
 		t.Fatalf("without key: %v", err)
 	}
 
