@@ -433,7 +433,10 @@ func (e *Engine) loop(ctx context.Context, r *runner) {
 			// tries before the ticket is handed to a human
 			failures++
 			e.log.Error("ticket step", "ticket", r.id, "try", failures, "err", err)
-			if failures < stepTries {
+			t, terr := e.st.Ticket(r.id)
+			// no try can do better without its base branch
+			baseGone := terr == nil && e.baseMissing(ctx, t)
+			if failures < stepTries && !baseGone {
 				select {
 				case <-time.After(time.Duration(failures) * stepRetryDelay):
 				case <-ctx.Done():
@@ -441,7 +444,11 @@ func (e *Engine) loop(ctx context.Context, r *runner) {
 				}
 				continue
 			}
-			e.stopTicket(r.id, store.StatusNeedsHuman, "engine error: "+err.Error())
+			if baseGone {
+				e.stopTicket(r.id, store.StatusNeedsHuman, baseGoneReason(t.BaseBranch))
+			} else {
+				e.stopTicket(r.id, store.StatusNeedsHuman, "engine error: "+err.Error())
+			}
 			moved = false
 		}
 		failures = 0

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"agent-tui/engine/oaitest"
 	"agent-tui/store"
@@ -332,6 +333,46 @@ func TestBaseBranchRenamedMidRunStopsOnce(t *testing.T) {
 	h.runIdle()
 	if tk := h.ticket(id); tk.Status != store.StatusDone {
 		t.Fatalf("after the retry: %s (%s)", tk.Status, tk.Reason)
+	}
+}
+
+// The same when the rename comes later, during code (the review's diff
+// is the first to fail, a step of the engine's, not an attempt), or while
+// the ticket waits at review and a reject brings the base in: the stop
+// names the branch, at once.
+func TestBaseBranchRenamedLaterStopsNamingIt(t *testing.T) {
+	var codeCalls atomic.Int32
+	var h *harness
+	h = newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "code" && codeCalls.Add(1) == 1 {
+			gitOut(t, h.dir, "branch", "-m", "main", "trunk")
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "base renamed during code", false)
+	start := time.Now()
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "the base branch main no longer exists") {
+		t.Fatalf("status %s reason %q", tk.Status, tk.Reason)
+	}
+	if d := time.Since(start); d > stepRetryDelay {
+		t.Fatalf("stopped after %v: tried again first", d)
+	}
+
+	h2 := newHarness(t, "", developer)
+	h2.cfg.Approve = []string{"review"}
+	id = h2.add("hotfix", "base renamed at review", false)
+	h2.runIdle()
+	if tk := h2.ticket(id); tk.Status != store.StatusAwaiting {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	gitOut(t, h2.dir, "branch", "-m", "main", "trunk")
+	if _, err := Decide(h2.st, h2.cfg, id, store.Decision{Kind: store.DecisionReject, Reason: "more"}); err != nil {
+		t.Fatal(err)
+	}
+	h2.runIdle()
+	if tk := h2.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "the base branch main no longer exists") {
+		t.Fatalf("after the reject: status %s reason %q", tk.Status, tk.Reason)
 	}
 }
 

@@ -87,6 +87,9 @@ func (e *Engine) bringInBase(ctx context.Context, t *store.Ticket) error {
 	case errors.Is(err, errFrozenConflict):
 		e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("merging %s into %s conflicts in the ticket's frozen tests (%s), which code may not change: in %s run `git merge %s`, resolve them, commit, then retry", t.BaseBranch, t.Branch, strings.Join(frozen, ", "), worktreeOr(t), t.BaseBranch))
 		return errParked
+	case err != nil && e.baseMissing(ctx, t):
+		e.stopTicket(t.ID, store.StatusNeedsHuman, baseGoneReason(t.BaseBranch))
+		return errParked
 	case err != nil:
 		e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("bringing %s into %s before code goes again failed: %v; merge it by hand in %s, commit, then retry", t.BaseBranch, t.Branch, OneLine(err.Error(), 300), worktreeOr(t)))
 		return errParked
@@ -515,8 +518,18 @@ func noLocalReason(phase string) string {
 	return fmt.Sprintf("sensitive ticket: %s has no local model (a provider with local = true) in [phases.%s] models; nothing was sent", phase, phase)
 }
 
-// baseGone is the stop for a ticket whose base branch is no longer there.
-func baseGone(base string) string {
+// baseMissing says t's base branch is not there (asked of git only after
+// something failed).
+func (e *Engine) baseMissing(ctx context.Context, t *store.Ticket) bool {
+	if t.BaseBranch == "" {
+		return false
+	}
+	ok, err := e.repo.BranchExists(context.WithoutCancel(ctx), t.BaseBranch)
+	return err == nil && !ok
+}
+
+// baseGoneReason is the stop for a ticket whose base branch is no longer there.
+func baseGoneReason(base string) string {
 	return fmt.Sprintf("the base branch %s no longer exists (renamed or deleted while the ticket ran): make it again (git branch %s COMMIT), then retry", base, base)
 }
 
@@ -622,13 +635,11 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 		case errors.As(runErr, &af):
 			stopReason = OneLine(af.Error(), 400) // its chain's: the validator's, for instance
 			e.broker.publish(Event{Type: EvHealth, TicketID: t.ID})
-		case t.BaseBranch != "":
+		case e.baseMissing(ctx, t):
 			// git fails every attempt alike without its base (renamed or
 			// deleted while the ticket ran): one stop, not every attempt
 			// paid for again
-			if ok, err := e.repo.BranchExists(ctx, t.BaseBranch); err == nil && !ok {
-				stopReason = baseGone(t.BaseBranch)
-			}
+			stopReason = baseGoneReason(t.BaseBranch)
 		}
 	}
 	var wake []string
