@@ -767,7 +767,7 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 		fmt.Fprintf(stdout, "%s: %s already recorded; the engine carries it out on its next run\n", before.ID, cmd)
 		return nil
 	}
-	if pausedNow, waiting := engine.PausedAfterDecisions(before); (d.Kind == store.DecisionPause && pausedNow) || (d.Kind == store.DecisionResume && !pausedNow) {
+	if pausedNow, waiting := engine.PausedAfterDecisions(before); !store.Finished(before.Status) && ((d.Kind == store.DecisionPause && pausedNow) || (d.Kind == store.DecisionResume && !pausedNow)) {
 		when := ""
 		if waiting {
 			when = " once the next run carries out what is recorded"

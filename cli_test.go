@@ -1064,6 +1064,14 @@ func TestCLIPauseResumeAndStatuses(t *testing.T) {
 	if out := e.mustRun("resume", id); out != id+": not paused: nothing to resume\n" {
 		t.Fatalf("resume of a ticket not paused: %q", out)
 	}
+	// a finished ticket refuses both alike
+	done := strings.TrimSpace(e.mustRun("add", "finished"))
+	e.setStatus(done, store.StatusDone)
+	for _, cmd := range []string{"pause", "resume"} {
+		if _, errOut, code := e.run(cmd, done); code == 0 || !strings.Contains(errOut, done+" is already done") {
+			t.Fatalf("%s of a done ticket: exit %d, %q", cmd, code, errOut)
+		}
+	}
 	if out := e.mustRun("pause", id); !strings.Contains(out, "pause recorded") {
 		t.Fatalf("pause: %q", out)
 	}
