@@ -1392,15 +1392,23 @@ func TestCLIKillDuringValidationKeepsTheAnswer(t *testing.T) {
 	}
 }
 
-// A very long objection is cut in show, saying how to read all of it.
+// A very long objection or reason is cut in show, saying how to read all
+// of it; show says when the validator saw only part of the document.
 func TestCLIShowClipsALongObjection(t *testing.T) {
 	long := strings.Repeat("é", 30000)
 	v := engine.TicketView{ID: "T-9", Kind: "hotfix", Title: "t", Phases: []engine.PhaseView{{
 		Name: "diagnosis", Status: "failed", Attempts: []engine.AttemptView{{N: 1, Model: "m", Verdict: &engine.VerdictView{Objections: []string{long, "short one"}}}},
 	}}}
 	var b strings.Builder
+	v.Decisions = []store.Decision{{Kind: store.DecisionReject, Phase: "review", Reason: strings.Repeat("why ", 1000), Applied: true}}
+	v.Phases[0].Attempts[0].Validator = &store.Validator{Trimmed: []string{"Deliverable of phase diagnosis: 8305 → 1267 tokens"}}
 	printShow(&b, v, "needs human")
 	out := b.String()
+	for _, want := range []string{"… (all of it: show T-9 --json)", "      validator saw part: Deliverable of phase diagnosis: 8305 → 1267 tokens\n"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("show lacks %q:\n%.3000s", want, out)
+		}
+	}
 	if len(out) > 5000 || !strings.Contains(out, "… (59000 more bytes: show T-9 --json)") || !strings.Contains(out, "      - short one\n") || !utf8.ValidString(out) {
 		t.Fatalf("%d bytes:\n%.3000s", len(out), out)
 	}

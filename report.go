@@ -265,6 +265,9 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 			case engine.JudgedAfterRetry:
 				fmt.Fprintln(w, "      judged on a retry: no validator model had answered; the saved answer was judged, not asked for again")
 			}
+			if a.Validator != nil && len(a.Validator.Trimmed) > 0 {
+				fmt.Fprintf(w, "      validator saw part: %s\n", printable(strings.Join(a.Validator.Trimmed, ", ")))
+			}
 			if v := a.Validator; v != nil && (v.Unreadable > 0 || len(v.Served) > 1) {
 				var parts []string
 				if v.Model != "" {
@@ -314,7 +317,11 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 		}
 		for _, kv := range [][2]string{{"model", d.Model}, {"reason", d.Reason}, {"guidance", d.Guidance}} {
 			if kv[1] != "" {
-				fmt.Fprintf(w, "  %s: %s", kv[0], printable(engine.OneLine(kv[1], 200)))
+				text := engine.OneLine(kv[1], 200)
+				if len(strings.Join(strings.Fields(kv[1]), " ")) > 200 {
+					text += " (all of it: show " + v.ID + " --json)"
+				}
+				fmt.Fprintf(w, "  %s: %s", kv[0], printable(text))
 			}
 		}
 		switch {
