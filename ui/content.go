@@ -217,6 +217,15 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		if len(a.Trimmed) > 0 {
 			add("  ", "trimmed: "+strings.Join(a.Trimmed, ", "), dimS)
 		}
+		if a.Validator != nil && len(a.Validator.Trimmed) > 0 {
+			add("  ", "validator saw part: "+strings.Join(a.Validator.Trimmed, ", "), dimS)
+		}
+		switch a.JudgedAfter {
+		case engine.JudgedAfterRestart:
+			add("  ", "judged after a restart: the saved answer, not asked for again", dimS)
+		case engine.JudgedAfterRetry:
+			add("  ", "judged on a retry after a validator outage: the saved answer, not asked for again", dimS)
+		}
 		switch v := a.Verdict; {
 		case v == nil && !a.Done():
 			add("  ", "running…", nil)

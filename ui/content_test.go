@@ -1,9 +1,14 @@
 package ui
 
 import (
+	"agent-tui/engine"
+	"agent-tui/store"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 // History cuts an objection past 2,000 bytes, on a character's edge, and
@@ -16,5 +21,21 @@ func TestHistoryClipsALongObjection(t *testing.T) {
 	}
 	if short := "fix the parser"; clipObjection(short) != short {
 		t.Fatalf("a short objection changed: %q", clipObjection(short))
+	}
+}
+
+// History says when an attempt's saved answer was judged by a later run,
+// and when its validator saw only part of the document.
+func TestHistorySaysJudgedLaterAndTrimmed(t *testing.T) {
+	st := newStyles()
+	td := newTicketData()
+	td.attempts = []*store.Attempt{{Phase: "diagnosis", N: 1, Model: "m", Ended: time.Now(), JudgedAfter: engine.JudgedAfterRestart,
+		Validator: &store.Validator{Trimmed: []string{"Deliverable of phase diagnosis: 900 → 600 tokens"}}, Verdict: &store.Verdict{Pass: true}}}
+	td.loaded = true
+	out := ansi.Strip(strings.Join(historyLines(&st, &store.Ticket{ID: "T-1"}, td, false, 120), "\n"))
+	for _, want := range []string{"judged after a restart", "validator saw part: Deliverable of phase diagnosis: 900 → 600 tokens"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("history lacks %q:\n%s", want, out)
+		}
 	}
 }
