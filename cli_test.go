@@ -1143,6 +1143,9 @@ func TestCLIShowsAnAttemptWhoseEndWasNotRecorded(t *testing.T) {
 	if msg, _ := att["error"].(string); !strings.Contains(msg, "its end could not be recorded") || att["interrupted"] != true {
 		t.Fatalf("attempt: %v", att)
 	}
+	if out := e.mustRun("show", id); !strings.Contains(out, "      error: interrupted: its end could not be recorded") {
+		t.Fatalf("show:\n%s", out)
+	}
 	var list []map[string]any
 	if err := json.Unmarshal([]byte(e.mustRun("list", "--json")), &list); err != nil {
 		t.Fatal(err)

@@ -299,7 +299,8 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 					fmt.Fprintf(w, "      - %s\n", printable(clipShown(o, v.ID)))
 				}
 			}
-			if a.Error != "" && !a.Interrupted {
+			if a.Error != "" && (!a.Interrupted || a.Error == engine.EndNotRecorded) {
+				// (a stop or a cancel is said by "interrupted" above)
 				fmt.Fprintf(w, "      error: %s\n", printable(a.Error))
 			}
 			for _, reason := range rejected[phaseAttempt{p.Name, a.N}] {
