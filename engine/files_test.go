@@ -282,6 +282,16 @@ func TestReviewLoopAndApprovalGate(t *testing.T) {
 	if after := gitOut(t, h.dir, "rev-parse", "main"); after == before {
 		t.Fatal("approve did not merge")
 	}
+	// code sent back starts at 1 again in stats, and so does its CI run
+	s, err := ComputeStats(h.st, h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, phase := range []string{"code", "ci"} {
+		if rows := s.PassRate[phase]; len(rows) != 1 || rows[0].Attempt != 1 || rows[0].Judged != 3 {
+			t.Fatalf("%s pass rate %+v, want 3 judged as attempt 1", phase, rows)
+		}
+	}
 }
 
 // A dirty checkout blocks the merge with a reason; approve after cleaning

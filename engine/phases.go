@@ -134,6 +134,23 @@ func (e *Engine) overBudget(t *store.Ticket) string {
 // errParked ends a step that left the ticket waiting for a human.
 var errParked = errors.New("parked")
 
+// ciTry numbers a CI run as stats counts it: from 1 again after each code
+// attempt (code sent back by review starts over), up through its cifixes.
+func ciTry(attempts []*store.Attempt) int {
+	n := 1
+	for _, a := range attempts {
+		switch a.Phase {
+		case config.Code:
+			n = 1
+		case config.CI:
+			if a.Done() && !a.Interrupted {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // inBudget lists the finished, not interrupted attempts of a phase made
 // since its max_attempts budget last started (a human retry, a send-back).
 func inBudget(attempts []*store.Attempt, ps *store.PhaseState) []*store.Attempt {
@@ -921,7 +938,11 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		e.stopTicket(t.ID, store.StatusNeedsHuman, reason)
 		return errParked
 	}
-	a, err := e.beginAttempt(t, config.CI, nil)
+	attempts, err := e.st.Attempts(t.ID)
+	if err != nil {
+		return err
+	}
+	a, err := e.beginAttempt(t, config.CI, &phaseInput{try: ciTry(attempts)})
 	if err != nil {
 		return err
 	}
