@@ -43,7 +43,7 @@ type Engine struct {
 	unconfinedChecks sync.Once
 	log              *slog.Logger
 	broker           *broker
-	slots            *slots
+	sem              chan struct{}
 	slotMu           sync.Mutex
 	slotWaiters      map[string]bool // tickets waiting for a max_parallel slot
 
@@ -92,7 +92,7 @@ func New(o Options) *Engine {
 		st: o.Store, cfg: o.Config, repo: o.Repo, router: o.Router, prompts: o.Prompts,
 		log:     slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		broker:  newBroker(),
-		slots:   newSlots(n),
+		sem:     make(chan struct{}, n),
 		runners: map[string]*runner{},
 		idle:    make(chan struct{}),
 	}
@@ -516,20 +516,23 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 			return true, nil // cancelled while waiting: the next advance carries it out
 		}
 	}
-	if !e.slots.tryTake() {
-		// every slot taken (or an older ticket waits): said, so that
-		// "running" counts what runs
+	select {
+	case e.sem <- struct{}{}:
+	default:
+		// every slot taken: said, so that "running" counts what runs
 		e.waitForSlot(id, true)
-		got := e.slots.take(stepCtx, id)
-		e.waitForSlot(id, false)
-		if !got {
+		select {
+		case e.sem <- struct{}{}:
+			e.waitForSlot(id, false)
+		case <-stepCtx.Done():
+			e.waitForSlot(id, false)
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
 			return true, nil // cancelled while waiting: the next advance carries it out
 		}
 	}
-	defer e.slots.give()
+	defer func() { <-e.sem }()
 	err = e.step(stepCtx, t)
 	switch {
 	case errors.Is(err, errParked):
