@@ -111,18 +111,11 @@ func (e *Engine) Uncallable(t *store.Ticket) string {
 		// a chain without one is the router's stop, which names it)
 		return ""
 	}
-	phases := []string{t.Phase}
-	if validated(t.Phase) {
-		phases = append(phases, config.Validator)
-	}
-	for _, phase := range phases {
-		override := ""
-		if phase == t.Phase {
-			override = ps.Model
-		}
+	for _, c := range e.chainsOf(ps) {
+		phase := c.phase
 		var why []string
 		callable := false
-		for _, name := range e.chain(phase, override) {
+		for _, name := range c.models {
 			_, p, ok := e.cfg.Model(name)
 			w := llm.Unusable(p, tools.Getenv)
 			if w == "" && ok {

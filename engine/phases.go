@@ -509,26 +509,30 @@ func (e *Engine) noLocalModel(t *store.Ticket, ps *store.PhaseState) string {
 	if !t.Sensitive || ps.Name == config.CI {
 		return ""
 	}
-	phases := []string{ps.Name}
-	if validated(ps.Name) {
-		phases = append(phases, config.Validator)
-	}
-	for _, phase := range phases {
-		override := ""
-		if phase == ps.Name {
-			override = ps.Model
-		}
-		local := false
-		for _, name := range e.chain(phase, override) {
-			if _, p, ok := e.cfg.Model(name); ok && p.Local {
-				local = true
-			}
-		}
-		if !local {
-			return noLocalReason(phase)
+	for _, c := range e.chainsOf(ps) {
+		if !slices.ContainsFunc(c.models, func(name string) bool {
+			_, p, ok := e.cfg.Model(name)
+			return ok && p.Local
+		}) {
+			return noLocalReason(c.phase)
 		}
 	}
 	return ""
+}
+
+type phaseChain struct {
+	phase  string
+	models []string
+}
+
+// chainsOf are the model chains an attempt of ps calls: its own (with a
+// retry's model first), then the validator's that judges it.
+func (e *Engine) chainsOf(ps *store.PhaseState) []phaseChain {
+	out := []phaseChain{{ps.Name, e.chain(ps.Name, ps.Model)}}
+	if validated(ps.Name) {
+		out = append(out, phaseChain{config.Validator, e.chain(config.Validator, "")})
+	}
+	return out
 }
 
 func noLocalReason(phase string) string {
