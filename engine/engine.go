@@ -43,7 +43,7 @@ type Engine struct {
 	unconfinedChecks sync.Once
 	log              *slog.Logger
 	broker           *broker
-	sem              chan struct{}
+	slots            *slots
 	slotMu           sync.Mutex
 	slotWaiters      map[string]bool // tickets waiting for a max_parallel slot
 
@@ -92,7 +92,7 @@ func New(o Options) *Engine {
 		st: o.Store, cfg: o.Config, repo: o.Repo, router: o.Router, prompts: o.Prompts,
 		log:     slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		broker:  newBroker(),
-		sem:     make(chan struct{}, n),
+		slots:   newSlots(n),
 		runners: map[string]*runner{},
 		idle:    make(chan struct{}),
 	}
@@ -516,23 +516,20 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 			return true, nil // cancelled while waiting: the next advance carries it out
 		}
 	}
-	select {
-	case e.sem <- struct{}{}:
-	default:
-		// every slot taken: said, so that "running" counts what runs
+	if !e.slots.tryTake() {
+		// every slot taken (or an older ticket waits): said, so that
+		// "running" counts what runs
 		e.waitForSlot(id, true)
-		select {
-		case e.sem <- struct{}{}:
-			e.waitForSlot(id, false)
-		case <-stepCtx.Done():
-			e.waitForSlot(id, false)
+		got := e.slots.take(stepCtx, id)
+		e.waitForSlot(id, false)
+		if !got {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
 			return true, nil // cancelled while waiting: the next advance carries it out
 		}
 	}
-	defer func() { <-e.sem }()
+	defer e.slots.give()
 	err = e.step(stepCtx, t)
 	switch {
 	case errors.Is(err, errParked):
