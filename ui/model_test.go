@@ -322,6 +322,10 @@ func TestTicketWaitingForASlot(t *testing.T) {
 	if m.q.running != before-1 || !strings.Contains(out, "1 waiting for a slot") || !strings.Contains(out, "waiting for a slot ·") {
 		t.Fatalf("running %d (was %d):\n%s", m.q.running, before, out)
 	}
+	// its row's icon is a queued ticket's, not a running one's
+	if !strings.Contains(out, "· T-2 ") || strings.Contains(out, "› T-2 ") {
+		t.Fatalf("T-2's icon while it waits:\n%s", out)
+	}
 	m, _ = update(m, engine.Event{Type: engine.EvSlot, TicketID: "T-2"})
 	if m.q.running != before || strings.Contains(plain(m), "waiting for a slot") {
 		t.Fatalf("after the slot: running %d\n%s", m.q.running, plain(m))

@@ -318,9 +318,10 @@ func (q *queue) row(st *styles, t *store.Ticket, w int, sel, idle bool) []string
 	if indent != "" {
 		indent = indent[2:] + "└ "
 	}
-	status := statusWord(t)
+	status, style := statusWord(t), statusStyle(st, t)
 	if q.waitsForSlot(t) {
-		status = "waiting for a slot"
+		// nothing of it runs: drawn as a queued ticket, not a running one
+		status, mark, ms, style = "waiting for a slot", "·", st.dim, st.dim
 	}
 	prog := progress(t)
 	cost := money(t.CostUSD)
@@ -339,14 +340,14 @@ func (q *queue) row(st *styles, t *store.Ticket, w int, sel, idle bool) []string
 		if sel {
 			return []string{cur + st.selected.Render(ansi.Truncate(left+title+right, w-1, ""))}
 		}
-		return []string{cur + ms.Render(mark) + left[len(mark):] + title + statusStyle(st, t).Render(right)}
+		return []string{cur + ms.Render(mark) + left[len(mark):] + title + style.Render(right)}
 	}
 	l1 := fmt.Sprintf("%s %s %s %s", mark, t.ID, kindShort(t.Kind), indent+sanitize(t.Title))
 	l1, l2 := ansi.Truncate(l1, w-1, "…"), ansi.Truncate(stateLine(status, prog, cost, w-1), w-1, "…")
 	if sel {
 		return []string{cur + st.selected.Render(pad(l1, w-1)), cur + st.selected.Render(pad(l2, w-1))}
 	}
-	return []string{cur + ms.Render(mark) + l1[len(mark):], cur + statusStyle(st, t).Render(l2)}
+	return []string{cur + ms.Render(mark) + l1[len(mark):], cur + style.Render(l2)}
 }
 
 // minTitleCol is the least title a one-line row keeps.
