@@ -1201,6 +1201,14 @@ func TestCLIShowsInterrupted(t *testing.T) {
 	if err := json.Unmarshal([]byte(e.mustRun("show", id, "--json")), &show); err != nil || show["interrupted"] != true || fmt.Sprint(show["pending"]) != "[cancel]" {
 		t.Fatalf("show --json: %v %v", err, show)
 	}
+	// its phase too, paused or not (show's phase lines once said running)
+	e.withStore(func(st *store.Store) error {
+		_, err := st.UpdateTicket(id, func(x *store.Ticket) error { x.Paused, x.Phases[0].Status = true, store.PhaseRunning; return nil })
+		return err
+	})
+	if out := e.mustRun("show", id); !strings.Contains(out, "\n"+fmt.Sprintf("%-10s", "discovery")+" interrupted\n") || strings.Contains(out, " running") {
+		t.Fatalf("show:\n%s", out)
+	}
 }
 
 // A ticket a stopped run left running cannot be retried from the command

@@ -200,7 +200,11 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 	}
 	rejected := rejectedAttempts(v)
 	for _, p := range v.Phases {
-		fmt.Fprintf(w, "\n%-10s %s", p.Name, strings.ReplaceAll(p.Status, "_", " "))
+		phaseStatus := strings.ReplaceAll(p.Status, "_", " ")
+		if p.Status == store.PhaseRunning {
+			phaseStatus = "interrupted" // as the ticket: no run holds it while show reads
+		}
+		fmt.Fprintf(w, "\n%-10s %s", p.Name, phaseStatus)
 		if p.ByHuman {
 			fmt.Fprint(w, " (approved by a person)") // whatever its last attempt's verdict
 		} else if n := len(p.Attempts); p.Name == config.CI && p.Status == store.PhasePassed && n > 0 && p.Attempts[n-1].Verdict != nil && !p.Attempts[n-1].Verdict.Pass {
