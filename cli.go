@@ -672,6 +672,7 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 		case <-ctx.Done():
 		}
 	}()
+	runBegan := time.Now()
 	err = eng.Run(ctx, *untilIdle)
 	if s, ok := got.Load().(syscall.Signal); ok {
 		if *untilIdle {
@@ -680,38 +681,48 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 		return nil // a plain run ends this way
 	}
 	if err == nil && *untilIdle {
-		sayWaiting(en.st, stderr)
+		sayWaiting(en.st, stderr, runBegan)
 	}
 	return err
 }
 
 // sayWaiting ends an idle run with the tickets that wait for a person,
-// and why: the exit status is 0 either way. Those that need a person come
-// first (something went wrong), then the paused, then the approvals.
-func sayWaiting(st *store.Store, w io.Writer) {
+// and why: the exit status is 0 either way. Those that came to wait
+// during this run (changed since it began) come before those that waited
+// already, and in each, those that need a person come first (something
+// went wrong), then the paused, then the approvals.
+func sayWaiting(st *store.Store, w io.Writer, runBegan time.Time) {
 	tickets, err := st.Tickets()
 	if err != nil {
 		return
 	}
-	var needs, paused, awaiting []string
+	var lines [2][3][]string // [before this run?][needs, paused, awaiting]
+	var needs, paused, awaiting int
 	for _, t := range tickets {
+		old := 0
+		if t.Updated.Before(runBegan) {
+			old = 1
+		}
 		switch {
 		case store.Finished(t.Status):
 		case t.Status == store.StatusNeedsHuman:
-			needs = append(needs, t.ID+" needs human: "+t.Reason)
+			needs++
+			lines[old][0] = append(lines[old][0], t.ID+" needs human: "+t.Reason)
 		case t.Paused:
-			paused = append(paused, t.ID+" paused: resume it (agent-tui resume "+t.ID+")")
+			paused++
+			lines[old][1] = append(lines[old][1], t.ID+" paused: resume it (agent-tui resume "+t.ID+")")
 		case t.Status == store.StatusAwaiting:
-			awaiting = append(awaiting, t.ID+" awaiting approval at "+t.Phase)
+			awaiting++
+			lines[old][2] = append(lines[old][2], t.ID+" awaiting approval at "+t.Phase)
 		}
 	}
 	const most = 10
-	all := slices.Concat(needs, paused, awaiting)
+	all := slices.Concat(lines[0][0], lines[0][1], lines[0][2], lines[1][0], lines[1][1], lines[1][2])
 	for _, line := range all[:min(len(all), most)] {
 		fmt.Fprintf(w, "agent-tui: %s\n", errorLine(engine.OneLine(line, 300)))
 	}
 	if len(all) > most {
-		fmt.Fprintf(w, "agent-tui: and %d more waiting for you: %d need a person, %d paused, %d awaiting approval in all (agent-tui list)\n", len(all)-most, len(needs), len(paused), len(awaiting))
+		fmt.Fprintf(w, "agent-tui: and %d more waiting for you: %d need a person, %d paused, %d awaiting approval in all (agent-tui list)\n", len(all)-most, needs, paused, awaiting)
 	}
 }
 

@@ -1864,9 +1864,31 @@ func TestSayWaitingPutsTroubleFirst(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	sayWaiting(st, &out)
+	sayWaiting(st, &out, time.Time{})
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 11 || lines[0] != "agent-tui: T-12 needs human: code failed 3 attempts" || !strings.Contains(lines[10], "and 2 more waiting for you: 1 need a person, 0 paused, 11 awaiting approval") {
+		t.Fatalf("closing lines:\n%s", out.String())
+	}
+
+	// what came to wait during this run goes before what waited already,
+	// an approval too: eleven old troubles must not hide it
+	for i := 0; i < 10; i++ {
+		if _, err := st.UpdateTicket(fmt.Sprintf("T-%d", i+1), func(x *store.Ticket) error {
+			x.Status, x.Reason = store.StatusNeedsHuman, "old trouble"
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(10 * time.Millisecond)
+	began := time.Now()
+	if _, err := st.UpdateTicket("T-11", func(x *store.Ticket) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	sayWaiting(st, &out, began)
+	lines = strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 11 || lines[0] != "agent-tui: T-11 awaiting approval at review" || !strings.Contains(lines[10], "and 2 more waiting for you: 11 need a person, 0 paused, 1 awaiting approval") {
 		t.Fatalf("closing lines:\n%s", out.String())
 	}
 }
