@@ -755,6 +755,10 @@ func (e *Engine) runCheck(ctx context.Context, t *store.Ticket, name, command st
 		c.Output += "\n" + confinedNote
 	}
 	switch {
+	case err != nil && ctx.Err() != nil:
+		c.ExitCode = -1
+		c.NotRun = "was cut off (the run stopped, or the ticket was cancelled)"
+		c.Output += "\n" + err.Error()
 	case err != nil:
 		c.ExitCode = -1
 		c.NotRun = "could not be started"

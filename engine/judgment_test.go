@@ -1244,6 +1244,22 @@ func TestFailedConfinedRunSaysItWasConfined(t *testing.T) {
 	}
 }
 
+// A check cut off by a stop says so: it started (it once read "could not
+// be started").
+func TestCheckCutOffSaysSo(t *testing.T) {
+	h := newHarness(t, "", developer)
+	tk := &store.Ticket{ID: "T-9", Worktree: t.TempDir()}
+	for _, sandbox := range []string{"", "off"} {
+		h.eng.cfg.Sandbox = sandbox
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		c := h.eng.runCheck(ctx, tk, CheckCodeGreen, "sleep 5", 0)
+		cancel()
+		if c.Pass || !strings.HasPrefix(c.NotRun, "was cut off") || CheckOutcome(c) != c.NotRun {
+			t.Fatalf("sandbox %q: %+v", sandbox, c)
+		}
+	}
+}
+
 // A human fixes by hand what the code phase could not, and approves: the
 // fix must be committed and merged, not dropped by CI's reset.
 func TestHumanFixAfterAFailedCheckIsCommitted(t *testing.T) {
