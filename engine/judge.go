@@ -127,12 +127,16 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	// what this attempt changed, in the phases that write files (tests
 	// lists what the branch changed as it stages it, below)
 	var changed []string
+	// what the guards of code and cifix object to, said all at once: one
+	// at a time, a model fixes the one it hears of, trips on the next, and
+	// spends its attempts finding them out
+	var guards []string
 	if writesFiles(ps.Name) && ps.Name != config.Tests {
 		if changed, err = e.repo.Changed(ctx, t.Worktree); err != nil {
 			return err
 		}
 		if why := ownConfigChanged(changed); why != "" {
-			return fail("check", why)
+			guards = append(guards, why)
 		}
 	}
 	deliverable := a.Deliverable
@@ -183,17 +187,18 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if err := e.repo.Stage(ctx, t.Worktree); err != nil {
 			return err
 		}
-		if changed := e.changedTestFiles(t); len(changed) > 0 {
-			return fail("check", "the test files written in the tests phase (and the scripts that run them) were changed ("+strings.Join(changed, ", ")+"): change the code, not the tests")
+		frozen := e.changedTestFiles(t)
+		if len(frozen) > 0 {
+			guards = append(guards, "the test files written in the tests phase (and the scripts that run them) were changed ("+strings.Join(frozen, ", ")+"): change the code, not the tests")
 		}
 		// a new test file can change what the tests do as much as an
 		// edited one (a TestMain that exits 0 makes anything green)
 		added := changed
 		if marked := stillMarked(t.Worktree, t.Conflicts); len(marked) > 0 {
-			return fail("check", "conflict markers (<<<<<<< or >>>>>>>) are still in "+strings.Join(marked, ", ")+": resolve every conflict, keeping what both sides meant")
+			guards = append(guards, "conflict markers (<<<<<<< or >>>>>>>) are still in "+strings.Join(marked, ", ")+": resolve every conflict, keeping what both sides meant")
 		}
 		// resolving a conflict is changing those files, whatever they are
-		added = slices.DeleteFunc(added, func(f string) bool { return slices.Contains(t.Conflicts, f) })
+		added = slices.DeleteFunc(slices.Clone(added), func(f string) bool { return slices.Contains(t.Conflicts, f) })
 		var newTests []string
 		for _, f := range added {
 			if _, frozen := t.TestFiles[f]; isTestSource(f) && !frozen {
@@ -201,16 +206,17 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			}
 		}
 		if len(newTests) > 0 {
-			return fail("check", "test files were added or changed outside the tests phase ("+strings.Join(newTests, ", ")+"): change the code, not the tests")
+			guards = append(guards, "test files were added or changed outside the tests phase ("+strings.Join(newTests, ", ")+"): change the code, not the tests")
 		}
 		for _, f := range added {
 			if path.Base(f) == ".gitignore" {
 				// an ignored test file runs in the check but is never
 				// committed: ignore rules decide what is judged
-				return fail("check", "a .gitignore was changed ("+f+"): ignore rules decide what the checks see and what is committed; change the code only")
+				guards = append(guards, "a .gitignore was changed ("+f+"): ignore rules decide what the checks see and what is committed; change the code only")
 			}
 		}
-		hit := e.touchedScripts(t, added)
+		// (a frozen script is named above already)
+		hit := slices.DeleteFunc(e.touchedScripts(t, added), func(f string) bool { return slices.Contains(frozen, f) })
 		for _, f := range added {
 			// any package.json: a script may `cd web && npm test`, and
 			// workspaces run their members' scripts
@@ -219,7 +225,10 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			}
 		}
 		if len(hit) > 0 {
-			return fail("check", "the files the test and CI commands run were changed ("+strings.Join(hit, ", ")+"): change the code, not how it is checked")
+			guards = append(guards, "the files the test and CI commands run were changed ("+strings.Join(hit, ", ")+"): change the code, not how it is checked")
+		}
+		if len(guards) > 0 {
+			return fail("check", guards...)
 		}
 		name, cmd, key := CheckCodeGreen, e.testCmd(t), "test_command"
 		if ps.Name == config.CIFix {

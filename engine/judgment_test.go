@@ -1143,6 +1143,29 @@ func TestCodeMayNotChangeOwnConfig(t *testing.T) {
 	}
 }
 
+// Every guard that trips is said in one verdict: one at a time, a model
+// fixes the one it hears of and spends its next attempt on the next.
+func TestCodeGuardsObjectAllAtOnce(t *testing.T) {
+	h := newHarness(t, "", firstCodeAlso(
+		writeCall("c", ".agent-tui.toml", "sandbox = \"off\"\n"),
+		writeCall("t", "tests/T-1_test.sh", "true\n"),
+		writeCall("g", ".gitignore", "tests/\n"),
+		writeCall("r", "run_tests.sh", "echo all tests passed\n")))
+	id := h.add("hotfix", "trips every guard", false)
+	h.runIdle()
+	a := h.firstFailedThenDone(id, "code", ".agent-tui.toml")
+	obj := a[0].Verdict.Objections
+	want := []string{"a person must make that change", "written in the tests phase (and the scripts that run them) were changed (tests/T-1_test.sh)", "a .gitignore was changed", "the files the test and CI commands run were changed (run_tests.sh)"}
+	if len(obj) != len(want) {
+		t.Fatalf("objections %q", obj)
+	}
+	for i, w := range want {
+		if !strings.Contains(obj[i], w) {
+			t.Fatalf("objection %d %q, want %q", i, obj[i], w)
+		}
+	}
+}
+
 // The tests phase may not override a prompt either.
 func TestTestsMayNotChangeOwnPrompts(t *testing.T) {
 	var c counter
