@@ -1906,3 +1906,23 @@ func TestShowSaysCIPassedByCifix(t *testing.T) {
 		t.Fatalf("show:\n%s", out.String())
 	}
 }
+
+// JSON output holds dollars without float noise, and leaves numbers in
+// strings as they are.
+func TestJSONFloatsAreRounded(t *testing.T) {
+	var out bytes.Buffer
+	v := map[string]any{"cost_usd": 0.0124 + 0.0124, "total": 0.1 + 0.2, "n": 12345678901234, "text": "0.30000000000000004", "list": []float64{0.3333333333333333, 2.5}}
+	if err := writeJSON(&out, v); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{`"cost_usd": 0.0248,`, "\"total\": 0.3\n", `"n": 12345678901234,`, `"text": "0.30000000000000004"`, "0.333333333333,", "2.5"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("no %s in\n%s", want, s)
+		}
+	}
+}

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -86,9 +88,51 @@ func addCutOffCost(st *store.Store, tickets []*store.Ticket) error {
 }
 
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(roundFloats(b.Bytes()))
+	return err
+}
+
+// roundFloats writes the JSON text js with every fractional number held to
+// 12 significant digits: sums of dollars read 0.0248, not
+// 0.024799999999999996. Numbers inside strings are left alone: only the
+// decoder's number tokens, found where it read them, are rewritten.
+func roundFloats(js []byte) []byte {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	var out []byte
+	from := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		n, ok := tok.(json.Number)
+		if !ok || !strings.ContainsAny(string(n), ".eE") || len(n) <= 14 {
+			continue
+		}
+		f, err := n.Float64()
+		if err != nil {
+			continue
+		}
+		f, _ = strconv.ParseFloat(strconv.FormatFloat(f, 'g', 12, 64), 64)
+		short, err := json.Marshal(f)
+		if err != nil {
+			continue
+		}
+		end := int(dec.InputOffset())
+		out = append(append(out, js[from:end-len(n)]...), short...)
+		from = end
+	}
+	if out == nil {
+		return js
+	}
+	return append(out, js[from:]...)
 }
 
 func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
