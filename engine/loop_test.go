@@ -310,6 +310,43 @@ func TestUncallableChainStopsBeforeAnAttempt(t *testing.T) {
 
 // withLocalModel is a harness with a model "local" (ID local-1) on a local
 // provider, second in the chains of phases.
+// Without a [phases.X] table the stop names the default model the phase
+// runs on, not a table that is not there.
+func TestSensitiveStopWithoutAPhaseTable(t *testing.T) {
+	h := withLocalModel(t, "validator")
+	id := h.add("hotfix", "private fix", true)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "diagnosis has no local model") || !strings.Contains(tk.Reason, "among its models (medium, the default; set [phases.diagnosis] models") {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	if len(h.srv.Requests()) != 0 {
+		t.Fatalf("%d requests", len(h.srv.Requests()))
+	}
+}
+
+// A retry on a model this run's config does not name (taken with another
+// config) stops the ticket saying so: the phase's usual models would
+// otherwise answer, unasked.
+func TestRetryOnAModelTheConfigLacksStops(t *testing.T) {
+	h := newHarness(t, "", developer)
+	id := h.add("hotfix", "retried elsewhere", false)
+	if _, err := h.st.UpdateTicket(id, func(x *store.Ticket) error {
+		x.Phases[0].Model = "gone"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, `diagnosis was to be retried on model "gone", which the config of this run does not name (it names: large, medium, small`) {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	if len(h.srv.Requests()) != 0 {
+		t.Fatalf("%d requests", len(h.srv.Requests()))
+	}
+}
+
 func withLocalModel(t *testing.T, phases ...string) *harness {
 	return withLocalModelScript(t, developer, phases...)
 }

@@ -385,6 +385,10 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 		e.stopTicket(t.ID, store.StatusNeedsHuman, gaveUpReason(ps.Name, n, last))
 		return errParked
 	}
+	if why := e.missingRetryModel(ps); why != "" {
+		e.stopTicket(t.ID, store.StatusNeedsHuman, why)
+		return errParked
+	}
 	if why := e.noLocalModel(t, ps); why != "" {
 		// found before anything is sent: the validator's chain too, which
 		// would otherwise stop the ticket after the phase's answer is paid
@@ -514,7 +518,7 @@ func (e *Engine) noLocalModel(t *store.Ticket, ps *store.PhaseState) string {
 			_, p, ok := e.cfg.Model(name)
 			return ok && p.Local
 		}) {
-			return noLocalReason(c.phase)
+			return e.noLocalReason(c.phase)
 		}
 	}
 	return ""
@@ -535,8 +539,30 @@ func (e *Engine) chainsOf(ps *store.PhaseState) []phaseChain {
 	return out
 }
 
-func noLocalReason(phase string) string {
-	return fmt.Sprintf("sensitive ticket: %s has no local model (a provider with local = true) in [phases.%s] models; nothing was sent", phase, phase)
+func (e *Engine) noLocalReason(phase string) string {
+	where := fmt.Sprintf("in [phases.%s] models", phase)
+	if _, set := e.cfg.Phases[phase]; !set || e.cfg.Phases[phase].Models == nil {
+		// no such table: the phase runs on its tier's default model
+		where = fmt.Sprintf("among its models (%s, the default; set [phases.%s] models to name a local one)", strings.Join(e.cfg.Phase(phase).Models, ", "), phase)
+	}
+	return fmt.Sprintf("sensitive ticket: %s has no local model (a provider with local = true) %s; nothing was sent", phase, where)
+}
+
+// missingRetryModel says why the model a person's retry named cannot run
+// ps: the config of this run has no such model (the decision was taken
+// with another config). Its usual models would answer instead, unasked.
+func (e *Engine) missingRetryModel(ps *store.PhaseState) string {
+	if ps.Model == "" || ps.Name == config.CI {
+		return ""
+	}
+	if _, _, ok := e.cfg.Model(ps.Model); ok {
+		return ""
+	}
+	names := make([]string, 0, len(e.cfg.Models))
+	for _, m := range e.cfg.Models {
+		names = append(names, m.Name)
+	}
+	return fmt.Sprintf("%s was to be retried on model %q, which the config of this run does not name (it names: %s): retry on one of those, or run with the config that names it; nothing was sent", ps.Name, ps.Model, strings.Join(names, ", "))
 }
 
 // baseMissing says t's base branch is not there (asked of git only after
@@ -652,7 +678,7 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 			stopReason = hs.reason
 		case errors.As(runErr, &nl):
 			// nl.Phase: the validator's chain may be the one without
-			stopReason = noLocalReason(nl.Phase)
+			stopReason = e.noLocalReason(nl.Phase)
 		case errors.As(runErr, &af):
 			stopReason = OneLine(af.Error(), 400) // its chain's: the validator's, for instance
 			e.broker.publish(Event{Type: EvHealth, TicketID: t.ID})
