@@ -779,14 +779,15 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 		return nil
 	}
 	if pausedNow, waiting := engine.PausedAfterDecisions(before); !store.Finished(before.Status) && ((d.Kind == store.DecisionPause && pausedNow) || (d.Kind == store.DecisionResume && !pausedNow)) {
-		when := ""
-		if waiting {
-			when = " once the next run carries out what is recorded"
-		}
-		if pausedNow {
-			fmt.Fprintf(stdout, "%s: already paused%s\n", before.ID, when)
-		} else {
-			fmt.Fprintf(stdout, "%s: not paused%s: nothing to resume\n", before.ID, when)
+		switch {
+		case pausedNow && waiting:
+			fmt.Fprintf(stdout, "%s: a pause is recorded already; the next run carries it out\n", before.ID)
+		case pausedNow:
+			fmt.Fprintf(stdout, "%s: already paused\n", before.ID)
+		case waiting:
+			fmt.Fprintf(stdout, "%s: the decisions recorded already leave it unpaused (the next run carries them out): nothing to resume\n", before.ID)
+		default:
+			fmt.Fprintf(stdout, "%s: not paused: nothing to resume\n", before.ID)
 		}
 		return nil
 	}

@@ -861,6 +861,22 @@ func TestCLIShowNamesCutCalls(t *testing.T) {
 	}
 }
 
+// An attempt whose every call was cut off part-way got something, billed:
+// show says no whole answer came, not that no model answered.
+func TestCLIShowSaysNoWholeAnswer(t *testing.T) {
+	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
+		if phaseLine(r) == "discovery" {
+			return oaitest.Reply{Text: "a long answer that is cut off here", ResetAfterChunks: 2}
+		}
+		return simpleModel(r)
+	}, "\n[phases.discovery]\nmodels = [\"m\"]\nmax_attempts = 1\n")
+	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", "cut provider"))
+	e.mustRun("run", "--until-idle")
+	if out := e.mustRun("show", id); !strings.Contains(out, "(no whole answer; tried m)") {
+		t.Fatalf("show:\n%s", out)
+	}
+}
+
 // When the validator's answers could not be read and its next model
 // judged, show says so on the attempt, not only show --json.
 func TestCLIShowSaysHowTheValidatorJudged(t *testing.T) {
@@ -873,6 +889,23 @@ func TestCLIShowSaysHowTheValidatorJudged(t *testing.T) {
 	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", "a validator that rambles"))
 	e.mustRun("run", "--until-idle")
 	if out := e.mustRun("show", id); !strings.Contains(out, "      validator: judged by m2; 2 answer(s) that could not be read; answered by m, m2\n") {
+		t.Fatalf("show:\n%s", out)
+	}
+}
+
+// A validator whose every answer was unreadable judged nothing: show does
+// not say it judged.
+func TestCLIShowSaysTheValidatorGaveNoVerdict(t *testing.T) {
+	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
+		if strings.HasPrefix(phaseLine(r), "validator of discovery") {
+			return oaitest.Reply{Text: "Looks fine to me!"}
+		}
+		return simpleModel(r)
+	}, "\n[phases.validator]\nmodels = [\"m\"]\n")
+	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", "a validator that rambles"))
+	e.mustRun("run", "--until-idle")
+	out := e.mustRun("show", id)
+	if !strings.Contains(out, "      validator: 3 answer(s) that could not be read; no verdict\n") || strings.Contains(out, "judged by") {
 		t.Fatalf("show:\n%s", out)
 	}
 }
@@ -1078,7 +1111,7 @@ func TestCLIPauseResumeAndStatuses(t *testing.T) {
 	if out := e.mustRun("list"); !strings.Contains(out, "queued (pause pending)") {
 		t.Fatalf("list:\n%s", out)
 	}
-	if out := e.mustRun("pause", id); !strings.Contains(out, "already paused once the next run") {
+	if out := e.mustRun("pause", id); out != id+": a pause is recorded already; the next run carries it out\n" {
 		t.Fatalf("pause again: %q", out)
 	}
 	if _, errOut, code := e.run("run", "--until-idle"); code != 0 || !strings.Contains(errOut, "agent-tui: "+id+" paused: resume it (agent-tui resume "+id+")") {

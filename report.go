@@ -268,7 +268,7 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 			}
 			switch {
 			case a.Model == "" && len(a.Checks) == 0:
-				fmt.Fprintf(w, "  #%d %-8s (%s)", a.N, verdict, printable(engine.NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks)))
+				fmt.Fprintf(w, "  #%d %-8s (%s)", a.N, verdict, printable(engine.NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks, len(a.Wasted) > 0)))
 				if a.TokensIn+a.TokensOut > 0 || a.CostUSD > 0 {
 					// calls cut off part-way are billed all the same
 					fmt.Fprintf(w, " in %d out %d $%.4f", a.TokensIn, a.TokensOut, a.CostUSD)
@@ -318,11 +318,15 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 			}
 			if v := a.Validator; v != nil && (v.Unreadable > 0 || len(v.Served) > 1) {
 				var parts []string
-				if v.Model != "" {
+				judged := a.Verdict != nil && a.Verdict.By == "validator"
+				if v.Model != "" && judged {
 					parts = append(parts, "judged by "+printable(v.Model))
 				}
 				if v.Unreadable > 0 {
 					parts = append(parts, fmt.Sprintf("%d answer(s) that could not be read", v.Unreadable))
+				}
+				if !judged {
+					parts = append(parts, "no verdict")
 				}
 				if len(v.Served) > 1 {
 					var names []string

@@ -386,7 +386,7 @@ func TestEveryModelFailedIsRecordedAsTried(t *testing.T) {
 	if len(a.Fallbacks) != 2 || a.Fallbacks[0].Model != "medium" || a.Fallbacks[0].Provider != "cloud" || a.Fallbacks[1].Model != "spare" || a.Fallbacks[1].Provider != "backup" || !strings.Contains(a.Fallbacks[1].Reason, "500") {
 		t.Fatalf("fallbacks %+v", a.Fallbacks)
 	}
-	if got := NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks); got != "no model answered; tried medium, spare" {
+	if got := NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks, false); got != "no model answered; tried medium, spare" {
 		t.Fatalf("label %q", got)
 	}
 

@@ -278,7 +278,9 @@ func CheckHeld(c store.Check) bool {
 // that was no answer), or never called. tried are its fallbacks: with no
 // model that served it, the models tried and left, named here since
 // none of them is the attempt's model.
-func NoAnswerLabel(interrupted bool, err string, tried []store.Fallback) string {
+//
+// inPart: some model sent part of an answer (cut off, too long), billed.
+func NoAnswerLabel(interrupted bool, err string, tried []store.Fallback, inPart bool) string {
 	switch {
 	case interrupted:
 		return "cut off before an answer was recorded"
@@ -288,6 +290,9 @@ func NoAnswerLabel(interrupted bool, err string, tried []store.Fallback) string 
 			if !slices.Contains(names, f.Model) {
 				names = append(names, f.Model)
 			}
+		}
+		if inPart {
+			return "no whole answer; tried " + strings.Join(names, ", ")
 		}
 		return "no model answered; tried " + strings.Join(names, ", ")
 	case err != "":

@@ -193,7 +193,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		case command:
 			model = "command"
 		case none:
-			model = engine.NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks)
+			model = engine.NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks, len(a.Wasted) > 0)
 		case model == "":
 			model = "…"
 		}

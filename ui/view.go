@@ -675,7 +675,7 @@ func (m *Model) streamHeader(a *store.Attempt, seq, streamed int) string {
 	}
 	if noModelAnswered(a) {
 		// nothing recorded to count: as `agent-tui show` says it
-		return strings.Join(append(parts, engine.NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks)), " · ")
+		return strings.Join(append(parts, engine.NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks, len(a.Wasted) > 0)), " · ")
 	}
 	model := a.Model
 	if model == "" {
