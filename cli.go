@@ -334,7 +334,7 @@ func openEnvMode(g globals, mode openMode, check func(*env) error) (*env, error)
 		return nil, err
 	}
 	if path != "" {
-		if en.cfg, err = config.Load(path); err != nil {
+		if en.cfg, err = config.LoadWithEnv(path, tools.Getenv); err != nil {
 			return nil, err
 		}
 	} else if en.cfg, err = config.FromEnv(tools.Getenv); err != nil {

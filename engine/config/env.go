@@ -99,5 +99,5 @@ func Resolve(repoDir, explicit string, getenv func(string) string) (*Config, err
 	if path == "" {
 		return FromEnv(getenv)
 	}
-	return Load(path)
+	return LoadWithEnv(path, getenv)
 }

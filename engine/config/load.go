@@ -52,7 +52,12 @@ var durationKeys = []string{
 }
 
 // Load reads, defaults and validates the TOML config at path.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadWithEnv(path, os.Getenv) }
+
+// LoadWithEnv is Load. A file that declares no provider and no model (one
+// that only sets the test command, say) takes them from the user config
+// file, or else from OPENAI_API_KEY, as they would be without it.
+func LoadWithEnv(path string, getenv func(string) string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -70,11 +75,38 @@ func Load(path string) (*Config, error) {
 		// value is checked here)
 		return nil, &Error{File: path, Line: c.src.line("retries"), Key: "retries", Msg: "must be 0 or more (0: no retries on the same model)"}
 	}
+	if len(c.Providers) == 0 && len(c.Models) == 0 {
+		from, err := modelsElsewhere(path, getenv)
+		if err != nil {
+			return nil, err
+		}
+		if from != nil {
+			c.Providers, c.Models = from.Providers, from.Models
+		}
+	}
 	c.ApplyDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// modelsElsewhere is the config whose providers and models a file without
+// any uses: the user config file (when path is not it), or OPENAI_API_KEY's
+// default; nil when there is neither.
+func modelsElsewhere(path string, getenv func(string) string) (*Config, error) {
+	if u := UserConfigPath(getenv); u != "" {
+		if fi, err := os.Stat(u); err == nil && !fi.IsDir() {
+			if pi, err := os.Stat(path); err != nil || !os.SameFile(fi, pi) {
+				// (it is path, without models, where this started: no loop)
+				return LoadWithEnv(u, getenv)
+			}
+		}
+	}
+	if getenv("OPENAI_API_KEY") == "" {
+		return nil, nil
+	}
+	return FromEnv(getenv)
 }
 
 func readErrMsg(err error) string {

@@ -439,6 +439,46 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+// A file that declares no provider and no model (only the test command,
+// say) takes them from the user config, or else from OPENAI_API_KEY, as
+// they would be without it; with neither, the error says where to put
+// them.
+func TestFileWithoutModelsTakesThemFromElsewhere(t *testing.T) {
+	repo, home := t.TempDir(), t.TempDir()
+	own := filepath.Join(repo, ".agent-tui.toml")
+	if err := os.WriteFile(own, []byte("test_command = \"sh t.sh\"\n\n[phases.validator]\nmodels = [\"small\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"HOME": home}
+	getenv := func(k string) string { return env[k] }
+	if _, err := Resolve(repo, "", getenv); err == nil || !strings.Contains(err.Error(), ".agent-tui.toml: no [[provider]] or [[model]] declared, and no user config file or OPENAI_API_KEY") {
+		t.Fatalf("neither: %v", err)
+	}
+	env["OPENAI_API_KEY"], env["OPENAI_BASE_URL"] = "sk-x", "http://127.0.0.1:9/v1"
+	c, err := Resolve(repo, "", getenv)
+	if err != nil || c.TestCommand != "sh t.sh" || len(c.Providers) != 1 || c.Providers[0].BaseURL != "http://127.0.0.1:9/v1" || c.Phase("validator").Models[0] != "small" {
+		t.Fatalf("from OPENAI_API_KEY: %+v, %v", c, err)
+	}
+	user := filepath.Join(home, ".config", "agent-tui", "config.toml")
+	if err := os.MkdirAll(filepath.Dir(user), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(user, []byte("test_command = \"ignored\"\n"+base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Resolve(repo, "", getenv)
+	if err != nil || c.TestCommand != "sh t.sh" || c.Providers[0].Name != "openai" || c.Providers[0].BaseURL == "http://127.0.0.1:9/v1" {
+		t.Fatalf("from the user config: %+v, %v", c, err)
+	}
+	// a user config without models of its own goes on to the key, once
+	if err := os.WriteFile(user, []byte("max_parallel = 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = Resolve(home, "", getenv); err != nil || c.MaxParallel != 3 || c.Providers[0].BaseURL != "http://127.0.0.1:9/v1" {
+		t.Fatalf("user config alone: %+v, %v", c, err)
+	}
+}
+
 func TestSimulatedProviderNeedsNoURL(t *testing.T) {
 	c := &Config{
 		Providers: []Provider{{Name: "demo", Simulated: true}},

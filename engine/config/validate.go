@@ -45,7 +45,10 @@ func (c *Config) Validate() error {
 	if len(c.Models) == 0 {
 		// a file is used whole: the user config and OPENAI_API_KEY serve
 		// only where there is no config file at all
-		return &Error{File: c.Path, Msg: "no [[model]] declared (a config file names its own providers and models; OPENAI_API_KEY alone serves only where there is no config file)"}
+		if len(c.Providers) == 0 {
+			return &Error{File: c.Path, Msg: "no [[provider]] or [[model]] declared, and no user config file or OPENAI_API_KEY to take them from (see README, 3. The config file)"}
+		}
+		return &Error{File: c.Path, Msg: "no [[model]] declared: a file that declares providers names its models too"}
 	}
 	models := map[string]bool{}
 	for i, m := range c.Models {
