@@ -12,8 +12,15 @@ import (
 // statusWord is a status as the user reads it. A pause or resume the
 // engine has not carried out yet shows as pending: in browsing mode it
 // waits for the next run.
-func statusWord(t *store.Ticket) string {
+//
+// noEngine: no engine runs (the UI only browses), so a ticket that says
+// running was cut off when the last one stopped: interrupted, as `list`
+// says.
+func statusWord(t *store.Ticket, noEngine bool) string {
 	w := strings.ReplaceAll(t.Status, "_", " ")
+	if noEngine && t.Status == store.StatusRunning {
+		w = "interrupted"
+	}
 	if finished(t.Status) {
 		return w
 	}

@@ -100,11 +100,13 @@ func NewModel(b Backend, opts Options) Model {
 	fi := steadyInput(textinput.New())
 	fi.Prompt = "/"
 	fi.Placeholder = "status words, title, id"
+	q := newQueue()
+	q.noEngine = opts.NoModel != ""
 	return Model{
 		b: b, opts: opts, ctx: context.Background(),
 		keys: newKeyMap(), help: h, st: &st,
 		width: 100, height: 30,
-		q:    newQueue(),
+		q:    q,
 		data: map[string]*ticketData{}, diffs: map[string]*diffData{}, diffReq: map[string]string{},
 		docs: newDocCache(), content: &contentCache{}, helpCache: &helpCache{},
 		streamFollow: true,

@@ -42,6 +42,8 @@ type queue struct {
 
 	// running tickets waiting for one of max_parallel's slots
 	queued map[string]bool
+	// noEngine: the UI only browses; what says running was cut off
+	noEngine bool
 	// slotHeard: tickets whose slot event came since the last reload was
 	// asked for; newer than what the reload brings
 	slotHeard map[string]bool
@@ -71,9 +73,9 @@ type rowCols struct{ id, status, prog, cost int }
 
 const maxStatusCol, maxProgCol = 19, 14
 
-func (c *rowCols) fit(t *store.Ticket) {
+func (c *rowCols) fit(t *store.Ticket, noEngine bool) {
 	c.id = max(c.id, ansi.StringWidth(t.ID))
-	c.status = max(c.status, min(ansi.StringWidth(statusWord(t)), maxStatusCol))
+	c.status = max(c.status, min(ansi.StringWidth(statusWord(t, noEngine)), maxStatusCol))
 	c.prog = max(c.prog, min(ansi.StringWidth(progress(t)), maxProgCol))
 	c.cost = max(c.cost, len(money(t.CostUSD)))
 }
@@ -182,7 +184,7 @@ func (q *queue) refilter(keep string) {
 	match := presets[q.preset].match
 	for _, id := range q.order {
 		t := q.tickets[id]
-		q.cols.fit(t) // of every ticket: a filter does not shift the columns
+		q.cols.fit(t, q.noEngine) // of every ticket: a filter does not shift the columns
 		// a paused ticket keeps its status (running, queued) but runs nothing
 		switch {
 		case waiting(t):
@@ -191,11 +193,11 @@ func (q *queue) refilter(keep string) {
 			q.paused++
 		case q.waitsForSlot(t):
 			q.slotWait++
-		case t.Status == store.StatusRunning:
+		case t.Status == store.StatusRunning && !q.noEngine:
 			q.running++
 		}
 		q.spend += t.CostUSD
-		if match(t) && matchTerms(t, terms) {
+		if match(t) && matchTerms(t, terms, q.noEngine) {
 			q.rows = append(q.rows, id)
 		}
 	}
@@ -207,11 +209,11 @@ func (q *queue) refilter(keep string) {
 	}
 }
 
-func matchTerms(t *store.Ticket, terms []string) bool {
+func matchTerms(t *store.Ticket, terms []string, noEngine bool) bool {
 	if len(terms) == 0 {
 		return true
 	}
-	hay := strings.ToLower(t.ID + " " + t.Kind + " " + t.Title + " " + statusWord(t) + " " + engine.CurrentPhase(t))
+	hay := strings.ToLower(t.ID + " " + t.Kind + " " + t.Title + " " + statusWord(t, noEngine) + " " + engine.CurrentPhase(t))
 	for _, term := range terms {
 		if !strings.Contains(hay, term) {
 			return false
@@ -318,10 +320,13 @@ func (q *queue) row(st *styles, t *store.Ticket, w int, sel, idle bool) []string
 	if indent != "" {
 		indent = indent[2:] + "└ "
 	}
-	status, style := statusWord(t), statusStyle(st, t)
-	if q.waitsForSlot(t) {
+	status, style := statusWord(t, q.noEngine), statusStyle(st, t)
+	if q.waitsForSlot(t) || q.noEngine && t.Status == store.StatusRunning && !paused(t) {
 		// nothing of it runs: drawn as a queued ticket, not a running one
-		status, mark, ms, style = "waiting for a slot", "·", st.dim, st.dim
+		mark, ms, style = "·", st.dim, st.dim
+	}
+	if q.waitsForSlot(t) {
+		status = "waiting for a slot"
 	}
 	prog := progress(t)
 	cost := money(t.CostUSD)

@@ -339,7 +339,7 @@ func (m *Model) detailLines(l layout) []string {
 // the branch goes first, then the conflicts, then the status and reason
 // are cut, so progress and cost are always whole.
 func (m *Model) infoLines(t *store.Ticket, w, rows int) []string {
-	status := statusWord(t)
+	status := statusWord(t, m.q.noEngine)
 	if m.q.waitsForSlot(t) {
 		status = "waiting for a slot (max_parallel)"
 	}
