@@ -385,6 +385,24 @@ func TestBrowsingDecisionSaysRecorded(t *testing.T) {
 	if m.flash != "pause of T-2 recorded; carried out when the engine runs" {
 		t.Fatalf("flash %q", m.flash)
 	}
+	// a ticket the user has decided on no longer waits for them: not
+	// counted, and w passes it by
+	before, decided := m.q.waiting, ""
+	for _, id := range m.q.order {
+		if tk := *m.q.tickets[id]; waiting(&tk) && decided == "" {
+			decided = id
+			tk.Decisions = append(append([]store.Decision(nil), tk.Decisions...), store.Decision{Kind: store.DecisionApprove})
+			m, _ = update(m, engine.Event{Type: engine.EvTicket, TicketID: id, Ticket: &tk})
+		}
+	}
+	if decided == "" || m.q.waiting != before-1 {
+		t.Fatalf("waiting %d after deciding %q (was %d)", m.q.waiting, decided, before)
+	}
+	for range 4 {
+		if m = press(t, m, "w"); m.q.selectedID() == decided {
+			t.Fatalf("w went to %s, decided", decided)
+		}
+	}
 	// with an engine the decision is news of its own
 	m = newTestModel(t, f, 120, 30)
 	m = press(t, m, "j", "x", "y")

@@ -72,9 +72,10 @@ func noModelAnswered(a *store.Attempt) bool {
 
 func finished(status string) bool { return store.Finished(status) }
 
-// waiting reports whether the ticket waits for the user.
+// waiting reports whether the ticket waits for the user: not once they
+// decided (an approve the next run carries out).
 func waiting(t *store.Ticket) bool {
-	return t.Status == store.StatusAwaiting || t.Status == store.StatusNeedsHuman
+	return (t.Status == store.StatusAwaiting || t.Status == store.StatusNeedsHuman) && engine.PendingDecision(t) == nil
 }
 
 func kindShort(kind string) string {
