@@ -748,7 +748,14 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 			if into == "" {
 				into = "the base branch"
 			}
-			prompt += fmt.Sprintf(" This merges %s into %s.", branchOf(t), into)
+			when := ""
+			switch will, _ := engine.PausedAfterDecisions(t); {
+			case browsing:
+				when = " when the engine runs"
+			case will:
+				when = " once resumed"
+			}
+			prompt += fmt.Sprintf(" This merges %s into %s%s.", branchOf(t), into, when)
 		}
 		m.dialogs = append(m.dialogs, confirmDialog{
 			title:  "Approve " + id,

@@ -1172,3 +1172,33 @@ func TestFocusIsShown(t *testing.T) {
 		t.Fatalf("single pane: %q", s)
 	}
 }
+
+// The approve dialog of a merge says when it merges: not at once while
+// the ticket is paused, or while no engine runs.
+func TestApproveDialogSaysWhenItMerges(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		opts  Options
+		pause bool
+		want  string
+	}{
+		{"running", Options{}, false, "This merges agent/T-1 into the base branch."},
+		{"paused", Options{}, true, "This merges agent/T-1 into the base branch once resumed."},
+		{"browsing", Options{NoModel: "no model configured"}, false, "This merges agent/T-1 into the base branch when the engine runs."},
+	} {
+		f := fixture()
+		if c.pause {
+			f.tickets[0].Paused = true
+		}
+		m := NewModel(f, c.opts)
+		m, _ = update(m, tea.WindowSizeMsg{Width: 150, Height: 40})
+		m = settle(t, m, m.Init())
+		m = press(t, m, "a")
+		if len(m.dialogs) != 1 {
+			t.Fatalf("%s: no dialog", c.name)
+		}
+		if got := m.dialogs[0].(confirmDialog).prompt; !strings.HasSuffix(got, c.want) {
+			t.Fatalf("%s: %q", c.name, got)
+		}
+	}
+}
