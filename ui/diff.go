@@ -121,6 +121,14 @@ func (d *diffData) scroll(dx, w, h int) {
 	d.left = max(d.left, min(d.left+dx, d.widest(h)-w))
 }
 
+// fit takes the view back left as far as a pane w wide leaves nothing of
+// the h lines from top hidden on the right (after the pane grew).
+func (d *diffData) fit(w, h int) {
+	if len(d.lines) > 0 {
+		d.left = max(min(d.left, d.widest(h)-w), 0)
+	}
+}
+
 // window styles the h lines from top, w cells of each from column left.
 func (d *diffData) window(st *styles, w, h int) []string {
 	end := min(d.top+h, len(d.lines))

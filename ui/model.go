@@ -149,6 +149,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
+		if l := m.layout(); l.contentW > 0 {
+			// wider now: what was scrolled out of view to the left fits
+			for _, d := range m.diffs {
+				d.fit(l.contentW, l.contentH)
+			}
+		}
 		return nil
 	case tea.KeyPressMsg:
 		return m.key(msg)

@@ -1122,6 +1122,21 @@ func TestDiffScrollsSideways(t *testing.T) {
 	if d.left != len(line)-cw || !strings.HasSuffix(row(m, 4), " END") {
 		t.Fatalf("at the end: left %d, want %d; %q", d.left, len(line)-cw, row(m, 4))
 	}
+	// the window grows: what was hidden on the left comes back as far as
+	// the lines fit, all of it once they do
+	at := d.left
+	m, _ = update(m, tea.WindowSizeMsg{Width: w + 12, Height: h})
+	if l := m.layout(); d.left >= at || d.left != max(d.widest(l.contentH)-l.contentW, 0) {
+		t.Fatalf("grown by 12: left %d (was %d), pane %d", d.left, at, l.contentW)
+	}
+	m, _ = update(m, tea.WindowSizeMsg{Width: 600, Height: h})
+	if d.left != 0 {
+		t.Fatalf("wide enough for every line: left %d", d.left)
+	}
+	m, _ = update(m, tea.WindowSizeMsg{Width: w, Height: h})
+	for range 20 {
+		m = press(t, m, "l")
+	}
 	for range 20 {
 		m = press(t, m, "h")
 		row(m, 7)
