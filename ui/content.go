@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
@@ -269,7 +270,7 @@ func by(who string) string {
 	return " (" + who + ")"
 }
 
-// ciPhases are the phases whose checks the CI tab shows, in that order.
+// ciPhases are the phases whose checks the CI tab shows.
 var ciPhases = []string{config.CI, config.CIFix, config.Code, config.Tests}
 
 // ciLines shows the checks of the latest attempt of each CI-ish phase.
@@ -281,18 +282,21 @@ func ciLines(st *styles, t *store.Ticket, td *ticketData, w int) []string {
 	if td == nil || !td.loaded {
 		return []string{st.dim.Render("loading attempts…")}
 	}
-	var out []string
+	// the latest run first: a red CI run that cifix made green is not
+	// the first thing read
+	var lasts []*store.Attempt
 	for _, phase := range ciPhases {
-		var last *store.Attempt
 		for i := len(td.attempts) - 1; i >= 0; i-- {
 			if a := td.attempts[i]; a.Phase == phase && len(a.Checks) > 0 {
-				last = a
+				lasts = append(lasts, a)
 				break
 			}
 		}
-		if last == nil {
-			continue
-		}
+	}
+	slices.SortStableFunc(lasts, func(a, b *store.Attempt) int { return b.Started.Compare(a.Started) })
+	var out []string
+	for _, last := range lasts {
+		phase := last.Phase
 		for _, c := range last.Checks {
 			mark, s := "✓", st.pass
 			if !engine.CheckHeld(c) {

@@ -1217,3 +1217,33 @@ func TestApproveDialogSaysWhenItMerges(t *testing.T) {
 		}
 	}
 }
+
+// The CI tab shows the latest run first: a red CI run that cifix made
+// green comes after cifix's green one, not above it.
+func TestCITabShowsTheLatestRunFirst(t *testing.T) {
+	f := fixture()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	run := func(seq int, phase, name string, pass bool, started time.Time) *store.Attempt {
+		code := 1
+		if pass {
+			code = 0
+		}
+		return &store.Attempt{Seq: seq, Phase: phase, N: 1, Started: started, Ended: started,
+			Verdict: &store.Verdict{Pass: pass, By: "check"},
+			Checks:  []store.Check{{Name: name, Command: "make " + name, ExitCode: code, Output: name + " output", Pass: pass}}}
+	}
+	f.attempts["T-1"] = []*store.Attempt{
+		run(1, "tests", "red", false, at),
+		run(2, "code", "green", true, at.Add(time.Minute)),
+		run(3, "ci", "ci", false, at.Add(2*time.Minute)),
+		run(4, "cifix", "fixed", true, at.Add(3*time.Minute)),
+	}
+	out := plain(press(t, newTestModel(t, f, 150, 42), "5"))
+	var order []int
+	for _, name := range []string{"make fixed", "make ci", "make green", "make red"} {
+		order = append(order, strings.Index(out, name))
+	}
+	if !slices.IsSorted(order) || order[0] < 0 {
+		t.Fatalf("order %v:\n%s", order, out)
+	}
+}
