@@ -1127,3 +1127,20 @@ func TestNarrowStatusLineKeepsTheFigures(t *testing.T) {
 		}
 	}
 }
+
+// A demo reopened after its run says so in a few plain words, in the
+// notice and for good on the status line, not as a chain of colons that
+// the first news replaces.
+func TestReopenedDemoSaysItEnded(t *testing.T) {
+	m := NewModel(fixture(), Options{Simulated: true, NoModel: "/x/.agent-tui.toml is the config of an `agent-tui --demo` run, whose simulated model ended with it: run `agent-tui --demo` for a new demo", Confinement: "none"})
+	m, _ = update(m, tea.WindowSizeMsg{Width: 150, Height: 30})
+	m = settle(t, m, m.Init())
+	s := statusArea(m)
+	if !strings.Contains(strings.Join(s, "\n"), "this demo's simulated model ended with its run") || !strings.Contains(s[len(s)-1], "demo ended: browsing only") || strings.Contains(s[len(s)-1], "simulated") {
+		t.Fatalf("status rows %q", s)
+	}
+	m = press(t, m, "p") // news of its own replaces the notice
+	if s := statusRow(m); !strings.Contains(s, "demo ended: browsing only") {
+		t.Fatalf("status line after news %q", s)
+	}
+}

@@ -112,14 +112,18 @@ func NewModel(b Backend, opts Options) Model {
 		streamFollow: true,
 		filterInput:  fi,
 		confinement:  opts.Confinement,
-		flash:        noModelFlash(opts.NoModel),
+		flash:        noModelFlash(opts.NoModel, opts.Simulated),
 		flashErr:     opts.NoModel != "",
 	}
 }
 
-func noModelFlash(reason string) string {
-	if reason == "" {
+func noModelFlash(reason string, simulated bool) string {
+	switch {
+	case reason == "":
 		return ""
+	case simulated:
+		// a demo reopened: its model was a server inside its own run
+		return "this demo's simulated model ended with its run, so this is for browsing only (tickets and decisions are kept); agent-tui --demo starts a new demo"
 	}
 	return reason + ": browsing only; tickets and decisions are kept for a run with a model"
 }

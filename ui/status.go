@@ -110,7 +110,10 @@ func (m *Model) statusFields() [sfCount]statusField {
 	if len(m.health) > 0 && m.opts.NoModel == "" { // no run, no provider to speak of
 		set(sfHealth, nil, m.healthForms()...)
 	}
-	if m.opts.NoModel != "" {
+	switch {
+	case m.opts.NoModel != "" && m.opts.Simulated:
+		set(sfNoModel, &st.cooling, "demo ended: browsing only", "demo ended", "")
+	case m.opts.NoModel != "":
 		set(sfNoModel, &st.cooling, "no model: tickets wait", "no model", "")
 	}
 	if m.confinement != "" {
