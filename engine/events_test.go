@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,6 +61,32 @@ func TestStreamingAttemptNamesItsModel(t *testing.T) {
 	}
 	if !named {
 		t.Fatal("no snapshot named the model before the call ended")
+	}
+}
+
+// While a check's command runs, the attempt's live stream names it: a CI
+// run or a slow test suite does not leave the Stream tab blank.
+func TestRunningCheckIsNamedInTheStream(t *testing.T) {
+	h := newHarness(t, "", developer)
+	events, cancel := h.eng.Subscribe(1 << 16)
+	defer cancel()
+	h.add("hotfix", "checks named", false)
+	h.runIdle()
+	phaseOf := map[int]string{}
+	named := map[string]bool{}
+	for len(events) > 0 {
+		ev := <-events
+		switch {
+		case ev.Type == EvAttempt && ev.Attempt != nil:
+			phaseOf[ev.Attempt.Seq] = ev.Attempt.Phase
+		case ev.Type == EvDelta && strings.Contains(ev.Text, "$ sh run_tests.sh"):
+			named[phaseOf[ev.Seq]] = true
+		}
+	}
+	for _, p := range []string{"tests", "code", "ci"} {
+		if !named[p] {
+			t.Fatalf("no live line named the command in %s: %v", p, named)
+		}
 	}
 }
 

@@ -152,6 +152,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if len(files) == 0 {
 			return fail("check", "no test file differs from "+t.BaseBranch+" (a file written exactly as it already is there is no change): write the failing tests the plan asks for with write_file")
 		}
+		e.sayCheck(t, a, e.testCmd(t))
 		c := e.runCheck(ctx, t, CheckTestsRed, e.testCmd(t), 0)
 		a.Checks = append(a.Checks, c)
 		if ctx.Err() != nil {
@@ -234,6 +235,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if ps.Name == config.CIFix {
 			name, cmd, key = "ci", e.ciCmd(t), "ci_command"
 		}
+		e.sayCheck(t, a, cmd)
 		c := e.runCheck(ctx, t, name, cmd, 0)
 		a.Checks = append(a.Checks, c)
 		// what the run wrote goes: committed it would be judged by no one
@@ -707,6 +709,13 @@ func fileBodies(dir string, files map[string]string, limit int) string {
 		}
 	}
 	return b.String()
+}
+
+// sayCheck shows in the attempt's live stream the command its check runs,
+// which may take minutes with nothing else on screen; the outcome goes
+// to the CI tab when it ends.
+func (e *Engine) sayCheck(t *store.Ticket, a *store.Attempt, command string) {
+	e.broker.delta(t.ID, a.Seq, "\n$ "+command+"   (the check runs; its outcome goes to the CI tab)\n")
 }
 
 // runCheck runs a project command (tests, CI) in the ticket's worktree with

@@ -976,6 +976,8 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	if err != nil {
 		return err
 	}
+	// (its stream ends as "$ command", then the output, when it ends)
+	e.broker.delta(t.ID, a.Seq, "$ "+e.ciCmd(t)+"\n")
 	check := e.runCheck(ctx, t, "ci", e.ciCmd(t), 0)
 	if !check.Pass {
 		// cifix works on the branch, not on what the run left
