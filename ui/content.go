@@ -84,6 +84,9 @@ func waitingDraft(t *store.Ticket, td *ticketData, ps store.PhaseState) *store.A
 // docText is an attempt's deliverable as a document: a review's verdict,
 // which is JSON for the engine, reads as prose.
 func docText(phase string, a *store.Attempt) string {
+	if phase == config.Split {
+		return splitText(a.Deliverable)
+	}
 	if phase != config.Review || a.Verdict == nil {
 		return a.Deliverable
 	}
@@ -104,6 +107,21 @@ func docText(phase string, a *store.Attempt) string {
 	// prose around the verdict is the reviewer's own words: keep it
 	if d := strings.TrimSpace(a.Deliverable); !strings.HasPrefix(d, "{") || !strings.HasSuffix(d, "}") {
 		b.WriteString("\n" + a.Deliverable)
+	}
+	return b.String()
+}
+
+// splitText shows a split's answer as the tickets it makes, each body as
+// the markdown it is; an answer that cannot be read is shown as it is.
+func splitText(answer string) string {
+	tickets, err := engine.ParseSplit(answer)
+	if err != nil {
+		return answer
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "The split makes %d tickets:\n", len(tickets))
+	for i, t := range tickets {
+		fmt.Fprintf(&b, "\n## %d. %s: %s\n\n%s\n", i+1, t.Kind, t.Title, strings.TrimSpace(t.Body))
 	}
 	return b.String()
 }

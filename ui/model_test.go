@@ -1247,3 +1247,24 @@ func TestCITabShowsTheLatestRunFirst(t *testing.T) {
 		t.Fatalf("order %v:\n%s", order, out)
 	}
 }
+
+// An epic's split reads in Documents as the tickets it makes, each body
+// rendered, not as the JSON the model answered.
+func TestSplitDocumentShowsTheTickets(t *testing.T) {
+	f := fixture()
+	answer := `{"tickets": [{"kind": "feature", "title": "Invoices API", "body": "Serve invoices.\n\n## Acceptance criteria\n\n1. ` + "`GET /invoices`" + ` lists them."}, {"kind": "hotfix", "title": "Payment webhooks", "body": "Retry failed webhooks."}]}`
+	f.attempts["T-3"] = []*store.Attempt{{Seq: 30, Phase: "split", N: 1, Model: "large", Started: t0, Ended: t0, Deliverable: answer, Verdict: &store.Verdict{Pass: true, By: "validator"}}}
+	m := newTestModel(t, f, 150, 42)
+	for i := 0; i < len(m.q.rows) && m.q.selectedID() != "T-3"; i++ {
+		m = press(t, m, "j")
+	}
+	out := plain(press(t, m, "2"))
+	for _, want := range []string{"The split makes 2 tickets", "1. feature: Invoices API", "Acceptance criteria", "2. hotfix: Payment webhooks", "Retry failed webhooks."} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("no %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, `\n`) || strings.Contains(out, `"tickets"`) {
+		t.Fatalf("the JSON shows:\n%s", out)
+	}
+}
