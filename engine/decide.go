@@ -322,7 +322,11 @@ func Allowed(t *store.Ticket, kind string) error {
 		status = "waiting for its children"
 	}
 	switch kind {
-	case store.DecisionApprove, store.DecisionEditApprove:
+	case store.DecisionEditApprove:
+		if !waiting {
+			return fmt.Errorf("%s is %s: only a ticket awaiting approval or needing a human can be edited and approved", t.ID, status)
+		}
+	case store.DecisionApprove:
 		if !waiting {
 			return fmt.Errorf("%s is %s: only a ticket awaiting approval or needing a human can be approved", t.ID, status)
 		}

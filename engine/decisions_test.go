@@ -846,3 +846,15 @@ func slowStream(line string) oaitest.Reply {
 	}
 	return oaitest.Reply{Chunks: chunks, ChunkDelay: 50 * time.Millisecond}
 }
+
+// An edit refused on a ticket that waits for no one says edit, not approve.
+func TestEditRefusalSaysEdit(t *testing.T) {
+	tk := &store.Ticket{ID: "T-1", Status: store.StatusDone}
+	err := Allowed(tk, store.DecisionEditApprove)
+	if err == nil || err.Error() != "T-1 is done: only a ticket awaiting approval or needing a human can be edited and approved" {
+		t.Fatalf("%v", err)
+	}
+	if err := Allowed(tk, store.DecisionApprove); err == nil || !strings.HasSuffix(err.Error(), "can be approved") {
+		t.Fatalf("%v", err)
+	}
+}

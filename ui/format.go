@@ -109,6 +109,10 @@ func progress(t *store.Ticket) string {
 }
 
 func money(v float64) string {
+	if v > 0 && v < 0.0005 {
+		// a cheap validator's call: "$0.000" would say it cost nothing
+		return "<$0.001"
+	}
 	if v < 10 {
 		return fmt.Sprintf("$%.3f", v)
 	}

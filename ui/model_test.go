@@ -222,6 +222,22 @@ func TestFilterNarrowsQueue(t *testing.T) {
 	if got := rowIDs(m); got != "T-1 T-4" {
 		t.Fatalf("preset waiting: %q", got)
 	}
+	// "waiting" finds what the status line counts as waiting for you: the
+	// ticket that needs a human too, not only the awaiting approval
+	m = press(t, m, "f", "f", "f", "f", "/")
+	m = typeText(t, m, "waiting for")
+	if got := rowIDs(m); got != "T-1 T-4" {
+		t.Fatalf("filter waiting for: %q", got)
+	}
+}
+
+// A cost too small for three decimals is not shown as nothing.
+func TestMoneyOfACheapCall(t *testing.T) {
+	for v, want := range map[float64]string{0: "$0.000", 0.0002: "<$0.001", 0.0006: "$0.001", 12.345: "$12.35"} {
+		if got := money(v); got != want {
+			t.Errorf("money(%v) = %q, want %q", v, got, want)
+		}
+	}
 }
 
 // A filter applied (enter) or a status preset is cleared by esc in the

@@ -214,6 +214,9 @@ func matchTerms(t *store.Ticket, terms []string, noEngine bool) bool {
 		return true
 	}
 	hay := strings.ToLower(t.ID + " " + t.Kind + " " + t.Title + " " + statusWord(t, noEngine) + " " + engine.CurrentPhase(t))
+	if waiting(t) {
+		hay += " waiting for you" // as the status line counts it: needs human too
+	}
 	for _, term := range terms {
 		if !strings.Contains(hay, term) {
 			return false
