@@ -87,6 +87,7 @@ type Model struct {
 type helpCache struct {
 	width, height int
 	all, filtered bool
+	typing        bool // a filter being typed
 	lines         []string
 	screen        bool
 }
@@ -527,6 +528,14 @@ func (m *Model) filterKey(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case "ctrl+c":
 		return tea.Quit
+	case "up", "down":
+		// the rows being narrowed: picked from as they narrow
+		if k.String() == "up" {
+			m.q.move(-1)
+		} else {
+			m.q.move(1)
+		}
+		return nil
 	}
 	var cmd tea.Cmd
 	m.filterInput, cmd = m.filterInput.Update(k)

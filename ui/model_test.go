@@ -222,6 +222,19 @@ func TestFilterNarrowsQueue(t *testing.T) {
 	if got := rowIDs(m); got != "T-1 T-4" {
 		t.Fatalf("preset waiting: %q", got)
 	}
+	// while it is typed, the help bar says what keys do there, and the
+	// arrows pick among the rows it leaves
+	m = press(t, m, "/")
+	m = typeText(t, m, "t")
+	if help := m.View().Content; !strings.Contains(plain(m), "enter keep filter") || strings.Contains(plain(m), "n new") {
+		t.Fatalf("help bar while filtering:\n%s", help)
+	}
+	before := m.q.selectedID()
+	m = press(t, m, "down")
+	if m.q.selectedID() == before || !m.filtering {
+		t.Fatalf("down while filtering: %s (was %s), filtering %v", m.q.selectedID(), before, m.filtering)
+	}
+	m = press(t, m, "esc")
 	// "waiting" finds what the status line counts as waiting for you: the
 	// ticket that needs a human too, not only the awaiting approval
 	m = press(t, m, "f", "f", "f", "f", "/")

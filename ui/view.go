@@ -150,15 +150,19 @@ func tooSmall(w, h int) string {
 func (m *Model) helpLines() (lines []string, screen bool) {
 	c := m.helpCache
 	filtered := m.q.filtered()
-	if c.lines != nil && c.width == m.width && c.height == m.height && c.all == m.help.ShowAll && c.filtered == filtered {
+	if c.lines != nil && c.width == m.width && c.height == m.height && c.all == m.help.ShowAll && c.filtered == filtered && c.typing == m.filtering {
 		return c.lines, c.screen
 	}
-	c.width, c.height, c.all, c.filtered = m.width, m.height, m.help.ShowAll, filtered
+	c.width, c.height, c.all, c.filtered, c.typing = m.width, m.height, m.help.ShowAll, filtered, m.filtering
 	h := m.help
 	h.SetWidth(0) // measured here: help would cut with an ellipsis
-	if m.help.ShowAll {
+	switch {
+	case m.filtering && !m.help.ShowAll:
+		// every other key types into the filter
+		c.lines, c.screen = []string{shortHelp(h, filterKeys, m.width)}, false
+	case m.help.ShowAll:
 		c.lines, c.screen = fullHelp(h, m.keys.FullHelp(), m.width, m.height)
-	} else {
+	default:
 		keys := m.keys.ShortHelp()
 		if filtered {
 			// how to see every ticket again, while some are hidden
@@ -167,6 +171,14 @@ func (m *Model) helpLines() (lines []string, screen bool) {
 		c.lines, c.screen = []string{shortHelp(h, keys, m.width)}, false
 	}
 	return c.lines, c.screen
+}
+
+// filterKeys are the help bar while a filter is typed.
+var filterKeys = []key.Binding{
+	key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
+	key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear")),
+	key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "select")),
+	key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
 }
 
 // shortHelp is the one-line help bar: as many keys as fit, dropped in
