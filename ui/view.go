@@ -184,6 +184,7 @@ var filterKeys = []key.Binding{
 // shortHelp is the one-line help bar: as many keys as fit, dropped in
 // shortHelpDrop order; ? (which lists the rest) and q always stay.
 func shortHelp(h help.Model, keys []key.Binding, w int) string {
+	keys = slices.Clone(keys) // (dropping in place would change the caller's)
 	for _, drop := range shortHelpDrop {
 		if lipgloss.Width(h.ShortHelpView(keys)) <= w {
 			break
