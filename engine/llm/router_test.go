@@ -1197,6 +1197,16 @@ func TestHTMLAnswerIsNamed(t *testing.T) {
 	}
 }
 
+// A server that ignores stream=true and answers a whole chat.completion is
+// the API all right: the error says it did not stream, not to check
+// base_url.
+func TestUnstreamedCompletionIsNamed(t *testing.T) {
+	err := completeFromPage(t, "application/json", `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"a","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":200,"total_tokens":1200}}`)
+	if err == nil || !strings.Contains(err.Error(), "a whole chat.completion, not a stream") || strings.Contains(err.Error(), "base_url") {
+		t.Fatalf("err %v", err)
+	}
+}
+
 // A short key (a local server's "x") is masked where it stands alone, not
 // inside every word that holds its letters; a real key everywhere.
 func TestScrubShortKeys(t *testing.T) {

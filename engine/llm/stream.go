@@ -169,6 +169,9 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 	// an answer with no choice at all is a broken stream, not an empty reply,
 	// and one without a finish_reason was cut off (a proxy closing early).
 	switch {
+	case !received && strings.Contains(info.head.began(), `"chat.completion"`):
+		// the API all right, ignoring stream=true: base_url is not at fault
+		return fail(&failure{reason: "the provider answered with a whole chat.completion, not a stream, though the request asked for one: agent-tui needs an endpoint that streams (check the server's or proxy's streaming setting)", status: http.StatusOK})
 	case !received && info.contentType != "" && !strings.HasPrefix(info.contentType, "text/event-stream"):
 		// a web page or a proxy's notice: most often a base_url that is not the API's
 		// status 200: an answer, not a passing failure worth retrying
