@@ -672,13 +672,19 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 		case <-ctx.Done():
 		}
 	}()
+	if !*untilIdle {
+		// it runs until stopped, saying little: say that it is running
+		fmt.Fprintf(stderr, "agent-tui: running until stopped (Ctrl-C); tickets that stop for you are logged here, and `agent-tui list` shows them all\n")
+	}
 	runBegan := time.Now()
 	err = eng.Run(ctx, *untilIdle)
 	if s, ok := got.Load().(syscall.Signal); ok {
 		if *untilIdle {
 			return stoppedError{s}
 		}
-		return nil // a plain run ends this way
+		// a plain run ends this way
+		fmt.Fprintf(stderr, "agent-tui: stopped by %s; cut-off attempts run again on the next start\n", signalName(s))
+		return nil
 	}
 	if err == nil && *untilIdle {
 		sayWaiting(en.st, stderr, runBegan)

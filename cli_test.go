@@ -736,7 +736,7 @@ func TestCLIApproveWithText(t *testing.T) {
 		t.Fatalf("discovery %v, by_human %v", p["status"], p["by_human"])
 	}
 	// its only attempt failed: the text says whose word passed it
-	if out := e.mustRun("show", id); !strings.Contains(out, "discovery  passed (approved by a person)") {
+	if out := e.mustRun("show", id); !strings.Contains(out, "discovery  passed (approved by a person)") || !strings.Contains(out, "approve with edits at discovery  text: HUMAN DISCOVERY: the real need") {
 		t.Fatalf("show:\n%s", out)
 	}
 	found := false
@@ -796,6 +796,32 @@ func TestCLIRunStoppedByHangup(t *testing.T) {
 	e.mustRun("add", "slow one")
 	if code, out := stopRunUntilIdle(t, e, started, syscall.SIGHUP); code != 129 || !strings.Contains(out, "stopped by SIGHUP before every ticket was idle") {
 		t.Fatalf("exit %d, want 129; stderr %s", code, out)
+	}
+}
+
+// A plain run says that it runs, and that it stopped, and exits 0.
+func TestCLIPlainRunSaysSo(t *testing.T) {
+	e, started := newSlowCLIEnv(t, 3*time.Second)
+	e.mustRun("add", "slow one")
+	c := e.cmd("run")
+	var errb bytes.Buffer
+	c.Stderr = &errb
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		c.Process.Kill()
+		t.Fatal("no model call")
+	}
+	c.Process.Signal(os.Interrupt)
+	if err := c.Wait(); err != nil {
+		t.Fatalf("run ended %v; stderr %s", err, errb.String())
+	}
+	out := errb.String()
+	if !strings.HasPrefix(out, "agent-tui: running until stopped (Ctrl-C)") || !strings.Contains(out, "agent-tui: stopped by SIGINT; cut-off attempts run again on the next start\n") {
+		t.Fatalf("stderr %q", out)
 	}
 }
 

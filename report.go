@@ -368,7 +368,7 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 		if d.Phase != "" {
 			fmt.Fprintf(w, " at %s", d.Phase)
 		}
-		for _, kv := range [][2]string{{"model", d.Model}, {"reason", d.Reason}, {"guidance", d.Guidance}} {
+		for _, kv := range [][2]string{{"model", d.Model}, {"reason", d.Reason}, {"guidance", d.Guidance}, {"text", d.Text}} {
 			if kv[1] != "" {
 				text := engine.OneLine(kv[1], 200)
 				if len(strings.Join(strings.Fields(kv[1]), " ")) > 200 {
