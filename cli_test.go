@@ -1985,3 +1985,37 @@ func TestJSONFloatsAreRounded(t *testing.T) {
 		}
 	}
 }
+
+// A stop the engine made is kept in the ticket's history: a merge blocked
+// by a dirty checkout, approved again once clean, still shows in show and
+// show --json after the ticket is done.
+func TestCLIShowKeepsStops(t *testing.T) {
+	e := &cliEnv{t: t, srv: oaitest.New(oaitest.Developer)}
+	t.Cleanup(e.srv.Close)
+	e.dir = newRepo(t, oaitest.ShellProject, e.srv.URL, "test_command = \"sh run_tests.sh\"\napprove = []\n")
+	id := strings.TrimSpace(e.mustRun("add", "--kind", "hotfix", "blocked once"))
+	readme := filepath.Join(e.dir, "README.md")
+	if err := os.WriteFile(readme, []byte("# demo project\nlocal edit\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("run", "--until-idle")
+	if st := e.show(id)["status"]; st != "needs_human" {
+		t.Fatalf("status %v, want the merge blocked", st)
+	}
+	if err := os.WriteFile(readme, []byte("# demo project\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("approve", id)
+	e.mustRun("run", "--until-idle")
+	v := e.show(id)
+	stops, _ := v["stops"].([]any)
+	if v["status"] != "done" || len(stops) != 1 {
+		t.Fatalf("status %v, stops %v", v["status"], v["stops"])
+	}
+	if s := stops[0].(map[string]any); s["phase"] != "merge" || s["status"] != "needs_human" || !strings.Contains(s["reason"].(string), "uncommitted changes in README.md") {
+		t.Fatalf("stop %v", s)
+	}
+	if out := e.mustRun("show", id); !strings.Contains(out, "\nstops\n") || !strings.Contains(out, "needs human at merge: merge blocked: your checkout has uncommitted changes in README.md") {
+		t.Fatalf("show:\n%s", out)
+	}
+}

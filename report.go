@@ -360,6 +360,16 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 			}
 		}
 	}
+	if len(v.Stops) > 0 {
+		fmt.Fprintf(w, "\nstops\n")
+	}
+	for _, s := range v.Stops {
+		text := engine.OneLine(s.Reason, 300)
+		if len(strings.Join(strings.Fields(s.Reason), " ")) > 300 {
+			text += " (all of it: show " + v.ID + " --json)"
+		}
+		fmt.Fprintf(w, "  %s  %s at %s: %s\n", s.At.Local().Format("2006-01-02 15:04"), strings.ReplaceAll(s.Status, "_", " "), s.Phase, printable(text))
+	}
 	if len(v.Decisions) > 0 {
 		fmt.Fprintf(w, "\ndecisions\n")
 	}

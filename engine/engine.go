@@ -542,11 +542,23 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 	return err == nil, err
 }
 
+// maxStops bounds the stops kept on a ticket: each takes a person's act to
+// move on, but a long life need not carry them all.
+const maxStops = 50
+
+// stopped puts t in status with reason, and keeps the stop in its history.
+func stopped(t *store.Ticket, status, reason string) {
+	t.Status, t.Reason = status, reason
+	t.Stops = append(t.Stops, store.Stop{At: now(), Phase: t.Phase, Status: status, Reason: reason})
+	if n := len(t.Stops); n > maxStops {
+		t.Stops = slices.Delete(t.Stops, 0, n-maxStops)
+	}
+}
+
 // stopTicket moves a ticket to a status that needs a human, with a reason.
 func (e *Engine) stopTicket(id, status, reason string) {
 	t, err := e.st.UpdateTicket(id, func(t *store.Ticket) error {
-		t.Status = status
-		t.Reason = reason
+		stopped(t, status, reason)
 		if ps := phaseState(t, t.Phase); ps != nil && status == store.StatusNeedsHuman {
 			ps.Status = store.PhaseNeedsHuman
 		}

@@ -707,7 +707,7 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 		case cur.Status != store.StatusRunning:
 			// a human acted (cancel) while the attempt ran: keep their state
 		case stopReason != "":
-			cur.Status, cur.Reason = store.StatusNeedsHuman, stopReason
+			stopped(cur, store.StatusNeedsHuman, stopReason)
 			ps.Status = store.PhaseNeedsHuman
 		case pass:
 			ps.Accepted, ps.ByHuman = a.Seq, false
@@ -727,14 +727,14 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 				return err
 			}
 			if n, last := failuresSinceBudget(attempts, ps); n >= e.maxAttempts(phase) {
-				cur.Status, cur.Reason = store.StatusNeedsHuman, gaveUpReason(phase, n, last)
+				stopped(cur, store.StatusNeedsHuman, gaveUpReason(phase, n, last))
 				ps.Status = store.PhaseNeedsHuman
 			} else {
 				ps.Status = store.PhasePending
 			}
 		}
 		if reason := e.overBudget(cur); cur.Status == store.StatusRunning && reason != "" {
-			cur.Status, cur.Reason = store.StatusNeedsHuman, reason
+			stopped(cur, store.StatusNeedsHuman, reason)
 		}
 		if cur.Parent != "" && cur.Status != store.StatusRunning {
 			wake = append(wake, cur.Parent)
@@ -762,7 +762,7 @@ func (e *Engine) sendBackToCode(tx *store.Tx, t *store.Ticket, review *store.Pha
 	attempts, err := tx.Attempts(t.ID)
 	if err == nil {
 		if n, last := failuresSinceBudget(attempts, review); n >= e.maxAttempts(config.Review) {
-			t.Status, t.Reason = store.StatusNeedsHuman, gaveUpReason(config.Review, n, last)
+			stopped(t, store.StatusNeedsHuman, gaveUpReason(config.Review, n, last))
 			review.Status = store.PhaseNeedsHuman
 			return
 		}
@@ -1015,7 +1015,7 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			// a human acted (cancel) while CI ran: keep their state
 		case stop != "":
 			p.Status = store.PhaseNeedsHuman
-			cur.Status, cur.Reason = store.StatusNeedsHuman, stop
+			stopped(cur, store.StatusNeedsHuman, stop)
 		case check.Pass:
 			p.Status = store.PhaseAccepted
 			p.Accepted = a.Seq

@@ -36,6 +36,8 @@ type TicketView struct {
 	Pending     []string         `json:"pending"`
 	Phases      []PhaseView      `json:"phases"`
 	Decisions   []store.Decision `json:"decisions"`
+	// Stops: each time the engine stopped the ticket for a person, and why
+	Stops []store.Stop `json:"stops"`
 	// Confinement says how run_command is confined (or that it is not).
 	Confinement string    `json:"confinement,omitempty"`
 	Created     time.Time `json:"created"`
@@ -177,11 +179,14 @@ func Describe(t *store.Ticket, attempts []*store.Attempt) TicketView {
 		ID: t.ID, Kind: t.Kind, Title: t.Title, Body: t.Body, Status: t.Status, Reason: t.Reason,
 		Sensitive: t.Sensitive, Paused: t.Paused, Parent: t.Parent, Children: nonNil(t.Children),
 		Branch: t.Branch, Worktree: t.Worktree, BaseBranch: t.BaseBranch, Merged: t.Merged, Conflicts: t.Conflicts, Phase: CurrentPhase(t),
-		CostUSD: t.CostUSD, Decisions: t.Decisions, Created: t.Created, Updated: t.Updated,
+		CostUSD: t.CostUSD, Decisions: t.Decisions, Stops: t.Stops, Created: t.Created, Updated: t.Updated,
 		Interrupted: t.Status == store.StatusRunning, Pending: PendingKinds(t),
 	}
 	if v.Decisions == nil {
 		v.Decisions = []store.Decision{}
+	}
+	if v.Stops == nil {
+		v.Stops = []store.Stop{}
 	}
 	for _, ps := range t.Phases {
 		if ps.Name == Merge {

@@ -45,6 +45,15 @@ const (
 	DecisionResume      = "resume"
 )
 
+// Stop is the engine stopping a ticket for a person: when, at which phase,
+// in which status and why.
+type Stop struct {
+	At     time.Time `json:"at"`
+	Phase  string    `json:"phase"`
+	Status string    `json:"status"`
+	Reason string    `json:"reason"`
+}
+
 // Ticket is the small, always-loaded record of a ticket. Large data (attempt
 // streams, deliverables, tool calls) lives in the attempts bucket.
 type Ticket struct {
@@ -69,6 +78,10 @@ type Ticket struct {
 	CostBase  float64      `json:"cost_base,omitempty"`
 	Phases    []PhaseState `json:"phase_states"`
 	Decisions []Decision   `json:"decisions,omitempty"`
+	// Stops are the times the engine stopped the ticket for a person,
+	// oldest first: Reason holds only the latest (a merge blocked by a
+	// dirty checkout, then approved, would leave no trace).
+	Stops []Stop `json:"stops,omitempty"`
 	// TestFiles are the files written by the tests phase with their hashes;
 	// code must leave them unchanged.
 	TestFiles map[string]string `json:"test_files,omitempty"`

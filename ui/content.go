@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -193,6 +194,14 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		}
 		out = append(out, "")
 	}
+	// the engine's stops too (a merge blocked by a dirty checkout): the
+	// ticket's reason keeps only the latest
+	stops := t.Stops
+	stop := func(s store.Stop) {
+		out = append(out, st.fail.Bold(true).Render(ansi.Truncate(sanitize(fmt.Sprintf("stop · %s at %s · %s", strings.ReplaceAll(s.Status, "_", " "), s.Phase, s.At.Local().Format("2006-01-02 15:04"))), w, "…")))
+		add("  ", engine.OneLine(s.Reason, 600), nil)
+		out = append(out, "")
+	}
 	var timed, rest []store.Decision
 	for _, d := range t.Decisions {
 		if d.Applied && !d.At.IsZero() {
@@ -201,11 +210,23 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 			rest = append(rest, d)
 		}
 	}
-	for _, a := range td.attempts {
-		for len(timed) > 0 && timed[0].At.Before(a.Started) {
-			decision(timed[0])
-			timed = timed[1:]
+	// before: decisions and stops up to a moment, in the order they came
+	before := func(at time.Time, all bool) {
+		for {
+			switch {
+			case len(timed) > 0 && (all || timed[0].At.Before(at)) && (len(stops) == 0 || !stops[0].At.Before(timed[0].At)):
+				decision(timed[0])
+				timed = timed[1:]
+			case len(stops) > 0 && (all || stops[0].At.Before(at)):
+				stop(stops[0])
+				stops = stops[1:]
+			default:
+				return
+			}
 		}
+	}
+	for _, a := range td.attempts {
+		before(a.Started, false)
 		command := commandRun(a) // nothing to count but its checks
 		model, none := a.Model, noModelAnswered(a)
 		switch {
@@ -275,7 +296,8 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		}
 		out = append(out, "")
 	}
-	for _, d := range append(timed, rest...) {
+	before(time.Time{}, true)
+	for _, d := range rest {
 		decision(d)
 	}
 	return out

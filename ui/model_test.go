@@ -1297,3 +1297,17 @@ func TestSplitDocumentShowsTheTickets(t *testing.T) {
 		t.Fatalf("the JSON shows:\n%s", out)
 	}
 }
+
+// History keeps the engine's stops among the decisions, in the order they
+// came: a merge blocked, then the approve that merged once it was clear.
+func TestHistoryShowsStops(t *testing.T) {
+	f := fixture()
+	tk := f.tickets[0]
+	tk.Stops = []store.Stop{{At: t0.Add(time.Hour), Phase: "merge", Status: store.StatusNeedsHuman, Reason: "merge blocked: your checkout has uncommitted changes in README.md"}}
+	tk.Decisions = append(tk.Decisions, store.Decision{Kind: store.DecisionApprove, Phase: "merge", At: t0.Add(2 * time.Hour), Applied: true})
+	out := plain(press(t, newTestModel(t, f, 150, 60), "3", "tab", "end"))
+	stop, approve := strings.Index(out, "stop · needs human at merge"), strings.Index(out, "decision · approve at merge")
+	if stop < 0 || approve < stop || !strings.Contains(out, "uncommitted changes in README.md") {
+		t.Fatalf("stop at %d, approve at %d:\n%s", stop, approve, out)
+	}
+}
