@@ -69,7 +69,7 @@ func TestSlotsGoToTheOldestWaiting(t *testing.T) {
 	}
 	s.give()
 	if !s.tryTake() || s.tryTake() {
-		t.Fatal(fmt.Sprintf("slots after a cancelled wait: free %d", s.free))
+		t.Fatalf("slots after a cancelled wait: free %d", s.free)
 	}
 }
 
