@@ -803,25 +803,9 @@ func TestCLIRunStoppedByHangup(t *testing.T) {
 func TestCLIPlainRunSaysSo(t *testing.T) {
 	e, started := newSlowCLIEnv(t, 3*time.Second)
 	e.mustRun("add", "slow one")
-	c := e.cmd("run")
-	var errb bytes.Buffer
-	c.Stderr = &errb
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-started:
-	case <-time.After(20 * time.Second):
-		c.Process.Kill()
-		t.Fatal("no model call")
-	}
-	c.Process.Signal(os.Interrupt)
-	if err := c.Wait(); err != nil {
-		t.Fatalf("run ended %v; stderr %s", err, errb.String())
-	}
-	out := errb.String()
-	if !strings.HasPrefix(out, "agent-tui: running until stopped (Ctrl-C)") || !strings.Contains(out, "agent-tui: stopped by SIGINT; cut-off attempts run again on the next start\n") {
-		t.Fatalf("stderr %q", out)
+	code, out := stopRun(t, e, started, os.Interrupt, "run")
+	if code != 0 || !strings.HasPrefix(out, "agent-tui: running until stopped (Ctrl-C)") || !strings.Contains(out, "agent-tui: stopped by SIGINT; cut-off attempts run again on the next start\n") {
+		t.Fatalf("exit %d, stderr %q", code, out)
 	}
 }
 
@@ -829,7 +813,13 @@ func TestCLIPlainRunSaysSo(t *testing.T) {
 // called, and returns its exit code and stderr.
 func stopRunUntilIdle(t *testing.T, e *cliEnv, started <-chan struct{}, sig os.Signal) (int, string) {
 	t.Helper()
-	c := e.cmd("run", "--until-idle")
+	return stopRun(t, e, started, sig, "run", "--until-idle")
+}
+
+// stopRun is stopRunUntilIdle for the command args.
+func stopRun(t *testing.T, e *cliEnv, started <-chan struct{}, sig os.Signal, args ...string) (int, string) {
+	t.Helper()
+	c := e.cmd(args...)
 	var errb bytes.Buffer
 	c.Stderr = &errb
 	if err := c.Start(); err != nil {
@@ -843,6 +833,9 @@ func stopRunUntilIdle(t *testing.T, e *cliEnv, started <-chan struct{}, sig os.S
 	}
 	c.Process.Signal(sig)
 	err := c.Wait()
+	if err == nil {
+		return 0, errb.String()
+	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
 		t.Fatalf("run ended %v; stderr %s", err, errb.String())

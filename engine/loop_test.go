@@ -278,16 +278,28 @@ func TestSensitiveTicketRunsOnLocalModelOnly(t *testing.T) {
 // When only the validator's chain lacks a local model, the stop names the
 // validator, the chain to fix, not the phase whose work it checked; it is
 // found before the phase's answer is asked for and paid (nothing is sent).
+// Without a [phases.X] table the stop names the default model the phase
+// runs on, not a table that is not there.
 func TestSensitiveStopNamesTheChainWithoutALocalModel(t *testing.T) {
-	h := withLocalModel(t, "diagnosis")
-	id := h.add("hotfix", "private fix", true)
-	h.runIdle()
-	tk := h.ticket(id)
-	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "validator has no local model") || !strings.Contains(tk.Reason, "[phases.validator]") {
-		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
-	}
-	if as, _ := h.st.Attempts(id); len(as) != 0 || len(h.srv.Requests()) != 0 || tk.CostUSD != 0 {
-		t.Fatalf("%d attempts, %d requests, $%v", len(as), len(h.srv.Requests()), tk.CostUSD)
+	for _, c := range []struct {
+		local string
+		want  []string
+	}{
+		{"diagnosis", []string{"validator has no local model", "[phases.validator]"}},
+		{"validator", []string{"diagnosis has no local model", "among its models (medium, the default; set [phases.diagnosis] models"}},
+	} {
+		h := withLocalModel(t, c.local)
+		id := h.add("hotfix", "private fix", true)
+		h.runIdle()
+		tk := h.ticket(id)
+		for _, w := range c.want {
+			if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, w) {
+				t.Fatalf("local %s: %s (%s)", c.local, tk.Status, tk.Reason)
+			}
+		}
+		if as, _ := h.st.Attempts(id); len(as) != 0 || len(h.srv.Requests()) != 0 || tk.CostUSD != 0 {
+			t.Fatalf("local %s: %d attempts, %d requests, $%v", c.local, len(as), len(h.srv.Requests()), tk.CostUSD)
+		}
 	}
 }
 
@@ -310,21 +322,6 @@ func TestUncallableChainStopsBeforeAnAttempt(t *testing.T) {
 
 // withLocalModel is a harness with a model "local" (ID local-1) on a local
 // provider, second in the chains of phases.
-// Without a [phases.X] table the stop names the default model the phase
-// runs on, not a table that is not there.
-func TestSensitiveStopWithoutAPhaseTable(t *testing.T) {
-	h := withLocalModel(t, "validator")
-	id := h.add("hotfix", "private fix", true)
-	h.runIdle()
-	tk := h.ticket(id)
-	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "diagnosis has no local model") || !strings.Contains(tk.Reason, "among its models (medium, the default; set [phases.diagnosis] models") {
-		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
-	}
-	if len(h.srv.Requests()) != 0 {
-		t.Fatalf("%d requests", len(h.srv.Requests()))
-	}
-}
-
 // A retry on a model this run's config does not name (taken with another
 // config) stops the ticket saying so: the phase's usual models would
 // otherwise answer, unasked.
