@@ -334,7 +334,12 @@ func openEnvMode(g globals, mode openMode, check func(*env) error) (*env, error)
 		return nil, err
 	}
 	if path != "" {
-		if en.cfg, err = config.LoadWithEnv(path, tools.Getenv); err != nil {
+		if en.cfg, err = config.LoadWithEnv(path, tools.Getenv); errors.Is(err, config.ErrNoModels) {
+			// as with no file and no key: list, show, add and decisions
+			// need no model
+			en.cfgErr = err
+			en.cfg = config.OpenAIDefaults("https://api.openai.com/v1")
+		} else if err != nil {
 			return nil, err
 		}
 	} else if en.cfg, err = config.FromEnv(tools.Getenv); err != nil {

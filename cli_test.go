@@ -2012,3 +2012,36 @@ func TestCLIShowKeepsStops(t *testing.T) {
 		t.Fatalf("show:\n%s", out)
 	}
 }
+
+// A config file without providers and models, where there are none to take
+// (no user config, no OPENAI_API_KEY), is like no file and no key: list
+// and add work, run refuses in one line naming the file.
+func TestCLIConfigWithoutModels(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	if err := os.WriteFile(filepath.Join(e.dir, ".agent-tui.toml"), []byte("test_command = \"sh run_tests.sh\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, string, int) {
+		c := e.cmd(args...)
+		c.Env = append(slices.DeleteFunc(c.Env, func(kv string) bool {
+			return strings.HasPrefix(kv, "OPENAI_API_KEY=") || strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "XDG_CONFIG_HOME=")
+		}), "HOME="+t.TempDir())
+		var out, errb bytes.Buffer
+		c.Stdout, c.Stderr = &out, &errb
+		err := c.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return out.String(), errb.String(), code
+	}
+	if out, errOut, code := run("add", "still added"); code != 0 || strings.TrimSpace(out) != "T-1" {
+		t.Fatalf("add: %d %q %q", code, out, errOut)
+	}
+	if out, errOut, code := run("list"); code != 0 || !strings.Contains(out, "still added") {
+		t.Fatalf("list: %d %q %q", code, out, errOut)
+	}
+	if _, errOut, code := run("run", "--until-idle"); code == 0 || !strings.Contains(errOut, ".agent-tui.toml: no [[provider]] or [[model]] declared") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Fatalf("run: %d %q", code, errOut)
+	}
+}

@@ -18,6 +18,21 @@ type Error struct {
 	Line int    // 1-based; 0 when unknown
 	Key  string // dotted key, e.g. "phases.techspec.models"; may be empty
 	Msg  string
+	// noModels: the file declares no provider or model, and there is none
+	// to take (ErrNoModels)
+	noModels bool
+}
+
+// ErrNoModels is what a config file without providers and models is,
+// where neither a user config nor OPENAI_API_KEY gives them: like no file
+// and no key, fatal only to what calls a model.
+var ErrNoModels = errors.New("no models configured")
+
+func (e *Error) Unwrap() error {
+	if e.noModels {
+		return ErrNoModels
+	}
+	return nil
 }
 
 func (e *Error) Error() string {

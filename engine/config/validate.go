@@ -46,7 +46,7 @@ func (c *Config) Validate() error {
 		// a file is used whole: the user config and OPENAI_API_KEY serve
 		// only where there is no config file at all
 		if len(c.Providers) == 0 {
-			return &Error{File: c.Path, Msg: "no [[provider]] or [[model]] declared, and no user config file or OPENAI_API_KEY to take them from (see README, 3. The config file)"}
+			return &Error{File: c.Path, Msg: "no [[provider]] or [[model]] declared, and no user config file or OPENAI_API_KEY to take them from (see README, 3. The config file)", noModels: true}
 		}
 		return &Error{File: c.Path, Msg: "no [[model]] declared: a file that declares providers names its models too"}
 	}
