@@ -355,6 +355,9 @@ func (e *Engine) startRunner(id string) {
 	e.runners[id] = r
 	e.busy++
 	e.wg.Add(1)
+	// started in order, run in none: its slot is kept from newer tickets
+	// until it has asked (see slots)
+	e.slots.expect(id)
 	go e.loop(e.runCtx, r)
 }
 
@@ -404,6 +407,7 @@ func (e *Engine) unpark(r *runner) {
 
 func (e *Engine) loop(ctx context.Context, r *runner) {
 	defer e.wg.Done()
+	defer e.slots.arrived(r.id) // (stopped before it ever asked)
 	defer e.releaseTurn(r.id)
 	defer func() {
 		e.mu.Lock()
@@ -493,6 +497,8 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 		}
 		e.mu.Unlock()
 	}()
+	// whatever way it leaves, it holds no newer ticket up any more
+	defer e.slots.arrived(id)
 	t, err := e.applyDecisions(ctx, id)
 	if err != nil {
 		return false, err
@@ -508,7 +514,9 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 		return false, nil
 	}
 	if headingToMerge(t) {
-		// (before its slot: those it waits for may need one)
+		// (before its slot: those it waits for may need one, and must not
+		// wait for it to ask)
+		e.slots.arrived(id)
 		if err := e.waitMergeTurn(stepCtx, t); err != nil {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
@@ -516,7 +524,7 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 			return true, nil // cancelled while waiting: the next advance carries it out
 		}
 	}
-	if !e.slots.tryTake() {
+	if !e.slots.tryTake(id) {
 		// every slot taken (or an older ticket waits): said, so that
 		// "running" counts what runs
 		e.waitForSlot(id, true)

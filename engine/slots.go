@@ -11,11 +11,14 @@ import (
 // slots hands out max_parallel's slots, a free one to the oldest ticket
 // that waits (the lowest number), not to whichever goroutine asks first:
 // tickets made in a burst start in the order they were made, and one that
-// waits is not passed by a newer one.
+// waits is not passed by a newer one. A ticket whose goroutine was started
+// but has not asked yet is expected: a newer one does not take a free slot
+// before it has asked, or said it will not (arrived).
 type slots struct {
-	mu      sync.Mutex
-	free    int
-	waiting []*slotWait // oldest first
+	mu       sync.Mutex
+	free     int
+	waiting  []*slotWait // oldest first
+	expected map[uint64]bool
 }
 
 type slotWait struct {
@@ -23,24 +26,67 @@ type slotWait struct {
 	granted chan struct{}
 }
 
-func newSlots(n int) *slots { return &slots{free: n} }
+func newSlots(n int) *slots { return &slots{free: n, expected: map[uint64]bool{}} }
 
-// tryTake takes a slot if one is free and no older ticket waits for it.
-func (s *slots) tryTake() bool {
+func ticketNumber(id string) uint64 {
+	n, _ := store.ParseID(id)
+	return n
+}
+
+// expect notes that ticket id's goroutine starts, and will ask soon.
+func (s *slots) expect(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.free > 0 && len(s.waiting) == 0 {
+	s.expected[ticketNumber(id)] = true
+}
+
+// arrived says ticket id asks no more than it has: a newer ticket need not
+// wait for it (it returned before a slot, or waits for something else).
+func (s *slots) arrived(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := ticketNumber(id); s.expected[n] {
+		delete(s.expected, n)
+		s.dispatchLocked()
+	}
+}
+
+// olderExpected says a ticket older than n is expected to ask.
+func (s *slots) olderExpected(n uint64) bool {
+	for m := range s.expected {
+		if m < n {
+			return true
+		}
+	}
+	return false
+}
+
+// mayTakeLocked says ticket n takes a free slot now: no older one waits
+// for it or is about to ask.
+func (s *slots) mayTakeLocked(n uint64) bool {
+	return s.free > 0 && (len(s.waiting) == 0 || s.waiting[0].n > n) && !s.olderExpected(n)
+}
+
+// tryTake takes a slot for ticket id if it may have one now.
+func (s *slots) tryTake(id string) bool {
+	n := ticketNumber(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.expected, n)
+	if s.mayTakeLocked(n) {
 		s.free--
 		return true
 	}
+	s.dispatchLocked() // (it no longer holds anyone up)
 	return false
 }
 
 // take waits for a slot, in the tickets' order; false if ctx ended first.
 func (s *slots) take(ctx context.Context, id string) bool {
-	n, _ := store.ParseID(id)
+	n := ticketNumber(id)
 	s.mu.Lock()
-	if s.free > 0 && len(s.waiting) == 0 {
+	delete(s.expected, n)
+	if s.mayTakeLocked(n) {
 		s.free--
 		s.mu.Unlock()
 		return true
@@ -53,6 +99,7 @@ func (s *slots) take(ctx context.Context, id string) bool {
 		return 1
 	})
 	s.waiting = slices.Insert(s.waiting, i, w)
+	s.dispatchLocked()
 	s.mu.Unlock()
 	select {
 	case <-w.granted:
@@ -62,6 +109,7 @@ func (s *slots) take(ctx context.Context, id string) bool {
 		defer s.mu.Unlock()
 		if i := slices.Index(s.waiting, w); i >= 0 {
 			s.waiting = slices.Delete(s.waiting, i, i+1)
+			s.dispatchLocked()
 			return false
 		}
 		// granted as ctx ended: handed on
@@ -70,7 +118,7 @@ func (s *slots) take(ctx context.Context, id string) bool {
 	}
 }
 
-// give returns a slot: to the oldest ticket waiting, if one does.
+// give returns a slot: to the oldest ticket waiting, if one may have it.
 func (s *slots) give() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -78,11 +126,17 @@ func (s *slots) give() {
 }
 
 func (s *slots) giveLocked() {
-	if len(s.waiting) > 0 {
+	s.free++
+	s.dispatchLocked()
+}
+
+// dispatchLocked hands free slots to the oldest waiting tickets that no
+// expected older one is to come before.
+func (s *slots) dispatchLocked() {
+	for s.free > 0 && len(s.waiting) > 0 && !s.olderExpected(s.waiting[0].n) {
 		w := s.waiting[0]
 		s.waiting = s.waiting[1:]
+		s.free--
 		close(w.granted)
-		return
 	}
-	s.free++
 }

@@ -15,7 +15,7 @@ import (
 // asked in; a wait that ends hands a slot granted meanwhile on.
 func TestSlotsGoToTheOldestWaiting(t *testing.T) {
 	s := newSlots(1)
-	if !s.tryTake() {
+	if !s.tryTake("T-1") {
 		t.Fatal("a free slot was not taken")
 	}
 	var mu sync.Mutex
@@ -50,7 +50,7 @@ func TestSlotsGoToTheOldestWaiting(t *testing.T) {
 
 	// a waiter whose context ends leaves the queue; the slot is not lost
 	s = newSlots(1)
-	s.tryTake()
+	s.tryTake("T-1")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan bool)
 	go func() { done <- s.take(ctx, "T-1") }()
@@ -68,14 +68,14 @@ func TestSlotsGoToTheOldestWaiting(t *testing.T) {
 		t.Fatal("a cancelled wait took a slot")
 	}
 	s.give()
-	if !s.tryTake() || s.tryTake() {
+	if !s.tryTake("T-2") || s.tryTake("T-3") {
 		t.Fatalf("slots after a cancelled wait: free %d", s.free)
 	}
 }
 
-// Once all wait, a freed slot goes to the oldest: whichever ticket came
-// first to the one slot, the others start in the order they were made
-// (the first may be any: the goroutines start in no set order).
+// Tickets start in the order they were made, the first too: the
+// goroutines start in no set order, but a newer ticket does not take a
+// slot before an older one has asked.
 func TestTicketsStartOldestFirst(t *testing.T) {
 	var mu sync.Mutex
 	var first []string
@@ -93,11 +93,45 @@ func TestTicketsStartOldestFirst(t *testing.T) {
 		h.add("hotfix", fmt.Sprintf("t%d", i), false)
 	}
 	h.runIdle()
-	if len(first) != 5 || !slices.IsSortedFunc(first[1:], func(a, b string) int {
+	if len(first) != 5 || !slices.IsSortedFunc(first, func(a, b string) int {
 		x, _ := store.ParseID(a)
 		y, _ := store.ParseID(b)
 		return int(x) - int(y)
 	}) {
 		t.Fatalf("first requests by ticket: %v", first)
+	}
+}
+
+// An expected ticket holds a newer one up only until it asks, or says it
+// will not: then the newer one gets the free slot (no wait forever).
+func TestExpectedTicketHoldsUpOnlyUntilItArrives(t *testing.T) {
+	s := newSlots(1)
+	s.expect("T-1")
+	s.expect("T-2")
+	if s.tryTake("T-2") {
+		t.Fatal("T-2 took the slot before T-1 asked")
+	}
+	got := make(chan bool, 1)
+	go func() { got <- s.take(context.Background(), "T-2") }()
+	select {
+	case <-got:
+		t.Fatal("T-2 got the slot while T-1 was expected")
+	case <-time.After(50 * time.Millisecond):
+	}
+	s.arrived("T-1") // returned without a slot (paused, awaiting approval)
+	select {
+	case ok := <-got:
+		if !ok {
+			t.Fatal("T-2's take failed")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("T-2 still waits after T-1 arrived")
+	}
+	// an older one that asks takes a free slot before a waiting newer one
+	s = newSlots(1)
+	s.expect("T-3")
+	s.tryTake("T-5") // refused: T-3 is expected
+	if !s.tryTake("T-3") {
+		t.Fatal("T-3 was refused the free slot")
 	}
 }
