@@ -708,7 +708,6 @@ func sayWaiting(st *store.Store, w io.Writer, runBegan time.Time) {
 		return
 	}
 	var lines [2][3][]string // [before this run?][needs, paused, awaiting]
-	var needs, paused, awaiting int
 	for _, t := range tickets {
 		old := 0
 		if t.Updated.Before(runBegan) {
@@ -717,13 +716,10 @@ func sayWaiting(st *store.Store, w io.Writer, runBegan time.Time) {
 		switch {
 		case store.Finished(t.Status):
 		case t.Status == store.StatusNeedsHuman:
-			needs++
 			lines[old][0] = append(lines[old][0], t.ID+" needs human: "+t.Reason)
 		case t.Paused:
-			paused++
 			lines[old][1] = append(lines[old][1], t.ID+" paused: resume it (agent-tui resume "+t.ID+")")
 		case t.Status == store.StatusAwaiting:
-			awaiting++
 			lines[old][2] = append(lines[old][2], t.ID+" awaiting approval at "+t.Phase)
 		}
 	}
@@ -732,8 +728,9 @@ func sayWaiting(st *store.Store, w io.Writer, runBegan time.Time) {
 	for _, line := range all[:min(len(all), most)] {
 		fmt.Fprintf(w, "agent-tui: %s\n", errorLine(engine.OneLine(line, 300)))
 	}
+	count := func(kind int) int { return len(lines[0][kind]) + len(lines[1][kind]) }
 	if len(all) > most {
-		fmt.Fprintf(w, "agent-tui: and %d more waiting for you: %d need a person, %d paused, %d awaiting approval in all (agent-tui list)\n", len(all)-most, needs, paused, awaiting)
+		fmt.Fprintf(w, "agent-tui: and %d more waiting for you: %d need a person, %d paused, %d awaiting approval in all (agent-tui list)\n", len(all)-most, count(0), count(1), count(2))
 	}
 }
 

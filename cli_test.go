@@ -125,7 +125,12 @@ func (e *cliEnv) cmd(args ...string) *exec.Cmd {
 // run runs the binary and returns stdout, stderr and the exit code.
 func (e *cliEnv) run(args ...string) (string, string, int) {
 	e.t.Helper()
-	c := e.cmd(args...)
+	return e.runCmd(e.cmd(args...))
+}
+
+// runCmd is run for a command made by cmd, then changed (its environment).
+func (e *cliEnv) runCmd(c *exec.Cmd) (string, string, int) {
+	e.t.Helper()
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	err := c.Run()
@@ -171,6 +176,15 @@ func (e *cliEnv) setStatus(id, status string) {
 		_, err := st.UpdateTicket(id, func(x *store.Ticket) error { x.Status = status; return nil })
 		return err
 	})
+}
+
+// showAfterRun adds a feature titled title, runs until idle and returns
+// what show says of it.
+func (e *cliEnv) showAfterRun(title string) string {
+	e.t.Helper()
+	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", title))
+	e.mustRun("run", "--until-idle")
+	return e.mustRun("show", id)
 }
 
 func (e *cliEnv) show(id string) map[string]any {
@@ -851,9 +865,7 @@ func TestCLIShowNamesFallbacks(t *testing.T) {
 		}
 		return simpleModel(r)
 	}, "\n[[model]]\nname = \"m2\"\nprovider = \"p\"\n\n[phases.discovery]\nmodels = [\"m\", \"m2\"]\n")
-	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", "flaky provider"))
-	e.mustRun("run", "--until-idle")
-	out := e.mustRun("show", id)
+	out := e.showAfterRun("flaky provider")
 	if !strings.Contains(out, "skipped m (p): HTTP 500") {
 		t.Fatalf("show lacks the fallback:\n%s", out)
 	}
@@ -889,9 +901,7 @@ func TestCLIShowSaysNoWholeAnswer(t *testing.T) {
 		}
 		return simpleModel(r)
 	}, "\n[phases.discovery]\nmodels = [\"m\"]\nmax_attempts = 1\n")
-	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", "cut provider"))
-	e.mustRun("run", "--until-idle")
-	if out := e.mustRun("show", id); !strings.Contains(out, "(no whole answer; tried m)") {
+	if out := e.showAfterRun("cut provider"); !strings.Contains(out, "(no whole answer; tried m)") {
 		t.Fatalf("show:\n%s", out)
 	}
 }
@@ -905,9 +915,7 @@ func TestCLIShowSaysHowTheValidatorJudged(t *testing.T) {
 		}
 		return simpleModel(r)
 	}, "\n[[model]]\nname = \"m2\"\nprovider = \"p\"\n\n[phases.validator]\nmodels = [\"m\", \"m2\"]\n")
-	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", "a validator that rambles"))
-	e.mustRun("run", "--until-idle")
-	if out := e.mustRun("show", id); !strings.Contains(out, "      validator: judged by m2; 2 answer(s) that could not be read; answered by m, m2\n") {
+	if out := e.showAfterRun("a validator that rambles"); !strings.Contains(out, "      validator: judged by m2; 2 answer(s) that could not be read; answered by m, m2\n") {
 		t.Fatalf("show:\n%s", out)
 	}
 }
@@ -921,9 +929,7 @@ func TestCLIShowSaysTheValidatorGaveNoVerdict(t *testing.T) {
 		}
 		return simpleModel(r)
 	}, "\n[phases.validator]\nmodels = [\"m\"]\n")
-	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", "a validator that rambles"))
-	e.mustRun("run", "--until-idle")
-	out := e.mustRun("show", id)
+	out := e.showAfterRun("a validator that rambles")
 	if !strings.Contains(out, "      validator: 3 answer(s) that could not be read; no verdict\n") || strings.Contains(out, "judged by") {
 		t.Fatalf("show:\n%s", out)
 	}
@@ -2026,14 +2032,7 @@ func TestCLIConfigWithoutModels(t *testing.T) {
 		c.Env = append(slices.DeleteFunc(c.Env, func(kv string) bool {
 			return strings.HasPrefix(kv, "OPENAI_API_KEY=") || strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "XDG_CONFIG_HOME=")
 		}), "HOME="+t.TempDir())
-		var out, errb bytes.Buffer
-		c.Stdout, c.Stderr = &out, &errb
-		err := c.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
-		return out.String(), errb.String(), code
+		return e.runCmd(c)
 	}
 	if out, errOut, code := run("add", "still added"); code != 0 || strings.TrimSpace(out) != "T-1" {
 		t.Fatalf("add: %d %q %q", code, out, errOut)

@@ -198,6 +198,16 @@ func clipShown(s, id string) string {
 	return s
 }
 
+// oneLineShown is s on one line of at most n bytes, saying where the rest
+// is when it was cut.
+func oneLineShown(s string, n int, id string) string {
+	text := engine.OneLine(s, n)
+	if len(strings.Join(strings.Fields(s), " ")) > n {
+		text += " (all of it: show " + id + " --json)"
+	}
+	return text
+}
+
 // showBodyLines of a ticket's body are printed by show; --json has all.
 const showBodyLines = 20
 
@@ -364,11 +374,7 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 		fmt.Fprintf(w, "\nstops\n")
 	}
 	for _, s := range v.Stops {
-		text := engine.OneLine(s.Reason, 300)
-		if len(strings.Join(strings.Fields(s.Reason), " ")) > 300 {
-			text += " (all of it: show " + v.ID + " --json)"
-		}
-		fmt.Fprintf(w, "  %s  %s at %s: %s\n", s.At.Local().Format("2006-01-02 15:04"), strings.ReplaceAll(s.Status, "_", " "), s.Phase, printable(text))
+		fmt.Fprintf(w, "  %s  %s at %s: %s\n", s.At.Local().Format("2006-01-02 15:04"), strings.ReplaceAll(s.Status, "_", " "), s.Phase, printable(oneLineShown(s.Reason, 300, v.ID)))
 	}
 	if len(v.Decisions) > 0 {
 		fmt.Fprintf(w, "\ndecisions\n")
@@ -380,11 +386,7 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 		}
 		for _, kv := range [][2]string{{"model", d.Model}, {"reason", d.Reason}, {"guidance", d.Guidance}, {"text", d.Text}} {
 			if kv[1] != "" {
-				text := engine.OneLine(kv[1], 200)
-				if len(strings.Join(strings.Fields(kv[1]), " ")) > 200 {
-					text += " (all of it: show " + v.ID + " --json)"
-				}
-				fmt.Fprintf(w, "  %s: %s", kv[0], printable(text))
+				fmt.Fprintf(w, "  %s: %s", kv[0], printable(oneLineShown(kv[1], 200, v.ID)))
 			}
 		}
 		switch {

@@ -385,11 +385,7 @@ func checkDecision(cfg *config.Config, t *store.Ticket, d store.Decision) error 
 	case d.Kind == store.DecisionRetry && d.Model != "":
 		_, p, ok := cfg.Model(d.Model)
 		if !ok {
-			names := make([]string, 0, len(cfg.Models))
-			for _, m := range cfg.Models {
-				names = append(names, m.Name)
-			}
-			return fmt.Errorf("unknown model %q (the config names: %s)", d.Model, strings.Join(names, ", "))
+			return fmt.Errorf("unknown model %q (the config names: %s)", d.Model, strings.Join(cfg.ModelNames(), ", "))
 		}
 		if t.Sensitive && !p.Local {
 			return fmt.Errorf("%s is sensitive: model %q runs on %s, which is not local", t.ID, d.Model, p.Name)

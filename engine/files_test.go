@@ -315,18 +315,25 @@ func TestMergeWaitsForCleanCheckout(t *testing.T) {
 	}
 }
 
+// renamingBaseAt is a harness whose base branch main is renamed trunk as
+// the first call of phase comes in.
+func renamingBaseAt(t *testing.T, phase string) *harness {
+	var calls atomic.Int32
+	var h *harness
+	h = newHarness(t, "", func(r *oaitest.Request, p string) oaitest.Reply {
+		if p == phase && calls.Add(1) == 1 {
+			gitOut(t, h.dir, "branch", "-m", "main", "trunk")
+		}
+		return developer(r, p)
+	})
+	return h
+}
+
 // A base branch renamed while a ticket runs stops it at the first attempt
 // git fails for it, naming the branch: not every attempt asked for and
 // failed alike. Made again, a retry carries on.
 func TestBaseBranchRenamedMidRunStopsOnce(t *testing.T) {
-	var testsCalls atomic.Int32
-	var h *harness
-	h = newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
-		if phase == "tests" && testsCalls.Add(1) == 1 {
-			gitOut(t, h.dir, "branch", "-m", "main", "trunk")
-		}
-		return developer(r, phase)
-	})
+	h := renamingBaseAt(t, "tests")
 	id := h.add("hotfix", "base renamed", false)
 	h.runIdle()
 	tk := h.ticket(id)
@@ -351,14 +358,7 @@ func TestBaseBranchRenamedMidRunStopsOnce(t *testing.T) {
 // the ticket waits at review and a reject brings the base in: the stop
 // names the branch, at once.
 func TestBaseBranchRenamedLaterStopsNamingIt(t *testing.T) {
-	var codeCalls atomic.Int32
-	var h *harness
-	h = newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
-		if phase == "code" && codeCalls.Add(1) == 1 {
-			gitOut(t, h.dir, "branch", "-m", "main", "trunk")
-		}
-		return developer(r, phase)
-	})
+	h := renamingBaseAt(t, "code")
 	id := h.add("hotfix", "base renamed during code", false)
 	// a step tried again would wait a minute first: the run would take that
 	// long, where it takes about a second (timed against the usual second

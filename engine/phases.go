@@ -541,7 +541,7 @@ func (e *Engine) chainsOf(ps *store.PhaseState) []phaseChain {
 
 func (e *Engine) noLocalReason(phase string) string {
 	where := fmt.Sprintf("in [phases.%s] models", phase)
-	if _, set := e.cfg.Phases[phase]; !set || e.cfg.Phases[phase].Models == nil {
+	if e.cfg.Phases[phase].Models == nil {
 		// no such table: the phase runs on its tier's default model
 		where = fmt.Sprintf("among its models (%s, the default; set [phases.%s] models to name a local one)", strings.Join(e.cfg.Phase(phase).Models, ", "), phase)
 	}
@@ -558,11 +558,7 @@ func (e *Engine) missingRetryModel(ps *store.PhaseState) string {
 	if _, _, ok := e.cfg.Model(ps.Model); ok {
 		return ""
 	}
-	names := make([]string, 0, len(e.cfg.Models))
-	for _, m := range e.cfg.Models {
-		names = append(names, m.Name)
-	}
-	return fmt.Sprintf("%s was to be retried on model %q, which the config of this run does not name (it names: %s): retry on one of those, or run with the config that names it; nothing was sent", ps.Name, ps.Model, strings.Join(names, ", "))
+	return fmt.Sprintf("%s was to be retried on model %q, which the config of this run does not name (it names: %s): retry on one of those, or run with the config that names it; nothing was sent", ps.Name, ps.Model, strings.Join(e.cfg.ModelNames(), ", "))
 }
 
 // baseMissing says t's base branch is not there (asked of git only after

@@ -33,15 +33,7 @@ func TestSlotsGoToTheOldestWaiting(t *testing.T) {
 			}
 		}()
 	}
-	for {
-		s.mu.Lock()
-		n := len(s.waiting)
-		s.mu.Unlock()
-		if n == 4 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	untilWaiting(s, 4)
 	s.give()
 	wg.Wait()
 	if want := []string{"T-3", "T-5", "T-9", "T-12"}; !slices.Equal(order, want) {
@@ -54,15 +46,7 @@ func TestSlotsGoToTheOldestWaiting(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan bool)
 	go func() { done <- s.take(ctx, "T-1") }()
-	for {
-		s.mu.Lock()
-		n := len(s.waiting)
-		s.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	untilWaiting(s, 1)
 	cancel()
 	if <-done {
 		t.Fatal("a cancelled wait took a slot")
@@ -133,5 +117,18 @@ func TestExpectedTicketHoldsUpOnlyUntilItArrives(t *testing.T) {
 	s.tryTake("T-5") // refused: T-3 is expected
 	if !s.tryTake("T-3") {
 		t.Fatal("T-3 was refused the free slot")
+	}
+}
+
+// untilWaiting returns once n tickets wait in s.
+func untilWaiting(s *slots, n int) {
+	for {
+		s.mu.Lock()
+		got := len(s.waiting)
+		s.mu.Unlock()
+		if got == n {
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

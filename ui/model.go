@@ -528,13 +528,11 @@ func (m *Model) filterKey(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case "ctrl+c":
 		return tea.Quit
-	case "up", "down":
-		// the rows being narrowed: picked from as they narrow
-		if k.String() == "up" {
-			m.q.move(-1)
-		} else {
-			m.q.move(1)
-		}
+	case "up": // the rows being narrowed: picked from as they narrow
+		m.q.move(-1)
+		return nil
+	case "down":
+		m.q.move(1)
 		return nil
 	}
 	var cmd tea.Cmd

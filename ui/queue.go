@@ -324,11 +324,12 @@ func (q *queue) row(st *styles, t *store.Ticket, w int, sel, idle bool) []string
 		indent = indent[2:] + "└ "
 	}
 	status, style := statusWord(t, q.noEngine), statusStyle(st, t)
-	if q.waitsForSlot(t) || q.noEngine && t.Status == store.StatusRunning && !paused(t) {
+	slot := q.waitsForSlot(t)
+	if slot || q.noEngine && t.Status == store.StatusRunning && !paused(t) {
 		// nothing of it runs: drawn as a queued ticket, not a running one
 		mark, ms, style = "·", st.dim, st.dim
 	}
-	if q.waitsForSlot(t) {
+	if slot {
 		status = "waiting for a slot"
 	}
 	prog := progress(t)

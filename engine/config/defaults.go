@@ -127,6 +127,15 @@ func (c *Config) defaultModel(phase string) string {
 
 // Model looks up a model by name with its provider. The ID defaults to the
 // name even if ApplyDefaults has not run. ok is false if either is missing.
+// ModelNames are the names of the models the config declares, in order.
+func (c *Config) ModelNames() []string {
+	names := make([]string, 0, len(c.Models))
+	for _, m := range c.Models {
+		names = append(names, m.Name)
+	}
+	return names
+}
+
 func (c *Config) Model(name string) (Model, Provider, bool) {
 	for _, m := range c.Models {
 		if m.Name != name {
