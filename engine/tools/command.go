@@ -151,7 +151,7 @@ func ExecConfined(ctx context.Context, argv []string, dir string, env []string, 
 		}
 		return execSession(ctx, append([]string{setsidProgram()}, argv...), dir, env, timeout, outputCap, false)
 	})
-	keeper.end()
+	keeper.end(0)
 	if confined == nil {
 		if keeper != nil && err == nil && notStarted(res, argv[0]) {
 			// what Exec says of a program that cannot run (a bad #! line)

@@ -196,20 +196,23 @@ func (k *groupKeeper) answer(n *seccompNotif) seccompNotifResp {
 // any more, and every group the run made is killed (but one whose
 // leader's pid went to another process since), again while any is left:
 // a call carried out as the run ended may have moved a process into a
-// group killed a moment before.
-func (k *groupKeeper) end() {
+// group killed a moment before. held is a group the caller killed already
+// and whose leader it keeps as a zombie (0 for none): a signal to a group
+// of zombies succeeds, and every pass would find it still there.
+func (k *groupKeeper) end(held int) (passes int) {
 	if k == nil {
-		return
+		return 0
 	}
 	k.mu.Lock()
 	k.closing = true
 	groups := slices.Clone(k.groups)
 	k.mu.Unlock()
 	own := unix.Getpgrp()
-	for pass := 0; pass < 100; pass++ {
+	for passes < 100 {
+		passes++
 		left := false
 		for _, g := range groups {
-			if g.id <= 1 || g.id == own {
+			if g.id <= 1 || g.id == own || g.id == held {
 				continue // never agent-tui's, nor every process (-1)
 			}
 			if now := startTime(g.id); now != "" && now != g.start {
@@ -226,6 +229,7 @@ func (k *groupKeeper) end() {
 	}
 	unix.Close(k.stopW)
 	<-k.done
+	return passes
 }
 
 // processOf is the process thread tid belongs to, when it shares this
