@@ -21,6 +21,7 @@ import (
 	"agent-tui/engine"
 	"agent-tui/engine/demo"
 	"agent-tui/engine/oaitest"
+	"agent-tui/engine/tools"
 	"agent-tui/engine/workspace"
 	"agent-tui/store"
 
@@ -194,6 +195,33 @@ func (e *cliEnv) show(id string) map[string]any {
 		e.t.Fatal(err)
 	}
 	return v
+}
+
+// The Landlock helper, this binary started again for every command a
+// model runs, runs before the packages it does not need are initialized
+// (see the tools package's init): markdown and syntax highlighting alone
+// took some 45 ms of each start.
+func TestHelperSkipsOtherPackagesInit(t *testing.T) {
+	cmd := exec.Command(binPath, tools.HelperArg, t.TempDir(), "/dev/null", "--", "true")
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	out, _ := cmd.CombinedOutput()
+	inits := 0
+	for line := range strings.Lines(string(out)) {
+		pkg, ok := strings.CutPrefix(line, "init ")
+		if !ok {
+			continue
+		}
+		inits++
+		pkg, _, _ = strings.Cut(pkg, " ")
+		late := pkg == "main" || pkg == "net/http" || slices.ContainsFunc([]string{"github.com/alecthomas/chroma/", "charm.land/", "github.com/yuin/goldmark", "github.com/microcosm-cc/bluemonday", "github.com/sashabaranov/go-openai"},
+			func(prefix string) bool { return strings.HasPrefix(pkg, prefix) })
+		if late {
+			t.Errorf("the helper initialized %s", pkg)
+		}
+	}
+	if inits == 0 {
+		t.Fatalf("no init trace in %q", out)
+	}
 }
 
 func TestCLIAddRunShow(t *testing.T) {

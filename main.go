@@ -11,8 +11,9 @@ import (
 )
 
 func main() {
-	// a sandboxed run_command re-executes this binary as its helper
-	tools.MaybeRunHelper()
+	// a sandboxed run_command starts this binary again as its helper
+	// (which runs from the tools package's init, and never gets here)
+	tools.InstallHelper()
 	// the keys leave the environment /proc shows (this may exec us again)
 	tools.StashSecrets()
 	// the keys are in our environment: no command we start may read it

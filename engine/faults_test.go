@@ -15,7 +15,7 @@ import (
 
 func TestMain(m *testing.M) {
 	// commands confined by Landlock re-execute the test binary as helper
-	tools.MaybeRunHelper()
+	tools.InstallHelper()
 	goleak.VerifyTestMain(m)
 }
 

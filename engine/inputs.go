@@ -37,7 +37,7 @@ func (e *Engine) promptData(t *store.Ticket, phase string, box *tools.Box) promp
 	}
 	if box != nil {
 		for _, def := range box.Definitions() {
-			d.Tools = append(d.Tools, def.Function.Name)
+			d.Tools = append(d.Tools, def.Name)
 		}
 		d.CanWrite = writesFiles(phase)
 		d.CanRun = writesFiles(phase)
@@ -243,10 +243,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 	for i, s := range secs {
 		sizes[i] = llm.EstimateTokens(s.body)
 	}
-	var defs []openai.Tool
-	if in.box != nil {
-		defs = in.box.Definitions()
-	}
+	defs := toolDefinitions(in.box)
 	// the instructions and the tool definitions are sent with every call
 	fixed := instructionTokens(sys) + llm.EstimateTools(defs)
 	in.user, in.tokens, in.trimmed = assemble(header, secs, leftOf(budget, fixed))

@@ -223,11 +223,10 @@ func (s *session) spend(u llm.Usage) {
 // run holds the conversation until the model answers without tool calls.
 func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput) error {
 	defer func() { s.a.Stream = s.stream.String() }()
-	var defs []openai.Tool
+	defs := toolDefinitions(in.box)
 	if in.box != nil {
 		s.box = in.box
 		defer in.box.Close()
-		defs = in.box.Definitions()
 	}
 	s.defs = defs
 	s.msgs = []openai.ChatCompletionMessage{
@@ -488,4 +487,20 @@ func roundWait(d time.Duration) time.Duration {
 		return d.Round(time.Millisecond)
 	}
 	return d.Round(time.Second)
+}
+
+// toolDefinitions are box's tools as the model client sends them; none
+// without a box.
+func toolDefinitions(box *tools.Box) []openai.Tool {
+	if box == nil {
+		return nil
+	}
+	var defs []openai.Tool
+	for _, d := range box.Definitions() {
+		defs = append(defs, openai.Tool{
+			Type:     openai.ToolTypeFunction,
+			Function: &openai.FunctionDefinition{Name: d.Name, Description: d.Description, Parameters: d.Parameters},
+		})
+	}
+	return defs
 }

@@ -15,8 +15,8 @@ import (
 	"time"
 )
 
-// HelperArg as the first program argument makes MaybeRunHelper confine
-// itself with Landlock and exec the shell command.
+// HelperArg as the first program argument makes the program the Landlock
+// helper: it confines itself and runs the shell command (see init).
 const HelperArg = "__agent_tui_sandbox"
 
 // sweepLimit bounds the Landlock helper's sweep of what a command left (a
@@ -32,16 +32,22 @@ const (
 	sandboxLandlock
 )
 
-// helperInstalled is set when the program called MaybeRunHelper, i.e. when
+// helperInstalled is set when the program called InstallHelper, i.e. when
 // re-executing ourselves as the Landlock helper will work.
 var helperInstalled atomic.Bool
 
-// MaybeRunHelper must be the first thing main (and TestMain in tests that run
-// commands) calls. In the helper process it confines itself and execs the
-// command, never returning; otherwise it returns at once.
-func MaybeRunHelper() {
+// InstallHelper says this program may be started again as the Landlock
+// helper: main calls it, and TestMain in tests that run commands.
+func InstallHelper() { helperInstalled.Store(true) }
+
+// The helper runs from this package's init, before most of agent-tui's
+// packages are initialized: the markdown and highlighting ones take some
+// 45 ms, which every model command would pay. A package is initialized
+// once its imports are, the first by import path among those ready, so
+// this one comes early while it imports only the standard library,
+// golang.org/x/sys and wtfile (TestHelperSkipsOtherPackagesInit).
+func init() {
 	if len(os.Args) < 2 || os.Args[1] != HelperArg {
-		helperInstalled.Store(true)
 		return
 	}
 	err := runHelper(os.Args[2:])

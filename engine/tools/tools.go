@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	openai "github.com/sashabaranov/go-openai"
 )
 
 // Options configures a Box.
@@ -141,18 +139,18 @@ func (b *Box) Close() error {
 	return err
 }
 
+// A Definition is a tool as the model is told of it; Parameters is its
+// JSON schema. (The package does not import the model client: see init.)
+type Definition struct {
+	Name, Description string
+	Parameters        json.RawMessage
+}
+
 // Definitions are the tools offered to the model, in a stable order.
-func (b *Box) Definitions() []openai.Tool {
-	defs := make([]openai.Tool, 0, len(b.tools))
+func (b *Box) Definitions() []Definition {
+	defs := make([]Definition, 0, len(b.tools))
 	for _, t := range b.tools {
-		defs = append(defs, openai.Tool{
-			Type: openai.ToolTypeFunction,
-			Function: &openai.FunctionDefinition{
-				Name:        t.name,
-				Description: t.desc,
-				Parameters:  json.RawMessage(t.schema),
-			},
-		})
+		defs = append(defs, Definition{Name: t.name, Description: t.desc, Parameters: json.RawMessage(t.schema)})
 	}
 	return defs
 }

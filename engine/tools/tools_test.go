@@ -19,7 +19,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	MaybeRunHelper()
+	InstallHelper()
 	if sock := os.Getenv("AGENT_TUI_TEST_DIAL"); sock != "" {
 		dialAndReport(sock)
 		os.Exit(0)
@@ -366,10 +366,10 @@ func TestDefinitions(t *testing.T) {
 		var n []string
 		for _, d := range b.Definitions() {
 			var schema map[string]any
-			if err := json.Unmarshal(d.Function.Parameters.(json.RawMessage), &schema); err != nil {
-				t.Errorf("%s: schema is not JSON: %v", d.Function.Name, err)
+			if err := json.Unmarshal(d.Parameters, &schema); err != nil {
+				t.Errorf("%s: schema is not JSON: %v", d.Name, err)
 			}
-			n = append(n, d.Function.Name)
+			n = append(n, d.Name)
 		}
 		return strings.Join(n, ",")
 	}
