@@ -197,30 +197,50 @@ func (e *cliEnv) show(id string) map[string]any {
 	return v
 }
 
+// initsOf starts the binary with args and lists the packages it
+// initialized, in order, each time it started (an exec starts it again).
+func initsOf(t *testing.T, env []string, args ...string) []string {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = append(append(os.Environ(), env...), "GODEBUG=inittrace=1")
+	out, _ := cmd.CombinedOutput()
+	var pkgs []string
+	for line := range strings.Lines(string(out)) {
+		if rest, ok := strings.CutPrefix(line, "init "); ok {
+			pkg, _, _ := strings.Cut(rest, " ")
+			pkgs = append(pkgs, pkg)
+		}
+	}
+	if len(pkgs) == 0 {
+		t.Fatalf("no init trace in %q", out)
+	}
+	return pkgs
+}
+
 // The Landlock helper, this binary started again for every command a
 // model runs, runs before the packages it does not need are initialized
 // (see the tools package's init): markdown and syntax highlighting alone
 // took some 45 ms of each start.
 func TestHelperSkipsOtherPackagesInit(t *testing.T) {
-	cmd := exec.Command(binPath, tools.HelperArg, t.TempDir(), "/dev/null", "--", "true")
-	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
-	out, _ := cmd.CombinedOutput()
-	inits := 0
-	for line := range strings.Lines(string(out)) {
-		pkg, ok := strings.CutPrefix(line, "init ")
-		if !ok {
-			continue
-		}
-		inits++
-		pkg, _, _ = strings.Cut(pkg, " ")
+	for _, pkg := range initsOf(t, nil, tools.HelperArg, t.TempDir(), "/dev/null", "--", "true") {
 		late := pkg == "main" || pkg == "net/http" || slices.ContainsFunc([]string{"github.com/alecthomas/chroma/", "charm.land/", "github.com/yuin/goldmark", "github.com/microcosm-cc/bluemonday", "github.com/sashabaranov/go-openai"},
 			func(prefix string) bool { return strings.HasPrefix(pkg, prefix) })
 		if late {
 			t.Errorf("the helper initialized %s", pkg)
 		}
 	}
-	if inits == 0 {
-		t.Fatalf("no init trace in %q", out)
+}
+
+// A key in the environment makes agent-tui start itself again without it
+// (see the stash package), before the slow packages' init, not after it.
+func TestStashedStartInitsOnce(t *testing.T) {
+	const lexers = "github.com/alecthomas/chroma/v2/lexers"
+	inits := initsOf(t, []string{"OPENAI_API_KEY=" + secretKey}, "--version")
+	if n := strings.Count(strings.Join(inits, " ")+" ", lexers+" "); n != 1 {
+		t.Errorf("%s initialized %d times", lexers, n)
+	}
+	if n := strings.Count(strings.Join(inits, " ")+" ", "agent-tui/engine/tools "); n != 2 {
+		t.Errorf("agent-tui started %d times, want 2 (the exec that leaves the key out)", n)
 	}
 }
 

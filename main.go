@@ -8,14 +8,14 @@ import (
 	"runtime/pprof"
 
 	"agent-tui/engine/tools"
+	// the keys leave the environment /proc shows (this may exec us again)
+	_ "agent-tui/engine/tools/stash"
 )
 
 func main() {
 	// a sandboxed run_command starts this binary again as its helper
 	// (which runs from the tools package's init, and never gets here)
 	tools.InstallHelper()
-	// the keys leave the environment /proc shows (this may exec us again)
-	tools.StashSecrets()
 	// the keys are in our environment: no command we start may read it
 	if err := tools.HideEnvironment(); err != nil {
 		fmt.Fprintln(os.Stderr, "agent-tui: cannot hide the environment from commands: "+err.Error())
