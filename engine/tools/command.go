@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -147,11 +148,12 @@ func ExecConfined(ctx context.Context, argv []string, dir string, env []string, 
 		return nil
 	}, func() (Result, error) {
 		if keeper == nil {
-			return execSession(ctx, argv, dir, env, timeout, outputCap, true) // here: this thread is the confined one
+			return execSession(ctx, argv, dir, env, timeout, outputCap, true, nil) // here: this thread is the confined one
 		}
-		return execSession(ctx, append([]string{setsidProgram()}, argv...), dir, env, timeout, outputCap, false)
+		// the groups it made go as soon as it ends, before its output is
+		// read to the end (a server left running holds it)
+		return execSession(ctx, append([]string{setsidProgram()}, argv...), dir, env, timeout, outputCap, false, func() { keeper.end() })
 	})
-	keeper.end(0)
 	if confined == nil {
 		if keeper != nil && err == nil && notStarted(res, argv[0]) {
 			// what Exec says of a program that cannot run (a bad #! line)
@@ -197,7 +199,7 @@ func execOnThread(prepare func() error, run func() (Result, error)) (res Result,
 // It runs from a thread of its own (execOnThread), at a lower priority.
 func Exec(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int) (Result, error) {
 	res, err, _ := execOnThread(nil, func() (Result, error) {
-		return execSession(ctx, argv, dir, env, timeout, outputCap, true)
+		return execSession(ctx, argv, dir, env, timeout, outputCap, true, nil)
 	})
 	return res, err
 }
@@ -228,14 +230,27 @@ var setsidProgram = sync.OnceValue(func() string {
 // execSession is Exec; with newSession false the command must make its
 // own session (argv[0] is setsid(1)): until it has, it is killed by its
 // pid alone.
-func execSession(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int, newSession bool) (Result, error) {
+func execSession(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int, newSession bool, exited func()) (Result, error) {
+	defer func() {
+		if exited != nil {
+			exited() // (when it could not start: at once otherwise, below)
+		}
+	}()
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(tctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = withPWD(env, dir)
-	out := &tailBuffer{max: outputCap}
-	cmd.Stdout, cmd.Stderr = out, out
+	// The output comes through a pipe of our own, not one exec makes: its
+	// Wait waits for every process holding the pipe (a test's server left
+	// in the background), up to WaitDelay, before the groups that hold it
+	// could be killed. Here they are killed as soon as the command ends.
+	r, w, err := os.Pipe()
+	if err != nil {
+		return Result{}, fmt.Errorf("cannot run command: %v", err)
+	}
+	defer r.Close()
+	cmd.Stdout, cmd.Stderr = w, w
 	// A new session: the process group can be killed as a whole, and the
 	// command has no controlling terminal to read from or inject into.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: newSession}
@@ -248,8 +263,6 @@ func execSession(ctx context.Context, argv []string, dir string, env []string, t
 		syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
-	// Background children holding the output pipe must not hold us forever.
-	cmd.WaitDelay = 2 * time.Second
 	if len(argv) > 1 && argv[1] == HelperArg {
 		// The sandbox helper kills what the command left, its orphans
 		// included, when asked to stop; WaitDelay, longer than its own
@@ -271,10 +284,30 @@ func execSession(ctx context.Context, argv []string, dir string, env []string, t
 	defer runtime.UnlockOSThread()
 
 	start := time.Now()
-	err := cmd.Run()
-	if cmd.Process != nil {
+	err = cmd.Start()
+	w.Close()
+	out := &tailBuffer{max: outputCap}
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		io.Copy(out, r)
+	}()
+	if err == nil {
+		err = cmd.Wait()
 		// Nothing the command started outlives it.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		if exited != nil {
+			exited()
+			exited = nil
+		}
+	}
+	select {
+	case <-drained:
+	case <-time.After(outputDrainLimit):
+		// what still holds the output escaped every kill (an unconfined
+		// command's own session): it is not waited for
+		r.Close()
+		<-drained
 	}
 	switch {
 	case ctx.Err() != nil:
@@ -297,6 +330,10 @@ func execSession(ctx context.Context, argv []string, dir string, env []string, t
 	res.Output = out.String()
 	return res, nil
 }
+
+// outputDrainLimit is how long a command's output is read after it ended
+// and everything it started that could be found was killed.
+const outputDrainLimit = 2 * time.Second
 
 func (b *Box) runCommand(ctx context.Context, a args) (string, error) {
 	command, err := a.str("command")

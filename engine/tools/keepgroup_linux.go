@@ -194,12 +194,13 @@ func (k *groupKeeper) answer(n *seccompNotif) seccompNotifResp {
 
 // end is called once the run's own group is killed: no call makes a group
 // any more, and every group the run made is killed (but one whose
-// leader's pid went to another process since), again while any is left:
-// a call carried out as the run ended may have moved a process into a
-// group killed a moment before. held is a group the caller killed already
-// and whose leader it keeps as a zombie (0 for none): a signal to a group
-// of zombies succeeds, and every pass would find it still there.
-func (k *groupKeeper) end(held int) (passes int) {
+// leader's pid went to another process since), again while any still has
+// a live process: a call carried out as the run ended may have moved a
+// process into a group killed a moment before. (A group of zombies takes
+// signals too: they wait for a parent to reap them, init or the Landlock
+// helper, which holds its shell's until its sweep.) It says how many
+// passes that took.
+func (k *groupKeeper) end() (passes int) {
 	if k == nil {
 		return 0
 	}
@@ -210,19 +211,19 @@ func (k *groupKeeper) end(held int) (passes int) {
 	own := unix.Getpgrp()
 	for passes < 100 {
 		passes++
-		left := false
+		var reached []int
 		for _, g := range groups {
-			if g.id <= 1 || g.id == own || g.id == held {
+			if g.id <= 1 || g.id == own {
 				continue // never agent-tui's, nor every process (-1)
 			}
 			if now := startTime(g.id); now != "" && now != g.start {
 				continue // its leader is gone and the pid is another's
 			}
 			if unix.Kill(-g.id, unix.SIGKILL) == nil {
-				left = true
+				reached = append(reached, g.id)
 			}
 		}
-		if !left {
+		if len(reached) == 0 || !anyAliveIn(reached) {
 			break
 		}
 		time.Sleep(time.Millisecond)
@@ -230,6 +231,18 @@ func (k *groupKeeper) end(held int) (passes int) {
 	unix.Close(k.stopW)
 	<-k.done
 	return passes
+}
+
+// anyAliveIn says whether a process of one of the groups has not ended
+// yet (a zombie has).
+func anyAliveIn(groups []int) bool {
+	s := &sweeper{buf: make([]byte, 1024)}
+	for _, pid := range procPids(0, 0) {
+		if st, ok := s.readStat(pid); ok && st.state != 'Z' && st.state != 'X' && slices.Contains(groups, st.pgrp) {
+			return true
+		}
+	}
+	return false
 }
 
 // processOf is the process thread tid belongs to, when it shares this

@@ -276,8 +276,7 @@ func runHelper(args []string) error {
 		stopped = true
 	}
 	unix.Kill(-sh, unix.SIGKILL) // (before the groups it made: none is made after)
-	// (the sweep kills the shell's group again, and what moved into it)
-	keeper.end(sh)
+	keeper.end()
 	s := newSweeper(sh)
 	s.run(sweepLimit)
 	code := 128 + int(syscall.SIGTERM)

@@ -41,7 +41,7 @@ type groupKeeper struct{}
 
 func keepInGroup() (*groupKeeper, error) { return nil, errors.New("only on Linux") }
 
-func (*groupKeeper) end(int) int { return 0 }
+func (*groupKeeper) end() int { return 0 }
 
 // KillLeftovers has nothing to find where there is no /proc sandbox.
 func KillLeftovers(string) int { return 0 }

@@ -97,7 +97,7 @@ func execNoUnixSockets(ctx context.Context, argv []string, dir string, env []str
 			return err
 		}
 		return refuseUnixSockets()
-	}, func() (Result, error) { return execSession(ctx, argv, dir, env, timeout, outputCap, true) }) // on the filtered thread
+	}, func() (Result, error) { return execSession(ctx, argv, dir, env, timeout, outputCap, true, nil) }) // on the filtered thread
 	return res, err, prepErr == nil
 }
 

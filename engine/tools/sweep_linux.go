@@ -42,6 +42,7 @@ type procKey struct {
 
 type procStat struct {
 	ppid  int
+	pgrp  int
 	state byte
 	start uint64
 }
@@ -275,17 +276,19 @@ func parseStat(b []byte) (procStat, bool) {
 	if i < 0 {
 		return procStat{}, false
 	}
-	// fields from the state on: state is field 3, ppid 4, starttime 22
+	// fields from the state on: state is field 3, ppid 4, pgrp 5,
+	// starttime 22
 	f := bytes.Fields(b[i+1:])
 	if len(f) < 20 || len(f[0]) != 1 {
 		return procStat{}, false
 	}
 	ppid, err1 := strconv.Atoi(string(f[1]))
-	start, err2 := strconv.ParseUint(string(f[19]), 10, 64)
-	if err1 != nil || err2 != nil {
+	pgrp, err2 := strconv.Atoi(string(f[2]))
+	start, err3 := strconv.ParseUint(string(f[19]), 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
 		return procStat{}, false
 	}
-	return procStat{ppid: ppid, state: f[0][0], start: start}, true
+	return procStat{ppid: ppid, pgrp: pgrp, state: f[0][0], start: start}, true
 }
 
 // statusCode is a shell's exit code from its wait status, 128+N for
