@@ -22,6 +22,21 @@ func BenchmarkExecConfinedTrue(b *testing.B) {
 	}
 }
 
+// One confined test run that leaves a process in the background with its
+// output (a server it started): what ending it costs.
+func BenchmarkExecConfinedBackground(b *testing.B) {
+	if !LandlockUsable() {
+		b.Skip("no Landlock")
+	}
+	wt := b.TempDir()
+	for b.Loop() {
+		res, err := ExecConfined(context.Background(), []string{"sh", "-c", "setsid sleep 30 & echo started"}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, nil, nil)
+		if err != nil || res.ExitCode != 0 || res.Output != "started\n" {
+			b.Fatal(err, res)
+		}
+	}
+}
+
 // One run_command of `true` through the Landlock helper, which is this
 // binary started again: what the model's command costs before it runs.
 func BenchmarkRunCommandTrue(b *testing.B) {
