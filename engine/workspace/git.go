@@ -161,7 +161,19 @@ func gitTo(ctx context.Context, dir string, env []string, in io.Reader, w io.Wri
 	var stderr bytes.Buffer
 	cmd.Stdout = w
 	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
+	sink := stderrSink()
+	if sink != nil {
+		defer sink.Close()
+		cmd.Stderr = sink
+	}
+	err := cmd.Run()
+	if sink != nil && err != nil {
+		// what git said (a hook's job may go on writing: only this much)
+		buf := make([]byte, 64<<10)
+		n, _ := sink.ReadAt(buf, 0)
+		stderr.Write(buf[:n])
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}

@@ -1274,3 +1274,39 @@ func TestOpenNamesRelativeDirInFull(t *testing.T) {
 		t.Errorf("Open(.) error = %v", err)
 	}
 }
+
+// A hook that leaves a job in the background (`ctags &` in post-commit)
+// leaves it holding git's stderr: the engine's git call ends with git,
+// not with the job. Here the job waits for the test's word to end.
+func TestGitDoesNotWaitForHookJobs(t *testing.T) {
+	r := newRepo(t)
+	ctx := context.Background()
+	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := filepath.Join(t.TempDir(), "release")
+	hooks := filepath.Join(r.Dir, ".git", "hooks")
+	write(t, filepath.Join(hooks, "post-commit"), "#!/bin/sh\n(while [ ! -e "+release+" ]; do sleep 0.05; done; echo job-done >&2) &\n")
+	if err := os.Chmod(filepath.Join(hooks, "post-commit"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.WriteFile(release, nil, 0o644)
+	write(t, filepath.Join(wt, "new.txt"), "new\n")
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.CommitAll(ctx, wt, "T-1 code: with a hook")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the commit waited for its hook's background job")
+	}
+	if got := run(t, wt, "log", "-1", "--format=%s"); got != "T-1 code: with a hook" {
+		t.Errorf("last commit %q", got)
+	}
+}
