@@ -301,14 +301,7 @@ func execSession(ctx context.Context, argv []string, dir string, env []string, t
 			exited = nil
 		}
 	}
-	select {
-	case <-drained:
-	case <-time.After(outputDrainLimit):
-		// what still holds the output escaped every kill (an unconfined
-		// command's own session): it is not waited for
-		r.Close()
-		<-drained
-	}
+	drainOutput(r, drained)
 	switch {
 	case ctx.Err() != nil:
 		return Result{}, fmt.Errorf("command cancelled after %s", time.Since(start).Round(time.Millisecond))
@@ -331,9 +324,25 @@ func execSession(ctx context.Context, argv []string, dir string, env []string, t
 	return res, nil
 }
 
-// outputDrainLimit is how long a command's output is read after it ended
-// and everything it started that could be found was killed.
-const outputDrainLimit = 2 * time.Second
+// drainOutput waits, once the command has ended and everything it started
+// that could be found is killed, until its output is read: to the end of
+// the pipe, or to the last byte in it. A process that escaped every kill
+// (one in its own session, unconfined) may hold the pipe open and write
+// to it later: that is not waited for.
+func drainOutput(r *os.File, drained <-chan struct{}) {
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		select {
+		case <-drained:
+			return
+		case <-time.After(time.Millisecond):
+		}
+		if pipeEmpty(r) {
+			break
+		}
+	}
+	r.Close() // (ends the read)
+	<-drained
+}
 
 func (b *Box) runCommand(ctx context.Context, a args) (string, error) {
 	command, err := a.str("command")

@@ -482,6 +482,27 @@ func TestRunCommandKillsBackgroundOnExit(t *testing.T) {
 	}
 }
 
+// A process that escaped the command's group (its own session: outside
+// any confinement nothing notes that) may hold the output open: the
+// command's result is what it wrote until it ended, and the escaped one is
+// not waited for. It used to be, for two seconds, and said "late" here.
+func TestExecDoesNotWaitForEscapedOutput(t *testing.T) {
+	wt := t.TempDir()
+	// (it has left before the command ends: the command's group is killed then)
+	res, err := Exec(context.Background(), []string{"sh", "-c", "setsid sh -c 'touch left; sleep 1; echo late' & until [ -e left ]; do sleep 0.01; done; echo started"}, wt, os.Environ(), 10*time.Second, 4096)
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if res.Output != "started\n" {
+		t.Errorf("output %q", res.Output)
+	}
+	// what it wrote before it ended is all there, however much
+	res, err = Exec(context.Background(), []string{"sh", "-c", "rm left; setsid sh -c 'touch left; exec sleep 5' & until [ -e left ]; do sleep 0.01; done; head -c 300000 /dev/zero | tr '\\0' x; echo; echo end"}, wt, os.Environ(), 10*time.Second, 1<<20)
+	if err != nil || !strings.HasSuffix(res.Output, "x\nend\n") || len(res.Output) != 300005 {
+		t.Errorf("%v: %d bytes ending %q", err, len(res.Output), res.Output[max(0, len(res.Output)-10):])
+	}
+}
+
 func TestRunCommandCancelled(t *testing.T) {
 	b, _, _ := setup(t, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
