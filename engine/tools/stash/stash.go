@@ -4,7 +4,8 @@
 // initialized, the markdown and highlighting ones taking some 45 ms: a
 // start with a key in the environment paid for them twice. This package
 // is initialized early for the reason the tools package is (see its
-// init). Only main imports it: a test binary keeps its environment.
+// init). Only main imports it, so of the test binaries only main's
+// stashes (its tests pass keys to the processes they start explicitly).
 package stash
 
 import "agent-tui/engine/tools"
