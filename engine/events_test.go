@@ -43,17 +43,27 @@ func TestSlowSubscriberGetsResync(t *testing.T) {
 	}
 }
 
-// While an attempt streams, its snapshot already names the model serving
-// it: the UI shows who is talking before the answer ends.
-func TestStreamingAttemptNamesItsModel(t *testing.T) {
+// hotfixEvents runs one hotfix titled title through the scripted model
+// and returns every event the engine published meanwhile.
+func hotfixEvents(t *testing.T, title string) []Event {
+	t.Helper()
 	h := newHarness(t, "", developer)
 	events, cancel := h.eng.Subscribe(1 << 16)
 	defer cancel()
-	h.add("hotfix", "named while streaming", false)
+	h.add("hotfix", title, false)
 	h.runIdle()
-	named := false
+	var all []Event
 	for len(events) > 0 {
-		ev := <-events
+		all = append(all, <-events)
+	}
+	return all
+}
+
+// While an attempt streams, its snapshot already names the model serving
+// it: the UI shows who is talking before the answer ends.
+func TestStreamingAttemptNamesItsModel(t *testing.T) {
+	named := false
+	for _, ev := range hotfixEvents(t, "named while streaming") {
 		if a := ev.Attempt; ev.Type == EvAttempt && a != nil && a.Model != "" && a.TokensIn == 0 && !a.Done() {
 			// before the call's end, which brings the token counts
 			named = true
@@ -67,15 +77,9 @@ func TestStreamingAttemptNamesItsModel(t *testing.T) {
 // While a check's command runs, the attempt's live stream names it: a CI
 // run or a slow test suite does not leave the Stream tab blank.
 func TestRunningCheckIsNamedInTheStream(t *testing.T) {
-	h := newHarness(t, "", developer)
-	events, cancel := h.eng.Subscribe(1 << 16)
-	defer cancel()
-	h.add("hotfix", "checks named", false)
-	h.runIdle()
 	phaseOf := map[int]string{}
 	named := map[string]bool{}
-	for len(events) > 0 {
-		ev := <-events
+	for _, ev := range hotfixEvents(t, "checks named") {
 		switch {
 		case ev.Type == EvAttempt && ev.Attempt != nil:
 			phaseOf[ev.Attempt.Seq] = ev.Attempt.Phase

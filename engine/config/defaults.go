@@ -125,8 +125,6 @@ func (c *Config) defaultModel(phase string) string {
 	return ""
 }
 
-// Model looks up a model by name with its provider. The ID defaults to the
-// name even if ApplyDefaults has not run. ok is false if either is missing.
 // ModelNames are the names of the models the config declares, in order.
 func (c *Config) ModelNames() []string {
 	names := make([]string, 0, len(c.Models))
@@ -136,6 +134,8 @@ func (c *Config) ModelNames() []string {
 	return names
 }
 
+// Model looks up a model by name with its provider. The ID defaults to the
+// name even if ApplyDefaults has not run. ok is false if either is missing.
 func (c *Config) Model(name string) (Model, Provider, bool) {
 	for _, m := range c.Models {
 		if m.Name != name {

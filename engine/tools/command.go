@@ -231,11 +231,9 @@ var setsidProgram = sync.OnceValue(func() string {
 // own session (argv[0] is setsid(1)): until it has, it is killed by its
 // pid alone.
 func execSession(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, outputCap int, newSession bool, exited func()) (Result, error) {
-	defer func() {
-		if exited != nil {
-			exited() // (when it could not start: at once otherwise, below)
-		}
-	}()
+	if exited == nil {
+		exited = func() {}
+	}
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(tctx, argv[0], argv[1:]...)
@@ -247,6 +245,7 @@ func execSession(ctx context.Context, argv []string, dir string, env []string, t
 	// could be killed. Here they are killed as soon as the command ends.
 	r, w, err := os.Pipe()
 	if err != nil {
+		exited()
 		return Result{}, fmt.Errorf("cannot run command: %v", err)
 	}
 	defer r.Close()
@@ -296,11 +295,8 @@ func execSession(ctx context.Context, argv []string, dir string, env []string, t
 		err = cmd.Wait()
 		// Nothing the command started outlives it.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		if exited != nil {
-			exited()
-			exited = nil
-		}
 	}
+	exited()
 	drainOutput(r, drained)
 	switch {
 	case ctx.Err() != nil:

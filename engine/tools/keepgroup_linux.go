@@ -236,9 +236,9 @@ func (k *groupKeeper) end() (passes int) {
 // anyAliveIn says whether a process of one of the groups has not ended
 // yet (a zombie has).
 func anyAliveIn(groups []int) bool {
-	s := &sweeper{buf: make([]byte, 1024)}
+	buf := make([]byte, 1024)
 	for _, pid := range procPids(0, 0) {
-		if st, ok := s.readStat(pid); ok && st.state != 'Z' && st.state != 'X' && slices.Contains(groups, st.pgrp) {
+		if st, ok := readStat(pid, buf); ok && st.state != 'Z' && st.state != 'X' && slices.Contains(groups, st.pgrp) {
 			return true
 		}
 	}

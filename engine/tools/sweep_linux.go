@@ -256,19 +256,21 @@ func procPids(last, self int) []int {
 	return pids
 }
 
-// readStat reads "pid (comm) state ppid … starttime …"; comm may hold
-// spaces and parentheses.
-func (s *sweeper) readStat(pid int) (procStat, bool) {
+func (s *sweeper) readStat(pid int) (procStat, bool) { return readStat(pid, s.buf) }
+
+// readStat reads "pid (comm) state ppid … starttime …" into buf; comm may
+// hold spaces and parentheses.
+func readStat(pid int, buf []byte) (procStat, bool) {
 	fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/stat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return procStat{}, false
 	}
-	n, err := unix.Read(fd, s.buf)
+	n, err := unix.Read(fd, buf)
 	unix.Close(fd)
 	if err != nil || n <= 0 {
 		return procStat{}, false
 	}
-	return parseStat(s.buf[:n])
+	return parseStat(buf[:n])
 }
 
 func parseStat(b []byte) (procStat, bool) {

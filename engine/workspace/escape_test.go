@@ -219,30 +219,13 @@ func TestFifoInPlaceOfDotGit(t *testing.T) {
 	if err := syscall.Mkfifo(dotGit, 0o644); err != nil {
 		t.Skip("no fifos here:", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- r.ResetHard(ctx, wt) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("ResetHard hangs on a fifo named .git")
-	}
+	mustFinish(t, 10*time.Second, "ResetHard hangs on a fifo named .git", func() error { return r.ResetHard(ctx, wt) })
 	if got, _ := os.ReadFile(dotGit); string(got) != string(original) {
 		t.Errorf(".git = %q, want %q back", got, original)
 	}
 	os.Remove(dotGit)
 	syscall.Mkfifo(dotGit, 0o644)
-	go func() { done <- r.RemoveWorktree(ctx, "T-1") }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("RemoveWorktree hangs on a fifo named .git")
-	}
+	mustFinish(t, 10*time.Second, "RemoveWorktree hangs on a fifo named .git", func() error { return r.RemoveWorktree(ctx, "T-1") })
 }
 
 // A sensitive ticket's objects are written to its private store, read

@@ -43,6 +43,22 @@ func run(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// mustFinish fails t with hang when fn has not returned within d, and
+// with fn's error when it fails.
+func mustFinish(t *testing.T, d time.Duration, hang string, fn func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(d):
+		t.Fatal(hang)
+	}
+}
+
 func write(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -941,16 +957,7 @@ func TestRemoveBrokenLockedWorktree(t *testing.T) {
 	entry := r.registration(path)
 	write(t, filepath.Join(entry, "locked"), "initializing")
 	write(t, filepath.Join(entry, "gitdir"), "")
-	done := make(chan error, 1)
-	go func() { done <- r.RemoveWorktree(ctx, "T-1") }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("RemoveWorktree hangs")
-	}
+	mustFinish(t, 20*time.Second, "RemoveWorktree hangs", func() error { return r.RemoveWorktree(ctx, "T-1") })
 	if _, err := os.Stat(entry); !os.IsNotExist(err) {
 		t.Errorf("registration still there: %v", err)
 	}
@@ -1293,19 +1300,10 @@ func TestGitDoesNotWaitForHookJobs(t *testing.T) {
 	}
 	defer os.WriteFile(release, nil, 0o644)
 	write(t, filepath.Join(wt, "new.txt"), "new\n")
-	done := make(chan error, 1)
-	go func() {
+	mustFinish(t, 20*time.Second, "the commit waited for its hook's background job", func() error {
 		_, err := r.CommitAll(ctx, wt, "T-1 code: with a hook")
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the commit waited for its hook's background job")
-	}
+		return err
+	})
 	if got := run(t, wt, "log", "-1", "--format=%s"); got != "T-1 code: with a hook" {
 		t.Errorf("last commit %q", got)
 	}
