@@ -53,7 +53,8 @@ func startTUI(t *testing.T, name, command string) (s *tmuxScreen, exitFile strin
 	t.Helper()
 	s = &tmuxScreen{t: t, session: fmt.Sprintf("%s%d", name, os.Getpid())}
 	exitFile = filepath.Join(t.TempDir(), "exit")
-	cmd := fmt.Sprintf("%s; echo $? > %s; sleep 30", command, exitFile)
+	// (written whole, then renamed: waitExit once read it still empty)
+	cmd := fmt.Sprintf("%s; echo $? > %s.part && mv %s.part %s; sleep 30", command, exitFile, exitFile, exitFile)
 	// the key as the CLI tests give it (a tmux server keeps its own environment)
 	if out, err := exec.Command("tmux", "new-session", "-d", "-s", s.session, "-x", "150", "-y", "42", "-e", "AGENT_TUI_CLI_KEY="+secretKey, cmd).CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v %s", err, out)
