@@ -1032,6 +1032,28 @@ func TestTicketInfoNeverBreaksAWord(t *testing.T) {
 	}
 }
 
+// A merged ticket says where its work went: the merge commit, short, as
+// git log shows it, beside the branch while there is room; a narrow pane
+// gives up the branch first.
+func TestMergedTicketNamesItsMerge(t *testing.T) {
+	f := fixture()
+	tk := f.tickets[4] // T-5
+	tk.Status, tk.Branch, tk.BaseBranch = store.StatusDone, "agent/T-5", "main"
+	tk.Merged = "f475ce03a04581c82cf2621f8e3eb8c15a4f731d"
+	m := newTestModel(t, f, 150, 42)
+	m = press(t, m, "j", "j", "j", "j")
+	out := checkFrame(t, m, 150, 42)
+	if !strings.Contains(out, "merged f475ce0 into main · agent/T-5") {
+		t.Fatalf("no merge named:\n%s", out)
+	}
+	m = newTestModel(t, f, 80, 24)
+	m = press(t, m, "j", "j", "j", "j")
+	out = checkFrame(t, m, 80, 24)
+	if !strings.Contains(strings.Join(m.layout().info, "\n"), "merged f475ce0 into main") {
+		t.Fatalf("the merge given up before the branch at 80 columns:\n%s", out)
+	}
+}
+
 // The separators are measured in cells ("·" is two bytes, one cell), and
 // progress and cost too wide to stay together on a line are not cut
 // (review: a line that fitted was cut; "$0" and ".421" on two lines).

@@ -368,6 +368,10 @@ func (m *Model) infoLines(t *store.Ticket, w, rows int) []string {
 		// before the branch: what code must resolve matters more
 		optional = append(optional, sanitize("conflicts with "+t.BaseBranch+": "+strings.Join(t.Conflicts, ", ")))
 	}
+	if t.Merged != "" {
+		// where a finished ticket's work went, to find it in git log
+		optional = append(optional, sanitize("merged "+shortCommit(t.Merged)+" into "+t.BaseBranch))
+	}
 	if t.Branch != "" && ansi.StringWidth(sanitize(t.Branch)) <= w {
 		optional = append(optional, sanitize(t.Branch))
 	}
@@ -393,6 +397,9 @@ func (m *Model) infoLines(t *store.Ticket, w, rows int) []string {
 	}
 	return append(lines, cutEnd(last, w))
 }
+
+// shortCommit is a commit id as git log --oneline shows it.
+func shortCommit(id string) string { return id[:min(len(id), 7)] }
 
 // fitInfo is the ticket's status line on one line of w cells. Short of
 // room, the optional parts go from the last (a part other than the last
