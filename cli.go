@@ -722,7 +722,11 @@ func sayWaiting(st *store.Store, w io.Writer, runBegan time.Time) {
 		case t.Paused:
 			lines[old][1] = append(lines[old][1], t.ID+" paused: resume it (agent-tui resume "+t.ID+")")
 		case t.Status == store.StatusAwaiting:
-			lines[old][2] = append(lines[old][2], t.ID+" awaiting approval at "+t.Phase)
+			line := t.ID + " awaiting approval at " + t.Phase
+			if t.Reason != "" {
+				line += ": " + t.Reason // what the approval lets through (max_cost_usd crossed)
+			}
+			lines[old][2] = append(lines[old][2], line)
 		}
 	}
 	const most = 10

@@ -2036,6 +2036,20 @@ func TestJSONFloatsAreRounded(t *testing.T) {
 // A stop the engine made is kept in the ticket's history: a merge blocked
 // by a dirty checkout, approved again once clean, still shows in show and
 // show --json after the ticket is done.
+// An idle run's summary says what an approval lets through: a gate
+// reached over max_cost_usd names the crossing.
+func TestCLIGateOverMaxCostSaysSo(t *testing.T) {
+	e := &cliEnv{t: t, srv: oaitest.New(simpleModel)}
+	t.Cleanup(e.srv.Close)
+	e.dir = newRepo(t, map[string]string{"README.md": "# x\n", "run_tests.sh": "exit 0\n"}, e.srv.URL,
+		"test_command = \"sh run_tests.sh\"\napprove = [\"diagnosis\"]\nmax_cost_usd = 0.0005\n")
+	id := strings.TrimSpace(e.mustRun("add", "--kind", "hotfix", "pricey"))
+	_, errOut, code := e.run("run", "--until-idle")
+	if code != 0 || !strings.Contains(errOut, id+" awaiting approval at diagnosis: spent $") || !strings.Contains(errOut, "over max_cost_usd $0.0005: approving lets it go on") {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+}
+
 func TestCLIShowKeepsStops(t *testing.T) {
 	e := &cliEnv{t: t, srv: oaitest.New(oaitest.Developer)}
 	t.Cleanup(e.srv.Close)

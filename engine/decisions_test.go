@@ -43,6 +43,36 @@ func TestMaxCostStopsTicket(t *testing.T) {
 	}
 }
 
+// A gated phase whose attempt crosses max_cost_usd still waits at its
+// gate, but says so: the approval starts the count again, and the person
+// giving it must know what it lets through.
+func TestMaxCostCrossedAtAGateIsNamed(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.MaxCostUSD = 0.005 // techspec alone costs ~0.016 (large)
+	h.cfg.Approve = []string{"techspec"}
+	id := h.add("feature", "pricey at a gate", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusAwaiting || tk.Phase != "techspec" {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	if !strings.Contains(tk.Reason, "over max_cost_usd $0.005: approving lets it go on") {
+		t.Fatalf("the gate does not name the crossing: %q", tk.Reason)
+	}
+	if n := len(tk.Stops); n == 0 || !strings.Contains(tk.Stops[n-1].Reason, "over max_cost_usd") {
+		t.Fatalf("the crossing is not in the history: %+v", tk.Stops)
+	}
+	// under the limit, a gate is only a gate
+	h2 := newHarness(t, "", developer)
+	h2.cfg.MaxCostUSD = 1
+	h2.cfg.Approve = []string{"techspec"}
+	id2 := h2.add("feature", "cheap at a gate", false)
+	h2.runIdle()
+	if tk := h2.ticket(id2); tk.Status != store.StatusAwaiting || tk.Reason != "" || len(tk.Stops) != 0 {
+		t.Fatalf("%s (%q), stops %+v", tk.Status, tk.Reason, tk.Stops)
+	}
+}
+
 func TestContextBudgetTrimsAndRecords(t *testing.T) {
 	long := strings.Repeat("a very long line of the ticket body that goes on\n", 2000)
 	h := newHarness(t, "\n[phases.techspec]\ncontext_tokens = 1500\n", func(r *oaitest.Request, phase string) oaitest.Reply {

@@ -119,6 +119,14 @@ var errFrozenConflict = errors.New("conflict in the frozen tests")
 
 // overBudget says why a ticket has spent its max_cost_usd, or "".
 func (e *Engine) overBudget(t *store.Ticket) string {
+	if over := e.spentOver(t); over != "" {
+		return over + ": approve or retry to go on"
+	}
+	return ""
+}
+
+// spentOver says how far a ticket is over its max_cost_usd, or "".
+func (e *Engine) spentOver(t *store.Ticket) string {
 	spent := t.CostUSD - t.CostBase
 	if e.cfg.MaxCostUSD <= 0 || spent < e.cfg.MaxCostUSD {
 		return ""
@@ -126,9 +134,9 @@ func (e *Engine) overBudget(t *store.Ticket) string {
 	limit := strconv.FormatFloat(e.cfg.MaxCostUSD, 'f', -1, 64)
 	if t.CostBase > 0 {
 		// a human's go-ahead starts the count again
-		return fmt.Sprintf("spent $%.4f since the last human decision (the ticket $%.4f in all), over max_cost_usd $%s: approve or retry to go on", spent, t.CostUSD, limit)
+		return fmt.Sprintf("spent $%.4f since the last human decision (the ticket $%.4f in all), over max_cost_usd $%s", spent, t.CostUSD, limit)
 	}
-	return fmt.Sprintf("spent $%.4f, over max_cost_usd $%s: approve or retry to go on", spent, limit)
+	return fmt.Sprintf("spent $%.4f, over max_cost_usd $%s", spent, limit)
 }
 
 // errParked ends a step that left the ticket waiting for a human.
@@ -710,6 +718,11 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 			if e.cfg.Gated(phase) {
 				cur.Status = store.StatusAwaiting
 				ps.Status = store.PhaseAwaiting
+				if over := e.spentOver(cur); over != "" {
+					// the approval starts the count again: the person
+					// giving it is told what it lets through
+					stopped(cur, store.StatusAwaiting, over+": approving lets it go on")
+				}
 			} else {
 				ps.Status = store.PhaseAccepted
 			}
