@@ -194,6 +194,36 @@ func TestReviewWithoutRoomForTheDiffStops(t *testing.T) {
 	}
 }
 
+// A diagnosis works from the ticket: a budget under the phase's own
+// instructions, or one that leaves too little of the ticket, stops it
+// before anything is sent (a call over its budget was sent before, with
+// nothing recorded as trimmed).
+func TestDiagnosisWithoutRoomForTheTicketStops(t *testing.T) {
+	body := strings.Repeat("the report goes on about what the user saw and when ", 200) // ~2.6k tokens
+	for _, c := range []struct {
+		budget int
+		want   string
+	}{
+		{300, "diagnosis: context_tokens = 300 is less than its instructions and tool definitions alone ("},
+		{1000, "diagnosis: context_tokens = 1000 leaves only "},
+	} {
+		h := newHarness(t, fmt.Sprintf("\n[phases.diagnosis]\ncontext_tokens = %d\n", c.budget), developer)
+		tk, err := AddTicket(h.st, NewTicket{Kind: "hotfix", Title: "long report", Body: body}, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := tk.ID
+		h.runIdle()
+		tk = h.ticket(id)
+		if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, c.want) || !strings.Contains(tk.Reason, "raise [phases.diagnosis] context_tokens") {
+			t.Fatalf("budget %d: %s (%s)", c.budget, tk.Status, tk.Reason)
+		}
+		if n := len(h.requests("diagnosis")); n != 0 {
+			t.Fatalf("budget %d: diagnosis asked %d times", c.budget, n)
+		}
+	}
+}
+
 // The latest round's results share the room in proportion, and its calls'
 // arguments (they have run) give way before them.
 func TestLatestRoundSharesTheRoom(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -480,24 +481,34 @@ func TestValidatorTrimmingIsRecorded(t *testing.T) {
 // raise: a verdict on a document it never saw would pass anything. A
 // source of a few tokens is kept whole, not called left out.
 func TestValidatorBudgetTooSmallStops(t *testing.T) {
-	var judged atomic.Int32
-	h := newHarness(t, "\n[phases.validator]\ncontext_tokens = 1\n", func(r *oaitest.Request, phase string) oaitest.Reply {
-		if strings.HasPrefix(phase, "validator of ") {
-			judged.Add(1)
+	for _, c := range []struct {
+		budget int
+		want   string
+	}{
+		// under its own instructions: nothing would fit
+		{1, "validator: context_tokens = 1 is less than its instructions and tool definitions alone ("},
+		// a little over them: the document goes
+		{230, "validator: context_tokens = 230 leaves nothing of \"Deliverable of phase diagnosis\""},
+	} {
+		var judged atomic.Int32
+		h := newHarness(t, fmt.Sprintf("\n[phases.validator]\ncontext_tokens = %d\n", c.budget), func(r *oaitest.Request, phase string) oaitest.Reply {
+			if strings.HasPrefix(phase, "validator of ") {
+				judged.Add(1)
+			}
+			return developer(r, phase)
+		})
+		id := h.add("hotfix", "tiny validator budget", false)
+		h.runIdle()
+		tk := h.ticket(id)
+		if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, c.want) || !strings.Contains(tk.Reason, "raise [phases.validator] context_tokens") {
+			t.Fatalf("budget %d: status %s reason %q", c.budget, tk.Status, tk.Reason)
 		}
-		return developer(r, phase)
-	})
-	id := h.add("hotfix", "tiny validator budget", false)
-	h.runIdle()
-	tk := h.ticket(id)
-	if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "validator: context_tokens = 1 leaves nothing of \"Deliverable of phase diagnosis\"") || !strings.Contains(tk.Reason, "raise [phases.validator] context_tokens") {
-		t.Fatalf("status %s reason %q", tk.Status, tk.Reason)
-	}
-	if n := judged.Load(); n != 0 {
-		t.Fatalf("the validator was asked %d times with nothing to judge", n)
-	}
-	if a := h.phase(id, "diagnosis").Attempts; len(a) != 1 || a[0].Verdict != nil {
-		t.Fatalf("attempts %+v", a)
+		if n := judged.Load(); n != 0 {
+			t.Fatalf("budget %d: the validator was asked %d times with nothing to judge", c.budget, n)
+		}
+		if a := h.phase(id, "diagnosis").Attempts; len(a) != 1 || a[0].Verdict != nil {
+			t.Fatalf("budget %d: attempts %+v", c.budget, a)
+		}
 	}
 }
 

@@ -173,7 +173,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 	var secs []section
 	switch name {
 	case config.Discovery, config.Diagnosis:
-		secs = append(secs, section{title: "Ticket", body: ticket, prio: prioTicket},
+		secs = append(secs, section{title: "Ticket", body: ticket, prio: prioTicket, vital: true},
 			section{title: "Repository overview", body: e.overview(readRoot), prio: prioOverview})
 	case config.Techspec:
 		secs = append(secs, section{title: "Functional spec", body: spec, prio: prioPrimary, vital: true})
@@ -246,6 +246,14 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 	defs := toolDefinitions(in.box)
 	// the instructions and the tool definitions are sent with every call
 	fixed := instructionTokens(sys) + llm.EstimateTools(defs)
+	if budget > 0 && fixed+llm.EstimateTokens(header) >= budget {
+		// nothing of what the phase works from would fit, and a call
+		// over its budget would be sent all the same
+		if in.box != nil {
+			in.box.Close()
+		}
+		return nil, &budgetTooSmall{phase: name, budget: budget, fixed: fixed + llm.EstimateTokens(header)}
+	}
 	in.user, in.tokens, in.trimmed = assemble(header, secs, leftOf(budget, fixed))
 	in.tokens += fixed
 	for i, s := range secs {
@@ -287,9 +295,13 @@ const vitalFloor = 500
 type budgetTooSmall struct {
 	phase, what          string
 	budget, tokens, kept int
+	fixed                int // the instructions and tool definitions, when they alone are over it
 }
 
 func (b *budgetTooSmall) Error() string {
+	if b.fixed > 0 {
+		return fmt.Sprintf("%s: context_tokens = %d is less than its instructions and tool definitions alone (%d tokens): raise [phases.%s] context_tokens, then retry", b.phase, b.budget, b.fixed, b.phase)
+	}
 	left := "nothing"
 	if b.kept > 0 && b.kept < b.tokens {
 		left = fmt.Sprintf("only %d tokens", b.kept)

@@ -389,7 +389,12 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 		{title: "Source of truth: " + sourceName, body: source, prio: prioCriteria, vital: true},
 	}
 	sizes := []int{llm.EstimateTokens(deliverable), llm.EstimateTokens(source)}
-	user, _, trimmed := assemble(fmt.Sprintf("Phase: validator of %s · Ticket %s (%s): %s", phase, t.ID, t.Kind, t.Title), secs, leftOf(budget, instructionTokens(sys)))
+	header := fmt.Sprintf("Phase: validator of %s · Ticket %s (%s): %s", phase, t.ID, t.Kind, t.Title)
+	if fixed := instructionTokens(sys) + llm.EstimateTokens(header); budget > 0 && fixed >= budget {
+		small := &budgetTooSmall{phase: config.Validator, budget: budget, fixed: fixed}
+		return Verdict{}, &humanStop{small.Error()}
+	}
+	user, _, trimmed := assemble(header, secs, leftOf(budget, instructionTokens(sys)))
 	v := &store.Validator{Trimmed: trimmed}
 	a.Validator = v
 	for i, sec := range secs {
