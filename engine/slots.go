@@ -75,6 +75,7 @@ func (s *slots) tryTake(id string) bool {
 	delete(s.expected, n)
 	if s.mayTakeLocked(n) {
 		s.free--
+		s.dispatchLocked() // a newer one waited for it to ask: a slot left is theirs
 		return true
 	}
 	s.dispatchLocked() // (it no longer holds anyone up)
@@ -88,6 +89,7 @@ func (s *slots) take(ctx context.Context, id string) bool {
 	delete(s.expected, n)
 	if s.mayTakeLocked(n) {
 		s.free--
+		s.dispatchLocked() // (see tryTake)
 		s.mu.Unlock()
 		return true
 	}

@@ -57,6 +57,38 @@ func TestSlotsGoToTheOldestWaiting(t *testing.T) {
 	}
 }
 
+// A newer ticket that waited only because older ones were still to ask
+// gets a slot left free as soon as they have taken theirs, not at the next
+// slot given back (the demo's epic waited seconds with two slots free).
+func TestSlotsLeftFreeGoToTheNewerWaiting(t *testing.T) {
+	for _, viaTake := range []bool{false, true} {
+		s := newSlots(4)
+		for _, id := range []string{"T-1", "T-2", "T-3"} {
+			s.expect(id)
+		}
+		granted := make(chan bool, 1)
+		go func() { granted <- s.take(context.Background(), "T-3") }()
+		untilWaiting(s, 1)
+		for _, id := range []string{"T-1", "T-2"} {
+			if viaTake {
+				if !s.take(context.Background(), id) {
+					t.Fatalf("%s got no slot", id)
+				}
+			} else if !s.tryTake(id) {
+				t.Fatalf("%s got no slot", id)
+			}
+		}
+		select {
+		case <-granted:
+		case <-time.After(5 * time.Second):
+			s.mu.Lock()
+			free := s.free
+			s.mu.Unlock()
+			t.Fatalf("take %v: T-3 still waits with %d slots free", viaTake, free)
+		}
+	}
+}
+
 // Tickets start in the order they were made, the first too: the
 // goroutines start in no set order, but a newer ticket does not take a
 // slot before an older one has asked.
