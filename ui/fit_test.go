@@ -36,11 +36,22 @@ func checkFrame(t *testing.T, m Model, w, h int) string {
 // The full help lists every key, whatever the size; the frame stays inside
 // the terminal.
 func TestFullHelpListsEveryKey(t *testing.T) {
-	for _, size := range [][2]int{{150, 42}, {100, 30}, {80, 24}, {60, 15}, {60, 12}, {50, 10}, {40, 12}} {
+	for _, size := range [][2]int{{150, 42}, {100, 30}, {80, 24}, {60, 15}, {60, 12}, {50, 10}, {40, 12}, {40, 10}, {30, 8}, {24, 8}} {
 		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
 			m := newTestModel(t, fixture(), size[0], size[1])
 			m = press(t, m, "?")
 			out := checkFrame(t, m, size[0], size[1])
+			if strings.Contains(out, "more (j/k)") {
+				// too small for every key at once: j scrolls them all
+				// into view, one frame after another
+				for range 30 {
+					m = press(t, m, "j")
+					out += checkFrame(t, m, size[0], size[1])
+				}
+				if m.q.selectedID() != "T-1" {
+					t.Errorf("j moved the hidden queue to %s, not the help", m.q.selectedID())
+				}
+			}
 			for _, g := range m.keys.FullHelp() {
 				for _, b := range g {
 					// a small screen may get the short words

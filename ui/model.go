@@ -43,7 +43,9 @@ type Model struct {
 	ctx  context.Context
 	keys keyMap
 	help help.Model
-	st   *styles
+	// helpTop is the first line of a full help too tall for the screen
+	helpTop int
+	st      *styles
 
 	width, height int
 	focus, tab    int
@@ -464,6 +466,25 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		return tea.Quit
 	case key.Matches(k, km.Help):
 		m.help.ShowAll = !m.help.ShowAll
+		m.helpTop = 0
+	case m.helpOverflows() && key.Matches(k, km.Up, km.Down, km.PageUp, km.PageDown, km.Top, km.Bottom):
+		// the panes are hidden: these scroll the keys, not the queue
+		switch {
+		case key.Matches(k, km.Up):
+			m.helpTop--
+		case key.Matches(k, km.Down):
+			m.helpTop++
+		case key.Matches(k, km.PageUp):
+			m.helpTop -= m.height / 2
+		case key.Matches(k, km.PageDown):
+			m.helpTop += m.height / 2
+		case key.Matches(k, km.Top):
+			m.helpTop = 0
+		default:
+			m.helpTop = 1 << 30
+		}
+		l := m.layout()
+		m.helpTop = clamp(m.helpTop, 0, max(l.helpH-(m.height-l.statusH-1), 0))
 	case key.Matches(k, km.Focus):
 		m.focus = 1 - m.focus
 	case key.Matches(k, km.Tabs):

@@ -97,7 +97,7 @@ func (m *Model) render() string {
 	help, _ := m.helpLines()
 	rows := make([]string, 0, m.height)
 	if l.helpScreen {
-		rows = append(rows, help[:min(len(help), m.height-l.statusH)]...)
+		rows = append(rows, m.helpWindow(help, m.height-l.statusH)...)
 		for len(rows) < m.height-l.statusH {
 			rows = append(rows, "")
 		}
@@ -219,6 +219,35 @@ func fullHelp(h help.Model, groups [][]key.Binding, w, height int) (lines []stri
 		}
 	}
 	return brief, true
+}
+
+// helpWindow is the full help in rows lines: where every key does not
+// fit even in brief, the lines from helpTop and, last, how to see the
+// others (a key left off is a key nobody finds).
+func (m *Model) helpWindow(help []string, rows int) []string {
+	if len(help) <= rows || rows < 2 {
+		return help[:min(len(help), max(rows, 0))]
+	}
+	top := clamp(m.helpTop, 0, len(help)-(rows-1))
+	shown := help[top : top+rows-1]
+	var more []string
+	if top > 0 {
+		more = append(more, fmt.Sprintf("↑ %d more", top))
+	}
+	if below := len(help) - top - len(shown); below > 0 {
+		more = append(more, fmt.Sprintf("↓ %d more", below))
+	}
+	return append(slices.Clip(shown), m.st.dim.Render(ansi.Truncate(strings.Join(more, " · ")+" (j/k)", m.width, "…")))
+}
+
+// helpOverflows says the full help takes the screen and does not fit it:
+// the moving keys scroll it then.
+func (m *Model) helpOverflows() bool {
+	if !m.help.ShowAll {
+		return false
+	}
+	l := m.layout()
+	return l.helpScreen && l.helpH > m.height-l.statusH
 }
 
 // helpBands puts groups side by side, starting a new band of rows when
