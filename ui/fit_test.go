@@ -11,6 +11,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"agent-tui/engine"
 	"agent-tui/engine/llm"
@@ -353,6 +354,24 @@ func TestCommandAttemptStreamHeader(t *testing.T) {
 	m, _ = update(m, engine.Event{Type: engine.EvAttempt, TicketID: "T-1", Attempt: code})
 	if out := plain(m); !strings.Contains(out, "code · attempt 2 · running · … (simulated) · 0 in / 0 out") {
 		t.Fatalf("stream header of a starting model attempt:\n%s", out)
+	}
+}
+
+// Without an engine, an attempt that never ended was cut off (kill -9):
+// its stream and History say interrupted, as the ticket does, not running.
+func TestBrowsingShowsCutOffAttemptInterrupted(t *testing.T) {
+	m := NewModel(fixture(), Options{NoModel: "no model configured", Confinement: "none"})
+	m, _ = update(m, tea.WindowSizeMsg{Width: 150, Height: 42})
+	m = settle(t, m, m.Init())
+	m = press(t, m, "j") // T-2, whose code attempt has no end
+	m = settle(t, m, nil)
+	for tab, want := range map[string]string{"1": "code · attempt 1 · interrupted", "3": "context 8.1k\n  interrupted"} {
+		m = press(t, m, tab)
+		out := plain(m)
+		lines := ansi.Strip(strings.Join(m.detailLines(m.layout()), "\n"))
+		if !strings.Contains(lines, want) || strings.Contains(out, "running…") || strings.Contains(out, "attempt 1 · running") {
+			t.Fatalf("tab %s:\n%s", tab, out)
+		}
 	}
 }
 

@@ -204,6 +204,17 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			td.loading = false
 			return m.setFlash("loading "+msg.id+": "+msg.err.Error(), true)
 		}
+		if m.q.noEngine {
+			// no run holds the tickets: an attempt that never ended was
+			// cut off (kill -9), not running, as the ticket says
+			for i, a := range msg.attempts {
+				if !a.Done() {
+					cut := *a
+					cut.Interrupted = true
+					msg.attempts[i] = &cut
+				}
+			}
+		}
 		td.setLoaded(msg.attempts)
 		return nil
 	case diffMsg:
