@@ -1315,6 +1315,19 @@ func TestCLIShowsInterrupted(t *testing.T) {
 	if out := e.mustRun("show", id); !strings.Contains(out, "\n"+fmt.Sprintf("%-10s", "discovery")+" interrupted\n") || strings.Contains(out, " running") {
 		t.Fatalf("show:\n%s", out)
 	}
+	// and its attempt a kill cut off, which no run has marked yet
+	e.withStore(func(st *store.Store) error {
+		return st.PutAttempt(id, &store.Attempt{Phase: "discovery", N: 1, Model: "m", Started: time.Now()})
+	})
+	if out := e.mustRun("show", id); !strings.Contains(out, "#1 —") || !strings.Contains(out, " interrupted\n") {
+		t.Fatalf("show:\n%s", out)
+	}
+	if err := json.Unmarshal([]byte(e.mustRun("show", id, "--json")), &show); err != nil {
+		t.Fatal(err)
+	}
+	if a := show["phases"].([]any)[0].(map[string]any)["attempts"].([]any)[0].(map[string]any); a["interrupted"] != true {
+		t.Fatalf("attempt %v", a)
+	}
 }
 
 // A ticket a stopped run left running cannot be retried from the command

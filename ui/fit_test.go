@@ -365,6 +365,11 @@ func TestBrowsingShowsCutOffAttemptInterrupted(t *testing.T) {
 	m = settle(t, m, m.Init())
 	m = press(t, m, "j") // T-2, whose code attempt has no end
 	m = settle(t, m, nil)
+	// a refusal says why it says running
+	m = press(t, m, "a")
+	if !strings.Contains(m.flash, "T-2 is running: only") || !strings.Contains(m.flash, "was running when agent-tui last stopped") {
+		t.Fatalf("flash %q", m.flash)
+	}
 	for tab, want := range map[string]string{"1": "code · attempt 1 · interrupted", "3": "context 8.1k\n  interrupted"} {
 		m = press(t, m, tab)
 		out := plain(m)

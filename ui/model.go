@@ -767,6 +767,10 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 	// the engine's own rules, asked before any dialog opens
 	refused := func(kind string) (tea.Cmd, bool) {
 		if err := engine.Allowed(t, kind); err != nil {
+			if m.q.noEngine && t.Status == store.StatusRunning {
+				// it says interrupted here: running is what it was
+				return failed(err.Error() + " (it was running when agent-tui last stopped: a run with a model resumes it; pause and cancel work now)"), true
+			}
 			return failed(err.Error()), true
 		}
 		return nil, false
