@@ -47,6 +47,7 @@ func InstallHelper() { helperInstalled.Store(true) }
 // this one comes early while it imports only the standard library,
 // golang.org/x/sys and wtfile (TestHelperSkipsOtherPackagesInit).
 func init() {
+	closeInheritedOnExec()
 	if len(os.Args) < 2 || os.Args[1] != HelperArg {
 		return
 	}

@@ -24,6 +24,10 @@ func TestMain(m *testing.M) {
 		dialAndReport(sock)
 		os.Exit(0)
 	}
+	if dir := os.Getenv("AGENT_TUI_TEST_FDS"); dir != "" {
+		readInheritedFD(dir)
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
 
