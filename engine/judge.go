@@ -155,6 +155,11 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		e.sayCheck(t, a, e.testCmd(t))
 		c := e.runCheck(ctx, t, CheckTestsRed, e.testCmd(t), 0)
 		a.Checks = append(a.Checks, c)
+		// what the red run wrote goes, as after code's green run: left,
+		// code would commit it with its own work, and merge it
+		if _, err := e.repo.DropUnstaged(ctx, t.Worktree); err != nil {
+			return err
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

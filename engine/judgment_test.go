@@ -1348,6 +1348,26 @@ func TestGateApproveCommitsNoTestRunLeftovers(t *testing.T) {
 	}
 }
 
+// What the tests phase's red run writes is not committed by code and
+// merged: it goes when the run ends, as the green run's does.
+func TestRedRunLeftoversAreNotMerged(t *testing.T) {
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		if phase == "tests" && toolTurns(r) == 0 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("t", "tests/"+id+"_test.sh", "echo made by a test run > artifact.txt\ngrep -q 'done "+id+"' src/"+id+".txt\n")}}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "red run writes", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	if files := gitOut(t, h.dir, "ls-tree", "-r", "--name-only", "main"); strings.Contains(files, "artifact.txt") {
+		t.Fatalf("the red run's file was merged:\n%s", files)
+	}
+}
+
 // testRunWritesLeftovers is a developer whose code, run by its tests,
 // writes agent-tui's config and a test that always passes.
 func testRunWritesLeftovers(r *oaitest.Request, phase string) oaitest.Reply {
