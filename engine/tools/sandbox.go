@@ -475,7 +475,9 @@ func CheckWritable(sensitive bool, own ...string) []string {
 }
 
 func (b *Box) writable() []string {
-	w := []string{b.rootDir, b.tmpDir}
+	// /dev/shm as the test and CI runs have it (CheckWritable): POSIX
+	// semaphores and shared memory live there
+	w := append([]string{b.rootDir, b.tmpDir}, existing([]string{"/dev/shm"})...)
 	for _, d := range cacheDirs(b.opts.Sensitive, w...) {
 		dup := false
 		for _, x := range w {

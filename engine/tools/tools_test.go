@@ -552,7 +552,10 @@ func TestConfinedCommands(t *testing.T) {
 		if !strings.HasPrefix(b.Confinement(), name) {
 			t.Errorf("Confinement() = %q", b.Confinement())
 		}
-		cmd := fmt.Sprintf("echo in > inside.txt && echo t > \"$TMPDIR/t.txt\" && cat %s/keep.txt && echo x > /dev/null && echo ok; "+
+		// /dev/shm as the test runs have it (a Python multiprocessing lock)
+		shm := fmt.Sprintf("/dev/shm/agent-tui-test-%d", os.Getpid())
+		defer os.Remove(shm)
+		cmd := fmt.Sprintf("echo in > inside.txt && echo t > \"$TMPDIR/t.txt\" && cat %s/keep.txt && echo x > /dev/null && echo s > "+shm+" && echo ok; "+
 			"echo bad > %s/new.txt; rm -f %s/keep.txt; echo bad >> %s/keep.txt; mkdir %s/d; echo bad > /tmp/agent-tui-escape-$$; true",
 			outside, outside, outside, outside, outside)
 		res, isErr := call(t, b, "run_command", map[string]any{"command": cmd})
