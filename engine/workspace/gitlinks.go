@@ -157,15 +157,27 @@ func (r *Repo) addAll(ctx context.Context, wt string, env []string) error {
 	if err != nil {
 		return err
 	}
-	args := []string{"add", "-A"}
-	if len(before) > 0 {
-		args = append(args, "--", ".")
-		for _, p := range before {
-			args = append(args, ":(top,literal,exclude)"+p)
+	// a repository without a commit (git init, and no more) cannot be
+	// added as an entry: git names one and adds nothing, so each is left
+	// out in turn, untracked, as the others are taken out below
+	var empty []string
+	for {
+		args := []string{"add", "-A"}
+		if out := slices.Concat(before, empty); len(out) > 0 {
+			args = append(args, "--", ".")
+			for _, p := range out {
+				args = append(args, ":(top,literal,exclude)"+p)
+			}
 		}
-	}
-	if _, err := r.gitIn(ctx, wt, env, args...); err != nil {
-		return err
+		_, err := r.gitIn(ctx, wt, env, args...)
+		if err == nil {
+			break
+		}
+		p := repoWithoutCommit(err)
+		if p == "" || slices.Contains(empty, p) || len(empty) >= 100 {
+			return err
+		}
+		empty = append(empty, p)
 	}
 	after, err := r.gitlinks(ctx, wt, index, env)
 	if err != nil {
@@ -182,4 +194,20 @@ func (r *Repo) addAll(ctx context.Context, wt string, env []string) error {
 	}
 	_, err = r.gitIn(ctx, wt, env, append([]string{"update-index", "--force-remove", "--"}, taken...)...)
 	return err
+}
+
+// repoWithoutCommit is the repository git add refused as having no commit
+// checked out, or "".
+func repoWithoutCommit(err error) string {
+	var ge *gitError
+	if !errors.As(err, &ge) {
+		return ""
+	}
+	for line := range strings.Lines(ge.stderr) {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "error: '")
+		if p, ok2 := strings.CutSuffix(rest, "' does not have a commit checked out"); ok && ok2 {
+			return strings.TrimSuffix(p, "/")
+		}
+	}
+	return ""
 }

@@ -1308,3 +1308,30 @@ func TestGitDoesNotWaitForHookJobs(t *testing.T) {
 		t.Errorf("last commit %q", got)
 	}
 }
+
+// A git repository a command made in the worktree and never committed to
+// (git init, no more) is left out of the commit, untracked, as one with
+// commits is: git add refuses it, and the attempt used to fail with that.
+func TestCommitAllLeavesRepositoriesWithoutCommitsOut(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, branch, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"empty1", "sub/empty2"} {
+		run(t, wt, "init", "-q", filepath.Join(wt, d))
+		write(t, filepath.Join(wt, d, "inside.txt"), "not the ticket's\n")
+	}
+	write(t, filepath.Join(wt, "work.txt"), "the ticket's\n")
+	if _, err := r.CommitAll(ctx, wt, "work"); err != nil {
+		t.Fatalf("CommitAll with repositories without commits inside: %v", err)
+	}
+	files := run(t, r.Dir, "ls-tree", "-r", "--name-only", branch)
+	if !strings.Contains(files, "work.txt") || strings.Contains(files, "empty") {
+		t.Fatalf("committed:\n%s", files)
+	}
+	if d, err := r.Diff(ctx, wt, "main"); err != nil || !strings.Contains(d, "work.txt") {
+		t.Fatalf("diff: %v\n%s", err, d)
+	}
+}
