@@ -180,6 +180,17 @@ func execOnThread(prepare func() error, run func() (Result, error)) (res Result,
 	go func() {
 		defer close(done)
 		runtime.LockOSThread()
+		if onMainThread() {
+			// never the process's first thread: a process-directed signal,
+			// ptrace of its id and /proc/<pid> judge agent-tui by it, so
+			// confined it would share the run's Landlock domain with the
+			// run (which could then signal agent-tui), and it would be
+			// lost to the runtime once its goroutine ends. Held here, it
+			// cannot be the thread the work gets.
+			res, err, prepErr = execOnThread(prepare, run)
+			runtime.UnlockOSThread()
+			return
+		}
 		lowerThreadPriority()
 		if prepare != nil {
 			prepErr = prepare()

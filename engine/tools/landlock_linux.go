@@ -95,10 +95,33 @@ func buildThreadRuleset(writable, readable, hidden []string) (int, []pathStamp, 
 	return rs, stamps, nil
 }
 
-// newRuleset makes a Landlock ruleset handling the given rights.
+// signalScope is Landlock's signal scoping where the kernel has it: a
+// confined command may signal only what its run started, not agent-tui,
+// another ticket's run or any other process of the user's (kill, SIGSTOP).
+// It needs erratum 2 fixed, which lets threads of one process always
+// signal each other: a thread of agent-tui is confined for test runs, and
+// Go's runtime signals its threads.
+var signalScope = sync.OnceValue(func() uint64 {
+	const erratum2 = 1 << 1
+	if landlockABI() < 6 {
+		return 0
+	}
+	errata, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_ERRATA)
+	if errno != 0 || errata&erratum2 == 0 {
+		return 0
+	}
+	return unix.LANDLOCK_SCOPE_SIGNAL
+})
+
+// newRuleset makes a Landlock ruleset handling the given rights, and
+// scoping signals where it can (signalScope).
 func newRuleset(handled uint64) (int, error) {
-	attr := unix.LandlockRulesetAttr{Access_fs: handled}
-	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), 8, 0)
+	attr := unix.LandlockRulesetAttr{Access_fs: handled, Scoped: signalScope()}
+	size := unsafe.Sizeof(attr)
+	if attr.Scoped == 0 {
+		size = 8 // what kernels before ABI 4 know
+	}
+	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), size, 0)
 	if errno != 0 {
 		return -1, fmt.Errorf("landlock_create_ruleset: %v", errno)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -117,4 +118,47 @@ func TestConfinedCommandsReadNoTerminal(t *testing.T) {
 			t.Errorf("run_command under %s: %q", name, out)
 		}
 	})
+}
+
+// A confined command cannot signal a process outside its run (agent-tui,
+// another ticket's run, a process of the user's): kill and SIGSTOP fail.
+// What the run started itself it can still stop. Test runs (a thread of
+// this process confined) and run_command alike. The thread confined for a
+// test run is never the process's first, which would put agent-tui itself
+// in the run's domain.
+func TestConfinedCommandsCannotSignalOutside(t *testing.T) {
+	if signalScope() == 0 {
+		t.Skip("no Landlock signal scoping here (ABI 6 with erratum 2)")
+	}
+	victim := exec.Command("sleep", "60")
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer victim.Process.Kill()
+	cmd := fmt.Sprintf("kill -STOP %d; echo outside=$?; kill -0 %d; echo agent=$?; sleep 30 & kill $! ; echo own=$?", victim.Process.Pid, os.Getpid())
+	want := func(way, out string) {
+		t.Helper()
+		if !strings.Contains(out, "outside=1") || !strings.Contains(out, "agent=1") || !strings.Contains(out, "own=0") {
+			t.Fatalf("%s:\n%s", way, out)
+		}
+	}
+	dir := t.TempDir()
+	for range 3 {
+		res, err := ExecConfined(context.Background(), []string{"sh", "-c", cmd}, dir, os.Environ(), 10*time.Second, 4096, []string{dir}, nil, nil)
+		if err != nil || res.Unconfined != "" {
+			t.Fatalf("%v %q", err, res.Unconfined)
+		}
+		want("test run", res.Output)
+	}
+	b, _, _ := setup(t, Options{})
+	out, isErr := call(t, b, "run_command", map[string]any{"command": cmd})
+	wantOK(t, out, isErr)
+	want("run_command", out)
+	var st syscall.WaitStatus
+	if pid, _ := syscall.Wait4(victim.Process.Pid, &st, syscall.WNOHANG|syscall.WUNTRACED, nil); pid != 0 {
+		t.Fatalf("the process outside was signalled: %v", st)
+	}
+	if status, _ := os.ReadFile("/proc/self/status"); !strings.Contains(string(status), "NoNewPrivs:\t0") {
+		t.Fatalf("this process's first thread was confined:\n%s", status)
+	}
 }
