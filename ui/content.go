@@ -133,7 +133,13 @@ func docsLines(st *styles, items []docItem, dc *docCache, w int) []string {
 		if i > 0 {
 			out = append(out, "")
 		}
-		out = append(out, st.header.Render(ansi.Truncate("── "+sanitize(it.title)+" "+strings.Repeat("─", w), w, "")))
+		head := "── " + sanitize(it.title) + " "
+		if room := w - ansi.StringWidth(head); room >= 0 {
+			head += strings.Repeat("─", room)
+		} else {
+			head = ansi.Truncate(strings.TrimSuffix(head, " "), w, "…") // a cut title says so
+		}
+		out = append(out, st.header.Render(head))
 		if r, ok := dc.done[it.key]; ok {
 			out = append(out, r...)
 		} else {

@@ -865,6 +865,9 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 			return cmd
 		}
 		what := "Its worktree is removed; its branch stays."
+		if t.Worktree == "" {
+			what = "It has no worktree yet."
+		}
 		if t.Kind == engine.KindEpic {
 			// the split may make children before the y: they go too
 			what = "It has no worktree of its own; children it makes meanwhile are cancelled with it."

@@ -361,6 +361,9 @@ func (m *Model) detailLines(l layout) []string {
 	out := []string{m.tabRow(w)}
 	t := m.q.selected()
 	if t == nil {
+		if len(m.q.tickets) > 0 && m.q.filtered() {
+			return append(out, "", m.st.dim.Render(fmt.Sprintf("No ticket of %d matches the filter: esc shows them all.", len(m.q.tickets))))
+		}
 		return append(out, "", m.st.dim.Render("Select a ticket, or press n to create one."))
 	}
 	for _, line := range l.info {
@@ -734,6 +737,11 @@ func (m *Model) streamHeader(a *store.Attempt, seq, streamed int) string {
 		model += " (simulated)"
 	}
 	parts = append(parts, model)
+	if a.ContextTokens > 0 {
+		// the call's context, what the budget governs: before the counts
+		// that a narrow pane cuts first
+		parts = append(parts, "ctx "+tokens(a.ContextTokens))
+	}
 	extra := streamingCost(m.models, a, streamed)
 	if extra > 0 {
 		// before the counts: a narrow pane cuts those first
@@ -743,9 +751,6 @@ func (m *Model) streamHeader(a *store.Attempt, seq, streamed int) string {
 		// counts and cost come with each call's end: meanwhile, what the
 		// attempt has streamed so far, about four bytes a token
 		parts = append(parts, "~"+tokens(streamed/4)+" streamed")
-	}
-	if a.ContextTokens > 0 {
-		parts = append(parts, "ctx "+tokens(a.ContextTokens))
 	}
 	parts = append(parts, tokens(a.TokensIn)+" in / "+tokens(a.TokensOut)+" out")
 	if extra > 0 {
