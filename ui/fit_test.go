@@ -993,6 +993,13 @@ func TestPauseOfARunningTicketSaysItWaits(t *testing.T) {
 	if s := statusRow(m); !strings.Contains(s, "pausing T-2 once its current step ends") {
 		t.Fatalf("status line %q", s)
 	}
+	// the step ends and the ticket is paused: the flash is stale
+	paused := *m.q.tickets["T-2"]
+	paused.Paused = true
+	m, _ = update(m, engine.Event{Type: engine.EvTicket, TicketID: "T-2", Ticket: &paused})
+	if s := statusRow(m); strings.Contains(s, "pausing T-2") {
+		t.Fatalf("status line once paused %q", s)
+	}
 }
 
 // A provider that refused its key says so in the status line.

@@ -77,6 +77,7 @@ type Model struct {
 	// that ticket leaves flashStatus for a state an action ends in, one
 	// asking for a selection once there is one
 	flashOn, flashStatus string
+	flashPaused          bool // flashOn's pause as the flash found it
 	flashNoSel           bool
 
 	loaded      bool
@@ -345,9 +346,9 @@ func (m *Model) setFlash(text string, isErr bool) tea.Cmd {
 
 // flashAbout ties the flash to ticket id as it is now.
 func (m *Model) flashAbout(id string) {
-	m.flashOn, m.flashStatus = id, ""
+	m.flashOn, m.flashStatus, m.flashPaused = id, "", false
 	if t := m.q.tickets[id]; t != nil {
-		m.flashStatus = t.Status
+		m.flashStatus, m.flashPaused = t.Status, t.Paused
 	}
 }
 
@@ -356,7 +357,11 @@ func (m *Model) flashAbout(id string) {
 // and running are what an action starts, not how it ended.
 func (m *Model) ticketMoved(t *store.Ticket) {
 	switch {
-	case m.flash == "" || t.ID != m.flashOn || t.Status == m.flashStatus:
+	case m.flash == "" || t.ID != m.flashOn:
+	case t.Paused != m.flashPaused:
+		// "pausing T-6 once its current step ends": it has
+		m.flash, m.flashOn = "", ""
+	case t.Status == m.flashStatus:
 	case t.Status == store.StatusQueued || t.Status == store.StatusRunning:
 		m.flashStatus = t.Status
 	default:
