@@ -986,6 +986,32 @@ func editorReady(cmd tea.Cmd) *editorReadyMsg {
 	return ready
 }
 
+// e pressed before the selected ticket's attempts are loaded (right after
+// moving to it) opens the editor once they are in, instead of refusing.
+func TestEditBeforeAttemptsLoadOpensOnceLoaded(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	var pending []tea.Msg
+	for _, k := range []string{"j", "j", "j"} { // T-4, needing a human
+		var cmd tea.Cmd
+		m, cmd = update(m, keyMsg(k))
+		pending = append(pending, collect(cmd)...)
+	}
+	m, cmd := update(m, keyMsg("e"))
+	if editorReady(cmd) != nil || !strings.Contains(m.flash, "the editor opens once they are in") {
+		t.Fatalf("before the load: flash %q", m.flash)
+	}
+	var opened *editorReadyMsg
+	for _, msg := range pending {
+		if am, ok := msg.(attemptsMsg); ok && am.id == "T-4" {
+			m, cmd = update(m, am)
+			opened = editorReady(cmd)
+		}
+	}
+	if opened == nil || opened.id != "T-4" {
+		t.Fatalf("the editor did not open once T-4's attempts were in: %+v (flash %q)", opened, m.flash)
+	}
+}
+
 // A pause asked of a running ticket says it waits for the step under way.
 func TestPauseOfARunningTicketSaysItWaits(t *testing.T) {
 	m := newTestModel(t, fixture(), 100, 30)

@@ -43,6 +43,9 @@ type Model struct {
 	ctx  context.Context
 	keys keyMap
 	help help.Model
+	// editOnLoad is the ticket whose editor e asked for before its
+	// attempts were loaded
+	editOnLoad string
 	// helpTop is the first line of a full help too tall for the screen
 	helpTop int
 	st      *styles
@@ -203,6 +206,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		td := m.ticketData(msg.id)
 		if msg.err != nil {
 			td.loading = false
+			if m.editOnLoad == msg.id {
+				m.editOnLoad = ""
+			}
 			return m.setFlash("loading "+msg.id+": "+msg.err.Error(), true)
 		}
 		if m.q.noEngine {
@@ -217,6 +223,14 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			}
 		}
 		td.setLoaded(msg.attempts)
+		if m.editOnLoad == msg.id {
+			m.editOnLoad = ""
+			// still the one selected, still waiting, nothing opened since
+			if t := m.q.selected(); t != nil && t.ID == msg.id && len(m.dialogs) == 0 && engine.Allowed(t, store.DecisionEditApprove) == nil {
+				m.flash = ""
+				return m.openEditor(t, td)
+			}
+		}
 		return nil
 	case diffMsg:
 		if m.diffReq[msg.id] == msg.key {
@@ -735,12 +749,24 @@ func (m *Model) click(ms tea.Mouse) tea.Cmd {
 	return nil
 }
 
-// action handles the keys that act on the selected ticket.
+// openEditor opens the deliverable t waits at in $EDITOR, to edit and
+// approve it.
+func (m *Model) openEditor(t *store.Ticket, td *ticketData) tea.Cmd {
+	// a phase that left nothing opens an empty file: the human writes
+	// the deliverable (the engine refuses an empty one)
+	text, pending := td.lastDeliverable(t.Phase), false
+	if p := engine.PendingDecision(t); p != nil && p.Kind == store.DecisionEditApprove {
+		text, pending = p.Text, true // the human's own edit, still waiting: edit it again
+	}
+	return prepareEdit(m.opts.EditDir, t.ID, text, pending)
+}
+
 func (m *Model) newTicketForm() (newTicketForm, tea.Cmd) {
 	ctx, b := m.ctx, m.b
 	return newTicketDialog(func(n engine.NewTicket) tea.Cmd { return addTicket(ctx, b, n) })
 }
 
+// action handles the keys that act on the selected ticket.
 func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 	km := m.keys
 	if key.Matches(k, km.New) {
@@ -839,15 +865,12 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		}
 		td := m.ticketData(id)
 		if !td.loaded {
-			return failed("attempts of " + id + " are still loading")
+			// opened once they are in: e pressed as the selection moved
+			// is not lost
+			m.editOnLoad = id
+			return m.setFlash("loading the attempts of "+id+": the editor opens once they are in", false)
 		}
-		// a phase that left nothing opens an empty file: the human writes
-		// the deliverable (the engine refuses an empty one)
-		text, pending := td.lastDeliverable(t.Phase), false
-		if p := engine.PendingDecision(t); p != nil && p.Kind == store.DecisionEditApprove {
-			text, pending = p.Text, true // the human's own edit, still waiting: edit it again
-		}
-		return prepareEdit(m.opts.EditDir, id, text, pending)
+		return m.openEditor(t, td)
 	case key.Matches(k, km.Guidance):
 		if cmd, no := refused(store.DecisionRetry); no {
 			return cmd
