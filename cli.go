@@ -776,6 +776,9 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 	if errors.Is(err, errNoDatabase) {
 		return unknownTicket(id)
 	}
+	if errors.Is(err, store.ErrInUse) {
+		return fmt.Errorf("%w (if it is the TUI, take the decision there)", err)
+	}
 	if err != nil {
 		return err
 	}

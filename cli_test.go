@@ -683,6 +683,13 @@ func TestCLICrashResume(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "in use by another agent-tui process") || time.Since(start) > 2*time.Second {
 		t.Fatalf("second process: exit %d after %v: %q", code, time.Since(start), errOut)
 	}
+	// the TUI takes decisions, not a compact: the advice fits the command
+	if _, errOut, _ := e.run("pause", id); !strings.Contains(errOut, "(if it is the TUI, take the decision there)") {
+		t.Fatalf("pause while held: %q", errOut)
+	}
+	if _, errOut, code := e.run("compact"); code == 0 || !strings.Contains(errOut, "in use by another") || strings.Contains(errOut, "decision") {
+		t.Fatalf("compact while held: exit %d %q", code, errOut)
+	}
 	child.Process.Signal(syscall.SIGKILL)
 	child.Wait()
 	// before the next run, show says what that run will record

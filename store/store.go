@@ -119,7 +119,7 @@ func openError(path string, err error) error {
 	case errors.Is(err, ErrDamaged):
 		return err // names the file already
 	case errors.Is(err, bolterrors.ErrTimeout):
-		return fmt.Errorf("database %s is %w%s: quit it (or, if it is the TUI, take the decision there), or use --db for another database", path, ErrInUse, holder(path))
+		return fmt.Errorf("database %s is %w%s: quit it, or use --db for another database", path, ErrInUse, holder(path))
 	case unreadableMeta(err):
 		return &damageError{fmt.Sprintf("database %s cannot be read (%v): not a database, or its first pages are damaged; if it is agent-tui's, keep a copy of it, then restore it from a backup or move it away to start a new one", path, err)}
 	case NotWritable(err):
