@@ -88,7 +88,7 @@ func New(o Options) *Engine {
 	if n < 1 {
 		n = 1
 	}
-	return &Engine{
+	e := &Engine{
 		st: o.Store, cfg: o.Config, repo: o.Repo, router: o.Router, prompts: o.Prompts,
 		log:     slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		broker:  newBroker(),
@@ -96,6 +96,10 @@ func New(o Options) *Engine {
 		runners: map[string]*runner{},
 		idle:    make(chan struct{}),
 	}
+	if o.Router != nil {
+		o.Router.OnRecovery(func() { e.broker.publish(Event{Type: EvHealth}) })
+	}
+	return e
 }
 
 // Health reports provider health.

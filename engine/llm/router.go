@@ -57,6 +57,16 @@ type Router struct {
 
 	mu     sync.Mutex
 	health map[string]*providerState
+	// onRecovery hears of a provider answering again after failures
+	onRecovery func()
+}
+
+// OnRecovery sets what to call when a provider that had failed answers
+// again: a status line that said cooling must not wait for its next poll.
+func (r *Router) OnRecovery(fn func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onRecovery = fn
 }
 
 type providerState struct {
@@ -494,10 +504,15 @@ func (r *Router) restUntil(provider string, t time.Time, reason string) {
 
 func (r *Router) succeeded(provider string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	s := r.state(provider)
+	recovered := s.failures > 0 || !s.coolingUntil.IsZero()
 	s.failures = 0
 	s.coolingUntil = time.Time{}
+	notify := r.onRecovery
+	r.mu.Unlock()
+	if recovered && notify != nil {
+		notify()
+	}
 }
 
 // state returns a provider's record; r.mu must be held.

@@ -608,6 +608,8 @@ func TestSuccessEndsCooldown(t *testing.T) {
 		return oaitest.Reply{Text: "ok"}
 	})
 	r := NewRouter(testConfig(model{name: "a", url: s.URL}), Options{})
+	var recoveries atomic.Int32
+	r.OnRecovery(func() { recoveries.Add(1) })
 	for range 3 {
 		_, _ = r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello})
 	}
@@ -620,6 +622,14 @@ func TestSuccessEndsCooldown(t *testing.T) {
 	}
 	if h := r.Health()[0]; h.Failures != 0 || !h.CoolingUntil.IsZero() {
 		t.Errorf("health %+v after a success", h)
+	}
+	// the recovery is told at once (the status line said cooling until
+	// its next poll), and only the recovery
+	if _, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello}); err != nil {
+		t.Fatal(err)
+	}
+	if n := recoveries.Load(); n != 1 {
+		t.Errorf("recoveries told: %d, want 1", n)
 	}
 }
 
