@@ -542,6 +542,24 @@ func (r *Router) scrub(s string) string {
 
 const shortKey = 8
 
+// keyPrefixAtEnd is how many bytes at the end of s could begin an API key
+// (one long enough to be masked inside words) that the next piece ends.
+func (r *Router) keyPrefixAtEnd(s string) int {
+	most := 0
+	for _, k := range r.secrets {
+		if len(k) < shortKey {
+			continue
+		}
+		for n := min(len(k)-1, len(s)); n > most; n-- {
+			if strings.HasSuffix(s, k[:n]) {
+				most = n
+				break
+			}
+		}
+	}
+	return most
+}
+
 // replaceWhole replaces old in s where no letter or digit touches it.
 func replaceWhole(s, old, new string) string {
 	isWord := func(b byte) bool {

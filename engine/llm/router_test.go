@@ -1217,6 +1217,38 @@ func TestUnstreamedCompletionIsNamed(t *testing.T) {
 	}
 }
 
+// A model (or a proxy) that repeats an API key in its answer: the key is
+// masked in what streams to the UI, in the answer and in tool arguments,
+// though it comes in pieces; text that only looks like its start is sent
+// once the next piece shows it is not.
+func TestKeyNeverInAnswers(t *testing.T) {
+	const key = "sk-very-secret-0xC0FFEE-4242"
+	s := serve(t, func(r *oaitest.Request) oaitest.Reply {
+		if len(r.Tools) > 0 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{{ID: "c1", Name: "write_file", Args: `{"path":"k.txt","content":"` + key + `"}`}}}
+		}
+		return oaitest.Reply{Chunks: []string{"your key is sk", "-very-sec", "ret-0xC0FFEE", "-4242, and sk-v", "ery is not one: sk-"}}
+	})
+	cfg := testConfig(model{name: "a", url: s.URL, keyEnv: "K"})
+	r := NewRouter(cfg, Options{Getenv: envOf("K", key)})
+	var streamed strings.Builder
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello, OnDelta: func(d Delta) { streamed.WriteString(d.Text) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "your key is ***, and sk-very is not one: sk-"
+	if streamed.String() != want || resp.Content != want {
+		t.Fatalf("streamed %q, answer %q, want %q", streamed.String(), resp.Content, want)
+	}
+	resp, err = r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello, Tools: []openai.Tool{{Type: openai.ToolTypeFunction, Function: &openai.FunctionDefinition{Name: "write_file"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if args := resp.ToolCalls[0].Function.Arguments; strings.Contains(args, key) || !strings.Contains(args, "***") {
+		t.Fatalf("tool arguments %q", args)
+	}
+}
+
 // A short key (a local server's "x") is masked where it stands alone, not
 // inside every word that holds its letters; a real key everywhere.
 func TestScrubShortKeys(t *testing.T) {

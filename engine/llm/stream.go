@@ -112,6 +112,22 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 			req.OnDelta(d)
 		}
 	}
+	// text goes out with the API keys masked, as errors do (a model or a
+	// proxy may repeat one): what could be the start of a key is held
+	// back until the next piece shows whether it is one, since a key
+	// comes in many small pieces
+	var held string
+	emitText := func(piece string, last bool) {
+		held = r.scrub(held + piece)
+		keep := 0
+		if !last {
+			keep = r.keyPrefixAtEnd(held)
+		}
+		if out := held[:len(held)-keep]; out != "" {
+			emit(Delta{Text: out})
+		}
+		held = held[len(held)-keep:]
+	}
 	fail := func(f *failure) (*Response, *failure) {
 		if req.OnWasted != nil && (received || usage != nil) {
 			// the model ran: what it read and wrote so far is billed
@@ -152,7 +168,7 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 			}
 			if ch.Delta.Content != "" {
 				content.WriteString(ch.Delta.Content)
-				emit(Delta{Text: ch.Delta.Content})
+				emitText(ch.Delta.Content, false)
 			}
 			for _, tc := range ch.Delta.ToolCalls {
 				if name := tools.add(tc); name != "" {
@@ -165,6 +181,7 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		}
 		watchdog.Reset(r.idleTimeout)
 	}
+	emitText("", true)
 	// go-openai reports a clean end of body as io.EOF even without [DONE];
 	// an answer with no choice at all is a broken stream, not an empty reply,
 	// and one without a finish_reason was cut off (a proxy closing early).
@@ -188,9 +205,13 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		return fail(&failure{reason: "the answer was cut at the model's length limit", ofRequest: true})
 	}
 
+	calls := tools.calls()
+	for i := range calls {
+		calls[i].Function.Arguments = r.scrub(calls[i].Function.Arguments)
+	}
 	resp := &Response{
-		Content:      content.String(),
-		ToolCalls:    tools.calls(),
+		Content:      r.scrub(content.String()),
+		ToolCalls:    calls,
 		FinishReason: finish,
 		Model:        c.model.Name,
 		Provider:     c.provider.Name,
