@@ -153,6 +153,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad duration", "retry_backoff = \"1s\"\n\nrequest_timeout = \"5 minutes\"\n" + base, 3, []string{`key "request_timeout"`, "invalid duration"}},
 		{"duration as number", "\ncommand_timeout = 600\n" + base, 2, []string{`key "command_timeout"`, "duration string"}},
 		{"zero duration", "\nprovider_cooldown = \"0s\"\n" + base, 2, []string{`key "provider_cooldown"`, "greater than zero"}},
+		{"zero backoff", "retry_backoff = \"0s\"\n" + base, 1, []string{`key "retry_backoff"`, "greater than zero"}},
 		{"duplicate provider", base + "\n[[provider]]\nname = \"openai\"\nbase_url = \"x\"\n", baseLines + 3, []string{`duplicate provider "openai"`}},
 		{"provider without name", base + "\n[[provider]]\nbase_url = \"x\"\n", baseLines + 2, []string{`key "provider.name"`}},
 		{"provider without base_url", base + "\n[[provider]]\nname = \"local\"\n", baseLines + 2, []string{`key "provider.base_url"`}},

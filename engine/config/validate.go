@@ -126,13 +126,12 @@ func (c *Config) Validate() error {
 	if c.MaxCostUSD < 0 {
 		return fail("max_cost_usd", []string{"max_cost_usd"}, "must not be negative")
 	}
-	if c.RetryBackoff.Duration < 0 {
-		return fail("retry_backoff", []string{"retry_backoff"}, "must not be negative")
-	}
 	for _, d := range []struct {
 		key string
 		v   time.Duration
 	}{
+		// (0s was taken, and the router's default of 1s used instead)
+		{"retry_backoff", c.RetryBackoff.Duration},
 		{"stream_idle_timeout", c.StreamIdleTimeout.Duration},
 		{"request_timeout", c.RequestTimeout.Duration},
 		{"provider_cooldown", c.ProviderCooldown.Duration},
