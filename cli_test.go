@@ -2056,6 +2056,20 @@ func TestJSONFloatsAreRounded(t *testing.T) {
 // A stop the engine made is kept in the ticket's history: a merge blocked
 // by a dirty checkout, approved again once clean, still shows in show and
 // show --json after the ticket is done.
+// A base_branch set in the config that names no branch is the config's
+// mistake: the error names the file and the key, not "commit something".
+func TestCLIBaseBranchThatDoesNotExist(t *testing.T) {
+	e := &cliEnv{t: t, srv: oaitest.New(simpleModel)}
+	t.Cleanup(e.srv.Close)
+	e.dir = newRepo(t, map[string]string{"README.md": "# x\n", "run_tests.sh": "exit 0\n"}, e.srv.URL,
+		"test_command = \"sh run_tests.sh\"\nbase_branch = \"nope\"\n")
+	_, errOut, code := e.run("add", "x")
+	want := filepath.Join(e.dir, ".agent-tui.toml") + `: key "base_branch": no branch "nope" in this repository`
+	if code == 0 || !strings.Contains(errOut, want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Fatalf("exit %d: %q", code, errOut)
+	}
+}
+
 // An idle run's summary says what an approval lets through: a gate
 // reached over max_cost_usd names the crossing.
 func TestCLIGateOverMaxCostSaysSo(t *testing.T) {

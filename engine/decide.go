@@ -119,6 +119,12 @@ func BaseBranch(ctx context.Context, cfg *config.Config, repo *workspace.Repo) (
 		base = b
 	}
 	if err := repo.CheckBase(ctx, base); err != nil {
+		if cfg.BaseBranch != "" && cfg.Path != "" {
+			if ok, berr := repo.BranchExists(ctx, base); berr == nil && !ok {
+				// set, and wrong: the file is where to look
+				return "", fmt.Errorf("%s: key \"base_branch\": no branch %q in this repository: name an existing branch, or remove the key to start from the branch checked out", cfg.Path, base)
+			}
+		}
 		return "", err
 	}
 	return base, nil
