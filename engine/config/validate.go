@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -84,7 +85,7 @@ func (c *Config) Validate() error {
 		at := func(k string) []string { return []string{"phases", name, k} }
 		key := func(k string) string { return "phases." + name + "." + k }
 		if !slices.Contains(AllPhases, name) {
-			return fail("", []string{"phases", name}, "unknown phase %q", name)
+			return fail("phases."+name, []string{"phases", name}, "unknown phase %q (phases: %s)", name, strings.Join(AllPhases, ", "))
 		}
 		if p.Models != nil && len(p.Models) == 0 {
 			return fail(key("models"), at("models"), "must name at least one model")
@@ -109,7 +110,10 @@ func (c *Config) Validate() error {
 
 	for _, a := range c.Approve {
 		// The validator judges other phases; it has no deliverable to approve.
-		if !slices.Contains(AllPhases, a) || a == Validator {
+		if a == Validator {
+			return fail("approve", []string{"approve"}, "the validator judges other phases' work and has none to approve: gate the phase it judges")
+		}
+		if !slices.Contains(AllPhases, a) {
 			return fail("approve", []string{"approve"}, "unknown phase %q", a)
 		}
 		if a == CI {
