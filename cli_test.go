@@ -18,6 +18,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"agent-tui/engine"
 	"agent-tui/engine/demo"
 	"agent-tui/engine/oaitest"
@@ -2138,5 +2140,27 @@ func TestCLIConfigWithoutModels(t *testing.T) {
 	}
 	if _, errOut, code := run("run", "--until-idle"); code == 0 || !strings.Contains(errOut, ".agent-tui.toml: no [[provider]] or [[model]] declared") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Fatalf("run: %d %q", code, errOut)
+	}
+}
+
+// stats' columns line up on a terminal when a model's name has wide
+// characters (tabwriter counts a CJK character as one cell, not two).
+func TestStatsColumnsAlignByCells(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeTables(&b, [][]string{{"PHASE", "MODEL", "SPEND"}, {"code", "größer-模型", "$1.0000"}, {"review", "m", "$2.0000"}}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	col := -1
+	for _, l := range lines {
+		i := strings.Index(l, "$")
+		if i < 0 {
+			i = strings.Index(l, "SPEND")
+		}
+		if c := ansi.StringWidth(l[:i]); col >= 0 && c != col {
+			t.Fatalf("the last column starts at %d and %d cells:\n%s", col, c, b.String())
+		} else {
+			col = c
+		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"agent-tui/engine"
 	"agent-tui/engine/config"
 	"agent-tui/engine/tools"
@@ -512,16 +514,15 @@ func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		return writeJSON(stdout, s)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
-	fmt.Fprintf(tw, "total spend\t$%.4f\n", s.TotalUSD)
+	totals := [][]string{{"total spend", fmt.Sprintf("$%.4f", s.TotalUSD)}}
 	if s.TopTierModel != "" {
-		fmt.Fprintf(tw, "same tokens on %s\t$%.4f\n", s.TopTierModel, s.TopTierUSD)
+		totals = append(totals, []string{"same tokens on " + printable(s.TopTierModel), fmt.Sprintf("$%.4f", s.TopTierUSD)})
 	}
-	fmt.Fprintln(tw, "\nPHASE\tMODEL\tATTEMPTS\tTOKENS IN\tTOKENS OUT\tSPEND")
+	spend := [][]string{{"PHASE", "MODEL", "ATTEMPTS", "TOKENS IN", "TOKENS OUT", "SPEND"}}
 	for _, r := range s.Spend {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t$%.4f\n", r.Phase, r.Model, r.Attempts, r.TokensIn, r.TokensOut, r.CostUSD)
+		spend = append(spend, []string{r.Phase, printable(r.Model), strconv.Itoa(r.Attempts), strconv.Itoa(r.TokensIn), strconv.Itoa(r.TokensOut), fmt.Sprintf("$%.4f", r.CostUSD)})
 	}
-	fmt.Fprintln(tw, "\nPHASE\tATTEMPT\tPASSED\tJUDGED\tPASS RATE")
+	rates := [][]string{{"PHASE", "ATTEMPT", "PASSED", "JUDGED", "PASS RATE"}}
 	phases := make([]string, 0, len(s.PassRate))
 	for p := range s.PassRate {
 		phases = append(phases, p)
@@ -529,8 +530,40 @@ func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {
 	sort.Strings(phases)
 	for _, p := range phases {
 		for _, r := range s.PassRate[p] {
-			fmt.Fprintf(tw, "%s\t#%d\t%d\t%d\t%.0f%%\n", p, r.Attempt, r.Passed, r.Judged, 100*r.Rate)
+			rates = append(rates, []string{p, fmt.Sprintf("#%d", r.Attempt), strconv.Itoa(r.Passed), strconv.Itoa(r.Judged), fmt.Sprintf("%.0f%%", 100*r.Rate)})
 		}
 	}
-	return tw.Flush()
+	return writeTables(stdout, totals, spend, rates)
+}
+
+// writeTables writes each table's columns aligned by the cells they take
+// on a terminal (a model named in CJK takes two a character, which
+// tabwriter counts as one), two spaces apart, a blank line between tables.
+func writeTables(w io.Writer, tables ...[][]string) error {
+	var b strings.Builder
+	for i, rows := range tables {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		var widths []int
+		for _, row := range rows {
+			for c, cell := range row {
+				if c == len(widths) {
+					widths = append(widths, 0)
+				}
+				widths[c] = max(widths[c], ansi.StringWidth(cell))
+			}
+		}
+		for _, row := range rows {
+			for c, cell := range row {
+				b.WriteString(cell)
+				if c < len(row)-1 {
+					b.WriteString(strings.Repeat(" ", widths[c]-ansi.StringWidth(cell)+2))
+				}
+			}
+			b.WriteByte('\n')
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
