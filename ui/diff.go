@@ -3,8 +3,10 @@ package ui
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
 )
@@ -33,6 +35,15 @@ func parseDiff(s string) *diffData {
 	// CSI or a bidi override, and window then draws lines as they are
 	d.lines = strings.Split(strings.TrimRight(sanitize(s), "\n"), "\n")
 	for i, l := range d.lines {
+		if len(l) > maxDiffLine {
+			// a minified file's megabyte line: drawn whole at every
+			// frame and every step sideways, it made each take a second
+			cut := maxDiffLine
+			for cut > 0 && !utf8.RuneStart(l[cut]) {
+				cut--
+			}
+			d.lines[i] = l[:cut] + fmt.Sprintf(" … [%d more bytes on this line: see git diff in the worktree]", len(l)-cut)
+		}
 		if strings.HasPrefix(l, "diff --git ") {
 			d.files = append(d.files, i)
 			d.names = append(d.names, diffFileName(l))
@@ -41,9 +52,20 @@ func parseDiff(s string) *diffData {
 	return d
 }
 
-// diffFileName takes "diff --git a/x b/x" to "x".
+// maxDiffLine is the most of one diff line kept to show, in bytes.
+const maxDiffLine = 8 << 10
+
+// diffFileName takes "diff --git a/x b/x" to "x"; a name git quoted (it
+// holds a newline, a quote, a control character) is unquoted.
 func diffFileName(header string) string {
 	rest := strings.TrimPrefix(header, "diff --git ")
+	if i := strings.Index(rest, ` "b/`); strings.HasPrefix(rest, `"`) && i >= 0 {
+		// git's quoting is C's, which Go's reads; the name is shown
+		// cleaned, as the diff's lines are
+		if name, err := strconv.Unquote(`"` + rest[i+4:]); err == nil {
+			return strings.ReplaceAll(sanitize(name), "\n", "↵")
+		}
+	}
 	if i := strings.Index(rest, " b/"); i >= 0 {
 		return rest[i+3:]
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"agent-tui/engine"
 )
@@ -129,4 +130,26 @@ func TestViewsDrawNoControls(t *testing.T) {
 			t.Fatalf("after %s the view draws %v:\n%s", key, bad, plain(m))
 		}
 	}
+}
+
+// A diff line of a megabyte (a minified file) is kept to its first 8 KiB,
+// saying how much more there is: drawn whole, every frame and every step
+// sideways took a second. A name git quoted reads as the name.
+func TestDiffLongLinesAndQuotedNames(t *testing.T) {
+	long := "+" + strings.Repeat("é", 600_000) + "NEEDLE"
+	d := parseDiff("diff --git \"a/new\\nline.txt\" \"b/new\\nline.txt\"\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n" + long + "\n")
+	if len(d.names) != 1 || d.names[0] != "new↵line.txt" {
+		t.Fatalf("names %q", d.names)
+	}
+	last := d.lines[len(d.lines)-1]
+	if len(last) > maxDiffLine+100 || !strings.Contains(last, "more bytes on this line: see git diff") || !utf8.ValidString(last) {
+		t.Fatalf("long line kept as %d bytes: %q", len(last), last[len(last)-80:])
+	}
+	m := newTestModel(t, fixture(), 100, 30)
+	m.diffs["T-1"] = d
+	m = press(t, m, "4")
+	for range 5 {
+		m = press(t, m, "l")
+	}
+	checkFrame(t, m, 100, 30)
 }
