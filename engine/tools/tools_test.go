@@ -255,6 +255,13 @@ func TestReadFile(t *testing.T) {
 		t.Errorf("big file: %d bytes, ends %q", len(res), res[len(res)-100:])
 	}
 
+	// one line longer than a read: not called shown
+	mustWrite(t, filepath.Join(wt, "minified.js"), strings.Repeat("y", 200_000)+"\nshort\n")
+	res, _ = call(t, b, "read_file", map[string]any{"path": "minified.js"})
+	if !strings.HasSuffix(res, "[line 1 is 200001 bytes: only its start is shown, cut at 64 KiB; 2 lines in all; continue with offset=2]") {
+		t.Errorf("a long line: ends %q", res[len(res)-120:])
+	}
+
 	mustWrite(t, filepath.Join(wt, "bin.dat"), "ab\x00cd")
 	res, isErr = call(t, b, "read_file", map[string]any{"path": "bin.dat"})
 	wantErr(t, res, isErr, "binary")
@@ -314,6 +321,13 @@ func TestListDir(t *testing.T) {
 	}
 	res, isErr = call(t, b, "list_dir", map[string]any{"path": "missing"})
 	wantErr(t, res, isErr, "does not exist")
+	for i := range maxListEntries + 5 {
+		mustWrite(t, filepath.Join(wt, "many", fmt.Sprintf("f%05d", i)), "")
+	}
+	res, _ = call(t, b, "list_dir", map[string]any{"path": "many"})
+	if !strings.HasSuffix(res, fmt.Sprintf("[stopped after %d of %d entries: list a subdirectory, or search for a name]", maxListEntries, maxListEntries+5)) {
+		t.Errorf("list_dir many: ends %q", res[len(res)-100:])
+	}
 }
 
 func TestSearch(t *testing.T) {
@@ -337,6 +351,24 @@ func TestSearch(t *testing.T) {
 	}
 	res, isErr = call(t, b, "search", map[string]any{"pattern": "("})
 	wantErr(t, res, isErr, "bad pattern")
+	// anchors mean a line's start and end, in a file passed over in one
+	// pass as line by line
+	mustWrite(t, filepath.Join(wt, "anchors.txt"), "x start\nstart y\nthe end\n")
+	mustWrite(t, filepath.Join(wt, "crlf.txt"), "x\r\nend\r\n")
+	res, _ = call(t, b, "search", map[string]any{"pattern": `^start|end$`})
+	if res != "anchors.txt:2:start y\nanchors.txt:3:the end\ncrlf.txt:2:end" {
+		t.Errorf("anchored search = %q", res)
+	}
+	res, _ = call(t, b, "search", map[string]any{"pattern": `\Athe`})
+	if res != "anchors.txt:3:the end" {
+		t.Errorf("search for a line's start = %q", res)
+	}
+	// a file too large to search is named, not passed over unseen
+	mustWrite(t, filepath.Join(wt, "huge.txt"), strings.Repeat("NEEDLE\n", maxSearchBytes/7+1))
+	res, _ = call(t, b, "search", map[string]any{"pattern": "NEEDLE"})
+	if res != "no matches\n[not searched, over 4 MiB: huge.txt]" {
+		t.Errorf("search with a file too large: %q", res)
+	}
 }
 
 func TestBadCalls(t *testing.T) {
