@@ -58,7 +58,16 @@ func assemble(header string, secs []section, budget int) (string, int, []string)
 		for i := range order {
 			order[i] = i
 		}
-		sort.SliceStable(order, func(a, b int) bool { return secs[order[a]].prio < secs[order[b]].prio })
+		// a small section goes after every larger one, whatever its
+		// priority: dropping a diagnosis of 20 tokens does nothing for a
+		// diff 200,000 over, and leaves the review without its reference
+		small := func(i int) bool { return llm.EstimateTokens(secs[i].body) < smallSection }
+		sort.SliceStable(order, func(a, b int) bool {
+			if sa, sb := small(order[a]), small(order[b]); sa != sb {
+				return sb
+			}
+			return secs[order[a]].prio < secs[order[b]].prio
+		})
 		markTokens := llm.EstimateTokens(trimMark)
 		for _, i := range order {
 			if total <= budget {
@@ -108,6 +117,10 @@ func assemble(header string, secs []section, budget int) (string, int, []string)
 	}
 	return b.String(), total, trimmed
 }
+
+// smallSection is the size under which a section is trimmed only after
+// every larger one.
+const smallSection = 256
 
 const trimMark = "\n[… trimmed to fit the context budget …]\n"
 

@@ -194,6 +194,51 @@ func TestReviewWithoutRoomForTheDiffStops(t *testing.T) {
 	}
 }
 
+// A review whose diff must be cut to fit still gets the small diagnosis
+// it judges against (it used to go first, whole, for nothing) and the
+// list of every file the branch changes: a cut diff must not read as all.
+func TestReviewOfACutDiffKeepsItsReferenceAndTheFileList(t *testing.T) {
+	big := strings.Repeat("a line of a generated file in the change\n", 4000) // ~40k tokens
+	h := newHarness(t, "\n[phases.review]\ncontext_tokens = 6000\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		if phase == "code" && toolTurns(r) == 0 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
+				writeCall("c1", "gen/big.txt", big),
+				writeCall("c2", "src/"+id+".txt", "done "+id+"\n"),
+				writeCall("c3", "zz/last.txt", "the last file\n"),
+			}}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "cut review", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	reqs := h.requests("review")
+	if len(reqs) == 0 {
+		t.Fatal("no review")
+	}
+	var user string
+	for _, m := range reqs[0].Messages {
+		if m.Role == "user" {
+			user = m.Content
+		}
+	}
+	if !strings.Contains(user, "## Diagnosis\n") || strings.Contains(user, "## Diagnosis\n\n[all ") {
+		t.Errorf("the diagnosis was dropped:\n%.600s", user)
+	}
+	files := user[strings.Index(user, "## Files the branch changes"):]
+	for _, f := range []string{"gen/big.txt", "src/" + id + ".txt", "tests/" + id + "_test.sh", "zz/last.txt"} {
+		if !strings.Contains(files, f) {
+			t.Errorf("file list lacks %s", f)
+		}
+	}
+	if strings.Contains(user, "the last file") {
+		t.Errorf("the diff was not cut: the test proves nothing")
+	}
+}
+
 // A diagnosis works from the ticket: a budget under the phase's own
 // instructions, or one that leaves too little of the ticket, stops it
 // before anything is sent (a call over its budget was sent before, with

@@ -213,7 +213,11 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 				section{title: "Plan", body: plan, prio: prioOutput})
 		}
 		// what is judged goes last when trimming; the documents it is
-		// judged against give way first
+		// judged against give way first. The files it changes are listed
+		// apart, kept whole: a diff cut to fit must not read as all of it
+		if files := diffFiles(diff); len(files) > 1 {
+			secs = append(secs, section{title: "Files the branch changes", body: strings.Join(files, "\n"), prio: prioCriteria})
+		}
 		secs = append(secs, section{title: "Diff of the branch against " + t.BaseBranch, body: "```diff\n" + diff + "\n```", prio: prioPrimary, vital: true})
 	case config.Split:
 		secs = append(secs, section{title: "Tech spec", body: design, prio: prioPrimary, vital: true})
@@ -438,4 +442,23 @@ func (e *Engine) ciLog(attempts []*store.Attempt) string {
 		}
 	}
 	return ""
+}
+
+// diffFiles lists the files a unified diff changes, as its headers name
+// them ("diff --git a/x b/x" gives x; a name git quoted stays quoted).
+func diffFiles(diff string) []string {
+	var files []string
+	for line := range strings.Lines(diff) {
+		rest, ok := strings.CutPrefix(strings.TrimRight(line, "\n"), "diff --git ")
+		if !ok {
+			continue
+		}
+		if i := strings.Index(rest, " b/"); i >= 0 && !strings.HasPrefix(rest, `"`) {
+			rest = rest[i+3:]
+		} else if i := strings.Index(rest, ` "b/`); i >= 0 {
+			rest = `"` + rest[i+4:]
+		}
+		files = append(files, rest)
+	}
+	return files
 }
