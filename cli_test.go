@@ -119,6 +119,16 @@ func newCLIEnv(t *testing.T, handler func(*oaitest.Request) oaitest.Reply, extra
 	return e
 }
 
+// newCLIEnvTop is newCLIEnv's repository and simple model with the
+// config's top settings all its own.
+func newCLIEnvTop(t *testing.T, top string) *cliEnv {
+	t.Helper()
+	e := &cliEnv{t: t, srv: oaitest.New(simpleModel)}
+	t.Cleanup(e.srv.Close)
+	e.dir = newRepo(t, map[string]string{"README.md": "# x\n", "run_tests.sh": "exit 0\n"}, e.srv.URL, top)
+	return e
+}
+
 func (e *cliEnv) cmd(args ...string) *exec.Cmd {
 	c := exec.Command(binPath, append([]string{"--repo", e.dir}, args...)...)
 	c.Env = append(os.Environ(), "AGENT_TUI_CLI_KEY="+secretKey)
@@ -2055,16 +2065,10 @@ func TestJSONFloatsAreRounded(t *testing.T) {
 	}
 }
 
-// A stop the engine made is kept in the ticket's history: a merge blocked
-// by a dirty checkout, approved again once clean, still shows in show and
-// show --json after the ticket is done.
 // A base_branch set in the config that names no branch is the config's
 // mistake: the error names the file and the key, not "commit something".
 func TestCLIBaseBranchThatDoesNotExist(t *testing.T) {
-	e := &cliEnv{t: t, srv: oaitest.New(simpleModel)}
-	t.Cleanup(e.srv.Close)
-	e.dir = newRepo(t, map[string]string{"README.md": "# x\n", "run_tests.sh": "exit 0\n"}, e.srv.URL,
-		"test_command = \"sh run_tests.sh\"\nbase_branch = \"nope\"\n")
+	e := newCLIEnvTop(t, "test_command = \"sh run_tests.sh\"\nbase_branch = \"nope\"\n")
 	_, errOut, code := e.run("add", "x")
 	want := filepath.Join(e.dir, ".agent-tui.toml") + `: key "base_branch": no branch "nope" in this repository`
 	if code == 0 || !strings.Contains(errOut, want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
@@ -2075,10 +2079,7 @@ func TestCLIBaseBranchThatDoesNotExist(t *testing.T) {
 // An idle run's summary says what an approval lets through: a gate
 // reached over max_cost_usd names the crossing.
 func TestCLIGateOverMaxCostSaysSo(t *testing.T) {
-	e := &cliEnv{t: t, srv: oaitest.New(simpleModel)}
-	t.Cleanup(e.srv.Close)
-	e.dir = newRepo(t, map[string]string{"README.md": "# x\n", "run_tests.sh": "exit 0\n"}, e.srv.URL,
-		"test_command = \"sh run_tests.sh\"\napprove = [\"diagnosis\"]\nmax_cost_usd = 0.0005\n")
+	e := newCLIEnvTop(t, "test_command = \"sh run_tests.sh\"\napprove = [\"diagnosis\"]\nmax_cost_usd = 0.0005\n")
 	id := strings.TrimSpace(e.mustRun("add", "--kind", "hotfix", "pricey"))
 	_, errOut, code := e.run("run", "--until-idle")
 	if code != 0 || !strings.Contains(errOut, id+" awaiting approval at diagnosis: spent $") || !strings.Contains(errOut, "over max_cost_usd $0.0005: approving lets it go on") {
@@ -2086,6 +2087,9 @@ func TestCLIGateOverMaxCostSaysSo(t *testing.T) {
 	}
 }
 
+// A stop the engine made is kept in the ticket's history: a merge blocked
+// by a dirty checkout, approved again once clean, still shows in show and
+// show --json after the ticket is done.
 func TestCLIShowKeepsStops(t *testing.T) {
 	e := &cliEnv{t: t, srv: oaitest.New(oaitest.Developer)}
 	t.Cleanup(e.srv.Close)
