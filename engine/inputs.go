@@ -250,15 +250,14 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 	defs := toolDefinitions(in.box)
 	// the instructions and the tool definitions are sent with every call
 	fixed := instructionTokens(sys) + llm.EstimateTools(defs)
-	if budget > 0 && fixed+llm.EstimateTokens(header) >= budget {
-		// nothing of what the phase works from would fit, and a call
-		// over its budget would be sent all the same
+	room, err := roomFor(name, budget, fixed, header)
+	if err != nil {
 		if in.box != nil {
 			in.box.Close()
 		}
-		return nil, &budgetTooSmall{phase: name, budget: budget, fixed: fixed + llm.EstimateTokens(header)}
+		return nil, err
 	}
-	in.user, in.tokens, in.trimmed = assemble(header, secs, leftOf(budget, fixed))
+	in.user, in.tokens, in.trimmed = assemble(header, secs, room)
 	in.tokens += fixed
 	for i, s := range secs {
 		// a review of a diff it never saw would pass anything, and a design
@@ -279,6 +278,17 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 // user message beside it, take of a call's budget.
 func instructionTokens(system string) int {
 	return llm.EstimateMessages([]openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleSystem, Content: system}, {Role: openai.ChatMessageRoleUser}})
+}
+
+// roomFor is what a phase's budget leaves for its material once the
+// instructions and tool definitions (fixed) and the header are counted;
+// an error when nothing would be left, since a call over its budget would
+// be sent all the same, whatever is trimmed.
+func roomFor(phase string, budget, fixed int, header string) (int, error) {
+	if budget > 0 && fixed+llm.EstimateTokens(header) >= budget {
+		return 0, &budgetTooSmall{phase: phase, budget: budget, fixed: fixed + llm.EstimateTokens(header)}
+	}
+	return leftOf(budget, fixed), nil
 }
 
 // leftOf is what a budget leaves after used tokens: at least one, since 0
@@ -445,20 +455,30 @@ func (e *Engine) ciLog(attempts []*store.Attempt) string {
 }
 
 // diffFiles lists the files a unified diff changes, as its headers name
-// them ("diff --git a/x b/x" gives x; a name git quoted stays quoted).
+// them (DiffFileName).
 func diffFiles(diff string) []string {
 	var files []string
 	for line := range strings.Lines(diff) {
-		rest, ok := strings.CutPrefix(strings.TrimRight(line, "\n"), "diff --git ")
-		if !ok {
-			continue
+		if name, ok := DiffFileName(strings.TrimRight(line, "\n")); ok {
+			files = append(files, name)
 		}
-		if i := strings.Index(rest, " b/"); i >= 0 && !strings.HasPrefix(rest, `"`) {
-			rest = rest[i+3:]
-		} else if i := strings.Index(rest, ` "b/`); i >= 0 {
-			rest = `"` + rest[i+4:]
-		}
-		files = append(files, rest)
 	}
 	return files
+}
+
+// DiffFileName is the file a "diff --git a/x b/x" header names, as it names
+// it: x, or "x" quoted where git quoted it (a newline, a quote, a control
+// character in it); ok is false for any other line.
+func DiffFileName(line string) (name string, ok bool) {
+	rest, ok := strings.CutPrefix(line, "diff --git ")
+	if !ok {
+		return "", false
+	}
+	if i := strings.Index(rest, ` "b/`); strings.HasPrefix(rest, `"`) && i >= 0 {
+		return `"` + rest[i+4:], true
+	}
+	if i := strings.Index(rest, " b/"); i >= 0 {
+		return rest[i+3:], true
+	}
+	return rest, true
 }

@@ -390,11 +390,11 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 	}
 	sizes := []int{llm.EstimateTokens(deliverable), llm.EstimateTokens(source)}
 	header := fmt.Sprintf("Phase: validator of %s · Ticket %s (%s): %s", phase, t.ID, t.Kind, t.Title)
-	if fixed := instructionTokens(sys) + llm.EstimateTokens(header); budget > 0 && fixed >= budget {
-		small := &budgetTooSmall{phase: config.Validator, budget: budget, fixed: fixed}
-		return Verdict{}, &humanStop{small.Error()}
+	room, err := roomFor(config.Validator, budget, instructionTokens(sys), header)
+	if err != nil {
+		return Verdict{}, &humanStop{err.Error()}
 	}
-	user, _, trimmed := assemble(header, secs, leftOf(budget, instructionTokens(sys)))
+	user, _, trimmed := assemble(header, secs, room)
 	v := &store.Validator{Trimmed: trimmed}
 	a.Validator = v
 	for i, sec := range secs {

@@ -69,27 +69,29 @@ func (s *slots) mayTakeLocked(n uint64) bool {
 
 // tryTake takes a slot for ticket id if it may have one now.
 func (s *slots) tryTake(id string) bool {
-	n := ticketNumber(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.tryTakeLocked(ticketNumber(id))
+}
+
+// tryTakeLocked is tryTake with s.mu held.
+func (s *slots) tryTakeLocked(n uint64) bool {
 	delete(s.expected, n)
-	if s.mayTakeLocked(n) {
+	took := s.mayTakeLocked(n)
+	if took {
 		s.free--
-		s.dispatchLocked() // a newer one waited for it to ask: a slot left is theirs
-		return true
 	}
-	s.dispatchLocked() // (it no longer holds anyone up)
-	return false
+	// it no longer holds anyone up: a newer one waited for it to ask, and
+	// a slot left is theirs
+	s.dispatchLocked()
+	return took
 }
 
 // take waits for a slot, in the tickets' order; false if ctx ended first.
 func (s *slots) take(ctx context.Context, id string) bool {
 	n := ticketNumber(id)
 	s.mu.Lock()
-	delete(s.expected, n)
-	if s.mayTakeLocked(n) {
-		s.free--
-		s.dispatchLocked() // (see tryTake)
+	if s.tryTakeLocked(n) {
 		s.mu.Unlock()
 		return true
 	}

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"agent-tui/engine"
 )
 
 // diffData is a branch diff split into lines once, with the line index of
@@ -58,18 +60,15 @@ const maxDiffLine = 8 << 10
 // diffFileName takes "diff --git a/x b/x" to "x"; a name git quoted (it
 // holds a newline, a quote, a control character) is unquoted.
 func diffFileName(header string) string {
-	rest := strings.TrimPrefix(header, "diff --git ")
-	if i := strings.Index(rest, ` "b/`); strings.HasPrefix(rest, `"`) && i >= 0 {
+	name, _ := engine.DiffFileName(header)
+	if strings.HasPrefix(name, `"`) {
 		// git's quoting is C's, which Go's reads; the name is shown
 		// cleaned, as the diff's lines are
-		if name, err := strconv.Unquote(`"` + rest[i+4:]); err == nil {
-			return strings.ReplaceAll(sanitize(name), "\n", "↵")
+		if unquoted, err := strconv.Unquote(name); err == nil {
+			return strings.ReplaceAll(sanitize(unquoted), "\n", "↵")
 		}
 	}
-	if i := strings.Index(rest, " b/"); i >= 0 {
-		return rest[i+3:]
-	}
-	return rest
+	return name
 }
 
 // fileAt is the index of the file that line i belongs to, or -1.

@@ -50,3 +50,10 @@ func KillLeftovers(string) int { return 0 }
 // pipeEmpty is not known here: the output is read for as long as
 // drainOutput allows.
 func pipeEmpty(*os.File) bool { return false }
+
+// closeInheritedOnExec: elsewhere commands run unconfined, and inherit what
+// agent-tui inherited.
+func closeInheritedOnExec() {}
+
+// onMainThread: commands are not confined from a thread here.
+func onMainThread() bool { return false }
