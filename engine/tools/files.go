@@ -11,8 +11,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"agent-tui/engine/wtfile"
 )
@@ -29,6 +31,7 @@ const (
 // fileErr words a file-system error for the model without exposing
 // absolute paths outside the worktree.
 func fileErr(p string, err error) error {
+	p = shown(p)
 	var pe *fs.PathError
 	inner := err
 	if errors.As(err, &pe) {
@@ -44,6 +47,51 @@ func fileErr(p string, err error) error {
 	}
 	return fmt.Errorf("%s: %v", p, inner)
 }
+
+// quoteName writes a name that holds a control or text-direction character
+// (a newline, an ESC, U+202E) or bytes that are not UTF-8 in Go's quoted form, so the model sees
+// one name per line and can give it back (unquoteName): printed raw, such a
+// name split the listing or reached the model as U+FFFD, which names no
+// file. A name starting with a quote is quoted too, so that quoting stays
+// unambiguous.
+func quoteName(name string) string {
+	if strings.HasPrefix(name, `"`) || !utf8.ValidString(name) || strings.ContainsFunc(name, unreadable) {
+		return strconv.Quote(name)
+	}
+	return name
+}
+
+func unreadable(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }
+
+// unquoteName reads a path as quoteName wrote it, whole (as search names
+// files) or by its parts (a listed name after its directory); any other
+// path is itself.
+func unquoteName(p string) string {
+	if u, ok := unquoted(p); ok {
+		return u
+	}
+	if !strings.Contains(p, `"`) {
+		return p
+	}
+	parts := strings.Split(p, "/")
+	for i, part := range parts {
+		if u, ok := unquoted(part); ok {
+			parts[i] = u
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+func unquoted(s string) (string, bool) {
+	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
+		return "", false
+	}
+	u, err := strconv.Unquote(s)
+	return u, err == nil
+}
+
+// shown is a worktree-relative path as the model reads it.
+func shown(rel string) string { return quoteName(filepath.ToSlash(rel)) }
 
 // isGitPath protects the worktree's .git link: breaking it would detach the
 // worktree from its repository.
@@ -71,7 +119,7 @@ func (b *Box) pathArg(a args, key string, def string) (string, error) {
 		}
 		p = def
 	}
-	return b.rel(p)
+	return b.rel(unquoteName(p))
 }
 
 func (b *Box) readAll(rel string) ([]byte, error) {
@@ -81,7 +129,7 @@ func (b *Box) readAll(rel string) ([]byte, error) {
 	var special *wtfile.NotRegularError
 	switch {
 	case errors.As(err, &special) && special.Mode.IsDir():
-		return nil, fmt.Errorf("%s is a directory; use list_dir", rel)
+		return nil, fmt.Errorf("%s is a directory; use list_dir", shown(rel))
 	case errors.As(err, &special), errors.Is(err, wtfile.ErrTooLarge):
 		return nil, err
 	case err != nil:
@@ -176,7 +224,7 @@ func (b *Box) writeFile(_ context.Context, a args) (string, error) {
 	if err := b.write(rel, []byte(content)); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("ok: wrote %d bytes to %s", len(content), filepath.ToSlash(rel)), nil
+	return fmt.Sprintf("ok: wrote %d bytes to %s", len(content), shown(rel)), nil
 }
 
 func (b *Box) write(rel string, data []byte) error {
@@ -186,7 +234,7 @@ func (b *Box) write(rel string, data []byte) error {
 	if isGitPath(rel) {
 		return errors.New(".git belongs to git and cannot be written")
 	}
-	if i := strings.IndexFunc(rel, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }); i >= 0 {
+	if i := strings.IndexFunc(rel, unreadable); i >= 0 {
 		// U+202E makes "tset_esrever.og" read as "reverse_test.go" in a diff
 		return fmt.Errorf("the path has a control or text-direction character (%U): it would not read as it is", []rune(rel[i:])[0])
 	}
@@ -196,7 +244,7 @@ func (b *Box) write(rel string, data []byte) error {
 		}
 	}
 	if st, err := b.root.Stat(rel); err == nil && st.IsDir() {
-		return fmt.Errorf("%s is a directory", rel)
+		return fmt.Errorf("%s is a directory", shown(rel))
 	} else if err == nil && !st.Mode().IsRegular() {
 		// opening a FIFO to write waits for a reader
 		return fmt.Errorf("%s is not a regular file (%s)", rel, st.Mode().Type())
@@ -233,14 +281,14 @@ func (b *Box) editFile(_ context.Context, a args) (string, error) {
 	switch n := strings.Count(string(data), oldS); n {
 	case 1:
 	case 0:
-		return "", fmt.Errorf("old_string occurs 0 times in %s; read the file and copy the text exactly", rel)
+		return "", fmt.Errorf("old_string occurs 0 times in %s; read the file and copy the text exactly", shown(rel))
 	default:
-		return "", fmt.Errorf("old_string occurs %d times in %s; include more surrounding text so it occurs once", n, rel)
+		return "", fmt.Errorf("old_string occurs %d times in %s; include more surrounding text so it occurs once", n, shown(rel))
 	}
 	if err := b.write(rel, []byte(strings.Replace(string(data), oldS, newS, 1))); err != nil {
 		return "", err
 	}
-	return "ok: edited " + filepath.ToSlash(rel), nil
+	return "ok: edited " + shown(rel), nil
 }
 
 func (b *Box) listDir(_ context.Context, a args) (string, error) {
@@ -269,7 +317,7 @@ func (b *Box) listDir(_ context.Context, a args) (string, error) {
 			break
 		}
 		n++
-		sb.WriteString(e.Name())
+		sb.WriteString(quoteName(e.Name()))
 		switch {
 		case e.IsDir():
 			sb.WriteByte('/')
@@ -335,7 +383,7 @@ func (b *Box) search(ctx context.Context, a args) (string, error) {
 			info, err = fs.Stat(fsys, p) // what it points to, inside the worktree
 		}
 		if err == nil && info.Mode().IsRegular() && info.Size() > maxSearchBytes {
-			large = append(large, path.Clean(p))
+			large = append(large, quoteName(path.Clean(p)))
 			return nil
 		}
 		if err != nil || !info.Mode().IsRegular() {
@@ -360,7 +408,7 @@ func (b *Box) search(ctx context.Context, a args) (string, error) {
 				return errStop
 			}
 			matches++
-			fmt.Fprintf(&sb, "%s:%d:%s\n", path.Clean(p), line, clip(strings.TrimRight(sc.Text(), "\r"), maxMatchLine))
+			fmt.Fprintf(&sb, "%s:%d:%s\n", quoteName(path.Clean(p)), line, clip(strings.TrimRight(sc.Text(), "\r"), maxMatchLine))
 		}
 		return nil
 	})

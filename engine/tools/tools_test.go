@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -328,6 +329,48 @@ func TestListDir(t *testing.T) {
 	if !strings.HasSuffix(res, fmt.Sprintf("[stopped after %d of %d entries: list a subdirectory, or search for a name]", maxListEntries, maxListEntries+5)) {
 		t.Errorf("list_dir many: ends %q", res[len(res)-100:])
 	}
+}
+
+// Names a listing would split or garble are quoted, and the quoted form
+// reads the file.
+func TestOddNamesAreQuotedAndReadBack(t *testing.T) {
+	b, wt, _ := setup(t, Options{ReadOnly: true})
+	odd := []string{"a\nb.txt", "esc\x1b[31m.txt", "\xff\xfe.txt", `"q".txt`, "\u202eog.tset_esrever"}
+	for i, name := range odd {
+		mustWrite(t, filepath.Join(wt, "odd", name), fmt.Sprintf("content %d\n", i))
+	}
+	res, isErr := call(t, b, "list_dir", map[string]any{"path": "odd"})
+	wantOK(t, res, isErr)
+	listed := strings.Split(res, "\n")
+	if len(listed) != len(odd) {
+		t.Fatalf("list_dir gave %d lines for %d names: %q", len(listed), len(odd), res)
+	}
+	for _, name := range listed {
+		if !strings.HasPrefix(name, `"`) || strings.ContainsFunc(name, unreadable) {
+			t.Errorf("listed raw: %q", name)
+		}
+		for _, p := range []string{"odd/" + name, strconv.Quote("odd/" + unquoteName(name))} {
+			got, isErr := call(t, b, "read_file", map[string]any{"path": p})
+			wantOK(t, got, isErr)
+			if !strings.Contains(got, "content ") {
+				t.Errorf("read_file %s = %q", p, got)
+			}
+		}
+	}
+	res, _ = call(t, b, "search", map[string]any{"pattern": "content 1", "path": "odd"})
+	if res != `"odd/esc\x1b[31m.txt":1:content 1` {
+		t.Errorf("search = %q", res)
+	}
+	res, isErr = call(t, b, "read_file", map[string]any{"path": `odd/"gone\n"`})
+	wantErr(t, res, isErr, `"odd/gone\n" does not exist`)
+	// an ordinary name is as it is, quotes inside it included
+	mustWrite(t, filepath.Join(wt, `say "hi".txt`), "hi\n")
+	res, _ = call(t, b, "list_dir", map[string]any{})
+	if !slices.Contains(strings.Split(res, "\n"), `say "hi".txt`) {
+		t.Errorf("list_dir = %q", res)
+	}
+	res, isErr = call(t, b, "read_file", map[string]any{"path": `say "hi".txt`})
+	wantOK(t, res, isErr)
 }
 
 func TestSearch(t *testing.T) {
