@@ -1182,6 +1182,44 @@ func TestBaseView(t *testing.T) {
 	}
 }
 
+// A view is made beside a ticket worktree's add in progress (its checkout
+// takes seconds in a large repository), not after it; a crash's leftover
+// at the view's path is replaced.
+func TestBaseViewBesideAWorktreeAdd(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	commit := strings.TrimSpace(run(t, r.Dir, "rev-parse", "main"))
+	leftover := filepath.Join(r.viewRoot(), commit)
+	write(t, filepath.Join(leftover, "stale.txt"), "from a crash\n")
+	// what addConcurrently holds while a ticket's files are checked out
+	r.wtMu.RLock()
+	r.addSlots <- struct{}{}
+	made := make(chan error, 1)
+	go func() {
+		_, release, err := r.BaseView(ctx, "main")
+		if err == nil {
+			release()
+		}
+		made <- err
+	}()
+	select {
+	case err := <-made:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the view waited for the ticket's add to end")
+	}
+	<-r.addSlots
+	r.wtMu.RUnlock()
+	if _, err := os.Stat(filepath.Join(leftover, "stale.txt")); err == nil {
+		t.Fatal("a crash's leftover stayed in the view")
+	}
+	if _, err := os.Stat(filepath.Join(leftover, "main.go")); err != nil {
+		t.Fatalf("the view's files: %v", err)
+	}
+}
+
 // Tickets on different base branches asking for views at once each get
 // their own base's, and a missing base fails only its own.
 func TestBaseViewsOfSeveralBasesAtOnce(t *testing.T) {

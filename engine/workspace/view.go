@@ -35,11 +35,7 @@ func (r *Repo) BaseView(ctx context.Context, base string) (string, func(), error
 	v := r.views[commit]
 	if v == nil || !r.worktreeReady(v.path) {
 		path := filepath.Join(r.viewRoot(), commit)
-		// a registration of the same path a crash left is replaced
-		r.wtMu.Lock()
-		os.RemoveAll(path)
-		_, err := git(context.WithoutCancel(ctx), r.Dir, nil, "worktree", "add", "-q", "--force", "--detach", "--no-checkout", path, commit)
-		r.wtMu.Unlock()
+		err := r.registerView(context.WithoutCancel(ctx), path, commit)
 		if err == nil {
 			// the files, outside the lock: they are the view's alone, and
 			// a large tree must not hold up other tickets' worktrees
@@ -64,6 +60,34 @@ func (r *Repo) BaseView(ctx context.Context, base string) (string, func(), error
 			r.dropUnread(commit)
 		}
 	}, nil
+}
+
+// registerView registers the view's worktree, its files not yet checked
+// out. It is an add like a ticket's (addConcurrently), beside the ticket
+// worktrees being made: waiting for the write lock, it waited for their
+// whole checkouts (seconds each in a large repository), and a ticket's
+// first request with it, as a burst's tickets make their worktrees.
+func (r *Repo) registerView(ctx context.Context, path, commit string) error {
+	add := func() error {
+		_, err := git(ctx, r.Dir, nil, "worktree", "add", "-q", "--force", "--detach", "--no-checkout", path, commit)
+		return err
+	}
+	// the path is the view's alone (one maker per commit, viewsMu): what
+	// is there is a crash's leftover, and --force replaces its registration
+	r.wtMu.RLock()
+	os.RemoveAll(path)
+	r.addSlots <- struct{}{}
+	err := add()
+	<-r.addSlots
+	r.wtMu.RUnlock()
+	if err == nil {
+		return nil
+	}
+	// tripped over another add's half-written registration: again, alone
+	r.wtMu.Lock()
+	defer r.wtMu.Unlock()
+	os.RemoveAll(path)
+	return add()
 }
 
 // dropUnread removes the view of commit when no one reads it (viewsMu held).
