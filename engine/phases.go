@@ -827,6 +827,12 @@ func (e *Engine) finishPhase(ctx context.Context, t *store.Ticket, ps *store.Pha
 		}
 		*t = *nt
 	case config.Code, config.CIFix:
+		if ps.ByHuman {
+			// the worktree as a person left it is what gets committed
+			if err := e.conflictsLeft(ctx, t, ps.Name); err != nil {
+				return err
+			}
+		}
 		commit := e.repo.CommitAll
 		if a, err := e.st.Attempt(t.ID, ps.Accepted); err == nil && !ps.ByHuman && a.Verdict != nil && a.Verdict.Pass && a.Verdict.By == "check" {
 			// the check's own: what was staged before it ran, not what
@@ -849,6 +855,27 @@ func (e *Engine) finishPhase(ctx context.Context, t *store.Ticket, ps *store.Pha
 	return e.moveOn(t, ps)
 }
 
+// conflictsLeft stops a ticket approved at phase whose worktree still has
+// conflicts: unmerged paths, or the markers of the conflicts the engine
+// left for code to resolve. Committed, they would be merged as they are.
+func (e *Engine) conflictsLeft(ctx context.Context, t *store.Ticket, phase string) error {
+	unmerged, err := e.repo.Unmerged(ctx, t.Worktree)
+	if err != nil {
+		return err
+	}
+	why := ""
+	switch marked := stillMarked(t.Worktree, t.Conflicts); {
+	case len(unmerged) > 0:
+		why = "git holds unresolved conflicts in " + strings.Join(unmerged, ", ")
+	case len(marked) > 0:
+		why = "conflict markers are still in " + strings.Join(marked, ", ")
+	default:
+		return nil
+	}
+	e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("%s approved, but %s: resolve them (and git add), then approve again (worktree: %s)", phase, why, worktreeOr(t)))
+	return errParked
+}
+
 // moveOn marks the phase passed and points the ticket at the next one.
 func (e *Engine) moveOn(t *store.Ticket, ps *store.PhaseState) error {
 	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
@@ -864,6 +891,12 @@ func (e *Engine) moveOn(t *store.Ticket, ps *store.PhaseState) error {
 		case config.CIFix:
 			if c := phaseState(x, config.CI); c != nil {
 				c.Status = store.PhasePassed
+				if p.ByHuman {
+					// a person's approve is not CI's judgment, which
+					// its own check ran: CI runs on what was committed
+					c.Status = store.PhasePending
+					next = config.CI
+				}
 			}
 		}
 		if next == "" {

@@ -491,6 +491,24 @@ func (r *Repo) status(ctx context.Context, wt string) ([]string, error) {
 	return entries, nil
 }
 
+// Unmerged lists the paths of the worktree wt that git holds as
+// conflicted (a merge, a rebase or a cherry-pick a person left half-way):
+// `git add` would take their conflict markers for the resolution.
+func (r *Repo) Unmerged(ctx context.Context, wt string) ([]string, error) {
+	entries, err := r.status(ctx, wt)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		switch e[:2] {
+		case "DD", "AU", "UD", "UA", "DU", "AA", "UU":
+			files = append(files, e[3:])
+		}
+	}
+	return files, nil
+}
+
 // DropUnstaged puts the worktree wt back to what is staged: what a run
 // changed or made since (not ignored files) goes. It says whether there
 // was anything to drop; one git process when there was not.

@@ -1,0 +1,99 @@
+package engine
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"agent-tui/engine/oaitest"
+	"agent-tui/store"
+)
+
+func (h *harness) decide(id string, d store.Decision) {
+	h.t.Helper()
+	if _, err := Decide(h.st, h.cfg, id, d); err != nil {
+		h.t.Fatal(err)
+	}
+	h.runIdle()
+}
+
+func (h *harness) wantStatus(id, status, reasonHas string) *store.Ticket {
+	h.t.Helper()
+	tk := h.ticket(id)
+	if tk.Status != status || !strings.Contains(tk.Reason, reasonHas) {
+		h.t.Fatalf("status %s (%s), want %s with %q", tk.Status, tk.Reason, status, reasonHas)
+	}
+	return tk
+}
+
+// A person who approves code with a merge left half-way in the worktree
+// is told so: git add would have taken the conflict markers as resolved,
+// and they would have been merged.
+func TestApprovedCodeWithUnresolvedConflictsStops(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"code"}
+	id := h.add("hotfix", "conflicted by hand", false)
+	h.runIdle()
+	wt := h.wantStatus(id, store.StatusAwaiting, "").Worktree
+	gitOut(t, wt, "checkout", "-q", "-b", "side")
+	os.WriteFile(filepath.Join(wt, "shared.txt"), []byte("side A\n"), 0o644)
+	gitOut(t, wt, "add", "shared.txt")
+	gitOut(t, wt, "commit", "-qm", "A")
+	gitOut(t, wt, "checkout", "-q", "agent/"+id)
+	os.WriteFile(filepath.Join(wt, "shared.txt"), []byte("side B\n"), 0o644)
+	gitOut(t, wt, "add", "shared.txt")
+	gitOut(t, wt, "commit", "-qm", "B")
+	gitMay(wt, "merge", "side") // conflicts: left half-way
+	h.decide(id, store.Decision{Kind: store.DecisionApprove})
+	h.wantStatus(id, store.StatusNeedsHuman, "code approved, but git holds unresolved conflicts in shared.txt")
+	os.WriteFile(filepath.Join(wt, "shared.txt"), []byte("both\n"), 0o644)
+	gitOut(t, wt, "add", "shared.txt")
+	h.decide(id, store.Decision{Kind: store.DecisionApprove})
+	h.wantStatus(id, store.StatusDone, "")
+	if data, _ := os.ReadFile(filepath.Join(h.dir, "shared.txt")); string(data) != "both\n" {
+		t.Fatalf("merged shared.txt = %q", data)
+	}
+}
+
+// CI is the judge of done: a cifix a person approves (having fixed the
+// worktree, or not) is followed by CI again, not taken for a green run.
+func TestApprovedCIFixRunsCIAgain(t *testing.T) {
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		if phase == "code" && toolTurns(r) == 0 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("a", "src/"+id+".txt", "done "+id+"\n"), writeCall("b", "src/lint.bad", "x")}}
+		}
+		if phase == "cifix" && toolTurns(r) == 0 {
+			return oaitest.Reply{Text: "I could not find it."}
+		}
+		return developer(r, phase)
+	})
+	h.cfg.CICommand = "sh run_tests.sh && if [ -e src/lint.bad ]; then echo 'lint: src/lint.bad'; exit 1; fi"
+	id := h.add("hotfix", "ci breaker", false)
+	h.runIdle()
+	wt := h.wantStatus(id, store.StatusNeedsHuman, "cifix").Worktree
+	// approved as it is: CI runs, is red, and cifix gets another go
+	h.decide(id, store.Decision{Kind: store.DecisionApprove})
+	h.wantStatus(id, store.StatusNeedsHuman, "cifix")
+	if ci := h.phase(id, "ci"); len(ci.Attempts) != 2 || ci.Attempts[1].Checks[0].Pass {
+		t.Fatalf("CI after the approval: %+v", ci.Attempts)
+	}
+	os.Remove(filepath.Join(wt, "src", "lint.bad"))
+	h.decide(id, store.Decision{Kind: store.DecisionApprove})
+	h.wantStatus(id, store.StatusDone, "")
+	if ci := h.phase(id, "ci"); len(ci.Attempts) != 3 || !ci.Attempts[2].Checks[0].Pass {
+		t.Fatalf("CI after the fix: %+v", ci.Attempts)
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "src", "lint.bad")); !os.IsNotExist(err) {
+		t.Fatal("the file CI refused was merged")
+	}
+}
+
+// gitMay runs git in dir whatever its exit code.
+func gitMay(dir string, args ...string) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Run()
+}
