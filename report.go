@@ -396,6 +396,8 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 			fmt.Fprintf(w, "  (not carried out: %s)", printable(d.Superseded))
 		case !d.Applied:
 			fmt.Fprint(w, "  (waiting for the next run)")
+		case d.Outcome != "":
+			fmt.Fprintf(w, "  (%s)", printable(d.Outcome))
 		}
 		fmt.Fprintln(w)
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,4 +97,84 @@ func gitMay(dir string, args ...string) {
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
 	cmd.Run()
+}
+
+// What a person changes in the worktree after approving review's result
+// is neither dropped nor merged unchecked: committed, then CI and review
+// again, and the approval asked again.
+func TestChangesAfterReviewAreCheckedBeforeTheMerge(t *testing.T) {
+	for _, commit := range []bool{false, true} {
+		t.Run(fmt.Sprintf("committed=%v", commit), func(t *testing.T) {
+			h := newHarness(t, "", developer)
+			h.cfg.Approve = []string{"review"}
+			id := h.add("hotfix", "edited after review", false)
+			h.runIdle()
+			wt := h.wantStatus(id, store.StatusAwaiting, "").Worktree
+			os.WriteFile(filepath.Join(wt, "human.txt"), []byte("by hand\n"), 0o644)
+			if commit {
+				gitOut(t, wt, "add", "human.txt")
+				gitOut(t, wt, "commit", "-qm", "by hand")
+			}
+			before := gitOut(t, h.dir, "rev-parse", "main")
+			h.decide(id, store.Decision{Kind: store.DecisionApprove})
+			tk := h.wantStatus(id, store.StatusAwaiting, "")
+			if after := gitOut(t, h.dir, "rev-parse", "main"); after != before {
+				t.Fatal("merged without CI and review of the change")
+			}
+			if ci, rev := h.phase(id, "ci"), h.phase(id, "review"); len(ci.Attempts) != 2 || len(rev.Attempts) != 2 {
+				t.Fatalf("ci %d and review %d attempts, want 2 each", len(ci.Attempts), len(rev.Attempts))
+			}
+			if d := tk.Decisions[len(tk.Decisions)-1]; !strings.Contains(d.Outcome, "CI and review run again") {
+				t.Fatalf("the approve's outcome: %q", d.Outcome)
+			}
+			h.decide(id, store.Decision{Kind: store.DecisionApprove})
+			h.wantStatus(id, store.StatusDone, "")
+			if data, _ := os.ReadFile(filepath.Join(h.dir, "human.txt")); string(data) != "by hand\n" {
+				t.Fatalf("the person's file on main: %q", data)
+			}
+		})
+	}
+}
+
+// A reject (or retry) puts the worktree back to its last commit for the
+// next attempt; what a person changed there is kept as a stash, and said.
+func TestPersonsEditsBeforeARejectAreKept(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"review"}
+	id := h.add("hotfix", "rejected with edits", false)
+	h.runIdle()
+	wt := h.wantStatus(id, store.StatusAwaiting, "").Worktree
+	os.WriteFile(filepath.Join(wt, "notes.txt"), []byte("my notes\n"), 0o644)
+	h.decide(id, store.Decision{Kind: store.DecisionReject, Reason: "redo it"})
+	tk := h.wantStatus(id, store.StatusAwaiting, "")
+	d := tk.Decisions[len(tk.Decisions)-1]
+	if !strings.Contains(d.Outcome, "kept as a stash") {
+		t.Fatalf("the reject's outcome: %q", d.Outcome)
+	}
+	if list := gitOut(t, wt, "stash", "list"); !strings.Contains(list, id+"'s worktree as it was at the reject at review") {
+		t.Fatalf("stash list: %q", list)
+	}
+	if got := gitOut(t, wt, "show", "stash@{0}^3:notes.txt"); got != "my notes\n" {
+		t.Fatalf("stashed notes.txt: %q", got)
+	}
+	// the attempts after it (code, CI, review again) kept nothing aside
+	if n := strings.Count(gitOut(t, wt, "stash", "list"), "\n"); n != 1 {
+		t.Fatalf("%d stashes", n)
+	}
+}
+
+// A worktree a person switched to another branch stops the ticket, naming
+// it, before anything runs or is merged there.
+func TestWorktreeOnAnotherBranchStops(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"code"}
+	id := h.add("hotfix", "switched", false)
+	h.runIdle()
+	wt := h.wantStatus(id, store.StatusAwaiting, "").Worktree
+	gitOut(t, wt, "checkout", "-q", "-b", "side")
+	h.decide(id, store.Decision{Kind: store.DecisionApprove})
+	h.wantStatus(id, store.StatusNeedsHuman, "its worktree is on branch side, not agent/"+id+": switch it back")
+	gitOut(t, wt, "checkout", "-q", "agent/"+id)
+	h.decide(id, store.Decision{Kind: store.DecisionApprove})
+	h.wantStatus(id, store.StatusDone, "")
 }

@@ -64,12 +64,20 @@ func (e *Engine) bringInBase(ctx context.Context, t *store.Ticket) error {
 		return err
 	}
 	// from what was committed: a CI run's leftovers are neither merged
-	// nor taken for the frozen tests' new content
+	// nor taken for the frozen tests' new content (a person's edits are
+	// kept aside)
+	attempts, err := e.st.Attempts(t.ID)
+	if err != nil {
+		return err
+	}
+	if err := e.setAside(ctx, t, attempts); err != nil {
+		return err
+	}
 	if err := e.repo.ResetHard(ctx, t.Worktree); err != nil {
 		return err
 	}
 	var frozen []string
-	err := e.repo.BringIn(ctx, t.Worktree, t.BaseBranch, fmt.Sprintf("%s: merge %s into %s (agent-tui)", t.ID, t.BaseBranch, t.Branch), func(conflicts []string) error {
+	err = e.repo.BringIn(ctx, t.Worktree, t.BaseBranch, fmt.Sprintf("%s: merge %s into %s (agent-tui)", t.ID, t.BaseBranch, t.Branch), func(conflicts []string) error {
 		for _, f := range conflicts {
 			if _, ok := t.TestFiles[f]; ok {
 				frozen = append(frozen, f)
@@ -327,6 +335,9 @@ func (e *Engine) ensureWorktree(ctx context.Context, t *store.Ticket) error {
 	if err != nil {
 		return err
 	}
+	if err := e.offBranch(t, path, branch); err != nil {
+		return err
+	}
 	if t.Sensitive {
 		if err := e.repo.KeepPrivate(t.ID); err != nil {
 			return err
@@ -344,6 +355,110 @@ func (e *Engine) ensureWorktree(ctx context.Context, t *store.Ticket) error {
 		return err
 	}
 	*t = *nt
+	return nil
+}
+
+// offBranch stops a ticket whose worktree a person switched to another
+// branch (or detached): what ran there, and what would be merged, would
+// not be the ticket's.
+func (e *Engine) offBranch(t *store.Ticket, wt, branch string) error {
+	ref, commit := e.repo.HeadOf(wt)
+	if ref == "refs/heads/"+branch || ref == "" && commit == "" {
+		return nil // (unreadable: git's own commands tell)
+	}
+	on := "a detached HEAD"
+	if ref != "" {
+		on = "branch " + strings.TrimPrefix(ref, "refs/heads/")
+	}
+	e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("its worktree is on %s, not %s: switch it back (git -C %s switch %s), then retry", on, branch, wt, branch))
+	return errParked
+}
+
+// changedSinceReview sends a ticket a person approved at review back
+// through CI and review when its worktree changed since the review read
+// it: files changed and not committed (committed now, not dropped by the
+// merge), or commits added. What is merged is what was checked.
+func (e *Engine) changedSinceReview(ctx context.Context, t *store.Ticket) (bool, error) {
+	rs := phaseState(t, config.Review)
+	if rs == nil || !rs.ByHuman || t.Worktree == "" || !e.repo.HasWorktree(t.ID) {
+		return false, nil
+	}
+	changed, err := e.repo.Changed(ctx, t.Worktree)
+	if err != nil {
+		return false, err
+	}
+	what := ""
+	if len(changed) > 0 {
+		if _, err := e.repo.CommitAll(ctx, t.Worktree, fmt.Sprintf("%s: changes made in the worktree after review", t.ID)); err != nil {
+			return false, err
+		}
+		what = fmt.Sprintf("%d changed file(s) not committed: committed now", len(changed))
+	} else if a, err := e.st.Attempt(t.ID, rs.Accepted); err == nil && a.Reviewed != "" {
+		if _, tip := e.repo.HeadOf(t.Worktree); tip != "" && tip != a.Reviewed {
+			what = "commits added to " + t.Branch
+		}
+	}
+	if what == "" {
+		return false, nil
+	}
+	outcome := "the worktree changed after review (" + what + "): CI and review run again before the merge"
+	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
+		for _, name := range []string{config.CI, config.CIFix, config.Review, Merge} {
+			if p := phaseState(x, name); p != nil {
+				p.Status = store.PhasePending
+				p.BudgetFrom = p.Attempts
+			}
+		}
+		x.Phase = config.CI
+		for i := len(x.Decisions) - 1; i >= 0; i-- {
+			if d := &x.Decisions[i]; d.Applied && d.Superseded == "" {
+				d.Outcome = outcome
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	*t = *nt
+	e.releaseTurn(t.ID) // its merge is not next any more
+	e.publishTicket(t)
+	e.log.Info("changed after review", "ticket", t.ID, "what", what)
+	return true, nil
+}
+
+// setAside keeps, as a stash, what a person changed in the worktree since
+// the last attempt before a retry or a reject puts it back to its last
+// commit; the decision says so.
+func (e *Engine) setAside(ctx context.Context, t *store.Ticket, attempts []*store.Attempt) error {
+	i := len(t.Decisions) - 1
+	if i < 0 || t.Worktree == "" {
+		return nil
+	}
+	d := t.Decisions[i]
+	if !d.Applied || d.Superseded != "" || d.Outcome != "" || (d.Kind != store.DecisionRetry && d.Kind != store.DecisionReject) {
+		return nil
+	}
+	if n := len(attempts); n > 0 && attempts[n-1].Started.After(d.At) {
+		return nil // an attempt ran since: what is there is its
+	}
+	message := fmt.Sprintf("agent-tui: %s's worktree as it was at the %s at %s", t.ID, DecisionWords(d.Kind), d.Phase)
+	kept, err := e.repo.SetAside(ctx, t.Worktree, message)
+	if err != nil || !kept {
+		return err
+	}
+	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
+		if j := len(x.Decisions) - 1; j == i {
+			x.Decisions[j].Outcome = "uncommitted changes in the worktree were kept as a stash (git stash list: \"" + message + "\")"
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	*t = *nt
+	e.publishTicket(t)
 	return nil
 }
 
@@ -429,7 +544,11 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 	}
 	if writesFiles(ps.Name) && ps.Attempts > 0 {
 		// a retry starts from the last accepted state of the branch, not
-		// from what the failed or interrupted attempt left behind
+		// from what the failed or interrupted attempt left behind (nor a
+		// person's edits, which are kept aside)
+		if err := e.setAside(ctx, t, attempts); err != nil {
+			return err
+		}
 		if err := e.repo.ResetHard(ctx, t.Worktree); err != nil {
 			return err
 		}
@@ -452,6 +571,9 @@ func (e *Engine) runAttempt(ctx context.Context, t *store.Ticket, ps *store.Phas
 		return err
 	}
 	e.log.Info("attempt", "ticket", t.ID, "phase", ps.Name, "n", a.N)
+	if ps.Name == config.Review && t.Worktree != "" {
+		_, a.Reviewed = e.repo.HeadOf(t.Worktree) // (kept as the attempt ends)
+	}
 
 	sess := e.newSession(t, a)
 	err = sess.run(ctx, ps, in)
@@ -1089,6 +1211,14 @@ func (e *Engine) runMerge(ctx context.Context, t *store.Ticket, ps *store.PhaseS
 	if t.Sensitive {
 		// on the base branch every ticket's commands and models read it
 		msg = fmt.Sprintf("%s: merge (agent-tui)", t.ID)
+	}
+	if t.Worktree != "" && e.repo.HasWorktree(t.ID) {
+		if err := e.offBranch(t, t.Worktree, t.Branch); err != nil {
+			return err
+		}
+	}
+	if again, err := e.changedSinceReview(ctx, t); again || err != nil {
+		return err
 	}
 	// agent-tui's own config, which no ticket may change, may be changed
 	// and not committed (the README's advice to set sandbox = "off")

@@ -130,6 +130,9 @@ type Decision struct {
 	// a later decision took its place before a run got to it. Applied is
 	// then true too, so nothing waits on it.
 	Superseded string `json:"superseded,omitempty"`
+	// Outcome is what carrying it out did to a person's own work beyond
+	// what its kind says ("your uncommitted changes were kept as a stash")
+	Outcome string `json:"outcome,omitempty"`
 }
 
 // Attempt is one run of a phase (SPEC section 2).
@@ -182,6 +185,9 @@ type Attempt struct {
 	Validator     *Validator `json:"validator,omitempty"`
 	// TestFiles: the tests a tests attempt wrote, with their hashes.
 	TestFiles map[string]string `json:"test_files,omitempty"`
+	// Reviewed is the commit a review read: a branch that moved on since
+	// is not what a person approved
+	Reviewed string `json:"reviewed,omitempty"`
 }
 
 // Uncounted is what the attempt cost beyond what its ticket's cost holds

@@ -191,6 +191,8 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 			s += " · not carried out: " + d.Superseded
 		case !d.Applied:
 			s += " · pending"
+		case d.Outcome != "":
+			s += " · " + d.Outcome
 		}
 		out = append(out, st.bold.Render(ansi.Truncate(sanitize(s), w, "…")))
 		for _, kv := range [][2]string{{"model", d.Model}, {"reason", d.Reason}, {"guidance", d.Guidance}} {

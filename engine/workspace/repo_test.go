@@ -1373,3 +1373,29 @@ func TestCommitAllLeavesRepositoriesWithoutCommitsOut(t *testing.T) {
 		t.Fatalf("diff: %v\n%s", err, d)
 	}
 }
+
+// HeadOf reads a worktree's branch and commit from git's files, loose or
+// packed, and a detached HEAD.
+func TestHeadOf(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, branch, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.TrimSpace(run(t, wt, "rev-parse", "HEAD"))
+	if ref, commit := r.HeadOf(wt); ref != "refs/heads/"+branch || commit != want {
+		t.Fatalf("loose: %s %s, want %s", ref, commit, want)
+	}
+	run(t, r.Dir, "pack-refs", "--all")
+	if _, commit := r.HeadOf(wt); commit != want {
+		t.Fatalf("packed: %q, want %s", commit, want)
+	}
+	run(t, wt, "checkout", "-q", "--detach")
+	if ref, commit := r.HeadOf(wt); ref != "" || commit != want {
+		t.Fatalf("detached: %q %q", ref, commit)
+	}
+	if ref, commit := r.HeadOf(t.TempDir()); ref != "" || commit != "" {
+		t.Fatalf("not a worktree: %q %q", ref, commit)
+	}
+}
