@@ -44,6 +44,29 @@ func TestMaxCostStopsTicket(t *testing.T) {
 	}
 }
 
+// max_cost_usd holds within an attempt: a session of many tool calls
+// stops at the first call past the limit, not after all of them.
+func TestMaxCostStopsWithinAnAttempt(t *testing.T) {
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "diagnosis" && toolTurns(r) < 40 {
+			// medium: 20,000 tokens in is $0.02 a call
+			return oaitest.Reply{PromptTokens: 20000, CompletionTokens: 10, ToolCalls: []oaitest.ToolCall{
+				{ID: "r", Name: "read_file", Args: fmt.Sprintf(`{"path": "README.md", "offset": %d}`, toolTurns(r)+1)}}}
+		}
+		return developer(r, phase)
+	})
+	h.cfg.MaxCostUSD = 0.05
+	id := h.add("hotfix", "runaway reads", false)
+	h.runIdle()
+	tk := h.wantStatus(id, store.StatusNeedsHuman, "over max_cost_usd $0.05, within a diagnosis attempt")
+	if n := len(h.requests("diagnosis")); n != 3 {
+		t.Fatalf("%d diagnosis calls, want 3 ($0.06 > $0.05 after the third)", n)
+	}
+	if tk.CostUSD < 0.06 || tk.CostUSD > 0.061 {
+		t.Fatalf("cost %v", tk.CostUSD)
+	}
+}
+
 // A gated phase whose attempt crosses max_cost_usd still waits at its
 // gate, but says so: the approval starts the count again, and the person
 // giving it must know what it lets through.

@@ -134,15 +134,19 @@ func (e *Engine) overBudget(t *store.Ticket) string {
 }
 
 // spentOver says how far a ticket is over its max_cost_usd, or "".
-func (e *Engine) spentOver(t *store.Ticket) string {
-	spent := t.CostUSD - t.CostBase
+func (e *Engine) spentOver(t *store.Ticket) string { return e.spentOverWith(t, 0) }
+
+// spentOverWith is spentOver with extra spent beyond what t has counted (an
+// attempt under way).
+func (e *Engine) spentOverWith(t *store.Ticket, extra float64) string {
+	spent := t.CostUSD - t.CostBase + extra
 	if e.cfg.MaxCostUSD <= 0 || spent < e.cfg.MaxCostUSD {
 		return ""
 	}
 	limit := strconv.FormatFloat(e.cfg.MaxCostUSD, 'f', -1, 64)
 	if t.CostBase > 0 {
 		// a human's go-ahead starts the count again
-		return fmt.Sprintf("spent $%.4f since the last human decision (the ticket $%.4f in all), over max_cost_usd $%s", spent, t.CostUSD, limit)
+		return fmt.Sprintf("spent $%.4f since the last human decision (the ticket $%.4f in all), over max_cost_usd $%s", spent, t.CostUSD+extra, limit)
 	}
 	return fmt.Sprintf("spent $%.4f, over max_cost_usd $%s", spent, limit)
 }

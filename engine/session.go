@@ -237,6 +237,10 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 	budget := leftOf(s.e.cfg.Phase(ps.Name).ContextTokens, llm.EstimateTools(defs))
 	lastCalls, repeats := "", 0
 	for round := 0; round < maxToolRounds; round++ {
+		if over := s.e.spentOverWith(s.t, s.a.NotCounted()); over != "" && round > 0 {
+			// a session of many calls must not spend many times the limit
+			return &humanStop{over + ", within a " + ps.Name + " attempt: retry to go on (it starts again), or raise max_cost_usd"}
+		}
 		// tool results count toward the phase's budget too
 		s.a.Trimmed = append(s.a.Trimmed, fitToolResults(s.msgs, budget)...)
 		resp, err := s.complete(ctx, ps.Name, models, defs)
