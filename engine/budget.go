@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -21,6 +22,9 @@ type section struct {
 	vital bool // the session means nothing without it (a review's diff)
 	// dropped: assemble cut it to nothing (set on the caller's sections)
 	dropped bool
+	// fit, when set, makes the body within about n bytes instead of a cut
+	// of it (a list whose every item must keep its head)
+	fit func(n int) string
 }
 
 // Priorities: feedback is never trimmed before the rest; file bodies and
@@ -82,7 +86,10 @@ func assemble(header string, secs []section, budget int) (string, int, []string)
 			// more important section
 			keep := have - (total - budget) - markTokens
 			body := ""
-			if keep > 0 {
+			switch {
+			case keep > 0 && s.fit != nil:
+				body = s.fit(keep * 4)
+			case keep > 0:
 				body = cut(s.body, keep*4, s.tail)
 			}
 			dropped := body == ""
@@ -145,6 +152,72 @@ func cut(s string, n int, tail bool) string {
 		part = part[:i]
 	}
 	return part + trimMark
+}
+
+// numbered lists items 1., 2., ... under intro, a multi-line item
+// indented under its number.
+func numbered(intro string, items []string) string {
+	var b strings.Builder
+	b.WriteString(intro)
+	for i, it := range items {
+		fmt.Fprintf(&b, "%d. %s\n", i+1, strings.ReplaceAll(it, "\n", "\n   "))
+	}
+	return b.String()
+}
+
+// minItemHead is the least of an item fitList keeps: less says nothing.
+const minItemHead = 160
+
+// fitList is numbered(intro, items) within about n bytes: short items
+// whole, long ones cut to an equal share of the room, each with its head;
+// when even heads do not fit, the oldest go, said. The newest item is
+// what the last attempt failed on: never the first to lose.
+func fitList(intro string, items []string, n int) string {
+	const itemMark = " […]"
+	for drop := 0; drop < len(items); drop++ {
+		kept := items[drop:]
+		head := intro
+		if drop > 0 {
+			head += fmt.Sprintf("[%d earlier items trimmed to fit the context budget]\n", drop)
+		}
+		room := n - len(head)
+		for i := range kept {
+			room -= len(fmt.Sprintf("%d. \n", i+1)) + len(itemMark)
+		}
+		// equal shares, the short items' unused part going to the rest
+		order := make([]int, len(kept))
+		for i := range order {
+			order[i] = i
+		}
+		sort.Slice(order, func(a, b int) bool { return len(kept[order[a]]) < len(kept[order[b]]) })
+		limit := make([]int, len(kept))
+		left := room
+		for j, i := range order {
+			share := left / (len(order) - j)
+			limit[i] = min(len(kept[i]), share)
+			left -= limit[i]
+		}
+		if slices.Min(limit) < min(minItemHead, slices.Min(lengths(kept))) && drop < len(items)-1 {
+			continue
+		}
+		out := make([]string, len(kept))
+		for i, it := range kept {
+			out[i] = it
+			if limit[i] < len(it) {
+				out[i] = strings.ToValidUTF8(it[:max(limit[i], 0)], "") + itemMark
+			}
+		}
+		return numbered(head, out)
+	}
+	return ""
+}
+
+func lengths(items []string) []int {
+	out := make([]int, len(items))
+	for i, it := range items {
+		out[i] = len(it)
+	}
+	return out
 }
 
 // tailBytes keeps at most n bytes from the end of s.

@@ -326,3 +326,33 @@ func TestTechspecFromASliverOfTheSpecStops(t *testing.T) {
 		}
 	}
 }
+
+// Trimmed to fit, a list of objections keeps every item's head and the
+// newest whole; with no room even for heads, the oldest go, said.
+func TestFitListKeepsEveryHeadAndTheNewest(t *testing.T) {
+	long := "LONG-1 " + strings.Repeat("detail ", 500) + "END-LONG-1"
+	items := []string{long, "OBJ-2: missing item 2", "line one\nline two"}
+	got := fitList("intro\n\n", items, 800)
+	if len(got) > 800 {
+		t.Fatalf("%d bytes, want at most 800", len(got))
+	}
+	for _, want := range []string{"1. LONG-1 detail", " […]\n", "2. OBJ-2: missing item 2\n", "3. line one\n   line two\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "END-LONG-1") {
+		t.Error("the long item was not cut")
+	}
+	var many []string
+	for i := range 40 {
+		many = append(many, fmt.Sprintf("OBJ-%d: %s", i, strings.Repeat("x", 300)))
+	}
+	got = fitList("", many, 2000)
+	if !strings.Contains(got, "earlier items trimmed to fit the context budget]") || !strings.Contains(got, "OBJ-39: xxx") || strings.Contains(got, "OBJ-0:") {
+		t.Fatalf("many items:\n%s", got)
+	}
+	if len(got) > 2000 {
+		t.Fatalf("%d bytes", len(got))
+	}
+}

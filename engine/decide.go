@@ -510,11 +510,10 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 				if t.Status != store.StatusAwaiting && t.Status != store.StatusNeedsHuman && t.Status != store.StatusFailed {
 					continue
 				}
-				if ps != nil && (ps.Name == Merge || ps.Name == config.Review && d.Kind == store.DecisionReject) {
-					// "do not merge this": review only reads, so the work
-					// goes back to code with the reason, and through CI
-					// and review again (code and the next review both
-					// read a reject taken at review or at the merge)
+				if ps != nil && sentBack(*d, config.Code) {
+					// "do not merge this", or guidance on what to change:
+					// review only reads, so the work goes back to code
+					// with the words, and through CI and review again
 					ps.Status = store.PhasePending
 					reopenCode(t, config.Code, config.CI, config.CIFix, config.Review)
 					t.Rebase = true

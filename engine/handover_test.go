@@ -178,3 +178,60 @@ func TestWorktreeOnAnotherBranchStops(t *testing.T) {
 	h.decide(id, store.Decision{Kind: store.DecisionApprove})
 	h.wantStatus(id, store.StatusDone, "")
 }
+
+// Guidance given at review (stopped there, or waiting at its gate) is for
+// the code: the work goes back to code with it, and the next review reads
+// it too. A plain retry there reviews again.
+func TestGuidanceAtReviewReachesCode(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"review"}
+	id := h.add("hotfix", "guided at review", false)
+	h.runIdle()
+	h.wantStatus(id, store.StatusAwaiting, "")
+	codeBefore, reviewBefore := len(h.requests("code")), len(h.requests("review"))
+	h.decide(id, store.Decision{Kind: store.DecisionRetry, Guidance: "GUIDE-REVIEW: name it fooBar"})
+	h.wantStatus(id, store.StatusAwaiting, "")
+	code := h.requests("code")
+	if len(code) == codeBefore || !strings.Contains(userText(code[codeBefore]), "Guidance from a human: GUIDE-REVIEW: name it fooBar") {
+		t.Fatalf("code did not run with the guidance (%d code requests before, %d after)", codeBefore, len(code))
+	}
+	if rev := h.requests("review"); len(rev) <= reviewBefore || !strings.Contains(userText(rev[len(rev)-1]), "GUIDE-REVIEW") {
+		t.Fatal("the next review does not read the guidance")
+	}
+	codeBefore = len(h.requests("code"))
+	h.decide(id, store.Decision{Kind: store.DecisionRetry})
+	h.wantStatus(id, store.StatusAwaiting, "")
+	if n := len(h.requests("code")); n != codeBefore {
+		t.Fatalf("a plain retry at review ran code (%d requests, %d before)", n, codeBefore)
+	}
+}
+
+// Objections and human words reach the model in the order they were
+// given, and a list trimmed to the budget keeps the newest objection and
+// the head of each older one.
+func TestObjectionsInOrderAndTrimmedFromTheLongest(t *testing.T) {
+	var c counter
+	long := "LONG-1 " + strings.Repeat("detail ", 600) + "END-LONG-1"
+	h := newHarness(t, "\n[phases.diagnosis]\ncontext_tokens = 1400\nmax_attempts = 2\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "validator of diagnosis" {
+			if c.inc("v") == 1 {
+				return fail(long)
+			}
+			return fail(fmt.Sprintf("OBJ-%d: missing item", c.inc("v")))
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "objections", false)
+	h.runIdle()
+	h.wantStatus(id, store.StatusNeedsHuman, "diagnosis failed 2 attempts")
+	h.decide(id, store.Decision{Kind: store.DecisionRetry, Guidance: "GUIDE-1"})
+	reqs := h.requests("diagnosis")
+	u := userText(reqs[2])
+	long1, obj, guide := strings.Index(u, "LONG-1 detail"), strings.Index(u, "OBJ-3: missing item"), strings.Index(u, "GUIDE-1")
+	if long1 < 0 || obj < 0 || guide < 0 || !(long1 < obj && obj < guide) {
+		t.Fatalf("want LONG-1's head, OBJ-3 and GUIDE-1 in that order:\n%s", u)
+	}
+	if strings.Contains(u, "END-LONG-1") {
+		t.Fatalf("the long objection was not the one cut:\n%s", u)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"agent-tui/engine/config"
 	"agent-tui/engine/llm"
@@ -84,29 +85,59 @@ func feedbackFor(t *store.Ticket, phase string, attempts []*store.Attempt) []str
 			lastPass = i
 		}
 	}
-	var out []string
+	// in the order they were given: the model reads what came after what
+	type item struct {
+		at   time.Time
+		text string
+	}
+	var items []item
 	for i, a := range attempts {
 		from := a.Phase == phase || (phase == config.Code && a.Phase == config.Review)
 		if !from || a.Verdict == nil || a.Verdict.Pass || (a.Verdict.By == "check" && i < lastPass) {
 			continue
 		}
-		out = append(out, a.Verdict.Objections...)
+		at := a.Ended
+		if at.IsZero() {
+			at = a.Started
+		}
+		for _, o := range a.Verdict.Objections {
+			items = append(items, item{at, o})
+		}
 	}
 	for _, d := range t.Decisions {
-		// a reject at review or at a blocked merge sends the work back:
-		// code and the next review both read it
-		backFromReview := d.Kind == store.DecisionReject && (d.Phase == config.Review || d.Phase == Merge) && (phase == config.Code || phase == config.Review)
-		if d.Superseded != "" || d.Phase != phase && !backFromReview {
+		if d.Superseded != "" || d.Phase != phase && !sentBack(d, phase) {
 			continue
 		}
 		if d.Kind == store.DecisionReject && d.Reason != "" {
-			out = append(out, "A human rejected an earlier attempt: "+d.Reason)
+			items = append(items, item{d.At, "A human rejected an earlier attempt: " + d.Reason})
 		}
 		if d.Kind == store.DecisionRetry && d.Guidance != "" {
-			out = append(out, "Guidance from a human: "+d.Guidance)
+			items = append(items, item{d.At, "Guidance from a human: " + d.Guidance})
 		}
 	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].at.Before(items[j].at) })
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.text
+	}
 	return dedupe(out)
+}
+
+// sentBack says whether d, taken at review or at a blocked merge, sent the
+// work back to code with words for phase: a reject's reason, or a retry's
+// guidance (a retry without it reviews again). Code and the next review
+// both read them.
+func sentBack(d store.Decision, phase string) bool {
+	if phase != config.Code && phase != config.Review {
+		return false
+	}
+	switch d.Phase {
+	case Merge:
+		return d.Kind == store.DecisionReject || d.Kind == store.DecisionRetry
+	case config.Review:
+		return d.Kind == store.DecisionReject || d.Kind == store.DecisionRetry && d.Guidance != ""
+	}
+	return false
 }
 
 // lastDeliverable is the most recent finished attempt's deliverable.
@@ -223,20 +254,17 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		secs = append(secs, section{title: "Tech spec", body: design, prio: prioPrimary, vital: true})
 	}
 	if len(in.feedback) > 0 {
-		var b strings.Builder
 		title := "Objections to address"
+		intro := "Earlier attempts of this phase were rejected. Address EVERY point below; do not undo an earlier fix while fixing a later one.\n\n"
 		if name == config.Review {
 			// a review is not revised: it checks the new code against
 			// what it objected to before
 			title = "Objections raised by earlier reviews"
-			b.WriteString("The code was changed to answer these. Check each one against the diff; object again only to what is still wrong.\n\n")
-		} else {
-			b.WriteString("Earlier attempts of this phase were rejected. Address EVERY point below; do not undo an earlier fix while fixing a later one.\n\n")
+			intro = "The code was changed to answer these. Check each one against the diff; object again only to what is still wrong.\n\n"
 		}
-		for i, f := range in.feedback {
-			fmt.Fprintf(&b, "%d. %s\n", i+1, f)
-		}
-		secs = append(secs, section{title: title, body: b.String(), prio: prioFeedback})
+		items := in.feedback
+		secs = append(secs, section{title: title, body: numbered(intro, items), prio: prioFeedback,
+			fit: func(n int) string { return fitList(intro, items, n) }})
 		if prev := lastDeliverable(attempts, name); prev != "" && !writesFiles(name) && name != config.Review {
 			secs = append(secs, section{title: "Your previous deliverable (revise it)", body: prev, prio: prioPrevious})
 		}
