@@ -138,22 +138,28 @@ func TestProviderFaults(t *testing.T) {
 				}
 			}
 		}},
-		{"unreadable verdicts are asked again, then fail the attempt", func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool) {
+		{"unreadable verdicts are asked again, then stop for a human", func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool) {
 			if strings.HasPrefix(phase, "validator of discovery") {
 				return oaitest.Reply{Text: "I think it is mostly fine."}, true
 			}
 			return oaitest.Reply{}, false
 		}, func(t *testing.T, h *harness, id string) {
-			if n := len(h.requests("validator of discovery")); n != 9 {
-				t.Fatalf("validator requests %d, want 3 attempts × 3 asks", n)
+			if n := len(h.requests("validator of discovery")); n != 3 {
+				t.Fatalf("validator requests %d, want 3 asks of one attempt", n)
 			}
+			// the validator's failing: no attempt of the phase is spent on it
 			d := h.phase(id, "discovery")
-			if len(d.Attempts) != 3 || !strings.Contains(d.Attempts[0].Error, "could not be read") {
-				t.Fatalf("%+v", d.Attempts[0])
+			if len(d.Attempts) != 1 || !strings.Contains(d.Attempts[0].Error, "could not be read") {
+				t.Fatalf("%+v", d.Attempts)
 			}
 			// an error, not an objection to the deliverable
-			if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "last error: the validator's answer could not be read") || strings.Contains(tk.Reason, "objections") {
+			if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "the validator's answer could not be read 3 times") || strings.Contains(tk.Reason, "objections") {
 				t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+			}
+			// a plain retry judges the same answer again
+			h.decide(id, store.Decision{Kind: store.DecisionRetry})
+			if n, v := len(h.requests("discovery")), len(h.requests("validator of discovery")); n != 1 || v != 6 {
+				t.Fatalf("after a plain retry: %d discovery and %d validator requests, want 1 and 6", n, v)
 			}
 		}},
 	}
