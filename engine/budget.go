@@ -268,10 +268,14 @@ func acceptanceCriteria(spec string) string {
 	return ""
 }
 
-// minToolRoom is what tool results may always take of a call, even when
-// the assembled input alone fills the budget: a model that cannot see
-// what its tools returned can only call them again.
+// minToolRoom is what tool results may take of a call at least, up to a
+// third of the room: the assembled input of a phase with tools leaves it
+// free, so later calls stay within the budget as the first does. A model
+// that cannot see what its tools returned can only call them again.
 const minToolRoom = 2000
+
+// toolRoomOf is the part of room kept for tool results.
+func toolRoomOf(room int) int { return min(minToolRoom, room/3) }
 
 // fitToolResults keeps a conversation's input within budget tokens. The
 // first two messages (the assembled input) are fitted already; what the
@@ -285,7 +289,8 @@ func fitToolResults(msgs []openai.ChatCompletionMessage, budget int) []string {
 	if budget <= 0 || len(msgs) <= 2 {
 		return nil
 	}
-	room := max(budget-llm.EstimateMessages(msgs[:2]), minToolRoom)
+	// (over the budget only when the input's vital parts took its room)
+	room := max(budget-llm.EstimateMessages(msgs[:2]), toolRoomOf(budget))
 	over := llm.EstimateMessages(msgs[2:]) - room
 	if over <= 0 {
 		return nil

@@ -100,20 +100,33 @@ func TestToolResultsStayWithinTheBudget(t *testing.T) {
 		}
 		return developer(r, phase)
 	})
-	id := h.add("hotfix", "reads big files", false)
+	// a ticket that alone would fill the budget: the input leaves the
+	// tool results their room, and no call goes over
+	tk, err := AddTicket(h.st, NewTicket{Kind: "hotfix", Title: "reads big files", Body: strings.Repeat("the ticket says a lot\n", 2000)}, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := tk.ID
 	h.runIdle()
 	reqs := h.requests("diagnosis")
 	if len(reqs) < 3 {
 		t.Fatalf("%d diagnosis requests", len(reqs))
 	}
 	for i, r := range reqs {
-		base := llm.EstimateMessages(r.Messages[:2])
-		limit := max(4000, base+minToolRoom) + 100 // the calls' own framing
-		if n := llm.EstimateMessages(r.Messages); n > limit {
+		limit := 4000 + 100 // the calls' own framing
+		if n := llm.EstimateMessages(r.Messages) + llm.EstimateTools(r.Tools); n > limit {
 			t.Errorf("request %d: about %d tokens, over %d", i+1, n, limit)
 		}
 	}
 	a := h.phase(id, "diagnosis").Attempts[0]
+	// the attempt's context is its largest call's
+	largest := 0
+	for _, r := range reqs {
+		largest = max(largest, llm.EstimateMessages(r.Messages)+llm.EstimateTools(r.Tools))
+	}
+	if a.ContextTokens < largest-100 || a.ContextTokens > 4100 {
+		t.Errorf("context_tokens %d, the largest call about %d", a.ContextTokens, largest)
+	}
 	if !strings.Contains(strings.Join(a.Trimmed, "; "), "read_file result") {
 		t.Fatalf("trimmed %q", a.Trimmed)
 	}

@@ -285,6 +285,10 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		}
 		return nil, err
 	}
+	if in.box != nil && room > 0 {
+		// the tool results of later calls come within the same budget
+		room -= toolRoomOf(room)
+	}
 	in.user, in.tokens, in.trimmed = assemble(header, secs, room)
 	in.tokens += fixed
 	for i, s := range secs {

@@ -376,7 +376,8 @@ func TestReviewOverBudgetKeepsTheDiff(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		fmt.Fprintf(&big, "line %d of the change\n", i)
 	}
-	h := newHarness(t, "\n[phases.review]\ncontext_tokens = 3000\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+	// (a third of the room, the review's tools' results keep for later calls)
+	h := newHarness(t, "\n[phases.review]\ncontext_tokens = 4000\n", func(r *oaitest.Request, phase string) oaitest.Reply {
 		id := ticketOf(r)
 		switch {
 		case phase == "planning" || phase == "techspec":

@@ -243,6 +243,10 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 		}
 		// tool results count toward the phase's budget too
 		s.a.Trimmed = append(s.a.Trimmed, fitToolResults(s.msgs, budget)...)
+		if round > 0 {
+			// the attempt's context is its largest call's, not its first's
+			s.a.ContextTokens = max(s.a.ContextTokens, llm.EstimateMessages(s.msgs)+llm.EstimateTools(defs))
+		}
 		resp, err := s.complete(ctx, ps.Name, models, defs)
 		if err != nil {
 			return err

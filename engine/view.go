@@ -75,8 +75,9 @@ type AttemptView struct {
 	Interrupted     bool          `json:"interrupted"`
 	// JudgedAfter: its saved answer was judged by a later run ("restart",
 	// "retry"; "" when judged as it was answered)
-	JudgedAfter   string           `json:"judged_after"`
-	Feedback      []string         `json:"feedback"`
+	JudgedAfter string   `json:"judged_after"`
+	Feedback    []string `json:"feedback"`
+	// ContextTokens: the largest call's input, estimated
 	ContextTokens int              `json:"context_tokens"`
 	Trimmed       []string         `json:"trimmed"`
 	ToolCalls     []store.ToolCall `json:"tool_calls"`
