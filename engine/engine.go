@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -56,6 +57,13 @@ type Engine struct {
 	// turns: the merges decided before the run started, in the order
 	// decided (set before the runners start)
 	turns []*mergeTurn
+	// untilIdle: the run ends once nothing moves (run --until-idle);
+	// unstopped: tickets whose stop could not be recorded (a full disk),
+	// which must not park as if it had been; runErr: why a run until idle
+	// ended with tickets it could neither move nor stop
+	untilIdle bool
+	unstopped map[string]error
+	runErr    error
 }
 
 type runner struct {
@@ -163,6 +171,7 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 	e.mu.Lock()
 	e.runCtx = runCtx
 	e.turns = mergeTurns(tickets)
+	e.untilIdle, e.runErr = untilIdle, nil
 	e.mu.Unlock()
 
 	// a ticket added while recovery ran found no engine to start it: read
@@ -204,7 +213,11 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 	e.runners = map[string]*runner{}
 	e.busy = 0
 	e.turns = nil
+	runErr := e.runErr
 	e.mu.Unlock()
+	if runErr != nil && ctx.Err() == nil {
+		return runErr
+	}
 	return ctx.Err()
 }
 
@@ -337,6 +350,10 @@ func (e *Engine) releaseTurn(id string) {
 	}
 }
 
+// unrecordedRetry is how long a ticket whose stop could not be recorded
+// waits before it tries its step again.
+var unrecordedRetry = 10 * time.Second
+
 // stepTries and stepRetryDelay bound retries of a step that failed in the
 // engine itself (not in the model or a check).
 const stepTries = 3
@@ -433,6 +450,9 @@ func (e *Engine) loop(ctx context.Context, r *runner) {
 		default:
 		}
 		moved, err := e.advance(ctx, r.id)
+		if uerr := e.takeUnstopped(r.id); uerr != nil && err == nil {
+			err = uerr // parked, but the store does not say so
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -452,10 +472,32 @@ func (e *Engine) loop(ctx context.Context, r *runner) {
 				}
 				continue
 			}
+			reason := "engine error: " + err.Error()
 			if baseGone {
-				e.stopTicket(r.id, store.StatusNeedsHuman, baseGoneReason(t.BaseBranch))
-			} else {
-				e.stopTicket(r.id, store.StatusNeedsHuman, "engine error: "+err.Error())
+				reason = baseGoneReason(t.BaseBranch)
+			}
+			if serr := e.stopTicket(r.id, store.StatusNeedsHuman, reason); serr != nil {
+				e.takeUnstopped(r.id)
+				// nothing can be recorded (a full disk): not parked as if
+				// it had stopped. A run until idle ends saying so; the TUI
+				// tries again, slower, until the store takes writes.
+				e.log.Error("ticket stop", "ticket", r.id, "err", serr)
+				e.mu.Lock()
+				untilIdle := e.untilIdle
+				if untilIdle && e.runErr == nil {
+					e.runErr = serr
+				}
+				e.mu.Unlock()
+				if untilIdle {
+					return
+				}
+				select {
+				case <-time.After(unrecordedRetry):
+				case <-ctx.Done():
+					return
+				}
+				failures = 0
+				continue
 			}
 			moved = false
 		}
@@ -568,7 +610,9 @@ func stopped(t *store.Ticket, status, reason string) {
 }
 
 // stopTicket moves a ticket to a status that needs a human, with a reason.
-func (e *Engine) stopTicket(id, status, reason string) {
+// A stop that cannot be recorded is kept in unstopped: the step that
+// called it parks, and the loop takes it for the step's failure.
+func (e *Engine) stopTicket(id, status, reason string) error {
 	t, err := e.st.UpdateTicket(id, func(t *store.Ticket) error {
 		stopped(t, status, reason)
 		if ps := phaseState(t, t.Phase); ps != nil && status == store.StatusNeedsHuman {
@@ -576,10 +620,29 @@ func (e *Engine) stopTicket(id, status, reason string) {
 		}
 		return nil
 	})
-	if err == nil {
-		e.publishTicket(t)
-		e.log.Info("ticket stopped", "ticket", id, "status", status, "reason", reason)
+	if err != nil {
+		err = fmt.Errorf("%s could not be recorded as stopped (%s): %w", id, OneLine(reason, 120), err)
+		e.mu.Lock()
+		if e.unstopped == nil {
+			e.unstopped = map[string]error{}
+		}
+		e.unstopped[id] = err
+		e.mu.Unlock()
+		return err
 	}
+	e.publishTicket(t)
+	e.log.Info("ticket stopped", "ticket", id, "status", status, "reason", reason)
+	return nil
+}
+
+// takeUnstopped is the error of a stop of id that could not be recorded
+// since the last call, if any.
+func (e *Engine) takeUnstopped(id string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	err := e.unstopped[id]
+	delete(e.unstopped, id)
+	return err
 }
 
 // publishTicket sends a deep copy: the runner goes on changing its own.
