@@ -43,9 +43,10 @@ func stampOf(p string, identityOnly bool) pathStamp {
 }
 
 type cachedRuleset struct {
-	fd     int
-	stamps []pathStamp
-	used   uint64
+	fd       int
+	stamps   []pathStamp
+	used     uint64
+	lastUsed time.Time
 }
 
 type rulesetCache struct {
@@ -54,6 +55,32 @@ type rulesetCache struct {
 	clock   uint64
 	entries map[string]*cachedRuleset
 	builds  int // for tests
+	sweep   *time.Timer
+}
+
+// rulesetIdle is how long a ruleset no check used stays kept. A ruleset
+// holds every file its rules name open (the entries of the directories on
+// the way to a hidden path: the repository's root, the home directory), so
+// a file deleted there frees no space while one that names it is kept.
+var rulesetIdle = 30 * time.Second
+
+// sweepLocked arms the removal of rulesets left unused (c.mu held).
+func (c *rulesetCache) sweepLocked() {
+	if c.sweep != nil || len(c.entries) == 0 {
+		return
+	}
+	c.sweep = time.AfterFunc(rulesetIdle, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.sweep = nil
+		for k, e := range c.entries {
+			if time.Since(e.lastUsed) >= rulesetIdle {
+				unix.Close(e.fd)
+				delete(c.entries, k)
+			}
+		}
+		c.sweepLocked()
+	})
 }
 
 // get returns a ruleset for writable and hidden, the caller's to close:
@@ -63,7 +90,7 @@ func (c *rulesetCache) get(writable, readable, hidden []string) (int, error) {
 	c.mu.Lock()
 	if e := c.entries[key]; e != nil && unchanged(e.stamps) {
 		c.clock++
-		e.used = c.clock
+		e.used, e.lastUsed = c.clock, time.Now()
 		fd, err := dupCloexec(e.fd)
 		c.mu.Unlock()
 		return fd, err
@@ -96,7 +123,8 @@ func (c *rulesetCache) get(writable, readable, hidden []string) (int, error) {
 		return fd, nil
 	}
 	c.clock++
-	c.entries[key] = &cachedRuleset{fd: kept, stamps: stamps, used: c.clock}
+	c.entries[key] = &cachedRuleset{fd: kept, stamps: stamps, used: c.clock, lastUsed: time.Now()}
+	c.sweepLocked()
 	return fd, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A check's ruleset is made once and used again while the directories it
@@ -74,5 +76,50 @@ func TestReadRulesetsAreKeptUntilTheirDirectoriesChange(t *testing.T) {
 	}
 	if out := check("cat ../later.txt 2>&1"); out != "REPLACED\n" {
 		t.Fatalf("a file replaced on the way after the ruleset: %q", out)
+	}
+}
+
+// A ruleset no check uses goes after rulesetIdle: it holds the files its
+// rules name, whose space a deletion would not free while it is kept.
+func TestUnusedRulesetsAreLetGo(t *testing.T) {
+	if !LandlockUsable() {
+		t.Skip("no Landlock")
+	}
+	defer func(d time.Duration) { rulesetIdle = d }(rulesetIdle)
+	rulesetIdle = 200 * time.Millisecond
+	threadRulesets.mu.Lock()
+	if threadRulesets.sweep != nil && threadRulesets.sweep.Stop() {
+		threadRulesets.sweep = nil // (armed by an earlier test, for 30 s)
+	}
+	for k, e := range threadRulesets.entries {
+		unix.Close(e.fd)
+		delete(threadRulesets.entries, k)
+	}
+	threadRulesets.mu.Unlock()
+	dir := t.TempDir()
+	hidden, wt := filepath.Join(dir, "hidden"), filepath.Join(dir, "wt")
+	mustWrite(t, filepath.Join(hidden, "secret.txt"), "SECRET\n")
+	mustWrite(t, filepath.Join(wt, "own.txt"), "own\n")
+	kept := func() int {
+		threadRulesets.mu.Lock()
+		defer threadRulesets.mu.Unlock()
+		return len(threadRulesets.entries)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for kept() == 0 && time.Now().Before(deadline) {
+		// (a ruleset made from directories changed a moment ago is not kept)
+		time.Sleep(racyWindow)
+		if _, err := ExecConfined(context.Background(), []string{"sh", "-c", "cat own.txt"}, wt, os.Environ(), 10*time.Second, 4096, []string{wt}, nil, []string{hidden}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if kept() == 0 {
+		t.Skip("no ruleset was kept (directories kept changing)")
+	}
+	for kept() > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := kept(); n != 0 {
+		t.Fatalf("%d rulesets kept after they went unused", n)
 	}
 }
