@@ -235,3 +235,37 @@ func TestObjectionsInOrderAndTrimmedFromTheLongest(t *testing.T) {
 		t.Fatalf("the long objection was not the one cut:\n%s", u)
 	}
 }
+
+// A worktree already at a new ticket's path (another database's ticket of
+// the same number, left with uncommitted files) is not taken over: its
+// files would be committed and merged as the ticket's.
+func TestStrayWorktreeIsNotTakenOver(t *testing.T) {
+	h := newHarness(t, "", developer)
+	wt := h.eng.repo.WorktreePath("T-1")
+	gitOut(t, h.dir, "worktree", "add", "-q", "-b", "agent/T-1", wt, "main")
+	os.WriteFile(filepath.Join(wt, "precious.txt"), []byte("not the ticket's\n"), 0o644)
+	id := h.add("hotfix", "new database", false)
+	h.runIdle()
+	h.wantStatus(id, store.StatusNeedsHuman, "files this ticket did not write (precious.txt;")
+	os.Remove(filepath.Join(wt, "precious.txt"))
+	h.decide(id, store.Decision{Kind: store.DecisionRetry})
+	h.wantStatus(id, store.StatusDone, "")
+	if _, err := os.Stat(filepath.Join(h.dir, "precious.txt")); err == nil {
+		t.Fatal("the stray file was merged")
+	}
+}
+
+// A directory that is no worktree at a new ticket's path is not removed
+// to make one: it holds someone's files.
+func TestStrayDirectoryIsNotRemoved(t *testing.T) {
+	h := newHarness(t, "", developer)
+	wt := h.eng.repo.WorktreePath("T-1")
+	os.MkdirAll(wt, 0o755)
+	os.WriteFile(filepath.Join(wt, "mine.txt"), []byte("mine\n"), 0o644)
+	id := h.add("hotfix", "new database", false)
+	h.runIdle()
+	h.wantStatus(id, store.StatusNeedsHuman, "files this ticket did not write (mine.txt;")
+	if _, err := os.Stat(filepath.Join(wt, "mine.txt")); err != nil {
+		t.Fatal(err)
+	}
+}

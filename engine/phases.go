@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -335,6 +336,13 @@ func (e *Engine) ensureWorktree(ctx context.Context, t *store.Ticket) error {
 		e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("branch %s already exists with commits this ticket did not make (another agent-tui database on this repository?): rename or delete it, then retry", workspace.BranchName(t.ID)))
 		return errParked
 	}
+	if t.Worktree == "" {
+		if stray := e.strayFiles(ctx, t.ID); len(stray) > 0 {
+			wt := e.repo.WorktreePath(t.ID)
+			e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("a worktree for %s is already at %s with files this ticket did not write (%s; another agent-tui database on this repository?): move them away, or remove %s (git worktree remove --force, if it is a worktree), then retry", t.ID, wt, strings.Join(firstOf(stray, 5), ", "), wt))
+			return errParked
+		}
+	}
 	path, branch, err := e.repo.EnsureWorktree(ctx, t.ID, t.BaseBranch)
 	if err != nil {
 		return err
@@ -360,6 +368,38 @@ func (e *Engine) ensureWorktree(ctx context.Context, t *store.Ticket) error {
 	}
 	*t = *nt
 	return nil
+}
+
+// strayFiles are the uncommitted files of a worktree that is there before
+// its ticket recorded one: not the ticket's (a worktree made ahead of time
+// is clean until its ticket writes), so committed, they would be merged.
+// A directory there that is no worktree, and not one half made (a .git
+// file is the first thing git writes), is someone's too.
+func (e *Engine) strayFiles(ctx context.Context, id string) []string {
+	path := e.repo.WorktreePath(id)
+	if !e.repo.HasWorktree(id) {
+		entries, err := os.ReadDir(path)
+		if err != nil || slices.ContainsFunc(entries, func(d os.DirEntry) bool { return d.Name() == ".git" }) {
+			return nil
+		}
+		var names []string
+		for _, d := range entries {
+			names = append(names, d.Name())
+		}
+		return names
+	}
+	files, err := e.repo.Changed(ctx, path)
+	if err != nil {
+		return nil // git's own commands will say what is wrong
+	}
+	return files
+}
+
+func firstOf(s []string, n int) []string {
+	if len(s) <= n {
+		return s
+	}
+	return append(slices.Clip(s[:n]), fmt.Sprintf("and %d more", len(s)-n))
 }
 
 // offBranch stops a ticket whose worktree a person switched to another
@@ -474,7 +514,7 @@ func (e *Engine) prefetchWorktree(ctx context.Context, t *store.Ticket) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		if ctx.Err() != nil || e.repo.Foreign(ctx, id, base) || ctx.Err() != nil {
+		if ctx.Err() != nil || e.repo.Foreign(ctx, id, base) || len(e.strayFiles(ctx, id)) > 0 || ctx.Err() != nil {
 			// (asked again: a Foreign cut off by the step's end cannot
 			// tell, and the branch may be someone else's)
 			return // the phase that needs it stops the ticket
