@@ -95,11 +95,16 @@ func unreachableAsConfigured(err error) bool {
 func (r *Router) statusFailure(status int, msg string, info *callInfo) *failure {
 	f := &failure{reason: fmt.Sprintf("HTTP %d", status), status: status, retryAfter: info.retryAfter}
 	// A 4xx is about this request or this key: say what the server said,
-	// since the same request may need fixing rather than another model.
-	if status >= 400 && status < 500 && status != http.StatusTooManyRequests {
-		if m := r.short(msg); m != "" {
+	// since the same request may need fixing rather than another model
+	// (and a 5xx's words may say whether waiting helps).
+	if status != http.StatusTooManyRequests {
+		if m := r.short(msg); m != "" && m != http.StatusText(status) {
 			f.reason += ": " + m
 		}
+	}
+	if status == http.StatusNotFound && !strings.Contains(strings.ToLower(msg), "model") {
+		// no such path, not no such model
+		f.reason += " (is base_url its API, often ending in /v1?)"
 	}
 	return f
 }

@@ -401,7 +401,9 @@ func (r *Router) tryModel(ctx context.Context, c candidate, req *Request, canFal
 		}
 		passing := !f.ofRequest && !f.lasting && (f.status == 0 || f.status >= 500)
 		if f.status != http.StatusTooManyRequests && (canFallBack || !passing) {
-			return nil, f.reason, f.ofRequest || requestFault(f.status), nil
+			// (a 404 is one model's: its id unknown there, and the
+			// provider's other models may serve)
+			return nil, f.reason, f.ofRequest || requestFault(f.status) || f.status == http.StatusNotFound, nil
 		}
 		if n >= r.retries {
 			retries := "retries"

@@ -1268,3 +1268,30 @@ func TestScrubShortKeys(t *testing.T) {
 		t.Fatalf("inside words: %q", got)
 	}
 }
+
+// A 404 names one model (its id unknown to the provider): it does not cool
+// the provider down for its other models; one for no such path says what
+// base_url usually ends in.
+func TestNotFoundDoesNotCoolTheProvider(t *testing.T) {
+	missing := serve(t, reply(oaitest.Reply{Status: 404, Error: "The model `ghost-1` does not exist"}))
+	good := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	r := NewRouter(testConfig(model{name: "a", url: missing.URL}, model{name: "b", url: good.URL}), Options{})
+	for range 4 {
+		resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+		if err != nil || resp.Model != "b" {
+			t.Fatalf("%+v %v", resp, err)
+		}
+	}
+	if n := len(missing.Requests()); n != 4 {
+		t.Fatalf("a asked %d times, want 4 (not skipped as cooling)", n)
+	}
+	if h := r.Health(); h[0].Failures != 0 || !h[0].CoolingUntil.IsZero() {
+		t.Fatalf("health %+v", h[0])
+	}
+	noPath := serve(t, reply(oaitest.Reply{Status: 404, Error: "Invalid URL (POST /chat/completions)"}))
+	r = NewRouter(testConfig(model{name: "a", url: noPath.URL}), Options{})
+	_, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 404: Invalid URL (POST /chat/completions) (is base_url its API, often ending in /v1?)") {
+		t.Fatalf("%v", err)
+	}
+}
