@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -119,10 +120,30 @@ func (c *Config) defaultModel(phase string) string {
 			return t
 		}
 	}
-	if len(c.Models) > 0 {
+	return c.modelByPrice(defaultTier(phase))
+}
+
+// modelByPrice stands in for tier names a config does not use: by the
+// prices it gives, the dearest model for the large tier, the cheapest for
+// the small (the validator), the one above the middle for the rest. With
+// no prices (or all equal) the first declared model serves every tier.
+func (c *Config) modelByPrice(tier string) string {
+	if len(c.Models) == 0 {
+		return ""
+	}
+	price := func(m Model) float64 { return m.InputPerMTok + m.OutputPerMTok }
+	byPrice := slices.Clone(c.Models)
+	slices.SortStableFunc(byPrice, func(a, b Model) int { return cmp.Compare(price(a), price(b)) })
+	if price(byPrice[0]) == price(byPrice[len(byPrice)-1]) {
 		return c.Models[0].Name
 	}
-	return ""
+	switch tier {
+	case TierLarge:
+		return byPrice[len(byPrice)-1].Name
+	case TierSmall:
+		return byPrice[0].Name
+	}
+	return byPrice[len(byPrice)/2].Name
 }
 
 // ModelNames are the names of the models the config declares, in order.

@@ -3,8 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -255,6 +257,16 @@ func TestApproveAbsentVsEmpty(t *testing.T) {
 	}
 }
 
+// priced declares models (in name order) at the given price per million
+// tokens, in and out together.
+func priced(prices map[string]float64) *Config {
+	c := &Config{Providers: []Provider{{Name: "p", BaseURL: "http://u"}}}
+	for _, n := range slices.Sorted(maps.Keys(prices)) {
+		c.Models = append(c.Models, Model{Name: n, Provider: "p", InputPerMTok: prices[n] / 6, OutputPerMTok: prices[n] * 5 / 6})
+	}
+	return c
+}
+
 func TestTierFallbacks(t *testing.T) {
 	model := func(names ...string) *Config {
 		c := &Config{Providers: []Provider{{Name: "p", BaseURL: "http://u"}}}
@@ -275,6 +287,9 @@ func TestTierFallbacks(t *testing.T) {
 		{"only small", model("small"), "small", "small", "small"},
 		{"only large", model("large"), "large", "large", "large"},
 		{"no tier names", model("qwen", "llama"), "qwen", "qwen", "qwen"},
+		// without tier names, the prices say which is which
+		{"no tier names, priced", priced(map[string]float64{"opus": 90, "haiku": 1.5, "sonnet": 18}), "opus", "sonnet", "haiku"},
+		{"no tier names, two priced", priced(map[string]float64{"opus": 90, "haiku": 1.5}), "opus", "opus", "haiku"},
 		{"configured wins", func() *Config {
 			c := model("a", "b", "large")
 			c.Phases = map[string]PhaseConfig{Code: {Models: []string{"b", "a"}}}
