@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -2206,5 +2207,16 @@ func TestCLIRunWithAFullDiskSaysSo(t *testing.T) {
 	}
 	if out := e.mustRun("--db", db, "show", "T-1"); !strings.Contains(out, "status:  done") {
 		t.Fatalf("show:\n%s\nfirst run:\n%s", out, errOut)
+	}
+}
+
+// show names what an attempt's own input lost to its budget, as the TUI
+// and show --json do.
+func TestCLIShowSaysWhatWasTrimmed(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "\n[phases.discovery]\ncontext_tokens = 3000\n")
+	id := strings.TrimSpace(e.mustRun("add", "--body", strings.Repeat("the ticket says a lot\n", 2000), "a long ticket"))
+	e.run("run", "--until-idle")
+	if out := e.mustRun("show", id); !regexp.MustCompile(`\n      trimmed: [^\n]*Ticket: \d+ → \d+ tokens`).MatchString(out) {
+		t.Fatalf("show:\n%s", out)
 	}
 }

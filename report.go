@@ -325,6 +325,10 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 			case engine.JudgedAfterRetry:
 				fmt.Fprintln(w, "      judged on a retry: no validator model had answered; the saved answer was judged, not asked for again")
 			}
+			if len(a.Trimmed) > 0 {
+				// what the attempt's own input lost to its budget
+				fmt.Fprintf(w, "      trimmed: %s\n", printable(oneLineShown(strings.Join(a.Trimmed, ", "), 400, v.ID)))
+			}
 			if a.Validator != nil && len(a.Validator.Trimmed) > 0 {
 				fmt.Fprintf(w, "      validator saw part: %s\n", printable(strings.Join(a.Validator.Trimmed, ", ")))
 			}
