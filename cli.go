@@ -776,8 +776,9 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 	if errors.Is(err, errNoDatabase) {
 		return unknownTicket(id)
 	}
-	if errors.Is(err, store.ErrInUse) {
-		return fmt.Errorf("%w (if it is the TUI, take the decision there)", err)
+	if iu := (*store.InUseError)(nil); errors.As(err, &iu) {
+		// another database has no such ticket: --db is no way out here
+		return fmt.Errorf("database %s is %v%s (if it is the TUI, take the decision there; otherwise quit it, then decide again)", iu.Path, store.ErrInUse, iu.Holder)
 	}
 	if err != nil {
 		return err

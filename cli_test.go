@@ -697,7 +697,7 @@ func TestCLICrashResume(t *testing.T) {
 		t.Fatalf("second process: exit %d after %v: %q", code, time.Since(start), errOut)
 	}
 	// the TUI takes decisions, not a compact: the advice fits the command
-	if _, errOut, _ := e.run("pause", id); !strings.Contains(errOut, "(if it is the TUI, take the decision there)") {
+	if _, errOut, _ := e.run("pause", id); !strings.Contains(errOut, "(if it is the TUI, take the decision there; otherwise quit it, then decide again)") || strings.Contains(errOut, "--db") {
 		t.Fatalf("pause while held: %q", errOut)
 	}
 	if _, errOut, code := e.run("compact"); code == 0 || !strings.Contains(errOut, "in use by another") || strings.Contains(errOut, "decision") {

@@ -113,13 +113,23 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 	return &Store{db: db, path: path}, nil
 }
 
+// InUseError: another process holds the database at Path (Holder names
+// it, when /proc/locks tells: " (pid 123)").
+type InUseError struct{ Path, Holder string }
+
+func (e *InUseError) Error() string {
+	return fmt.Sprintf("database %s is %v%s: quit it, or use --db for another database", e.Path, ErrInUse, e.Holder)
+}
+
+func (e *InUseError) Unwrap() error { return ErrInUse }
+
 // openError is the one line for a failed bbolt open of path.
 func openError(path string, err error) error {
 	switch {
 	case errors.Is(err, ErrDamaged):
 		return err // names the file already
 	case errors.Is(err, bolterrors.ErrTimeout):
-		return fmt.Errorf("database %s is %w%s: quit it, or use --db for another database", path, ErrInUse, holder(path))
+		return &InUseError{Path: path, Holder: holder(path)}
 	case unreadableMeta(err):
 		return &damageError{fmt.Sprintf("database %s cannot be read (%v): not a database, or its first pages are damaged; if it is agent-tui's, keep a copy of it, then restore it from a backup or move it away to start a new one", path, err)}
 	case NotWritable(err):
