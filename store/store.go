@@ -89,6 +89,9 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("database %s is a directory, not a database file", path)
+	}
 	if err := checkLength(path, true); err != nil {
 		return nil, err
 	}
@@ -171,6 +174,9 @@ func OpenReadOnly(path string, timeout time.Duration) (*Store, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("database %s is a directory, not a database file", path)
 	}
 	if fi.Size() == 0 {
 		return nil, fmt.Errorf("database %s is %w", path, ErrNotDatabase) // bbolt would write one there

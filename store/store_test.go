@@ -952,3 +952,14 @@ func (s *Store) readLastCost(id string) (a *Attempt, err error) {
 	})
 	return a, err
 }
+
+// A directory given as the database says so, in both modes.
+func TestOpenADirectorySaysSo(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Open(dir, time.Second); err == nil || !strings.Contains(err.Error(), "is a directory, not a database file") {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := OpenReadOnly(dir, time.Second); err == nil || !strings.Contains(err.Error(), "is a directory, not a database file") {
+		t.Fatalf("OpenReadOnly: %v", err)
+	}
+}

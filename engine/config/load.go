@@ -111,7 +111,11 @@ func LoadWithEnv(path string, getenv func(string) string) (*Config, error) {
 // default; nil when there is neither.
 func modelsElsewhere(path string, getenv func(string) string) (*Config, error) {
 	if u := UserConfigPath(getenv); u != "" {
-		if fi, err := os.Stat(u); err == nil && !fi.IsDir() {
+		fi, err := os.Stat(u)
+		if err == nil && fi.IsDir() {
+			return nil, &Error{File: u, Msg: "is a directory, not a config file"}
+		}
+		if err == nil {
 			if pi, err := os.Stat(path); err != nil || !os.SameFile(fi, pi) {
 				// (it is path, without models, where this started: no loop)
 				return LoadWithEnv(u, getenv)

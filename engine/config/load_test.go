@@ -477,9 +477,14 @@ func TestFileWithoutModelsTakesThemFromElsewhere(t *testing.T) {
 		t.Fatalf("from OPENAI_API_KEY: %+v, %v", c, err)
 	}
 	user := filepath.Join(home, ".config", "agent-tui", "config.toml")
-	if err := os.MkdirAll(filepath.Dir(user), 0o755); err != nil {
+	// a user config that is a directory is said, not passed over
+	if err := os.MkdirAll(user, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := Resolve(repo, "", getenv); err == nil || !strings.Contains(err.Error(), "config.toml: is a directory, not a config file") {
+		t.Fatalf("a directory as the user config: %v", err)
+	}
+	os.Remove(user)
 	if err := os.WriteFile(user, []byte("test_command = \"ignored\"\n"+base), 0o644); err != nil {
 		t.Fatal(err)
 	}
