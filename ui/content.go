@@ -168,7 +168,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		}
 	}
 	if td == nil || !td.loaded {
-		return []string{st.dim.Render("loading attempts…")}
+		return td.notLoaded(st, w)
 	}
 	if len(td.attempts) == 0 {
 		out = append(out, st.dim.Render("No attempt yet."))
@@ -328,7 +328,7 @@ func ciLines(st *styles, t *store.Ticket, td *ticketData, w int) []string {
 		return []string{st.dim.Render("An epic runs no checks of its own: each child ticket has its own CI tab.")}
 	}
 	if td == nil || !td.loaded {
-		return []string{st.dim.Render("loading attempts…")}
+		return td.notLoaded(st, w)
 	}
 	// the latest run first: a red CI run that cifix made green is not
 	// the first thing read

@@ -13,9 +13,22 @@ type ticketData struct {
 	attempts []*store.Attempt // by seq
 	loaded   bool
 	loading  bool
+	loadErr  string // why the last load failed (a damaged page): said where they would show
 	version  int // bumped when attempts change: history, CI and docs caches key on it
 	streams  map[int]*streamBuf
 	latest   int // highest attempt seq seen, from snapshots or deltas
+}
+
+// notLoaded is what a pane shows of attempts not loaded (yet).
+func (d *ticketData) notLoaded(st *styles, w int) []string {
+	if d != nil && d.loadErr != "" {
+		var out []string
+		for _, r := range wrapRows(sanitize("attempts could not be read: "+d.loadErr), max(w, 10)) {
+			out = append(out, st.fail.Render(r))
+		}
+		return out
+	}
+	return []string{st.dim.Render("loading attempts…")}
 }
 
 func newTicketData() *ticketData {
@@ -45,7 +58,7 @@ func (d *ticketData) upsert(a *store.Attempt) {
 func (d *ticketData) setLoaded(list []*store.Attempt) {
 	old := d.attempts
 	d.attempts = nil
-	d.loaded, d.loading = true, false
+	d.loaded, d.loading, d.loadErr = true, false, ""
 	d.version++
 	for _, a := range list {
 		d.upsert(a)

@@ -31,6 +31,8 @@ type fakeBackend struct {
 	addErr    error
 	// ticketsErr: the store cannot be read (a damaged database)
 	ticketsErr error
+	// attemptsErr: a ticket's attempts cannot be read (a damaged page)
+	attemptsErr error
 	// tickets the engine says wait for a max_parallel slot
 	slotWaiters []string
 }
@@ -67,6 +69,9 @@ func (f *fakeBackend) Tickets() ([]*store.Ticket, error) {
 
 func (f *fakeBackend) Attempts(id string) ([]*store.Attempt, error) {
 	f.count()
+	if f.attemptsErr != nil {
+		return nil, f.attemptsErr
+	}
 	return append([]*store.Attempt(nil), f.attempts[id]...), nil
 }
 

@@ -205,7 +205,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case attemptsMsg:
 		td := m.ticketData(msg.id)
 		if msg.err != nil {
-			td.loading = false
+			td.loading, td.loadErr = false, msg.err.Error()
+			td.version++ // (the panes' caches key on it)
 			if m.editOnLoad == msg.id {
 				m.editOnLoad = ""
 			}

@@ -1103,6 +1103,24 @@ func TestUnreadableTicketsSayWhy(t *testing.T) {
 	}
 }
 
+// Attempts that cannot be read say why where they would show, for as long
+// as it lasts, not "loading attempts…" for ever.
+func TestUnreadableAttemptsSayWhy(t *testing.T) {
+	f := fixture()
+	f.attemptsErr = errors.New("database /r/.git/agent-tui.db cannot be read, it may be damaged (page 9)")
+	m := newTestModel(t, f, 100, 30)
+	m, _ = update(m, flashExpiredMsg{m.flashID})
+	for _, key := range []string{"", "tab", "tab", "tab"} {
+		if key != "" {
+			m, _ = update(m, keyMsg(key))
+		}
+		out := plain(m)
+		if strings.Contains(out, "loading") || !strings.Contains(out, "attempts could not be read: database /r/.git/agent-tui.db") || !strings.Contains(out, "(page 9)") {
+			t.Fatalf("after %q the pane does not say why:\n%s", key, out)
+		}
+	}
+}
+
 // Long diff lines scroll sideways, half the pane at a time, with the
 // columns shown in the header and "…" at each edge that hides text. Cells
 // are counted as the terminal draws them: a tab is four spaces, a wide

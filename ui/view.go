@@ -648,6 +648,9 @@ func (m *Model) tabLines(tab int, t *store.Ticket, w int) []string {
 
 func (m *Model) streamContent(td *ticketData, w, h int) (string, []string) {
 	if td == nil || (td.latest == 0 && !td.loaded) {
+		if td != nil && td.loadErr != "" {
+			return "", td.notLoaded(m.st, w)
+		}
 		return "", []string{m.st.dim.Render("loading…")}
 	}
 	if td.latest == 0 {
