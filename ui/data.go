@@ -14,7 +14,7 @@ type ticketData struct {
 	loaded   bool
 	loading  bool
 	loadErr  string // why the last load failed (a damaged page): said where they would show
-	version  int // bumped when attempts change: history, CI and docs caches key on it
+	version  int    // bumped when attempts change: history, CI and docs caches key on it
 	streams  map[int]*streamBuf
 	latest   int // highest attempt seq seen, from snapshots or deltas
 }
