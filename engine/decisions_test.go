@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"agent-tui/engine/config"
 	"agent-tui/engine/oaitest"
 	"agent-tui/prompts"
 	"agent-tui/store"
@@ -532,7 +533,18 @@ func TestValidatorBudgetTooSmallStops(t *testing.T) {
 		if a := h.phase(id, "diagnosis").Attempts; len(a) != 1 || a[0].Verdict != nil {
 			t.Fatalf("budget %d: attempts %+v", c.budget, a)
 		}
+		// the budget raised, a plain retry judges the answer it has
+		h.cfg.Phases["validator"] = configPhaseBudget(h.cfg.Phase("validator"), 16000)
+		h.decide(id, store.Decision{Kind: store.DecisionRetry})
+		if n := len(h.requests("diagnosis")); n != 1 || judged.Load() == 0 {
+			t.Fatalf("budget %d: after the retry, %d diagnosis requests and %d validator asks", c.budget, n, judged.Load())
+		}
 	}
+}
+
+func configPhaseBudget(p config.PhaseConfig, tokens int) config.PhaseConfig {
+	p.ContextTokens = tokens
+	return p
 }
 
 // An attempt cut off by a crash (never ended, never marked) is marked on

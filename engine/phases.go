@@ -676,13 +676,13 @@ func savedUnjudged(t *store.Ticket, attempts []*store.Attempt, ps *store.PhaseSt
 }
 
 // validatorUnanswered: the attempt's answer was complete, and no model of
-// the validator's chain answered (an outage), or none readably, so it was
-// never judged.
+// the validator's chain answered (an outage, a budget too small to ask
+// one), or none readably, so it was never judged.
 func validatorUnanswered(a *store.Attempt) bool {
 	if !a.Answered || a.Verdict != nil || a.Validator == nil {
 		return false
 	}
-	return a.Validator.Model == "" && len(a.Validator.Fallbacks) > 0 || a.Validator.Unreadable >= 3
+	return a.Validator.Model == "" || a.Validator.Unreadable >= 3
 }
 
 // noLocalModel says why a sensitive ticket cannot run phase ps: its chain,

@@ -400,6 +400,7 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 	header := fmt.Sprintf("Phase: validator of %s · Ticket %s (%s): %s", phase, t.ID, t.Kind, t.Title)
 	room, err := roomFor(config.Validator, budget, instructionTokens(sys), header)
 	if err != nil {
+		a.Validator = &store.Validator{} // (not asked: a retry judges the answer)
 		return Verdict{}, &humanStop{err.Error()}
 	}
 	user, _, trimmed := assemble(header, secs, room)
