@@ -1015,11 +1015,11 @@ func TestCLIShowNamesModelsTriedWhenNoneAnswered(t *testing.T) {
 	}, "\n[[model]]\nname = \"m2\"\nprovider = \"p\"\n\n[phases.discovery]\nmodels = [\"m\", \"m2\"]\nmax_attempts = 1\n")
 	id := strings.TrimSpace(e.mustRun("add", "--kind", "feature", "nothing answers"))
 	// the run ends saying who waits for a person, and why
-	if _, errOut, code := e.run("run", "--until-idle"); code != 0 || !strings.Contains(errOut, "agent-tui: "+id+" needs human: every model of discovery failed: m: HTTP 500") {
+	if _, errOut, code := e.run("run", "--until-idle"); code != 0 || !strings.Contains(errOut, "agent-tui: "+id+" needs human: every model of discovery failed: m (p): HTTP 500") {
 		t.Fatalf("run: exit %d, stderr %q", code, errOut)
 	}
 	out := e.mustRun("show", id)
-	for _, w := range []string{"#1 —        (no model answered; tried m, m2)\n", "      tried m (p): HTTP 500", "      tried m2 (p): HTTP 500", "      error: every model of discovery failed: m: HTTP 500"} {
+	for _, w := range []string{"#1 —        (no model answered; tried m, m2)\n", "      tried m (p): HTTP 500", "      tried m2 (p): HTTP 500", "      error: every model of discovery failed: m (p): HTTP 500"} {
 		if !strings.Contains(out, w) {
 			t.Fatalf("show lacks %q:\n%s", w, out)
 		}

@@ -417,7 +417,7 @@ func TestValidatorChainFailureNamesTheValidator(t *testing.T) {
 		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
 	}
 	// the attempt's own error says whose models failed: its own answered
-	if a := h.phase(id, "diagnosis").Attempts[0]; !strings.HasPrefix(a.Error, "every model of the validator failed: small: HTTP 503") {
+	if a := h.phase(id, "diagnosis").Attempts[0]; !strings.HasPrefix(a.Error, "every model of the validator failed: small (cloud): HTTP 503") {
 		t.Fatalf("attempt error %q", a.Error)
 	}
 }

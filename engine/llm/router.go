@@ -253,11 +253,16 @@ func (e *AllFailedError) Error() string {
 	return "every model of " + e.Phase + " failed: " + e.Reasons()
 }
 
-// Reasons says why each model failed: "m: why; m2: why".
+// Reasons says why each model failed: "m (provider): why; m2 (p2): why",
+// the provider named where the reason does not name it already.
 func (e *AllFailedError) Reasons() string {
 	parts := make([]string, len(e.Tried))
 	for i, f := range e.Tried {
-		parts[i] = f.Model + ": " + f.Reason
+		who := f.Model
+		if f.Provider != "" && !strings.Contains(f.Reason, "provider "+f.Provider) {
+			who += " (" + f.Provider + ")"
+		}
+		parts[i] = who + ": " + f.Reason
 	}
 	return strings.Join(parts, "; ")
 }

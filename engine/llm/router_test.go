@@ -447,7 +447,7 @@ func TestAllFailed(t *testing.T) {
 			t.Errorf("tried[%d] = %+v, want %+v", i, all.Tried[i], want[i])
 		}
 	}
-	if msg := err.Error(); !strings.Contains(msg, "a: HTTP 500") || !strings.Contains(msg, "b: HTTP 503") {
+	if msg := err.Error(); !strings.Contains(msg, "a (p-a): HTTP 500") || !strings.Contains(msg, "b (p-b): HTTP 503") {
 		t.Errorf("error %q does not name each model", msg)
 	}
 }
