@@ -156,10 +156,17 @@ func TestProviderFaults(t *testing.T) {
 			if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "the validator's answer could not be read 3 times") || strings.Contains(tk.Reason, "objections") {
 				t.Fatalf("%s (%s)", tk.Status, tk.Reason)
 			}
-			// a plain retry judges the same answer again
+			// a plain retry judges the same answer again, and what the
+			// first judging was billed stays billed
+			before := h.phase(id, "discovery").Attempts[0]
+			costBefore := h.ticket(id).CostUSD
 			h.decide(id, store.Decision{Kind: store.DecisionRetry})
 			if n, v := len(h.requests("discovery")), len(h.requests("validator of discovery")); n != 1 || v != 6 {
 				t.Fatalf("after a plain retry: %d discovery and %d validator requests, want 1 and 6", n, v)
+			}
+			after := h.phase(id, "discovery").Attempts[0]
+			if after.Validator.TokensIn != 2*before.Validator.TokensIn || h.ticket(id).CostUSD <= costBefore {
+				t.Fatalf("validator tokens in %d → %d, ticket cost %v → %v", before.Validator.TokensIn, after.Validator.TokensIn, costBefore, h.ticket(id).CostUSD)
 			}
 		}},
 	}

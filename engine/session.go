@@ -400,11 +400,19 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 	header := fmt.Sprintf("Phase: validator of %s · Ticket %s (%s): %s", phase, t.ID, t.Kind, t.Title)
 	room, err := roomFor(config.Validator, budget, instructionTokens(sys), header)
 	if err != nil {
-		a.Validator = &store.Validator{} // (not asked: a retry judges the answer)
+		if a.Validator == nil {
+			a.Validator = &store.Validator{} // (not asked: a retry judges the answer)
+		}
 		return Verdict{}, &humanStop{err.Error()}
 	}
 	user, _, trimmed := assemble(header, secs, room)
 	v := &store.Validator{Trimmed: trimmed}
+	if old := a.Validator; old != nil {
+		// judged again (after a restart, a retry): what the earlier
+		// judging was billed stays the attempt's
+		v.TokensIn, v.TokensOut, v.CostUSD = old.TokensIn, old.TokensOut, old.CostUSD
+		v.Served, v.Wasted = old.Served, old.Wasted
+	}
 	a.Validator = v
 	for i, sec := range secs {
 		// a verdict on a document the validator never saw passes anything
