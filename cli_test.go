@@ -2175,38 +2175,58 @@ func TestStatsColumnsAlignByCells(t *testing.T) {
 // "waiting for you" nowhere but in memory). Once there is room again the
 // next run goes on.
 func TestCLIRunWithAFullDiskSaysSo(t *testing.T) {
-	small := t.TempDir()
-	if err := syscall.Mount("tmpfs", small, "tmpfs", 0, "size=256k"); err != nil {
-		t.Skipf("no tmpfs to fill (%v)", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(small, syscall.MNT_DETACH) })
-	e := &cliEnv{t: t, srv: oaitest.New(oaitest.Developer)}
-	t.Cleanup(e.srv.Close)
-	e.dir = newRepo(t, oaitest.ShellProject, e.srv.URL, "test_command = \"sh run_tests.sh\"\napprove = []\n")
-	db := filepath.Join(small, "agent-tui.db")
-	e.mustRun("--db", db, "add", "--kind", "hotfix", "on a full disk")
-	filler := filepath.Join(small, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := f.Write(make([]byte, 4096)); err != nil {
-			break
-		}
-	}
-	f.Close()
-	_, errOut, code := e.run("--db", db, "run", "--until-idle")
-	if code == 0 || !strings.Contains(errOut, "no space left on device") {
-		t.Fatalf("run on a full disk: exit %d\n%s", code, errOut)
-	}
-	os.Remove(filler)
-	_, errOut, code = e.run("--db", db, "run", "--until-idle")
-	if code != 0 {
-		t.Fatalf("run after room was made: exit %d\n%s", code, errOut)
-	}
-	if out := e.mustRun("--db", db, "show", "T-1"); !strings.Contains(out, "status:  done") {
-		t.Fatalf("show:\n%s\nfirst run:\n%s", out, errOut)
+	for _, midRun := range []bool{false, true} {
+		t.Run(fmt.Sprintf("mid-run=%v", midRun), func(t *testing.T) {
+			small := t.TempDir()
+			if err := syscall.Mount("tmpfs", small, "tmpfs", 0, "size=256k"); err != nil {
+				t.Skipf("no tmpfs to fill (%v)", err)
+			}
+			t.Cleanup(func() { syscall.Unmount(small, syscall.MNT_DETACH) })
+			filler := filepath.Join(small, "filler")
+			fill := func() {
+				f, err := os.Create(filler)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for {
+					if _, err := f.Write(make([]byte, 4096)); err != nil {
+						break
+					}
+				}
+				f.Close()
+			}
+			var filled sync.Once
+			e := &cliEnv{t: t, srv: oaitest.New(func(r *oaitest.Request) oaitest.Reply {
+				if midRun && phaseLine(r) == "code" {
+					filled.Do(fill) // the disk fills while the run goes on
+				}
+				return oaitest.Developer(r)
+			})}
+			t.Cleanup(e.srv.Close)
+			e.dir = newRepo(t, oaitest.ShellProject, e.srv.URL, "test_command = \"sh run_tests.sh\"\napprove = []\n")
+			db := filepath.Join(small, "agent-tui.db")
+			e.mustRun("--db", db, "add", "--kind", "hotfix", "on a full disk")
+			if !midRun {
+				fill()
+			}
+			_, errOut, code := e.run("--db", db, "run", "--until-idle")
+			if code == 0 || !strings.Contains(errOut, "no space left on device") {
+				t.Fatalf("run on a full disk: exit %d\n%s", code, errOut)
+			}
+			// the disk's trouble, not the ticket's: nothing for a person
+			if out := e.mustRun("--db", db, "list"); strings.Contains(out, "needs human") {
+				t.Fatalf("list after the full disk:\n%s", out)
+			}
+			os.Remove(filler)
+			_, errOut, code = e.run("--db", db, "run", "--until-idle")
+			if code != 0 {
+				t.Fatalf("run after room was made: exit %d\n%s", code, errOut)
+			}
+			if out := e.mustRun("--db", db, "show", "T-1"); !strings.Contains(out, "status:  done") {
+				t.Fatalf("show:\n%s\nsecond run:\n%s", out, errOut)
+			}
+		})
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"agent-tui/engine/config"
@@ -350,6 +351,11 @@ func (e *Engine) releaseTurn(id string) {
 	}
 }
 
+// diskFull says err comes of a disk (or quota) with no room left.
+func diskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
 // unrecordedRetry is how long a ticket whose stop could not be recorded
 // waits before it tries its step again.
 var unrecordedRetry = 10 * time.Second
@@ -476,12 +482,19 @@ func (e *Engine) loop(ctx context.Context, r *runner) {
 			if baseGone {
 				reason = baseGoneReason(t.BaseBranch)
 			}
-			if serr := e.stopTicket(r.id, store.StatusNeedsHuman, reason); serr != nil {
+			serr := error(nil)
+			if diskFull(err) {
+				// the disk's, not the ticket's: nothing for a person to
+				// take over, and the next run goes on by itself
+				serr = fmt.Errorf("%s could not go on: %w", r.id, err)
+			} else if serr = e.stopTicket(r.id, store.StatusNeedsHuman, reason); serr != nil {
 				e.takeUnstopped(r.id)
-				// nothing can be recorded (a full disk): not parked as if
-				// it had stopped. A run until idle ends saying so; the TUI
-				// tries again, slower, until the store takes writes.
-				e.log.Error("ticket stop", "ticket", r.id, "err", serr)
+			}
+			if serr != nil {
+				// not parked as if it had stopped. A run until idle ends
+				// saying so; the TUI tries again, slower, until the store
+				// takes writes.
+				e.log.Error("ticket step", "ticket", r.id, "err", serr)
 				e.mu.Lock()
 				untilIdle := e.untilIdle
 				if untilIdle && e.runErr == nil {
