@@ -87,6 +87,9 @@ func TestApprovedCIFixRunsCIAgain(t *testing.T) {
 	if ci := h.phase(id, "ci"); len(ci.Attempts) != 3 || !ci.Attempts[2].Checks[0].Pass {
 		t.Fatalf("CI after the fix: %+v", ci.Attempts)
 	}
+	if fix := h.phase(id, "cifix"); fix.Status != store.PhasePassed {
+		t.Fatalf("cifix %s after its work (a person's) made CI green", fix.Status)
+	}
 	if _, err := os.Stat(filepath.Join(h.dir, "src", "lint.bad")); !os.IsNotExist(err) {
 		t.Fatal("the file CI refused was merged")
 	}
@@ -268,4 +271,15 @@ func TestStrayDirectoryIsNotRemoved(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(wt, "mine.txt")); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A worktree on another branch already at a new ticket's path is named as
+// not the ticket's, not as one to switch back.
+func TestStrayWorktreeOnAnotherBranchIsNamed(t *testing.T) {
+	h := newHarness(t, "", developer)
+	wt := h.eng.repo.WorktreePath("T-1")
+	gitOut(t, h.dir, "worktree", "add", "-q", "-b", "stranger", wt, "main")
+	id := h.add("hotfix", "new database", false)
+	h.runIdle()
+	h.wantStatus(id, store.StatusNeedsHuman, "a worktree on branch stranger is already at "+wt+", where T-1's goes")
 }

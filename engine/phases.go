@@ -414,6 +414,11 @@ func (e *Engine) offBranch(t *store.Ticket, wt, branch string) error {
 	if ref != "" {
 		on = "branch " + strings.TrimPrefix(ref, "refs/heads/")
 	}
+	if t.Worktree == "" {
+		// never the ticket's: there before it recorded one
+		e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("a worktree on %s is already at %s, where %s's goes (another agent-tui database on this repository?): move it away (git worktree move, or remove --force), then retry", on, wt, t.ID))
+		return errParked
+	}
 	e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("its worktree is on %s, not %s: switch it back (git -C %s switch %s), then retry", on, branch, wt, branch))
 	return errParked
 }
@@ -520,6 +525,9 @@ func (e *Engine) prefetchWorktree(ctx context.Context, t *store.Ticket) {
 			return // the phase that needs it stops the ticket
 		}
 		path, branch, err := e.repo.EnsureWorktree(ctx, id, base)
+		if ref, _ := e.repo.HeadOf(path); err == nil && ref != "refs/heads/"+branch {
+			return // not the ticket's branch: the phase that needs it says so
+		}
 		if err == nil && sensitive {
 			err = e.repo.KeepPrivate(id)
 		}
@@ -1056,6 +1064,9 @@ func (e *Engine) moveOn(t *store.Ticket, ps *store.PhaseState) error {
 		case config.CI:
 			if c := phaseState(x, config.CIFix); c != nil {
 				c.Status = store.PhaseSkipped
+				if c.Attempts > c.BudgetFrom {
+					c.Status = store.PhasePassed // (its fixes, or a person's, made CI green)
+				}
 			}
 			next = config.Review
 		case config.CIFix:

@@ -191,10 +191,12 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 			s += " · not carried out: " + d.Superseded
 		case !d.Applied:
 			s += " · pending"
-		case d.Outcome != "":
-			s += " · " + d.Outcome
 		}
 		out = append(out, st.bold.Render(ansi.Truncate(sanitize(s), w, "…")))
+		if d.Superseded == "" && d.Applied && d.Outcome != "" {
+			// what became of the person's own work: read whole (a stash's name)
+			add("  ", d.Outcome, nil)
+		}
 		for _, kv := range [][2]string{{"model", d.Model}, {"reason", d.Reason}, {"guidance", d.Guidance}} {
 			if kv[1] != "" {
 				add("  ", kv[0]+": "+engine.OneLine(kv[1], 600), nil)

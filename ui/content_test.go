@@ -39,3 +39,17 @@ func TestHistorySaysJudgedLaterAndTrimmed(t *testing.T) {
 		}
 	}
 }
+
+// What a decision did to a person's own work (a stash kept) is read whole,
+// wrapped, not cut at the pane's edge.
+func TestHistoryShowsADecisionsOutcomeWhole(t *testing.T) {
+	st := newStyles()
+	td := newTicketData()
+	td.loaded = true
+	outcome := `uncommitted changes in the worktree were kept as a stash (git stash list: "agent-tui: T-1's worktree as it was at the reject at review")`
+	tk := &store.Ticket{ID: "T-1", Decisions: []store.Decision{{Kind: store.DecisionReject, Phase: "review", Reason: "redo", At: time.Now(), Applied: true, Outcome: outcome}}}
+	out := ansi.Strip(strings.Join(historyLines(&st, tk, td, false, 60), "\n"))
+	if !strings.Contains(strings.Join(strings.Fields(out), " "), outcome) {
+		t.Fatalf("the outcome is not whole:\n%s", out)
+	}
+}
