@@ -61,6 +61,15 @@ func quoteName(name string) string {
 	return name
 }
 
+// searchName is a file's name in a `file:line:text` match: quoted when it
+// holds a colon too, which would make where the name ends a guess.
+func searchName(p string) string {
+	if strings.Contains(p, ":") {
+		return strconv.Quote(p)
+	}
+	return quoteName(p)
+}
+
 func unreadable(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }
 
 // unquoteName reads a path as quoteName wrote it, whole (as search names
@@ -408,7 +417,7 @@ func (b *Box) search(ctx context.Context, a args) (string, error) {
 				return errStop
 			}
 			matches++
-			fmt.Fprintf(&sb, "%s:%d:%s\n", quoteName(path.Clean(p)), line, clip(strings.TrimRight(sc.Text(), "\r"), maxMatchLine))
+			fmt.Fprintf(&sb, "%s:%d:%s\n", searchName(path.Clean(p)), line, clip(strings.TrimRight(sc.Text(), "\r"), maxMatchLine))
 		}
 		return nil
 	})

@@ -361,6 +361,14 @@ func TestOddNamesAreQuotedAndReadBack(t *testing.T) {
 	if res != `"odd/esc\x1b[31m.txt":1:content 1` {
 		t.Errorf("search = %q", res)
 	}
+	// a colon in a match's file name would make file:line:text a guess
+	mustWrite(t, filepath.Join(wt, "odd", "x:7:y.txt"), "colon\n")
+	res, _ = call(t, b, "search", map[string]any{"pattern": "colon", "path": "odd"})
+	if res != `"odd/x:7:y.txt":1:colon` {
+		t.Errorf("search = %q", res)
+	}
+	res, isErr = call(t, b, "read_file", map[string]any{"path": `"odd/x:7:y.txt"`})
+	wantOK(t, res, isErr)
 	res, isErr = call(t, b, "read_file", map[string]any{"path": `odd/"gone\n"`})
 	wantErr(t, res, isErr, `"odd/gone\n" does not exist`)
 	// an ordinary name is as it is, quotes inside it included
