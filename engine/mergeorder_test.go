@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +110,29 @@ func TestMergeTurnsAreKeptPerBaseBranch(t *testing.T) {
 	defer cancel2()
 	if err := h.eng.waitMergeTurn(ctx2, &store.Ticket{ID: "T-2", BaseBranch: "release"}); err == nil {
 		t.Fatal("T-2 into release did not wait for T-1")
+	}
+}
+
+// CI judges what lands, not only each branch: two tickets each green on
+// their own, red together (a limit both respect alone), do not both merge.
+// The second is refused with the result's failure; the base stays green.
+func TestMergeResultIsCheckedWhenTheBaseMoved(t *testing.T) {
+	project := maps.Clone(shellProject)
+	project["tests/limit.sh"] = "[ $(ls src 2>/dev/null | grep -c '^T-') -le 1 ] || { echo 'too many files in src'; exit 1; }\n"
+	h := newHarnessOn(t, project, "", developer)
+	a := h.add("hotfix", "first", false)
+	b := h.add("hotfix", "second", false)
+	h.runIdle()
+	ta, tb := h.ticket(a), h.ticket(b)
+	done, blocked := ta, tb
+	if ta.Status != store.StatusDone {
+		done, blocked = tb, ta
+	}
+	if done.Status != store.StatusDone || blocked.Status != store.StatusNeedsHuman || !strings.Contains(blocked.Reason, "on the result: ") || !strings.Contains(blocked.Reason, "too many files in src") {
+		t.Fatalf("%s %s (%s); %s %s (%s)", ta.ID, ta.Status, ta.Reason, tb.ID, tb.Status, tb.Reason)
+	}
+	h.baseTestsPass()
+	if out := gitOut(t, h.dir, "worktree", "list"); strings.Contains(out, "verify") {
+		t.Fatalf("a checkout of the result was left:\n%s", out)
 	}
 }

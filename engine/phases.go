@@ -1263,6 +1263,28 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	return nil
 }
 
+// verifyMerge runs the CI command on a merge result no check has seen, in
+// a checkout of it at dir: CI judges what lands on the base branch, not
+// only the branch (two tickets each green may be red together). It says
+// why the result fails, or "".
+func (e *Engine) verifyMerge(ctx context.Context, t *store.Ticket, dir string) (string, error) {
+	cmd := e.ciCmd(t)
+	if strings.TrimSpace(cmd) == "" {
+		return "", nil // nothing judged the branch either
+	}
+	at := *t
+	at.Worktree = dir
+	e.log.Info("checking the merge result", "ticket", t.ID, "command", cmd)
+	c := e.runCheck(ctx, &at, "ci", cmd, 0)
+	switch {
+	case c.NotRun != "" && ctx.Err() != nil:
+		return "", ctx.Err()
+	case c.Pass:
+		return "", nil
+	}
+	return fmt.Sprintf("`%s` %s on the result: %s; retry sends the ticket back to code on top of it", cmd, CheckOutcome(c), outputExcerpt(c, 600)), nil
+}
+
 // runMerge merges the ticket's branch into the base branch in the user's
 // checkout; anything that blocks it hands the ticket to a human.
 func (e *Engine) runMerge(ctx context.Context, t *store.Ticket, ps *store.PhaseState) error {
@@ -1283,6 +1305,7 @@ func (e *Engine) runMerge(ctx context.Context, t *store.Ticket, ps *store.PhaseS
 	// and not committed (the README's advice to set sandbox = "off")
 	commit, err := e.repo.MergeWith(ctx, t.Branch, t.BaseBranch, msg, workspace.MergeOptions{
 		MayBeDirty: isOwnConfig, At: mergeAt(t), Queued: func() { e.releaseTurn(t.ID) },
+		Verify: func(ctx context.Context, dir string) (string, error) { return e.verifyMerge(ctx, t, dir) },
 	})
 	var blocked *workspace.MergeBlocked
 	if errors.As(err, &blocked) {

@@ -955,11 +955,16 @@ type MergeOptions struct {
 	// Queued, if set, is called once the merge is in the queue: a merge
 	// queued after it cannot be made before it.
 	Queued func()
+	// Verify, if set, checks a merge result no check has seen (the base
+	// moved since the branch's CI ran, or other merges of its batch come
+	// with it) in a checkout of it at dir: "" when it passes, else why
+	// not. A merge whose result fails it is refused (MergeBlocked).
+	Verify func(ctx context.Context, dir string) (string, error)
 }
 
 // MergeWith is Merge with options.
 func (r *Repo) MergeWith(ctx context.Context, branch, base, message string, o MergeOptions) (string, error) {
-	req := &mergeReq{branch: branch, base: base, message: message, mayBeDirty: o.MayBeDirty, at: o.At, done: make(chan mergeResult, 1)}
+	req := &mergeReq{branch: branch, base: base, message: message, mayBeDirty: o.MayBeDirty, at: o.At, verify: o.Verify, done: make(chan mergeResult, 1)}
 	r.merges.addThen(req, o.Queued, func(batch []*mergeReq) {
 		// a merge once started is finished, whoever asked for it
 		r.mergeBatch(context.WithoutCancel(ctx), batch)
@@ -972,6 +977,7 @@ type mergeReq struct {
 	branch, base, message string
 	mayBeDirty            func(path string) bool
 	at                    time.Time
+	verify                func(ctx context.Context, dir string) (string, error)
 	done                  chan mergeResult
 }
 
@@ -1067,7 +1073,10 @@ func noCommits(branch string) string {
 // one before, without touching the checkout (git merge-tree and
 // commit-tree), then moves the checkout to the last of them in one
 // fast-forward. A branch that conflicts is left out and reported; the
-// checkout is touched once, only by the fast-forward.
+// checkout is touched once, only by the fast-forward. A result no check has
+// seen is verified first (MergeOptions.Verify): the whole chain at once,
+// and when it fails, each merge on its own, so that only those that fail
+// are refused.
 func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 	headOut, err := git(ctx, r.Dir, nil, "rev-parse", "HEAD^{commit}", "HEAD^{tree}")
 	lines := strings.Fields(headOut)
@@ -1085,66 +1094,144 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 		}
 		return
 	}
-	tip, tipTree := lines[0], lines[1]
-	var merged []*mergeReq
-	var commits []string
-	var chainEnv []string
+	c := &chain{tip: lines[0], tree: lines[1]}
+	start := *c
 	for _, q := range batch {
-		// a sensitive ticket's merge writes to its private store, and so
-		// does every merge after it in the chain: theirs are made on top
-		// of its code, which must stay private if the chain is undone
-		sensitive := r.branchEnv(q.branch)
-		env := sensitive
-		if env == nil {
-			env = chainEnv
-		}
-		out, err := git(ctx, r.Dir, env, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", tip, q.branch)
-		fields := strings.Split(strings.TrimRight(out, "\x00"), "\x00")
-		switch {
-		case err != nil && exitCode(err) == 1 && len(fields) > 1:
-			q.fail(&MergeBlocked{Reason: fmt.Sprintf("merging %s into %s conflicts in: %s", q.branch, q.base, strings.Join(fields[1:], ", "))})
-			continue
-		case err != nil:
-			if ok, berr := r.branchExists(ctx, q.branch); berr == nil && !ok {
-				err = &MergeBlocked{Reason: fmt.Sprintf("branch %s no longer exists: recreate it and approve again, or cancel the ticket", q.branch)}
-			}
-			q.fail(err)
-			continue
-		case fields[0] == tipTree && r.isAncestor(ctx, q.branch, tip):
-			// merged before (a run cut off between its merge and recording
-			// it), or nothing committed: like git merge, no commit
-			q.done <- mergeResult{}
-			continue
-		}
-		// (a branch whose changes are on the base already, made by another
-		// ticket, still gets its merge commit: its history is merged)
-		args := gitArgs(r.identityArgs(ctx), []string{"commit-tree", fields[0], "-p", tip, "-p", q.branch, "-m", q.message})
-		commit, err := git(ctx, r.Dir, env, args...)
-		if err != nil {
-			q.fail(err)
-			continue
-		}
-		tip, tipTree = strings.TrimSpace(commit), fields[0]
-		if sensitive != nil {
-			chainEnv = sensitive // (a refused one is in no one's history)
-		}
-		merged = append(merged, q)
-		commits = append(commits, tip)
+		r.chainOne(ctx, c, q)
 	}
-	if len(merged) == 0 {
+	if len(c.merged) == 0 {
 		return
 	}
-	if _, err := git(ctx, r.Dir, nil, "merge", "-q", "--ff-only", tip); err != nil {
+	last := c.merged[len(c.merged)-1]
+	if last.verify != nil && (len(c.merged) > 1 || !r.isAncestor(ctx, start.tip, last.branch)) {
+		why, err := r.verifyAt(ctx, c.tip, c.env, last.verify)
+		if err != nil {
+			for _, q := range c.merged {
+				q.fail(err)
+			}
+			return
+		}
+		if why != "" {
+			// again one by one: each merge is checked on what lands
+			// before it, and only those that fail stay out
+			merged := c.merged
+			*c = start
+			for _, q := range merged {
+				before := *c
+				if !r.chainOne(ctx, c, q) || q.verify == nil || r.isAncestor(ctx, before.tip, q.branch) {
+					continue
+				}
+				why, err := r.verifyAt(ctx, c.tip, c.env, q.verify)
+				if err == nil && why == "" {
+					continue
+				}
+				if err == nil {
+					err = &MergeBlocked{Reason: fmt.Sprintf("merged with %s as it is now (it moved since the branch's CI ran), %s", q.base, why)}
+				}
+				q.fail(err)
+				*c = before
+			}
+			if len(c.merged) == 0 {
+				return
+			}
+		}
+	}
+	if _, err := git(ctx, r.Dir, nil, "merge", "-q", "--ff-only", c.tip); err != nil {
 		// the checkout changed under us, or a file in the way: merge one by
 		// one, so each branch gets its own answer
-		for _, q := range merged {
+		for _, q := range c.merged {
 			q.done <- r.mergeOne(ctx, q)
 		}
 		return
 	}
-	for i, q := range merged {
-		q.done <- mergeResult{commit: commits[i]}
+	for i, q := range c.merged {
+		q.done <- mergeResult{commit: c.commits[i]}
 	}
+}
+
+// chain is the state of a batch's merges made so far: its tip commit and
+// tree, the merges in it with their commits, and the environment a
+// sensitive ticket's merge passes on to those after it.
+type chain struct {
+	tip, tree string
+	merged    []*mergeReq
+	commits   []string
+	env       []string
+}
+
+// chainOne makes q's merge commit on top of c, and reports whether it did;
+// a merge that conflicts, fails, or has nothing to add gets its answer here.
+func (r *Repo) chainOne(ctx context.Context, c *chain, q *mergeReq) bool {
+	// a sensitive ticket's merge writes to its private store, and so
+	// does every merge after it in the chain: theirs are made on top
+	// of its code, which must stay private if the chain is undone
+	sensitive := r.branchEnv(q.branch)
+	env := sensitive
+	if env == nil {
+		env = c.env
+	}
+	out, err := git(ctx, r.Dir, env, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", c.tip, q.branch)
+	fields := strings.Split(strings.TrimRight(out, "\x00"), "\x00")
+	switch {
+	case err != nil && exitCode(err) == 1 && len(fields) > 1:
+		q.fail(&MergeBlocked{Reason: fmt.Sprintf("merging %s into %s conflicts in: %s", q.branch, q.base, strings.Join(fields[1:], ", "))})
+		return false
+	case err != nil:
+		if ok, berr := r.branchExists(ctx, q.branch); berr == nil && !ok {
+			err = &MergeBlocked{Reason: fmt.Sprintf("branch %s no longer exists: recreate it and approve again, or cancel the ticket", q.branch)}
+		}
+		q.fail(err)
+		return false
+	case fields[0] == c.tree && r.isAncestor(ctx, q.branch, c.tip):
+		// merged before (a run cut off between its merge and recording
+		// it), or nothing committed: like git merge, no commit
+		q.done <- mergeResult{}
+		return false
+	}
+	// (a branch whose changes are on the base already, made by another
+	// ticket, still gets its merge commit: its history is merged)
+	args := gitArgs(r.identityArgs(ctx), []string{"commit-tree", fields[0], "-p", c.tip, "-p", q.branch, "-m", q.message})
+	commit, err := git(ctx, r.Dir, env, args...)
+	if err != nil {
+		q.fail(err)
+		return false
+	}
+	c.tip, c.tree = strings.TrimSpace(commit), fields[0]
+	if sensitive != nil {
+		c.env = sensitive // (a refused one is in no one's history)
+	}
+	c.merged = append(slices.Clip(c.merged), q)
+	c.commits = append(slices.Clip(c.commits), c.tip)
+	return true
+}
+
+// verifyAt runs verify in a throwaway checkout of commit (env: where a
+// sensitive ticket's objects are), removed after.
+func (r *Repo) verifyAt(ctx context.Context, commit string, env []string, verify func(context.Context, string) (string, error)) (string, error) {
+	root := filepath.Join(r.GitDir, "agent-tui", "verify")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp(root, "merge-")
+	if err != nil {
+		return "", err
+	}
+	os.Remove(dir) // (git makes it)
+	defer func() {
+		r.wtMu.Lock()
+		os.RemoveAll(dir)
+		git(context.WithoutCancel(ctx), r.Dir, nil, "worktree", "prune")
+		r.wtMu.Unlock()
+	}()
+	r.wtMu.RLock()
+	r.addSlots <- struct{}{}
+	_, err = git(ctx, r.Dir, env, "worktree", "add", "-q", "--force", "--detach", dir, commit)
+	<-r.addSlots
+	r.wtMu.RUnlock()
+	if err != nil {
+		return "", err
+	}
+	return verify(ctx, dir)
 }
 
 // Foreign says whether ticketID's branch already exists with commits that
