@@ -27,12 +27,12 @@ func heapAfterGC() uint64 {
 // its shell and no other process (CI pays for every one, three checks a
 // ticket).
 var soakProject = map[string]string{
-	"README.md":    "# soak project\n",
+	"README.md": "# soak project\n",
 	"run_tests.sh": "f=tests/${PWD##*/}_test.sh\n" +
 		// a merge result's check (no ticket's worktree) runs them all
 		"case ${PWD##*/} in merge-*) for f in tests/*_test.sh; do [ -e \"$f\" ] || continue; (. \"./$f\") || exit 1; done; exit 0;; esac\n" +
 		"[ -e \"$f\" ] || { echo \"no $f\"; exit 1; }\n. \"./$f\" && echo all tests passed\n",
-	"src/app.txt":  "app v1\n",
+	"src/app.txt": "app v1\n",
 }
 
 // Many tickets through the scripted model: afterwards goroutines and heap
