@@ -556,8 +556,16 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 		}
 		e.mu.Unlock()
 	}()
-	// whatever way it leaves, it holds no newer ticket up any more
-	defer e.slots.arrived(id)
+	// whatever way it leaves, it holds no newer ticket up any more, but
+	// for a step after which it goes straight on: it keeps its place, and
+	// the slot it gives back is not a newer ticket's before it asks again
+	// (with max_parallel = 1, one ticket after another, not two by turns)
+	stepsOn := false
+	defer func() {
+		if !stepsOn {
+			e.slots.arrived(id)
+		}
+	}()
 	t, err := e.applyDecisions(ctx, id)
 	if err != nil {
 		return false, err
@@ -596,7 +604,7 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 			return true, nil // cancelled while waiting: the next advance carries it out
 		}
 	}
-	defer e.slots.give()
+	defer func() { e.slots.giveKeeping(id, stepsOn) }()
 	err = e.step(stepCtx, t)
 	switch {
 	case errors.Is(err, errParked):
@@ -606,6 +614,7 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 	case err != nil && context.Cause(stepCtx) == errCancelledByHuman:
 		return true, nil // the next advance carries the cancel out
 	}
+	stepsOn = err == nil
 	return err == nil, err
 }
 

@@ -122,6 +122,17 @@ func (s *slots) take(ctx context.Context, id string) bool {
 	}
 }
 
+// giveKeeping returns ticket id's slot; keep: it asks again at once, and
+// is expected (a newer ticket does not take the slot before it).
+func (s *slots) giveKeeping(id string, keep bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if keep {
+		s.expected[ticketNumber(id)] = true
+	}
+	s.giveLocked()
+}
+
 // give returns a slot: to the oldest ticket waiting, if one may have it.
 func (s *slots) give() {
 	s.mu.Lock()

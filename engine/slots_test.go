@@ -118,6 +118,31 @@ func TestTicketsStartOldestFirst(t *testing.T) {
 	}
 }
 
+// With one slot, a ticket that goes straight on from step to step keeps
+// it: tickets run one after another, not two by turns, each done before
+// the next begins.
+func TestATicketKeepsItsPlaceBetweenSteps(t *testing.T) {
+	var mu sync.Mutex
+	var order []string // the ticket of each request, in order
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		mu.Lock()
+		order = append(order, ticketOf(r))
+		mu.Unlock()
+		return developer(r, phase)
+	})
+	h.cfg.MaxParallel = 1
+	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: h.eng.router, Prompts: h.eng.prompts})
+	for i := 1; i <= 3; i++ {
+		h.add("hotfix", fmt.Sprintf("t%d", i), false)
+	}
+	h.runIdle()
+	mu.Lock()
+	defer mu.Unlock()
+	if runs := slices.Compact(slices.Clone(order)); !slices.Equal(runs, []string{"T-1", "T-2", "T-3"}) {
+		t.Fatalf("requests by ticket, in runs: %v", runs)
+	}
+}
+
 // An expected ticket holds a newer one up only until it asks, or says it
 // will not: then the newer one gets the free slot (no wait forever).
 func TestExpectedTicketHoldsUpOnlyUntilItArrives(t *testing.T) {

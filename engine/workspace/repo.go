@@ -1205,31 +1205,35 @@ func (r *Repo) chainOne(ctx context.Context, c *chain, q *mergeReq) bool {
 	return true
 }
 
-// verifyAt runs verify in a throwaway checkout of commit (env: where a
-// sensitive ticket's objects are), removed after.
+// verifyAt runs verify in a checkout of commit (env: where a sensitive
+// ticket's objects are). The checkout is kept from one merge to the next
+// and moved to each commit, which writes only the files that differ (a
+// checkout of the whole tree each time cost more than many checks); what a
+// check leaves there goes before the next. Merges run one batch at a time,
+// so one checkout serves.
 func (r *Repo) verifyAt(ctx context.Context, commit string, env []string, verify func(context.Context, string) (string, error)) (string, error) {
-	root := filepath.Join(r.GitDir, "agent-tui", "verify")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return "", err
+	dir := filepath.Join(r.GitDir, "agent-tui", "verify", "merge-check")
+	moved := false
+	if r.worktreeReady(dir) {
+		_, err := r.gitIn(ctx, dir, env, "checkout", "-q", "--force", "--detach", commit)
+		if err == nil {
+			_, err = r.gitIn(ctx, dir, env, "clean", "-ffdq")
+		}
+		moved = err == nil
 	}
-	dir, err := os.MkdirTemp(root, "merge-")
-	if err != nil {
-		return "", err
-	}
-	os.Remove(dir) // (git makes it)
-	defer func() {
+	if !moved {
+		// none yet, or broken: made again
 		r.wtMu.Lock()
 		os.RemoveAll(dir)
-		git(context.WithoutCancel(ctx), r.Dir, nil, "worktree", "prune")
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			r.wtMu.Unlock()
+			return "", err
+		}
+		_, err := git(ctx, r.Dir, env, "worktree", "add", "-q", "--force", "--detach", dir, commit)
 		r.wtMu.Unlock()
-	}()
-	r.wtMu.RLock()
-	r.addSlots <- struct{}{}
-	_, err = git(ctx, r.Dir, env, "worktree", "add", "-q", "--force", "--detach", dir, commit)
-	<-r.addSlots
-	r.wtMu.RUnlock()
-	if err != nil {
-		return "", err
+		if err != nil {
+			return "", err
+		}
 	}
 	return verify(ctx, dir)
 }

@@ -117,6 +117,13 @@ func (r *Repo) DropViews(ctx context.Context) error {
 		}
 	}
 	r.viewsMu.Unlock()
+	// and the checkout merge results were checked in (verifyAt)
+	if verify := filepath.Join(r.GitDir, "agent-tui", "verify"); dirExists(verify) {
+		r.wtMu.Lock()
+		os.RemoveAll(verify)
+		r.wtMu.Unlock()
+		dropped = true
+	}
 	if !dropped {
 		return nil
 	}
