@@ -234,7 +234,17 @@ func Approvable(t *store.Ticket, attempts []*store.Attempt) error {
 		return err
 	}
 	ps := phaseState(t, t.Phase)
-	if acceptsWithoutAttempts(ps) || approvable(attempts, ps) != nil {
+	if acceptsWithoutAttempts(ps) {
+		return nil
+	}
+	if a := approvable(attempts, ps); a != nil {
+		if ps.Name == config.Split {
+			// accepted, it makes the children: one that cannot be read
+			// would only stop the ticket again at the next run
+			if _, err := ParseSplit(a.Deliverable); err != nil {
+				return fmt.Errorf("%s: the split's last answer cannot be read (%v): retry it, or approve your own split (`e` in the TUI, `approve --text` on the command line)", t.ID, OneLine(err.Error(), 300))
+			}
+		}
 		return nil
 	}
 	if writesFiles(ps.Name) {

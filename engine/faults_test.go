@@ -253,6 +253,11 @@ func TestParseSplit(t *testing.T) {
 			t.Errorf("%q parsed", bad)
 		}
 	}
+	// every problem of every ticket at once, not one per attempt
+	_, err = ParseSplit(`{"tickets": [{"kind": "epic", "title": "x"}, {"kind": "feature", "title": "ok"}, {"kind": "hotfix", "title": ""}]}`)
+	if err == nil || !strings.Contains(err.Error(), `ticket 1: kind "epic"`) || !strings.Contains(err.Error(), "ticket 3: empty title") {
+		t.Fatalf("%v", err)
+	}
 }
 
 func FuzzParseVerdict(f *testing.F) {

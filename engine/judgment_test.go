@@ -208,6 +208,11 @@ func TestSplitReaskFailureIsAModelFailure(t *testing.T) {
 	if as := h.phase(id, "split").Attempts; len(as) != 1 || as[0].Verdict != nil {
 		t.Fatalf("split attempts: %+v", as)
 	}
+	// approving the answer that could not be read is refused at once, not
+	// taken and stopped on at the next run
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err == nil || !strings.Contains(err.Error(), "the split's last answer cannot be read") {
+		t.Fatalf("approve: %v", err)
+	}
 }
 
 // Cancelling an epic cancels its children in the same commit: each child

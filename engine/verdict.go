@@ -67,19 +67,26 @@ func ParseSplit(text string) ([]SplitTicket, error) {
 	if len(raw.Tickets) == 0 {
 		return nil, errors.New("the split has no tickets")
 	}
+	// every ticket's every problem at once: one an attempt would let the
+	// model fix one thing per attempt, and run out of attempts
+	var problems []string
 	for i, t := range raw.Tickets {
 		t.Kind = strings.TrimSpace(strings.ToLower(t.Kind))
 		t.Title = strings.TrimSpace(t.Title)
-		if t.Kind != KindFeature && t.Kind != KindHotfix {
-			return nil, fmt.Errorf("ticket %d: kind %q (want feature or hotfix)", i+1, t.Kind)
-		}
-		if t.Title == "" {
-			return nil, fmt.Errorf("ticket %d: empty title", i+1)
-		}
-		if err := (NewTicket{Kind: t.Kind, Title: t.Title, Body: t.Body}).Validate(); err != nil {
-			return nil, fmt.Errorf("ticket %d: %v", i+1, err)
+		switch {
+		case t.Kind != KindFeature && t.Kind != KindHotfix:
+			problems = append(problems, fmt.Sprintf("ticket %d: kind %q (want feature or hotfix)", i+1, t.Kind))
+		case t.Title == "":
+			problems = append(problems, fmt.Sprintf("ticket %d: empty title", i+1))
+		default:
+			if err := (NewTicket{Kind: t.Kind, Title: t.Title, Body: t.Body}).Validate(); err != nil {
+				problems = append(problems, fmt.Sprintf("ticket %d: %v", i+1, err))
+			}
 		}
 		raw.Tickets[i] = t
+	}
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
 	}
 	return raw.Tickets, nil
 }
