@@ -220,6 +220,10 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 	case config.Code:
 		title, body := groundwork(t, attempts)
 		outTitle, out := e.testOutput(t, attempts)
+		if len(t.Conflicts) > 0 && !codeRanSince(t, attempts) {
+			// run before the base was merged in: the branch is not that now
+			outTitle, out = "Test output", "(not run since "+t.BaseBranch+" was merged into this branch: run the tests yourself once the conflicts are resolved)"
+		}
 		secs = append(secs, section{title: title, body: body, prio: prioPrimary, vital: true},
 			section{title: "Test files (frozen: do not change them)", body: fileBodies(t.Worktree, t.TestFiles, 0), prio: prioFiles},
 			section{title: outTitle, body: out, prio: prioOutput, tail: true})
@@ -442,6 +446,23 @@ func (e *Engine) overview(dir string) string {
 		}
 	}
 	return b.String()
+}
+
+// codeRanSince says a code attempt began after the decision that sent the
+// work back to code (and merged the base into the branch).
+func codeRanSince(t *store.Ticket, attempts []*store.Attempt) bool {
+	var back time.Time
+	for _, d := range t.Decisions {
+		if d.Applied && d.Superseded == "" && sentBack(d, config.Code) && d.At.After(back) {
+			back = d.At
+		}
+	}
+	for _, a := range attempts {
+		if a.Phase == config.Code && a.Started.After(back) {
+			return true
+		}
+	}
+	return false
 }
 
 // testOutput is the test run code reads, titled: the last code attempt's,

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -828,12 +829,17 @@ func TestTestsMayChangeCheckScriptsThenTheyAreFrozen(t *testing.T) {
 func TestRejectedConflictIsRedoneOnTheBase(t *testing.T) {
 	var h *harness
 	var c counter
+	var staleShown atomic.Bool
 	h = newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
 		id := ticketOf(r)
 		switch {
 		case phase == "tests" && toolTurns(r) == 0:
 			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("t", "tests/"+id+"_test.sh", "grep -q 'done "+id+"' src/shared.txt\n")}}
 		case phase == "code" && toolTurns(r) == 0 && strings.Contains(userText(r), "Merge conflicts to resolve"):
+			if c.inc("first resolve") == 1 && !strings.Contains(userText(r), "(not run since main was merged into this branch") {
+				// the last run's output is of the branch before main came in
+				staleShown.Store(true)
+			}
 			data, _ := os.ReadFile(filepath.Join(h.ticket(id).Worktree, "src", "shared.txt"))
 			var keep []string
 			for _, line := range strings.Split(string(data), "\n") {
@@ -875,6 +881,9 @@ func TestRejectedConflictIsRedoneOnTheBase(t *testing.T) {
 	var sawMarkers bool
 	for _, a := range h.phase(loser, "code").Attempts {
 		sawMarkers = sawMarkers || a.Verdict != nil && !a.Verdict.Pass && strings.Contains(strings.Join(a.Verdict.Objections, " "), "conflict markers (<<<<<<< or >>>>>>>) are still in src/shared.txt")
+	}
+	if staleShown.Load() {
+		t.Fatal("code was shown the test output of the branch before main was merged in")
 	}
 	if !sawMarkers {
 		t.Fatal("a code attempt that left a conflict marker passed")
