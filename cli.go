@@ -736,7 +736,14 @@ func sayWaiting(st *store.Store, w io.Writer, runBegan time.Time) {
 	}
 	count := func(kind int) int { return len(lines[0][kind]) + len(lines[1][kind]) }
 	if len(all) > most {
-		fmt.Fprintf(w, "agent-tui: and %d more waiting for you: %d need a person, %d paused, %d awaiting approval in all (agent-tui list)\n", len(all)-most, count(0), count(1), count(2))
+		// of all those waiting, by why (the kinds with none left out)
+		var kinds []string
+		for i, words := range []string{"need a person", "paused", "awaiting approval"} {
+			if n := count(i); n > 0 {
+				kinds = append(kinds, fmt.Sprintf("%d %s", n, words))
+			}
+		}
+		fmt.Fprintf(w, "agent-tui: and %d more waiting for you (of %d: %s; agent-tui list)\n", len(all)-most, len(all), strings.Join(kinds, ", "))
 	}
 }
 

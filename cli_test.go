@@ -2005,7 +2005,7 @@ func TestSayWaitingPutsTroubleFirst(t *testing.T) {
 	var out bytes.Buffer
 	sayWaiting(st, &out, time.Time{})
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 11 || lines[0] != "agent-tui: T-12 needs human: code failed 3 attempts" || !strings.Contains(lines[10], "and 2 more waiting for you: 1 need a person, 0 paused, 11 awaiting approval") {
+	if len(lines) != 11 || lines[0] != "agent-tui: T-12 needs human: code failed 3 attempts" || !strings.Contains(lines[10], "and 2 more waiting for you (of 12: 1 need a person, 11 awaiting approval; agent-tui list)") {
 		t.Fatalf("closing lines:\n%s", out.String())
 	}
 
@@ -2027,7 +2027,7 @@ func TestSayWaitingPutsTroubleFirst(t *testing.T) {
 	out.Reset()
 	sayWaiting(st, &out, began)
 	lines = strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 11 || lines[0] != "agent-tui: T-11 awaiting approval at review" || !strings.Contains(lines[10], "and 2 more waiting for you: 11 need a person, 0 paused, 1 awaiting approval") {
+	if len(lines) != 11 || lines[0] != "agent-tui: T-11 awaiting approval at review" || !strings.Contains(lines[10], "and 2 more waiting for you (of 12: 11 need a person, 1 awaiting approval; agent-tui list)") {
 		t.Fatalf("closing lines:\n%s", out.String())
 	}
 }
