@@ -293,6 +293,10 @@ func TestCLIAddRunShow(t *testing.T) {
 	if _, ok := att["ended"].(string); !ok {
 		t.Fatalf("a finished attempt's ended: %v", att["ended"])
 	}
+	// show names each child with its status: which one holds the epic up
+	if out := e.mustRun("show", id); !regexp.MustCompile(`\nchildren:\n  T-2  [a-z]`).MatchString(out) {
+		t.Fatalf("show of the epic:\n%s", out)
+	}
 	var list []map[string]any
 	if err := json.Unmarshal([]byte(e.mustRun("list", "--json")), &list); err != nil {
 		t.Fatal(err)

@@ -169,6 +169,13 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 	}
 	view := engine.DescribeStopped(t, attempts)
 	view.Confinement = tools.Confinement(en.cfg.Sandbox)
+	// an epic's children as list shows them: which one holds it up
+	var children []string
+	for _, cid := range t.Children {
+		if c, err := en.st.Ticket(cid); err == nil {
+			children = append(children, fmt.Sprintf("%s  %s  %s", c.ID, statusText(c), printable(engine.OneLine(c.Title, 80))))
+		}
+	}
 	// closed before writing: output read slowly (a pager) must not keep
 	// every other command out of the database
 	en.close()
@@ -185,7 +192,7 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 		}
 		return writeJSON(stdout, view)
 	}
-	printShow(stdout, view, statusText(t))
+	printShow(stdout, view, statusText(t), children...)
 	return nil
 }
 
@@ -213,7 +220,8 @@ func oneLineShown(s string, n int, id string) string {
 // showBodyLines of a ticket's body are printed by show; --json has all.
 const showBodyLines = 20
 
-func printShow(w io.Writer, v engine.TicketView, status string) {
+// children, when given, are an epic's children as list would show them.
+func printShow(w io.Writer, v engine.TicketView, status string, children ...string) {
 	fmt.Fprintf(w, "%s  %s  %s\n", v.ID, v.Kind, printable(v.Title))
 	fmt.Fprintf(w, "status:  %s", status)
 	if v.Reason != "" {
@@ -226,7 +234,13 @@ func printShow(w io.Writer, v engine.TicketView, status string) {
 	if v.Parent != "" {
 		fmt.Fprintf(w, "parent:  %s\n", v.Parent)
 	}
-	if len(v.Children) > 0 {
+	switch {
+	case len(children) > 0:
+		fmt.Fprintln(w, "children:")
+		for _, c := range children {
+			fmt.Fprintf(w, "  %s\n", c)
+		}
+	case len(v.Children) > 0:
 		fmt.Fprintf(w, "children: %s\n", strings.Join(v.Children, ", "))
 	}
 	if v.Branch != "" {
