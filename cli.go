@@ -77,7 +77,7 @@ const usageText = `usage: agent-tui [--repo DIR] [--config FILE] [--db FILE] [co
   show ID [--json]
   approve ID [--text TEXT | --text-file FILE|-]   (with text: approve your own deliverable)
   reject ID --reason TEXT
-  retry ID [--guidance TEXT] [--model NAME]
+  retry ID... [--guidance TEXT] [--model NAME]
   cancel ID
   pause ID | resume ID  (a paused ticket moves only once resumed)
   stats [--json]
@@ -951,9 +951,8 @@ func cmdRetry(g globals, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	id, err := oneID("retry", pos)
-	if err != nil {
-		return err
+	if len(pos) == 0 {
+		return usagef("retry: want a ticket id (or several)")
 	}
 	var empty error
 	fs.Visit(func(f *flag.Flag) {
@@ -968,7 +967,23 @@ func cmdRetry(g globals, args []string, stdout, stderr io.Writer) error {
 	if err := checkText("retry: the guidance", *guidance); err != nil {
 		return err
 	}
-	return decide(g, "retry", id, store.Decision{Kind: store.DecisionRetry, Guidance: *guidance, Model: *model}, stdout)
+	// several at once: a full disk or a provider's outage stops many
+	// tickets alike, and each then needs its retry
+	failed := 0
+	var last error
+	for _, id := range pos {
+		if err := decide(g, "retry", id, store.Decision{Kind: store.DecisionRetry, Guidance: *guidance, Model: *model}, stdout); err != nil {
+			if len(pos) == 1 {
+				return err
+			}
+			fmt.Fprintf(stderr, "agent-tui: %s: %v\n", id, err)
+			failed, last = failed+1, err
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d tickets not retried (the last: %w)", failed, len(pos), last)
+	}
+	return nil
 }
 
 // printable keeps what the model or a command wrote from acting on the

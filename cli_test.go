@@ -2244,3 +2244,22 @@ func TestCLIShowSaysWhatWasTrimmed(t *testing.T) {
 		t.Fatalf("show:\n%s", out)
 	}
 }
+
+// retry takes several tickets at once (a full disk stops many alike); each
+// refusal is said, and the exit code says some were refused.
+func TestCLIRetrySeveral(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "\n[phases.diagnosis]\nmax_attempts = 1\n[phases.tests]\nmax_attempts = 1\n")
+	e.mustRun("add", "--kind", "hotfix", "one")
+	e.mustRun("add", "--kind", "hotfix", "two")
+	e.run("run", "--until-idle")
+	out, errOut, code := e.run("retry", "T-1", "T-2", "T-9", "--guidance", "try harder")
+	if code == 0 || !strings.Contains(errOut, "agent-tui: T-9: ") || !strings.Contains(errOut, "1 of 3 tickets not retried") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, id := range []string{"T-1", "T-2"} {
+		ds, _ := e.show(id)["decisions"].([]any)
+		if len(ds) != 1 || ds[0].(map[string]any)["guidance"] != "try harder" {
+			t.Fatalf("%s decisions: %v", id, ds)
+		}
+	}
+}
