@@ -2263,3 +2263,24 @@ func TestCLIRetrySeveral(t *testing.T) {
 		}
 	}
 }
+
+// A paused ticket approved meanwhile says so in list and show: it goes on
+// (its merge, say) once resumed.
+func TestCLIPausedApprovedSaysSo(t *testing.T) {
+	e := &cliEnv{t: t, srv: oaitest.New(oaitest.Developer)}
+	t.Cleanup(e.srv.Close)
+	e.dir = newRepo(t, oaitest.ShellProject, e.srv.URL, "test_command = \"sh run_tests.sh\"\napprove = [\"review\"]\n")
+	e.mustRun("add", "--kind", "hotfix", "held")
+	e.mustRun("run", "--until-idle")
+	e.mustRun("pause", "T-1")
+	e.mustRun("approve", "T-1")
+	e.mustRun("run", "--until-idle")
+	if out := e.mustRun("list"); !strings.Contains(out, "paused (approved at review: goes on once resumed)") {
+		t.Fatalf("list:\n%s", out)
+	}
+	e.mustRun("resume", "T-1")
+	e.mustRun("run", "--until-idle")
+	if v := e.show("T-1"); v["status"] != "done" {
+		t.Fatalf("after resume: %v", v["status"])
+	}
+}
