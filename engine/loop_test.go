@@ -287,8 +287,11 @@ func TestSensitiveStopNamesTheChainWithoutALocalModel(t *testing.T) {
 	}{
 		{"diagnosis", []string{"validator has no local model", "[phases.validator]"}},
 		{"validator", []string{"diagnosis has no local model", "among its models (medium, the default; set [phases.diagnosis] models"}},
+		// a later phase of the route: found before the first call too,
+		// not after diagnosis was paid for
+		{"diagnosis validator", []string{"tests has no local model"}},
 	} {
-		h := withLocalModel(t, c.local)
+		h := withLocalModel(t, strings.Fields(c.local)...)
 		id := h.add("hotfix", "private fix", true)
 		h.runIdle()
 		tk := h.ticket(id)

@@ -695,16 +695,32 @@ func validatorUnanswered(a *store.Attempt) bool {
 
 // noLocalModel says why a sensitive ticket cannot run phase ps: its chain,
 // or the validator's that judges it, has no model on a local provider.
+//
+// The phases after it on the ticket's route are looked at too: a route
+// that cannot end stops before its first call, not after the phases that
+// could run were paid for.
 func (e *Engine) noLocalModel(t *store.Ticket, ps *store.PhaseState) string {
-	if !t.Sensitive || ps.Name == config.CI {
+	if !t.Sensitive {
 		return ""
 	}
-	for _, c := range e.chainsOf(ps) {
-		if !slices.ContainsFunc(c.models, func(name string) bool {
-			_, p, ok := e.cfg.Model(name)
-			return ok && p.Local
-		}) {
-			return e.noLocalReason(c.phase)
+	check := []*store.PhaseState{ps}
+	for i := range t.Phases {
+		p := &t.Phases[i]
+		if p.Name != ps.Name && (p.Status == store.PhasePending || p.Status == "") {
+			check = append(check, p)
+		}
+	}
+	for _, p := range check {
+		if p.Name == config.CI || p.Name == Merge {
+			continue // no model
+		}
+		for _, c := range e.chainsOf(p) {
+			if !slices.ContainsFunc(c.models, func(name string) bool {
+				_, pr, ok := e.cfg.Model(name)
+				return ok && pr.Local
+			}) {
+				return e.noLocalReason(c.phase)
+			}
 		}
 	}
 	return ""
