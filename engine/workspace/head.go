@@ -60,13 +60,9 @@ func (r *Repo) refCommit(ref string) string {
 // left is staged already (the engine stages before it judges).
 func (r *Repo) SetAside(ctx context.Context, wt, message string) (bool, error) {
 	ctx = context.WithoutCancel(ctx) // see CommitAll
-	entries, err := r.status(ctx, wt)
-	if err != nil {
+	if unstaged, err := r.hasUnstaged(ctx, wt); !unstaged || err != nil {
 		return false, err
 	}
-	if !slices.ContainsFunc(entries, func(e string) bool { return e[1] != ' ' }) {
-		return false, nil
-	}
-	_, err = r.gitIn(ctx, wt, nil, gitArgs(agentIdentity, []string{"stash", "push", "-q", "--include-untracked", "-m", message})...)
+	_, err := r.gitIn(ctx, wt, nil, gitArgs(agentIdentity, []string{"stash", "push", "-q", "--include-untracked", "-m", message})...)
 	return err == nil, err
 }

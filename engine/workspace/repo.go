@@ -509,23 +509,28 @@ func (r *Repo) Unmerged(ctx context.Context, wt string) ([]string, error) {
 	return files, nil
 }
 
+// hasUnstaged says the worktree wt holds changes beyond its index: the
+// work tree's side of a file changed, or an untracked file (??).
+func (r *Repo) hasUnstaged(ctx context.Context, wt string) (bool, error) {
+	entries, err := r.status(ctx, wt)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(entries, func(e string) bool { return e[1] != ' ' }), nil
+}
+
 // DropUnstaged puts the worktree wt back to what is staged: what a run
 // changed or made since (not ignored files) goes. It says whether there
 // was anything to drop; one git process when there was not.
 func (r *Repo) DropUnstaged(ctx context.Context, wt string) (bool, error) {
 	ctx = context.WithoutCancel(ctx) // see CommitAll
-	entries, err := r.status(ctx, wt)
-	if err != nil {
+	if unstaged, err := r.hasUnstaged(ctx, wt); !unstaged || err != nil {
 		return false, err
-	}
-	// the work tree's side changed, or an untracked file (??)
-	if !slices.ContainsFunc(entries, func(e string) bool { return e[1] != ' ' }) {
-		return false, nil
 	}
 	if _, err := r.gitIn(ctx, wt, nil, "checkout", "-q", "--", "."); err != nil {
 		return true, err
 	}
-	_, err = r.gitIn(ctx, wt, nil, "clean", "-ffdq")
+	_, err := r.gitIn(ctx, wt, nil, "clean", "-ffdq")
 	return true, err
 }
 
