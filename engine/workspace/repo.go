@@ -969,7 +969,7 @@ type MergeOptions struct {
 
 // MergeWith is Merge with options.
 func (r *Repo) MergeWith(ctx context.Context, branch, base, message string, o MergeOptions) (string, error) {
-	req := &mergeReq{branch: branch, base: base, message: message, mayBeDirty: o.MayBeDirty, at: o.At, verify: o.Verify, done: make(chan mergeResult, 1)}
+	req := &mergeReq{branch: branch, base: base, message: message, mayBeDirty: o.MayBeDirty, at: o.At, verify: o.Verify, asked: ctx, done: make(chan mergeResult, 1)}
 	r.merges.addThen(req, o.Queued, func(batch []*mergeReq) {
 		// a merge once started is finished, whoever asked for it
 		r.mergeBatch(context.WithoutCancel(ctx), batch)
@@ -983,7 +983,10 @@ type mergeReq struct {
 	mayBeDirty            func(path string) bool
 	at                    time.Time
 	verify                func(ctx context.Context, dir string) (string, error)
-	done                  chan mergeResult
+	// asked is the asker's context: a check of the result (minutes, for
+	// a real CI) ends with it, unlike the merge, which git must finish
+	asked context.Context
+	done  chan mergeResult
 }
 
 // dirtyFor is what of dirty blocks q's merge.
@@ -1109,7 +1112,7 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 	}
 	last := c.merged[len(c.merged)-1]
 	if last.verify != nil && (len(c.merged) > 1 || !r.isAncestor(ctx, start.tip, last.branch)) {
-		why, err := r.verifyAt(ctx, c.tip, c.env, last.verify)
+		why, err := r.verifyAt(ctx, last.asked, c.tip, c.env, last.verify)
 		if err != nil {
 			for _, q := range c.merged {
 				q.fail(err)
@@ -1126,7 +1129,7 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 				if !r.chainOne(ctx, c, q) || q.verify == nil || r.isAncestor(ctx, before.tip, q.branch) {
 					continue
 				}
-				why, err := r.verifyAt(ctx, c.tip, c.env, q.verify)
+				why, err := r.verifyAt(ctx, q.asked, c.tip, c.env, q.verify)
 				if err == nil && why == "" {
 					continue
 				}
@@ -1216,7 +1219,8 @@ func (r *Repo) chainOne(ctx context.Context, c *chain, q *mergeReq) bool {
 // checkout of the whole tree each time cost more than many checks); what a
 // check leaves there goes before the next. Merges run one batch at a time,
 // so one checkout serves.
-func (r *Repo) verifyAt(ctx context.Context, commit string, env []string, verify func(context.Context, string) (string, error)) (string, error) {
+// The check runs under asked (cut off when its asker stops); git under ctx.
+func (r *Repo) verifyAt(ctx, asked context.Context, commit string, env []string, verify func(context.Context, string) (string, error)) (string, error) {
 	dir := filepath.Join(r.GitDir, "agent-tui", "verify", "merge-check")
 	moved := false
 	if r.worktreeReady(dir) {
@@ -1240,7 +1244,14 @@ func (r *Repo) verifyAt(ctx context.Context, commit string, env []string, verify
 			return "", err
 		}
 	}
-	return verify(ctx, dir)
+	if asked == nil {
+		asked = ctx
+	}
+	why, err := verify(asked, dir)
+	if err == nil && asked.Err() != nil {
+		err = asked.Err() // cut off: no judgment, and nothing merged
+	}
+	return why, err
 }
 
 // Foreign says whether ticketID's branch already exists with commits that

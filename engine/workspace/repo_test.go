@@ -1399,3 +1399,44 @@ func TestHeadOf(t *testing.T) {
 		t.Fatalf("not a worktree: %q %q", ref, commit)
 	}
 }
+
+// A check of a merge result ends with its asker (a quit, a cancel): the
+// merge is not made, and the asker is not kept waiting for the check.
+func TestMergeCheckEndsWithItsAsker(t *testing.T) {
+	ctx := context.Background()
+	r := newMergingRepo(t, true)
+	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "t1.txt"), "t1\n")
+	if _, err := r.CommitAll(ctx, wt, "T-1"); err != nil {
+		t.Fatal(err)
+	}
+	// main moves on: the result is one no check has seen
+	write(t, filepath.Join(r.Dir, "other.txt"), "other\n")
+	run(t, r.Dir, "add", "other.txt")
+	run(t, r.Dir, "commit", "-qm", "main moves")
+	before := run(t, r.Dir, "rev-parse", "main")
+	asked, cancel := context.WithCancel(ctx)
+	started := make(chan struct{})
+	go func() {
+		<-started
+		cancel()
+	}()
+	_, err = r.MergeWith(asked, BranchName("T-1"), "main", "Merge T-1", MergeOptions{Verify: func(ctx context.Context, dir string) (string, error) {
+		close(started)
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(20 * time.Second):
+			return "", nil
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("merge: %v", err)
+	}
+	if after := run(t, r.Dir, "rev-parse", "main"); after != before {
+		t.Fatal("merged without a judgment")
+	}
+}
