@@ -60,7 +60,7 @@ func TestSoak(t *testing.T) {
 	// (32 at a time: their git work batches, and CI's run takes 2.7 min,
 	// not 3.3, on a machine slow to start processes)
 	h2.cfg.MaxParallel = 32
-	h2.runLimit = 15 * time.Minute // a guard against a hang: a slow day took 7 minutes
+	h2.runLimit = 15 * time.Minute // a guard against a hang (a slow day took 413 s)
 	if n > 100 {
 		// CI's full size: its checks unconfined, which saves each a
 		// process and a ruleset (CI pays for every one). The confined
