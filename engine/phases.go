@@ -339,7 +339,7 @@ func (e *Engine) ensureWorktree(ctx context.Context, t *store.Ticket) error {
 	if t.Worktree == "" {
 		if stray := e.strayFiles(ctx, t.ID); len(stray) > 0 {
 			wt := e.repo.WorktreePath(t.ID)
-			e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("a worktree for %s is already at %s with files this ticket did not write (%s; another agent-tui database on this repository?): move them away, or remove %s (git worktree remove --force, if it is a worktree), then retry", t.ID, wt, strings.Join(firstOf(stray, 5), ", "), wt))
+			e.stopTicket(t.ID, store.StatusNeedsHuman, fmt.Sprintf("a worktree for %s is already at %s with files this ticket did not write (%s; another agent-tui database on this repository?): move them away, or remove %s (git worktree remove --force, if it is a worktree), then retry", t.ID, wt, workspace.SomeFiles(stray), wt))
 			return errParked
 		}
 	}
@@ -395,13 +395,6 @@ func (e *Engine) strayFiles(ctx context.Context, id string) []string {
 	return files
 }
 
-func firstOf(s []string, n int) []string {
-	if len(s) <= n {
-		return s
-	}
-	return append(slices.Clip(s[:n]), fmt.Sprintf("and %d more", len(s)-n))
-}
-
 // offBranch stops a ticket whose worktree a person switched to another
 // branch (or detached): what ran there, and what would be merged, would
 // not be the ticket's.
@@ -452,13 +445,7 @@ func (e *Engine) changedSinceReview(ctx context.Context, t *store.Ticket) (bool,
 	}
 	outcome := "the worktree changed after review (" + what + "): CI and review run again before the merge"
 	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
-		for _, name := range []string{config.CI, config.CIFix, config.Review, Merge} {
-			if p := phaseState(x, name); p != nil {
-				p.Status = store.PhasePending
-				p.BudgetFrom = p.Attempts
-			}
-		}
-		x.Phase = config.CI
+		reopenAt(x, config.CI, config.CI, config.CIFix, config.Review, Merge)
 		for i := len(x.Decisions) - 1; i >= 0; i-- {
 			if d := &x.Decisions[i]; d.Applied && d.Superseded == "" {
 				d.Outcome = outcome
@@ -976,14 +963,18 @@ func (e *Engine) sendBackToCode(tx *store.Tx, t *store.Ticket, review *store.Pha
 
 // reopenCode points the ticket back at code: the phases named run again,
 // each with a fresh max_attempts budget.
-func reopenCode(t *store.Ticket, phases ...string) {
+func reopenCode(t *store.Ticket, phases ...string) { reopenAt(t, config.Code, phases...) }
+
+// reopenAt sets phases pending again, each with a fresh attempt budget,
+// and points t at from.
+func reopenAt(t *store.Ticket, from string, phases ...string) {
 	for _, name := range phases {
 		if p := phaseState(t, name); p != nil {
 			p.Status = store.PhasePending
 			p.BudgetFrom = p.Attempts
 		}
 	}
-	t.Phase = config.Code
+	t.Phase = from
 }
 
 // finishPhase carries out what passing means for the phase, then moves on.

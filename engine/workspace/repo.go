@@ -240,8 +240,8 @@ func (r *Repo) Uncommitted(ctx context.Context) ([]string, error) {
 	return files, nil
 }
 
-// someFiles names up to five files, and how many more there are.
-func someFiles(files []string) string {
+// SomeFiles names up to five files, and how many more there are.
+func SomeFiles(files []string) string {
 	if len(files) <= 5 {
 		return strings.Join(files, ", ")
 	}
@@ -1053,7 +1053,7 @@ func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 		case cur != q.base:
 			q.fail(&MergeBlocked{Reason: fmt.Sprintf("your checkout is on branch %s, not the base branch %s", cur, q.base)})
 		case len(q.dirtyFor(dirty)) > 0:
-			q.fail(&MergeBlocked{Reason: "your checkout has uncommitted changes in " + someFiles(q.dirtyFor(dirty)) + ": commit or stash them, then approve again"})
+			q.fail(&MergeBlocked{Reason: "your checkout has uncommitted changes in " + SomeFiles(q.dirtyFor(dirty)) + ": commit or stash them, then approve again"})
 		default:
 			ready = append(ready, q)
 		}
@@ -1426,7 +1426,7 @@ func (r *Repo) mergeOneChecked(ctx context.Context, branch, base, message string
 	}
 	if files := untrackedInTheWay(mergeErr); len(files) > 0 {
 		// refused before it started: nothing to undo
-		return &MergeBlocked{Reason: fmt.Sprintf("untracked files in your checkout would be overwritten by merging %s: %s; move them away, then approve again", branch, someFiles(files))}
+		return &MergeBlocked{Reason: fmt.Sprintf("untracked files in your checkout would be overwritten by merging %s: %s; move them away, then approve again", branch, SomeFiles(files))}
 	}
 	conflicts := conflictedFiles(ctx, r.Dir, nil)
 	_, noMergeHead := git(ctx, r.Dir, nil, "rev-parse", "-q", "--verify", "MERGE_HEAD")
