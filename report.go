@@ -490,17 +490,6 @@ func rejectedAttempts(v engine.TicketView) map[phaseAttempt][]string {
 	return out
 }
 
-// approvedHere says a person's approve passed t's current phase, which a
-// run has not carried on from yet.
-func approvedHere(t *store.Ticket) bool {
-	for _, p := range t.Phases {
-		if p.Name == t.Phase {
-			return p.Status == store.PhaseAccepted && p.ByHuman
-		}
-	}
-	return false
-}
-
 func statusText(t *store.Ticket) string {
 	s := strings.ReplaceAll(t.Status, "_", " ")
 	if t.Status == store.StatusRunning {
@@ -518,7 +507,7 @@ func statusText(t *store.Ticket) string {
 		return s + " (pause pending)"
 	case !will && t.Paused:
 		return "paused (resume pending)"
-	case t.Paused && movable && approvedHere(t):
+	case t.Paused && movable && engine.ApprovedHere(t):
 		// approved, held by the pause before it went on (a merge, say)
 		return "paused (approved at " + t.Phase + ": goes on once resumed)"
 	case t.Paused && movable:

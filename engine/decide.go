@@ -309,6 +309,17 @@ func PendingDecision(t *store.Ticket) *store.Decision {
 	return nil
 }
 
+// ApprovedHere says a person's approve passed t's current phase, which a
+// run has not carried on from yet (a pause held it before a merge, say).
+func ApprovedHere(t *store.Ticket) bool {
+	for _, p := range t.Phases {
+		if p.Name == t.Phase {
+			return p.Status == store.PhaseAccepted && p.ByHuman
+		}
+	}
+	return false
+}
+
 // PausedAfterDecisions is whether t will be paused once its recorded
 // pause and resume decisions are carried out (t.Paused lags them until a
 // run does), and whether any still wait.

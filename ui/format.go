@@ -34,6 +34,9 @@ func statusWord(t *store.Ticket, noEngine bool) string {
 		w = "paused (resume pending)"
 	case pending && !will && t.Paused:
 		w += " (paused, resume pending)"
+	case t.Paused && movable && engine.ApprovedHere(t):
+		// approved, held by the pause before it went on, as `list` says
+		w = "paused (approved: goes on once resumed)"
 	case t.Paused && movable:
 		w = "paused"
 	case t.Paused:
