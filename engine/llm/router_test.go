@@ -835,6 +835,16 @@ func TestEstimateTokens(t *testing.T) {
 	if got := EstimateMessages(hello); got != 2*perMessageTokens+EstimateTokens("You write Go.")+EstimateTokens("Say hello.") {
 		t.Errorf("EstimateMessages = %d", got)
 	}
+	// a tool round's ids and call frames are sent too, and count
+	id := "call_" + strings.Repeat("x", 36)
+	round := []openai.ChatCompletionMessage{
+		{Role: "assistant", ToolCalls: []openai.ToolCall{{ID: id, Type: "function", Function: openai.FunctionCall{Name: "read_file", Arguments: `{}`}}}},
+		{Role: "tool", ToolCallID: id, Name: "read_file", Content: "ok"},
+	}
+	want := 2*perMessageTokens + perCallTokens + 2*EstimateTokens(id) + 2*EstimateTokens("read_file") + EstimateTokens(`{}`) + EstimateTokens("ok")
+	if got := EstimateMessages(round); got != want {
+		t.Errorf("a tool round: %d, want %d", got, want)
+	}
 }
 
 // Tickets running at once call the same host; the connections of one

@@ -15,19 +15,23 @@ func EstimateTokens(s string) int {
 	return (len(s) + 3) / 4
 }
 
-// perMessageTokens approximates the role and framing tokens of a message.
-const perMessageTokens = 4
+// perMessageTokens approximates the role and framing tokens of a message,
+// and perCallTokens those of a tool call (its type and the name's frame).
+const (
+	perMessageTokens = 4
+	perCallTokens    = 4
+)
 
 // EstimateMessages guesses the prompt tokens of a conversation.
 func EstimateMessages(msgs []openai.ChatCompletionMessage) int {
 	n := 0
 	for _, m := range msgs {
-		n += perMessageTokens + EstimateTokens(m.Content) + EstimateTokens(m.Name)
+		n += perMessageTokens + EstimateTokens(m.Content) + EstimateTokens(m.Name) + EstimateTokens(m.ToolCallID)
 		for _, p := range m.MultiContent {
 			n += EstimateTokens(p.Text)
 		}
 		for _, tc := range m.ToolCalls {
-			n += EstimateTokens(tc.Function.Name) + EstimateTokens(tc.Function.Arguments)
+			n += perCallTokens + EstimateTokens(tc.ID) + EstimateTokens(tc.Function.Name) + EstimateTokens(tc.Function.Arguments)
 		}
 	}
 	return n
