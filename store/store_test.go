@@ -410,6 +410,12 @@ func TestDamagedPagesAreErrorsNotPanics(t *testing.T) {
 			data[p*page+8], data[p*page+9] = flag, 0
 			damages = append(damages, damage{fmt.Sprintf("page %d typed %#x", p, flag), data})
 		}
+		if raceDetector {
+			// (a read far past the mapping took 22 s under the detector,
+			// and races are not what these look for: CI runs this test
+			// without it too)
+			continue
+		}
 		// the high byte of the first element's key size: bbolt reads far
 		// past its mapping of the file (a fault, not a panic, unless asked)
 		data := append([]byte(nil), good...)
@@ -455,12 +461,8 @@ func TestDamagedPagesAreErrorsNotPanics(t *testing.T) {
 			_, _, err = s.Size()
 			errs = append(errs, err)
 		}()
-		// a few hundred milliseconds at most; under the race detector the
-		// reads past a damaged key's end took 17 s on an idle machine
+		// a few hundred milliseconds at most
 		limit := 20 * time.Second
-		if raceDetector {
-			limit = 2 * time.Minute
-		}
 		var errs []error
 		select {
 		case errs = <-done:
