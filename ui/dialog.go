@@ -145,7 +145,7 @@ func newInputDialog(title, prompt, placeholder string, onSubmit func(string) tea
 	ti := steadyInput(textinput.New())
 	ti.Placeholder = placeholder
 	ti.Prompt = "> "
-	ti.CharLimit = 2000
+	ti.CharLimit = 0 // the engine refuses text over its limit, and says so; a cut here would be silent
 	cmd := ti.Focus()
 	return inputDialog{title: title, prompt: prompt, input: ti, onSubmit: onSubmit}, cmd
 }

@@ -299,18 +299,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case tickMsg:
 		return tea.Batch(tick(msg.n+1), loadHealth(m.b))
 	}
-	// anything else (cursor blinks) belongs to whatever has the input
-	if n := len(m.dialogs); n > 0 {
-		d, cmd, closed := m.dialogs[n-1].Update(msg)
-		if !closed {
-			m.dialogs[n-1] = d
-		}
-		return cmd
+	// anything else (a paste, cursor blinks) belongs to whatever has the input
+	if len(m.dialogs) > 0 {
+		return m.updateDialog(msg)
 	}
 	if m.filtering {
-		var cmd tea.Cmd
-		m.filterInput, cmd = m.filterInput.Update(msg)
-		return cmd
+		return m.editFilter(msg)
 	}
 	return nil
 }
@@ -459,6 +453,24 @@ func diffStateKey(t *store.Ticket) string {
 	return fmt.Sprintf("%s|%s|%s|%d", t.Status, t.Phase, t.Worktree, len(t.Decisions))
 }
 
+// updateDialog hands msg to the top dialog, at the width it is drawn at:
+// an input scrolls its text by that width as it changes (a paste into an
+// unsized one would be drawn whole, wrapped over the screen).
+func (m *Model) updateDialog(msg tea.Msg) tea.Cmd {
+	n := len(m.dialogs)
+	top := m.dialogs[n-1]
+	if s, ok := top.(sizedDialog); ok {
+		top = s.sized(dialogWidth(m.width))
+	}
+	d, cmd, closed := top.Update(msg)
+	if closed {
+		m.dialogs = m.dialogs[:n-1]
+	} else {
+		m.dialogs[n-1] = d
+	}
+	return cmd
+}
+
 // key handles a key press: dialogs first, then the filter bar, then the
 // key map.
 func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
@@ -470,18 +482,8 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
-	if n := len(m.dialogs); n > 0 {
-		top := m.dialogs[n-1]
-		if s, ok := top.(sizedDialog); ok {
-			top = s.sized(dialogWidth(m.width))
-		}
-		d, cmd, closed := top.Update(k)
-		if closed {
-			m.dialogs = m.dialogs[:n-1]
-		} else {
-			m.dialogs[n-1] = d
-		}
-		return cmd
+	if len(m.dialogs) > 0 {
+		return m.updateDialog(k)
 	}
 	if m.filtering {
 		return m.filterKey(k)
@@ -587,8 +589,15 @@ func (m *Model) filterKey(k tea.KeyPressMsg) tea.Cmd {
 		m.q.move(1)
 		return nil
 	}
+	return m.editFilter(k)
+}
+
+// editFilter hands msg (a key, a paste) to the filter bar, at the width it
+// is drawn at, and narrows the queue to what it then says.
+func (m *Model) editFilter(msg tea.Msg) tea.Cmd {
+	m.filterInput.SetWidth(max(m.layout().queueInnerW-2, 1))
 	var cmd tea.Cmd
-	m.filterInput, cmd = m.filterInput.Update(k)
+	m.filterInput, cmd = m.filterInput.Update(msg)
 	m.q.filter = m.filterInput.Value()
 	keep := m.q.selectedID()
 	m.q.refilter(keep)

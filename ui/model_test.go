@@ -1350,3 +1350,37 @@ func TestHistoryShowsStops(t *testing.T) {
 		t.Fatalf("stop at %d, approve at %d:\n%s", stop, approve, out)
 	}
 }
+
+// A paste into an empty field stays on its line, scrolled, as typed text
+// does, and every byte of it is kept: reasons are not cut short.
+func TestPasteStaysOnItsLineAndWhole(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	long := strings.Repeat("G", 2507) + "ENDMARK"
+	m = press(t, m, "r")
+	m, cmd := update(m, tea.PasteMsg{Content: long})
+	m = settle(t, m, cmd)
+	screen := plain(m)
+	rows := 0
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.Contains(l, "GGGGGGGGGG") {
+			rows++
+		}
+	}
+	if rows != 1 || !strings.Contains(screen, "ENDMARK") {
+		t.Fatalf("the pasted reason is not one scrolled line:\n%s", screen)
+	}
+	m = press(t, m, "enter")
+	if len(f.decisions) != 1 || f.decisions[0].d.Reason != long {
+		t.Fatalf("decisions = %d, reason kept whole: %v", len(f.decisions), len(f.decisions) == 1 && f.decisions[0].d.Reason == long)
+	}
+	// the filter narrows on a paste as on typing, on one line
+	m = press(t, m, "/")
+	m, _ = update(m, tea.PasteMsg{Content: "T-4 " + strings.Repeat("invoices ", 40)})
+	if rowIDs(m) != "T-4" {
+		t.Fatalf("rows after pasting a filter: %q", rowIDs(m))
+	}
+	if screen := plain(m); strings.Count(screen, "invoices invoices") > 2 {
+		t.Fatalf("the filter wraps:\n%s", screen)
+	}
+}
