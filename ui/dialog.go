@@ -139,6 +139,8 @@ type inputDialog struct {
 	input         textinput.Model
 	onSubmit      func(string) tea.Cmd
 	err           string
+	// emptyOK: enter with nothing typed submits "" (a plain retry)
+	emptyOK bool
 }
 
 func newInputDialog(title, prompt, placeholder string, onSubmit func(string) tea.Cmd) (inputDialog, tea.Cmd) {
@@ -157,7 +159,7 @@ func (d inputDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 			return d, nil, true
 		case "enter":
 			v := strings.TrimSpace(d.input.Value())
-			if v == "" {
+			if v == "" && !d.emptyOK {
 				d.err = "this cannot be empty (esc cancels)"
 				return d, nil, false
 			}

@@ -42,7 +42,7 @@ func newKeyMap() keyMap {
 		Approve:     b([]string{"a"}, "a", "approve"),
 		Reject:      b([]string{"r"}, "r", "reject"),
 		Edit:        b([]string{"e"}, "e", "edit & approve"),
-		Guidance:    b([]string{"g"}, "g", "retry w/ guidance"),
+		Guidance:    b([]string{"g"}, "g", "retry (w/ guidance)"),
 		Model:       b([]string{"m"}, "m", "retry on model"),
 		Cancel:      b([]string{"x"}, "x", "cancel"),
 		Pause:       b([]string{"p"}, "p", "pause/resume"),

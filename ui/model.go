@@ -885,9 +885,15 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		if cmd, no := refused(store.DecisionRetry); no {
 			return cmd
 		}
-		d, cmd := newInputDialog("Retry "+id+" with guidance", "What should the next attempt of "+t.Phase+" do differently?", "guidance", func(s string) tea.Cmd {
+		// nothing typed is a plain retry: after a stop on the validator's
+		// side it judges the kept answer again, which no guidance would
+		d, cmd := newInputDialog("Retry "+id, "What should the next attempt of "+t.Phase+" do differently? (nothing: retry as it is)", "guidance", func(s string) tea.Cmd {
+			if s == "" {
+				return decideCmd(store.Decision{Kind: store.DecisionRetry}, onResume("retrying "+id, id+" will retry when resumed"))
+			}
 			return decideCmd(store.Decision{Kind: store.DecisionRetry, Guidance: s}, onResume("retrying "+id+" with guidance", id+" will retry with guidance when resumed"))
 		})
+		d.emptyOK = true
 		m.dialogs = append(m.dialogs, d)
 		return cmd
 	case key.Matches(k, km.Model):

@@ -153,12 +153,14 @@ func TestGuidanceAndModelRetry(t *testing.T) {
 	m = press(t, m, "j", "j", "j") // T-4 needs a human
 	m = press(t, m, "g")
 	m = typeText(t, m, "use table tests")
-	press(t, m, "enter", "m", "j", "j", "enter")
+	// nothing typed: a plain retry
+	press(t, m, "enter", "m", "j", "j", "enter", "g", "enter")
 	want := []store.Decision{
 		{Kind: store.DecisionRetry, Guidance: "use table tests"},
 		{Kind: store.DecisionRetry, Model: "large"},
+		{Kind: store.DecisionRetry},
 	}
-	if len(f.decisions) != 2 {
+	if len(f.decisions) != 3 {
 		t.Fatalf("decisions = %+v", f.decisions)
 	}
 	for i, w := range want {
