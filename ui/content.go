@@ -357,12 +357,9 @@ func ciLines(st *styles, t *store.Ticket, td *ticketData, w int) []string {
 			for _, r := range wrapRows(sanitize("$ "+c.Command), w) {
 				out = append(out, st.dim.Render(r))
 			}
-			lines := strings.Split(strings.TrimRight(sanitize(c.Output), "\n"), "\n")
-			if len(lines) > 200 {
-				out = append(out, st.dim.Render(fmt.Sprintf("… %d earlier lines", len(lines)-200)))
-				lines = lines[len(lines)-200:]
-			}
-			for _, l := range lines {
+			// all that is kept (its last 16 KB, after a line saying how
+			// much more the run wrote): the lines are built once a change
+			for _, l := range strings.Split(strings.TrimRight(sanitize(c.Output), "\n"), "\n") {
 				out = append(out, wrapRows(l, w)...)
 			}
 			out = append(out, "")

@@ -1,14 +1,16 @@
 package ui
 
 import (
-	"agent-tui/engine"
-	"agent-tui/store"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"agent-tui/engine"
+	"agent-tui/store"
 )
 
 // History cuts an objection past 2,000 bytes, on a character's edge, and
@@ -51,5 +53,27 @@ func TestHistoryShowsADecisionsOutcomeWhole(t *testing.T) {
 	out := ansi.Strip(strings.Join(historyLines(&st, tk, td, false, 60), "\n"))
 	if !strings.Contains(strings.Join(strings.Fields(out), " "), outcome) {
 		t.Fatalf("the outcome is not whole:\n%s", out)
+	}
+}
+
+// The CI tab shows all of a check's kept output, starting with the line
+// that says how much more the run wrote: the count is the run's, not a
+// count of the kept lines.
+func TestCITabShowsAllTheKeptOutput(t *testing.T) {
+	st := newStyles()
+	td := newTicketData()
+	td.loaded = true
+	var b strings.Builder
+	b.WriteString("[output truncated: showing the last 16384 of 168943 bytes]\n")
+	for i := 27278; i <= 30000; i++ {
+		fmt.Fprintf(&b, "%d\n", i)
+	}
+	td.attempts = []*store.Attempt{{Phase: "ci", N: 1, Ended: time.Now(),
+		Checks: []store.Check{{Name: "ci", Command: "sh ci.sh", Output: b.String(), Pass: true}}}}
+	out := ansi.Strip(strings.Join(ciLines(&st, &store.Ticket{ID: "T-1"}, td, 80), "\n"))
+	for _, want := range []string{"showing the last 16384 of 168943 bytes", "\n27278\n", "\n30000"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("the CI tab lacks %q:\n%.600s", want, out)
+		}
 	}
 }
