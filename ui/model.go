@@ -266,6 +266,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		cmd := m.setFlash(text, isErr)
 		m.flashAbout(msg.id)
+		if t := m.q.tickets[msg.id]; t != nil && msg.kind != store.DecisionPause && msg.kind != store.DecisionResume {
+			// said of the ticket as it will be once a pause or resume
+			// waiting before it is carried out ("goes on when resumed"):
+			// that carrying out does not make it stale
+			m.flashPaused = pausedNow(t)
+		}
 		return cmd
 	case ticketAddedMsg:
 		if msg.err != nil {

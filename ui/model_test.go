@@ -1386,3 +1386,29 @@ func TestPasteStaysOnItsLineAndWhole(t *testing.T) {
 		t.Fatalf("the filter wraps:\n%s", screen)
 	}
 }
+
+// An approve given while a pause waits says it goes on when resumed, and
+// that pause being carried out does not take the words away: a resume does.
+func TestApproveBehindAPendingPauseKeepsItsFlash(t *testing.T) {
+	f := fixture()
+	f.tickets[0].Decisions = []store.Decision{{Kind: store.DecisionPause, At: time.Now()}} // T-1 awaits approval
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "a", "y")
+	want := "approved T-1; it goes on when resumed"
+	if m.flash != want {
+		t.Fatalf("flash %q", m.flash)
+	}
+	next := *m.q.tickets["T-1"]
+	next.Paused, next.Status = true, store.StatusQueued
+	next.Decisions = []store.Decision{{Kind: store.DecisionPause, Applied: true}, {Kind: store.DecisionApprove}}
+	m, _ = update(m, eventsMsg{{Type: engine.EvTicket, TicketID: "T-1", Ticket: &next}})
+	if m.flash != want {
+		t.Fatalf("the pause carried out ended the flash: %q", m.flash)
+	}
+	resumed := next
+	resumed.Paused = false
+	m, _ = update(m, eventsMsg{{Type: engine.EvTicket, TicketID: "T-1", Ticket: &resumed}})
+	if m.flash != "" {
+		t.Fatalf("the flash outlived the resume: %q", m.flash)
+	}
+}

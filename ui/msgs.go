@@ -44,6 +44,7 @@ type (
 		id   string
 		text string
 		err  error
+		kind string // the decision's, if it was one
 	}
 	ticketAddedMsg struct {
 		t   *store.Ticket
@@ -130,9 +131,9 @@ func tick(n int) tea.Cmd {
 func decide(b Backend, id string, d store.Decision, done string) tea.Cmd {
 	return func() tea.Msg {
 		if err := b.Decide(id, d); err != nil {
-			return actionMsg{id: id, err: err}
+			return actionMsg{id: id, err: err, kind: d.Kind}
 		}
-		return actionMsg{id: id, text: done}
+		return actionMsg{id: id, text: done, kind: d.Kind}
 	}
 }
 
