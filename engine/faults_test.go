@@ -138,34 +138,42 @@ func TestProviderFaults(t *testing.T) {
 				}
 			}
 		}},
-		{"unreadable verdicts are asked again, then stop for a human", func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool) {
+		{"unreadable verdicts are asked again, then fail the attempt", func(r *oaitest.Request, phase string, n int) (oaitest.Reply, bool) {
 			if strings.HasPrefix(phase, "validator of discovery") {
 				return oaitest.Reply{Text: "I think it is mostly fine."}, true
 			}
 			return oaitest.Reply{}, false
 		}, func(t *testing.T, h *harness, id string) {
-			if n := len(h.requests("validator of discovery")); n != 3 {
-				t.Fatalf("validator requests %d, want 3 asks of one attempt", n)
+			// SPEC: asked again, not counted as an attempt; after three
+			// unreadable answers the attempt fails with that error, and
+			// the phase's attempts run out as with any failure
+			max := h.cfg.Phase("discovery").MaxAttempts
+			if n, v := len(h.requests("discovery")), len(h.requests("validator of discovery")); n != max || v != 3*max {
+				t.Fatalf("%d discovery and %d validator requests, want %d and %d", n, v, max, 3*max)
 			}
-			// the validator's failing: no attempt of the phase is spent on it
 			d := h.phase(id, "discovery")
-			if len(d.Attempts) != 1 || !strings.Contains(d.Attempts[0].Error, "could not be read") {
-				t.Fatalf("%+v", d.Attempts)
+			if len(d.Attempts) != max {
+				t.Fatalf("%d attempts", len(d.Attempts))
 			}
-			// an error, not an objection to the deliverable
-			if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "the validator's answer could not be read 3 times") || strings.Contains(tk.Reason, "objections") {
+			for _, a := range d.Attempts {
+				if !strings.Contains(a.Error, "the validator's answer could not be read 3 times") || a.Verdict != nil {
+					t.Fatalf("attempt %d: error %q, verdict %+v", a.N, a.Error, a.Verdict)
+				}
+			}
+			if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "could not be read") {
 				t.Fatalf("%s (%s)", tk.Status, tk.Reason)
 			}
-			// a plain retry judges the same answer again, and what the
-			// first judging was billed stays billed
-			before := h.phase(id, "discovery").Attempts[0]
+			// a plain retry judges the last answer again, once (and what
+			// the first judging was billed stays billed); its attempt
+			// failing again, fresh attempts follow
+			before := d.Attempts[max-1]
 			costBefore := h.ticket(id).CostUSD
 			h.decide(id, store.Decision{Kind: store.DecisionRetry})
-			if n, v := len(h.requests("discovery")), len(h.requests("validator of discovery")); n != 1 || v != 6 {
-				t.Fatalf("after a plain retry: %d discovery and %d validator requests, want 1 and 6", n, v)
+			if n, v := len(h.requests("discovery")), len(h.requests("validator of discovery")); n != 2*max || v != 6*max+3 {
+				t.Fatalf("after a plain retry: %d discovery and %d validator requests, want %d and %d", n, v, 2*max, 6*max+3)
 			}
-			after := h.phase(id, "discovery").Attempts[0]
-			if after.Validator.TokensIn != 2*before.Validator.TokensIn || h.ticket(id).CostUSD <= costBefore {
+			after := h.phase(id, "discovery").Attempts[max-1]
+			if after.JudgedAfter != JudgedAfterRetry || after.Validator.TokensIn != 2*before.Validator.TokensIn || h.ticket(id).CostUSD <= costBefore {
 				t.Fatalf("validator tokens in %d → %d, ticket cost %v → %v", before.Validator.TokensIn, after.Validator.TokensIn, costBefore, h.ticket(id).CostUSD)
 			}
 		}},

@@ -656,6 +656,7 @@ func savedUnjudged(t *store.Ticket, attempts []*store.Attempt, ps *store.PhaseSt
 	if last == nil || !(last.Interrupted || validatorUnanswered(last)) || !last.Answered || last.Verdict != nil || !judgedAfterRestart(last.Phase) {
 		return nil
 	}
+	rejudge := false
 	for _, d := range t.Decisions {
 		if d.Kind == store.DecisionPause || d.Kind == store.DecisionResume || d.At.Before(last.Started) {
 			continue
@@ -663,8 +664,15 @@ func savedUnjudged(t *store.Ticket, attempts []*store.Attempt, ps *store.PhaseSt
 		// a plain retry of an answer no validator could judge asks for the
 		// judging, not for a new answer (guidance or a model do)
 		if !last.Interrupted && d.Kind == store.DecisionRetry && d.Guidance == "" && d.Model == "" {
+			rejudge = rejudge || d.At.After(last.Ended) // (once: not again after that judging)
 			continue
 		}
+		return nil
+	}
+	if !last.Interrupted && last.Validator.Unreadable >= 3 && !rejudge {
+		// its attempt failed, as any whose judging fails: the next one
+		// asks for a new answer, unless a person asked for this one's
+		// judging again
 		return nil
 	}
 	return last

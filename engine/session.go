@@ -459,9 +459,10 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 		}
 		v.Unreadable++
 		if try >= 3 {
-			// the validator's failing, not the attempt's: another attempt
-			// would be asked for the same input and judged by the same
-			return Verdict{}, &humanStop{fmt.Sprintf("the validator's answer could not be read %d times (%v): a plain retry judges this answer again, approve takes it as it is", try, perr)}
+			// the attempt fails with that error, as SPEC has it (a person
+			// stopped with such a fail can have the answer judged again by
+			// a plain retry: see savedUnjudged)
+			return Verdict{}, fmt.Errorf("the validator's answer could not be read %d times (%v)", try, perr)
 		}
 		if next := modelsAfter(models, resp.Model); try == 2 && next[0] != models[0] {
 			// told once and still unreadable: the last try goes to the
