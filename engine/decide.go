@@ -372,9 +372,9 @@ func Allowed(t *store.Ticket, kind string) error {
 	default:
 		return fmt.Errorf("unknown decision %q", kind)
 	}
-	if t.Phase == Merge && (kind == store.DecisionRetry || kind == store.DecisionEditApprove) {
+	if t.Phase == Merge && kind == store.DecisionEditApprove {
 		// the merge has no model and no deliverable
-		return fmt.Errorf("%s is at merge: approve tries the merge again; reject sends the work back to code with your reason", t.ID)
+		return fmt.Errorf("%s is at merge: approve tries the merge again; reject or retry sends the work back to code (with your reason or guidance)", t.ID)
 	}
 	if t.Phase == config.Review && kind == store.DecisionEditApprove {
 		// a review's deliverable is a verdict on the code, and approving
@@ -405,7 +405,7 @@ func checkDecision(cfg *config.Config, t *store.Ticket, d store.Decision) error 
 		if _, err := ParseSplit(d.Text); err != nil {
 			return fmt.Errorf("a split is the JSON the split phase answers ({\"tickets\": [{\"kind\", \"title\", \"body\"}, …]}): %v", err)
 		}
-	case d.Kind == store.DecisionRetry && d.Model != "" && (t.Phase == config.CI || t.Phase == Merge):
+	case d.Kind == store.DecisionRetry && d.Model != "" && t.Phase == config.CI:
 		return fmt.Errorf("%s is at %s, which runs a command, not a model: retry it without --model", t.ID, t.Phase)
 	case d.Kind == store.DecisionReject && strings.TrimSpace(d.Reason) == "":
 		return errors.New("reject needs a reason")
@@ -538,6 +538,9 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 					ps.Status = store.PhasePending
 					reopenCode(t, config.Code, config.CI, config.CIFix, config.Review)
 					t.Rebase = true
+					if code := phaseState(t, config.Code); code != nil && d.Model != "" {
+						code.Model = d.Model // the phase the retry runs next
+					}
 				} else if ps != nil {
 					ps.Status = store.PhasePending
 					ps.Accepted = 0

@@ -207,6 +207,12 @@ func TestGuidanceAtReviewReachesCode(t *testing.T) {
 	if n := len(h.requests("code")); n != codeBefore {
 		t.Fatalf("a plain retry at review ran code (%d requests, %d before)", n, codeBefore)
 	}
+	// guidance and a model: code, which runs next, runs on that model
+	h.decide(id, store.Decision{Kind: store.DecisionRetry, Guidance: "again", Model: "large"})
+	code = h.requests("code")
+	if len(code) == codeBefore || code[codeBefore].Model != "big-1" {
+		t.Fatalf("code after a retry with guidance on large: %d requests, %d before, model %q", len(code), codeBefore, code[min(codeBefore, len(code)-1)].Model)
+	}
 }
 
 // Objections and human words reach the model in the order they were
