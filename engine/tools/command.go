@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,24 +18,51 @@ import (
 	"unicode/utf8"
 )
 
-// secretWords mark environment variables that must not reach model commands.
-var secretWords = []string{"KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL"}
+// secretWords mark environment variables that must not reach model
+// commands, anywhere in the name; secretParts only as a whole part of it
+// (GH_PAT, NPM_AUTH, DB_PASS), since inside a word they mean other things
+// (PATH, AUTHOR, PASSAGE).
+var (
+	secretWords = []string{"KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "COOKIE"}
+	secretParts = []string{"PAT", "AUTH", "PASS", "PWD", "CREDS", "APIKEY"}
+)
 
-// ScrubEnv drops variables whose name contains a secret-looking word
-// (case-insensitive), SSH_AUTH_SOCK (access to the user's keys), and any
-// named in extraDrop.
+// secretVar says whether the variable kv ("NAME=value") looks like it
+// holds a secret: by its name, or by a value that is a URL with a password
+// in it (DATABASE_URL=postgres://user:pw@host/db).
+func secretVar(kv string) bool {
+	name, value, _ := strings.Cut(kv, "=")
+	upper := strings.ToUpper(name)
+	for _, w := range secretWords {
+		if strings.Contains(upper, w) {
+			return true
+		}
+	}
+	if upper != "PWD" && upper != "OLDPWD" {
+		for _, part := range strings.FieldsFunc(upper, func(r rune) bool { return r < 'A' || r > 'Z' }) {
+			if slices.Contains(secretParts, part) {
+				return true
+			}
+		}
+	}
+	if strings.Contains(value, "://") && strings.Contains(value, "@") {
+		if u, err := url.Parse(strings.TrimSpace(value)); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ScrubEnv drops the variables that look secret (secretVar),
+// SSH_AUTH_SOCK (access to the user's keys), and any named in extraDrop.
 func ScrubEnv(env []string, extraDrop []string) []string {
 	out := make([]string, 0, len(env))
 next:
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")
-		upper := strings.ToUpper(name)
-		for _, w := range secretWords {
-			if strings.Contains(upper, w) {
-				continue next
-			}
-		}
-		if upper == "SSH_AUTH_SOCK" {
+		if secretVar(kv) || strings.EqualFold(name, "SSH_AUTH_SOCK") {
 			continue
 		}
 		for _, d := range extraDrop {

@@ -27,9 +27,10 @@ func Getenv(name string) string {
 	return os.Getenv(name)
 }
 
-// stashable: a variable that looks like it holds a secret, as ScrubEnv
-// sees it; SSH_AUTH_SOCK is only a socket's path (commands do not get it,
-// an editor may use it).
-func stashable(name string) bool {
-	return !strings.EqualFold(name, "SSH_AUTH_SOCK") && len(ScrubEnv([]string{name + "="}, nil)) == 0
+// stashable: a variable ("NAME=value") that looks like it holds a
+// secret, as ScrubEnv sees it; SSH_AUTH_SOCK is only a socket's path
+// (commands do not get it, an editor may use it).
+func stashable(kv string) bool {
+	name, _, _ := strings.Cut(kv, "=")
+	return !strings.EqualFold(name, "SSH_AUTH_SOCK") && secretVar(kv)
 }

@@ -45,7 +45,7 @@ func StashSecrets() {
 	}
 	var keep, hide []string
 	for _, kv := range os.Environ() {
-		if name, _, _ := strings.Cut(kv, "="); stashable(name) {
+		if stashable(kv) {
 			hide = append(hide, kv)
 		} else {
 			keep = append(keep, kv)
