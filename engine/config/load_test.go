@@ -526,3 +526,26 @@ func TestLoadSkipsByteOrderMark(t *testing.T) {
 		t.Fatalf("max_parallel %d", c.MaxParallel)
 	}
 }
+
+// A file without providers or models, and nowhere to take them from, has
+// its own settings checked all the same: a command that runs no model
+// (add, list) would otherwise take a broken file without a word.
+func TestFileWithoutModelsIsStillChecked(t *testing.T) {
+	for body, want := range map[string]string{
+		"approve = [\"bogus\"]\n":           `:1: key "approve": unknown phase "bogus"`,
+		"max_parallel = 0\n":                `:1: key "max_parallel": must be at least 1`,
+		"sandbox = \"maybe\"\n":             `:1: key "sandbox": must be "auto" or "off"`,
+		"[phases.nope]\nmax_attempts = 2\n": `unknown phase "nope"`,
+	} {
+		path := writeConfig(t, ".agent-tui.toml", body)
+		_, err := LoadWithEnv(path, func(string) string { return "" })
+		if err == nil || errors.Is(err, ErrNoModels) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
+	// phases naming models are left for where the models come from
+	path := writeConfig(t, ".agent-tui.toml", "[phases.code]\nmodels = [\"big\"]\n")
+	if _, err := LoadWithEnv(path, func(string) string { return "" }); !errors.Is(err, ErrNoModels) {
+		t.Errorf("a phase's models with no models anywhere: %v", err)
+	}
+}

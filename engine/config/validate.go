@@ -47,6 +47,11 @@ func (c *Config) Validate() error {
 		// a file is used whole: the user config and OPENAI_API_KEY serve
 		// only where there is no config file at all
 		if len(c.Providers) == 0 {
+			// (its other settings are still its own, and checked: a
+			// command that runs no model uses them too)
+			if err := c.validateSettings(fail, nil); err != nil {
+				return err
+			}
 			return &Error{File: c.Path, Msg: "no [[provider]] or [[model]] declared, and no user config file or OPENAI_API_KEY to take them from (see README, 3. The config file)", noModels: true}
 		}
 		return &Error{File: c.Path, Msg: "no [[model]] declared: a file that declares providers names its models too"}
@@ -74,7 +79,21 @@ func (c *Config) Validate() error {
 		}
 		models[m.Name] = true
 	}
+	if err := c.validateSettings(fail, models); err != nil {
+		return err
+	}
+	for _, name := range AllPhases {
+		if len(c.Phase(name).Models) == 0 {
+			return &Error{File: c.Path, Msg: fmt.Sprintf("phase %q has no model", name)}
+		}
+	}
+	return nil
+}
 
+// validateSettings checks what does not name a provider: phases (their
+// models among models, unless nil: none are known), approve, the limits,
+// durations and sandbox.
+func (c *Config) validateSettings(fail func(key string, path []string, format string, args ...any) error, models map[string]bool) error {
 	names := make([]string, 0, len(c.Phases))
 	for name := range c.Phases {
 		names = append(names, name)
@@ -91,7 +110,7 @@ func (c *Config) Validate() error {
 			return fail(key("models"), at("models"), "must name at least one model")
 		}
 		for _, m := range p.Models {
-			if !models[m] {
+			if models != nil && !models[m] {
 				return fail(key("models"), at("models"), "unknown model %q", m)
 			}
 		}
@@ -102,12 +121,6 @@ func (c *Config) Validate() error {
 			return fail(key("context_tokens"), at("context_tokens"), "must be at least 1")
 		}
 	}
-	for _, name := range AllPhases {
-		if len(c.Phase(name).Models) == 0 {
-			return &Error{File: c.Path, Msg: fmt.Sprintf("phase %q has no model", name)}
-		}
-	}
-
 	for _, a := range c.Approve {
 		// The validator judges other phases; it has no deliverable to approve.
 		if a == Validator {
