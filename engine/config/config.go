@@ -25,6 +25,10 @@ var AllPhases = []string{Discovery, Diagnosis, Techspec, Planning, Tests, Code, 
 type Config struct {
 	// Path is the file the config was read from; empty for the environment default.
 	Path string `toml:"-"`
+	// Skipped are the providers no call can go to (their key variable is
+	// not set): a phase on its default tier takes the nearest tier of
+	// another provider instead (see defaultModel). Set by the router.
+	Skipped map[string]bool `toml:"-"`
 
 	BaseBranch  string   `toml:"base_branch"`
 	TestCommand string   `toml:"test_command"`

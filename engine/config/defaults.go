@@ -115,9 +115,13 @@ func (c *Config) defaultModel(phase string) string {
 		order = []string{TierSmall, TierMedium, TierLarge}
 	}
 	candidates := append([]string{defaultTier(phase)}, order...)
-	for _, t := range candidates {
-		if _, _, ok := c.Model(t); ok {
-			return t
+	// a tier whose provider cannot be called is as good as missing, while
+	// another can be
+	for _, callable := range []bool{true, false} {
+		for _, t := range candidates {
+			if _, p, ok := c.Model(t); ok && (!callable || !c.Skipped[p.Name]) {
+				return t
+			}
 		}
 	}
 	return c.modelByPrice(defaultTier(phase))
@@ -132,10 +136,13 @@ func (c *Config) modelByPrice(tier string) string {
 		return ""
 	}
 	price := func(m Model) float64 { return m.InputPerMTok + m.OutputPerMTok }
-	byPrice := slices.Clone(c.Models)
+	byPrice := slices.DeleteFunc(slices.Clone(c.Models), func(m Model) bool { return c.Skipped[m.Provider] })
+	if len(byPrice) == 0 {
+		byPrice = slices.Clone(c.Models)
+	}
 	slices.SortStableFunc(byPrice, func(a, b Model) int { return cmp.Compare(price(a), price(b)) })
 	if price(byPrice[0]) == price(byPrice[len(byPrice)-1]) {
-		return c.Models[0].Name
+		return byPrice[0].Name // the first declared (the sort is stable)
 	}
 	switch tier {
 	case TierLarge:

@@ -78,8 +78,10 @@ type providerState struct {
 	keyRefused string
 }
 
-// NewRouter builds one client per provider of cfg. API keys are read now;
-// cfg must not change afterwards.
+// NewRouter builds one client per provider of cfg. API keys are read now,
+// and the providers no call can go to are marked on cfg (cfg.Skipped: the
+// phases on default tiers take callable models); cfg must not change
+// afterwards.
 func NewRouter(cfg *config.Config, opts Options) *Router {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
@@ -148,6 +150,10 @@ func NewRouter(cfg *config.Config, opts Options) *Router {
 		default:
 			if why := Unusable(p, opts.Getenv); why != "" {
 				r.unusable[p.Name] = why
+				if cfg.Skipped == nil {
+					cfg.Skipped = map[string]bool{}
+				}
+				cfg.Skipped[p.Name] = true
 			}
 		}
 		cc := openai.DefaultConfig(key)

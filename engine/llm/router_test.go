@@ -1305,3 +1305,25 @@ func TestNotFoundDoesNotCoolTheProvider(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// A phase on its default tier whose provider cannot be called (its key
+// is not set) runs on the nearest tier that can be, end to end: the call
+// goes to the medium model, not nowhere.
+func TestDefaultTierOfASkippedProviderTakesTheNearest(t *testing.T) {
+	s := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	cfg := testConfig(model{name: "large", url: s.URL, keyEnv: "LARGE_KEY"}, model{name: "medium", url: s.URL, keyEnv: "MEDIUM_KEY"})
+	r := NewRouter(cfg, Options{Getenv: envOf("MEDIUM_KEY", "k")})
+	if got := cfg.Phase(config.Techspec).Models; len(got) != 1 || got[0] != "medium" {
+		t.Fatalf("techspec runs on %v", got)
+	}
+	resp, err := r.Complete(context.Background(), Request{Phase: config.Techspec, Messages: hello})
+	if err != nil || resp.Model != "medium" {
+		t.Fatalf("%+v, %v", resp, err)
+	}
+	// with both keys, each tier is its own
+	cfg = testConfig(model{name: "large", url: s.URL, keyEnv: "LARGE_KEY"}, model{name: "medium", url: s.URL, keyEnv: "MEDIUM_KEY"})
+	NewRouter(cfg, Options{Getenv: envOf("MEDIUM_KEY", "k", "LARGE_KEY", "k")})
+	if got := cfg.Phase(config.Techspec).Models; got[0] != "large" {
+		t.Fatalf("techspec with every key runs on %v", got)
+	}
+}
