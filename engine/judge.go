@@ -65,10 +65,29 @@ func missingProgram(c store.Check, key string) string {
 	return fmt.Sprintf("the command `%s` was not found (%s is not installed, or not on PATH): fix %s in the config, or install it, then restart and retry", c.Command, prog, key)
 }
 
+// missingModule is the Python module the command itself runs
+// (`python -m pytest`) that Python's output says is not installed; ""
+// when there is none.
+func missingModule(command, output string) string {
+	for _, words := range commandWords(command) {
+		if !strings.HasPrefix(path.Base(words[0]), "python") {
+			continue
+		}
+		if i := slices.Index(words, "-m"); i > 0 && i+1 < len(words) && strings.Contains(output, ": No module named "+words[i+1]) {
+			return words[i+1]
+		}
+	}
+	return ""
+}
+
 // notFoundProgram is the program, named by plain name in command itself
 // (`FOO=1 pytest`, `cd web && make test`), that the shell's output says
-// it could not find; "" when there is none.
+// it could not find, or the Python module it runs that is not installed;
+// "" when there is none.
 func notFoundProgram(command, output string) string {
+	if m := missingModule(command, output); m != "" {
+		return m
+	}
 	for _, words := range commandWords(command) {
 		if strings.ContainsAny(words[0], "/$`'\"") {
 			continue
@@ -789,9 +808,11 @@ func (e *Engine) runCheck(ctx context.Context, t *store.Ticket, name, command st
 	case res.TimedOut:
 		c.NotRun = store.NotRunTimedOut + " after " + timeout.String()
 		c.Output += fmt.Sprintf("\n[timed out after %s]", timeout)
-	case res.ExitCode == 127 && argv[0] == "sh" && (!tools.Resolves(command, dir) || notFoundProgram(command, res.Output) != ""):
-		// the shell's "not found" of the command's own program, not a
-		// test's exit status (a test may well run a tool not built yet)
+	case res.ExitCode == 127 && argv[0] == "sh" && (!tools.Resolves(command, dir) || notFoundProgram(command, res.Output) != ""),
+		res.ExitCode == 1 && missingModule(command, res.Output) != "":
+		// the shell's "not found" of the command's own program (or
+		// Python's of the module it runs), not a test's exit status (a
+		// test may well run a tool not built yet)
 		c.NotRun = "was not found"
 	}
 	return c

@@ -121,6 +121,8 @@ func TestRedCheckNeedsTestsThatRan(t *testing.T) {
 	}{
 		{"not found", "no-such-test-runner-xyz --all", "was not found", 0},
 		{"not found in a shell command", "FOO=1 no-such-test-runner-xyz --all && true", "was not found", 0},
+		// (python's own: a module that is not installed)
+		{"a python module not installed", "python3 -m no_such_test_module_xyz -q", "was not found", 0},
 		{"timed out", "sleep 5", "timed out", 300 * time.Millisecond},
 	}
 	for _, c := range cases {
@@ -137,14 +139,15 @@ func TestRedCheckNeedsTestsThatRan(t *testing.T) {
 				t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
 			}
 			attempts := h.phase(id, "tests").Attempts
-			if strings.HasPrefix(c.name, "not found") {
+			missing := strings.HasPrefix(c.name, "not found") || strings.Contains(c.name, "not installed")
+			if missing {
 				// not the model's to fix: one attempt, and the stop says what to change
-				if len(attempts) != 1 || !strings.Contains(tk.Reason, "(no-such-test-runner-xyz is not installed, or not on PATH): fix test_command") {
+				if len(attempts) != 1 || !strings.Contains(tk.Reason, "xyz is not installed, or not on PATH): fix test_command") {
 					t.Fatalf("%d attempts; %s", len(attempts), tk.Reason)
 				}
 			}
 			for _, a := range attempts {
-				if !strings.HasPrefix(c.name, "not found") && (a.Verdict == nil || a.Verdict.Pass || !strings.Contains(strings.Join(a.Verdict.Objections, " "), c.want)) {
+				if !missing && (a.Verdict == nil || a.Verdict.Pass || !strings.Contains(strings.Join(a.Verdict.Objections, " "), c.want)) {
 					t.Fatalf("attempt %d: %+v", a.N, a.Verdict)
 				}
 				if out := CheckOutcome(a.Checks[0]); !strings.Contains(out, c.want) {
