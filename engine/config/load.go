@@ -101,6 +101,13 @@ func LoadWithEnv(path string, getenv func(string) string) (*Config, error) {
 	}
 	c.ApplyDefaults()
 	if err := c.Validate(); err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.noModels {
+			if u := UserConfigPath(getenv); u != "" {
+				// which one: XDG_CONFIG_HOME moves it from ~/.config
+				e.Msg = strings.Replace(e.Msg, "no user config file", "no user config file ("+u+")", 1)
+			}
+		}
 		return nil, err
 	}
 	return c, nil

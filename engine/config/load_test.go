@@ -468,7 +468,7 @@ func TestFileWithoutModelsTakesThemFromElsewhere(t *testing.T) {
 	}
 	env := map[string]string{"HOME": home}
 	getenv := func(k string) string { return env[k] }
-	if _, err := Resolve(repo, "", getenv); err == nil || !strings.Contains(err.Error(), ".agent-tui.toml: no [[provider]] or [[model]] declared, and no user config file or OPENAI_API_KEY") {
+	if _, err := Resolve(repo, "", getenv); err == nil || !strings.Contains(err.Error(), ".agent-tui.toml: no [[provider]] or [[model]] declared, and no user config file ("+filepath.Join(home, ".config", "agent-tui", "config.toml")+") or OPENAI_API_KEY") {
 		t.Fatalf("neither: %v", err)
 	}
 	env["OPENAI_API_KEY"], env["OPENAI_BASE_URL"] = "sk-x", "http://127.0.0.1:9/v1"
