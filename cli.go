@@ -380,9 +380,10 @@ func openEnvMode(g globals, mode openMode, check func(*env) error) (*env, error)
 		}
 	}
 	// under a second in all, the process's own start included (some
-	// 150 ms on a slow machine, with a key to stash): SPEC's promise to a
-	// second process
-	const wait = 700 * time.Millisecond
+	// 150 ms on a slow machine, with a key to stash, and over 300 ms on a
+	// loaded one): SPEC's promise to a second process. Long enough for
+	// another short command (a list) to let go of it.
+	const wait = 400 * time.Millisecond
 	if mode == openRead {
 		// reading makes, repairs and records nothing (a file cut short,
 		// another program's bbolt file), and needs no write (a read-only
