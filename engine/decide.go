@@ -372,9 +372,10 @@ func Allowed(t *store.Ticket, kind string) error {
 	default:
 		return fmt.Errorf("unknown decision %q", kind)
 	}
-	if t.Phase == Merge && kind == store.DecisionEditApprove {
-		// the merge has no model and no deliverable
-		return fmt.Errorf("%s is at merge: approve tries the merge again; reject or retry sends the work back to code (with your reason or guidance)", t.ID)
+	if t.Phase == Merge && (kind == store.DecisionRetry || kind == store.DecisionEditApprove) {
+		// the merge has no model and no deliverable; and "retry" would
+		// read as either of the two below
+		return fmt.Errorf("%s is at merge: approve tries the merge again; reject sends the work back to code with your reason", t.ID)
 	}
 	if t.Phase == config.Review && kind == store.DecisionEditApprove {
 		// a review's deliverable is a verdict on the code, and approving
@@ -405,7 +406,7 @@ func checkDecision(cfg *config.Config, t *store.Ticket, d store.Decision) error 
 		if _, err := ParseSplit(d.Text); err != nil {
 			return fmt.Errorf("a split is the JSON the split phase answers ({\"tickets\": [{\"kind\", \"title\", \"body\"}, …]}): %v", err)
 		}
-	case d.Kind == store.DecisionRetry && d.Model != "" && t.Phase == config.CI:
+	case d.Kind == store.DecisionRetry && d.Model != "" && (t.Phase == config.CI || t.Phase == Merge):
 		return fmt.Errorf("%s is at %s, which runs a command, not a model: retry it without --model", t.ID, t.Phase)
 	case d.Kind == store.DecisionReject && strings.TrimSpace(d.Reason) == "":
 		return errors.New("reject needs a reason")

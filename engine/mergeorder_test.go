@@ -135,10 +135,13 @@ func TestMergeResultIsCheckedWhenTheBaseMoved(t *testing.T) {
 	if out := gitOut(t, h.dir, "worktree", "list"); strings.Contains(out, "verify") {
 		t.Fatalf("a checkout of the result was left:\n%s", out)
 	}
-	// as the stop says, a retry sends the ticket back to code, on top of
-	// the base as it is now, with the guidance
+	// as the stop says, a reject sends the ticket back to code, on top of
+	// the base as it is now, with the reason
+	if !strings.Contains(blocked.Reason, "reject with a reason sends the ticket back to code") {
+		t.Fatalf("the stop does not say what to do: %s", blocked.Reason)
+	}
 	codeBefore := len(h.phase(blocked.ID, "code").Attempts)
-	h.decide(blocked.ID, store.Decision{Kind: store.DecisionRetry, Guidance: "keep src to one file"})
+	h.decide(blocked.ID, store.Decision{Kind: store.DecisionReject, Reason: "keep src to one file"})
 	code := h.phase(blocked.ID, "code").Attempts
 	if len(code) <= codeBefore || !strings.Contains(strings.Join(code[codeBefore].Feedback, "\n"), "keep src to one file") {
 		t.Fatalf("code attempts %d → %d after the retry", codeBefore, len(code))

@@ -1297,7 +1297,7 @@ func (e *Engine) verifyMerge(ctx context.Context, t *store.Ticket, dir string) (
 	case c.Pass:
 		return "", nil
 	}
-	return fmt.Sprintf("`%s` %s on the result: %s; retry sends the ticket back to code on top of it", cmd, CheckOutcome(c), outputExcerpt(c, 600)), nil
+	return fmt.Sprintf("`%s` %s on the result: %s; reject with a reason sends the ticket back to code on top of it, approve tries the merge again", cmd, CheckOutcome(c), outputExcerpt(c, 600)), nil
 }
 
 // runMerge merges the ticket's branch into the base branch in the user's

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,14 +44,22 @@ func secretVar(kv string) bool {
 			}
 		}
 	}
-	if strings.Contains(value, "://") && strings.Contains(value, "@") {
-		if u, err := url.Parse(strings.TrimSpace(value)); err == nil && u.User != nil {
-			if _, has := u.User.Password(); has {
-				return true
-			}
-		}
+	return urlWithPassword(value)
+}
+
+// urlWithPassword: s is a URL whose authority holds user:password@. (Not
+// net/url: this package is initialized before the program's others, and
+// net/url would come after them; see the stash package.)
+func urlWithPassword(s string) bool {
+	_, rest, ok := strings.Cut(strings.TrimSpace(s), "://")
+	if !ok {
+		return false
 	}
-	return false
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	at := strings.LastIndex(rest, "@")
+	return at > 0 && strings.Contains(rest[:at], ":")
 }
 
 // ScrubEnv drops the variables that look secret (secretVar),
