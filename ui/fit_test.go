@@ -893,7 +893,17 @@ func TestNewTicketEscDiscardsDraft(t *testing.T) {
 	if n := m.dialogs[len(m.dialogs)-1].(newTicketForm).typed(); n.Title != "OLD-TITLE" || n.Body != "ffff" || n.Kind != "hotfix" || !n.Sensitive {
 		t.Fatalf("the form did not take the keys: %+v", n)
 	}
+	// one esc asks first: a stray one would throw the text away; a key
+	// other than esc goes on with the form
 	m = press(t, m, "esc")
+	if len(m.dialogs) != 1 || !strings.Contains(plain(m), escAgain) {
+		t.Fatalf("one esc: dialogs %d\n%s", len(m.dialogs), plain(m))
+	}
+	m = press(t, m, "tab")
+	if strings.Contains(plain(m), escAgain) {
+		t.Fatal("the question stays after another key")
+	}
+	m = press(t, m, "esc", "esc")
 	if len(m.dialogs) != 0 || len(f.added) != 0 {
 		t.Fatalf("esc: dialogs %d, added %+v", len(m.dialogs), f.added)
 	}

@@ -32,7 +32,12 @@ type newTicketForm struct {
 	field     int
 	err       string
 	submit    func(engine.NewTicket) tea.Cmd
+	// escArmed: esc was pressed once on a form with text in it, and said
+	// that a second one discards it
+	escArmed bool
 }
+
+const escAgain = "esc again discards what you typed"
 
 // typed is what the form holds now.
 func (f newTicketForm) typed() engine.NewTicket {
@@ -83,7 +88,18 @@ func (f newTicketForm) focus() (newTicketForm, tea.Cmd) {
 
 func (f newTicketForm) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 	if k, ok := msg.(tea.KeyPressMsg); ok {
-		switch s := k.String(); {
+		s := k.String()
+		if f.escArmed && s != "esc" {
+			f.escArmed = false
+			if f.err == escAgain {
+				f.err = ""
+			}
+		}
+		switch {
+		case s == "esc" && !f.escArmed && (strings.TrimSpace(f.title.Value()) != "" || strings.TrimSpace(f.body.Value()) != ""):
+			// a stray esc would throw away a long body
+			f.escArmed, f.err = true, escAgain
+			return f, nil, false
 		case s == "esc" || s == "ctrl+c":
 			// cancel means cancel: the next n starts from an empty form, so
 			// nothing typed here can be created later unseen
