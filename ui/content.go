@@ -255,7 +255,13 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		}
 		out = append(out, st.bold.Render(ansi.Truncate(sanitize(fmt.Sprintf("%s · attempt %d · %s", a.Phase, a.N, model)), w, "…")))
 		if !command && !none && a.Provider != "human" { // a human's text costs no tokens
-			add("  ", fmt.Sprintf("%s in / %s out · %s · context %s", tokens(a.TokensIn), tokens(a.TokensOut), money(a.CostUSD), tokens(a.ContextTokens)), dimS)
+			counts := fmt.Sprintf("%s in / %s out", tokens(a.TokensIn), tokens(a.TokensOut))
+			if a.TokensEstimated {
+				// no usage came back (a cut-off call, a provider without
+				// it): the counts are guessed from the text, as show says
+				counts = "~" + counts + " (estimated)"
+			}
+			add("  ", fmt.Sprintf("%s · %s · context %s", counts, money(a.CostUSD), tokens(a.ContextTokens)), dimS)
 		}
 		left := "fallback from" // to the model that served it
 		if a.Model == "" {

@@ -77,3 +77,16 @@ func TestCITabShowsAllTheKeptOutput(t *testing.T) {
 		}
 	}
 }
+
+// History marks counts no provider reported as estimated, as show does.
+func TestHistoryMarksEstimatedTokens(t *testing.T) {
+	st := newStyles()
+	td := newTicketData()
+	td.loaded = true
+	td.attempts = []*store.Attempt{{Phase: "discovery", N: 1, Model: "m", Provider: "p", Started: time.Now(), Ended: time.Now(),
+		Interrupted: true, TokensIn: 703, TokensOut: 70, TokensEstimated: true}}
+	out := ansi.Strip(strings.Join(historyLines(&st, &store.Ticket{ID: "T-1"}, td, false, 120), "\n"))
+	if !strings.Contains(out, "~703 in / 70 out (estimated)") {
+		t.Fatalf("history:\n%s", out)
+	}
+}
