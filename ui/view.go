@@ -734,7 +734,7 @@ func (m *Model) streamHeader(a *store.Attempt, seq, streamed int) string {
 	}
 	model := a.Model
 	if model == "" {
-		model = "…" // not picked yet
+		model = "waiting for a model" // none has answered yet: the chain picks on the first reply
 	}
 	if m.opts.Simulated && a.Provider != "human" {
 		model += " (simulated)"
