@@ -14,6 +14,8 @@ type keyMap struct {
 	New, Approve, Reject, Edit, Guidance, Model, Cancel, Pause key.Binding
 
 	Help, Quit key.Binding
+	// Mouse is only said in the help: no key press is named "mouse"
+	Mouse key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -23,8 +25,8 @@ func newKeyMap() keyMap {
 	return keyMap{
 		Up:          b([]string{"k", "up"}, "↑/k", "up"),
 		Down:        b([]string{"j", "down"}, "↓/j", "down"),
-		PageUp:      b([]string{"pgup", "ctrl+u"}, "pgup", "page up"),
-		PageDown:    b([]string{"pgdown", "ctrl+d"}, "pgdn", "page down"),
+		PageUp:      b([]string{"pgup", "ctrl+u"}, "pgup/^u", "page up"),
+		PageDown:    b([]string{"pgdown", "ctrl+d"}, "pgdn/^d", "page down"),
 		Top:         b([]string{"home"}, "home", "top"),
 		Bottom:      b([]string{"end"}, "end", "bottom/follow"),
 		Focus:       b([]string{"tab"}, "tab", "switch pane"),
@@ -48,6 +50,7 @@ func newKeyMap() keyMap {
 		Pause:       b([]string{"p"}, "p", "pause/resume"),
 		Help:        b([]string{"?"}, "?", "help"),
 		Quit:        b([]string{"q", "ctrl+c"}, "q", "quit"),
+		Mouse:       b([]string{"mouse"}, "mouse", "click selects, wheel scrolls"),
 	}
 }
 
@@ -63,9 +66,9 @@ func (k keyMap) ShortHelp() []key.Binding {
 // briefDesc are the full help's words cut down for a tiny terminal, where
 // every key must still be listed.
 var briefDesc = map[string]string{
-	"pgup": "page up", "pgdn": "page dn", "end": "bottom", "tab": "pane", "w": "waiting",
+	"pgup/^u": "page up", "pgdn/^d": "page dn", "end": "bottom", "tab": "pane", "w": "waiting",
 	"f": "presets", "[": "prev file", "]": "next file", "n": "new", "e": "edit", "g": "guidance",
-	"m": "model", "p": "pause", "←/→": "sideways",
+	"m": "model", "p": "pause", "←/→": "sideways", "mouse": "click, wheel",
 }
 
 func briefHelp(keys []key.Binding) []key.Binding {
@@ -89,6 +92,6 @@ func (k keyMap) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Focus, k.Tabs, k.NextWaiting, k.Filter, k.Preset, k.PrevFile, k.NextFile, k.Sideways},
 		{k.New, k.Approve, k.Reject, k.Edit, k.Guidance, k.Model},
-		{k.Cancel, k.Pause, k.Help, k.Quit},
+		{k.Cancel, k.Pause, k.Help, k.Quit, k.Mouse},
 	}
 }
