@@ -90,7 +90,7 @@ func buildThreadRuleset(writable, readable, hidden []string) (int, []pathStamp, 
 		_ = addRule(rs, p, readRights|refer, unix.O_NOFOLLOW)
 	}
 	for _, p := range writable {
-		_ = addRule(rs, p, readRights|write, unix.O_NOFOLLOW)
+		_ = addRule(rs, p, (readRights|write)&^makeDevices, unix.O_NOFOLLOW)
 	}
 	return rs, stamps, nil
 }
@@ -159,15 +159,29 @@ func restrictSelf(ruleset int) error {
 	return nil
 }
 
-// readRights are handled only when some paths are hidden.
 const readRights = unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_READ_DIR
+
+// makeDevices are the rights to make device nodes: never granted, even
+// where a command may write (as root, a node of the disk made in the
+// worktree would read and write past every rule).
+const makeDevices = unix.LANDLOCK_ACCESS_FS_MAKE_CHAR | unix.LANDLOCK_ACCESS_FS_MAKE_BLOCK
+
+// readableDevices are the entries of /dev a command may read: what
+// programs expect to find. The rest (disks, memory, consoles, the kernel
+// log) would, for root, read past every rule.
+var readableDevices = map[string]bool{
+	"null": true, "zero": true, "full": true, "random": true, "urandom": true,
+	"tty": true, "ptmx": true, "shm": true, "mqueue": true,
+	"fd": true, "stdin": true, "stdout": true, "stderr": true,
+}
 
 // readableRoots are the paths beneath which files may be read when the
 // hidden ones may not: the entries of every directory on the way to a
-// hidden path, except those on the way and the hidden ones. visit, when
-// given, hears of each directory before it is read.
+// hidden path, except those on the way and the hidden ones, and of /dev
+// only readableDevices. visit, when given, hears of each directory before
+// it is read.
 func readableRoots(hidden []string, visit func(dir string)) []string {
-	isHidden, onWay := map[string]bool{}, map[string]bool{}
+	isHidden, onWay := map[string]bool{}, map[string]bool{"/dev": true}
 	for _, h := range hidden {
 		h = filepath.Clean(h)
 		isHidden[h] = true
@@ -192,6 +206,7 @@ func readableRoots(hidden []string, visit func(dir string)) []string {
 			p := filepath.Join(dir, e.Name())
 			switch {
 			case isHidden[p]:
+			case dir == "/dev" && !readableDevices[e.Name()]:
 			case onWay[p]:
 				walk(p)
 			default:
@@ -221,33 +236,29 @@ func runHelper(args []string) error {
 	if abi < 1 {
 		return errors.New("landlock is not available")
 	}
-	handled := writeAccess(abi)
-	if len(hidden) > 0 {
-		handled |= readRights
-	}
+	// reads are handled even with nothing hidden: /dev's disks stay out
+	handled := writeAccess(abi) | readRights
 	rs, err := newRuleset(handled)
 	if err != nil {
 		return err
 	}
 	for _, p := range writable {
-		if err := addRule(rs, p, handled, 0); err != nil {
+		if err := addRule(rs, p, handled&^makeDevices, 0); err != nil {
 			return err
 		}
 	}
-	if len(hidden) > 0 {
-		// directories stay listable everywhere; files are readable
-		// everywhere but in the hidden paths
-		if err := addRule(rs, "/", unix.LANDLOCK_ACCESS_FS_READ_DIR, 0); err != nil {
-			return err
-		}
-		for _, p := range readableRoots(hidden, nil) {
-			// a symlink is not followed: what it points to is judged by
-			// where that is (a link to ~/.ssh stays unreadable)
-			_ = addRule(rs, p, readRights, unix.O_NOFOLLOW)
-		}
-		for _, p := range readable {
-			_ = addRule(rs, p, readRights, unix.O_NOFOLLOW)
-		}
+	// directories stay listable everywhere; files are readable everywhere
+	// but in the hidden paths and /dev's devices
+	if err := addRule(rs, "/", unix.LANDLOCK_ACCESS_FS_READ_DIR, 0); err != nil {
+		return err
+	}
+	for _, p := range readableRoots(hidden, nil) {
+		// a symlink is not followed: what it points to is judged by
+		// where that is (a link to ~/.ssh stays unreadable)
+		_ = addRule(rs, p, readRights, unix.O_NOFOLLOW)
+	}
+	for _, p := range readable {
+		_ = addRule(rs, p, readRights, unix.O_NOFOLLOW)
 	}
 	if err := restrictSelf(rs); err != nil {
 		return err

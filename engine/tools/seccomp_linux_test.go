@@ -162,3 +162,58 @@ func TestConfinedCommandsCannotSignalOutside(t *testing.T) {
 		t.Fatalf("this process's first thread was confined:\n%s", status)
 	}
 }
+
+// A confined command cannot read the machine's disks (or memory, its
+// consoles, the kernel log) through /dev, nor make a device node of them
+// in its worktree: for root either would read and write past every rule.
+// What programs expect of /dev still works.
+func TestConfinedCommandsReachNoDevice(t *testing.T) {
+	if !LandlockUsable() {
+		t.Skip("no Landlock")
+	}
+	// a disk this process can read unconfined (as root): one a command
+	// must not
+	var disk string
+	if entries, err := os.ReadDir("/dev"); err == nil {
+		for _, e := range entries {
+			p := "/dev/" + e.Name()
+			if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0 {
+				if f, err := os.Open(p); err == nil {
+					f.Close()
+					disk = p
+					break
+				}
+			}
+		}
+	}
+	command := "head -c 3 /dev/urandom | wc -c; echo x > /dev/null && echo null-ok; " +
+		"mknod node.$$ c 1 3 2>/dev/null && echo MADE || echo mknod-refused"
+	if disk != "" {
+		command += "; head -c 1 " + disk + " >/dev/null 2>&1 && echo DISK-READ || echo disk-refused"
+	}
+	check := func(t *testing.T, how, out string) {
+		t.Helper()
+		if !strings.Contains(out, "3\n") || !strings.Contains(out, "null-ok") || strings.Contains(out, "DISK-READ") ||
+			(disk != "" && !strings.Contains(out, "disk-refused")) || strings.Contains(out, "MADE") {
+			t.Errorf("%s: %q", how, out)
+		}
+	}
+	wt := t.TempDir()
+	res, err := ExecConfined(context.Background(), []string{"sh", "-c", command}, wt, os.Environ(), 10*time.Second, 4096, []string{wt, "/dev/null"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "a test run", res.Output)
+	forEachConfinement(t, func(t *testing.T, name string, mode sandboxMode) {
+		b, err := newWithMode(Options{Root: wt, TempDir: filepath.Join(t.TempDir(), "tmp")}, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		out, _ := call(t, b, "run_command", map[string]any{"command": command})
+		check(t, "run_command under "+name, out)
+	})
+	if disk == "" {
+		t.Log("no disk readable here: only mknod and the ordinary devices were tried")
+	}
+}
