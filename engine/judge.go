@@ -157,6 +157,9 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if why := ownConfigChanged(changed); why != "" {
 			guards = append(guards, why)
 		}
+		if dirs := gitDirsAmong(t.Worktree, changed); len(dirs) > 0 {
+			guards = append(guards, gitDirObjection(dirs))
+		}
 	}
 	deliverable := a.Deliverable
 	switch ps.Name {
@@ -167,6 +170,9 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		}
 		if why := ownConfigChanged(changed); why != "" {
 			return fail("check", why)
+		}
+		if dirs := gitDirsAmong(t.Worktree, changed); len(dirs) > 0 {
+			return fail("check", gitDirObjection(dirs))
 		}
 		if len(files) == 0 {
 			return fail("check", "no test file differs from "+t.BaseBranch+" (a file written exactly as it already is there is no change): write the failing tests the plan asks for with write_file")
@@ -417,6 +423,17 @@ func (e *Engine) scanChecks(t *store.Ticket, paths []string) (scripts map[string
 				for _, m := range []string{"GNUmakefile", "makefile", "Makefile"} {
 					add(m, depth, false)
 				}
+			case interpreters[prog] && strings.HasPrefix(prog, "python") && slices.Contains(words, "-m"):
+				// `python -m unittest` looks in the directory it runs in
+				// first: a unittest.py there is what runs
+				if i := slices.Index(words, "-m"); i+1 < len(words) {
+					mod := words[i+1]
+					top, _, _ := strings.Cut(mod, ".")
+					dir := strings.ReplaceAll(mod, ".", "/")
+					for _, f := range []string{top + ".py", top + "/__init__.py", dir + ".py", dir + "/__main__.py"} {
+						add(f, depth, false)
+					}
+				}
 			case interpreters[prog]:
 				shell := shells[prog]
 				for _, w := range words[1:] {
@@ -488,6 +505,35 @@ func ownConfig(changed []string) []string {
 		}
 	}
 	return out
+}
+
+// gitDirsAmong are the directories of the worktree wt, on the way to a
+// changed path, laid out as a git repository (HEAD, objects/, refs/): git
+// run there, by a person or their shell's prompt, takes it for one and
+// runs what its config says (hooks, core.fsmonitor) as them. A nested
+// .git is taken out at staging; this layout is not one git add sees.
+func gitDirsAmong(wt string, changed []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range changed {
+		for d := path.Dir(p); d != "." && d != "/" && !seen[d]; d = path.Dir(d) {
+			seen[d] = true
+			dir := filepath.Join(wt, filepath.FromSlash(d))
+			head, herr := os.Lstat(filepath.Join(dir, "HEAD"))
+			objects, oerr := os.Lstat(filepath.Join(dir, "objects"))
+			refs, rerr := os.Lstat(filepath.Join(dir, "refs"))
+			if herr == nil && oerr == nil && rerr == nil && head.Mode().IsRegular() && objects.IsDir() && refs.IsDir() {
+				out = append(out, d)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// gitDirObjection is what the guards say of gitDirsAmong's finds.
+func gitDirObjection(dirs []string) string {
+	return "a directory laid out as a git repository was written (" + strings.Join(dirs, ", ") + ": HEAD, objects/, refs/): git run there would take it for a repository and run what its config says as the user; remove it"
 }
 
 // isOwnConfig says whether the path p is, holds or leads to agent-tui's

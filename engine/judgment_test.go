@@ -640,6 +640,35 @@ func TestCodeMayNotChangeIgnoreRules(t *testing.T) {
 	h.firstFailedThenDone(id, "code", ".gitignore")
 }
 
+// Code may not write a directory laid out as a git repository: merged,
+// git run there (a person's shell prompt) would run its config's
+// fsmonitor as them. (A nested .git is taken out at staging; this is not
+// one git add sees.)
+func TestCodeMayNotWriteARepositoryLayout(t *testing.T) {
+	h := newHarness(t, "", firstCodeAlso(
+		writeCall("h", "tools/cache/HEAD", "ref: refs/heads/main\n"),
+		writeCall("o", "tools/cache/objects/info/.keep", ""),
+		writeCall("r", "tools/cache/refs/heads/.keep", ""),
+		writeCall("c", "tools/cache/config", "[core]\n\tbare = false\n\tworktree = ../..\n\tfsmonitor = \"touch /tmp/pwned; false\"\n")))
+	id := h.add("hotfix", "plants a repository", false)
+	h.runIdle()
+	h.firstFailedThenDone(id, "code", "laid out as a git repository was written (tools/cache: HEAD, objects/, refs/)")
+	if _, err := os.Stat(filepath.Join(h.dir, "tools", "cache")); !os.IsNotExist(err) {
+		t.Fatalf("the layout reached the checkout: %v", err)
+	}
+}
+
+// A module the test command runs with python -m is found in the worktree
+// first: code may not add one of that name (a unittest.py that prints OK
+// would pass every check).
+func TestCodeMayNotShadowTheTestRunnersModule(t *testing.T) {
+	h := newHarness(t, "", firstCodeAlso(writeCall("u", "unittest.py", "print('OK')\n")))
+	h.cfg.TestCommand = "python3 -m unittest -h >/dev/null 2>&1; sh run_tests.sh"
+	id := h.add("hotfix", "shadows the runner", false)
+	h.runIdle()
+	h.firstFailedThenDone(id, "code", "the files the test and CI commands run were changed (unittest.py)")
+}
+
 // firstCodeAlso is the developer, whose first code attempt writes the code
 // and also makes these calls.
 func firstCodeAlso(calls ...oaitest.ToolCall) script {
