@@ -178,6 +178,7 @@ func (d inputDialog) sized(width int) dialog { return d.withWidth(width) }
 
 func (d inputDialog) withWidth(width int) inputDialog {
 	d.input.SetWidth(max(width-8, 10))
+	d.input.SetCursor(d.input.Position()) // scrolled to that width
 	return d
 }
 

@@ -153,6 +153,9 @@ func (f newTicketForm) sized(width int) dialog { return f.withWidth(width) }
 func (f newTicketForm) withWidth(width int) newTicketForm {
 	inner := max(width-4, 10)
 	f.title.SetWidth(inner - 2)
+	// scrolled to that width: a title put back by refill, or pasted
+	// before the form was sized, would be drawn whole
+	f.title.SetCursor(f.title.Position())
 	f.body.SetWidth(inner)
 	return f
 }

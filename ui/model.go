@@ -80,7 +80,8 @@ type Model struct {
 	// that ticket leaves flashStatus for a state an action ends in, one
 	// asking for a selection once there is one
 	flashOn, flashStatus string
-	flashPaused          bool // flashOn's pause as the flash found it
+	flashPaused          bool   // flashOn's pause as the flash found it
+	flashKind            string // the decision the flash is about, if one
 	flashNoSel           bool
 
 	loaded      bool
@@ -266,12 +267,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		cmd := m.setFlash(text, isErr)
 		m.flashAbout(msg.id)
-		if t := m.q.tickets[msg.id]; t != nil && msg.kind != store.DecisionPause && msg.kind != store.DecisionResume {
-			// said of the ticket as it will be once a pause or resume
-			// waiting before it is carried out ("goes on when resumed"):
-			// that carrying out does not make it stale
-			m.flashPaused = pausedNow(t)
-		}
+		m.flashKind = msg.kind
 		return cmd
 	case ticketAddedMsg:
 		if msg.err != nil {
@@ -361,7 +357,7 @@ func (m *Model) setFlash(text string, isErr bool) tea.Cmd {
 
 // flashAbout ties the flash to ticket id as it is now.
 func (m *Model) flashAbout(id string) {
-	m.flashOn, m.flashStatus, m.flashPaused = id, "", false
+	m.flashOn, m.flashStatus, m.flashPaused, m.flashKind = id, "", false, ""
 	if t := m.q.tickets[id]; t != nil {
 		m.flashStatus, m.flashPaused = t.Status, t.Paused
 	}
@@ -371,10 +367,18 @@ func (m *Model) flashAbout(id string) {
 // "retrying T-6 on large" is stale when that attempt has failed. Queued
 // and running are what an action starts, not how it ended.
 func (m *Model) ticketMoved(t *store.Ticket) {
+	aboutPause := m.flashKind == "" || m.flashKind == store.DecisionPause || m.flashKind == store.DecisionResume
 	switch {
 	case m.flash == "" || t.ID != m.flashOn:
-	case t.Paused != m.flashPaused:
+	case t.Paused != m.flashPaused && aboutPause:
 		// "pausing T-6 once its current step ends": it has
+		m.flash, m.flashOn = "", ""
+	case t.Paused && !m.flashPaused:
+		// a pause given before the decision, carried out after it: what
+		// the flash says ("approved T-6") still holds
+		m.flashPaused = true
+	case !t.Paused && m.flashPaused:
+		// resumed: "it goes on when resumed" has come true
 		m.flash, m.flashOn = "", ""
 	case t.Status == m.flashStatus:
 	case t.Status == store.StatusQueued || t.Status == store.StatusRunning:

@@ -1411,4 +1411,38 @@ func TestApproveBehindAPendingPauseKeepsItsFlash(t *testing.T) {
 	if m.flash != "" {
 		t.Fatalf("the flash outlived the resume: %q", m.flash)
 	}
+	// keys typed together: the approve before the UI has seen the pause
+	f = fixture()
+	m = newTestModel(t, f, 100, 30)
+	m = press(t, m, "p", "a", "y")
+	if m.flash != "approved T-1" {
+		t.Fatalf("flash %q", m.flash)
+	}
+	next = *m.q.tickets["T-1"]
+	next.Paused, next.Status = true, store.StatusQueued
+	m, _ = update(m, eventsMsg{{Type: engine.EvTicket, TicketID: "T-1", Ticket: &next}})
+	if m.flash != "approved T-1" {
+		t.Fatalf("the pause carried out after the approve ended its flash: %q", m.flash)
+	}
+}
+
+// A title refused for its length comes back in the form on one scrolled
+// line, with the reason in sight: not drawn whole over the screen.
+func TestRefusedLongTitleComesBackOnOneLine(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "n")
+	m, cmd := update(m, tea.PasteMsg{Content: strings.Repeat("T", 5000) + "ENDMARK"})
+	m = settle(t, m, cmd)
+	m = press(t, m, "ctrl+s")
+	screen := plain(m)
+	rows := 0
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.Contains(l, "TTTTTTTTTT") {
+			rows++
+		}
+	}
+	if len(f.added) != 0 || rows != 1 || !strings.Contains(screen, "over 300") {
+		t.Fatalf("added %d; the title on %d rows:\n%s", len(f.added), rows, screen)
+	}
 }
