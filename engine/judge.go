@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -67,15 +68,33 @@ func missingProgram(c store.Check, key string) string {
 
 // missingModule is the Python module the command itself runs
 // (`python -m pytest`) that Python's output says is not installed; ""
-// when there is none.
-func missingModule(command, output string) string {
+// when there is none. Not one the project has, or could be writing, in
+// dir (the worktree, when given): `python -m tests` with no tests package
+// yet is the tests phase's to write, not a program to install.
+func missingModule(command, output, dir string) string {
 	for _, words := range commandWords(command) {
 		if !strings.HasPrefix(path.Base(words[0]), "python") {
 			continue
 		}
-		if i := slices.Index(words, "-m"); i > 0 && i+1 < len(words) && strings.Contains(output, ": No module named "+words[i+1]) {
-			return words[i+1]
+		i := slices.Index(words, "-m")
+		if i <= 0 || i+1 >= len(words) {
+			continue
 		}
+		mod := words[i+1]
+		top, _, _ := strings.Cut(mod, ".")
+		said := regexp.MustCompile(`: No module named '?` + regexp.QuoteMeta(mod) + `'?(\r?\n|$)`)
+		if !said.MatchString(output) || strings.HasPrefix(strings.ToLower(top), "test") {
+			continue
+		}
+		if dir != "" {
+			if _, err := os.Lstat(filepath.Join(dir, top+".py")); err == nil {
+				continue
+			}
+			if _, err := os.Lstat(filepath.Join(dir, top)); err == nil {
+				continue
+			}
+		}
+		return mod
 	}
 	return ""
 }
@@ -85,7 +104,7 @@ func missingModule(command, output string) string {
 // it could not find, or the Python module it runs that is not installed;
 // "" when there is none.
 func notFoundProgram(command, output string) string {
-	if m := missingModule(command, output); m != "" {
+	if m := missingModule(command, output, ""); m != "" {
 		return m
 	}
 	for _, words := range commandWords(command) {
@@ -855,7 +874,7 @@ func (e *Engine) runCheck(ctx context.Context, t *store.Ticket, name, command st
 		c.NotRun = store.NotRunTimedOut + " after " + timeout.String()
 		c.Output += fmt.Sprintf("\n[timed out after %s]", timeout)
 	case res.ExitCode == 127 && argv[0] == "sh" && (!tools.Resolves(command, dir) || notFoundProgram(command, res.Output) != ""),
-		res.ExitCode == 1 && missingModule(command, res.Output) != "":
+		res.ExitCode == 1 && missingModule(command, res.Output, dir) != "":
 		// the shell's "not found" of the command's own program (or
 		// Python's of the module it runs), not a test's exit status (a
 		// test may well run a tool not built yet)

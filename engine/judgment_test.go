@@ -1501,3 +1501,24 @@ func TestDedupeIgnoresDurations(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+// Python saying a module is missing names a program to install only when
+// it is the module the command runs, and not one the project has or its
+// tests phase writes.
+func TestMissingModuleIsTheCommandsOwn(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "app.py"), []byte(""), 0o644)
+	for _, c := range []struct{ command, output, want string }{
+		{"python3 -m pytest -q", "/usr/bin/python3: No module named pytest\n", "pytest"},
+		{"cd web && python -m pytest", "python: No module named pytest", "pytest"},
+		{"python3 -m tests", "/usr/bin/python3: No module named tests.__main__; 'tests' is a package and cannot be directly executed\n", ""},
+		{"python3 -m tests", "/usr/bin/python3: No module named tests\n", ""}, // the tests phase's to write
+		{"python3 -m app", "/usr/bin/python3: No module named app\n", ""},     // the project's, there
+		{"python3 -m pytest", "E   ModuleNotFoundError: No module named 'requests'\n", ""},
+		{"sh run_tests.sh", "/usr/bin/python3: No module named pytest\n", ""},
+	} {
+		if got := missingModule(c.command, c.output, dir); got != c.want {
+			t.Errorf("%q with %q: %q, want %q", c.command, c.output, got, c.want)
+		}
+	}
+}
