@@ -125,7 +125,14 @@ func modelsElsewhere(path string, getenv func(string) string) (*Config, error) {
 		if err == nil {
 			if pi, err := os.Stat(path); err != nil || !os.SameFile(fi, pi) {
 				// (it is path, without models, where this started: no loop)
-				return LoadWithEnv(u, getenv)
+				c, err := LoadWithEnv(u, getenv)
+				var e *Error
+				if errors.As(err, &e) && e.noModels {
+					// said of the file that needs them: the user config
+					// is there, and declares none either
+					return nil, &Error{File: path, noModels: true, Msg: "no [[provider]] or [[model]] declared, nor in the user config file " + u + ", and no OPENAI_API_KEY to take them from (see README, 3. The config file)"}
+				}
+				return c, err
 			}
 		}
 	}

@@ -549,3 +549,19 @@ func TestFileWithoutModelsIsStillChecked(t *testing.T) {
 		t.Errorf("a phase's models with no models anywhere: %v", err)
 	}
 }
+
+// A user config that is there but declares no models either is named as
+// such, in the error of the file that needed them.
+func TestUserConfigWithoutModelsIsNamed(t *testing.T) {
+	repo, home := t.TempDir(), t.TempDir()
+	own := filepath.Join(repo, ".agent-tui.toml")
+	user := filepath.Join(home, ".config", "agent-tui", "config.toml")
+	os.MkdirAll(filepath.Dir(user), 0o755)
+	os.WriteFile(own, []byte("test_command = \"sh t.sh\"\n"), 0o644)
+	os.WriteFile(user, []byte("max_parallel = 2\n"), 0o644)
+	env := map[string]string{"HOME": home}
+	_, err := Resolve(repo, "", func(k string) string { return env[k] })
+	if err == nil || !errors.Is(err, ErrNoModels) || !strings.HasPrefix(err.Error(), own+": ") || !strings.Contains(err.Error(), "nor in the user config file "+user) {
+		t.Fatalf("%v", err)
+	}
+}
