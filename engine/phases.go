@@ -786,7 +786,7 @@ func (e *Engine) judgeSaved(ctx context.Context, t *store.Ticket, ps *store.Phas
 	note := "\n[agent-tui restarted: the saved answer is judged, not asked for again]\n"
 	a.JudgedAfter = JudgedAfterRestart
 	if !a.Interrupted {
-		note = "\n[retried: no validator model answered before, so the answer is judged now, not asked for again]\n"
+		note = "\n[retried: no validator model answered readably before, so the answer is judged now, not asked for again]\n"
 		a.JudgedAfter = JudgedAfterRetry
 	}
 	a.Interrupted, a.Error, a.Ended = false, "", time.Time{} // (recorded when judged: a stop now leaves it as it was)

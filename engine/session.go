@@ -471,6 +471,7 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 			s.emit(fmt.Sprintf("\n[the validator's answer could not be read twice: asking %s]\n", next[0]))
 			continue
 		}
+		s.emit(fmt.Sprintf("\n[the validator's answer could not be read (%v): asked again]\n", perr))
 		msgs = append(msgs,
 			openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: resp.Content},
 			openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: "Your answer could not be read (" + perr.Error() + `). Answer with ONLY the JSON object {"pass": true|false, "objections": ["..."]}.`})
