@@ -277,6 +277,9 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if len(hit) > 0 {
 			guards = append(guards, "the files the test and CI commands run were changed ("+strings.Join(hit, ", ")+"): change the code, not how it is checked")
 		}
+		if stray := sourcelessModules(t.Worktree); len(stray) > 0 {
+			guards = append(guards, "compiled Python modules outside __pycache__ are in the worktree ("+strings.Join(stray, ", ")+"): Python imports them in place of source, though they are never committed (ignored, or not added); remove them and change the source")
+		}
 		if len(guards) > 0 {
 			return fail("check", guards...)
 		}
@@ -547,6 +550,39 @@ func gitDirsAmong(wt string, changed []string) []string {
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+// sourcelessModules are the worktree's .pyc files outside __pycache__
+// (at most five named): Python writes its caches only inside those, and
+// imports one found beside the sources as the module itself, so a check
+// could pass on code no commit holds. Dependency and build directories
+// are not looked in, nor more than 20000 entries.
+func sourcelessModules(wt string) []string {
+	var out []string
+	seen := 0
+	filepath.WalkDir(wt, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if seen++; seen > 20000 || len(out) >= 5 {
+			return filepath.SkipAll
+		}
+		name := d.Name()
+		if d.IsDir() {
+			switch name {
+			case ".git", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".nox", "site-packages", "target", "vendor":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(name, ".pyc") && d.Type().IsRegular() {
+			if rel, err := filepath.Rel(wt, p); err == nil {
+				out = append(out, filepath.ToSlash(rel))
+			}
+		}
+		return nil
+	})
 	return out
 }
 

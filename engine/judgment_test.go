@@ -669,6 +669,33 @@ func TestCodeMayNotShadowTheTestRunnersModule(t *testing.T) {
 	h.firstFailedThenDone(id, "code", "the files the test and CI commands run were changed (unittest.py)")
 }
 
+// A compiled module beside the sources (never committed: ignored) would
+// be imported in place of the source by the checks: code may not leave one.
+func TestCodeMayNotLeaveSourcelessModules(t *testing.T) {
+	var c counter
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "code" && toolTurns(r) == 0 {
+			id := ticketOf(r)
+			calls := []oaitest.ToolCall{writeCall("w", "src/"+id+".txt", "done "+id+"\n")}
+			if c.inc("code") == 1 {
+				calls = append(calls, writeCall("g", "run_tests.pyc", "not really bytecode"))
+			} else {
+				// as the objection asks: a retry starts from the last
+				// commit, and ignored files are not the commit's
+				calls = append(calls, oaitest.ToolCall{ID: "rm", Name: "run_command", Args: `{"command": "rm run_tests.pyc"}`})
+			}
+			return oaitest.Reply{ToolCalls: calls}
+		}
+		return developer(r, phase)
+	})
+	if err := os.WriteFile(filepath.Join(h.dir, ".git", "info", "exclude"), []byte("*.pyc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := h.add("hotfix", "leaves bytecode", false)
+	h.runIdle()
+	h.firstFailedThenDone(id, "code", "compiled Python modules outside __pycache__ are in the worktree (run_tests.pyc)")
+}
+
 // firstCodeAlso is the developer, whose first code attempt writes the code
 // and also makes these calls.
 func firstCodeAlso(calls ...oaitest.ToolCall) script {
