@@ -345,8 +345,14 @@ func Allowed(t *store.Ticket, kind string) error {
 	}
 	waiting := t.Status == store.StatusAwaiting || t.Status == store.StatusNeedsHuman
 	status := strings.ReplaceAll(t.Status, "_", " ")
-	if t.Status == store.StatusWaitingChildren {
+	switch {
+	case t.Status == store.StatusWaitingChildren:
 		status = "waiting for its children"
+	case t.Paused && (t.Status == store.StatusRunning || t.Status == store.StatusQueued) && ApprovedHere(t):
+		// as list says it: "running" is only what it goes back to
+		status = "paused (approved at " + t.Phase + ": goes on once resumed)"
+	case t.Paused && (t.Status == store.StatusRunning || t.Status == store.StatusQueued):
+		status = "paused"
 	}
 	switch kind {
 	case store.DecisionEditApprove:

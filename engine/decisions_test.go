@@ -934,3 +934,17 @@ func TestEditRefusalSaysEdit(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// A refusal names a paused ticket as paused, as list does, not by the
+// status it goes back to when resumed.
+func TestRefusalOfAPausedTicketSaysPaused(t *testing.T) {
+	tk := &store.Ticket{ID: "T-4", Status: store.StatusQueued, Paused: true, Phase: "review",
+		Phases: []store.PhaseState{{Name: "review", Status: store.PhaseAccepted, ByHuman: true}}}
+	if err := Allowed(tk, store.DecisionReject); err == nil || !strings.Contains(err.Error(), "T-4 is paused (approved at review: goes on once resumed): only") {
+		t.Fatalf("%v", err)
+	}
+	tk.Phases[0].Status = store.PhasePending
+	if err := Allowed(tk, store.DecisionApprove); err == nil || !strings.Contains(err.Error(), "T-4 is paused: only") {
+		t.Fatalf("%v", err)
+	}
+}
