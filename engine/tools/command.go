@@ -19,11 +19,12 @@ import (
 
 // secretWords mark environment variables that must not reach model
 // commands, anywhere in the name; secretParts only as a whole part of it
-// (GH_PAT, NPM_AUTH, DB_PASS), since inside a word they mean other things
-// (PATH, AUTHOR, PASSAGE).
+// (GH_PAT, NPM_AUTH, DB_PASS, SENTRY_DSN: a data source name holds its
+// password or key), since inside a word they mean other things (PATH,
+// AUTHOR, PASSAGE).
 var (
 	secretWords = []string{"KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "COOKIE"}
-	secretParts = []string{"PAT", "AUTH", "PASS", "PWD", "CREDS", "APIKEY"}
+	secretParts = []string{"PAT", "AUTH", "PASS", "PWD", "CREDS", "APIKEY", "DSN"}
 )
 
 // secretVar says whether the variable kv ("NAME=value") looks like it

@@ -495,7 +495,7 @@ func TestScrubEnv(t *testing.T) {
 	env := []string{"PATH=/bin", "OPENAI_API_KEY=sk", "github_token=x", "DB_PASSWORD=p", "AWS_SECRET_ACCESS_KEY=s",
 		"GOOGLE_APPLICATION_CREDENTIALS=/f", "MY_VAR=1", "HOME=/root", "SSH_AUTH_SOCK=/s",
 		// tokens by other names, and a password inside a URL
-		"GH_PAT=ghp_x", "NPM_AUTH=x", "DB_PASS=p", "MYSQL_PWD=p", "DATABASE_URL=postgres://u:pw@h/db", "HTTPS_PROXY=http://me:pw@proxy:3128",
+		"GH_PAT=ghp_x", "NPM_AUTH=x", "DB_PASS=p", "MYSQL_PWD=p", "DATABASE_URL=postgres://u:pw@h/db", "MYSQL_DSN=u:pw@tcp(h)/db", "HTTPS_PROXY=http://me:pw@proxy:3128",
 		// what only looks like them
 		"PWD=/w", "OLDPWD=/v", "AUTHOR=me", "PATHEXT=.x", "PASSAGE=1", "REDIS_URL=redis://h:6379/0", "GIT_URL=https://u@h/r"}
 	got := strings.Join(ScrubEnv(env, []string{"my_var"}), " ")
