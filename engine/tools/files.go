@@ -168,6 +168,9 @@ func (b *Box) readFile(_ context.Context, a args) (string, error) {
 	}
 	data, err := b.readAll(rel)
 	if err != nil {
+		if sub := b.submoduleOf(rel); sub != "" {
+			return "", inSubmodule(rel, sub)
+		}
 		return "", err
 	}
 	if looksBinary(data) {
@@ -221,6 +224,38 @@ func (b *Box) readFile(_ context.Context, a args) (string, error) {
 	return sb.String(), nil
 }
 
+// submoduleOf is the submodule (a path .gitmodules names) that rel is or
+// is inside; "" when none. Its files are another repository's: not
+// checked out in a ticket's worktree, and never in its commits.
+func (b *Box) submoduleOf(rel string) string {
+	b.subsOnce.Do(func() {
+		data, err := b.root.ReadFile(".gitmodules")
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			key, value, ok := strings.Cut(strings.TrimSpace(line), "=")
+			if ok && strings.TrimSpace(key) == "path" {
+				if p := path.Clean(strings.Trim(strings.TrimSpace(value), `"`)); p != "." && p != "" {
+					b.subs = append(b.subs, p)
+				}
+			}
+		}
+	})
+	r := filepath.ToSlash(rel)
+	for _, s := range b.subs {
+		if r == s || strings.HasPrefix(r, s+"/") {
+			return s
+		}
+	}
+	return ""
+}
+
+// inSubmodule is the error for rel inside submodule sub.
+func inSubmodule(rel, sub string) error {
+	return fmt.Errorf("%s is inside the git submodule %s: another repository's files, not checked out in the ticket's worktree and never in its commits; change this repository's own files", shown(rel), sub)
+}
+
 func (b *Box) writeFile(_ context.Context, a args) (string, error) {
 	rel, err := b.pathArg(a, "path", "")
 	if err != nil {
@@ -242,6 +277,10 @@ func (b *Box) write(rel string, data []byte) error {
 	}
 	if isGitPath(rel) {
 		return errors.New(".git belongs to git and cannot be written")
+	}
+	if sub := b.submoduleOf(rel); sub != "" {
+		// written, it would be left out of every commit without a word
+		return inSubmodule(rel, sub)
 	}
 	if i := strings.IndexFunc(rel, unreadable); i >= 0 {
 		// U+202E makes "tset_esrever.og" read as "reverse_test.go" in a diff
@@ -285,6 +324,9 @@ func (b *Box) editFile(_ context.Context, a args) (string, error) {
 	}
 	data, err := b.readAll(rel)
 	if err != nil {
+		if sub := b.submoduleOf(rel); sub != "" {
+			return "", inSubmodule(rel, sub)
+		}
 		return "", err
 	}
 	switch n := strings.Count(string(data), oldS); n {
@@ -307,6 +349,9 @@ func (b *Box) listDir(_ context.Context, a args) (string, error) {
 	}
 	f, err := b.root.Open(rel)
 	if err != nil {
+		if sub := b.submoduleOf(rel); sub != "" {
+			return "", inSubmodule(rel, sub)
+		}
 		return "", fileErr(rel, err)
 	}
 	defer f.Close()
@@ -336,6 +381,9 @@ func (b *Box) listDir(_ context.Context, a args) (string, error) {
 		sb.WriteByte('\n')
 	}
 	if n == 0 {
+		if sub := b.submoduleOf(rel); sub != "" {
+			return "", inSubmodule(rel, sub)
+		}
 		return "(empty directory)", nil
 	}
 	return strings.TrimSuffix(sb.String(), "\n"), nil

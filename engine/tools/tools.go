@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -53,6 +54,9 @@ type Box struct {
 	ownTmp  bool
 	mode    sandboxMode
 	tools   []tool
+	// the worktree's submodules (.gitmodules' paths), read once
+	subsOnce sync.Once
+	subs     []string
 }
 
 type tool struct {

@@ -897,3 +897,35 @@ func TestToolCachesAreMadeForInstalledTools(t *testing.T) {
 		t.Error("~/.npm is not among the writable caches")
 	}
 }
+
+// A submodule's files are another repository's: a write there would be
+// left out of every commit without a word, so it is refused, and reading
+// one says it is not checked out rather than "does not exist".
+func TestSubmoduleFilesAreSaidToBeAnotherRepositorys(t *testing.T) {
+	b, wt, _ := setup(t, Options{})
+	mustWrite(t, filepath.Join(wt, ".gitmodules"), "[submodule \"sub\"]\n\tpath = vendor/sub\n\turl = ../sub\n")
+	if err := os.MkdirAll(filepath.Join(wt, "vendor", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		tool string
+		args map[string]any
+	}{
+		{"write_file", map[string]any{"path": "vendor/sub/new.txt", "content": "x"}},
+		{"edit_file", map[string]any{"path": "vendor/sub/README", "old_string": "a", "new_string": "b"}},
+		{"read_file", map[string]any{"path": "vendor/sub/README"}},
+		{"list_dir", map[string]any{"path": "vendor/sub"}},
+	} {
+		res, isErr := call(t, b, c.tool, c.args)
+		if !isErr || !strings.Contains(res, "inside the git submodule vendor/sub") {
+			t.Errorf("%s: %v %q", c.tool, isErr, res)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(wt, "vendor", "sub", "new.txt")); !os.IsNotExist(err) {
+		t.Fatalf("written into the submodule: %v", err)
+	}
+	// beside it, as ever
+	if res, isErr := call(t, b, "write_file", map[string]any{"path": "vendor/own.txt", "content": "x"}); isErr {
+		t.Fatalf("beside the submodule: %q", res)
+	}
+}
