@@ -352,25 +352,33 @@ func fitToolResults(msgs []openai.ChatCompletionMessage, budget int) []string {
 	if over <= 0 {
 		return trimmed
 	}
-	// the latest results share what is left, in proportion to their size
+	// the latest results share what is left: the small ones whole, the
+	// large ones an equal share each (cut in proportion, a 30-token read
+	// lost its one line to make room beside a 64 KiB one)
+	var latestResults []int
 	total := 0
 	for i := latest + 1; i < len(msgs); i++ {
 		if msgs[i].Role == openai.ChatMessageRoleTool {
+			latestResults = append(latestResults, i)
 			total += llm.EstimateTokens(msgs[i].Content)
 		}
 	}
 	if total == 0 {
 		return trimmed
 	}
-	left := max(total-over, 0)
-	for i := latest + 1; i < len(msgs); i++ {
+	sizes := make([]int, len(latestResults))
+	for j, i := range latestResults {
+		sizes[j] = llm.EstimateTokens(msgs[i].Content)
+	}
+	shares := fairShares(sizes, max(total-over, 0))
+	for j, i := range latestResults {
 		m := &msgs[i]
-		if m.Role != openai.ChatMessageRoleTool {
+		have := sizes[j]
+		if shares[j] >= have {
 			continue
 		}
-		have := llm.EstimateTokens(m.Content)
-		keep := have*left/total - llm.EstimateTokens(trimMark)
-		body := cut(m.Content, keep*4, m.Name == "run_command")
+		keep := shares[j] - llm.EstimateTokens(trimMark)
+		body := cutResult(m.Content, keep*4, m.Name)
 		if body == "" {
 			body = fmt.Sprintf("%s all %d tokens of this result, to fit the context budget; ask for less of it (an offset and a limit)]", droppedMark, have)
 		}
@@ -382,6 +390,49 @@ func fitToolResults(msgs []openai.ChatCompletionMessage, budget int) []string {
 		trimmed = append(trimmed, fmt.Sprintf("%s result: %d → %d tokens", m.Name, have, now))
 	}
 	return trimmed
+}
+
+// fairShares divides budget among items of the given sizes: each gets
+// what it needs if that is no more than an equal share of what the
+// smaller ones left, and the rest that equal share.
+func fairShares(sizes []int, budget int) []int {
+	order := make([]int, len(sizes))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return sizes[order[a]] < sizes[order[b]] })
+	shares := make([]int, len(sizes))
+	left := budget
+	for k, i := range order {
+		share := left / (len(order) - k)
+		if sizes[i] <= share {
+			shares[i] = sizes[i]
+		} else {
+			shares[i] = share
+		}
+		left -= shares[i]
+	}
+	return shares
+}
+
+// cutResult is cut for a tool's result: a command's output keeps its end
+// (where failures are), a file read its start and the note it ends with
+// (how many lines there are, where to continue).
+func cutResult(content string, n int, tool string) string {
+	if tool == "run_command" {
+		return cut(content, n, true)
+	}
+	if i := strings.LastIndexByte(strings.TrimRight(content, "\n"), '\n'); i >= 0 {
+		if note := strings.TrimRight(content[i+1:], "\n"); strings.HasPrefix(note, "[") && strings.HasSuffix(note, "]") && len(note) < n/2 {
+			if body := cut(content[:i], n-len(note)-1, false); body != "" {
+				if !strings.HasSuffix(body, "\n") {
+					body += "\n"
+				}
+				return body + note
+			}
+		}
+	}
+	return cut(content, n, false)
 }
 
 // droppedMark starts what stands in for an earlier tool result.

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -367,5 +368,31 @@ func TestFitListKeepsEveryHeadAndTheNewest(t *testing.T) {
 	}
 	if len(got) > 2000 {
 		t.Fatalf("%d bytes", len(got))
+	}
+}
+
+// What is left for the latest results goes to the small ones whole, and
+// the large ones share the rest; a cut read keeps the note it ends with.
+func TestLatestResultsShareFairly(t *testing.T) {
+	if got := fairShares([]int{10, 1000, 20, 1000}, 300); !slices.Equal(got, []int{10, 135, 20, 135}) {
+		t.Fatalf("fairShares = %v", got)
+	}
+	if got := fairShares([]int{10, 20}, 300); !slices.Equal(got, []int{10, 20}) {
+		t.Fatalf("fairShares with room = %v", got)
+	}
+	big := strings.Repeat("a long line of a minified file ", 2000) + "\n[line 1 is 20971524 bytes: only its start is shown, cut at 64 KiB; 1 lines in all; continue with offset=2]"
+	small := "change 295\nchange 296\n[showed lines 295-296 of 400; continue with offset=297]"
+	msgs := []openai.ChatCompletionMessage{
+		{Role: "system", Content: "s"}, {Role: "user", Content: "u"},
+		{Role: "assistant", ToolCalls: []openai.ToolCall{{ID: "a", Function: openai.FunctionCall{Name: "read_file", Arguments: "{}"}}, {ID: "b", Function: openai.FunctionCall{Name: "read_file", Arguments: "{}"}}}},
+		{Role: "tool", ToolCallID: "a", Name: "read_file", Content: big},
+		{Role: "tool", ToolCallID: "b", Name: "read_file", Content: small},
+	}
+	fitToolResults(msgs, 3000)
+	if msgs[4].Content != small {
+		t.Fatalf("the small result was cut: %q", msgs[4].Content)
+	}
+	if got := msgs[3].Content; len(got) >= len(big) || !strings.HasSuffix(got, "continue with offset=2]") || !strings.Contains(got, "trimmed to fit") {
+		t.Fatalf("the large result: %d bytes, ends %q", len(got), got[max(len(got)-80, 0):])
 	}
 }
