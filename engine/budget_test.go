@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/sashabaranov/go-openai"
 
@@ -394,5 +395,20 @@ func TestLatestResultsShareFairly(t *testing.T) {
 	}
 	if got := msgs[3].Content; len(got) >= len(big) || !strings.HasSuffix(got, "continue with offset=2]") || !strings.Contains(got, "trimmed to fit") {
 		t.Fatalf("the large result: %d bytes, ends %q", len(got), got[max(len(got)-80, 0):])
+	}
+}
+
+// One long line (a minified file's) is cut in the diff the review reads,
+// so the other files' hunks keep their room.
+func TestReviewDiffLinesAreClipped(t *testing.T) {
+	long := "-" + strings.Repeat("é", 3000) + "x"
+	diff := "diff --git a/app.min.js b/app.min.js\n" + long + "\n+short\n"
+	got := clipLongLines(diff, maxDiffLine)
+	lines := strings.Split(got, "\n")
+	if len(lines) != 4 || len(lines[1]) > maxDiffLine+60 || !strings.Contains(lines[1], "more bytes of this line not shown") || !utf8.ValidString(got) || lines[2] != "+short" {
+		t.Fatalf("%d lines; the long one %d bytes: %.80q…", len(lines), len(lines[1]), lines[1])
+	}
+	if same := "a\nb\n"; clipLongLines(same, maxDiffLine) != same {
+		t.Fatal("short lines changed")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"agent-tui/engine/config"
 	"agent-tui/engine/llm"
@@ -140,6 +141,36 @@ func sentBack(d store.Decision, phase string) bool {
 	return false
 }
 
+// maxDiffLine is the most of one diff line the review reads: a minified
+// file's one line changed would otherwise take the whole budget, and cut
+// the other files' hunks out.
+const maxDiffLine = 2000
+
+// clipLongLines cuts each line of s longer than n bytes (on a character's
+// edge), saying how much of it is left out.
+func clipLongLines(s string, n int) string {
+	if !strings.Contains(s, "\n") && len(s) <= n {
+		return s
+	}
+	lines := strings.Split(s, "\n")
+	changed := false
+	for i, l := range lines {
+		if len(l) <= n {
+			continue
+		}
+		cut := n
+		for cut > 0 && !utf8.RuneStart(l[cut]) {
+			cut--
+		}
+		lines[i] = fmt.Sprintf("%s [… %d more bytes of this line not shown]", l[:cut], len(l)-cut)
+		changed = true
+	}
+	if !changed {
+		return s
+	}
+	return strings.Join(lines, "\n")
+}
+
 // lastDeliverable is the most recent finished attempt's deliverable.
 func lastDeliverable(attempts []*store.Attempt, phase string) string {
 	for i := len(attempts) - 1; i >= 0; i-- {
@@ -241,6 +272,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 			in.box.Close()
 			return nil, err
 		}
+		diff = clipLongLines(diff, maxDiffLine)
 		if t.Kind == KindHotfix {
 			secs = append(secs, section{title: "Diagnosis", body: diagnosis, prio: prioOutput})
 		} else {
