@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -359,15 +360,21 @@ func (b *Box) listDir(_ context.Context, a args) (string, error) {
 	if err != nil {
 		return "", fileErr(rel, err)
 	}
+	offset, err := a.int("offset", 1)
+	if err != nil {
+		return "", err
+	}
+	offset = max(offset, 1)
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	entries = slices.DeleteFunc(entries, func(e fs.DirEntry) bool { return e.Name() == ".git" })
+	if offset > 1 && offset > len(entries) {
+		return "", fmt.Errorf("offset %d is past the end of %s (%d entries)", offset, shown(rel), len(entries))
+	}
 	var sb strings.Builder
 	n := 0
-	for _, e := range entries {
-		if e.Name() == ".git" {
-			continue
-		}
+	for i, e := range entries[offset-1:] {
 		if n == maxListEntries {
-			fmt.Fprintf(&sb, "[stopped after %d of %d entries: list a subdirectory, or search for a name]\n", maxListEntries, len(entries))
+			fmt.Fprintf(&sb, "[listed entries %d-%d of %d; continue with offset=%d]\n", offset, offset+i-1, len(entries), offset+i)
 			break
 		}
 		n++

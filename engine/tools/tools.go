@@ -328,8 +328,8 @@ var allTools = []tool{
 	},
 	{
 		name:   "list_dir",
-		desc:   "List a directory of the worktree; directories end with /.",
-		schema: `{"type":"object","properties":{"path":{"type":"string","description":"directory relative to the worktree, default \".\""}}}`,
+		desc:   "List a directory of the worktree, sorted by name; directories end with /. Optional offset (1-based first entry) lists the rest of a large one.",
+		schema: `{"type":"object","properties":{"path":{"type":"string","description":"directory relative to the worktree, default \".\""},"offset":{"type":"integer","description":"first entry to list, 1-based"}}}`,
 		run:    (*Box).listDir,
 	},
 	{

@@ -326,9 +326,16 @@ func TestListDir(t *testing.T) {
 		mustWrite(t, filepath.Join(wt, "many", fmt.Sprintf("f%05d", i)), "")
 	}
 	res, _ = call(t, b, "list_dir", map[string]any{"path": "many"})
-	if !strings.HasSuffix(res, fmt.Sprintf("[stopped after %d of %d entries: list a subdirectory, or search for a name]", maxListEntries, maxListEntries+5)) {
+	if !strings.HasSuffix(res, fmt.Sprintf("[listed entries 1-%d of %d; continue with offset=%d]", maxListEntries, maxListEntries+5, maxListEntries+1)) {
 		t.Errorf("list_dir many: ends %q", res[len(res)-100:])
 	}
+	// the rest, from where it said
+	res, _ = call(t, b, "list_dir", map[string]any{"path": "many", "offset": maxListEntries + 1})
+	if want := fmt.Sprintf("f%05d\nf%05d\nf%05d\nf%05d\nf%05d", maxListEntries, maxListEntries+1, maxListEntries+2, maxListEntries+3, maxListEntries+4); res != want {
+		t.Errorf("list_dir many from offset: %q", res)
+	}
+	res, isErr = call(t, b, "list_dir", map[string]any{"path": "many", "offset": maxListEntries + 9})
+	wantErr(t, res, isErr, "past the end of many")
 }
 
 // Names a listing would split or garble are quoted, and the quoted form
