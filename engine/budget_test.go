@@ -3,6 +3,8 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -410,5 +412,20 @@ func TestReviewDiffLinesAreClipped(t *testing.T) {
 	}
 	if same := "a\nb\n"; clipLongLines(same, maxDiffLine) != same {
 		t.Fatal("short lines changed")
+	}
+}
+
+// The overview's list of top-level entries is bounded: a root of
+// thousands of files leaves room for the README's start.
+func TestOverviewListIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 1500 {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("file_%04d_%s.txt", i, strings.Repeat("n", 90))), nil, 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "README.md"), []byte("# The project\n"), 0o644)
+	e := &Engine{}
+	got := e.overview(dir)
+	if len(got) > maxOverviewBytes+500 || !strings.Contains(got, "more (list_dir lists them all)") || !strings.Contains(got, "README.md (start):\n# The project") {
+		t.Fatalf("%d bytes:\n%.300s…%s", len(got), got, got[max(len(got)-200, 0):])
 	}
 }

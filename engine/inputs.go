@@ -443,6 +443,13 @@ func (e *Engine) removeTicketTemp(t *store.Ticket) {
 
 // overview is a short map of the repository: top-level entries and the
 // start of the README.
+// maxOverviewEntries and maxOverviewBytes bound the overview's list of
+// top-level entries.
+const (
+	maxOverviewEntries = 300
+	maxOverviewBytes   = 6000
+)
+
 func (e *Engine) overview(dir string) string {
 	if dir == "" {
 		return ""
@@ -463,8 +470,21 @@ func (e *Engine) overview(dir string) string {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	// a root of thousands of files would take the budget from the ticket
+	// and the README: the first ones, and how many more
+	more := 0
+	for size, i := 0, 0; i < len(names); i++ {
+		if size += len(names[i]) + 2; i >= maxOverviewEntries || size > maxOverviewBytes {
+			names, more = names[:i], len(names)-i
+			break
+		}
+	}
 	var b strings.Builder
-	b.WriteString("Top-level entries: " + strings.Join(names, ", ") + "\n")
+	b.WriteString("Top-level entries: " + strings.Join(names, ", "))
+	if more > 0 {
+		fmt.Fprintf(&b, ", and %d more (list_dir lists them all)", more)
+	}
+	b.WriteString("\n")
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return b.String()
