@@ -168,6 +168,9 @@ func (b *Box) readFile(_ context.Context, a args) (string, error) {
 		return "", errors.New("limit must not be negative")
 	}
 	data, err := b.readAll(rel)
+	if errors.Is(err, wtfile.ErrTooLarge) {
+		return b.readLarge(rel, offset, limit)
+	}
 	if err != nil {
 		if sub := b.submoduleOf(rel); sub != "" {
 			return "", inSubmodule(rel, sub)
@@ -255,6 +258,84 @@ func (b *Box) submoduleOf(rel string) string {
 // inSubmodule is the error for rel inside submodule sub.
 func inSubmodule(rel, sub string) error {
 	return fmt.Errorf("%s is inside the git submodule %s: another repository's files, not checked out in the ticket's worktree and never in its commits; change this repository's own files", shown(rel), sub)
+}
+
+// readLarge is read_file of a file too large to load (over 32 MiB): its
+// lines are streamed, those asked for kept (up to 64 KiB), and the rest
+// not read at all (so not counted).
+func (b *Box) readLarge(rel string, offset, limit int) (string, error) {
+	f, fi, err := wtfile.OpenLinked(b.root, rel)
+	if err != nil {
+		return "", fileErr(rel, err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 64<<10)
+	if head, _ := r.Peek(8000); looksBinary(head) {
+		return "", fmt.Errorf("%s looks like a binary file (%d bytes); not shown", shown(rel), fi.Size())
+	}
+	var sb strings.Builder
+	n, last, clipped := 0, offset-1, 0
+	full, eof := false, false
+	for limit == 0 || n < offset-1+limit {
+		want := n+1 >= offset && !full
+		room := 0
+		if want {
+			room = readCap - sb.Len()
+		}
+		line, size, err := nextLine(r, room)
+		if size == 0 && err != nil {
+			eof = true
+			break
+		}
+		n++
+		if want {
+			if len(line) < size {
+				// longer than what is left of the read
+				if sb.Len() == 0 {
+					sb.Write(line)
+					last, clipped = n, size
+				}
+				full = true
+				break
+			}
+			sb.Write(line)
+			last = n
+		}
+		if err != nil {
+			eof = true
+			break
+		}
+	}
+	if n < offset {
+		return "", fmt.Errorf("offset %d is past the end of %s (%d lines)", offset, shown(rel), n)
+	}
+	if !strings.HasSuffix(sb.String(), "\n") {
+		sb.WriteByte('\n')
+	}
+	switch {
+	case eof && !full:
+		fmt.Fprintf(&sb, "[showed lines %d-%d, the end of the file (%d lines, %d bytes)]", offset, last, n, fi.Size())
+	case clipped > 0:
+		fmt.Fprintf(&sb, "[line %d is %d bytes: only its start is shown, cut at 64 KiB; the file is %d bytes, too large to count its lines; continue with offset=%d]", last, clipped, fi.Size(), last+1)
+	default:
+		fmt.Fprintf(&sb, "[showed lines %d-%d of a file of %d bytes, too large to count its lines; continue with offset=%d]", offset, last, fi.Size(), last+1)
+	}
+	return sb.String(), nil
+}
+
+// nextLine reads one line of r (its newline included), keeping at most
+// keep bytes of it; size is the whole line's.
+func nextLine(r *bufio.Reader, keep int) (line []byte, size int, err error) {
+	for {
+		part, err := r.ReadSlice('\n')
+		size += len(part)
+		if room := keep - len(line); room > 0 {
+			line = append(line, part[:min(room, len(part))]...)
+		}
+		if err != bufio.ErrBufferFull {
+			return line, size, err
+		}
+	}
 }
 
 func (b *Box) writeFile(_ context.Context, a args) (string, error) {

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -934,5 +935,35 @@ func TestSubmoduleFilesAreSaidToBeAnotherRepositorys(t *testing.T) {
 	// beside it, as ever
 	if res, isErr := call(t, b, "write_file", map[string]any{"path": "vendor/own.txt", "content": "x"}); isErr {
 		t.Fatalf("beside the submodule: %q", res)
+	}
+}
+
+// A file too large to load (over 32 MiB) is still read in part: its
+// lines streamed to the offset asked for.
+func TestReadPartOfAHugeFile(t *testing.T) {
+	b, wt, _ := setup(t, Options{})
+	var buf bytes.Buffer
+	const lines = 300000
+	for i := 1; i <= lines; i++ {
+		fmt.Fprintf(&buf, "line %07d %s\n", i, strings.Repeat("x", 100))
+	}
+	if buf.Len() <= maxFileBytes {
+		t.Fatalf("the file is only %d bytes", buf.Len())
+	}
+	mustWrite(t, filepath.Join(wt, "huge.log"), buf.String())
+	res, isErr := call(t, b, "read_file", map[string]any{"path": "huge.log", "offset": 250000, "limit": 3})
+	if isErr || !strings.HasPrefix(res, "line 0250000 ") || strings.Count(res, "\n") != 3 || !strings.HasSuffix(res, "continue with offset=250003]") {
+		t.Fatalf("%v %q", isErr, res)
+	}
+	res, isErr = call(t, b, "read_file", map[string]any{"path": "huge.log", "offset": lines - 1, "limit": 5})
+	if isErr || !strings.HasPrefix(res, fmt.Sprintf("line %07d ", lines-1)) || !strings.Contains(res, "the end of the file (300000 lines") {
+		t.Fatalf("%v %q", isErr, res)
+	}
+	res, isErr = call(t, b, "read_file", map[string]any{"path": "huge.log", "offset": lines + 5})
+	wantErr(t, res, isErr, "past the end")
+	// from the start, as much as a read holds
+	res, _ = call(t, b, "read_file", map[string]any{"path": "huge.log"})
+	if len(res) > 70<<10 || !strings.HasPrefix(res, "line 0000001 ") || !strings.Contains(res, "too large to count its lines; continue with offset=") {
+		t.Fatalf("%d bytes, ends %q", len(res), res[max(len(res)-120, 0):])
 	}
 }
