@@ -570,6 +570,10 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 			} else {
 				d.jump(-1)
 			}
+			// a file whose lines are all left of where the view was
+			// scrolled would show a blank pane
+			l := m.layout()
+			d.fit(l.contentW, l.contentH)
 		}
 	default:
 		return m.action(k)

@@ -1226,6 +1226,27 @@ func TestDiffScrollsSideways(t *testing.T) {
 	}
 }
 
+// Going to the next file of a diff scrolled far right comes back left as
+// far as that file's lines need: its short lines are not left off screen.
+func TestNextFileOfAScrolledDiffShowsIt(t *testing.T) {
+	f := fixture()
+	f.diffs["T-1"] = "diff --git a/app.min.js b/app.min.js\n--- a/app.min.js\n+++ b/app.min.js\n@@ -1 +1 @@\n+" + strings.Repeat("x", 400) + "\n" +
+		"diff --git a/short.go b/short.go\n--- a/short.go\n+++ b/short.go\n@@ -1 +1 @@\n+SHORTLINE\n"
+	m := newTestModel(t, f, 80, 24)
+	m = press(t, m, "4")
+	for range 12 {
+		m = press(t, m, "l")
+	}
+	d := m.diffs["T-1"]
+	if d.left == 0 {
+		t.Fatal("did not scroll")
+	}
+	m = press(t, m, "]")
+	if !strings.Contains(plain(m), "SHORTLINE") {
+		t.Fatalf("the next file is off screen (left %d):\n%s", d.left, plain(m))
+	}
+}
+
 // The focused pane is unmistakable: its title is marked and its border
 // bright; the queue's selection is reversed only while j and k move it.
 // After tab the view changes accordingly, and j scrolls the detail pane,
