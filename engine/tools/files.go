@@ -225,7 +225,17 @@ func (b *Box) readFile(_ context.Context, a args) (string, error) {
 			fmt.Fprintf(&sb, "[showed lines %d-%d of %d; continue with offset=%d]", offset, last, total, last+1)
 		}
 	}
-	return sb.String(), nil
+	return withoutNUL(sb.String()), nil
+}
+
+// withoutNUL shows a NUL past the bytes looked at for binary files as
+// U+FFFD: text with a stray one is still text, but a NUL is no character
+// a model or its provider takes.
+func withoutNUL(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
 // submoduleOf is the submodule (a path .gitmodules names) that rel is or
@@ -320,7 +330,7 @@ func (b *Box) readLarge(rel string, offset, limit int) (string, error) {
 	default:
 		fmt.Fprintf(&sb, "[showed lines %d-%d of a file of %d bytes, too large to count its lines; continue with offset=%d]", offset, last, fi.Size(), last+1)
 	}
-	return sb.String(), nil
+	return withoutNUL(sb.String()), nil
 }
 
 // nextLine reads one line of r (its newline included), keeping at most

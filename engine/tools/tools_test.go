@@ -967,3 +967,14 @@ func TestReadPartOfAHugeFile(t *testing.T) {
 		t.Fatalf("%d bytes, ends %q", len(res), res[max(len(res)-120, 0):])
 	}
 }
+
+// A NUL past the bytes looked at for binary files reaches the model as
+// U+FFFD, not as a NUL.
+func TestLateNULIsNotSent(t *testing.T) {
+	b, wt, _ := setup(t, Options{})
+	mustWrite(t, filepath.Join(wt, "late_nul.md"), strings.Repeat("text line\n", 2000)+"a\x00b\n")
+	res, isErr := call(t, b, "read_file", map[string]any{"path": "late_nul.md", "offset": 2001})
+	if isErr || strings.IndexByte(res, 0) >= 0 || !strings.HasPrefix(res, "a\uFFFDb") {
+		t.Fatalf("%v %q", isErr, res)
+	}
+}
