@@ -108,13 +108,7 @@ func TestConfinedCommandsReadNoTerminal(t *testing.T) {
 		t.Errorf("a test run: %v %q", err, res.Output)
 	}
 	forEachConfinement(t, func(t *testing.T, name string, mode sandboxMode) {
-		b, err := newWithMode(Options{Root: wt, TempDir: filepath.Join(t.TempDir(), "tmp")}, mode)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Close()
-		out, _ := call(t, b, "run_command", map[string]any{"command": command})
-		if !strings.Contains(out, "refused") || strings.Contains(out, "typed") {
+		if out := runCommandIn(t, mode, wt, command); !strings.Contains(out, "refused") || strings.Contains(out, "typed") {
 			t.Errorf("run_command under %s: %q", name, out)
 		}
 	})
@@ -205,15 +199,22 @@ func TestConfinedCommandsReachNoDevice(t *testing.T) {
 	}
 	check(t, "a test run", res.Output)
 	forEachConfinement(t, func(t *testing.T, name string, mode sandboxMode) {
-		b, err := newWithMode(Options{Root: wt, TempDir: filepath.Join(t.TempDir(), "tmp")}, mode)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Close()
-		out, _ := call(t, b, "run_command", map[string]any{"command": command})
-		check(t, "run_command under "+name, out)
+		check(t, "run_command under "+name, runCommandIn(t, mode, wt, command))
 	})
 	if disk == "" {
 		t.Log("no disk readable here: only mknod and the ordinary devices were tried")
 	}
+}
+
+// runCommandIn is run_command's result for command in worktree wt,
+// confined as mode.
+func runCommandIn(t *testing.T, mode sandboxMode, wt, command string) string {
+	t.Helper()
+	b, err := newWithMode(Options{Root: wt, TempDir: filepath.Join(t.TempDir(), "tmp")}, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	out, _ := call(t, b, "run_command", map[string]any{"command": command})
+	return out
 }
