@@ -1549,3 +1549,17 @@ func TestMissingModuleIsTheCommandsOwn(t *testing.T) {
 		}
 	}
 }
+
+// Files named like the revisions agent-tui's git commands name (HEAD, the
+// base branch) are not taken for them: every diff says where its paths
+// start.
+func TestFilesNamedLikeRevisions(t *testing.T) {
+	project := maps.Clone(shellProject)
+	project["HEAD"], project["main"] = "notes\n", "more notes\n"
+	h := newHarnessOn(t, project, "", developer)
+	id := h.add("hotfix", "beside HEAD", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+}

@@ -810,7 +810,7 @@ func (r *Repo) Diff(ctx context.Context, wt, base string) (string, error) {
 	var out string
 	err := r.withFullIndex(ctx, wt, func(env []string) error {
 		var err error
-		out, err = r.diffCapped(ctx, wt, env, "diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base)
+		out, err = r.diffCapped(ctx, wt, env, "diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base, "--")
 		return err
 	})
 	return out, err
@@ -840,7 +840,7 @@ func (r *Repo) diffCapped(ctx context.Context, dir string, env []string, args ..
 // committed against its merge-base with base: what a merge would bring in,
 // without the uncommitted files a build or test run leaves behind.
 func (r *Repo) BranchDiff(ctx context.Context, wt, base string) (string, error) {
-	return r.diffCapped(ctx, wt, nil, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base, "HEAD")
+	return r.diffCapped(ctx, wt, nil, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base, "HEAD", "--")
 }
 
 // MergedDiff is what a merge commit brought to its first parent: a finished
@@ -896,7 +896,7 @@ func (r *Repo) StageAll(ctx context.Context, wt, base string) ([]string, error) 
 	if err := r.Stage(ctx, wt); err != nil {
 		return nil, err
 	}
-	out, err := r.gitIn(ctx, wt, nil, "diff", "--cached", "--name-only", "--no-renames", "-z", "--merge-base", base)
+	out, err := r.gitIn(ctx, wt, nil, "diff", "--cached", "--name-only", "--no-renames", "-z", "--merge-base", base, "--")
 	if err != nil {
 		return nil, err
 	}
