@@ -530,10 +530,11 @@ func ownConfig(changed []string) []string {
 }
 
 // gitDirsAmong are the directories of the worktree wt, on the way to a
-// changed path, laid out as a git repository (HEAD, objects/, refs/): git
-// run there, by a person or their shell's prompt, takes it for one and
-// runs what its config says (hooks, core.fsmonitor) as them. A nested
-// .git is taken out at staging; this layout is not one git add sees.
+// changed path, laid out as a git repository (a HEAD beside objects/,
+// refs/ or commondir): git run there, by a person or their shell's
+// prompt, takes it for one and runs what its config says (hooks,
+// core.fsmonitor) as them. A nested .git is taken out at staging; this
+// layout is not one git add sees.
 func gitDirsAmong(wt string, changed []string) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -541,10 +542,14 @@ func gitDirsAmong(wt string, changed []string) []string {
 		for d := path.Dir(p); d != "." && d != "/" && !seen[d]; d = path.Dir(d) {
 			seen[d] = true
 			dir := filepath.Join(wt, filepath.FromSlash(d))
-			head, herr := os.Lstat(filepath.Join(dir, "HEAD"))
-			objects, oerr := os.Lstat(filepath.Join(dir, "objects"))
-			refs, rerr := os.Lstat(filepath.Join(dir, "refs"))
-			if herr == nil && oerr == nil && rerr == nil && head.Mode().IsRegular() && objects.IsDir() && refs.IsDir() {
+			has := func(name string) bool {
+				_, err := os.Lstat(filepath.Join(dir, name))
+				return err == nil
+			}
+			// git takes HEAD as a symlink too, and finds objects/ and
+			// refs/ through links or a commondir file: any of them with
+			// a HEAD is enough to refuse
+			if has("HEAD") && (has("objects") || has("refs") || has("commondir")) {
 				out = append(out, d)
 			}
 		}
@@ -576,7 +581,7 @@ func sourcelessModules(wt string) []string {
 			}
 			return nil
 		}
-		if strings.HasSuffix(name, ".pyc") && d.Type().IsRegular() {
+		if strings.HasSuffix(name, ".pyc") { // a link to one is imported as one
 			if rel, err := filepath.Rel(wt, p); err == nil {
 				out = append(out, filepath.ToSlash(rel))
 			}
@@ -588,7 +593,7 @@ func sourcelessModules(wt string) []string {
 
 // gitDirObjection is what the guards say of gitDirsAmong's finds.
 func gitDirObjection(dirs []string) string {
-	return "a directory laid out as a git repository was written (" + strings.Join(dirs, ", ") + ": HEAD, objects/, refs/): git run there would take it for a repository and run what its config says as the user; remove it"
+	return "a directory laid out as a git repository was written (" + strings.Join(dirs, ", ") + ": HEAD beside objects/, refs/ or commondir): git run there would take it for a repository and run what its config says as the user; remove it"
 }
 
 // isOwnConfig says whether the path p is, holds or leads to agent-tui's

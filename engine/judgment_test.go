@@ -652,7 +652,7 @@ func TestCodeMayNotWriteARepositoryLayout(t *testing.T) {
 		writeCall("c", "tools/cache/config", "[core]\n\tbare = false\n\tworktree = ../..\n\tfsmonitor = \"touch /tmp/pwned; false\"\n")))
 	id := h.add("hotfix", "plants a repository", false)
 	h.runIdle()
-	h.firstFailedThenDone(id, "code", "laid out as a git repository was written (tools/cache: HEAD, objects/, refs/)")
+	h.firstFailedThenDone(id, "code", "laid out as a git repository was written (tools/cache: HEAD beside objects/, refs/ or commondir)")
 	if _, err := os.Stat(filepath.Join(h.dir, "tools", "cache")); !os.IsNotExist(err) {
 		t.Fatalf("the layout reached the checkout: %v", err)
 	}
@@ -1561,5 +1561,37 @@ func TestFilesNamedLikeRevisions(t *testing.T) {
 	h.runIdle()
 	if tk := h.ticket(id); tk.Status != store.StatusDone {
 		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+}
+
+// The layouts git takes for a repository, however made: a HEAD that is a
+// link, objects/ through a link, objects/ and refs/ through commondir.
+// And a .pyc that is a link to one.
+func TestRepositoryLayoutsAndLinkedBytecodeAreFound(t *testing.T) {
+	wt := t.TempDir()
+	mk := func(p, content string) {
+		full := filepath.Join(wt, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("ga/refs/heads/main", "x")
+	mk("ga/objects/.keep", "")
+	os.Symlink("refs/heads/main", filepath.Join(wt, "ga", "HEAD"))
+	mk("gb/HEAD", "ref: refs/heads/main\n")
+	mk("gb/refs/.keep", "")
+	os.Symlink("refs", filepath.Join(wt, "gb", "objects"))
+	mk("gc/HEAD", "ref: refs/heads/main\n")
+	mk("gc/commondir", "../gcc\n")
+	mk("src/HEAD.txt", "not a repository")
+	got := gitDirsAmong(wt, []string{"ga/config", "gb/HEAD", "gc/commondir", "src/HEAD.txt"})
+	if !slices.Equal(got, []string{"ga", "gb", "gc"}) {
+		t.Fatalf("found %v", got)
+	}
+	mk("__pycache__/zz.cpython-311.pyc", "x")
+	os.Symlink("__pycache__/zz.cpython-311.pyc", filepath.Join(wt, "unittest.pyc"))
+	if got := sourcelessModules(wt); !slices.Equal(got, []string{"unittest.pyc"}) {
+		t.Fatalf("bytecode found %v", got)
 	}
 }
