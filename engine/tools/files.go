@@ -501,6 +501,9 @@ func (b *Box) search(ctx context.Context, a args) (string, error) {
 		return "", err
 	}
 	start := filepath.ToSlash(rel)
+	if sub := b.submoduleOf(rel); sub != "" {
+		return "", inSubmodule(rel, sub)
+	}
 	if _, err := b.root.Stat(rel); err != nil {
 		return "", fileErr(rel, err)
 	}

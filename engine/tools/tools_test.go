@@ -923,6 +923,7 @@ func TestSubmoduleFilesAreSaidToBeAnotherRepositorys(t *testing.T) {
 		{"edit_file", map[string]any{"path": "vendor/sub/README", "old_string": "a", "new_string": "b"}},
 		{"read_file", map[string]any{"path": "vendor/sub/README"}},
 		{"list_dir", map[string]any{"path": "vendor/sub"}},
+		{"search", map[string]any{"pattern": "x", "path": "vendor/sub"}},
 	} {
 		res, isErr := call(t, b, c.tool, c.args)
 		if !isErr || !strings.Contains(res, "inside the git submodule vendor/sub") {
