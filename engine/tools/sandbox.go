@@ -465,7 +465,7 @@ func makeToolCaches() {
 // makes its semaphores there).
 func CheckWritable(sensitive bool, own ...string) []string {
 	var out []string
-	own = append(own, "/dev/null", "/dev/shm")
+	own = append(own, "/dev/null", "/dev/full", "/dev/shm")
 	for _, p := range append(existing(own), cacheDirs(sensitive, own...)...) {
 		if !slices.Contains(out, p) {
 			out = append(out, p)
@@ -497,7 +497,7 @@ func (b *Box) commandArgv(command string) []string {
 	case sandboxLandlock:
 		if self, err := os.Executable(); err == nil {
 			argv := append([]string{self, HelperArg}, b.writable()...)
-			argv = append(argv, "/dev/null")
+			argv = append(argv, "/dev/null", "/dev/full") // (a test of a full disk writes /dev/full)
 			for _, r := range existing(b.opts.Readable) {
 				argv = append(argv, readableMark+r)
 			}

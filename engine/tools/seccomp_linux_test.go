@@ -181,19 +181,20 @@ func TestConfinedCommandsReachNoDevice(t *testing.T) {
 		}
 	}
 	command := "head -c 3 /dev/urandom | wc -c; echo x > /dev/null && echo null-ok; " +
+		"dd if=/dev/zero of=/dev/full bs=1 count=1 2>&1 | grep -q 'No space' && echo full-ok; " +
 		"mknod node.$$ c 1 3 2>/dev/null && echo MADE || echo mknod-refused"
 	if disk != "" {
 		command += "; head -c 1 " + disk + " >/dev/null 2>&1 && echo DISK-READ || echo disk-refused"
 	}
 	check := func(t *testing.T, how, out string) {
 		t.Helper()
-		if !strings.Contains(out, "3\n") || !strings.Contains(out, "null-ok") || strings.Contains(out, "DISK-READ") ||
+		if !strings.Contains(out, "3\n") || !strings.Contains(out, "null-ok") || !strings.Contains(out, "full-ok") || strings.Contains(out, "DISK-READ") ||
 			(disk != "" && !strings.Contains(out, "disk-refused")) || strings.Contains(out, "MADE") {
 			t.Errorf("%s: %q", how, out)
 		}
 	}
 	wt := t.TempDir()
-	res, err := ExecConfined(context.Background(), []string{"sh", "-c", command}, wt, os.Environ(), 10*time.Second, 4096, []string{wt, "/dev/null"}, nil, nil)
+	res, err := ExecConfined(context.Background(), []string{"sh", "-c", command}, wt, os.Environ(), 10*time.Second, 4096, CheckWritable(false, wt), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
