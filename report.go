@@ -501,17 +501,14 @@ func statusText(t *store.Ticket) string {
 	if d := engine.PendingDecision(t); d != nil {
 		s += " (" + engine.DecisionWords(d.Kind) + " pending)"
 	}
-	movable := t.Status == store.StatusRunning || t.Status == store.StatusQueued
 	switch will, _ := engine.PausedAfterDecisions(t); {
 	case will && !t.Paused:
 		return s + " (pause pending)"
 	case !will && t.Paused:
 		return "paused (resume pending)"
-	case t.Paused && movable && engine.ApprovedHere(t):
-		// approved, held by the pause before it went on (a merge, say)
-		return "paused (approved at " + t.Phase + ": goes on once resumed)"
-	case t.Paused && movable:
-		return "paused"
+	case engine.PausedWords(t) != "":
+		// (approved, held by the pause before it went on: a merge, say)
+		return engine.PausedWords(t)
 	case t.Paused:
 		return s + " (paused)"
 	}

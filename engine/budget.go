@@ -355,20 +355,16 @@ func fitToolResults(msgs []openai.ChatCompletionMessage, budget int) []string {
 	// the latest results share what is left: the small ones whole, the
 	// large ones an equal share each (cut in proportion, a 30-token read
 	// lost its one line to make room beside a 64 KiB one)
-	var latestResults []int
+	var latestResults, sizes []int
 	total := 0
 	for i := latest + 1; i < len(msgs); i++ {
 		if msgs[i].Role == openai.ChatMessageRoleTool {
-			latestResults = append(latestResults, i)
-			total += llm.EstimateTokens(msgs[i].Content)
+			n := llm.EstimateTokens(msgs[i].Content)
+			latestResults, sizes, total = append(latestResults, i), append(sizes, n), total+n
 		}
 	}
 	if total == 0 {
 		return trimmed
-	}
-	sizes := make([]int, len(latestResults))
-	for j, i := range latestResults {
-		sizes[j] = llm.EstimateTokens(msgs[i].Content)
 	}
 	shares := fairShares(sizes, max(total-over, 0))
 	for j, i := range latestResults {

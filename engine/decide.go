@@ -320,6 +320,19 @@ func ApprovedHere(t *store.Ticket) bool {
 	return false
 }
 
+// PausedWords is how a paused ticket that would otherwise move (queued,
+// running) is said: "paused", or that an approve waits for its resume;
+// "" for any other ticket. Its status is only what it goes back to.
+func PausedWords(t *store.Ticket) string {
+	switch {
+	case !t.Paused || (t.Status != store.StatusRunning && t.Status != store.StatusQueued):
+		return ""
+	case ApprovedHere(t):
+		return "paused (approved at " + t.Phase + ": goes on once resumed)"
+	}
+	return "paused"
+}
+
 // PausedAfterDecisions is whether t will be paused once its recorded
 // pause and resume decisions are carried out (t.Paused lags them until a
 // run does), and whether any still wait.
@@ -348,11 +361,8 @@ func Allowed(t *store.Ticket, kind string) error {
 	switch {
 	case t.Status == store.StatusWaitingChildren:
 		status = "waiting for its children"
-	case t.Paused && (t.Status == store.StatusRunning || t.Status == store.StatusQueued) && ApprovedHere(t):
-		// as list says it: "running" is only what it goes back to
-		status = "paused (approved at " + t.Phase + ": goes on once resumed)"
-	case t.Paused && (t.Status == store.StatusRunning || t.Status == store.StatusQueued):
-		status = "paused"
+	case PausedWords(t) != "":
+		status = PausedWords(t) // as list says it
 	}
 	switch kind {
 	case store.DecisionEditApprove:

@@ -441,8 +441,6 @@ func (e *Engine) removeTicketTemp(t *store.Ticket) {
 	}
 }
 
-// overview is a short map of the repository: top-level entries and the
-// start of the README.
 // maxOverviewEntries and maxOverviewBytes bound the overview's list of
 // top-level entries.
 const (
@@ -450,6 +448,8 @@ const (
 	maxOverviewBytes   = 6000
 )
 
+// overview is a short map of the repository: top-level entries and the
+// start of the README.
 func (e *Engine) overview(dir string) string {
 	if dir == "" {
 		return ""

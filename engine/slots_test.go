@@ -93,22 +93,12 @@ func TestSlotsLeftFreeGoToTheNewerWaiting(t *testing.T) {
 // goroutines start in no set order, but a newer ticket does not take a
 // slot before an older one has asked.
 func TestTicketsStartOldestFirst(t *testing.T) {
-	var mu sync.Mutex
 	var first []string
-	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
-		mu.Lock()
-		if id := ticketOf(r); !slices.Contains(first, id) {
+	for _, id := range requestsOneSlot(t, 5) {
+		if !slices.Contains(first, id) {
 			first = append(first, id)
 		}
-		mu.Unlock()
-		return developer(r, phase)
-	})
-	h.cfg.MaxParallel = 1
-	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: h.eng.router, Prompts: h.eng.prompts})
-	for i := 1; i <= 5; i++ {
-		h.add("hotfix", fmt.Sprintf("t%d", i), false)
 	}
-	h.runIdle()
 	if len(first) != 5 || !slices.IsSortedFunc(first, func(a, b string) int {
 		x, _ := store.ParseID(a)
 		y, _ := store.ParseID(b)
@@ -122,8 +112,17 @@ func TestTicketsStartOldestFirst(t *testing.T) {
 // it: tickets run one after another, not two by turns, each done before
 // the next begins.
 func TestATicketKeepsItsPlaceBetweenSteps(t *testing.T) {
+	order := requestsOneSlot(t, 3)
+	if runs := slices.Compact(slices.Clone(order)); !slices.Equal(runs, []string{"T-1", "T-2", "T-3"}) {
+		t.Fatalf("requests by ticket, in runs: %v", runs)
+	}
+}
+
+// requestsOneSlot runs n hotfixes with max_parallel = 1 and says the
+// ticket of each model request, in order.
+func requestsOneSlot(t *testing.T, n int) []string {
 	var mu sync.Mutex
-	var order []string // the ticket of each request, in order
+	var order []string
 	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
 		mu.Lock()
 		order = append(order, ticketOf(r))
@@ -132,15 +131,13 @@ func TestATicketKeepsItsPlaceBetweenSteps(t *testing.T) {
 	})
 	h.cfg.MaxParallel = 1
 	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: h.eng.router, Prompts: h.eng.prompts})
-	for i := 1; i <= 3; i++ {
+	for i := 1; i <= n; i++ {
 		h.add("hotfix", fmt.Sprintf("t%d", i), false)
 	}
 	h.runIdle()
 	mu.Lock()
 	defer mu.Unlock()
-	if runs := slices.Compact(slices.Clone(order)); !slices.Equal(runs, []string{"T-1", "T-2", "T-3"}) {
-		t.Fatalf("requests by ticket, in runs: %v", runs)
-	}
+	return slices.Clone(order)
 }
 
 // An expected ticket holds a newer one up only until it asks, or says it

@@ -67,8 +67,8 @@ func ParseSplit(text string) ([]SplitTicket, error) {
 	if len(raw.Tickets) == 0 {
 		return nil, errors.New("the split has no tickets")
 	}
-	// every ticket's every problem at once: one an attempt would let the
-	// model fix one thing per attempt, and run out of attempts
+	// every problem of every ticket at once: told one per attempt, the
+	// model fixes one thing each time and runs out of attempts
 	var problems []string
 	for i, t := range raw.Tickets {
 		t.Kind = strings.TrimSpace(strings.ToLower(t.Kind))

@@ -174,11 +174,16 @@ func (d inputDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 	return d, cmd, false
 }
 
-func (d inputDialog) sized(width int) dialog { return d.withWidth(width) }
+// sized is the dialog at width, its text scrolled to it (in Update: View
+// only draws at the width).
+func (d inputDialog) sized(width int) dialog {
+	d = d.withWidth(width)
+	d.input.SetCursor(d.input.Position())
+	return d
+}
 
 func (d inputDialog) withWidth(width int) inputDialog {
 	d.input.SetWidth(max(width-8, 10))
-	d.input.SetCursor(d.input.Position()) // scrolled to that width
 	return d
 }
 

@@ -148,14 +148,17 @@ func (f newTicketForm) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 // bodyRows is the body's height when the screen has room for it.
 const bodyRows = 5
 
-func (f newTicketForm) sized(width int) dialog { return f.withWidth(width) }
+// sized is the form at width, its title scrolled to it (in Update: View
+// only draws at the width).
+func (f newTicketForm) sized(width int) dialog {
+	f = f.withWidth(width)
+	f.title.SetCursor(f.title.Position())
+	return f
+}
 
 func (f newTicketForm) withWidth(width int) newTicketForm {
 	inner := max(width-4, 10)
 	f.title.SetWidth(inner - 2)
-	// scrolled to that width: a title put back by refill, or pasted
-	// before the form was sized, would be drawn whole
-	f.title.SetCursor(f.title.Position())
 	f.body.SetWidth(inner)
 	return f
 }

@@ -161,6 +161,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
+		// an input's text is scrolled to its dialog's width
+		for i, d := range m.dialogs {
+			if s, ok := d.(sizedDialog); ok {
+				m.dialogs[i] = s.sized(dialogWidth(m.width))
+			}
+		}
 		if l := m.layout(); l.contentW > 0 {
 			// wider now: what was scrolled out of view to the left fits
 			for _, d := range m.diffs {
@@ -273,8 +279,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		if msg.err != nil {
 			// the form comes back with what was typed and why it failed
 			f, cmd := m.newTicketForm()
-			f = f.refill(msg.n, msg.err.Error())
-			m.dialogs = append(m.dialogs, f)
+			// sized: the title put back is scrolled to the form's width
+			m.dialogs = append(m.dialogs, f.refill(msg.n, msg.err.Error()).sized(dialogWidth(m.width)))
 			return cmd
 		}
 		m.q.put(msg.t)

@@ -103,14 +103,26 @@ func LoadWithEnv(path string, getenv func(string) string) (*Config, error) {
 	if err := c.Validate(); err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.noModels {
-			if u := UserConfigPath(getenv); u != "" {
-				// which one: XDG_CONFIG_HOME moves it from ~/.config
-				e.Msg = strings.Replace(e.Msg, "no user config file", "no user config file ("+u+")", 1)
-			}
+			// which file: XDG_CONFIG_HOME moves it from ~/.config
+			e.Msg = noModelsMsg(UserConfigPath(getenv), false)
 		}
 		return nil, err
 	}
 	return c, nil
+}
+
+// noModelsMsg says that a file declares no providers or models and that
+// none could be taken from the user config file user ("" when no path
+// could be made for it; there: it exists, and declares none either) or
+// OPENAI_API_KEY.
+func noModelsMsg(user string, there bool) string {
+	switch {
+	case there:
+		return "no [[provider]] or [[model]] declared, nor in the user config file " + user + ", and no OPENAI_API_KEY to take them from (see README, 3. The config file)"
+	case user != "":
+		return "no [[provider]] or [[model]] declared, and no user config file (" + user + ") or OPENAI_API_KEY to take them from (see README, 3. The config file)"
+	}
+	return "no [[provider]] or [[model]] declared, and no user config file or OPENAI_API_KEY to take them from (see README, 3. The config file)"
 }
 
 // modelsElsewhere is the config whose providers and models a file without
@@ -130,7 +142,7 @@ func modelsElsewhere(path string, getenv func(string) string) (*Config, error) {
 				if errors.As(err, &e) && e.noModels {
 					// said of the file that needs them: the user config
 					// is there, and declares none either
-					return nil, &Error{File: path, noModels: true, Msg: "no [[provider]] or [[model]] declared, nor in the user config file " + u + ", and no OPENAI_API_KEY to take them from (see README, 3. The config file)"}
+					return nil, &Error{File: path, noModels: true, Msg: noModelsMsg(u, true)}
 				}
 				return c, err
 			}

@@ -52,7 +52,7 @@ func (c *Config) Validate() error {
 			if err := c.validateSettings(fail, nil); err != nil {
 				return err
 			}
-			return &Error{File: c.Path, Msg: "no [[provider]] or [[model]] declared, and no user config file or OPENAI_API_KEY to take them from (see README, 3. The config file)", noModels: true}
+			return &Error{File: c.Path, Msg: noModelsMsg("", false), noModels: true}
 		}
 		return &Error{File: c.Path, Msg: "no [[model]] declared: a file that declares providers names its models too"}
 	}

@@ -172,10 +172,7 @@ func (b *Box) readFile(_ context.Context, a args) (string, error) {
 		return b.readLarge(rel, offset, limit)
 	}
 	if err != nil {
-		if sub := b.submoduleOf(rel); sub != "" {
-			return "", inSubmodule(rel, sub)
-		}
-		return "", err
+		return "", b.orSubmodule(rel, err)
 	}
 	if looksBinary(data) {
 		return "", fmt.Errorf("%s looks like a binary file (%d bytes); not shown", rel, len(data))
@@ -268,6 +265,15 @@ func (b *Box) submoduleOf(rel string) string {
 // inSubmodule is the error for rel inside submodule sub.
 func inSubmodule(rel, sub string) error {
 	return fmt.Errorf("%s is inside the git submodule %s: another repository's files, not checked out in the ticket's worktree and never in its commits; change this repository's own files", shown(rel), sub)
+}
+
+// orSubmodule is err, said as what it is when rel is inside a submodule
+// (its files are not there to read); nil stays nil otherwise.
+func (b *Box) orSubmodule(rel string, err error) error {
+	if sub := b.submoduleOf(rel); sub != "" {
+		return inSubmodule(rel, sub)
+	}
+	return err
 }
 
 // readLarge is read_file of a file too large to load (over 32 MiB): its
@@ -370,9 +376,9 @@ func (b *Box) write(rel string, data []byte) error {
 	if isGitPath(rel) {
 		return errors.New(".git belongs to git and cannot be written")
 	}
-	if sub := b.submoduleOf(rel); sub != "" {
+	if err := b.orSubmodule(rel, nil); err != nil {
 		// written, it would be left out of every commit without a word
-		return inSubmodule(rel, sub)
+		return err
 	}
 	if i := strings.IndexFunc(rel, unreadable); i >= 0 {
 		// U+202E makes "tset_esrever.og" read as "reverse_test.go" in a diff
@@ -416,10 +422,7 @@ func (b *Box) editFile(_ context.Context, a args) (string, error) {
 	}
 	data, err := b.readAll(rel)
 	if err != nil {
-		if sub := b.submoduleOf(rel); sub != "" {
-			return "", inSubmodule(rel, sub)
-		}
-		return "", err
+		return "", b.orSubmodule(rel, err)
 	}
 	switch n := strings.Count(string(data), oldS); n {
 	case 1:
@@ -441,10 +444,7 @@ func (b *Box) listDir(_ context.Context, a args) (string, error) {
 	}
 	f, err := b.root.Open(rel)
 	if err != nil {
-		if sub := b.submoduleOf(rel); sub != "" {
-			return "", inSubmodule(rel, sub)
-		}
-		return "", fileErr(rel, err)
+		return "", b.orSubmodule(rel, fileErr(rel, err))
 	}
 	defer f.Close()
 	entries, err := f.ReadDir(-1)
@@ -458,17 +458,21 @@ func (b *Box) listDir(_ context.Context, a args) (string, error) {
 	offset = max(offset, 1)
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	entries = slices.DeleteFunc(entries, func(e fs.DirEntry) bool { return e.Name() == ".git" })
-	if offset > 1 && offset > len(entries) {
+	if offset > max(len(entries), 1) {
 		return "", fmt.Errorf("offset %d is past the end of %s (%d entries)", offset, shown(rel), len(entries))
 	}
+	if len(entries) == 0 {
+		if err := b.orSubmodule(rel, nil); err != nil {
+			return "", err
+		}
+		return "(empty directory)", nil
+	}
 	var sb strings.Builder
-	n := 0
 	for i, e := range entries[offset-1:] {
-		if n == maxListEntries {
+		if i == maxListEntries {
 			fmt.Fprintf(&sb, "[listed entries %d-%d of %d; continue with offset=%d]\n", offset, offset+i-1, len(entries), offset+i)
 			break
 		}
-		n++
 		sb.WriteString(quoteName(e.Name()))
 		switch {
 		case e.IsDir():
@@ -477,12 +481,6 @@ func (b *Box) listDir(_ context.Context, a args) (string, error) {
 			sb.WriteByte('@')
 		}
 		sb.WriteByte('\n')
-	}
-	if n == 0 {
-		if sub := b.submoduleOf(rel); sub != "" {
-			return "", inSubmodule(rel, sub)
-		}
-		return "(empty directory)", nil
 	}
 	return strings.TrimSuffix(sb.String(), "\n"), nil
 }
@@ -501,8 +499,8 @@ func (b *Box) search(ctx context.Context, a args) (string, error) {
 		return "", err
 	}
 	start := filepath.ToSlash(rel)
-	if sub := b.submoduleOf(rel); sub != "" {
-		return "", inSubmodule(rel, sub)
+	if err := b.orSubmodule(rel, nil); err != nil {
+		return "", err
 	}
 	if _, err := b.root.Stat(rel); err != nil {
 		return "", fileErr(rel, err)

@@ -459,13 +459,17 @@ func makeToolCaches() {
 	}
 }
 
+// writableDevices are the devices commands may write: /dev/null, and
+// /dev/full (a test of a full disk writes it).
+var writableDevices = []string{"/dev/null", "/dev/full"}
+
 // CheckWritable is where the user's test and CI runs may write: the
 // ticket's own paths (its worktree, temporary directory, private object
 // store), the caches, /dev/null and /dev/shm (Python's multiprocessing
 // makes its semaphores there).
 func CheckWritable(sensitive bool, own ...string) []string {
 	var out []string
-	own = append(own, "/dev/null", "/dev/full", "/dev/shm")
+	own = append(append(own, writableDevices...), "/dev/shm")
 	for _, p := range append(existing(own), cacheDirs(sensitive, own...)...) {
 		if !slices.Contains(out, p) {
 			out = append(out, p)
@@ -497,7 +501,7 @@ func (b *Box) commandArgv(command string) []string {
 	case sandboxLandlock:
 		if self, err := os.Executable(); err == nil {
 			argv := append([]string{self, HelperArg}, b.writable()...)
-			argv = append(argv, "/dev/null", "/dev/full") // (a test of a full disk writes /dev/full)
+			argv = append(argv, writableDevices...)
 			for _, r := range existing(b.opts.Readable) {
 				argv = append(argv, readableMark+r)
 			}
