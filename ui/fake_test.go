@@ -324,7 +324,8 @@ func typeText(t testing.TB, m Model, s string) Model {
 // newTestModel is a model at w×h with the fixture loaded.
 func newTestModel(t testing.TB, f *fakeBackend, w, h int) Model {
 	t.Helper()
-	m := NewModel(f, Options{Simulated: true, Repo: "/repo", Confinement: "bwrap: read-only root, no network"})
+	// files for $EDITOR go where the test cleans up, not to /tmp
+	m := NewModel(f, Options{Simulated: true, Repo: "/repo", Confinement: "bwrap: read-only root, no network", EditDir: t.TempDir()})
 	m, _ = update(m, tea.WindowSizeMsg{Width: w, Height: h})
 	m = settle(t, m, m.Init())
 	return m

@@ -162,7 +162,11 @@ func prepareEdit(dir, id, text string, pending bool) tea.Cmd {
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
-		return editorReadyMsg{id: id, path: f.Name(), orig: text, pending: pending, err: err}
+		if err != nil {
+			os.Remove(f.Name())
+			return editorReadyMsg{err: err}
+		}
+		return editorReadyMsg{id: id, path: f.Name(), orig: text, pending: pending}
 	}
 }
 
