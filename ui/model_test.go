@@ -246,6 +246,30 @@ func TestFilterNarrowsQueue(t *testing.T) {
 	}
 }
 
+// The filter matches the status a row shows: waiting for a slot, which
+// the stored status (queued, running) does not say; the stored name
+// still matches.
+func TestFilterMatchesShownStatus(t *testing.T) {
+	f := fixture()
+	f.slotWaiters = []string{"T-2", "T-5"}
+	m := newTestModel(t, f, 100, 30)
+	if v := plain(m); !strings.Contains(v, "waiting for a slot ") {
+		t.Fatalf("no row says waiting for a slot:\n%s", v)
+	}
+	for filter, want := range map[string]string{
+		"waiting for a slot": "T-2 T-5",
+		"slot":               "T-2 T-5",
+		"queued":             "T-5",
+		"running":            "T-2",
+	} {
+		m := press(t, m, "/")
+		m = typeText(t, m, filter)
+		if got := rowIDs(m); got != want {
+			t.Errorf("/%s: rows %q, want %q", filter, got, want)
+		}
+	}
+}
+
 // A cost too small for three decimals is not shown as nothing.
 func TestMoneyOfACheapCall(t *testing.T) {
 	for v, want := range map[float64]string{0: "$0.000", 0.0002: "<$0.001", 0.0006: "$0.001", 12.345: "$12.35"} {

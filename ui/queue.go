@@ -73,9 +73,9 @@ type rowCols struct{ id, status, prog, cost int }
 
 const maxStatusCol, maxProgCol = 19, 14
 
-func (c *rowCols) fit(t *store.Ticket, noEngine bool) {
+func (c *rowCols) fit(t *store.Ticket, status string) {
 	c.id = max(c.id, ansi.StringWidth(t.ID))
-	c.status = max(c.status, min(ansi.StringWidth(statusWord(t, noEngine)), maxStatusCol))
+	c.status = max(c.status, min(ansi.StringWidth(status), maxStatusCol))
 	c.prog = max(c.prog, min(ansi.StringWidth(progress(t)), maxProgCol))
 	c.cost = max(c.cost, len(money(t.CostUSD)))
 }
@@ -184,7 +184,7 @@ func (q *queue) refilter(keep string) {
 	match := presets[q.preset].match
 	for _, id := range q.order {
 		t := q.tickets[id]
-		q.cols.fit(t, q.noEngine) // of every ticket: a filter does not shift the columns
+		q.cols.fit(t, q.rowStatus(t)) // of every ticket: a filter does not shift the columns
 		// a paused ticket keeps its status (running, queued) but runs nothing
 		switch {
 		case waiting(t):
@@ -197,7 +197,7 @@ func (q *queue) refilter(keep string) {
 			q.running++
 		}
 		q.spend += t.CostUSD
-		if match(t) && matchTerms(t, terms, q.noEngine) {
+		if match(t) && q.matchTerms(t, terms) {
 			q.rows = append(q.rows, id)
 		}
 	}
@@ -209,11 +209,14 @@ func (q *queue) refilter(keep string) {
 	}
 }
 
-func matchTerms(t *store.Ticket, terms []string, noEngine bool) bool {
+func (q *queue) matchTerms(t *store.Ticket, terms []string) bool {
 	if len(terms) == 0 {
 		return true
 	}
-	hay := strings.ToLower(t.ID + " " + t.Kind + " " + t.Title + " " + statusWord(t, noEngine) + " " + engine.CurrentPhase(t))
+	// the words the row shows, and the stored status name ("queued",
+	// "needs_human") that a row may show otherwise
+	hay := strings.ToLower(t.ID + " " + t.Kind + " " + t.Title + " " + q.rowStatus(t) + " " + t.Status + " " +
+		strings.ReplaceAll(t.Status, "_", " ") + " " + progress(t) + " " + engine.CurrentPhase(t))
 	if waiting(t) {
 		hay += " waiting for you" // as the status line counts it: needs human too
 	}
@@ -323,14 +326,10 @@ func (q *queue) row(st *styles, t *store.Ticket, w int, sel, idle bool) []string
 	if indent != "" {
 		indent = indent[2:] + "└ "
 	}
-	status, style := statusWord(t, q.noEngine), statusStyle(st, t)
-	slot := q.waitsForSlot(t)
-	if slot || q.noEngine && t.Status == store.StatusRunning && !paused(t) {
+	status, style := q.rowStatus(t), statusStyle(st, t)
+	if q.waitsForSlot(t) || q.noEngine && t.Status == store.StatusRunning && !paused(t) {
 		// nothing of it runs: drawn as a queued ticket, not a running one
 		mark, ms, style = "·", st.dim, st.dim
-	}
-	if slot {
-		status = "waiting for a slot"
 	}
 	prog := progress(t)
 	cost := money(t.CostUSD)
@@ -357,6 +356,14 @@ func (q *queue) row(st *styles, t *store.Ticket, w int, sel, idle bool) []string
 		return []string{cur + st.selected.Render(pad(l1, w-1)), cur + st.selected.Render(pad(l2, w-1))}
 	}
 	return []string{cur + ms.Render(mark) + l1[len(mark):], cur + style.Render(l2)}
+}
+
+// rowStatus is the status word a row shows.
+func (q *queue) rowStatus(t *store.Ticket) string {
+	if q.waitsForSlot(t) {
+		return "waiting for a slot"
+	}
+	return statusWord(t, q.noEngine)
 }
 
 // minTitleCol is the least title a one-line row keeps.
