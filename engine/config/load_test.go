@@ -162,6 +162,8 @@ func TestLoadErrors(t *testing.T) {
 		{"provider without base_url", base + "\n[[provider]]\nname = \"local\"\n", baseLines + 2, []string{`key "provider.base_url"`}},
 		{"base_url not a URL", base + "\n[[provider]]\nname = \"local\"\nbase_url = \"not a url\"\n", baseLines + 4, []string{`key "provider.base_url"`, `"not a url" is not an http:// or https:// URL`}},
 		{"base_url with no such port", base + "\n[[provider]]\nname = \"local\"\nbase_url = \"http://localhost:99999/v1\"\n", baseLines + 4, []string{`key "provider.base_url"`, "has no valid port (99999)"}},
+		{"base_url with a query", base + "\n[[provider]]\nname = \"local\"\nbase_url = \"https://x.openai.azure.com/v1?api-version=2024-10-21\"\n", baseLines + 4, []string{`key "provider.base_url"`, "has a query or fragment"}},
+		{"base_url with the endpoint's path", base + "\n[[provider]]\nname = \"local\"\nbase_url = \"http://localhost:8080/v1/chat/completions/\"\n", baseLines + 4, []string{`key "provider.base_url"`, "ends in /chat/completions, which agent-tui adds itself"}},
 		{"base_url without scheme", base + "\n[[provider]]\nname = \"local\"\nbase_url = \"localhost:11434/v1\"\n", baseLines + 4, []string{`key "provider.base_url"`}},
 		{"duplicate model", base + "\n[[model]]\nname = \"small\"\nprovider = \"openai\"\n", baseLines + 3, []string{`duplicate model "small"`}},
 		{"negative price", base + "\n[[model]]\nname = \"x\"\nprovider = \"openai\"\noutput_per_mtok = -1.0\n", baseLines + 5, []string{`key "model.output_per_mtok"`}},

@@ -178,6 +178,14 @@ func badURL(s string) string {
 			return "has no valid port (" + p + ")"
 		}
 	}
+	switch {
+	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#"):
+		// requests go to base_url + "/chat/completions": a query would
+		// end up in front of the path
+		return "has a query or fragment, which agent-tui cannot send (the API's root, often ending in /v1, is what it needs)"
+	case strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/chat/completions"):
+		return "ends in /chat/completions, which agent-tui adds itself: give the API's root (often ending in /v1)"
+	}
 	return ""
 }
 

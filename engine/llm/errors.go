@@ -27,6 +27,11 @@ func (r *Router) classify(actx context.Context, err error, info *callInfo, midSt
 	if actx.Err() != nil {
 		switch context.Cause(actx) {
 		case errStreamIdle:
+			if info.head == nil {
+				// no response headers yet: a server that runs one request
+				// at a time holds the others this long
+				return &failure{reason: "no response within " + r.idleTimeout.String() + " (a server that answers one request at a time makes the others wait: raise stream_idle_timeout, or lower max_parallel)"}
+			}
 			return &failure{reason: "stream idle for " + r.idleTimeout.String()}
 		case errRequestTimeout:
 			return &failure{reason: "request timed out after " + r.reqTimeout.String()}
@@ -98,15 +103,68 @@ func (r *Router) statusFailure(status int, msg string, info *callInfo) *failure 
 	// since the same request may need fixing rather than another model
 	// (and a 5xx's words may say whether waiting helps).
 	if status != http.StatusTooManyRequests {
-		if m := r.short(msg); m != "" && m != http.StatusText(status) {
+		if title, ok := webPage(msg); ok {
+			// a proxy's error page: its title says it, its markup does not
+			f.reason += " (a web page"
+			if title != "" && title != http.StatusText(status) && title != fmt.Sprintf("%d %s", status, http.StatusText(status)) {
+				f.reason += ": " + r.short(title)
+			}
+			f.reason += ")"
+		} else if m := r.short(msg); m != "" && m != http.StatusText(status) {
 			f.reason += ": " + m
 		}
+	}
+	if requestFault(status) && promptTooLong(msg) {
+		f.reason += " (the prompt is more than this model takes: lower the phase's context_tokens, or give the phase a model with a larger context window)"
 	}
 	if status == http.StatusNotFound && !strings.Contains(strings.ToLower(msg), "model") {
 		// no such path, not no such model
 		f.reason += " (is base_url its API, often ending in /v1?)"
 	}
 	return f
+}
+
+// webPage says whether an error body is an HTML page, and its title.
+func webPage(body string) (title string, ok bool) {
+	body = strings.TrimSpace(body)
+	// lowered byte by byte, keeping body's offsets (strings.ToLower may not)
+	lower := []byte(body)
+	for i, c := range lower {
+		if 'A' <= c && c <= 'Z' {
+			lower[i] = c + 'a' - 'A'
+		}
+	}
+	head := string(lower)
+	if !strings.HasPrefix(head, "<") {
+		return "", false
+	}
+	if !strings.Contains(head, "<html") && !strings.Contains(head, "<!doctype html") && !strings.Contains(head, "<body") && !strings.Contains(head, "<head") {
+		return "", false
+	}
+	for _, tag := range []string{"title", "h1"} {
+		start := strings.Index(head, "<"+tag)
+		if start < 0 {
+			continue
+		}
+		open := strings.IndexByte(head[start:], '>')
+		end := strings.Index(head[start:], "</"+tag)
+		if open >= 0 && end > open {
+			return strings.Join(strings.Fields(body[start+open+1:start+end]), " "), true
+		}
+	}
+	return "", true
+}
+
+// promptTooLong says whether a refusal is about the prompt's length, as
+// OpenAI, vLLM, llama.cpp, Ollama and Anthropic-style gateways word it.
+func promptTooLong(body string) bool {
+	b := strings.ToLower(body)
+	for _, w := range []string{"context length", "context_length", "maximum context", "context window", "too many tokens", "prompt is too long", "input is too long", "exceeds the context", "exceed_context_size"} {
+		if strings.Contains(b, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // short scrubs secrets and keeps one line of bounded length.
@@ -145,6 +203,7 @@ type callInfo struct {
 	retryAfter  string
 	contentType string // of a successful answer
 	head        *headRecorder
+	onBytes     func() // called as the answer's bytes arrive
 }
 
 // headRecorder keeps the first bytes of a successful answer's body: when
@@ -152,18 +211,52 @@ type callInfo struct {
 // notice).
 type headRecorder struct {
 	io.ReadCloser
-	mu   sync.Mutex
-	head []byte
+	onBytes func()
+	mu      sync.Mutex
+	head    []byte
+	whole   bool // the body began as JSON
 }
+
+// headKept is what a body's start keeps; wholeKept, of a body that begins
+// as JSON: a whole chat.completion, which the server sent ignoring
+// stream=true, is kept to bill its usage.
+const (
+	headKept  = 200
+	wholeKept = 1 << 20
+)
 
 func (h *headRecorder) Read(p []byte) (int, error) {
 	n, err := h.ReadCloser.Read(p)
+	if n > 0 && h.onBytes != nil {
+		h.onBytes()
+	}
 	h.mu.Lock()
-	if rest := 200 - len(h.head); rest > 0 {
+	if len(h.head) == 0 && n > 0 {
+		h.whole = bytes.HasPrefix(bytes.TrimLeft(p[:n], " \t\r\n"), []byte("{"))
+	}
+	limit := headKept
+	if h.whole {
+		limit = wholeKept
+	}
+	if rest := limit - len(h.head); rest > 0 {
 		h.head = append(h.head, p[:min(n, rest)]...)
 	}
 	h.mu.Unlock()
 	return n, err
+}
+
+// completionUsage is the usage of a whole chat.completion the body was.
+func (h *headRecorder) completionUsage() *openai.Usage {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var whole openai.ChatCompletionResponse
+	if json.Unmarshal(bytes.TrimSpace(h.head), &whole) != nil || whole.Usage.PromptTokens+whole.Usage.CompletionTokens == 0 {
+		return nil
+	}
+	return &whole.Usage
 }
 
 // began is the start of the body, or "" when it began as an event stream.
@@ -196,7 +289,7 @@ func (t *captureTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if resp.StatusCode < 400 {
 		if info != nil {
 			info.contentType = resp.Header.Get("Content-Type")
-			info.head = &headRecorder{ReadCloser: resp.Body}
+			info.head = &headRecorder{ReadCloser: resp.Body, onBytes: info.onBytes}
 			resp.Body = info.head
 		}
 		return resp, nil

@@ -357,7 +357,7 @@ func TestIdleWatchdogBeforeHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Model != "b" || resp.Fallbacks[0].Reason != "stream idle for 200ms" {
+	if resp.Model != "b" || !strings.HasPrefix(resp.Fallbacks[0].Reason, "no response within 200ms (a server that answers one request at a time") {
 		t.Errorf("served by %q, fallbacks %+v", resp.Model, resp.Fallbacks)
 	}
 }
@@ -1221,9 +1221,20 @@ func TestHTMLAnswerIsNamed(t *testing.T) {
 // the API all right: the error says it did not stream, not to check
 // base_url.
 func TestUnstreamedCompletionIsNamed(t *testing.T) {
-	err := completeFromPage(t, "application/json", `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"a","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":200,"total_tokens":1200}}`)
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"a","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":200,"total_tokens":1200}}`)
+	}))
+	t.Cleanup(page.Close)
+	var wasted []Usage
+	r := NewRouter(testConfig(model{name: "a", url: page.URL}), Options{})
+	_, err := r.Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello, OnWasted: func(u Usage) { wasted = append(wasted, u) }})
 	if err == nil || !strings.Contains(err.Error(), "a whole chat.completion, not a stream") || strings.Contains(err.Error(), "base_url") {
 		t.Fatalf("err %v", err)
+	}
+	// the provider bills the answer it sent, streamed or not
+	if len(wasted) != 1 || wasted[0].TokensIn != 1000 || wasted[0].TokensOut != 200 || wasted[0].Estimated {
+		t.Fatalf("billed %+v", wasted)
 	}
 }
 

@@ -1,7 +1,10 @@
 package llm
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,15 +68,15 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 	defer cancel(nil)
 	actx, stop := context.WithTimeoutCause(actx, r.reqTimeout, errRequestTimeout)
 	defer stop()
-	info := &callInfo{}
-	actx = context.WithValue(actx, callInfoKey{}, info)
-
 	// The watchdog times each wait for the server, the response headers
 	// included: a server that accepts the request and says nothing is as
-	// stuck as a silent stream. Recv does not return for keep-alive
-	// comments, so only a timer outside it can end such a stream.
+	// stuck as a silent stream. Any bytes count, keep-alive comments too: a
+	// gateway sends them while its model thinks (request_timeout still
+	// bounds the whole call).
 	watchdog := time.AfterFunc(r.idleTimeout, func() { cancel(errStreamIdle) })
 	defer watchdog.Stop()
+	info := &callInfo{onBytes: func() { watchdog.Reset(r.idleTimeout) }}
+	actx = context.WithValue(actx, callInfoKey{}, info)
 
 	id := c.model.ID
 	if id == "" {
@@ -104,6 +107,7 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		emitted  bool
 		received bool
 		size     int // of the answer so far
+		thought  int // bytes of reasoning, sent apart from the answer
 	)
 	emit := func(d Delta) {
 		emitted = true
@@ -131,7 +135,7 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 	fail := func(f *failure) (*Response, *failure) {
 		if req.OnWasted != nil && (received || usage != nil) {
 			// the model ran: what it read and wrote so far is billed
-			req.OnWasted(usageOf(c.model, c.provider.Name, usage, req.Messages, req.Tools, answerText(content.String(), tools.calls())))
+			req.OnWasted(usageOf(c.model, c.provider.Name, usage, req.Messages, req.Tools, answerText(content.String(), tools.calls()), thought))
 		}
 		// The caller's cancellation is no mid-stream failure to report.
 		if emitted && ctx.Err() == nil {
@@ -142,15 +146,24 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		return nil, f
 	}
 	for {
-		chunk, err := stream.Recv()
+		raw, err := stream.RecvRaw()
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		var chunk streamChunk
+		if err == nil {
+			err = json.Unmarshal(raw, &chunk)
 		}
 		if err != nil {
 			return fail(r.classify(actx, err, info, true))
 		}
+		if why := chunk.errorMessage(); why != "" {
+			// an error event in a chunk of its own kind (OpenRouter's, vLLM's)
+			return fail(&failure{reason: "stream error: " + r.short(why)})
+		}
 		// A slow OnDelta consumer is not an idle server.
 		watchdog.Stop()
+		thought += chunk.reasoning(raw)
 		if chunk.Usage != nil && (chunk.Usage.PromptTokens > 0 || chunk.Usage.CompletionTokens > 0) {
 			usage = chunk.Usage
 		}
@@ -187,7 +200,9 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 	// and one without a finish_reason was cut off (a proxy closing early).
 	switch {
 	case !received && strings.Contains(info.head.began(), `"chat.completion"`):
-		// the API all right, ignoring stream=true: base_url is not at fault
+		// the API all right, ignoring stream=true: base_url is not at fault;
+		// its answer is billed
+		usage = info.head.completionUsage()
 		return fail(&failure{reason: "the provider answered with a whole chat.completion, not a stream, though the request asked for one: agent-tui needs an endpoint that streams (check the server's or proxy's streaming setting)", status: http.StatusOK})
 	case !received && info.contentType != "" && !strings.HasPrefix(info.contentType, "text/event-stream"):
 		// a web page or a proxy's notice: most often a base_url that is not the API's
@@ -203,6 +218,15 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		return fail(&failure{reason: "stream ended before the answer was finished (no finish_reason)"})
 	case finish == string(openai.FinishReasonLength):
 		return fail(&failure{reason: "the answer was cut at the model's length limit", ofRequest: true})
+	case filteredFinish(finish):
+		// this request's content, which another model may answer
+		return fail(&failure{reason: fmt.Sprintf("the provider's content filter stopped the answer (finish_reason %q)", finish), ofRequest: true})
+	case failedFinish(finish):
+		return fail(&failure{reason: fmt.Sprintf("the provider ended the answer with finish_reason %q", finish)})
+	case content.Len() == 0 && len(tools.list) == 0 && thought > 0:
+		// a reasoning model that spent its output limit thinking, or a
+		// server that puts the whole answer in the reasoning field
+		return fail(&failure{reason: fmt.Sprintf("the model answered only in its reasoning field (%s), with no answer text: give it a larger output limit, or check how the server separates reasoning", sizeText(thought)), ofRequest: true})
 	}
 
 	calls := tools.calls()
@@ -210,26 +234,28 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		calls[i].Function.Arguments = r.scrub(calls[i].Function.Arguments)
 	}
 	resp := &Response{
-		Content:      r.scrub(content.String()),
+		Content:      r.scrub(withoutThinking(content.String())),
 		ToolCalls:    calls,
 		FinishReason: finish,
 		Model:        c.model.Name,
 		Provider:     c.provider.Name,
 	}
-	u := usageOf(c.model, c.provider.Name, usage, req.Messages, req.Tools, answerText(resp.Content, resp.ToolCalls))
+	u := usageOf(c.model, c.provider.Name, usage, req.Messages, req.Tools, answerText(content.String(), resp.ToolCalls), thought)
 	resp.TokensIn, resp.TokensOut, resp.Estimated, resp.CostUSD = u.TokensIn, u.TokensOut, u.Estimated, u.CostUSD
 	return resp, nil
 }
 
 // usageOf is a call's usage as the provider reported it, or estimated from
-// the prompt and the answer's text when it reported none, priced.
-func usageOf(m config.Model, provider string, reported *openai.Usage, prompt []openai.ChatCompletionMessage, tools []openai.Tool, answer string) Usage {
+// the prompt, the answer's text and the bytes of reasoning when it reported
+// none, priced.
+func usageOf(m config.Model, provider string, reported *openai.Usage, prompt []openai.ChatCompletionMessage, tools []openai.Tool, answer string, reasoning int) Usage {
 	u := Usage{Model: m.Name, Provider: provider}
 	if reported != nil {
 		u.TokensIn, u.TokensOut = reported.PromptTokens, reported.CompletionTokens
 	} else {
-		// the tool definitions go with every call, and are billed
-		u.TokensIn, u.TokensOut, u.Estimated = EstimateMessages(prompt)+EstimateTools(tools), EstimateTokens(answer), true
+		// the tool definitions go with every call, and are billed, as
+		// the reasoning is
+		u.TokensIn, u.TokensOut, u.Estimated = EstimateMessages(prompt)+EstimateTools(tools), EstimateTokens(answer)+(reasoning+3)/4, true
 	}
 	u.CostUSD = m.Cost(u.TokensIn, u.TokensOut)
 	return u
@@ -238,7 +264,7 @@ func usageOf(m config.Model, provider string, reported *openai.Usage, prompt []o
 // EstimatedUsage is what a call on m has cost when it has sent answer so
 // far for prompt, estimated and priced: a call still streaming.
 func EstimatedUsage(m config.Model, provider string, prompt []openai.ChatCompletionMessage, tools []openai.Tool, answer string) Usage {
-	return usageOf(m, provider, nil, prompt, tools, answer)
+	return usageOf(m, provider, nil, prompt, tools, answer, 0)
 }
 
 // answerText is an answer's text and tool calls, for estimating its tokens.
@@ -335,4 +361,108 @@ func (a *toolAssembler) calls() []openai.ToolCall {
 		}
 	}
 	return out
+}
+
+// streamChunk is one event of the stream, with the error fields that
+// gateways put in an event of their own shape: go-openai reads only an
+// event that begins with "error".
+type streamChunk struct {
+	openai.ChatCompletionStreamResponse
+	Error   json.RawMessage `json:"error"`   // OpenRouter: {"message":…,"code":…} beside the choices
+	Message string          `json:"message"` // vLLM: {"object":"error","message":…}
+}
+
+// errorMessage is what an error event says, or "" for an ordinary chunk.
+func (c *streamChunk) errorMessage() string {
+	if c.Object == "error" {
+		return cmp.Or(c.Message, "error")
+	}
+	e := bytes.TrimSpace(c.Error)
+	if len(e) == 0 || bytes.Equal(e, []byte("null")) {
+		return ""
+	}
+	var full struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(e, &full) == nil && full.Message != "" {
+		return full.Message
+	}
+	var text string
+	if json.Unmarshal(e, &text) == nil && text != "" {
+		return text
+	}
+	return string(e)
+}
+
+// reasoning counts the bytes of reasoning in the chunk's first choice:
+// DeepSeek's reasoning_content, or the reasoning field of vLLM and
+// OpenRouter, which go-openai does not decode.
+func (c *streamChunk) reasoning(raw []byte) int {
+	n := 0
+	for _, ch := range c.Choices {
+		if ch.Index == 0 {
+			n += len(ch.Delta.ReasoningContent)
+		}
+	}
+	if n > 0 || !bytes.Contains(raw, []byte(`"reasoning"`)) {
+		return n
+	}
+	var extra struct {
+		Choices []struct {
+			Index int `json:"index"`
+			Delta struct {
+				Reasoning string `json:"reasoning"`
+			} `json:"delta"`
+		} `json:"choices"`
+	}
+	if json.Unmarshal(raw, &extra) != nil {
+		return 0
+	}
+	for _, ch := range extra.Choices {
+		if ch.Index == 0 {
+			n += len(ch.Delta.Reasoning)
+		}
+	}
+	return n
+}
+
+// filteredFinish: a finish_reason saying a filter cut the answer (OpenAI's,
+// Azure's, Gemini's through its OpenAI-compatible endpoint).
+func filteredFinish(finish string) bool {
+	switch strings.ToLower(finish) {
+	case "content_filter", "safety", "recitation", "prohibited_content", "blocklist", "spii":
+		return true
+	}
+	return false
+}
+
+// failedFinish: a finish_reason saying the answer broke off (OpenRouter's
+// error, vLLM's and SGLang's abort).
+func failedFinish(finish string) bool {
+	switch strings.ToLower(finish) {
+	case "error", "abort", "aborted", "cancelled", "canceled":
+		return true
+	}
+	return false
+}
+
+// withoutThinking drops a reasoning block that opens the answer
+// (<think>…</think>, as DeepSeek R1 and Qwen write it), or the end of one
+// whose start was in the prompt's template: reasoning is not the answer,
+// and a verdict's JSON drafted in it is no verdict.
+func withoutThinking(s string) string {
+	t := strings.TrimLeft(s, " \t\r\n")
+	for _, tag := range []string{"think", "thinking", "reasoning"} {
+		if !strings.HasPrefix(t, "<"+tag+">") {
+			continue
+		}
+		if i := strings.Index(t, "</"+tag+">"); i >= 0 {
+			return strings.TrimLeft(t[i+len(tag)+3:], " \t\r\n")
+		}
+		return s // never closed: left as it is, for the judge to see
+	}
+	if i := strings.Index(s, "</think>"); i >= 0 && !strings.Contains(s[:i], "<think>") && !strings.Contains(s[:i], "`") {
+		return strings.TrimLeft(s[i+len("</think>"):], " \t\r\n")
+	}
+	return s
 }
