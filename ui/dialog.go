@@ -141,6 +141,9 @@ type inputDialog struct {
 	err           string
 	// emptyOK: enter with nothing typed submits "" (a plain retry)
 	emptyOK bool
+	// armed: ctrl+c was pressed once over typed text, and said that a
+	// second one (or esc) discards it
+	armed bool
 }
 
 func newInputDialog(title, prompt, placeholder string, onSubmit func(string) tea.Cmd) (inputDialog, tea.Cmd) {
@@ -154,10 +157,21 @@ func newInputDialog(title, prompt, placeholder string, onSubmit func(string) tea
 
 func (d inputDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 	if k, ok := msg.(tea.KeyPressMsg); ok {
-		switch k.String() {
-		case "esc", "ctrl+c":
+		s := k.String()
+		if d.armed && s != "esc" && s != "ctrl+c" {
+			d.armed = false
+			if d.err == discardAgain("ctrl+c") {
+				d.err = ""
+			}
+		}
+		switch {
+		case s == "ctrl+c" && !d.armed && strings.TrimSpace(d.input.Value()) != "":
+			// pressed to quit, it would throw away a reason typed
+			d.armed, d.err = true, discardAgain("ctrl+c")
+			return d, nil, false
+		case s == "esc" || s == "ctrl+c":
 			return d, nil, true
-		case "enter":
+		case s == "enter":
 			v := strings.TrimSpace(d.input.Value())
 			if v == "" && !d.emptyOK {
 				d.err = "this cannot be empty (esc cancels)"
@@ -168,7 +182,7 @@ func (d inputDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 	}
 	var cmd tea.Cmd
 	d.input, cmd = d.input.Update(msg)
-	if strings.TrimSpace(d.input.Value()) != "" {
+	if strings.TrimSpace(d.input.Value()) != "" && !d.armed {
 		d.err = "" // answered: the complaint is stale
 	}
 	return d, cmd, false

@@ -32,12 +32,16 @@ type newTicketForm struct {
 	field     int
 	err       string
 	submit    func(engine.NewTicket) tea.Cmd
-	// escArmed: esc was pressed once on a form with text in it, and said
-	// that a second one discards it
-	escArmed bool
+	// armed: esc or ctrl+c was pressed once on a form with text in it,
+	// and said that a second one discards it
+	armed bool
 }
 
-const escAgain = "esc again discards what you typed"
+// discardAgain is the question a first esc or ctrl+c asks over typed
+// text: ctrl+c is pressed to quit as often as to cancel.
+func discardAgain(key string) string { return key + " again discards what you typed" }
+
+var escAgain = discardAgain("esc")
 
 // typed is what the form holds now.
 func (f newTicketForm) typed() engine.NewTicket {
@@ -89,18 +93,19 @@ func (f newTicketForm) focus() (newTicketForm, tea.Cmd) {
 func (f newTicketForm) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 	if k, ok := msg.(tea.KeyPressMsg); ok {
 		s := k.String()
-		if f.escArmed && s != "esc" {
-			f.escArmed = false
-			if f.err == escAgain {
+		cancel := s == "esc" || s == "ctrl+c"
+		if f.armed && !cancel {
+			f.armed = false
+			if f.err == escAgain || f.err == discardAgain("ctrl+c") {
 				f.err = ""
 			}
 		}
 		switch {
-		case s == "esc" && !f.escArmed && (strings.TrimSpace(f.title.Value()) != "" || strings.TrimSpace(f.body.Value()) != ""):
-			// a stray esc would throw away a long body
-			f.escArmed, f.err = true, escAgain
+		case cancel && !f.armed && (strings.TrimSpace(f.title.Value()) != "" || strings.TrimSpace(f.body.Value()) != ""):
+			// a stray esc or ctrl+c would throw away a long body
+			f.armed, f.err = true, discardAgain(s)
 			return f, nil, false
-		case s == "esc" || s == "ctrl+c":
+		case cancel:
 			// cancel means cancel: the next n starts from an empty form, so
 			// nothing typed here can be created later unseen
 			return f, nil, true

@@ -1491,3 +1491,53 @@ func TestRefusedLongTitleComesBackOnOneLine(t *testing.T) {
 		t.Fatalf("added %d; the title on %d rows:\n%s", len(f.added), rows, screen)
 	}
 }
+
+// ctrl+c in a dialog over typed text asks first, as esc does in the form:
+// pressed to quit, it used to throw the text away unasked. A second
+// ctrl+c or esc discards it; with nothing typed it closes at once.
+func TestCtrlCInDialogAsksOverTypedText(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	ask := discardAgain("ctrl+c")
+	for _, second := range []string{"ctrl+c", "esc"} {
+		m = press(t, m, "n")
+		m = typeText(t, m, "DRAFT")
+		m = press(t, m, "ctrl+c")
+		if len(m.dialogs) != 1 || !strings.Contains(plain(m), ask) || !strings.Contains(plain(m), "DRAFT") {
+			t.Fatalf("form, one ctrl+c: dialogs %d\n%s", len(m.dialogs), plain(m))
+		}
+		m = press(t, m, "X")
+		if strings.Contains(plain(m), ask) {
+			t.Fatal("form: the question stays after another key")
+		}
+		m = press(t, m, "ctrl+c", second)
+		if len(m.dialogs) != 0 || len(f.added) != 0 {
+			t.Fatalf("form, ctrl+c then %s: dialogs %d, added %+v", second, len(m.dialogs), f.added)
+		}
+	}
+	m = press(t, m, "n", "ctrl+c")
+	if len(m.dialogs) != 0 {
+		t.Fatal("ctrl+c did not close an empty form")
+	}
+	// the reject and guidance dialogs (T-1 awaits approval)
+	for _, k := range []string{"r", "g"} {
+		m = press(t, m, k, "ctrl+c")
+		if len(m.dialogs) != 0 {
+			t.Fatalf("%s: ctrl+c did not close the empty dialog", k)
+		}
+		m = press(t, m, k)
+		m = typeText(t, m, "because")
+		m = press(t, m, "ctrl+c")
+		if len(m.dialogs) != 1 || !strings.Contains(plain(m), ask) || !strings.Contains(plain(m), "because") {
+			t.Fatalf("%s, one ctrl+c: dialogs %d\n%s", k, len(m.dialogs), plain(m))
+		}
+		m = press(t, m, "s")
+		if strings.Contains(plain(m), ask) {
+			t.Fatalf("%s: the question stays after another key", k)
+		}
+		m = press(t, m, "ctrl+c", "ctrl+c")
+		if len(m.dialogs) != 0 || len(f.decisions) != 0 {
+			t.Fatalf("%s, ctrl+c twice: dialogs %d, decisions %+v", k, len(m.dialogs), f.decisions)
+		}
+	}
+}
