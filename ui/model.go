@@ -10,6 +10,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
 
 	"agent-tui/engine"
 	"agent-tui/engine/config"
@@ -52,6 +53,9 @@ type Model struct {
 
 	width, height int
 	focus, tab    int
+	// noStyles: the terminal shows no colours nor bold (TERM=dumb), so
+	// the open tab needs a mark of characters
+	noStyles bool
 
 	q         queue
 	data      map[string]*ticketData
@@ -173,6 +177,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 				d.fit(l.contentW, l.contentH)
 			}
 		}
+		return nil
+	case tea.ColorProfileMsg:
+		m.noStyles = msg.Profile == colorprofile.NoTTY
 		return nil
 	case tea.KeyPressMsg:
 		return m.key(msg)

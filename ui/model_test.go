@@ -12,6 +12,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 
 	"agent-tui/engine"
@@ -1539,5 +1540,31 @@ func TestCtrlCInDialogAsksOverTypedText(t *testing.T) {
 		if len(m.dialogs) != 0 || len(f.decisions) != 0 {
 			t.Fatalf("%s, ctrl+c twice: dialogs %d, decisions %+v", k, len(m.dialogs), f.decisions)
 		}
+	}
+}
+
+// On a terminal without colours or bold (TERM=dumb) the open tab is
+// marked with characters; with styles it is marked by them alone.
+func TestOpenTabMarkedWithoutStyles(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	m = press(t, m, "3")
+	if v := plain(m); strings.Contains(v, "[3 History]") || !strings.Contains(v, "1 Stream  2 Documents  3 History  4 Diff  5 CI") {
+		t.Fatalf("with styles:\n%s", v)
+	}
+	m, _ = update(m, tea.ColorProfileMsg{Profile: colorprofile.NoTTY})
+	if v := plain(m); !strings.Contains(v, "1 Stream  2 Documents  [3 History]  4 Diff  5 CI") {
+		t.Fatalf("no mark on the open tab without styles:\n%s", v)
+	}
+	// short labels too, and a click still finds the tab under it
+	m, _ = update(m, tea.WindowSizeMsg{Width: 70, Height: 24})
+	m = press(t, m, "5")
+	if v := plain(m); !strings.Contains(v, "[5 CI]") {
+		t.Fatalf("no mark at 70 columns:\n%s", v)
+	}
+	l := m.layout()
+	row := stripANSI(m.tabRow(l.contentW))
+	x := strings.Index(row, "[5 CI]") + 2
+	if got := m.tabAt(x, l.contentW); got != tabCI {
+		t.Fatalf("tabAt(%d) = %d in %q", x, got, row)
 	}
 }

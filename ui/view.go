@@ -564,6 +564,9 @@ func (m *Model) tabLabels(w int) ([]string, string) {
 			if f.others || i == m.tab {
 				labels[i] += " " + n
 			}
+			if i == m.tab && m.noStyles {
+				labels[i] = "[" + labels[i] + "]"
+			}
 			width += len(labels[i])
 		}
 		if width > w && k < len(forms)-1 {
