@@ -472,7 +472,7 @@ func TestChainAfterARefusedSensitiveMergeLeaksNothing(t *testing.T) {
 	write(t, filepath.Join(r.Dir, "new.txt"), "mine\n")
 	q1 := &mergeReq{branch: b1, base: "main", message: "m1", done: make(chan mergeResult, 1)}
 	q2 := &mergeReq{branch: b2, base: "main", message: "m2", done: make(chan mergeResult, 1)}
-	r.mergeChain(ctx, []*mergeReq{q1, q2})
+	r.mergeChain(ctx, []*mergeReq{q1, q2}, nil)
 	res1, res2 := <-q1.done, <-q2.done
 	t.Logf("T-1: %+v  T-2: %+v", res1, res2)
 	if res1.err == nil {

@@ -23,7 +23,42 @@ var agentIdentity = []string{"-c", "user.name=agent-tui", "-c", "user.email=agen
 // commands still run it. A git repository the model makes inside its
 // worktree is never entered (status of a submodule runs git there, with
 // that repository's config), and -c settings reach every git git starts.
-var engineConfig = []string{"-c", "maintenance.auto=false", "-c", "submodule.recurse=false", "-c", "core.fsmonitor=false"}
+// The diff settings keep the engine's diffs in the form it reads ("a/x
+// b/x", paths from the top), whatever the user's own config says.
+var engineConfig = []string{"-c", "maintenance.auto=false", "-c", "submodule.recurse=false", "-c", "core.fsmonitor=false",
+	"-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false", "-c", "diff.relative=false",
+	"-c", "diff.srcPrefix=a/", "-c", "diff.dstPrefix=b/", "-c", "diff.suppressBlankEmpty=false"}
+
+// noSparse goes on the engine's git commands in its own worktrees and on
+// their creation: git copies the checkout's sparse-checkout settings to a
+// new worktree, and a ticket's worktree must hold every file.
+var noSparse = []string{"-c", "core.sparseCheckout=false"}
+
+// config is what goes before every git command of r run in dir: the
+// user's hooks made absolute (see Open), and no sparse checkout outside
+// the user's own checkout.
+func (r *Repo) config(dir string) []string {
+	if dir == r.Dir {
+		return r.hooks
+	}
+	return gitArgs(r.hooks, noSparse)
+}
+
+// git is the package's git with r's settings.
+func (r *Repo) git(ctx context.Context, dir string, env []string, args ...string) (string, error) {
+	return git(ctx, dir, env, gitArgs(r.config(dir), args)...)
+}
+
+// worktreeAdd runs git worktree add with args: the new worktree is not
+// sparse, whatever the user's checkout is.
+func (r *Repo) worktreeAdd(ctx context.Context, env []string, args ...string) (string, error) {
+	return r.git(ctx, r.Dir, env, gitArgs(noSparse, []string{"worktree", "add"}, args)...)
+}
+
+// gitWithInput is the package's gitWithInput with r's settings.
+func (r *Repo) gitWithInput(ctx context.Context, dir, in string, args ...string) (string, error) {
+	return gitWithInput(ctx, dir, in, gitArgs(r.config(dir), args)...)
+}
 
 // gitArgs joins global options and a command into one new slice.
 func gitArgs(parts ...[]string) []string {

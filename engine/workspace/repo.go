@@ -54,6 +54,11 @@ type Repo struct {
 
 	hashLen int // bytes in an object id: 20 (SHA-1) or 32 (SHA-256)
 
+	// -c core.hooksPath=<absolute>, when the repository's is relative:
+	// git would take it from the worktree a command runs in, whose files
+	// the model writes
+	hooks []string
+
 	alternatesMu sync.Mutex // .git/objects/info/alternates (see KeepPrivate)
 }
 
@@ -118,6 +123,11 @@ func Open(dir string) (*Repo, error) {
 			return nil, fmt.Errorf("%s is the worktree of ticket %s: run agent-tui in the repository itself", r.Dir, strings.Split(rel, string(filepath.Separator))[0])
 		}
 		r.Dir = filepath.Dir(r.GitDir)
+	}
+	if hp, err := git(context.Background(), r.Dir, nil, "config", "--type=path", "--get", "core.hooksPath"); err == nil {
+		if hp = strings.TrimRight(hp, "\n"); hp != "" && !filepath.IsAbs(hp) {
+			r.hooks = []string{"-c", "core.hooksPath=" + filepath.Join(r.Dir, hp)}
+		}
 	}
 	return r, nil
 }
@@ -197,7 +207,7 @@ var ErrDetached = errors.New("the checkout is in detached HEAD state, not on a b
 
 // CurrentBranch is the branch checked out in the user's checkout.
 func (r *Repo) CurrentBranch(ctx context.Context) (string, error) {
-	out, err := git(ctx, r.Dir, nil, "symbolic-ref", "--short", "-q", "HEAD")
+	out, err := r.git(ctx, r.Dir, nil, "symbolic-ref", "--short", "-q", "HEAD")
 	if err != nil {
 		if exitCode(err) == 1 {
 			return "", ErrDetached
@@ -210,34 +220,41 @@ func (r *Repo) CurrentBranch(ctx context.Context) (string, error) {
 // IsClean reports whether the user's checkout has no changes to tracked files
 // and no untracked files.
 func (r *Repo) IsClean(ctx context.Context) (bool, error) {
-	out, err := git(ctx, r.Dir, nil, "status", "--porcelain", "--untracked-files=all")
+	out, err := r.git(ctx, r.Dir, nil, "status", "--porcelain", "--untracked-files=all")
 	if err != nil {
 		return false, err
 	}
 	return strings.TrimSpace(out) == "", nil
 }
 
-// Uncommitted lists the tracked files of the user's checkout that have
-// changes, staged or not. Untracked files are not listed: git never
-// overwrites one in a merge, it refuses (see untrackedInTheWay).
-func (r *Repo) Uncommitted(ctx context.Context) ([]string, error) {
-	out, err := git(ctx, r.Dir, nil, "status", "--porcelain", "-z", "--untracked-files=no")
+// uncommitted lists the tracked files of the user's checkout that have
+// changes, staged or not (dirty), and its untracked and ignored entries
+// (loose; a directory ends in "/" and holds no tracked file). A merge
+// must not overwrite a loose one: git refuses for an untracked file, but
+// replaces an ignored one (see looseInTheWay).
+func (r *Repo) uncommitted(ctx context.Context) (dirty, loose []string, err error) {
+	// --ignored=matching: an ignored directory is one entry, not walked
+	out, err := r.git(ctx, r.Dir, nil, "status", "--porcelain", "-z", "--untracked-files=normal", "--ignored=matching")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var files []string
 	fields := strings.Split(out, "\x00")
 	for i := 0; i < len(fields); i++ {
 		f := fields[i]
 		if len(f) < 4 {
 			continue
 		}
-		files = append(files, f[3:])
+		switch f[:2] {
+		case "??", "!!":
+			loose = append(loose, f[3:])
+			continue
+		}
+		dirty = append(dirty, f[3:])
 		if f[0] == 'R' || f[0] == 'C' {
 			i++ // the name it was renamed or copied from
 		}
 	}
-	return files, nil
+	return dirty, loose, nil
 }
 
 // SomeFiles names up to five files, and how many more there are.
@@ -248,29 +265,93 @@ func SomeFiles(files []string) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(files[:5], ", "), len(files)-5)
 }
 
-// untrackedInTheWay reads, from a failed merge's error, the untracked files
-// of the checkout that the merge would have overwritten.
-func untrackedInTheWay(err error) []string {
+// inTheWay reads, from a failed merge's error, the files of the checkout
+// git refused to overwrite or remove: local changes (git status may not
+// show them: assume-unchanged) and untracked files, a directory's too.
+func inTheWay(err error) (local, untracked []string) {
 	var ge *gitError
 	if !errors.As(err, &ge) {
-		return nil
+		return nil, nil
 	}
-	_, rest, ok := strings.Cut(ge.line(), "untracked working tree files would be overwritten by merge:")
-	if !ok {
-		return nil
-	}
-	var files []string
-	for _, f := range strings.Split(rest, "; ") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
+	lines := strings.Split(ge.stderr, "\n")
+	var list *[]string
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		switch {
+		case strings.HasSuffix(l, "local changes to the following files would be overwritten by merge:"):
+			list = &local
+		case strings.HasSuffix(l, "untracked working tree files would be overwritten by merge:"),
+			strings.HasSuffix(l, "untracked working tree files would be removed by merge:"),
+			strings.HasSuffix(l, "Updating the following directories would lose untracked files in them:"):
+			list = &untracked
+		case l == "" || strings.HasPrefix(l, "Please ") || l == "Aborting" || strings.HasPrefix(l, "error:") || strings.HasPrefix(l, "fatal:"):
+			list = nil
+		case list != nil:
+			*list = append(*list, l)
 		}
-		if strings.HasPrefix(f, "Please move or remove") || f == "Aborting" {
-			break
-		}
-		files = append(files, f)
 	}
-	return files
+	return local, untracked
+}
+
+// inTheWayReason is why a merge that git refused (inTheWay) is blocked.
+func inTheWayReason(branch string, local, untracked []string) string {
+	var why []string
+	if len(local) > 0 {
+		why = append(why, "your checkout has local changes that merging "+branch+" would overwrite (git status may not show them: assume-unchanged or skip-worktree files): "+SomeFiles(local))
+	}
+	if len(untracked) > 0 {
+		why = append(why, "untracked files in your checkout would be overwritten by merging "+branch+": "+SomeFiles(untracked))
+	}
+	return strings.Join(why, "; ") + "; commit or move them away, then approve again"
+}
+
+// looseInTheWay lists the loose entries of the checkout (see uncommitted)
+// that a merge adding the files added would overwrite or delete: the same
+// path, a file where the merge puts a directory, anything inside a
+// directory the merge replaces with a file, and an existing file inside a
+// loose directory that the merge writes.
+func (r *Repo) looseInTheWay(loose, added []string) []string {
+	var hit []string
+	for _, a := range added {
+		for _, e := range loose {
+			name, isDir := strings.CutSuffix(e, "/")
+			switch {
+			case a == name, strings.HasPrefix(name, a+"/"):
+				hit = append(hit, e)
+			case strings.HasPrefix(a, name+"/"):
+				if !isDir {
+					hit = append(hit, e)
+				} else if _, err := os.Lstat(filepath.Join(r.Dir, filepath.FromSlash(a))); err == nil {
+					hit = append(hit, a)
+				}
+			}
+		}
+	}
+	slices.Sort(hit)
+	return slices.Compact(hit)
+}
+
+// changedBy lists the files that differ between from and to (commits or
+// trees), of those filter keeps (git's --diff-filter, "" for all); with
+// mergeBase, from the merge-base of the two.
+func (r *Repo) changedBy(ctx context.Context, from, to, filter string, mergeBase bool) ([]string, error) {
+	args := []string{"diff-tree", "-r", "-z", "--no-renames", "--name-only"}
+	if filter != "" {
+		args = append(args, "--diff-filter="+filter)
+	}
+	if mergeBase {
+		args = append(args, "--merge-base")
+	}
+	out, err := r.git(ctx, r.Dir, nil, append(args, from, to, "--")...)
+	if err != nil {
+		return nil, err
+	}
+	return strings.FieldsFunc(out, func(c rune) bool { return c == 0 }), nil
+}
+
+// looseBlocked is why merging branch would overwrite the loose files.
+func looseBlocked(branch string, files []string) *MergeBlocked {
+	return &MergeBlocked{Reason: fmt.Sprintf("untracked or ignored files in your checkout would be overwritten or deleted by merging %s: %s; move them away, then approve again", branch, SomeFiles(files))}
 }
 
 // WorktreeRoot holds the ticket worktrees; it is inside the git dir so it is
@@ -304,7 +385,7 @@ type worktreeEntry struct {
 }
 
 func (r *Repo) listWorktrees(ctx context.Context) ([]worktreeEntry, error) {
-	out, err := git(ctx, r.Dir, nil, "worktree", "list", "--porcelain")
+	out, err := r.git(ctx, r.Dir, nil, "worktree", "list", "--porcelain")
 	if err != nil {
 		return nil, err
 	}
@@ -346,7 +427,7 @@ func (r *Repo) CheckBase(ctx context.Context, branch string) error {
 	if strings.TrimSpace(branch) == "" {
 		return errors.New("no base branch: set base_branch in the config")
 	}
-	_, err := git(ctx, r.Dir, nil, "rev-parse", "--verify", "-q", "refs/heads/"+branch+"^{commit}")
+	_, err := r.git(ctx, r.Dir, nil, "rev-parse", "--verify", "-q", "refs/heads/"+branch+"^{commit}")
 	if exitCode(err) == 1 {
 		return fmt.Errorf("base branch %q has no commit (a new repository, or no such branch): commit something first, or set base_branch", branch)
 	}
@@ -354,7 +435,7 @@ func (r *Repo) CheckBase(ctx context.Context, branch string) error {
 }
 
 func (r *Repo) branchExists(ctx context.Context, branch string) (bool, error) {
-	_, err := git(ctx, r.Dir, nil, "rev-parse", "--verify", "-q", "refs/heads/"+branch)
+	_, err := r.git(ctx, r.Dir, nil, "rev-parse", "--verify", "-q", "refs/heads/"+branch)
 	if err == nil {
 		return true, nil
 	}
@@ -426,7 +507,7 @@ func (r *Repo) addConcurrently(ctx context.Context, ticketID, base string) bool 
 	// --force: the branch was made just now, so it is checked out nowhere,
 	// and git need not read every registered worktree to find out (about
 	// 2 ms an add with 50 of them); the path was checked free above
-	_, err := git(ctx, r.Dir, nil, "worktree", "add", "-q", "--force", path, branch)
+	_, err := r.worktreeAdd(ctx, nil, "-q", "--force", path, branch)
 	return err == nil
 }
 
@@ -446,7 +527,7 @@ func (r *Repo) createBranch(ctx context.Context, branch, base string) error {
 		for _, q := range batch {
 			in.WriteString("create refs/heads/" + q.branch + "\x00" + q.base + "\x00")
 		}
-		_, err := gitWithInput(ctx, r.Dir, in.String(), "update-ref", "-z", "--stdin", "-m", "agent-tui: new ticket branch")
+		_, err := r.gitWithInput(ctx, r.Dir, in.String(), "update-ref", "-z", "--stdin", "-m", "agent-tui: new ticket branch")
 		if err == nil {
 			r.madeMu.Lock()
 			if r.made == nil {
@@ -543,7 +624,7 @@ func (r *Repo) ShowFile(ctx context.Context, wt, rev, file string) ([]byte, erro
 // RootCommits names the repository's history by its first commits, which
 // a move or a copy keeps: "" when there is none yet.
 func (r *Repo) RootCommits(ctx context.Context) string {
-	out, err := git(ctx, r.Dir, nil, "rev-list", "--max-parents=0", "--all")
+	out, err := r.git(ctx, r.Dir, nil, "rev-list", "--max-parents=0", "--all")
 	if err != nil {
 		return ""
 	}
@@ -554,7 +635,7 @@ func (r *Repo) RootCommits(ctx context.Context) string {
 
 // TopLevelNames lists the names at the top of a branch's tree.
 func (r *Repo) TopLevelNames(ctx context.Context, branch string) ([]string, error) {
-	out, err := git(ctx, r.Dir, nil, "ls-tree", "--name-only", "-z", "refs/heads/"+branch, "--")
+	out, err := r.git(ctx, r.Dir, nil, "ls-tree", "--name-only", "-z", "refs/heads/"+branch, "--")
 	if err != nil {
 		return nil, err
 	}
@@ -662,7 +743,7 @@ func (r *Repo) gitIn(ctx context.Context, wt string, env []string, args ...strin
 	if err != nil {
 		return "", err
 	}
-	return git(ctx, wt, append(pin, env...), args...)
+	return r.git(ctx, wt, append(pin, env...), args...)
 }
 
 func (r *Repo) ensureLocked(ctx context.Context, ticketID, base string) (string, string, error) {
@@ -673,7 +754,7 @@ func (r *Repo) ensureLocked(ctx context.Context, ticketID, base string) (string,
 	if fi, err := os.Stat(filepath.Join(path, ".git")); err == nil && !fi.IsDir() {
 		// registered but never checked out: an add killed half-way. Its
 		// branch (if made) stays and the careful way below reuses it.
-		if _, err := git(ctx, r.Dir, nil, "worktree", "remove", "--force", "--force", path); err != nil {
+		if _, err := r.git(ctx, r.Dir, nil, "worktree", "remove", "--force", "--force", path); err != nil {
 			if err := os.RemoveAll(path); err != nil {
 				return "", "", err
 			}
@@ -685,7 +766,7 @@ func (r *Repo) ensureLocked(ctx context.Context, ticketID, base string) (string,
 		if err := os.MkdirAll(r.WorktreeRoot(), 0o755); err != nil {
 			return "", "", err
 		}
-		if _, err := git(ctx, r.Dir, nil, "worktree", "add", "-q", "-b", branch, path, base); err == nil {
+		if _, err := r.worktreeAdd(ctx, nil, "-q", "-b", branch, path, base); err == nil {
 			return path, branch, nil
 		}
 		// the branch or a stale registration exists: the careful way below
@@ -712,7 +793,7 @@ func (r *Repo) ensureLocked(ctx context.Context, ticketID, base string) (string,
 		if err := os.RemoveAll(path); err != nil {
 			return "", "", fmt.Errorf("worktree %s is broken and could not be removed: %v", path, err)
 		}
-		if _, err := git(ctx, r.Dir, nil, "worktree", "prune"); err != nil {
+		if _, err := r.git(ctx, r.Dir, nil, "worktree", "prune"); err != nil {
 			return "", "", err
 		}
 		break
@@ -733,9 +814,9 @@ func (r *Repo) ensureLocked(ctx context.Context, ticketID, base string) (string,
 		return "", "", err
 	}
 	if exists {
-		_, err = git(ctx, r.Dir, nil, "worktree", "add", "-q", path, branch)
+		_, err = r.worktreeAdd(ctx, nil, "-q", path, branch)
 	} else {
-		_, err = git(ctx, r.Dir, nil, "worktree", "add", "-q", "-b", branch, path, base)
+		_, err = r.worktreeAdd(ctx, nil, "-q", "-b", branch, path, base)
 	}
 	if err != nil {
 		return "", "", err
@@ -826,7 +907,7 @@ func (r *Repo) diffCapped(ctx context.Context, dir string, env []string, args ..
 	if err != nil {
 		return "", err
 	}
-	out, dropped, err := gitCapped(ctx, dir, append(pin, env...), DiffLimit, append([]string{"-c", "core.quotepath=false"}, args...)...)
+	out, dropped, err := gitCapped(ctx, dir, append(pin, env...), DiffLimit, gitArgs(r.config(dir), []string{"-c", "core.quotepath=false"}, args)...)
 	if err == nil && dropped > 0 {
 		if i := strings.LastIndexByte(out, '\n'); i >= 0 {
 			out = out[:i+1] // end on a whole line
@@ -853,7 +934,7 @@ func (r *Repo) MergedDiff(ctx context.Context, commit string) (string, error) {
 // looking back along base's first parents over its last thousand merges;
 // "" when there is none.
 func (r *Repo) MergeOf(ctx context.Context, branch, base string) (string, error) {
-	tip, err := git(ctx, r.Dir, nil, "rev-parse", "--verify", "-q", "refs/heads/"+branch+"^{commit}")
+	tip, err := r.git(ctx, r.Dir, nil, "rev-parse", "--verify", "-q", "refs/heads/"+branch+"^{commit}")
 	if err != nil {
 		if exitCode(err) == 1 {
 			return "", nil
@@ -861,7 +942,7 @@ func (r *Repo) MergeOf(ctx context.Context, branch, base string) (string, error)
 		return "", err
 	}
 	tip = strings.TrimSpace(tip)
-	out, err := git(ctx, r.Dir, nil, "rev-list", "--first-parent", "--merges", "--parents", "--max-count=1000", "refs/heads/"+base, "--")
+	out, err := r.git(ctx, r.Dir, nil, "rev-list", "--first-parent", "--merges", "--parents", "--max-count=1000", "refs/heads/"+base, "--")
 	if err != nil {
 		return "", err
 	}
@@ -1032,7 +1113,7 @@ func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 		fail(err)
 		return
 	}
-	dirty, err := r.Uncommitted(ctx)
+	dirty, loose, err := r.uncommitted(ctx)
 	if err != nil {
 		fail(err)
 		return
@@ -1064,11 +1145,11 @@ func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 	if !r.hasMergeTree(ctx) {
 		for _, q := range ready {
 			// a merge that succeeds or is undone leaves the checkout clean
-			q.done <- r.mergeOne(ctx, q)
+			q.done <- r.mergeOne(ctx, q, loose)
 		}
 		return
 	}
-	r.mergeChain(ctx, ready)
+	r.mergeChain(ctx, ready, loose)
 }
 
 // noCommits is why no merge can be made onto a branch checked out with no
@@ -1085,8 +1166,13 @@ func noCommits(branch string) string {
 // seen is verified first (MergeOptions.Verify): the whole chain at once,
 // and when it fails, each merge on its own, so that only those that fail
 // are refused.
-func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
-	headOut, err := git(ctx, r.Dir, nil, "rev-parse", "HEAD^{commit}", "HEAD^{tree}")
+//
+// Before the checkout is touched, the files the chain adds are checked
+// against the checkout's loose files (git's fast-forward replaces an
+// ignored file). A merge refused for a file in the way is left out and
+// the rest of the batch made again without it.
+func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq, loose []string) {
+	headOut, err := r.git(ctx, r.Dir, nil, "rev-parse", "HEAD^{commit}", "HEAD^{tree}")
 	lines := strings.Fields(headOut)
 	if err == nil && len(lines) != 2 {
 		err = fmt.Errorf("git rev-parse HEAD: unexpected output %q", headOut)
@@ -1109,6 +1195,26 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 	}
 	if len(c.merged) == 0 {
 		return
+	}
+	if len(loose) > 0 {
+		// one diff for the batch; each merge's own only when it hits
+		added, err := r.changedBy(ctx, start.tip, c.tip, "A", false)
+		if err == nil && len(r.looseInTheWay(loose, added)) > 0 {
+			r.mergeWithout(ctx, c, start, loose, func(from, to string, q *mergeReq) (*MergeBlocked, error) {
+				added, err := r.changedBy(ctx, from, to, "A", false)
+				if hit := r.looseInTheWay(loose, added); len(hit) > 0 {
+					return looseBlocked(q.branch, hit), err
+				}
+				return nil, err
+			})
+			return
+		}
+		if err != nil {
+			for _, q := range c.merged {
+				q.fail(err)
+			}
+			return
+		}
 	}
 	last := c.merged[len(c.merged)-1]
 	if last.verify != nil && (len(c.merged) > 1 || !r.isAncestor(ctx, start.tip, last.branch)) {
@@ -1144,17 +1250,78 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq) {
 			}
 		}
 	}
-	if _, err := git(ctx, r.Dir, nil, "merge", "-q", "--ff-only", c.tip); err != nil {
-		// the checkout changed under us, or a file in the way: merge one by
-		// one, so each branch gets its own answer
+	if _, err := r.git(ctx, r.Dir, nil, "merge", "-q", "--ff-only", c.tip); err != nil {
+		if local, untracked := inTheWay(err); len(local)+len(untracked) > 0 {
+			// never a merge of git's own after this: it puts the checkout
+			// back to HEAD when it fails (read-tree --reset), which loses
+			// a change git status does not see (assume-unchanged)
+			r.mergeWithout(ctx, c, start, loose, func(from, to string, q *mergeReq) (*MergeBlocked, error) {
+				changed, err := r.changedBy(ctx, from, to, "", false)
+				l, u := touched(local, changed), touched(untracked, changed)
+				if len(l)+len(u) > 0 {
+					return &MergeBlocked{Reason: inTheWayReason(q.branch, l, u)}, err
+				}
+				return nil, err
+			})
+			return
+		}
+		// the checkout changed under us: merge one by one, so each
+		// branch gets its own answer
 		for _, q := range c.merged {
-			q.done <- r.mergeOne(ctx, q)
+			q.done <- r.mergeOne(ctx, q, loose)
 		}
 		return
 	}
 	for i, q := range c.merged {
 		q.done <- mergeResult{commit: c.commits[i]}
 	}
+}
+
+// mergeWithout answers the merges of c that blocked refuses (each judged
+// by what its own merge commit changes, from its first parent), and makes
+// the rest again without them. When it refuses none, all are refused: the
+// batch as a whole was in the way.
+func (r *Repo) mergeWithout(ctx context.Context, c *chain, start chain, loose []string, blocked func(from, to string, q *mergeReq) (*MergeBlocked, error)) {
+	var rest []*mergeReq
+	refused := false
+	from := start.tip
+	for i, q := range c.merged {
+		switch b, err := blocked(from, c.commits[i], q); {
+		case err != nil:
+			refused = true
+			q.fail(err)
+		case b != nil:
+			refused = true
+			q.fail(b)
+		default:
+			rest = append(rest, q)
+		}
+		from = c.commits[i]
+	}
+	if !refused {
+		for _, q := range rest {
+			q.fail(&MergeBlocked{Reason: fmt.Sprintf("files in your checkout are in the way of merging %s together with other branches; approve again", q.branch)})
+		}
+		return
+	}
+	if len(rest) > 0 {
+		r.mergeChain(ctx, rest, loose)
+	}
+}
+
+// touched lists the files of inWay that changed (paths) names, or that
+// lie inside or around one of them (a directory in the way of a file).
+func touched(inWay, changed []string) []string {
+	var hit []string
+	for _, w := range inWay {
+		w = strings.TrimSuffix(w, "/")
+		if slices.ContainsFunc(changed, func(c string) bool {
+			return c == w || strings.HasPrefix(c, w+"/") || strings.HasPrefix(w, c+"/")
+		}) {
+			hit = append(hit, w)
+		}
+	}
+	return hit
 }
 
 // chain is the state of a batch's merges made so far: its tip commit and
@@ -1178,7 +1345,7 @@ func (r *Repo) chainOne(ctx context.Context, c *chain, q *mergeReq) bool {
 	if env == nil {
 		env = c.env
 	}
-	out, err := git(ctx, r.Dir, env, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", c.tip, q.branch)
+	out, err := r.git(ctx, r.Dir, env, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", c.tip, q.branch)
 	fields := strings.Split(strings.TrimRight(out, "\x00"), "\x00")
 	switch {
 	case err != nil && exitCode(err) == 1 && len(fields) > 1:
@@ -1199,7 +1366,7 @@ func (r *Repo) chainOne(ctx context.Context, c *chain, q *mergeReq) bool {
 	// (a branch whose changes are on the base already, made by another
 	// ticket, still gets its merge commit: its history is merged)
 	args := gitArgs(r.identityArgs(ctx), []string{"commit-tree", fields[0], "-p", c.tip, "-p", q.branch, "-m", q.message})
-	commit, err := git(ctx, r.Dir, env, args...)
+	commit, err := r.git(ctx, r.Dir, env, args...)
 	if err != nil {
 		q.fail(err)
 		return false
@@ -1238,7 +1405,7 @@ func (r *Repo) verifyAt(ctx, asked context.Context, commit string, env []string,
 			r.wtMu.Unlock()
 			return "", err
 		}
-		_, err := git(ctx, r.Dir, env, "worktree", "add", "-q", "--force", "--detach", dir, commit)
+		_, err := r.worktreeAdd(ctx, env, "-q", "--force", "--detach", dir, commit)
 		r.wtMu.Unlock()
 		if err != nil {
 			return "", err
@@ -1270,7 +1437,7 @@ func (r *Repo) Foreign(ctx context.Context, ticketID, base string) bool {
 	if tip, err := r.branchTip(ctx, branch); err == nil && tip == "" {
 		return false // no such branch
 	}
-	out, err := git(ctx, r.Dir, nil, "rev-list", "--count", "refs/heads/"+base+"..refs/heads/"+branch, "--")
+	out, err := r.git(ctx, r.Dir, nil, "rev-list", "--count", "refs/heads/"+base+"..refs/heads/"+branch, "--")
 	if err != nil {
 		return false
 	}
@@ -1306,7 +1473,7 @@ func (r *Repo) branchTip(ctx context.Context, branch string) (string, error) {
 			}
 		}
 		// one ticket's cancelled context must not fail the others'
-		out, err := git(context.WithoutCancel(ctx), r.Dir, nil, args...)
+		out, err := r.git(context.WithoutCancel(ctx), r.Dir, nil, args...)
 		tips := map[string]string{}
 		for line := range strings.Lines(out) {
 			if tip, ref, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
@@ -1334,16 +1501,16 @@ func (r *Repo) BringIn(ctx context.Context, wt, base, message string, onConflict
 	if err != nil {
 		return err
 	}
-	if isAncestorIn(ctx, wt, pin, "refs/heads/"+base, "HEAD") {
+	if r.isAncestorIn(ctx, wt, pin, "refs/heads/"+base, "HEAD") {
 		return nil
 	}
-	_, mergeErr := git(ctx, wt, pin, gitArgs(agentIdentity, []string{"merge", "-q", "--no-ff", "--no-edit", "--no-verify", "--no-gpg-sign", "-m", message, "refs/heads/" + base})...)
+	_, mergeErr := r.git(ctx, wt, pin, gitArgs(agentIdentity, []string{"merge", "-q", "--no-ff", "--no-edit", "--no-verify", "--no-gpg-sign", "-m", message, "refs/heads/" + base})...)
 	if mergeErr == nil {
 		return nil
 	}
-	conflicts := conflictedFiles(ctx, wt, pin)
+	conflicts := r.conflictedFiles(ctx, wt, pin)
 	undo := func(err error) error {
-		git(ctx, wt, pin, "merge", "--abort")
+		r.git(ctx, wt, pin, "merge", "--abort")
 		return err
 	}
 	if len(conflicts) == 0 {
@@ -1357,7 +1524,7 @@ func (r *Repo) BringIn(ctx context.Context, wt, base, message string, onConflict
 		return undo(err)
 	}
 	msg := message + "\n\nConflicts left for the code phase to resolve: " + strings.Join(conflicts, ", ")
-	if _, err := git(ctx, wt, pin, gitArgs(agentIdentity, []string{"commit", "-q", "--no-verify", "--no-gpg-sign", "-m", msg})...); err != nil {
+	if _, err := r.git(ctx, wt, pin, gitArgs(agentIdentity, []string{"commit", "-q", "--no-verify", "--no-gpg-sign", "-m", msg})...); err != nil {
 		return undo(err)
 	}
 	return nil
@@ -1365,19 +1532,19 @@ func (r *Repo) BringIn(ctx context.Context, wt, base, message string, onConflict
 
 // isAncestor says whether commit a is in b's history.
 func (r *Repo) isAncestor(ctx context.Context, a, b string) bool {
-	return isAncestorIn(ctx, r.Dir, nil, a, b)
+	return r.isAncestorIn(ctx, r.Dir, nil, a, b)
 }
 
 // isAncestorIn is isAncestor with names read in dir (a worktree's HEAD),
 // git run with env.
-func isAncestorIn(ctx context.Context, dir string, env []string, a, b string) bool {
-	_, err := git(ctx, dir, env, "merge-base", "--is-ancestor", a, b)
+func (r *Repo) isAncestorIn(ctx context.Context, dir string, env []string, a, b string) bool {
+	_, err := r.git(ctx, dir, env, "merge-base", "--is-ancestor", a, b)
 	return err == nil
 }
 
 // conflictedFiles lists the paths a merge under way in dir left unmerged.
-func conflictedFiles(ctx context.Context, dir string, env []string) []string {
-	out, _ := git(ctx, dir, env, "diff", "--name-only", "--diff-filter=U", "-z")
+func (r *Repo) conflictedFiles(ctx context.Context, dir string, env []string) []string {
+	out, _ := r.git(ctx, dir, env, "diff", "--name-only", "--diff-filter=U", "-z")
 	var files []string
 	for _, f := range strings.Split(out, "\x00") {
 		if f != "" {
@@ -1391,7 +1558,7 @@ func conflictedFiles(ctx context.Context, dir string, env []string) []string {
 // (merge-tree --write-tree, git 2.38 and later).
 func (r *Repo) hasMergeTree(ctx context.Context) bool {
 	r.gitVersionOnce.Do(func() {
-		out, _ := git(ctx, r.Dir, nil, "version")
+		out, _ := r.git(ctx, r.Dir, nil, "version")
 		var major, minor int
 		if _, err := fmt.Sscanf(strings.TrimPrefix(strings.TrimSpace(out), "git version "), "%d.%d", &major, &minor); err == nil {
 			r.mergeTree = major > 2 || major == 2 && minor >= 38
@@ -1401,16 +1568,27 @@ func (r *Repo) hasMergeTree(ctx context.Context) bool {
 }
 
 // mergeOne runs one merge; a conflict is undone and reported.
-func (r *Repo) mergeOne(ctx context.Context, q *mergeReq) mergeResult {
-	before, err := git(ctx, r.Dir, nil, "rev-parse", "HEAD")
+func (r *Repo) mergeOne(ctx context.Context, q *mergeReq, loose []string) mergeResult {
+	before, err := r.git(ctx, r.Dir, nil, "rev-parse", "HEAD")
 	if err != nil {
 		return mergeResult{err: err}
+	}
+	if len(loose) > 0 {
+		// what the branch adds since the merge-base (git merge replaces
+		// an ignored file too)
+		added, err := r.changedBy(ctx, "HEAD", q.branch, "A", true)
+		if err != nil {
+			return mergeResult{err: err}
+		}
+		if hit := r.looseInTheWay(loose, added); len(hit) > 0 {
+			return mergeResult{err: looseBlocked(q.branch, hit)}
+		}
 	}
 	err = r.mergeOneChecked(ctx, q.branch, q.base, q.message)
 	if err != nil {
 		return mergeResult{err: err}
 	}
-	after, err := git(ctx, r.Dir, nil, "rev-parse", "HEAD")
+	after, err := r.git(ctx, r.Dir, nil, "rev-parse", "HEAD")
 	if err != nil || after == before {
 		// an "already up to date" merge makes no commit
 		return mergeResult{err: err}
@@ -1420,18 +1598,18 @@ func (r *Repo) mergeOne(ctx context.Context, q *mergeReq) mergeResult {
 
 func (r *Repo) mergeOneChecked(ctx context.Context, branch, base, message string) error {
 	args := gitArgs(r.identityArgs(ctx), []string{"merge", "--no-ff", "--no-edit", "-m", message, branch})
-	_, mergeErr := git(ctx, r.Dir, r.branchEnv(branch), args...)
+	_, mergeErr := r.git(ctx, r.Dir, r.branchEnv(branch), args...)
 	if mergeErr == nil {
 		return nil
 	}
-	if files := untrackedInTheWay(mergeErr); len(files) > 0 {
+	if local, untracked := inTheWay(mergeErr); len(local)+len(untracked) > 0 {
 		// refused before it started: nothing to undo
-		return &MergeBlocked{Reason: fmt.Sprintf("untracked files in your checkout would be overwritten by merging %s: %s; move them away, then approve again", branch, SomeFiles(files))}
+		return &MergeBlocked{Reason: inTheWayReason(branch, local, untracked)}
 	}
-	conflicts := conflictedFiles(ctx, r.Dir, nil)
-	_, noMergeHead := git(ctx, r.Dir, nil, "rev-parse", "-q", "--verify", "MERGE_HEAD")
+	conflicts := r.conflictedFiles(ctx, r.Dir, nil)
+	_, noMergeHead := r.git(ctx, r.Dir, nil, "rev-parse", "-q", "--verify", "MERGE_HEAD")
 	if noMergeHead == nil || len(conflicts) > 0 {
-		if _, err := git(ctx, r.Dir, nil, "merge", "--abort"); err != nil {
+		if _, err := r.git(ctx, r.Dir, nil, "merge", "--abort"); err != nil {
 			return fmt.Errorf("%v; and undoing it failed: %v", mergeErr, err)
 		}
 	}
@@ -1445,7 +1623,7 @@ func (r *Repo) mergeOneChecked(ctx context.Context, branch, base, message string
 // no index lock, returning a reason when it stays busy.
 func (r *Repo) waitCheckoutIdle(ctx context.Context, wait time.Duration) string {
 	r.checkoutGitDirOnce.Do(func() {
-		out, err := git(ctx, r.Dir, nil, "rev-parse", "--absolute-git-dir")
+		out, err := r.git(ctx, r.Dir, nil, "rev-parse", "--absolute-git-dir")
 		if err == nil {
 			r.checkoutGitDir = strings.TrimSpace(out)
 		}
@@ -1474,7 +1652,7 @@ func (r *Repo) waitCheckoutIdle(ctx context.Context, wait time.Duration) string 
 func (r *Repo) identityArgs(ctx context.Context) []string {
 	// one `git config` call instead of two per merge
 	r.identityOnce.Do(func() {
-		out, _ := git(ctx, r.Dir, nil, "config", "--get-regexp", `^user\.(name|email)$`)
+		out, _ := r.git(ctx, r.Dir, nil, "config", "--get-regexp", `^user\.(name|email)$`)
 		if !strings.Contains(out, "user.name ") || !strings.Contains(out, "user.email ") {
 			r.identity = append([]string{}, agentIdentity...)
 		}
@@ -1500,7 +1678,7 @@ func (r *Repo) RemoveWorktree(ctx context.Context, ticketID string) error {
 		if _, err := os.Stat(filepath.Join(entry, "locked")); err == nil {
 			// prune keeps a locked entry (an add killed half-way): git
 			// removes it when asked by name, else it is unlocked for prune
-			if _, err := git(ctx, r.Dir, nil, "worktree", "remove", "--force", "--force", path); err == nil {
+			if _, err := r.git(ctx, r.Dir, nil, "worktree", "remove", "--force", "--force", path); err == nil {
 				r.wtMu.Unlock()
 				return nil
 			}
@@ -1518,7 +1696,7 @@ func (r *Repo) RemoveWorktree(ctx context.Context, ticketID string) error {
 	done := make(chan error, 1)
 	r.prunes.add(done, func(batch []chan error) {
 		r.wtMu.Lock()
-		_, err := git(ctx, r.Dir, nil, "worktree", "prune")
+		_, err := r.git(ctx, r.Dir, nil, "worktree", "prune")
 		r.wtMu.Unlock()
 		for _, q := range batch {
 			q <- err
@@ -1619,7 +1797,7 @@ func (r *Repo) Reconcile(ctx context.Context, known map[string]string) (Report, 
 	if dirExists(r.viewRoot()) {
 		if err := os.RemoveAll(r.viewRoot()); err != nil {
 			rep.Errors = append(rep.Errors, "removing old base views: "+err.Error())
-		} else if _, err := git(ctx, r.Dir, nil, "worktree", "prune"); err != nil {
+		} else if _, err := r.git(ctx, r.Dir, nil, "worktree", "prune"); err != nil {
 			rep.Errors = append(rep.Errors, "pruning old base views: "+err.Error())
 		}
 	}

@@ -39,7 +39,7 @@ func (r *Repo) BaseView(ctx context.Context, base string) (string, func(), error
 		if err == nil {
 			// the files, outside the lock: they are the view's alone, and
 			// a large tree must not hold up other tickets' worktrees
-			_, err = git(context.WithoutCancel(ctx), path, nil, "read-tree", "-u", "--reset", "HEAD")
+			_, err = r.git(context.WithoutCancel(ctx), path, nil, "read-tree", "-u", "--reset", "HEAD")
 		}
 		if err != nil {
 			return "", nil, err
@@ -69,7 +69,7 @@ func (r *Repo) BaseView(ctx context.Context, base string) (string, func(), error
 // first request with it, as a burst's tickets make their worktrees.
 func (r *Repo) registerView(ctx context.Context, path, commit string) error {
 	add := func() error {
-		_, err := git(ctx, r.Dir, nil, "worktree", "add", "-q", "--force", "--detach", "--no-checkout", path, commit)
+		_, err := r.worktreeAdd(ctx, nil, "-q", "--force", "--detach", "--no-checkout", path, commit)
 		return err
 	}
 	// the path is the view's alone (one maker per commit, viewsMu): what
@@ -127,7 +127,7 @@ func (r *Repo) DropViews(ctx context.Context) error {
 	if !dropped {
 		return nil
 	}
-	_, err := git(context.WithoutCancel(ctx), r.Dir, nil, "worktree", "prune")
+	_, err := r.git(context.WithoutCancel(ctx), r.Dir, nil, "worktree", "prune")
 	return err
 }
 
