@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"text/template"
+
+	"agent-tui/engine/wtfile"
 )
 
 //go:embed *.md
@@ -101,6 +103,9 @@ func (s *Set) originOf(name string) string {
 	return s.origin[name]
 }
 
+// maxPromptSize bounds a prompt file's read; no template is near it.
+const maxPromptSize = 1 << 20
+
 // OverrideDir is where a repository's own prompts live.
 func OverrideDir(repoDir string) string { return filepath.Join(repoDir, ".agent-tui", "prompts") }
 
@@ -116,7 +121,8 @@ func (s *Set) template(name string) (*template.Template, error) {
 	origin := "built-in prompt " + file
 	if s.overrideDir != "" {
 		p := filepath.Join(s.overrideDir, file)
-		src, err = os.ReadFile(p)
+		// a link to /dev/zero or a fifo is an error, not all memory or a wait
+		src, err = wtfile.ReadFile(p, maxPromptSize)
 		if err == nil {
 			origin = p
 		} else if !errors.Is(err, fs.ErrNotExist) {

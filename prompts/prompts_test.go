@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -78,5 +79,23 @@ func TestUnknownOverridesAreNamed(t *testing.T) {
 	}
 	if New("").Unknown() != nil {
 		t.Fatal("no directory, no warning")
+	}
+}
+
+// An override that is a fifo or a link to a device is an error naming it,
+// not a wait or all memory.
+func TestOverrideThatIsNoFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "review.md"), 0o644); err != nil {
+		t.Skip("no fifo here:", err)
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "tests.md")); err != nil {
+		t.Fatal(err)
+	}
+	s := New(dir)
+	for name, want := range map[string]string{"review": "is not a regular file (a named pipe)", "tests": "is not a regular file (a device)"} {
+		if _, err := s.Render(name, Data{}); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, name+".md")) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

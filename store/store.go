@@ -20,6 +20,8 @@ import (
 	gojson "github.com/goccy/go-json"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"agent-tui/engine/wtfile"
 )
 
 var (
@@ -89,8 +91,10 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("database %s is a directory, not a database file", path)
+	if fi, err := os.Stat(path); err == nil {
+		if err := notAFile(path, fi); err != nil {
+			return nil, err
+		}
 	}
 	if err := checkLength(path, true); err != nil {
 		return nil, err
@@ -114,6 +118,18 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
 	return &Store{db: db, path: path}, nil
+}
+
+// notAFile refuses a directory, fifo or device as the database: bbolt
+// would wait on a fifo for ever, and fail on a device with EINVAL.
+func notAFile(path string, fi os.FileInfo) error {
+	switch {
+	case fi.IsDir():
+		return fmt.Errorf("database %s is a directory, not a database file", path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("database %s is %s, not a database file", path, wtfile.Kind(fi.Mode()))
+	}
+	return nil
 }
 
 // InUseError: another process holds the database at Path (Holder names
@@ -175,8 +191,8 @@ func OpenReadOnly(path string, timeout time.Duration) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("database %s is a directory, not a database file", path)
+	if err := notAFile(path, fi); err != nil {
+		return nil, err
 	}
 	if fi.Size() == 0 {
 		return nil, fmt.Errorf("database %s is %w", path, ErrNotDatabase) // bbolt would write one there

@@ -965,3 +965,20 @@ func TestOpenADirectorySaysSo(t *testing.T) {
 		t.Fatalf("OpenReadOnly: %v", err)
 	}
 }
+
+// A fifo or a device given as the database says so, in both modes: bbolt
+// would wait on the fifo for ever.
+func TestOpenAFifoOrDeviceSaysSo(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "db")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("no fifo here:", err)
+	}
+	for path, want := range map[string]string{fifo: "is a named pipe, not a database file", "/dev/null": "is a device, not a database file"} {
+		if _, err := Open(path, time.Second); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open %s: %v", path, err)
+		}
+		if _, err := OpenReadOnly(path, time.Second); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("OpenReadOnly %s: %v", path, err)
+		}
+	}
+}

@@ -68,9 +68,10 @@ func Find(repoDir, explicit string, getenv func(string) string) (string, error) 
 		candidates = append(candidates, u)
 	}
 	for _, p := range candidates {
-		// Anything but "does not exist" (e.g. unreadable) selects the file so
-		// Load reports the real problem instead of silently skipping it.
-		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+		// Anything but "does not exist" (e.g. unreadable, or a link to
+		// nothing: Lstat) selects the file so Load reports the real problem
+		// instead of silently skipping it for another config.
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
 			return p, nil
 		}
 	}

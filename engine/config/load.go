@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"agent-tui/engine/wtfile"
 )
 
 // Error is a configuration error. Its message is always one line:
@@ -73,10 +75,18 @@ func Load(path string) (*Config, error) { return LoadWithEnv(path, os.Getenv) }
 // that only sets the test command, say) takes them from the user config
 // file, or else from OPENAI_API_KEY, as they would be without it.
 func LoadWithEnv(path string, getenv func(string) string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := wtfile.ReadFile(path, maxConfigSize)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, &Error{File: path, Msg: "no such file"}
+		var notRegular *wtfile.NotRegularError
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return nil, &Error{File: path, Msg: "no such file" + danglingLink(path)}
+		case errors.As(err, &notRegular) && notRegular.Mode.IsDir():
+			return nil, &Error{File: path, Msg: "is a directory"}
+		case errors.As(err, &notRegular):
+			return nil, &Error{File: path, Msg: "is " + wtfile.Kind(notRegular.Mode) + ", not a config file"}
+		case errors.Is(err, wtfile.ErrTooLarge):
+			return nil, &Error{File: path, Msg: "is over 1 MiB, more than any config needs"}
 		}
 		return nil, &Error{File: path, Msg: readErrMsg(err)}
 	}
@@ -134,6 +144,11 @@ func modelsElsewhere(path string, getenv func(string) string) (*Config, error) {
 		if err == nil && fi.IsDir() {
 			return nil, &Error{File: u, Msg: "is a directory, not a config file"}
 		}
+		if _, lerr := os.Lstat(u); lerr == nil && err != nil {
+			// there, but unreadable or a link to nothing: said, not
+			// passed over for OPENAI_API_KEY's defaults
+			return nil, &Error{File: u, Msg: readErrMsg(err) + danglingLink(u)}
+		}
 		if err == nil {
 			if pi, err := os.Stat(path); err != nil || !os.SameFile(fi, pi) {
 				// (it is path, without models, where this started: no loop)
@@ -152,6 +167,18 @@ func modelsElsewhere(path string, getenv func(string) string) (*Config, error) {
 		return nil, nil
 	}
 	return FromEnv(getenv)
+}
+
+// maxConfigSize bounds a config file's read: a link to /dev/zero must not
+// take all memory.
+const maxConfigSize = 1 << 20
+
+// danglingLink says where path links to when it is a link to nothing.
+func danglingLink(path string) string {
+	if target, err := os.Readlink(path); err == nil {
+		return " (it is a link to " + target + ", which does not exist)"
+	}
+	return ""
 }
 
 func readErrMsg(err error) string {

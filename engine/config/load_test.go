@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -565,5 +567,69 @@ func TestUserConfigWithoutModelsIsNamed(t *testing.T) {
 	_, err := Resolve(repo, "", func(k string) string { return env[k] })
 	if err == nil || !errors.Is(err, ErrNoModels) || !strings.HasPrefix(err.Error(), own+": ") || !strings.Contains(err.Error(), "nor in the user config file "+user) {
 		t.Fatalf("%v", err)
+	}
+}
+
+// A config that is a fifo, a device or a link to nothing is said in one
+// line: not a wait, not all memory, and not passed over for another
+// config (OPENAI_API_KEY's defaults would send the code elsewhere).
+func TestConfigThatIsNoFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.toml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip("no fifo here:", err)
+	}
+	dangling := filepath.Join(dir, "dangling.toml")
+	if err := os.Symlink(filepath.Join(dir, "nowhere", "x.toml"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(dir, "huge.toml")
+	if err := os.WriteFile(huge, bytes.Repeat([]byte("# comment\n"), 110_000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	withKey := func(k string) string { return map[string]string{"OPENAI_API_KEY": "sk-x"}[k] }
+	for path, want := range map[string]string{
+		fifo:        "fifo.toml: is a named pipe, not a config file",
+		"/dev/zero": "/dev/zero: is a device, not a config file",
+		dangling:    "dangling.toml: no such file (it is a link to " + filepath.Join(dir, "nowhere", "x.toml") + ", which does not exist)",
+		huge:        "huge.toml: is over 1 MiB",
+	} {
+		if _, err := os.Stat(path); path == "/dev/zero" && err != nil {
+			continue
+		}
+		_, err := LoadWithEnv(path, withKey)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v", path, err)
+		}
+	}
+
+	// found, not skipped: the repository's link to nothing, and the user's
+	repo := t.TempDir()
+	if err := os.Symlink("/nonexistent/agent-tui.toml", filepath.Join(repo, RepoConfigName)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Resolve(repo, "", withKey); err == nil || !strings.Contains(err.Error(), "which does not exist") {
+		t.Errorf("the repository's dangling link: %v", err)
+	}
+	xdg := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(xdg, "agent-tui"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/nonexistent/config.toml", filepath.Join(xdg, "agent-tui", "config.toml")); err != nil {
+		t.Fatal(err)
+	}
+	env := func(k string) string {
+		return map[string]string{"OPENAI_API_KEY": "sk-x", "XDG_CONFIG_HOME": xdg}[k]
+	}
+	if _, err := Resolve(t.TempDir(), "", env); err == nil || !strings.Contains(err.Error(), "which does not exist") {
+		t.Errorf("the user's dangling link: %v", err)
+	}
+	// and a repository file without models takes them from there: said too
+	withoutModels := t.TempDir()
+	if err := os.WriteFile(filepath.Join(withoutModels, RepoConfigName), []byte("test_command = \"true\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Resolve(withoutModels, "", env); err == nil || !strings.Contains(err.Error(), "which does not exist") {
+		t.Errorf("the user's dangling link behind a file without models: %v", err)
 	}
 }

@@ -39,7 +39,24 @@ func (e *NotRegularError) Error() string {
 	if e.Mode.IsDir() {
 		return e.Path + " is a directory"
 	}
-	return fmt.Sprintf("%s is not a regular file (%s)", e.Path, e.Mode.Type())
+	return fmt.Sprintf("%s is not a regular file (%s)", e.Path, Kind(e.Mode))
+}
+
+// Kind names what a file that is not a regular one is.
+func Kind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeSymlink != 0:
+		return "a symlink"
+	}
+	return "not a regular file"
 }
 
 // Open opens the regular file rel inside root for reading; a final
@@ -151,6 +168,27 @@ func readCapped(f *os.File, fi fs.FileInfo, rel string, max int64) ([]byte, erro
 		return nil, tooLarge
 	}
 	return data, nil
+}
+
+// ReadFile reads the regular file at path, following links, when it holds
+// at most max bytes: for the user's own files (a config, a prompt), where a
+// link to /dev/zero or a fifo must be an error, not all memory or a wait.
+// A larger file is ErrTooLarge; a directory, fifo or device a
+// *NotRegularError.
+func ReadFile(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &NotRegularError{Path: path, Mode: fi.Mode()}
+	}
+	return readCapped(f, fi, path, max)
 }
 
 // ReadIn is Read of rel inside the directory dir.
