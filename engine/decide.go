@@ -194,7 +194,7 @@ func Decide(st *store.Store, cfg *config.Config, id string, d store.Decision) (*
 // a child of an epic whose cancel waits for the next run: the cancel takes
 // the children with it, and the same run would drop the decision.
 func epicCancelPending(t *store.Ticket, kind string, ticket func(string) (*store.Ticket, error)) error {
-	if t.Parent == "" || kind == store.DecisionCancel || kind == store.DecisionPause || kind == store.DecisionResume {
+	if t.Parent == "" || kind == store.DecisionCancel || kind == store.DecisionPause {
 		return nil
 	}
 	epic, err := ticket(t.Parent)
@@ -333,6 +333,42 @@ func PausedWords(t *store.Ticket) string {
 	return "paused"
 }
 
+// StatusWords is t's status as `list` and the queue say it, the pause and
+// the decisions no run has carried out yet included. stopped: no engine
+// runs, so a ticket that says running was cut off when the last one
+// stopped (interrupted).
+func StatusWords(t *store.Ticket, stopped bool) string {
+	w := strings.ReplaceAll(t.Status, "_", " ")
+	if stopped && t.Status == store.StatusRunning {
+		w = "interrupted"
+	}
+	if finished(t.Status) {
+		return w
+	}
+	// a paused ticket that would run is said to be paused (not among
+	// those running)
+	movable := t.Status == store.StatusRunning || t.Status == store.StatusQueued
+	switch will, pending := PausedAfterDecisions(t); {
+	case pending && will && !t.Paused:
+		w += " (pause pending)"
+	case pending && !will && t.Paused && movable:
+		w = "paused (resume pending)"
+	case pending && !will && t.Paused:
+		w += " (paused, resume pending)"
+	case t.Paused && movable && ApprovedHere(t):
+		// approved, held by the pause before it went on (a merge, say)
+		w = "paused (approved: goes on once resumed)"
+	case t.Paused && movable:
+		w = "paused"
+	case t.Paused:
+		w += " (paused)"
+	}
+	if d := PendingDecision(t); d != nil {
+		w += " (" + DecisionWords(d.Kind) + " pending)"
+	}
+	return w
+}
+
 // PausedAfterDecisions is whether t will be paused once its recorded
 // pause and resume decisions are carried out (t.Paused lags them until a
 // run does), and whether any still wait.
@@ -351,7 +387,9 @@ func PausedAfterDecisions(t *store.Ticket) (paused, pending bool) {
 func Allowed(t *store.Ticket, kind string) error {
 	// a pending decision other than a cancel is replaced by the next one
 	// (see Decide); a cancel is final
-	if p := PendingDecision(t); p != nil && p.Kind == store.DecisionCancel && kind != store.DecisionPause && kind != store.DecisionResume {
+	if p := PendingDecision(t); p != nil && p.Kind == store.DecisionCancel && kind == store.DecisionResume {
+		return fmt.Errorf("%s is to be cancelled by the next run: nothing to resume", t.ID)
+	} else if p != nil && p.Kind == store.DecisionCancel && kind != store.DecisionPause {
 		return fmt.Errorf("%s is to be cancelled by the next run: a cancel cannot be taken back", t.ID)
 	} else if p != nil && p.Kind == store.DecisionApprove && kind == store.DecisionApprove {
 		return fmt.Errorf("%s already has an approve waiting for the next run", t.ID)
@@ -595,7 +633,9 @@ func (e *Engine) applyDecisions(ctx context.Context, id string) (*store.Ticket, 
 	}
 	switch {
 	case removeWorktree:
-		e.removeTicketFiles(ctx, t)
+		if e.setAsideOnCancel(ctx, t) {
+			e.removeTicketFiles(ctx, t)
+		}
 	case t.Status == store.StatusCancelled:
 		e.removeTicketTemp(t) // an epic's
 	}

@@ -166,6 +166,31 @@ func TestPersonsEditsBeforeARejectAreKept(t *testing.T) {
 	}
 }
 
+// A cancel removes the worktree; what a person changed there and did not
+// commit is kept as a stash first, and said.
+func TestPersonsEditsBeforeACancelAreKept(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"review"}
+	id := h.add("hotfix", "cancelled with edits", false)
+	h.runIdle()
+	wt := h.wantStatus(id, store.StatusAwaiting, "").Worktree
+	os.WriteFile(filepath.Join(wt, "notes.txt"), []byte("my notes\n"), 0o644)
+	h.decide(id, store.Decision{Kind: store.DecisionCancel})
+	tk := h.wantStatus(id, store.StatusCancelled, "")
+	if d := tk.Decisions[len(tk.Decisions)-1]; !strings.Contains(d.Outcome, "kept as a stash") {
+		t.Fatalf("the cancel's outcome: %q", d.Outcome)
+	}
+	if _, err := os.Stat(wt); !os.IsNotExist(err) {
+		t.Fatalf("the worktree stayed: %v", err)
+	}
+	if list := gitOut(t, h.dir, "stash", "list"); !strings.Contains(list, id+"'s worktree as it was at the cancel") {
+		t.Fatalf("stash list: %q", list)
+	}
+	if got := gitOut(t, h.dir, "show", "stash@{0}^3:notes.txt"); got != "my notes\n" {
+		t.Fatalf("stashed notes.txt: %q", got)
+	}
+}
+
 // A worktree a person switched to another branch stops the ticket, naming
 // it, before anything runs or is merged there.
 func TestWorktreeOnAnotherBranchStops(t *testing.T) {

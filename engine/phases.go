@@ -486,7 +486,7 @@ func (e *Engine) setAside(ctx context.Context, t *store.Ticket, attempts []*stor
 	}
 	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
 		if j := len(x.Decisions) - 1; j == i {
-			x.Decisions[j].Outcome = "uncommitted changes in the worktree were kept as a stash (git stash list: \"" + message + "\")"
+			x.Decisions[j].Outcome = keptAsStash(message)
 		}
 		return nil
 	})
@@ -496,6 +496,45 @@ func (e *Engine) setAside(ctx context.Context, t *store.Ticket, attempts []*stor
 	*t = *nt
 	e.publishTicket(t)
 	return nil
+}
+
+// keptAsStash is a decision's outcome when a stash kept a person's work.
+func keptAsStash(message string) string {
+	return "uncommitted changes in the worktree were kept as a stash (git stash list: \"" + message + "\")"
+}
+
+// setAsideOnCancel keeps, as a stash, what a person changed in a cancelled
+// ticket's worktree and did not commit, before the worktree goes; the
+// cancel says so. It reports false when that failed: the worktree stays.
+func (e *Engine) setAsideOnCancel(ctx context.Context, t *store.Ticket) bool {
+	i := slices.IndexFunc(t.Decisions, func(d store.Decision) bool {
+		return d.Kind == store.DecisionCancel && d.Applied && d.Superseded == ""
+	})
+	if i < 0 || !e.repo.HasWorktree(t.ID) {
+		return true
+	}
+	message := fmt.Sprintf("agent-tui: %s's worktree as it was at the cancel at %s", t.ID, t.Decisions[i].Phase)
+	kept, err := e.repo.SetAside(ctx, e.repo.WorktreePath(t.ID), message)
+	if err != nil {
+		e.log.Warn("keep uncommitted changes of a cancelled ticket", "ticket", t.ID, "err", err)
+	}
+	if !kept && err == nil {
+		return true
+	}
+	outcome := keptAsStash(message)
+	if err != nil {
+		outcome = "its worktree was kept (" + e.repo.WorktreePath(t.ID) + "): its uncommitted changes could not be stashed: " + err.Error()
+	}
+	if nt, uerr := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
+		if i < len(x.Decisions) {
+			x.Decisions[i].Outcome = outcome
+		}
+		return nil
+	}); uerr == nil {
+		*t = *nt
+		e.publishTicket(t)
+	}
+	return err == nil
 }
 
 // prefetchWorktree creates the worktree of a ticket that will need files
