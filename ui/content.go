@@ -239,10 +239,12 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		before(a.Started, false)
 		command := commandRun(a) // nothing to count but its checks
 		model, none := a.Model, noModelAnswered(a)
+		// ended with no model's answer taken, though calls may be counted
+		unanswered := model == "" && a.Done() && !command
 		switch {
 		case command:
 			model = "command"
-		case none:
+		case unanswered:
 			model = engine.NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks, len(a.Wasted) > 0)
 		case model == "":
 			model = "…"
@@ -250,7 +252,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		if a.Provider != "" && a.Provider != a.Model {
 			model += " via " + a.Provider
 		}
-		if simulated && a.Provider != "human" && !command && !none {
+		if simulated && a.Provider != "human" && !command && !unanswered {
 			model += " (simulated)"
 		}
 		out = append(out, st.bold.Render(ansi.Truncate(sanitize(fmt.Sprintf("%s · attempt %d · %s", a.Phase, a.N, model)), w, "…")))

@@ -350,6 +350,9 @@ func TestCommandAttemptStreamHeader(t *testing.T) {
 		}
 	}
 	// a model attempt that has not got its model yet is not a command
+	running := *m.q.tickets["T-1"]
+	running.Status, running.Phase = store.StatusRunning, "code"
+	m, _ = update(m, engine.Event{Type: engine.EvTicket, TicketID: "T-1", Ticket: &running})
 	code := &store.Attempt{Seq: 21, Phase: "code", N: 2, Started: t0}
 	m, _ = update(m, engine.Event{Type: engine.EvAttempt, TicketID: "T-1", Attempt: code})
 	if out := plain(m); !strings.Contains(out, "code · attempt 2 · running · waiting for a model (simulated) · 0 in / 0 out") {

@@ -496,7 +496,7 @@ func TestCostWhileStreaming(t *testing.T) {
 	if v := plain(m); strings.Contains(v, "so far") || !strings.Contains(v, "spent (+~$0.040 running)") {
 		t.Fatalf("after the call:\n%s", v)
 	}
-	if h := m.streamHeader(m.data["T-2"].attempt(11), 11, m.data["T-2"].streams[11].raw); !strings.HasSuffix(h, "$0.040") {
+	if h := m.streamHeader(m.data["T-2"].attempt(11), 11, m.data["T-2"].streams[11].raw, true); !strings.HasSuffix(h, "$0.040") {
 		t.Fatalf("header after the call: %q", h)
 	}
 }
@@ -511,7 +511,7 @@ func TestDeltaAppendsToStream(t *testing.T) {
 	m, _ = update(m, eventsMsg{{Type: engine.EvDelta, TicketID: "T-2", Seq: 11, Text: " now.\nAll green."}})
 	v := plain(m)
 	// the running attempt's header counts what it streamed meanwhile
-	if h := m.streamHeader(m.data["T-2"].attempt(11), 11, m.data["T-2"].streams[11].raw); !strings.Contains(h, "(simulated) · ctx 8.1k · ~") || !strings.Contains(h, " streamed · ") {
+	if h := m.streamHeader(m.data["T-2"].attempt(11), 11, m.data["T-2"].streams[11].raw, true); !strings.Contains(h, "(simulated) · ctx 8.1k · ~") || !strings.Contains(h, " streamed · ") {
 		t.Fatalf("no context size and streamed count in the header: %q", h)
 	}
 	if !strings.Contains(v, "Running the tests now.") || !strings.Contains(v, "All green.") {
@@ -1566,5 +1566,33 @@ func TestOpenTabMarkedWithoutStyles(t *testing.T) {
 	x := strings.Index(row, "[5 CI]") + 2
 	if got := m.tabAt(x, l.contentW); got != tabCI {
 		t.Fatalf("tabAt(%d) = %d in %q", x, got, row)
+	}
+}
+
+// "waiting for a model" is said only of an attempt under way: not of one
+// that ended with calls counted but no answer taken (an answer over its
+// size limit), nor of one whose ticket stopped for the user.
+func TestNoWaitingForAModelOnceStopped(t *testing.T) {
+	f := fixture()
+	f.attempts["T-4"] = []*store.Attempt{{Seq: 12, Phase: "tests", N: 1, Started: t0, Ended: t0,
+		Error:     "every model of tests failed: mid: the answer passed 8 MiB",
+		Fallbacks: []store.Fallback{{Model: "mid", Provider: "sim", Reason: "the answer passed 8 MiB"}},
+		Wasted:    []store.Spend{{Model: "mid"}}, ContextTokens: 1000, TokensIn: 1000, TokensOut: 900, CostUSD: 0.002}}
+	m := newTestModel(t, f, 150, 42)
+	m = press(t, m, "w", "1")
+	v := plain(m)
+	if strings.Contains(v, "waiting for a model") || !strings.Contains(v, "tests · attempt 1 · error · no whole answer; tried mid · ctx 1.0k") {
+		t.Fatalf("an ended attempt:\n%s", v)
+	}
+	m = press(t, m, "3")
+	if v := plain(m); !strings.Contains(v, "tests · attempt 1 · no whole answer; tried mid") || !strings.Contains(v, "1.0k in / 900 out") {
+		t.Fatalf("History of an ended attempt:\n%s", v)
+	}
+	// not ended, but its ticket waits for the user
+	f = fixture()
+	f.attempts["T-4"] = []*store.Attempt{{Seq: 12, Phase: "tests", N: 1, Started: t0, ContextTokens: 1000, TokensIn: 1000}}
+	m = newTestModel(t, f, 150, 42)
+	if v := plain(press(t, m, "w", "1")); strings.Contains(v, "waiting for a model") {
+		t.Fatalf("an attempt of a stopped ticket:\n%s", v)
 	}
 }

@@ -589,7 +589,7 @@ func (m *Model) tabContent(t *store.Ticket, w, h int) (string, []string) {
 	td := m.data[t.ID]
 	switch m.tab {
 	case tabStream:
-		return m.streamContent(td, w, h)
+		return m.streamContent(t, td, w, h)
 	case tabDiff:
 		d := m.diffs[t.ID]
 		switch {
@@ -649,7 +649,7 @@ func (m *Model) tabLines(tab int, t *store.Ticket, w int) []string {
 	return lines
 }
 
-func (m *Model) streamContent(td *ticketData, w, h int) (string, []string) {
+func (m *Model) streamContent(t *store.Ticket, td *ticketData, w, h int) (string, []string) {
 	if td == nil || (td.latest == 0 && !td.loaded) {
 		if td != nil && td.loadErr != "" {
 			return "", td.notLoaded(m.st, w)
@@ -661,11 +661,12 @@ func (m *Model) streamContent(td *ticketData, w, h int) (string, []string) {
 	}
 	a := td.attempt(td.latest)
 	s := td.streams[td.latest]
+	live := t.Status == store.StatusRunning && !m.q.noEngine
 	streamed := 0
 	if s != nil {
 		streamed = s.raw
 	}
-	header := m.streamHeader(a, td.latest, streamed)
+	header := m.streamHeader(a, td.latest, streamed, live)
 	ending := m.streamEnding(a, w, h)
 	if s == nil {
 		return header, ending
@@ -705,7 +706,9 @@ func (m *Model) streamEnding(a *store.Attempt, w, h int) []string {
 	return ending
 }
 
-func (m *Model) streamHeader(a *store.Attempt, seq, streamed int) string {
+// streamHeader is the attempt's line; live says its ticket is running in
+// this process, so an attempt not ended may still get a reply.
+func (m *Model) streamHeader(a *store.Attempt, seq, streamed int, live bool) string {
 	if a == nil {
 		return fmt.Sprintf("attempt #%d", seq)
 	}
@@ -736,10 +739,15 @@ func (m *Model) streamHeader(a *store.Attempt, seq, streamed int) string {
 		return strings.Join(append(parts, engine.NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks, len(a.Wasted) > 0)), " · ")
 	}
 	model := a.Model
-	if model == "" {
+	switch {
+	case model == "" && !a.Done() && live:
 		model = "waiting for a model" // none has answered yet: the chain picks on the first reply
+	case model == "":
+		// ended, or its ticket stopped, with calls counted (answers cut
+		// off or too long) but no model's answer taken
+		model = engine.NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks, len(a.Wasted) > 0)
 	}
-	if m.opts.Simulated && a.Provider != "human" {
+	if m.opts.Simulated && a.Provider != "human" && (a.Model != "" || !a.Done() && live) {
 		model += " (simulated)"
 	}
 	parts = append(parts, model)
