@@ -89,6 +89,37 @@ func TestShortHelpKeepsHelpAndQuit(t *testing.T) {
 	}
 }
 
+// A bar short of room keeps the keys the selected ticket's state calls
+// for before the general ones: a stopped ticket's retry keys, a running
+// one's pause and cancel.
+func TestShortHelpKeepsTheTicketsKeys(t *testing.T) {
+	for _, c := range []struct {
+		w      int
+		keys   []string
+		want   []string
+		absent []string
+	}{
+		{80, []string{"w"}, []string{"g guidance", "m model", "e edit", "x cancel", "a approve"}, []string{"n new", "p pause"}}, // T-4 needs a human
+		{60, []string{"j"}, []string{"p pause", "x cancel"}, nil},                                                               // T-2 runs
+		{60, nil, []string{"a approve", "r reject"}, nil},                                                                       // T-1 awaits approval
+	} {
+		m := newTestModel(t, fixture(), c.w, 24)
+		m = press(t, m, c.keys...)
+		lines := strings.Split(plain(m), "\n")
+		bar := lines[len(lines)-1]
+		for _, want := range append(c.want, "? help", "q quit") {
+			if !strings.Contains(bar, want) {
+				t.Errorf("%d columns, %s selected: bar %q misses %q", c.w, m.q.selectedID(), bar, want)
+			}
+		}
+		for _, no := range c.absent {
+			if strings.Contains(bar, no) {
+				t.Errorf("%d columns, %s selected: bar %q keeps %q", c.w, m.q.selectedID(), bar, no)
+			}
+		}
+	}
+}
+
 // An error has rows of its own above the status line and is shown whole,
 // wrapped; the status line stays under it.
 func TestErrorFlashShowsWhole(t *testing.T) {

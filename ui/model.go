@@ -99,8 +99,15 @@ type helpCache struct {
 	width, height int
 	all, filtered bool
 	typing        bool // a filter being typed
+	keep          []string
 	lines         []string
 	screen        bool
+
+	// ticketKeys of keepFor with its attempts at keepVer
+	keepFor    *store.Ticket
+	keepVer    int
+	keepLoaded bool
+	keepKeys   []string
 }
 
 // NewModel builds the root model; Init loads the tickets.

@@ -150,10 +150,11 @@ func tooSmall(w, h int) string {
 func (m *Model) helpLines() (lines []string, screen bool) {
 	c := m.helpCache
 	filtered := m.q.filtered()
-	if c.lines != nil && c.width == m.width && c.height == m.height && c.all == m.help.ShowAll && c.filtered == filtered && c.typing == m.filtering {
+	keep := m.ticketKeys()
+	if c.lines != nil && c.width == m.width && c.height == m.height && c.all == m.help.ShowAll && c.filtered == filtered && c.typing == m.filtering && slices.Equal(c.keep, keep) {
 		return c.lines, c.screen
 	}
-	c.width, c.height, c.all, c.filtered, c.typing = m.width, m.height, m.help.ShowAll, filtered, m.filtering
+	c.width, c.height, c.all, c.filtered, c.typing, c.keep = m.width, m.height, m.help.ShowAll, filtered, m.filtering, keep
 	h := m.help
 	h.SetWidth(0) // measured here: help would cut with an ellipsis
 	switch {
@@ -168,9 +169,56 @@ func (m *Model) helpLines() (lines []string, screen bool) {
 			// how to see every ticket again, while some are hidden
 			keys = append([]key.Binding{m.keys.ClearFilter}, keys...)
 		}
-		c.lines, c.screen = []string{shortHelp(h, keys, m.width)}, false
+		c.lines, c.screen = []string{shortHelp(h, keys, m.width, keep...)}, false
 	}
 	return c.lines, c.screen
+}
+
+// ticketKeys are the help bar's keys that act on the selected ticket as
+// it is, most wanted first: a narrow bar drops the others before them.
+// Cached by ticket snapshot and attempts, as layout asks at every frame.
+func (m *Model) ticketKeys() []string {
+	t, c := m.q.selected(), m.helpCache
+	var td *ticketData
+	ver, loaded := 0, false
+	if t != nil {
+		td = m.data[t.ID]
+	}
+	if td != nil {
+		ver, loaded = td.version, td.loaded
+	}
+	if t == c.keepFor && ver == c.keepVer && loaded == c.keepLoaded {
+		return c.keepKeys
+	}
+	c.keepFor, c.keepVer, c.keepLoaded, c.keepKeys = t, ver, loaded, nil
+	if t == nil {
+		return nil
+	}
+	var want string
+	switch t.Status {
+	case store.StatusNeedsHuman:
+		want = "gemxa"
+	case store.StatusAwaiting:
+		want = "are"
+	case store.StatusFailed:
+		want = "gm"
+	default:
+		if !finished(t.Status) {
+			want = "px"
+		}
+	}
+	kinds := map[rune]string{'g': store.DecisionRetry, 'm': store.DecisionRetry, 'e': store.DecisionEditApprove,
+		'x': store.DecisionCancel, 'a': store.DecisionApprove, 'r': store.DecisionReject, 'p': store.DecisionPause}
+	for _, k := range want {
+		err := engine.Allowed(t, kinds[k])
+		if k == 'a' && err == nil && loaded {
+			err = engine.Approvable(t, td.attempts) // a phase that left nothing cannot be
+		}
+		if err == nil {
+			c.keepKeys = append(c.keepKeys, string(k))
+		}
+	}
+	return c.keepKeys
 }
 
 // filterKeys are the help bar while a filter is typed.
@@ -182,10 +230,15 @@ var filterKeys = []key.Binding{
 }
 
 // shortHelp is the one-line help bar: as many keys as fit, dropped in
-// shortHelpDrop order; ? (which lists the rest) and q always stay.
-func shortHelp(h help.Model, keys []key.Binding, w int) string {
+// shortHelpDrop order but those in keep last (the last of keep first);
+// ? (which lists the rest) and q always stay.
+func shortHelp(h help.Model, keys []key.Binding, w int, keep ...string) string {
 	keys = slices.Clone(keys) // (dropping in place would change the caller's)
-	for _, drop := range shortHelpDrop {
+	order := slices.DeleteFunc(slices.Clone(shortHelpDrop), func(k string) bool { return slices.Contains(keep, k) })
+	for i := len(keep) - 1; i >= 0; i-- {
+		order = append(order, keep[i])
+	}
+	for _, drop := range order {
 		if lipgloss.Width(h.ShortHelpView(keys)) <= w {
 			break
 		}
