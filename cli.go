@@ -799,6 +799,11 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 	if err := engine.EpicCancelPending(en.st, before, d.Kind); err != nil {
 		return err
 	}
+	if d.Kind == store.DecisionCancel && before.Status == store.StatusCancelled {
+		// a script's cancel "just in case": already so, as while pending
+		fmt.Fprintf(stdout, "%s: already cancelled\n", before.ID)
+		return nil
+	}
 	if p := engine.PendingDecision(before); p != nil && p.Kind == d.Kind && (d.Kind == store.DecisionCancel || d.Kind == store.DecisionApprove) {
 		// asked again: already so
 		fmt.Fprintf(stdout, "%s: %s already recorded; the engine carries it out on its next run\n", before.ID, cmd)
@@ -919,7 +924,7 @@ func checkText(what, s string) error {
 		return usagef("%s is over the limit of 1 MiB (%d bytes)", what, engine.MaxText)
 	}
 	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
-		return usagef("%s is not text (invalid UTF-8, or NUL bytes): give a text file", what)
+		return usagef("%s holds invalid UTF-8 or NUL bytes: give text", what)
 	}
 	return nil
 }
@@ -969,7 +974,13 @@ func cmdRetry(g globals, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	// several at once: a full disk or a provider's outage stops many
-	// tickets alike, and each then needs its retry
+	// tickets alike, and each then needs its retry. A malformed id is a
+	// usage error before anything is written.
+	for _, id := range pos {
+		if _, err := store.ParseID(id); err != nil {
+			return usagef("retry: %v (nothing was retried)", err)
+		}
+	}
 	failed := 0
 	var last error
 	for _, id := range pos {

@@ -1790,7 +1790,7 @@ func TestCLIBinaryDecisionTextIsBadInput(t *testing.T) {
 		{"retry", id, "--guidance", "bad \xff guidance"},
 	} {
 		_, errOut, code := e.run(args...)
-		if code != 2 || !strings.Contains(errOut, "is not text") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		if code != 2 || !strings.Contains(errOut, "holds invalid UTF-8 or NUL bytes: give text") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 			t.Fatalf("%v: exit %d, %q", args, code, errOut)
 		}
 	}
@@ -2282,5 +2282,66 @@ func TestCLIPausedApprovedSaysSo(t *testing.T) {
 	e.mustRun("run", "--until-idle")
 	if v := e.show("T-1"); v["status"] != "done" {
 		t.Fatalf("after resume: %v", v["status"])
+	}
+}
+
+// What a script meets deciding on several tickets: a malformed id among
+// several retries none; a cancel of a cancelled ticket is already so (as
+// a pending one is); a resume with a cancel pending is refused; and list
+// says an approve pending behind a pause, as show --json does.
+func TestCLIDecisionsAsAScriptMeetsThem(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	a := strings.TrimSpace(e.mustRun("add", "one"))
+	b := strings.TrimSpace(e.mustRun("add", "two"))
+	e.setStatus(a, store.StatusNeedsHuman)
+	if _, errOut, code := e.run("retry", a, "bogus"); code != 2 || !strings.Contains(errOut, "nothing was retried") {
+		t.Fatalf("retry with a bad id: exit %d %q", code, errOut)
+	}
+	if out := e.mustRun("show", "--json", a); strings.Contains(out, `"retry"`) {
+		t.Fatalf("a retry was recorded:\n%s", out)
+	}
+
+	e.setStatus(b, store.StatusCancelled)
+	if out, errOut, code := e.run("cancel", b); code != 0 || !strings.Contains(out, b+": already cancelled") {
+		t.Fatalf("cancel of a cancelled ticket: exit %d %q %q", code, out, errOut)
+	}
+
+	e.mustRun("pause", a)
+	e.mustRun("cancel", a)
+	if _, errOut, code := e.run("resume", a); code != 1 || !strings.Contains(errOut, "to be cancelled by the next run: nothing to resume") {
+		t.Fatalf("resume with a cancel pending: exit %d %q", code, errOut)
+	}
+
+	c := strings.TrimSpace(e.mustRun("add", "three"))
+	e.setStatus(c, store.StatusAwaiting)
+	e.withStore(func(st *store.Store) error {
+		_, err := st.UpdateTicket(c, func(x *store.Ticket) error { x.Paused = true; return nil })
+		return err
+	})
+	e.mustRun("approve", c, "--text", "the spec, written by hand")
+	e.mustRun("resume", c)
+	list := e.mustRun("list")
+	if !strings.Contains(list, "awaiting approval (paused, resume pending) (approve with edits pending)") {
+		t.Fatalf("list:\n%s", list)
+	}
+}
+
+// A base URL refused from the environment does not print a password in
+// it, nor a key pasted into it.
+func TestCLIBadBaseURLKeepsSecrets(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("git", "init", "-q", dir).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for value, want := range map[string]string{
+		"ftp://user:supersecretpw@host/v1":    `"ftp://user:xxxxx@host/v1"`,
+		"sk-live-abcdefghijklmnopqrstuvwxyz12": "(36 characters, not shown: it may be a key)",
+	} {
+		c := exec.Command(binPath, "--repo", dir, "run", "--until-idle")
+		c.Env = append(os.Environ(), "OPENAI_API_KEY=sk-x", "OPENAI_BASE_URL="+value, "XDG_CONFIG_HOME="+t.TempDir())
+		out, _ := c.CombinedOutput()
+		if !strings.Contains(string(out), want) || strings.Contains(string(out), "supersecretpw") || strings.Contains(string(out), "abcdefghijklmnop") {
+			t.Errorf("OPENAI_BASE_URL=%s: %s", value, out)
+		}
 	}
 }

@@ -491,28 +491,8 @@ func rejectedAttempts(v engine.TicketView) map[phaseAttempt][]string {
 }
 
 func statusText(t *store.Ticket) string {
-	s := strings.ReplaceAll(t.Status, "_", " ")
-	if t.Status == store.StatusRunning {
-		s = "interrupted"
-	}
-	if store.Finished(t.Status) {
-		return s
-	}
-	if d := engine.PendingDecision(t); d != nil {
-		s += " (" + engine.DecisionWords(d.Kind) + " pending)"
-	}
-	switch will, _ := engine.PausedAfterDecisions(t); {
-	case will && !t.Paused:
-		return s + " (pause pending)"
-	case !will && t.Paused:
-		return "paused (resume pending)"
-	case engine.PausedWords(t) != "":
-		// (approved, held by the pause before it went on: a merge, say)
-		return engine.PausedWords(t)
-	case t.Paused:
-		return s + " (paused)"
-	}
-	return s
+	// the command line holds the database: no engine runs
+	return engine.StatusWords(t, true)
 }
 
 func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {

@@ -22,7 +22,7 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	if base == "" {
 		base = "https://api.openai.com/v1"
 	} else if why := badURL(base); why != "" {
-		return nil, fmt.Errorf("OPENAI_BASE_URL %q %s (e.g. https://api.openai.com/v1)", base, why)
+		return nil, fmt.Errorf("OPENAI_BASE_URL %s %s (e.g. https://api.openai.com/v1)", shownURL(base), why)
 	}
 	c := OpenAIDefaults(base)
 	if err := c.Validate(); err != nil {

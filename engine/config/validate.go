@@ -35,7 +35,7 @@ func (c *Config) Validate() error {
 		case p.BaseURL == "" && !p.Simulated:
 			return fail("provider.base_url", at("base_url"), "provider %q has no base_url", p.Name)
 		case p.BaseURL != "" && badURL(p.BaseURL) != "":
-			return fail("provider.base_url", at("base_url"), "provider %q: base_url %q %s", p.Name, p.BaseURL, badURL(p.BaseURL))
+			return fail("provider.base_url", at("base_url"), "provider %q: base_url %s %s", p.Name, shownURL(p.BaseURL), badURL(p.BaseURL))
 		case p.APIKeyEnv != "" && !envName.MatchString(p.APIKeyEnv):
 			// the key itself pasted here would be shown in errors and logs
 			return fail("provider.api_key_env", at("api_key_env"), "provider %q: api_key_env names an environment variable (letters, digits, _), not the key itself", p.Name)
@@ -168,6 +168,21 @@ func (c *Config) validateSettings(fail func(key string, path []string, format st
 
 // badURL says what keeps s from being what an OpenAI client can call
 // (e.g. https://host/v1); "" when nothing does.
+// shownURL is a refused URL as an error may quote it: a password in it
+// masked, and a value that looks like a key pasted into the wrong
+// variable not shown at all.
+func shownURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			return strconv.Quote(u.Redacted())
+		}
+	}
+	if len(s) >= 20 && !strings.ContainsAny(s, "/.:") {
+		return fmt.Sprintf("(%d characters, not shown: it may be a key)", len(s))
+	}
+	return strconv.Quote(s)
+}
+
 func badURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
