@@ -2334,7 +2334,7 @@ func TestCLIBadBaseURLKeepsSecrets(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	for value, want := range map[string]string{
-		"ftp://user:supersecretpw@host/v1":    `"ftp://user:xxxxx@host/v1"`,
+		"ftp://user:supersecretpw@host/v1":     `"ftp://user:xxxxx@host/v1"`,
 		"sk-live-abcdefghijklmnopqrstuvwxyz12": "(36 characters, not shown: it may be a key)",
 	} {
 		c := exec.Command(binPath, "--repo", dir, "run", "--until-idle")
