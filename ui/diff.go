@@ -25,6 +25,9 @@ type diffData struct {
 	err     error
 	top     int
 	left    int // the first column shown: long lines scroll sideways
+	// pin is the file [ or ] went to, plus one (0: none, the file at top):
+	// near the end the top stops at the last page, in an earlier file
+	pin int
 }
 
 // parseDiff runs in the command that fetched the diff, off the UI loop.
@@ -76,22 +79,34 @@ func (d *diffData) fileAt(i int) int {
 	return sort.SearchInts(d.files, i+1) - 1
 }
 
-// jump moves top to the next (dir 1) or previous (dir -1) file.
-func (d *diffData) jump(dir int) {
-	if len(d.files) == 0 {
-		return
+// file is the file the view is at: the one [ or ] went to, else the one
+// at the top.
+func (d *diffData) file() int {
+	if d.pin > 0 {
+		return d.pin - 1
 	}
-	cur := d.fileAt(d.top)
+	return d.fileAt(d.top)
+}
+
+// jump moves top to the next (dir 1) or previous (dir -1) file of a pane h
+// lines high, no further than the last page (where End goes).
+func (d *diffData) jump(dir, h int) {
+	cur, to := d.file(), -1
 	switch {
+	case len(d.files) == 0:
 	case dir > 0:
 		if cur+1 < len(d.files) {
-			d.top = d.files[cur+1]
+			to = cur + 1
 		}
 	case cur >= 0 && d.files[cur] < d.top:
-		d.top = d.files[cur] // back to the start of this file first
+		to = cur // back to the start of this file first
 	case cur > 0:
-		d.top = d.files[cur-1]
+		to = cur - 1
 	}
+	if to < 0 {
+		return
+	}
+	d.top, d.pin = min(d.files[to], max(len(d.lines)-h, 0)), to+1
 }
 
 // header names the file at the top and the line; with lines wider than w
@@ -106,7 +121,7 @@ func (d *diffData) header(w, h int) string {
 	if widest := d.widest(h); widest > w || d.left > 0 {
 		col = fmt.Sprintf(" · col %d/%d", d.left+1, max(widest, d.left+1))
 	}
-	f := d.fileAt(d.top)
+	f := d.file()
 	if f < 0 {
 		return fmt.Sprintf("%d files · %d lines", len(d.files), len(d.lines)) + col
 	}
@@ -123,9 +138,12 @@ func (d *diffData) header(w, h int) string {
 }
 
 // widest is the width of the widest of the h lines from top.
-func (d *diffData) widest(h int) int {
+func (d *diffData) widest(h int) int { return d.widestIn(d.top, d.top+h) }
+
+// widestIn is the width of the widest of the lines [from, to).
+func (d *diffData) widestIn(from, to int) int {
 	n := 0
-	for _, l := range d.lines[d.top:min(d.top+h, len(d.lines))] {
+	for _, l := range d.lines[from:min(to, len(d.lines))] {
 		n = max(n, ansi.StringWidth(l))
 	}
 	return n
@@ -143,11 +161,17 @@ func (d *diffData) scroll(dx, w, h int) {
 }
 
 // fit takes the view back left as far as a pane w wide leaves nothing of
-// the h lines from top hidden on the right (after the pane grew).
+// the h lines from top hidden on the right (after the pane grew); of the
+// lines from the file [ or ] went to, when it starts below the top.
 func (d *diffData) fit(w, h int) {
-	if len(d.lines) > 0 {
-		d.left = max(min(d.left, d.widest(h)-w), 0)
+	if len(d.lines) == 0 {
+		return
 	}
+	from := d.top
+	if f := d.file(); f >= 0 {
+		from = max(from, d.files[f])
+	}
+	d.left = max(min(d.left, d.widestIn(from, d.top+h)-w), 0)
 }
 
 // window styles the h lines from top, w cells of each from column left.

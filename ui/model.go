@@ -259,7 +259,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			delete(m.diffReq, msg.id)
 		}
 		if old := m.diffs[msg.id]; old != nil && len(old.lines) == len(msg.d.lines) {
-			msg.d.top, msg.d.left = old.top, old.left // a refresh of the same size keeps the place
+			msg.d.top, msg.d.left, msg.d.pin = old.top, old.left, old.pin // a refresh of the same size keeps the place
 		}
 		m.diffs[msg.id] = msg.d
 		return nil
@@ -585,14 +585,14 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.sideways(key.Matches(k, km.Right))
 	case key.Matches(k, km.PrevFile, km.NextFile):
 		if d := m.selectedDiff(); d != nil && m.tab == tabDiff {
+			l := m.layout()
 			if key.Matches(k, km.NextFile) {
-				d.jump(1)
+				d.jump(1, l.contentH)
 			} else {
-				d.jump(-1)
+				d.jump(-1, l.contentH)
 			}
 			// a file whose lines are all left of where the view was
 			// scrolled would show a blank pane
-			l := m.layout()
 			d.fit(l.contentW, l.contentH)
 		}
 	default:
@@ -688,9 +688,11 @@ func (m *Model) move(d int) tea.Cmd {
 		m.streamFollow = m.streamTop >= tail
 	case tabDiff:
 		if dd := m.diffs[t.ID]; dd != nil {
-			// ] may have put the last file's start past the last page: a
-			// step down from there stays, rather than jumping back up
-			dd.top = clamp(dd.top+d, 0, max(len(dd.lines)-l.contentH, dd.top, 0))
+			// a pane grown taller may leave top past the last page: a step
+			// down from there stays, rather than jumping back up
+			if top := clamp(dd.top+d, 0, max(len(dd.lines)-l.contentH, dd.top, 0)); top != dd.top {
+				dd.top, dd.pin = top, 0 // moved: the header names the file at the top again
+			}
 		}
 	default:
 		n := len(m.tabLines(m.tab, t, l.contentW))

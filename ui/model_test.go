@@ -652,13 +652,13 @@ func TestDiffTab(t *testing.T) {
 	if v := plain(m); !strings.Contains(v, "file 1/2 login.go") || !strings.Contains(v, "+func Login() {}") {
 		t.Fatalf("diff not shown:\n%s", v)
 	}
+	// the whole diff fits: ] names the next file, the view stays put
 	m = press(t, m, "]")
-	if d.top != d.files[1] || !strings.Contains(plain(m), "file 2/2 README.md") {
-		t.Fatalf("] did not jump to the next file: top %d", d.top)
+	if d.top != 0 || d.file() != 1 || !strings.Contains(plain(m), "file 2/2 README.md") {
+		t.Fatalf("] did not go to the next file: top %d, file %d", d.top, d.file())
 	}
-	// a step down from a file that starts past the last page stays there
 	m = press(t, m, "tab", "j")
-	if d.top != d.files[1] || !strings.Contains(plain(m), "file 2/2 README.md") {
+	if d.top != 0 || !strings.Contains(plain(m), "file 2/2 README.md") {
 		t.Fatalf("j after ] moved to top %d:\n%s", d.top, plain(m))
 	}
 	m = press(t, m, "[")
@@ -1594,5 +1594,44 @@ func TestNoWaitingForAModelOnceStopped(t *testing.T) {
 	m = newTestModel(t, f, 150, 42)
 	if v := plain(press(t, m, "w", "1")); strings.Contains(v, "waiting for a model") {
 		t.Fatalf("an attempt of a stopped ticket:\n%s", v)
+	}
+}
+
+// ] and [ stop at the last page, where End goes: the last file's start
+// used to become the top, leaving the pane mostly empty, from where j did
+// nothing and k moved one line.
+func TestDiffJumpStopsAtTheLastPage(t *testing.T) {
+	f := fixture()
+	var b strings.Builder
+	for _, name := range []string{"a.txt", "b.txt", "c.txt"} {
+		b.WriteString("diff --git a/" + name + " b/" + name + "\n--- a/" + name + "\n+++ b/" + name + "\n@@ -0,0 +1,200 @@\n")
+		b.WriteString(strings.Repeat("+line\n", 200))
+	}
+	b.WriteString("diff --git a/zz_last.txt b/zz_last.txt\n--- a/zz_last.txt\n+++ b/zz_last.txt\n@@ -0,0 +1,2 @@\n+LAST1\n+LAST2\n")
+	f.diffs["T-1"] = b.String()
+	m := newTestModel(t, f, 150, 42)
+	m = press(t, m, "4", "tab")
+	d := m.diffs["T-1"]
+	h := m.layout().contentH
+	end := len(d.lines) - h
+	m = press(t, m, "]", "]", "]")
+	if v := plain(m); d.top != end || !strings.Contains(v, "file 4/4 zz_last.txt") || !strings.Contains(v, "LAST2") {
+		t.Fatalf("] to the last file: top %d, want %d (End's)\n%s", d.top, end, v)
+	}
+	m = press(t, m, "]", "j")
+	if d.top != end {
+		t.Fatalf("] or j past the last file: top %d, want %d", d.top, end)
+	}
+	m = press(t, m, "k")
+	if d.top != end-1 {
+		t.Fatalf("k at the end: top %d, want %d", d.top, end-1)
+	}
+	m = press(t, m, "end")
+	if d.top != end {
+		t.Fatalf("end: top %d, want %d", d.top, end)
+	}
+	m = press(t, m, "]", "[")
+	if d.top != d.files[2] || !strings.Contains(plain(m), "file 3/4 c.txt") {
+		t.Fatalf("[ from the last file: top %d, want %d", d.top, d.files[2])
 	}
 }
