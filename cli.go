@@ -72,6 +72,7 @@ const usageText = `usage: agent-tui [--repo DIR] [--config FILE] [--db FILE] [co
   --demo              open the TUI on a throwaway demo repository with the simulated model
   --version           the version and the commit it was built from
   add [--kind feature|hotfix|epic] [--sensitive] [--body TEXT | --body-file FILE|-] TITLE
+                      (words after the flags make one title: put flags first, or quote the title)
   run [--until-idle]  run the engine without a UI
   list [--json]
   show ID [--json]
@@ -233,10 +234,41 @@ func runArgs(args []string, stdout, stderr io.Writer) error {
 	cmd, rest := rest[0], rest[1:]
 	err := runCommand(g, cmd, rest, stdout, stderr)
 	if errors.Is(err, errHelp) {
-		fmt.Fprint(stdout, usageText)
+		fmt.Fprint(stdout, commandUsage(cmd))
 		return nil
 	}
 	return err
+}
+
+// commandUsage is the usage of one command (`add -h`), or all of it for a
+// name the usage does not list.
+func commandUsage(cmd string) string {
+	var lines []string
+	for _, l := range strings.Split(usageText, "\n") {
+		if len(lines) > 0 && strings.HasPrefix(l, "        ") {
+			lines = append(lines, l) // its continuation
+			continue
+		}
+		if len(lines) > 0 {
+			break
+		}
+		for _, part := range strings.Split(strings.TrimSpace(l), " | ") {
+			if name, _, _ := strings.Cut(part, " "); name == cmd && strings.HasPrefix(l, "  ") {
+				lines = append(lines, l)
+				break
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return usageText
+	}
+	var b strings.Builder
+	b.WriteString("usage: agent-tui [--repo DIR] [--config FILE] [--db FILE] " + strings.TrimSpace(lines[0]) + "\n")
+	for _, l := range lines[1:] {
+		b.WriteString(l + "\n")
+	}
+	b.WriteString("(agent-tui --help lists every command; the README's section 5 says what each does)\n")
+	return b.String()
 }
 
 // versionText is the module's version and the commit it was built from,

@@ -2345,3 +2345,20 @@ func TestCLIBadBaseURLKeepsSecrets(t *testing.T) {
 		}
 	}
 }
+
+// `CMD -h` prints that command's usage, not the whole list.
+func TestCommandHelpIsItsOwn(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run([]string{"add", "-h"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.HasPrefix(s, "usage: agent-tui [--repo DIR] [--config FILE] [--db FILE] add [--kind") || !strings.Contains(s, "make one title") || strings.Contains(s, "compact") {
+		t.Fatalf("add -h:\n%s", s)
+	}
+	if s := commandUsage("resume"); !strings.Contains(s, "pause ID | resume ID") || strings.Contains(s, "reject") {
+		t.Fatalf("resume:\n%s", s)
+	}
+	if commandUsage("nosuch") != usageText {
+		t.Fatal("an unknown command's help is not the whole usage")
+	}
+}

@@ -333,8 +333,9 @@ func PausedWords(t *store.Ticket) string {
 	return "paused"
 }
 
-// StatusWords is t's status as `list` and the queue say it, the pause and
-// the decisions no run has carried out yet included. stopped: no engine
+// StatusWords is t's status as `list` says it, the pause and the
+// decisions no run has carried out yet included (the queue's narrow row
+// says the same more briefly). stopped: no engine
 // runs, so a ticket that says running was cut off when the last one
 // stopped (interrupted).
 func StatusWords(t *store.Ticket, stopped bool) string {
@@ -355,11 +356,9 @@ func StatusWords(t *store.Ticket, stopped bool) string {
 		w = "paused (resume pending)"
 	case pending && !will && t.Paused:
 		w += " (paused, resume pending)"
-	case t.Paused && movable && ApprovedHere(t):
-		// approved, held by the pause before it went on (a merge, say)
-		w = "paused (approved: goes on once resumed)"
 	case t.Paused && movable:
-		w = "paused"
+		// (approved, held by the pause before it went on: a merge, say)
+		w = PausedWords(t)
 	case t.Paused:
 		w += " (paused)"
 	}

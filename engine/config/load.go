@@ -169,6 +169,23 @@ func modelsElsewhere(path string, getenv func(string) string) (*Config, error) {
 	return FromEnv(getenv)
 }
 
+// tableAt is the [table] (or [[array]]) header in effect at line n of a
+// TOML file, "" before any.
+func tableAt(data []byte, n int) string {
+	table := ""
+	for i, l := range strings.Split(string(data), "\n") {
+		if i+1 >= n {
+			break
+		}
+		if m := tableHeader.FindStringSubmatch(l); m != nil {
+			table = strings.Join(strings.Fields(strings.ReplaceAll(m[1], " . ", ".")), "")
+		}
+	}
+	return table
+}
+
+var tableHeader = regexp.MustCompile(`^\s*\[\[?\s*([A-Za-z0-9_.\- ]+?)\s*\]\]?\s*(#.*)?$`)
+
 // maxConfigSize bounds a config file's read: a link to /dev/zero must not
 // take all memory.
 const maxConfigSize = 1 << 20
@@ -201,6 +218,9 @@ func parse(path string, data []byte) (*Config, error) {
 		e := fromDecodeError(path, src, err)
 		if e.Key == "" {
 			e.Key = src.keyAt(e.Line)
+		} else if table := tableAt(data, e.Line); table != "" && !strings.Contains(e.Key, ".") {
+			// go-toml names a key defined twice by its last part only
+			e.Key = table + "." + e.Key
 		}
 		e.Msg = "syntax error: " + e.Msg
 		return nil, e

@@ -139,6 +139,7 @@ func TestLoadErrors(t *testing.T) {
 		{"syntax error", "max_parallel = 2\nbase_branch = \"main\n", 2, []string{"syntax error"}},
 		{"syntax error in header", base + "\n[phases.code\n", baseLines + 2, []string{"syntax error"}},
 		{"duplicate key", "retries = 1\nretries = 2\n", 2, []string{"syntax error", `"retries"`}},
+		{"duplicate key in a table", "[phases.code]\nmax_attempts = 2\n\n# again\nmax_attempts = 3\n", 5, []string{"syntax error", `key "phases.code.max_attempts"`}},
 		{"wrong type int", "\n\nmax_parallel = \"four\"\n" + base, 3, []string{`key "max_parallel"`, "expected an integer, got a string"}},
 		{"wrong type float for int", "max_parallel = 1.5\n" + base, 1, []string{`key "max_parallel"`, "expected an integer"}},
 		{"table where phase expected", "[phases]\ncode = 3\n" + base, 2, []string{`key "phases.code"`, "expected a table, got an integer"}},
