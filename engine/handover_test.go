@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"agent-tui/engine/oaitest"
+	"agent-tui/engine/workspace"
 	"agent-tui/store"
 )
 
@@ -141,28 +142,58 @@ func TestChangesAfterReviewAreCheckedBeforeTheMerge(t *testing.T) {
 
 // A reject (or retry) puts the worktree back to its last commit for the
 // next attempt; what a person changed there is kept as a stash, and said.
+// The stash is the ticket's own ref, never on the person's stash stack:
+// their `git stash pop` in the checkout still gets their own work.
 func TestPersonsEditsBeforeARejectAreKept(t *testing.T) {
 	h := newHarness(t, "", developer)
 	h.cfg.Approve = []string{"review"}
 	id := h.add("hotfix", "rejected with edits", false)
 	h.runIdle()
 	wt := h.wantStatus(id, store.StatusAwaiting, "").Worktree
+	userStash(t, h.dir)
 	os.WriteFile(filepath.Join(wt, "notes.txt"), []byte("my notes\n"), 0o644)
 	h.decide(id, store.Decision{Kind: store.DecisionReject, Reason: "redo it"})
 	tk := h.wantStatus(id, store.StatusAwaiting, "")
 	d := tk.Decisions[len(tk.Decisions)-1]
-	if !strings.Contains(d.Outcome, "kept as a stash") {
+	ref := workspace.StashRefs(id) + "/1"
+	if !strings.Contains(d.Outcome, "kept as a stash, "+ref) || !strings.Contains(d.Outcome, "git stash apply "+ref) {
 		t.Fatalf("the reject's outcome: %q", d.Outcome)
 	}
-	if list := gitOut(t, wt, "stash", "list"); !strings.Contains(list, id+"'s worktree as it was at the reject at review") {
-		t.Fatalf("stash list: %q", list)
+	if got := gitOut(t, h.dir, "log", "-1", "--format=%s", ref); !strings.Contains(got, id+"'s worktree as it was at the reject at review") {
+		t.Fatalf("%s: %q", ref, got)
 	}
-	if got := gitOut(t, wt, "show", "stash@{0}^3:notes.txt"); got != "my notes\n" {
+	if got := gitOut(t, wt, "show", ref+"^3:notes.txt"); got != "my notes\n" {
 		t.Fatalf("stashed notes.txt: %q", got)
 	}
 	// the attempts after it (code, CI, review again) kept nothing aside
-	if n := strings.Count(gitOut(t, wt, "stash", "list"), "\n"); n != 1 {
-		t.Fatalf("%d stashes", n)
+	if refs := gitOut(t, h.dir, "for-each-ref", "--format=%(refname)", workspace.StashRefs(id)+"/"); refs != ref+"\n" {
+		t.Fatalf("stashes of %s: %q", id, refs)
+	}
+	userStashIsOnTop(t, h.dir)
+	gitOut(t, wt, "stash", "apply", ref)
+	if data, _ := os.ReadFile(filepath.Join(wt, "notes.txt")); string(data) != "my notes\n" {
+		t.Fatalf("notes.txt after git stash apply %s: %q", ref, data)
+	}
+}
+
+// userStash puts a person's own work on the stash stack of the checkout
+// at dir.
+func userStash(t *testing.T, dir string) {
+	t.Helper()
+	os.WriteFile(filepath.Join(dir, "wip.txt"), []byte("user wip\n"), 0o644)
+	gitOut(t, dir, "-c", "user.name=u", "-c", "user.email=u@localhost", "stash", "push", "-q", "--include-untracked", "-m", "user wip")
+}
+
+// userStashIsOnTop checks the person's stash stack holds their own stash
+// alone, so a `git stash pop` gets it back.
+func userStashIsOnTop(t *testing.T, dir string) {
+	t.Helper()
+	if list := gitOut(t, dir, "stash", "list"); strings.Count(list, "\n") != 1 || !strings.Contains(list, "user wip") {
+		t.Fatalf("the person's stash list: %q", list)
+	}
+	gitOut(t, dir, "stash", "pop", "-q")
+	if data, _ := os.ReadFile(filepath.Join(dir, "wip.txt")); string(data) != "user wip\n" {
+		t.Fatalf("wip.txt after git stash pop: %q", data)
 	}
 }
 
@@ -174,21 +205,24 @@ func TestPersonsEditsBeforeACancelAreKept(t *testing.T) {
 	id := h.add("hotfix", "cancelled with edits", false)
 	h.runIdle()
 	wt := h.wantStatus(id, store.StatusAwaiting, "").Worktree
+	userStash(t, h.dir)
 	os.WriteFile(filepath.Join(wt, "notes.txt"), []byte("my notes\n"), 0o644)
 	h.decide(id, store.Decision{Kind: store.DecisionCancel})
 	tk := h.wantStatus(id, store.StatusCancelled, "")
-	if d := tk.Decisions[len(tk.Decisions)-1]; !strings.Contains(d.Outcome, "kept as a stash") {
+	ref := workspace.StashRefs(id) + "/1"
+	if d := tk.Decisions[len(tk.Decisions)-1]; !strings.Contains(d.Outcome, "kept as a stash, "+ref) {
 		t.Fatalf("the cancel's outcome: %q", d.Outcome)
 	}
 	if _, err := os.Stat(wt); !os.IsNotExist(err) {
 		t.Fatalf("the worktree stayed: %v", err)
 	}
-	if list := gitOut(t, h.dir, "stash", "list"); !strings.Contains(list, id+"'s worktree as it was at the cancel") {
-		t.Fatalf("stash list: %q", list)
+	if got := gitOut(t, h.dir, "log", "-1", "--format=%s", ref); !strings.Contains(got, id+"'s worktree as it was at the cancel") {
+		t.Fatalf("%s: %q", ref, got)
 	}
-	if got := gitOut(t, h.dir, "show", "stash@{0}^3:notes.txt"); got != "my notes\n" {
+	if got := gitOut(t, h.dir, "show", ref+"^3:notes.txt"); got != "my notes\n" {
 		t.Fatalf("stashed notes.txt: %q", got)
 	}
+	userStashIsOnTop(t, h.dir)
 }
 
 // A worktree a person switched to another branch stops the ticket, naming

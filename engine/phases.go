@@ -480,13 +480,13 @@ func (e *Engine) setAside(ctx context.Context, t *store.Ticket, attempts []*stor
 		return nil // an attempt ran since: what is there is its
 	}
 	message := fmt.Sprintf("agent-tui: %s's worktree as it was at the %s at %s", t.ID, DecisionWords(d.Kind), d.Phase)
-	kept, err := e.repo.SetAside(ctx, t.Worktree, message)
-	if err != nil || !kept {
+	ref, err := e.repo.SetAside(ctx, t.Worktree, t.ID, message)
+	if err != nil || ref == "" {
 		return err
 	}
 	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
 		if j := len(x.Decisions) - 1; j == i {
-			x.Decisions[j].Outcome = keptAsStash(message)
+			x.Decisions[j].Outcome = keptAsStash(ref, message)
 		}
 		return nil
 	})
@@ -498,9 +498,10 @@ func (e *Engine) setAside(ctx context.Context, t *store.Ticket, attempts []*stor
 	return nil
 }
 
-// keptAsStash is a decision's outcome when a stash kept a person's work.
-func keptAsStash(message string) string {
-	return "uncommitted changes in the worktree were kept as a stash (git stash list: \"" + message + "\")"
+// keptAsStash is a decision's outcome when a stash kept a person's work
+// (under ref, not in `git stash list`: see workspace.SetAside).
+func keptAsStash(ref, message string) string {
+	return "uncommitted changes in the worktree were kept as a stash, " + ref + " (\"" + message + "\"): git stash apply " + ref + " brings them back"
 }
 
 // setAsideOnCancel keeps, as a stash, what a person changed in a cancelled
@@ -514,14 +515,14 @@ func (e *Engine) setAsideOnCancel(ctx context.Context, t *store.Ticket) bool {
 		return true
 	}
 	message := fmt.Sprintf("agent-tui: %s's worktree as it was at the cancel at %s", t.ID, t.Decisions[i].Phase)
-	kept, err := e.repo.SetAside(ctx, e.repo.WorktreePath(t.ID), message)
+	ref, err := e.repo.SetAside(ctx, e.repo.WorktreePath(t.ID), t.ID, message)
 	if err != nil {
 		e.log.Warn("keep uncommitted changes of a cancelled ticket", "ticket", t.ID, "err", err)
 	}
-	if !kept && err == nil {
+	if ref == "" && err == nil {
 		return true
 	}
-	outcome := keptAsStash(message)
+	outcome := keptAsStash(ref, message)
 	if err != nil {
 		outcome = "its worktree was kept (" + e.repo.WorktreePath(t.ID) + "): its uncommitted changes could not be stashed: " + err.Error()
 	}

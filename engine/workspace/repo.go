@@ -624,7 +624,9 @@ func (r *Repo) ShowFile(ctx context.Context, wt, rev, file string) ([]byte, erro
 // RootCommits names the repository's history by its first commits, which
 // a move or a copy keeps: "" when there is none yet.
 func (r *Repo) RootCommits(ctx context.Context) string {
-	out, err := r.git(ctx, r.Dir, nil, "rev-list", "--max-parents=0", "--all")
+	// not the stashes agent-tui keeps (SetAside): their untracked files
+	// are a commit without parents, which would change the name
+	out, err := r.git(ctx, r.Dir, nil, "rev-list", "--max-parents=0", "--exclude=refs/agent-tui/*", "--all")
 	if err != nil {
 		return ""
 	}

@@ -1440,3 +1440,64 @@ func TestMergeCheckEndsWithItsAsker(t *testing.T) {
 		t.Fatal("merged without a judgment")
 	}
 }
+
+// SetAside keeps a person's changes (staged, unstaged, deleted, untracked)
+// as a stash under the ticket's own numbered refs, off the user's stash
+// stack and safe from gc; git stash apply brings each back.
+func TestSetAsideKeepsOffTheUsersStashStack(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	roots := r.RootCommits(ctx)
+	write(t, filepath.Join(r.Dir, "wip.txt"), "user wip\n")
+	run(t, r.Dir, "stash", "push", "-q", "--include-untracked", "-m", "user wip")
+	wt, _, err := r.EnsureWorktree(ctx, "T-3", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref, err := r.SetAside(ctx, wt, "T-3", "nothing"); ref != "" || err != nil {
+		t.Fatalf("a clean worktree set aside: %q, %v", ref, err)
+	}
+	write(t, filepath.Join(wt, "staged.go"), "package main // staged\n")
+	run(t, wt, "add", "staged.go")
+	write(t, filepath.Join(wt, "main.go"), "changed\n")
+	os.Remove(filepath.Join(wt, "lib/util.go"))
+	write(t, filepath.Join(wt, "notes/new.txt"), "my notes\n")
+	ref, err := r.SetAside(ctx, wt, "T-3", "agent-tui: T-3 first")
+	if err != nil || ref != "refs/agent-tui/stash/T-3/1" {
+		t.Fatalf("SetAside: %q, %v", ref, err)
+	}
+	if list := run(t, r.Dir, "stash", "list"); strings.Count(list, "\n") != 0 || !strings.Contains(list, "user wip") {
+		t.Fatalf("the user's stash list: %q", list)
+	}
+	if err := r.ResetHard(ctx, wt); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "later.txt"), "later\n")
+	if ref, err := r.SetAside(ctx, wt, "T-3", "agent-tui: T-3 second"); err != nil || ref != "refs/agent-tui/stash/T-3/2" {
+		t.Fatalf("the second SetAside: %q, %v", ref, err)
+	}
+	run(t, r.Dir, "gc", "-q", "--prune=now")
+	if err := r.ResetHard(ctx, wt); err != nil {
+		t.Fatal(err)
+	}
+	run(t, wt, "stash", "apply", "-q", "--index", ref)
+	for file, want := range map[string]string{"staged.go": "package main // staged\n", "main.go": "changed\n", "notes/new.txt": "my notes\n", "lib/util.go": ""} {
+		if data, _ := os.ReadFile(filepath.Join(wt, file)); string(data) != want {
+			t.Errorf("%s after git stash apply: %q, want %q", file, data, want)
+		}
+	}
+	if got := run(t, wt, "diff", "--cached", "--name-only"); got != "staged.go" {
+		t.Errorf("staged after git stash apply --index: %q", got)
+	}
+	if got := run(t, r.Dir, "log", "-1", "--format=%s", "refs/agent-tui/stash/T-3/2"); got != "agent-tui: T-3 second" {
+		t.Errorf("the second stash: %q", got)
+	}
+	run(t, r.Dir, "stash", "pop", "-q")
+	if data, _ := os.ReadFile(filepath.Join(r.Dir, "wip.txt")); string(data) != "user wip\n" {
+		t.Errorf("the user's wip.txt after git stash pop: %q", data)
+	}
+	// the untracked files' commit has no parent: not a root of the history
+	if got := r.RootCommits(ctx); got != roots {
+		t.Errorf("RootCommits %q, was %q", got, roots)
+	}
+}
