@@ -389,17 +389,36 @@ func (b *Box) write(rel string, data []byte) error {
 			return fileErr(dir, err)
 		}
 	}
-	if st, err := b.root.Stat(rel); err == nil && st.IsDir() {
+	st, err := b.root.Stat(rel)
+	if err == nil && st.IsDir() {
 		return fmt.Errorf("%s is a directory", shown(rel))
 	} else if err == nil && !st.Mode().IsRegular() {
 		// opening a FIFO to write waits for a reader
 		return fmt.Errorf("%s is not a regular file (%s)", rel, st.Mode().Type())
 	}
+	existed := err == nil
+	var before []byte
+	if existed && st.Size() <= maxRestore {
+		before, _ = b.root.ReadFile(rel)
+	}
 	if err := b.root.WriteFile(rel, data, 0o644); err != nil {
+		// a write cut short (a full disk) must not leave half a file for
+		// the commit: the file goes back to what it was
+		switch {
+		case !existed:
+			b.root.Remove(rel)
+		case before != nil && b.root.WriteFile(rel, before, st.Mode().Perm()) == nil:
+		default:
+			return fmt.Errorf("%w (and it could not be put back as it was: it may be cut short)", fileErr(rel, err))
+		}
 		return fileErr(rel, err)
 	}
 	return nil
 }
+
+// maxRestore bounds what a write keeps of a file's old content to put it
+// back if the write fails.
+const maxRestore = 8 << 20
 
 func (b *Box) editFile(_ context.Context, a args) (string, error) {
 	rel, err := b.pathArg(a, "path", "")
