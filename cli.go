@@ -717,7 +717,13 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "agent-tui: running until stopped (Ctrl-C); tickets that stop for you are logged here, and `agent-tui list` shows them all\n")
 	}
 	runBegan := time.Now()
+	opened, _ := os.Stat(en.dbPath)
 	err = eng.Run(ctx, *untilIdle)
+	if now, serr := os.Stat(en.dbPath); opened != nil && (serr != nil || !os.SameFile(opened, now)) {
+		// written to a file no one will open again: say so, or the next
+		// start finds no tickets and no word why
+		fmt.Fprintf(stderr, "agent-tui: the database %s was removed or replaced while this run used it: what the run recorded is lost with the old file\n", en.dbPath)
+	}
 	if s, ok := got.Load().(syscall.Signal); ok {
 		if *untilIdle {
 			return stoppedError{s}

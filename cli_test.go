@@ -2362,3 +2362,22 @@ func TestCommandHelpIsItsOwn(t *testing.T) {
 		t.Fatal("an unknown command's help is not the whole usage")
 	}
 }
+
+// A database removed while a run writes to it is said at the end of the
+// run: the next start would find no tickets and no word why.
+func TestCLIRunSaysItsDatabaseWentAway(t *testing.T) {
+	var e *cliEnv
+	var once sync.Once
+	e = newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
+		once.Do(func() { os.Remove(filepath.Join(e.dir, ".git", "agent-tui.db")) })
+		return simpleModel(r)
+	}, "")
+	e.mustRun("add", "gone")
+	_, errOut, code := e.run("run", "--until-idle")
+	if code != 0 || !strings.Contains(errOut, "was removed or replaced while this run used it") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, errOut, _ := e.run("list"); strings.Contains(errOut, "removed") {
+		t.Fatalf("list: %s", errOut)
+	}
+}

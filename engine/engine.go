@@ -686,14 +686,14 @@ func (e *Engine) publishAttempt(id string, a *store.Attempt) {
 // markCutOff marks an attempt a stopped process left unfinished.
 // EndNotRecorded is the error of an attempt whose run went on but whose
 // end could not be written.
-const EndNotRecorded = "interrupted: its end could not be recorded (the ticket's reason says why)"
+const EndNotRecorded = "interrupted: its end could not be recorded (a write to the database failed, as on a full disk)"
 
 func markCutOff(a *store.Attempt, ticketStatus string) {
 	a.Interrupted = true
 	a.Error = "interrupted: the process stopped during this attempt"
 	if ticketStatus != store.StatusRunning {
 		// the process went on, but the attempt's end was never written
-		// (a full disk): the ticket's reason says why
+		// (a full disk)
 		a.Error = EndNotRecorded
 	}
 	cutOffToolCalls(a, false)
