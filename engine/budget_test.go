@@ -256,6 +256,38 @@ func TestReviewOfACutDiffKeepsItsReferenceAndTheFileList(t *testing.T) {
 	}
 }
 
+// A rename is listed with its old path, which the diff's header leaves
+// out: a diff cut to fit must not hide that README.md went.
+func TestReviewFileListNamesARenamesOldPath(t *testing.T) {
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		if phase == "code" && toolTurns(r) == 0 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{
+				{ID: "c1", Name: "run_command", Args: `{"command": "mv README.md 'READ ME.md'"}`},
+				writeCall("c2", "src/"+id+".txt", "done "+id+"\n"),
+			}}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "renamed", false)
+	h.runIdle()
+	h.wantStatus(id, store.StatusDone, "")
+	reqs := h.requests("review")
+	if len(reqs) == 0 {
+		t.Fatal("no review")
+	}
+	user := userText(reqs[0])
+	i := strings.Index(user, "## Files the branch changes")
+	if i < 0 {
+		t.Fatalf("no file list:\n%.800s", user)
+	}
+	files := user[i:]
+	files = files[:strings.Index(files, "\n## ")]
+	if !strings.Contains(files, "\nREADME.md → READ ME.md\n") {
+		t.Errorf("the file list does not name README.md as renamed:\n%s", files)
+	}
+}
+
 // A diagnosis works from the ticket: a budget under the phase's own
 // instructions, or one that leaves too little of the ticket, stops it
 // before anything is sent (a call over its budget was sent before, with

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"agent-tui/engine/oaitest"
 	"agent-tui/engine/workspace"
@@ -347,4 +348,82 @@ func TestStrayWorktreeOnAnotherBranchIsNamed(t *testing.T) {
 	id := h.add("hotfix", "new database", false)
 	h.runIdle()
 	h.wantStatus(id, store.StatusNeedsHuman, "a worktree on branch stranger is already at "+wt+", where T-1's goes")
+}
+
+// A branch a person reset to the base by hand holds none of the ticket's
+// work: approving it is not a merge, and the ticket is not done. Said as
+// such (not "commits added"), before a review of an empty diff; put back,
+// it merges.
+func TestBranchResetToTheBaseIsNotMerged(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"review"}
+	id := h.add("hotfix", "reset by hand", false)
+	h.runIdle()
+	wt := h.wantStatus(id, store.StatusAwaiting, "").Worktree
+	tip := strings.TrimSpace(gitOut(t, wt, "rev-parse", "HEAD"))
+	reviews := len(h.requests("review"))
+	gitOut(t, wt, "reset", "-q", "--hard", "main")
+	h.decide(id, store.Decision{Kind: store.DecisionApprove})
+	tk := h.wantStatus(id, store.StatusNeedsHuman, "nothing to merge: agent/"+id+" holds no commits beyond the base branch main")
+	if tk.Merged != "" || len(h.requests("review")) != reviews {
+		t.Fatalf("merged %q; %d reviews, %d before", tk.Merged, len(h.requests("review")), reviews)
+	}
+	if n := strings.TrimSpace(gitOut(t, h.dir, "rev-list", "--count", "--merges", "main")); n != "0" {
+		t.Fatalf("%s merge commits on main", n)
+	}
+	gitOut(t, wt, "reset", "-q", "--hard", tip)
+	h.decide(id, store.Decision{Kind: store.DecisionApprove})
+	if tk := h.wantStatus(id, store.StatusDone, ""); tk.Merged == "" {
+		t.Fatal("done without its merge")
+	}
+}
+
+// The same at the merge itself, when no person's review stands between
+// (the merge was blocked, and the branch reset while it waited).
+func TestBranchResetWhileItsMergeWaitsIsNotMerged(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{}
+	gitOut(t, h.dir, "checkout", "-q", "-b", "elsewhere")
+	id := h.add("hotfix", "reset at the merge", false)
+	h.runIdle()
+	wt := h.wantStatus(id, store.StatusNeedsHuman, "your checkout is on branch elsewhere, not the base branch main").Worktree
+	gitOut(t, wt, "reset", "-q", "--hard", "main")
+	gitOut(t, h.dir, "checkout", "-q", "main")
+	h.decide(id, store.Decision{Kind: store.DecisionApprove})
+	if tk := h.wantStatus(id, store.StatusNeedsHuman, "nothing to merge: agent/"+id+" holds no commits"); tk.Merged != "" {
+		t.Fatalf("merged %q", tk.Merged)
+	}
+}
+
+// A base branch deleted (renamed) while the ticket waited at review is
+// said to be gone when the approve's merge finds it missing, not that the
+// checkout is on another branch.
+func TestBaseBranchGoneAtTheMergeIsSaid(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"review"}
+	id := h.add("hotfix", "base renamed before the merge", false)
+	h.runIdle()
+	h.wantStatus(id, store.StatusAwaiting, "")
+	gitOut(t, h.dir, "branch", "-m", "main", "trunk")
+	h.decide(id, store.Decision{Kind: store.DecisionApprove})
+	h.wantStatus(id, store.StatusNeedsHuman, "merge blocked: the base branch main no longer exists")
+}
+
+// A branch named "agent" keeps git from making agent/T-N: the ticket
+// stops at once, naming it, not with git's error after three tries.
+func TestBranchNamedAgentStopsTheTicketAtOnce(t *testing.T) {
+	defer func(d time.Duration) { stepRetryDelay = d }(stepRetryDelay)
+	stepRetryDelay = time.Minute // a try again would show as a minute's wait
+	h := newHarness(t, "", developer)
+	gitOut(t, h.dir, "branch", "agent")
+	id := h.add("hotfix", "blocked branch name", false)
+	start := time.Now()
+	h.runIdle()
+	h.wantStatus(id, store.StatusNeedsHuman, "a branch named agent exists, which keeps git from making the ticket's branch agent/"+id)
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("stopped after %v: tried again first", d)
+	}
+	gitOut(t, h.dir, "branch", "-m", "agent", "agent-old")
+	h.decide(id, store.Decision{Kind: store.DecisionRetry})
+	h.wantStatus(id, store.StatusDone, "")
 }

@@ -560,12 +560,23 @@ func (e *Engine) ciLog(attempts []*store.Attempt) string {
 }
 
 // diffFiles lists the files a unified diff changes, as its headers name
-// them (DiffFileName).
+// them (DiffFileName); a rename as "old → new": its header names the new
+// path alone, and a diff cut to fit must not hide that the old one went.
 func diffFiles(diff string) []string {
 	var files []string
+	inHeader := false // between a "diff --git" line and the file's first hunk
 	for line := range strings.Lines(diff) {
-		if name, ok := DiffFileName(strings.TrimRight(line, "\n")); ok {
+		line = strings.TrimRight(line, "\n")
+		if name, ok := DiffFileName(line); ok {
 			files = append(files, name)
+			inHeader = true
+			continue
+		}
+		if strings.HasPrefix(line, "@@") || strings.HasPrefix(line, "--- ") {
+			inHeader = false
+		}
+		if old, ok := strings.CutPrefix(line, "rename from "); ok && inHeader && len(files) > 0 {
+			files[len(files)-1] = old + " → " + files[len(files)-1]
 		}
 	}
 	return files

@@ -344,6 +344,11 @@ func (e *Engine) ensureWorktree(ctx context.Context, t *store.Ticket) error {
 		}
 	}
 	path, branch, err := e.repo.EnsureWorktree(ctx, t.ID, t.BaseBranch)
+	if inWay := (*workspace.BranchInTheWay)(nil); errors.As(err, &inWay) {
+		// the person's to rename: no try of the engine's does better
+		e.stopTicket(t.ID, store.StatusNeedsHuman, inWay.Error())
+		return errParked
+	}
 	if err != nil {
 		return err
 	}
@@ -438,6 +443,15 @@ func (e *Engine) changedSinceReview(ctx context.Context, t *store.Ticket) (bool,
 	} else if a, err := e.st.Attempt(t.ID, rs.Accepted); err == nil && a.Reviewed != "" {
 		if _, tip := e.repo.HeadOf(t.Worktree); tip != "" && tip != a.Reviewed {
 			what = "commits added to " + t.Branch
+			if !e.repo.IsAncestor(ctx, a.Reviewed, tip) {
+				// reset or rewritten by hand, not added to: with nothing
+				// left beyond the base, no review or merge has work to take
+				if n, err := e.repo.CommitsBeyond(ctx, t.Branch, t.BaseBranch); err == nil && n == 0 {
+					e.stopTicket(t.ID, store.StatusNeedsHuman, noWorkReason(t))
+					return true, errParked
+				}
+				what = t.Branch + " no longer holds the commit the review read (reset or rewritten)"
+			}
 		}
 	}
 	if what == "" {
@@ -462,6 +476,12 @@ func (e *Engine) changedSinceReview(ctx context.Context, t *store.Ticket) (bool,
 	e.publishTicket(t)
 	e.log.Info("changed after review", "ticket", t.ID, "what", what)
 	return true, nil
+}
+
+// noWorkReason is the stop for a ticket whose branch holds no commit
+// beyond its base at the merge.
+func noWorkReason(t *store.Ticket) string {
+	return fmt.Sprintf("nothing to merge: %s holds no commits beyond the base branch %s (reset to it by hand?), so none of the ticket's work is there, and it is not done: put its commits back (git reflog %s shows where it was), then approve again; or cancel the ticket", t.Branch, t.BaseBranch, t.Branch)
 }
 
 // setAside keeps, as a stash, what a person changed in the worktree since
@@ -1374,6 +1394,12 @@ func (e *Engine) runMerge(ctx context.Context, t *store.Ticket, ps *store.PhaseS
 		// merged by a run cut off before it recorded the merge
 		if commit, err = e.repo.MergeOf(ctx, t.Branch, t.BaseBranch); err != nil {
 			e.log.Warn("find merge commit", "ticket", t.ID, "err", err)
+		}
+		// or nothing to merge: the branch holds nothing beyond the base
+		// (reset to it by hand), which is not the ticket's work merged
+		if n, cerr := e.repo.CommitsBeyond(ctx, t.Branch, t.BaseBranch); commit == "" && err == nil && cerr == nil && n == 0 {
+			e.stopTicket(t.ID, store.StatusNeedsHuman, noWorkReason(t))
+			return errParked
 		}
 	}
 	// done is recorded first: a run cut off before the worktree is gone

@@ -475,6 +475,10 @@ func (r *Repo) EnsureWorktree(ctx context.Context, ticketID, base string) (path,
 		return nil, err
 	})
 	if err != nil {
+		// said plainly: no try does better while that branch is there
+		if in := r.branchInTheWay(ctx, BranchName(ticketID)); in != nil {
+			return "", "", in
+		}
 		return "", "", err
 	}
 	return r.WorktreePath(ticketID), BranchName(ticketID), nil
@@ -1131,10 +1135,8 @@ func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 	var ready []*mergeReq
 	for _, q := range batch {
 		switch {
-		case cur == "":
-			q.fail(&MergeBlocked{Reason: fmt.Sprintf("your checkout is in detached HEAD state, not on the base branch %s", q.base)})
 		case cur != q.base:
-			q.fail(&MergeBlocked{Reason: fmt.Sprintf("your checkout is on branch %s, not the base branch %s", cur, q.base)})
+			q.fail(&MergeBlocked{Reason: r.notOnBase(ctx, cur, q.base)})
 		case len(q.dirtyFor(dirty)) > 0:
 			q.fail(&MergeBlocked{Reason: "your checkout has uncommitted changes in " + SomeFiles(q.dirtyFor(dirty)) + ": commit or stash them, then approve again"})
 		default:
@@ -1152,6 +1154,31 @@ func (r *Repo) mergeBatch(ctx context.Context, batch []*mergeReq) {
 		return
 	}
 	r.mergeChain(ctx, ready, loose)
+}
+
+// notOnBase is why no merge into base can be made in the checkout, on
+// branch cur ("" when detached): "switch to base" only where that can be
+// done. A base branch deleted, or checked out in another worktree (git
+// lets a branch be checked out in one place only), is said as such.
+func (r *Repo) notOnBase(ctx context.Context, cur, base string) string {
+	if ok, err := r.branchExists(ctx, base); err == nil && !ok {
+		return fmt.Sprintf("the base branch %s no longer exists (renamed or deleted while the ticket ran): make it again (git branch %s COMMIT), then approve again", base, base)
+	}
+	on := "on branch " + cur
+	if cur == "" {
+		on = "in detached HEAD state"
+	}
+	if list, err := r.listWorktrees(ctx); err == nil {
+		for _, w := range list {
+			if w.branch == base && !w.prunable && !samePath(w.path, r.Dir) {
+				return fmt.Sprintf("the base branch %s is checked out in the worktree %s (your checkout here is %s), and git lets a branch be checked out in one place only: run agent-tui in %s, or switch that worktree to another branch and this checkout to %s, then approve again", base, w.path, on, w.path, base)
+			}
+		}
+	}
+	if cur == "" {
+		return fmt.Sprintf("your checkout is in detached HEAD state, not on the base branch %s", base)
+	}
+	return fmt.Sprintf("your checkout is on branch %s, not the base branch %s", cur, base)
 }
 
 // noCommits is why no merge can be made onto a branch checked out with no
@@ -1454,6 +1481,45 @@ func (r *Repo) Foreign(ctx context.Context, ticketID, base string) bool {
 	return err == nil && merge != ""
 }
 
+// CommitsBeyond counts the commits branch has that base does not: none
+// when the branch holds no work of its own (reset to the base by hand).
+func (r *Repo) CommitsBeyond(ctx context.Context, branch, base string) (int, error) {
+	out, err := r.git(ctx, r.Dir, nil, "rev-list", "--count", "refs/heads/"+base+"..refs/heads/"+branch, "--")
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	_, err = fmt.Sscanf(strings.TrimSpace(out), "%d", &n)
+	return n, err
+}
+
+// BranchInTheWay is a branch whose name keeps git from making a ticket's
+// branch: "agent" for "agent/T-1" (a ref is a file, its name's parts
+// directories), or one under the ticket's branch's name.
+type BranchInTheWay struct {
+	Branch, Wanted string
+}
+
+func (e *BranchInTheWay) Error() string {
+	return fmt.Sprintf("a branch named %s exists, which keeps git from making the ticket's branch %s (one branch's name cannot be the folder of another's): rename it (git branch -m %s NEW-NAME), then retry", e.Branch, e.Wanted, e.Branch)
+}
+
+// branchInTheWay finds, once making branch failed, a branch whose name
+// is in its way (see BranchInTheWay); nil when there is none.
+func (r *Repo) branchInTheWay(ctx context.Context, branch string) error {
+	parts := strings.Split(branch, "/")
+	for i := 1; i < len(parts); i++ {
+		if ok, err := r.branchExists(ctx, strings.Join(parts[:i], "/")); err == nil && ok {
+			return &BranchInTheWay{Branch: strings.Join(parts[:i], "/"), Wanted: branch}
+		}
+	}
+	out, err := r.git(ctx, r.Dir, nil, "for-each-ref", "--count=1", "--format=%(refname:short)", "refs/heads/"+branch+"/")
+	if name := strings.TrimSpace(out); err == nil && name != "" {
+		return &BranchInTheWay{Branch: name, Wanted: branch}
+	}
+	return nil
+}
+
 type tipReq struct {
 	branch, tip string
 	err         error
@@ -1536,6 +1602,9 @@ func (r *Repo) BringIn(ctx context.Context, wt, base, message string, onConflict
 func (r *Repo) isAncestor(ctx context.Context, a, b string) bool {
 	return r.isAncestorIn(ctx, r.Dir, nil, a, b)
 }
+
+// IsAncestor says whether commit a is in b's history.
+func (r *Repo) IsAncestor(ctx context.Context, a, b string) bool { return r.isAncestor(ctx, a, b) }
 
 // isAncestorIn is isAncestor with names read in dir (a worktree's HEAD),
 // git run with env.

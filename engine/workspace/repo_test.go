@@ -1501,3 +1501,61 @@ func TestSetAsideKeepsOffTheUsersStashStack(t *testing.T) {
 		t.Errorf("RootCommits %q, was %q", got, roots)
 	}
 }
+
+// A merge into a base branch that was deleted, or that is checked out in
+// another worktree (git lets it be checked out in one place only), says
+// so: not "switch to it", which cannot be done.
+func TestMergeBlockedSaysWhereTheBaseIs(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	run(t, r.Dir, "branch", "feat-x")
+	wt, branch, err := r.EnsureWorktree(ctx, "T-1", "feat-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "new.go"), "package main\n")
+	if _, err := r.CommitAll(ctx, wt, "T-1 code"); err != nil {
+		t.Fatal(err)
+	}
+	reason := func() string {
+		t.Helper()
+		_, err := r.Merge(ctx, branch, "feat-x", "Merge T-1")
+		var mb *MergeBlocked
+		if !errors.As(err, &mb) {
+			t.Fatalf("Merge: %v, want a MergeBlocked", err)
+		}
+		return mb.Reason
+	}
+	other := filepath.Join(t.TempDir(), "userwt")
+	run(t, r.Dir, "worktree", "add", "-q", other, "feat-x")
+	if got := reason(); !strings.Contains(got, "the base branch feat-x is checked out in the worktree "+other) || !strings.Contains(got, "run agent-tui in "+other) {
+		t.Errorf("base checked out elsewhere: %q", got)
+	}
+	run(t, r.Dir, "worktree", "remove", other)
+	run(t, r.Dir, "branch", "-D", "feat-x")
+	if got := reason(); !strings.HasPrefix(got, "the base branch feat-x no longer exists") {
+		t.Errorf("base deleted: %q", got)
+	}
+	if got := run(t, r.Dir, "rev-parse", "--abbrev-ref", "HEAD"); got != "main" {
+		t.Errorf("the checkout moved to %s", got)
+	}
+}
+
+// A branch whose name is in the way of a ticket's ("agent" of
+// "agent/T-1", or one under it) is named, in one error of its own.
+func TestBranchInTheWayOfTheTicketsBranch(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	for id, blocker := range map[string]string{"T-1": "agent", "T-2": "agent/T-2/old"} {
+		run(t, r.Dir, "branch", blocker)
+		_, _, err := r.EnsureWorktree(ctx, id, "main")
+		var in *BranchInTheWay
+		if !errors.As(err, &in) || in.Branch != blocker || in.Wanted != "agent/"+id {
+			t.Fatalf("%s: %v, want a BranchInTheWay of %s", id, err, blocker)
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, "a branch named "+blocker+" exists, which keeps git from making the ticket's branch agent/"+id) || strings.Contains(msg, "\n") {
+			t.Errorf("%s: %q", id, msg)
+		}
+		run(t, r.Dir, "branch", "-D", blocker)
+	}
+}
