@@ -1294,6 +1294,15 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq, loose []string
 			})
 			return
 		}
+		if wroteInPart(err) {
+			// HEAD did not move, yet git had begun writing the checkout
+			// (a full disk): what it wrote goes back
+			blocked := &MergeBlocked{Reason: r.undoPartialUpdate(ctx, start.tip, c.tip, false, err)}
+			for _, q := range c.merged {
+				q.fail(blocked)
+			}
+			return
+		}
 		// the checkout changed under us: merge one by one, so each
 		// branch gets its own answer
 		for _, q := range c.merged {
@@ -1687,7 +1696,65 @@ func (r *Repo) mergeOneChecked(ctx context.Context, branch, base, message string
 	if len(conflicts) > 0 {
 		return &MergeBlocked{Reason: fmt.Sprintf("merging %s into %s conflicts in: %s", branch, base, strings.Join(conflicts, ", "))}
 	}
+	if wroteInPart(mergeErr) {
+		if head, err := r.git(ctx, r.Dir, nil, "rev-parse", "HEAD"); err == nil {
+			return &MergeBlocked{Reason: r.undoPartialUpdate(ctx, strings.TrimSpace(head), branch, true, mergeErr)}
+		}
+	}
 	return mergeErr
+}
+
+// wroteInPart says whether git failed writing (a full disk, a quota, an
+// I/O error): a checkout update it had begun is left half done.
+func wroteInPart(err error) bool {
+	var ge *gitError
+	if !errors.As(err, &ge) {
+		return false
+	}
+	words := strings.ToLower(ge.stderr)
+	for _, w := range []string{"no space left", "out of diskspace", "disk quota exceeded", "write error", "unable to write", "short write", "input/output error"} {
+		if strings.Contains(words, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// undoPartialUpdate puts the checkout's files that a failed update from
+// head towards to had begun to write back as head has them, and removes
+// the files it added: git leaves them half written, and they would read
+// as the user's own uncommitted changes. mergeBase: the update was a
+// merge of the branch to (what it changes since the merge-base). It
+// returns the reason the merge is blocked.
+func (r *Repo) undoPartialUpdate(ctx context.Context, head, to string, mergeBase bool, gitErr error) string {
+	ctx = context.WithoutCancel(ctx) // half undone is worse than not begun
+	why := "git could not write your checkout's files while merging (" + oneLine(gitErr.Error()) + ")"
+	added, err := r.changedBy(ctx, head, to, "A", mergeBase)
+	var kept []string
+	if err == nil {
+		kept, err = r.changedBy(ctx, head, to, "DMT", mergeBase)
+	}
+	if err == nil && len(kept) > 0 {
+		// the index too: git may have written part of it
+		_, err = r.git(ctx, r.Dir, nil, append([]string{"checkout", "-q", head, "--"}, kept...)...)
+	}
+	for _, f := range added {
+		p := filepath.Join(r.Dir, filepath.FromSlash(f))
+		if rerr := os.Remove(p); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+			err = rerr
+		}
+		// and the directories it made for them, when empty
+		for d := filepath.Dir(p); len(d) > len(r.Dir) && os.Remove(d) == nil; d = filepath.Dir(d) {
+		}
+	}
+	if err == nil && len(added) > 0 {
+		// out of the index, should git have written it
+		_, err = r.git(ctx, r.Dir, nil, append([]string{"reset", "-q", head, "--"}, added...)...)
+	}
+	if err != nil {
+		return why + ", and putting back what it had written failed (" + oneLine(err.Error()) + "): see git status in your checkout, then approve again"
+	}
+	return why + ": the files it had written were put back as they were; free the space (or fix the error), then approve again"
 }
 
 // waitCheckoutIdle waits until the checkout has no merge in progress and
