@@ -57,7 +57,8 @@ type Repo struct {
 	// -c core.hooksPath=<absolute>, when the repository's is relative:
 	// git would take it from the worktree a command runs in, whose files
 	// the model writes
-	hooks []string
+	hooks     []string
+	hooksOnce sync.Once
 
 	alternatesMu sync.Mutex // .git/objects/info/alternates (see KeepPrivate)
 }
@@ -124,12 +125,20 @@ func Open(dir string) (*Repo, error) {
 		}
 		r.Dir = filepath.Dir(r.GitDir)
 	}
-	if hp, err := git(context.Background(), r.Dir, nil, "config", "--type=path", "--get", "core.hooksPath"); err == nil {
-		if hp = strings.TrimRight(hp, "\n"); hp != "" && !filepath.IsAbs(hp) {
+	return r, nil
+}
+
+// worktreeHooks is -c core.hooksPath=<absolute> when the repository's
+// hooks path is relative, read on the first command in a worktree (in the
+// checkout itself a relative path already means the user's files).
+func (r *Repo) worktreeHooks() []string {
+	r.hooksOnce.Do(func() {
+		hp, err := git(context.Background(), r.Dir, nil, "config", "--type=path", "--get", "core.hooksPath")
+		if hp = strings.TrimRight(hp, "\n"); err == nil && hp != "" && !filepath.IsAbs(hp) {
 			r.hooks = []string{"-c", "core.hooksPath=" + filepath.Join(r.Dir, hp)}
 		}
-	}
-	return r, nil
+	})
+	return r.hooks
 }
 
 // openError says why git would not open dir, in git's own words: not
