@@ -21,6 +21,32 @@ import (
 	"agent-tui/store"
 )
 
+// Approving a phase that passed before the cost stop goes on with it,
+// without paying for it again.
+func TestMaxCostStopAfterAPassKeepsItOnApprove(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.MaxCostUSD = 0.005
+	id := h.add("epic", "pricey", false)
+	h.runIdle()
+	techspecs := func() (n int) {
+		for _, r := range h.requests("techspec") {
+			if ticketOf(r) == id { // (not its children's)
+				n++
+			}
+		}
+		return n
+	}
+	before := techspecs()
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
+		t.Fatal(err)
+	}
+	h.cfg.MaxCostUSD = 1
+	h.runIdle()
+	if n := techspecs(); n != before || h.ticket(id).Status != store.StatusDone {
+		t.Fatalf("techspec asked %d times after the approve; %s (%s)", n-before, h.ticket(id).Status, h.ticket(id).Reason)
+	}
+}
+
 func TestMaxCostStopsTicket(t *testing.T) {
 	h := newHarness(t, "", developer)
 	h.cfg.MaxCostUSD = 0.005 // discovery alone costs ~0.0016 (medium), techspec ~0.016 (large)
@@ -33,6 +59,10 @@ func TestMaxCostStopsTicket(t *testing.T) {
 	}
 	if n := len(h.requests("split")); n != 0 {
 		t.Fatalf("split ran after the cost stop")
+	}
+	// the stop says which decision keeps the passed tech spec
+	if !strings.Contains(tk.Reason, "techspec passed: approve to go on with it (a retry would pay for techspec again)") {
+		t.Fatalf("reason %q", tk.Reason)
 	}
 	// a human retry gives a fresh cost allowance
 	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionRetry}); err != nil {

@@ -31,7 +31,7 @@ func (e *Engine) step(ctx context.Context, t *store.Ticket) error {
 	case store.PhasePassed, store.PhaseSkipped:
 		return e.moveOn(t, ps)
 	}
-	if reason := e.overBudget(t); reason != "" {
+	if reason := e.overBudget(t, ps); reason != "" {
 		e.stopTicket(t.ID, store.StatusNeedsHuman, reason)
 		return errParked
 	}
@@ -126,12 +126,18 @@ func (e *Engine) bringInBase(ctx context.Context, t *store.Ticket) error {
 
 var errFrozenConflict = errors.New("conflict in the frozen tests")
 
-// overBudget says why a ticket has spent its max_cost_usd, or "".
-func (e *Engine) overBudget(t *store.Ticket) string {
-	if over := e.spentOver(t); over != "" {
-		return over + ": approve or retry to go on"
+// overBudget says why a ticket at phase ps has spent its max_cost_usd, or
+// "", and which decision keeps what it has: a retry of a phase that passed
+// pays for it again.
+func (e *Engine) overBudget(t *store.Ticket, ps *store.PhaseState) string {
+	over := e.spentOver(t)
+	switch {
+	case over == "":
+		return ""
+	case ps.Status == store.PhaseAccepted || ps.Status == store.PhasePassed:
+		return over + ": " + ps.Name + " passed: approve to go on with it (a retry would pay for " + ps.Name + " again)"
 	}
-	return ""
+	return over + ": retry to go on (or approve the last answer as it is)"
 }
 
 // spentOver says how far a ticket is over its max_cost_usd, or "".
@@ -991,7 +997,7 @@ func (e *Engine) endAttempt(ctx context.Context, t *store.Ticket, phase string, 
 				ps.Status = store.PhasePending
 			}
 		}
-		if reason := e.overBudget(cur); cur.Status == store.StatusRunning && reason != "" {
+		if reason := e.overBudget(cur, ps); cur.Status == store.StatusRunning && reason != "" {
 			stopped(cur, store.StatusNeedsHuman, reason)
 		}
 		if cur.Parent != "" && cur.Status != store.StatusRunning {
