@@ -978,3 +978,13 @@ func TestRefusalOfAPausedTicketSaysPaused(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// A stop after failed checks keeps the end of the last objection, where a
+// failed run's output says why, and the phase's count at its start.
+func TestGaveUpReasonKeepsTheOutputsEnd(t *testing.T) {
+	noise := strings.Repeat("lint warning line 123 ", 100)
+	r := gaveUpReason("cifix", 3, failure{objections: []string{"`sh ci.sh` still fails (exit 1): " + noise + "FATAL: the real error"}})
+	if !strings.HasPrefix(r, "cifix failed 3 attempts; last objections: `sh ci.sh` still fails (exit 1)") || !strings.HasSuffix(r, "FATAL: the real error") || len(r) > 610 {
+		t.Fatalf("%d bytes: %q", len(r), r)
+	}
+}

@@ -232,7 +232,18 @@ func gaveUpReason(phase string, n int, last failure) string {
 	if last.err != "" {
 		r += "; last error: " + last.err
 	}
-	return OneLine(r, 600)
+	// cut in the middle: a failed check's objection ends with its
+	// output's last lines, which say why
+	r = strings.Join(strings.Fields(r), " ")
+	if len(r) <= 600 {
+		return r
+	}
+	head, _ := ClipBytes(r, 200)
+	tail := r[len(r)-395:]
+	for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
+		tail = tail[1:]
+	}
+	return head + " … " + tail
 }
 
 // OneLine folds s onto one line of at most max bytes (and a "…" when cut).
