@@ -3,9 +3,9 @@ package engine
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sashabaranov/go-openai"
 
@@ -25,6 +25,9 @@ type section struct {
 	// fit, when set, makes the body within about n bytes instead of a cut
 	// of it (a list whose every item must keep its head)
 	fit func(n int) string
+	// more says where the rest of a fenced body is when it is cut (a
+	// diff's): a file's block says it itself
+	more string
 }
 
 // Priorities: feedback is never trimmed before the rest; file bodies and
@@ -90,7 +93,7 @@ func assemble(header string, secs []section, budget int) (string, int, []string)
 			case keep > 0 && s.fit != nil:
 				body = s.fit(keep * 4)
 			case keep > 0:
-				body = cut(s.body, keep*4, s.tail)
+				body = cutSection(*s, keep*4)
 			}
 			dropped := body == ""
 			if dropped {
@@ -154,6 +157,89 @@ func cut(s string, n int, tail bool) string {
 	return part + trimMark
 }
 
+// cutSection is cut for a section's body. A body with code fences keeps
+// them closed (what follows it must not read as inside the block), and
+// its note says how to read what was cut: a file shown in a block, from
+// the line its part ends at.
+func cutSection(s section, n int) string {
+	if !strings.Contains(s.body, "```") {
+		return cut(s.body, n, s.tail)
+	}
+	// room for a closing fence and the note's hint
+	const reserve = 300
+	part := cut(s.body, n-reserve, s.tail)
+	if part == "" {
+		return ""
+	}
+	if s.tail {
+		if kept := strings.TrimPrefix(part, trimMark); openFence(kept) {
+			return trimMark + "```\n" + kept
+		}
+		return part
+	}
+	kept := strings.TrimSuffix(part, trimMark)
+	at := len(kept) // where the cut is in the body
+	var hints []string
+	if openFence(kept) {
+		// (else its last line is cut: read it again)
+		whole := strings.HasSuffix(kept, "\n") || s.body[at] == '\n'
+		kept = strings.TrimRight(kept, "\n")
+		if name, line := openFile(kept); name != "" {
+			if !whole {
+				line--
+			}
+			hints = append(hints, fmt.Sprintf("read_file reads the rest of %s from offset=%d", name, line))
+		}
+		kept += "\n```"
+	}
+	// files whose blocks were cut whole
+	var rest []string
+	for line := range strings.Lines(s.body[at:]) {
+		if name, ok := strings.CutPrefix(strings.TrimRight(line, "\n"), "### "); ok {
+			rest = append(rest, name)
+		}
+	}
+	if len(rest) > 0 {
+		hints = append(hints, "read_file reads the files not shown: "+strings.Join(rest[:min(len(rest), 10)], ", "))
+	}
+	if len(hints) == 0 && s.more != "" {
+		hints = append(hints, s.more)
+	}
+	if len(hints) == 0 {
+		return kept + trimMark
+	}
+	return kept + "\n[… trimmed to fit the context budget; " + strings.Join(hints, "; ") + " …]\n"
+}
+
+// openFence says whether s leaves a code block open: an odd number of its
+// lines start a fence.
+func openFence(s string) bool {
+	n := 0
+	for line := range strings.Lines(s) {
+		if strings.HasPrefix(strings.TrimLeft(line, " "), "```") {
+			n++
+		}
+	}
+	return n%2 == 1
+}
+
+// openFile is the file whose block s ends inside, as fileBodies shows it
+// ("### name", a blank line, a fence), and the first of its lines not in s.
+func openFile(s string) (string, int) {
+	fence := strings.LastIndex(s, "\n```")
+	if fence < 0 {
+		return "", 0
+	}
+	before := strings.TrimRight(s[:fence], "\n")
+	h := strings.LastIndexByte(before, '\n')
+	name, ok := strings.CutPrefix(before[h+1:], "### ")
+	if !ok {
+		return "", 0
+	}
+	shown := s[fence+1:]
+	return name, strings.Count(shown, "\n") + 1
+}
+
 // numbered lists items 1., 2., ... under intro, a multi-line item
 // indented under its number.
 func numbered(intro string, items []string) string {
@@ -168,48 +254,129 @@ func numbered(intro string, items []string) string {
 // minItemHead is the least of an item fitList keeps: less says nothing.
 const minItemHead = 160
 
-// fitList is numbered(intro, items) within about n bytes: short items
-// whole, long ones cut to an equal share of the room, each with its head;
-// when even heads do not fit, the oldest go, said. The newest item is
-// what the last attempt failed on: never the first to lose.
+// Human words in a list of objections start with these (feedbackFor).
+const (
+	rejectPrefix   = "A human rejected an earlier attempt: "
+	guidancePrefix = "Guidance from a human: "
+)
+
+// fitList is numbered(intro, items) within about n bytes. The newest item
+// (what the last attempt failed on) and the newest human words stay whole,
+// the other items sharing what is left (short ones whole, long ones an
+// equal share, each at least its head); when their heads do not fit, the
+// oldest of them go, said. Only when even the kept-whole items alone do
+// not fit are they cut, the others keeping their heads as long as they can.
 func fitList(intro string, items []string, n int) string {
 	const itemMark = " […]"
-	for drop := 0; drop < len(items); drop++ {
-		kept := items[drop:]
+	if len(items) == 0 {
+		return ""
+	}
+	protect := map[int]bool{len(items) - 1: true}
+	for i := len(items) - 1; i >= 0; i-- {
+		if strings.HasPrefix(items[i], guidancePrefix) || strings.HasPrefix(items[i], rejectPrefix) {
+			protect[i] = true
+			break
+		}
+	}
+	heads := func(lens []int) (sum int) {
+		for _, l := range lens {
+			sum += min(l, minItemHead)
+		}
+		return sum
+	}
+	// try lays out the list without its drop oldest unprotected items:
+	// the others get what is left after the protected ones get want of
+	// it (whole or their heads), or ok is false
+	try := func(drop int, whole bool) (string, bool) {
+		var kept []string
+		var prot []bool
+		skipped := 0
+		for i, it := range items {
+			if !protect[i] && skipped < drop {
+				skipped++
+				continue
+			}
+			kept, prot = append(kept, it), append(prot, protect[i])
+		}
 		head := intro
 		if drop > 0 {
 			head += fmt.Sprintf("[%d earlier items trimmed to fit the context budget]\n", drop)
 		}
 		room := n - len(head)
-		for i := range kept {
-			room -= len(fmt.Sprintf("%d. \n", i+1)) + len(itemMark)
+		var pLens, oLens []int
+		for i, it := range kept {
+			// the number, the mark of a cut and a multi-line item's indent
+			room -= len(fmt.Sprintf("%d. \n", i+1)) + len(itemMark) + 3*strings.Count(it, "\n")
+			if prot[i] {
+				pLens = append(pLens, len(it))
+			} else {
+				oLens = append(oLens, len(it))
+			}
 		}
-		// equal shares, the short items' unused part going to the rest
-		order := make([]int, len(kept))
-		for i := range order {
-			order[i] = i
-		}
-		sort.Slice(order, func(a, b int) bool { return len(kept[order[a]]) < len(kept[order[b]]) })
-		limit := make([]int, len(kept))
-		left := room
-		for j, i := range order {
-			share := left / (len(order) - j)
-			limit[i] = min(len(kept[i]), share)
-			left -= limit[i]
-		}
-		if slices.Min(limit) < min(minItemHead, slices.Min(lengths(kept))) && drop < len(items)-1 {
-			continue
+		var pLim, oLim []int
+		switch {
+		case whole && room-sum(pLens) >= heads(oLens):
+			pLim, oLim = pLens, fairShares(oLens, room-sum(pLens))
+			for i, l := range oLens {
+				if oLim[i] < min(l, minItemHead) {
+					return "", false
+				}
+			}
+		case !whole && room-heads(oLens) >= heads(pLens):
+			oLim = make([]int, len(oLens))
+			for i, l := range oLens {
+				oLim[i] = min(l, minItemHead)
+			}
+			pLim = fairShares(pLens, room-heads(oLens))
+		default:
+			return "", false
 		}
 		out := make([]string, len(kept))
 		for i, it := range kept {
+			lim := &oLim
+			if prot[i] {
+				lim = &pLim
+			}
+			l := (*lim)[0]
+			*lim = (*lim)[1:]
 			out[i] = it
-			if limit[i] < len(it) {
-				out[i] = strings.ToValidUTF8(it[:max(limit[i], 0)], "") + itemMark
+			if l < len(it) {
+				out[i] = strings.ToValidUTF8(it[:max(l, 0)], "") + itemMark
 			}
 		}
-		return numbered(head, out)
+		return numbered(head, out), true
 	}
-	return ""
+	others := len(items) - len(protect)
+	for _, whole := range []bool{true, false} {
+		for drop := 0; drop <= others; drop++ {
+			if s, ok := try(drop, whole); ok {
+				return s
+			}
+		}
+	}
+	// not even the protected items' heads fit: they share what there is
+	var kept []string
+	for i, it := range items {
+		if protect[i] {
+			kept = append(kept, it)
+		}
+	}
+	head := intro + fmt.Sprintf("[%d earlier items trimmed to fit the context budget]\n", others)
+	room := n - len(head) - len(kept)*(len("1. \n")+len(itemMark))
+	lim := fairShares(lengths(kept), max(room, 0))
+	for i, it := range kept {
+		if lim[i] < len(it) {
+			kept[i] = strings.ToValidUTF8(it[:lim[i]], "") + itemMark
+		}
+	}
+	return numbered(head, kept)
+}
+
+func sum(xs []int) (s int) {
+	for _, x := range xs {
+		s += x
+	}
+	return s
 }
 
 func lengths(items []string) []int {
@@ -302,6 +469,13 @@ func fitToolResults(msgs []openai.ChatCompletionMessage, budget int) []string {
 			break
 		}
 	}
+	// the latest calls' arguments (a read's offset) before they are stubbed
+	args := map[string]string{}
+	if latest < len(msgs) {
+		for _, tc := range msgs[latest].ToolCalls {
+			args[tc.ID] = tc.Function.Arguments
+		}
+	}
 	var trimmed []string
 	stubArgs := func(m *openai.ChatCompletionMessage) {
 		for j := range m.ToolCalls {
@@ -374,7 +548,7 @@ func fitToolResults(msgs []openai.ChatCompletionMessage, budget int) []string {
 			continue
 		}
 		keep := shares[j] - llm.EstimateTokens(trimMark)
-		body := cutResult(m.Content, keep*4, m.Name)
+		body := cutResult(m.Content, keep*4, m.Name, args[m.ToolCallID])
 		if body == "" {
 			body = fmt.Sprintf("%s all %d tokens of this result, to fit the context budget; ask for less of it (an offset and a limit)]", droppedMark, have)
 		}
@@ -411,12 +585,19 @@ func fairShares(sizes []int, budget int) []int {
 	return shares
 }
 
-// cutResult is cut for a tool's result: a command's output keeps its end
-// (where failures are), a file read its start and the note it ends with
-// (how many lines there are, where to continue).
-func cutResult(content string, n int, tool string) string {
-	if tool == "run_command" {
-		return cut(content, n, true)
+// cutResult is cut for a tool's result: a command's output keeps its
+// header (the exit code) and its end (where failures are), a file read
+// its start with a note saying which lines are shown and where to go on,
+// another tool's result its start and the note it ends with. args are the
+// call's arguments (a read's offset).
+func cutResult(content string, n int, tool, args string) string {
+	switch tool {
+	case "run_command":
+		return cutCommand(content, n, "to fit the context budget")
+	case "read_file":
+		if body, ok := cutRead(content, n, args); ok {
+			return body
+		}
 	}
 	if i := strings.LastIndexByte(strings.TrimRight(content, "\n"), '\n'); i >= 0 {
 		if note := strings.TrimRight(content[i+1:], "\n"); strings.HasPrefix(note, "[") && strings.HasSuffix(note, "]") && len(note) < n/2 {
@@ -429,6 +610,106 @@ func cutResult(content string, n int, tool string) string {
 		}
 	}
 	return cut(content, n, false)
+}
+
+var (
+	outputNote = regexp.MustCompile(`^\[output truncated: showing the last \d+ of (\d+) bytes\]\n`)
+	// a read's closing note: which lines it showed, of how many
+	readNote  = regexp.MustCompile(`^\[(?:truncated at 64 KiB; )?showed lines (\d+)-\d+(?: of (\d+);| of (a file of \d+ bytes), too large to count its lines;|, the end of the file \((\d+) lines,)`)
+	clipNote  = regexp.MustCompile(`^\[line \d+ is \d+ bytes: only its start is shown`)
+	offsetArg = regexp.MustCompile(`"offset"\s*:\s*"?(\d+)`)
+)
+
+// cutCommand is a command's result within about n bytes: its first line
+// (the exit code, or the error) and the end of its output, with a note of
+// how much of the output is shown (and why); its start says how the
+// command ended.
+func cutCommand(content string, n int, why string) string {
+	head, rest := "", content
+	if i := strings.IndexByte(rest, '\n'); i >= 0 && i < 512 {
+		head, rest = rest[:i+1], rest[i+1:]
+	}
+	total := len(rest)
+	if m := outputNote.FindStringSubmatch(rest); m != nil {
+		fmt.Sscan(m[1], &total)
+		rest = rest[len(m[0]):]
+	}
+	noteOf := func(k int) string {
+		return fmt.Sprintf("[output truncated: showing the last %d of %d bytes, %s]\n", k, total, why)
+	}
+	room := n - len(head) - len(noteOf(total))
+	if room <= 0 || head == "" {
+		return cut(content, n, true)
+	}
+	tail := rest
+	if len(tail) > room {
+		tail = tail[len(tail)-room:]
+		if i := strings.IndexByte(tail, '\n'); i >= 0 && i < room/4 {
+			tail = tail[i+1:]
+		}
+		for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
+			tail = tail[1:]
+		}
+	}
+	return head + noteOf(len(tail)) + tail
+}
+
+// cutRead is a read_file result within about n bytes: whole lines from
+// its start, and a note naming the last line kept and the offset to go
+// on from (the read's own note would send the model past lines it never
+// saw). ok is false for a result it does not know (an error, one line
+// longer than a read, whose note stays true).
+func cutRead(content string, n int, args string) (string, bool) {
+	body, first, of := content, 0, ""
+	if i := strings.LastIndexByte(strings.TrimRight(content, "\n"), '\n'); i >= 0 {
+		if clipNote.MatchString(content[i+1:]) {
+			return "", false
+		}
+		if m := readNote.FindStringSubmatch(content[i+1:]); m != nil {
+			body = content[:i+1]
+			fmt.Sscan(m[1], &first)
+			switch {
+			case m[2] != "":
+				of = " of " + m[2]
+			case m[3] != "":
+				of = " of " + m[3]
+			case m[4] != "":
+				of = " of " + m[4]
+			}
+		}
+	}
+	if first == 0 {
+		if strings.HasPrefix(content, "error") {
+			return "", false
+		}
+		// the file's end, all of it: the read began at its offset
+		first = 1
+		if m := offsetArg.FindStringSubmatch(args); m != nil {
+			fmt.Sscan(m[1], &first)
+			first = max(first, 1)
+		}
+		lines := strings.Count(body, "\n")
+		if !strings.HasSuffix(body, "\n") {
+			lines++
+		}
+		of = fmt.Sprintf(" of %d", first+lines-1)
+	}
+	noteOf := func(last int) string {
+		return fmt.Sprintf("[trimmed to fit the context budget: showed lines %d-%d%s; continue with offset=%d]", first, last, of, last+1)
+	}
+	room := n - len(noteOf(first+strings.Count(body, "\n")))
+	if room <= 0 {
+		return "", true
+	}
+	if len(body) <= room {
+		return content, true
+	}
+	i := strings.LastIndexByte(body[:room], '\n')
+	if i < 0 {
+		return "", true // not one whole line: the caller says to ask for less
+	}
+	part := body[:i+1]
+	return part + noteOf(first+strings.Count(part, "\n")-1), true
 }
 
 // droppedMark starts what stands in for an earlier tool result.

@@ -110,10 +110,10 @@ func feedbackFor(t *store.Ticket, phase string, attempts []*store.Attempt) []str
 			continue
 		}
 		if d.Kind == store.DecisionReject && d.Reason != "" {
-			items = append(items, item{d.At, "A human rejected an earlier attempt: " + d.Reason})
+			items = append(items, item{d.At, rejectPrefix + d.Reason})
 		}
 		if d.Kind == store.DecisionRetry && d.Guidance != "" {
-			items = append(items, item{d.At, "Guidance from a human: " + d.Guidance})
+			items = append(items, item{d.At, guidancePrefix + d.Guidance})
 		}
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].at.Before(items[j].at) })
@@ -285,7 +285,8 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		if files := diffFiles(diff); len(files) > 1 {
 			secs = append(secs, section{title: "Files the branch changes", body: strings.Join(files, "\n"), prio: prioCriteria})
 		}
-		secs = append(secs, section{title: "Diff of the branch against " + t.BaseBranch, body: "```diff\n" + diff + "\n```", prio: prioPrimary, vital: true})
+		secs = append(secs, section{title: "Diff of the branch against " + t.BaseBranch, body: "```diff\n" + diff + "\n```", prio: prioPrimary, vital: true,
+			more: "read_file reads the changed files as they are now"})
 	case config.Split:
 		secs = append(secs, section{title: "Tech spec", body: design, prio: prioPrimary, vital: true})
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sashabaranov/go-openai"
 
@@ -25,6 +26,23 @@ const maxSameCalls = 5
 
 // toolResultKept caps a tool result in the stored history; the model saw it whole.
 const toolResultKept = 8 << 10
+
+// recordedResult is a tool result as the attempt records it, within
+// toolResultKept: a command's keeps its exit code and says how much of
+// its output is kept; another's keeps its end, said to be cut.
+func recordedResult(tool, result string) string {
+	if len(result) <= toolResultKept {
+		return result
+	}
+	if tool == "run_command" {
+		return cutCommand(result, toolResultKept, "in the record")
+	}
+	tail := tailBytes(result, toolResultKept-80) // (room for the mark)
+	for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
+		tail = tail[1:]
+	}
+	return fmt.Sprintf("[… the first %d bytes not kept in the record …]\n", len(result)-len(tail)) + tail
+}
 
 // streamSaveEvery spaces the saves of a call still streaming: a crash
 // then loses at most this much of what it streamed and cost, and a fast
@@ -305,7 +323,7 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 				return ctx.Err() // (endAttempt gives the calls left their result)
 			}
 			s.emit("← " + OneLine(result, 200) + "\n")
-			s.a.ToolCalls[first+i].Result, s.a.ToolCalls[first+i].IsErr = tailBytes(result, toolResultKept), isErr
+			s.a.ToolCalls[first+i].Result, s.a.ToolCalls[first+i].IsErr = recordedResult(tc.Function.Name, result), isErr
 			s.msgs = append(s.msgs, openai.ChatCompletionMessage{
 				Role: openai.ChatMessageRoleTool, ToolCallID: tc.ID, Name: tc.Function.Name, Content: result,
 			})
