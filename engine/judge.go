@@ -19,6 +19,7 @@ import (
 
 	"agent-tui/engine/config"
 	"agent-tui/engine/tools"
+	"agent-tui/engine/workspace"
 	"agent-tui/engine/wtfile"
 	"agent-tui/prompts"
 	"agent-tui/store"
@@ -159,6 +160,9 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	ownConfigChanged := func(changed []string) string {
 		if own := ownConfig(changed); len(own) > 0 {
 			return "agent-tui's own configuration was changed (" + strings.Join(own, ", ") + "): it is loaded from your checkout once this branch is merged and decides which servers get the API keys, how commands are confined and how the work is checked, so a person must make that change, not a ticket; undo it and change only the project's files"
+		}
+		if hooks := hooksAmong(e.repo.HooksInTree(), changed); len(hooks) > 0 {
+			return "git hooks were changed (" + workspace.SomeFiles(hooks) + "): the repository's core.hooksPath runs them as you, unconfined, on the next git command in your checkout (the merge's included), so a person must make that change, not a ticket; undo it and change only the project's files"
 		}
 		return ""
 	}
@@ -523,6 +527,21 @@ func ownConfig(changed []string) []string {
 	var out []string
 	for _, p := range changed {
 		if isOwnConfig(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// hooksAmong are the changed paths in (or naming) the hooks directory
+// dir ("": none in the work tree).
+func hooksAmong(dir string, changed []string) []string {
+	if dir == "" {
+		return nil
+	}
+	var out []string
+	for _, p := range changed {
+		if strings.EqualFold(p, dir) || (len(p) > len(dir) && p[len(dir)] == '/' && strings.EqualFold(p[:len(dir)], dir)) {
 			out = append(out, p)
 		}
 	}

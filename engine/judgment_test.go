@@ -1595,3 +1595,17 @@ func TestRepositoryLayoutsAndLinkedBytecodeAreFound(t *testing.T) {
 		t.Fatalf("bytecode found %v", got)
 	}
 }
+
+// With the hooks in the work tree (husky's core.hooksPath = .husky/_),
+// code may not change them: the next git command in the user's checkout,
+// the engine's merge first, would run them as the user, unconfined.
+func TestCodeMayNotChangeTheRepositorysHooks(t *testing.T) {
+	h := newHarness(t, "", firstCodeAlso(writeCall("k", ".husky/post-merge", "#!/bin/sh\ntouch pwned\n")))
+	gitOut(t, h.dir, "config", "core.hooksPath", ".husky/_")
+	id := h.add("hotfix", "writes a hook", false)
+	h.runIdle()
+	h.firstFailedThenDone(id, "code", "git hooks were changed (.husky/post-merge)")
+	if _, err := os.Stat(filepath.Join(h.dir, ".husky")); !os.IsNotExist(err) {
+		t.Fatalf("the hook reached the checkout: %v", err)
+	}
+}

@@ -34,14 +34,14 @@ var engineConfig = []string{"-c", "maintenance.auto=false", "-c", "submodule.rec
 // new worktree, and a ticket's worktree must hold every file.
 var noSparse = []string{"-c", "core.sparseCheckout=false"}
 
-// config is what goes before every git command of r run in dir outside
-// the user's own checkout: the user's hooks made absolute (see
-// worktreeHooks), and no sparse checkout.
+// config is what goes before every git command of r run in dir: the
+// user's hooks directory, absolute (see hooksConfig), and outside the
+// user's own checkout no sparse checkout.
 func (r *Repo) config(dir string) []string {
 	if dir == r.Dir {
-		return nil
+		return r.hooksConfig()
 	}
-	return gitArgs(r.worktreeHooks(), noSparse)
+	return gitArgs(r.hooksConfig(), noSparse)
 }
 
 // git is the package's git with r's settings.

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -58,6 +59,7 @@ type Repo struct {
 	// git would take it from the worktree a command runs in, whose files
 	// the model writes
 	hooks     []string
+	hooksDir  string
 	hooksOnce sync.Once
 
 	alternatesMu sync.Mutex // .git/objects/info/alternates (see KeepPrivate)
@@ -128,17 +130,48 @@ func Open(dir string) (*Repo, error) {
 	return r, nil
 }
 
-// worktreeHooks is -c core.hooksPath=<absolute> when the repository's
-// hooks path is relative, read on the first command in a worktree (in the
-// checkout itself a relative path already means the user's files).
-func (r *Repo) worktreeHooks() []string {
+// hooksConfig is -c core.hooksPath=<absolute> for every engine git
+// command: the hooks directory as the repository's config gave it when
+// first asked (a relative path made absolute against the checkout, none
+// meaning the git dir's hooks). Git would otherwise take a relative path
+// from the worktree a command runs in, whose files the model writes, and
+// read a hooks path from config only a worktree sees (includeIf onbranch:
+// or gitdir:) or set later (husky's prepare on npm install).
+func (r *Repo) hooksConfig() []string {
 	r.hooksOnce.Do(func() {
 		hp, err := git(context.Background(), r.Dir, nil, "config", "--type=path", "--get", "core.hooksPath")
-		if hp = strings.TrimRight(hp, "\n"); err == nil && hp != "" && !filepath.IsAbs(hp) {
-			r.hooks = []string{"-c", "core.hooksPath=" + filepath.Join(r.Dir, hp)}
+		hp = strings.TrimRight(hp, "\n")
+		switch {
+		case err != nil || hp == "":
+			hp = filepath.Join(r.GitDir, "hooks")
+		case !filepath.IsAbs(hp):
+			hp = filepath.Join(r.Dir, hp)
 		}
+		r.hooksDir = filepath.Clean(hp)
+		r.hooks = []string{"-c", "core.hooksPath=" + r.hooksDir}
 	})
 	return r.hooks
+}
+
+// HooksInTree is the directory of the repository's hooks relative to the
+// checkout, with slashes, when it lies in the work tree (husky's .husky/_
+// counts as .husky, whose scripts its hooks run); "" when it does not.
+// Files there run as the user, unconfined, on their next git command: no
+// ticket may change them.
+func (r *Repo) HooksInTree() string {
+	r.hooksConfig()
+	rel, err := filepath.Rel(r.Dir, r.hooksDir)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return ""
+	}
+	rel = filepath.ToSlash(rel)
+	if rel == ".git" || strings.HasPrefix(rel, ".git/") {
+		return "" // no ticket writes there
+	}
+	if path.Base(rel) == "_" && path.Dir(rel) != "." {
+		rel = path.Dir(rel)
+	}
+	return rel
 }
 
 // openError says why git would not open dir, in git's own words: not

@@ -180,3 +180,49 @@ func TestDiffIgnoresUsersPrefixSettings(t *testing.T) {
 		t.Errorf("diff:\n%s", diff)
 	}
 }
+
+// The hooks directory is the one the repository's config gave when first
+// asked: a relative hooks path set later (husky's prepare on npm install)
+// or config only a worktree sees (includeIf onbranch:) does not send git
+// to hooks the model wrote in its worktree.
+func TestHooksPathSetLaterOrForWorktreesOnly(t *testing.T) {
+	ctx := context.Background()
+	marks := t.TempDir()
+	r := newRepo(t)
+	wt := worktree(t, r, "T-1") // the first command: hooks are git's default here
+	for _, dir := range []string{".husky/_", "hk"} {
+		write(t, filepath.Join(wt, dir, "post-commit"), "#!/bin/sh\necho x >> "+filepath.Join(marks, "model")+"\n")
+		os.Chmod(filepath.Join(wt, dir, "post-commit"), 0o755)
+	}
+	run(t, r.Dir, "config", "core.hooksPath", ".husky/_")
+	include := filepath.Join(t.TempDir(), "hooks.inc")
+	write(t, include, "[core]\n\thooksPath = hk\n")
+	run(t, r.Dir, "config", "includeIf.onbranch:agent/**.path", include)
+	write(t, filepath.Join(wt, "x.txt"), "x\n")
+	if ok, err := r.CommitAll(ctx, wt, "T-1 code"); err != nil || !ok {
+		t.Fatalf("commit: %v %v", ok, err)
+	}
+	if _, err := os.Stat(filepath.Join(marks, "model")); err == nil {
+		t.Fatal("a hook the model wrote in its worktree ran")
+	}
+	if got := r.HooksInTree(); got != "" {
+		t.Fatalf("HooksInTree %q, want none (git's default when first asked)", got)
+	}
+}
+
+// A hooks directory in the work tree is named for the guard that keeps
+// tickets from changing it; husky's generated .husky/_ runs .husky's
+// scripts, so .husky is.
+func TestHooksInTree(t *testing.T) {
+	for hooksPath, want := range map[string]string{
+		".githooks": ".githooks", ".husky/_": ".husky", "tools/hooks/": "tools/hooks", "/nowhere/hooks": "", "": "",
+	} {
+		r := newRepo(t)
+		if hooksPath != "" {
+			run(t, r.Dir, "config", "core.hooksPath", hooksPath)
+		}
+		if got := r.HooksInTree(); got != want {
+			t.Errorf("core.hooksPath %q: HooksInTree %q, want %q", hooksPath, got, want)
+		}
+	}
+}
