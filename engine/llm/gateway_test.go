@@ -92,7 +92,7 @@ func TestThinkingIsNotTheAnswer(t *testing.T) {
 	for name, tc := range map[string]struct{ content, want string }{
 		"think block":               {"<think>\nThe format is {\"pass\": true, \"objections\": []}.\n</think>\nThe change does not fix the bug.", "The change does not fix the bug."},
 		"its start in the template": {"The user wants a verdict {\"pass\": true}.\n</think>\n\n## Diagnosis", "## Diagnosis"},
-		"never closed":              {"<think>still thinking", "<think>still thinking"},
+		"upper case, attributes":    {"<THINK type=\"x\">{\"pass\": true}</Think >\nThe real answer.", "The real answer."},
 		"no block":                  {"## Plan\n\nWrite `</think>` tags out.", "## Plan\n\nWrite `</think>` tags out."},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -106,6 +106,21 @@ func TestThinkingIsNotTheAnswer(t *testing.T) {
 				t.Fatalf("content %q, want %q", resp.Content, tc.want)
 			}
 		})
+	}
+}
+
+// An answer that is all reasoning, its block never closed, is none: a
+// verdict drafted in it must not pass.
+func TestUnclosedThinkingIsNoAnswer(t *testing.T) {
+	s := serve(t, reply(oaitest.Reply{Text: "<think>\nThe verdict is {\"pass\": true, \"objections\": []} but let me keep thinking about"}))
+	good := serve(t, reply(oaitest.Reply{Text: "a whole answer"}))
+	r := NewRouter(testConfig(model{name: "a", url: s.URL}, model{name: "b", url: good.URL}), Options{})
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"a", "b"}, Messages: hello})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Model != "b" || len(resp.Fallbacks) != 1 || !strings.Contains(resp.Fallbacks[0].Reason, "all reasoning") {
+		t.Fatalf("model %s content %q fallbacks %+v", resp.Model, resp.Content, resp.Fallbacks)
 	}
 }
 

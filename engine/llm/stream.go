@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +31,9 @@ var (
 var MaxAnswer = 8 << 20
 
 func sizeText(n int) string {
+	if n < 1<<10 {
+		return fmt.Sprintf("%d bytes", n)
+	}
 	if n%(1<<20) == 0 {
 		return fmt.Sprintf("%d MiB", n>>20)
 	}
@@ -227,6 +231,8 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		// a reasoning model that spent its output limit thinking, or a
 		// server that puts the whole answer in the reasoning field
 		return fail(&failure{reason: fmt.Sprintf("the model answered only in its reasoning field (%s), with no answer text: give it a larger output limit, or check how the server separates reasoning", sizeText(thought)), ofRequest: true})
+	case content.Len() > 0 && len(tools.list) == 0 && strings.TrimSpace(withoutThinking(content.String())) == "":
+		return fail(&failure{reason: "the answer was all reasoning (a <think> block never closed, or nothing after it): give the model a larger output limit", ofRequest: true})
 	}
 
 	calls := tools.calls()
@@ -447,22 +453,23 @@ func failedFinish(finish string) bool {
 }
 
 // withoutThinking drops a reasoning block that opens the answer
-// (<think>…</think>, as DeepSeek R1 and Qwen write it), or the end of one
-// whose start was in the prompt's template: reasoning is not the answer,
-// and a verdict's JSON drafted in it is no verdict.
+// (<think>…</think>, as DeepSeek R1 and Qwen write it, in any case, with
+// attributes or not), or the end of one whose start was in the prompt's
+// template: reasoning is not the answer, and a verdict's JSON drafted in
+// it is no verdict. A block never closed is all reasoning: "" is left.
 func withoutThinking(s string) string {
-	t := strings.TrimLeft(s, " \t\r\n")
-	for _, tag := range []string{"think", "thinking", "reasoning"} {
-		if !strings.HasPrefix(t, "<"+tag+">") {
-			continue
+	if m := thinkOpen.FindStringSubmatchIndex(s); m != nil {
+		rest := s[m[1]:]
+		closing := regexp.MustCompile(`(?i)</` + regexp.QuoteMeta(s[m[2]:m[3]]) + `\s*>`)
+		if c := closing.FindStringIndex(rest); c != nil {
+			return strings.TrimLeft(rest[c[1]:], " \t\r\n")
 		}
-		if i := strings.Index(t, "</"+tag+">"); i >= 0 {
-			return strings.TrimLeft(t[i+len(tag)+3:], " \t\r\n")
-		}
-		return s // never closed: left as it is, for the judge to see
+		return ""
 	}
 	if i := strings.Index(s, "</think>"); i >= 0 && !strings.Contains(s[:i], "<think>") && !strings.Contains(s[:i], "`") {
 		return strings.TrimLeft(s[i+len("</think>"):], " \t\r\n")
 	}
 	return s
 }
+
+var thinkOpen = regexp.MustCompile(`(?i)^\s*<(think|thinking|reasoning)(?:\s[^>]*)?>`)
