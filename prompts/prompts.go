@@ -125,6 +125,9 @@ func (s *Set) template(name string) (*template.Template, error) {
 		src, err = wtfile.ReadFile(p, maxPromptSize)
 		if err == nil {
 			origin = p
+		} else if target, lerr := os.Readlink(p); lerr == nil && errors.Is(err, fs.ErrNotExist) {
+			// meant as an override: not passed over for the built-in one
+			return nil, fmt.Errorf("prompt %s: a link to %s, which does not exist", p, target)
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("prompt %s: %w", p, err)
 		}

@@ -92,8 +92,11 @@ func TestOverrideThatIsNoFile(t *testing.T) {
 	if err := os.Symlink("/dev/zero", filepath.Join(dir, "tests.md")); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink(filepath.Join(dir, "gone.md"), filepath.Join(dir, "code.md")); err != nil {
+		t.Fatal(err)
+	}
 	s := New(dir)
-	for name, want := range map[string]string{"review": "is not a regular file (a named pipe)", "tests": "is not a regular file (a device)"} {
+	for name, want := range map[string]string{"review": "is not a regular file (a named pipe)", "tests": "is not a regular file (a device)", "code": "a link to " + filepath.Join(dir, "gone.md") + ", which does not exist"} {
 		if _, err := s.Render(name, Data{}); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, name+".md")) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v", name, err)
 		}
