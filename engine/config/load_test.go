@@ -634,3 +634,19 @@ func TestConfigThatIsNoFile(t *testing.T) {
 		t.Errorf("the user's dangling link behind a file without models: %v", err)
 	}
 }
+
+// A refused URL is quoted without the secrets it may hold.
+func TestShownURLKeepsSecrets(t *testing.T) {
+	for in, want := range map[string]string{
+		"ftp://user:supersecretpw@host/v1":                     `"ftp://user:xxxxx@host/v1"`,
+		"https://bob:p%ssword@api.example.com/v1":              `"https://bob:xxxxx@api.example.com/v1"`,
+		"https://api.example.com/v1?api_key=sk-live-SECRET123": `"https://api.example.com/v1?…"`,
+		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl":    "(49 characters, not shown: it may be a key)",
+		"not a url":      `"not a url"`,
+		"localhost:8080": `"localhost:8080"`,
+	} {
+		if got := shownURL(in); got != want {
+			t.Errorf("shownURL(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -169,19 +169,24 @@ func (c *Config) validateSettings(fail func(key string, path []string, format st
 // badURL says what keeps s from being what an OpenAI client can call
 // (e.g. https://host/v1); "" when nothing does.
 // shownURL is a refused URL as an error may quote it: a password in it
-// masked, and a value that looks like a key pasted into the wrong
-// variable not shown at all.
+// masked (parsed or not: a raw % makes it unparsable), a query left out
+// (it may carry a key), and a value that looks like a key pasted into the
+// wrong variable not shown at all.
 func shownURL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		if _, has := u.User.Password(); has {
-			return strconv.Quote(u.Redacted())
+	if !strings.Contains(s, "://") {
+		if len(s) >= 20 && !strings.ContainsAny(s, "/ ") {
+			return fmt.Sprintf("(%d characters, not shown: it may be a key)", len(s))
 		}
+		return strconv.Quote(s)
 	}
-	if len(s) >= 20 && !strings.ContainsAny(s, "/.:") {
-		return fmt.Sprintf("(%d characters, not shown: it may be a key)", len(s))
+	s = userinfoPassword.ReplaceAllString(s, "${1}:xxxxx@")
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i+1] + "…"
 	}
 	return strconv.Quote(s)
 }
+
+var userinfoPassword = regexp.MustCompile(`^([^:/?#]*://[^/?#@:]*):[^/?#]*@`)
 
 func badURL(s string) string {
 	u, err := url.Parse(s)
