@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -2366,12 +2367,14 @@ func TestCommandHelpIsItsOwn(t *testing.T) {
 // A database removed while a run writes to it is said at the end of the
 // run: the next start would find no tickets and no word why.
 func TestCLIRunSaysItsDatabaseWentAway(t *testing.T) {
-	var e *cliEnv
+	var db atomic.Pointer[string] // set once the repository is made
 	var once sync.Once
-	e = newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
-		once.Do(func() { os.Remove(filepath.Join(e.dir, ".git", "agent-tui.db")) })
+	e := newCLIEnv(t, func(r *oaitest.Request) oaitest.Reply {
+		once.Do(func() { os.Remove(*db.Load()) })
 		return simpleModel(r)
 	}, "")
+	path := filepath.Join(e.dir, ".git", "agent-tui.db")
+	db.Store(&path)
 	e.mustRun("add", "gone")
 	_, errOut, code := e.run("run", "--until-idle")
 	if code != 0 || !strings.Contains(errOut, "was removed or replaced while this run used it") {

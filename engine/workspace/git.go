@@ -106,12 +106,15 @@ func gitEnv(extra ...string) []string {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
 		case "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
-			"GIT_OBJECT_DIRECTORY", "GIT_PREFIX", "GIT_TERMINAL_PROMPT", "LC_ALL":
+			"GIT_OBJECT_DIRECTORY", "GIT_PREFIX", "GIT_TERMINAL_PROMPT", "LC_ALL", "GIT_OPTIONAL_LOCKS":
 			continue
 		}
 		env = append(env, kv)
 	}
-	env = append(env, "GIT_TERMINAL_PROMPT=0", "LC_ALL=C")
+	// GIT_OPTIONAL_LOCKS=0: a status takes no index lock to refresh the
+	// index, so none it leaves when killed (its run cancelled) stops the
+	// next command in that worktree, nor does it race one
+	env = append(env, "GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "GIT_OPTIONAL_LOCKS=0")
 	return append(env, extra...)
 }
 
