@@ -598,6 +598,10 @@ func cutResult(content string, n int, tool, args string) string {
 		if body, ok := cutRead(content, n, args); ok {
 			return body
 		}
+	case "list_dir", "search":
+		if body, ok := cutLines(content, n, tool, args); ok {
+			return body
+		}
 	}
 	if i := strings.LastIndexByte(strings.TrimRight(content, "\n"), '\n'); i >= 0 {
 		if note := strings.TrimRight(content[i+1:], "\n"); strings.HasPrefix(note, "[") && strings.HasSuffix(note, "]") && len(note) < n/2 {
@@ -612,7 +616,52 @@ func cutResult(content string, n int, tool, args string) string {
 	return cut(content, n, false)
 }
 
+// cutLines is a listing's or a search's result within n bytes, whole
+// lines from its start, with a note saying what was kept and (for a
+// listing) where to go on: their own closing note would count entries or
+// matches the model never saw. ok is false when not one line fits.
+func cutLines(content string, n int, tool, args string) (string, bool) {
+	if len(content) <= n {
+		return content, true
+	}
+	body, total := content, 0
+	if i := strings.LastIndexByte(strings.TrimRight(content, "\n"), '\n'); i >= 0 {
+		last := strings.TrimRight(content[i+1:], "\n")
+		if m := listNote.FindStringSubmatch(last); m != nil {
+			body = content[:i+1]
+			fmt.Sscan(m[1], &total)
+		} else if strings.HasPrefix(last, "[stopped after ") {
+			body = content[:i+1]
+		}
+	}
+	first := 1
+	if m := offsetArg.FindStringSubmatch(args); m != nil && tool == "list_dir" {
+		fmt.Sscan(m[1], &first)
+		first = max(first, 1)
+	}
+	if total == 0 {
+		total = first - 1 + strings.Count(strings.TrimRight(body, "\n")+"\n", "\n")
+	}
+	noteOf := func(k int) string {
+		if tool == "search" {
+			return fmt.Sprintf("[trimmed to fit the context budget: the first %d matching lines shown; narrow the pattern or path for the rest]", k)
+		}
+		return fmt.Sprintf("[trimmed to fit the context budget: listed entries %d-%d of %d; continue with offset=%d]", first, first+k-1, total, first+k)
+	}
+	room := n - len(noteOf(total))
+	if room <= 0 {
+		return "", false
+	}
+	i := strings.LastIndexByte(body[:min(room, len(body))], '\n')
+	if i < 0 {
+		return "", false
+	}
+	part := body[:i+1]
+	return part + noteOf(strings.Count(part, "\n")), true
+}
+
 var (
+	listNote   = regexp.MustCompile(`^\[listed entries \d+-\d+ of (\d+); continue with offset=\d+\]$`)
 	outputNote = regexp.MustCompile(`^\[output truncated: showing the last \d+ of (\d+) bytes\]\n`)
 	// a read's closing note: which lines it showed, of how many
 	readNote  = regexp.MustCompile(`^\[(?:truncated at 64 KiB; )?showed lines (\d+)-\d+(?: of (\d+);| of (a file of \d+ bytes), too large to count its lines;|, the end of the file \((\d+) lines,)`)

@@ -988,3 +988,26 @@ func TestGaveUpReasonKeepsTheOutputsEnd(t *testing.T) {
 		t.Fatalf("%d bytes: %q", len(r), r)
 	}
 }
+
+// A listing or a search cut by the budget keeps whole lines and says what
+// it kept: its own note would count entries the model never saw.
+func TestCutListingSaysWhereToGoOn(t *testing.T) {
+	var b strings.Builder
+	for i := 1; i <= 2000; i++ {
+		fmt.Fprintf(&b, "file%04d.txt\n", i+499)
+	}
+	b.WriteString("[listed entries 500-2499 of 3000; continue with offset=2500]\n")
+	got := cutResult(b.String(), 600, "list_dir", `{"path": ".", "offset": 500}`)
+	lines := strings.Split(strings.TrimRight(got, "\n"), "\n")
+	kept := len(lines) - 1
+	want := fmt.Sprintf("[trimmed to fit the context budget: listed entries 500-%d of 3000; continue with offset=%d]", 499+kept, 500+kept)
+	if len(got) > 600 || lines[len(lines)-1] != want || lines[kept-1] != fmt.Sprintf("file%04d.txt", 499+kept) {
+		t.Fatalf("%d bytes, last lines %q", len(got), lines[max(0, kept-1):])
+	}
+
+	search := strings.Repeat("src/a.go:12: func thing() {}\n", 200) + "[stopped after 200 matches; narrow the pattern or path]\n"
+	got = cutResult(search, 500, "search", `{"pattern": "thing"}`)
+	if len(got) > 500 || !strings.HasSuffix(got, "matching lines shown; narrow the pattern or path for the rest]") || strings.Contains(got, "stopped after 200") {
+		t.Fatalf("%q", got)
+	}
+}
