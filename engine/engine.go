@@ -479,8 +479,11 @@ func (e *Engine) loop(ctx context.Context, r *runner) {
 				continue
 			}
 			reason := "engine error: " + err.Error()
-			if baseGone {
+			switch {
+			case baseGone:
 				reason = baseGoneReason(t.BaseBranch)
+			case workspace.WriteFailed(err):
+				reason = "git could not write (a full disk?): " + err.Error() + "; free some space, then retry"
 			}
 			serr := error(nil)
 			if diskFull(err) {

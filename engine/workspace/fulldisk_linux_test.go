@@ -83,3 +83,32 @@ func TestMergeStoppedByAFullDiskLeavesTheCheckoutAsItWas(t *testing.T) {
 		})
 	}
 }
+
+// git's failure to write a new worktree on a full disk is known as one,
+// so the ticket's stop says to free space rather than quote an engine
+// error.
+func TestWorktreeOnAFullDiskIsAWriteFailure(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=2m"); err != nil {
+		t.Skip("no tmpfs to fill here (needs root):", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	if err := InitRepo(dir, map[string]string{"main.go": "package main\n", "big.txt": strings.Repeat("a line of the project\n", 20_000)}, "main"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.GitDir, "filler"), make([]byte, int64(st.Bavail)*st.Bsize-100<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = r.EnsureWorktree(context.Background(), "T-1", "main")
+	if err == nil || !WriteFailed(err) {
+		t.Fatalf("EnsureWorktree on a full disk: %v (a write failure: %v)", err, WriteFailed(err))
+	}
+}

@@ -1746,6 +1746,10 @@ func (r *Repo) mergeOneChecked(ctx context.Context, branch, base, message string
 	return mergeErr
 }
 
+// WriteFailed says whether err is git's failure to write (a full disk, a
+// quota, an I/O error): no retry helps until space is freed.
+func WriteFailed(err error) bool { return wroteInPart(err) }
+
 // wroteInPart says whether git failed writing (a full disk, a quota, an
 // I/O error): a checkout update it had begun is left half done.
 func wroteInPart(err error) bool {
