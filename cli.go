@@ -38,10 +38,19 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 
 // stoppedError: `run --until-idle` stopped by a signal before idle; the
 // exit code is the shell's for that signal, so a script knows.
-type stoppedError struct{ sig syscall.Signal }
+type stoppedError struct {
+	sig syscall.Signal
+	cut int // tickets whose step was cut off (still running in the store)
+}
 
 func (e stoppedError) Error() string {
-	return fmt.Sprintf("stopped by %s before every ticket was idle; cut-off attempts run again on the next start", signalName(e.sig))
+	if e.cut == 0 {
+		return fmt.Sprintf("stopped by %s before every ticket was idle; no step was cut off: the next start goes on from here", signalName(e.sig))
+	}
+	if e.cut == 1 {
+		return fmt.Sprintf("stopped by %s before every ticket was idle; 1 ticket's step was cut off and runs again on the next start", signalName(e.sig))
+	}
+	return fmt.Sprintf("stopped by %s before every ticket was idle; %d tickets' steps were cut off and run again on the next start", signalName(e.sig), e.cut)
 }
 
 func signalName(s syscall.Signal) string {
@@ -726,7 +735,15 @@ func cmdRun(g globals, args []string, stdout, stderr io.Writer) error {
 	}
 	if s, ok := got.Load().(syscall.Signal); ok {
 		if *untilIdle {
-			return stoppedError{s}
+			cut := 0
+			if active, err := en.st.ActiveTickets(); err == nil {
+				for _, t := range active {
+					if t.Status == store.StatusRunning {
+						cut++
+					}
+				}
+			}
+			return stoppedError{sig: s, cut: cut}
 		}
 		// a plain run ends this way
 		fmt.Fprintf(stderr, "agent-tui: stopped by %s; cut-off attempts run again on the next start\n", signalName(s))

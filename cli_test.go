@@ -868,7 +868,7 @@ func TestCLIRunStoppedBySignal(t *testing.T) {
 	if code != 130 {
 		t.Fatalf("exit %d, want 130; stderr %s", code, out)
 	}
-	if !strings.Contains(out, "stopped by SIGINT before every ticket was idle") {
+	if !strings.Contains(out, "stopped by SIGINT before every ticket was idle; 1 ticket's step was cut off and runs again on the next start") {
 		t.Errorf("stderr %q", out)
 	}
 	if !strings.Contains(out, "provider spare: its key variable AGENT_TUI_UNSET_KEY is not set; its models are skipped") {
@@ -2382,5 +2382,35 @@ func TestCLIRunSaysItsDatabaseWentAway(t *testing.T) {
 	}
 	if _, errOut, _ := e.run("list"); strings.Contains(errOut, "removed") {
 		t.Fatalf("list: %s", errOut)
+	}
+}
+
+// A signal while a merge's hook runs waits for the merge (it is never cut
+// off half way) and says that nothing was cut off.
+func TestCLIStoppedDuringAMergeSaysNothingWasCutOff(t *testing.T) {
+	e := &cliEnv{t: t, srv: oaitest.New(oaitest.Developer)}
+	t.Cleanup(e.srv.Close)
+	e.dir = newRepo(t, oaitest.ShellProject, e.srv.URL, "test_command = \"sh run_tests.sh\"\napprove = []\n")
+	marker := filepath.Join(t.TempDir(), "merging")
+	hook := filepath.Join(e.dir, ".git", "hooks", "post-merge")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\ntouch "+marker+"\nsleep 2\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(e.mustRun("add", "--kind", "hotfix", "merged while stopping"))
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if _, err := os.Stat(marker); err == nil {
+				return
+			}
+		}
+	}()
+	code, out := stopRunUntilIdle(t, e, started, syscall.SIGTERM)
+	if v := e.show(id); v["status"] != "done" {
+		t.Fatalf("status %v after the stop (exit %d: %s)", v["status"], code, out)
+	}
+	if code != 143 || !strings.Contains(out, "no step was cut off: the next start goes on from here") {
+		t.Fatalf("exit %d: %s", code, out)
 	}
 }
