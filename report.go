@@ -492,7 +492,7 @@ func rejectedAttempts(v engine.TicketView) map[phaseAttempt][]string {
 
 func statusText(t *store.Ticket) string {
 	// the command line holds the database: no engine runs
-	return engine.StatusWords(t, true)
+	return engine.StatusWords(t, true, false)
 }
 
 func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {

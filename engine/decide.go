@@ -333,12 +333,12 @@ func PausedWords(t *store.Ticket) string {
 	return "paused"
 }
 
-// StatusWords is t's status as `list` says it, the pause and the
-// decisions no run has carried out yet included (the queue's narrow row
-// says the same more briefly). stopped: no engine
+// StatusWords is t's status as `list` and the queue say it, the pause and
+// the decisions no run has carried out yet included. stopped: no engine
 // runs, so a ticket that says running was cut off when the last one
-// stopped (interrupted).
-func StatusWords(t *store.Ticket, stopped bool) string {
+// stopped (interrupted). narrow: for the queue's row, which leaves out the
+// phase an approve waits at (its own column says it).
+func StatusWords(t *store.Ticket, stopped, narrow bool) string {
 	w := strings.ReplaceAll(t.Status, "_", " ")
 	if stopped && t.Status == store.StatusRunning {
 		w = "interrupted"
@@ -356,6 +356,8 @@ func StatusWords(t *store.Ticket, stopped bool) string {
 		w = "paused (resume pending)"
 	case pending && !will && t.Paused:
 		w += " (paused, resume pending)"
+	case t.Paused && movable && narrow && ApprovedHere(t):
+		w = "paused (approved: goes on once resumed)"
 	case t.Paused && movable:
 		// (approved, held by the pause before it went on: a merge, say)
 		w = PausedWords(t)

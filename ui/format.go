@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"strings"
 
 	"agent-tui/engine"
 	"agent-tui/engine/config"
@@ -17,37 +16,7 @@ import (
 // running was cut off when the last one stopped: interrupted, as `list`
 // says.
 func statusWord(t *store.Ticket, noEngine bool) string {
-	w := strings.ReplaceAll(t.Status, "_", " ")
-	if noEngine && t.Status == store.StatusRunning {
-		w = "interrupted"
-	}
-	if finished(t.Status) {
-		return w
-	}
-	// a paused ticket that would run is said to be paused, as `list` says
-	// and as the status bar counts it (not among those running)
-	movable := t.Status == store.StatusRunning || t.Status == store.StatusQueued
-	switch will, pending := engine.PausedAfterDecisions(t); {
-	case pending && will && !t.Paused:
-		w += " (pause pending)"
-	case pending && !will && t.Paused && movable:
-		w = "paused (resume pending)"
-	case pending && !will && t.Paused:
-		w += " (paused, resume pending)"
-	case t.Paused && movable && engine.ApprovedHere(t):
-		// approved, held by the pause before it went on, as `list` says
-		w = "paused (approved: goes on once resumed)"
-	case t.Paused && movable:
-		w = "paused"
-	case t.Paused:
-		w += " (paused)"
-	}
-	// a decision taken but not yet carried out (the engine not running,
-	// or the ticket busy with its attempt)
-	if d := engine.PendingDecision(t); d != nil {
-		w += " (" + engine.DecisionWords(d.Kind) + " pending)"
-	}
-	return w
+	return engine.StatusWords(t, noEngine, true)
 }
 
 // pausedNow is whether the ticket is, or is about to be, paused: t.Paused
