@@ -125,7 +125,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, errHelp
 			}
-			return nil, usagef("%s: %s", fs.Name(), doubleDash(err))
+			return nil, usagef("%s: %s (see agent-tui %s -h)", fs.Name(), doubleDash(err), fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -209,7 +209,7 @@ func runArgs(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprint(stdout, usageText)
 			return nil
 		}
-		return usagef("%s", doubleDash(err))
+		return usagef("%s (see agent-tui --help)", doubleDash(err))
 	}
 	if err := emptyGiven(top, ""); err != nil {
 		return err

@@ -601,7 +601,7 @@ func TestCLIBadInputGetsOneLineErrorAndLeavesNothing(t *testing.T) {
 		{[]string{"add", "two\nlines"}, "control character"},
 		{[]string{"show", "X-1"}, "bad ticket id"},
 		{[]string{"--demo", "--db", "x.db"}, "--demo makes its own"},
-		{[]string{"add", "--sensitiv", "x"}, "not defined: --sensitiv"},
+		{[]string{"add", "--sensitiv", "x"}, "not defined: --sensitiv (see agent-tui add -h)"},
 		{[]string{"add", strings.Repeat("t", 301)}, "301 characters long, over 300"},
 		{[]string{"retry", "T-1", "--model"}, "flag needs an argument: --model"},
 		{[]string{"--db", "/nonexistent-dir/x.db", "add", "x"}, "directory /nonexistent-dir does not exist"},

@@ -16,7 +16,7 @@ const RepoConfigName = ".agent-tui.toml"
 // name is stored, never the key.
 func FromEnv(getenv func(string) string) (*Config, error) {
 	if getenv("OPENAI_API_KEY") == "" {
-		return nil, errors.New("no config file found and OPENAI_API_KEY is not set (see README, 3. The config file)")
+		return nil, errors.New("no config file found and OPENAI_API_KEY is not set (see README, 2. Your own repository, a real provider)")
 	}
 	base := getenv("OPENAI_BASE_URL")
 	if base == "" {

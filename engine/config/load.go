@@ -128,11 +128,11 @@ func LoadWithEnv(path string, getenv func(string) string) (*Config, error) {
 func noModelsMsg(user string, there bool) string {
 	switch {
 	case there:
-		return "no [[provider]] or [[model]] declared, nor in the user config file " + user + ", and no OPENAI_API_KEY to take them from (see README, 3. The config file)"
+		return "no [[provider]] or [[model]] declared, nor in the user config file " + user + ", and no OPENAI_API_KEY to take them from (see README, 2. Your own repository, a real provider)"
 	case user != "":
-		return "no [[provider]] or [[model]] declared, and no user config file (" + user + ") or OPENAI_API_KEY to take them from (see README, 3. The config file)"
+		return "no [[provider]] or [[model]] declared, and no user config file (" + user + ") or OPENAI_API_KEY to take them from (see README, 2. Your own repository, a real provider)"
 	}
-	return "no [[provider]] or [[model]] declared, and no user config file or OPENAI_API_KEY to take them from (see README, 3. The config file)"
+	return "no [[provider]] or [[model]] declared, and no user config file or OPENAI_API_KEY to take them from (see README, 2. Your own repository, a real provider)"
 }
 
 // modelsElsewhere is the config whose providers and models a file without

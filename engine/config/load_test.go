@@ -334,7 +334,7 @@ func TestFromEnv(t *testing.T) {
 	}
 
 	_, err := FromEnv(env(nil))
-	if err == nil || err.Error() != "no config file found and OPENAI_API_KEY is not set (see README, 3. The config file)" {
+	if err == nil || err.Error() != "no config file found and OPENAI_API_KEY is not set (see README, 2. Your own repository, a real provider)" {
 		t.Fatalf("without key: %v", err)
 	}
 
