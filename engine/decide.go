@@ -487,8 +487,11 @@ func (e *Engine) Decide(id string, d store.Decision) error {
 	if err != nil {
 		return err
 	}
-	if d.Kind == store.DecisionCancel {
+	switch d.Kind {
+	case store.DecisionCancel:
 		e.interrupt(t.ID) // not after the model call under way
+	case store.DecisionPause:
+		e.interruptWait(t.ID) // out of the line for a slot, not out of a step
 	}
 	e.publishTicket(t)
 	e.wake(t.ID)

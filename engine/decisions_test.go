@@ -1011,3 +1011,49 @@ func TestCutListingSaysWhereToGoOn(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+// A pause of a ticket that waits for a max_parallel slot takes it out of
+// the line at once: it does not take the next free slot and run a step.
+func TestPauseWhileWaitingForASlot(t *testing.T) {
+	started := make(chan struct{}, 1)
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "diagnosis" {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+			return oaitest.Reply{Text: "slow", Delay: 1500 * time.Millisecond}
+		}
+		return developer(r, phase)
+	})
+	h.cfg.MaxParallel = 1
+	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: h.eng.router, Prompts: h.eng.prompts})
+	first := h.add("hotfix", "holds the slot", false)
+	second := h.add("hotfix", "waits for it", false)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.eng.Run(ctx, false) }()
+	defer func() { stop(); <-done }()
+	<-started
+	time.Sleep(200 * time.Millisecond)
+	waiting := second
+	if len(h.srv.Requests()) > 0 && ticketOf(h.srv.Requests()[0]) == second {
+		waiting = first // the other one got the slot
+	}
+	if err := h.eng.Decide(waiting, store.Decision{Kind: store.DecisionPause}); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	for !h.ticket(waiting).Paused {
+		if time.Since(begin) > time.Second {
+			t.Fatalf("a ticket waiting for a slot was not paused in 1 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // the slot is free by now
+	for _, r := range h.srv.Requests() {
+		if ticketOf(r) == waiting {
+			t.Fatalf("the paused ticket called a model (%s)", phaseOf(r))
+		}
+	}
+}

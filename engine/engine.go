@@ -74,10 +74,23 @@ type runner struct {
 	// stop ends the step under way (a model call, a test run): a cancel
 	// does not wait for it (e.mu)
 	stop context.CancelCauseFunc
+	// stopWait ends a wait for a slot or a merge turn: a pause takes
+	// the ticket out of the line at once, where it lets a step end (e.mu)
+	stopWait context.CancelFunc
 }
 
 // errCancelledByHuman ends a step whose ticket a human cancelled.
 var errCancelledByHuman = errors.New("cancelled by a human")
+
+// interruptWait ends the ticket's wait for a slot or its merge turn, if it
+// is waiting: the next advance carries out what was decided.
+func (e *Engine) interruptWait(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r := e.runners[id]; r != nil && r.stopWait != nil {
+		r.stopWait()
+	}
+}
 
 // interrupt ends the step the ticket's runner is in, if any.
 func (e *Engine) interrupt(id string) {
@@ -547,15 +560,17 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 	// that read ends the step at once
 	stepCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
+	waitCtx, stopWait := context.WithCancel(stepCtx)
+	defer stopWait()
 	e.mu.Lock()
 	if r := e.runners[id]; r != nil {
-		r.stop = stop
+		r.stop, r.stopWait = stop, stopWait
 	}
 	e.mu.Unlock()
 	defer func() {
 		e.mu.Lock()
 		if r := e.runners[id]; r != nil {
-			r.stop = nil
+			r.stop, r.stopWait = nil, nil
 		}
 		e.mu.Unlock()
 	}()
@@ -587,7 +602,7 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 		// (before its slot: those it waits for may need one, and must not
 		// wait for it to ask)
 		e.slots.arrived(id)
-		if err := e.waitMergeTurn(stepCtx, t); err != nil {
+		if err := e.waitMergeTurn(waitCtx, t); err != nil {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
@@ -598,7 +613,7 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 		// every slot taken (or an older ticket waits): said, so that
 		// "running" counts what runs
 		e.waitForSlot(id, true)
-		got := e.slots.take(stepCtx, id)
+		got := e.slots.take(waitCtx, id)
 		e.waitForSlot(id, false)
 		if !got {
 			if ctx.Err() != nil {
@@ -608,6 +623,14 @@ func (e *Engine) advance(ctx context.Context, id string) (bool, error) {
 		}
 	}
 	defer func() { e.slots.giveKeeping(id, stepsOn) }()
+	e.mu.Lock()
+	if r := e.runners[id]; r != nil {
+		r.stopWait = nil // a pause from here on lets the step end
+	}
+	e.mu.Unlock()
+	if waitCtx.Err() != nil && ctx.Err() == nil {
+		return true, nil // paused while it waited: the next advance says so
+	}
 	err = e.step(stepCtx, t)
 	switch {
 	case errors.Is(err, errParked):
