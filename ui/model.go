@@ -390,8 +390,13 @@ func (m *Model) ticketMoved(t *store.Ticket) {
 	aboutPause := m.flashKind == "" || m.flashKind == store.DecisionPause || m.flashKind == store.DecisionResume
 	switch {
 	case m.flash == "" || t.ID != m.flashOn:
+	case t.Paused != m.flashPaused && (m.flashKind == store.DecisionPause || m.flashKind == store.DecisionResume):
+		// "pausing T-6 once its current step ends": it has. Said as done,
+		// so which ticket it was stays on screen (the selection may have
+		// moved on from it under a filter)
+		m.flash = t.ID + map[bool]string{true: " paused", false: " resumed"}[t.Paused]
+		m.flashPaused, m.flashStatus = t.Paused, t.Status
 	case t.Paused != m.flashPaused && aboutPause:
-		// "pausing T-6 once its current step ends": it has
 		m.flash, m.flashOn = "", ""
 	case t.Paused && !m.flashPaused:
 		// a pause given before the decision, carried out after it: what
@@ -886,6 +891,9 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 				when = " once resumed"
 			}
 			prompt += fmt.Sprintf(" This merges %s into %s%s.", branchOf(t), into, when)
+			if t.Phase == config.Review {
+				prompt += " (What you changed in its worktree and did not commit is committed first, and goes through CI and review again.)"
+			}
 		}
 		m.dialogs = append(m.dialogs, confirmDialog{
 			title:  "Approve " + id,
@@ -923,7 +931,12 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		}
 		// nothing typed is a plain retry: after a stop on the validator's
 		// side it judges the kept answer again, which no guidance would
-		d, cmd := newInputDialog("Retry "+id, "What should the next attempt of "+t.Phase+" do differently? (nothing: retry as it is)", "guidance", func(s string) tea.Cmd {
+		ask := "What should the next attempt of " + t.Phase + " do differently? (nothing: retry as it is)"
+		if t.Phase == config.Review {
+			// guidance at review goes back to code
+			ask = "What should code do differently? Your words go back to code with the work, and the next review reads them too. (nothing: review again as it is)"
+		}
+		d, cmd := newInputDialog("Retry "+id, ask, "guidance", func(s string) tea.Cmd {
 			if s == "" {
 				return decideCmd(store.Decision{Kind: store.DecisionRetry}, onResume("retrying "+id, id+" will retry when resumed"))
 			}

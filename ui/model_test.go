@@ -1328,9 +1328,35 @@ func TestApproveDialogSaysWhenItMerges(t *testing.T) {
 		if len(m.dialogs) != 1 {
 			t.Fatalf("%s: no dialog", c.name)
 		}
-		if got := m.dialogs[0].(confirmDialog).prompt; !strings.HasSuffix(got, c.want) {
+		// and that a person's edits left in the worktree go through CI and
+		// review again first
+		if got := m.dialogs[0].(confirmDialog).prompt; !strings.Contains(got, c.want) || !strings.HasSuffix(got, "is committed first, and goes through CI and review again.)") {
 			t.Fatalf("%s: %q", c.name, got)
 		}
+	}
+}
+
+// Guidance given at review goes to code: its dialog says so.
+func TestRetryDialogAtReviewAsksOfCode(t *testing.T) {
+	m := newTestModel(t, fixture(), 150, 40) // T-1 awaits approval at review
+	m = press(t, m, "g")
+	if len(m.dialogs) != 1 || !strings.HasPrefix(m.dialogs[0].(inputDialog).prompt, "What should code do differently?") {
+		t.Fatalf("dialogs %+v", m.dialogs)
+	}
+}
+
+// A pause carried out is said as done, naming the ticket, instead of the
+// flash vanishing: under a filter the selection may have moved on.
+func TestPauseCarriedOutIsSaid(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "p")
+	next := *m.q.tickets["T-1"]
+	next.Paused = true
+	next.Decisions = []store.Decision{{Kind: store.DecisionPause, Applied: true}}
+	m, _ = update(m, eventsMsg{{Type: engine.EvTicket, TicketID: "T-1", Ticket: &next}})
+	if m.flash != "T-1 paused" {
+		t.Fatalf("flash %q", m.flash)
 	}
 }
 
