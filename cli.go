@@ -638,6 +638,9 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	})
+	if iu := (*store.InUseError)(nil); errors.As(err, &iu) {
+		return fmt.Errorf("database %s is %v%s (if it is the TUI, add the ticket there with n; otherwise quit it, then add again)", iu.Path, store.ErrInUse, iu.Holder)
+	}
 	if err != nil {
 		return err
 	}

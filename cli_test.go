@@ -708,6 +708,9 @@ func TestCLICrashResume(t *testing.T) {
 	if _, errOut, code := e.run("compact"); code == 0 || !strings.Contains(errOut, "in use by another") || strings.Contains(errOut, "decision") {
 		t.Fatalf("compact while held: exit %d %q", code, errOut)
 	}
+	if _, errOut, code := e.run("add", "another"); code == 0 || !strings.Contains(errOut, "(if it is the TUI, add the ticket there with n; otherwise quit it, then add again)") {
+		t.Fatalf("add while held: exit %d %q", code, errOut)
+	}
 	child.Process.Signal(syscall.SIGKILL)
 	child.Wait()
 	// before the next run, show says what that run will record

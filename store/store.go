@@ -137,7 +137,7 @@ func notAFile(path string, fi os.FileInfo) error {
 type InUseError struct{ Path, Holder string }
 
 func (e *InUseError) Error() string {
-	return fmt.Sprintf("database %s is %v%s: quit it (a TUI takes new tickets with n and decisions by key), then try again", e.Path, ErrInUse, e.Holder)
+	return fmt.Sprintf("database %s is %v%s: quit it, then try again", e.Path, ErrInUse, e.Holder)
 }
 
 func (e *InUseError) Unwrap() error { return ErrInUse }
