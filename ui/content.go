@@ -257,13 +257,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		}
 		out = append(out, st.bold.Render(ansi.Truncate(sanitize(fmt.Sprintf("%s · attempt %d · %s", a.Phase, a.N, model)), w, "…")))
 		if !command && !none && a.Provider != "human" { // a human's text costs no tokens
-			counts := fmt.Sprintf("%s in / %s out", tokens(a.TokensIn), tokens(a.TokensOut))
-			if a.TokensEstimated {
-				// no usage came back (a cut-off call, a provider without
-				// it): the counts are guessed from the text, as show says
-				counts = "~" + counts + " (estimated)"
-			}
-			add("  ", fmt.Sprintf("%s · %s · context %s", counts, money(a.CostUSD), tokens(a.ContextTokens)), dimS)
+			add("  ", fmt.Sprintf("%s · %s · context %s", tokenCounts(a), money(a.CostUSD), tokens(a.ContextTokens)), dimS)
 		}
 		left := "fallback from" // to the model that served it
 		if a.Model == "" {
@@ -396,4 +390,15 @@ func clipObjection(o string) string {
 		return fmt.Sprintf("%s… (%d more bytes: agent-tui show --json has them)", kept, more)
 	}
 	return o
+}
+
+// tokenCounts is an attempt's "in / out" tokens, marked when no usage came
+// back (a cut-off call, a provider without it) and they were guessed from
+// the text, as show says.
+func tokenCounts(a *store.Attempt) string {
+	counts := tokens(a.TokensIn) + " in / " + tokens(a.TokensOut) + " out"
+	if a.TokensEstimated {
+		counts = "~" + counts + " (estimated)"
+	}
+	return counts
 }

@@ -387,16 +387,18 @@ func (m *Model) flashAbout(id string) {
 // "retrying T-6 on large" is stale when that attempt has failed. Queued
 // and running are what an action starts, not how it ended.
 func (m *Model) ticketMoved(t *store.Ticket) {
-	aboutPause := m.flashKind == "" || m.flashKind == store.DecisionPause || m.flashKind == store.DecisionResume
 	switch {
 	case m.flash == "" || t.ID != m.flashOn:
 	case t.Paused != m.flashPaused && (m.flashKind == store.DecisionPause || m.flashKind == store.DecisionResume):
 		// "pausing T-6 once its current step ends": it has. Said as done,
 		// so which ticket it was stays on screen (the selection may have
 		// moved on from it under a filter)
-		m.flash = t.ID + map[bool]string{true: " paused", false: " resumed"}[t.Paused]
+		m.flash = t.ID + " resumed"
+		if t.Paused {
+			m.flash = t.ID + " paused"
+		}
 		m.flashPaused, m.flashStatus = t.Paused, t.Status
-	case t.Paused != m.flashPaused && aboutPause:
+	case t.Paused != m.flashPaused && m.flashKind == "":
 		m.flash, m.flashOn = "", ""
 	case t.Paused && !m.flashPaused:
 		// a pause given before the decision, carried out after it: what

@@ -819,12 +819,7 @@ func (m *Model) streamHeader(a *store.Attempt, seq, streamed int, live bool) str
 		// attempt has streamed so far, about four bytes a token
 		parts = append(parts, "~"+tokens(streamed/4)+" streamed")
 	}
-	counts := tokens(a.TokensIn) + " in / " + tokens(a.TokensOut) + " out"
-	if a.TokensEstimated {
-		// no usage came with the calls: said as History says it
-		counts = "~" + counts + " (estimated)"
-	}
-	parts = append(parts, counts)
+	parts = append(parts, tokenCounts(a))
 	if extra > 0 {
 		return strings.Join(parts, " · ")
 	}
