@@ -395,6 +395,14 @@ func tailBytes(s string, n int) string {
 	return s[len(s)-n:]
 }
 
+// fromRuneStart drops the bytes a cut left of a character at the start of s.
+func fromRuneStart(s string) string {
+	for len(s) > 0 && !utf8.RuneStart(s[0]) {
+		s = s[1:]
+	}
+	return s
+}
+
 // dedupe keeps the first of equal strings, in order; strings that differ
 // only in the durations they quote (a test run's "ok 0.012s") are equal.
 func dedupe(in []string) []string {
@@ -635,9 +643,8 @@ func cutLines(content string, n int, tool, args string) (string, bool) {
 		}
 	}
 	first := 1
-	if m := offsetArg.FindStringSubmatch(args); m != nil && tool == "list_dir" {
-		fmt.Sscan(m[1], &first)
-		first = max(first, 1)
+	if tool == "list_dir" {
+		first = offsetOf(args)
 	}
 	if total == 0 {
 		total = first - 1 + strings.Count(strings.TrimRight(body, "\n")+"\n", "\n")
@@ -669,6 +676,15 @@ var (
 	offsetArg = regexp.MustCompile(`"offset"\s*:\s*"?(\d+)`)
 )
 
+// offsetOf is the first line a call's arguments ask for: their offset, or 1.
+func offsetOf(args string) int {
+	first := 1
+	if m := offsetArg.FindStringSubmatch(args); m != nil {
+		fmt.Sscan(m[1], &first)
+	}
+	return max(first, 1)
+}
+
 // cutCommand is a command's result within about n bytes: its first line
 // (the exit code, or the error) and the end of its output, with a note of
 // how much of the output is shown (and why); its start says how the
@@ -696,9 +712,7 @@ func cutCommand(content string, n int, why string) string {
 		if i := strings.IndexByte(tail, '\n'); i >= 0 && i < room/4 {
 			tail = tail[i+1:]
 		}
-		for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
-			tail = tail[1:]
-		}
+		tail = fromRuneStart(tail)
 	}
 	return head + noteOf(len(tail)) + tail
 }
@@ -732,11 +746,7 @@ func cutRead(content string, n int, args string) (string, bool) {
 			return "", false
 		}
 		// the file's end, all of it: the read began at its offset
-		first = 1
-		if m := offsetArg.FindStringSubmatch(args); m != nil {
-			fmt.Sscan(m[1], &first)
-			first = max(first, 1)
-		}
+		first = offsetOf(args)
 		lines := strings.Count(body, "\n")
 		if !strings.HasSuffix(body, "\n") {
 			lines++

@@ -397,11 +397,11 @@ func Allowed(t *store.Ticket, kind string) error {
 	}
 	waiting := t.Status == store.StatusAwaiting || t.Status == store.StatusNeedsHuman
 	status := strings.ReplaceAll(t.Status, "_", " ")
-	switch {
+	switch paused := PausedWords(t); {
 	case t.Status == store.StatusWaitingChildren:
 		status = "waiting for its children"
-	case PausedWords(t) != "":
-		status = PausedWords(t) // as list says it
+	case paused != "":
+		status = paused // as list says it
 	}
 	switch kind {
 	case store.DecisionEditApprove:

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"agent-tui/engine/config"
 	"agent-tui/engine/llm"
@@ -158,11 +157,8 @@ func clipLongLines(s string, n int) string {
 		if len(l) <= n {
 			continue
 		}
-		cut := n
-		for cut > 0 && !utf8.RuneStart(l[cut]) {
-			cut--
-		}
-		lines[i] = fmt.Sprintf("%s [… %d more bytes of this line not shown]", l[:cut], len(l)-cut)
+		head, more := ClipBytes(l, n)
+		lines[i] = fmt.Sprintf("%s [… %d more bytes of this line not shown]", head, more)
 		changed = true
 	}
 	if !changed {

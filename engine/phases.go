@@ -239,11 +239,7 @@ func gaveUpReason(phase string, n int, last failure) string {
 		return r
 	}
 	head, _ := ClipBytes(r, 200)
-	tail := r[len(r)-395:]
-	for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
-		tail = tail[1:]
-	}
-	return head + " … " + tail
+	return head + " … " + fromRuneStart(r[len(r)-395:])
 }
 
 // OneLine folds s onto one line of at most max bytes (and a "…" when cut).

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sashabaranov/go-openai"
 
@@ -37,10 +36,7 @@ func recordedResult(tool, result string) string {
 	if tool == "run_command" {
 		return cutCommand(result, toolResultKept, "in the record")
 	}
-	tail := tailBytes(result, toolResultKept-80) // (room for the mark)
-	for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
-		tail = tail[1:]
-	}
+	tail := fromRuneStart(tailBytes(result, toolResultKept-80)) // (room for the mark)
 	return fmt.Sprintf("[… the first %d bytes not kept in the record …]\n", len(result)-len(tail)) + tail
 }
 
