@@ -717,30 +717,7 @@ func TestCancelInterruptsTheCallUnderWay(t *testing.T) {
 // at once, without an attempt; one that arrives after the ticket finished
 // (its merge went through) leaves it done.
 func TestCancelWhileWaitingForASlotAndAfterTheEnd(t *testing.T) {
-	started := make(chan struct{}, 1)
-	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
-		if phase == "diagnosis" {
-			select {
-			case started <- struct{}{}:
-			default:
-			}
-			return oaitest.Reply{Text: "slow", Delay: 3 * time.Second}
-		}
-		return developer(r, phase)
-	})
-	h.cfg.MaxParallel = 1
-	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: h.eng.router, Prompts: h.eng.prompts})
-	first := h.add("hotfix", "holds the slot", false)
-	second := h.add("hotfix", "waits for it", false)
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.eng.Run(ctx, false) }()
-	<-started
-	time.Sleep(200 * time.Millisecond)
-	waiting := second
-	if h.ticket(second).Status == store.StatusRunning && len(h.phase(second, "diagnosis").Attempts) > 0 {
-		waiting = first // the other one got the slot
-	}
+	h, first, waiting, stop := oneSlotTaken(t, 3*time.Second)
 	begin := time.Now()
 	if err := h.eng.Decide(waiting, store.Decision{Kind: store.DecisionCancel}); err != nil {
 		t.Fatal(err)
@@ -755,7 +732,6 @@ func TestCancelWhileWaitingForASlotAndAfterTheEnd(t *testing.T) {
 		t.Fatalf("%d attempts recorded for a ticket that never ran", n)
 	}
 	stop()
-	<-done
 
 	// a cancel carried out after the ticket finished
 	if _, err := h.st.UpdateTicket(first, func(x *store.Ticket) error {
@@ -1015,31 +991,7 @@ func TestCutListingSaysWhereToGoOn(t *testing.T) {
 // A pause of a ticket that waits for a max_parallel slot takes it out of
 // the line at once: it does not take the next free slot and run a step.
 func TestPauseWhileWaitingForASlot(t *testing.T) {
-	started := make(chan struct{}, 1)
-	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
-		if phase == "diagnosis" {
-			select {
-			case started <- struct{}{}:
-			default:
-			}
-			return oaitest.Reply{Text: "slow", Delay: 1500 * time.Millisecond}
-		}
-		return developer(r, phase)
-	})
-	h.cfg.MaxParallel = 1
-	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: h.eng.router, Prompts: h.eng.prompts})
-	first := h.add("hotfix", "holds the slot", false)
-	second := h.add("hotfix", "waits for it", false)
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.eng.Run(ctx, false) }()
-	defer func() { stop(); <-done }()
-	<-started
-	time.Sleep(200 * time.Millisecond)
-	waiting := second
-	if len(h.srv.Requests()) > 0 && ticketOf(h.srv.Requests()[0]) == second {
-		waiting = first // the other one got the slot
-	}
+	h, _, waiting, _ := oneSlotTaken(t, 1500*time.Millisecond)
 	if err := h.eng.Decide(waiting, store.Decision{Kind: store.DecisionPause}); err != nil {
 		t.Fatal(err)
 	}
@@ -1056,4 +1008,37 @@ func TestPauseWhileWaitingForASlot(t *testing.T) {
 			t.Fatalf("the paused ticket called a model (%s)", phaseOf(r))
 		}
 	}
+}
+
+// oneSlotTaken runs two hotfixes with max_parallel = 1, their diagnosis
+// answering after delay, until one of them holds the slot: it returns the
+// one holding it, the one waiting for it, and stop, which ends the run.
+func oneSlotTaken(t *testing.T, delay time.Duration) (h *harness, holding, waiting string, stop func()) {
+	started := make(chan struct{}, 1)
+	h = newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "diagnosis" {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+			return oaitest.Reply{Text: "slow", Delay: delay}
+		}
+		return developer(r, phase)
+	})
+	h.cfg.MaxParallel = 1
+	h.eng = New(Options{Store: h.st, Config: h.cfg, Repo: h.repo, Router: h.eng.router, Prompts: h.eng.prompts})
+	holding = h.add("hotfix", "holds the slot", false)
+	waiting = h.add("hotfix", "waits for it", false)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.eng.Run(ctx, false) }()
+	<-started
+	time.Sleep(200 * time.Millisecond)
+	if ticketOf(h.srv.Requests()[0]) == waiting {
+		holding, waiting = waiting, holding // the other one got the slot
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop) // a test that fails before its own stop
+	return h, holding, waiting, stop
 }
