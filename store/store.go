@@ -123,10 +123,8 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 // notAFile refuses a directory, fifo or device as the database: bbolt
 // would wait on a fifo for ever, and fail on a device with EINVAL.
 func notAFile(path string, fi os.FileInfo) error {
-	switch {
-	case fi.IsDir():
-		return fmt.Errorf("database %s is a directory, not a database file", path)
-	case !fi.Mode().IsRegular():
+	if !fi.Mode().IsRegular() {
+		// a directory too: "is a directory, not a database file"
 		return fmt.Errorf("database %s is %s, not a database file", path, wtfile.Kind(fi.Mode()))
 	}
 	return nil

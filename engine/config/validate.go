@@ -166,8 +166,6 @@ func (c *Config) validateSettings(fail func(key string, path []string, format st
 	return nil
 }
 
-// badURL says what keeps s from being what an OpenAI client can call
-// (e.g. https://host/v1); "" when nothing does.
 // shownURL is a refused URL as an error may quote it: a password in it
 // masked (parsed or not: a raw % makes it unparsable), a query left out
 // (it may carry a key), and a value that looks like a key pasted into the
@@ -188,6 +186,8 @@ func shownURL(s string) string {
 
 var userinfoPassword = regexp.MustCompile(`^([^:/?#]*://[^/?#@:]*):[^/?#]*@`)
 
+// badURL says what keeps s from being what an OpenAI client can call
+// (e.g. https://host/v1); "" when nothing does.
 func badURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {

@@ -167,7 +167,7 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		}
 		// A slow OnDelta consumer is not an idle server.
 		watchdog.Stop()
-		thought += chunk.reasoning(raw)
+		thought += chunk.reasoning()
 		if chunk.Usage != nil && (chunk.Usage.PromptTokens > 0 || chunk.Usage.CompletionTokens > 0) {
 			usage = chunk.Usage
 		}
@@ -199,6 +199,7 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		watchdog.Reset(r.idleTimeout)
 	}
 	emitText("", true)
+	answer := withoutThinking(content.String())
 	// go-openai reports a clean end of body as io.EOF even without [DONE];
 	// an answer with no choice at all is a broken stream, not an empty reply,
 	// and one without a finish_reason was cut off (a proxy closing early).
@@ -231,7 +232,7 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		// a reasoning model that spent its output limit thinking, or a
 		// server that puts the whole answer in the reasoning field
 		return fail(&failure{reason: fmt.Sprintf("the model answered only in its reasoning field (%s), with no answer text: give it a larger output limit, or check how the server separates reasoning", sizeText(thought)), ofRequest: true})
-	case content.Len() > 0 && len(tools.list) == 0 && strings.TrimSpace(withoutThinking(content.String())) == "":
+	case content.Len() > 0 && len(tools.list) == 0 && strings.TrimSpace(answer) == "":
 		return fail(&failure{reason: "the answer was all reasoning (a <think> block never closed, or nothing after it): give the model a larger output limit", ofRequest: true})
 	}
 
@@ -240,7 +241,7 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		calls[i].Function.Arguments = r.scrub(calls[i].Function.Arguments)
 	}
 	resp := &Response{
-		Content:      r.scrub(withoutThinking(content.String())),
+		Content:      r.scrub(answer),
 		ToolCalls:    calls,
 		FinishReason: finish,
 		Model:        c.model.Name,
@@ -370,12 +371,23 @@ func (a *toolAssembler) calls() []openai.ToolCall {
 }
 
 // streamChunk is one event of the stream, with the error fields that
-// gateways put in an event of their own shape: go-openai reads only an
-// event that begins with "error".
+// gateways put in an event of their own shape (go-openai reads only an
+// event that begins with "error") and the reasoning field of vLLM and
+// OpenRouter, which go-openai does not decode: one decoding reads them all.
 type streamChunk struct {
 	openai.ChatCompletionStreamResponse
+	Choices []streamChoice  `json:"choices"`
 	Error   json.RawMessage `json:"error"`   // OpenRouter: {"message":…,"code":…} beside the choices
 	Message string          `json:"message"` // vLLM: {"object":"error","message":…}
+}
+
+type streamChoice struct {
+	openai.ChatCompletionStreamChoice
+	Delta struct {
+		openai.ChatCompletionStreamChoiceDelta
+		// raw: a reasoning that is not a string is none, not a broken chunk
+		Reasoning json.RawMessage `json:"reasoning"`
+	} `json:"delta"`
 }
 
 // errorMessage is what an error event says, or "" for an ordinary chunk.
@@ -401,32 +413,22 @@ func (c *streamChunk) errorMessage() string {
 }
 
 // reasoning counts the bytes of reasoning in the chunk's first choice:
-// DeepSeek's reasoning_content, or the reasoning field of vLLM and
-// OpenRouter, which go-openai does not decode.
-func (c *streamChunk) reasoning(raw []byte) int {
+// DeepSeek's reasoning_content, or else the reasoning field of vLLM and
+// OpenRouter.
+func (c *streamChunk) reasoning() int {
 	n := 0
 	for _, ch := range c.Choices {
 		if ch.Index == 0 {
 			n += len(ch.Delta.ReasoningContent)
 		}
 	}
-	if n > 0 || !bytes.Contains(raw, []byte(`"reasoning"`)) {
+	if n > 0 {
 		return n
 	}
-	var extra struct {
-		Choices []struct {
-			Index int `json:"index"`
-			Delta struct {
-				Reasoning string `json:"reasoning"`
-			} `json:"delta"`
-		} `json:"choices"`
-	}
-	if json.Unmarshal(raw, &extra) != nil {
-		return 0
-	}
-	for _, ch := range extra.Choices {
-		if ch.Index == 0 {
-			n += len(ch.Delta.Reasoning)
+	for _, ch := range c.Choices {
+		var text string
+		if ch.Index == 0 && len(ch.Delta.Reasoning) > 0 && json.Unmarshal(ch.Delta.Reasoning, &text) == nil {
+			n += len(text)
 		}
 	}
 	return n
@@ -459,10 +461,16 @@ func failedFinish(finish string) bool {
 // it is no verdict. A block never closed is all reasoning: "" is left.
 func withoutThinking(s string) string {
 	if m := thinkOpen.FindStringSubmatchIndex(s); m != nil {
-		rest := s[m[1]:]
-		closing := regexp.MustCompile(`(?i)</` + regexp.QuoteMeta(s[m[2]:m[3]]) + `\s*>`)
-		if c := closing.FindStringIndex(rest); c != nil {
-			return strings.TrimLeft(rest[c[1]:], " \t\r\n")
+		rest, name := s[m[1]:], s[m[2]:m[3]]
+		for _, t := range thinkClose {
+			// EqualFold folds as (?i) does: the Kelvin sign is a k
+			if !strings.EqualFold(t.name, name) {
+				continue
+			}
+			if c := t.re.FindStringIndex(rest); c != nil {
+				return strings.TrimLeft(rest[c[1]:], " \t\r\n")
+			}
+			break
 		}
 		return ""
 	}
@@ -472,4 +480,15 @@ func withoutThinking(s string) string {
 	return s
 }
 
-var thinkOpen = regexp.MustCompile(`(?i)^\s*<(think|thinking|reasoning)(?:\s[^>]*)?>`)
+var (
+	thinkOpen = regexp.MustCompile(`(?i)^\s*<(think|thinking|reasoning)(?:\s[^>]*)?>`)
+	// thinkClose closes each name thinkOpen opens
+	thinkClose = []struct {
+		name string
+		re   *regexp.Regexp
+	}{
+		{"think", regexp.MustCompile(`(?i)</think\s*>`)},
+		{"thinking", regexp.MustCompile(`(?i)</thinking\s*>`)},
+		{"reasoning", regexp.MustCompile(`(?i)</reasoning\s*>`)},
+	}
+)
