@@ -81,10 +81,15 @@ func (r *Repo) SetAside(ctx context.Context, wt, ticketID, message string) (ref 
 	if unstaged, err := r.hasUnstaged(ctx, wt); !unstaged || err != nil {
 		return "", err
 	}
-	pin, err := r.pinned(wt)
+	// pinned, with the registration kept: its index is read below
+	pin, admin, err := r.pinEnv(wt)
 	if err != nil {
 		return "", err
 	}
+	if admin == "" {
+		return "", errNotWorktree(wt, r.Dir) // the user's checkout
+	}
+	restoreDotGit(wt, admin)
 	run := func(env []string, in string, args ...string) (string, error) {
 		env = append(slices.Clip(pin), env...)
 		var out bytes.Buffer
@@ -123,10 +128,6 @@ func (r *Repo) SetAside(ctx context.Context, wt, ticketID, message string) (ref 
 	defer os.RemoveAll(tmp)
 	// the work tree's tracked files: the index with every change to them
 	work := filepath.Join(tmp, "work")
-	admin := r.registration(wt)
-	if admin == "" {
-		return "", errNotWorktree(wt, r.Dir)
-	}
 	data, err := os.ReadFile(filepath.Join(admin, "index"))
 	if err != nil {
 		return "", err

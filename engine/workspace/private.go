@@ -213,5 +213,5 @@ func (r *Repo) BaseNeedsStore(ctx context.Context, ticketID, base string) bool {
 	if _, err := os.Stat(filepath.Join(r.PrivateObjects(ticketID), tip[:2], tip[2:])); err != nil {
 		return false // the branch's last commit is not the store's
 	}
-	return r.isAncestor(ctx, tip, "refs/heads/"+base)
+	return r.IsAncestor(ctx, tip, "refs/heads/"+base)
 }

@@ -348,11 +348,16 @@ func inTheWayReason(branch string, local, untracked []string) string {
 }
 
 // looseInTheWay lists the loose entries of the checkout (see uncommitted)
-// that a merge adding the files added would overwrite or delete: the same
+// that a merge adding the files added from from to to (with mergeBase,
+// since the merge-base of the two) would overwrite or delete: the same
 // path, a file where the merge puts a directory, anything inside a
 // directory the merge replaces with a file, and an existing file inside a
 // loose directory that the merge writes.
-func (r *Repo) looseInTheWay(loose, added []string) []string {
+func (r *Repo) looseInTheWay(ctx context.Context, loose []string, from, to string, mergeBase bool) ([]string, error) {
+	added, err := r.changedBy(ctx, from, to, "A", mergeBase)
+	if err != nil {
+		return nil, err
+	}
 	var hit []string
 	for _, a := range added {
 		for _, e := range loose {
@@ -370,7 +375,7 @@ func (r *Repo) looseInTheWay(loose, added []string) []string {
 		}
 	}
 	slices.Sort(hit)
-	return slices.Compact(hit)
+	return slices.Compact(hit), nil
 }
 
 // changedBy lists the files that differ between from and to (commits or
@@ -1269,26 +1274,26 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq, loose []string
 	}
 	if len(loose) > 0 {
 		// one diff for the batch; each merge's own only when it hits
-		added, err := r.changedBy(ctx, start.tip, c.tip, "A", false)
-		if err == nil && len(r.looseInTheWay(loose, added)) > 0 {
-			r.mergeWithout(ctx, c, start, loose, func(from, to string, q *mergeReq) (*MergeBlocked, error) {
-				added, err := r.changedBy(ctx, from, to, "A", false)
-				if hit := r.looseInTheWay(loose, added); len(hit) > 0 {
-					return looseBlocked(q.branch, hit), err
-				}
-				return nil, err
-			})
-			return
-		}
+		hit, err := r.looseInTheWay(ctx, loose, start.tip, c.tip, false)
 		if err != nil {
 			for _, q := range c.merged {
 				q.fail(err)
 			}
 			return
 		}
+		if len(hit) > 0 {
+			r.mergeWithout(ctx, c, start, loose, func(from, to string, q *mergeReq) (*MergeBlocked, error) {
+				hit, err := r.looseInTheWay(ctx, loose, from, to, false)
+				if len(hit) == 0 {
+					return nil, err
+				}
+				return looseBlocked(q.branch, hit), nil
+			})
+			return
+		}
 	}
 	last := c.merged[len(c.merged)-1]
-	if last.verify != nil && (len(c.merged) > 1 || !r.isAncestor(ctx, start.tip, last.branch)) {
+	if last.verify != nil && (len(c.merged) > 1 || !r.IsAncestor(ctx, start.tip, last.branch)) {
 		why, err := r.verifyAt(ctx, last.asked, c.tip, c.env, last.verify)
 		if err != nil {
 			for _, q := range c.merged {
@@ -1303,7 +1308,7 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq, loose []string
 			*c = start
 			for _, q := range merged {
 				before := *c
-				if !r.chainOne(ctx, c, q) || q.verify == nil || r.isAncestor(ctx, before.tip, q.branch) {
+				if !r.chainOne(ctx, c, q) || q.verify == nil || r.IsAncestor(ctx, before.tip, q.branch) {
 					continue
 				}
 				why, err := r.verifyAt(ctx, q.asked, c.tip, c.env, q.verify)
@@ -1336,7 +1341,7 @@ func (r *Repo) mergeChain(ctx context.Context, batch []*mergeReq, loose []string
 			})
 			return
 		}
-		if wroteInPart(err) {
+		if WriteFailed(err) {
 			// HEAD did not move, yet git had begun writing the checkout
 			// (a full disk): what it wrote goes back
 			blocked := &MergeBlocked{Reason: r.undoPartialUpdate(ctx, start.tip, c.tip, false, err)}
@@ -1437,7 +1442,7 @@ func (r *Repo) chainOne(ctx context.Context, c *chain, q *mergeReq) bool {
 		}
 		q.fail(err)
 		return false
-	case fields[0] == c.tree && r.isAncestor(ctx, q.branch, c.tip):
+	case fields[0] == c.tree && r.IsAncestor(ctx, q.branch, c.tip):
 		// merged before (a run cut off between its merge and recording
 		// it), or nothing committed: like git merge, no commit
 		q.done <- mergeResult{}
@@ -1517,11 +1522,11 @@ func (r *Repo) Foreign(ctx context.Context, ticketID, base string) bool {
 	if tip, err := r.branchTip(ctx, branch); err == nil && tip == "" {
 		return false // no such branch
 	}
-	out, err := r.git(ctx, r.Dir, nil, "rev-list", "--count", "refs/heads/"+base+"..refs/heads/"+branch, "--")
+	n, err := r.CommitsBeyond(ctx, branch, base)
 	if err != nil {
 		return false
 	}
-	if strings.TrimSpace(out) != "0" {
+	if n != 0 {
 		return true
 	}
 	// nothing of its own, but merged by someone (another database's
@@ -1649,15 +1654,12 @@ func (r *Repo) BringIn(ctx context.Context, wt, base, message string, onConflict
 	return nil
 }
 
-// isAncestor says whether commit a is in b's history.
-func (r *Repo) isAncestor(ctx context.Context, a, b string) bool {
+// IsAncestor says whether commit a is in b's history.
+func (r *Repo) IsAncestor(ctx context.Context, a, b string) bool {
 	return r.isAncestorIn(ctx, r.Dir, nil, a, b)
 }
 
-// IsAncestor says whether commit a is in b's history.
-func (r *Repo) IsAncestor(ctx context.Context, a, b string) bool { return r.isAncestor(ctx, a, b) }
-
-// isAncestorIn is isAncestor with names read in dir (a worktree's HEAD),
+// isAncestorIn is IsAncestor with names read in dir (a worktree's HEAD),
 // git run with env.
 func (r *Repo) isAncestorIn(ctx context.Context, dir string, env []string, a, b string) bool {
 	_, err := r.git(ctx, dir, env, "merge-base", "--is-ancestor", a, b)
@@ -1698,11 +1700,11 @@ func (r *Repo) mergeOne(ctx context.Context, q *mergeReq, loose []string) mergeR
 	if len(loose) > 0 {
 		// what the branch adds since the merge-base (git merge replaces
 		// an ignored file too)
-		added, err := r.changedBy(ctx, "HEAD", q.branch, "A", true)
+		hit, err := r.looseInTheWay(ctx, loose, "HEAD", q.branch, true)
 		if err != nil {
 			return mergeResult{err: err}
 		}
-		if hit := r.looseInTheWay(loose, added); len(hit) > 0 {
+		if len(hit) > 0 {
 			return mergeResult{err: looseBlocked(q.branch, hit)}
 		}
 	}
@@ -1738,7 +1740,7 @@ func (r *Repo) mergeOneChecked(ctx context.Context, branch, base, message string
 	if len(conflicts) > 0 {
 		return &MergeBlocked{Reason: fmt.Sprintf("merging %s into %s conflicts in: %s", branch, base, strings.Join(conflicts, ", "))}
 	}
-	if wroteInPart(mergeErr) {
+	if WriteFailed(mergeErr) {
 		if head, err := r.git(ctx, r.Dir, nil, "rev-parse", "HEAD"); err == nil {
 			return &MergeBlocked{Reason: r.undoPartialUpdate(ctx, strings.TrimSpace(head), branch, true, mergeErr)}
 		}
@@ -1747,12 +1749,9 @@ func (r *Repo) mergeOneChecked(ctx context.Context, branch, base, message string
 }
 
 // WriteFailed says whether err is git's failure to write (a full disk, a
-// quota, an I/O error): no retry helps until space is freed.
-func WriteFailed(err error) bool { return wroteInPart(err) }
-
-// wroteInPart says whether git failed writing (a full disk, a quota, an
-// I/O error): a checkout update it had begun is left half done.
-func wroteInPart(err error) bool {
+// quota, an I/O error): no retry helps until space is freed, and a
+// checkout update git had begun is left half done.
+func WriteFailed(err error) bool {
 	var ge *gitError
 	if !errors.As(err, &ge) {
 		return false
