@@ -880,7 +880,7 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 		}
 		return nil
 	}
-	t, err := engine.Decide(en.st, en.cfg, id, d)
+	t, children, err := engine.DecideWithChildren(en.st, en.cfg, id, d)
 	if p := engine.PendingDecision(before); err != nil && p != nil && p.Kind == store.DecisionCancel {
 		// the refusal says the cancel comes next: no hint on moving it on
 		return err
@@ -900,6 +900,13 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 	if p := engine.PendingDecision(before); p != nil && d.Kind != store.DecisionPause && d.Kind != store.DecisionResume {
 		// said out loud: the earlier one will not be carried out
 		replaced = fmt.Sprintf(", replacing the %s waiting since %s", engine.DecisionWords(p.Kind), p.At.Local().Format("15:04"))
+	}
+	if len(children) > 0 {
+		var ids []string
+		for _, c := range children {
+			ids = append(ids, c.ID)
+		}
+		replaced += fmt.Sprintf(" (and on its children %s)", someIDs(ids))
 	}
 	if _, err := fmt.Fprintf(stdout, "%s: %s recorded%s; the engine carries it out on its next run\n", t.ID, cmd, replaced); err != nil {
 		return fmt.Errorf("%s: %s recorded, but this could not be written to stdout: %v", t.ID, cmd, err)

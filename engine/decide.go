@@ -151,9 +151,18 @@ func (e *Engine) Add(ctx context.Context, n NewTicket) (*store.Ticket, error) {
 // Decide validates a human decision, stores it, and wakes the ticket. The
 // same function serves the command line (carried out by the next run).
 func Decide(st *store.Store, cfg *config.Config, id string, d store.Decision) (*store.Ticket, error) {
+	t, _, err := DecideWithChildren(st, cfg, id, d)
+	return t, err
+}
+
+// DecideWithChildren is Decide, also returning the children an epic's
+// pause or resume was passed on to.
+func DecideWithChildren(st *store.Store, cfg *config.Config, id string, d store.Decision) (*store.Ticket, []*store.Ticket, error) {
 	d.At = now()
 	var out *store.Ticket
+	var children []*store.Ticket
 	err := st.Update(func(tx *store.Tx) error {
+		children = nil // fn may run again
 		t, err := tx.Ticket(id)
 		if err != nil {
 			return err
@@ -182,12 +191,63 @@ func Decide(st *store.Store, cfg *config.Config, id string, d store.Decision) (*
 		}
 		t.Decisions = append(t.Decisions, d)
 		out = t
+		if d.Kind == store.DecisionPause || d.Kind == store.DecisionResume {
+			if children, err = passOnToChildren(tx, t, d); err != nil {
+				return err
+			}
+		}
 		return tx.PutTicket(t)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, children, nil
+}
+
+// passOnToChildren records an epic's pause on each of its children that
+// would move, and its resume on those that pause paused (not on one a
+// person paused for itself): an epic paused is all of its work paused.
+func passOnToChildren(tx *store.Tx, epic *store.Ticket, d store.Decision) ([]*store.Ticket, error) {
+	because := pausedWithEpic(epic.ID)
+	var changed []*store.Ticket
+	for _, cid := range epic.Children {
+		c, err := tx.Ticket(cid)
+		if err != nil {
+			return nil, err
+		}
+		paused, _ := PausedAfterDecisions(c)
+		switch {
+		case finished(c.Status):
+			continue
+		case d.Kind == store.DecisionPause && paused:
+			continue
+		case d.Kind == store.DecisionResume && (!paused || lastPauseReason(c) != because):
+			continue
+		}
+		cd := store.Decision{Kind: d.Kind, At: d.At}
+		if d.Kind == store.DecisionPause {
+			cd.Reason = because
+		}
+		c.Decisions = append(c.Decisions, cd)
+		if err := tx.PutTicket(c); err != nil {
+			return nil, err
+		}
+		changed = append(changed, c)
+	}
+	return changed, nil
+}
+
+// pausedWithEpic is the reason of a pause an epic passed on.
+func pausedWithEpic(epicID string) string { return "its epic " + epicID + " was paused" }
+
+// lastPauseReason is the reason of the latest pause recorded on t.
+func lastPauseReason(t *store.Ticket) string {
+	for i := len(t.Decisions) - 1; i >= 0; i-- {
+		if t.Decisions[i].Kind == store.DecisionPause {
+			return t.Decisions[i].Reason
+		}
+	}
+	return ""
 }
 
 // epicCancelPending refuses a decision other than a cancel or a pause on
@@ -483,18 +543,20 @@ func checkDecision(cfg *config.Config, t *store.Ticket, d store.Decision) error 
 
 // Decide records a decision while the engine runs and wakes the ticket.
 func (e *Engine) Decide(id string, d store.Decision) error {
-	t, err := Decide(e.st, e.cfg, id, d)
+	t, children, err := DecideWithChildren(e.st, e.cfg, id, d)
 	if err != nil {
 		return err
 	}
-	switch d.Kind {
-	case store.DecisionCancel:
-		e.interrupt(t.ID) // not after the model call under way
-	case store.DecisionPause:
-		e.interruptWait(t.ID) // out of the line for a slot, not out of a step
+	for _, x := range append([]*store.Ticket{t}, children...) {
+		switch d.Kind {
+		case store.DecisionCancel:
+			e.interrupt(x.ID) // not after the model call under way
+		case store.DecisionPause:
+			e.interruptWait(x.ID) // out of the line for a slot, not out of a step
+		}
+		e.publishTicket(x)
+		e.wake(x.ID)
 	}
-	e.publishTicket(t)
-	e.wake(t.ID)
 	return nil
 }
 

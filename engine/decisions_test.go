@@ -1042,3 +1042,48 @@ func oneSlotTaken(t *testing.T, delay time.Duration) (h *harness, holding, waiti
 	t.Cleanup(stop) // a test that fails before its own stop
 	return h, holding, waiting, stop
 }
+
+// An epic's pause is its children's: they stop moving with it, and its
+// resume takes up only those its pause held, not one a person paused for
+// itself.
+func TestPausingAnEpicPausesItsChildren(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"code"}
+	id := h.add("epic", "paused with its children", false)
+	h.runIdle()
+	ep := h.ticket(id)
+	if ep.Status != store.StatusWaitingChildren || len(ep.Children) != 2 {
+		t.Fatalf("epic %s, children %v", ep.Status, ep.Children)
+	}
+	a, b := ep.Children[0], ep.Children[1]
+	// b paused by a person, then the epic: a approved meanwhile does not move
+	if _, err := Decide(h.st, h.cfg, b, store.Decision{Kind: store.DecisionPause}); err != nil {
+		t.Fatal(err)
+	}
+	if _, children, err := DecideWithChildren(h.st, h.cfg, id, store.Decision{Kind: store.DecisionPause}); err != nil || len(children) != 1 || children[0].ID != a {
+		t.Fatalf("the epic's pause went on to %d children: %v", len(children), err)
+	}
+	for _, cid := range []string{a, b} {
+		if _, err := Decide(h.st, h.cfg, cid, store.Decision{Kind: store.DecisionApprove}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	main := gitOut(t, h.dir, "rev-parse", "main")
+	h.runIdle()
+	if gitOut(t, h.dir, "rev-parse", "main") != main {
+		t.Fatal("a child of a paused epic was merged")
+	}
+	if c := h.ticket(a); !c.Paused || c.Status == store.StatusDone {
+		t.Fatalf("%s went on while its epic was paused: paused %v, %s", a, c.Paused, c.Status)
+	}
+	if err := h.eng.Decide(id, store.Decision{Kind: store.DecisionResume}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if c := h.ticket(a); c.Status != store.StatusDone {
+		t.Fatalf("%s after its epic's resume: %s (%s)", a, c.Status, c.Reason)
+	}
+	if c := h.ticket(b); !c.Paused || c.Status == store.StatusDone {
+		t.Fatalf("%s, paused by a person, went on with its epic's resume: paused %v, %s", b, c.Paused, c.Status)
+	}
+}

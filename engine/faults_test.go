@@ -261,6 +261,10 @@ func TestParseSplit(t *testing.T) {
 			t.Errorf("%q parsed", bad)
 		}
 	}
+	many := `{"tickets": [` + strings.Repeat(`{"kind": "feature", "title": "t"},`, MaxSplitTickets) + `{"kind": "hotfix", "title": "one more"}]}`
+	if _, err := ParseSplit(many); err == nil || !strings.Contains(err.Error(), "21 tickets, more than 20") {
+		t.Fatalf("a split of 21 tickets: %v", err)
+	}
 	// every problem of every ticket at once, not one per attempt
 	_, err = ParseSplit(`{"tickets": [{"kind": "epic", "title": "x"}, {"kind": "feature", "title": "ok"}, {"kind": "hotfix", "title": ""}]}`)
 	if err == nil || !strings.Contains(err.Error(), `ticket 1: kind "epic"`) || !strings.Contains(err.Error(), "ticket 3: empty title") {

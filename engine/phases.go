@@ -1204,8 +1204,13 @@ func (e *Engine) createChildren(t *store.Ticket, ps *store.PhaseState) error {
 			return err
 		}
 		cur.Children = nil
+		// a pause taken while the split ran is the children's too
+		paused, _ := PausedAfterDecisions(cur)
 		for _, s := range split {
 			c := newTicketRecord(NewTicket{Kind: s.Kind, Title: s.Title, Body: s.Body, Sensitive: cur.Sensitive, Parent: cur.ID}, cur.BaseBranch)
+			if paused {
+				c.Decisions = append(c.Decisions, store.Decision{Kind: store.DecisionPause, At: now(), Reason: pausedWithEpic(cur.ID)})
+			}
 			if err := tx.CreateTicket(c); err != nil {
 				return err
 			}

@@ -56,6 +56,9 @@ type SplitTicket struct {
 	Body  string `json:"body"`
 }
 
+// MaxSplitTickets bounds the children one split makes.
+const MaxSplitTickets = 20
+
 // ParseSplit reads {"tickets": [...]} from a model answer.
 func ParseSplit(text string) ([]SplitTicket, error) {
 	var raw struct {
@@ -66,6 +69,10 @@ func ParseSplit(text string) ([]SplitTicket, error) {
 	}
 	if len(raw.Tickets) == 0 {
 		return nil, errors.New("the split has no tickets")
+	}
+	if len(raw.Tickets) > MaxSplitTickets {
+		// each child pays for a whole route: a runaway list is not a plan
+		return nil, fmt.Errorf("the split makes %d tickets, more than %d: group the work into fewer, larger tickets", len(raw.Tickets), MaxSplitTickets)
 	}
 	// every problem of every ticket at once: told one per attempt, the
 	// model fixes one thing each time and runs out of attempts

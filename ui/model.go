@@ -985,14 +985,19 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		if cmd, no := refused(store.DecisionPause); no {
 			return cmd
 		}
+		// an epic's pause and resume are its children's too
+		withChildren := ""
+		if len(t.Children) > 0 {
+			withChildren = " and its children"
+		}
 		if pausedNow(t) {
-			return decideCmd(store.Decision{Kind: store.DecisionResume}, "resumed "+id)
+			return decideCmd(store.Decision{Kind: store.DecisionResume}, "resumed "+id+withChildren)
 		}
 		if t.Status == store.StatusRunning {
 			// the step under way ends first (an attempt is not cut off)
-			return decideCmd(store.Decision{Kind: store.DecisionPause}, "pausing "+id+" once its current step ends")
+			return decideCmd(store.Decision{Kind: store.DecisionPause}, "pausing "+id+withChildren+" once its current step ends")
 		}
-		return decideCmd(store.Decision{Kind: store.DecisionPause}, "paused "+id)
+		return decideCmd(store.Decision{Kind: store.DecisionPause}, "paused "+id+withChildren)
 	}
 	return nil
 }
