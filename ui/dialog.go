@@ -155,6 +155,15 @@ func newInputDialog(title, prompt, placeholder string, onSubmit func(string) tea
 	return inputDialog{title: title, prompt: prompt, input: ti, onSubmit: onSubmit}, cmd
 }
 
+// refilled is an input dialog opened again with the text a refused
+// decision carried, and why it was refused.
+func refilled(title, prompt, placeholder, text string, refusal error, onSubmit func(string) tea.Cmd) inputDialog {
+	d, _ := newInputDialog(title, prompt, placeholder, onSubmit)
+	d.input.SetValue(text)
+	d.err = refusal.Error() + " (your text is kept: esc discards it)"
+	return d
+}
+
 func (d inputDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 	if k, ok := msg.(tea.KeyPressMsg); ok {
 		s := k.String()

@@ -288,6 +288,15 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		cmd := m.setFlash(text, isErr)
 		m.flashAbout(msg.id)
 		m.flashKind = msg.kind
+		if msg.back != nil {
+			// refused (the ticket moved on meanwhile): what was typed
+			// comes back with why, for another decision or esc
+			back := msg.back
+			if s, ok := back.(sizedDialog); ok {
+				back = s.sized(dialogWidth(m.width))
+			}
+			m.dialogs = append(m.dialogs, back)
+		}
 		return cmd
 	case ticketAddedMsg:
 		if msg.err != nil {
@@ -910,9 +919,12 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		if t.Phase == engine.Merge || t.Phase == config.Review {
 			where = "Why? Nothing is merged: the work goes back to code with the reason, then CI and review again."
 		}
-		d, cmd := newInputDialog("Reject "+id, where, "reason", func(s string) tea.Cmd {
-			return decideCmd(store.Decision{Kind: store.DecisionReject, Reason: s}, onResume("rejected "+id, "rejected "+id+"; it retries when resumed"))
-		})
+		var submit func(string) tea.Cmd
+		submit = func(s string) tea.Cmd {
+			return keptOnRefusal(decideCmd(store.Decision{Kind: store.DecisionReject, Reason: s}, onResume("rejected "+id, "rejected "+id+"; it retries when resumed")),
+				func(err error) dialog { return refilled("Reject "+id, where, "reason", s, err, submit) })
+		}
+		d, cmd := newInputDialog("Reject "+id, where, "reason", submit)
 		m.dialogs = append(m.dialogs, d)
 		return cmd
 	case key.Matches(k, km.Edit):
@@ -938,12 +950,19 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 			// guidance at review goes back to code
 			ask = "What should code do differently? Your words go back to code with the work, and the next review reads them too. (nothing: review again as it is)"
 		}
-		d, cmd := newInputDialog("Retry "+id, ask, "guidance", func(s string) tea.Cmd {
+		var submit func(string) tea.Cmd
+		submit = func(s string) tea.Cmd {
 			if s == "" {
 				return decideCmd(store.Decision{Kind: store.DecisionRetry}, onResume("retrying "+id, id+" will retry when resumed"))
 			}
-			return decideCmd(store.Decision{Kind: store.DecisionRetry, Guidance: s}, onResume("retrying "+id+" with guidance", id+" will retry with guidance when resumed"))
-		})
+			return keptOnRefusal(decideCmd(store.Decision{Kind: store.DecisionRetry, Guidance: s}, onResume("retrying "+id+" with guidance", id+" will retry with guidance when resumed")),
+				func(err error) dialog {
+					d := refilled("Retry "+id, ask, "guidance", s, err, submit)
+					d.emptyOK = true
+					return d
+				})
+		}
+		d, cmd := newInputDialog("Retry "+id, ask, "guidance", submit)
 		d.emptyOK = true
 		m.dialogs = append(m.dialogs, d)
 		return cmd

@@ -148,6 +148,48 @@ func TestRejectSendsReason(t *testing.T) {
 	}
 }
 
+// A reason or guidance refused by the engine (the ticket left the gate
+// while it was typed) comes back in its dialog with why, not lost.
+func TestRefusedDecisionKeepsTheTypedText(t *testing.T) {
+	f := fixture()
+	f.decideErr = errors.New("T-1 is running: only a ticket awaiting approval or needing a human can be rejected")
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "r")
+	m = typeText(t, m, "a long reason I typed")
+	m = press(t, m, "enter")
+	if len(m.dialogs) != 1 {
+		t.Fatalf("after a refused reject %d dialogs are open", len(m.dialogs))
+	}
+	d, ok := m.dialogs[0].(inputDialog)
+	if !ok || d.input.Value() != "a long reason I typed" || !strings.Contains(d.err, "T-1 is running") {
+		t.Fatalf("the dialog came back as %T with %q (%q)", m.dialogs[0], d.input.Value(), d.err)
+	}
+	if !strings.Contains(plain(m), "your text is kept") {
+		t.Fatalf("the screen does not say the text is kept:\n%s", plain(m))
+	}
+	// refused again from the dialog it came back in: still kept
+	m = press(t, m, "enter")
+	if d, ok := m.dialogs[len(m.dialogs)-1].(inputDialog); !ok || len(m.dialogs) != 1 || d.input.Value() != "a long reason I typed" {
+		t.Fatalf("a second refusal: %d dialogs", len(m.dialogs))
+	}
+	m = press(t, m, "esc")
+	if len(m.dialogs) != 0 {
+		t.Fatal("esc did not close the dialog given back")
+	}
+	// guidance likewise
+	m = press(t, m, "j", "j", "j", "g")
+	m = typeText(t, m, "use table tests")
+	m = press(t, m, "enter")
+	if d, ok := m.dialogs[len(m.dialogs)-1].(inputDialog); !ok || d.input.Value() != "use table tests" || !d.emptyOK {
+		t.Fatalf("guidance refused: %d dialogs", len(m.dialogs))
+	}
+	f.decideErr = nil
+	m = press(t, m, "enter")
+	if len(m.dialogs) != 0 || len(f.decisions) != 1 || f.decisions[0].d.Guidance != "use table tests" {
+		t.Fatalf("the guidance given back was not sent: %+v", f.decisions)
+	}
+}
+
 func TestGuidanceAndModelRetry(t *testing.T) {
 	f := fixture()
 	m := newTestModel(t, f, 100, 30)

@@ -45,6 +45,9 @@ type (
 		text string
 		err  error
 		kind string // the decision's, if it was one
+		// back is the dialog to open again when the decision was refused:
+		// the text typed into it is not lost
+		back dialog
 	}
 	ticketAddedMsg struct {
 		t   *store.Ticket
@@ -125,6 +128,19 @@ var now = time.Now
 
 func tick(n int) tea.Cmd {
 	return after(tickEvery, func(time.Time) tea.Msg { return tickMsg{n} })
+}
+
+// keptOnRefusal is cmd (a decide) giving back, should the decision be
+// refused, the dialog that reopen makes with the refusal in it.
+func keptOnRefusal(cmd tea.Cmd, reopen func(err error) dialog) tea.Cmd {
+	return func() tea.Msg {
+		msg := cmd()
+		if am, ok := msg.(actionMsg); ok && am.err != nil {
+			am.back = reopen(am.err)
+			return am
+		}
+		return msg
+	}
 }
 
 // decide sends a decision; done is the text shown when it worked.
