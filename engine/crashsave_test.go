@@ -279,3 +279,28 @@ func TestDescribeStoppedShowsTheCutOff(t *testing.T) {
 		t.Fatal("a finished ticket's attempts were marked")
 	}
 }
+
+// A CI run cut off by a stop keeps what it printed in its attempt, for the
+// CI tab; and the next cifix never takes that cut-off run for the failure.
+func TestStopDuringCIKeepsItsOutput(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.CICommand = "echo CI-BEGUN && touch .running && sleep 30"
+	id := h.add("hotfix", "stop while CI runs", false)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := runUntilRunning(ctx, t, h, id)
+	stop()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	as := h.attemptsOf(id, "ci")
+	if len(as) != 1 || !as[0].Interrupted || len(as[0].Checks) != 1 {
+		t.Fatalf("ci attempts %+v", as)
+	}
+	if c := as[0].Checks[0]; c.Pass || c.NotRun == "" || !strings.Contains(c.Output, "CI-BEGUN") || !strings.Contains(as[0].Stream, "CI-BEGUN") {
+		t.Fatalf("the cut-off run: %+v, stream %q", c, as[0].Stream)
+	}
+	if log := h.eng.ciLog(h.attemptsOf(id, "ci")); log != "" {
+		t.Fatalf("a cut-off run was taken for CI's failure: %q", log)
+	}
+}

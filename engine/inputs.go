@@ -547,6 +547,9 @@ func (e *Engine) testOutput(t *store.Ticket, attempts []*store.Attempt) (title, 
 // ciLog is the latest failing CI output (from ci or an earlier cifix).
 func (e *Engine) ciLog(attempts []*store.Attempt) string {
 	for i := len(attempts) - 1; i >= 0; i-- {
+		if attempts[i].Interrupted {
+			continue // a run cut off says nothing of the code
+		}
 		for _, c := range attempts[i].Checks {
 			if c.Name == "ci" && !c.Pass {
 				return "$ " + c.Command + "\n" + c.Output

@@ -1301,11 +1301,12 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			return err
 		}
 	}
+	// kept even when cut off: the CI tab shows how far the run got
+	a.Checks = append(a.Checks, check)
+	a.Stream = "$ " + check.Command + "\n" + check.Output
 	if ctx.Err() != nil {
 		return e.endAttempt(ctx, t, config.CI, a, ctx.Err())
 	}
-	a.Checks = append(a.Checks, check)
-	a.Stream = "$ " + check.Command + "\n" + check.Output
 	a.Ended = now()
 	a.Verdict = &store.Verdict{Pass: check.Pass, By: "check"}
 	if !check.Pass {

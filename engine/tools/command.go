@@ -347,7 +347,8 @@ func execSession(ctx context.Context, argv []string, dir string, env []string, t
 	drainOutput(r, drained)
 	switch {
 	case ctx.Err() != nil:
-		return Result{}, fmt.Errorf("command cancelled after %s", time.Since(start).Round(time.Millisecond))
+		// what it printed so far is kept: a CI run cut off is shown as far as it got
+		return Result{ExitCode: -1, Output: out.String()}, fmt.Errorf("command cancelled after %s", time.Since(start).Round(time.Millisecond))
 	case tctx.Err() != nil:
 		return Result{ExitCode: -1, Output: out.String(), TimedOut: true}, nil
 	}
