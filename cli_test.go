@@ -294,9 +294,14 @@ func TestCLIAddRunShow(t *testing.T) {
 	if _, ok := att["ended"].(string); !ok {
 		t.Fatalf("a finished attempt's ended: %v", att["ended"])
 	}
-	// show names each child with its status: which one holds the epic up
-	if out := e.mustRun("show", id); !regexp.MustCompile(`\nchildren:\n  T-2  [a-z]`).MatchString(out) {
+	// show names each child with its status: which one holds the epic up;
+	// an attempt's cost, which holds its validator's, says so
+	out := e.mustRun("show", id)
+	if !regexp.MustCompile(`\nchildren:\n  T-2  [a-z]`).MatchString(out) {
 		t.Fatalf("show of the epic:\n%s", out)
+	}
+	if !regexp.MustCompile(`#1 pass .* \$0\.\d{4} \(its validator [^:]+: in \d+ out \d+ (\$0\.\d{4}|<\$0\.0001)\)`).MatchString(out) {
+		t.Fatalf("show does not say what of an attempt's cost its validator's is:\n%s", out)
 	}
 	var list []map[string]any
 	if err := json.Unmarshal([]byte(e.mustRun("list", "--json")), &list); err != nil {
@@ -2415,5 +2420,14 @@ func TestCLIStoppedDuringAMergeSaysNothingWasCutOff(t *testing.T) {
 	}
 	if code != 143 || !strings.Contains(out, "no step was cut off: the next start goes on from here") {
 		t.Fatalf("exit %d: %s", code, out)
+	}
+}
+
+// A cheap call is not printed as having cost nothing.
+func TestUSDSaysTinyAmounts(t *testing.T) {
+	for v, want := range map[float64]string{0: "$0.0000", 0.000011: "<$0.0001", 0.00005: "$0.0001", 0.0266: "$0.0266", 12.5: "$12.5000"} {
+		if got := usd(v); got != want {
+			t.Errorf("usd(%v) = %q, want %q", v, got, want)
+		}
 	}
 }

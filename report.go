@@ -61,7 +61,7 @@ func cmdList(g globals, args []string, stdout, stderr io.Writer) error {
 		if phase == "" {
 			phase = "-" // a column of its own for scripts that split the line
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t$%.4f\t%s\n", t.ID, t.Kind, statusText(t), phase, t.CostUSD, printable(t.Title))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Kind, statusText(t), phase, usd(t.CostUSD), printable(t.Title))
 	}
 	return tw.Flush()
 }
@@ -253,7 +253,7 @@ func printShow(w io.Writer, v engine.TicketView, status string, children ...stri
 	if len(v.Conflicts) > 0 {
 		fmt.Fprintf(w, "conflicts: %s (with %s, for code to resolve)\n", printable(strings.Join(v.Conflicts, ", ")), printable(v.BaseBranch))
 	}
-	fmt.Fprintf(w, "cost:    $%.4f\n", v.CostUSD)
+	fmt.Fprintf(w, "cost:    %s\n", usd(v.CostUSD))
 	if body := strings.TrimSpace(v.Body); body != "" {
 		lines := strings.Split(body, "\n")
 		fmt.Fprintln(w, "body:")
@@ -281,7 +281,7 @@ func printShow(w io.Writer, v engine.TicketView, status string, children ...stri
 			fmt.Fprint(w, " (by cifix)") // its own run failed; cifix's passed
 		}
 		if p.CostUSD > 0 {
-			fmt.Fprintf(w, "  $%.4f", p.CostUSD)
+			fmt.Fprintf(w, "  %s", usd(p.CostUSD))
 		}
 		fmt.Fprintln(w)
 		for _, a := range p.Attempts {
@@ -297,7 +297,7 @@ func printShow(w io.Writer, v engine.TicketView, status string, children ...stri
 				fmt.Fprintf(w, "  #%d %-8s (%s)", a.N, verdict, printable(engine.NoAnswerLabel(a.Interrupted, a.Error, a.Fallbacks, len(a.Wasted) > 0)))
 				if a.TokensIn+a.TokensOut > 0 || a.CostUSD > 0 {
 					// calls cut off part-way are billed all the same
-					fmt.Fprintf(w, " in %d out %d $%.4f", a.TokensIn, a.TokensOut, a.CostUSD)
+					fmt.Fprintf(w, " in %d out %d %s", a.TokensIn, a.TokensOut, usd(a.CostUSD))
 					if a.TokensEstimated {
 						fmt.Fprint(w, " (tokens estimated)")
 					}
@@ -309,10 +309,15 @@ func printShow(w io.Writer, v engine.TicketView, status string, children ...stri
 					fmt.Fprintf(w, " %s: %s", printable(c.Command), printable(engine.CheckOutcome(c)))
 				}
 			default:
-				fmt.Fprintf(w, "  #%d %-8s %-12s in %d out %d $%.4f", a.N, verdict, printable(a.Model), a.TokensIn, a.TokensOut, a.CostUSD)
+				fmt.Fprintf(w, "  #%d %-8s %-12s in %d out %d %s", a.N, verdict, printable(a.Model), a.TokensIn, a.TokensOut, usd(a.CostUSD))
 				if a.TokensEstimated {
 					fmt.Fprint(w, " (tokens estimated)")
 				}
+			}
+			if v := a.Validator; v != nil && (v.CostUSD > 0 || v.TokensIn+v.TokensOut > 0) {
+				// the attempt's cost holds its validator's: said, or the
+				// tokens before it would not add up to it
+				fmt.Fprintf(w, " (its validator %s: in %d out %d %s)", printable(v.Model), v.TokensIn, v.TokensOut, usd(v.CostUSD))
 			}
 			if a.Interrupted {
 				fmt.Fprint(w, " interrupted")
@@ -327,7 +332,7 @@ func printShow(w io.Writer, v engine.TicketView, status string, children ...stri
 			}
 			if len(a.Served) > 1 {
 				for _, sv := range a.Served {
-					fmt.Fprintf(w, "      served by %s (%s): in %d out %d $%.4f\n", printable(sv.Model), printable(sv.Provider), sv.TokensIn, sv.TokensOut, sv.CostUSD)
+					fmt.Fprintf(w, "      served by %s (%s): in %d out %d %s\n", printable(sv.Model), printable(sv.Provider), sv.TokensIn, sv.TokensOut, usd(sv.CostUSD))
 				}
 			}
 			for _, c := range cutCalls(a.Wasted) {
@@ -448,7 +453,7 @@ func cutCalls(wasted []store.Spend) []string {
 		if calls[k] > 1 {
 			line += "s"
 		}
-		line += fmt.Sprintf(": in %d out %d $%.4f", s.TokensIn, s.TokensOut, s.CostUSD)
+		line += fmt.Sprintf(": in %d out %d %s", s.TokensIn, s.TokensOut, usd(s.CostUSD))
 		if s.Estimated {
 			line += " (tokens estimated)"
 		}
@@ -514,13 +519,13 @@ func cmdStats(g globals, args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		return writeJSON(stdout, s)
 	}
-	totals := [][]string{{"total spend", fmt.Sprintf("$%.4f", s.TotalUSD)}}
+	totals := [][]string{{"total spend", usd(s.TotalUSD)}}
 	if s.TopTierModel != "" {
-		totals = append(totals, []string{"same tokens on " + printable(s.TopTierModel), fmt.Sprintf("$%.4f", s.TopTierUSD)})
+		totals = append(totals, []string{"same tokens on " + printable(s.TopTierModel), usd(s.TopTierUSD)})
 	}
 	spend := [][]string{{"PHASE", "MODEL", "ATTEMPTS", "TOKENS IN", "TOKENS OUT", "SPEND"}}
 	for _, r := range s.Spend {
-		spend = append(spend, []string{r.Phase, printable(r.Model), strconv.Itoa(r.Attempts), strconv.Itoa(r.TokensIn), strconv.Itoa(r.TokensOut), fmt.Sprintf("$%.4f", r.CostUSD)})
+		spend = append(spend, []string{r.Phase, printable(r.Model), strconv.Itoa(r.Attempts), strconv.Itoa(r.TokensIn), strconv.Itoa(r.TokensOut), usd(r.CostUSD)})
 	}
 	rates := [][]string{{"PHASE", "ATTEMPT", "PASSED", "JUDGED", "PASS RATE"}}
 	phases := make([]string, 0, len(s.PassRate))
@@ -566,4 +571,13 @@ func writeTables(w io.Writer, tables ...[][]string) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// usd is an amount as the command line prints it, to a hundredth of a
+// cent; a cheap call below that is not said to have cost nothing.
+func usd(v float64) string {
+	if v > 0 && v < 0.00005 {
+		return "<$0.0001"
+	}
+	return fmt.Sprintf("$%.4f", v)
 }

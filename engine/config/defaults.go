@@ -182,15 +182,21 @@ func (c *Config) Model(name string) (Model, Provider, bool) {
 	return Model{}, Provider{}, false
 }
 
-// TopTier is the model serving techspec: the reference for "what these
-// tokens would have cost on the top tier".
+// TopTier is the reference for "what these tokens would have cost on the
+// top tier": the dearest model configured (a retry on it may have been
+// dearer than techspec's), else the one serving techspec.
 func (c *Config) TopTier() (Model, bool) {
-	chain := c.Phase(Techspec).Models
-	if len(chain) == 0 {
-		return Model{}, false
+	var top Model
+	found := false
+	if chain := c.Phase(Techspec).Models; len(chain) > 0 {
+		top, _, found = c.Model(chain[0])
 	}
-	m, _, ok := c.Model(chain[0])
-	return m, ok
+	for _, m := range c.Models {
+		if m.InputPerMTok+m.OutputPerMTok > top.InputPerMTok+top.OutputPerMTok {
+			top, found = m, true
+		}
+	}
+	return top, found
 }
 
 // Gated reports whether a phase waits for a human after its checks pass.

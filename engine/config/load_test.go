@@ -319,6 +319,25 @@ func TestTierFallbacks(t *testing.T) {
 	}
 }
 
+// The top tier of stats' comparison is the dearest model configured, not
+// only techspec's: a retry on a dearer one must not be compared with less
+// than it cost.
+func TestTopTierIsTheDearestModel(t *testing.T) {
+	c := &Config{
+		Providers: []Provider{{Name: "p", BaseURL: "http://127.0.0.1:1/v1", APIKeyEnv: "K"}},
+		Models: []Model{
+			{Name: "medium", Provider: "p", InputPerMTok: 2, OutputPerMTok: 8},
+			{Name: "large", Provider: "p", InputPerMTok: 10, OutputPerMTok: 40},
+			{Name: "huge", Provider: "p", InputPerMTok: 20, OutputPerMTok: 80},
+		},
+		Phases: map[string]PhaseConfig{Techspec: {Models: []string{"medium", "large"}}},
+	}
+	c.ApplyDefaults()
+	if top, ok := c.TopTier(); !ok || top.Name != "huge" {
+		t.Fatalf("TopTier = %v, %v", top.Name, ok)
+	}
+}
+
 func TestPhaseReturnsCopy(t *testing.T) {
 	c := &Config{Phases: map[string]PhaseConfig{Code: {Models: []string{"a"}}}}
 	c.Phase(Code).Models[0] = "changed"
