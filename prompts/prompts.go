@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -52,24 +53,62 @@ func New(overrideDir string) *Set {
 	return &Set{overrideDir: overrideDir, cache: map[string]*template.Template{}, origin: map[string]string{}}
 }
 
-// Check renders every prompt once with sample data, so that a broken
-// override is found before a run spends anything, not when its phase
-// comes: it must parse, use only fields Data has, and say something.
+// Validated lists the phases the validator judges: its prompt is rendered
+// with each of them as .Phase.
+var Validated = []string{"discovery", "diagnosis", "techspec", "planning", "tests", "split"}
+
+// The tools a session has: the read-only phases', and those of the phases
+// that write files.
+var (
+	readTools = []string{"read_file", "list_dir", "search"}
+	allTools  = []string{"read_file", "write_file", "edit_file", "list_dir", "search", "run_command"}
+)
+
+// Variants is every shape of data prompt name is rendered with at run time
+// (sample values where only the text differs): each phase it renders for,
+// each kind, the phase's tools, a command configured or not.
+func Variants(name string) []Data {
+	phases := []string{name}
+	if name == "validator" {
+		phases = Validated
+	}
+	var tools []string
+	writes := false
+	switch name {
+	case "discovery", "diagnosis", "techspec", "review":
+		tools = readTools
+	case "tests", "code", "cifix":
+		tools, writes = allTools, true
+	}
+	var out []Data
+	for _, phase := range phases {
+		for _, kind := range []string{"feature", "hotfix", "epic"} {
+			// the CI command falls back to the test command; either may be
+			// missing (none configured or detected)
+			for _, cmds := range [][2]string{{"make test", "make ci"}, {"make test", "make test"}, {"", "make ci"}, {"", ""}} {
+				out = append(out, Data{Phase: phase, TicketID: "T-1", Kind: kind, Title: "a title",
+					TestCommand: cmds[0], CICommand: cmds[1],
+					Tools: tools, CanWrite: writes, CanRun: writes})
+			}
+		}
+	}
+	return out
+}
+
+// Check renders every prompt with every variant of its data, so that a
+// broken override is found before a run spends anything, not when the
+// phase (or kind, or phase judged) that takes its failing branch comes: it
+// must parse, use only fields Data has, and say something.
 func (s *Set) Check() error {
 	for _, name := range Names {
-		// every kind and tool set a phase may render with, so a field
-		// used only in one branch is found too
-		for _, kind := range []string{"feature", "hotfix", "epic"} {
-			for _, tools := range [][]string{nil, {"read_file", "list_files", "search", "write_file", "edit_file", "run_command"}} {
-				d := Data{Phase: name, TicketID: "T-1", Kind: kind, Title: "a title", TestCommand: "make test", CICommand: "make ci",
-					Tools: tools, CanWrite: tools != nil, CanRun: tools != nil}
-				out, err := s.Render(name, d)
-				if err != nil {
-					return err
-				}
-				if strings.TrimSpace(out) == "" {
-					return fmt.Errorf("%s: the prompt is empty (delete the file to use the built-in one)", s.originOf(name))
-				}
+		for _, d := range Variants(name) {
+			as := fmt.Sprintf(" (rendered as for phase %s of a %s ticket)", d.Phase, d.Kind)
+			out, err := s.render(name, d, as)
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(out) == "" {
+				return fmt.Errorf("%s%s: the prompt is empty (delete the file to use the built-in one)", s.originOf(name), as)
 			}
 		}
 	}
@@ -147,16 +186,33 @@ func (s *Set) template(name string) (*template.Template, error) {
 }
 
 // Render produces the system prompt of a phase.
-func (s *Set) Render(name string, d Data) (string, error) {
+func (s *Set) Render(name string, d Data) (string, error) { return s.render(name, d, "") }
+
+// render is Render; an error names the file, then as (how it was rendered).
+func (s *Set) render(name string, d Data, as string) (string, error) {
 	t, err := s.template(name)
 	if err != nil {
 		return "", err
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, d); err != nil {
-		return "", fmt.Errorf("%s: %w", s.originOf(name), err)
+		if strings.Contains(err.Error(), "can't evaluate field") {
+			// what to use instead
+			return "", fmt.Errorf("%s%s: %w; a prompt can use %s", s.originOf(name), as, err, Fields())
+		}
+		return "", fmt.Errorf("%s%s: %w", s.originOf(name), as, err)
 	}
 	return buf.String(), nil
+}
+
+// Fields lists what a template can use, as it writes them (.Phase, ...).
+func Fields() string {
+	t := reflect.TypeFor[Data]()
+	names := make([]string, t.NumField())
+	for i := range names {
+		names[i] = "." + t.Field(i).Name
+	}
+	return strings.Join(names, ", ")
 }
 
 // Builtin returns the embedded text of a prompt (for docs and tests).

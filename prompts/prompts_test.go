@@ -102,3 +102,58 @@ func TestOverrideThatIsNoFile(t *testing.T) {
 		}
 	}
 }
+
+// The validator is rendered with the name of each phase it judges: a
+// branch taken for one of them only is found by Check, which names the
+// file, the phase and the fields a prompt can use.
+func TestCheckRendersTheValidatorForEveryPhaseItJudges(t *testing.T) {
+	for _, phase := range Validated {
+		dir := t.TempDir()
+		body := `Judge it. {{if eq .Phase "` + phase + `"}}{{.Bad}}{{end}}`
+		if err := os.WriteFile(filepath.Join(dir, "validator.md"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := New(dir).Check()
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "validator.md")) || !strings.Contains(err.Error(), "phase "+phase) {
+			t.Fatalf("%s: %v", phase, err)
+		}
+		if !strings.Contains(err.Error(), "a prompt can use .Phase, .TicketID, .Kind, .Title, .TestCommand, .CICommand, .Tools, .CanWrite, .CanRun") {
+			t.Fatalf("the error does not name the fields: %v", err)
+		}
+	}
+	// empty for one phase only is empty all the same
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "validator.md"), []byte(`{{if ne .Phase "split"}}Judge it.{{end}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := New(dir).Check(); err == nil || !strings.Contains(err.Error(), "the prompt is empty") || !strings.Contains(err.Error(), "phase split") {
+		t.Fatalf("%v", err)
+	}
+}
+
+// A branch on a command that is not configured is rendered too.
+func TestCheckRendersWithoutACommand(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "cifix.md"), []byte(`Fix CI. {{if not .TestCommand}}{{.Nope}}{{end}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := New(dir).Check(); err == nil || !strings.Contains(err.Error(), "Nope") {
+		t.Fatalf("%v", err)
+	}
+}
+
+// The coder follows what its request holds: a hotfix's diagnosis, a
+// feature's plan.
+func TestCodePromptNamesItsGroundwork(t *testing.T) {
+	s := New("")
+	for kind, want := range map[string]string{"hotfix": "diagnosis", "feature": "plan"} {
+		out, err := s.Render("code", Data{Phase: "code", Kind: kind, TestCommand: "make test", Tools: allTools})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := map[string]string{"diagnosis": "plan", "plan": "diagnosis"}[want]
+		if !strings.Contains(out, "gives you the "+want) || !strings.Contains(out, "following the "+want) || strings.Contains(out, other) {
+			t.Errorf("%s:\n%s", kind, out)
+		}
+	}
+}
