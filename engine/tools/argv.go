@@ -38,7 +38,8 @@ func plainWord(w string) bool {
 // more each time.
 func CommandArgv(command, dir string) []string {
 	words := strings.Fields(command)
-	direct := len(words) > 0 && !strings.Contains(words[0], "=") && !shellOnly[words[0]]
+	// a line break separates commands for a shell: never one argv
+	direct := len(words) > 0 && !strings.Contains(words[0], "=") && !shellOnly[words[0]] && !strings.ContainsAny(strings.TrimSpace(command), "\n\r")
 	for _, w := range words {
 		direct = direct && plainWord(w)
 	}

@@ -29,6 +29,8 @@ func TestCommandArgv(t *testing.T) {
 		"go test ~/x":                   sh("go test ~/x"),
 		"go test ./... > out.txt":       sh("go test ./... > out.txt"),
 		"":                              sh(""),
+		"echo first\nsh run_tests.sh":   sh("echo first\nsh run_tests.sh"),
+		"go vet ./...\n":                {"go", "vet", "./..."},
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "check.sh"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
