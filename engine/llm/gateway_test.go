@@ -124,6 +124,16 @@ func TestUnclosedThinkingIsNoAnswer(t *testing.T) {
 	}
 }
 
+// An answer of blanks alone is no reasoning: it comes back as it is (the
+// engine calls it empty), not as a think block never closed.
+func TestBlankAnswerIsNotReasoning(t *testing.T) {
+	s := serve(t, reply(oaitest.Reply{Text: "   \n\t\n \u00a0 \u3000"}))
+	resp, err := NewRouter(testConfig(model{name: "a", url: s.URL}), Options{}).Complete(context.Background(), Request{Models: []string{"a"}, Messages: hello})
+	if err != nil || len(resp.Fallbacks) != 0 || strings.TrimSpace(resp.Content) != "" {
+		t.Fatalf("resp %+v err %v", resp, err)
+	}
+}
+
 // A gateway's keep-alive comments while its model thinks are not silence;
 // a server that sends no headers at all is said to make the call wait.
 func TestKeepAliveIsNotIdle(t *testing.T) {

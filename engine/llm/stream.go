@@ -232,7 +232,8 @@ func (r *Router) attempt(ctx context.Context, c candidate, req *Request) (*Respo
 		// a reasoning model that spent its output limit thinking, or a
 		// server that puts the whole answer in the reasoning field
 		return fail(&failure{reason: fmt.Sprintf("the model answered only in its reasoning field (%s), with no answer text: give it a larger output limit, or check how the server separates reasoning", sizeText(thought)), ofRequest: true})
-	case content.Len() > 0 && len(tools.list) == 0 && strings.TrimSpace(answer) == "":
+	case len(tools.list) == 0 && strings.TrimSpace(answer) == "" && strings.TrimSpace(content.String()) != "":
+		// (an answer of blanks alone is an empty one, said as such later)
 		return fail(&failure{reason: "the answer was all reasoning (a <think> block never closed, or nothing after it): give the model a larger output limit", ofRequest: true})
 	}
 
