@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 
 	"agent-tui/engine/wtfile"
@@ -43,9 +44,20 @@ func DetectTestCommand(dir string) string {
 	case makeHasTest(root):
 		return "make test"
 	case exists("pyproject.toml"), exists("pytest.ini"), exists("setup.py"):
-		return "python -m pytest"
+		return python() + " -m pytest"
 	}
 	return ""
+}
+
+// python is the Python to run: python3 where there is no python (Debian
+// and Ubuntu install only python3), else python.
+func python() string {
+	if _, err := exec.LookPath("python"); err != nil {
+		if _, err := exec.LookPath("python3"); err == nil {
+			return "python3"
+		}
+	}
+	return "python"
 }
 
 // npmHasTest reports a real scripts.test; the placeholder "npm init" writes

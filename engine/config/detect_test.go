@@ -50,3 +50,25 @@ func TestDetectTestCommand(t *testing.T) {
 		t.Errorf("directory go.mod detected as %q", got)
 	}
 }
+
+// Without a python on PATH, a python3 there runs the tests.
+func TestDetectTestCommandPrefersAPythonThatExists(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "pyproject.toml"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	t.Setenv("PATH", bin)
+	if err := os.WriteFile(filepath.Join(bin, "python3"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := DetectTestCommand(dir); got != "python3 -m pytest" {
+		t.Errorf("only python3 on PATH: %q", got)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "python"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := DetectTestCommand(dir); got != "python -m pytest" {
+		t.Errorf("python on PATH: %q", got)
+	}
+}
