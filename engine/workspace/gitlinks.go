@@ -26,6 +26,12 @@ var errIndexFormat = errors.New("index format not read here")
 // indexGitlinks lists the submodule entries of the index file at path; a
 // missing index has none. hashLen is the object id's length in bytes.
 func indexGitlinks(path string, hashLen int) ([]string, error) {
+	return scanIndex(path, hashLen, nil)
+}
+
+// scanIndex is indexGitlinks, also handing each entry's name to each (when
+// not nil).
+func scanIndex(path string, hashLen int, each func(name []byte)) ([]string, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -82,6 +88,9 @@ func indexGitlinks(path string, hashLen int) ([]string, error) {
 			off += (start - off + nul + 8) &^ 7
 		}
 		prev = name
+		if each != nil {
+			each(name)
+		}
 		if mode&0o170000 == gitlinkMode {
 			links = append(links, string(name))
 		}
@@ -117,21 +126,78 @@ func offsetVarint(p []byte) (v, n int) {
 // gitlinks lists the index's submodule entries: read from the index file,
 // or asked of git when it is in a form not read here (a split index).
 func (r *Repo) gitlinks(ctx context.Context, wt, index string, env []string) ([]string, error) {
-	links, err := indexGitlinks(index, r.hashLen)
+	links, _, err := r.scanEntries(ctx, wt, index, env)
+	return links, err
+}
+
+// scanEntries is gitlinks, also saying which kinds of build output
+// (generatedOutput) the index tracks files of.
+func (r *Repo) scanEntries(ctx context.Context, wt, index string, env []string) (links []string, tracked map[string]bool, err error) {
+	tracked = map[string]bool{}
+	links, err = scanIndex(index, r.hashLen, func(name []byte) { noteOutput(tracked, name) })
 	if !errors.Is(err, errIndexFormat) {
-		return links, err
+		return links, tracked, err
 	}
 	out, err := r.gitIn(ctx, wt, env, "ls-files", "--stage", "-z")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	links = nil
+	links, tracked = nil, map[string]bool{}
 	for _, e := range strings.Split(out, "\x00") {
-		if meta, name, ok := strings.Cut(e, "\t"); ok && strings.HasPrefix(meta, "160000 ") {
+		meta, name, ok := strings.Cut(e, "\t")
+		if !ok {
+			continue
+		}
+		noteOutput(tracked, []byte(name))
+		if strings.HasPrefix(meta, "160000 ") {
 			links = append(links, name)
 		}
 	}
-	return links, nil
+	return links, tracked, nil
+}
+
+// generatedOutput is what test runs and builds write in a worktree:
+// Python's bytecode, npm's installs, Cargo's build directory. A repository
+// without a .gitignore naming them would have the model's own test runs
+// commit (and merge) megabytes of them, so each add leaves them out, but
+// for a kind the repository already tracks files of. Keyed by the exclude
+// pathspec; target only where Cargo.toml is at the top.
+var generatedOutput = map[string]func(name string) bool{
+	":(exclude,glob)**/__pycache__/**":  func(name string) bool { return hasSegment(name, "__pycache__") },
+	":(exclude,glob)**/*.pyc":           func(name string) bool { return strings.HasSuffix(name, ".pyc") },
+	":(exclude,glob)**/node_modules/**": func(name string) bool { return hasSegment(name, "node_modules") },
+	":(top,exclude)target":              func(name string) bool { return strings.HasPrefix(name, "target/") },
+}
+
+func hasSegment(name, segment string) bool {
+	return strings.HasPrefix(name, segment+"/") || strings.Contains(name, "/"+segment+"/")
+}
+
+func noteOutput(tracked map[string]bool, name []byte) {
+	for spec, match := range generatedOutput {
+		if !tracked[spec] && match(string(name)) {
+			tracked[spec] = true
+		}
+	}
+}
+
+// outputExcludes are the pathspecs that leave build output out of an add
+// in wt (sorted: the same command line each time).
+func outputExcludes(wt string, tracked map[string]bool) []string {
+	var out []string
+	for spec := range generatedOutput {
+		if tracked[spec] {
+			continue
+		}
+		if strings.HasSuffix(spec, "target") {
+			if _, err := os.Lstat(filepath.Join(wt, "Cargo.toml")); err != nil {
+				continue
+			}
+		}
+		out = append(out, spec)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // addAll is git add -A in the worktree wt, into the index env names
@@ -153,22 +219,21 @@ func (r *Repo) addAll(ctx context.Context, wt string, env []string) error {
 		}
 		index = filepath.Join(admin, "index")
 	}
-	before, err := r.gitlinks(ctx, wt, index, env)
+	before, tracked, err := r.scanEntries(ctx, wt, index, env)
 	if err != nil {
 		return err
 	}
+	excludes := outputExcludes(wt, tracked)
 	// a repository without a commit (git init, and no more) cannot be
 	// added as an entry: git names one and adds nothing, so each is left
 	// out in turn, untracked, as the others are taken out below
 	var empty []string
 	for {
-		args := []string{"add", "-A"}
-		if out := slices.Concat(before, empty); len(out) > 0 {
-			args = append(args, "--", ".")
-			for _, p := range out {
-				args = append(args, ":(top,literal,exclude)"+p)
-			}
+		args := []string{"add", "-A", "--", "."}
+		for _, p := range slices.Concat(before, empty) {
+			args = append(args, ":(top,literal,exclude)"+p)
 		}
+		args = append(args, excludes...)
 		_, err := r.gitIn(ctx, wt, env, args...)
 		if err == nil {
 			break

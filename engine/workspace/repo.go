@@ -610,7 +610,14 @@ func (r *Repo) Changed(ctx context.Context, wt string) ([]string, error) {
 // status lists the worktree's changes as git status --porcelain puts
 // them: "XY path", X the index's side, Y the work tree's.
 func (r *Repo) status(ctx context.Context, wt string) ([]string, error) {
-	out, err := r.gitIn(ctx, wt, nil, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--ignore-submodules=all")
+	args := []string{"status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--ignore-submodules=all"}
+	if admin := r.registration(wt); admin != "" {
+		// build output is never added (addAll), so it is no change either
+		if _, tracked, err := r.scanEntries(ctx, wt, filepath.Join(admin, "index"), nil); err == nil {
+			args = append(append(args, "--", "."), outputExcludes(wt, tracked)...)
+		}
+	}
+	out, err := r.gitIn(ctx, wt, nil, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -1559,3 +1559,55 @@ func TestBranchInTheWayOfTheTicketsBranch(t *testing.T) {
 		run(t, r.Dir, "branch", "-D", blocker)
 	}
 }
+
+// What test runs write (Python's bytecode, npm's installs, Cargo's target)
+// is never committed where no .gitignore names it, nor counted as a
+// change; but where the repository tracks files of a kind (vendored
+// node_modules), that kind is its own, added as any other file.
+func TestBuildOutputIsNeverCommitted(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := InitRepo(dir, map[string]string{
+		"Cargo.toml":                 "[package]\nname = \"x\"\n",
+		"src/lib.rs":                 "pub fn f() {}\n",
+		"vendor/node_modules/v/v.js": "tracked\n",
+		"calc/__init__.py":           "",
+	}, "main"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt := worktree(t, r, "T-1")
+	for name, body := range map[string]string{
+		"calc/__pycache__/calc.cpython-311.pyc": "bytecode",
+		"stray.pyc":                             "bytecode",
+		"web/node_modules/left-pad/index.js":    "module.exports = 1\n",
+		"target/debug/x":                        "\x7fELF",
+		"vendor/node_modules/v/v.js":            "changed\n",
+		"src/lib.rs":                            "pub fn f() -> u8 { 1 }\n",
+		"tests/t.rs":                            "#[test] fn t() {}\n",
+	} {
+		write(t, filepath.Join(wt, name), body)
+	}
+	changed, err := r.Changed(ctx, wt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(changed)
+	if want := []string{"src/lib.rs", "tests/t.rs", "vendor/node_modules/v/v.js", "web/node_modules/left-pad/index.js"}; !slices.Equal(changed, want) {
+		t.Fatalf("changed %v, want %v", changed, want)
+	}
+	if _, err := r.CommitAll(ctx, wt, "T-1 code"); err != nil {
+		t.Fatal(err)
+	}
+	files := strings.Fields(run(t, wt, "ls-tree", "-r", "--name-only", "HEAD"))
+	slices.Sort(files)
+	if want := []string{"Cargo.toml", "calc/__init__.py", "src/lib.rs", "tests/t.rs", "vendor/node_modules/v/v.js", "web/node_modules/left-pad/index.js"}; !slices.Equal(files, want) {
+		t.Fatalf("committed %v, want %v", files, want)
+	}
+	if got := run(t, wt, "show", "HEAD:vendor/node_modules/v/v.js"); got != "changed" {
+		t.Fatalf("a tracked file under node_modules was not committed: %q", got)
+	}
+}
