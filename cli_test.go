@@ -271,6 +271,9 @@ func TestCLIAddRunShow(t *testing.T) {
 			t.Fatalf("show --json lacks %q", k)
 		}
 	}
+	if c, _ := v["children_cost_usd"].(float64); c <= 0 {
+		t.Fatalf("the epic's show --json lacks what its children cost: %v", v["children_cost_usd"])
+	}
 	phases := v["phases"].([]any)
 	// SPEC section 8 names the phases a script may meet
 	specNames := []string{"discovery", "diagnosis", "techspec", "planning", "tests", "code", "ci", "cifix", "review", "split"}
@@ -297,7 +300,7 @@ func TestCLIAddRunShow(t *testing.T) {
 	// show names each child with its status: which one holds the epic up;
 	// an attempt's cost, which holds its validator's, says so
 	out := e.mustRun("show", id)
-	if !regexp.MustCompile(`\nchildren:\n  T-2  [a-z]`).MatchString(out) {
+	if !regexp.MustCompile(`\nchildren:\n  T-2  [a-z].* \$0\.\d{4}  `).MatchString(out) || !regexp.MustCompile(`\ncost: +\$0\.\d{4}, \$0\.\d{4} with its children\n`).MatchString(out) {
 		t.Fatalf("show of the epic:\n%s", out)
 	}
 	if !regexp.MustCompile(`#1 pass .* \$0\.\d{4} \(its validator [^:]+: in \d+ out \d+ (\$0\.\d{4}|<\$0\.0001)\)`).MatchString(out) {

@@ -173,7 +173,8 @@ func cmdShow(g globals, args []string, stdout, stderr io.Writer) error {
 	var children []string
 	for _, cid := range t.Children {
 		if c, err := en.st.Ticket(cid); err == nil {
-			children = append(children, fmt.Sprintf("%s  %s  %s", c.ID, statusText(c), printable(engine.OneLine(c.Title, 80))))
+			children = append(children, fmt.Sprintf("%s  %s  %s  %s", c.ID, statusText(c), usd(c.CostUSD), printable(engine.OneLine(c.Title, 80))))
+			view.ChildrenCostUSD += c.CostUSD
 		}
 	}
 	// closed before writing: output read slowly (a pager) must not keep
@@ -253,7 +254,11 @@ func printShow(w io.Writer, v engine.TicketView, status string, children ...stri
 	if len(v.Conflicts) > 0 {
 		fmt.Fprintf(w, "conflicts: %s (with %s, for code to resolve)\n", printable(strings.Join(v.Conflicts, ", ")), printable(v.BaseBranch))
 	}
-	fmt.Fprintf(w, "cost:    %s\n", usd(v.CostUSD))
+	if v.ChildrenCostUSD > 0 {
+		fmt.Fprintf(w, "cost:    %s, %s with its children\n", usd(v.CostUSD), usd(v.CostUSD+v.ChildrenCostUSD))
+	} else {
+		fmt.Fprintf(w, "cost:    %s\n", usd(v.CostUSD))
+	}
 	if body := strings.TrimSpace(v.Body); body != "" {
 		lines := strings.Split(body, "\n")
 		fmt.Fprintln(w, "body:")

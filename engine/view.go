@@ -31,6 +31,9 @@ type TicketView struct {
 	Conflicts []string `json:"conflicts,omitempty"`
 	Phase     string   `json:"phase"`
 	CostUSD   float64  `json:"cost_usd"`
+	// ChildrenCostUSD is what an epic's children cost (cost_usd is its
+	// own sessions').
+	ChildrenCostUSD float64 `json:"children_cost_usd,omitempty"`
 	// Interrupted and Pending as in TicketSummary.
 	Interrupted bool             `json:"interrupted"`
 	Pending     []string         `json:"pending"`
