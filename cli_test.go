@@ -2434,3 +2434,15 @@ func TestUSDSaysTinyAmounts(t *testing.T) {
 		}
 	}
 }
+
+// Lines of an objection are lines in show, not replacement characters;
+// what could act on a terminal still cannot.
+func TestPrintableLines(t *testing.T) {
+	got := printableLines("multi\nline\r\nobjection\twith tab\x1b[2J", "\n  ")
+	if want := "multi\n  line\n  objection    with tab\uFFFD[2J"; got != want {
+		t.Fatalf("%q, want %q", got, want)
+	}
+	if got := printableLines("echo first\nsh run.sh", " ⏎ "); got != "echo first ⏎ sh run.sh" {
+		t.Fatalf("%q", got)
+	}
+}

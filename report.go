@@ -218,6 +218,17 @@ func oneLineShown(s string, n int, id string) string {
 	return text
 }
 
+// printableLines is printable for text of several lines: each line after
+// the first follows sep (a line break and an indent, or a mark), and a tab
+// is spaces, where printable would make both a replacement character.
+func printableLines(s, sep string) string {
+	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = printable(strings.ReplaceAll(l, "\t", "    "))
+	}
+	return strings.Join(lines, sep)
+}
+
 // showBodyLines of a ticket's body are printed by show; --json has all.
 const showBodyLines = 20
 
@@ -383,12 +394,12 @@ func printShow(w io.Writer, v engine.TicketView, status string, children ...stri
 					if !engine.CheckHeld(c) {
 						mark = "✗"
 					}
-					fmt.Fprintf(w, "      %s check %s: %s: %s\n", mark, printable(c.Name), printable(c.Command), printable(engine.CheckOutcome(c)))
+					fmt.Fprintf(w, "      %s check %s: %s: %s\n", mark, printable(c.Name), printableLines(c.Command, " ⏎ "), printable(engine.CheckOutcome(c)))
 				}
 			}
 			if a.Verdict != nil {
 				for _, o := range a.Verdict.Objections {
-					fmt.Fprintf(w, "      - %s\n", printable(clipShown(o, v.ID)))
+					fmt.Fprintf(w, "      - %s\n", printableLines(clipShown(o, v.ID), "\n        "))
 				}
 			}
 			if a.Error != "" && (!a.Interrupted || a.Error == engine.EndNotRecorded) {
