@@ -3,10 +3,13 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -16,6 +19,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"agent-tui/engine/config"
 	"agent-tui/engine/tools"
@@ -23,6 +27,8 @@ import (
 	"agent-tui/engine/wtfile"
 	"agent-tui/prompts"
 	"agent-tui/store"
+
+	"github.com/pelletier/go-toml/v2"
 )
 
 // commandWords splits shell commands into their simple commands' words,
@@ -49,14 +55,18 @@ type humanStop struct{ reason string }
 func (h *humanStop) Error() string { return h.reason }
 
 // missingProgram says why a check's command cannot run whatever a model
-// writes: its program, a plain name, is not installed. (A path, such as
-// ./run_tests.sh, may be the tests phase's to write.)
-func missingProgram(c store.Check, key string) string {
+// writes: its program, a plain name, is not installed, or one its
+// Makefile recipe or package.json script runs (jest for npm test). (A
+// path, such as ./run_tests.sh, may be the tests phase's to write.)
+func (e *Engine) missingProgram(t *store.Ticket, c store.Check, key string) string {
 	if c.NotRun != "was not found" {
 		return ""
 	}
 	prog := notFoundProgram(c.Command, c.Output)
 	if prog == "" {
+		if runner := e.notFoundRunner(t, c.Command, c.Output); runner != "" {
+			return fmt.Sprintf("the command `%s` runs %s, which was not found (%s is not installed, or not on PATH): install it, or fix %s in the config, then restart and retry", c.Command, runner, runner, key)
+		}
 		if f := strings.Fields(c.Command); len(f) > 0 {
 			prog = f[0]
 		}
@@ -65,6 +75,39 @@ func missingProgram(c store.Check, key string) string {
 		return ""
 	}
 	return fmt.Sprintf("the command `%s` was not found (%s is not installed, or not on PATH): fix %s in the config, or install it, then restart and retry", c.Command, prog, key)
+}
+
+// notFoundRunner is the program, by plain name, that a command runs
+// directly (itself, from a Makefile recipe, from a package.json script)
+// and that the output says was not found: "sh: 1: jest: not found",
+// make's "make: pytest: No such file or directory", cargo's "no such
+// command: `nextest`" (cargo-nextest); "" when there is none. Not one a
+// script file runs: a script may set its own PATH, and a test may run a
+// tool not built yet.
+func (e *Engine) notFoundRunner(t *store.Ticket, command, output string) string {
+	for _, words := range e.walkChecks(t, nil, command).direct {
+		prog := words[0]
+		if prog == "cargo" {
+			for _, sub := range words[1:] {
+				if strings.HasPrefix(sub, "-") || strings.HasPrefix(sub, "+") {
+					continue
+				}
+				if strings.Contains(output, "no such command: `"+sub+"`") || strings.Contains(output, "no such subcommand: `"+sub+"`") {
+					return "cargo-" + sub
+				}
+				break
+			}
+		}
+		if prog == "" || strings.ContainsAny(prog, "/$`'\"") {
+			continue
+		}
+		for _, said := range []string{" " + prog + ": not found", " " + prog + ": command not found", "command not found: " + prog, "make: " + prog + ": No such file or directory", "make: " + prog + ": Command not found", "env: '" + prog + "': No such file or directory", "env: " + prog + ": No such file or directory"} {
+			if strings.Contains(output, said) {
+				return prog
+			}
+		}
+	}
+	return ""
 }
 
 // missingModule is the Python module the command itself runs
@@ -187,7 +230,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	deliverable := a.Deliverable
 	switch ps.Name {
 	case config.Tests:
-		files, changed, err := e.testFiles(ctx, t)
+		files, scripts, changed, err := e.testFiles(ctx, t)
 		if err != nil {
 			return err
 		}
@@ -196,6 +239,10 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		}
 		if dirs := gitDirsAmong(t.Worktree, changed); len(dirs) > 0 {
 			return fail("check", gitDirObjection(dirs))
+		}
+		if len(files) == 0 && len(changed) > 0 {
+			// written, but not where or as the runner finds tests
+			return fail("check", "no test file differs from "+t.BaseBranch+": the files changed ("+workspace.SomeFiles(changed)+") are not test files by name; test files are "+testConventions+". Write the failing tests the plan asks for where the project's test runner finds them")
 		}
 		if len(files) == 0 {
 			return fail("check", "no test file differs from "+t.BaseBranch+" (a file written exactly as it already is there is no change): write the failing tests the plan asks for with write_file")
@@ -214,7 +261,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if c.ExitCode == 0 {
 			return fail("check", "the test command passes: the new tests must fail before the code exists")
 		}
-		if why := missingProgram(c, "test_command"); why != "" {
+		if why := e.missingProgram(t, c, "test_command"); why != "" {
 			return &humanStop{why}
 		}
 		if c.NotRun != "" {
@@ -222,12 +269,6 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		}
 		a.TestFiles = files
 		deliverable += "\n\n" + fileBodies(t.Worktree, files, 8000)
-		var scripts []string
-		for f := range files {
-			if !isTestFile(f) {
-				scripts = append(scripts, f)
-			}
-		}
 		if len(scripts) > 0 {
 			// frozen from here on, and CI runs through them too: a change
 			// that checks less would weaken every later judgment
@@ -277,6 +318,9 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			if path.Base(f) == "package.json" && e.runsNpm(t) && e.npmScriptsChanged(ctx, t, f) {
 				hit = append(hit, f+"'s scripts")
 			}
+			if path.Base(f) == "Cargo.toml" && e.cargoSettingsChanged(ctx, t, f) {
+				hit = append(hit, f+"'s build and test settings (anything but dependencies and package metadata)")
+			}
 		}
 		if len(hit) > 0 {
 			guards = append(guards, "the files the test and CI commands run were changed ("+strings.Join(hit, ", ")+"): change the code, not how it is checked")
@@ -302,7 +346,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if why := missingProgram(c, key); why != "" {
+		if why := e.missingProgram(t, c, key); why != "" {
 			return &humanStop{why}
 		}
 		if !c.Pass {
@@ -368,21 +412,78 @@ func (e *Engine) readVerdict(ctx context.Context, s *session, phase string) (Ver
 	}
 }
 
-// isTestFile says whether a path looks like a test in common ecosystems.
+// isTestFile says whether a path is a test source file by the default
+// conventions of common ecosystems (see testNamed): named as a test and
+// with a source extension. A name alone is not enough: a compiled
+// build/test_abs is not a test.
 func isTestFile(p string) bool {
-	base := strings.ToLower(path.Base(p))
+	return testNamed(p) && sourceExts[strings.ToLower(path.Ext(p))]
+}
+
+// testConventions is what testNamed accepts, said to a tests attempt
+// whose files were not taken for tests.
+const testConventions = "files under tests/, test/, __tests__/ or spec/; named *_test.*, *-test.*, *.test.*, *.spec.*, *_spec.*, test_*, test-*, test.* or tests.*; Python's test*.py; FooTest/FooTests/TestFoo in Java, Kotlin, C#, Swift or PHP; Rust tests added to a .rs file as a #[cfg(test)] module or #[test] functions; each a source or text file, not a build output"
+
+// testNamed says whether a path is named or placed as a test by the
+// default conventions: go test (*_test.go), pytest and unittest
+// (test_*.py, *_test.py, test*.py, Django's tests.py), node --test
+// (*.test.js, *-test.js, *_test.js, test-*.js, test.js, test/), jest and
+// vitest (*.spec.*, __tests__/), cargo (tests/, src/tests.rs), rspec,
+// minitest, JUnit and its kin (FooTest.java, TestFoo.java).
+func testNamed(p string) bool {
+	name := path.Base(p)
+	base := strings.ToLower(name)
 	dir := "/" + strings.ToLower(path.Dir(p)) + "/"
-	return strings.HasSuffix(base, "_test.go") || strings.Contains(base, ".test.") || strings.Contains(base, ".spec.") ||
-		strings.HasPrefix(base, "test_") || strings.HasSuffix(base, "_test.py") || strings.HasSuffix(base, "_spec.rb") ||
-		strings.Contains(dir, "/tests/") || strings.Contains(dir, "/test/") || strings.Contains(dir, "/__tests__/")
+	if strings.Contains(dir, "/tests/") || strings.Contains(dir, "/test/") || strings.Contains(dir, "/__tests__/") || strings.Contains(dir, "/spec/") {
+		return true
+	}
+	if strings.Contains(base, ".test.") || strings.Contains(base, ".spec.") {
+		return true
+	}
+	ext := path.Ext(name)
+	stem := strings.TrimSuffix(name, ext)
+	low := strings.ToLower(stem)
+	switch {
+	case low == "test" || low == "tests",
+		strings.HasPrefix(low, "test_") || strings.HasPrefix(low, "test-"),
+		strings.HasSuffix(low, "_test") || strings.HasSuffix(low, "-test") || strings.HasSuffix(low, "_spec"),
+		strings.EqualFold(ext, ".py") && strings.HasPrefix(low, "test"):
+		return true
+	}
+	// CamelCase: FooTest.java, FooTests.cs, FooTestCase.php, TestFoo.java
+	if strings.HasSuffix(stem, "Test") || strings.HasSuffix(stem, "Tests") || strings.HasSuffix(stem, "TestCase") {
+		return len(stem) > 4
+	}
+	return len(stem) > 4 && strings.HasPrefix(stem, "Test") && unicode.IsUpper(rune(stem[4]))
+}
+
+// sourceExts are the extensions of files a test runner executes or
+// compiles.
+var sourceExts = map[string]bool{}
+
+func init() {
+	for _, e := range strings.Fields(".go .py .js .jsx .ts .tsx .mjs .cjs .mts .cts .rb .rs .java .kt .kts .scala .groovy .cs .fs .vb .php .sh .bash .zsh .bats .c .cc .cpp .cxx .h .hpp .m .mm .swift .ex .exs .erl .hs .ml .clj .cljs .lua .pl .pm .t .r .jl .dart .zig .nim .vue .svelte .ps1 .elm .cr .feature") {
+		sourceExts[e] = true
+	}
+}
+
+// isText says whether a worktree file reads as text: no NUL byte in its
+// first 8 KiB (a compiled binary has some). A symlink counts: no build
+// writes one, and a test's link to a fixture is frozen with the tests.
+func isText(root *os.Root, p string) bool {
+	data, _, err := wtfile.Head(root, filepath.FromSlash(p), 8<<10)
+	var link *wtfile.SymlinkError
+	return errors.As(err, &link) || err == nil && bytes.IndexByte(data, 0) < 0
 }
 
 // checkScripts are the worktree's files that decide how the test and CI
 // commands judge the work: the scripts they run (`sh ci.sh`,
-// `./run_tests.sh`, `bash -c "tools/check.sh"`, a Makefile for make), the
+// `./run_tests.sh`, `bash -c "tools/check.sh"`, a Makefile for make and
+// the files it includes, a file package.json's scripts run by path), the
 // scripts those run in turn, and a test runner's own configuration
-// (conftest.py, pytest.ini, jest.config.js, …) among paths. Files a
-// command only mentions (`[ -e x ]`) are not among them.
+// (conftest.py, pytest.ini, jest.config.js, .npmrc, .cargo/config.toml,
+// …) among paths. Files a command only mentions (`[ -e x ]`) are not
+// among them.
 func (e *Engine) checkScripts(t *store.Ticket, paths []string) map[string]bool {
 	scripts, _ := e.scanChecks(t, paths)
 	return scripts
@@ -391,7 +492,25 @@ func (e *Engine) checkScripts(t *store.Ticket, paths []string) map[string]bool {
 // scanChecks is checkScripts, also saying whether any command on the way
 // is a package manager that runs package.json's scripts.
 func (e *Engine) scanChecks(t *store.Ticket, paths []string) (scripts map[string]bool, packageManager bool) {
-	out := map[string]bool{}
+	s := e.walkChecks(t, paths, e.testCmd(t), e.ciCmd(t))
+	return s.files, s.packageManager
+}
+
+// checkWalk is what walkChecks found.
+type checkWalk struct {
+	files          map[string]bool
+	packageManager bool
+	// direct are the simple commands run as the command says, by make
+	// from a recipe, or by a package manager from package.json's scripts
+	// (not from a script file, which may set its own PATH): a plain
+	// program name among them not found is the setup's to fix
+	direct [][]string
+}
+
+// walkChecks follows the commands cmds to the files they run.
+func (e *Engine) walkChecks(t *store.Ticket, paths []string, cmds ...string) *checkWalk {
+	w := &checkWalk{files: map[string]bool{}}
+	out := w.files
 	for _, p := range paths {
 		if isRunnerConfig(p) {
 			out[p] = true
@@ -399,11 +518,26 @@ func (e *Engine) scanChecks(t *store.Ticket, paths []string) (scripts map[string
 	}
 	root, err := os.OpenRoot(t.Worktree)
 	if err != nil {
-		return out, false
+		return w
 	}
 	defer root.Close()
-	var scan func(cmds string, depth int)
-	add := func(w string, depth int, shell bool) {
+	// where a path is looked for: from the directory a `cd` went to,
+	// and from the top too (a subshell's cd does not last; more guarded
+	// is safe, less is not)
+	from := func(dir, p string) []string {
+		if dir == "" || strings.HasPrefix(p, "/") {
+			return []string{p}
+		}
+		return []string{path.Join(dir, p), p}
+	}
+	var scan func(cmds string, depth int, dir string, direct bool)
+	const (
+		plain = iota
+		shell
+		makefile
+	)
+	var add func(w string, depth int, kind int, dir string, direct bool)
+	add = func(w string, depth int, kind int, dir string, direct bool) {
 		w = strings.TrimPrefix(path.Clean(strings.TrimPrefix(w, "./")), "./")
 		if w == "" || w == "." || strings.HasPrefix(w, "/") || strings.HasPrefix(w, "..") || strings.ContainsAny(w, "$*?=`") || out[w] {
 			return
@@ -422,32 +556,88 @@ func (e *Engine) scanChecks(t *store.Ticket, paths []string) (scripts map[string
 		}
 		text := string(data)
 		switch {
-		case isMakefile(w):
+		case kind == makefile || isMakefile(w):
+			// a Makefile setting PATH may run its own builds by plain name
+			direct = direct && !strings.Contains(text, "PATH")
 			var recipes []string
 			for _, line := range strings.Split(text, "\n") {
 				if strings.HasPrefix(line, "\t") {
 					recipes = append(recipes, strings.TrimLeft(line, "\t@-+ "))
+					continue
+				}
+				// what it includes is as much the Makefile (SHELL = /bin/true)
+				if f := strings.Fields(line); len(f) > 1 && (f[0] == "include" || f[0] == "-include" || f[0] == "sinclude") {
+					for _, inc := range f[1:] {
+						for _, p := range from(dir, inc) {
+							add(p, depth+1, makefile, dir, direct)
+						}
+					}
 				}
 			}
-			scan(strings.Join(recipes, "\n"), depth+1)
-		case shell || strings.HasSuffix(w, ".sh") || strings.HasSuffix(w, ".bash") || strings.HasPrefix(text, "#!") && strings.Contains(strings.SplitN(text, "\n", 2)[0], "sh"):
-			scan(text, depth+1)
+			scan(strings.Join(recipes, "\n"), depth+1, dir, direct)
+		case kind == shell || strings.HasSuffix(w, ".sh") || strings.HasSuffix(w, ".bash") || strings.HasPrefix(text, "#!") && strings.Contains(strings.SplitN(text, "\n", 2)[0], "sh"):
+			scan(text, depth+1, dir, false)
 		}
 	}
-	scan = func(cmds string, depth int) {
+	addAll := func(p string, depth, kind int, dir string, direct bool) {
+		for _, f := range from(dir, p) {
+			add(f, depth, kind, dir, direct)
+		}
+	}
+	// runScripts scans the package.json scripts a package manager's
+	// command runs, from the package.json where it runs
+	runScripts := func(words []string, depth int, dir string) {
+		names := packageScripts(words)
+		if len(names) == 0 || depth >= 3 {
+			return
+		}
+		for _, d := range from(dir, ".") {
+			data, err := wtfile.ReadLinked(root, filepath.FromSlash(path.Join(d, "package.json")), 4<<20)
+			if err != nil {
+				continue
+			}
+			var pkg struct {
+				Scripts map[string]string `json:"scripts"`
+			}
+			if json.Unmarshal(data, &pkg) != nil {
+				continue
+			}
+			for _, n := range names {
+				for _, s := range []string{"pre" + n, n, "post" + n} {
+					if body, ok := pkg.Scripts[s]; ok {
+						scan(body, depth+1, path.Clean(d), true)
+					}
+				}
+			}
+		}
+	}
+	scan = func(cmds string, depth int, dir string, direct bool) {
+		if dir == "." {
+			dir = ""
+		}
 		// quotes go: `bash -c "./ci.sh --fast"` runs ./ci.sh
 		cmds = strings.NewReplacer(`"`, " ", "'", " ").Replace(cmds)
 		for _, words := range commandWords(cmds) {
 			if strings.HasPrefix(words[0], "#") {
 				continue
 			}
+			if direct {
+				w.direct = append(w.direct, words)
+			}
 			if packageManagers[path.Base(words[0])] {
-				packageManager = true
+				w.packageManager = true
+				runScripts(words, depth, dir)
 			}
 			switch prog := words[0]; {
+			case prog == "cd":
+				if len(words) > 1 && !strings.HasPrefix(words[1], "/") && !strings.HasPrefix(words[1], "-") {
+					dir = path.Join(dir, words[1])
+				} else {
+					dir = "?" // unknown: only the top is looked in
+				}
 			case prog == "make":
 				for _, m := range []string{"GNUmakefile", "makefile", "Makefile"} {
-					add(m, depth, false)
+					addAll(m, depth, makefile, dir, direct)
 				}
 			case interpreters[prog] && strings.HasPrefix(prog, "python") && slices.Contains(words, "-m"):
 				// `python -m unittest` looks in the directory it runs in
@@ -455,32 +645,73 @@ func (e *Engine) scanChecks(t *store.Ticket, paths []string) (scripts map[string
 				if i := slices.Index(words, "-m"); i+1 < len(words) {
 					mod := words[i+1]
 					top, _, _ := strings.Cut(mod, ".")
-					dir := strings.ReplaceAll(mod, ".", "/")
-					for _, f := range []string{top + ".py", top + "/__init__.py", dir + ".py", dir + "/__main__.py"} {
-						add(f, depth, false)
+					d := strings.ReplaceAll(mod, ".", "/")
+					for _, f := range []string{top + ".py", top + "/__init__.py", d + ".py", d + "/__main__.py"} {
+						addAll(f, depth, plain, dir, false)
 					}
 				}
 			case interpreters[prog]:
-				shell := shells[prog]
-				for _, w := range words[1:] {
-					if !strings.HasPrefix(w, "-") {
-						add(w, depth, shell)
+				kind := plain
+				if shells[prog] {
+					kind = shell
+				}
+				for _, a := range words[1:] {
+					if !strings.HasPrefix(a, "-") {
+						addAll(a, depth, kind, dir, false)
 						break
 					}
 				}
 			case prog == "." || prog == "source":
 				if len(words) > 1 {
-					add(words[1], depth, true)
+					addAll(words[1], depth, shell, dir, false)
 				}
 			default:
-				add(prog, depth, false)
+				addAll(prog, depth, plain, dir, false)
 			}
 		}
 	}
-	for _, cmd := range []string{e.testCmd(t), e.ciCmd(t)} {
-		scan(cmd, 0)
+	for _, cmd := range cmds {
+		scan(cmd, 0, "", true)
 	}
-	return out, packageManager
+	return w
+}
+
+// packageScripts are the package.json scripts a package manager's
+// command (npm test, npm run lint, yarn build, pnpm ci, npm ci) runs,
+// without their pre and post scripts.
+func packageScripts(words []string) []string {
+	pm := path.Base(words[0])
+	var args []string
+	for _, a := range words[1:] {
+		if !strings.HasPrefix(a, "-") {
+			args = append(args, a)
+		}
+	}
+	if pm == "npx" {
+		return nil // runs a package's program, not a script
+	}
+	if len(args) == 0 {
+		if pm == "npm" {
+			return nil
+		}
+		args = []string{"install"} // a bare yarn, pnpm or bun installs
+	}
+	switch args[0] {
+	case "run", "run-script", "rum", "urn":
+		if len(args) > 1 {
+			return []string{args[1]}
+		}
+		return nil
+	case "test", "t", "tst":
+		return []string{"test"}
+	case "install", "i", "ci", "add", "isntall":
+		// the lifecycle scripts an install runs
+		return []string{"install", "prepare"}
+	case "exec", "x", "dlx", "create", "init":
+		return nil
+	}
+	// yarn, pnpm and bun run a script named as the command
+	return []string{args[0]}
 }
 
 var (
@@ -500,12 +731,21 @@ func isMakefile(p string) bool {
 }
 
 // isRunnerConfig is a test runner's own configuration: what it runs, and
-// how (a conftest.py hook can pass every test).
+// how (a conftest.py hook can pass every test, an .npmrc's
+// script-shell=/bin/true every npm script, a .cargo/config.toml's
+// runner = "true" every cargo test).
 func isRunnerConfig(p string) bool {
 	base := strings.ToLower(path.Base(p))
 	switch base {
-	case "conftest.py", "pytest.ini", "tox.ini", "noxfile.py", ".rspec", "phpunit.xml", "phpunit.xml.dist", ".mocharc", "karma.conf.js":
+	case "conftest.py", "pytest.ini", "tox.ini", "noxfile.py", ".rspec", "phpunit.xml", "phpunit.xml.dist", ".mocharc", "karma.conf.js",
+		".npmrc", ".yarnrc", ".yarnrc.yml", ".pnpmfile.cjs", "bunfig.toml":
 		return true
+	case "config", "config.toml":
+		// cargo reads .cargo/config(.toml) of every directory up from
+		// where it runs
+		return strings.EqualFold(path.Base(path.Dir(p)), ".cargo")
+	case "nextest.toml":
+		return strings.EqualFold(path.Base(path.Dir(p)), ".config")
 	}
 	for _, prefix := range []string{"jest.config.", "vitest.config.", ".mocharc.", "karma.conf.", "playwright.config.", "cypress.config."} {
 		if strings.HasPrefix(base, prefix) {
@@ -644,40 +884,220 @@ func (e *Engine) touchedScripts(t *store.Ticket, changed []string) []string {
 // isTestSource is a test file a test runner executes, not what a run
 // leaves beside the tests (caches, snapshots, reports).
 func isTestSource(p string) bool {
-	switch strings.ToLower(path.Ext(p)) {
-	case ".go", ".py", ".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs", ".rb", ".rs", ".java", ".kt", ".scala", ".cs", ".php", ".sh", ".bash", ".c", ".cc", ".cpp", ".h", ".swift", ".ex", ".exs":
-		return isTestFile(p)
+	return isTestFile(p)
+}
+
+// rustTestsSum marks a TestFiles hash that covers only the Rust test
+// items of a source file (rustTestItems), not the whole file: the code
+// phase must change the rest of that file, never its tests.
+const rustTestsSum = "rust-tests:"
+
+// rustTestsHash is rustTestsSum and the hash of data's Rust test items;
+// "" when it has none.
+func rustTestsHash(data []byte) string {
+	items := rustTestItems(string(data))
+	if items == "" {
+		return ""
 	}
-	return false
+	sum := sha256.Sum256([]byte(items))
+	return rustTestsSum + hex.EncodeToString(sum[:])
+}
+
+// rustTestItems is the text of a Rust file's test items, each from its
+// #[cfg(test)] or #[test] (or #[tokio::test], …) attribute, with the
+// attribute and doc lines just above it, to the brace that closes the
+// item (a `mod tests { … }`, a test fn) or its `;`. Limits: only
+// attributes that open a line are seen (not #[cfg(all(test, x))], nor
+// tests a macro makes); braces are matched by a small lexer that knows
+// comments, strings, raw strings and chars; an item left open runs to
+// the end of the file, so more is frozen, never less.
+func rustTestItems(src string) string {
+	var b strings.Builder
+	var starts []int
+	for off := 0; off < len(src); {
+		starts = append(starts, off)
+		i := strings.IndexByte(src[off:], '\n')
+		if i < 0 {
+			break
+		}
+		off += i + 1
+	}
+	line := func(i int) string {
+		end := len(src)
+		if i+1 < len(starts) {
+			end = starts[i+1]
+		}
+		return strings.TrimSpace(src[starts[i]:end])
+	}
+	taken := 0 // src before it is in an item already
+	for i, off := range starts {
+		if off < taken || !isRustTestAttr(line(i)) {
+			continue
+		}
+		first := i
+		for first > 0 && starts[first-1] >= taken && (strings.HasPrefix(line(first-1), "#[") || strings.HasPrefix(line(first-1), "///")) {
+			first--
+		}
+		end := rustItemEnd(src, off)
+		b.WriteString(src[starts[first]:end])
+		b.WriteString("\n")
+		taken = end
+	}
+	return b.String()
+}
+
+// isRustTestAttr says whether a trimmed line opens with a test attribute.
+func isRustTestAttr(line string) bool {
+	if strings.HasPrefix(line, "#[cfg(test)]") {
+		return true
+	}
+	rest, ok := strings.CutPrefix(line, "#[")
+	if !ok {
+		return false
+	}
+	name := rest
+	if i := strings.IndexAny(rest, "]("); i >= 0 {
+		name = rest[:i]
+	}
+	name = strings.TrimSpace(name)
+	return name == "test" || strings.HasSuffix(name, "::test")
+}
+
+// rustItemEnd is where the item starting at from ends: after the line of
+// the brace closing its first block, or of a `;` outside any.
+func rustItemEnd(src string, from int) int {
+	lineEnd := func(i int) int {
+		if j := strings.IndexByte(src[i:], '\n'); j >= 0 {
+			return i + j + 1
+		}
+		return len(src)
+	}
+	depth := 0
+	for i := from; i < len(src); i++ {
+		switch c := src[i]; {
+		case strings.HasPrefix(src[i:], "//"):
+			i = lineEnd(i) - 1
+		case strings.HasPrefix(src[i:], "/*"):
+			// block comments nest in Rust
+			n := 0
+			for ; i < len(src); i++ {
+				if strings.HasPrefix(src[i:], "/*") {
+					n++
+					i++
+				} else if strings.HasPrefix(src[i:], "*/") {
+					n--
+					i++
+					if n == 0 {
+						break
+					}
+				}
+			}
+		case c == 'r' && (i == 0 || !isIdentByte(src[i-1]) || src[i-1] == 'b' && (i == 1 || !isIdentByte(src[i-2]))) && i+1 < len(src) && (src[i+1] == '"' || src[i+1] == '#'):
+			j := i + 1
+			for j < len(src) && src[j] == '#' {
+				j++
+			}
+			if j < len(src) && src[j] == '"' {
+				closing := `"` + src[i+1:j]
+				if k := strings.Index(src[j+1:], closing); k >= 0 {
+					i = j + 1 + k + len(closing) - 1
+				} else {
+					return len(src)
+				}
+			}
+		case c == '"':
+			for i++; i < len(src) && src[i] != '"'; i++ {
+				if src[i] == '\\' {
+					i++
+				}
+			}
+		case c == '\'':
+			// a char literal ('{', '\'', 'é'), or a lifetime ('a)
+			if i+1 < len(src) && src[i+1] == '\\' {
+				if k := strings.IndexByte(src[min(i+3, len(src)):], '\''); k >= 0 {
+					i += 3 + k
+				}
+			} else if _, n := utf8.DecodeRuneInString(src[i+1:]); i+1+n < len(src) && src[i+1+n] == '\'' {
+				i += 1 + n
+			}
+		case c == '{':
+			depth++
+		case c == '}':
+			depth--
+			if depth <= 0 {
+				return lineEnd(i)
+			}
+		case c == ';' && depth == 0:
+			return lineEnd(i)
+		}
+	}
+	return len(src)
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// newRustTests is the rustTestsHash of a changed .rs file whose test
+// items differ from the base branch's (new, or changed), "" when they do
+// not. (Against the base's tip: a base that moved on may make them
+// differ without this branch writing any; the red run still must fail.)
+func (e *Engine) newRustTests(ctx context.Context, t *store.Ticket, root *os.Root, f string) string {
+	data, err := wtfile.Read(root, filepath.FromSlash(f), 4<<20)
+	if err != nil {
+		return ""
+	}
+	now := rustTestsHash(data)
+	if now == "" {
+		return ""
+	}
+	if before, err := e.repo.ShowFile(ctx, t.Worktree, t.BaseBranch, f); err == nil && rustTestsHash(before) == now {
+		return ""
+	}
+	return now
 }
 
 // testFiles are the test files on the branch that differ from the base,
-// with their hashes, and the check scripts changed with them. It stages
-// the worktree: the tests commit is what was checked, without what the red
-// test run leaves behind.
-func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (files map[string]string, changed []string, err error) {
+// with their hashes (a .rs file given tests inline: the hash of its test
+// items, marked rustTestsSum), and the check scripts changed with them,
+// also among files. It stages the worktree: the tests commit is what was
+// checked, without what the red test run leaves behind.
+func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (files map[string]string, scripts, changed []string, err error) {
 	changed, err = e.repo.StageAll(ctx, t.Worktree, t.BaseBranch)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	root, err := os.OpenRoot(t.Worktree)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer root.Close()
 	var tests []string
+	inline := map[string]string{}
 	for _, f := range changed {
-		if isTestFile(f) {
+		switch {
+		case isTestFile(f), testNamed(f) && !sourceExts[strings.ToLower(path.Ext(f))] && isText(root, f):
 			tests = append(tests, f)
+		case strings.EqualFold(path.Ext(f), ".rs"):
+			if sum := e.newRustTests(ctx, t, root, f); sum != "" {
+				inline[f] = sum
+			}
 		}
 	}
-	if len(tests) == 0 {
-		return nil, changed, nil
+	if len(tests) == 0 && len(inline) == 0 {
+		return nil, nil, changed, nil
 	}
 	// how the tests are run may be part of writing them (a Makefile
 	// target, a conftest.py fixture): frozen with them from here on
 	for _, f := range e.touchedScripts(t, changed) {
-		if !slices.Contains(tests, f) {
+		if _, ok := inline[f]; !ok && !slices.Contains(tests, f) {
 			tests = append(tests, f)
+			scripts = append(scripts, f)
 		}
 	}
 	files, err = e.repo.HashFiles(t.Worktree, tests)
-	return files, changed, err
+	maps.Copy(files, inline)
+	return files, scripts, changed, err
 }
 
 // maxMarkedBytes caps the conflicted files read for markers.
@@ -729,18 +1149,62 @@ func (e *Engine) npmScriptsChanged(ctx context.Context, t *store.Ticket, file st
 		}
 		return canon.String(), true
 	}
+	return e.partChanged(ctx, t, file, "package.json", scripts)
+}
+
+// cargoSettingsChanged says whether the worktree's Cargo.toml says other
+// than its last commit about what cargo builds and tests: anything but
+// its dependencies ([dependencies], [dev-dependencies], [target.*],
+// [patch], [workspace.dependencies]) and package metadata. So [lib]
+// test/harness, [[test]], autotests, [features], [profile.test], a
+// build script and workspace members are guarded; a dependency the fix
+// needs is not. (A [patch] pointing at a crate the code writes is not
+// seen.)
+func (e *Engine) cargoSettingsChanged(ctx context.Context, t *store.Ticket, file string) bool {
+	settings := func(data []byte) (string, bool) {
+		var doc map[string]any
+		if toml.Unmarshal(data, &doc) != nil {
+			return "", false
+		}
+		for _, k := range []string{"dependencies", "dev-dependencies", "build-dependencies", "target", "patch", "replace", "badges"} {
+			delete(doc, k)
+		}
+		if pkg, ok := doc["package"].(map[string]any); ok {
+			kept := map[string]any{}
+			for _, k := range []string{"build", "links", "autotests", "autobins", "autolib", "autoexamples", "autobenches", "workspace", "default-run"} {
+				if v, ok := pkg[k]; ok {
+					kept[k] = v
+				}
+			}
+			doc["package"] = kept
+		}
+		if ws, ok := doc["workspace"].(map[string]any); ok {
+			delete(ws, "dependencies")
+			delete(ws, "package")
+			delete(ws, "metadata")
+		}
+		out, err := json.Marshal(doc) // map keys sorted
+		return string(out), err == nil
+	}
+	return e.partChanged(ctx, t, file, "Cargo.toml", settings)
+}
+
+// partChanged says whether part (ok false: unreadable) of the worktree's
+// file differs from its last commit's. A new file is a change at the top
+// (top: its name there), not below it: a new package the code adds.
+func (e *Engine) partChanged(ctx context.Context, t *store.Ticket, file, top string, part func([]byte) (string, bool)) bool {
 	data, err := wtfile.ReadIn(t.Worktree, filepath.FromSlash(file), 4<<20)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false // deleted: nothing runs
 	}
 	if err != nil {
 		// a link (npm follows it) or a huge file in place of a changed
-		// package.json: not read, so counted as a change
+		// one: not read, so counted as a change
 		return true
 	}
-	now, nowOK := scripts(data)
+	now, nowOK := part(data)
 	// the last commit, or after the base was merged in with a conflict in
-	// package.json (markers: no JSON), either side of that merge
+	// the file (markers: unreadable), either side of that merge
 	existed := false
 	for _, rev := range []string{"HEAD", "HEAD^1", "HEAD^2"} {
 		data, err := e.repo.ShowFile(ctx, t.Worktree, rev, file)
@@ -748,7 +1212,7 @@ func (e *Engine) npmScriptsChanged(ctx context.Context, t *store.Ticket, file st
 			continue
 		}
 		existed = true
-		before, ok := scripts(data)
+		before, ok := part(data)
 		if before == now && ok == nowOK {
 			return false
 		}
@@ -759,7 +1223,7 @@ func (e *Engine) npmScriptsChanged(ctx context.Context, t *store.Ticket, file st
 	// a new package.json below the root is a new package (a workspace
 	// member the code adds): its scripts are its own; a new root one is
 	// what npm test now runs
-	return existed || path.Clean(file) == "package.json"
+	return existed || path.Clean(file) == top
 }
 
 // runsNpm says whether the test or CI command goes through a package
@@ -784,7 +1248,7 @@ func (e *Engine) acceptedTestFiles(ctx context.Context, t *store.Ticket, ps *sto
 		}
 	}
 	// what is in the worktree is what gets committed
-	files, _, err := e.testFiles(ctx, t)
+	files, _, _, err := e.testFiles(ctx, t)
 	return files, err
 }
 
@@ -793,13 +1257,21 @@ func (e *Engine) onDisk(t *store.Ticket, files map[string]string) bool {
 	return len(e.changedFiles(t.Worktree, files)) == 0
 }
 
-// changedTestFiles lists frozen test files whose content differs now.
+// changedTestFiles lists frozen test files whose content differs now (a
+// .rs file's frozen test items named as such).
 func (e *Engine) changedTestFiles(t *store.Ticket) []string {
-	return e.changedFiles(t.Worktree, t.TestFiles)
+	names := e.changedFiles(t.Worktree, t.TestFiles)
+	for i, n := range names {
+		if strings.HasPrefix(t.TestFiles[n], rustTestsSum) {
+			names[i] = n + "'s #[cfg(test)]/#[test] items"
+		}
+	}
+	return names
 }
 
 // changedFiles lists, sorted, the files whose content in the worktree is
-// not the version hashed in files (all of them when they cannot be read).
+// not the version hashed in files (all of them when they cannot be read);
+// of a rustTestsSum hash, only the file's test items are compared.
 func (e *Engine) changedFiles(wt string, files map[string]string) []string {
 	if len(files) == 0 {
 		return nil
@@ -813,9 +1285,23 @@ func (e *Engine) changedFiles(wt string, files map[string]string) []string {
 	if err != nil {
 		return names
 	}
+	root, err := os.OpenRoot(wt)
+	if err != nil {
+		return names
+	}
+	defer root.Close()
 	var changed []string
 	for _, n := range names {
-		if now[n] != files[n] {
+		got := now[n]
+		if strings.HasPrefix(files[n], rustTestsSum) {
+			// gone, a link or too large: not the tests frozen
+			data, err := wtfile.Read(root, filepath.FromSlash(n), 4<<20)
+			got = ""
+			if err == nil {
+				got = rustTestsHash(data)
+			}
+		}
+		if got != files[n] {
 			changed = append(changed, n)
 		}
 	}
@@ -853,6 +1339,8 @@ func fileBodies(dir string, files map[string]string, limit int) string {
 			fmt.Fprintf(&b, "### %s\n\n(symlink to %s)\n\n", n, link.Target)
 		case errors.As(err, &special):
 			fmt.Fprintf(&b, "### %s\n\n(%s, not a regular file)\n\n", n, special.Mode.Type())
+		case err == nil && strings.HasPrefix(files[n], rustTestsSum):
+			fmt.Fprintf(&b, "### %s\n\n(only its #[cfg(test)] and #[test] items are frozen tests; the rest of the file is code)\n\n```\n%s\n```\n\n", n, cut(string(data), limit, false))
 		case err == nil:
 			fmt.Fprintf(&b, "### %s\n\n```\n%s\n```\n\n", n, cut(string(data), limit, false))
 		}
@@ -934,10 +1422,12 @@ func (e *Engine) runCheck(ctx context.Context, t *store.Ticket, name, command st
 		c.NotRun = store.NotRunTimedOut + " after " + timeout.String()
 		c.Output += fmt.Sprintf("\n[timed out after %s]", timeout)
 	case res.ExitCode == 127 && argv[0] == "sh" && (!tools.Resolves(command, dir) || notFoundProgram(command, res.Output) != ""),
-		res.ExitCode == 1 && missingModule(command, res.Output, dir) != "":
+		res.ExitCode == 1 && missingModule(command, res.Output, dir) != "",
+		res.ExitCode != 0 && e.notFoundRunner(t, command, res.Output) != "":
 		// the shell's "not found" of the command's own program (or
-		// Python's of the module it runs), not a test's exit status (a
-		// test may well run a tool not built yet)
+		// Python's of the module it runs, or of the runner its Makefile
+		// or package.json runs), not a test's exit status (a test may
+		// well run a tool not built yet)
 		c.NotRun = "was not found"
 	}
 	return c

@@ -1,0 +1,402 @@
+package engine
+
+import (
+	"context"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"agent-tui/engine/config"
+	"agent-tui/engine/oaitest"
+	"agent-tui/store"
+)
+
+// Test files are recognised by each ecosystem's default conventions, and
+// only as source: a compiled build/test_abs is not a test.
+func TestTestFileNamesFollowEachEcosystem(t *testing.T) {
+	for p, want := range map[string]bool{
+		"src/slugify_test.js":      true, // node --test: *_test.js
+		"test-slugify.js":          true, // node --test: test-*.js
+		"lib/slugify-test.mjs":     true,
+		"test.js":                  true,
+		"web/slugify.test.ts":      true,
+		"web/slugify.spec.tsx":     true,
+		"web/__tests__/a.js":       true,
+		"calc/tests.py":            true, // Django, unittest's test*.py
+		"calc/testcalc.py":         true,
+		"tests/test_clamp.py":      true,
+		"calc/clamp_test.py":       true,
+		"src/tests.rs":             true, // cargo: `mod tests;`
+		"tests/clamp.rs":           true,
+		"pkg/x_test.go":            true,
+		"spec/models/user_spec.rb": true,
+		"src/FooTest.java":         true,
+		"src/TestFoo.java":         true,
+		"Tests/FooTests.swift":     true,
+		"tests/test_clamp.c":       true,
+		"build/test_abs":           false, // no source extension
+		"test/fixture.png":         false,
+		"src/index.js":             false,
+		"src/latest.js":            false,
+		"src/contest.py":           false,
+		"src/Testament.java":       false,
+		"src/lib.rs":               false,
+		"docs/testing.md":          false,
+		"run_tests.sh":             false, // the runner, not a test
+	} {
+		if got := isTestFile(p); got != want {
+			t.Errorf("isTestFile(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+// ecoScript is the developer on a project of its own: the first tests
+// attempt makes tests' calls, the nth code attempt code[n-1]'s (the last
+// again after).
+func ecoScript(tests func(id string) []oaitest.ToolCall, code ...func(id string) []oaitest.ToolCall) script {
+	var c counter
+	return func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		switch {
+		case phase == "tests" && toolTurns(r) == 0 && tests != nil:
+			return oaitest.Reply{ToolCalls: tests(id)}
+		case phase == "code" && toolTurns(r) == 0 && len(code) > 0:
+			n := min(c.inc("code"), len(code))
+			return oaitest.Reply{ToolCalls: code[n-1](id)}
+		case (phase == "tests" || phase == "code") && toolTurns(r) > 0:
+			return oaitest.Reply{Text: "Done."}
+		}
+		return developer(r, phase)
+	}
+}
+
+func calls(cs ...oaitest.ToolCall) func(string) []oaitest.ToolCall {
+	return func(string) []oaitest.ToolCall { return cs }
+}
+
+func needTools(t *testing.T, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			t.Skip(n + " is not installed")
+		}
+	}
+}
+
+var (
+	nodeProject = map[string]string{
+		"package.json": `{"name": "strutil", "version": "1.0.0", "scripts": {"test": "node --test"}}` + "\n",
+		"src/index.js": "'use strict';\nfunction slugify(s) {\n  return s.trim().replace(/\\s+/g, '-');\n}\nmodule.exports = { slugify };\n",
+	}
+	nodeTest = "'use strict';\nconst test = require('node:test');\nconst assert = require('node:assert');\nconst { slugify } = require('%s');\ntest('slugify lowercases', () => {\n  assert.strictEqual(slugify('Hello World'), 'hello-world');\n});\n"
+	nodeFix  = writeCall("fix", "src/index.js", "'use strict';\nfunction slugify(s) {\n  return s.trim().toLowerCase().replace(/\\s+/g, '-');\n}\nmodule.exports = { slugify };\n")
+
+	pyProject = map[string]string{
+		"calc/__init__.py": "def clamp(x, lo, hi):\n    return max(lo, x)\n",
+	}
+	pyTest = "import unittest\nfrom calc import clamp\n\n\nclass TestClamp(unittest.TestCase):\n    def test_upper(self):\n        self.assertEqual(clamp(15, 0, 10), 10)\n"
+	pyFix  = writeCall("fix", "calc/__init__.py", "def clamp(x, lo, hi):\n    return min(hi, max(lo, x))\n")
+
+	rustProject = map[string]string{
+		"Cargo.toml": "[package]\nname = \"ranges\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+		"src/lib.rs": rustLib("if x < lo { lo } else { x }", ""),
+	}
+	rustInline = "\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn clamps_upper_bound() {\n        // braces in text: \"}\" '{'\n        assert_eq!(clamp(15, 0, 10), 10);\n    }\n}\n"
+	rustFixed  = "if x < lo { lo } else if x > hi { hi } else { x }"
+)
+
+func rustLib(body, tests string) string {
+	return "pub fn clamp(x: i64, lo: i64, hi: i64) -> i64 {\n    " + body + "\n}\n\npub fn double(x: i64) -> i64 {\n    x * 2\n}\n" + tests
+}
+
+// The tests phase takes the test files each ecosystem's runner finds by
+// default (node --test's *_test.js and test-*.js, unittest's tests.py,
+// cargo's src/tests.rs and inline #[cfg(test)] modules), and the ticket
+// goes through: red, then green once code fixes the source.
+func TestTestsPhaseTakesEachEcosystemsTests(t *testing.T) {
+	cases := []struct {
+		name, command string
+		tools         []string
+		project       map[string]string
+		tests         []oaitest.ToolCall
+		fix           oaitest.ToolCall
+		frozen        string
+	}{
+		{"node *_test.js", "npm test", []string{"node", "npm"}, nodeProject,
+			[]oaitest.ToolCall{writeCall("t", "src/slugify_test.js", strings.Replace(nodeTest, "%s", "./index.js", 1))}, nodeFix, "src/slugify_test.js"},
+		{"node test-*.js", "npm test", []string{"node", "npm"}, nodeProject,
+			[]oaitest.ToolCall{writeCall("t", "test-slugify.js", strings.Replace(nodeTest, "%s", "./src/index.js", 1))}, nodeFix, "test-slugify.js"},
+		{"django tests.py", "python3 -m unittest", []string{"python3"}, pyProject,
+			[]oaitest.ToolCall{writeCall("t", "calc/tests.py", pyTest)}, pyFix, "calc/tests.py"},
+		{"rust src/tests.rs", "cargo test --offline", []string{"cargo"}, rustProject,
+			[]oaitest.ToolCall{
+				writeCall("t", "src/tests.rs", "use super::*;\n\n#[test]\nfn clamps_upper_bound() {\n    assert_eq!(clamp(15, 0, 10), 10);\n}\n"),
+				writeCall("m", "src/lib.rs", rustLib("if x < lo { lo } else { x }", "\n#[cfg(test)]\nmod tests;\n")),
+			},
+			writeCall("fix", "src/lib.rs", rustLib(rustFixed, "\n#[cfg(test)]\nmod tests;\n")), "src/tests.rs"},
+		{"rust inline tests", "cargo test --offline", []string{"cargo"}, rustProject,
+			[]oaitest.ToolCall{writeCall("t", "src/lib.rs", rustLib("if x < lo { lo } else { x }", rustInline))},
+			writeCall("fix", "src/lib.rs", rustLib(rustFixed, rustInline)), "src/lib.rs"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			needTools(t, c.tools...)
+			h := newHarnessOn(t, c.project, "", ecoScript(calls(c.tests...), calls(c.fix)))
+			h.cfg.TestCommand = c.command
+			h.runLimit = 3 * 60e9
+			id := h.add("hotfix", "fix it", false)
+			h.runIdle()
+			tk := h.ticket(id)
+			if tk.Status != store.StatusDone {
+				t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+			}
+			if _, ok := tk.TestFiles[c.frozen]; !ok {
+				t.Fatalf("%s not among the tests: %v", c.frozen, tk.TestFiles)
+			}
+			if a := h.phase(id, "tests").Attempts; len(a) != 1 {
+				t.Fatalf("tests attempts %+v", a)
+			}
+			if a := h.phase(id, "code").Attempts; len(a) != 1 {
+				t.Fatalf("code attempts %+v", a)
+			}
+		})
+	}
+}
+
+// Rust tests written inline freeze only the test items: code changes the
+// rest of src/lib.rs, not the tests (nor takes them out).
+func TestCodeMayNotChangeInlineRustTests(t *testing.T) {
+	needTools(t, "cargo")
+	weakened := strings.Replace(rustInline, "assert_eq!(clamp(15, 0, 10), 10);", "assert!(true);", 1)
+	h := newHarnessOn(t, rustProject, "", ecoScript(
+		calls(writeCall("t", "src/lib.rs", rustLib("if x < lo { lo } else { x }", rustInline))),
+		calls(writeCall("w", "src/lib.rs", rustLib(rustFixed, weakened))),
+		calls(writeCall("fix", "src/lib.rs", rustLib(rustFixed, rustInline)))))
+	h.cfg.TestCommand = "cargo test --offline"
+	h.runLimit = 3 * 60e9
+	id := h.add("hotfix", "fix clamp", false)
+	h.runIdle()
+	a := h.firstFailedThenDone(id, "code", "were changed (src/lib.rs's #[cfg(test)]/#[test] items)")
+	if len(a) != 2 {
+		t.Fatalf("code attempts %+v", a)
+	}
+	// code is told what of the file it may change
+	var told bool
+	for _, r := range h.firstTurns("code") {
+		told = told || strings.Contains(userText(r), "only its #[cfg(test)] and #[test] items are frozen tests")
+	}
+	if !told {
+		t.Fatal("code was not told the rest of src/lib.rs is its to change")
+	}
+}
+
+// The test items of a Rust file: cfg(test) modules and #[test] fns with
+// their attributes, to the matching brace past braces in strings, chars
+// and comments; nothing else.
+func TestRustTestItems(t *testing.T) {
+	src := "//! crate\npub fn f() -> &'static str { \"}\" }\n\n/// doc\n#[test]\n#[should_panic(expected = \"{\")]\nfn top() { let c = '}'; let s = r#\"}\"#; /* } /* nested } */ */ panic!(\"{\") }\n\npub fn g<'a>(x: &'a str) -> &'a str { x }\n\n#[cfg(test)]\nmod tests;\n"
+	got := rustTestItems(src)
+	want := "/// doc\n#[test]\n#[should_panic(expected = \"{\")]\nfn top() { let c = '}'; let s = r#\"}\"#; /* } /* nested } */ */ panic!(\"{\") }\n\n#[cfg(test)]\nmod tests;\n\n"
+	if got != want {
+		t.Fatalf("items\n%q\nwant\n%q", got, want)
+	}
+	if rustTestsHash([]byte(rustLib("x", ""))) != "" {
+		t.Fatal("a file without tests has test items")
+	}
+	a, b := rustTestsHash([]byte(rustLib("x", rustInline))), rustTestsHash([]byte(rustLib(rustFixed, rustInline)))
+	if a == "" || a != b {
+		t.Fatalf("the code around the tests changed their hash: %q %q", a, b)
+	}
+	// an item left open runs to the end: more frozen, not less
+	if got := rustTestItems("#[cfg(test)]\nmod tests {\n    fn x() {\n"); !strings.HasSuffix(got, "fn x() {\n\n") {
+		t.Fatalf("open item %q", got)
+	}
+}
+
+// A compiled test binary is not a test file: not taken for the tests
+// written, not frozen, so code's rebuild of it is no change to the tests.
+func TestBinaryTestOutputIsNoTestFile(t *testing.T) {
+	build := func(v string) func(string) []oaitest.ToolCall {
+		return func(id string) []oaitest.ToolCall {
+			return []oaitest.ToolCall{{ID: "b", Name: "run_command", Args: `{"command": "mkdir -p build && printf '\\177ELF\\000\\001` + v + `' > build/test_abs"}`}}
+		}
+	}
+	h := newHarness(t, "", ecoScript(
+		func(id string) []oaitest.ToolCall {
+			return append(build("1")(id), writeCall("t", "tests/"+id+"_test.sh", "grep -q 'done "+id+"' src/"+id+".txt\n"))
+		},
+		func(id string) []oaitest.ToolCall {
+			return append(build("2")(id), writeCall("c", "src/"+id+".txt", "done "+id+"\n"))
+		}))
+	id := h.add("hotfix", "builds a binary", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusDone {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	if _, ok := tk.TestFiles["build/test_abs"]; ok || len(tk.TestFiles) != 1 {
+		t.Fatalf("frozen %v", tk.TestFiles)
+	}
+}
+
+// Files written but not taken for tests are named in the objection, with
+// what names count.
+func TestUnrecognisedTestsAreNamed(t *testing.T) {
+	var c counter
+	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if id := ticketOf(r); phase == "tests" && toolTurns(r) == 0 && c.inc("tests") == 1 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("t", "checks/"+id+".sh", "grep -q done src/"+id+".txt\n")}}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "misnamed tests", false)
+	h.runIdle()
+	a := h.firstFailedThenDone(id, "tests", "the files changed (checks/"+id+".sh) are not test files by name; test files are files under tests/")
+	if obj := strings.Join(a[0].Verdict.Objections, " "); strings.Contains(obj, "written exactly as it already is") {
+		t.Fatalf("objection %q", obj)
+	}
+}
+
+// How a runner is configured or started is no more the code's to change
+// than the scripts the commands run: .npmrc (script-shell), a
+// .cargo/config.toml (runner), a file a Makefile includes (SHELL), a
+// script package.json's test script runs by path, Cargo.toml's test
+// settings (autotests).
+func TestCodeMayNotChangeHowRunnersRun(t *testing.T) {
+	cargo := "[package]\nname = \"ranges\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"
+	cases := []struct {
+		name, command string
+		tools         []string
+		extra         map[string]string
+		cheat         oaitest.ToolCall
+		want          string
+	}{
+		{".npmrc", "", nil, nil, writeCall("x", ".npmrc", "script-shell=/bin/true\n"), "(.npmrc)"},
+		{"cargo config", "", nil, nil, writeCall("x", ".cargo/config.toml", "[target.x86_64-unknown-linux-gnu]\nrunner = \"true\"\n"), "(.cargo/config.toml)"},
+		{"a Makefile's include", "make test", []string{"make"}, map[string]string{"Makefile": "-include local.mk\n\ntest:\n\tsh run_tests.sh\n"},
+			writeCall("x", "local.mk", "SHELL = /bin/true\n"), "(local.mk)"},
+		{"a script package.json runs", "npm test", []string{"node", "npm"}, map[string]string{
+			"package.json":         `{"name": "x", "version": "1.0.0", "scripts": {"test": "node scripts/run-tests.js"}}` + "\n",
+			"scripts/run-tests.js": "require('child_process').execSync('sh run_tests.sh', {stdio: 'inherit'});\n",
+		}, writeCall("x", "scripts/run-tests.js", "process.exit(0);\n"), "(scripts/run-tests.js)"},
+		{"Cargo.toml's autotests", "", nil, map[string]string{"Cargo.toml": cargo},
+			writeCall("x", "Cargo.toml", strings.Replace(cargo, "edition = \"2021\"\n", "edition = \"2021\"\nautotests = false\n", 1)), "(Cargo.toml's build and test settings"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			needTools(t, c.tools...)
+			project := maps.Clone(shellProject)
+			maps.Copy(project, c.extra)
+			h := newHarnessOn(t, project, "", firstCodeAlso(c.cheat))
+			if c.command != "" {
+				h.cfg.TestCommand = c.command
+			}
+			id := h.add("hotfix", "checks less", false)
+			h.runIdle()
+			h.firstFailedThenDone(id, "code", "the files the test and CI commands run were changed "+c.want)
+		})
+	}
+}
+
+// A dependency is the code's to add to Cargo.toml; what cargo test builds
+// and runs is not.
+func TestCargoSettingsAreGuardedNotItsDependencies(t *testing.T) {
+	cargo := "[package]\nname = \"ranges\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n"
+	h := newHarnessOn(t, map[string]string{"Cargo.toml": cargo}, "", developer)
+	tk := &store.Ticket{Worktree: h.dir}
+	ctx := context.Background()
+	for body, want := range map[string]bool{
+		cargo + "libc = \"0.2\"\n": false,
+		strings.Replace(cargo, "0.1.0", "0.2.0", 1) + "\n[dev-dependencies]\nx = \"1\"\n": false,
+		cargo + "\n[lib]\ntest = false\n":                                                 true,
+		cargo + "\n[profile.test]\ndebug-assertions = false\n":                            true,
+		cargo + "\n[[test]]\nname = \"clamp\"\nharness = false\n":                         true,
+		strings.Replace(cargo, "edition", "build = \"gen.rs\"\nedition", 1):               true,
+		"[package\n": true,
+	} {
+		if err := os.WriteFile(filepath.Join(h.dir, "Cargo.toml"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.eng.cargoSettingsChanged(ctx, tk, "Cargo.toml"); got != want {
+			t.Errorf("%q: changed %v, want %v", body, got, want)
+		}
+	}
+	// and through the loop: a dependency added by code passes
+	h2 := newHarnessOn(t, map[string]string{"Cargo.toml": cargo, "run_tests.sh": shellProject["run_tests.sh"]}, "", firstCodeAlso(writeCall("d", "Cargo.toml", cargo+"libc = \"0.2\"\n")))
+	id := h2.add("hotfix", "needs a crate", false)
+	h2.runIdle()
+	if tk := h2.ticket(id); tk.Status != store.StatusDone || len(h2.phase(id, "code").Attempts) != 1 {
+		t.Fatalf("%s (%s), code attempts %+v", tk.Status, tk.Reason, h2.phase(id, "code").Attempts)
+	}
+}
+
+// A runner the test command reaches by plain name and that is not
+// installed (jest from npm test, pytest from a Makefile recipe, cargo's
+// nextest) stops the ticket for a human at the red run: no model can
+// write it.
+func TestMissingRunnerStopsForAHuman(t *testing.T) {
+	cases := []struct {
+		name, command string
+		tools         []string
+		extra         map[string]string
+		want          string
+	}{
+		{"npm's test script", "npm test", []string{"npm"}, map[string]string{"package.json": `{"name": "x", "version": "1.0.0", "scripts": {"test": "no-such-runner-xyz --ci"}}` + "\n"}, "runs no-such-runner-xyz, which was not found"},
+		{"a Makefile recipe", "make test", []string{"make"}, map[string]string{"Makefile": "test:\n\tno-such-runner-xyz -q tests\n"}, "runs no-such-runner-xyz, which was not found"},
+		{"a cargo subcommand", "cargo no-such-runner-xyz run", []string{"cargo"}, nil, "runs cargo-no-such-runner-xyz, which was not found"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			needTools(t, c.tools...)
+			project := maps.Clone(shellProject)
+			maps.Copy(project, c.extra)
+			h := newHarnessOn(t, project, "", developer)
+			h.cfg.TestCommand = c.command
+			id := h.add("hotfix", "no runner", false)
+			h.runIdle()
+			tk := h.ticket(id)
+			if tk.Status != store.StatusNeedsHuman || tk.Phase != "tests" || !strings.Contains(tk.Reason, c.want) {
+				t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+			}
+			if a := h.phase(id, "tests").Attempts; len(a) != 1 || a[0].Checks[0].NotRun != "was not found" {
+				t.Fatalf("tests attempts %+v", a)
+			}
+			if n := len(h.requests("code")); n != 0 {
+				t.Fatalf("code ran %d times", n)
+			}
+		})
+	}
+}
+
+// Only a runner reached directly counts: a tool run by a path, or by a
+// script file (which may set its own PATH), not found is a red run.
+func TestNotFoundRunnerIsOnlyTheRunner(t *testing.T) {
+	wt := t.TempDir()
+	for name, body := range map[string]string{
+		"Makefile":     "test:\n\t./build/tool\n\tsh run_tests.sh\nlint:\n\tno-such-linter-xyz\n",
+		"run_tests.sh": "mytool --check\n",
+		"package.json": `{"scripts": {"pretest": "no-such-pre-xyz", "start": "no-such-server-xyz"}}`,
+	} {
+		if err := os.WriteFile(filepath.Join(wt, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := &Engine{cfg: &config.Config{}}
+	tk := &store.Ticket{Worktree: wt}
+	for _, c := range []struct{ command, output, want string }{
+		{"make test", "make: ./build/tool: No such file or directory", ""},
+		{"make test", "run_tests.sh: 1: mytool: not found", ""},
+		{"make lint", "make: no-such-linter-xyz: No such file or directory\nmake: *** [Makefile:5: lint] Error 127", "no-such-linter-xyz"},
+		{"npm test", "sh: 1: no-such-pre-xyz: not found", "no-such-pre-xyz"},
+		{"npm test", "sh: 1: no-such-server-xyz: not found", ""},
+		{"cargo nextest run", "error: no such command: `nextest`", "cargo-nextest"},
+		{"cargo test", "error: no such command: `nextest`", ""},
+	} {
+		if got := e.notFoundRunner(tk, c.command, c.output); got != c.want {
+			t.Errorf("%q / %q: %q, want %q", c.command, c.output, got, c.want)
+		}
+	}
+}
