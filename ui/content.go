@@ -103,7 +103,10 @@ func docText(phase string, a *store.Attempt) string {
 		b.WriteString("The review **did not pass**. Objections:\n\n")
 	}
 	for _, o := range a.Verdict.Objections {
-		b.WriteString("- " + o + "\n")
+		// each line indented into its item: a fence or a heading an
+		// objection opens ends with it, not swallowing the text after
+		o = strings.TrimRight(strings.ReplaceAll(o, "\r\n", "\n"), "\n")
+		b.WriteString("- " + strings.ReplaceAll(o, "\n", "\n  ") + "\n")
 	}
 	// prose around the verdict is the reviewer's own words: keep it
 	if d := strings.TrimSpace(a.Deliverable); !strings.HasPrefix(d, "{") || !strings.HasSuffix(d, "}") {
@@ -133,7 +136,7 @@ func docsLines(st *styles, items []docItem, dc *docCache, w int) []string {
 		if i > 0 {
 			out = append(out, "")
 		}
-		head := "── " + sanitize(it.title) + " "
+		head := "── " + oneLine(it.title) + " "
 		if room := w - ansi.StringWidth(head); room >= 0 {
 			head += strings.Repeat("─", room)
 		} else {
@@ -192,7 +195,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		case !d.Applied:
 			s += " · pending"
 		}
-		out = append(out, st.bold.Render(ansi.Truncate(sanitize(s), w, "…")))
+		out = append(out, st.bold.Render(ansi.Truncate(oneLine(s), w, "…")))
 		if d.Superseded == "" && d.Applied && d.Outcome != "" {
 			// what became of the person's own work: read whole (a stash's name)
 			add("  ", d.Outcome, nil)
@@ -208,7 +211,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 	// ticket's reason keeps only the latest
 	stops := t.Stops
 	stop := func(s store.Stop) {
-		out = append(out, st.fail.Bold(true).Render(ansi.Truncate(sanitize(fmt.Sprintf("stop · %s at %s · %s", strings.ReplaceAll(s.Status, "_", " "), s.Phase, s.At.Local().Format("2006-01-02 15:04"))), w, "…")))
+		out = append(out, st.fail.Bold(true).Render(ansi.Truncate(oneLine(fmt.Sprintf("stop · %s at %s · %s", strings.ReplaceAll(s.Status, "_", " "), s.Phase, s.At.Local().Format("2006-01-02 15:04"))), w, "…")))
 		add("  ", engine.OneLine(s.Reason, 600), nil)
 		out = append(out, "")
 	}
@@ -255,7 +258,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		if simulated && a.Provider != "human" && !command && !unanswered {
 			model += " (simulated)"
 		}
-		out = append(out, st.bold.Render(ansi.Truncate(sanitize(fmt.Sprintf("%s · attempt %d · %s", a.Phase, a.N, model)), w, "…")))
+		out = append(out, st.bold.Render(ansi.Truncate(oneLine(fmt.Sprintf("%s · attempt %d · %s", a.Phase, a.N, model)), w, "…")))
 		if !command && !none && a.Provider != "human" { // a human's text costs no tokens
 			add("  ", fmt.Sprintf("%s · %s · context %s", tokenCounts(a), money(a.CostUSD), tokens(a.ContextTokens)), dimS)
 		}
@@ -355,13 +358,13 @@ func ciLines(st *styles, t *store.Ticket, td *ticketData, w int) []string {
 				mark, s = "✗", st.fail
 			}
 			head := fmt.Sprintf("%s %s · %s attempt %d · %s", mark, c.Name, phase, last.N, engine.CheckOutcome(c))
-			out = append(out, s.Bold(true).Render(ansi.Truncate(sanitize(head), w, "…")))
+			out = append(out, s.Bold(true).Render(ansi.Truncate(oneLine(head), w, "…")))
 			for _, r := range wrapRows(sanitize("$ "+c.Command), w) {
 				out = append(out, st.dim.Render(r))
 			}
 			// all that is kept (its last 16 KB, after a line saying how
 			// much more the run wrote): the lines are built once a change
-			for _, l := range strings.Split(strings.TrimRight(sanitize(c.Output), "\n"), "\n") {
+			for _, l := range strings.Split(strings.TrimRight(sanitize(ciTail(c.Output)), "\n"), "\n") {
 				out = append(out, wrapRows(l, w)...)
 			}
 			out = append(out, "")
@@ -369,6 +372,19 @@ func ciLines(st *styles, t *store.Ticket, td *ticketData, w int) []string {
 	}
 	if len(out) == 0 {
 		return []string{st.dim.Render("No checks have run yet.")}
+	}
+	return out
+}
+
+// ciTail is a check's kept output from its first whole line: a cut run's
+// kept tail starts where the cut fell, mid-line.
+func ciTail(out string) string {
+	note, rest, ok := strings.Cut(out, "\n")
+	if !ok || !strings.HasPrefix(note, "[output truncated: ") {
+		return out
+	}
+	if i := strings.IndexByte(rest, '\n'); i >= 0 {
+		return note + "\n" + rest[i+1:]
 	}
 	return out
 }

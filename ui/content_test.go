@@ -58,23 +58,27 @@ func TestHistoryShowsADecisionsOutcomeWhole(t *testing.T) {
 
 // The CI tab shows all of a check's kept output, starting with the line
 // that says how much more the run wrote: the count is the run's, not a
-// count of the kept lines.
+// count of the kept lines. The kept tail starts where the cut fell: its
+// first, cut line is left out.
 func TestCITabShowsAllTheKeptOutput(t *testing.T) {
 	st := newStyles()
 	td := newTicketData()
 	td.loaded = true
 	var b strings.Builder
-	b.WriteString("[output truncated: showing the last 16384 of 168943 bytes]\n")
-	for i := 27278; i <= 30000; i++ {
+	b.WriteString("[output truncated: showing the last 16384 of 168943 bytes]\n278\n")
+	for i := 27279; i <= 30000; i++ {
 		fmt.Fprintf(&b, "%d\n", i)
 	}
 	td.attempts = []*store.Attempt{{Phase: "ci", N: 1, Ended: time.Now(),
 		Checks: []store.Check{{Name: "ci", Command: "sh ci.sh", Output: b.String(), Pass: true}}}}
 	out := ansi.Strip(strings.Join(ciLines(&st, &store.Ticket{ID: "T-1"}, td, 80), "\n"))
-	for _, want := range []string{"showing the last 16384 of 168943 bytes", "\n27278\n", "\n30000"} {
+	for _, want := range []string{"showing the last 16384 of 168943 bytes]\n27279\n", "\n30000"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("the CI tab lacks %q:\n%.600s", want, out)
 		}
+	}
+	if strings.Contains(out, "\n278\n") {
+		t.Fatalf("the CI tab starts mid-line:\n%.600s", out)
 	}
 }
 

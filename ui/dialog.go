@@ -32,7 +32,7 @@ func dialogWidth(screen int) int { return min(64, screen-4) }
 func frame(st *styles, title, body string, width, height int) string {
 	// wrapped here, at spaces only: lipgloss would also break at hyphens,
 	// and a branch (agent/T-6) would be cut in two
-	title = sanitize(title)
+	title = oneLine(title)
 	body = wrapAtSpaces(body, width-st.dialog.GetHorizontalFrameSize())
 	out := st.dialog.Width(width).Render(st.dialogTitle.Render(title) + "\n\n" + body)
 	if lipgloss.Height(out) > height {
@@ -265,7 +265,7 @@ func (d pickerDialog) render(st *styles, width, height, n int) string {
 	}
 	top := clamp(d.cursor-(n-1)/2, 0, max(len(d.items)-n, 0))
 	for i := top; i < len(d.items) && i < top+n; i++ {
-		item := sanitize(d.items[i])
+		item := oneLine(d.items[i])
 		line := "  " + item
 		if i == d.cursor {
 			line = st.fieldOn.Render("› " + item)

@@ -1008,10 +1008,10 @@ func TestEditFileGoesToTheEditDir(t *testing.T) {
 
 // A zero-width joiner is dropped from what is shown: terminals disagree on
 // whether it glues emoji into one glyph, and a row counted one way and
-// drawn the other loses its border.
+// drawn the other loses its border. A tab goes to the next tab stop.
 func TestSanitizeDropsZeroWidthJoiners(t *testing.T) {
 	family := "👨\u200d👩\u200d👧"
-	if got := sanitize("a " + family + " b\tc"); got != "a 👨👩👧 b    c" {
+	if got := sanitize("a " + family + " b\tc"); got != "a 👨👩👧 b      c" {
 		t.Fatalf("%q", got)
 	}
 	if got := sanitize("plain"); got != "plain" {

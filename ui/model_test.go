@@ -1207,7 +1207,7 @@ func TestDiffScrollsSideways(t *testing.T) {
 	f.diffs["T-1"] = "diff --git a/internal/pkg/long.go b/internal/pkg/long.go\n--- a/internal/pkg/long.go\n+++ b/internal/pkg/long.go\n@@ -1,4 +1,4 @@\n" +
 		long.String() + "\n" +
 		"+\tTABBED" + strings.Repeat(" tab", 30) + "\n" +
-		"+    TABBED" + strings.Repeat(" tab", 30) + "\n" +
+		"+       TABBED" + strings.Repeat(" tab", 30) + "\n" +
 		"+a" + strings.Repeat("漢字", 60) + " END\n"
 	const w, h = 80, 24
 	m := newTestModel(t, f, w, h)
@@ -1244,11 +1244,12 @@ func TestDiffScrollsSideways(t *testing.T) {
 		t.Fatalf("the header does not show the offset:\n%s", plain(m))
 	}
 	// as far as the widest line needs, with h/l as well as the arrows; a
-	// tab is four cells, a wide character cut by an edge leaves blanks
+	// tab goes to the next tab stop, a wide character cut by an edge
+	// leaves blanks
 	for range 20 {
 		m = press(t, m, "l")
 		if a, b := row(m, 5), row(m, 6); a != b {
-			t.Fatalf("a tab is not four cells at %d:\n%q\n%q", d.left, a, b)
+			t.Fatalf("a tab does not go to column 8 at %d:\n%q\n%q", d.left, a, b)
 		}
 		// the edge marks where they belong: the wide line is cut to the
 		// pane's width exactly, not a cell more or less

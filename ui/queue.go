@@ -343,14 +343,14 @@ func (q *queue) row(st *styles, t *store.Ticket, w int, sel, idle bool) []string
 		}
 		right := fmt.Sprintf(" %-*s %-*s %*s", c.status, ansi.Truncate(status, c.status, "…"), c.prog, ansi.Truncate(prog, c.prog, "…"), c.cost, cost)
 		titleW := max(w-1-ansi.StringWidth(left)-ansi.StringWidth(right), 1)
-		title := ansi.Truncate(sanitize(t.Title), titleW, "…")
+		title := ansi.Truncate(oneLine(t.Title), titleW, "…")
 		title += strings.Repeat(" ", titleW-ansi.StringWidth(title))
 		if sel {
 			return []string{cur + st.selected.Render(ansi.Truncate(left+title+right, w-1, ""))}
 		}
 		return []string{cur + ms.Render(mark) + left[len(mark):] + title + style.Render(right)}
 	}
-	l1 := fmt.Sprintf("%s %s %s %s", mark, t.ID, kindShort(t.Kind), indent+sanitize(t.Title))
+	l1 := fmt.Sprintf("%s %s %s %s", mark, t.ID, kindShort(t.Kind), indent+oneLine(t.Title))
 	l1, l2 := ansi.Truncate(l1, w-1, "…"), ansi.Truncate(stateLine(status, prog, cost, w-1), w-1, "…")
 	if sel {
 		return []string{cur + st.selected.Render(pad(l1, w-1)), cur + st.selected.Render(pad(l2, w-1))}

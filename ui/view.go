@@ -406,7 +406,7 @@ func (m *Model) detailTitle() string {
 	if t.Sensitive {
 		kind += " · sensitive" // only local models see it
 	}
-	return t.ID + " · " + kind + " · " + sanitize(t.Title)
+	return t.ID + " · " + kind + " · " + oneLine(t.Title)
 }
 
 func (m *Model) detailLines(l layout) []string {
@@ -425,7 +425,7 @@ func (m *Model) detailLines(l layout) []string {
 	header, body := m.tabContent(t, w, l.contentH)
 	// a header names models, phases and files, which a config or a
 	// branch can spell with controls
-	out = append(out, m.st.header.Render(ansi.Truncate(sanitize(header), w, "…")))
+	out = append(out, m.st.header.Render(ansi.Truncate(oneLine(header), w, "…")))
 	return append(out, body...)
 }
 
@@ -441,24 +441,24 @@ func (m *Model) infoLines(t *store.Ticket, w, rows int) []string {
 	if m.q.waitsForSlot(t) {
 		status = "waiting for a slot (max_parallel)"
 	}
-	status, reason := sanitize(status), sanitize(t.Reason)
+	status, reason := oneLine(status), oneLine(t.Reason)
 	head := status
 	if reason != "" {
 		head += ": " + reason
 	}
-	counts := []string{sanitize(progress(t)), money(t.CostUSD)}
+	counts := []string{oneLine(progress(t)), money(t.CostUSD)}
 	// the parts given up first come last
 	var optional []string
 	if len(t.Conflicts) > 0 {
 		// before the branch: what code must resolve matters more
-		optional = append(optional, sanitize("conflicts with "+t.BaseBranch+": "+strings.Join(t.Conflicts, ", ")))
+		optional = append(optional, oneLine("conflicts with "+t.BaseBranch+": "+strings.Join(t.Conflicts, ", ")))
 	}
 	if t.Merged != "" {
 		// where a finished ticket's work went, to find it in git log
-		optional = append(optional, sanitize("merged "+shortCommit(t.Merged)+" into "+t.BaseBranch))
+		optional = append(optional, oneLine("merged "+shortCommit(t.Merged)+" into "+t.BaseBranch))
 	}
-	if t.Branch != "" && ansi.StringWidth(sanitize(t.Branch)) <= w {
-		optional = append(optional, sanitize(t.Branch))
+	if t.Branch != "" && ansi.StringWidth(oneLine(t.Branch)) <= w {
+		optional = append(optional, oneLine(t.Branch))
 	}
 	if rows <= 1 || t.Reason == "" && len(t.Conflicts) == 0 {
 		return []string{fitInfo(status, reason, counts[0], counts[1], optional, w)}
@@ -649,7 +649,7 @@ func (m *Model) tabContent(t *store.Ticket, w, h int) (string, []string) {
 		case d == nil:
 			return "", []string{m.st.dim.Render("loading diff…")}
 		case d.err != nil:
-			return "", []string{m.st.fail.Render(sanitize("diff: " + d.err.Error()))}
+			return "", []string{m.st.fail.Render(oneLine("diff: " + d.err.Error()))}
 		case len(d.lines) == 0 && store.Finished(t.Status):
 			return "", []string{m.st.dim.Render("No changes from this ticket.")}
 		case len(d.lines) == 0:
