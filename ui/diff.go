@@ -20,6 +20,7 @@ type diffData struct {
 	key     string    // the ticket state it was fetched in
 	fetched time.Time // when the fetch started: a human may edit the worktree since
 	lines   []string
+	kinds   []byte   // per line: 'f' file header, '@' hunk header, '+', '-', ' '
 	files   []int    // line index of each "diff --git" header
 	names   []string // file path per header
 	err     error
@@ -38,8 +39,13 @@ func parseDiff(s string) *diffData {
 	}
 	// every line, once, off the UI loop: any line can carry an ESC, a C1
 	// CSI or a bidi override, and window then draws lines as they are
-	d.lines = strings.Split(strings.TrimRight(sanitize(s), "\n"), "\n")
+	d.lines = strings.Split(strings.TrimRight(s, "\n"), "\n")
+	d.kinds = make([]byte, len(d.lines))
+	// a hunk's lines are counted by its @@ header: only outside hunks is
+	// "--- x" a file's header, inside it is a removed "-- x"
+	oldN, newN, unknown := 0, 0, false // lines left in the hunk; unknown: to the next file
 	for i, l := range d.lines {
+		l = clean(l, true)
 		if len(l) > maxDiffLine {
 			// a minified file's megabyte line: drawn whole at every
 			// frame and every step sideways, it made each take a second
@@ -47,14 +53,136 @@ func parseDiff(s string) *diffData {
 			for cut > 0 && !utf8.RuneStart(l[cut]) {
 				cut--
 			}
-			d.lines[i] = l[:cut] + fmt.Sprintf(" … [%d more bytes on this line: see git diff in the worktree]", len(l)-cut)
+			l = l[:cut] + fmt.Sprintf(" … [%d more bytes on this line: see git diff in the worktree]", len(l)-cut)
 		}
-		if strings.HasPrefix(l, "diff --git ") {
+		d.lines[i] = l
+		inHunk := unknown || oldN > 0 || newN > 0
+		switch {
+		case strings.HasPrefix(l, "diff --git "):
+			d.kinds[i], oldN, newN, unknown = 'f', 0, 0, false
 			d.files = append(d.files, i)
 			d.names = append(d.names, diffFileName(l))
+		case strings.HasPrefix(l, "@@") && (!inHunk || unknown):
+			var ok bool
+			d.kinds[i] = '@'
+			oldN, newN, ok = hunkCounts(l)
+			unknown = !ok
+		case !inHunk:
+			d.kinds[i] = 'f'
+		case l == "" || l[0] == ' ':
+			d.kinds[i], oldN, newN = ' ', oldN-1, newN-1
+		case l[0] == '-':
+			d.kinds[i], oldN = '-', oldN-1
+		case l[0] == '+':
+			d.kinds[i], newN = '+', newN-1
+		default: // "\ No newline at end of file"
+			d.kinds[i] = ' '
 		}
 	}
+	marked := wsOnlyChanges(d.lines, d.kinds)
+	for i, l := range d.lines {
+		d.lines[i] = showWhitespace(l, marked[i])
+	}
 	return d
+}
+
+// hunkCounts reads the old and new line counts of "@@ -a,b +c,d @@".
+func hunkCounts(l string) (oldN, newN int, ok bool) {
+	f := strings.Fields(l)
+	if len(f) < 3 || !strings.HasPrefix(f[1], "-") || !strings.HasPrefix(f[2], "+") {
+		return 0, 0, false
+	}
+	count := func(r string) (int, bool) {
+		_, n, found := strings.Cut(r[1:], ",")
+		if !found {
+			return 1, true
+		}
+		c, err := strconv.Atoi(n)
+		return c, err == nil
+	}
+	oldN, ok1 := count(f[1])
+	newN, ok2 := count(f[2])
+	return oldN, newN, ok1 && ok2
+}
+
+// wsOnlyChanges marks the removed and added lines of a change that
+// differ only in whitespace (a tab become spaces, a trailing blank, a line
+// ending): drawn as they are, they read as the same line removed and
+// added.
+func wsOnlyChanges(lines []string, kinds []byte) []bool {
+	marked := make([]bool, len(lines))
+	for i := 0; i < len(lines); {
+		if kinds[i] != '-' {
+			i++
+			continue
+		}
+		del := i
+		for i < len(lines) && kinds[i] == '-' {
+			i++
+		}
+		add := i
+		for i < len(lines) && kinds[i] == '+' {
+			i++
+		}
+		if add == i {
+			continue
+		}
+		added := map[string][]int{}
+		for j := add; j < i; j++ {
+			k := strings.Join(strings.Fields(lines[j][1:]), " ")
+			added[k] = append(added[k], j)
+		}
+		for j := del; j < add; j++ {
+			for _, a := range added[strings.Join(strings.Fields(lines[j][1:]), " ")] {
+				if lines[a][1:] != lines[j][1:] {
+					marked[j], marked[a] = true, true
+				}
+			}
+		}
+	}
+	return marked
+}
+
+// showWhitespace expands a diff line's tabs to the next tab stop, as git
+// diff shows in a terminal, and shows a carriage return as "␍". Marked
+// (see wsOnlyChanges), a tab is "→" and trailing blanks "·".
+func showWhitespace(l string, mark bool) string {
+	if !strings.ContainsAny(l, "\t\r") && !(mark && strings.HasSuffix(l, " ")) {
+		return l
+	}
+	var b strings.Builder
+	col := 0
+	for len(l) > 0 {
+		i := strings.IndexAny(l, "\t\r")
+		if i < 0 {
+			i = len(l)
+		}
+		b.WriteString(l[:i])
+		col += ansi.StringWidth(l[:i])
+		if i == len(l) {
+			break
+		}
+		if l[i] == '\r' {
+			b.WriteString("␍")
+			col++
+		} else {
+			pad := tabStop - col%tabStop
+			if mark {
+				b.WriteString("→")
+				pad--
+				col++
+			}
+			b.WriteString(strings.Repeat(" ", pad))
+			col += pad
+		}
+		l = l[i+1:]
+	}
+	s := b.String()
+	if mark {
+		t := strings.TrimRight(s, " ")
+		s = t + strings.Repeat("·", len(s)-len(t))
+	}
+	return s
 }
 
 // maxDiffLine is the most of one diff line kept to show, in bytes.
@@ -68,11 +196,13 @@ func diffFileName(header string) string {
 		// git's quoting is C's, which Go's reads; the name is shown
 		// cleaned, as the diff's lines are
 		if unquoted, err := strconv.Unquote(name); err == nil {
-			return strings.ReplaceAll(sanitize(unquoted), "\n", "↵")
+			return nameShown.Replace(clean(unquoted, true))
 		}
 	}
 	return name
 }
+
+var nameShown = strings.NewReplacer("\n", "↵", "\r", "␍", "\t", "→")
 
 // fileAt is the index of the file that line i belongs to, or -1.
 func (d *diffData) fileAt(i int) int {
@@ -127,8 +257,12 @@ func (d *diffData) header(w, h int) string {
 	}
 	head, name := fmt.Sprintf("file %d/%d ", f+1, len(d.files)), d.names[f]
 	rest := fmt.Sprintf(" · line %d/%d", d.top+1, len(d.lines)) + col
-	if over := ansi.StringWidth(head+name+rest) - w; over > 0 && ansi.StringWidth(name)-over >= 8 {
-		name = "…" + ansi.TruncateLeft(name, over+1, "")
+	// the name gives up its start down to 4 cells, then the file count
+	if over := ansi.StringWidth(head+name+rest) - w; over > 0 && ansi.StringWidth(name) > 4 {
+		name = "…" + ansi.TruncateLeft(name, min(over, ansi.StringWidth(name)-3)+1, "")
+	}
+	if ansi.StringWidth(head+name+rest) > w {
+		head = ""
 	}
 	s := head + name + rest
 	if ansi.StringWidth(s+" · [ ] files") <= w {
@@ -181,16 +315,15 @@ func (d *diffData) window(st *styles, w, h int) []string {
 	for i := d.top; i < end; i++ {
 		line := d.lines[i]
 		l := sideways(line, d.left, w)
-		// by the line's own first characters: scrolled, they are off screen
-		switch {
-		case strings.HasPrefix(line, "diff --git"), strings.HasPrefix(line, "+++ "), strings.HasPrefix(line, "--- "),
-			strings.HasPrefix(line, "index "), strings.HasPrefix(line, "new file"), strings.HasPrefix(line, "deleted file"):
+		// by what the line is, not what is on screen of it
+		switch d.kinds[i] {
+		case 'f':
 			l = st.diffFile.Render(l)
-		case strings.HasPrefix(line, "@@"):
+		case '@':
 			l = st.diffHunk.Render(l)
-		case strings.HasPrefix(line, "+"):
+		case '+':
 			l = st.diffAdd.Render(l)
-		case strings.HasPrefix(line, "-"):
+		case '-':
 			l = st.diffDel.Render(l)
 		}
 		out = append(out, l)

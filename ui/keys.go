@@ -10,6 +10,7 @@ type keyMap struct {
 	PrevFile, NextFile                      key.Binding
 	Left, Right                             key.Binding
 	Sideways                                key.Binding // Left and Right in the help
+	FirstColumn                             key.Binding
 
 	New, Approve, Reject, Edit, Guidance, Model, Cancel, Pause key.Binding
 
@@ -40,6 +41,7 @@ func newKeyMap() keyMap {
 		Left:        b([]string{"left", "h"}, "←/h", "diff left"),
 		Right:       b([]string{"right", "l"}, "→/l", "diff right"),
 		Sideways:    b([]string{"left", "right", "h", "l"}, "←/→", "diff side (h/l)"),
+		FirstColumn: b([]string{"0"}, "0", "diff column 1"),
 		New:         b([]string{"n"}, "n", "new ticket"),
 		Approve:     b([]string{"a"}, "a", "approve"),
 		Reject:      b([]string{"r"}, "r", "reject"),
@@ -68,7 +70,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 var briefDesc = map[string]string{
 	"pgup/^u": "page up", "pgdn/^d": "page dn", "end": "bottom", "tab": "pane", "w": "waiting",
 	"f": "presets", "[": "prev file", "]": "next file", "n": "new", "e": "edit", "g": "guidance",
-	"m": "model", "p": "pause", "←/→": "sideways", "mouse": "click, wheel",
+	"m": "model", "p": "pause", "←/→": "sideways", "0": "column 1", "mouse": "click, wheel",
 }
 
 func briefHelp(keys []key.Binding) []key.Binding {
@@ -90,7 +92,7 @@ var shortHelpDrop = []string{"tab", "/", "w", "m", "g", "n", "p", "x", "esc", "e
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Focus, k.Tabs, k.NextWaiting, k.Filter, k.Preset, k.PrevFile, k.NextFile, k.Sideways},
+		{k.Focus, k.Tabs, k.NextWaiting, k.Filter, k.Preset, k.PrevFile, k.NextFile, k.Sideways, k.FirstColumn},
 		{k.New, k.Approve, k.Reject, k.Edit, k.Guidance, k.Model},
 		{k.Cancel, k.Pause, k.Help, k.Quit, k.Mouse},
 	}

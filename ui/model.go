@@ -599,6 +599,8 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.q.refilter(m.q.selectedID())
 	case key.Matches(k, km.Left, km.Right):
 		m.sideways(key.Matches(k, km.Right))
+	case key.Matches(k, km.FirstColumn) && m.tab == tabDiff && m.selectedDiff() != nil:
+		m.selectedDiff().left = 0
 	case key.Matches(k, km.PrevFile, km.NextFile):
 		if d := m.selectedDiff(); d != nil && m.tab == tabDiff {
 			l := m.layout()
@@ -709,6 +711,9 @@ func (m *Model) move(d int) tea.Cmd {
 			if top := clamp(dd.top+d, 0, max(len(dd.lines)-l.contentH, dd.top, 0)); top != dd.top {
 				dd.top, dd.pin = top, 0 // moved: the header names the file at the top again
 			}
+			// lines shorter than where the view was scrolled would show a
+			// blank pane
+			dd.fit(l.contentW, l.contentH)
 		}
 	default:
 		n := len(m.tabLines(m.tab, t, l.contentW))
