@@ -218,6 +218,7 @@ func (s *session) wasted(u llm.Usage) {
 func addValidatorUsage(v *store.Validator, u llm.Usage) {
 	v.TokensIn += u.TokensIn
 	v.TokensOut += u.TokensOut
+	v.Estimated = v.Estimated || u.Estimated
 	v.CostUSD += u.CostUSD
 }
 
@@ -424,7 +425,7 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 	if old := a.Validator; old != nil {
 		// judged again (after a restart, a retry): what the earlier
 		// judging was billed stays the attempt's
-		v.TokensIn, v.TokensOut, v.CostUSD = old.TokensIn, old.TokensOut, old.CostUSD
+		v.TokensIn, v.TokensOut, v.CostUSD, v.Estimated = old.TokensIn, old.TokensOut, old.CostUSD, old.Estimated
 		v.Served, v.Wasted = old.Served, old.Wasted
 	}
 	a.Validator = v
@@ -467,7 +468,7 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 		addValidatorUsage(v, u)
 		v.Served = addServed(v.Served, u)
 		v.Raw = resp.Content
-		verdict, perr := ParseVerdict(resp.Content)
+		verdict, perr := ParseVerdictBy(resp.Content, config.Validator)
 		if perr == nil {
 			return verdict, nil
 		}

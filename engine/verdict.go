@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+
+	"agent-tui/engine/config"
 )
 
 // Verdict is the validator's or reviewer's answer.
@@ -14,9 +16,14 @@ type Verdict struct {
 	Objections []string `json:"objections"`
 }
 
-// ParseVerdict reads {"pass", "objections"} from a model answer, accepting
-// code fences and surrounding prose.
-func ParseVerdict(text string) (Verdict, error) {
+// ParseVerdict reads a review's {"pass", "objections"} from a model
+// answer, accepting code fences and surrounding prose.
+func ParseVerdict(text string) (Verdict, error) { return ParseVerdictBy(text, config.Review) }
+
+// ParseVerdictBy is ParseVerdict for the answer of judge (config.Review, or
+// config.Validator): a fail that gives no reason is said to be its own, as
+// the phase it goes back to reads it.
+func ParseVerdictBy(text, judge string) (Verdict, error) {
 	var raw struct {
 		Pass       *bool           `json:"pass"`
 		Objections json.RawMessage `json:"objections"`
@@ -44,7 +51,11 @@ func ParseVerdict(text string) (Verdict, error) {
 		}
 	}
 	if !v.Pass && len(v.Objections) == 0 {
-		v.Objections = []string{"the validator failed the deliverable without saying why"}
+		why := "the validator failed the deliverable without saying why"
+		if judge == config.Review {
+			why = "the review failed the code without saying why"
+		}
+		v.Objections = []string{why}
 	}
 	return v, nil
 }

@@ -260,6 +260,7 @@ type Validator struct {
 	TokensIn   int        `json:"tokens_in"`
 	TokensOut  int        `json:"tokens_out"`
 	CostUSD    float64    `json:"cost_usd"`
+	Estimated  bool       `json:"tokens_estimated,omitempty"` // as Attempt.TokensEstimated
 	Raw        string     `json:"raw"`
 	Unreadable int        `json:"unreadable,omitempty"`
 	Wasted     []Spend    `json:"wasted,omitempty"` // as Attempt.Wasted
