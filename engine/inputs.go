@@ -46,6 +46,17 @@ func (e *Engine) promptData(t *store.Ticket, phase string, box *tools.Box) promp
 	return d
 }
 
+// promptStop is why a ticket stops when prompt name does not render (for
+// the phase judged, the validator's): an override's fault, which no
+// attempt mends. Prompts are read once, at start.
+func promptStop(name, judged string, err error) string {
+	of := "the " + name + " prompt"
+	if judged != "" {
+		of += " (judging " + judged + ")"
+	}
+	return of + " does not render: " + err.Error() + ": fix the file, restart agent-tui, then retry"
+}
+
 // accepted returns the accepted deliverable of a phase, or "".
 func accepted(t *store.Ticket, attempts []*store.Attempt, phase string) string {
 	ps := phaseState(t, phase)
@@ -219,7 +230,11 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		if in.box != nil {
 			in.box.Close()
 		}
-		return nil, err
+		// the file's to mend, not a step to try again
+		if serr := e.stopTicket(t.ID, store.StatusNeedsHuman, promptStop(name, "", err)); serr != nil {
+			return nil, serr
+		}
+		return nil, errParked
 	}
 	in.system = sys
 

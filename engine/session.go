@@ -404,7 +404,12 @@ func (e *Engine) validate(ctx context.Context, t *store.Ticket, s *session, phas
 	a := s.a
 	sys, err := e.prompts.Render("validator", e.promptData(t, phase, nil))
 	if err != nil {
-		return Verdict{}, err
+		if a.Validator == nil {
+			a.Validator = &store.Validator{} // (not asked: a retry judges the answer)
+		}
+		// not the phase's failure: another attempt would be paid for to
+		// meet the same error
+		return Verdict{}, &humanStop{promptStop("validator", phase, err)}
 	}
 	budget := e.cfg.Phase(config.Validator).ContextTokens
 	secs := []section{
