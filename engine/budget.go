@@ -19,6 +19,9 @@ type section struct {
 	body  string
 	prio  int
 	tail  bool
+	// head: a cut keeping the end keeps the first line too (the "$ command"
+	// a log's end is the output of)
+	head  bool
 	vital bool // the session means nothing without it (a review's diff)
 	// dropped: assemble cut it to nothing (set on the caller's sections)
 	dropped bool
@@ -162,6 +165,15 @@ func cut(s string, n int, tail bool) string {
 // its note says how to read what was cut: a file shown in a block, from
 // the line its part ends at.
 func cutSection(s section, n int) string {
+	if s.tail && s.head {
+		if i := strings.IndexByte(s.body, '\n'); i >= 0 && i < n/2 {
+			rest := s
+			rest.body, rest.head = s.body[i+1:], false
+			if part := cutSection(rest, n-i-1); part != "" {
+				return s.body[:i+1] + part
+			}
+		}
+	}
 	if !strings.Contains(s.body, "```") {
 		return cut(s.body, n, s.tail)
 	}

@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -266,16 +268,22 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 			// run before the base was merged in: the branch is not that now
 			outTitle, out = "Test output", "(not run since "+t.BaseBranch+" was merged into this branch: run the tests yourself once the conflicts are resolved)"
 		}
-		secs = append(secs, section{title: title, body: body, prio: prioPrimary, vital: true},
-			section{title: "Test files (frozen: do not change them)", body: fileBodies(t.Worktree, t.TestFiles, 0), prio: prioFiles},
-			section{title: outTitle, body: out, prio: prioOutput, tail: true})
+		secs = append(secs, section{title: title, body: body, prio: prioPrimary, vital: true})
+		if len(t.TestFiles) > 0 {
+			// which files are frozen is said whatever the budget (their
+			// bodies may go): a change to one fails the attempt
+			names := slices.Sorted(maps.Keys(t.TestFiles))
+			secs = append(secs, section{title: "Test files (frozen: do not change them)", body: strings.Join(names, "\n"), prio: prioFeedback})
+		}
+		secs = append(secs, section{title: "Contents of the test files", body: fileBodies(t.Worktree, t.TestFiles, 0), prio: prioFiles},
+			section{title: outTitle, body: out, prio: prioOutput, tail: true, head: true})
 		if len(t.Conflicts) > 0 {
 			secs = append(secs, section{title: "Merge conflicts to resolve", prio: prioFeedback, body: fmt.Sprintf(
 				"%s changed since this work began and was merged into this branch. These files conflict: %s. Where both sides changed the same lines the file holds conflict markers (<<<<<<<, =======, >>>>>>>); a file one side deleted is as the other left it. Resolve each, keeping what both sides meant, so that no marker is left and the tests pass.",
 				t.BaseBranch, strings.Join(t.Conflicts, ", "))})
 		}
 	case config.CIFix:
-		secs = append(secs, section{title: "Failing CI log", body: e.ciLog(attempts), prio: prioPrimary, tail: true, vital: true})
+		secs = append(secs, section{title: "Failing CI log", body: e.ciLog(attempts), prio: prioPrimary, tail: true, head: true, vital: true})
 	case config.Review:
 		// review judges what would be merged: the branch's commits
 		diff, err := e.repo.BranchDiff(ctx, t.Worktree, t.BaseBranch)
