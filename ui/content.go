@@ -359,8 +359,13 @@ func ciLines(st *styles, t *store.Ticket, td *ticketData, w int) []string {
 			}
 			head := fmt.Sprintf("%s %s · %s attempt %d · %s", mark, c.Name, phase, last.N, engine.CheckOutcome(c))
 			out = append(out, s.Bold(true).Render(ansi.Truncate(oneLine(head), w, "…")))
-			for _, r := range wrapRows(sanitize("$ "+c.Command), w) {
-				out = append(out, st.dim.Render(r))
+			// a command's lines and wraps hang under its first
+			for i, r := range wrapRows(sanitize(c.Command), max(w-2, 1)) {
+				lead := "  "
+				if i == 0 {
+					lead = "$ "
+				}
+				out = append(out, st.dim.Render(lead+r))
 			}
 			// all that is kept (its last 16 KB, after a line saying how
 			// much more the run wrote): the lines are built once a change

@@ -55,7 +55,7 @@ func TestMultiLineTextKeepsTheFrame(t *testing.T) {
 			if tab == "3" && size[0] == 100 && (!strings.Contains(out, "│    - multi ") || !strings.Contains(out, "│      line ")) {
 				t.Fatalf("the objection's lines do not hang under it:\n%s", out)
 			}
-			if tab == "5" && !strings.Contains(out, "│go vet ./...") {
+			if tab == "5" && (!strings.Contains(out, "│$ set -e ") || !strings.Contains(out, "│  go vet ./... ")) {
 				t.Fatalf("the command's lines are not rows:\n%s", out)
 			}
 		}
