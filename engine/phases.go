@@ -196,9 +196,13 @@ func failuresSinceBudget(attempts []*store.Attempt, ps *store.PhaseState) (n int
 	for _, a := range inBudget(attempts, ps) {
 		if a.Error != "" || (a.Verdict != nil && !a.Verdict.Pass) {
 			n++
-			last = failure{err: a.Error}
+			unjudged := last.unjudged
+			last = failure{err: a.Error, unjudged: unjudged}
 			if a.Verdict != nil {
 				last.objections = a.Verdict.Objections
+			}
+			if a.Verdict == nil && a.Validator != nil && a.Validator.Unreadable > 0 {
+				last.unjudged++
 			}
 		}
 	}
@@ -206,10 +210,12 @@ func failuresSinceBudget(attempts []*store.Attempt, ps *store.PhaseState) (n int
 }
 
 // failure is what went wrong in an attempt: the objections to its
-// deliverable, or the error that left it without one.
+// deliverable, or the error that left it without one; unjudged counts the
+// failed attempts whose validator never gave a verdict that could be read.
 type failure struct {
 	objections []string
 	err        string
+	unjudged   int
 }
 
 func (e *Engine) maxAttempts(phase string) int {
@@ -223,7 +229,11 @@ func (e *Engine) maxAttempts(phase string) int {
 // what kept failing.
 func gaveUpReason(phase string, n int, last failure) string {
 	r := fmt.Sprintf("%s failed %d attempts", phase, n)
-	if n == 1 {
+	switch {
+	case last.unjudged == n:
+		// the phase was never judged: its validator is what kept failing
+		r = fmt.Sprintf("the validator's answers on %s could not be read in %d attempts (%s was never judged)", phase, n, phase)
+	case n == 1:
 		r = phase + " failed its only attempt"
 	}
 	if len(last.objections) > 0 {
