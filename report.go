@@ -333,7 +333,11 @@ func printShow(w io.Writer, v engine.TicketView, status string, children ...stri
 			if v := a.Validator; v != nil && (v.CostUSD > 0 || v.TokensIn+v.TokensOut > 0) {
 				// the attempt's cost holds its validator's: said, or the
 				// tokens before it would not add up to it
-				fmt.Fprintf(w, " (its validator %s: in %d out %d %s)", printable(v.Model), v.TokensIn, v.TokensOut, usd(v.CostUSD))
+				estimated := ""
+				if v.Estimated {
+					estimated = ", tokens estimated"
+				}
+				fmt.Fprintf(w, " (its validator %s: in %d out %d %s%s)", printable(v.Model), v.TokensIn, v.TokensOut, usd(v.CostUSD), estimated)
 			}
 			if a.Interrupted {
 				fmt.Fprint(w, " interrupted")
