@@ -195,3 +195,21 @@ func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
 }
+
+// A diff header names its file whole even when a directory of its path
+// ends in " b" (as "a/x b/y b/x b/y" reads); a rename names the new path.
+func TestDiffFileName(t *testing.T) {
+	for line, want := range map[string]string{
+		"diff --git a/Plan b/notes.md b/Plan b/notes.md": "Plan b/notes.md",
+		"diff --git a/x.go b/x.go":                       "x.go",
+		"diff --git a/old.txt b/new.txt":                 "new.txt",
+		`diff --git "a/t\tab" "b/t\tab"`:                 `"t\tab"`,
+	} {
+		if got, ok := DiffFileName(line); !ok || got != want {
+			t.Errorf("%q: %q, want %q", line, got, want)
+		}
+	}
+	if files := diffFiles("diff --git a/Plan b/notes.md b/Plan b/notes.md\n--- a/Plan b/notes.md\n+++ b/Plan b/notes.md\n@@ -1 +1 @@\n-a\n+b\n"); len(files) != 1 || files[0] != "Plan b/notes.md" {
+		t.Errorf("diffFiles: %q", files)
+	}
+}

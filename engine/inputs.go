@@ -616,6 +616,11 @@ func DiffFileName(line string) (name string, ok bool) {
 	if i := strings.Index(rest, ` "b/`); strings.HasPrefix(rest, `"`) && i >= 0 {
 		return `"` + rest[i+4:], true
 	}
+	// both sides name the same path but for a rename: split in the
+	// middle, so a directory named "x b" is not taken for the b side
+	if n := (len(rest) - 5) / 2; len(rest)%2 == 1 && n > 0 && strings.HasPrefix(rest, "a/") && rest[2+n:5+n] == " b/" && rest[2:2+n] == rest[5+n:] {
+		return rest[5+n:], true
+	}
 	if i := strings.Index(rest, " b/"); i >= 0 {
 		return rest[i+3:], true
 	}
