@@ -294,7 +294,11 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 			}
 		}
 		if a.Validator != nil && a.Validator.Model != "" {
-			add("  ", fmt.Sprintf("validator %s · %s", a.Validator.Model, money(a.Validator.CostUSD)), dimS)
+			line := fmt.Sprintf("validator %s · %s", a.Validator.Model, money(a.Validator.CostUSD))
+			if a.Validator.Estimated {
+				line += " · tokens estimated"
+			}
+			add("  ", line, dimS)
 		}
 		for _, c := range a.Checks {
 			mark, s := "✓", passS

@@ -88,9 +88,11 @@ func TestHistoryMarksEstimatedTokens(t *testing.T) {
 	td := newTicketData()
 	td.loaded = true
 	td.attempts = []*store.Attempt{{Phase: "discovery", N: 1, Model: "m", Provider: "p", Started: time.Now(), Ended: time.Now(),
-		Interrupted: true, TokensIn: 703, TokensOut: 70, TokensEstimated: true}}
+		Interrupted: true, TokensIn: 703, TokensOut: 70, TokensEstimated: true},
+		{Phase: "diagnosis", N: 1, Model: "m", Provider: "p", Started: time.Now(), Ended: time.Now(), Verdict: &store.Verdict{Pass: true, By: "validator"},
+			Validator: &store.Validator{Model: "small", CostUSD: 0.0001, Estimated: true}}}
 	out := ansi.Strip(strings.Join(historyLines(&st, &store.Ticket{ID: "T-1"}, td, false, 120), "\n"))
-	if !strings.Contains(out, "~703 in / 70 out (estimated)") {
+	if !strings.Contains(out, "~703 in / 70 out (estimated)") || !strings.Contains(out, "validator small · <$0.001 · tokens estimated") {
 		t.Fatalf("history:\n%s", out)
 	}
 }
