@@ -114,7 +114,7 @@ func rustLib(body, tests string) string {
 
 // The tests phase takes the test files each ecosystem's runner finds by
 // default (node --test's *_test.js and test-*.js, unittest's tests.py,
-// cargo's src/tests.rs and inline #[cfg(test)] modules), and the ticket
+// cargo's src/tests.rs), and the ticket
 // goes through: red, then green once code fixes the source.
 func TestTestsPhaseTakesEachEcosystemsTests(t *testing.T) {
 	cases := []struct {
@@ -137,9 +137,7 @@ func TestTestsPhaseTakesEachEcosystemsTests(t *testing.T) {
 				writeCall("m", "src/lib.rs", rustLib("if x < lo { lo } else { x }", "\n#[cfg(test)]\nmod tests;\n")),
 			},
 			writeCall("fix", "src/lib.rs", rustLib(rustFixed, "\n#[cfg(test)]\nmod tests;\n")), "src/tests.rs"},
-		{"rust inline tests", "cargo test --offline", []string{"cargo"}, rustProject,
-			[]oaitest.ToolCall{writeCall("t", "src/lib.rs", rustLib("if x < lo { lo } else { x }", rustInline))},
-			writeCall("fix", "src/lib.rs", rustLib(rustFixed, rustInline)), "src/lib.rs"},
+		// (inline Rust tests: TestCodeMayNotChangeInlineRustTests)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
