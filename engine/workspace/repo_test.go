@@ -1569,6 +1569,7 @@ func TestBuildOutputIsNeverCommitted(t *testing.T) {
 	dir := t.TempDir()
 	if err := InitRepo(dir, map[string]string{
 		"Cargo.toml":                 "[package]\nname = \"x\"\n",
+		".gitignore":                 "/target/\n", // an exclude of an ignored path fails git add
 		"src/lib.rs":                 "pub fn f() {}\n",
 		"vendor/node_modules/v/v.js": "tracked\n",
 		"calc/__init__.py":           "",
@@ -1585,6 +1586,7 @@ func TestBuildOutputIsNeverCommitted(t *testing.T) {
 		"stray.pyc":                             "bytecode",
 		"web/node_modules/left-pad/index.js":    "module.exports = 1\n",
 		"target/debug/x":                        "\x7fELF",
+		"crates/y/target/debug/y":               "\x7fELF",
 		"vendor/node_modules/v/v.js":            "changed\n",
 		"src/lib.rs":                            "pub fn f() -> u8 { 1 }\n",
 		"tests/t.rs":                            "#[test] fn t() {}\n",
@@ -1604,7 +1606,7 @@ func TestBuildOutputIsNeverCommitted(t *testing.T) {
 	}
 	files := strings.Fields(run(t, wt, "ls-tree", "-r", "--name-only", "HEAD"))
 	slices.Sort(files)
-	if want := []string{"Cargo.toml", "calc/__init__.py", "src/lib.rs", "tests/t.rs", "vendor/node_modules/v/v.js", "web/node_modules/left-pad/index.js"}; !slices.Equal(files, want) {
+	if want := []string{".gitignore", "Cargo.toml", "calc/__init__.py", "src/lib.rs", "tests/t.rs", "vendor/node_modules/v/v.js", "web/node_modules/left-pad/index.js"}; !slices.Equal(files, want) {
 		t.Fatalf("committed %v, want %v", files, want)
 	}
 	if got := run(t, wt, "show", "HEAD:vendor/node_modules/v/v.js"); got != "changed" {
