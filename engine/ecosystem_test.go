@@ -398,3 +398,27 @@ func TestNotFoundRunnerIsOnlyTheRunner(t *testing.T) {
 		}
 	}
 }
+
+// Frozen files hashed again (after the base is brought in) keep how they
+// were hashed: a .rs file's inline tests stay its test items, not the
+// whole file, which code must still be able to change.
+func TestFrozenRustItemsStayItemsWhenHashedAgain(t *testing.T) {
+	h := newHarness(t, "", developer)
+	wt := t.TempDir()
+	src := "pub fn f() -> u8 { 1 }\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn one() { assert_eq!(super::f(), 1); }\n}\n"
+	if err := os.WriteFile(filepath.Join(wt, "lib.rs"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	frozen := map[string]string{"lib.rs": rustTestsHash([]byte(src))}
+	again, err := h.eng.hashFrozen(wt, frozen)
+	if err != nil || again["lib.rs"] != frozen["lib.rs"] {
+		t.Fatalf("hashed again: %q, want %q (%v)", again["lib.rs"], frozen["lib.rs"], err)
+	}
+	// the code around the tests changes: not a frozen file changed
+	if err := os.WriteFile(filepath.Join(wt, "lib.rs"), []byte(strings.Replace(src, "{ 1 }", "{ 2 - 1 }", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if changed := h.eng.changedFiles(wt, again); len(changed) != 0 {
+		t.Fatalf("changing the code around the tests changed %v", changed)
+	}
+}

@@ -1276,36 +1276,43 @@ func (e *Engine) changedFiles(wt string, files map[string]string) []string {
 	if len(files) == 0 {
 		return nil
 	}
-	var names []string
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	now, err := e.repo.HashFiles(wt, names)
+	names := slices.Sorted(maps.Keys(files))
+	now, err := e.hashFrozen(wt, files)
 	if err != nil {
 		return names
 	}
-	root, err := os.OpenRoot(wt)
-	if err != nil {
-		return names
-	}
-	defer root.Close()
 	var changed []string
 	for _, n := range names {
-		got := now[n]
-		if strings.HasPrefix(files[n], rustTestsSum) {
-			// gone, a link or too large: not the tests frozen
-			data, err := wtfile.Read(root, filepath.FromSlash(n), 4<<20)
-			got = ""
-			if err == nil {
-				got = rustTestsHash(data)
-			}
-		}
-		if got != files[n] {
+		if now[n] != files[n] {
 			changed = append(changed, n)
 		}
 	}
 	return changed
+}
+
+// hashFrozen hashes the worktree's versions of the frozen files as they
+// were hashed: whole, or only their Rust test items (rustTestsSum).
+func (e *Engine) hashFrozen(wt string, files map[string]string) (map[string]string, error) {
+	now, err := e.repo.HashFiles(wt, slices.Sorted(maps.Keys(files)))
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(wt)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	for n, sum := range files {
+		if strings.HasPrefix(sum, rustTestsSum) {
+			// gone, a link or too large: not the tests frozen
+			data, err := wtfile.Read(root, filepath.FromSlash(n), 4<<20)
+			now[n] = ""
+			if err == nil {
+				now[n] = rustTestsHash(data)
+			}
+		}
+	}
+	return now, nil
 }
 
 // maxBodyBytes caps a file shown whole by fileBodies.

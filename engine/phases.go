@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -105,14 +104,15 @@ func (e *Engine) bringInBase(ctx context.Context, t *store.Ticket) error {
 	}
 	// what the base (or a human merging by hand) changed in the frozen
 	// tests is theirs now
-	names := slices.Sorted(maps.Keys(t.TestFiles))
-	hashes, err := e.repo.HashFiles(t.Worktree, names)
+	// (a .rs file's inline tests hashed as such: whole, code could not
+	// change the file it must)
+	hashes, err := e.hashFrozen(t.Worktree, t.TestFiles)
 	if err != nil {
 		return err
 	}
 	nt, err := e.st.UpdateTicket(t.ID, func(x *store.Ticket) error {
 		x.Rebase = false
-		if len(names) > 0 {
+		if len(t.TestFiles) > 0 {
 			x.TestFiles = hashes
 		}
 		return nil
