@@ -15,7 +15,8 @@ import (
 // may find a command in.
 func IsTestMarker(name string) bool {
 	switch name {
-	case "go.mod", "Cargo.toml", "package.json", "GNUmakefile", "makefile", "Makefile", "pyproject.toml", "pytest.ini", "setup.py":
+	case "go.mod", "Cargo.toml", "package.json", "GNUmakefile", "makefile", "Makefile", "pyproject.toml", "pytest.ini", "setup.py",
+		"pom.xml", "build.gradle", "build.gradle.kts", "deno.json", "deno.jsonc", "mix.exs":
 		return true
 	}
 	return false
@@ -41,12 +42,31 @@ func DetectTestCommand(dir string) string {
 		return "cargo test"
 	case npmHasTest(root):
 		return "npm test"
-	case makeHasTest(root):
+	case makeHas(root, "test"):
 		return "make test"
+	case exists("pom.xml"):
+		return wrapper(exists, "mvnw", "mvn") + " -q test"
+	case exists("build.gradle"), exists("build.gradle.kts"):
+		return wrapper(exists, "gradlew", "gradle") + " test"
+	case exists("deno.json"), exists("deno.jsonc"):
+		return "deno test"
+	case exists("mix.exs"):
+		return "mix test"
 	case exists("pyproject.toml"), exists("pytest.ini"), exists("setup.py"):
 		return python() + " -m pytest"
+	case makeHas(root, "check"):
+		return "make check"
 	}
 	return ""
+}
+
+// wrapper is the project's own wrapper script (./mvnw, ./gradlew), which
+// pins the tool's version, where there is one; else the tool.
+func wrapper(exists func(string) bool, script, tool string) string {
+	if exists(script) {
+		return "./" + script
+	}
+	return tool
 }
 
 // python is the Python to run: python3 where there is no python (Debian
@@ -78,18 +98,18 @@ func npmHasTest(root *os.Root) bool {
 	return t != "" && !strings.Contains(t, "no test specified")
 }
 
-func makeHasTest(root *os.Root) bool {
+func makeHas(root *os.Root, target string) bool {
 	for _, name := range []string{"GNUmakefile", "makefile", "Makefile"} {
-		if makefileHasTest(root, name) {
+		if makefileHas(root, name, target) {
 			return true
 		}
 	}
 	return false
 }
 
-// makefileHasTest looks for a rule line naming a "test" target, e.g.
-// "test:" or "test lint: deps", but not a variable like "test := x".
-func makefileHasTest(root *os.Root, name string) bool {
+// makefileHas looks for a rule line naming target, e.g. "test:" or
+// "test lint: deps", but not a variable like "test := x".
+func makefileHas(root *os.Root, name, want string) bool {
 	f, _, err := wtfile.OpenLinked(root, name)
 	if err != nil {
 		return false
@@ -106,7 +126,7 @@ func makefileHasTest(root *os.Root, name string) bool {
 			continue
 		}
 		for _, target := range strings.Fields(line[:i]) {
-			if target == "test" {
+			if target == want {
 				return true
 			}
 		}

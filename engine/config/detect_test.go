@@ -27,6 +27,14 @@ func TestDetectTestCommand(t *testing.T) {
 		{"python pytest.ini", map[string]string{"pytest.ini": ""}, "python -m pytest"},
 		{"python setup.py", map[string]string{"setup.py": ""}, "python -m pytest"},
 		{"make before python", map[string]string{"setup.py": "", "Makefile": "test:\n"}, "make test"},
+		{"maven", map[string]string{"pom.xml": "<project/>"}, "mvn -q test"},
+		{"maven wrapper", map[string]string{"pom.xml": "<project/>", "mvnw": "#!/bin/sh\n"}, "./mvnw -q test"},
+		{"gradle", map[string]string{"build.gradle.kts": ""}, "gradle test"},
+		{"gradle wrapper", map[string]string{"build.gradle": "", "gradlew": "#!/bin/sh\n"}, "./gradlew test"},
+		{"deno", map[string]string{"deno.json": "{}"}, "deno test"},
+		{"mix", map[string]string{"mix.exs": ""}, "mix test"},
+		{"make check only", map[string]string{"Makefile": "all:\ncheck: all\n"}, "make check"},
+		{"make test before check", map[string]string{"Makefile": "check:\ntest:\n"}, "make test"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
