@@ -161,14 +161,15 @@ func (r *Repo) scanEntries(ctx context.Context, wt, index string, env []string) 
 // without a .gitignore naming them would have the model's own test runs
 // commit (and merge) megabytes of them, so each add leaves them out, but
 // for a kind the repository already tracks files of. Keyed by the exclude
-// pathspec; target directories only where Cargo.toml is at the top.
+// pathspec; target only where Cargo.toml is at the top.
 var generatedOutput = map[string]func(name string) bool{
 	":(exclude,glob)**/__pycache__/**":  func(name string) bool { return hasSegment(name, "__pycache__") },
 	":(exclude,glob)**/*.pyc":           func(name string) bool { return strings.HasSuffix(name, ".pyc") },
 	":(exclude,glob)**/node_modules/**": func(name string) bool { return hasSegment(name, "node_modules") },
-	// (not ":(top,exclude)target": git add fails on an exclude naming an
-	// ignored directory, and most Cargo projects ignore target)
-	":(exclude,glob)**/target/**": func(name string) bool { return hasSegment(name, "target") },
+	// the top's only (src/target/ may be a module); not ":(top,exclude)
+	// target": git add fails on an exclude whose literal start names an
+	// ignored directory, and most Cargo projects ignore target
+	":(exclude,glob)[t]arget/**": func(name string) bool { return strings.HasPrefix(name, "target/") },
 }
 
 func hasSegment(name, segment string) bool {
@@ -191,7 +192,7 @@ func outputExcludes(wt string, tracked map[string]bool) []string {
 		if tracked[spec] {
 			continue
 		}
-		if strings.Contains(spec, "/target/") {
+		if strings.Contains(spec, "arget/") {
 			if _, err := os.Lstat(filepath.Join(wt, "Cargo.toml")); err != nil {
 				continue
 			}

@@ -1569,7 +1569,7 @@ func TestBuildOutputIsNeverCommitted(t *testing.T) {
 	dir := t.TempDir()
 	if err := InitRepo(dir, map[string]string{
 		"Cargo.toml":                 "[package]\nname = \"x\"\n",
-		".gitignore":                 "/target/\n", // an exclude of an ignored path fails git add
+		".gitignore":                 "/target/\n", // an exclude naming an ignored path fails git add
 		"src/lib.rs":                 "pub fn f() {}\n",
 		"vendor/node_modules/v/v.js": "tracked\n",
 		"calc/__init__.py":           "",
@@ -1586,7 +1586,7 @@ func TestBuildOutputIsNeverCommitted(t *testing.T) {
 		"stray.pyc":                             "bytecode",
 		"web/node_modules/left-pad/index.js":    "module.exports = 1\n",
 		"target/debug/x":                        "\x7fELF",
-		"crates/y/target/debug/y":               "\x7fELF",
+		"src/target/mod.rs":                     "pub fn g() {}\n",
 		"vendor/node_modules/v/v.js":            "changed\n",
 		"src/lib.rs":                            "pub fn f() -> u8 { 1 }\n",
 		"tests/t.rs":                            "#[test] fn t() {}\n",
@@ -1598,7 +1598,7 @@ func TestBuildOutputIsNeverCommitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	slices.Sort(changed)
-	if want := []string{"src/lib.rs", "tests/t.rs", "vendor/node_modules/v/v.js", "web/node_modules/left-pad/index.js"}; !slices.Equal(changed, want) {
+	if want := []string{"src/lib.rs", "src/target/mod.rs", "tests/t.rs", "vendor/node_modules/v/v.js", "web/node_modules/left-pad/index.js"}; !slices.Equal(changed, want) {
 		t.Fatalf("changed %v, want %v", changed, want)
 	}
 	if _, err := r.CommitAll(ctx, wt, "T-1 code"); err != nil {
@@ -1606,7 +1606,7 @@ func TestBuildOutputIsNeverCommitted(t *testing.T) {
 	}
 	files := strings.Fields(run(t, wt, "ls-tree", "-r", "--name-only", "HEAD"))
 	slices.Sort(files)
-	if want := []string{".gitignore", "Cargo.toml", "calc/__init__.py", "src/lib.rs", "tests/t.rs", "vendor/node_modules/v/v.js", "web/node_modules/left-pad/index.js"}; !slices.Equal(files, want) {
+	if want := []string{".gitignore", "Cargo.toml", "calc/__init__.py", "src/lib.rs", "src/target/mod.rs", "tests/t.rs", "vendor/node_modules/v/v.js", "web/node_modules/left-pad/index.js"}; !slices.Equal(files, want) {
 		t.Fatalf("committed %v, want %v", files, want)
 	}
 	if got := run(t, wt, "show", "HEAD:vendor/node_modules/v/v.js"); got != "changed" {
