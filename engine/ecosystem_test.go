@@ -26,6 +26,10 @@ func TestTestFileNamesFollowEachEcosystem(t *testing.T) {
 		"web/slugify.spec.tsx":     true,
 		"web/__tests__/a.js":       true,
 		"calc/tests.py":            true, // Django, unittest's test*.py
+		"calc/test2.py":            true,
+		"calc/testing.py":          false, // a module of the project's
+		"calc/tester.py":           false,
+		"calc/testutils.py":        false,
 		"calc/testcalc.py":         true,
 		"tests/test_clamp.py":      true,
 		"calc/clamp_test.py":       true,

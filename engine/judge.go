@@ -447,7 +447,7 @@ func testNamed(p string) bool {
 	case low == "test" || low == "tests",
 		strings.HasPrefix(low, "test_") || strings.HasPrefix(low, "test-"),
 		strings.HasSuffix(low, "_test") || strings.HasSuffix(low, "-test") || strings.HasSuffix(low, "_spec"),
-		strings.EqualFold(ext, ".py") && strings.HasPrefix(low, "test"):
+		strings.EqualFold(ext, ".py") && pythonTestName(stem):
 		return true
 	}
 	// CamelCase: FooTest.java, FooTests.cs, FooTestCase.php, TestFoo.java
@@ -455,6 +455,20 @@ func testNamed(p string) bool {
 		return len(stem) > 4
 	}
 	return len(stem) > 4 && strings.HasPrefix(stem, "Test") && unicode.IsUpper(rune(stem[4]))
+}
+
+// pythonTestName is unittest's test*.py, but for the words modules of a
+// project's own are named with (testing.py, testutils.py): code must be
+// able to change those.
+func pythonTestName(stem string) bool {
+	low := strings.ToLower(stem)
+	return strings.HasPrefix(low, "test") && !pythonModuleWords[low]
+}
+
+var pythonModuleWords = map[string]bool{
+	"testing": true, "tester": true, "testers": true, "testutil": true, "testutils": true,
+	"testlib": true, "testhelper": true, "testhelpers": true, "testsupport": true, "testtools": true,
+	"testdata": true, "testserver": true, "testapp": true, "testbed": true, "testenv": true,
 }
 
 // sourceExts are the extensions of files a test runner executes or
