@@ -62,7 +62,8 @@ func runTUI(g globals, stderr io.Writer) error {
 	// a deliverable being edited stays where confined commands cannot read
 	// it (a sensitive ticket's, too), not in the shared temp directory
 	editDir := filepath.Join(en.repo.GitDir, "agent-tui", "edit")
-	uiErr := ui.Run(ctx, eng, ui.Options{Simulated: en.cfg.Simulated(), Repo: en.repo.Dir, NoModel: noModel, EditDir: editDir})
+	uiErr := ui.Run(ctx, eng, ui.Options{Simulated: en.cfg.Simulated(), Repo: en.repo.Dir, NoModel: noModel, EditDir: editDir,
+		StateFile: filepath.Join(en.repo.GitDir, "agent-tui", "ui-state.json")})
 	// quitting stops model calls; cut-off attempts are marked interrupted
 	// and run again on the next start
 	cancel()

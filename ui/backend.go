@@ -43,4 +43,7 @@ type Options struct {
 	NoModel string
 	// EditDir holds the files $EDITOR edits; the temp directory when empty.
 	EditDir string
+	// StateFile keeps what the TUI showed when quit (ticket, tab, focus,
+	// filters) for the next start; none kept when empty.
+	StateFile string
 }

@@ -121,7 +121,7 @@ func NewModel(b Backend, opts Options) Model {
 	fi.Placeholder = "status words, title, id"
 	q := newQueue()
 	q.noEngine = opts.NoModel != ""
-	return Model{
+	m := Model{
 		b: b, opts: opts, ctx: context.Background(),
 		keys: newKeyMap(), help: h, st: &st,
 		width: 100, height: 30,
@@ -134,6 +134,12 @@ func NewModel(b Backend, opts Options) Model {
 		flash:        noModelFlash(opts.NoModel, opts.Simulated),
 		flashErr:     opts.NoModel != "",
 	}
+	if opts.StateFile != "" {
+		if s, ok := loadViewState(opts.StateFile); ok {
+			m.restore(s)
+		}
+	}
+	return m
 }
 
 func noModelFlash(reason string, simulated bool) string {

@@ -29,7 +29,12 @@ func Run(ctx context.Context, b Backend, opts Options) error {
 	// Bubble Tea's default 60 (an idle TUI used 2% of a core for it)
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithColorProfile(lipgloss.Writer.Profile), tea.WithFPS(30))
 	go forward(events, p)
-	_, err := p.Run()
+	final, err := p.Run()
+	if fm, ok := final.(Model); ok && opts.StateFile != "" && fm.loaded {
+		// (not kept on failure: a view state is a convenience, and the
+		// next start opens as on a first one)
+		_ = saveViewState(opts.StateFile, fm.viewState())
+	}
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return nil // the caller cancelled: a normal way to stop
 	}
