@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -424,5 +425,27 @@ func TestFrozenRustItemsStayItemsWhenHashedAgain(t *testing.T) {
 	}
 	if changed := h.eng.changedFiles(wt, again); len(changed) != 0 {
 		t.Fatalf("changing the code around the tests changed %v", changed)
+	}
+}
+
+// A red run that is a runner finding no tests is no red run: the model is
+// told to write tests where the runner looks, or, for Jest, which skips
+// every path inside .git (where worktrees are), a person is told why.
+func TestNoTestsFoundIsNoRedRun(t *testing.T) {
+	for _, tc := range []struct{ said, want string }{
+		{"No tests found, exiting with code 1", "Jest and Vitest skip every path inside a .git directory"},
+		{"collected 0 items", "tests failed 3 attempts"},
+	} {
+		h := newHarness(t, "", developer)
+		h.cfg.TestCommand = fmt.Sprintf("echo '%s'; exit 1", tc.said)
+		id := h.add("hotfix", "no tests found", false)
+		h.runIdle()
+		tk := h.ticket(id)
+		if tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, tc.want) {
+			t.Fatalf("%s: %s (%s)", tc.said, tk.Status, tk.Reason)
+		}
+		if len(h.phase(id, "code").Attempts) != 0 {
+			t.Fatalf("%s: code ran on a red run that found no tests", tc.said)
+		}
 	}
 }

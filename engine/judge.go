@@ -267,6 +267,14 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if c.NotRun != "" {
 			return fail("check", fmt.Sprintf("the test command `%s` %s: the tests must run and fail, not fail to run: %s", c.Command, c.NotRun, OneLine(tailBytes(c.Output, 400), 400)))
 		}
+		if said := noTestsFound(c.Output); said != "" {
+			// a runner that found nothing to run fails too, and code
+			// could never make that pass
+			if jestLike(said) && strings.Contains(filepath.ToSlash(t.Worktree), "/.git/") {
+				return &humanStop{fmt.Sprintf("the test command `%s` found no tests (%q): Jest and Vitest skip every path inside a .git directory, and agent-tui keeps ticket worktrees in .git/agent-tui/worktrees, so they cannot run this project's tests there (a known limit, see README); set test_command to a runner that does, or take the ticket over by hand", c.Command, said)}
+			}
+			return fail("check", fmt.Sprintf("the test command `%s` found no tests to run (%q): write the failing tests where and as its runner finds them", c.Command, said))
+		}
 		a.TestFiles = files
 		deliverable += "\n\n" + fileBodies(t.Worktree, files, 8000)
 		if len(scripts) > 0 {
@@ -456,6 +464,20 @@ func testNamed(p string) bool {
 	}
 	return len(stem) > 4 && strings.HasPrefix(stem, "Test") && unicode.IsUpper(rune(stem[4]))
 }
+
+// noTestsFound is what a test runner printed to say it found no tests to
+// run (its exit code says it failed), or "".
+func noTestsFound(output string) string {
+	for _, said := range []string{"No tests found, exiting with code 1", "No test files found, exiting with code 1", "Error: No test files found", "no tests ran", "collected 0 items", "NO TESTS RAN"} {
+		if strings.Contains(output, said) {
+			return said
+		}
+	}
+	return ""
+}
+
+// jestLike: said by Jest or Vitest, whose file finders skip .git paths.
+func jestLike(said string) bool { return strings.HasSuffix(said, "exiting with code 1") }
 
 // pythonTestName is unittest's test*.py, but for the words modules of a
 // project's own are named with (testing.py, testutils.py): code must be
