@@ -287,6 +287,13 @@ func TestCodeMayNotChangeHowRunnersRun(t *testing.T) {
 		}, writeCall("x", "scripts/run-tests.js", "process.exit(0);\n"), "(scripts/run-tests.js)"},
 		{"Cargo.toml's autotests", "", nil, map[string]string{"Cargo.toml": cargo},
 			writeCall("x", "Cargo.toml", strings.Replace(cargo, "edition = \"2021\"\n", "edition = \"2021\"\nautotests = false\n", 1)), "(Cargo.toml's build and test settings"},
+		{"pyproject's pytest addopts", "", nil, map[string]string{"pyproject.toml": "[project]\nname = \"x\"\n"},
+			writeCall("x", "pyproject.toml", "[project]\nname = \"x\"\n\n[tool.pytest.ini_options]\naddopts = \"-k 'not upper_bound'\"\n"), "(pyproject.toml's pytest settings)"},
+		{"setup.cfg's [tool:pytest]", "", nil, map[string]string{"setup.cfg": "[metadata]\nname = x\n"},
+			writeCall("x", "setup.cfg", "[metadata]\nname = x\n\n[tool:pytest]\naddopts = --deselect tests/test_x.py::test_y\n"), "(setup.cfg's pytest settings)"},
+		{"package.json's jest key", "npm test", []string{"node", "npm"}, map[string]string{
+			"package.json": `{"name": "x", "version": "1.0.0", "scripts": {"test": "sh run_tests.sh"}}` + "\n",
+		}, writeCall("x", "package.json", `{"name": "x", "version": "1.0.0", "scripts": {"test": "sh run_tests.sh"}, "jest": {"testPathIgnorePatterns": ["tests"]}}`+"\n"), "(package.json's scripts or test runner settings)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -448,4 +455,24 @@ func TestNoTestsFoundIsNoRedRun(t *testing.T) {
 			t.Fatalf("%s: code ran on a red run that found no tests", tc.said)
 		}
 	}
+}
+
+// Green on nothing the branch keeps is no fix: a code attempt that wrote
+// only an ignored file (a .env its Makefile includes) is refused.
+func TestCodeThatChangesNothingKeptIsRefused(t *testing.T) {
+	needTools(t, "make")
+	project := maps.Clone(shellProject)
+	project[".gitignore"] = ".env\n"
+	project["Makefile"] = "-include .env\nRUN ?= sh run_tests.sh\n\ntest:\n\t$(RUN)\n"
+	var c counter
+	h := newHarnessOn(t, project, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "code" && toolTurns(r) == 0 && c.inc("code") == 1 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("e", ".env", "RUN = true\n")}}
+		}
+		return developer(r, phase)
+	})
+	h.cfg.TestCommand = "make test"
+	id := h.add("hotfix", "green on an ignored file", false)
+	h.runIdle()
+	h.firstFailedThenDone(id, "code", "no file the branch keeps was changed")
 }

@@ -290,6 +290,13 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if err := e.repo.Stage(ctx, t.Worktree); err != nil {
 			return err
 		}
+		if rv := phaseState(t, config.Review); ps.Name == config.Code && len(changed) == 0 && (rv == nil || rv.Attempts == 0) {
+			// green on nothing the branch keeps: an ignored file (a .env
+			// a Makefile includes) or luck changed the run, and the
+			// merge would bring none of it. (Once a review has read the
+			// code, code may answer an objection with no change.)
+			guards = append(guards, "no file the branch keeps was changed (ignored files are never committed or merged): change the code the failing tests exercise")
+		}
 		frozen := e.changedTestFiles(t)
 		if len(frozen) > 0 {
 			guards = append(guards, "the test files written in the tests phase (and the scripts that run them) were changed ("+strings.Join(frozen, ", ")+"): change the code, not the tests")
@@ -324,7 +331,10 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			// any package.json: a script may `cd web && npm test`, and
 			// workspaces run their members' scripts
 			if path.Base(f) == "package.json" && e.runsNpm(t) && e.npmScriptsChanged(ctx, t, f) {
-				hit = append(hit, f+"'s scripts")
+				hit = append(hit, f+"'s scripts or test runner settings")
+			}
+			if (path.Base(f) == "pyproject.toml" || path.Base(f) == "setup.cfg") && e.pytestSettingsChanged(ctx, t, f) {
+				hit = append(hit, f+"'s pytest settings")
 			}
 			if path.Base(f) == "Cargo.toml" && e.cargoSettingsChanged(ctx, t, f) {
 				hit = append(hit, f+"'s build and test settings (anything but dependencies and package metadata)")
@@ -1172,20 +1182,63 @@ func stillMarked(wt string, files []string) []string {
 // of the file (dependencies) is the code's to change.
 func (e *Engine) npmScriptsChanged(ctx context.Context, t *store.Ticket, file string) bool {
 	// scripts is the scripts member, compacted; ok is false for no JSON
+	// and the settings test runners read from package.json itself
 	scripts := func(data []byte) (string, bool) {
-		var pkg struct {
-			Scripts json.RawMessage `json:"scripts"`
-		}
+		var pkg map[string]json.RawMessage
 		if json.Unmarshal(data, &pkg) != nil {
 			return "", false
 		}
 		var canon bytes.Buffer
-		if json.Compact(&canon, pkg.Scripts) != nil {
-			return string(pkg.Scripts), true
+		for _, k := range []string{"scripts", "jest", "mocha", "ava", "vitest", "c8", "nyc", "tap"} {
+			canon.WriteString(k + ":")
+			if json.Compact(&canon, pkg[k]) != nil {
+				canon.Write(pkg[k])
+			}
+			canon.WriteByte('\n')
 		}
 		return canon.String(), true
 	}
 	return e.partChanged(ctx, t, file, "package.json", scripts)
+}
+
+// pytestSettingsChanged says whether pytest's settings in the worktree's
+// pyproject.toml ([tool.pytest.ini_options]) or setup.cfg ([tool:pytest])
+// differ from its last commit's: addopts = "-k 'not this_test'" is a
+// test skipped.
+func (e *Engine) pytestSettingsChanged(ctx context.Context, t *store.Ticket, file string) bool {
+	settings := func(data []byte) (string, bool) {
+		if path.Base(file) == "setup.cfg" {
+			return iniSection(string(data), "tool:pytest"), true
+		}
+		var doc struct {
+			Tool struct {
+				Pytest any `toml:"pytest"`
+			} `toml:"tool"`
+		}
+		if toml.Unmarshal(data, &doc) != nil {
+			return "", false
+		}
+		out, err := json.Marshal(doc.Tool.Pytest)
+		return string(out), err == nil
+	}
+	return e.partChanged(ctx, t, file, path.Base(file), settings)
+}
+
+// iniSection is the lines of an INI file's section, trimmed, without
+// blank lines and comments.
+func iniSection(text, name string) string {
+	var b strings.Builder
+	in := false
+	for line := range strings.Lines(text) {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "["):
+			in = strings.EqualFold(strings.TrimSpace(strings.Trim(line, "[]")), name)
+		case in && line != "" && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, ";"):
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
 }
 
 // cargoSettingsChanged says whether the worktree's Cargo.toml says other
