@@ -23,6 +23,9 @@ type section struct {
 	// a log's end is the output of)
 	head  bool
 	vital bool // the session means nothing without it (a review's diff)
+	// last: trimmed only after every other section, small ones included
+	// (the names of the frozen test files: a change to one fails code)
+	last bool
 	// dropped: assemble cut it to nothing (set on the caller's sections)
 	dropped bool
 	// fit, when set, makes the body within about n bytes instead of a cut
@@ -71,10 +74,18 @@ func assemble(header string, secs []section, budget int) (string, int, []string)
 		// a small section goes after every larger one, whatever its
 		// priority: dropping a diagnosis of 20 tokens does nothing for a
 		// diff 200,000 over, and leaves the review without its reference
-		small := func(i int) bool { return llm.EstimateTokens(secs[i].body) < smallSection }
+		tier := func(i int) int {
+			switch {
+			case secs[i].last:
+				return 2
+			case llm.EstimateTokens(secs[i].body) < smallSection:
+				return 1
+			}
+			return 0
+		}
 		sort.SliceStable(order, func(a, b int) bool {
-			if sa, sb := small(order[a]), small(order[b]); sa != sb {
-				return sb
+			if ta, tb := tier(order[a]), tier(order[b]); ta != tb {
+				return ta < tb
 			}
 			return secs[order[a]].prio < secs[order[b]].prio
 		})

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -53,5 +54,28 @@ func TestTailCutKeepsTheCommandLine(t *testing.T) {
 	long := "$ " + strings.Repeat("x", 300) + "\n" + strings.Repeat("output line\n", 100)
 	if got := cutSection(section{body: long, tail: true, head: true}, 400); strings.HasPrefix(got, "$ ") || !strings.HasSuffix(got, "output line\n") {
 		t.Fatalf("%q", got)
+	}
+}
+
+// The names of the frozen files go last, after even the small sections:
+// thirty long names are over the size small sections keep to.
+func TestFrozenNamesAreTrimmedLast(t *testing.T) {
+	var names []string
+	for i := range 30 {
+		names = append(names, fmt.Sprintf("tests/T-1_case_%02d_with_a_long_descriptive_name_test.sh", i))
+	}
+	list := strings.Join(names, "\n")
+	out := "$ sh run_tests.sh\n" + strings.Repeat("FAIL: expected done\n", 40)
+	secs := []section{
+		{title: "Diagnosis", body: strings.Repeat("the fix approach, in words. ", 40), prio: prioPrimary, vital: true},
+		{title: "Test files (frozen: do not change them)", body: list, prio: prioFeedback, last: true},
+		{title: "Failing test output", body: out, prio: prioOutput, tail: true, head: true},
+	}
+	text, _, trimmed := assemble("Phase: code", secs, 700)
+	if !strings.Contains(text, list) {
+		t.Fatalf("the frozen names were cut (trimmed %v):\n%s", trimmed, text)
+	}
+	if len(trimmed) == 0 {
+		t.Fatal("nothing was trimmed: the budget tests nothing")
 	}
 }

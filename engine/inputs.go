@@ -273,7 +273,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 			// which files are frozen is said whatever the budget (their
 			// bodies may go): a change to one fails the attempt
 			names := slices.Sorted(maps.Keys(t.TestFiles))
-			secs = append(secs, section{title: "Test files (frozen: do not change them)", body: strings.Join(names, "\n"), prio: prioFeedback})
+			secs = append(secs, section{title: "Test files (frozen: do not change them)", body: strings.Join(names, "\n"), prio: prioFeedback, last: true})
 		}
 		secs = append(secs, section{title: "Contents of the test files", body: fileBodies(t.Worktree, t.TestFiles, 0), prio: prioFiles},
 			section{title: outTitle, body: out, prio: prioOutput, tail: true, head: true})
