@@ -67,11 +67,11 @@ func TestFrozenNamesAreTrimmedLast(t *testing.T) {
 	list := strings.Join(names, "\n")
 	out := "$ sh run_tests.sh\n" + strings.Repeat("FAIL: expected done\n", 40)
 	secs := []section{
-		{title: "Diagnosis", body: strings.Repeat("the fix approach, in words. ", 40), prio: prioPrimary, vital: true},
+		{title: "Diagnosis", body: strings.Repeat("the fix approach, in words. ", 15), prio: prioPrimary, vital: true},
 		{title: "Test files (frozen: do not change them)", body: list, prio: prioFeedback, last: true},
 		{title: "Failing test output", body: out, prio: prioOutput, tail: true, head: true},
 	}
-	text, _, trimmed := assemble("Phase: code", secs, 700)
+	text, _, trimmed := assemble("Phase: code", secs, 600)
 	if !strings.Contains(text, list) {
 		t.Fatalf("the frozen names were cut (trimmed %v):\n%s", trimmed, text)
 	}
