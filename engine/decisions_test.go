@@ -965,6 +965,25 @@ func TestGaveUpReasonKeepsTheOutputsEnd(t *testing.T) {
 	}
 }
 
+// A stop says whose answers could not be read: the validator's, in some
+// or all of the attempts, or the review's own (then the code was never
+// judged).
+func TestGaveUpReasonNamesUnreadableAnswers(t *testing.T) {
+	for _, c := range []struct {
+		phase    string
+		unjudged int
+		want     string
+	}{
+		{"diagnosis", 2, "diagnosis failed 3 attempts (the validator's answers on diagnosis could not be read in 2 of them)"},
+		{"diagnosis", 3, "the validator's answers on diagnosis could not be read in 3 attempts (diagnosis was never judged)"},
+		{"review", 3, "the review's answers could not be read in 3 attempts (the code was never judged)"},
+	} {
+		if r := gaveUpReason(c.phase, 3, failure{err: "x", unjudged: c.unjudged}); !strings.HasPrefix(r, c.want) {
+			t.Errorf("%q, want it to begin %q", r, c.want)
+		}
+	}
+}
+
 // A listing or a search cut by the budget keeps whole lines and says what
 // it kept: its own note would count entries the model never saw.
 func TestCutListingSaysWhereToGoOn(t *testing.T) {

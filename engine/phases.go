@@ -201,8 +201,8 @@ func failuresSinceBudget(attempts []*store.Attempt, ps *store.PhaseState) (n int
 			if a.Verdict != nil {
 				last.objections = a.Verdict.Objections
 			}
-			if a.Verdict == nil && a.Validator != nil && a.Validator.Unreadable > 0 {
-				last.unjudged++
+			if a.Verdict == nil && (a.Validator != nil && a.Validator.Unreadable > 0 || strings.Contains(a.Error, "answer could not be read")) {
+				last.unjudged++ // the validator's, or the review's own
 			}
 		}
 	}
@@ -229,12 +229,18 @@ func (e *Engine) maxAttempts(phase string) int {
 // what kept failing.
 func gaveUpReason(phase string, n int, last failure) string {
 	r := fmt.Sprintf("%s failed %d attempts", phase, n)
+	answers, judged := "the validator's answers on "+phase, phase
+	if phase == config.Review {
+		answers, judged = "the review's answers", "the code"
+	}
 	switch {
 	case last.unjudged == n:
-		// the phase was never judged: its validator is what kept failing
-		r = fmt.Sprintf("the validator's answers on %s could not be read in %d attempts (%s was never judged)", phase, n, phase)
+		// never judged: what kept failing is the answers that judge it
+		r = fmt.Sprintf("%s could not be read in %d attempts (%s was never judged)", answers, n, judged)
 	case n == 1:
 		r = phase + " failed its only attempt"
+	case last.unjudged > 0:
+		r += fmt.Sprintf(" (%s could not be read in %d of them)", answers, last.unjudged)
 	}
 	if len(last.objections) > 0 {
 		r += "; last objections: " + strings.Join(last.objections, "; ")
