@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/charmbracelet/x/ansi"
 	"io"
 	"io/fs"
 	"os"
@@ -1068,6 +1069,9 @@ func cmdRetry(g globals, args []string, stdout, stderr io.Writer) error {
 // controls and line separators, which would make a line read differently
 // from what it is, are named.
 func printable(s string) string {
+	// a whole escape sequence goes (its control byte alone would leave
+	// "]0;title" or "[31m" behind)
+	s = ansi.Strip(s)
 	var b strings.Builder
 	for _, r := range s {
 		switch {

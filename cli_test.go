@@ -2439,10 +2439,18 @@ func TestUSDSaysTinyAmounts(t *testing.T) {
 // what could act on a terminal still cannot.
 func TestPrintableLines(t *testing.T) {
 	got := printableLines("multi\nline\r\nobjection\twith tab\x1b[2J", "\n  ")
-	if want := "multi\n  line\n  objection    with tab\uFFFD[2J"; got != want {
+	if want := "multi\n  line\n  objection    with tab"; got != want {
 		t.Fatalf("%q, want %q", got, want)
 	}
 	if got := printableLines("echo first\nsh run.sh", " ⏎ "); got != "echo first ⏎ sh run.sh" {
+		t.Fatalf("%q", got)
+	}
+}
+
+// Escape sequences in what show prints go whole, not as litter.
+func TestPrintableDropsWholeSequences(t *testing.T) {
+	got := printable("a\x1b]0;PWNED-TITLE\x07b \x1b[31mRED\x1b[0m c\x9b2Jd")
+	if strings.Contains(got, "PWNED") || strings.Contains(got, "[31m") || !strings.Contains(got, "RED") || strings.Contains(got, "\x1b") || strings.Contains(got, "2J") {
 		t.Fatalf("%q", got)
 	}
 }

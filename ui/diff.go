@@ -45,7 +45,9 @@ func parseDiff(s string) *diffData {
 	// "--- x" a file's header, inside it is a removed "-- x"
 	oldN, newN, unknown := 0, 0, false // lines left in the hunk; unknown: to the next file
 	for i, l := range d.lines {
-		l = clean(l, true)
+		// a Latin-1 file's bytes are no UTF-8: shown as �, where the
+		// terminal would drop them and "naïve" read "nave"
+		l = clean(strings.ToValidUTF8(l, "\uFFFD"), true)
 		if len(l) > maxDiffLine {
 			// a minified file's megabyte line: drawn whole at every
 			// frame and every step sideways, it made each take a second

@@ -23,6 +23,15 @@ func TestDiffShowsWhitespaceChanges(t *testing.T) {
 	}
 }
 
+// Bytes that are no UTF-8 (a Latin-1 file) show as replacement marks, not
+// as nothing; a soft hyphen, which terminals count differently, goes.
+func TestDiffShowsInvalidBytes(t *testing.T) {
+	d := parseDiff("diff --git a/l.txt b/l.txt\n--- a/l.txt\n+++ b/l.txt\n@@ -0,0 +1 @@\n+na\xefve fa\xe7ade co\u00adop\n")
+	if got := d.lines[len(d.lines)-1]; got != "+na\uFFFDve fa\uFFFDade coop" {
+		t.Fatalf("%q", got)
+	}
+}
+
 // Only a file's header block is drawn as its header: in a hunk, a removed
 // SQL comment ("--- old") and an added "++ x" are a removed and an added
 // line.

@@ -281,6 +281,10 @@ func special(s string, i int) (n int, show bool) {
 			n, _ := escLen(s, i)
 			return n, false
 		}
+		if c1 == 0xad {
+			// a soft hyphen: no cell to the layout, one to tmux
+			return 2, false
+		}
 	case 0xd8:
 		if c1 == 0x9c { // U+061C ARABIC LETTER MARK, a bidi control
 			return 2, true
