@@ -412,6 +412,9 @@ func (m *Model) ticketMoved(t *store.Ticket) {
 		if t.Paused {
 			m.flash = t.ID + " paused"
 		}
+		if len(t.Children) > 0 {
+			m.flash += " with its children" // an epic's pause is theirs
+		}
 		m.flashPaused, m.flashStatus = t.Paused, t.Status
 	case t.Paused != m.flashPaused && m.flashKind == "":
 		m.flash, m.flashOn = "", ""
