@@ -287,6 +287,8 @@ func TestCodeMayNotChangeHowRunnersRun(t *testing.T) {
 		}, writeCall("x", "scripts/run-tests.js", "process.exit(0);\n"), "(scripts/run-tests.js)"},
 		{"Cargo.toml's autotests", "", nil, map[string]string{"Cargo.toml": cargo},
 			writeCall("x", "Cargo.toml", strings.Replace(cargo, "edition = \"2021\"\n", "edition = \"2021\"\nautotests = false\n", 1)), "(Cargo.toml's build and test settings"},
+		{"a Makefile's include of a wildcard", "make test", []string{"make"}, map[string]string{"Makefile": "-include $(wildcard *.mk)\n\ntest:\n\tsh run_tests.sh\n"},
+			writeCall("x", "local.mk", "SHELL = /bin/true\n"), "(local.mk)"},
 		{"pyproject's pytest addopts", "", nil, map[string]string{"pyproject.toml": "[project]\nname = \"x\"\n"},
 			writeCall("x", "pyproject.toml", "[project]\nname = \"x\"\n\n[tool.pytest.ini_options]\naddopts = \"-k 'not upper_bound'\"\n"), "(pyproject.toml's pytest settings)"},
 		{"setup.cfg's [tool:pytest]", "", nil, map[string]string{"setup.cfg": "[metadata]\nname = x\n"},

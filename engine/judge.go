@@ -489,6 +489,17 @@ func noTestsFound(output string) string {
 // jestLike: said by Jest or Vitest, whose file finders skip .git paths.
 func jestLike(said string) bool { return strings.HasSuffix(said, "exiting with code 1") }
 
+// includeGlobMatches says whether p matches a glob of a Makefile include
+// line ("$(wildcard conf/*.inc)").
+func includeGlobMatches(line, p string) bool {
+	for _, w := range strings.Fields(strings.NewReplacer("$(wildcard", " ", "${wildcard", " ", ")", " ", "}", " ").Replace(line)) {
+		if ok, _ := path.Match(w, p); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // pythonTestName is unittest's test*.py, but for the words modules of a
 // project's own are named with (testing.py, testutils.py): code must be
 // able to change those.
@@ -614,6 +625,16 @@ func (e *Engine) walkChecks(t *store.Ticket, paths []string, cmds ...string) *ch
 				// what it includes is as much the Makefile (SHELL = /bin/true)
 				if f := strings.Fields(line); len(f) > 1 && (f[0] == "include" || f[0] == "-include" || f[0] == "sinclude") {
 					for _, inc := range f[1:] {
+						if strings.ContainsAny(inc, "$*?[") {
+							// $(wildcard *.mk), $(LOCAL): not read, so any
+							// changed file it could name is taken for it
+							for _, p := range paths {
+								if strings.HasSuffix(p, ".mk") || includeGlobMatches(strings.Join(f[1:], " "), p) {
+									out[p] = true
+								}
+							}
+							continue
+						}
 						for _, p := range from(dir, inc) {
 							add(p, depth+1, makefile, dir, direct)
 						}
