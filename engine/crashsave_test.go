@@ -304,3 +304,30 @@ func TestStopDuringCIKeepsItsOutput(t *testing.T) {
 		t.Fatalf("a cut-off run was taken for CI's failure: %q", log)
 	}
 }
+
+// What a green CI run writes in the worktree (a lock file its tool made)
+// is not taken at the approve for a person's edit: the work merges at
+// once, without it, and CI ran once.
+func TestGreenCIRunLeavesNothingForTheApprove(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.Approve = []string{"review"}
+	h.cfg.CICommand = "sh run_tests.sh && echo made > ci-wrote.lock"
+	id := h.add("hotfix", "ci writes a file", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusAwaiting {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	if _, err := Decide(h.st, h.cfg, id, store.Decision{Kind: store.DecisionApprove}); err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+	if n := len(h.attemptsOf(id, "ci")); n != 1 {
+		t.Fatalf("CI ran %d times", n)
+	}
+	if out := gitOut(t, h.dir, "ls-tree", "--name-only", "main"); strings.Contains(out, "ci-wrote.lock") {
+		t.Fatal("what the CI run wrote was merged")
+	}
+}

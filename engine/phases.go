@@ -1311,11 +1311,11 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	// (its stream ends as "$ command", then the output, when it ends)
 	e.broker.delta(t.ID, a.Seq, "$ "+e.ciCmd(t)+"\n")
 	check := e.runCheck(ctx, t, "ci", e.ciCmd(t), 0)
-	if !check.Pass {
-		// cifix works on the branch, not on what the run left
-		if _, err := e.repo.DropUnstaged(ctx, t.Worktree); err != nil {
-			return err
-		}
+	// what the run wrote goes: cifix works on the branch, not on what a
+	// red run left, and what a green one wrote (a Cargo.lock) would read
+	// as a person's edit at the approve, sending the work round again
+	if _, err := e.repo.DropUnstaged(ctx, t.Worktree); err != nil {
+		return err
 	}
 	// kept even when cut off: the CI tab shows how far the run got
 	a.Checks = append(a.Checks, check)
