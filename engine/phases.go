@@ -1313,9 +1313,13 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	check := e.runCheck(ctx, t, "ci", e.ciCmd(t), 0)
 	// what the run wrote goes: cifix works on the branch, not on what a
 	// red run left, and what a green one wrote (a Cargo.lock) would read
-	// as a person's edit at the approve, sending the work round again
-	if _, err := e.repo.DropUnstaged(ctx, t.Worktree); err != nil {
-		return err
+	// as a person's edit at review's approve, sending the work round
+	// again (with no gate there, nothing reads the worktree again: one
+	// git process a ticket saved)
+	if !check.Pass || e.cfg.Gated(config.Review) {
+		if _, err := e.repo.DropUnstaged(ctx, t.Worktree); err != nil {
+			return err
+		}
 	}
 	// kept even when cut off: the CI tab shows how far the run got
 	a.Checks = append(a.Checks, check)
