@@ -193,13 +193,7 @@ func TestStopDuringALongToolKeepsTheCall(t *testing.T) {
 		return developer(r, phase)
 	})
 	id := h.add("hotfix", "stop while a command runs", false)
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := runUntilRunning(ctx, t, h, id)
-	stop()
-	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatal(err)
-	}
+	stopWhileRunning(t, h, id)
 	as := h.attemptsOf(id, "code")
 	if len(as) != 1 || !as[0].Interrupted || len(as[0].ToolCalls) != 3 {
 		t.Fatalf("code attempts %+v", as)
@@ -286,13 +280,7 @@ func TestStopDuringCIKeepsItsOutput(t *testing.T) {
 	h := newHarness(t, "", developer)
 	h.cfg.CICommand = "echo CI-BEGUN && touch .running && sleep 30"
 	id := h.add("hotfix", "stop while CI runs", false)
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := runUntilRunning(ctx, t, h, id)
-	stop()
-	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatal(err)
-	}
+	stopWhileRunning(t, h, id)
 	as := h.attemptsOf(id, "ci")
 	if len(as) != 1 || !as[0].Interrupted || len(as[0].Checks) != 1 {
 		t.Fatalf("ci attempts %+v", as)
@@ -329,5 +317,18 @@ func TestGreenCIRunLeavesNothingForTheApprove(t *testing.T) {
 	}
 	if out := gitOut(t, h.dir, "ls-tree", "--name-only", "main"); strings.Contains(out, "ci-wrote.lock") {
 		t.Fatal("what the CI run wrote was merged")
+	}
+}
+
+// stopWhileRunning runs the engine until ticket id's command runs (it
+// makes .running), then stops it as a quit would.
+func stopWhileRunning(t *testing.T, h *harness, id string) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := runUntilRunning(ctx, t, h, id)
+	stop()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
 	}
 }
