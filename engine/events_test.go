@@ -370,3 +370,32 @@ func TestPublishedToolCallsAreACopy(t *testing.T) {
 		t.Fatalf("%s (%s)", s, h.ticket(id).Reason)
 	}
 }
+
+// A CI run's output streams while it runs, not only when it ends.
+func TestCIOutputStreamsLive(t *testing.T) {
+	h := newHarness(t, "", developer)
+	h.cfg.CICommand = "printf 'CI-EARLY-%s\\n' LINE; sleep 2; sh run_tests.sh" // (the command itself is streamed too)
+	events, cancel := h.eng.Subscribe(1 << 16)
+	defer cancel()
+	id := h.add("hotfix", "long ci", false)
+	seen := make(chan struct{})
+	go func() {
+		for ev := range events {
+			if ev.Type == EvDelta && ev.TicketID == id && strings.Contains(ev.Text, "CI-EARLY-LINE") {
+				close(seen)
+				return
+			}
+		}
+	}()
+	done := make(chan struct{})
+	go func() { h.runIdle(); close(done) }()
+	select {
+	case <-seen:
+	case <-done:
+		t.Fatal("the CI run's first line was not streamed before the run was over")
+	}
+	<-done
+	if tk := h.ticket(id); tk.Status != store.StatusDone {
+		t.Fatalf("%s (%s)", tk.Status, tk.Reason)
+	}
+}

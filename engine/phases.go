@@ -13,6 +13,7 @@ import (
 
 	"agent-tui/engine/config"
 	"agent-tui/engine/llm"
+	"agent-tui/engine/tools"
 	"agent-tui/engine/workspace"
 	"agent-tui/store"
 )
@@ -1310,7 +1311,9 @@ func (e *Engine) runCI(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 	}
 	// (its stream ends as "$ command", then the output, when it ends)
 	e.broker.delta(t.ID, a.Seq, "$ "+e.ciCmd(t)+"\n")
-	check := e.runCheck(ctx, t, "ci", e.ciCmd(t), 0)
+	// its output streams as it comes: a CI run takes minutes
+	live := tools.WithOutputTap(ctx, func(s string) { e.broker.delta(t.ID, a.Seq, s) })
+	check := e.runCheck(live, t, "ci", e.ciCmd(t), 0)
 	// what the run wrote goes: cifix works on the branch, not on what a
 	// red run left, and what a green one wrote (a Cargo.lock) would read
 	// as a person's edit at review's approve, sending the work round

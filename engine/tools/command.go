@@ -88,9 +88,13 @@ type tailBuffer struct {
 	max   int
 	buf   []byte
 	total int64
+	tap   *outputTap // nil: none
 }
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
+	if t.tap != nil {
+		t.tap.write(p)
+	}
 	t.total += int64(len(p))
 	t.buf = append(t.buf, p...)
 	if len(t.buf) > 2*t.max {
@@ -332,7 +336,7 @@ func execSession(ctx context.Context, argv []string, dir string, env []string, t
 	start := time.Now()
 	err = cmd.Start()
 	w.Close()
-	out := &tailBuffer{max: outputCap}
+	out := &tailBuffer{max: outputCap, tap: tapFrom(ctx)}
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
