@@ -1584,7 +1584,7 @@ func TestCLIShowClipsALongObjection(t *testing.T) {
 func TestCLIShowSaysAnswerJudgedLater(t *testing.T) {
 	for after, want := range map[string]string{
 		engine.JudgedAfterRestart: "      judged after a restart: agent-tui stopped while the answer was judged",
-		engine.JudgedAfterRetry:   "      judged on a retry: no validator model had answered",
+		engine.JudgedAfterRetry:   "      judged on a retry: its first judging had stopped",
 	} {
 		v := engine.TicketView{ID: "T-1", Kind: "hotfix", Title: "t", Phases: []engine.PhaseView{{
 			Name: "diagnosis", Status: "passed", Attempts: []engine.AttemptView{{N: 1, Model: "m", JudgedAfter: after, Verdict: &engine.VerdictView{Pass: true}}},

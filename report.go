@@ -362,7 +362,7 @@ func printShow(w io.Writer, v engine.TicketView, status string, children ...stri
 			case engine.JudgedAfterRestart:
 				fmt.Fprintln(w, "      judged after a restart: agent-tui stopped while the answer was judged; the saved answer was judged, not asked for again")
 			case engine.JudgedAfterRetry:
-				fmt.Fprintln(w, "      judged on a retry: no validator model had answered readably; the saved answer was judged, not asked for again")
+				fmt.Fprintln(w, "      judged on a retry: its first judging had stopped (no validator answered readably, or its prompt failed); the saved answer was judged, not asked for again")
 			}
 			if len(a.Trimmed) > 0 {
 				// what the attempt's own input lost to its budget

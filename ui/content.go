@@ -279,7 +279,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		case engine.JudgedAfterRestart:
 			add("  ", "judged after a restart: the saved answer, not asked for again", dimS)
 		case engine.JudgedAfterRetry:
-			add("  ", "judged on a retry after a validator outage: the saved answer, not asked for again", dimS)
+			add("  ", "judged on a retry after its first judging stopped: the saved answer, not asked for again", dimS)
 		}
 		switch v := a.Verdict; {
 		case v == nil && !a.Done():
