@@ -126,81 +126,88 @@ func offsetVarint(p []byte) (v, n int) {
 // gitlinks lists the index's submodule entries: read from the index file,
 // or asked of git when it is in a form not read here (a split index).
 func (r *Repo) gitlinks(ctx context.Context, wt, index string, env []string) ([]string, error) {
-	links, _, err := r.scanEntries(ctx, wt, index, env)
-	return links, err
+	return r.indexEntries(ctx, wt, index, env, nil)
 }
 
-// scanEntries is gitlinks, also saying which kinds of build output
-// (generatedOutput) the index tracks files of.
-func (r *Repo) scanEntries(ctx context.Context, wt, index string, env []string) (links []string, tracked map[string]bool, err error) {
-	tracked = map[string]bool{}
-	links, err = scanIndex(index, r.hashLen, func(name []byte) { noteOutput(tracked, name) })
+// indexEntries is gitlinks, also handing each entry's name to each (when
+// not nil).
+func (r *Repo) indexEntries(ctx context.Context, wt, index string, env []string, each func(name string)) ([]string, error) {
+	var note func([]byte)
+	if each != nil {
+		note = func(name []byte) { each(string(name)) }
+	}
+	links, err := scanIndex(index, r.hashLen, note)
 	if !errors.Is(err, errIndexFormat) {
-		return links, tracked, err
+		return links, err
 	}
 	out, err := r.gitIn(ctx, wt, env, "ls-files", "--stage", "-z")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	links, tracked = nil, map[string]bool{}
+	links = nil
 	for _, e := range strings.Split(out, "\x00") {
 		meta, name, ok := strings.Cut(e, "\t")
 		if !ok {
 			continue
 		}
-		noteOutput(tracked, []byte(name))
+		if each != nil {
+			each(name)
+		}
 		if strings.HasPrefix(meta, "160000 ") {
 			links = append(links, name)
 		}
 	}
-	return links, tracked, nil
+	return links, nil
 }
 
 // generatedOutput is what test runs and builds write in a worktree:
 // Python's bytecode, npm's installs, Cargo's build directory. A repository
 // without a .gitignore naming them would have the model's own test runs
 // commit (and merge) megabytes of them, so each add leaves them out, but
-// for a kind the repository already tracks files of. Keyed by the exclude
-// pathspec; target only where Cargo.toml is at the top.
-var generatedOutput = map[string]func(name string) bool{
-	":(exclude,glob)**/__pycache__/**":  func(name string) bool { return hasSegment(name, "__pycache__") },
-	":(exclude,glob)**/*.pyc":           func(name string) bool { return strings.HasSuffix(name, ".pyc") },
-	":(exclude,glob)**/node_modules/**": func(name string) bool { return hasSegment(name, "node_modules") },
+// for a kind the repository already tracks files of.
+var generatedOutput = []struct {
+	exclude   string // the pathspec
+	tracks    func(name string) bool
+	cargoOnly bool // only where Cargo.toml is at the top
+}{
+	{":(exclude,glob)**/__pycache__/**", func(name string) bool { return hasSegment(name, "__pycache__") }, false},
+	{":(exclude,glob)**/*.pyc", func(name string) bool { return strings.HasSuffix(name, ".pyc") }, false},
+	{":(exclude,glob)**/node_modules/**", func(name string) bool { return hasSegment(name, "node_modules") }, false},
 	// the top's only (src/target/ may be a module); not ":(top,exclude)
 	// target": git add fails on an exclude whose literal start names an
 	// ignored directory, and most Cargo projects ignore target
-	":(exclude,glob)[t]arget/**": func(name string) bool { return strings.HasPrefix(name, "target/") },
+	{":(exclude,glob)[t]arget/**", func(name string) bool { return strings.HasPrefix(name, "target/") }, true},
 }
 
 func hasSegment(name, segment string) bool {
 	return strings.HasPrefix(name, segment+"/") || strings.Contains(name, "/"+segment+"/")
 }
 
-func noteOutput(tracked map[string]bool, name []byte) {
-	for spec, match := range generatedOutput {
-		if !tracked[spec] && match(string(name)) {
-			tracked[spec] = true
+// outputExcludes reads the index once: its submodule entries (gitlinks),
+// and the pathspecs that leave build output out of an add or a status in
+// wt, in generatedOutput's order (the same command line each time).
+func (r *Repo) outputExcludes(ctx context.Context, wt, index string, env []string) (links, excludes []string, err error) {
+	tracked := make([]bool, len(generatedOutput))
+	links, err = r.indexEntries(ctx, wt, index, env, func(name string) {
+		for i, g := range generatedOutput {
+			tracked[i] = tracked[i] || g.tracks(name)
 		}
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-}
-
-// outputExcludes are the pathspecs that leave build output out of an add
-// in wt (sorted: the same command line each time).
-func outputExcludes(wt string, tracked map[string]bool) []string {
-	var out []string
-	for spec := range generatedOutput {
-		if tracked[spec] {
+	for i, g := range generatedOutput {
+		if tracked[i] {
 			continue
 		}
-		if strings.Contains(spec, "arget/") {
+		if g.cargoOnly {
 			if _, err := os.Lstat(filepath.Join(wt, "Cargo.toml")); err != nil {
 				continue
 			}
 		}
-		out = append(out, spec)
+		excludes = append(excludes, g.exclude)
 	}
-	slices.Sort(out)
-	return out
+	return links, excludes, nil
 }
 
 // addAll is git add -A in the worktree wt, into the index env names
@@ -222,11 +229,10 @@ func (r *Repo) addAll(ctx context.Context, wt string, env []string) error {
 		}
 		index = filepath.Join(admin, "index")
 	}
-	before, tracked, err := r.scanEntries(ctx, wt, index, env)
+	before, excludes, err := r.outputExcludes(ctx, wt, index, env)
 	if err != nil {
 		return err
 	}
-	excludes := outputExcludes(wt, tracked)
 	// a repository without a commit (git init, and no more) cannot be
 	// added as an entry: git names one and adds nothing, so each is left
 	// out in turn, untracked, as the others are taken out below

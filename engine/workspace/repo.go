@@ -613,8 +613,8 @@ func (r *Repo) status(ctx context.Context, wt string) ([]string, error) {
 	args := []string{"status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--ignore-submodules=all"}
 	if admin := r.registration(wt); admin != "" {
 		// build output is never added (addAll), so it is no change either
-		if _, tracked, err := r.scanEntries(ctx, wt, filepath.Join(admin, "index"), nil); err == nil {
-			args = append(append(args, "--", "."), outputExcludes(wt, tracked)...)
+		if _, excludes, err := r.outputExcludes(ctx, wt, filepath.Join(admin, "index"), nil); err == nil {
+			args = append(append(args, "--", "."), excludes...)
 		}
 	}
 	out, err := r.gitIn(ctx, wt, nil, args...)
