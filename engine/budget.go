@@ -294,6 +294,12 @@ func fitList(intro string, items []string, n int) string {
 	if len(items) == 0 {
 		return ""
 	}
+	clip := func(it string, l int) string {
+		if l >= len(it) {
+			return it
+		}
+		return strings.ToValidUTF8(it[:max(l, 0)], "") + itemMark
+	}
 	protect := map[int]bool{len(items) - 1: true}
 	for i := len(items) - 1; i >= 0; i-- {
 		if strings.HasPrefix(items[i], guidancePrefix) || strings.HasPrefix(items[i], rejectPrefix) {
@@ -356,16 +362,13 @@ func fitList(intro string, items []string, n int) string {
 		}
 		out := make([]string, len(kept))
 		for i, it := range kept {
-			lim := &oLim
+			var l int
 			if prot[i] {
-				lim = &pLim
+				l, pLim = pLim[0], pLim[1:]
+			} else {
+				l, oLim = oLim[0], oLim[1:]
 			}
-			l := (*lim)[0]
-			*lim = (*lim)[1:]
-			out[i] = it
-			if l < len(it) {
-				out[i] = strings.ToValidUTF8(it[:max(l, 0)], "") + itemMark
-			}
+			out[i] = clip(it, l)
 		}
 		return numbered(head, out), true
 	}
@@ -388,9 +391,7 @@ func fitList(intro string, items []string, n int) string {
 	room := n - len(head) - len(kept)*(len("1. \n")+len(itemMark))
 	lim := fairShares(lengths(kept), max(room, 0))
 	for i, it := range kept {
-		if lim[i] < len(it) {
-			kept[i] = strings.ToValidUTF8(it[:lim[i]], "") + itemMark
-		}
+		kept[i] = clip(it, lim[i])
 	}
 	return numbered(head, kept)
 }
@@ -754,13 +755,9 @@ func cutRead(content string, n int, args string) (string, bool) {
 		if m := readNote.FindStringSubmatch(content[i+1:]); m != nil {
 			body = content[:i+1]
 			fmt.Sscan(m[1], &first)
-			switch {
-			case m[2] != "":
-				of = " of " + m[2]
-			case m[3] != "":
-				of = " of " + m[3]
-			case m[4] != "":
-				of = " of " + m[4]
+			// (one of the alternatives' groups is set)
+			if total := strings.Join(m[2:], ""); total != "" {
+				of = " of " + total
 			}
 		}
 	}

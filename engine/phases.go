@@ -197,8 +197,7 @@ func failuresSinceBudget(attempts []*store.Attempt, ps *store.PhaseState) (n int
 	for _, a := range inBudget(attempts, ps) {
 		if a.Error != "" || (a.Verdict != nil && !a.Verdict.Pass) {
 			n++
-			unjudged := last.unjudged
-			last = failure{err: a.Error, unjudged: unjudged}
+			last = failure{err: a.Error, unjudged: last.unjudged}
 			if a.Verdict != nil {
 				last.objections = a.Verdict.Objections
 			}
