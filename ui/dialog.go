@@ -155,13 +155,27 @@ func newInputDialog(title, prompt, placeholder string, onSubmit func(string) tea
 	return inputDialog{title: title, prompt: prompt, input: ti, onSubmit: onSubmit}, cmd
 }
 
-// refilled is an input dialog opened again with the text a refused
-// decision carried, and why it was refused.
-func refilled(title, prompt, placeholder, text string, refusal error, onSubmit func(string) tea.Cmd) inputDialog {
-	d, _ := newInputDialog(title, prompt, placeholder, onSubmit)
-	d.input.SetValue(text)
-	d.err = refusal.Error() + " (your text is kept: esc discards it)"
-	return d
+// newDecisionDialog is an input dialog whose text decide sends as a
+// decision. Should it be refused (the ticket moved on meanwhile), the
+// dialog opens again with the text typed and why it was refused; nothing
+// typed (emptyOK: a plain retry) has no text to keep.
+func newDecisionDialog(title, prompt, placeholder string, emptyOK bool, decide func(string) tea.Cmd) (inputDialog, tea.Cmd) {
+	var submit func(string) tea.Cmd
+	submit = func(s string) tea.Cmd {
+		if s == "" {
+			return decide(s)
+		}
+		return keptOnRefusal(decide(s), func(refusal error) dialog {
+			d, _ := newInputDialog(title, prompt, placeholder, submit)
+			d.input.SetValue(s)
+			d.err = refusal.Error() + " (your text is kept: esc discards it)"
+			d.emptyOK = emptyOK
+			return d
+		})
+	}
+	d, cmd := newInputDialog(title, prompt, placeholder, submit)
+	d.emptyOK = emptyOK
+	return d, cmd
 }
 
 func (d inputDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {

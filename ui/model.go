@@ -180,9 +180,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.width, m.height = msg.Width, msg.Height
 		// an input's text is scrolled to its dialog's width
 		for i, d := range m.dialogs {
-			if s, ok := d.(sizedDialog); ok {
-				m.dialogs[i] = s.sized(dialogWidth(m.width))
-			}
+			m.dialogs[i] = m.sized(d)
 		}
 		if l := m.layout(); l.contentW > 0 {
 			// wider now: what was scrolled out of view to the left fits
@@ -297,11 +295,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		if msg.back != nil {
 			// refused (the ticket moved on meanwhile): what was typed
 			// comes back with why, for another decision or esc
-			back := msg.back
-			if s, ok := back.(sizedDialog); ok {
-				back = s.sized(dialogWidth(m.width))
-			}
-			m.dialogs = append(m.dialogs, back)
+			m.dialogs = append(m.dialogs, m.sized(msg.back))
 		}
 		return cmd
 	case ticketAddedMsg:
@@ -508,16 +502,20 @@ func diffStateKey(t *store.Ticket) string {
 	return fmt.Sprintf("%s|%s|%s|%d", t.Status, t.Phase, t.Worktree, len(t.Decisions))
 }
 
+// sized is d told the width it is drawn at, if it has text inputs.
+func (m *Model) sized(d dialog) dialog {
+	if s, ok := d.(sizedDialog); ok {
+		return s.sized(dialogWidth(m.width))
+	}
+	return d
+}
+
 // updateDialog hands msg to the top dialog, at the width it is drawn at:
 // an input scrolls its text by that width as it changes (a paste into an
 // unsized one would be drawn whole, wrapped over the screen).
 func (m *Model) updateDialog(msg tea.Msg) tea.Cmd {
 	n := len(m.dialogs)
-	top := m.dialogs[n-1]
-	if s, ok := top.(sizedDialog); ok {
-		top = s.sized(dialogWidth(m.width))
-	}
-	d, cmd, closed := top.Update(msg)
+	d, cmd, closed := m.sized(m.dialogs[n-1]).Update(msg)
 	if closed {
 		m.dialogs = m.dialogs[:n-1]
 	} else {
@@ -608,8 +606,10 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.q.refilter(m.q.selectedID())
 	case key.Matches(k, km.Left, km.Right):
 		m.sideways(key.Matches(k, km.Right))
-	case key.Matches(k, km.FirstColumn) && m.tab == tabDiff && m.selectedDiff() != nil:
-		m.selectedDiff().left = 0
+	case key.Matches(k, km.FirstColumn):
+		if d := m.selectedDiff(); d != nil && m.tab == tabDiff {
+			d.left = 0
+		}
 	case key.Matches(k, km.PrevFile, km.NextFile):
 		if d := m.selectedDiff(); d != nil && m.tab == tabDiff {
 			l := m.layout()
@@ -933,12 +933,9 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 		if t.Phase == engine.Merge || t.Phase == config.Review {
 			where = "Why? Nothing is merged: the work goes back to code with the reason, then CI and review again."
 		}
-		var submit func(string) tea.Cmd
-		submit = func(s string) tea.Cmd {
-			return keptOnRefusal(decideCmd(store.Decision{Kind: store.DecisionReject, Reason: s}, onResume("rejected "+id, "rejected "+id+"; it retries when resumed")),
-				func(err error) dialog { return refilled("Reject "+id, where, "reason", s, err, submit) })
-		}
-		d, cmd := newInputDialog("Reject "+id, where, "reason", submit)
+		d, cmd := newDecisionDialog("Reject "+id, where, "reason", false, func(s string) tea.Cmd {
+			return decideCmd(store.Decision{Kind: store.DecisionReject, Reason: s}, onResume("rejected "+id, "rejected "+id+"; it retries when resumed"))
+		})
 		m.dialogs = append(m.dialogs, d)
 		return cmd
 	case key.Matches(k, km.Edit):
@@ -964,20 +961,12 @@ func (m *Model) action(k tea.KeyPressMsg) tea.Cmd {
 			// guidance at review goes back to code
 			ask = "What should code do differently? Your words go back to code with the work, and the next review reads them too. (nothing: review again as it is)"
 		}
-		var submit func(string) tea.Cmd
-		submit = func(s string) tea.Cmd {
+		d, cmd := newDecisionDialog("Retry "+id, ask, "guidance", true, func(s string) tea.Cmd {
 			if s == "" {
 				return decideCmd(store.Decision{Kind: store.DecisionRetry}, onResume("retrying "+id, id+" will retry when resumed"))
 			}
-			return keptOnRefusal(decideCmd(store.Decision{Kind: store.DecisionRetry, Guidance: s}, onResume("retrying "+id+" with guidance", id+" will retry with guidance when resumed")),
-				func(err error) dialog {
-					d := refilled("Retry "+id, ask, "guidance", s, err, submit)
-					d.emptyOK = true
-					return d
-				})
-		}
-		d, cmd := newInputDialog("Retry "+id, ask, "guidance", submit)
-		d.emptyOK = true
+			return decideCmd(store.Decision{Kind: store.DecisionRetry, Guidance: s}, onResume("retrying "+id+" with guidance", id+" will retry with guidance when resumed"))
+		})
 		m.dialogs = append(m.dialogs, d)
 		return cmd
 	case key.Matches(k, km.Model):

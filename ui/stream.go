@@ -86,7 +86,11 @@ const maxHeld = 4 << 10
 // heldLen is the length of what ends text unfinished: an escape sequence,
 // a character, carriage returns; 0 if nothing.
 func heldLen(text string) int {
-	for j := len(text) - 1; j >= max(len(text)-maxHeld, 0); j-- {
+	lo := max(len(text)-maxHeld, 0)
+	if strings.IndexByte(text[lo:], 0x1b) < 0 && strings.IndexByte(text[lo:], 0xc2) < 0 {
+		lo = len(text) // no sequence to look for: a delta's common case, skipped at SIMD speed
+	}
+	for j := len(text) - 1; j >= lo; j-- {
 		c := text[j]
 		if c != 0x1b && (c != 0xc2 || j+1 == len(text) || text[j+1] < 0x80 || text[j+1] > 0x9f) {
 			continue

@@ -457,8 +457,8 @@ func (m *Model) infoLines(t *store.Ticket, w, rows int) []string {
 		// where a finished ticket's work went, to find it in git log
 		optional = append(optional, oneLine("merged "+shortCommit(t.Merged)+" into "+t.BaseBranch))
 	}
-	if t.Branch != "" && ansi.StringWidth(oneLine(t.Branch)) <= w {
-		optional = append(optional, oneLine(t.Branch))
+	if branch := oneLine(t.Branch); t.Branch != "" && ansi.StringWidth(branch) <= w {
+		optional = append(optional, branch)
 	}
 	if rows <= 1 || t.Reason == "" && len(t.Conflicts) == 0 {
 		return []string{fitInfo(status, reason, counts[0], counts[1], optional, w)}
