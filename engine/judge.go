@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -311,7 +312,9 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		added = slices.DeleteFunc(slices.Clone(added), func(f string) bool { return slices.Contains(t.Conflicts, f) })
 		var newTests []string
 		for _, f := range added {
-			if _, frozen := t.TestFiles[f]; isTestSource(f) && !frozen {
+			// a source, not what a run leaves beside the tests (caches,
+			// snapshots, reports)
+			if _, frozen := t.TestFiles[f]; isTestFile(f) && !frozen {
 				newTests = append(newTests, f)
 			}
 		}
@@ -327,10 +330,11 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		}
 		// (a frozen script is named above already)
 		hit := slices.DeleteFunc(e.touchedScripts(t, added), func(f string) bool { return slices.Contains(frozen, f) })
+		runsNpm := sync.OnceValue(func() bool { return e.runsNpm(t) })
 		for _, f := range added {
 			// any package.json: a script may `cd web && npm test`, and
 			// workspaces run their members' scripts
-			if path.Base(f) == "package.json" && e.runsNpm(t) && e.npmScriptsChanged(ctx, t, f) {
+			if path.Base(f) == "package.json" && runsNpm() && e.npmScriptsChanged(ctx, t, f) {
 				hit = append(hit, f+"'s scripts or test runner settings")
 			}
 			if (path.Base(f) == "pyproject.toml" || path.Base(f) == "setup.cfg") && e.pytestSettingsChanged(ctx, t, f) {
@@ -492,13 +496,15 @@ func jestLike(said string) bool { return strings.HasSuffix(said, "exiting with c
 // includeGlobMatches says whether p matches a glob of a Makefile include
 // line ("$(wildcard conf/*.inc)").
 func includeGlobMatches(line, p string) bool {
-	for _, w := range strings.Fields(strings.NewReplacer("$(wildcard", " ", "${wildcard", " ", ")", " ", "}", " ").Replace(line)) {
+	for _, w := range strings.Fields(makeWildcards.Replace(line)) {
 		if ok, _ := path.Match(w, p); ok {
 			return true
 		}
 	}
 	return false
 }
+
+var makeWildcards = strings.NewReplacer("$(wildcard", " ", "${wildcard", " ", ")", " ", "}", " ")
 
 // pythonTestName is unittest's test*.py, but for the words modules of a
 // project's own are named with (testing.py, testutils.py): code must be
@@ -594,6 +600,11 @@ func (e *Engine) walkChecks(t *store.Ticket, paths []string, cmds ...string) *ch
 		makefile
 	)
 	var add func(w string, depth int, kind int, dir string, direct bool)
+	addAll := func(p string, depth, kind int, dir string, direct bool) {
+		for _, f := range from(dir, p) {
+			add(f, depth, kind, dir, direct)
+		}
+	}
 	add = func(w string, depth int, kind int, dir string, direct bool) {
 		w = strings.TrimPrefix(path.Clean(strings.TrimPrefix(w, "./")), "./")
 		if w == "" || w == "." || strings.HasPrefix(w, "/") || strings.HasPrefix(w, "..") || strings.ContainsAny(w, "$*?=`") || out[w] {
@@ -635,20 +646,13 @@ func (e *Engine) walkChecks(t *store.Ticket, paths []string, cmds ...string) *ch
 							}
 							continue
 						}
-						for _, p := range from(dir, inc) {
-							add(p, depth+1, makefile, dir, direct)
-						}
+						addAll(inc, depth+1, makefile, dir, direct)
 					}
 				}
 			}
 			scan(strings.Join(recipes, "\n"), depth+1, dir, direct)
 		case kind == shell || strings.HasSuffix(w, ".sh") || strings.HasSuffix(w, ".bash") || strings.HasPrefix(text, "#!") && strings.Contains(strings.SplitN(text, "\n", 2)[0], "sh"):
 			scan(text, depth+1, dir, false)
-		}
-	}
-	addAll := func(p string, depth, kind int, dir string, direct bool) {
-		for _, f := range from(dir, p) {
-			add(f, depth, kind, dir, direct)
 		}
 	}
 	// runScripts scans the package.json scripts a package manager's
@@ -848,7 +852,7 @@ func hooksAmong(dir string, changed []string) []string {
 	}
 	var out []string
 	for _, p := range changed {
-		if strings.EqualFold(p, dir) || (len(p) > len(dir) && p[len(dir)] == '/' && strings.EqualFold(p[:len(dir)], dir)) {
+		if strings.EqualFold(p, dir) || pathUnder(p, dir) {
 			out = append(out, p)
 		}
 	}
@@ -925,15 +929,17 @@ func gitDirObjection(dirs []string) string {
 // isOwnConfig says whether the path p is, holds or leads to agent-tui's
 // own configuration (see ownConfig).
 func isOwnConfig(p string) bool {
-	under := func(p, dir string) bool {
-		return len(p) > len(dir) && p[len(dir)] == '/' && strings.EqualFold(p[:len(dir)], dir)
-	}
 	for _, c := range ownConfigPaths {
-		if strings.EqualFold(p, c) || under(p, c) || under(c, p) {
+		if strings.EqualFold(p, c) || pathUnder(p, c) || pathUnder(c, p) {
 			return true
 		}
 	}
 	return false
+}
+
+// pathUnder says whether the slash path p is below dir, case folded.
+func pathUnder(p, dir string) bool {
+	return len(p) > len(dir) && p[len(dir)] == '/' && strings.EqualFold(p[:len(dir)], dir)
 }
 
 // touchedScripts lists the check scripts among changed paths.
@@ -946,12 +952,6 @@ func (e *Engine) touchedScripts(t *store.Ticket, changed []string) []string {
 		}
 	}
 	return hit
-}
-
-// isTestSource is a test file a test runner executes, not what a run
-// leaves beside the tests (caches, snapshots, reports).
-func isTestSource(p string) bool {
-	return isTestFile(p)
 }
 
 // rustTestsSum marks a TestFiles hash that covers only the Rust test
@@ -1143,7 +1143,8 @@ func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (files map[stri
 	inline := map[string]string{}
 	for _, f := range changed {
 		switch {
-		case isTestFile(f), testNamed(f) && !sourceExts[strings.ToLower(path.Ext(f))] && isText(root, f):
+		case testNamed(f) && (sourceExts[strings.ToLower(path.Ext(f))] || isText(root, f)):
+			// a source, or a text fixture beside it; not a build output
 			tests = append(tests, f)
 		case strings.EqualFold(path.Ext(f), ".rs"):
 			if sum := e.newRustTests(ctx, t, root, f); sum != "" {
@@ -1162,9 +1163,11 @@ func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (files map[stri
 			scripts = append(scripts, f)
 		}
 	}
-	files, err = e.repo.HashFiles(t.Worktree, tests)
+	if files, err = e.repo.HashFiles(t.Worktree, tests); err != nil {
+		return nil, nil, nil, err
+	}
 	maps.Copy(files, inline)
-	return files, scripts, changed, err
+	return files, scripts, changed, nil
 }
 
 // maxMarkedBytes caps the conflicted files read for markers.
