@@ -27,6 +27,7 @@ import (
 	"agent-tui/engine/oaitest"
 	"agent-tui/engine/tools"
 	"agent-tui/engine/workspace"
+	"agent-tui/engine/workspace/wstest"
 	"agent-tui/store"
 
 	bolt "go.etcd.io/bbolt"
@@ -45,7 +46,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := wstest.M{M: m}.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -87,7 +87,7 @@ func runDemo(stderr io.Writer) error {
 	}
 	defer stopModel()
 	err = runTUI(globals{repo: d.Dir, config: d.ConfigPath, db: d.DBPath, demo: true}, stderr)
-	fmt.Fprintf(stderr, "demo repository kept at %s\n", d.Dir)
+	fmt.Fprintf(stderr, "demo repository kept at %s (with its worktrees in %s: remove that directory when done)\n", d.Dir, d.Root)
 	return err
 }
 

@@ -96,7 +96,12 @@ var (
 		"package.json": `{"name": "strutil", "version": "1.0.0", "scripts": {"test": "node --test"}}` + "\n",
 		"src/index.js": "'use strict';\nfunction slugify(s) {\n  return s.trim().replace(/\\s+/g, '-');\n}\nmodule.exports = { slugify };\n",
 	}
-	nodeTest = "'use strict';\nconst test = require('node:test');\nconst assert = require('node:assert');\nconst { slugify } = require('%s');\ntest('slugify lowercases', () => {\n  assert.strictEqual(slugify('Hello World'), 'hello-world');\n});\n"
+	nodeTest    = "'use strict';\nconst test = require('node:test');\nconst assert = require('node:assert');\nconst { slugify } = require('%s');\ntest('slugify lowercases', () => {\n  assert.strictEqual(slugify('Hello World'), 'hello-world');\n});\n"
+	jestProject = map[string]string{
+		"package.json": `{"name": "strutil", "version": "1.0.0", "scripts": {"test": "jest"}}` + "\n",
+		"src/index.js": nodeProject["src/index.js"],
+	}
+	jestTest = "'use strict';\nconst { slugify } = require('./index.js');\ntest('slugify lowercases', () => {\n  expect(slugify('Hello World')).toBe('hello-world');\n});\n"
 	nodeFix  = writeCall("fix", "src/index.js", "'use strict';\nfunction slugify(s) {\n  return s.trim().toLowerCase().replace(/\\s+/g, '-');\n}\nmodule.exports = { slugify };\n")
 
 	pyProject = map[string]string{
@@ -134,6 +139,9 @@ func TestTestsPhaseTakesEachEcosystemsTests(t *testing.T) {
 			[]oaitest.ToolCall{writeCall("t", "src/slugify_test.js", strings.Replace(nodeTest, "%s", "./index.js", 1))}, nodeFix, "src/slugify_test.js"},
 		{"node test-*.js", "npm test", []string{"node", "npm"}, nodeProject,
 			[]oaitest.ToolCall{writeCall("t", "test-slugify.js", strings.Replace(nodeTest, "%s", "./src/index.js", 1))}, nodeFix, "test-slugify.js"},
+		// Jest skips every path inside .git: worktrees are outside
+		{"jest *.test.js", "npm test", []string{"node", "npm", "jest"}, jestProject,
+			[]oaitest.ToolCall{writeCall("t", "src/slugify.test.js", jestTest)}, nodeFix, "src/slugify.test.js"},
 		{"django tests.py", "python3 -m unittest", []string{"python3"}, pyProject,
 			[]oaitest.ToolCall{writeCall("t", "calc/tests.py", pyTest)}, pyFix, "calc/tests.py"},
 		{"rust src/tests.rs", "cargo test --offline", []string{"cargo"}, rustProject,
@@ -438,13 +446,21 @@ func TestFrozenRustItemsStayItemsWhenHashedAgain(t *testing.T) {
 }
 
 // A red run that is a runner finding no tests is no red run: the model is
-// told to write tests where the runner looks, or, for Jest, which skips
-// every path inside .git (where worktrees are), a person is told why.
+// told to write tests where the runner looks, or, for Jest in a worktree
+// inside .git (which it skips: an earlier agent-tui's, or for want of a
+// home), a person is told why.
 func TestNoTestsFoundIsNoRedRun(t *testing.T) {
-	for _, tc := range []struct{ said, want string }{
-		{"No tests found, exiting with code 1", "Jest and Vitest skip every path inside a .git directory"},
-		{"collected 0 items", "tests failed 3 attempts"},
+	for _, tc := range []struct {
+		said, want string
+		noHome     bool
+	}{
+		{"No tests found, exiting with code 1", "tests failed 3 attempts", false},
+		{"No tests found, exiting with code 1", "Jest and Vitest skip every path inside a .git directory", true},
+		{"collected 0 items", "tests failed 3 attempts", false},
 	} {
+		if tc.noHome {
+			t.Setenv("XDG_DATA_HOME", "/dev/null/data")
+		}
 		h := newHarness(t, "", developer)
 		h.cfg.TestCommand = fmt.Sprintf("echo '%s'; exit 1", tc.said)
 		id := h.add("hotfix", "no tests found", false)

@@ -10,13 +10,14 @@ import (
 
 	"agent-tui/engine/oaitest"
 	"agent-tui/engine/tools"
+	"agent-tui/engine/workspace/wstest"
 	"agent-tui/store"
 )
 
 func TestMain(m *testing.M) {
 	// commands confined by Landlock re-execute the test binary as helper
 	tools.InstallHelper()
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(wstest.M{M: m})
 }
 
 // Each provider fault ends in its documented behaviour and the history

@@ -207,8 +207,8 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 	if writesFiles(ps.Name) || readsFiles(ps.Name) {
 		release := func() {}
 		if readRoot == "" {
-			// not the user's checkout (uncommitted files, another branch,
-			// other tickets' worktrees under .git): base as committed
+			// not the user's checkout (uncommitted files, another branch):
+			// base as committed
 			view, done, err := e.repo.BaseView(ctx, t.BaseBranch)
 			if err != nil {
 				return nil, err
@@ -413,7 +413,8 @@ func (b *budgetTooSmall) Error() string {
 
 // hiddenFromCommands are what a confined command may not read: the
 // database and the log (every ticket's words, sensitive ones included),
-// and the other tickets' worktrees and temporary files.
+// and the other tickets' worktrees (this repository's and any other's)
+// and temporary files.
 func (e *Engine) hiddenFromCommands() []string {
 	db, err := filepath.Abs(e.st.Path()) // --db as typed may be relative
 	if err != nil {
@@ -423,7 +424,8 @@ func (e *Engine) hiddenFromCommands() []string {
 	// lists them as alternates, and bubblewrap, which hides a directory
 	// by an empty one in its place, leaves each there empty (git warns of
 	// a missing one on every command)
-	return append([]string{db, filepath.Join(e.repo.GitDir, "agent-tui.log"), filepath.Join(e.repo.GitDir, "agent-tui")}, e.repo.PrivateStores()...)
+	hidden := append([]string{db, filepath.Join(e.repo.GitDir, "agent-tui.log"), filepath.Join(e.repo.GitDir, "agent-tui")}, e.repo.PrivateStores()...)
+	return append(hidden, e.repo.WorkDirs()...)
 }
 
 // privateStore is the ticket's own object store, for its commands to read

@@ -272,7 +272,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			// a runner that found nothing to run fails too, and code
 			// could never make that pass
 			if jestLike(said) && strings.Contains(filepath.ToSlash(t.Worktree), "/.git/") {
-				return &humanStop{fmt.Sprintf("the test command `%s` found no tests (%q): Jest and Vitest skip every path inside a .git directory, and agent-tui keeps ticket worktrees in .git/agent-tui/worktrees, so they cannot run this project's tests there (a known limit, see README); set test_command to a runner that does, or take the ticket over by hand", c.Command, said)}
+				return &humanStop{fmt.Sprintf("the test command `%s` found no tests (%q): Jest and Vitest skip every path inside a .git directory, and this ticket's worktree %s is in one (made there by an earlier agent-tui, or for want of a home directory to keep worktrees in: see README); set test_command to a runner that does, or take the ticket over by hand", c.Command, said, t.Worktree)}
 			}
 			return fail("check", fmt.Sprintf("the test command `%s` found no tests to run (%q): write the failing tests where and as its runner finds them", c.Command, said))
 		}

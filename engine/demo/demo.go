@@ -22,6 +22,7 @@ import (
 
 // Demo is a prepared demo repository.
 type Demo struct {
+	Root       string // the repository and its worktrees, nothing else
 	Dir        string // the repository (its checkout)
 	ConfigPath string // .agent-tui.toml inside it
 	DBPath     string // the default database path, inside the git directory
@@ -34,9 +35,10 @@ const ChunkDelay = 20 * time.Millisecond
 // BaseBranch is the demo repository's only branch.
 const BaseBranch = "main"
 
-// Setup creates the demo repository in dir, which must be empty or absent,
-// with its config pointing at the simulated model at baseURL, and seeds the
-// demo tickets.
+// Setup creates the demo repository in dir/repo, where dir must be empty
+// or absent, with its config pointing at the simulated model at baseURL,
+// and seeds the demo tickets. The tickets' worktrees go to dir/worktrees,
+// so that removing dir removes every trace of the demo.
 func Setup(dir, baseURL string) (*Demo, error) {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return nil, fmt.Errorf("demo: %s is not empty", dir)
@@ -46,14 +48,18 @@ func Setup(dir, baseURL string) (*Demo, error) {
 	files := Project()
 	// committed with the project, so the checkout stays clean for merges
 	files[".agent-tui.toml"] = Config(baseURL)
-	if err := workspace.InitRepo(dir, files, BaseBranch); err != nil {
+	if err := workspace.InitRepo(filepath.Join(dir, "repo"), files, BaseBranch); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	repo, err := workspace.Open(dir)
+	repo, err := workspace.Open(filepath.Join(dir, "repo"))
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
+	if err := repo.UseWorkRoot(filepath.Join(dir, "worktrees")); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
 	d := &Demo{
+		Root:       dir,
 		Dir:        repo.Dir,
 		ConfigPath: filepath.Join(repo.Dir, ".agent-tui.toml"),
 		DBPath:     filepath.Join(repo.GitDir, "agent-tui.db"),

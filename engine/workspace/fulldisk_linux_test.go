@@ -93,11 +93,15 @@ func TestWorktreeOnAFullDiskIsAWriteFailure(t *testing.T) {
 		t.Skip("no tmpfs to fill here (needs root):", err)
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	if err := InitRepo(dir, map[string]string{"main.go": "package main\n", "big.txt": strings.Repeat("a line of the project\n", 20_000)}, "main"); err != nil {
+	if err := InitRepo(filepath.Join(dir, "repo"), map[string]string{"main.go": "package main\n", "big.txt": strings.Repeat("a line of the project\n", 20_000)}, "main"); err != nil {
 		t.Fatal(err)
 	}
-	r, err := Open(dir)
+	r, err := Open(filepath.Join(dir, "repo"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	// the worktrees on the full disk too
+	if err := r.UseWorkRoot(filepath.Join(dir, "work")); err != nil {
 		t.Fatal(err)
 	}
 	var st syscall.Statfs_t

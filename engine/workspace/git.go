@@ -52,6 +52,9 @@ func (r *Repo) git(ctx context.Context, dir string, env []string, args ...string
 // worktreeAdd runs git worktree add with args: the new worktree is not
 // sparse, whatever the user's checkout is.
 func (r *Repo) worktreeAdd(ctx context.Context, env []string, args ...string) (string, error) {
+	if err := r.claimWorkRoot(); err != nil {
+		return "", err
+	}
 	return r.git(ctx, r.Dir, env, gitArgs(noSparse, []string{"worktree", "add"}, args)...)
 }
 

@@ -178,7 +178,7 @@ func (r *Repo) editAlternates(edit func([]string) []string) error {
 // privateEnv sends the objects git writes in the worktree wt to its
 // ticket's private store, if it has one.
 func (r *Repo) privateEnv(wt string) []string {
-	if filepath.Dir(wt) != r.WorktreeRoot() {
+	if !r.isWorktreeRoot(filepath.Dir(wt)) {
 		return nil
 	}
 	return r.storeEnv(filepath.Base(wt))

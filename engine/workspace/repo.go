@@ -63,6 +63,10 @@ type Repo struct {
 	hooksOnce sync.Once
 
 	alternatesMu sync.Mutex // .git/objects/info/alternates (see KeepPrivate)
+
+	workRoot string // see workroot.go
+	claimMu  sync.Mutex
+	claimed  bool // the work root is recorded both ways
 }
 
 func errNotWorktree(wt, repo string) error {
@@ -119,13 +123,20 @@ func Open(dir string) (*Repo, error) {
 	if lines[2] == "sha256" {
 		r.hashLen = 32
 	}
-	if rel, err := filepath.Rel(r.WorktreeRoot(), r.Dir); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
-		// inside a ticket's worktree (its path is in `show`): the
-		// checkout agent-tui works with is the repository's own
-		if filepath.Base(r.GitDir) != ".git" {
-			return nil, fmt.Errorf("%s is the worktree of ticket %s: run agent-tui in the repository itself", r.Dir, strings.Split(rel, string(filepath.Separator))[0])
+	for _, root := range []string{r.legacyWorktreeRoot(), ""} {
+		if root == "" {
+			// the name of a new root comes from the checkout's
+			r.workRoot = r.resolveWorkRoot()
+			root = r.WorktreeRoot()
 		}
-		r.Dir = filepath.Dir(r.GitDir)
+		if rel, err := filepath.Rel(root, r.Dir); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+			// inside a ticket's worktree (its path is in `show`): the
+			// checkout agent-tui works with is the repository's own
+			if filepath.Base(r.GitDir) != ".git" {
+				return nil, fmt.Errorf("%s is the worktree of ticket %s: run agent-tui in the repository itself", r.Dir, strings.Split(rel, string(filepath.Separator))[0])
+			}
+			r.Dir = filepath.Dir(r.GitDir)
+		}
 	}
 	return r, nil
 }
@@ -214,9 +225,10 @@ func openError(dir, abs string, err error) error {
 
 // inTicketWorktree says whether dir lies in agent-tui's own directory of
 // a repository, <git dir>/agent-tui (a ticket's worktree, its temporary
-// directory, a view), judged from its path as given and with symlinks
-// resolved (a link there may lead elsewhere in it), and the git
-// directory above it alone; ticket names the worktree's ticket, if any.
+// directory, a view) or its work root (see workroot.go), judged from its
+// path as given and with symlinks resolved (a link there may lead
+// elsewhere in it), and the git directory it names alone; ticket names
+// the worktree's ticket, if any.
 func inTicketWorktree(dir string) (gitDir, ticket string, ok bool) {
 	paths := []string{filepath.Clean(dir)}
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
@@ -226,6 +238,9 @@ func inTicketWorktree(dir string) (gitDir, ticket string, ok bool) {
 		parts := strings.Split(p, string(filepath.Separator))
 		// the outermost match: directories inside can be named anything
 		for i := 1; i+1 < len(parts); i++ {
+			if gd, ticket, ok := inWorkRoot(parts, i); ok {
+				return gd, ticket, true
+			}
 			if parts[i] != "agent-tui" {
 				continue
 			}
@@ -401,15 +416,30 @@ func looseBlocked(branch string, files []string) *MergeBlocked {
 	return &MergeBlocked{Reason: fmt.Sprintf("untracked or ignored files in your checkout would be overwritten or deleted by merging %s: %s; move them away, then approve again", branch, SomeFiles(files))}
 }
 
-// WorktreeRoot holds the ticket worktrees; it is inside the git dir so it is
-// never part of the user's working tree.
+// WorktreeRoot holds the ticket worktrees made from now on.
 func (r *Repo) WorktreeRoot() string {
-	return filepath.Join(r.GitDir, "agent-tui", "worktrees")
+	return filepath.Join(r.WorkRoot(), "worktrees")
+}
+
+// legacyWorktreeRoot held them inside .git; a ticket's worktree made
+// there stays there until it is removed.
+func (r *Repo) legacyWorktreeRoot() string {
+	return filepath.Join(r.legacyRoot(), "worktrees")
 }
 
 // WorktreePath is where the worktree of ticketID lives.
 func (r *Repo) WorktreePath(ticketID string) string {
+	if old := filepath.Join(r.legacyWorktreeRoot(), ticketID); r.WorktreeRoot() != r.legacyWorktreeRoot() {
+		if _, err := os.Lstat(old); err == nil {
+			return old
+		}
+	}
 	return filepath.Join(r.WorktreeRoot(), ticketID)
+}
+
+// isWorktreeRoot says dir holds ticket worktrees, now or before.
+func (r *Repo) isWorktreeRoot(dir string) bool {
+	return dir == r.WorktreeRoot() || dir == r.legacyWorktreeRoot()
 }
 
 // BranchName is the branch of ticketID.
@@ -1480,7 +1510,7 @@ func (r *Repo) chainOne(ctx context.Context, c *chain, q *mergeReq) bool {
 // so one checkout serves.
 // The check runs under asked (cut off when its asker stops); git under ctx.
 func (r *Repo) verifyAt(ctx, asked context.Context, commit string, env []string, verify func(context.Context, string) (string, error)) (string, error) {
-	dir := filepath.Join(r.GitDir, "agent-tui", "verify", "merge-check")
+	dir := filepath.Join(r.WorkRoot(), "verify", "merge-check")
 	moved := false
 	if r.worktreeReady(dir) {
 		_, err := r.gitIn(ctx, dir, env, "checkout", "-q", "--force", "--detach", commit)
@@ -1974,18 +2004,23 @@ func (r *Repo) Reconcile(ctx context.Context, known map[string]string) (Report, 
 			rep.Orphans = append(rep.Orphans, p)
 		}
 	}
-	entries, err := os.ReadDir(r.WorktreeRoot())
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return rep, err
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			addOrphan(filepath.Join(r.WorktreeRoot(), e.Name()))
+	for _, root := range uniq(r.legacyWorktreeRoot(), r.WorktreeRoot()) {
+		entries, err := os.ReadDir(root)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return rep, err
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				addOrphan(filepath.Join(root, e.Name()))
+			}
 		}
 	}
 	// base views are made again when needed: the last run's go
-	if dirExists(r.viewRoot()) {
-		if err := os.RemoveAll(r.viewRoot()); err != nil {
+	for _, views := range uniq(filepath.Join(r.legacyRoot(), "views"), r.viewRoot()) {
+		if !dirExists(views) {
+			continue
+		}
+		if err := os.RemoveAll(views); err != nil {
 			rep.Errors = append(rep.Errors, "removing old base views: "+err.Error())
 		} else if _, err := r.git(ctx, r.Dir, nil, "worktree", "prune"); err != nil {
 			rep.Errors = append(rep.Errors, "pruning old base views: "+err.Error())

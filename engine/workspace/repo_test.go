@@ -82,8 +82,9 @@ func TestOpen(t *testing.T) {
 	if want := filepath.Join(r.Dir, ".git"); r.GitDir != want {
 		t.Errorf("GitDir = %q, want %q", r.GitDir, want)
 	}
-	if !strings.HasPrefix(r.WorktreeRoot(), r.GitDir+string(filepath.Separator)) {
-		t.Errorf("WorktreeRoot %q not under GitDir", r.WorktreeRoot())
+	// outside .git, where Jest and Vitest look for tests
+	if want := filepath.Join(os.Getenv("XDG_DATA_HOME"), "agent-tui", "repos") + string(filepath.Separator); !strings.HasPrefix(r.WorktreeRoot(), want) {
+		t.Errorf("WorktreeRoot %q not under %s", r.WorktreeRoot(), want)
 	}
 
 	// from inside a ticket's worktree: still the repository's checkout
@@ -114,7 +115,15 @@ func TestOpen(t *testing.T) {
 	if err := os.Symlink(tmpRepo, filepath.Join(wt, "build")); err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{wt, filepath.Join(wt, "lib"), nested, filepath.Join(wt, "build")} {
+	// and a work root of its own inside the worktree, whose git dir
+	// names it back
+	fake := filepath.Join(wt, "worktrees", "T-9")
+	if err := os.MkdirAll(fake, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, workRootOwner), filepath.Join(evil, ".git")+"\n")
+	write(t, filepath.Join(evil, ".git", "agent-tui", workRootPointer), wt+"\n")
+	for _, d := range []string{wt, filepath.Join(wt, "lib"), nested, filepath.Join(wt, "build"), fake} {
 		r4, err := Open(d)
 		if err != nil {
 			t.Fatal(err)

@@ -11,13 +11,13 @@ import (
 // tickets that read the repository before they have a worktree of their
 // own (discovery, diagnosis, an epic's phases). Not the user's checkout:
 // that holds uncommitted files (a .env), may be on another branch, and
-// holds .git/agent-tui, where other tickets' worktrees are.
+// may hold .git/agent-tui/worktrees, where older tickets' worktrees are.
 type baseView struct {
 	path, base string
 	refs       int
 }
 
-func (r *Repo) viewRoot() string { return filepath.Join(r.GitDir, "agent-tui", "views") }
+func (r *Repo) viewRoot() string { return filepath.Join(r.WorkRoot(), "views") }
 
 // BaseView returns a checkout of base as it is now, and a release to call
 // once done reading it. A view is made once per commit and removed when
@@ -118,11 +118,13 @@ func (r *Repo) DropViews(ctx context.Context) error {
 	}
 	r.viewsMu.Unlock()
 	// and the checkout merge results were checked in (verifyAt)
-	if verify := filepath.Join(r.GitDir, "agent-tui", "verify"); dirExists(verify) {
-		r.wtMu.Lock()
-		os.RemoveAll(verify)
-		r.wtMu.Unlock()
-		dropped = true
+	for _, verify := range uniq(filepath.Join(r.legacyRoot(), "verify"), filepath.Join(r.WorkRoot(), "verify")) {
+		if dirExists(verify) {
+			r.wtMu.Lock()
+			os.RemoveAll(verify)
+			r.wtMu.Unlock()
+			dropped = true
+		}
 	}
 	if !dropped {
 		return nil
