@@ -228,7 +228,8 @@ func TestRustTestItems(t *testing.T) {
 }
 
 // A compiled test binary is not a test file: not taken for the tests
-// written, not frozen, so code's rebuild of it is no change to the tests.
+// written, not frozen, so code's rebuild of it is no change to the tests;
+// and no compiled program a build left (`go build -o calcbin`) is merged.
 func TestBinaryTestOutputIsNoTestFile(t *testing.T) {
 	build := func(v string) func(string) []oaitest.ToolCall {
 		return func(id string) []oaitest.ToolCall {
@@ -240,7 +241,8 @@ func TestBinaryTestOutputIsNoTestFile(t *testing.T) {
 			return append(build("1")(id), writeCall("t", "tests/"+id+"_test.sh", "grep -q 'done "+id+"' src/"+id+".txt\n"))
 		},
 		func(id string) []oaitest.ToolCall {
-			return append(build("2")(id), writeCall("c", "src/"+id+".txt", "done "+id+"\n"))
+			return append(build("2")(id), writeCall("c", "src/"+id+".txt", "done "+id+"\n"),
+				oaitest.ToolCall{ID: "g", Name: "run_command", Args: `{"command": "cp /bin/true calcbin"}`})
 		}))
 	id := h.add("hotfix", "builds a binary", false)
 	h.runIdle()
@@ -250,6 +252,10 @@ func TestBinaryTestOutputIsNoTestFile(t *testing.T) {
 	}
 	if _, ok := tk.TestFiles["build/test_abs"]; ok || len(tk.TestFiles) != 1 {
 		t.Fatalf("frozen %v", tk.TestFiles)
+	}
+	merged := gitOut(t, h.dir, "ls-tree", "-r", "--name-only", "main")
+	if strings.Contains(merged, "calcbin") || !strings.Contains(merged, "src/"+id+".txt") {
+		t.Fatalf("merged:\n%s", merged)
 	}
 }
 

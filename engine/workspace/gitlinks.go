@@ -5,10 +5,14 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"agent-tui/engine/wtfile"
 )
 
 // A git repository inside a worktree (one the model made, or a
@@ -179,18 +183,80 @@ var generatedOutput = []struct {
 	{":(exclude,glob)[t]arget/**", func(name string) bool { return strings.HasPrefix(name, "target/") }, true},
 }
 
+// compiledAmong are the files of names (new to the index, so never
+// tracked) that are compiled programs or objects a build wrote: an ELF,
+// Mach-O, PE, wasm or Java class file, or an ar archive, executable or
+// named as one (a Makefile's build/, a `go build -o` binary). Never what
+// a ticket means to commit, and megabytes of it where no .gitignore names
+// it; they stay in the worktree, untracked.
+func compiledAmong(wt string, names []string) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	root, err := os.OpenRoot(wt)
+	if err != nil {
+		return nil
+	}
+	defer root.Close()
+	var compiled []string
+	for _, name := range names {
+		if isCompiled(root, name) {
+			compiled = append(compiled, name)
+		}
+	}
+	return compiled
+}
+
+func isCompiled(root *os.Root, name string) bool {
+	f, fi, err := wtfile.Open(root, name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var head [8]byte
+	n, _ := io.ReadFull(f, head[:])
+	if !compiledMagic(head[:n]) {
+		return false
+	}
+	switch strings.ToLower(path.Ext(name)) {
+	case ".o", ".a", ".so", ".dylib", ".dll", ".exe", ".obj", ".lib", ".class", ".wasm":
+		return true
+	}
+	return fi.Mode()&0o111 != 0
+}
+
+func compiledMagic(b []byte) bool {
+	for _, m := range []string{"\x7fELF", "MZ", "\x00asm", "!<arch>\n"} {
+		if bytes.HasPrefix(b, []byte(m)) {
+			return true
+		}
+	}
+	if len(b) < 4 {
+		return false
+	}
+	switch binary.BigEndian.Uint32(b) {
+	case 0xfeedface, 0xfeedfacf, 0xcefaedfe, 0xcffaedfe, 0xcafebabe: // Mach-O, fat or Java class
+		return true
+	}
+	return false
+}
+
 func hasSegment(name, segment string) bool {
 	return strings.HasPrefix(name, segment+"/") || strings.Contains(name, "/"+segment+"/")
 }
 
 // outputExcludes reads the index once: its submodule entries (gitlinks),
 // and the pathspecs that leave build output out of an add or a status in
-// wt, in generatedOutput's order (the same command line each time).
-func (r *Repo) outputExcludes(ctx context.Context, wt, index string, env []string) (links, excludes []string, err error) {
+// wt, in generatedOutput's order (the same command line each time); names,
+// when not nil, gets every entry's name.
+func (r *Repo) outputExcludes(ctx context.Context, wt, index string, env []string, names map[string]bool) (links, excludes []string, err error) {
 	tracked := make([]bool, len(generatedOutput))
 	links, err = r.indexEntries(ctx, wt, index, env, func(name string) {
 		for i, g := range generatedOutput {
 			tracked[i] = tracked[i] || g.tracks(name)
+		}
+		if names != nil {
+			names[name] = true
 		}
 	})
 	if err != nil {
@@ -229,7 +295,8 @@ func (r *Repo) addAll(ctx context.Context, wt string, env []string) error {
 		}
 		index = filepath.Join(admin, "index")
 	}
-	before, excludes, err := r.outputExcludes(ctx, wt, index, env)
+	entries := map[string]bool{}
+	before, excludes, err := r.outputExcludes(ctx, wt, index, env, entries)
 	if err != nil {
 		return err
 	}
@@ -253,7 +320,12 @@ func (r *Repo) addAll(ctx context.Context, wt string, env []string) error {
 		}
 		empty = append(empty, p)
 	}
-	after, err := r.gitlinks(ctx, wt, index, env)
+	var added []string
+	after, err := r.indexEntries(ctx, wt, index, env, func(name string) {
+		if !entries[name] {
+			added = append(added, name)
+		}
+	})
 	if err != nil {
 		return err
 	}
@@ -263,6 +335,7 @@ func (r *Repo) addAll(ctx context.Context, wt string, env []string) error {
 			taken = append(taken, p)
 		}
 	}
+	taken = append(taken, compiledAmong(wt, added)...)
 	if len(taken) == 0 {
 		return nil
 	}

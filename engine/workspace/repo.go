@@ -641,9 +641,11 @@ func (r *Repo) Changed(ctx context.Context, wt string) ([]string, error) {
 // them: "XY path", X the index's side, Y the work tree's.
 func (r *Repo) status(ctx context.Context, wt string) ([]string, error) {
 	args := []string{"status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--ignore-submodules=all"}
-	if admin := r.registration(wt); admin != "" {
+	admin := r.registration(wt)
+	ticket := admin != ""
+	if ticket {
 		// build output is never added (addAll), so it is no change either
-		if _, excludes, err := r.outputExcludes(ctx, wt, filepath.Join(admin, "index"), nil); err == nil {
+		if _, excludes, err := r.outputExcludes(ctx, wt, filepath.Join(admin, "index"), nil, nil); err == nil {
 			args = append(append(args, "--", "."), excludes...)
 		}
 	}
@@ -651,11 +653,17 @@ func (r *Repo) status(ctx context.Context, wt string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var entries []string
+	var entries, untracked []string
 	for _, e := range strings.Split(out, "\x00") {
 		if len(e) > 3 {
 			entries = append(entries, e)
+			if ticket && strings.HasPrefix(e, "?? ") {
+				untracked = append(untracked, e[3:])
+			}
 		}
+	}
+	if compiled := compiledAmong(wt, untracked); len(compiled) > 0 {
+		entries = slices.DeleteFunc(entries, func(e string) bool { return strings.HasPrefix(e, "?? ") && slices.Contains(compiled, e[3:]) })
 	}
 	return entries, nil
 }

@@ -117,3 +117,60 @@ func TestNoHomeKeepsWorktreesInsideGit(t *testing.T) {
 		t.Fatal("a work root inside .git was recorded")
 	}
 }
+
+// What a build compiles (a `go build -o` binary, a Makefile's objects) is
+// never committed, nor reported as a change; a compiled file the
+// repository already tracks is, and so is a script.
+func TestCompiledOutputIsNeverCommitted(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	elf := "\x7fELF\x02\x01\x01\x00 prebuilt"
+	if err := InitRepo(dir, map[string]string{"main.go": "package main\n", "lib/prebuilt.o": elf}, "main"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Skip(err)
+	}
+	for name, f := range map[string]struct {
+		data string
+		mode os.FileMode
+	}{
+		"calcbin":          {string(self), 0o755},
+		"build/app.o":      {elf + " object", 0o644},
+		"build/App.class":  {"\xca\xfe\xba\xbe\x00\x00\x00\x41", 0o644},
+		"run.sh":           {"#!/bin/sh\necho hi\n", 0o755},
+		"docs/notes.txt":   {"MZ is a text here\n", 0o644},
+		"lib/prebuilt.o":   {elf + " rebuilt", 0o644},
+		"testdata/in.wasm": {"\x00asm\x01\x00\x00\x00", 0o644},
+	} {
+		p := filepath.Join(wt, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f.data), f.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.CommitAll(ctx, wt, "T-1 code"); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Fields(run(t, wt, "diff", "--name-only", "main", "HEAD"))
+	if want := []string{"docs/notes.txt", "lib/prebuilt.o", "run.sh"}; !slices.Equal(got, want) {
+		t.Fatalf("committed %v, want %v", got, want)
+	}
+	if changed, err := r.Changed(ctx, wt); err != nil || len(changed) != 0 {
+		t.Fatalf("after the commit, changes %v (%v): the compiled files are none", changed, err)
+	}
+	if _, err := os.Stat(filepath.Join(wt, "calcbin")); err != nil {
+		t.Fatal("the binary was removed from the worktree:", err)
+	}
+}
