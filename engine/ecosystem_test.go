@@ -281,7 +281,8 @@ func TestUnrecognisedTestsAreNamed(t *testing.T) {
 // than the scripts the commands run: .npmrc (script-shell), a
 // .cargo/config.toml (runner), a file a Makefile includes (SHELL), a
 // script package.json's test script runs by path, Cargo.toml's test
-// settings (autotests).
+// settings (autotests), a file named like the make target (make test is
+// then "up to date").
 func TestCodeMayNotChangeHowRunnersRun(t *testing.T) {
 	cargo := "[package]\nname = \"ranges\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"
 	cases := []struct {
@@ -301,6 +302,8 @@ func TestCodeMayNotChangeHowRunnersRun(t *testing.T) {
 		}, writeCall("x", "scripts/run-tests.js", "process.exit(0);\n"), "(scripts/run-tests.js)"},
 		{"Cargo.toml's autotests", "", nil, map[string]string{"Cargo.toml": cargo},
 			writeCall("x", "Cargo.toml", strings.Replace(cargo, "edition = \"2021\"\n", "edition = \"2021\"\nautotests = false\n", 1)), "(Cargo.toml's build and test settings"},
+		{"a file named like the make target", "make test", []string{"make"}, map[string]string{"Makefile": "test:\n\tsh run_tests.sh\n"},
+			writeCall("x", "test", "\n"), "(test)"},
 		{"a Makefile's include of a wildcard", "make test", []string{"make"}, map[string]string{"Makefile": "-include $(wildcard *.mk)\n\ntest:\n\tsh run_tests.sh\n"},
 			writeCall("x", "local.mk", "SHELL = /bin/true\n"), "(local.mk)"},
 		{"pyproject's pytest addopts", "", nil, map[string]string{"pyproject.toml": "[project]\nname = \"x\"\n"},

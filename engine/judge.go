@@ -710,6 +710,16 @@ func (e *Engine) walkChecks(t *store.Ticket, paths []string, cmds ...string) *ch
 				for _, m := range []string{"GNUmakefile", "makefile", "Makefile"} {
 					addAll(m, depth, makefile, dir, direct)
 				}
+				// a file named like a target that is not .PHONY makes it
+				// "up to date": make then runs nothing
+				for i := 1; i < len(words); i++ {
+					switch a := words[i]; {
+					case a == "-C" || a == "-f" || a == "-I" || a == "-o" || a == "-W" || a == "--file" || a == "--directory":
+						i++
+					case !strings.HasPrefix(a, "-"):
+						addAll(a, depth, plain, dir, false)
+					}
+				}
 			case interpreters[prog] && strings.HasPrefix(prog, "python") && slices.Contains(words, "-m"):
 				// `python -m unittest` looks in the directory it runs in
 				// first: a unittest.py there is what runs
