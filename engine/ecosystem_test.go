@@ -503,3 +503,53 @@ func TestCodeThatChangesNothingKeptIsRefused(t *testing.T) {
 	h.runIdle()
 	h.firstFailedThenDone(id, "code", "no file the branch keeps was changed")
 }
+
+// Code that tells a test run from a real one, or replaces an assertion,
+// is refused: the tests would pass while the bug ships. What the base
+// already holds is not the code's doing.
+func TestCodeMayNotTellTestsFromRealRuns(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		cheat oaitest.ToolCall
+		want  string
+	}{
+		{"rust cfg(not(test))", writeCall("x", "src/lib.rs", "#[cfg(not(test))]\npub fn clamp(x: i64) -> i64 { x }\n#[cfg(test)]\npub fn clamp(x: i64) -> i64 { x.min(10) }\n"), "src/lib.rs: cfg(not(test))"},
+		{"rust cfg!", writeCall("x", "src/lib.rs", "pub fn clamp(x: i64) -> i64 { if cfg!(test) { x.min(10) } else { x } }\n"), "src/lib.rs: cfg!(test)"},
+		{"jest's worker id", writeCall("x", "src/app.js", "module.exports = process.env.JEST_WORKER_ID ? 10 : 11;\n"), "src/app.js: JEST_WORKER_ID"},
+		{"pytest in sys.modules", writeCall("x", "calc/limit.py", "import sys\nLIMIT = 10 if 'pytest' in sys.modules else 11\n"), "calc/limit.py: a test runner in sys.modules"},
+		{"go's testing.Testing", writeCall("x", "calc/limit.go", "package calc\n\nimport \"testing\"\n\nfunc Limit() int {\n\tif testing.Testing() {\n\t\treturn 10\n\t}\n\treturn 11\n}\n"), "calc/limit.go: testing.Testing()"},
+		{"an assertion replaced", writeCall("x", "src/setup.js", "require('node:assert').strictEqual = () => {};\n"), "src/setup.js: an assertion replaced"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarnessOn(t, shellProject, "", firstCodeAlso(c.cheat))
+			id := h.add("hotfix", "tells tests apart", false)
+			h.runIdle()
+			h.firstFailedThenDone(id, "code", "the code tells a test run from a real one, or changes the test framework ("+c.want)
+		})
+	}
+	// held by the base already: the code's change elsewhere in the file
+	// is no cheat
+	project := maps.Clone(shellProject)
+	project["src/app.js"] = "const quiet = process.env.JEST_WORKER_ID !== undefined;\nmodule.exports = { quiet };\n"
+	h := newHarnessOn(t, project, "", firstCodeAlso(writeCall("x", "src/app.js", project["src/app.js"]+"module.exports.limit = 10;\n")))
+	id := h.add("hotfix", "keeps the base's", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone || len(h.phase(id, "code").Attempts) != 1 {
+		t.Fatalf("%s (%s), code attempts %d", tk.Status, tk.Reason, len(h.phase(id, "code").Attempts))
+	}
+}
+
+// What code ordinarily says matches no testSniffs.
+func TestTestSniffsLeaveOrdinaryCode(t *testing.T) {
+	for _, line := range []string{
+		"const assert = require('assert');", "assert.strictEqual(a, b);", "#[cfg(test)]", "mod tests;",
+		"if (process.env.NODE_ENV === 'production') {}", "expect(x).toBe(y);", "import unittest",
+		`#[cfg(feature = "testing")]`, "x = assert.ok", "if os.Getenv(\"TEST\") != \"\" {", "fn test_limit() {}",
+	} {
+		for _, s := range testSniffs {
+			if s.re.MatchString(line) {
+				t.Errorf("%q taken for %s", line, s.what)
+			}
+		}
+	}
+}

@@ -350,6 +350,11 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if stray := sourcelessModules(t.Worktree); len(stray) > 0 {
 			guards = append(guards, "compiled Python modules outside __pycache__ are in the worktree ("+strings.Join(stray, ", ")+"): Python imports them in place of source, though they are never committed (ignored, or not added); remove them and change the source")
 		}
+		if sniff, err := e.testSniffing(ctx, t, added); err != nil {
+			return err
+		} else if len(sniff) > 0 {
+			guards = append(guards, "the code tells a test run from a real one, or changes the test framework ("+strings.Join(sniff, "; ")+"): what ships must be what the tests exercise; fix the code itself")
+		}
 		if len(guards) > 0 {
 			return fail("check", guards...)
 		}
@@ -945,6 +950,85 @@ func isOwnConfig(p string) bool {
 		}
 	}
 	return false
+}
+
+// testSniffs are what in a source tells a test run from a real one, or
+// changes the test framework itself: code with one can pass the tests and
+// ship the bug (#[cfg(not(test))] on the old function, a fixed twin under
+// #[cfg(test)]; assert.strictEqual = () => {}).
+var testSniffs = []struct {
+	what string
+	re   *regexp.Regexp
+}{
+	{"cfg(not(test))", regexp.MustCompile(`cfg\s*\(\s*not\s*\(\s*test\s*\)`)},
+	{"cfg!(test)", regexp.MustCompile(`cfg!\s*\((?:[^()]|\([^()]*\))*\btest\b`)},
+	{"cfg(any/all(… test …))", regexp.MustCompile(`cfg(?:_attr)?\s*\(\s*(?:any|all)\s*\((?:[^()]|\([^()]*\))*\btest\b`)},
+	{"testing.Testing()", regexp.MustCompile(`\btesting\.Testing\s*\(`)},
+	{"go test's flags", regexp.MustCompile(`"test\.(?:v|run|paniconexit0|timeout|count|testlogfile)"`)},
+	{"PYTEST_CURRENT_TEST", regexp.MustCompile(`PYTEST_CURRENT_TEST`)},
+	{"a test runner in sys.modules", regexp.MustCompile(`['"](?:_?pytest|unittest)['"]\s*(?:not\s+)?in\s+sys\.modules|sys\.modules\.get\(\s*['"](?:_?pytest|unittest)['"]`)},
+	{"JEST_WORKER_ID", regexp.MustCompile(`JEST_WORKER_ID`)},
+	{"VITEST", regexp.MustCompile(`\benv\.VITEST\b|VITEST_WORKER_ID|VITEST_POOL_ID`)},
+	{"NODE_TEST_CONTEXT", regexp.MustCompile(`NODE_TEST_CONTEXT`)},
+	{"NODE_ENV test", regexp.MustCompile(`NODE_ENV['"]?\]?\s*[!=]==?\s*['"]test['"]|['"]test['"]\s*[!=]==?\s*process\.env(?:\.NODE_ENV|\[['"]NODE_ENV['"]\])`)},
+	{"an assertion replaced", regexp.MustCompile(`(?:\b(?:assert|expect|chai|unittest)|require\(\s*['"](?:node:)?assert(?:/strict)?['"]\s*\))(?:\.\w+)+\s*=(?:[^=>]|$)`)},
+}
+
+// sniffedSources are the sources testSniffs are looked for in.
+var sniffedSources = map[string]bool{".rs": true, ".go": true, ".py": true, ".js": true, ".mjs": true, ".cjs": true, ".jsx": true, ".ts": true, ".tsx": true, ".mts": true, ".cts": true}
+
+// testSniffing names, for the code's changed sources (not tests), each
+// testSniffs the branch adds ("src/lib.rs: cfg(not(test))"). Only files
+// that hold one now are diffed: most attempts start no git process here.
+func (e *Engine) testSniffing(ctx context.Context, t *store.Ticket, changed []string) ([]string, error) {
+	root, err := os.OpenRoot(t.Worktree)
+	if err != nil {
+		return nil, nil
+	}
+	defer root.Close()
+	held := map[string][]int{} // file → the sniffs it holds
+	var files []string
+	for _, f := range changed {
+		if !sniffedSources[strings.ToLower(path.Ext(f))] || isTestFile(f) {
+			continue
+		}
+		data, err := wtfile.Read(root, filepath.FromSlash(f), 4<<20)
+		if err != nil {
+			continue
+		}
+		for i, s := range testSniffs {
+			if s.re.Match(data) {
+				held[f] = append(held[f], i)
+			}
+		}
+		if len(held[f]) > 0 {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
+		return nil, nil
+	}
+	lines, err := e.repo.AddedLines(ctx, t.Worktree, t.BaseBranch, files)
+	if err != nil {
+		return nil, err
+	}
+	added := map[int]bool{}
+	for _, l := range lines {
+		for i, s := range testSniffs {
+			if !added[i] && s.re.MatchString(l) {
+				added[i] = true
+			}
+		}
+	}
+	var found []string
+	for _, f := range files {
+		for _, i := range held[f] {
+			if added[i] {
+				found = append(found, f+": "+testSniffs[i].what)
+			}
+		}
+	}
+	return found, nil
 }
 
 // pathUnder says whether the slash path p is below dir, case folded.

@@ -1015,6 +1015,22 @@ func (r *Repo) diffCapped(ctx context.Context, dir string, env []string, args ..
 	return out, err
 }
 
+// AddedLines are the lines the staged work of the worktree wt adds to
+// files against its merge-base with base, without their file names.
+func (r *Repo) AddedLines(ctx context.Context, wt, base string, files []string) ([]string, error) {
+	out, err := r.diffCapped(ctx, wt, nil, append([]string{"diff", "--cached", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base, "--"}, files...)...)
+	if err != nil {
+		return nil, err
+	}
+	var added []string
+	for line := range strings.Lines(out) {
+		if strings.HasPrefix(line, "+") && !strings.HasPrefix(line, "+++ ") {
+			added = append(added, strings.TrimRight(line[1:], "\n"))
+		}
+	}
+	return added, nil
+}
+
 // BranchDiff is the unified diff of what the worktree's branch has
 // committed against its merge-base with base: what a merge would bring in,
 // without the uncommitted files a build or test run leaves behind.
