@@ -553,3 +553,27 @@ func TestTestSniffsLeaveOrdinaryCode(t *testing.T) {
 		}
 	}
 }
+
+// What the tests phase wrote for its tests to read or call (a golden
+// file in testdata/, a helper package) is frozen with them.
+func TestTestSupportIsFrozen(t *testing.T) {
+	h := newHarness(t, "", ecoScript(
+		func(id string) []oaitest.ToolCall {
+			return []oaitest.ToolCall{
+				writeCall("g", "testdata/"+id+".golden", "done "+id+"\n"),
+				writeCall("t", "tests/"+id+"_test.sh", "cmp -s src/"+id+".txt testdata/"+id+".golden\n"),
+			}
+		},
+		func(id string) []oaitest.ToolCall {
+			return []oaitest.ToolCall{writeCall("c", "src/"+id+".txt", "half done\n"), writeCall("g", "testdata/"+id+".golden", "half done\n")}
+		},
+		func(id string) []oaitest.ToolCall {
+			return []oaitest.ToolCall{writeCall("c", "src/"+id+".txt", "done "+id+"\n")}
+		}))
+	id := h.add("hotfix", "golden", false)
+	h.runIdle()
+	h.firstFailedThenDone(id, "code", "were changed (testdata/"+id+".golden)")
+	if _, ok := h.ticket(id).TestFiles["testdata/"+id+".golden"]; !ok {
+		t.Fatalf("frozen %v", h.ticket(id).TestFiles)
+	}
+}

@@ -484,6 +484,20 @@ func testNamed(p string) bool {
 	return len(stem) > 4 && strings.HasPrefix(stem, "Test") && unicode.IsUpper(rune(stem[4]))
 }
 
+// testSupport says whether a path is placed where tests keep what they
+// read or call, not tests themselves: fixtures, golden files, snapshots,
+// mocks, helper packages.
+func testSupport(p string) bool {
+	for _, seg := range strings.Split(strings.ToLower(path.Dir(p)), "/") {
+		switch seg {
+		case "testdata", "fixtures", "__fixtures__", "__snapshots__", "__mocks__", "testutil", "testutils", "testhelper", "testhelpers",
+			"test_helpers", "test-helpers", "test_utils", "test-utils", "testing", "testlib", "testsupport", "test_support", "test-support":
+			return true
+		}
+	}
+	return false
+}
+
 // noTestsFound is what a test runner printed to say it found no tests to
 // run (its exit code says it failed), or "".
 func noTestsFound(output string) string {
@@ -1233,22 +1247,28 @@ func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (files map[stri
 		return nil, nil, nil, err
 	}
 	defer root.Close()
-	var tests []string
+	var tests, support []string
 	inline := map[string]string{}
 	for _, f := range changed {
+		text := sourceExts[strings.ToLower(path.Ext(f))] || isText(root, f)
 		switch {
-		case testNamed(f) && (sourceExts[strings.ToLower(path.Ext(f))] || isText(root, f)):
+		case testNamed(f) && text:
 			// a source, or a text fixture beside it; not a build output
 			tests = append(tests, f)
-		case strings.EqualFold(path.Ext(f), ".rs"):
+		case strings.EqualFold(path.Ext(f), ".rs") && !testSupport(f):
 			if sum := e.newRustTests(ctx, t, root, f); sum != "" {
 				inline[f] = sum
 			}
+		case testSupport(f) && text:
+			support = append(support, f)
 		}
 	}
 	if len(tests) == 0 && len(inline) == 0 {
 		return nil, nil, changed, nil
 	}
+	// what the tests read or call (a golden file, a helper package) is as
+	// much the tests: code rewriting it could make them pass on the bug
+	tests = append(tests, support...)
 	// how the tests are run may be part of writing them (a Makefile
 	// target, a conftest.py fixture): frozen with them from here on
 	for _, f := range e.touchedScripts(t, changed) {
