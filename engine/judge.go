@@ -974,9 +974,8 @@ var testSniffs = []struct {
 	what string
 	re   *regexp.Regexp
 }{
-	{"cfg(not(test))", regexp.MustCompile(`cfg\s*\(\s*not\s*\(\s*test\s*\)`)},
-	{"cfg!(test)", regexp.MustCompile(`cfg!\s*\((?:[^()]|\([^()]*\))*\btest\b`)},
-	{"cfg(any/all(… test …))", regexp.MustCompile(`cfg(?:_attr)?\s*\(\s*(?:any|all)\s*\((?:[^()]|\([^()]*\))*\btest\b`)},
+	{"cfg(not/any/all(… test …))", regexp.MustCompile(`\bcfg(?:_attr)?\s*\(\s*(?:not|any|all)\s*\([^\]\n{;]*?\btest\b|\bcfg_attr\s*\(\s*test\b`)},
+	{"cfg!(test)", regexp.MustCompile(`\bcfg!\s*\([^\]\n{;]*?\btest\b`)},
 	{"testing.Testing()", regexp.MustCompile(`\btesting\.Testing\s*\(`)},
 	{"go test's flags", regexp.MustCompile(`"test\.(?:v|run|paniconexit0|timeout|count|testlogfile)"`)},
 	{"PYTEST_CURRENT_TEST", regexp.MustCompile(`PYTEST_CURRENT_TEST`)},
