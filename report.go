@@ -222,7 +222,7 @@ func oneLineShown(s string, n int, id string) string {
 // the first follows sep (a line break and an indent, or a mark), and a tab
 // is spaces, where printable would make both a replacement character.
 func printableLines(s, sep string) string {
-	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+	lines := strings.Split(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n"), "\n")
 	for i, l := range lines {
 		lines[i] = printable(strings.ReplaceAll(l, "\t", "    "))
 	}

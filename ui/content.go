@@ -159,7 +159,7 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 	// add wraps s under indent; continuation rows hang under the text
 	add := func(indent, s string, style func(...string) string) {
 		hang := strings.Repeat(" ", ansi.StringWidth(indent))
-		for i, r := range wrapRows(sanitize(s), max(w-len(hang), 10)) {
+		for i, r := range wrapRows(prose(s), max(w-len(hang), 10)) {
 			if style != nil {
 				r = style(r)
 			}

@@ -130,7 +130,7 @@ func (d confirmDialog) Update(msg tea.Msg) (dialog, tea.Cmd, bool) {
 
 func (d confirmDialog) View(st *styles, width, height int) string {
 	// a prompt quotes a title and names branches
-	return frame(st, d.title, sanitize(d.prompt)+"\n\n"+st.dim.Render("y yes · n/esc no"), width, height)
+	return frame(st, d.title, prose(d.prompt)+"\n\n"+st.dim.Render("y yes · n/esc no"), width, height)
 }
 
 // inputDialog asks for one line of text (a reason, guidance).
@@ -226,7 +226,7 @@ func (d inputDialog) withWidth(width int) inputDialog {
 
 func (d inputDialog) View(st *styles, width, height int) string {
 	d = d.withWidth(width)
-	body := sanitize(d.prompt) + "\n" + d.input.View()
+	body := prose(d.prompt) + "\n" + d.input.View()
 	if d.err != "" {
 		body += "\n" + st.flashErr.Render(d.err)
 	}

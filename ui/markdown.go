@@ -38,7 +38,7 @@ func (r *mdRenderer) render(md string, width int) (string, error) {
 	}
 	// glamour drops tabs, and with them a code block's indentation (sanitize
 	// expands them); a lone carriage return would draw over the queue pane
-	out, err := tr.Render(defuseRefs(sanitize(strings.ReplaceAll(md, "\r\n", "\n"))))
+	out, err := tr.Render(defuseRefs(prose(md)))
 	if err != nil {
 		return "", err
 	}

@@ -221,7 +221,7 @@ func (m *Model) statusRows() (flash []string, line string) {
 	if m.flash == "" {
 		return nil, " " + alone
 	}
-	text := strings.ReplaceAll(sanitize(m.flash), "\n", " ")
+	text := strings.ReplaceAll(prose(m.flash), "\n", " ")
 	if room := w - ansi.StringWidth(text) - 3; !m.flashErr && room > 0 {
 		// what the line gives up anyway, or words
 		if s, _, ok := m.fitFields(fields, room, max(taken, flashSteps)); ok {

@@ -418,10 +418,19 @@ const tabStop = 8
 // disagree on their width); bidi controls are shown as "<U+202E>".
 func sanitize(s string) string { return clean(s, false) }
 
-// oneLine is sanitize for a place that has one row (a title, a header):
+// prose is sanitize for words (an objection, a reason, a title), not a
+// terminal's output: a carriage return breaks the line, where a terminal
+// would write what follows over what came before it.
+func prose(s string) string {
+	return sanitize(proseBreaks.Replace(s))
+}
+
+var proseBreaks = strings.NewReplacer("\r\n", "\n", "\r", "\n")
+
+// oneLine is prose for a place that has one row (a title, a header):
 // the lines of s are joined by spaces.
 func oneLine(s string) string {
-	return strings.ReplaceAll(sanitize(s), "\n", " ")
+	return strings.ReplaceAll(prose(s), "\n", " ")
 }
 
 // clean is sanitize; raw keeps tabs and carriage returns for a caller

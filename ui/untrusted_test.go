@@ -204,3 +204,27 @@ func TestReviewObjectionFenceIsContained(t *testing.T) {
 		t.Fatalf("rendered:\n%s", out)
 	}
 }
+
+// A carriage return in words (an objection, a title) breaks the line: a
+// terminal would write what follows over what came before, and lose it.
+func TestCarriageReturnInWordsKeepsWhatCameBefore(t *testing.T) {
+	f := fixture()
+	for _, a := range f.attempts["T-1"] {
+		if a.Verdict != nil && len(a.Verdict.Objections) > 0 {
+			a.Verdict.Objections[0] = "the part before\rthe part after"
+		}
+	}
+	f.tickets[0].Title = "title before\rtitle after"
+	m := newTestModel(t, f, 120, 40)
+	m = press(t, m, "3")
+	out := checkBorders(t, m, 120, 40, "history")
+	for _, want := range []string{"the part before", "the part after", "title before title after"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("%q is not shown:\n%s", want, out)
+		}
+	}
+	// a command's output is a terminal's: a progress bar keeps its last state
+	if got := sanitize("10%\r100%\n"); got != "100%\n" {
+		t.Fatalf("sanitize(progress) = %q", got)
+	}
+}
