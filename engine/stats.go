@@ -39,10 +39,7 @@ type PassRate struct {
 // ComputeStats reads every attempt once; a nil store has none.
 func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 	s := &Stats{PassRate: map[string][]PassRate{}}
-	top, hasTop := cfg.TopTier()
-	if hasTop {
-		s.TopTierModel = top.Name
-	}
+	var totalIn, totalOut int
 	spend := map[[2]string]*SpendRow{}
 	add := func(phase, model string, in, out int, cost float64, attempt bool) {
 		if model == "" || in == 0 && out == 0 && math.Abs(cost) < 1e-12 { // a float residue is no spend
@@ -62,9 +59,7 @@ func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 		r.TokensOut += out
 		r.CostUSD += cost
 		s.TotalUSD += cost
-		if hasTop {
-			s.TopTierUSD += top.Cost(in, out)
-		}
+		totalIn, totalOut = totalIn+in, totalOut+out
 	}
 	rates := map[string]map[int]*PassRate{}
 	err := viewOrNothing(st, func(tx *store.Tx) error {
@@ -126,6 +121,9 @@ func ComputeStats(st *store.Store, cfg *config.Config) (*Stats, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if top, ok := cfg.DearestFor(totalIn, totalOut); ok {
+		s.TopTierModel, s.TopTierUSD = top.Name, top.Cost(totalIn, totalOut)
 	}
 	for _, r := range spend {
 		s.Spend = append(s.Spend, *r)

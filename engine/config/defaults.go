@@ -199,6 +199,20 @@ func (c *Config) TopTier() (Model, bool) {
 	return top, found
 }
 
+// DearestFor is the model the tokens in and out would cost most on:
+// "the top tier" for them, when prices are lopsided (cheap input, dear
+// output) and TopTier's sum of the two prices ranks otherwise. TopTier
+// where none costs more.
+func (c *Config) DearestFor(in, out int) (Model, bool) {
+	top, found := c.TopTier()
+	for _, m := range c.Models {
+		if m.Cost(in, out) > top.Cost(in, out) {
+			top, found = m, true
+		}
+	}
+	return top, found
+}
+
 // Gated reports whether a phase waits for a human after its checks pass.
 func (c *Config) Gated(phase string) bool {
 	approve := c.Approve

@@ -336,6 +336,14 @@ func TestTopTierIsTheDearestModel(t *testing.T) {
 	if top, ok := c.TopTier(); !ok || top.Name != "huge" {
 		t.Fatalf("TopTier = %v, %v", top.Name, ok)
 	}
+	// lopsided prices: input-heavy tokens cost most on the dear input
+	c.Models = append(c.Models, Model{Name: "reader", Provider: "p", InputPerMTok: 60, OutputPerMTok: 1})
+	if top, ok := c.DearestFor(1_000_000, 10_000); !ok || top.Name != "reader" {
+		t.Fatalf("DearestFor(input-heavy) = %v, %v", top.Name, ok)
+	}
+	if top, ok := c.DearestFor(10_000, 1_000_000); !ok || top.Name != "huge" {
+		t.Fatalf("DearestFor(output-heavy) = %v, %v", top.Name, ok)
+	}
 }
 
 func TestPhaseReturnsCopy(t *testing.T) {
