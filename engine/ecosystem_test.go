@@ -578,3 +578,21 @@ func TestTestSupportIsFrozen(t *testing.T) {
 		t.Fatalf("frozen %v", h.ticket(id).TestFiles)
 	}
 }
+
+// pytest's exit code 5 is its word for no tests collected, whatever a
+// plugin printed.
+func TestPytestExitCodeFiveIsNoTestsFound(t *testing.T) {
+	project := maps.Clone(shellProject)
+	project["pytest"] = "echo 'quiet plugin'\nexit 5\n"
+	h := newHarnessOn(t, project, "", developer)
+	h.cfg.TestCommand = "sh pytest"
+	id := h.add("hotfix", "nothing collected", false)
+	h.runIdle()
+	a := h.phase(id, "tests").Attempts
+	if len(a) == 0 || a[0].Verdict == nil || !strings.Contains(strings.Join(a[0].Verdict.Objections, " "), "pytest exited with code 5: no tests collected") {
+		t.Fatalf("tests attempts %+v", a)
+	}
+	if len(h.phase(id, "code").Attempts) != 0 {
+		t.Fatal("code ran on a run that collected no tests")
+	}
+}

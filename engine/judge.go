@@ -268,7 +268,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if c.NotRun != "" {
 			return fail("check", fmt.Sprintf("the test command `%s` %s: the tests must run and fail, not fail to run: %s", c.Command, c.NotRun, OneLine(tailBytes(c.Output, 400), 400)))
 		}
-		if said := noTestsFound(c.Output); said != "" {
+		if said := noTestsFound(c); said != "" {
 			// a runner that found nothing to run fails too, and code
 			// could never make that pass
 			if jestLike(said) && strings.Contains(filepath.ToSlash(t.Worktree), "/.git/") {
@@ -500,14 +500,20 @@ func testSupport(p string) bool {
 
 // noTestsFound is what a test runner printed to say it found no tests to
 // run (its exit code says it failed), or "".
-func noTestsFound(output string) string {
+func noTestsFound(c store.Check) string {
 	for _, said := range []string{"No tests found, exiting with code 1", "No test files found, exiting with code 1", "Error: No test files found", "no tests ran", "collected 0 items", "NO TESTS RAN"} {
-		if strings.Contains(output, said) {
+		if strings.Contains(c.Output, said) {
 			return said
 		}
 	}
+	// pytest's own code for it, whatever a plugin made of the words
+	if c.ExitCode == 5 && slices.ContainsFunc(commandWords(c.Command), func(w []string) bool { return slices.ContainsFunc(w, isPytest) }) {
+		return "pytest exited with code 5: no tests collected"
+	}
 	return ""
 }
+
+func isPytest(word string) bool { return path.Base(word) == "pytest" || word == "py.test" }
 
 // jestLike: said by Jest or Vitest, whose file finders skip .git paths.
 func jestLike(said string) bool { return strings.HasSuffix(said, "exiting with code 1") }
