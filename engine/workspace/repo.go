@@ -159,10 +159,44 @@ func (r *Repo) hooksConfig() []string {
 			hp = filepath.Join(r.Dir, hp)
 		}
 		r.hooksDir = filepath.Clean(hp)
-		r.hooks = []string{"-c", "core.hooksPath=" + r.hooksDir}
+		r.hooks = append([]string{"-c", "core.hooksPath=" + r.hooksDir}, r.pinnedDrivers()...)
 	})
 	return r.hooks
 }
+
+// pinnedDrivers are -c settings for the filter and merge drivers the
+// config gives with a relative path (filter.x.clean = ./tools/clean.sh,
+// or sh tools/clean.sh), made absolute against the checkout: git runs
+// them through the shell in the directory it works in, which for a ticket
+// is its worktree, whose files the model writes (and its .gitattributes
+// choose the driver).
+func (r *Repo) pinnedDrivers() []string {
+	out, err := git(context.Background(), r.Dir, nil, "config", "-z", "--get-regexp", `^(filter\..+\.(clean|smudge|process)|merge\..+\.driver)$`)
+	if err != nil {
+		return nil
+	}
+	var args []string
+	for _, entry := range strings.Split(out, "\x00") {
+		key, value, ok := strings.Cut(entry, "\n")
+		if !ok {
+			continue
+		}
+		words := strings.Fields(value)
+		pinned := false
+		for i, w := range words {
+			if strings.Contains(w, "/") && !filepath.IsAbs(w) && !strings.ContainsAny(w[:1], "-~$'\"\\`%") {
+				words[i], pinned = shellQuote(filepath.Join(r.Dir, w)), true
+			}
+		}
+		if pinned {
+			args = append(args, "-c", key+"="+strings.Join(words, " "))
+		}
+	}
+	return args
+}
+
+// shellQuote is s as one word to sh.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // HooksInTree is the directory of the repository's hooks relative to the
 // checkout, with slashes, when it lies in the work tree (husky's .husky/_

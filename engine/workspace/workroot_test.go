@@ -174,3 +174,42 @@ func TestCompiledOutputIsNeverCommitted(t *testing.T) {
 		t.Fatal("the binary was removed from the worktree:", err)
 	}
 }
+
+// A filter or merge driver the config names by a relative path runs from
+// the checkout, never the worktree's file of that name: the model writes
+// the worktree (and its .gitattributes pick the driver).
+func TestRelativeDriversRunFromTheCheckout(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	run(t, r.Dir, "config", "filter.tidy.clean", "sh tools/tidy.sh %f")
+	run(t, r.Dir, "config", "merge.keep.driver", "tools/keep.sh %O %A %B")
+	ran := filepath.Join(t.TempDir(), "ran")
+	// the checkout's own filter: what the user set up
+	write(t, filepath.Join(r.Dir, "tools", "tidy.sh"), "cat\n")
+	if err := os.Chmod(filepath.Join(r.Dir, "tools", "tidy.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(r.Dir) // the config is read once per process
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, _, err := again.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "tools", "tidy.sh"), "echo model >> "+ran+"\ncat\n")
+	if err := os.Chmod(filepath.Join(wt, "tools", "tidy.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, ".gitattributes"), "*.txt filter=tidy merge=keep\n")
+	write(t, filepath.Join(wt, "notes.txt"), "hello\n")
+	if _, err := again.CommitAll(ctx, wt, "T-1 code"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Fatal("the worktree's tools/tidy.sh ran as the filter")
+	}
+	if got := run(t, wt, "show", "HEAD:notes.txt"); strings.TrimSpace(got) != "hello" {
+		t.Fatalf("committed %q", got)
+	}
+}
