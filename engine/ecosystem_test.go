@@ -596,3 +596,47 @@ func TestPytestExitCodeFiveIsNoTestsFound(t *testing.T) {
 		t.Fatal("code ran on a run that collected no tests")
 	}
 }
+
+// Dependencies installed in the checkout (an ignored node_modules) serve
+// the worktrees, as Node's lookup in the directories above found them
+// when worktrees were inside the checkout's .git: the tests phase's red
+// run, code's green one and CI all need them, confined.
+func TestCheckoutsNodeModulesServeWorktrees(t *testing.T) {
+	needTools(t, "node", "npm")
+	project := map[string]string{
+		".gitignore":   "node_modules/\n",
+		"package.json": `{"name": "padder", "version": "1.0.0", "scripts": {"test": "node --test"}}` + "\n",
+		"src/index.js": "'use strict';\nconst lp = require('leftpadx');\nfunction pad(s, n) { return lp(s, n - 1); }\nmodule.exports = { pad };\n",
+	}
+	test := "'use strict';\nconst test = require('node:test');\nconst assert = require('node:assert');\nconst { pad } = require('../src/index.js');\ntest('pad width', () => { assert.strictEqual(pad('a', 2).length, 2); });\n"
+	fix := writeCall("fix", "src/index.js", "'use strict';\nconst lp = require('leftpadx');\nfunction pad(s, n) { return lp(s, n); }\nmodule.exports = { pad };\n")
+	h := newHarnessOn(t, project, "", ecoScript(calls(writeCall("t", "test/pad.test.js", test)), calls(fix)))
+	for name, body := range map[string]string{
+		"node_modules/leftpadx/index.js":     "module.exports = (s, n) => String(s).padStart(n, ' ');\n",
+		"node_modules/leftpadx/package.json": `{"name": "leftpadx", "version": "1.0.0", "main": "index.js"}` + "\n",
+	} {
+		p := filepath.Join(h.dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.cfg.TestCommand = "npm test"
+	h.cfg.CICommand = "npm test"
+	h.runLimit = 3 * 60e9
+	id := h.add("hotfix", "pad", false)
+	h.runIdle()
+	tk := h.ticket(id)
+	if tk.Status != store.StatusDone {
+		t.Fatalf("%s at %s (%s)", tk.Status, tk.Phase, tk.Reason)
+	}
+	red := h.phase(id, "tests").Attempts[0].Checks
+	if len(red) == 0 || strings.Contains(red[len(red)-1].Output, "Cannot find module") {
+		t.Fatalf("the red run did not find the dependency: %+v", red)
+	}
+	if n := len(h.phase(id, "code").Attempts); n != 1 {
+		t.Fatalf("code attempts: %d", n)
+	}
+}

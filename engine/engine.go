@@ -153,6 +153,9 @@ func (e *Engine) Run(ctx context.Context, untilIdle bool) error {
 	if n := tools.KillLeftovers(filepath.Join(e.repo.GitDir, "agent-tui", "tmp")); n > 0 {
 		e.log.Warn("killed what a stopped run's commands left running in the worktrees", "processes", n)
 	}
+	if e.repo.WorktreesInsideGit() {
+		e.log.Warn("ticket worktrees are made inside .git (no writable home directory for them): Jest and Vitest find no tests there", "dir", e.repo.WorktreeRoot())
+	}
 	if rep, err := e.reconcile(ctx, tickets); err != nil {
 		e.log.Warn("worktree reconcile", "err", err)
 	} else {

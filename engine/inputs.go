@@ -218,7 +218,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		box, err := tools.New(tools.Options{
 			Root: readRoot, ReadOnly: !writesFiles(ps.Name), CommandTimeout: e.cfg.CommandTimeout.Duration,
 			Sandbox: e.cfg.Sandbox, TempDir: e.ticketTemp(t), ExtraEnvDrop: e.secretEnvNames(),
-			Hidden: e.hiddenFromCommands(), Readable: e.privateStore(t), Sensitive: t.Sensitive, Release: release,
+			Hidden: e.hiddenFromCommands(), Readable: e.readableHidden(t), Sensitive: t.Sensitive, Release: release,
 		})
 		if err != nil {
 			release()
@@ -428,15 +428,22 @@ func (e *Engine) hiddenFromCommands() []string {
 	return append(hidden, e.repo.WorkDirs()...)
 }
 
-// privateStore is the ticket's own object store, for its commands to read
-// (git in its worktree reads its objects there), if it is sensitive. Only
+// readableHidden is what in hidden places the ticket's commands read: the
+// checkout's node_modules (see DependencyLink), and the ticket's own
+// object store (git in its worktree reads its objects there), if it is
+// sensitive. Only
 // agent-tui's git writes it: every git command on the repository reads it
 // (an alternate), so an object planted there would be everyone's.
-func (e *Engine) privateStore(t *store.Ticket) []string {
-	if !t.Sensitive {
-		return nil
+func (e *Engine) readableHidden(t *store.Ticket) []string {
+	var readable []string
+	if link := e.repo.DependencyLink(); link != "" {
+		// the checkout's node_modules, in the hidden work root
+		readable = append(readable, link)
 	}
-	return []string{e.repo.PrivateObjects(t.ID)}
+	if t.Sensitive {
+		readable = append(readable, e.repo.PrivateObjects(t.ID))
+	}
+	return readable
 }
 
 func (e *Engine) ticketTemp(t *store.Ticket) string {

@@ -1634,7 +1634,7 @@ func (e *Engine) runCheck(ctx context.Context, t *store.Ticket, name, command st
 				env = tools.PrivateCaches(env, tmp)
 			}
 		}
-		res, err = tools.ExecConfined(ctx, argv, dir, env, timeout, checkOutputKept, tools.CheckWritable(t.Sensitive, dir, tmp), e.privateStore(t), append(e.hiddenFromCommands(), tools.HomeKeys()...))
+		res, err = tools.ExecConfined(ctx, argv, dir, env, timeout, checkOutputKept, tools.CheckWritable(t.Sensitive, dir, tmp), e.readableHidden(t), append(e.hiddenFromCommands(), tools.HomeKeys()...))
 	}
 	if res.Unconfined != "" {
 		e.unconfinedChecks.Do(func() {

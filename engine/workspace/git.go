@@ -55,6 +55,7 @@ func (r *Repo) worktreeAdd(ctx context.Context, env []string, args ...string) (s
 	if err := r.claimWorkRoot(); err != nil {
 		return "", err
 	}
+	r.linkDependencies()
 	return r.git(ctx, r.Dir, env, gitArgs(noSparse, []string{"worktree", "add"}, args)...)
 }
 

@@ -64,9 +64,10 @@ type Repo struct {
 
 	alternatesMu sync.Mutex // .git/objects/info/alternates (see KeepPrivate)
 
-	workRoot string // see workroot.go
-	claimMu  sync.Mutex
-	claimed  bool // the work root is recorded both ways
+	workRoot  string // see workroot.go
+	workToken string
+	claimMu   sync.Mutex
+	claimed   bool // the work root is recorded both ways
 }
 
 func errNotWorktree(wt, repo string) error {

@@ -1,9 +1,12 @@
 package workspace
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,11 +55,33 @@ func (r *Repo) WorkRoot() string {
 	return r.workRoot
 }
 
+// WorktreesInsideGit says new worktrees are made inside .git, for want
+// of a home directory to make a work root in.
+func (r *Repo) WorktreesInsideGit() bool { return r.WorkRoot() == r.legacyRoot() }
+
 // resolveWorkRoot is the root recorded for the repository, else the one
-// it would get.
+// it would get. The record and the root's owner file share a token drawn
+// when the root was first taken: a root whose token differs is another
+// repository's (this one is a cp -r copy, or was made where a moved one
+// was), whatever paths they name.
 func (r *Repo) resolveWorkRoot() string {
-	if data, ok := readSmallRegular(filepath.Join(r.legacyRoot(), workRootPointer), 4096); ok {
-		if root := filepath.Clean(strings.TrimSpace(data)); filepath.IsAbs(root) && !r.ownedByAnother(root) {
+	if root, token := readWorkRecord(filepath.Join(r.legacyRoot(), workRootPointer)); filepath.IsAbs(root) {
+		owner, ownerToken := readWorkRecord(filepath.Join(root, workRootOwner))
+		switch {
+		case owner == "" && !dirExists(filepath.Join(root, "worktrees")):
+			// gone (removed by hand): made again where it was
+			r.workToken = token
+			return root
+		case token != "" && ownerToken == token && (owner == r.GitDir || !claims(owner, root, token)):
+			// (a copy's record names the root the original still claims)
+			r.workToken = token
+			if owner != r.GitDir {
+				// the repository moved: the root names it again, for a
+				// run from inside a worktree to find it
+				writeSmallFile(filepath.Join(root, workRootOwner), r.GitDir+"\n"+token+"\n")
+			}
+			return root
+		case token == "" && ownerToken == "" && owner == r.GitDir:
 			return root
 		}
 	}
@@ -69,11 +94,42 @@ func (r *Repo) resolveWorkRoot() string {
 		name = "repo"
 	}
 	sum := sha256.Sum256([]byte(r.GitDir))
-	root := filepath.Join(data, "repos", name+"-"+hex.EncodeToString(sum[:6]))
-	if !canMake(root) {
+	base := filepath.Join(data, "repos", name+"-"+hex.EncodeToString(sum[:6]))
+	if !canMake(base) {
 		return r.legacyRoot() // a read-only home: inside .git, as before
 	}
-	return root
+	// a root already there is another repository's (one that was at this
+	// path before): never shared
+	for i := 1; i < 100; i++ {
+		root := base
+		if i > 1 {
+			root = fmt.Sprintf("%s-%d", base, i)
+		}
+		if _, err := os.Lstat(root); errors.Is(err, fs.ErrNotExist) {
+			return root
+		}
+	}
+	return r.legacyRoot()
+}
+
+// claims says the git dir gd records root, with token, as its work root.
+func claims(gd, root, token string) bool {
+	back, t := readWorkRecord(filepath.Join(gd, "agent-tui", workRootPointer))
+	return back == root && t == token && isGitDir(gd)
+}
+
+// readWorkRecord reads a pointer or owner file: a path, and the root's
+// token on the line after ("" for none).
+func readWorkRecord(p string) (path, token string) {
+	data, ok := readSmallRegular(p, 4096)
+	if !ok {
+		return "", ""
+	}
+	first, rest, _ := strings.Cut(data, "\n")
+	if first = strings.TrimSpace(first); first != "" {
+		first = filepath.Clean(first)
+	}
+	return first, strings.TrimSpace(rest)
 }
 
 // canMake says the nearest directory there is on the way to p is one
@@ -87,18 +143,6 @@ func canMake(p string) bool {
 			return false
 		}
 	}
-}
-
-// ownedByAnother says root names a git dir other than this one that is
-// still there: the pointer came with a copy of the repository (cp -r), and
-// the copy's worktrees must not go where the original's are.
-func (r *Repo) ownedByAnother(root string) bool {
-	data, ok := readSmallRegular(filepath.Join(root, workRootOwner), 4096)
-	if !ok {
-		return false
-	}
-	owner := filepath.Clean(strings.TrimSpace(data))
-	return owner != r.GitDir && isGitDir(owner)
 }
 
 func isGitDir(p string) bool {
@@ -116,7 +160,7 @@ func (r *Repo) UseWorkRoot(root string) error {
 		return err
 	}
 	r.claimMu.Lock()
-	r.workRoot, r.claimed = root, false
+	r.workRoot, r.claimed, r.workToken = root, false, ""
 	r.claimMu.Unlock()
 	return r.claimWorkRoot()
 }
@@ -133,17 +177,56 @@ func (r *Repo) claimWorkRoot() error {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return fmt.Errorf("making agent-tui's work directory: %w", err)
 	}
-	if err := writeSmallFile(filepath.Join(root, workRootOwner), r.GitDir+"\n"); err != nil {
+	if r.workToken == "" {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return err
+		}
+		r.workToken = hex.EncodeToString(b[:])
+	}
+	if err := writeSmallFile(filepath.Join(root, workRootOwner), r.GitDir+"\n"+r.workToken+"\n"); err != nil {
 		return fmt.Errorf("making agent-tui's work directory: %w", err)
 	}
 	if err := os.MkdirAll(r.legacyRoot(), 0o755); err != nil {
 		return err
 	}
-	if err := writeSmallFile(filepath.Join(r.legacyRoot(), workRootPointer), root+"\n"); err != nil {
+	if err := writeSmallFile(filepath.Join(r.legacyRoot(), workRootPointer), root+"\n"+r.workToken+"\n"); err != nil {
 		return err
 	}
 	r.claimed = true
 	return nil
+}
+
+// DependencyLink is <work root>/node_modules, a link to the checkout's
+// node_modules when it has one (installed, not committed): Node looks for
+// modules, and npm for programs, in every directory above the code, and
+// worktrees inside the checkout's .git found the checkout's there. A
+// worktree's own node_modules (an npm install in it) comes first; "" when
+// there is no link.
+func (r *Repo) DependencyLink() string {
+	link := filepath.Join(r.WorkRoot(), "node_modules")
+	if r.WorkRoot() == r.legacyRoot() {
+		return ""
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return ""
+	}
+	return link
+}
+
+// linkDependencies makes DependencyLink when the checkout has a
+// node_modules directory and the link is not there yet.
+func (r *Repo) linkDependencies() {
+	if r.WorkRoot() == r.legacyRoot() {
+		return
+	}
+	link := filepath.Join(r.WorkRoot(), "node_modules")
+	if _, err := os.Lstat(link); err == nil {
+		return
+	}
+	if fi, err := os.Stat(filepath.Join(r.Dir, "node_modules")); err == nil && fi.IsDir() {
+		os.Symlink(filepath.Join(r.Dir, "node_modules"), link)
+	}
 }
 
 // writeSmallFile replaces p with data whole (never half-written).
@@ -160,18 +243,31 @@ func writeSmallFile(p, data string) error {
 }
 
 // WorkDirs are the directories outside .git that hold checkouts of
-// agent-tui's, this repository's and any other's: hidden from confined
+// agent-tui's, this repository's and any other's (made under this
+// XDG_DATA_HOME or the home directory's default): hidden from confined
 // commands, but for their own worktree.
 func (r *Repo) WorkDirs() []string {
 	var dirs []string
-	d := DataDir()
-	if root := r.WorkRoot(); root != r.legacyRoot() && (d == "" || !strings.HasPrefix(root, d+string(filepath.Separator))) {
+	for _, d := range uniq(DataDir(), homeDataDir()) {
+		if d != "" && dirExists(d) {
+			dirs = append(dirs, d)
+		}
+	}
+	root := r.WorkRoot()
+	if root != r.legacyRoot() && !slices.ContainsFunc(dirs, func(d string) bool { return strings.HasPrefix(root, d+string(filepath.Separator)) }) {
 		dirs = append(dirs, root)
 	}
-	if d != "" && dirExists(d) {
-		dirs = append(dirs, d)
-	}
 	return dirs
+}
+
+// homeDataDir is DataDir without XDG_DATA_HOME: where another run may
+// have made work roots.
+func homeDataDir() string {
+	h, err := os.UserHomeDir()
+	if err != nil || !filepath.IsAbs(h) {
+		return ""
+	}
+	return filepath.Join(h, ".local", "share", "agent-tui")
 }
 
 // inWorkRoot is inTicketWorktree for a work root outside .git: dir lies
@@ -187,13 +283,11 @@ func inWorkRoot(parts []string, i int) (gitDir, ticket string, ok bool) {
 	if root == "" {
 		return "", "", false
 	}
-	data, ok := readSmallRegular(filepath.Join(root, workRootOwner), 4096)
-	if !ok {
+	gd, _ := readWorkRecord(filepath.Join(root, workRootOwner))
+	if gd == "" {
 		return "", "", false
 	}
-	gd := filepath.Clean(strings.TrimSpace(data))
-	back, ok := readSmallRegular(filepath.Join(gd, "agent-tui", workRootPointer), 4096)
-	if !ok || filepath.Clean(strings.TrimSpace(back)) != root || !isGitDir(gd) {
+	if back, _ := readWorkRecord(filepath.Join(gd, "agent-tui", workRootPointer)); back != root || !isGitDir(gd) {
 		return "", "", false
 	}
 	if parts[i] == "worktrees" && i+1 < len(parts) {

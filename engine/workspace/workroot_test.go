@@ -213,3 +213,70 @@ func TestRelativeDriversRunFromTheCheckout(t *testing.T) {
 		t.Fatalf("committed %q", got)
 	}
 }
+
+// A repository moved keeps its work root (named back to it); one made
+// where it was gets a root of its own and never takes the moved one's
+// worktrees.
+func TestMovedRepositoryKeepsItsWorkRoot(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "NOTES.txt"), "uncommitted work\n")
+	moved := r.Dir + "-old"
+	if err := os.Rename(r.Dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	old, err := Open(moved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.WorkRoot() != r.WorkRoot() {
+		t.Fatalf("moved: work root %s, want %s", old.WorkRoot(), r.WorkRoot())
+	}
+	if back, err := Open(filepath.Join(wt, "lib")); err != nil || back.Dir != old.Dir {
+		t.Fatalf("Open from the worktree after the move: %+v %v", back, err)
+	}
+	// a new repository where the old one was
+	if err := InitRepo(r.Dir, map[string]string{"main.go": "package main\n"}, "main"); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := Open(r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.WorkRoot() == r.WorkRoot() {
+		t.Fatalf("the new repository took the moved one's work root %s", fresh.WorkRoot())
+	}
+	if _, _, err := fresh.EnsureWorktree(ctx, "T-1", "main"); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(filepath.Join(wt, "NOTES.txt")); err != nil || string(data) != "uncommitted work\n" {
+		t.Fatalf("the moved repository's worktree lost its work: %q %v", data, err)
+	}
+	if again, err := Open(moved); err != nil || again.WorkRoot() != r.WorkRoot() {
+		t.Fatalf("the moved repository's root after the new one's: %v %v", again, err)
+	}
+}
+
+// Confined commands are kept out of every work root there may be: this
+// XDG_DATA_HOME's and the home directory's default, where a run with
+// another environment keeps its worktrees.
+func TestWorkDirsNameEveryDataDir(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	r := newRepo(t)
+	if _, _, err := r.EnsureWorktree(context.Background(), "T-1", "main"); err != nil {
+		t.Fatal(err)
+	}
+	homeData := filepath.Join(home, ".local", "share", "agent-tui")
+	if err := os.MkdirAll(filepath.Join(homeData, "repos", "other-0123"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got := r.WorkDirs()
+	if want := []string{DataDir(), homeData}; !slices.Equal(got, want) {
+		t.Fatalf("WorkDirs = %v, want %v", got, want)
+	}
+}
