@@ -177,6 +177,9 @@ func (r *Repo) claimWorkRoot() error {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return fmt.Errorf("making agent-tui's work directory: %w", err)
 	}
+	if owner, token := readWorkRecord(filepath.Join(root, workRootOwner)); r.workToken == "" && owner == r.GitDir && token != "" {
+		r.workToken = token // taken by another run of this repository's just now
+	}
 	if r.workToken == "" {
 		var b [8]byte
 		if _, err := rand.Read(b[:]); err != nil {
