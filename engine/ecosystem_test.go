@@ -528,12 +528,38 @@ func TestCodeMayNotTellTestsFromRealRuns(t *testing.T) {
 			h.firstFailedThenDone(id, "code", "the code tells a test run from a real one, or changes the test framework ("+c.want)
 		})
 	}
+	// written by the tests phase (a derive its assertions need), or moved
+	// by the code unchanged: not the code's to answer for
+	h := newHarness(t, "", ecoScript(
+		func(id string) []oaitest.ToolCall {
+			return []oaitest.ToolCall{
+				writeCall("l", "src/lib.rs", "#[cfg_attr(test, derive(Debug))]\npub struct Limit(i64);\n\n#[cfg(all(test, unix))]\nmod tests {\n    #[test]\n    fn limit() {}\n}\n"),
+				writeCall("t", "tests/"+id+"_test.sh", "grep -q 'done "+id+"' src/"+id+".txt\n"),
+			}
+		},
+		func(id string) []oaitest.ToolCall {
+			return []oaitest.ToolCall{writeCall("c", "src/"+id+".txt", "done "+id+"\n"),
+				writeCall("l", "src/lib.rs", "#[cfg_attr(test, derive(Debug))]\npub struct Limit(pub i64);\n\n#[cfg(all(test, unix))]\nmod tests {\n    #[test]\n    fn limit() {}\n}\n")}
+		}))
+	id := h.add("hotfix", "the tests' own cfg", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone || len(h.phase(id, "code").Attempts) != 1 {
+		t.Fatalf("tests' cfg: %s (%s), code attempts %+v", tk.Status, tk.Reason, h.phase(id, "code").Attempts)
+	}
+	project := maps.Clone(shellProject)
+	project["src/logger.js"] = "module.exports = (m) => { if (process.env.NODE_ENV === 'test') return; console.log(m); };\n"
+	h = newHarnessOn(t, project, "", firstCodeAlso(oaitest.ToolCall{ID: "m", Name: "run_command", Args: `{"command": "mkdir -p src/log && mv src/logger.js src/log/index.js"}`}))
+	id = h.add("hotfix", "moves the logger", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone || len(h.phase(id, "code").Attempts) != 1 {
+		t.Fatalf("moved: %s (%s), code attempts %+v", tk.Status, tk.Reason, h.phase(id, "code").Attempts)
+	}
 	// held by the base already: the code's change elsewhere in the file
 	// is no cheat
-	project := maps.Clone(shellProject)
+	project = maps.Clone(shellProject)
 	project["src/app.js"] = "const quiet = process.env.JEST_WORKER_ID !== undefined;\nmodule.exports = { quiet };\n"
-	h := newHarnessOn(t, project, "", firstCodeAlso(writeCall("x", "src/app.js", project["src/app.js"]+"module.exports.limit = 10;\n")))
-	id := h.add("hotfix", "keeps the base's", false)
+	h = newHarnessOn(t, project, "", firstCodeAlso(writeCall("x", "src/app.js", project["src/app.js"]+"module.exports.limit = 10;\n")))
+	id = h.add("hotfix", "keeps the base's", false)
 	h.runIdle()
 	if tk := h.ticket(id); tk.Status != store.StatusDone || len(h.phase(id, "code").Attempts) != 1 {
 		t.Fatalf("%s (%s), code attempts %d", tk.Status, tk.Reason, len(h.phase(id, "code").Attempts))
@@ -546,6 +572,7 @@ func TestTestSniffsLeaveOrdinaryCode(t *testing.T) {
 		"const assert = require('assert');", "assert.strictEqual(a, b);", "#[cfg(test)]", "mod tests;",
 		"if (process.env.NODE_ENV === 'production') {}", "expect(x).toBe(y);", "import unittest",
 		`#[cfg(feature = "testing")]`, "x = assert.ok", "if os.Getenv(\"TEST\") != \"\" {", "fn test_limit() {}",
+		`key := "test.run"`, `flag.Lookup("verbose")`, "# run with pytest -q", "if (typeof window !== 'undefined') {}",
 	} {
 		for _, s := range testSniffs {
 			if s.re.MatchString(line) {
@@ -638,5 +665,30 @@ func TestCheckoutsNodeModulesServeWorktrees(t *testing.T) {
 	}
 	if n := len(h.phase(id, "code").Attempts); n != 1 {
 		t.Fatalf("code attempts: %d", n)
+	}
+}
+
+// A binary fixture the tests phase wrote (under tests/) is frozen too;
+// a test binary a build left there is not.
+func TestBinaryFixtureIsFrozen(t *testing.T) {
+	bin := func(v string) oaitest.ToolCall {
+		return oaitest.ToolCall{ID: "b", Name: "run_command", Args: `{"command": "mkdir -p tests/fixtures && printf '\\000\\007` + v + `' > tests/fixtures/seven.bin"}`}
+	}
+	h := newHarness(t, "", ecoScript(
+		func(id string) []oaitest.ToolCall {
+			return []oaitest.ToolCall{bin(`\\000`), writeCall("t", "tests/"+id+"_test.sh", "grep -q 'done "+id+"' src/"+id+".txt\n"),
+				{ID: "r", Name: "run_command", Args: `{"command": "cp /bin/true tests/runner"}`}}
+		},
+		func(id string) []oaitest.ToolCall {
+			return []oaitest.ToolCall{bin(""), writeCall("c", "src/"+id+".txt", "done "+id+"\n")}
+		},
+		func(id string) []oaitest.ToolCall {
+			return []oaitest.ToolCall{writeCall("c", "src/"+id+".txt", "done "+id+"\n"), {ID: "r", Name: "run_command", Args: `{"command": "cp /bin/false tests/runner"}`}}
+		}))
+	id := h.add("hotfix", "binary fixture", false)
+	h.runIdle()
+	h.firstFailedThenDone(id, "code", "were changed (tests/fixtures/seven.bin)")
+	if _, ok := h.ticket(id).TestFiles["tests/runner"]; ok {
+		t.Fatalf("a test binary a build left is frozen: %v", h.ticket(id).TestFiles)
 	}
 }

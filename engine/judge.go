@@ -488,14 +488,14 @@ func testNamed(p string) bool {
 // read or call, not tests themselves: fixtures, golden files, snapshots,
 // mocks, helper packages.
 func testSupport(p string) bool {
-	for _, seg := range strings.Split(strings.ToLower(path.Dir(p)), "/") {
-		switch seg {
-		case "testdata", "fixtures", "__fixtures__", "__snapshots__", "__mocks__", "testutil", "testutils", "testhelper", "testhelpers",
-			"test_helpers", "test-helpers", "test_utils", "test-utils", "testing", "testlib", "testsupport", "test_support", "test-support":
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(strings.Split(strings.ToLower(path.Dir(p)), "/"), func(d string) bool { return workspace.TestSupportDirs[d] })
+}
+
+// testPlaced says a path is under a directory of tests (tests/, spec/)
+// or of what they use: a fixture there of any kind is the tests'.
+func testPlaced(p string) bool {
+	dir := "/" + strings.ToLower(path.Dir(p)) + "/"
+	return testSupport(p) || strings.Contains(dir, "/tests/") || strings.Contains(dir, "/test/") || strings.Contains(dir, "/__tests__/") || strings.Contains(dir, "/spec/")
 }
 
 // noTestsFound is what a test runner printed to say it found no tests to
@@ -980,14 +980,17 @@ var testSniffs = []struct {
 	what string
 	re   *regexp.Regexp
 }{
-	{"cfg(not/any/all(… test …))", regexp.MustCompile(`\bcfg(?:_attr)?\s*\(\s*(?:not|any|all)\s*\([^\]\n{;]*?\btest\b|\bcfg_attr\s*\(\s*test\b`)},
+	{"cfg(not/any/all(… test …))", regexp.MustCompile(`\bcfg\s*\(\s*(?:not|any|all)\s*\([^\]\n{;]*?\btest\b`)},
+	{"cfg_attr(test, …)", regexp.MustCompile(`\bcfg_attr\s*\(\s*test\b`)},
 	{"cfg!(test)", regexp.MustCompile(`\bcfg!\s*\([^\]\n{;]*?\btest\b`)},
 	{"testing.Testing()", regexp.MustCompile(`\btesting\.Testing\s*\(`)},
-	{"go test's flags", regexp.MustCompile(`"test\.(?:v|run|paniconexit0|timeout|count|testlogfile)"`)},
-	{"PYTEST_CURRENT_TEST", regexp.MustCompile(`PYTEST_CURRENT_TEST`)},
+	{"go test's flags", regexp.MustCompile(`flag\.Lookup\(\s*"test\.`)},
+	{"a test binary's name", regexp.MustCompile(`os\.Args\[0\][^\n]*\.test\b`)},
+	{"PYTEST_CURRENT_TEST", regexp.MustCompile(`PYTEST_CURRENT_TEST|PYTEST_VERSION`)},
 	{"a test runner in sys.modules", regexp.MustCompile(`['"](?:_?pytest|unittest)['"]\s*(?:not\s+)?in\s+sys\.modules|sys\.modules\.get\(\s*['"](?:_?pytest|unittest)['"]`)},
 	{"JEST_WORKER_ID", regexp.MustCompile(`JEST_WORKER_ID`)},
-	{"VITEST", regexp.MustCompile(`\benv\.VITEST\b|VITEST_WORKER_ID|VITEST_POOL_ID`)},
+	{"Vitest's marks", regexp.MustCompile(`\benv\.VITEST\b|VITEST_WORKER_ID|VITEST_POOL_ID|import\.meta\.vitest|import\.meta\.env\.MODE\s*[!=]==?\s*['"]test['"]`)},
+	{"a test framework's globals", regexp.MustCompile(`typeof\s+(?:jest|vi|describe|it|expect)\s*[!=]==?\s*['"]undefined['"]`)},
 	{"NODE_TEST_CONTEXT", regexp.MustCompile(`NODE_TEST_CONTEXT`)},
 	{"NODE_ENV test", regexp.MustCompile(`NODE_ENV['"]?\]?\s*[!=]==?\s*['"]test['"]|['"]test['"]\s*[!=]==?\s*process\.env(?:\.NODE_ENV|\[['"]NODE_ENV['"]\])`)},
 	{"an assertion replaced", regexp.MustCompile(`(?:\b(?:assert|expect|chai|unittest)|require\(\s*['"](?:node:)?assert(?:/strict)?['"]\s*\))(?:\.\w+)+\s*=(?:[^=>]|$)`)},
@@ -997,8 +1000,10 @@ var testSniffs = []struct {
 var sniffedSources = map[string]bool{".rs": true, ".go": true, ".py": true, ".js": true, ".mjs": true, ".cjs": true, ".jsx": true, ".ts": true, ".tsx": true, ".mts": true, ".cts": true}
 
 // testSniffing names, for the code's changed sources (not tests), each
-// testSniffs the branch adds ("src/lib.rs: cfg(not(test))"). Only files
-// that hold one now are diffed: most attempts start no git process here.
+// testSniffs the attempt adds to the branch's last commit ("src/lib.rs:
+// cfg!(test)"): not what the tests phase wrote, nor what moved. Only
+// files that hold one now are diffed: most attempts start no git process
+// here.
 func (e *Engine) testSniffing(ctx context.Context, t *store.Ticket, changed []string) ([]string, error) {
 	root, err := os.OpenRoot(t.Worktree)
 	if err != nil {
@@ -1027,22 +1032,14 @@ func (e *Engine) testSniffing(ctx context.Context, t *store.Ticket, changed []st
 	if len(files) == 0 {
 		return nil, nil
 	}
-	lines, err := e.repo.AddedLines(ctx, t.Worktree, t.BaseBranch, files)
+	lines, err := e.repo.AddedLines(ctx, t.Worktree)
 	if err != nil {
 		return nil, err
-	}
-	added := map[int]bool{}
-	for _, l := range lines {
-		for i, s := range testSniffs {
-			if !added[i] && s.re.MatchString(l) {
-				added[i] = true
-			}
-		}
 	}
 	var found []string
 	for _, f := range files {
 		for _, i := range held[f] {
-			if added[i] {
+			if slices.ContainsFunc(lines[f], testSniffs[i].re.MatchString) {
 				found = append(found, f+": "+testSniffs[i].what)
 			}
 		}
@@ -1264,7 +1261,9 @@ func (e *Engine) testFiles(ctx context.Context, t *store.Ticket) (files map[stri
 			if sum := e.newRustTests(ctx, t, root, f); sum != "" {
 				inline[f] = sum
 			}
-		case testSupport(f) && text:
+		case testSupport(f) && text, testPlaced(f) && !text && !workspace.Compiled(root, f):
+			// a binary fixture (a golden image, a .gz) as much as a text
+			// one; not a test binary a build left in tests/
 			support = append(support, f)
 		}
 	}

@@ -186,9 +186,10 @@ var generatedOutput = []struct {
 // compiledAmong are the files of names (new to the index, so never
 // tracked) that are compiled programs or objects a build wrote: an ELF,
 // Mach-O, PE, wasm or Java class file, or an ar archive, executable or
-// named as one (a Makefile's build/, a `go build -o` binary). Never what
-// a ticket means to commit, and megabytes of it where no .gitignore names
-// it; they stay in the worktree, untracked.
+// named as an object (a Makefile's build/, a `go build -o` binary), and
+// not where tests keep their fixtures. Never what a ticket means to
+// commit, and megabytes of it where no .gitignore names it; they stay in
+// the worktree, untracked.
 func compiledAmong(wt string, names []string) []string {
 	if len(names) == 0 {
 		return nil
@@ -200,7 +201,7 @@ func compiledAmong(wt string, names []string) []string {
 	defer root.Close()
 	var compiled []string
 	for _, name := range names {
-		if isCompiled(root, name) {
+		if Compiled(root, name) {
 			compiled = append(compiled, name)
 		}
 	}
@@ -219,7 +220,7 @@ func isCompiled(root *os.Root, name string) bool {
 		return false
 	}
 	switch strings.ToLower(path.Ext(name)) {
-	case ".o", ".a", ".so", ".dylib", ".dll", ".exe", ".obj", ".lib", ".class", ".wasm":
+	case ".o", ".a", ".so", ".dylib", ".dll", ".exe", ".obj", ".lib", ".class":
 		return true
 	}
 	return fi.Mode()&0o111 != 0
@@ -239,6 +240,28 @@ func compiledMagic(b []byte) bool {
 		return true
 	}
 	return false
+}
+
+// TestSupportDirs are the directories where tests keep what they read or
+// call: fixtures, golden files, snapshots, mocks, helper packages.
+var TestSupportDirs = map[string]bool{
+	"testdata": true, "fixtures": true, "__fixtures__": true, "__snapshots__": true, "__mocks__": true,
+	"testutil": true, "testutils": true, "testhelper": true, "testhelpers": true, "test_helpers": true, "test-helpers": true,
+	"test_utils": true, "test-utils": true, "testing": true, "testlib": true, "testsupport": true, "test_support": true, "test-support": true,
+}
+
+// Compiled says the file name of the worktree root is a compiled program
+// or object a build wrote (see compiledAmong): not one in a directory of
+// what tests use (testdata/, fixtures/), where an ELF or a class file is
+// a fixture.
+func Compiled(root *os.Root, name string) bool {
+	dirs := strings.Split(strings.ToLower(name), "/")
+	for _, d := range dirs[:len(dirs)-1] {
+		if TestSupportDirs[d] {
+			return false
+		}
+	}
+	return isCompiled(root, name)
 }
 
 func hasSegment(name, segment string) bool {

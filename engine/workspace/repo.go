@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -1051,16 +1052,29 @@ func (r *Repo) diffCapped(ctx context.Context, dir string, env []string, args ..
 }
 
 // AddedLines are the lines the staged work of the worktree wt adds to
-// files against its merge-base with base, without their file names.
-func (r *Repo) AddedLines(ctx context.Context, wt, base string, files []string) ([]string, error) {
-	out, err := r.diffCapped(ctx, wt, nil, append([]string{"diff", "--cached", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--merge-base", base, "--"}, files...)...)
+// each file against its last commit, by the file's path; a file moved
+// (renamed, or deleted and written elsewhere alike) adds only what
+// changed in it.
+func (r *Repo) AddedLines(ctx context.Context, wt string) (map[string][]string, error) {
+	out, err := r.diffCapped(ctx, wt, nil, "diff", "--cached", "-U0", "-M", "--no-color", "--no-ext-diff", "--no-textconv", "HEAD", "--")
 	if err != nil {
 		return nil, err
 	}
-	var added []string
+	added := map[string][]string{}
+	file := ""
 	for line := range strings.Lines(out) {
-		if strings.HasPrefix(line, "+") && !strings.HasPrefix(line, "+++ ") {
-			added = append(added, strings.TrimRight(line[1:], "\n"))
+		line = strings.TrimSuffix(line, "\n")
+		switch {
+		case strings.HasPrefix(line, "diff --git "):
+			file = ""
+		case file == "" && strings.HasPrefix(line, "+++ "):
+			name := strings.TrimPrefix(line, "+++ ")
+			if uq, err := strconv.Unquote(name); err == nil {
+				name = uq
+			}
+			file = strings.TrimPrefix(name, "b/")
+		case file != "" && strings.HasPrefix(line, "+"):
+			added[file] = append(added[file], line[1:])
 		}
 	}
 	return added, nil

@@ -118,9 +118,10 @@ func TestNoHomeKeepsWorktreesInsideGit(t *testing.T) {
 	}
 }
 
-// What a build compiles (a `go build -o` binary, a Makefile's objects) is
-// never committed, nor reported as a change; a compiled file the
-// repository already tracks is, and so is a script.
+// What a build compiles (a `go build -o` binary, a Makefile's objects, a
+// test runner built in tests/) is never committed, nor reported as a
+// change; a compiled file the repository already tracks is, and so are a
+// script and the fixtures in testdata/ (an ELF to parse, a wasm module).
 func TestCompiledOutputIsNeverCommitted(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -151,6 +152,8 @@ func TestCompiledOutputIsNeverCommitted(t *testing.T) {
 		"docs/notes.txt":   {"MZ is a text here\n", 0o644},
 		"lib/prebuilt.o":   {elf + " rebuilt", 0o644},
 		"testdata/in.wasm": {"\x00asm\x01\x00\x00\x00", 0o644},
+		"testdata/hello":   {string(self), 0o755},
+		"tests/runner":     {string(self), 0o755},
 	} {
 		p := filepath.Join(wt, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -164,7 +167,7 @@ func TestCompiledOutputIsNeverCommitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Fields(run(t, wt, "diff", "--name-only", "main", "HEAD"))
-	if want := []string{"docs/notes.txt", "lib/prebuilt.o", "run.sh"}; !slices.Equal(got, want) {
+	if want := []string{"docs/notes.txt", "lib/prebuilt.o", "run.sh", "testdata/hello", "testdata/in.wasm"}; !slices.Equal(got, want) {
 		t.Fatalf("committed %v, want %v", got, want)
 	}
 	if changed, err := r.Changed(ctx, wt); err != nil || len(changed) != 0 {
