@@ -637,7 +637,17 @@ func TestCheckoutsNodeModulesServeWorktrees(t *testing.T) {
 	}
 	test := "'use strict';\nconst test = require('node:test');\nconst assert = require('node:assert');\nconst { pad } = require('../src/index.js');\ntest('pad width', () => { assert.strictEqual(pad('a', 2).length, 2); });\n"
 	fix := writeCall("fix", "src/index.js", "'use strict';\nconst lp = require('leftpadx');\nfunction pad(s, n) { return lp(s, n); }\nmodule.exports = { pad };\n")
+	project["package.json"] = `{"name": "padder", "version": "1.0.0", "scripts": {"test": "node --test"}, "dependencies": {"leftpadx": "1.0.0"}}` + "\n"
+	// not installed anywhere: the red run's failure is the setup's, and
+	// says so, not a red run the code could turn green
 	h := newHarnessOn(t, project, "", ecoScript(calls(writeCall("t", "test/pad.test.js", test)), calls(fix)))
+	h.cfg.TestCommand = "npm test"
+	id := h.add("hotfix", "pad", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusNeedsHuman || !strings.Contains(tk.Reason, "could not load leftpadx, a dependency package.json declares") {
+		t.Fatalf("without node_modules: %s (%s)", tk.Status, tk.Reason)
+	}
+	h = newHarnessOn(t, project, "", ecoScript(calls(writeCall("t", "test/pad.test.js", test)), calls(fix)))
 	for name, body := range map[string]string{
 		"node_modules/leftpadx/index.js":     "module.exports = (s, n) => String(s).padStart(n, ' ');\n",
 		"node_modules/leftpadx/package.json": `{"name": "leftpadx", "version": "1.0.0", "main": "index.js"}` + "\n",
@@ -653,7 +663,7 @@ func TestCheckoutsNodeModulesServeWorktrees(t *testing.T) {
 	h.cfg.TestCommand = "npm test"
 	h.cfg.CICommand = "npm test"
 	h.runLimit = 3 * 60e9
-	id := h.add("hotfix", "pad", false)
+	id = h.add("hotfix", "pad", false)
 	h.runIdle()
 	tk := h.ticket(id)
 	if tk.Status != store.StatusDone {

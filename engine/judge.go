@@ -60,6 +60,9 @@ func (h *humanStop) Error() string { return h.reason }
 // Makefile recipe or package.json script runs (jest for npm test). (A
 // path, such as ./run_tests.sh, may be the tests phase's to write.)
 func (e *Engine) missingProgram(t *store.Ticket, c store.Check, key string) string {
+	if dep := missingDependency(t.Worktree, c.Output); dep != "" && !c.Pass {
+		return fmt.Sprintf("the command `%s` could not load %s, a dependency package.json declares that is not installed where the run looked (a worktree has no node_modules of its own; your checkout's is shared with it, unless it links to the checkout's own packages, as a workspace's does): install the dependencies in your checkout, or set %s to install them first (npm ci && npm test), then restart and retry", c.Command, dep, key)
+	}
 	if c.NotRun != "was not found" {
 		return ""
 	}
@@ -76,6 +79,57 @@ func (e *Engine) missingProgram(t *store.Ticket, c store.Check, key string) stri
 		return ""
 	}
 	return fmt.Sprintf("the command `%s` was not found (%s is not installed, or not on PATH): fix %s in the config, or install it, then restart and retry", c.Command, prog, key)
+}
+
+var (
+	nodeCannotFind = regexp.MustCompile(`Cannot find (?:module|package) '([^'./][^']*)'`)
+	requireStack   = regexp.MustCompile(`(?m)^\s*- (/[^\n]+)$`)
+)
+
+// missingDependency is a package Node said it could not load (a bare
+// name, not a file of the project) that a package.json of the worktree
+// wt declares, the top one or the nearest to a file in the require
+// stack: installed nowhere the run looked, a setup's fault that no code
+// fixes; "" when there is none.
+func missingDependency(wt, output string) string {
+	if wt == "" {
+		return ""
+	}
+	manifests := []string{"package.json"}
+	for _, m := range requireStack.FindAllStringSubmatch(output, 5) {
+		rel, err := filepath.Rel(wt, m[1])
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue
+		}
+		for d := path.Dir(filepath.ToSlash(rel)); d != "."; d = path.Dir(d) {
+			manifests = append(manifests, d+"/package.json")
+		}
+	}
+	for _, m := range nodeCannotFind.FindAllStringSubmatch(output, 5) {
+		parts := strings.Split(m[1], "/")
+		pkg := parts[0]
+		if strings.HasPrefix(pkg, "@") && len(parts) > 1 {
+			pkg += "/" + parts[1]
+		}
+		for _, f := range manifests {
+			data, err := wtfile.ReadIn(wt, filepath.FromSlash(f), 4<<20)
+			if err != nil {
+				continue
+			}
+			var p struct {
+				Dependencies, DevDependencies, PeerDependencies, OptionalDependencies map[string]string
+			}
+			if json.Unmarshal(data, &p) != nil {
+				continue
+			}
+			for _, deps := range []map[string]string{p.Dependencies, p.DevDependencies, p.PeerDependencies, p.OptionalDependencies} {
+				if _, ok := deps[pkg]; ok {
+					return pkg
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // notFoundRunner is the program, by plain name, that a command runs

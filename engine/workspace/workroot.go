@@ -227,9 +227,52 @@ func (r *Repo) linkDependencies() {
 	if _, err := os.Lstat(link); err == nil {
 		return
 	}
-	if fi, err := os.Stat(filepath.Join(r.Dir, "node_modules")); err == nil && fi.IsDir() {
-		os.Symlink(filepath.Join(r.Dir, "node_modules"), link)
+	nm := filepath.Join(r.Dir, "node_modules")
+	if fi, err := os.Stat(nm); err == nil && fi.IsDir() && !linksIntoCheckout(r.Dir, nm) {
+		os.Symlink(nm, link)
 	}
+}
+
+// linksIntoCheckout says node_modules holds a link to a package of the
+// checkout itself (an npm, yarn or pnpm workspace's, a file: dependency):
+// through the link a ticket's tests would load the checkout's code, not
+// its worktree's, so such a node_modules is not shared.
+func linksIntoCheckout(checkout, nm string) bool {
+	if real, err := filepath.EvalSymlinks(checkout); err == nil {
+		checkout = real
+	}
+	realNM, err := filepath.EvalSymlinks(nm)
+	if err != nil {
+		return false
+	}
+	entries, _ := os.ReadDir(nm)
+	var paths []string
+	for _, e := range entries {
+		p := filepath.Join(nm, e.Name())
+		if strings.HasPrefix(e.Name(), "@") && e.IsDir() {
+			scoped, _ := os.ReadDir(p)
+			for _, s := range scoped {
+				paths = append(paths, filepath.Join(p, s.Name()))
+			}
+			continue
+		}
+		paths = append(paths, p)
+	}
+	for _, p := range paths {
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			continue
+		}
+		target, err := filepath.EvalSymlinks(p)
+		if err == nil && pathWithin(target, checkout) && !pathWithin(target, realNM) {
+			return true
+		}
+	}
+	return false
+}
+
+func pathWithin(p, dir string) bool {
+	return strings.HasPrefix(p, dir+string(filepath.Separator))
 }
 
 // writeSmallFile replaces p with data whole (never half-written).

@@ -283,3 +283,37 @@ func TestWorkDirsNameEveryDataDir(t *testing.T) {
 		t.Fatalf("WorkDirs = %v, want %v", got, want)
 	}
 }
+
+// The checkout's node_modules is linked above the worktrees, but not
+// when it links to the checkout's own packages (a workspace's): a
+// ticket's tests would load the checkout's code through it.
+func TestCheckoutsNodeModulesLinkedUnlessAWorkspace(t *testing.T) {
+	ctx := context.Background()
+	for _, workspace := range []bool{false, true} {
+		r := newRepo(t)
+		write(t, filepath.Join(r.Dir, "node_modules", "leftpad", "index.js"), "module.exports = 1\n")
+		if err := os.MkdirAll(filepath.Join(r.Dir, "node_modules", ".pnpm", "x"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// pnpm's links stay inside node_modules: no workspace
+		if err := os.Symlink(".pnpm/x", filepath.Join(r.Dir, "node_modules", "x")); err != nil {
+			t.Fatal(err)
+		}
+		if workspace {
+			if err := os.MkdirAll(filepath.Join(r.Dir, "node_modules", "@org"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("../../lib", filepath.Join(r.Dir, "node_modules", "@org", "lib")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wt, _, err := r.EnsureWorktree(ctx, "T-1", "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, statErr := os.Stat(filepath.Join(filepath.Dir(filepath.Dir(wt)), "node_modules", "leftpad", "index.js"))
+		if linked := statErr == nil; linked == workspace || (r.DependencyLink() != "") == workspace {
+			t.Fatalf("workspace %v: linked %v (%q)", workspace, linked, r.DependencyLink())
+		}
+	}
+}
