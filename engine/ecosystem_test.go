@@ -282,7 +282,7 @@ func TestUnrecognisedTestsAreNamed(t *testing.T) {
 // .cargo/config.toml (runner), a file a Makefile includes (SHELL), a
 // script package.json's test script runs by path, Cargo.toml's test
 // settings (autotests), a file named like the make target (make test is
-// then "up to date").
+// then "up to date"), where -C or -f point make.
 func TestCodeMayNotChangeHowRunnersRun(t *testing.T) {
 	cargo := "[package]\nname = \"ranges\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"
 	cases := []struct {
@@ -304,6 +304,12 @@ func TestCodeMayNotChangeHowRunnersRun(t *testing.T) {
 			writeCall("x", "Cargo.toml", strings.Replace(cargo, "edition = \"2021\"\n", "edition = \"2021\"\nautotests = false\n", 1)), "(Cargo.toml's build and test settings"},
 		{"a file named like the make target", "make test", []string{"make"}, map[string]string{"Makefile": "test:\n\tsh run_tests.sh\n"},
 			writeCall("x", "test", "\n"), "(test)"},
+		{"make -C's Makefile", "make -C sub test", []string{"make"}, map[string]string{"sub/Makefile": "test:\n\tcd .. && sh run_tests.sh\n"},
+			writeCall("x", "sub/Makefile", "test:\n\t@true\n"), "(sub/Makefile)"},
+		{"make --directory's target file", "make --directory=sub test", []string{"make"}, map[string]string{"sub/Makefile": "test:\n\tcd .. && sh run_tests.sh\n"},
+			writeCall("x", "sub/test", "\n"), "(sub/test)"},
+		{"make -f's file", "make -f ci.mk test", []string{"make"}, map[string]string{"ci.mk": "test:\n\tsh run_tests.sh\n"},
+			writeCall("x", "ci.mk", "test:\n\t@true\n"), "(ci.mk)"},
 		{"a Makefile's include of a wildcard", "make test", []string{"make"}, map[string]string{"Makefile": "-include $(wildcard *.mk)\n\ntest:\n\tsh run_tests.sh\n"},
 			writeCall("x", "local.mk", "SHELL = /bin/true\n"), "(local.mk)"},
 		{"pyproject's pytest addopts", "", nil, map[string]string{"pyproject.toml": "[project]\nname = \"x\"\n"},
@@ -700,5 +706,20 @@ func TestBinaryFixtureIsFrozen(t *testing.T) {
 	h.firstFailedThenDone(id, "code", "were changed (tests/fixtures/seven.bin)")
 	if _, ok := h.ticket(id).TestFiles["tests/runner"]; ok {
 		t.Fatalf("a test binary a build left is frozen: %v", h.ticket(id).TestFiles)
+	}
+}
+
+// A file named like a .PHONY target changes nothing make does: code may
+// write one (a wrapper script named test).
+func TestFileNamedLikeAPhonyTargetIsCodes(t *testing.T) {
+	needTools(t, "make")
+	project := maps.Clone(shellProject)
+	project["Makefile"] = ".PHONY: test\ntest:\n\tsh run_tests.sh\n"
+	h := newHarnessOn(t, project, "", firstCodeAlso(writeCall("x", "test", "#!/bin/sh\nmake test\n")))
+	h.cfg.TestCommand = "make test"
+	id := h.add("hotfix", "a wrapper named test", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone || len(h.phase(id, "code").Attempts) != 1 {
+		t.Fatalf("%s (%s), code attempts %+v", tk.Status, tk.Reason, h.phase(id, "code").Attempts)
 	}
 }

@@ -672,6 +672,7 @@ func (e *Engine) walkChecks(t *store.Ticket, paths []string, cmds ...string) *ch
 		}
 		return []string{path.Join(dir, p), p}
 	}
+	phony := map[string]bool{} // the targets Makefiles read so far declare .PHONY
 	var scan func(cmds string, depth int, dir string, direct bool)
 	const (
 		plain = iota
@@ -711,6 +712,11 @@ func (e *Engine) walkChecks(t *store.Ticket, paths []string, cmds ...string) *ch
 				if strings.HasPrefix(line, "\t") {
 					recipes = append(recipes, strings.TrimLeft(line, "\t@-+ "))
 					continue
+				}
+				if rest, ok := strings.CutPrefix(line, ".PHONY:"); ok {
+					for _, target := range strings.Fields(rest) {
+						phony[target] = true
+					}
 				}
 				// what it includes is as much the Makefile (SHELL = /bin/true)
 				if f := strings.Fields(line); len(f) > 1 && (f[0] == "include" || f[0] == "-include" || f[0] == "sinclude") {
@@ -786,17 +792,47 @@ func (e *Engine) walkChecks(t *store.Ticket, paths []string, cmds ...string) *ch
 					dir = "?" // unknown: only the top is looked in
 				}
 			case prog == "make":
-				for _, m := range []string{"GNUmakefile", "makefile", "Makefile"} {
-					addAll(m, depth, makefile, dir, direct)
+				// -C (make's own cd) and -f first: where the targets are
+				mdir, files, targets := dir, []string(nil), []string(nil)
+				for i := 1; i < len(words); i++ {
+					a, next := words[i], ""
+					if i+1 < len(words) {
+						next = words[i+1]
+					}
+					switch {
+					case a == "-C" || a == "--directory":
+						mdir, i = path.Join(mdir, next), i+1
+					case strings.HasPrefix(a, "--directory="):
+						mdir = path.Join(mdir, strings.TrimPrefix(a, "--directory="))
+					case strings.HasPrefix(a, "-C"):
+						mdir = path.Join(mdir, a[2:])
+					case a == "-f" || a == "--file" || a == "--makefile":
+						files, i = append(files, next), i+1
+					case strings.HasPrefix(a, "--file=") || strings.HasPrefix(a, "--makefile="):
+						_, f, _ := strings.Cut(a, "=")
+						files = append(files, f)
+					case strings.HasPrefix(a, "-f"):
+						files = append(files, a[2:])
+					case a == "-I" || a == "-o" || a == "-W" || a == "--include-dir" || a == "--old-file" || a == "--what-if":
+						i++
+					case !strings.HasPrefix(a, "-"):
+						targets = append(targets, a)
+					}
+				}
+				if strings.HasPrefix(mdir, "/") || strings.HasPrefix(mdir, "..") {
+					mdir = "?"
+				}
+				if len(files) == 0 {
+					files = []string{"GNUmakefile", "makefile", "Makefile"}
+				}
+				for _, m := range files {
+					addAll(m, depth, makefile, mdir, direct)
 				}
 				// a file named like a target that is not .PHONY makes it
 				// "up to date": make then runs nothing
-				for i := 1; i < len(words); i++ {
-					switch a := words[i]; {
-					case a == "-C" || a == "-f" || a == "-I" || a == "-o" || a == "-W" || a == "--file" || a == "--directory":
-						i++
-					case !strings.HasPrefix(a, "-"):
-						addAll(a, depth, plain, dir, false)
+				for _, target := range targets {
+					if !phony[target] {
+						addAll(target, depth, plain, mdir, false)
 					}
 				}
 			case interpreters[prog] && strings.HasPrefix(prog, "python") && slices.Contains(words, "-m"):
