@@ -184,10 +184,15 @@ func (r *Repo) pinnedDrivers() []string {
 			continue
 		}
 		words := strings.Fields(value)
-		pinned := false
+		pinned, script := false, len(words) > 0 && driverInterpreters[filepath.Base(words[0])]
 		for i, w := range words {
-			if strings.Contains(w, "/") && !filepath.IsAbs(w) && !strings.ContainsAny(w[:1], "-~$'\"\\`%") {
+			if filepath.IsAbs(w) || strings.ContainsAny(w[:1], "-~$'\"\\`%") {
+				continue
+			}
+			// a path, or an interpreter's script (sh tidy.sh)
+			if strings.Contains(w, "/") || i > 0 && script {
 				words[i], pinned = shellQuote(filepath.Join(r.Dir, w)), true
+				script = false
 			}
 		}
 		if pinned {
@@ -196,6 +201,9 @@ func (r *Repo) pinnedDrivers() []string {
 	}
 	return args
 }
+
+// driverInterpreters run the script their first argument names.
+var driverInterpreters = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "python": true, "python3": true, "perl": true, "ruby": true, "node": true, "php": true}
 
 // shellQuote is s as one word to sh.
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

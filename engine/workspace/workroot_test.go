@@ -185,6 +185,7 @@ func TestRelativeDriversRunFromTheCheckout(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
 	run(t, r.Dir, "config", "filter.tidy.clean", "sh tools/tidy.sh %f")
+	run(t, r.Dir, "config", "filter.bare.clean", "sh tidy.sh")
 	run(t, r.Dir, "config", "merge.keep.driver", "tools/keep.sh %O %A %B")
 	ran := filepath.Join(t.TempDir(), "ran")
 	// the checkout's own filter: what the user set up
@@ -204,7 +205,9 @@ func TestRelativeDriversRunFromTheCheckout(t *testing.T) {
 	if err := os.Chmod(filepath.Join(wt, "tools", "tidy.sh"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	write(t, filepath.Join(wt, ".gitattributes"), "*.txt filter=tidy merge=keep\n")
+	write(t, filepath.Join(wt, "tidy.sh"), "echo model >> "+ran+"\ncat\n")
+	write(t, filepath.Join(wt, ".gitattributes"), "*.txt filter=tidy merge=keep\n*.md filter=bare\n")
+	write(t, filepath.Join(wt, "notes.md"), "hello\n")
 	write(t, filepath.Join(wt, "notes.txt"), "hello\n")
 	if _, err := again.CommitAll(ctx, wt, "T-1 code"); err != nil {
 		t.Fatal(err)
