@@ -55,7 +55,7 @@ func (r *Repo) worktreeAdd(ctx context.Context, env []string, args ...string) (s
 	if err := r.claimWorkRoot(); err != nil {
 		return "", err
 	}
-	r.linkDependencies()
+	r.depsOnce.Do(r.linkDependencies)
 	return r.git(ctx, r.Dir, env, gitArgs(noSparse, []string{"worktree", "add"}, args)...)
 }
 

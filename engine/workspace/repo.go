@@ -69,6 +69,7 @@ type Repo struct {
 	workToken string
 	claimMu   sync.Mutex
 	claimed   bool // the work root is recorded both ways
+	depsOnce  sync.Once
 }
 
 func errNotWorktree(wt, repo string) error {

@@ -218,7 +218,8 @@ func (r *Repo) DependencyLink() string {
 }
 
 // linkDependencies makes DependencyLink when the checkout has a
-// node_modules directory and the link is not there yet.
+// node_modules directory and the link is not there yet; once a process
+// (a node_modules installed later is linked at the next start).
 func (r *Repo) linkDependencies() {
 	if r.WorkRoot() == r.legacyRoot() {
 		return
