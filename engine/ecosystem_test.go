@@ -308,6 +308,8 @@ func TestCodeMayNotChangeHowRunnersRun(t *testing.T) {
 			writeCall("x", "sub/Makefile", "test:\n\t@true\n"), "(sub/Makefile)"},
 		{"make --directory's target file", "make --directory=sub test", []string{"make"}, map[string]string{"sub/Makefile": "test:\n\tcd .. && sh run_tests.sh\n"},
 			writeCall("x", "sub/test", "\n"), "(sub/test)"},
+		{"a recursive make's Makefile", "make test", []string{"make"}, map[string]string{"Makefile": "test:\n\t$(MAKE) -C sub test\n", "sub/Makefile": "test:\n\tcd .. && sh run_tests.sh\n"},
+			writeCall("x", "sub/Makefile", "test:\n\t@true\n"), "(sub/Makefile)"},
 		{"make -f's file", "make -f ci.mk test", []string{"make"}, map[string]string{"ci.mk": "test:\n\tsh run_tests.sh\n"},
 			writeCall("x", "ci.mk", "test:\n\t@true\n"), "(ci.mk)"},
 		{"a Makefile's include of a wildcard", "make test", []string{"make"}, map[string]string{"Makefile": "-include $(wildcard *.mk)\n\ntest:\n\tsh run_tests.sh\n"},
@@ -721,5 +723,54 @@ func TestFileNamedLikeAPhonyTargetIsCodes(t *testing.T) {
 	h.runIdle()
 	if tk := h.ticket(id); tk.Status != store.StatusDone || len(h.phase(id, "code").Attempts) != 1 {
 		t.Fatalf("%s (%s), code attempts %+v", tk.Status, tk.Reason, h.phase(id, "code").Attempts)
+	}
+}
+
+// A green run in which make ran nothing (a directory named like the
+// target, not .PHONY, made it up to date) is no green run.
+func TestMakeUpToDateIsNoGreenRun(t *testing.T) {
+	needTools(t, "make")
+	project := maps.Clone(shellProject)
+	project["Makefile"] = "test:\n\tsh run_tests.sh\n"
+	var c counter
+	h := newHarnessOn(t, project, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "code" && toolTurns(r) == 0 && c.inc("code") == 1 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("n", "test/NOTES.md", "notes\n")}}
+		}
+		return developer(r, phase)
+	})
+	h.cfg.TestCommand = "make test"
+	id := h.add("hotfix", "a directory named test", false)
+	h.runIdle()
+	h.firstFailedThenDone(id, "code", "make took the target test for up to date")
+}
+
+// The package.json that declares a dependency Node could not load is
+// found from the file that asked, in CommonJS's require stack (as node
+// --test's TAP prints it too) or an ES module's "imported from".
+func TestMissingDependencyIsFoundFromTheFileThatAsked(t *testing.T) {
+	wt := t.TempDir()
+	for name, body := range map[string]string{
+		"package.json":              `{"name": "root", "workspaces": ["packages/*"]}`,
+		"packages/app/package.json": `{"name": "app", "dependencies": {"@org/lib": "*", "leftpad": "1"}}`,
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(wt, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(wt, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app := filepath.Join(wt, "packages", "app", "index.js")
+	for out, want := range map[string]string{
+		"Error: Cannot find module '@org/lib/util'\nRequire stack:\n- " + app + "\n":               "@org/lib",
+		"# Error: Cannot find module 'leftpad'\n# Require stack:\n# - " + app + "\n":               "leftpad",
+		"Error [ERR_MODULE_NOT_FOUND]: Cannot find package '@org/lib' imported from " + app + "\n": "@org/lib",
+		"Error: Cannot find module './local'\nRequire stack:\n- " + app + "\n":                     "",
+		"Error: Cannot find module 'undeclared'\nRequire stack:\n- " + app + "\n":                  "",
+	} {
+		if got := missingDependency(wt, out); got != want {
+			t.Errorf("%q: %q, want %q", out, got, want)
+		}
 	}
 }

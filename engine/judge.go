@@ -83,7 +83,9 @@ func (e *Engine) missingProgram(t *store.Ticket, c store.Check, key string) stri
 
 var (
 	nodeCannotFind = regexp.MustCompile(`Cannot find (?:module|package) '([^'./][^']*)'`)
-	requireStack   = regexp.MustCompile(`(?m)^\s*- (/[^\n]+)$`)
+	// the files that asked: CommonJS's require stack (node --test's TAP
+	// puts "# " before it), an ES module's "imported from"
+	requireStack = regexp.MustCompile(`(?m)^[#\s]*- (/[^\n]+)$|imported from (/[^\s']+)`)
 )
 
 // missingDependency is a package Node said it could not load (a bare
@@ -97,7 +99,7 @@ func missingDependency(wt, output string) string {
 	}
 	manifests := []string{"package.json"}
 	for _, m := range requireStack.FindAllStringSubmatch(output, 5) {
-		rel, err := filepath.Rel(wt, m[1])
+		rel, err := filepath.Rel(wt, m[1]+m[2])
 		if err != nil || strings.HasPrefix(rel, "..") {
 			continue
 		}
@@ -126,6 +128,31 @@ func missingDependency(wt, output string) string {
 				if _, ok := deps[pkg]; ok {
 					return pkg
 				}
+			}
+		}
+	}
+	return ""
+}
+
+// isMake says prog runs make.
+func isMake(prog string) bool { return prog == "make" || prog == "gmake" }
+
+var checkWordsReplacer = strings.NewReplacer(`"`, " ", "'", " ", "$(MAKE)", "make", "${MAKE}", "make")
+
+// makeRanNothing is a target the command gives make that make said was
+// up to date: a file or directory of that name stands for it (a target
+// not .PHONY), and the run passed having run nothing; "" when none.
+func makeRanNothing(command, output string) string {
+	for _, words := range commandWords(command) {
+		if !isMake(path.Base(words[0])) {
+			continue
+		}
+		for _, a := range words[1:] {
+			if strings.HasPrefix(a, "-") || strings.Contains(a, "=") {
+				continue
+			}
+			if strings.Contains(output, "make: '"+a+"' is up to date.") || strings.Contains(output, "make: Nothing to be done for '"+a+"'.") {
+				return a
 			}
 		}
 	}
@@ -261,6 +288,9 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		}
 		if hooks := hooksAmong(e.repo.HooksInTree(), changed); len(hooks) > 0 {
 			return "git hooks were changed (" + workspace.SomeFiles(hooks) + "): the repository's core.hooksPath runs them as you, unconfined, on the next git command in your checkout (the merge's included), so a person must make that change, not a ticket; undo it and change only the project's files"
+		}
+		if drivers := slices.DeleteFunc(slices.Clone(changed), func(p string) bool { return !slices.Contains(e.repo.DriverFiles(), p) }); len(drivers) > 0 {
+			return "the scripts your git config runs as filter or merge drivers were changed (" + workspace.SomeFiles(drivers) + "): git runs them as you, unconfined, on your git commands in your checkout once merged, so a person must make that change, not a ticket; undo it and change only the project's files"
 		}
 		return ""
 	}
@@ -429,6 +459,9 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		}
 		if why := e.missingProgram(t, c, key); why != "" {
 			return &humanStop{why}
+		}
+		if target := makeRanNothing(cmd, c.Output); c.Pass && target != "" {
+			return fail("check", fmt.Sprintf("`%s` passed without running anything: make took the target %s for up to date, as a file or directory named %s is there; remove what this attempt made under that name", cmd, target, target))
 		}
 		if !c.Pass {
 			return fail("check", fmt.Sprintf("`%s` still fails (%s): %s", cmd, CheckOutcome(c), outputExcerpt(c, 600)))
@@ -771,8 +804,9 @@ func (e *Engine) walkChecks(t *store.Ticket, paths []string, cmds ...string) *ch
 		if dir == "." {
 			dir = ""
 		}
-		// quotes go: `bash -c "./ci.sh --fast"` runs ./ci.sh
-		cmds = strings.NewReplacer(`"`, " ", "'", " ").Replace(cmds)
+		// quotes go: `bash -c "./ci.sh --fast"` runs ./ci.sh; a recipe's
+		// $(MAKE) is make (its parentheses would split the command)
+		cmds = checkWordsReplacer.Replace(cmds)
 		for _, words := range commandWords(cmds) {
 			if strings.HasPrefix(words[0], "#") {
 				continue
@@ -791,7 +825,7 @@ func (e *Engine) walkChecks(t *store.Ticket, paths []string, cmds ...string) *ch
 				} else {
 					dir = "?" // unknown: only the top is looked in
 				}
-			case prog == "make":
+			case isMake(prog):
 				// -C (make's own cd) and -f first: where the targets are
 				mdir, files, targets := dir, []string(nil), []string(nil)
 				for i := 1; i < len(words); i++ {

@@ -1609,3 +1609,15 @@ func TestCodeMayNotChangeTheRepositorysHooks(t *testing.T) {
 		t.Fatalf("the hook reached the checkout: %v", err)
 	}
 }
+
+// The scripts the config's filter and merge drivers run are the user's:
+// git runs them unconfined on the user's own commands once merged.
+func TestCodeMayNotChangeTheDriversScripts(t *testing.T) {
+	project := maps.Clone(shellProject)
+	project["tidy.sh"] = "cat\n"
+	h := newHarnessOn(t, project, "", firstCodeAlso(writeCall("k", "tidy.sh", "touch pwned\ncat\n")))
+	gitOut(t, h.dir, "config", "filter.tidy.clean", "env sh tidy.sh")
+	id := h.add("hotfix", "writes a driver", false)
+	h.runIdle()
+	h.firstFailedThenDone(id, "code", "filter or merge drivers were changed (tidy.sh)")
+}

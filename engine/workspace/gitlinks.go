@@ -208,7 +208,8 @@ func compiledAmong(wt string, names []string) []string {
 	return compiled
 }
 
-func isCompiled(root *os.Root, name string) bool {
+// isCompiled: compiled, and executable or (byName) named as an object.
+func isCompiled(root *os.Root, name string, byName bool) bool {
 	f, fi, err := wtfile.Open(root, name)
 	if err != nil {
 		return false
@@ -221,7 +222,9 @@ func isCompiled(root *os.Root, name string) bool {
 	}
 	switch strings.ToLower(path.Ext(name)) {
 	case ".o", ".a", ".so", ".dylib", ".dll", ".exe", ".obj", ".lib", ".class":
-		return true
+		if byName {
+			return true
+		}
 	}
 	return fi.Mode()&0o111 != 0
 }
@@ -248,20 +251,26 @@ var TestSupportDirs = map[string]bool{
 	"testdata": true, "fixtures": true, "__fixtures__": true, "__snapshots__": true, "__mocks__": true,
 	"testutil": true, "testutils": true, "testhelper": true, "testhelpers": true, "test_helpers": true, "test-helpers": true,
 	"test_utils": true, "test-utils": true, "testing": true, "testlib": true, "testsupport": true, "test_support": true, "test-support": true,
+	"golden": true, "goldens": true, "snapshots": true,
 }
 
 // Compiled says the file name of the worktree root is a compiled program
 // or object a build wrote (see compiledAmong): not one in a directory of
 // what tests use (testdata/, fixtures/), where an ELF or a class file is
-// a fixture.
+// a fixture; in a directory of tests (tests/, src/test/resources/) only
+// a program, a test runner built there, not an object file.
 func Compiled(root *os.Root, name string) bool {
 	dirs := strings.Split(strings.ToLower(name), "/")
+	byName := true
 	for _, d := range dirs[:len(dirs)-1] {
-		if TestSupportDirs[d] {
+		switch {
+		case TestSupportDirs[d]:
 			return false
+		case d == "test" || d == "tests" || d == "spec" || d == "__tests__" || d == "resources":
+			byName = false
 		}
 	}
-	return isCompiled(root, name)
+	return isCompiled(root, name, byName)
 }
 
 func hasSegment(name, segment string) bool {

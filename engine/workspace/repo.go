@@ -59,9 +59,10 @@ type Repo struct {
 	// -c core.hooksPath=<absolute>, when the repository's is relative:
 	// git would take it from the worktree a command runs in, whose files
 	// the model writes
-	hooks     []string
-	hooksDir  string
-	hooksOnce sync.Once
+	hooks       []string
+	hooksDir    string
+	hooksOnce   sync.Once
+	driverFiles []string // see DriverFiles
 
 	alternatesMu sync.Mutex // .git/objects/info/alternates (see KeepPrivate)
 
@@ -190,10 +191,14 @@ func (r *Repo) pinnedDrivers() []string {
 			if filepath.IsAbs(w) || strings.ContainsAny(w[:1], "-~$'\"\\`%") {
 				continue
 			}
-			// a path, or an interpreter's script (sh tidy.sh)
-			if strings.Contains(w, "/") || i > 0 && script {
+			// a path, an interpreter's script (sh tidy.sh), or an
+			// argument named as a file (env sh tidy.sh, sed -f tidy.sed)
+			if strings.Contains(w, "/") || i > 0 && (script || strings.Contains(strings.TrimLeft(w, "."), ".")) {
 				words[i], pinned = shellQuote(filepath.Join(r.Dir, w)), true
 				script = false
+				if rel, err := filepath.Rel(r.Dir, filepath.Join(r.Dir, w)); err == nil && !strings.HasPrefix(rel, "..") {
+					r.driverFiles = append(r.driverFiles, filepath.ToSlash(rel))
+				}
 			}
 		}
 		if pinned {
@@ -205,6 +210,15 @@ func (r *Repo) pinnedDrivers() []string {
 
 // driverInterpreters run the script their first argument names.
 var driverInterpreters = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "python": true, "python3": true, "perl": true, "ruby": true, "node": true, "php": true}
+
+// DriverFiles are the files of the checkout (slash paths) that the
+// config's filter and merge drivers run (see pinnedDrivers): they run as
+// the user, unconfined, on their git commands, so no ticket may change
+// them.
+func (r *Repo) DriverFiles() []string {
+	r.hooksConfig()
+	return r.driverFiles
+}
 
 // shellQuote is s as one word to sh.
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -218,18 +218,26 @@ func (r *Repo) DependencyLink() string {
 }
 
 // linkDependencies makes DependencyLink when the checkout has a
-// node_modules directory and the link is not there yet; once a process
-// (a node_modules installed later is linked at the next start).
+// node_modules directory to share and the link is not there yet, and
+// removes it when there is none; once a process (a node_modules
+// installed later is linked at the next start).
 func (r *Repo) linkDependencies() {
 	if r.WorkRoot() == r.legacyRoot() {
 		return
 	}
 	link := filepath.Join(r.WorkRoot(), "node_modules")
-	if _, err := os.Lstat(link); err == nil {
+	nm := filepath.Join(r.Dir, "node_modules")
+	fi, err := os.Stat(nm)
+	share := err == nil && fi.IsDir() && !linksIntoCheckout(r.Dir, nm)
+	if lfi, err := os.Lstat(link); err == nil {
+		if !share && lfi.Mode()&os.ModeSymlink != 0 {
+			// made when it was to be shared (by an earlier version, or
+			// before the checkout became a workspace)
+			os.Remove(link)
+		}
 		return
 	}
-	nm := filepath.Join(r.Dir, "node_modules")
-	if fi, err := os.Stat(nm); err == nil && fi.IsDir() && !linksIntoCheckout(r.Dir, nm) {
+	if share {
 		os.Symlink(nm, link)
 	}
 }

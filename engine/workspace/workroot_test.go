@@ -145,15 +145,17 @@ func TestCompiledOutputIsNeverCommitted(t *testing.T) {
 		data string
 		mode os.FileMode
 	}{
-		"calcbin":          {string(self), 0o755},
-		"build/app.o":      {elf + " object", 0o644},
-		"build/App.class":  {"\xca\xfe\xba\xbe\x00\x00\x00\x41", 0o644},
-		"run.sh":           {"#!/bin/sh\necho hi\n", 0o755},
-		"docs/notes.txt":   {"MZ is a text here\n", 0o644},
-		"lib/prebuilt.o":   {elf + " rebuilt", 0o644},
-		"testdata/in.wasm": {"\x00asm\x01\x00\x00\x00", 0o644},
-		"testdata/hello":   {string(self), 0o755},
-		"tests/runner":     {string(self), 0o755},
+		"calcbin":                        {string(self), 0o755},
+		"build/app.o":                    {elf + " object", 0o644},
+		"build/App.class":                {"\xca\xfe\xba\xbe\x00\x00\x00\x41", 0o644},
+		"run.sh":                         {"#!/bin/sh\necho hi\n", 0o755},
+		"docs/notes.txt":                 {"MZ is a text here\n", 0o644},
+		"lib/prebuilt.o":                 {elf + " rebuilt", 0o644},
+		"testdata/in.wasm":               {"\x00asm\x01\x00\x00\x00", 0o644},
+		"testdata/hello":                 {string(self), 0o755},
+		"tests/runner":                   {string(self), 0o755},
+		"test/data/tiny.o":               {elf + " object", 0o644},
+		"src/test/resources/Hello.class": {"\xca\xfe\xba\xbe\x00\x00\x00\x41", 0o644},
 	} {
 		p := filepath.Join(wt, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -167,7 +169,7 @@ func TestCompiledOutputIsNeverCommitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Fields(run(t, wt, "diff", "--name-only", "main", "HEAD"))
-	if want := []string{"docs/notes.txt", "lib/prebuilt.o", "run.sh", "testdata/hello", "testdata/in.wasm"}; !slices.Equal(got, want) {
+	if want := []string{"docs/notes.txt", "lib/prebuilt.o", "run.sh", "src/test/resources/Hello.class", "test/data/tiny.o", "testdata/hello", "testdata/in.wasm"}; !slices.Equal(got, want) {
 		t.Fatalf("committed %v, want %v", got, want)
 	}
 	if changed, err := r.Changed(ctx, wt); err != nil || len(changed) != 0 {
@@ -186,6 +188,8 @@ func TestRelativeDriversRunFromTheCheckout(t *testing.T) {
 	r := newRepo(t)
 	run(t, r.Dir, "config", "filter.tidy.clean", "sh tools/tidy.sh %f")
 	run(t, r.Dir, "config", "filter.bare.clean", "sh tidy.sh")
+	run(t, r.Dir, "config", "filter.env.clean", "env sh tidy.sh")
+	run(t, r.Dir, "config", "filter.sed.clean", "sed -f tidy.sed")
 	run(t, r.Dir, "config", "merge.keep.driver", "tools/keep.sh %O %A %B")
 	ran := filepath.Join(t.TempDir(), "ran")
 	// the checkout's own filter: what the user set up
@@ -206,8 +210,11 @@ func TestRelativeDriversRunFromTheCheckout(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(wt, "tidy.sh"), "echo model >> "+ran+"\ncat\n")
-	write(t, filepath.Join(wt, ".gitattributes"), "*.txt filter=tidy merge=keep\n*.md filter=bare\n")
+	write(t, filepath.Join(wt, "tidy.sed"), "1e echo model >> "+ran+"\n")
+	write(t, filepath.Join(wt, ".gitattributes"), "*.txt filter=tidy merge=keep\n*.md filter=bare\n*.env filter=env\n*.sed.txt filter=sed\n")
 	write(t, filepath.Join(wt, "notes.md"), "hello\n")
+	write(t, filepath.Join(wt, "a.env"), "hello\n")
+	write(t, filepath.Join(wt, "b.sed.txt"), "hello\n")
 	write(t, filepath.Join(wt, "notes.txt"), "hello\n")
 	if _, err := again.CommitAll(ctx, wt, "T-1 code"); err != nil {
 		t.Fatal(err)
@@ -217,6 +224,10 @@ func TestRelativeDriversRunFromTheCheckout(t *testing.T) {
 	}
 	if got := run(t, wt, "show", "HEAD:notes.txt"); strings.TrimSpace(got) != "hello" {
 		t.Fatalf("committed %q", got)
+	}
+	// what they run is no ticket's to change
+	if got, want := again.DriverFiles(), []string{"tools/keep.sh", "tools/tidy.sh", "tidy.sh", "tidy.sh", "tidy.sed"}; !sameItems(got, want) {
+		t.Fatalf("DriverFiles = %v, want %v", got, want)
 	}
 }
 
@@ -318,5 +329,29 @@ func TestCheckoutsNodeModulesLinkedUnlessAWorkspace(t *testing.T) {
 		if linked := statErr == nil; linked == workspace || (r.DependencyLink() != "") == workspace {
 			t.Fatalf("workspace %v: linked %v (%q)", workspace, linked, r.DependencyLink())
 		}
+		if workspace {
+			continue
+		}
+		// it becomes one: the link made before goes at the next start
+		if err := os.Symlink("../lib", filepath.Join(r.Dir, "node_modules", "lib")); err != nil {
+			t.Fatal(err)
+		}
+		next, err := Open(r.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := next.EnsureWorktree(ctx, "T-2", "main"); err != nil {
+			t.Fatal(err)
+		}
+		if next.DependencyLink() != "" {
+			t.Fatal("the link made before the checkout became a workspace is still there")
+		}
 	}
+}
+
+func sameItems(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
