@@ -562,6 +562,18 @@ func TestCodeMayNotTellTestsFromRealRuns(t *testing.T) {
 	if tk := h.ticket(id); tk.Status != store.StatusDone || len(h.phase(id, "code").Attempts) != 1 {
 		t.Fatalf("moved: %s (%s), code attempts %+v", tk.Status, tk.Reason, h.phase(id, "code").Attempts)
 	}
+	// a line moved from one file to another
+	project = maps.Clone(shellProject)
+	project["src/a.js"] = "function quiet() { if (process.env.NODE_ENV === 'test') return true; }\nmodule.exports = { quiet };\n"
+	project["src/b.js"] = "module.exports = {};\n"
+	h = newHarnessOn(t, project, "", firstCodeAlso(
+		writeCall("a", "src/a.js", "module.exports = require('./b');\n"),
+		writeCall("b", "src/b.js", "function quiet() { if (process.env.NODE_ENV === 'test') return true; }\nmodule.exports = { quiet };\n")))
+	id = h.add("hotfix", "moves a function", false)
+	h.runIdle()
+	if tk := h.ticket(id); tk.Status != store.StatusDone || len(h.phase(id, "code").Attempts) != 1 {
+		t.Fatalf("moved between files: %s (%s), code attempts %+v", tk.Status, tk.Reason, h.phase(id, "code").Attempts)
+	}
 	// held by the base already: the code's change elsewhere in the file
 	// is no cheat
 	project = maps.Clone(shellProject)
@@ -581,6 +593,7 @@ func TestTestSniffsLeaveOrdinaryCode(t *testing.T) {
 		"if (process.env.NODE_ENV === 'production') {}", "expect(x).toBe(y);", "import unittest",
 		`#[cfg(feature = "testing")]`, "x = assert.ok", "if os.Getenv(\"TEST\") != \"\" {", "fn test_limit() {}",
 		`key := "test.run"`, `flag.Lookup("verbose")`, "# run with pytest -q", "if (typeof window !== 'undefined') {}",
+		`#[cfg(all(unix, feature = "test-util"))]`, `if cfg!(feature = "test-util") {}`, "config.expect.timeout = 5000;",
 	} {
 		for _, s := range testSniffs {
 			if s.re.MatchString(line) {
@@ -743,6 +756,14 @@ func TestMakeUpToDateIsNoGreenRun(t *testing.T) {
 	id := h.add("hotfix", "a directory named test", false)
 	h.runIdle()
 	h.firstFailedThenDone(id, "code", "make took the target test for up to date")
+	// a sub-make's word, and a target up to date that the attempt did
+	// not make (make build test, build built before)
+	if got := makeRanNothing("make[1]: 'test' is up to date.\n", []string{"test/NOTES.md"}); got != "test" {
+		t.Fatalf("sub-make: %q", got)
+	}
+	if got := makeRanNothing("make: Nothing to be done for 'build'.\nall tests passed\n", []string{"src/x.c"}); got != "" {
+		t.Fatalf("build up to date: %q", got)
+	}
 }
 
 // The package.json that declares a dependency Node could not load is
@@ -751,8 +772,9 @@ func TestMakeUpToDateIsNoGreenRun(t *testing.T) {
 func TestMissingDependencyIsFoundFromTheFileThatAsked(t *testing.T) {
 	wt := t.TempDir()
 	for name, body := range map[string]string{
-		"package.json":              `{"name": "root", "workspaces": ["packages/*"]}`,
-		"packages/app/package.json": `{"name": "app", "dependencies": {"@org/lib": "*", "leftpad": "1"}}`,
+		"package.json":                 `{"name": "root", "workspaces": ["packages/*"]}`,
+		"packages/app/package.json":    `{"name": "app", "dependencies": {"@org/lib": "*", "leftpad": "1", "lodash": "4"}}`,
+		"node_modules/lodash/index.js": "module.exports = {}",
 	} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(wt, name)), 0o755); err != nil {
 			t.Fatal(err)
@@ -768,8 +790,10 @@ func TestMissingDependencyIsFoundFromTheFileThatAsked(t *testing.T) {
 		"Error [ERR_MODULE_NOT_FOUND]: Cannot find package '@org/lib' imported from " + app + "\n": "@org/lib",
 		"Error: Cannot find module './local'\nRequire stack:\n- " + app + "\n":                     "",
 		"Error: Cannot find module 'undeclared'\nRequire stack:\n- " + app + "\n":                  "",
+		// installed: the code's path into it is wrong, not the setup
+		"Error: Cannot find module 'lodash/nosuch'\nRequire stack:\n- " + app + "\n": "",
 	} {
-		if got := missingDependency(wt, out); got != want {
+		if got := missingDependency(wt, "", out); got != want {
 			t.Errorf("%q: %q, want %q", out, got, want)
 		}
 	}

@@ -431,9 +431,9 @@ func (e *Engine) hiddenFromCommands() []string {
 // readableHidden is what in hidden places the ticket's commands read: the
 // checkout's node_modules (see DependencyLink), and the ticket's own
 // object store (git in its worktree reads its objects there), if it is
-// sensitive. Only
-// agent-tui's git writes it: every git command on the repository reads it
-// (an alternate), so an object planted there would be everyone's.
+// sensitive. Only agent-tui's git writes the store: every git command on
+// the repository reads it (an alternate), so an object planted there
+// would be everyone's.
 func (e *Engine) readableHidden(t *store.Ticket) []string {
 	var readable []string
 	if link := e.repo.DependencyLink(); link != "" {

@@ -60,7 +60,7 @@ func (h *humanStop) Error() string { return h.reason }
 // Makefile recipe or package.json script runs (jest for npm test). (A
 // path, such as ./run_tests.sh, may be the tests phase's to write.)
 func (e *Engine) missingProgram(t *store.Ticket, c store.Check, key string) string {
-	if dep := missingDependency(t.Worktree, c.Output); dep != "" && !c.Pass {
+	if dep := missingDependency(t.Worktree, e.repo.DependencyLink(), c.Output); !c.Pass && dep != "" {
 		return fmt.Sprintf("the command `%s` could not load %s, a dependency package.json declares that is not installed where the run looked (a worktree has no node_modules of its own; your checkout's is shared with it, unless it links to the checkout's own packages, as a workspace's does): install the dependencies in your checkout, or set %s to install them first (npm ci && npm test), then restart and retry", c.Command, dep, key)
 	}
 	if c.NotRun != "was not found" {
@@ -90,10 +90,11 @@ var (
 
 // missingDependency is a package Node said it could not load (a bare
 // name, not a file of the project) that a package.json of the worktree
-// wt declares, the top one or the nearest to a file in the require
-// stack: installed nowhere the run looked, a setup's fault that no code
-// fixes; "" when there is none.
-func missingDependency(wt, output string) string {
+// wt declares, the top one or one above a file in the require stack,
+// and that is installed nowhere the run looked (beside those, or in the
+// shared link): a setup's fault that no code fixes, unlike a path into
+// an installed package that is not there; "" when there is none.
+func missingDependency(wt, link, output string) string {
 	if wt == "" {
 		return ""
 	}
@@ -112,6 +113,13 @@ func missingDependency(wt, output string) string {
 		pkg := parts[0]
 		if strings.HasPrefix(pkg, "@") && len(parts) > 1 {
 			pkg += "/" + parts[1]
+		}
+		installed := func(dir string) bool {
+			_, err := os.Stat(filepath.Join(dir, "node_modules", filepath.FromSlash(pkg)))
+			return err == nil
+		}
+		if link != "" && installed(filepath.Dir(link)) || slices.ContainsFunc(manifests, func(f string) bool { return installed(filepath.Join(wt, filepath.FromSlash(path.Dir(f)))) }) {
+			continue
 		}
 		for _, f := range manifests {
 			data, err := wtfile.ReadIn(wt, filepath.FromSlash(f), 4<<20)
@@ -139,21 +147,16 @@ func isMake(prog string) bool { return prog == "make" || prog == "gmake" }
 
 var checkWordsReplacer = strings.NewReplacer(`"`, " ", "'", " ", "$(MAKE)", "make", "${MAKE}", "make")
 
-// makeRanNothing is a target the command gives make that make said was
-// up to date: a file or directory of that name stands for it (a target
-// not .PHONY), and the run passed having run nothing; "" when none.
-func makeRanNothing(command, output string) string {
-	for _, words := range commandWords(command) {
-		if !isMake(path.Base(words[0])) {
-			continue
-		}
-		for _, a := range words[1:] {
-			if strings.HasPrefix(a, "-") || strings.Contains(a, "=") {
-				continue
-			}
-			if strings.Contains(output, "make: '"+a+"' is up to date.") || strings.Contains(output, "make: Nothing to be done for '"+a+"'.") {
-				return a
-			}
+var makeUpToDate = regexp.MustCompile(`make(?:\[\d+\])?: (?:'([^'\n]+)' is up to date\.|Nothing to be done for '([^'\n]+)'\.)`)
+
+// makeRanNothing is a target make (or a sub-make) said was up to date
+// that the attempt made a file or directory of (changed): it stands for
+// the target (one not .PHONY), which so never ran; "" when none.
+func makeRanNothing(output string, changed []string) string {
+	for _, m := range makeUpToDate.FindAllStringSubmatch(output, 20) {
+		target := m[1] + m[2]
+		if slices.ContainsFunc(changed, func(p string) bool { return p == target || strings.HasPrefix(p, target+"/") }) {
+			return target
 		}
 	}
 	return ""
@@ -460,8 +463,8 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if why := e.missingProgram(t, c, key); why != "" {
 			return &humanStop{why}
 		}
-		if target := makeRanNothing(cmd, c.Output); c.Pass && target != "" {
-			return fail("check", fmt.Sprintf("`%s` passed without running anything: make took the target %s for up to date, as a file or directory named %s is there; remove what this attempt made under that name", cmd, target, target))
+		if target := makeRanNothing(c.Output, changed); c.Pass && target != "" {
+			return fail("check", fmt.Sprintf("`%s` passed without running what it should: make took the target %s for up to date, as this attempt made a file or directory of that name; remove it", cmd, target))
 		}
 		if !c.Pass {
 			return fail("check", fmt.Sprintf("`%s` still fails (%s): %s", cmd, CheckOutcome(c), outputExcerpt(c, 600)))
@@ -746,7 +749,7 @@ func (e *Engine) walkChecks(t *store.Ticket, paths []string, cmds ...string) *ch
 					recipes = append(recipes, strings.TrimLeft(line, "\t@-+ "))
 					continue
 				}
-				if rest, ok := strings.CutPrefix(line, ".PHONY:"); ok {
+				if rest, ok := strings.CutPrefix(strings.Replace(line, ".PHONY :", ".PHONY:", 1), ".PHONY:"); ok {
 					for _, target := range strings.Fields(rest) {
 						phony[target] = true
 					}
@@ -847,7 +850,8 @@ func (e *Engine) walkChecks(t *store.Ticket, paths []string, cmds ...string) *ch
 						files = append(files, f)
 					case strings.HasPrefix(a, "-f"):
 						files = append(files, a[2:])
-					case a == "-I" || a == "-o" || a == "-W" || a == "--include-dir" || a == "--old-file" || a == "--what-if":
+					case a == "-I" || a == "-o" || a == "-W" || a == "--include-dir" || a == "--old-file" || a == "--what-if",
+						(a == "-j" || a == "-l") && next != "" && strings.Trim(next, "0123456789.") == "":
 						i++
 					case !strings.HasPrefix(a, "-"):
 						targets = append(targets, a)
@@ -1104,9 +1108,10 @@ var testSniffs = []struct {
 	what string
 	re   *regexp.Regexp
 }{
-	{"cfg(not/any/all(… test …))", regexp.MustCompile(`\bcfg\s*\(\s*(?:not|any|all)\s*\([^\]\n{;]*?\btest\b`)},
-	{"cfg_attr(test, …)", regexp.MustCompile(`\bcfg_attr\s*\(\s*test\b`)},
-	{"cfg!(test)", regexp.MustCompile(`\bcfg!\s*\([^\]\n{;]*?\btest\b`)},
+	// (test bare, not in a string: feature = "test-util" is no test)
+	{"cfg(not/any/all(… test …))", regexp.MustCompile(`\bcfg\s*\(\s*(?:not|any|all)\s*\((?:[^\]\n{;"]|"[^"\n]*")*?\btest\s*[,)]`)},
+	{"cfg_attr(test, …)", regexp.MustCompile(`\bcfg_attr\s*\(\s*test\s*,`)},
+	{"cfg!(test)", regexp.MustCompile(`\bcfg!\s*\((?:[^\]\n{;"]|"[^"\n]*")*?\btest\s*[,)]`)},
 	{"testing.Testing()", regexp.MustCompile(`\btesting\.Testing\s*\(`)},
 	{"go test's flags", regexp.MustCompile(`flag\.Lookup\(\s*"test\.`)},
 	{"a test binary's name", regexp.MustCompile(`os\.Args\[0\][^\n]*\.test\b`)},
@@ -1117,7 +1122,7 @@ var testSniffs = []struct {
 	{"a test framework's globals", regexp.MustCompile(`typeof\s+(?:jest|vi|describe|it|expect)\s*[!=]==?\s*['"]undefined['"]`)},
 	{"NODE_TEST_CONTEXT", regexp.MustCompile(`NODE_TEST_CONTEXT`)},
 	{"NODE_ENV test", regexp.MustCompile(`NODE_ENV['"]?\]?\s*[!=]==?\s*['"]test['"]|['"]test['"]\s*[!=]==?\s*process\.env(?:\.NODE_ENV|\[['"]NODE_ENV['"]\])`)},
-	{"an assertion replaced", regexp.MustCompile(`(?:\b(?:assert|expect|chai|unittest)|require\(\s*['"](?:node:)?assert(?:/strict)?['"]\s*\))(?:\.\w+)+\s*=(?:[^=>]|$)`)},
+	{"an assertion replaced", regexp.MustCompile(`(?:(?:^|[^.\w$])(?:assert|expect|chai|unittest)|require\(\s*['"](?:node:)?assert(?:/strict)?['"]\s*\))(?:\.\w+)+\s*=(?:[^=>]|$)`)},
 }
 
 // sniffedSources are the sources testSniffs are looked for in.
@@ -1156,14 +1161,15 @@ func (e *Engine) testSniffing(ctx context.Context, t *store.Ticket, changed []st
 	if len(files) == 0 {
 		return nil, nil
 	}
-	lines, err := e.repo.AddedLines(ctx, t.Worktree)
+	lines, removed, err := e.repo.AddedLines(ctx, t.Worktree)
 	if err != nil {
 		return nil, err
 	}
 	var found []string
 	for _, f := range files {
 		for _, i := range held[f] {
-			if slices.ContainsFunc(lines[f], testSniffs[i].re.MatchString) {
+			// (a line moved from another file is not new)
+			if slices.ContainsFunc(lines[f], func(l string) bool { return testSniffs[i].re.MatchString(l) && !removed[strings.TrimSpace(l)] }) {
 				found = append(found, f+": "+testSniffs[i].what)
 			}
 		}

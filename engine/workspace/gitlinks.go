@@ -257,8 +257,9 @@ var TestSupportDirs = map[string]bool{
 // Compiled says the file name of the worktree root is a compiled program
 // or object a build wrote (see compiledAmong): not one in a directory of
 // what tests use (testdata/, fixtures/), where an ELF or a class file is
-// a fixture; in a directory of tests (tests/, src/test/resources/) only
-// a program, a test runner built there, not an object file.
+// a fixture; in a directory of tests (tests/, src/test/resources/) a
+// program (a test runner built there), or an object beside its source
+// (tests/abs.o from tests/abs.c), not an object alone (test/data/tiny.o).
 func Compiled(root *os.Root, name string) bool {
 	dirs := strings.Split(strings.ToLower(name), "/")
 	byName := true
@@ -270,7 +271,19 @@ func Compiled(root *os.Root, name string) bool {
 			byName = false
 		}
 	}
-	return isCompiled(root, name, byName)
+	return isCompiled(root, name, byName || besideItsSource(root, name))
+}
+
+// besideItsSource says a source the object name is compiled from is in
+// its directory.
+func besideItsSource(root *os.Root, name string) bool {
+	stem := strings.TrimSuffix(name, path.Ext(name))
+	for _, ext := range []string{".c", ".cc", ".cpp", ".cxx", ".m", ".s", ".S", ".f90", ".java", ".kt", ".rs", ".go", ".zig"} {
+		if _, err := root.Lstat(stem + ext); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func hasSegment(name, segment string) bool {

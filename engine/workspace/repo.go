@@ -186,19 +186,12 @@ func (r *Repo) pinnedDrivers() []string {
 			continue
 		}
 		words := strings.Fields(value)
-		pinned, script := false, len(words) > 0 && driverInterpreters[filepath.Base(words[0])]
-		for i, w := range words {
-			if filepath.IsAbs(w) || strings.ContainsAny(w[:1], "-~$'\"\\`%") {
-				continue
-			}
-			// a path, an interpreter's script (sh tidy.sh), or an
-			// argument named as a file (env sh tidy.sh, sed -f tidy.sed)
-			if strings.Contains(w, "/") || i > 0 && (script || strings.Contains(strings.TrimLeft(w, "."), ".")) {
-				words[i], pinned = shellQuote(filepath.Join(r.Dir, w)), true
-				script = false
-				if rel, err := filepath.Rel(r.Dir, filepath.Join(r.Dir, w)); err == nil && !strings.HasPrefix(rel, "..") {
-					r.driverFiles = append(r.driverFiles, filepath.ToSlash(rel))
-				}
+		pinned := false
+		for _, i := range r.driverFileWords(words) {
+			rel := path.Clean(words[i])
+			words[i], pinned = shellQuote(filepath.Join(r.Dir, rel)), true
+			if !strings.HasPrefix(rel, "../") {
+				r.driverFiles = append(r.driverFiles, rel)
 			}
 		}
 		if pinned {
@@ -208,8 +201,65 @@ func (r *Repo) pinnedDrivers() []string {
 	return args
 }
 
-// driverInterpreters run the script their first argument names.
-var driverInterpreters = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "python": true, "python3": true, "perl": true, "ruby": true, "node": true, "php": true}
+// driverFileWords are the indexes of the words of a driver's command
+// that name files by a relative path: the program given as a path
+// (./tidy.sh), an interpreter's script (sh tidy.sh, env sh tidy), a file
+// after -f (sed -f tidy.sed, awk -f tidy), another path into the
+// checkout (tools/tidy.conf). Not a module (python3 -m json.tool), code
+// (sh -c "…", sed s/a/b/), or anything after a quote, which is not read.
+func (r *Repo) driverFileWords(words []string) []int {
+	relative := func(w string) bool {
+		return w != "" && !filepath.IsAbs(w) && !strings.ContainsAny(w[:1], "-~$%")
+	}
+	var files []int
+	i := 0
+	for i < len(words) && driverWrappers[filepath.Base(words[i])] {
+		// (nice -n 10, env A=1)
+		for i++; i < len(words) && (strings.HasPrefix(words[i], "-") || strings.Contains(words[i], "=") || strings.Trim(words[i], "0123456789") == ""); i++ {
+		}
+	}
+	if i >= len(words) {
+		return nil
+	}
+	prog := filepath.Base(words[i])
+	if relative(words[i]) && strings.Contains(words[i], "/") && !strings.ContainsAny(words[i], "'\"`") {
+		files = append(files, i)
+	}
+	for i++; i < len(words); i++ {
+		w := words[i]
+		switch {
+		case strings.ContainsAny(w, "'\"`\\;|&<>()"):
+			return files // quoting or shell syntax: not read further
+		case driverInterpreters[prog] != "" && strings.HasPrefix(w, "-"):
+			for _, flag := range strings.Fields(driverInterpreters[prog]) {
+				// bundled too: perl -pe, sh -ec
+				if w == flag || len(flag) == 2 && !strings.HasPrefix(w, "--") && strings.Contains(w[1:], flag[1:]) {
+					return files // code or a module follows, not a script
+				}
+			}
+		case driverInterpreters[prog] != "":
+			if relative(w) {
+				files = append(files, i)
+			}
+			return files // the rest are the script's arguments
+		case (w == "-f" || w == "--file") && i+1 < len(words) && relative(words[i+1]):
+			i++
+			files = append(files, i)
+		case relative(w) && strings.Contains(w, "/") && dirExists(filepath.Join(r.Dir, filepath.Dir(w))):
+			files = append(files, i)
+		}
+	}
+	return files
+}
+
+var (
+	// driverInterpreters run the script their first argument names,
+	// but after the options that give code or a module instead
+	driverInterpreters = map[string]string{"sh": " -c ", "bash": " -c ", "dash": " -c ", "zsh": " -c ", "ksh": " -c ",
+		"python": " -c -m ", "python3": " -c -m ", "perl": " -e -E ", "ruby": " -e ", "node": " -e -p --eval --print ", "php": " -r "}
+	// driverWrappers run the command that follows their options
+	driverWrappers = map[string]bool{"env": true, "nice": true, "nohup": true, "command": true, "exec": true, "ionice": true}
+)
 
 // DriverFiles are the files of the checkout (slash paths) that the
 // config's filter and merge drivers run (see pinnedDrivers): they run as
@@ -722,7 +772,11 @@ func (r *Repo) status(ctx context.Context, wt string) ([]string, error) {
 		}
 	}
 	if compiled := compiledAmong(wt, untracked); len(compiled) > 0 {
-		entries = slices.DeleteFunc(entries, func(e string) bool { return strings.HasPrefix(e, "?? ") && slices.Contains(compiled, e[3:]) })
+		drop := map[string]bool{}
+		for _, f := range compiled {
+			drop[f] = true
+		}
+		entries = slices.DeleteFunc(entries, func(e string) bool { return strings.HasPrefix(e, "?? ") && drop[e[3:]] })
 	}
 	return entries, nil
 }
@@ -1075,15 +1129,15 @@ func (r *Repo) diffCapped(ctx context.Context, dir string, env []string, args ..
 }
 
 // AddedLines are the lines the staged work of the worktree wt adds to
-// each file against its last commit, by the file's path; a file moved
-// (renamed, or deleted and written elsewhere alike) adds only what
-// changed in it.
-func (r *Repo) AddedLines(ctx context.Context, wt string) (map[string][]string, error) {
+// each file against its last commit, by the file's path (a file renamed
+// adds only what changed in it), and the lines it removes from any file,
+// trimmed: a line moved from one file to another is among both.
+func (r *Repo) AddedLines(ctx context.Context, wt string) (added map[string][]string, removed map[string]bool, err error) {
 	out, err := r.diffCapped(ctx, wt, nil, "diff", "--cached", "-U0", "-M", "--no-color", "--no-ext-diff", "--no-textconv", "HEAD", "--")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	added := map[string][]string{}
+	added, removed = map[string][]string{}, map[string]bool{}
 	file := ""
 	for line := range strings.Lines(out) {
 		line = strings.TrimSuffix(line, "\n")
@@ -1098,9 +1152,11 @@ func (r *Repo) AddedLines(ctx context.Context, wt string) (map[string][]string, 
 			file = strings.TrimPrefix(name, "b/")
 		case file != "" && strings.HasPrefix(line, "+"):
 			added[file] = append(added[file], line[1:])
+		case strings.HasPrefix(line, "-") && !strings.HasPrefix(line, "--- "):
+			removed[strings.TrimSpace(line[1:])] = true
 		}
 	}
-	return added, nil
+	return added, removed, nil
 }
 
 // BranchDiff is the unified diff of what the worktree's branch has

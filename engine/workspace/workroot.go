@@ -40,7 +40,20 @@ func DataDir() string {
 		}
 		home = filepath.Join(h, ".local", "share")
 	}
-	return filepath.Join(filepath.Clean(home), "agent-tui")
+	return filepath.Join(resolved(filepath.Clean(home)), "agent-tui")
+}
+
+// resolved is p with the links on its way resolved, as far as it exists:
+// git, and a path found from inside a worktree, name the root that way.
+func resolved(p string) string {
+	for d, rest := p, ""; ; d, rest = filepath.Dir(d), filepath.Join(filepath.Base(d), rest) {
+		if real, err := filepath.EvalSymlinks(d); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if filepath.Dir(d) == d {
+			return p
+		}
+	}
 }
 
 // legacyRoot is where agent-tui kept its checkouts before, and keeps its
@@ -159,6 +172,7 @@ func (r *Repo) UseWorkRoot(root string) error {
 	if err != nil {
 		return err
 	}
+	root = resolved(root)
 	r.claimMu.Lock()
 	r.workRoot, r.claimed, r.workToken = root, false, ""
 	r.claimMu.Unlock()
@@ -273,7 +287,7 @@ func linksIntoCheckout(checkout, nm string) bool {
 			continue
 		}
 		target, err := filepath.EvalSymlinks(p)
-		if err == nil && pathWithin(target, checkout) && !pathWithin(target, realNM) {
+		if err == nil && (target == checkout || pathWithin(target, checkout)) && !pathWithin(target, realNM) {
 			return true
 		}
 	}
@@ -289,12 +303,25 @@ func writeSmallFile(p, data string) error {
 	if old, ok := readSmallRegular(p, len(data)+1); ok && old == data {
 		return nil
 	}
-	tmp := p + ".agent-tui"
-	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
-		os.Remove(tmp)
+	// a temporary name of its own: two runs may write at once
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".*")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, p)
+	_, err = f.WriteString(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // WorkDirs are the directories outside .git that hold checkouts of

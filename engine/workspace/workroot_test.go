@@ -155,6 +155,8 @@ func TestCompiledOutputIsNeverCommitted(t *testing.T) {
 		"testdata/hello":                 {string(self), 0o755},
 		"tests/runner":                   {string(self), 0o755},
 		"test/data/tiny.o":               {elf + " object", 0o644},
+		"tests/abs.c":                    {"int abs_(int x) { return x < 0 ? -x : x; }\n", 0o644},
+		"tests/abs.o":                    {elf + " object", 0o644},
 		"src/test/resources/Hello.class": {"\xca\xfe\xba\xbe\x00\x00\x00\x41", 0o644},
 	} {
 		p := filepath.Join(wt, filepath.FromSlash(name))
@@ -169,7 +171,7 @@ func TestCompiledOutputIsNeverCommitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Fields(run(t, wt, "diff", "--name-only", "main", "HEAD"))
-	if want := []string{"docs/notes.txt", "lib/prebuilt.o", "run.sh", "src/test/resources/Hello.class", "test/data/tiny.o", "testdata/hello", "testdata/in.wasm"}; !slices.Equal(got, want) {
+	if want := []string{"docs/notes.txt", "lib/prebuilt.o", "run.sh", "src/test/resources/Hello.class", "test/data/tiny.o", "testdata/hello", "testdata/in.wasm", "tests/abs.c"}; !slices.Equal(got, want) {
 		t.Fatalf("committed %v, want %v", got, want)
 	}
 	if changed, err := r.Changed(ctx, wt); err != nil || len(changed) != 0 {
@@ -354,4 +356,67 @@ func sameItems(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// The words of a driver's command taken for files: scripts and paths,
+// never code, modules or what follows a quote.
+func TestDriverFileWords(t *testing.T) {
+	r := newRepo(t) // has lib/
+	for cmd, want := range map[string]string{
+		"./tidy.sh %f":            "./tidy.sh",
+		"sh tidy.sh":              "tidy.sh",
+		"bash -e tidy.sh %f":      "tidy.sh",
+		"env sh tidy":             "tidy",
+		"env A=1 nice -n 10 sh t": "t",
+		"sed -f tidy.sed":         "tidy.sed",
+		"awk -f tidy":             "tidy",
+		"tr -d x lib/rules":       "lib/rules",
+		`sh -c "tr a-z a-z"`:      "",
+		"python3 -m json.tool":    "",
+		"sed s/foo/bar/":          "",
+		"git-lfs filter-process":  "",
+		"perl -pe s/a/b/":         "",
+		"node -e x.js":            "",
+		`sh "tidy.sh"`:            "",
+		"tools/keep.sh %O %A %B":  "tools/keep.sh",
+		"cat":                     "",
+		"python3 tools/fmt.py -q": "tools/fmt.py",
+		"nohup sh ./x.sh | cat":   "./x.sh",
+		"sh ../outside.sh":        "../outside.sh",
+	} {
+		words := strings.Fields(cmd)
+		var got []string
+		for _, i := range r.driverFileWords(words) {
+			got = append(got, words[i])
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("%q: %q, want %q", cmd, got, want)
+		}
+	}
+}
+
+// With XDG_DATA_HOME a link, a worktree found by its real path (as git
+// and the shell name it) still leads to its repository.
+func TestLinkedDataHomeLeadsBackToTheRepository(t *testing.T) {
+	real := t.TempDir()
+	link := filepath.Join(t.TempDir(), "data")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_DATA_HOME", link)
+	r := newRepo(t)
+	wt, _, err := r.EnsureWorktree(context.Background(), "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	realWt, err := filepath.EvalSymlinks(wt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{wt, realWt, filepath.Join(realWt, "lib")} {
+		back, err := Open(d)
+		if err != nil || back.Dir != r.Dir {
+			t.Fatalf("Open(%s): %+v %v, want the repository %s", d, back, err, r.Dir)
+		}
+	}
 }
