@@ -758,11 +758,16 @@ func TestMakeUpToDateIsNoGreenRun(t *testing.T) {
 	h.firstFailedThenDone(id, "code", "make took the target test for up to date")
 	// a sub-make's word, and a target up to date that the attempt did
 	// not make (make build test, build built before)
-	if got := makeRanNothing("make[1]: 'test' is up to date.\n", []string{"test/NOTES.md"}); got != "test" {
+	none := func(string) bool { return false }
+	if got := makeRanNothing("make[1]: 'test' is up to date.\n", []string{"test/NOTES.md"}, none); got != "test" {
 		t.Fatalf("sub-make: %q", got)
 	}
-	if got := makeRanNothing("make: Nothing to be done for 'build'.\nall tests passed\n", []string{"src/x.c"}); got != "" {
+	if got := makeRanNothing("make: Nothing to be done for 'build'.\nall tests passed\n", []string{"src/x.c"}, none); got != "" {
 		t.Fatalf("build up to date: %q", got)
+	}
+	// a committed build/ the fix edits: no namesake the attempt made
+	if got := makeRanNothing("make: 'build' is up to date.\n", []string{"build/config.sh"}, func(p string) bool { return p == "build" }); got != "" {
+		t.Fatalf("an existing directory: %q", got)
 	}
 }
 

@@ -150,12 +150,14 @@ var checkWordsReplacer = strings.NewReplacer(`"`, " ", "'", " ", "$(MAKE)", "mak
 var makeUpToDate = regexp.MustCompile(`make(?:\[\d+\])?: (?:'([^'\n]+)' is up to date\.|Nothing to be done for '([^'\n]+)'\.)`)
 
 // makeRanNothing is a target make (or a sub-make) said was up to date
-// that the attempt made a file or directory of (changed): it stands for
-// the target (one not .PHONY), which so never ran; "" when none.
-func makeRanNothing(output string, changed []string) string {
+// that the attempt made a file or directory of (changed, and not in the
+// last commit: an existing docs/ the fix edits is no new namesake): it
+// stands for the target (one not .PHONY), which so never ran; "" when
+// none.
+func makeRanNothing(output string, changed []string, committed func(string) bool) string {
 	for _, m := range makeUpToDate.FindAllStringSubmatch(output, 20) {
 		target := m[1] + m[2]
-		if slices.ContainsFunc(changed, func(p string) bool { return p == target || strings.HasPrefix(p, target+"/") }) {
+		if slices.ContainsFunc(changed, func(p string) bool { return p == target || strings.HasPrefix(p, target+"/") }) && !committed(target) {
 			return target
 		}
 	}
@@ -463,7 +465,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if why := e.missingProgram(t, c, key); why != "" {
 			return &humanStop{why}
 		}
-		if target := makeRanNothing(c.Output, changed); c.Pass && target != "" {
+		if target := makeRanNothing(c.Output, changed, func(p string) bool { return e.repo.InLastCommit(ctx, t.Worktree, p) }); c.Pass && target != "" {
 			return fail("check", fmt.Sprintf("`%s` passed without running what it should: make took the target %s for up to date, as this attempt made a file or directory of that name; remove it", cmd, target))
 		}
 		if !c.Pass {

@@ -1128,6 +1128,13 @@ func (r *Repo) diffCapped(ctx context.Context, dir string, env []string, args ..
 	return out, err
 }
 
+// InLastCommit says the path p (a file or a directory) is in the last
+// commit of the worktree wt.
+func (r *Repo) InLastCommit(ctx context.Context, wt, p string) bool {
+	_, err := r.gitIn(ctx, wt, nil, "cat-file", "-e", "HEAD:"+p)
+	return err == nil
+}
+
 // AddedLines are the lines the staged work of the worktree wt adds to
 // each file against its last commit, by the file's path (a file renamed
 // adds only what changed in it), and the lines it removes from any file,

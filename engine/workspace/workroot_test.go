@@ -420,3 +420,17 @@ func TestLinkedDataHomeLeadsBackToTheRepository(t *testing.T) {
 		}
 	}
 }
+
+func TestInLastCommit(t *testing.T) {
+	r := newRepo(t)
+	wt, _, err := r.EnsureWorktree(context.Background(), "T-1", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(wt, "new", "x.txt"), "x\n")
+	for p, want := range map[string]bool{"lib": true, "lib/util.go": true, "main.go": true, "new": false, "nope": false} {
+		if got := r.InLastCommit(context.Background(), wt, p); got != want {
+			t.Errorf("InLastCommit(%s) = %v", p, got)
+		}
+	}
+}
