@@ -499,13 +499,7 @@ func TestCodeThatChangesNothingKeptIsRefused(t *testing.T) {
 	project := maps.Clone(shellProject)
 	project[".gitignore"] = ".env\n"
 	project["Makefile"] = "-include .env\nRUN ?= sh run_tests.sh\n\ntest:\n\t$(RUN)\n"
-	var c counter
-	h := newHarnessOn(t, project, "", func(r *oaitest.Request, phase string) oaitest.Reply {
-		if phase == "code" && toolTurns(r) == 0 && c.inc("code") == 1 {
-			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("e", ".env", "RUN = true\n")}}
-		}
-		return developer(r, phase)
-	})
+	h := newHarnessOn(t, project, "", firstCodeOnly(writeCall("e", ".env", "RUN = true\n")))
 	h.cfg.TestCommand = "make test"
 	id := h.add("hotfix", "green on an ignored file", false)
 	h.runIdle()
@@ -745,13 +739,7 @@ func TestMakeUpToDateIsNoGreenRun(t *testing.T) {
 	needTools(t, "make")
 	project := maps.Clone(shellProject)
 	project["Makefile"] = "test:\n\tsh run_tests.sh\n"
-	var c counter
-	h := newHarnessOn(t, project, "", func(r *oaitest.Request, phase string) oaitest.Reply {
-		if phase == "code" && toolTurns(r) == 0 && c.inc("code") == 1 {
-			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("n", "test/NOTES.md", "notes\n")}}
-		}
-		return developer(r, phase)
-	})
+	h := newHarnessOn(t, project, "", firstCodeOnly(writeCall("n", "test/NOTES.md", "notes\n")))
 	h.cfg.TestCommand = "make test"
 	id := h.add("hotfix", "a directory named test", false)
 	h.runIdle()
@@ -801,5 +789,17 @@ func TestMissingDependencyIsFoundFromTheFileThatAsked(t *testing.T) {
 		if got := missingDependency(wt, "", out); got != want {
 			t.Errorf("%q: %q, want %q", out, got, want)
 		}
+	}
+}
+
+// firstCodeOnly is the developer whose first code attempt makes calls
+// alone (firstCodeAlso's, without the fix).
+func firstCodeOnly(calls ...oaitest.ToolCall) script {
+	var c counter
+	return func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "code" && toolTurns(r) == 0 && c.inc("code") == 1 {
+			return oaitest.Reply{ToolCalls: calls}
+		}
+		return developer(r, phase)
 	}
 }
