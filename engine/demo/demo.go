@@ -37,7 +37,7 @@ const BaseBranch = "main"
 
 // Setup creates the demo repository in dir/repo, where dir must be empty
 // or absent, with its config pointing at the simulated model at baseURL,
-// and seeds the demo tickets. The tickets' worktrees go to dir/worktrees,
+// and seeds the demo tickets. The tickets' worktrees go to dir/work,
 // so that removing dir removes every trace of the demo.
 func Setup(dir, baseURL string) (*Demo, error) {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
@@ -55,7 +55,7 @@ func Setup(dir, baseURL string) (*Demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	if err := repo.UseWorkRoot(filepath.Join(dir, "worktrees")); err != nil {
+	if err := repo.UseWorkRoot(filepath.Join(dir, "work")); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	d := &Demo{

@@ -61,6 +61,10 @@ func TestScenario(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// the worktrees go with the demo, not to the home directory
+	if want := filepath.Join(d.Root, "work"); repo.WorkRoot() != want {
+		t.Fatalf("work root %s, want %s", repo.WorkRoot(), want)
+	}
 	var logBuf bytes.Buffer
 	eng := engine.New(engine.Options{
 		Store: st, Config: cfg, Repo: repo,
