@@ -545,17 +545,13 @@ func TestCodeMayNotTellTestsFromRealRuns(t *testing.T) {
 		}))
 	id := h.add("hotfix", "the tests' own cfg", false)
 	h.runIdle()
-	if tk := h.ticket(id); tk.Status != store.StatusDone || len(h.phase(id, "code").Attempts) != 1 {
-		t.Fatalf("tests' cfg: %s (%s), code attempts %+v", tk.Status, tk.Reason, h.phase(id, "code").Attempts)
-	}
+	h.doneAtFirstCode(id)
 	project := maps.Clone(shellProject)
 	project["src/logger.js"] = "module.exports = (m) => { if (process.env.NODE_ENV === 'test') return; console.log(m); };\n"
 	h = newHarnessOn(t, project, "", firstCodeAlso(oaitest.ToolCall{ID: "m", Name: "run_command", Args: `{"command": "mkdir -p src/log && mv src/logger.js src/log/index.js"}`}))
 	id = h.add("hotfix", "moves the logger", false)
 	h.runIdle()
-	if tk := h.ticket(id); tk.Status != store.StatusDone || len(h.phase(id, "code").Attempts) != 1 {
-		t.Fatalf("moved: %s (%s), code attempts %+v", tk.Status, tk.Reason, h.phase(id, "code").Attempts)
-	}
+	h.doneAtFirstCode(id)
 	// a line moved from one file to another
 	project = maps.Clone(shellProject)
 	project["src/a.js"] = "function quiet() { if (process.env.NODE_ENV === 'test') return true; }\nmodule.exports = { quiet };\n"
@@ -565,9 +561,7 @@ func TestCodeMayNotTellTestsFromRealRuns(t *testing.T) {
 		writeCall("b", "src/b.js", "function quiet() { if (process.env.NODE_ENV === 'test') return true; }\nmodule.exports = { quiet };\n")))
 	id = h.add("hotfix", "moves a function", false)
 	h.runIdle()
-	if tk := h.ticket(id); tk.Status != store.StatusDone || len(h.phase(id, "code").Attempts) != 1 {
-		t.Fatalf("moved between files: %s (%s), code attempts %+v", tk.Status, tk.Reason, h.phase(id, "code").Attempts)
-	}
+	h.doneAtFirstCode(id)
 	// held by the base already: the code's change elsewhere in the file
 	// is no cheat
 	project = maps.Clone(shellProject)
@@ -575,9 +569,7 @@ func TestCodeMayNotTellTestsFromRealRuns(t *testing.T) {
 	h = newHarnessOn(t, project, "", firstCodeAlso(writeCall("x", "src/app.js", project["src/app.js"]+"module.exports.limit = 10;\n")))
 	id = h.add("hotfix", "keeps the base's", false)
 	h.runIdle()
-	if tk := h.ticket(id); tk.Status != store.StatusDone || len(h.phase(id, "code").Attempts) != 1 {
-		t.Fatalf("%s (%s), code attempts %d", tk.Status, tk.Reason, len(h.phase(id, "code").Attempts))
-	}
+	h.doneAtFirstCode(id)
 }
 
 // What code ordinarily says matches no testSniffs.
@@ -728,9 +720,7 @@ func TestFileNamedLikeAPhonyTargetIsCodes(t *testing.T) {
 	h.cfg.TestCommand = "make test"
 	id := h.add("hotfix", "a wrapper named test", false)
 	h.runIdle()
-	if tk := h.ticket(id); tk.Status != store.StatusDone || len(h.phase(id, "code").Attempts) != 1 {
-		t.Fatalf("%s (%s), code attempts %+v", tk.Status, tk.Reason, h.phase(id, "code").Attempts)
-	}
+	h.doneAtFirstCode(id)
 }
 
 // A green run in which make ran nothing (a directory named like the
@@ -801,5 +791,13 @@ func firstCodeOnly(calls ...oaitest.ToolCall) script {
 			return oaitest.Reply{ToolCalls: calls}
 		}
 		return developer(r, phase)
+	}
+}
+
+// doneAtFirstCode fails unless the ticket is done with one code attempt.
+func (h *harness) doneAtFirstCode(id string) {
+	h.t.Helper()
+	if tk := h.ticket(id); tk.Status != store.StatusDone || len(h.phase(id, "code").Attempts) != 1 {
+		h.t.Fatalf("%s: %s (%s), code attempts %+v", tk.Title, tk.Status, tk.Reason, h.phase(id, "code").Attempts)
 	}
 }

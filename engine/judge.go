@@ -580,14 +580,15 @@ func testNamed(p string) bool {
 // read or call, not tests themselves: fixtures, golden files, snapshots,
 // mocks, helper packages.
 func testSupport(p string) bool {
-	return slices.ContainsFunc(strings.Split(strings.ToLower(path.Dir(p)), "/"), func(d string) bool { return workspace.TestSupportDirs[d] })
+	support, _ := workspace.TestPlace(p)
+	return support
 }
 
 // testPlaced says a path is under a directory of tests (tests/, spec/)
 // or of what they use: a fixture there of any kind is the tests'.
 func testPlaced(p string) bool {
-	dir := "/" + strings.ToLower(path.Dir(p)) + "/"
-	return testSupport(p) || strings.Contains(dir, "/tests/") || strings.Contains(dir, "/test/") || strings.Contains(dir, "/__tests__/") || strings.Contains(dir, "/spec/")
+	support, tests := workspace.TestPlace(p)
+	return support || tests
 }
 
 // noTestsFound is what a test runner printed to say it found no tests to

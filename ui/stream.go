@@ -422,7 +422,10 @@ func sanitize(s string) string { return clean(s, false) }
 // terminal's output: a carriage return breaks the line, where a terminal
 // would write what follows over what came before it.
 func prose(s string) string {
-	return sanitize(proseBreaks.Replace(s))
+	if strings.IndexByte(s, '\r') >= 0 { // rare: most text is spared the replacer, per frame
+		s = proseBreaks.Replace(s)
+	}
+	return sanitize(s)
 }
 
 var proseBreaks = strings.NewReplacer("\r\n", "\n", "\r", "\n")

@@ -245,9 +245,9 @@ func compiledMagic(b []byte) bool {
 	return false
 }
 
-// TestSupportDirs are the directories where tests keep what they read or
+// testSupportDirs are the directories where tests keep what they read or
 // call: fixtures, golden files, snapshots, mocks, helper packages.
-var TestSupportDirs = map[string]bool{
+var testSupportDirs = map[string]bool{
 	"testdata": true, "fixtures": true, "__fixtures__": true, "__snapshots__": true, "__mocks__": true,
 	"testutil": true, "testutils": true, "testhelper": true, "testhelpers": true, "test_helpers": true, "test-helpers": true,
 	"test_utils": true, "test-utils": true, "testing": true, "testlib": true, "testsupport": true, "test_support": true, "test-support": true,
@@ -261,17 +261,23 @@ var TestSupportDirs = map[string]bool{
 // program (a test runner built there), or an object beside its source
 // (tests/abs.o from tests/abs.c), not an object alone (test/data/tiny.o).
 func Compiled(root *os.Root, name string) bool {
-	dirs := strings.Split(strings.ToLower(name), "/")
-	byName := true
-	for _, d := range dirs[:len(dirs)-1] {
-		switch {
-		case TestSupportDirs[d]:
-			return false
-		case d == "test" || d == "tests" || d == "spec" || d == "__tests__" || d == "resources":
-			byName = false
-		}
+	support, tests := TestPlace(name)
+	if support {
+		return false
 	}
+	byName := !tests && !slices.Contains(strings.Split(strings.ToLower(path.Dir(name)), "/"), "resources")
 	return isCompiled(root, name, byName || besideItsSource(root, name))
+}
+
+// TestPlace says the slash path name lies in a directory of what tests
+// use (testSupportDirs), or of tests themselves (test/, tests/, spec/,
+// __tests__/).
+func TestPlace(name string) (support, tests bool) {
+	for _, d := range strings.Split(strings.ToLower(path.Dir(name)), "/") {
+		support = support || testSupportDirs[d]
+		tests = tests || d == "test" || d == "tests" || d == "spec" || d == "__tests__"
+	}
+	return support, tests
 }
 
 // besideItsSource says a source the object name is compiled from is in

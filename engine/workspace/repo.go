@@ -538,7 +538,7 @@ func (r *Repo) legacyWorktreeRoot() string {
 
 // WorktreePath is where the worktree of ticketID lives.
 func (r *Repo) WorktreePath(ticketID string) string {
-	if old := filepath.Join(r.legacyWorktreeRoot(), ticketID); r.WorktreeRoot() != r.legacyWorktreeRoot() {
+	if old := filepath.Join(r.legacyWorktreeRoot(), ticketID); !r.WorktreesInsideGit() {
 		if _, err := os.Lstat(old); err == nil {
 			return old
 		}
@@ -2163,7 +2163,7 @@ func (r *Repo) Reconcile(ctx context.Context, known map[string]string) (Report, 
 			rep.Orphans = append(rep.Orphans, p)
 		}
 	}
-	for _, root := range uniq(r.legacyWorktreeRoot(), r.WorktreeRoot()) {
+	for _, root := range r.bothRoots("worktrees") {
 		entries, err := os.ReadDir(root)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return rep, err
@@ -2175,7 +2175,7 @@ func (r *Repo) Reconcile(ctx context.Context, known map[string]string) (Report, 
 		}
 	}
 	// base views are made again when needed: the last run's go
-	for _, views := range uniq(filepath.Join(r.legacyRoot(), "views"), r.viewRoot()) {
+	for _, views := range r.bothRoots("views") {
 		if !dirExists(views) {
 			continue
 		}

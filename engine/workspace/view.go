@@ -118,7 +118,7 @@ func (r *Repo) DropViews(ctx context.Context) error {
 	}
 	r.viewsMu.Unlock()
 	// and the checkout merge results were checked in (verifyAt)
-	for _, verify := range uniq(filepath.Join(r.legacyRoot(), "verify"), filepath.Join(r.WorkRoot(), "verify")) {
+	for _, verify := range r.bothRoots("verify") {
 		if dirExists(verify) {
 			r.wtMu.Lock()
 			os.RemoveAll(verify)

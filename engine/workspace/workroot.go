@@ -32,15 +32,20 @@ const (
 // home directory to make them in (they are then made inside .git, as
 // before).
 func DataDir() string {
-	home := os.Getenv("XDG_DATA_HOME")
-	if !filepath.IsAbs(home) {
-		h, err := os.UserHomeDir()
-		if err != nil || !filepath.IsAbs(h) {
-			return ""
-		}
-		home = filepath.Join(h, ".local", "share")
+	if x := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(resolved(filepath.Clean(x)), "agent-tui")
 	}
-	return filepath.Join(resolved(filepath.Clean(home)), "agent-tui")
+	return homeDataDir()
+}
+
+// homeDataDir is DataDir without XDG_DATA_HOME: where another run may
+// have made work roots.
+func homeDataDir() string {
+	h, err := os.UserHomeDir()
+	if err != nil || !filepath.IsAbs(h) {
+		return ""
+	}
+	return filepath.Join(resolved(filepath.Join(h, ".local", "share")), "agent-tui")
 }
 
 // resolved is p with the links on its way resolved, as far as it exists:
@@ -185,7 +190,7 @@ func (r *Repo) claimWorkRoot() error {
 	r.claimMu.Lock()
 	defer r.claimMu.Unlock()
 	root := r.WorkRoot()
-	if r.claimed || root == r.legacyRoot() {
+	if r.claimed || r.WorktreesInsideGit() {
 		return nil
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
@@ -221,10 +226,10 @@ func (r *Repo) claimWorkRoot() error {
 // worktree's own node_modules (an npm install in it) comes first; "" when
 // there is no link.
 func (r *Repo) DependencyLink() string {
-	link := filepath.Join(r.WorkRoot(), "node_modules")
-	if r.WorkRoot() == r.legacyRoot() {
+	if r.WorktreesInsideGit() {
 		return ""
 	}
+	link := filepath.Join(r.WorkRoot(), "node_modules")
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		return ""
 	}
@@ -236,7 +241,7 @@ func (r *Repo) DependencyLink() string {
 // removes it when there is none; once a process (a node_modules
 // installed later is linked at the next start).
 func (r *Repo) linkDependencies() {
-	if r.WorkRoot() == r.legacyRoot() {
+	if r.WorktreesInsideGit() {
 		return
 	}
 	link := filepath.Join(r.WorkRoot(), "node_modules")
@@ -336,20 +341,10 @@ func (r *Repo) WorkDirs() []string {
 		}
 	}
 	root := r.WorkRoot()
-	if root != r.legacyRoot() && !slices.ContainsFunc(dirs, func(d string) bool { return strings.HasPrefix(root, d+string(filepath.Separator)) }) {
+	if !r.WorktreesInsideGit() && !slices.ContainsFunc(dirs, func(d string) bool { return pathWithin(root, d) }) {
 		dirs = append(dirs, root)
 	}
 	return dirs
-}
-
-// homeDataDir is DataDir without XDG_DATA_HOME: where another run may
-// have made work roots.
-func homeDataDir() string {
-	h, err := os.UserHomeDir()
-	if err != nil || !filepath.IsAbs(h) {
-		return ""
-	}
-	return filepath.Join(h, ".local", "share", "agent-tui")
 }
 
 // inWorkRoot is inTicketWorktree for a work root outside .git: dir lies
@@ -378,8 +373,7 @@ func inWorkRoot(parts []string, i int) (gitDir, ticket string, ok bool) {
 	return gd, ticket, true
 }
 
-// uniq is paths without repeats, in order (a work root inside .git
-// names its directories twice).
+// uniq is paths without repeats, in order.
 func uniq(paths ...string) []string {
 	var out []string
 	for _, p := range paths {
@@ -388,4 +382,10 @@ func uniq(paths ...string) []string {
 		}
 	}
 	return out
+}
+
+// bothRoots are the directories sub of the work root and, where worktrees
+// were made before, of .git/agent-tui (once when they are one).
+func (r *Repo) bothRoots(sub string) []string {
+	return uniq(filepath.Join(r.legacyRoot(), sub), filepath.Join(r.WorkRoot(), sub))
 }
