@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -178,5 +180,89 @@ func BenchmarkFiftyHotfixes(b *testing.B) {
 			b.ReportMetric(after, "s-cpu-after-last-answer-but-one")
 			b.ReportMetric(tail/critical.Seconds(), "x-floor-of-the-last-steps")
 		}
+	}
+}
+
+// The git commands one hotfix cannot do without, with nothing else: its
+// worktree, the tests' commit, the code's commit, the review's diff and
+// the merge's tree and commit, for 50 tickets spread over every core. No
+// engine, model, test run or shell: what real git alone costs on this
+// machine, the floor under BenchmarkFiftyHotfixes (whose target is 1.25×
+// the 8 calls × 200 ms of one ticket's critical path).
+func BenchmarkGitFloor(b *testing.B) {
+	const tickets, critical = 50, 8 * 200 * time.Millisecond
+	env := append(os.Environ(), "GIT_AUTHOR_NAME=bench", "GIT_AUTHOR_EMAIL=bench@example.com",
+		"GIT_COMMITTER_NAME=bench", "GIT_COMMITTER_EMAIL=bench@example.com", "GIT_CONFIG_NOSYSTEM=1")
+	git := func(dir string, args ...string) string {
+		cmd := exec.Command("git", append([]string{"-c", "maintenance.auto=false"}, args...)...)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	write := func(p, s string) {
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		root := b.TempDir()
+		repo := filepath.Join(root, "repo")
+		if err := os.Mkdir(repo, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		git(repo, "init", "-q", "-b", "main")
+		write(filepath.Join(repo, "app.txt"), "app v1\n")
+		git(repo, "add", "-A")
+		git(repo, "commit", "-q", "-m", "init")
+		branch := func(t int) string { return fmt.Sprintf("agent/T-%d", t) }
+		worktree := func(t int) string { return filepath.Join(root, fmt.Sprintf("T-%d", t)) }
+		// every ticket's part on every core at once, one part after the other
+		spread := func(part func(t int)) {
+			next := make(chan int, tickets)
+			for t := 1; t <= tickets; t++ {
+				next <- t
+			}
+			close(next)
+			var wg sync.WaitGroup
+			for range runtime.NumCPU() {
+				wg.Go(func() {
+					for t := range next {
+						part(t)
+					}
+				})
+			}
+			wg.Wait()
+		}
+		var kids0, kids1 syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids0)
+		b.StartTimer()
+		start := time.Now()
+		spread(func(t int) { git(repo, "worktree", "add", "-q", "-b", branch(t), worktree(t), "main") })
+		worktrees := time.Since(start)
+		spread(func(t int) {
+			wt := worktree(t)
+			write(filepath.Join(wt, "app_test.txt"), "test\n")
+			git(wt, "add", "-A")
+			git(wt, "commit", "-q", "-m", "tests")
+			write(filepath.Join(wt, "app.txt"), fmt.Sprintf("app v%d\n", t+1))
+			git(wt, "add", "-A")
+			git(wt, "commit", "-q", "-m", "code")
+			git(wt, "diff", "--merge-base", "main", "HEAD")
+			tree := strings.TrimSpace(git(repo, "merge-tree", "--write-tree", "main", branch(t)))
+			git(repo, "commit-tree", tree, "-p", "main", "-p", branch(t), "-m", "merge")
+		})
+		wall := time.Since(start)
+		b.StopTimer()
+		syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids1)
+		cpu := time.Duration(kids1.Utime.Nano() + kids1.Stime.Nano() - kids0.Utime.Nano() - kids0.Stime.Nano())
+		b.ReportMetric(wall.Seconds(), "s-wall")
+		b.ReportMetric(worktrees.Seconds(), "s-wall-worktrees-alone")
+		b.ReportMetric(cpu.Seconds(), "s-cpu-git")
+		b.ReportMetric(float64(cpu.Milliseconds())/(tickets*9), "ms-cpu-per-git-command")
+		b.ReportMetric(wall.Seconds()/critical.Seconds(), "x-of-critical-path")
 	}
 }
