@@ -727,25 +727,64 @@ func TestFileNamedLikeAPhonyTargetIsCodes(t *testing.T) {
 // target, not .PHONY, made it up to date) is no green run.
 func TestMakeUpToDateIsNoGreenRun(t *testing.T) {
 	needTools(t, "make")
-	project := maps.Clone(shellProject)
-	project["Makefile"] = "test:\n\tsh run_tests.sh\n"
-	h := newHarnessOn(t, project, "", firstCodeOnly(writeCall("n", "test/NOTES.md", "notes\n")))
-	h.cfg.TestCommand = "make test"
-	id := h.add("hotfix", "a directory named test", false)
-	h.runIdle()
-	h.firstFailedThenDone(id, "code", "make took the target test for up to date")
+	for _, c := range []struct {
+		name, made, target string
+		makefiles          map[string]string
+	}{
+		{"a directory named test", "test/NOTES.md", "test", map[string]string{"Makefile": "test:\n\tsh run_tests.sh\n"}},
+		{"a sub-make's through variables", "sub/test/NOTES.md", "sub/test", map[string]string{
+			"Makefile":     "SUB = sub\nT = test\ntest:\n\t$(MAKE) -C $(SUB) $(T)\n.PHONY: test\n",
+			"sub/Makefile": "test:\n\tcd .. && sh run_tests.sh\n",
+		}},
+		{"a prerequisite", "unit/NOTES.md", "unit", map[string]string{"Makefile": ".PHONY: test\ntest: unit\nunit:\n\tsh run_tests.sh\n"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			project := maps.Clone(shellProject)
+			maps.Copy(project, c.makefiles)
+			h := newHarnessOn(t, project, "", firstCodeOnly(writeCall("n", c.made, "notes\n")))
+			h.cfg.TestCommand = "make test"
+			id := h.add("hotfix", c.name, false)
+			h.runIdle()
+			h.firstFailedThenDone(id, "code", "make took the target "+c.target+" for up to date")
+		})
+	}
 	// a sub-make's word, and a target up to date that the attempt did
 	// not make (make build test, build built before)
 	none := func(string) bool { return false }
-	if got := makeRanNothing("make[1]: 'test' is up to date.\n", []string{"test/NOTES.md"}, none); got != "test" {
-		t.Fatalf("sub-make: %q", got)
+	wt := t.TempDir()
+	for name, body := range map[string]string{
+		"Makefile":       "SUB = sub\nT = test\ntest:\n\t$(MAKE) -C $(SUB) $(T)\n.PHONY: test\n",
+		"sub/Makefile":   "# the suite\ntest: unit lint\n.PHONY: test lint\nunit: ; sh run.sh\nlint:\n\ttrue\n",
+		"sub/unit/x.txt": "made by the attempt\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(wt, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(wt, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if got := makeRanNothing("make: Nothing to be done for 'build'.\nall tests passed\n", []string{"src/x.c"}, none); got != "" {
-		t.Fatalf("build up to date: %q", got)
-	}
-	// a committed build/ the fix edits: no namesake the attempt made
-	if got := makeRanNothing("make: 'build' is up to date.\n", []string{"build/config.sh"}, func(p string) bool { return p == "build" }); got != "" {
-		t.Fatalf("an existing directory: %q", got)
+	for _, c := range []struct {
+		name, output string
+		changed      []string
+		committed    func(string) bool
+		want         string
+	}{
+		{"a sub-make's word", "make[1]: 'test' is up to date.\n", []string{"test/NOTES.md"}, none, "test"},
+		{"make build test, build built before", "make: Nothing to be done for 'build'.\nall tests passed\n", []string{"src/x.c"}, none, ""},
+		{"a committed build/ the fix edits", "make: 'build' is up to date.\n", []string{"build/config.sh"}, func(p string) bool { return p == "build" }, ""},
+		{"a sub-make in sub/, through variables", "make -C sub test\nmake[1]: Entering directory '" + wt + "/sub'\nmake[1]: 'test' is up to date.\nmake[1]: Leaving directory '" + wt + "/sub'\n", []string{"sub/test/x"}, none, "sub/test"},
+		{"there, a name at the top is another file", "make[1]: Entering directory '" + wt + "/sub'\nmake[1]: 'test' is up to date.\n", []string{"test/x"}, none, ""},
+		{"a prerequisite's namesake", "make[1]: Entering directory '" + wt + "/sub'\nmake[1]: Nothing to be done for 'test'.\n", []string{"sub/unit/x.txt"}, none, "sub/unit"},
+		{"a .PHONY prerequisite is no file", "make[1]: Entering directory '" + wt + "/sub'\nmake[1]: Nothing to be done for 'test'.\n", []string{"sub/lint/x.txt"}, none, ""},
+		{"after the sub-make left, the top again", "make[1]: Entering directory '" + wt + "/sub'\nmake[1]: Leaving directory '" + wt + "/sub'\nmake: 'unit' is up to date.\n", []string{"sub/unit/x.txt"}, none, ""},
+		{"a make outside the worktree", "make[1]: Entering directory '/elsewhere'\nmake[1]: 'test' is up to date.\n", []string{"test/x"}, none, ""},
+		{"a sub-make that did not say where", "make[2]: 'test' is up to date.\n", []string{"pkg/test/x"}, none, "test"},
+		{"nor where it was committed", "make[2]: 'test' is up to date.\n", []string{"pkg/test/x"}, func(p string) bool { return p == "pkg/test" }, ""},
+	} {
+		if got := makeRanNothing(c.output, wt, c.changed, c.committed); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
 	}
 }
 

@@ -147,21 +147,129 @@ func isMake(prog string) bool { return prog == "make" || prog == "gmake" }
 
 var checkWordsReplacer = strings.NewReplacer(`"`, " ", "'", " ", "$(MAKE)", "make", "${MAKE}", "make")
 
-var makeUpToDate = regexp.MustCompile(`make(?:\[\d+\])?: (?:'([^'\n]+)' is up to date\.|Nothing to be done for '([^'\n]+)'\.)`)
+// what make says of a target it ran nothing for, and of the directory a
+// (sub-)make works in, by its level (make[1]: a sub-make)
+var makeSays = regexp.MustCompile(`make(?:\[(\d+)\])?: (?:'([^'\n]+)' is up to date\.|Nothing to be done for '([^'\n]+)'\.|(Entering|Leaving) directory '([^'\n]+)')`)
 
 // makeRanNothing is a target make (or a sub-make) said was up to date
 // that the attempt made a file or directory of (changed, and not in the
 // last commit: an existing docs/ the fix edits is no new namesake): it
 // stands for the target (one not .PHONY), which so never ran; "" when
-// none.
-func makeRanNothing(output string, changed []string, committed func(string) bool) string {
-	for _, m := range makeUpToDate.FindAllStringSubmatch(output, 20) {
-		target := m[1] + m[2]
-		if slices.ContainsFunc(changed, func(p string) bool { return p == target || strings.HasPrefix(p, target+"/") }) && !committed(target) {
-			return target
+// none. The target is looked for in the directory make said it worked
+// in (-C, a sub-make), and so are the prerequisites its Makefile there
+// gives it (test: unit, a unit/ made). Where a sub-make did not say
+// (--no-print-directory), the target's name is looked for anywhere.
+func makeRanNothing(output, wt string, changed []string, committed func(string) bool) string {
+	made := func(p string) bool {
+		return slices.ContainsFunc(changed, func(c string) bool { return c == p || strings.HasPrefix(c, p+"/") }) && !committed(p)
+	}
+	dirs := map[string]string{} // by level: the worktree-relative directory, "?" when outside it
+	for _, m := range makeSays.FindAllStringSubmatch(output, 200) {
+		level := m[1]
+		if m[4] != "" {
+			if m[4] == "Entering" {
+				dirs[level] = withinWorktree(wt, m[5])
+			} else {
+				delete(dirs, level)
+			}
+			continue
+		}
+		target := m[2] + m[3]
+		dir, known := dirs[level]
+		switch {
+		case dir == "?":
+			continue
+		case !known && level != "":
+			// a sub-make that did not say where: its target by name, anywhere
+			for _, c := range changed {
+				if i := strings.Index("/"+c+"/", "/"+target+"/"); i >= 0 && !committed(c[:i+len(target)]) {
+					return target
+				}
+			}
+			continue
+		}
+		for _, name := range append([]string{target}, makePrerequisites(wt, dir, target)...) {
+			if p := path.Join(dir, name); made(p) {
+				return p
+			}
 		}
 	}
 	return ""
+}
+
+// withinWorktree is the directory abs (as make prints it, links
+// resolved) relative to the worktree wt, "?" when it is outside.
+func withinWorktree(wt, abs string) string {
+	for _, top := range []string{wt, resolvedPath(wt)} {
+		if rel, err := filepath.Rel(top, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel) {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return "?"
+}
+
+func resolvedPath(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return p
+}
+
+// makePrerequisites are the targets target depends on, directly or not,
+// as the Makefile make reads in dir (of the worktree wt) names them
+// literally; not the .PHONY ones, which no file stands for.
+func makePrerequisites(wt, dir, target string) []string {
+	var text []byte
+	for _, name := range []string{"GNUmakefile", "makefile", "Makefile"} {
+		if data, err := wtfile.ReadIn(wt, filepath.FromSlash(path.Join(dir, name)), 1<<20); err == nil {
+			text = data
+			break
+		}
+	}
+	deps := map[string][]string{}
+	phony := map[string]bool{}
+	for _, line := range strings.Split(string(text), "\n") {
+		if strings.HasPrefix(line, "\t") {
+			continue
+		}
+		line, _, _ = strings.Cut(line, "#")
+		line, _, _ = strings.Cut(line, ";")
+		targets, prereqs, ok := strings.Cut(line, ":")
+		if !ok || strings.HasPrefix(prereqs, "=") || strings.ContainsAny(targets, "=$%") {
+			continue // an assignment (:=), a variable's or a pattern's rule
+		}
+		prereqs = strings.TrimPrefix(prereqs, ":")
+		prereqs, _, _ = strings.Cut(prereqs, "|")
+		for _, t := range strings.Fields(targets) {
+			if t == ".PHONY" {
+				for _, p := range strings.Fields(prereqs) {
+					phony[p] = true
+				}
+				continue
+			}
+			for _, p := range strings.Fields(prereqs) {
+				if !strings.ContainsAny(p, "$%*?") {
+					deps[t] = append(deps[t], p)
+				}
+			}
+		}
+	}
+	var out []string
+	seen := map[string]bool{target: true}
+	next := deps[target]
+	for len(next) > 0 && len(seen) < 200 {
+		p := next[0]
+		next = next[1:]
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		if !phony[p] {
+			out = append(out, p)
+		}
+		next = append(next, deps[p]...)
+	}
+	return out
 }
 
 // notFoundRunner is the program, by plain name, that a command runs
@@ -465,7 +573,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if why := e.missingProgram(t, c, key); why != "" {
 			return &humanStop{why}
 		}
-		if target := makeRanNothing(c.Output, changed, func(p string) bool { return e.repo.InLastCommit(ctx, t.Worktree, p) }); c.Pass && target != "" {
+		if target := makeRanNothing(c.Output, t.Worktree, changed, func(p string) bool { return e.repo.InLastCommit(ctx, t.Worktree, p) }); c.Pass && target != "" {
 			return fail("check", fmt.Sprintf("`%s` passed without running what it should: make took the target %s for up to date, as this attempt made a file or directory of that name; remove it", cmd, target))
 		}
 		if !c.Pass {
