@@ -173,7 +173,7 @@ func (r *Repo) hooksConfig() []string {
 // or sh tools/clean.sh), made absolute against the checkout: git runs
 // them through the shell in the directory it works in, which for a ticket
 // is its worktree, whose files the model writes (and its .gitattributes
-// choose the driver).
+// choose the driver). A filter without placeholders runs in the checkout.
 func (r *Repo) pinnedDrivers() []string {
 	out, err := git(context.Background(), r.Dir, nil, "config", "-z", "--get-regexp", `^(filter\..+\.(clean|smudge|process)|merge\..+\.driver)$`)
 	if err != nil {
@@ -194,9 +194,18 @@ func (r *Repo) pinnedDrivers() []string {
 				r.driverFiles = append(r.driverFiles, rel)
 			}
 		}
-		if pinned {
-			args = append(args, "-c", key+"="+strings.Join(words, " "))
+		if !pinned {
+			continue
 		}
+		cmd := strings.Join(words, " ")
+		if !strings.HasPrefix(key, "merge.") && !strings.Contains(value, "%") {
+			// and from the checkout, so that the script's own relative
+			// calls (sh tools/impl.sh) run the checkout's files too; not
+			// where git names files relative to where it works (%f, a
+			// merge driver's %A), and a filter's content is its stdin
+			cmd = "cd " + shellQuote(r.Dir) + " && " + cmd
+		}
+		args = append(args, "-c", key+"="+cmd)
 	}
 	return args
 }

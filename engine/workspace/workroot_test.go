@@ -193,6 +193,10 @@ func TestRelativeDriversRunFromTheCheckout(t *testing.T) {
 	run(t, r.Dir, "config", "filter.env.clean", "env sh tidy.sh")
 	run(t, r.Dir, "config", "filter.sed.clean", "sed -f tidy.sed")
 	run(t, r.Dir, "config", "merge.keep.driver", "tools/keep.sh %O %A %B")
+	// a pinned script's own relative call runs the checkout's file too
+	run(t, r.Dir, "config", "filter.deep.clean", "sh deep.sh")
+	write(t, filepath.Join(r.Dir, "deep.sh"), "sh tools/impl.sh\n")
+	write(t, filepath.Join(r.Dir, "tools", "impl.sh"), "tr a-z A-Z\n")
 	ran := filepath.Join(t.TempDir(), "ran")
 	// the checkout's own filter: what the user set up
 	write(t, filepath.Join(r.Dir, "tools", "tidy.sh"), "cat\n")
@@ -213,7 +217,9 @@ func TestRelativeDriversRunFromTheCheckout(t *testing.T) {
 	}
 	write(t, filepath.Join(wt, "tidy.sh"), "echo model >> "+ran+"\ncat\n")
 	write(t, filepath.Join(wt, "tidy.sed"), "1e echo model >> "+ran+"\n")
-	write(t, filepath.Join(wt, ".gitattributes"), "*.txt filter=tidy merge=keep\n*.md filter=bare\n*.env filter=env\n*.sed.txt filter=sed\n")
+	write(t, filepath.Join(wt, "tools", "impl.sh"), "echo model >> "+ran+"\ncat\n")
+	write(t, filepath.Join(wt, "deep.txt"), "hello\n")
+	write(t, filepath.Join(wt, ".gitattributes"), "*.txt filter=tidy merge=keep\n*.md filter=bare\n*.env filter=env\n*.sed.txt filter=sed\ndeep.txt filter=deep\n")
 	write(t, filepath.Join(wt, "notes.md"), "hello\n")
 	write(t, filepath.Join(wt, "a.env"), "hello\n")
 	write(t, filepath.Join(wt, "b.sed.txt"), "hello\n")
@@ -222,13 +228,16 @@ func TestRelativeDriversRunFromTheCheckout(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(ran); err == nil {
-		t.Fatal("the worktree's tools/tidy.sh ran as the filter")
+		t.Fatal("a file of the worktree ran as a filter, or from one")
 	}
 	if got := run(t, wt, "show", "HEAD:notes.txt"); strings.TrimSpace(got) != "hello" {
 		t.Fatalf("committed %q", got)
 	}
+	if got := run(t, wt, "show", "HEAD:deep.txt"); strings.TrimSpace(got) != "HELLO" {
+		t.Fatalf("the checkout's deep filter did not run: committed %q", got)
+	}
 	// what they run is no ticket's to change
-	if got, want := again.DriverFiles(), []string{"tools/keep.sh", "tools/tidy.sh", "tidy.sh", "tidy.sh", "tidy.sed"}; !sameItems(got, want) {
+	if got, want := again.DriverFiles(), []string{"tools/keep.sh", "tools/tidy.sh", "tidy.sh", "tidy.sh", "tidy.sed", "deep.sh"}; !sameItems(got, want) {
 		t.Fatalf("DriverFiles = %v, want %v", got, want)
 	}
 }
