@@ -272,6 +272,27 @@ func makePrerequisites(wt, dir, target string) []string {
 	return out
 }
 
+var makeAssignment = regexp.MustCompile(`(?m)^(?:override +|export +)?([A-Za-z_][A-Za-z0-9_]*) *(?:=|:=|::=|\?=) *([^$\n#]*?) *(?:#.*)?$`)
+
+// expandMakeVars puts into recipes the values the Makefile text gives
+// its variables plainly (SUB = tests: $(MAKE) -C $(SUB) runs tests/'s
+// Makefile); a value made of others, or one the command line could
+// override, is the one written.
+func expandMakeVars(text, recipes string) string {
+	if !strings.Contains(recipes, "$") {
+		return recipes
+	}
+	var pairs []string
+	found := makeAssignment.FindAllStringSubmatch(text, 200)
+	slices.Reverse(found) // the last one given is the one make takes
+	for _, m := range found {
+		if m[1] != "MAKE" && m[1] != "SHELL" {
+			pairs = append(pairs, "$("+m[1]+")", m[2], "${"+m[1]+"}", m[2])
+		}
+	}
+	return strings.NewReplacer(pairs...).Replace(recipes)
+}
+
 // notFoundRunner is the program, by plain name, that a command runs
 // directly (itself, from a Makefile recipe, from a package.json script)
 // and that the output says was not found: "sh: 1: jest: not found",
@@ -882,7 +903,7 @@ func (e *Engine) walkChecks(t *store.Ticket, paths []string, cmds ...string) *ch
 					}
 				}
 			}
-			scan(strings.Join(recipes, "\n"), depth+1, dir, direct)
+			scan(expandMakeVars(text, strings.Join(recipes, "\n")), depth+1, dir, direct)
 		case kind == shell || strings.HasSuffix(w, ".sh") || strings.HasSuffix(w, ".bash") || strings.HasPrefix(text, "#!") && strings.Contains(strings.SplitN(text, "\n", 2)[0], "sh"):
 			scan(text, depth+1, dir, false)
 		}

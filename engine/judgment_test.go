@@ -752,7 +752,9 @@ func TestCheckScriptsFollowsWhatRuns(t *testing.T) {
 		"tools/deeper.sh":    "#!/bin/sh\n./tools/deepest.sh\n",
 		"tools/deepest.sh":   "true\n",
 		"only_mentioned.txt": "x\n",
-		"Makefile":           "test:\n\t@sh run_tests.sh\n",
+		"Makefile":           "SUB = old\nSUB = suite # the last one\nRUN := sh\ntest:\n\t@$(RUN) run_tests.sh\n\t$(MAKE) -C ${SUB} all\n",
+		"suite/Makefile":     "all:\n\tsh check.sh\n",
+		"suite/check.sh":     "true\n",
 		"run_tests.sh":       "true\n",
 		"src/app.py":         "print(1)\n",
 		"tests/conftest.py":  "",
@@ -767,7 +769,7 @@ func TestCheckScriptsFollowsWhatRuns(t *testing.T) {
 	e := &Engine{cfg: &config.Config{TestCommand: "make test", CICommand: `bash -c "./ci.sh --fast"`}}
 	tk := &store.Ticket{Worktree: wt}
 	got := e.checkScripts(tk, []string{"src/app.py", "tests/conftest.py", "jest.config.ts"})
-	for _, want := range []string{"ci.sh", "tools/env.sh", "tools/lint.sh", "tools/deep.sh", "tools/deeper.sh", "Makefile", "run_tests.sh", "tests/conftest.py", "jest.config.ts"} {
+	for _, want := range []string{"ci.sh", "tools/env.sh", "tools/lint.sh", "tools/deep.sh", "tools/deeper.sh", "Makefile", "run_tests.sh", "suite/Makefile", "suite/check.sh", "tests/conftest.py", "jest.config.ts"} {
 		if !got[want] {
 			t.Errorf("%s not guarded (%v)", want, got)
 		}
