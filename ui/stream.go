@@ -47,7 +47,7 @@ func (s *streamBuf) Append(text string) {
 	}
 	text = clean(text, true)
 	for text != "" {
-		i := strings.IndexAny(text, "\n\r\t")
+		i := strings.IndexAny(text, "\n\r\t\b")
 		if i < 0 {
 			s.part.WriteString(text)
 			return
@@ -62,6 +62,8 @@ func (s *streamBuf) Append(text string) {
 			pad := tabStop - s.partCol%tabStop
 			s.part.WriteString("        "[:pad])
 			s.partCol, s.partAt = s.partCol+pad, s.part.Len()
+		case '\b':
+			s.backspace()
 		case '\r':
 			// what follows is written over the line, as in a terminal
 			if i+1 < len(text) && text[i+1] != '\n' && text[i+1] != '\r' {
@@ -70,6 +72,22 @@ func (s *streamBuf) Append(text string) {
 		}
 		text = text[i+1:]
 	}
+}
+
+// backspace takes back the last character of the line being written,
+// as sanitize does.
+func (s *streamBuf) backspace() {
+	cur := s.part.String()
+	if cur == "" {
+		return
+	}
+	_, size := utf8.DecodeLastRuneInString(cur)
+	if len(cur) == s.partAt {
+		s.partCol -= ansi.StringWidth(cur[len(cur)-size:])
+		s.partAt -= size
+	}
+	s.part = strings.Builder{}
+	s.part.WriteString(cur[:len(cur)-size])
 }
 
 // newPart starts a line: a fresh builder, as a string taken from the old
@@ -482,8 +500,19 @@ func clean(s string, raw bool) string {
 			b = append(b, s[from:i]...)
 			n := 1
 			switch {
-			case raw && (c == '\t' || c == '\r'):
+			case raw && (c == '\t' || c == '\r' || c == '\b'):
 				b = append(b, c)
+			case c == '\b':
+				// back over the line's last character, which what follows
+				// writes over (a spinner's frames; overstrike: _\ba)
+				if len(b) > line {
+					_, size := utf8.DecodeLastRune(b)
+					if len(b) == at { // into what a tab stop was counted from
+						col -= ansi.StringWidth(string(b[len(b)-size:]))
+						at -= size
+					}
+					b = b[:len(b)-size]
+				}
 			case c == '\t':
 				col += ansi.StringWidth(string(b[at:]))
 				pad := tabStop - col%tabStop

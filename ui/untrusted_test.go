@@ -171,6 +171,34 @@ func TestCarriageReturnsAsATerminal(t *testing.T) {
 	}
 }
 
+// A backspace takes back the character before it, as a terminal shows it
+// once the next one is written over it: a spinner's frames, overstrike.
+func TestBackspacesAsATerminal(t *testing.T) {
+	for in, want := range map[string]string{
+		"working |\b/\b-\b\\\bdone": "working done",
+		"_\bA _\bB":                 "A B",
+		"\bstart":                   "start",
+		"line\n\bnext":              "line\nnext",
+		"é\be":                      "e",
+		"a\tb\b\b\bX\tY":            "a     X Y",
+	} {
+		if got := sanitize(in); got != want {
+			t.Errorf("sanitize(%q) = %q, want %q", in, got, want)
+		}
+		s := newStreamBuf("")
+		for _, r := range in {
+			s.Append(string(r))
+		}
+		var lines []string
+		for i := range s.Len() {
+			lines = append(lines, s.line(i))
+		}
+		if got := strings.Join(lines, "\n"); got != want {
+			t.Errorf("streamed %q = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // A tab goes to the next tab stop in the stream too, across deltas.
 func TestStreamTabStops(t *testing.T) {
 	s := newStreamBuf("")
