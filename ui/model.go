@@ -52,7 +52,10 @@ type Model struct {
 	st      *styles
 
 	width, height int
-	focus, tab    int
+	// resizes counts the terminal's sizes, so that only the last one's
+	// settleMsg redraws
+	resizes    int
+	focus, tab int
 	// noStyles: the terminal shows no colours nor bold (TERM=dumb), so
 	// the open tab needs a mark of characters
 	noStyles bool
@@ -176,8 +179,18 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
+	case resizeSettledMsg:
+		if int(msg) != m.resizes {
+			return nil
+		}
+		// a frame written while the terminal changed size again shows
+		// cut or wrapped, and the renderer, drawing changes only, would
+		// keep it so: once the size holds, every cell is drawn again
+		return tea.ClearScreen
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
+		m.resizes++
+		n := m.resizes
 		// an input's text is scrolled to its dialog's width
 		for i, d := range m.dialogs {
 			m.dialogs[i] = m.sized(d)
@@ -188,7 +201,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 				d.fit(l.contentW, l.contentH)
 			}
 		}
-		return nil
+		return after(resizeSettle, func(time.Time) tea.Msg { return resizeSettledMsg(n) })
 	case tea.ColorProfileMsg:
 		m.noStyles = msg.Profile == colorprofile.NoTTY
 		return nil

@@ -120,6 +120,14 @@ func loadConfinement(b Backend) tea.Cmd {
 	return func() tea.Msg { return confinementMsg(b.Confinement()) }
 }
 
+// resizeSettledMsg comes resizeSettle after the terminal's size number n
+// (Model.resizes).
+type resizeSettledMsg int
+
+// resizeSettle is how long a size must hold before the screen is drawn
+// whole again: a window dragged sends sizes faster than that.
+const resizeSettle = 250 * time.Millisecond
+
 // after is tea.Tick; tests replace it so timers do not hold them up.
 var after = tea.Tick
 

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
 
 	"agent-tui/engine"
 	"agent-tui/store"
@@ -254,5 +257,37 @@ func TestCarriageReturnInWordsKeepsWhatCameBefore(t *testing.T) {
 	// a command's output is a terminal's: a progress bar keeps its last state
 	if got := sanitize("10%\r100%\n"); got != "100%\n" {
 		t.Fatalf("sanitize(progress) = %q", got)
+	}
+}
+
+// Once the terminal's size holds, the screen is drawn whole again: a
+// frame written while a window was dragged shows cut or wrapped, and
+// drawing changes only would keep it so. Sizes that follow each other
+// faster than that draw it once, after the last.
+func TestScreenRedrawnOnceTheSizeHolds(t *testing.T) {
+	m := newTestModel(t, fixture(), 100, 30)
+	stub := after
+	defer func() { after = stub }()
+	var settled []tea.Msg
+	after = func(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd {
+		if msg, ok := fn(time.Time{}).(resizeSettledMsg); ok && d == resizeSettle {
+			settled = append(settled, msg)
+		}
+		return nil
+	}
+	for _, size := range []tea.WindowSizeMsg{{Width: 60, Height: 20}, {Width: 200, Height: 60}} {
+		m, _ = update(m, size)
+	}
+	if len(settled) != 2 {
+		t.Fatalf("settle timers: %v", settled)
+	}
+	clear := fmt.Sprintf("%T", tea.ClearScreen())
+	for i, msg := range settled {
+		var cmd tea.Cmd
+		m, cmd = update(m, msg)
+		last := i == len(settled)-1
+		if got := cmd != nil && fmt.Sprintf("%T", cmd()) == clear; got != last {
+			t.Errorf("settled size %d of %d: screen cleared %v", i+1, len(settled), got)
+		}
 	}
 }
