@@ -416,6 +416,12 @@ func (tx *Tx) SetMeta(key, value string) error {
 // CreateTicket allocates the next id, fills timestamps and stores t.
 func (tx *Tx) CreateTicket(t *Ticket) error {
 	b := tx.tx.Bucket(bucketTickets)
+	// every ticket's page is read first (not decoded): past a damaged
+	// one, the new ticket could never be listed, and the write could
+	// spread the damage; bbolt's panic there is the store's error
+	if err := b.ForEach(func(k, v []byte) error { return nil }); err != nil {
+		return err
+	}
 	n, err := b.NextSequence()
 	if err != nil {
 		return err

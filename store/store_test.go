@@ -982,3 +982,41 @@ func TestOpenAFifoOrDeviceSaysSo(t *testing.T) {
 		}
 	}
 }
+
+// No ticket is added to a database whose tickets cannot all be read: the
+// new one could never be listed, and the write could spread the damage
+// (tester: add said T-2 and exited 0 where list, show and stats failed).
+func TestNoTicketAddedWhereTheTicketsCannotBeRead(t *testing.T) {
+	good := filledDatabase(t)
+	const page = 4096
+	listFails := 0
+	for p := 2; p*page < len(good); p++ {
+		data := append([]byte(nil), good...)
+		copy(data[p*page:(p+1)*page], bytes.Repeat([]byte{0xff}, page))
+		try := func(op func(s *Store) error) error {
+			path := filepath.Join(t.TempDir(), "bad.db")
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(path, time.Second)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			return op(s)
+		}
+		listErr := try(func(s *Store) error { _, err := s.Tickets(); return err })
+		addErr := try(func(s *Store) error {
+			return s.CreateTicket(&Ticket{Kind: "feature", Title: "new", Status: StatusQueued})
+		})
+		if errors.Is(listErr, ErrDamaged) {
+			listFails++
+			if !errors.Is(addErr, ErrDamaged) {
+				t.Errorf("page %d: the tickets cannot be read (%v), yet a ticket was added: %v", p, listErr, addErr)
+			}
+		}
+	}
+	if listFails == 0 {
+		t.Fatal("no damaged page was among the tickets'")
+	}
+}

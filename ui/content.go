@@ -260,7 +260,11 @@ func historyLines(st *styles, t *store.Ticket, td *ticketData, simulated bool, w
 		}
 		out = append(out, st.bold.Render(ansi.Truncate(oneLine(fmt.Sprintf("%s · attempt %d · %s", a.Phase, a.N, model)), w, "…")))
 		if !command && !none && a.Provider != "human" { // a human's text costs no tokens
-			add("  ", fmt.Sprintf("%s · %s · context %s", tokenCounts(a), money(a.CostUSD), tokens(a.ContextTokens)), dimS)
+			line := fmt.Sprintf("%s · context %s", money(a.CostUSD), tokens(a.ContextTokens))
+			if counts := tokenCounts(a); counts != "" {
+				line = counts + " · " + line
+			}
+			add("  ", line, dimS)
 		}
 		left := "fallback from" // to the model that served it
 		if a.Model == "" {
@@ -419,8 +423,13 @@ func clipObjection(o string) string {
 
 // tokenCounts is an attempt's "in / out" tokens, marked when no usage came
 // back (a cut-off call, a provider without it) and they were guessed from
-// the text, as show says.
+// the text, as show says; "" while its first call is under way (counts
+// come with a call's end: "0 in / 0 out" beside its cost so far would
+// contradict it).
 func tokenCounts(a *store.Attempt) string {
+	if !a.Done() && a.TokensIn == 0 && a.TokensOut == 0 {
+		return ""
+	}
 	counts := tokens(a.TokensIn) + " in / " + tokens(a.TokensOut) + " out"
 	if a.TokensEstimated {
 		counts = "~" + counts + " (estimated)"

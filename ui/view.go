@@ -819,7 +819,9 @@ func (m *Model) streamHeader(a *store.Attempt, seq, streamed int, live bool) str
 		// attempt has streamed so far, about four bytes a token
 		parts = append(parts, "~"+tokens(streamed/4)+" streamed")
 	}
-	parts = append(parts, tokenCounts(a))
+	if counts := tokenCounts(a); counts != "" {
+		parts = append(parts, counts)
+	}
 	if extra > 0 {
 		return strings.Join(parts, " · ")
 	}
