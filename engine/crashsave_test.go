@@ -110,7 +110,10 @@ func TestCrashDuringALongToolKeepsTheAnswer(t *testing.T) {
 	h := newHarness(t, "", func(r *oaitest.Request, phase string) oaitest.Reply {
 		if phase == "code" && toolTurns(r) == 1 && !slept.Swap(true) {
 			return oaitest.Reply{
-				ToolCalls:    []oaitest.ToolCall{{ID: "c9", Name: "run_command", Args: `{"command": "touch .running && sleep 30"}`}},
+				ToolCalls: []oaitest.ToolCall{
+					{ID: "c8", Name: "write_file", Args: `{"path": "notes.txt", "content": "partial"}`},
+					{ID: "c9", Name: "run_command", Args: `{"command": "touch .running && sleep 30"}`},
+				},
 				PromptTokens: 50000, CompletionTokens: 7000,
 			}
 		}
@@ -125,8 +128,12 @@ func TestCrashDuringALongToolKeepsTheAnswer(t *testing.T) {
 	if a == nil || a.TokensIn < 50000 || a.TokensOut < 7000 || a.CostUSD < 0.05+0.021 {
 		t.Fatalf("the second call's tokens and cost were not saved before its tool ran: %+v", a)
 	}
-	if n := len(a.ToolCalls); n != 2 || a.ToolCalls[1].Name != "run_command" || a.ToolCalls[1].Result != toolRunning {
+	if n := len(a.ToolCalls); n != 3 || a.ToolCalls[2].Name != "run_command" || a.ToolCalls[2].Result != toolRunning {
 		t.Fatalf("the running call was not saved: %+v", a.ToolCalls)
+	}
+	// and the write before it in the same answer, with its result
+	if w := a.ToolCalls[1]; w.Name != "write_file" || !strings.HasPrefix(w.Result, "ok: wrote") {
+		t.Fatalf("the write that ended before the command was saved as %+v", w)
 	}
 	h.crashAt(snap, stop, done)
 	h.runIdle()
@@ -137,7 +144,7 @@ func TestCrashDuringALongToolKeepsTheAnswer(t *testing.T) {
 	if len(as) != 2 || !as[0].Interrupted || as[0].TokensIn < 50000 || as[1].Interrupted {
 		t.Fatalf("code attempts %+v", as)
 	}
-	if tc := as[0].ToolCalls[1]; tc.Result != toolCutOff || !strings.Contains(as[0].Stream, "→ run_command") {
+	if tc := as[0].ToolCalls[2]; tc.Result != toolCutOff || !strings.Contains(as[0].Stream, "→ run_command") {
 		t.Fatalf("the cut-off call: %+v, stream %q", tc, as[0].Stream)
 	}
 	h.costCountedOnce(id)

@@ -286,11 +286,12 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 		s.msgs = append(s.msgs, openai.ChatCompletionMessage{
 			Role: openai.ChatMessageRoleAssistant, Content: resp.Content, ToolCalls: wellFormed(resp.ToolCalls),
 		})
-		// the answer is saved before a command runs: a crash during a long
-		// one (a build, a sleep) loses neither what the answer cost nor
-		// which call was running. Files are read and written in
-		// milliseconds, and saved with their results (one commit, not two
-		// per round: the engine's own cost on every turn)
+		// the answer is saved before each command runs, with the results
+		// of the calls before it: a crash during a long one (a build, a
+		// sleep) loses neither what the answer cost, nor which call was
+		// running, nor what a file written before it said. Files are read
+		// and written in milliseconds, and saved with their results (one
+		// commit, not two per round: the engine's own cost on every turn)
 		first := len(s.a.ToolCalls)
 		for _, tc := range resp.ToolCalls {
 			s.a.ToolCalls = append(s.a.ToolCalls, store.ToolCall{
@@ -298,12 +299,12 @@ func (s *session) run(ctx context.Context, ps *store.PhaseState, in *phaseInput)
 				Result: toolRunning, IsErr: true,
 			})
 		}
-		if slices.ContainsFunc(resp.ToolCalls, func(tc openai.ToolCall) bool { return tc.Function.Name == "run_command" }) {
-			s.checkpoint()
-		}
 		for i, tc := range resp.ToolCalls {
 			var result string
 			var isErr bool
+			if tc.Function.Name == "run_command" {
+				s.checkpoint()
+			}
 			s.emit("\n" + callLine(tc.Function.Name, tc.Function.Arguments))
 			if s.box == nil {
 				result, isErr = "error: this phase has no tools", true
