@@ -366,6 +366,12 @@ func (r *Router) Complete(ctx context.Context, req Request) (*Response, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if why := r.KeyRefused(c.provider.Name); why != "" {
+			// refused since the chain was made: by a model before this
+			// one on the same provider, or another ticket's call
+			tried = append(tried, Fallback{c.model.Name, c.provider.Name, "provider " + c.provider.Name + ": " + why})
+			continue
+		}
 		if r.cooling(c.provider.Name) && r.anyAvailable(chain[i+1:]) {
 			tried = append(tried, Fallback{c.model.Name, c.provider.Name, "provider cooling down"})
 			continue

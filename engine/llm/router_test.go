@@ -699,6 +699,27 @@ func TestKeyNeverInErrors(t *testing.T) {
 	}
 }
 
+// A 401 stops the chain's other models on the same provider too: the key
+// is the provider's, not the model's (tester: medium refused, then large
+// asked on the same provider within the same call).
+func TestKeyRefusedSkipsTheProvidersOtherModels(t *testing.T) {
+	s := serve(t, reply(oaitest.Reply{Status: 401, Error: "bad key"}))
+	other := serve(t, reply(oaitest.Reply{Text: "ok"}))
+	cfg := testConfig(model{name: "medium", url: s.URL, keyEnv: "K"}, model{name: "spare", url: other.URL})
+	cfg.Models = append(cfg.Models, config.Model{Name: "large", ID: "large-id", Provider: "p-medium"})
+	r := NewRouter(cfg, Options{Getenv: envOf("K", "sk-x")})
+	resp, err := r.Complete(context.Background(), Request{Models: []string{"medium", "large", "spare"}, Messages: hello})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Requests()); n != 1 {
+		t.Errorf("the provider that refused its key was called %d times", n)
+	}
+	if len(resp.Fallbacks) != 2 || resp.Fallbacks[1].Model != "large" || !strings.Contains(resp.Fallbacks[1].Reason, "it refused the key in K") {
+		t.Errorf("fallbacks %+v", resp.Fallbacks)
+	}
+}
+
 // A provider that names no key variable (a local server) is called without
 // an Authorization header.
 func TestNoKeySendsNoAuthorization(t *testing.T) {
