@@ -909,7 +909,12 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 		}
 		replaced += fmt.Sprintf(" (and on its children %s)", someIDs(ids))
 	}
-	if _, err := fmt.Fprintf(stdout, "%s: %s recorded%s; the engine carries it out on its next run\n", t.ID, cmd, replaced); err != nil {
+	next := "the engine carries it out on its next run"
+	if en.cfg.Simulated() {
+		// run refuses this repository: its model ended with the demo
+		next = "no run carries it out here, as this is a finished demo's repository (`agent-tui --demo` starts a new one)"
+	}
+	if _, err := fmt.Fprintf(stdout, "%s: %s recorded%s; %s\n", t.ID, cmd, replaced, next); err != nil {
 		return fmt.Errorf("%s: %s recorded, but this could not be written to stdout: %v", t.ID, cmd, err)
 	}
 	return nil
@@ -1048,18 +1053,22 @@ func cmdRetry(g globals, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	failed := 0
-	var last error
 	for _, id := range pos {
 		if err := decide(g, "retry", id, store.Decision{Kind: store.DecisionRetry, Guidance: *guidance, Model: *model}, stdout); err != nil {
 			if len(pos) == 1 {
 				return err
 			}
-			fmt.Fprintf(stderr, "agent-tui: %s: %v\n", id, err)
-			failed, last = failed+1, err
+			if msg := err.Error(); slices.ContainsFunc(strings.Fields(msg), func(w string) bool { return strings.Trim(w, ":,.()") == id }) {
+				fmt.Fprintf(stderr, "agent-tui: %s\n", errorLine(msg)) // it names the ticket already
+			} else {
+				fmt.Fprintf(stderr, "agent-tui: %s: %s\n", id, errorLine(msg))
+			}
+			failed = failed + 1
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d tickets not retried (the last: %w)", failed, len(pos), last)
+		// each was said above
+		return fmt.Errorf("%d of %d tickets not retried", failed, len(pos))
 	}
 	return nil
 }

@@ -2266,7 +2266,8 @@ func TestCLIRetrySeveral(t *testing.T) {
 	e.mustRun("add", "--kind", "hotfix", "two")
 	e.run("run", "--until-idle")
 	out, errOut, code := e.run("retry", "T-1", "T-2", "T-9", "--guidance", "try harder")
-	if code == 0 || !strings.Contains(errOut, "agent-tui: T-9: ") || !strings.Contains(errOut, "1 of 3 tickets not retried") {
+	// (each line names its ticket once: "T-9: unknown ticket T-9" did twice)
+	if code == 0 || !strings.Contains(errOut, "agent-tui: unknown ticket T-9\n") || !strings.Contains(errOut, "1 of 3 tickets not retried\n") || strings.Count(errOut, "\n") != 2 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	for _, id := range []string{"T-1", "T-2"} {
@@ -2453,5 +2454,30 @@ func TestPrintableDropsWholeSequences(t *testing.T) {
 	got := printable("a\x1b]0;PWNED-TITLE\x07b \x1b[31mRED\x1b[0m c\x9b2Jd")
 	if strings.Contains(got, "PWNED") || strings.Contains(got, "[31m") || !strings.Contains(got, "RED") || strings.Contains(got, "\x1b") || strings.Contains(got, "2J") {
 		t.Fatalf("%q", got)
+	}
+}
+
+// A decision on a finished demo's repository says no run carries it out
+// there (run refuses that repository), not that the next run will.
+func TestCLIDecisionOnAFinishedDemoSaysSo(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	id := strings.TrimSpace(e.mustRun("add", "one"))
+	if out := e.mustRun("pause", id); !strings.Contains(out, "the engine carries it out on its next run") {
+		t.Fatalf("pause: %q", out)
+	}
+	path := filepath.Join(e.dir, ".agent-tui.toml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, bytes.Replace(data, []byte("[[provider]]\n"), []byte("[[provider]]\nsimulated = true\n"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := e.run("run", "--until-idle"); code == 0 || !strings.Contains(errOut, "agent-tui --demo") {
+		t.Fatalf("run on a finished demo: exit %d %q", code, errOut)
+	}
+	out := e.mustRun("cancel", id)
+	if strings.Contains(out, "next run") || !strings.Contains(out, "finished demo") {
+		t.Fatalf("cancel on a finished demo: %q", out)
 	}
 }

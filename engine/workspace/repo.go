@@ -310,8 +310,10 @@ func openError(dir, abs string, err error) error {
 	if errors.Is(err, exec.ErrNotFound) {
 		return errors.New("git not found: agent-tui needs git on PATH")
 	}
-	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
-		// git never ran there (exec's chdir failed)
+	// git never ran there (exec's chdir failed)
+	if fi, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("not a git repository: %s (no such directory)", dir)
+	} else if err != nil || !fi.IsDir() {
 		return fmt.Errorf("not a git repository: %s (not a directory)", dir)
 	}
 	var ge *gitError

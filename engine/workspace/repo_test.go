@@ -170,8 +170,15 @@ func TestOpenSaysWhyGitRefused(t *testing.T) {
 
 	t.Run("no such directory", func(t *testing.T) {
 		missing := filepath.Join(t.TempDir(), "missing")
-		if _, err := Open(missing); err == nil || err.Error() != "not a git repository: "+missing+" (not a directory)" {
+		if _, err := Open(missing); err == nil || err.Error() != "not a git repository: "+missing+" (no such directory)" {
 			t.Fatalf("error = %v", err)
+		}
+		file := filepath.Join(t.TempDir(), "file")
+		if err := os.WriteFile(file, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(file); err == nil || err.Error() != "not a git repository: "+file+" (not a directory)" {
+			t.Fatalf("a file: error = %v", err)
 		}
 	})
 
