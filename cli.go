@@ -863,9 +863,14 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 		fmt.Fprintf(stdout, "%s: already cancelled\n", before.ID)
 		return nil
 	}
+	next := "the engine carries it out on its next run"
+	if en.cfg.Simulated() {
+		// run refuses this repository: its model ended with the demo
+		next = "no run carries it out here, as this is a finished demo's repository (`agent-tui --demo` starts a new one)"
+	}
 	if p := engine.PendingDecision(before); p != nil && p.Kind == d.Kind && (d.Kind == store.DecisionCancel || d.Kind == store.DecisionApprove) {
 		// asked again: already so
-		fmt.Fprintf(stdout, "%s: %s already recorded; the engine carries it out on its next run\n", before.ID, cmd)
+		fmt.Fprintf(stdout, "%s: %s already recorded; %s\n", before.ID, cmd, next)
 		return nil
 	}
 	if pausedNow, waiting := engine.PausedAfterDecisions(before); !store.Finished(before.Status) && ((d.Kind == store.DecisionPause && pausedNow) || (d.Kind == store.DecisionResume && !pausedNow)) {
@@ -908,11 +913,6 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 			ids = append(ids, c.ID)
 		}
 		replaced += fmt.Sprintf(" (and on its children %s)", someIDs(ids))
-	}
-	next := "the engine carries it out on its next run"
-	if en.cfg.Simulated() {
-		// run refuses this repository: its model ended with the demo
-		next = "no run carries it out here, as this is a finished demo's repository (`agent-tui --demo` starts a new one)"
 	}
 	if _, err := fmt.Fprintf(stdout, "%s: %s recorded%s; %s\n", t.ID, cmd, replaced, next); err != nil {
 		return fmt.Errorf("%s: %s recorded, but this could not be written to stdout: %v", t.ID, cmd, err)
