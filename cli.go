@@ -646,6 +646,16 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer en.close()
+	// what list reads first (the store reads every ticket's page itself):
+	// a new ticket in a database list cannot read would never be seen,
+	// and the write could spread the damage
+	active, err := en.st.ActiveTickets()
+	if err == nil {
+		err = addCutOffCost(en.st, active)
+	}
+	if err != nil {
+		return err
+	}
 	t, err := engine.AddTicket(en.st, nt, base)
 	if err != nil {
 		return err

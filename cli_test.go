@@ -2483,3 +2483,46 @@ func TestCLIDecisionOnAFinishedDemoSaysSo(t *testing.T) {
 		}
 	}
 }
+
+// add refuses a database that list cannot read: the ticket would never be
+// listed (tester: add said T-2 and exited 0 where list failed on a damaged
+// page of an attempt).
+func TestCLIAddRefusesWhereListFails(t *testing.T) {
+	e := newCLIEnv(t, simpleModel, "")
+	e.mustRun("add", "one")
+	e.withStore(func(st *store.Store) error {
+		if _, err := st.UpdateTicket("T-1", func(x *store.Ticket) error { x.Status = store.StatusRunning; return nil }); err != nil {
+			return err
+		}
+		for i := 0; i < 8; i++ {
+			if err := st.PutAttempt("T-1", &store.Attempt{Phase: "discovery", N: i + 1, Stream: strings.Repeat("streamed text ", 200)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	db := filepath.Join(e.dir, ".git", "agent-tui.db")
+	good, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 4096
+	listFails := 0
+	for p := 2; p*page < len(good); p++ {
+		data := append([]byte(nil), good...)
+		copy(data[p*page:(p+1)*page], bytes.Repeat([]byte{0xff}, page))
+		if err := os.WriteFile(db, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, code := e.run("list"); code == 0 {
+			continue
+		}
+		listFails++
+		if out, errOut, code := e.run("add", "two"); code == 0 || out != "" || !strings.Contains(errOut, "may be damaged") && !strings.Contains(errOut, "corrupt record") {
+			t.Errorf("page %d: list fails, yet add: exit %d %q %q", p, code, out, errOut)
+		}
+	}
+	if listFails == 0 {
+		t.Fatal("no damaged page made list fail")
+	}
+}
