@@ -226,7 +226,7 @@ func (d inputDialog) withWidth(width int) inputDialog {
 
 func (d inputDialog) View(st *styles, width, height int) string {
 	d = d.withWidth(width)
-	body := prose(d.prompt) + "\n" + d.input.View()
+	body := prose(d.prompt) + "\n" + steadyGlyphs(d.input.View())
 	if d.err != "" {
 		body += "\n" + st.flashErr.Render(d.err)
 	}

@@ -201,8 +201,8 @@ func (f newTicketForm) render(st *styles, width, height, rows int) string {
 	}
 	var b strings.Builder
 	b.WriteString(label(fieldKind, "Kind") + "  " + strings.Join(kindRow, " ") + "\n\n")
-	b.WriteString(label(fieldTitle, "Title") + "\n  " + f.title.View() + "\n\n")
-	b.WriteString(label(fieldBody, "Body") + "\n" + f.body.View() + "\n\n")
+	b.WriteString(label(fieldTitle, "Title") + "\n  " + steadyGlyphs(f.title.View()) + "\n\n")
+	b.WriteString(label(fieldBody, "Body") + "\n" + steadyGlyphs(f.body.View()) + "\n\n")
 	b.WriteString(label(fieldSensitive, "Sensitive") + "  " + sens + "\n")
 	if f.err != "" {
 		b.WriteString(st.flashErr.Render(f.err) + "\n")

@@ -291,3 +291,24 @@ func TestScreenRedrawnOnceTheSizeHolds(t *testing.T) {
 		}
 	}
 }
+
+// What terminals draw at different widths (a skin tone: 👍🏽 is four cells
+// to tmux, two to the layout) is left out where typed text is drawn, as
+// everywhere else, so the form's border stays where the layout put it;
+// the ticket keeps what was typed.
+func TestTypedTextDrawsAsTheLayoutCounts(t *testing.T) {
+	f := fixture()
+	m := newTestModel(t, f, 100, 30)
+	m = press(t, m, "n")
+	m = typeText(t, m, "ok 👍🏽 1️⃣ done")
+	m = press(t, m, "tab")
+	m = typeText(t, m, "body 👍🏽")
+	out := plain(m)
+	if !strings.Contains(out, "ok 👍 1 done") || !strings.Contains(out, "body 👍") || strings.ContainsAny(out, "\U0001F3FD\ufe0f\u20e3") {
+		t.Fatalf("the form:\n%s", out)
+	}
+	m = press(t, m, "ctrl+s")
+	if len(f.added) != 1 || f.added[0].Title != "ok 👍🏽 1️⃣ done" || f.added[0].Body != "body 👍🏽" {
+		t.Fatalf("added %+v", f.added)
+	}
+}
