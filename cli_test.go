@@ -975,6 +975,10 @@ func TestCLIShowNamesCutCalls(t *testing.T) {
 	if w, _ := att["wasted"].([]any); len(w) != 1 {
 		t.Fatalf("show --json wasted: %v", att["wasted"])
 	}
+	// and what was streamed, the answer that served it among it
+	if stream, _ := att["stream"].(string); !strings.Contains(stream, strings.TrimSpace(att["deliverable"].(string))[:20]) {
+		t.Fatalf("show --json stream %q, deliverable %q", stream, att["deliverable"])
+	}
 }
 
 // An attempt whose every call was cut off part-way got something, billed:

@@ -67,15 +67,18 @@ type AttemptView struct {
 	Served []store.Spend `json:"served"`
 	// Wasted: calls a model answered only in part (cut off, at its length
 	// limit, too long), billed and in the attempt's cost
-	Wasted          []store.Spend `json:"wasted"`
-	Deliverable     string        `json:"deliverable"`
-	Verdict         *VerdictView  `json:"verdict"`
-	TokensIn        int           `json:"tokens_in"`
-	TokensOut       int           `json:"tokens_out"`
-	TokensEstimated bool          `json:"tokens_estimated"`
-	CostUSD         float64       `json:"cost_usd"`
-	Error           string        `json:"error"`
-	Interrupted     bool          `json:"interrupted"`
+	Wasted      []store.Spend `json:"wasted"`
+	Deliverable string        `json:"deliverable"`
+	// Stream: what the model streamed, tool calls and their results as the
+	// Stream tab shows them (an interrupted attempt's only text)
+	Stream          string       `json:"stream"`
+	Verdict         *VerdictView `json:"verdict"`
+	TokensIn        int          `json:"tokens_in"`
+	TokensOut       int          `json:"tokens_out"`
+	TokensEstimated bool         `json:"tokens_estimated"`
+	CostUSD         float64      `json:"cost_usd"`
+	Error           string       `json:"error"`
+	Interrupted     bool         `json:"interrupted"`
 	// JudgedAfter: its saved answer was judged by a later run ("restart",
 	// "retry"; "" when judged as it was answered)
 	JudgedAfter string   `json:"judged_after"`
@@ -213,7 +216,7 @@ func Describe(t *store.Ticket, attempts []*store.Attempt) TicketView {
 
 func attemptView(a *store.Attempt) AttemptView {
 	av := AttemptView{
-		N: a.N, Model: a.Model, Provider: a.Provider, Fallbacks: a.Fallbacks, Deliverable: a.Deliverable,
+		N: a.N, Model: a.Model, Provider: a.Provider, Fallbacks: a.Fallbacks, Deliverable: a.Deliverable, Stream: a.Stream,
 		TokensIn: a.TokensIn, TokensOut: a.TokensOut, TokensEstimated: a.TokensEstimated,
 		CostUSD: a.CostUSD, Error: a.Error, Interrupted: a.Interrupted, JudgedAfter: a.JudgedAfter, Feedback: nonNil(a.Feedback),
 		ContextTokens: a.ContextTokens, Trimmed: nonNil(a.Trimmed), ToolCalls: a.ToolCalls,
