@@ -151,11 +151,19 @@ func readWorkRecord(p string) (path, token string) {
 }
 
 // canMake says the nearest directory there is on the way to p is one
-// this process may make directories in.
+// this process may make directories in: tried, as root may write
+// anywhere by its rights and still not in /proc or on a read-only mount.
 func canMake(p string) bool {
 	for d := p; ; d = filepath.Dir(d) {
 		if fi, err := os.Stat(d); err == nil {
-			return fi.IsDir() && unix.Access(d, unix.W_OK|unix.X_OK) == nil
+			if !fi.IsDir() || unix.Access(d, unix.W_OK|unix.X_OK) != nil {
+				return false
+			}
+			probe, err := os.MkdirTemp(d, ".agent-tui-probe-")
+			if err != nil {
+				return false
+			}
+			return os.Remove(probe) == nil
 		}
 		if filepath.Dir(d) == d {
 			return false
