@@ -2329,6 +2329,12 @@ func TestCLIDecisionsAsAScriptMeetsThem(t *testing.T) {
 	if _, errOut, code := e.run("resume", a); code != 1 || !strings.Contains(errOut, "to be cancelled by the next run: nothing to resume") {
 		t.Fatalf("resume with a cancel pending: exit %d %q", code, errOut)
 	}
+	// a pause after the cancel is refused alike: no resume could undo it
+	d := strings.TrimSpace(e.mustRun("add", "four"))
+	e.mustRun("cancel", d)
+	if _, errOut, code := e.run("pause", d); code != 1 || !strings.Contains(errOut, "to be cancelled by the next run: nothing to pause") {
+		t.Fatalf("pause with a cancel pending: exit %d %q", code, errOut)
+	}
 
 	c := strings.TrimSpace(e.mustRun("add", "three"))
 	e.setStatus(c, store.StatusAwaiting)

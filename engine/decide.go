@@ -448,9 +448,11 @@ func PausedAfterDecisions(t *store.Ticket) (paused, pending bool) {
 func Allowed(t *store.Ticket, kind string) error {
 	// a pending decision other than a cancel is replaced by the next one
 	// (see Decide); a cancel is final
-	if p := PendingDecision(t); p != nil && p.Kind == store.DecisionCancel && kind == store.DecisionResume {
-		return fmt.Errorf("%s is to be cancelled by the next run: nothing to resume", t.ID)
-	} else if p != nil && p.Kind == store.DecisionCancel && kind != store.DecisionPause {
+	if p := PendingDecision(t); p != nil && p.Kind == store.DecisionCancel && (kind == store.DecisionResume || kind == store.DecisionPause) {
+		// (a pause taken before the cancel stays; one after would be
+		// the only decision a resume could not undo)
+		return fmt.Errorf("%s is to be cancelled by the next run: nothing to %s", t.ID, kind)
+	} else if p != nil && p.Kind == store.DecisionCancel {
 		return fmt.Errorf("%s is to be cancelled by the next run: a cancel cannot be taken back", t.ID)
 	} else if p != nil && p.Kind == store.DecisionApprove && kind == store.DecisionApprove {
 		return fmt.Errorf("%s already has an approve waiting for the next run", t.ID)
