@@ -307,7 +307,7 @@ func TestTypedTextDrawsAsTheLayoutCounts(t *testing.T) {
 	if !strings.Contains(out, "ok 👍 1 done") || !strings.Contains(out, "body 👍") || strings.ContainsAny(out, "\U0001F3FD\ufe0f\u20e3") {
 		t.Fatalf("the form:\n%s", out)
 	}
-	m = press(t, m, "ctrl+s")
+	press(t, m, "ctrl+s")
 	if len(f.added) != 1 || f.added[0].Title != "ok 👍🏽 1️⃣ done" || f.added[0].Body != "body 👍🏽" {
 		t.Fatalf("added %+v", f.added)
 	}
