@@ -63,6 +63,12 @@ func Compact(path string, timeout time.Duration) (before, after int64, err error
 	if err := compactInto(dst, src, path); err != nil {
 		return fail(err)
 	}
+	// one commit more puts the whole database in the other meta page too
+	// (the copy's last commit wrote one; the other still names the empty
+	// file): a damaged meta page then falls back to all of it
+	if err := dst.Update(func(*bolt.Tx) error { return nil }); err != nil {
+		return fail(fmt.Errorf("compact: %w", err))
+	}
 	if err := dst.Sync(); err != nil {
 		return fail(err)
 	}

@@ -239,8 +239,12 @@ func unreadableMeta(err error) bool {
 // index, lacks; a database that has it all is not written to (a read of
 // the history changes nothing on disk).
 func initBuckets(db *bolt.DB, path string) error {
-	return guard(path, func() error { return makeBuckets(db) })
+	return guard(path, func() error { return makeBuckets(db, path) })
 }
+
+// freshPages is the size, in pages, of the file bbolt makes for a new
+// database: two meta pages, a freelist and an empty root.
+const freshPages = 4
 
 // hasOurBuckets: the buckets every agent-tui database has held (the
 // active index came later, and only the engine reads it).
@@ -248,7 +252,7 @@ func hasOurBuckets(tx *bolt.Tx) bool {
 	return tx.Bucket(bucketTickets) != nil && tx.Bucket(bucketAttempts) != nil && tx.Bucket(bucketMeta) != nil
 }
 
-func makeBuckets(db *bolt.DB) error {
+func makeBuckets(db *bolt.DB, path string) error {
 	complete := false
 	if err := db.View(func(tx *bolt.Tx) error {
 		complete = hasOurBuckets(tx) && tx.Bucket(bucketActive) != nil
@@ -257,9 +261,17 @@ func makeBuckets(db *bolt.DB) error {
 		return err
 	}
 	return db.Update(func(tx *bolt.Tx) error {
-		if first, _ := tx.Cursor().First(); tx.Bucket(bucketTickets) == nil && first != nil {
+		first, _ := tx.Cursor().First()
+		if tx.Bucket(bucketTickets) == nil && first != nil {
 			// another program's bbolt file: not to be filled with tickets
 			return errNotOurs
+		}
+		if fi, err := os.Stat(path); first == nil && err == nil && fi.Size() > freshPages*int64(db.Info().PageSize) {
+			// empty, in a file that held more: bbolt fell back to the
+			// older meta page, the newer one damaged (right after a
+			// compact, the older one is of an empty file). Written now,
+			// the newer state would be lost for good
+			return &damageError{fmt.Sprintf("database %s cannot be read, it may be damaged (it reads as empty though the file holds %d bytes: its newest meta page is unreadable): keep a copy of it, then restore it from a backup or move it away to start a new one", path, fi.Size())}
 		}
 		for _, b := range [][]byte{bucketTickets, bucketAttempts, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {

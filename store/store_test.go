@@ -1020,3 +1020,79 @@ func TestNoTicketAddedWhereTheTicketsCannotBeRead(t *testing.T) {
 		t.Fatal("no damaged page was among the tickets'")
 	}
 }
+
+// A database whose newest meta page is unreadable reads as bbolt's older
+// one: right after a compact, an empty file. Nothing is written to it
+// then (the newer state would be lost for good), and a compact leaves
+// the whole database in both meta pages.
+func TestNoWriteWhereTheNewestMetaPageIsLost(t *testing.T) {
+	s, path := openTemp(t)
+	for i := 0; i < 20; i++ {
+		if err := s.CreateTicket(&Ticket{Kind: "feature", Title: fmt.Sprintf("ticket %d", i), Status: StatusQueued}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	if _, _, err := Compact(path, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for meta := 0; meta < 2; meta++ {
+		data := append([]byte(nil), good...)
+		copy(data[meta*4096:(meta+1)*4096], bytes.Repeat([]byte{0xff}, 4096))
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(path, time.Second)
+		if err != nil {
+			t.Fatalf("meta page %d damaged after a compact: %v", meta, err)
+		}
+		ts, err := s.Tickets()
+		s.Close()
+		if err != nil || len(ts) != 20 {
+			t.Fatalf("meta page %d damaged after a compact: %d tickets, %v", meta, len(ts), err)
+		}
+	}
+	// a file whose newer meta page is gone and whose older one names the
+	// empty file bbolt first made (as a compact by an earlier version
+	// left it): its second transaction wrote everything
+	path = filepath.Join(t.TempDir(), "two.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketTickets, bucketAttempts, bucketMeta, bucketActive} {
+			b, err := tx.CreateBucket(name)
+			if err != nil {
+				return err
+			}
+			for i := 0; i < 50; i++ {
+				if err := b.Put(key(uint64(i+1)), bytes.Repeat([]byte("x"), 500)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(data[:4096], bytes.Repeat([]byte{0xff}, 4096)) // txid 2's meta page
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(path, time.Second); err == nil {
+		s.Close()
+		t.Fatal("a database that reads as empty in a file of many pages was opened for writing")
+	} else if !errors.Is(err, ErrDamaged) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("error: %v", err)
+	}
+}
