@@ -205,10 +205,12 @@ func OpenReadOnly(path string, timeout time.Duration) (*Store, error) {
 		}
 		return nil, openError(path, err)
 	}
-	var complete bool
+	var complete, empty bool
 	if err := guard(path, func() error {
 		return db.View(func(tx *bolt.Tx) error {
 			complete = hasOurBuckets(tx)
+			first, _ := tx.Cursor().First()
+			empty = first == nil
 			return nil
 		})
 	}); err != nil {
@@ -221,6 +223,9 @@ func OpenReadOnly(path string, timeout time.Duration) (*Store, error) {
 		// (a database from before the active index lacks only that one,
 		// which reading does not use)
 		db.Close()
+		if empty && fi.Size() > freshPages*int64(os.Getpagesize()) {
+			return nil, lostMeta(path, fi.Size())
+		}
 		return nil, fmt.Errorf("database %s %w", path, errNotOurs)
 	}
 	return &Store{db: db, path: path, readOnly: true}, nil
@@ -240,6 +245,12 @@ func unreadableMeta(err error) bool {
 // the history changes nothing on disk).
 func initBuckets(db *bolt.DB, path string) error {
 	return guard(path, func() error { return makeBuckets(db, path) })
+}
+
+// lostMeta is the error for a database that reads as empty in a file of
+// size bytes, more than a new one's.
+func lostMeta(path string, size int64) error {
+	return &damageError{fmt.Sprintf("database %s cannot be read, it may be damaged (it reads as empty though the file holds %d bytes: its newest meta page is unreadable): keep a copy of it, then restore it from a backup or move it away to start a new one", path, size)}
 }
 
 // freshPages is the size, in pages, of the file bbolt makes for a new
@@ -271,7 +282,7 @@ func makeBuckets(db *bolt.DB, path string) error {
 			// older meta page, the newer one damaged (right after a
 			// compact, the older one is of an empty file). Written now,
 			// the newer state would be lost for good
-			return &damageError{fmt.Sprintf("database %s cannot be read, it may be damaged (it reads as empty though the file holds %d bytes: its newest meta page is unreadable): keep a copy of it, then restore it from a backup or move it away to start a new one", path, fi.Size())}
+			return lostMeta(path, fi.Size())
 		}
 		for _, b := range [][]byte{bucketTickets, bucketAttempts, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {

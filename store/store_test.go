@@ -1089,6 +1089,9 @@ func TestNoWriteWhereTheNewestMetaPageIsLost(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := OpenReadOnly(path, time.Second); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("read: %v", err)
+	}
 	if s, err := Open(path, time.Second); err == nil {
 		s.Close()
 		t.Fatal("a database that reads as empty in a file of many pages was opened for writing")
