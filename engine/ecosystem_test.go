@@ -756,6 +756,11 @@ func TestMakeUpToDateIsNoGreenRun(t *testing.T) {
 		"Makefile":       "SUB = sub\nT = test\ntest:\n\t$(MAKE) -C $(SUB) $(T)\n.PHONY: test\n",
 		"sub/Makefile":   "# the suite\ntest: unit lint\n.PHONY: test lint\nunit: ; sh run.sh\nlint:\n\ttrue\n",
 		"sub/unit/x.txt": "made by the attempt\n",
+		"v/Makefile":     "UNIT = unit\ntest: $(UNIT)\n.PHONY: test\n$(UNIT):\n\tsh run.sh\n",
+		"f/tests.mk":     "test: unit\n.PHONY: test\nunit:\n\tsh run.sh\n",
+		"i/Makefile":     "include rules.mk\n",
+		"i/rules.mk":     "test: unit\n.PHONY: test\nunit:\n\tsh run.sh\n",
+		"gen/Makefile":   "all: table.go\n.PHONY: all\ntable.go: spec.txt\n\tsh gen.sh\n",
 	} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(wt, name)), 0o755); err != nil {
 			t.Fatal(err)
@@ -781,8 +786,12 @@ func TestMakeUpToDateIsNoGreenRun(t *testing.T) {
 		{"a make outside the worktree", "make[1]: Entering directory '/elsewhere'\nmake[1]: 'test' is up to date.\n", []string{"test/x"}, none, ""},
 		{"a sub-make that did not say where", "make[2]: 'test' is up to date.\n", []string{"pkg/test/x"}, none, "test"},
 		{"nor where it was committed", "make[2]: 'test' is up to date.\n", []string{"pkg/test/x"}, func(p string) bool { return p == "pkg/test" }, ""},
+		{"a prerequisite named by a variable", "make[1]: Entering directory '" + wt + "/v'\nmake[1]: Nothing to be done for 'test'.\n", []string{"v/unit/README"}, none, "v/unit"},
+		{"a prerequisite in make -f's file", "make[1]: Entering directory '" + wt + "/f'\nmake[1]: Nothing to be done for 'test'.\n", []string{"f/unit/README"}, none, "f/unit"},
+		{"a prerequisite in an included file", "make[1]: Entering directory '" + wt + "/i'\nmake[1]: Nothing to be done for 'test'.\n", []string{"i/unit/README"}, none, "i/unit"},
+		{"a file made again from its sources, as a build does", "make[1]: Entering directory '" + wt + "/gen'\nmake[1]: Nothing to be done for 'all'.\n", []string{"gen/table.go", "gen/spec.txt", "calc.go"}, none, ""},
 	} {
-		if got := makeRanNothing(c.output, wt, c.changed, c.committed); got != c.want {
+		if got := makeRanNothing(c.output, wt, c.changed, []string{"f/tests.mk", "i/Makefile"}, c.committed); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
 	}

@@ -159,7 +159,7 @@ var makeSays = regexp.MustCompile(`make(?:\[(\d+)\])?: (?:'([^'\n]+)' is up to d
 // in (-C, a sub-make), and so are the prerequisites its Makefile there
 // gives it (test: unit, a unit/ made). Where a sub-make did not say
 // (--no-print-directory), the target's name is looked for anywhere.
-func makeRanNothing(output, wt string, changed []string, committed func(string) bool) string {
+func makeRanNothing(output, wt string, changed, makefiles []string, committed func(string) bool) string {
 	made := func(p string) bool {
 		return slices.ContainsFunc(changed, func(c string) bool { return c == p || strings.HasPrefix(c, p+"/") }) && !committed(p)
 	}
@@ -188,7 +188,7 @@ func makeRanNothing(output, wt string, changed []string, committed func(string) 
 			}
 			continue
 		}
-		for _, name := range append([]string{target}, makePrerequisites(wt, dir, target)...) {
+		for _, name := range append([]string{target}, makePrerequisites(wt, dir, target, makefiles)...) {
 			if p := path.Join(dir, name); made(p) {
 				return p
 			}
@@ -216,24 +216,52 @@ func resolvedPath(p string) string {
 }
 
 // makePrerequisites are the targets target depends on, directly or not,
-// as the Makefile make reads in dir (of the worktree wt) names them
-// literally; not the .PHONY ones, which no file stands for.
-func makePrerequisites(wt, dir, target string) []string {
-	var text []byte
+// as the Makefiles make reads in dir (of the worktree wt) name them, their
+// plain variables expanded: the default one, those it includes, and the
+// check files there (`make -f tests.mk`, among makefiles). Not the .PHONY
+// ones, which no file stands for, nor those with prerequisites of their
+// own or no rule: a file made from others (table.go: spec.txt) is up to
+// date once made again from them, as a build leaves it, and a source is
+// no target.
+func makePrerequisites(wt, dir, target string, makefiles []string) []string {
+	var text strings.Builder
+	read := func(name string) bool {
+		data, err := wtfile.ReadIn(wt, filepath.FromSlash(path.Join(dir, name)), 1<<20)
+		if err == nil {
+			text.Write(data)
+			text.WriteByte('\n')
+		}
+		return err == nil
+	}
 	for _, name := range []string{"GNUmakefile", "makefile", "Makefile"} {
-		if data, err := wtfile.ReadIn(wt, filepath.FromSlash(path.Join(dir, name)), 1<<20); err == nil {
-			text = data
+		if read(name) {
 			break
 		}
 	}
+	for _, f := range makefiles {
+		if path.Dir(f) == path.Clean(dir) && !isMakefile(f) {
+			read(path.Base(f))
+		}
+	}
+	for _, line := range strings.Split(text.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && (f[0] == "include" || f[0] == "-include" || f[0] == "sinclude") {
+			for _, inc := range strings.Fields(expandMakeVars(text.String(), strings.Join(f[1:], " "))) {
+				if !strings.ContainsAny(inc, "$*?[") {
+					read(inc)
+				}
+			}
+		}
+	}
+	all := text.String()
 	deps := map[string][]string{}
-	phony := map[string]bool{}
-	for _, line := range strings.Split(string(text), "\n") {
+	phony, ruled := map[string]bool{}, map[string]bool{}
+	for _, line := range strings.Split(all, "\n") {
 		if strings.HasPrefix(line, "\t") {
 			continue
 		}
 		line, _, _ = strings.Cut(line, "#")
 		line, _, _ = strings.Cut(line, ";")
+		line = expandMakeVars(all, line)
 		targets, prereqs, ok := strings.Cut(line, ":")
 		if !ok || strings.HasPrefix(prereqs, "=") || strings.ContainsAny(targets, "=$%") {
 			continue // an assignment (:=), a variable's or a pattern's rule
@@ -247,6 +275,7 @@ func makePrerequisites(wt, dir, target string) []string {
 				}
 				continue
 			}
+			ruled[t] = true
 			for _, p := range strings.Fields(prereqs) {
 				if !strings.ContainsAny(p, "$%*?") {
 					deps[t] = append(deps[t], p)
@@ -264,7 +293,7 @@ func makePrerequisites(wt, dir, target string) []string {
 			continue
 		}
 		seen[p] = true
-		if !phony[p] {
+		if ruled[p] && !phony[p] && len(deps[p]) == 0 {
 			out = append(out, p)
 		}
 		next = append(next, deps[p]...)
@@ -272,25 +301,39 @@ func makePrerequisites(wt, dir, target string) []string {
 	return out
 }
 
-var makeAssignment = regexp.MustCompile(`(?m)^(?:override +|export +)?([A-Za-z_][A-Za-z0-9_]*) *(?:=|:=|::=|\?=) *([^$\n#]*?) *(?:#.*)?$`)
+var makeAssignment = regexp.MustCompile(`(?m)^(?:override +|export +)?([A-Za-z_][A-Za-z0-9_]*) *(=|:=|::=|\?=) *([^$\n#]*?) *(?:#.*)?$`)
 
-// expandMakeVars puts into recipes the values the Makefile text gives
-// its variables plainly (SUB = tests: $(MAKE) -C $(SUB) runs tests/'s
-// Makefile); a value made of others, or one the command line could
-// override, is the one written.
-func expandMakeVars(text, recipes string) string {
-	if !strings.Contains(recipes, "$") {
-		return recipes
+// expandMakeVars puts into s (recipes, a rule) the values the Makefile
+// text gives its variables plainly (SUB = tests: $(MAKE) -C $(SUB) runs
+// tests/'s Makefile): the last one given, a ?= only where none is; a
+// value made of others, or one the command line could override, is the
+// one written.
+func expandMakeVars(text, s string) string {
+	if !strings.Contains(s, "$") {
+		return s
 	}
-	var pairs []string
-	found := makeAssignment.FindAllStringSubmatch(text, 200)
-	slices.Reverse(found) // the last one given is the one make takes
-	for _, m := range found {
-		if m[1] != "MAKE" && m[1] != "SHELL" {
-			pairs = append(pairs, "$("+m[1]+")", m[2], "${"+m[1]+"}", m[2])
+	values, byDefault := map[string]string{}, map[string]string{}
+	for _, m := range makeAssignment.FindAllStringSubmatch(text, 200) {
+		switch {
+		case m[1] == "MAKE" || m[1] == "SHELL":
+		case m[2] != "?=":
+			values[m[1]] = m[3]
+		default:
+			if _, ok := byDefault[m[1]]; !ok {
+				byDefault[m[1]] = m[3]
+			}
 		}
 	}
-	return strings.NewReplacer(pairs...).Replace(recipes)
+	for name, v := range byDefault {
+		if _, ok := values[name]; !ok {
+			values[name] = v
+		}
+	}
+	var pairs []string
+	for name, v := range values {
+		pairs = append(pairs, "$("+name+")", v, "${"+name+"}", v)
+	}
+	return strings.NewReplacer(pairs...).Replace(s)
 }
 
 // notFoundRunner is the program, by plain name, that a command runs
@@ -594,8 +637,12 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 		if why := e.missingProgram(t, c, key); why != "" {
 			return &humanStop{why}
 		}
-		if target := makeRanNothing(c.Output, t.Worktree, changed, func(p string) bool { return e.repo.InLastCommit(ctx, t.Worktree, p) }); c.Pass && target != "" {
-			return fail("check", fmt.Sprintf("`%s` passed without running what it should: make took the target %s for up to date, as this attempt made a file or directory of that name; remove it", cmd, target))
+		if c.Pass && makeSays.MatchString(c.Output) {
+			// the Makefiles the command reads, -f's among them
+			makefiles := slices.Sorted(maps.Keys(e.checkScripts(t, nil)))
+			if target := makeRanNothing(c.Output, t.Worktree, changed, makefiles, func(p string) bool { return e.repo.InLastCommit(ctx, t.Worktree, p) }); target != "" {
+				return fail("check", fmt.Sprintf("`%s` passed without running what it should: make took the target %s for up to date, as this attempt made a file or directory of that name; remove it", cmd, target))
+			}
 		}
 		if !c.Pass {
 			return fail("check", fmt.Sprintf("`%s` still fails (%s): %s", cmd, CheckOutcome(c), outputExcerpt(c, 600)))

@@ -752,7 +752,7 @@ func TestCheckScriptsFollowsWhatRuns(t *testing.T) {
 		"tools/deeper.sh":    "#!/bin/sh\n./tools/deepest.sh\n",
 		"tools/deepest.sh":   "true\n",
 		"only_mentioned.txt": "x\n",
-		"Makefile":           "SUB = old\nSUB = suite # the last one\nRUN := sh\ntest:\n\t@$(RUN) run_tests.sh\n\t$(MAKE) -C ${SUB} all\n",
+		"Makefile":           "SUB = old\nSUB = suite # the last one\nSUB ?= decoy\nRUN := sh\ntest:\n\t@$(RUN) run_tests.sh\n\t$(MAKE) -C ${SUB} all\n",
 		"suite/Makefile":     "all:\n\tsh check.sh\n",
 		"suite/check.sh":     "true\n",
 		"run_tests.sh":       "true\n",
