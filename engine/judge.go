@@ -538,7 +538,7 @@ func (e *Engine) judge(ctx context.Context, t *store.Ticket, ps *store.PhaseStat
 			return fail("check", fmt.Sprintf("the test command `%s` found no tests to run (%q): write the failing tests where and as its runner finds them", c.Command, said))
 		}
 		a.TestFiles = files
-		deliverable += "\n\n" + fileBodies(t.Worktree, files, 8000)
+		deliverable += "\n\n" + fileBodies(t.Worktree, files, 0) // whole: the budget cuts, and says so
 		if len(scripts) > 0 {
 			// frozen from here on, and CI runs through them too: a change
 			// that checks less would weaken every later judgment

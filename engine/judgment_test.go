@@ -1623,3 +1623,29 @@ func TestCodeMayNotChangeTheDriversScripts(t *testing.T) {
 	h.runIdle()
 	h.firstFailedThenDone(id, "code", "filter or merge drivers were changed (tidy.sh)")
 }
+
+// The validator of tests reads each test file whole, as far as its budget
+// allows: cut at 8,000 bytes, a regression test at the end of a long file
+// was never seen, and the cut was marked as the budget's though it was not.
+func TestTestsValidatorReadsLongTestFilesWhole(t *testing.T) {
+	filler := strings.Repeat("# a table of cases the tests run through, one per line\n", 250)
+	h := newHarnessOn(t, instantProject, "", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if id := ticketOf(r); phase == "tests" && toolTurns(r) == 0 {
+			return oaitest.Reply{ToolCalls: []oaitest.ToolCall{writeCall("c1", "tests/"+id+"_test.sh",
+				filler+"read -r line < src/"+id+".txt || exit 1\n[ \"$line\" = \"done "+id+"\" ] # REGRESSION-AT-END\n")}}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "a long test file", false)
+	h.runIdle()
+	reqs := h.requests("validator of tests")
+	if len(reqs) == 0 {
+		t.Fatal("the validator of tests was never asked")
+	}
+	if text := userText(reqs[0]); !strings.Contains(text, "REGRESSION-AT-END") {
+		t.Fatalf("the validator saw the test file cut (%d bytes of it)", len(text))
+	}
+	if a := h.phase(id, "tests").Attempts[0]; a.Validator == nil || len(a.Validator.Trimmed) > 0 {
+		t.Fatalf("validator %+v", a.Validator)
+	}
+}
