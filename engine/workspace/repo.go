@@ -173,7 +173,8 @@ func (r *Repo) hooksConfig() []string {
 // or sh tools/clean.sh), made absolute against the checkout: git runs
 // them through the shell in the directory it works in, which for a ticket
 // is its worktree, whose files the model writes (and its .gitattributes
-// choose the driver). A filter without placeholders runs in the checkout.
+// choose the driver). A filter without placeholders runs in the checkout,
+// pinned or not.
 func (r *Repo) pinnedDrivers() []string {
 	out, err := git(context.Background(), r.Dir, nil, "config", "-z", "--get-regexp", `^(filter\..+\.(clean|smudge|process)|merge\..+\.driver)$`)
 	if err != nil {
@@ -194,15 +195,20 @@ func (r *Repo) pinnedDrivers() []string {
 				r.driverFiles = append(r.driverFiles, rel)
 			}
 		}
-		if !pinned {
+		// a filter runs from the checkout too, pinned or not: what it reads
+		// from where it runs is then yours, not the ticket's (a script's
+		// own relative calls, python -m's modules, a formatter's config);
+		// not where git names files relative to where it works (%f, a
+		// merge driver's %A), and a filter's content is its stdin
+		inCheckout := !strings.HasPrefix(key, "merge.") && !strings.Contains(value, "%")
+		if !pinned && !inCheckout {
 			continue
 		}
-		cmd := strings.Join(words, " ")
-		if !strings.HasPrefix(key, "merge.") && !strings.Contains(value, "%") {
-			// and from the checkout, so that the script's own relative
-			// calls (sh tools/impl.sh) run the checkout's files too; not
-			// where git names files relative to where it works (%f, a
-			// merge driver's %A), and a filter's content is its stdin
+		cmd := value
+		if pinned {
+			cmd = strings.Join(words, " ")
+		}
+		if inCheckout {
 			cmd = "cd " + shellQuote(r.Dir) + " && " + cmd
 		}
 		args = append(args, "-c", key+"="+cmd)

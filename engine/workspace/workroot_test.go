@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -200,8 +201,13 @@ func TestRelativeDriversRunFromTheCheckout(t *testing.T) {
 	run(t, r.Dir, "config", "filter.env.clean", "env sh tidy.sh")
 	run(t, r.Dir, "config", "filter.sed.clean", "sed -f tidy.sed")
 	run(t, r.Dir, "config", "merge.keep.driver", "tools/keep.sh %O %A %B")
-	// a pinned script's own relative call runs the checkout's file too
+	// a pinned script's own relative call runs the checkout's file too,
+	// and python -m's modules are not the worktree's
 	run(t, r.Dir, "config", "filter.deep.clean", "sh deep.sh")
+	_, noPython := exec.LookPath("python3")
+	if noPython == nil {
+		run(t, r.Dir, "config", "filter.js.clean", "python3 -m json.tool")
+	}
 	write(t, filepath.Join(r.Dir, "deep.sh"), "sh tools/impl.sh\n")
 	write(t, filepath.Join(r.Dir, "tools", "impl.sh"), "tr a-z A-Z\n")
 	ran := filepath.Join(t.TempDir(), "ran")
@@ -226,7 +232,9 @@ func TestRelativeDriversRunFromTheCheckout(t *testing.T) {
 	write(t, filepath.Join(wt, "tidy.sed"), "1e echo model >> "+ran+"\n")
 	write(t, filepath.Join(wt, "tools", "impl.sh"), "echo model >> "+ran+"\ncat\n")
 	write(t, filepath.Join(wt, "deep.txt"), "hello\n")
-	write(t, filepath.Join(wt, ".gitattributes"), "*.txt filter=tidy merge=keep\n*.md filter=bare\n*.env filter=env\n*.sed.txt filter=sed\ndeep.txt filter=deep\n")
+	write(t, filepath.Join(wt, "json", "__init__.py"), "open("+strconv.Quote(ran)+", 'a').write('model')\n")
+	write(t, filepath.Join(wt, "data.json"), `{"a":  1}`+"\n")
+	write(t, filepath.Join(wt, ".gitattributes"), "*.txt filter=tidy merge=keep\n*.md filter=bare\n*.env filter=env\n*.sed.txt filter=sed\ndeep.txt filter=deep\n*.json filter=js\n")
 	write(t, filepath.Join(wt, "notes.md"), "hello\n")
 	write(t, filepath.Join(wt, "a.env"), "hello\n")
 	write(t, filepath.Join(wt, "b.sed.txt"), "hello\n")
@@ -242,6 +250,9 @@ func TestRelativeDriversRunFromTheCheckout(t *testing.T) {
 	}
 	if got := run(t, wt, "show", "HEAD:deep.txt"); strings.TrimSpace(got) != "HELLO" {
 		t.Fatalf("the checkout's deep filter did not run: committed %q", got)
+	}
+	if got := run(t, wt, "show", "HEAD:data.json"); noPython == nil && !strings.Contains(got, "\"a\": 1") {
+		t.Fatalf("json.tool did not filter: committed %q", got)
 	}
 	// what they run is no ticket's to change
 	if got, want := again.DriverFiles(), []string{"tools/keep.sh", "tools/tidy.sh", "tidy.sh", "tidy.sh", "tidy.sed", "deep.sh"}; !sameItems(got, want) {
