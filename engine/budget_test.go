@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -459,5 +460,44 @@ func TestOverviewListIsBounded(t *testing.T) {
 	got := e.overview(dir)
 	if len(got) > maxOverviewBytes+500 || !strings.Contains(got, "more (list_dir lists them all)") || !strings.Contains(got, "README.md (start):\n# The project") {
 		t.Fatalf("%d bytes:\n%.300s…%s", len(got), got, got[max(len(got)-200, 0):])
+	}
+}
+
+// A branch of thousands of files (generated, vendored) keeps the start of
+// its file list and how many more, within an eighth of review's budget:
+// the whole list was left out where it alone outgrew the budget.
+func TestReviewOfManyFilesKeepsTheStartOfTheList(t *testing.T) {
+	h := newHarness(t, "\n[phases.review]\ncontext_tokens = 6000\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		id := ticketOf(r)
+		if phase == "code" && toolTurns(r) == 0 {
+			calls := []oaitest.ToolCall{writeCall("c0", "src/"+id+".txt", "done "+id+"\n")}
+			for i := range 600 {
+				calls = append(calls, writeCall(fmt.Sprintf("g%d", i), fmt.Sprintf("generated/module_%03d/data.txt", i), "x\n"))
+			}
+			return oaitest.Reply{ToolCalls: calls}
+		}
+		return developer(r, phase)
+	})
+	id := h.add("hotfix", "many files", false)
+	h.runIdle()
+	h.wantStatus(id, store.StatusDone, "")
+	reqs := h.requests("review")
+	if len(reqs) == 0 {
+		t.Fatal("no review")
+	}
+	user := userText(reqs[0])
+	i := strings.Index(user, "## Files the branch changes")
+	if i < 0 {
+		t.Fatalf("no file list:\n%.800s", user)
+	}
+	files := user[i:]
+	files = files[:strings.Index(files, "\n## ")]
+	if !strings.Contains(files, "generated/module_000/data.txt") || !regexp.MustCompile(`… and \d+ more files`).MatchString(files) || strings.Contains(files, "trimmed to fit") {
+		t.Fatalf("the file list:\n%s", files)
+	}
+	for _, tr := range h.phase(id, "review").Attempts[0].Trimmed {
+		if strings.HasPrefix(tr, "Files the branch changes") && strings.Contains(tr, "left out") {
+			t.Fatalf("trimmed: %v", h.phase(id, "review").Attempts[0].Trimmed)
+		}
 	}
 }

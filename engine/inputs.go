@@ -302,7 +302,12 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 		// judged against give way first. The files it changes are listed
 		// apart, kept whole: a diff cut to fit must not read as all of it
 		if files := diffFiles(diff); len(files) > 1 {
-			secs = append(secs, section{title: "Files the branch changes", body: strings.Join(files, "\n"), prio: prioCriteria})
+			// trimmed after the diff: a list longer than an eighth of the
+			// budget (thousands of generated files) keeps its start and
+			// says how many more, where it used to go whole
+			share := e.cfg.Phase(name).ContextTokens * 4 / 8
+			secs = append(secs, section{title: "Files the branch changes", body: headOfList(files, share), prio: prioCriteria, last: true,
+				fit: func(n int) string { return headOfList(files, n) }})
 		}
 		secs = append(secs, section{title: "Diff of the branch against " + t.BaseBranch, body: "```diff\n" + diff + "\n```", prio: prioPrimary, vital: true,
 			more: "read_file reads the changed files as they are now"})
@@ -634,4 +639,27 @@ func DiffFileName(line string) (name string, ok bool) {
 		return rest[i+3:], true
 	}
 	return rest, true
+}
+
+// headOfList is lines joined, as many as fit in about n bytes (all when
+// n <= 0 or they fit), and a last line saying how many were left out.
+func headOfList(lines []string, n int) string {
+	whole := strings.Join(lines, "\n")
+	if n <= 0 || len(whole) <= n {
+		return whole
+	}
+	var b strings.Builder
+	for i, l := range lines {
+		more := fmt.Sprintf("… and %d more files", len(lines)-i)
+		if b.Len()+len(l)+1+len(more) > n {
+			if i == 0 {
+				return ""
+			}
+			b.WriteString(more)
+			return b.String()
+		}
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
