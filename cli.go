@@ -1057,11 +1057,19 @@ func cmdRetry(g globals, args []string, stdout, stderr io.Writer) error {
 	// several at once: a full disk or a provider's outage stops many
 	// tickets alike, and each then needs its retry. A malformed id is a
 	// usage error before anything is written.
+	seen := map[uint64]bool{}
+	ids := pos[:0:0]
 	for _, id := range pos {
-		if _, err := store.ParseID(id); err != nil {
+		n, err := store.ParseID(id)
+		if err != nil {
 			return usagef("retry: %v (nothing was retried)", err)
 		}
+		if !seen[n] { // named twice, retried once
+			seen[n] = true
+			ids = append(ids, id)
+		}
 	}
+	pos = ids
 	failed := 0
 	for _, id := range pos {
 		if err := decide(g, "retry", id, store.Decision{Kind: store.DecisionRetry, Guidance: *guidance, Model: *model}, stdout); err != nil {

@@ -2269,7 +2269,7 @@ func TestCLIRetrySeveral(t *testing.T) {
 	e.mustRun("add", "--kind", "hotfix", "one")
 	e.mustRun("add", "--kind", "hotfix", "two")
 	e.run("run", "--until-idle")
-	out, errOut, code := e.run("retry", "T-1", "T-2", "T-9", "--guidance", "try harder")
+	out, errOut, code := e.run("retry", "T-1", "T-2", "T-9", "t-1", "--guidance", "try harder")
 	// (each line names its ticket once: "T-9: unknown ticket T-9" did twice)
 	if code == 0 || !strings.Contains(errOut, "agent-tui: unknown ticket T-9\n") || !strings.Contains(errOut, "1 of 3 tickets not retried\n") || strings.Count(errOut, "\n") != 2 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
