@@ -438,19 +438,29 @@ func sanitize(s string) string { return clean(s, false) }
 
 // steadyGlyphs drops from an input's rendering (styled, with its cursor)
 // what sanitize drops for terminals that disagree on its width: soft
-// hyphens, joiners, keycaps, variation selectors, skin tones, tag
-// characters. What was typed keeps them.
+// hyphens, keycaps, variation selectors, skin tones, tag characters; and
+// of an emoji sequence joined by ZWJs (👨‍💻), the emoji after the first,
+// as the input counts the cells of one emoji for all of it (tmux draws
+// each). What was typed keeps them all.
 func steadyGlyphs(s string) string {
 	if !strings.ContainsAny(s, "\u00ad\u200d\u20e3\ufe0e\ufe0f\U0001F3FB\U0001F3FC\U0001F3FD\U0001F3FE\U0001F3FF") && !strings.Contains(s, "\xf3\xa0") {
 		return s
 	}
-	return strings.Map(func(r rune) rune {
+	var b strings.Builder
+	joined := false // the rune after a ZWJ goes with it
+	for _, r := range s {
 		switch {
-		case r == 0xad, r == 0x200d, r == 0x20e3, r == 0xfe0e, r == 0xfe0f, r >= 0x1f3fb && r <= 0x1f3ff, r >= 0xe0000 && r <= 0xe007f:
-			return -1
+		case r == 0x200d:
+			joined = true
+		case r == 0xad, r == 0x20e3, r == 0xfe0e, r == 0xfe0f, r >= 0x1f3fb && r <= 0x1f3ff, r >= 0xe0000 && r <= 0xe007f:
+		case joined && r != 0x1b:
+			joined = false
+		default:
+			joined = false
+			b.WriteRune(r)
 		}
-		return r
-	}, s)
+	}
+	return b.String()
 }
 
 // prose is sanitize for words (an objection, a reason, a title), not a

@@ -300,15 +300,15 @@ func TestTypedTextDrawsAsTheLayoutCounts(t *testing.T) {
 	f := fixture()
 	m := newTestModel(t, f, 100, 30)
 	m = press(t, m, "n")
-	m = typeText(t, m, "ok 👍🏽 1️⃣ done")
+	m = typeText(t, m, "ok 👍🏽 1️⃣ 👨‍💻 done")
 	m = press(t, m, "tab")
-	m = typeText(t, m, "body 👍🏽")
+	m = typeText(t, m, "body 👍🏽 👩‍👩‍👧")
 	out := plain(m)
-	if !strings.Contains(out, "ok 👍 1 done") || !strings.Contains(out, "body 👍") || strings.ContainsAny(out, "\U0001F3FD\ufe0f\u20e3") {
+	if !strings.Contains(out, "ok 👍 1 👨 done") || !strings.Contains(out, "body 👍 👩") || strings.ContainsAny(out, "\U0001F3FD\ufe0f\u20e3\u200d💻👧") {
 		t.Fatalf("the form:\n%s", out)
 	}
 	press(t, m, "ctrl+s")
-	if len(f.added) != 1 || f.added[0].Title != "ok 👍🏽 1️⃣ done" || f.added[0].Body != "body 👍🏽" {
+	if len(f.added) != 1 || f.added[0].Title != "ok 👍🏽 1️⃣ 👨‍💻 done" || f.added[0].Body != "body 👍🏽 👩‍👩‍👧" {
 		t.Fatalf("added %+v", f.added)
 	}
 }
