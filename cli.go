@@ -664,6 +664,10 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 		// the ticket is there: a retried add would make a second one
 		return fmt.Errorf("%s was created, but its id could not be written to stdout: %v", t.ID, err)
 	}
+	if en.cfg.Simulated() {
+		// (stdout stays the id alone, for scripts)
+		fmt.Fprintf(stderr, "agent-tui: %s: no run carries it out here, as this is a finished demo's repository (`agent-tui --demo` starts a new one)\n", t.ID)
+	}
 	return nil
 }
 

@@ -2486,6 +2486,9 @@ func TestCLIDecisionOnAFinishedDemoSaysSo(t *testing.T) {
 	if _, errOut, code := e.run("run", "--until-idle"); code == 0 || !strings.Contains(errOut, "agent-tui --demo") {
 		t.Fatalf("run on a finished demo: exit %d %q", code, errOut)
 	}
+	if out, errOut, code := e.run("add", "two"); code != 0 || strings.TrimSpace(out) != "T-2" || !strings.Contains(errOut, "finished demo") {
+		t.Fatalf("add on a finished demo: exit %d %q %q", code, out, errOut)
+	}
 	for range 2 { // recorded, then already so
 		out := e.mustRun("cancel", id)
 		if strings.Contains(out, "next run") || !strings.Contains(out, "finished demo") {
