@@ -253,6 +253,7 @@ func makePrerequisites(wt, dir, target string, makefiles []string) []string {
 		}
 	}
 	all := text.String()
+	vars := makeVars(all) // made once: a long Makefile has many rules
 	deps := map[string][]string{}
 	phony, ruled := map[string]bool{}, map[string]bool{}
 	for _, line := range strings.Split(all, "\n") {
@@ -261,7 +262,9 @@ func makePrerequisites(wt, dir, target string, makefiles []string) []string {
 		}
 		line, _, _ = strings.Cut(line, "#")
 		line, _, _ = strings.Cut(line, ";")
-		line = expandMakeVars(all, line)
+		if strings.Contains(line, "$") {
+			line = vars.Replace(line)
+		}
 		targets, prereqs, ok := strings.Cut(line, ":")
 		if !ok || strings.HasPrefix(prereqs, "=") || strings.ContainsAny(targets, "=$%") {
 			continue // an assignment (:=), a variable's or a pattern's rule
@@ -305,13 +308,18 @@ var makeAssignment = regexp.MustCompile(`(?m)^(?:override +|export +)?([A-Za-z_]
 
 // expandMakeVars puts into s (recipes, a rule) the values the Makefile
 // text gives its variables plainly (SUB = tests: $(MAKE) -C $(SUB) runs
-// tests/'s Makefile): the last one given, a ?= only where none is; a
-// value made of others, or one the command line could override, is the
-// one written.
+// tests/'s Makefile); see makeVars.
 func expandMakeVars(text, s string) string {
 	if !strings.Contains(s, "$") {
 		return s
 	}
+	return makeVars(text).Replace(s)
+}
+
+// makeVars replaces the variables the Makefile text gives plainly with
+// their values: the last one given, a ?= only where none is; a value made
+// of others, or one the command line could override, is the one written.
+func makeVars(text string) *strings.Replacer {
 	values, byDefault := map[string]string{}, map[string]string{}
 	for _, m := range makeAssignment.FindAllStringSubmatch(text, 200) {
 		switch {
@@ -333,7 +341,7 @@ func expandMakeVars(text, s string) string {
 	for name, v := range values {
 		pairs = append(pairs, "$("+name+")", v, "${"+name+"}", v)
 	}
-	return strings.NewReplacer(pairs...).Replace(s)
+	return strings.NewReplacer(pairs...)
 }
 
 // notFoundRunner is the program, by plain name, that a command runs
