@@ -601,6 +601,10 @@ func (en *env) newEngine(log io.Writer) *engine.Engine {
 	})
 }
 
+// demoEnded is said of a ticket or decision recorded in a finished demo's
+// repository: run refuses it, its model having ended with the demo.
+const demoEnded = "no run carries it out here, as this is a finished demo's repository (`agent-tui --demo` starts a new one)"
+
 func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("add", &g, stderr)
 	kind := fs.String("kind", "feature", "")
@@ -666,7 +670,7 @@ func cmdAdd(g globals, args []string, stdout, stderr io.Writer) error {
 	}
 	if en.cfg.Simulated() {
 		// (stdout stays the id alone, for scripts)
-		fmt.Fprintf(stderr, "agent-tui: %s: no run carries it out here, as this is a finished demo's repository (`agent-tui --demo` starts a new one)\n", t.ID)
+		fmt.Fprintf(stderr, "agent-tui: %s: %s\n", t.ID, demoEnded)
 	}
 	return nil
 }
@@ -879,8 +883,7 @@ func decide(g globals, cmd string, id string, d store.Decision, stdout io.Writer
 	}
 	next := "the engine carries it out on its next run"
 	if en.cfg.Simulated() {
-		// run refuses this repository: its model ended with the demo
-		next = "no run carries it out here, as this is a finished demo's repository (`agent-tui --demo` starts a new one)"
+		next = demoEnded
 	}
 	if p := engine.PendingDecision(before); p != nil && p.Kind == d.Kind && (d.Kind == store.DecisionCancel || d.Kind == store.DecisionApprove) {
 		// asked again: already so
@@ -1085,7 +1088,7 @@ func cmdRetry(g globals, args []string, stdout, stderr io.Writer) error {
 			} else {
 				fmt.Fprintf(stderr, "agent-tui: %s: %s\n", id, errorLine(msg))
 			}
-			failed = failed + 1
+			failed++
 		}
 	}
 	if failed > 0 {

@@ -53,7 +53,7 @@ type Model struct {
 
 	width, height int
 	// resizes counts the terminal's sizes, so that only the last one's
-	// settleMsg redraws
+	// resizeSettledMsg redraws
 	resizes    int
 	focus, tab int
 	// noStyles: the terminal shows no colours nor bold (TERM=dumb), so
