@@ -34,6 +34,11 @@ type section struct {
 	// more says where the rest of a fenced body is when it is cut (a
 	// diff's): a file's block says it itself
 	more string
+	// share, when set, is the most of an over-full budget the section may
+	// take (a fraction): cut to it (with fit) before anything else is
+	// trimmed, so a list that grows with each attempt (objections, the
+	// files of a vast branch) cannot crowd out what it is read with
+	share float64
 }
 
 // Priorities: feedback is never trimmed before the rest; file bodies and
@@ -66,6 +71,26 @@ func assemble(header string, secs []section, budget int) (string, int, []string)
 		total += llm.EstimateTokens(s.title) + llm.EstimateTokens(s.body) + 2
 	}
 	var trimmed []string
+	if budget > 0 && total > budget {
+		for i := range secs {
+			s := &secs[i]
+			limit := int(s.share * float64(budget))
+			have := llm.EstimateTokens(s.body)
+			if s.share <= 0 || have <= limit {
+				continue
+			}
+			var body string
+			if s.fit != nil {
+				body = s.fit(limit * 4)
+			} else {
+				body = cutSection(*s, limit*4)
+			}
+			if now := llm.EstimateTokens(body); body != "" && now < have {
+				s.body, total = body, total-(have-now)
+				trimmed = append(trimmed, fmt.Sprintf("%s: %d → %d tokens (its share of the budget)", s.title, have, now))
+			}
+		}
+	}
 	if budget > 0 && total > budget {
 		order := make([]int, len(secs))
 		for i := range order {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"unicode/utf8"
 
@@ -498,6 +499,50 @@ func TestReviewOfManyFilesKeepsTheStartOfTheList(t *testing.T) {
 	for _, tr := range h.phase(id, "review").Attempts[0].Trimmed {
 		if strings.HasPrefix(tr, "Files the branch changes") && strings.Contains(tr, "left out") {
 			t.Fatalf("trimmed: %v", h.phase(id, "review").Attempts[0].Trimmed)
+		}
+	}
+}
+
+// Objections take at most half of an over-full budget, cut to the newest
+// whole and the older ones' starts: they grew with every attempt and
+// squeezed out the ticket they are about, until the ticket stopped for
+// want of room with attempts left (tester).
+func TestObjectionsLeaveTheTicketItsRoom(t *testing.T) {
+	long := func(n int) string {
+		return fmt.Sprintf("objection-%d: ", n) + strings.Repeat("the regression test does not cover the boundary case. ", 110) // ~1,500 tokens
+	}
+	var judged atomic.Int32
+	h := newHarness(t, "\n[phases.diagnosis]\ncontext_tokens = 8000\nmax_attempts = 5\n", func(r *oaitest.Request, phase string) oaitest.Reply {
+		if phase == "validator of diagnosis" {
+			return fail(long(int(judged.Add(1))))
+		}
+		return developer(r, phase)
+	})
+	tk, err := AddTicket(h.st, NewTicket{Kind: "hotfix", Title: "a long ticket", Body: strings.Repeat("The report says what broke and how. ", 4000)}, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.runIdle()
+	var firsts []*oaitest.Request
+	for _, r := range h.firstTurns("diagnosis") {
+		if ticketOf(r) == tk.ID {
+			firsts = append(firsts, r)
+		}
+	}
+	if len(firsts) != 5 {
+		t.Fatalf("diagnosis asked %d times, want all 5 attempts (%s: %s)", len(firsts), h.ticket(tk.ID).Status, h.ticket(tk.ID).Reason)
+	}
+	last := userText(firsts[4])
+	ticket := last[strings.Index(last, "## Ticket"):]
+	if i := strings.Index(ticket[3:], "\n## "); i >= 0 {
+		ticket = ticket[:i+3]
+	}
+	if n := llm.EstimateTokens(ticket); n < 1500 {
+		t.Errorf("the fifth attempt kept %d tokens of the ticket", n)
+	}
+	for n := 1; n <= 4; n++ {
+		if !strings.Contains(last, fmt.Sprintf("objection-%d", n)) {
+			t.Errorf("the fifth attempt lost objection %d", n)
 		}
 	}
 }

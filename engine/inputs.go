@@ -305,8 +305,7 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 			// trimmed after the diff: a list longer than an eighth of the
 			// budget (thousands of generated files) keeps its start and
 			// says how many more, where it used to go whole
-			share := e.cfg.Phase(name).ContextTokens * 4 / 8
-			secs = append(secs, section{title: "Files the branch changes", body: headOfList(files, share), prio: prioCriteria, last: true,
+			secs = append(secs, section{title: "Files the branch changes", body: strings.Join(files, "\n"), prio: prioCriteria, last: true, share: 1.0 / 8,
 				fit: func(n int) string { return headOfList(files, n) }})
 		}
 		secs = append(secs, section{title: "Diff of the branch against " + t.BaseBranch, body: "```diff\n" + diff + "\n```", prio: prioPrimary, vital: true,
@@ -324,7 +323,9 @@ func (e *Engine) buildInput(ctx context.Context, t *store.Ticket, ps *store.Phas
 			intro = "The code was changed to answer these. Check each one against the diff; object again only to what is still wrong.\n\n"
 		}
 		items := in.feedback
-		secs = append(secs, section{title: title, body: numbered(intro, items), prio: prioFeedback,
+		// at most half the budget: objections that grow with each attempt
+		// would otherwise squeeze out the ticket they are about
+		secs = append(secs, section{title: title, body: numbered(intro, items), prio: prioFeedback, share: 1.0 / 2,
 			fit: func(n int) string { return fitList(intro, items, n) }})
 		if prev := lastDeliverable(attempts, name); prev != "" && !writesFiles(name) && name != config.Review {
 			secs = append(secs, section{title: "Your previous deliverable (revise it)", body: prev, prio: prioPrevious})
