@@ -2092,7 +2092,7 @@ func TestJSONFloatsAreRounded(t *testing.T) {
 func TestCLIBaseBranchThatDoesNotExist(t *testing.T) {
 	e := newCLIEnvTop(t, "test_command = \"sh run_tests.sh\"\nbase_branch = \"nope\"\n")
 	_, errOut, code := e.run("add", "x")
-	want := filepath.Join(e.dir, ".agent-tui.toml") + `: key "base_branch": no branch "nope" in this repository`
+	want := filepath.Join(e.dir, ".agent-tui.toml") + `:2: key "base_branch": no branch "nope" in this repository`
 	if code == 0 || !strings.Contains(errOut, want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Fatalf("exit %d: %q", code, errOut)
 	}

@@ -122,7 +122,7 @@ func BaseBranch(ctx context.Context, cfg *config.Config, repo *workspace.Repo) (
 		if cfg.BaseBranch != "" && cfg.Path != "" {
 			if ok, berr := repo.BranchExists(ctx, base); berr == nil && !ok {
 				// set, and wrong: the file is where to look
-				return "", fmt.Errorf("%s: key \"base_branch\": no branch %q in this repository: name an existing branch, or remove the key to start from the branch checked out", cfg.Path, base)
+				return "", cfg.KeyError("base_branch", "no branch %q in this repository: name an existing branch, or remove the key to start from the branch checked out", base)
 			}
 		}
 		return "", err

@@ -18,6 +18,13 @@ import (
 // usable for the other providers.
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
+// KeyError is a one-line *Error about the top-level key as the file has
+// it (its line, when the file gave it), for what is found wrong later
+// than loading: a base_branch that names no branch.
+func (c *Config) KeyError(key, format string, args ...any) error {
+	return &Error{File: c.Path, Line: c.src.line(key), Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
 func (c *Config) Validate() error {
 	// fail builds an error located at path (falling back to its table).
 	fail := func(key string, path []string, format string, args ...any) error {
