@@ -274,17 +274,7 @@ func TestReviewFileListNamesARenamesOldPath(t *testing.T) {
 	id := h.add("hotfix", "renamed", false)
 	h.runIdle()
 	h.wantStatus(id, store.StatusDone, "")
-	reqs := h.requests("review")
-	if len(reqs) == 0 {
-		t.Fatal("no review")
-	}
-	user := userText(reqs[0])
-	i := strings.Index(user, "## Files the branch changes")
-	if i < 0 {
-		t.Fatalf("no file list:\n%.800s", user)
-	}
-	files := user[i:]
-	files = files[:strings.Index(files, "\n## ")]
+	files := h.reviewFileList()
 	if !strings.Contains(files, "\nREADME.md → READ ME.md\n") {
 		t.Errorf("the file list does not name README.md as renamed:\n%s", files)
 	}
@@ -482,17 +472,7 @@ func TestReviewOfManyFilesKeepsTheStartOfTheList(t *testing.T) {
 	id := h.add("hotfix", "many files", false)
 	h.runIdle()
 	h.wantStatus(id, store.StatusDone, "")
-	reqs := h.requests("review")
-	if len(reqs) == 0 {
-		t.Fatal("no review")
-	}
-	user := userText(reqs[0])
-	i := strings.Index(user, "## Files the branch changes")
-	if i < 0 {
-		t.Fatalf("no file list:\n%.800s", user)
-	}
-	files := user[i:]
-	files = files[:strings.Index(files, "\n## ")]
+	files := h.reviewFileList()
 	if !strings.Contains(files, "generated/module_000/data.txt") || !regexp.MustCompile(`… and \d+ more files`).MatchString(files) || strings.Contains(files, "trimmed to fit") {
 		t.Fatalf("the file list:\n%s", files)
 	}
@@ -545,4 +525,21 @@ func TestObjectionsLeaveTheTicketItsRoom(t *testing.T) {
 			t.Errorf("the fifth attempt lost objection %d", n)
 		}
 	}
+}
+
+// reviewFileList is the list of the files the branch changes as the first
+// review read it.
+func (h *harness) reviewFileList() string {
+	h.t.Helper()
+	reqs := h.requests("review")
+	if len(reqs) == 0 {
+		h.t.Fatal("no review")
+	}
+	user := userText(reqs[0])
+	i := strings.Index(user, "## Files the branch changes")
+	if i < 0 {
+		h.t.Fatalf("no file list:\n%.800s", user)
+	}
+	files := user[i:]
+	return files[:strings.Index(files, "\n## ")]
 }
