@@ -437,28 +437,40 @@ const tabStop = 8
 func sanitize(s string) string { return clean(s, false) }
 
 // steadyGlyphs drops from an input's rendering (styled, with its cursor)
-// what sanitize drops for terminals that disagree on its width: soft
-// hyphens, keycaps, variation selectors, skin tones, tag characters; and
-// of an emoji sequence joined by ZWJs (👨‍💻), the emoji after the first,
-// as the input counts the cells of one emoji for all of it (tmux draws
-// each). What was typed keeps them all.
+// what sanitize drops (special: characters terminals draw at different
+// widths, controls), and of an emoji sequence joined by ZWJs (👨‍💻) the
+// emoji after the first, as the input counts the cells of one emoji for
+// all of it (tmux draws each). What was typed keeps them all.
 func steadyGlyphs(s string) string {
-	if !strings.ContainsAny(s, "\u00ad\u200d\u20e3\ufe0e\ufe0f\U0001F3FB\U0001F3FC\U0001F3FD\U0001F3FE\U0001F3FF") && !strings.Contains(s, "\xf3\xa0") {
-		return s
+	dropAt := func(i int) int {
+		if c := s[i]; c >= 0x80 && lead[c] {
+			n, _ := special(s, i)
+			return n
+		}
+		return 0
+	}
+	first := 0
+	for first < len(s) && dropAt(first) == 0 {
+		first++
+	}
+	if first == len(s) {
+		return s // the common case, every frame a dialog is open
 	}
 	var b strings.Builder
-	joined := false // the rune after a ZWJ goes with it
-	for _, r := range s {
-		switch {
-		case r == 0x200d:
-			joined = true
-		case r == 0xad, r == 0x20e3, r == 0xfe0e, r == 0xfe0f, r >= 0x1f3fb && r <= 0x1f3ff, r >= 0xe0000 && r <= 0xe007f:
-		case joined && r != 0x1b:
-			joined = false
-		default:
-			joined = false
-			b.WriteRune(r)
+	b.WriteString(s[:first])
+	joined := false // the character after a ZWJ goes with it
+	for i := first; i < len(s); {
+		if n := dropAt(i); n > 0 {
+			joined = strings.HasPrefix(s[i:], "\u200d")
+			i += n
+			continue
 		}
+		_, size := utf8.DecodeRuneInString(s[i:])
+		if !joined || s[i] == 0x1b { // (a style's sequence is never dropped)
+			b.WriteString(s[i : i+size])
+		}
+		joined = false
+		i += size
 	}
 	return b.String()
 }
